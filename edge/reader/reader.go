@@ -1,0 +1,63 @@
+// Package reader defines what the door agent needs from a badge reader,
+// whatever the chip behind it (MFRC522 today, PN532 later, a simulator in
+// development).
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// Card is a badge as the reader saw it.
+type Card struct {
+	UID  []byte  // 4, 7 or 10 bytes, checked (BCC and CRC_A) by the driver
+	ATQA [2]byte // answer to request, as received (LSB first)
+	SAK  byte    // select acknowledge of the last cascade level
+}
+
+// ID returns the card's UID in the wire protocol's form.
+func (c Card) ID() protocol.UID { return protocol.UIDFromBytes(c.UID) }
+
+// Type names the card family from its SAK, as far as ISO 14443-3 tells (NXP AN10833).
+func (c Card) Type() string {
+	switch c.SAK &^ 0x04 {
+	case 0x00:
+		return "MIFARE Ultralight / NTAG"
+	case 0x08:
+		return "MIFARE Classic 1K"
+	case 0x18:
+		return "MIFARE Classic 4K"
+	case 0x09:
+		return "MIFARE Mini"
+	case 0x10, 0x11:
+		return "MIFARE Plus"
+	case 0x20:
+		return "ISO 14443-4 (DESFire or other smart card)"
+	case 0x28, 0x38:
+		return "MIFARE Classic with ISO 14443-4 (emulated)"
+	}
+	return fmt.Sprintf("unknown (SAK %#02x)", c.SAK)
+}
+
+func (c Card) String() string {
+	return fmt.Sprintf("UID %s ATQA %02X%02X SAK %02X (%s)", c.ID(), c.ATQA[0], c.ATQA[1], c.SAK, c.Type())
+}
+
+// Reader reads badges.
+type Reader interface {
+	// Next blocks until a card is newly presented and returns it. A card left
+	// in the field is returned once; taking it away and presenting it again is
+	// a new presentation. Next honours ctx's deadline and cancellation. After
+	// an error that says the chip stopped answering, the next call tries to
+	// bring the chip back first.
+	Next(ctx context.Context) (Card, error)
+	// Close releases the reader; it is idempotent. Next after Close returns
+	// ErrClosed.
+	Close() error
+}
+
+// ErrClosed is returned by a reader used after Close.
+var ErrClosed = errors.New("reader closed")
