@@ -504,7 +504,7 @@ func TestInvalidChangesAreRefused(t *testing.T) {
 func TestInvalidInputIsSkipped(t *testing.T) {
 	in := world()
 	in.Badges = append(in.Badges,
-		domain.Badge{UID: "C1000001", MemberID: "gina"},  // duplicate UID: carol keeps it
+		domain.Badge{UID: "C1000001", MemberID: "gina"}, // duplicate UID: carol keeps it
 		domain.Badge{UID: "nothex!!", MemberID: "gina"}, // invalid
 	)
 	in.Bookings = append(in.Bookings, domain.Booking{ID: "bad", MemberID: "gina", CenterID: "c1", Start: t0, End: t0.Add(-time.Hour), Status: domain.BookingConfirmed})
