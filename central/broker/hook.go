@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -157,18 +158,20 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 }
 
 // OnPacketRead refuses a publish whose payload exceeds the protocol's limit:
-// the error closes the connection (and publishes the client's will) before
-// the message is processed.
+// mochi turns the rejection into the end of the connection (publishing the
+// client's will) before the message is processed.
 func (h *hook) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	if pk.FixedHeader.Type == packets.Publish && len(pk.Payload) > protocol.MaxMessageSize {
+		h.oversize.Inc()
 		h.log.Warn("broker: payload over the limit; connection closed", "client", cl.ID, "topic", pk.TopicName,
 			"bytes", len(pk.Payload), "limit", protocol.MaxMessageSize)
-		return pk, packets.ErrPacketTooLarge
+		return pk, fmt.Errorf("payload of %d bytes over %d: %w", len(pk.Payload), protocol.MaxMessageSize, packets.ErrRejectPacket)
 	}
 	return pk, nil
 }
 
-// OnDisconnect counts oversize packets (refused before or after reading).
+// OnDisconnect counts packets over MaxPacketSize, refused by mochi before
+// they are read.
 func (h *hook) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
 	if errors.Is(err, packets.ErrPacketTooLarge) {
 		h.oversize.Inc()
