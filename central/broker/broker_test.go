@@ -109,7 +109,7 @@ type client struct {
 func (tg *target) dial(t *testing.T, user, pass, id string, mods ...func(*paho.ClientOptions)) (*client, error) {
 	t.Helper()
 	lost := make(chan error, 1)
-	o := paho.NewClientOptions().AddBroker(tg.scheme+"://"+tg.addr).SetClientID(id).
+	o := paho.NewClientOptions().AddBroker(tg.scheme + "://" + tg.addr).SetClientID(id).
 		SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).SetProtocolVersion(4).
 		SetConnectTimeout(wait).SetWriteTimeout(wait).SetOrderMatters(true).SetKeepAlive(30 * time.Second).
 		SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
