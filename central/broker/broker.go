@@ -40,9 +40,21 @@
 //     not yet seen acknowledged. A message that would exceed it is dropped for
 //     that client (mochi counts it; the hook turns that into a counter).
 //   - MaxWritesPending (1024): the per-client queue of messages waiting to be
-//     written to the socket. mochi never blocks on it: when it is full, the
-//     message is dropped for that client, QoS 1 included, and removed from
-//     in-flight. Every drop is logged with the client and topic and counted.
+//     written to the socket. mochi never blocks on the queue itself: when it
+//     is full, the message is dropped for that client, QoS 1 included, and
+//     removed from in-flight. Every drop is logged with the client and topic
+//     and counted.
+//   - But a subscriber that stops reading blocks publishers anyway: mochi
+//     v2.7.9 holds the subscriber's client lock while its writer is stuck in
+//     a socket write, and a QoS 1 delivery to that subscriber needs the same
+//     lock for a packet id (Client.NextPacketID). The publisher's connection
+//     then stalls (its messages are not processed, not even for other
+//     subscribers) until the stuck subscriber's deadline, 1.5 keepalives
+//     after its last packet, closes it. MaxKeepAlive (60 s) caps that
+//     keepalive, a keepalive of 0 included, so the stall ends within 90 s.
+//     QoS 0 deliveries never block; they are dropped at a full queue.
+//     The central's publisher should therefore not share its connection
+//     with the ingest (TestHungSubscriberHoldsPublisherUntilDeadline).
 //     The application protocol recovers from such drops: events are deleted
 //     by a door only on an application ack (a lost event or ack is sent
 //     again), a door that misses a whitelist delta sees a gap and asks for a
@@ -94,6 +106,7 @@ const (
 	DefaultMaxWritesPending = 1024
 	DefaultSessionExpiry    = 24 * time.Hour
 	DefaultAuthTimeout      = 5 * time.Second
+	DefaultMaxKeepAlive     = 60 * time.Second
 	// MinServiceSecret is the shortest service secret accepted.
 	MinServiceSecret = 16
 )
@@ -120,6 +133,10 @@ type Config struct {
 	SessionExpiry    time.Duration
 	// AuthTimeout bounds one AuthenticateDoor call.
 	AuthTimeout time.Duration
+	// MaxKeepAlive caps the keepalive clients ask for (60 s; 0 is capped
+	// too). It bounds how long a subscriber that stopped reading can hold a
+	// publisher (see the package documentation).
+	MaxKeepAlive time.Duration
 
 	Logger *slog.Logger
 	// Metrics receives the broker's counters; nil uses a private registry.
@@ -162,6 +179,12 @@ func (c *Config) defaults() error {
 	}
 	if c.AuthTimeout <= 0 {
 		c.AuthTimeout = DefaultAuthTimeout
+	}
+	if c.MaxKeepAlive <= 0 {
+		c.MaxKeepAlive = DefaultMaxKeepAlive
+	}
+	if c.MaxKeepAlive < time.Second || c.MaxKeepAlive > 65535*time.Second {
+		return fmt.Errorf("broker: Config.MaxKeepAlive %v: want 1 s to 65535 s", c.MaxKeepAlive)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

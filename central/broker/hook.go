@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -80,7 +81,7 @@ func (h *hook) ID() string { return "swc-door-auth" }
 // Provides lists the events the hook handles.
 func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
 		mqtt.OnDisconnect, mqtt.OnPublishDropped, mqtt.OnQosDropped, mqtt.OnSysInfoTick,
 	}, []byte{b})
 }
@@ -94,6 +95,19 @@ func (h *hook) refuse(cl *mqtt.Client, reason string, attrs ...any) bool {
 	h.log.Warn("broker: connection refused", append([]any{"reason", reason, "client", cl.ID,
 		"username", string(cl.Properties.Username), "remote", cl.Net.Remote}, attrs...)...)
 	return false
+}
+
+// OnConnect caps the client's keepalive (0 means none) at MaxKeepAlive. mochi
+// closes a connection that has sent nothing for 1.5 keepalives, and that
+// deadline is also what frees a publisher held by a subscriber that stopped
+// reading (see the package documentation).
+func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	limit := uint16(h.cfg.MaxKeepAlive / time.Second)
+	if pk.Connect.Keepalive == 0 || pk.Connect.Keepalive > limit {
+		cl.State.Keepalive = limit
+		cl.State.ServerKeepalive = true
+	}
+	return nil
 }
 
 // OnConnectAuthenticate decides whether a client may connect.
