@@ -189,18 +189,6 @@ func recv(t *testing.T, in chan msg) msg {
 	}
 }
 
-// none asserts that nothing is waiting in the inbox. Callers make sure that
-// anything that could have arrived has arrived (a later marker message on the
-// same path came through).
-func none(t *testing.T, in chan msg, what string) {
-	t.Helper()
-	select {
-	case m := <-in:
-		t.Errorf("%s: got %s %q", what, m.topic, m.payload)
-	default:
-	}
-}
-
 var tp = protocol.DefaultTopics()
 
 func TestConnectRefused(t *testing.T) {
