@@ -1,0 +1,300 @@
+// Package broker is the central's embedded MQTT broker: a mochi-mqtt server
+// with one hook that authenticates doors and the central's own clients and
+// enforces the door topic ACL of shared/protocol, with explicit limits.
+//
+// # Identities
+//
+//   - A door connects with username = its door id, password = its secret
+//     (verified by DoorAuthenticator), and client id = its door id. Its will,
+//     if any, must be on a topic it may publish (its own status).
+//   - The central's clients (ingest and publisher, any number of replicas)
+//     connect with the configured service username and secret and a client id
+//     that starts with the service username ("swc-central", "swc-central-2").
+//     They may publish and subscribe to everything, shared subscriptions
+//     ($share/<group>/...) included.
+//   - Anything else is refused: no username (anonymous), a wrong secret, a
+//     door client id that is not the door id, a door id that starts with the
+//     service username (those client ids are the central's), a will on a
+//     topic the door may not publish.
+//
+// # ACL
+//
+// A door publishes only its own events, sync and status topics and
+// subscribes only to its own ack, whitelist and commands topics, by exact
+// name: protocol.Topics DoorMayPublish and DoorMaySubscribe, the same rules
+// MosquittoACL writes as Mosquitto pattern rules. With MQTT 3.1.1, mochi
+// answers a refused QoS 1 publish by closing the connection (a QoS 0 one is
+// dropped silently), and a refused subscription with the failure code 0x80
+// in SUBACK. Every refusal is logged and counted.
+//
+// # Limits and what happens when they are reached
+//
+//   - MaxPacketSize (default protocol.MaxMessageSize plus 1 KiB for the MQTT
+//     header, topic and properties): a larger packet closes the connection
+//     before it is read into memory. A publish whose payload is larger than
+//     protocol.MaxMessageSize closes the connection too, and is not delivered.
+//     Both are counted as oversize; the client's will is published.
+//   - ReceiveMaximum (256): QoS 1/2 messages a client may have unacknowledged
+//     towards the broker; beyond it mochi disconnects the client.
+//   - MaxInflight (8192): QoS 1/2 messages the broker has sent a client and
+//     not yet seen acknowledged. A message that would exceed it is dropped for
+//     that client (mochi counts it; the hook turns that into a counter).
+//   - MaxWritesPending (1024): the per-client queue of messages waiting to be
+//     written to the socket. mochi never blocks on the queue itself: when it
+//     is full, the message is dropped for that client, QoS 1 included, and
+//     removed from in-flight. Every drop is logged with the client and topic
+//     and counted.
+//   - But a subscriber that stops reading blocks publishers anyway: mochi
+//     v2.7.9 holds the subscriber's client lock while its writer is stuck in
+//     a socket write, and a QoS 1 delivery to that subscriber needs the same
+//     lock for a packet id (Client.NextPacketID). The publisher's connection
+//     then stalls (its messages are not processed, not even for other
+//     subscribers) until the stuck subscriber's deadline, 1.5 keepalives
+//     after its last packet, closes it. MaxKeepAlive (60 s) caps that
+//     keepalive, a keepalive of 0 included, so the stall ends within 90 s.
+//     QoS 0 deliveries never block; they are dropped at a full queue.
+//     The central's publisher should therefore not share its connection
+//     with the ingest (TestHungSubscriberHoldsPublisherUntilDeadline).
+//     The application protocol recovers from such drops: events are deleted
+//     by a door only on an application ack (a lost event or ack is sent
+//     again), a door that misses a whitelist delta sees a gap and asks for a
+//     sync. The queue holds pointers to messages of up to MaxPacketSize, so
+//     its worst case memory is MaxWritesPending × MaxPacketSize per client
+//     (about 260 MiB at the defaults for a client that stops reading; doors
+//     receive a few messages at a time).
+//   - SessionExpiry (24 h): how long the broker keeps the session of a
+//     client that connected with a persistent session (clean session false)
+//     after it went away. Doors and the central use clean sessions.
+//   - Retained messages never expire (mochi's default would remove them after
+//     24 h): a door's status stays until the door or its will replaces it.
+//
+// TLS: Config.TLS makes the listener TLS. The provisioning issue adds client
+// certificates whose subject is the door id; until then doors authenticate
+// with their secret over TLS or TCP.
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// DoorAuthenticator verifies a door's secret. The central's store implements
+// it; it returns nil only for a known door whose secret matches.
+type DoorAuthenticator interface {
+	AuthenticateDoor(ctx context.Context, door, secret string) error
+}
+
+// Defaults of Config.
+const (
+	DefaultAddr             = ":1883"
+	DefaultPacketOverhead   = 1024
+	DefaultReceiveMaximum   = 256
+	DefaultMaxInflight      = 8192
+	DefaultMaxWritesPending = 1024
+	DefaultSessionExpiry    = 24 * time.Hour
+	DefaultAuthTimeout      = 5 * time.Second
+	DefaultMaxKeepAlive     = 60 * time.Second
+	// MinServiceSecret is the shortest service secret accepted.
+	MinServiceSecret = 16
+)
+
+// Config configures the broker. Doors, ServiceUsername and ServiceSecret are
+// required.
+type Config struct {
+	// Addr is the TCP listen address (DefaultAddr); port 0 picks a free port
+	// (see Broker.Addr).
+	Addr string
+	// TLS, when set, makes the listener TLS.
+	TLS *tls.Config
+	// Topics are the door topics; the zero value means protocol.DefaultTopics.
+	Topics protocol.Topics
+
+	Doors           DoorAuthenticator
+	ServiceUsername string
+	ServiceSecret   string
+
+	MaxPacketSize    uint32
+	ReceiveMaximum   uint16
+	MaxInflight      uint16
+	MaxWritesPending int32
+	SessionExpiry    time.Duration
+	// AuthTimeout bounds one AuthenticateDoor call.
+	AuthTimeout time.Duration
+	// MaxKeepAlive caps the keepalive clients ask for (60 s; 0 is capped
+	// too). It bounds how long a subscriber that stopped reading can hold a
+	// publisher (see the package documentation).
+	MaxKeepAlive time.Duration
+
+	Logger *slog.Logger
+	// Metrics receives the broker's counters; nil uses a private registry.
+	Metrics *metrics.Registry
+}
+
+func (c *Config) defaults() error {
+	if c.Doors == nil {
+		return errors.New("broker: Config.Doors is required")
+	}
+	if err := protocol.ValidID(c.ServiceUsername); err != nil {
+		return fmt.Errorf("broker: Config.ServiceUsername %q: %w", c.ServiceUsername, err)
+	}
+	if len(c.ServiceSecret) < MinServiceSecret {
+		return fmt.Errorf("broker: Config.ServiceSecret must be at least %d bytes", MinServiceSecret)
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Topics.Prefix() == "" {
+		c.Topics = protocol.DefaultTopics()
+	}
+	if c.MaxPacketSize == 0 {
+		c.MaxPacketSize = protocol.MaxMessageSize + DefaultPacketOverhead
+	}
+	if c.MaxPacketSize < protocol.MaxMessageSize {
+		return fmt.Errorf("broker: Config.MaxPacketSize %d is below protocol.MaxMessageSize %d", c.MaxPacketSize, protocol.MaxMessageSize)
+	}
+	if c.ReceiveMaximum == 0 {
+		c.ReceiveMaximum = DefaultReceiveMaximum
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.MaxWritesPending <= 0 {
+		c.MaxWritesPending = DefaultMaxWritesPending
+	}
+	if c.SessionExpiry <= 0 {
+		c.SessionExpiry = DefaultSessionExpiry
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = DefaultAuthTimeout
+	}
+	if c.MaxKeepAlive <= 0 {
+		c.MaxKeepAlive = DefaultMaxKeepAlive
+	}
+	if c.MaxKeepAlive < time.Second || c.MaxKeepAlive > 65535*time.Second {
+		return fmt.Errorf("broker: Config.MaxKeepAlive %v: want 1 s to 65535 s", c.MaxKeepAlive)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewRegistry()
+	}
+	return nil
+}
+
+// Broker is the embedded MQTT broker.
+type Broker struct {
+	cfg    Config
+	log    *slog.Logger
+	server *mqtt.Server
+	tcp    *listeners.TCP
+	hook   *hook
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	cancel  context.CancelFunc
+}
+
+// New validates the configuration and builds the broker; Start listens.
+func New(cfg Config) (*Broker, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	caps.MaximumPacketSize = cfg.MaxPacketSize
+	caps.ReceiveMaximum = cfg.ReceiveMaximum
+	caps.MaximumInflight = cfg.MaxInflight
+	caps.MaximumClientWritesPending = cfg.MaxWritesPending
+	caps.MaximumSessionExpiryInterval = uint32(min(cfg.SessionExpiry/time.Second, 1<<32-1))
+	caps.MaximumMessageExpiryInterval = 0 // retained status must not vanish after 24 h
+	caps.MaximumQos = 1                   // the protocol uses QoS 1 only
+	caps.MinimumProtocolVersion = 4       // MQTT 3.1.1 and 5
+
+	log := cfg.Logger.With("component", "broker")
+	server := mqtt.New(&mqtt.Options{
+		Capabilities:             caps,
+		Logger:                   log,
+		ClientNetReadBufferSize:  16 << 10,
+		ClientNetWriteBufferSize: 16 << 10,
+	})
+	b := &Broker{cfg: cfg, log: log, server: server}
+	b.hook = newHook(&b.cfg, log)
+	cfg.Metrics.GaugeFunc("swc_broker_clients_connected", "Authenticated MQTT clients connected now.",
+		func() float64 { return float64(atomic.LoadInt64(&server.Info.ClientsConnected)) })
+	if err := server.AddHook(b.hook, nil); err != nil {
+		return nil, fmt.Errorf("broker: add hook: %w", err)
+	}
+	b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "swc", Address: cfg.Addr, TLSConfig: cfg.TLS})
+	return b, nil
+}
+
+// Start listens on the configured address and serves clients until Close
+// (or until ctx ends, which closes the broker).
+func (b *Broker) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.started || b.closed {
+		return errors.New("broker: already started or closed")
+	}
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.hook.setContext(hctx)
+	if err := b.server.AddListener(b.tcp); err != nil {
+		cancel()
+		return fmt.Errorf("broker: listen on %s: %w", b.cfg.Addr, err)
+	}
+	if err := b.server.Serve(); err != nil {
+		cancel()
+		return fmt.Errorf("broker: serve: %w", err)
+	}
+	b.started, b.cancel = true, cancel
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = b.Close()
+		case <-hctx.Done():
+		}
+	}()
+	b.log.Info("broker listening", "addr", b.tcp.Address(), "tls", b.cfg.TLS != nil,
+		"max_packet", b.cfg.MaxPacketSize, "max_writes_pending", b.cfg.MaxWritesPending)
+	return nil
+}
+
+// Addr returns the address the broker listens on (useful with port 0).
+func (b *Broker) Addr() string { return b.tcp.Address() }
+
+// Close disconnects every client and stops listening. It is idempotent.
+func (b *Broker) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	if !b.started {
+		return nil
+	}
+	err := b.server.Close()
+	b.cancel()
+	if err != nil {
+		return fmt.Errorf("broker: close: %w", err)
+	}
+	return nil
+}
+
+// isServiceClientID reports whether a client id belongs to the central's
+// clients: the service username itself or with a suffix.
+func isServiceClientID(service, id string) bool { return strings.HasPrefix(id, service) }

@@ -1,0 +1,811 @@
+package whitelist
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// States persists each door's whitelist state. The central's store (SQLite or
+// PostgreSQL) implements it.
+type States interface {
+	// WhitelistStates returns the saved state of every door.
+	WhitelistStates(ctx context.Context) ([]domain.WhitelistState, error)
+	// SaveWhitelistState saves one door's state (insert or replace).
+	SaveWhitelistState(ctx context.Context, st domain.WhitelistState) error
+}
+
+// Defaults of Config.
+const (
+	DefaultHorizon        = 14 * 24 * time.Hour
+	DefaultExpiry         = 7 * 24 * time.Hour
+	DefaultRefresh        = 24 * time.Hour
+	DefaultMaxLogDeltas   = 256
+	DefaultMaxLogChanges  = 100_000
+	DefaultSnapshotMaxAge = time.Hour
+	// maxVersionJump bounds how far a door's reported version may move the
+	// central's version (a restored backup); beyond it the request is refused.
+	maxVersionJump = 1 << 24
+)
+
+// Config configures a Compiler. Signer and States are required.
+type Config struct {
+	Signer *protocol.Signer
+	States States
+
+	// Horizon is how far ahead bookings and passes are listed (14 days).
+	Horizon time.Duration
+	// Expiry is the lifetime of every signed message (7 days).
+	Expiry time.Duration
+	// Refresh is the longest a door goes without a new version (24 h): Tick
+	// issues an empty delta for a door whose version is older.
+	Refresh time.Duration
+	// MaxLogDeltas and MaxLogChanges bound each door's in-memory delta log
+	// (versions kept, and changed entries summed over them). A door further
+	// behind gets a snapshot.
+	MaxLogDeltas  int
+	MaxLogChanges int
+	// SnapshotMaxAge is how long signed snapshot parts of a version are
+	// reused for further requests before they are signed again (1 h).
+	SnapshotMaxAge time.Duration
+
+	Logger *slog.Logger
+	// Metrics receives the compiler's counters; nil uses a private registry.
+	// One registry holds the metrics of one compiler.
+	Metrics *metrics.Registry
+}
+
+func (c *Config) defaults() error {
+	if c.Signer == nil {
+		return errors.New("whitelist: Config.Signer is required")
+	}
+	if c.States == nil {
+		return errors.New("whitelist: Config.States is required")
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&c.Horizon, DefaultHorizon}, {&c.Expiry, DefaultExpiry}, {&c.Refresh, DefaultRefresh}, {&c.SnapshotMaxAge, DefaultSnapshotMaxAge}} {
+		if *d.v < 0 {
+			return fmt.Errorf("whitelist: negative duration %v in Config", *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if c.Expiry > 365*24*time.Hour {
+		return fmt.Errorf("whitelist: Config.Expiry %v is longer than a year", c.Expiry)
+	}
+	if c.MaxLogDeltas <= 0 {
+		c.MaxLogDeltas = DefaultMaxLogDeltas
+	}
+	if c.MaxLogChanges <= 0 {
+		c.MaxLogChanges = DefaultMaxLogChanges
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewRegistry()
+	}
+	return nil
+}
+
+// Input is a full load of the domain, as the store lists it. Objects that do
+// not validate are skipped, logged and counted; a badge UID listed twice keeps
+// its first badge.
+type Input struct {
+	Centers  []domain.Center
+	Rooms    []domain.Room
+	Doors    []domain.Door
+	Members  []domain.Member
+	Badges   []domain.Badge
+	Bookings []domain.Booking
+	Passes   []domain.Pass
+	Staff    []domain.Staff
+}
+
+// Errors returned by the compiler.
+var (
+	ErrInvalidChange = errors.New("whitelist: invalid change")
+	ErrUnknownDoor   = errors.New("whitelist: unknown door")
+	ErrBadVersion    = errors.New("whitelist: door reports an impossible version")
+	ErrClosed        = errors.New("whitelist: watcher closed")
+)
+
+type compilerMetrics struct {
+	versions   *metrics.Counter
+	rejected   *metrics.CounterVec
+	saveErrors *metrics.Counter
+	syncs      *metrics.CounterVec
+	truncated  *metrics.Counter
+	recomputes *metrics.Counter
+}
+
+func newMetrics(r *metrics.Registry) *compilerMetrics {
+	return &compilerMetrics{
+		versions:   r.Counter("swc_whitelist_versions_total", "Door whitelist versions issued (content changes, heartbeats, version jumps)."),
+		rejected:   r.CounterVec("swc_whitelist_rejected_objects_total", "Domain objects or changes refused by the whitelist compiler because they do not validate.", "kind"),
+		saveErrors: r.Counter("swc_whitelist_save_errors_total", "Failures to persist a door's whitelist state; the version is retried and not published meanwhile."),
+		syncs:      r.CounterVec("swc_whitelist_syncs_total", "Sync answers by result.", "result"),
+		truncated:  r.Counter("swc_whitelist_grants_truncated_total", "Badge entries whose grants were cut to protocol.MaxGrantsPerEntry."),
+		recomputes: r.Counter("swc_whitelist_member_recomputes_total", "Recomputations of one member's entries at one door."),
+	}
+}
+
+// Compiler holds the domain objects that matter for access, the compiled
+// whitelist of every door, and each door's recent deltas. It is safe for
+// concurrent use.
+type Compiler struct {
+	cfg Config
+	log *slog.Logger
+	met *compilerMetrics
+
+	mu  sync.Mutex
+	now time.Time
+
+	members        map[string]*domain.Member
+	badges         map[protocol.UID]*domain.Badge
+	badgesByMember map[string]map[protocol.UID]*domain.Badge
+
+	// Live bookings (confirmed, not ended) and passes (not ended), indexed.
+	bookings         map[string]*domain.Booking
+	bookingsAt       map[string]map[string]map[string]*domain.Booking // center → member → id
+	bookingsByMember map[string]map[string]*domain.Booking            // member → id
+	passes           map[string]*domain.Pass
+	passesAt         map[string]map[string]map[string]*domain.Pass // center ("" = every center) → member → id
+	passesByMember   map[string]map[string]*domain.Pass
+	staffAt          map[string]map[string]bool // center ("" = network) → member
+	staffByMember    map[string]map[string]bool // member → center
+
+	doors   map[string]*door
+	doorsAt map[string]map[string]*door // center → door id
+	retired map[string]uint64           // deleted (or not yet created) doors → last version
+
+	timeline timeline
+	unsaved  map[*door]bool // doors whose last change could not be saved
+	watchers map[*Watcher]bool
+}
+
+// New loads the domain, compiles every door's whitelist as of now, and
+// reconciles versions with the saved states: a door whose content hash is
+// unchanged keeps its version, any other gets the next one, saved before New
+// returns.
+func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	c := &Compiler{
+		cfg:              cfg,
+		log:              cfg.Logger.With("component", "whitelist"),
+		met:              newMetrics(cfg.Metrics),
+		now:              now,
+		members:          map[string]*domain.Member{},
+		badges:           map[protocol.UID]*domain.Badge{},
+		badgesByMember:   map[string]map[protocol.UID]*domain.Badge{},
+		bookings:         map[string]*domain.Booking{},
+		bookingsAt:       map[string]map[string]map[string]*domain.Booking{},
+		bookingsByMember: map[string]map[string]*domain.Booking{},
+		passes:           map[string]*domain.Pass{},
+		passesAt:         map[string]map[string]map[string]*domain.Pass{},
+		passesByMember:   map[string]map[string]*domain.Pass{},
+		staffAt:          map[string]map[string]bool{},
+		staffByMember:    map[string]map[string]bool{},
+		doors:            map[string]*door{},
+		doorsAt:          map[string]map[string]*door{},
+		retired:          map[string]uint64{},
+		unsaved:          map[*door]bool{},
+		watchers:         map[*Watcher]bool{},
+	}
+	c.load(in)
+
+	saved, err := cfg.States.WhitelistStates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("whitelist: load saved states: %w", err)
+	}
+	byDoor := make(map[string]domain.WhitelistState, len(saved))
+	for _, st := range saved {
+		byDoor[st.Door] = st
+	}
+	for _, st := range saved {
+		if _, ok := c.doors[st.Door]; !ok {
+			c.retired[st.Door] = st.Version
+		}
+	}
+	for _, id := range sortedKeys(c.doors) {
+		d := c.doors[id]
+		for m := range c.candidates(d) {
+			c.recompute(d, m)
+		}
+		st, ok := byDoor[id]
+		if ok && st.Hash == d.contentHash() {
+			d.version, d.hash, d.issued = st.Version, st.Hash, time.UnixMilli(st.IssuedMs)
+			d.committedCenter, d.committedRoom = d.d.CenterID, d.d.RoomID
+			d.pending = nil
+			continue
+		}
+		d.version = st.Version // 0 when never saved
+		d.resetLog = true
+		if err := c.commit(ctx, d, commitOpts{}); err != nil {
+			return nil, err
+		}
+	}
+	c.log.Info("whitelists compiled", "doors", len(c.doors), "badges", len(c.badges),
+		"live_bookings", len(c.bookings), "live_passes", len(c.passes), "now", now.UTC().Format(time.RFC3339))
+	return c, nil
+}
+
+// reject logs and counts an invalid object.
+func (c *Compiler) reject(kind domain.Kind, id string, err error) {
+	c.met.rejected.With(string(kind)).Inc()
+	c.log.Warn("whitelist: invalid object ignored", "kind", kind, "id", id, "error", err)
+}
+
+// load indexes a full input. Doors are created without compiling them.
+func (c *Compiler) load(in Input) {
+	for i := range in.Centers {
+		if err := in.Centers[i].Validate(); err != nil {
+			c.reject(domain.KindCenter, in.Centers[i].ID, err)
+		}
+	}
+	for i := range in.Rooms {
+		if err := in.Rooms[i].Validate(); err != nil {
+			c.reject(domain.KindRoom, in.Rooms[i].ID, err)
+		}
+	}
+	for i := range in.Members {
+		m := in.Members[i]
+		if err := m.Validate(); err != nil {
+			c.reject(domain.KindMember, m.ID, err)
+			continue
+		}
+		c.members[m.ID] = &m
+	}
+	for i := range in.Badges {
+		b := in.Badges[i]
+		if err := b.Validate(); err != nil {
+			c.reject(domain.KindBadge, string(b.UID), err)
+			continue
+		}
+		if first, dup := c.badges[b.UID]; dup {
+			c.reject(domain.KindBadge, string(b.UID), fmt.Errorf("UID listed twice (members %s and %s); the first is kept", first.MemberID, b.MemberID))
+			continue
+		}
+		c.addBadge(&b)
+	}
+	for i := range in.Bookings {
+		b := in.Bookings[i]
+		if err := b.Validate(); err != nil {
+			c.reject(domain.KindBooking, b.ID, err)
+			continue
+		}
+		c.addBooking(&b)
+	}
+	for i := range in.Passes {
+		p := in.Passes[i]
+		if err := p.Validate(); err != nil {
+			c.reject(domain.KindPass, p.ID, err)
+			continue
+		}
+		c.addPass(&p)
+	}
+	for i := range in.Staff {
+		s := in.Staff[i]
+		if err := s.Validate(); err != nil {
+			c.reject(domain.KindStaff, s.MemberID, err)
+			continue
+		}
+		c.setStaff(s, true)
+	}
+	for i := range in.Doors {
+		d := in.Doors[i]
+		if err := d.Validate(); err != nil {
+			c.reject(domain.KindDoor, d.ID, err)
+			continue
+		}
+		if _, dup := c.doors[d.ID]; dup {
+			c.reject(domain.KindDoor, d.ID, errors.New("door listed twice; the first is kept"))
+			continue
+		}
+		c.addDoor(newDoor(d))
+	}
+}
+
+// Now returns the compiler's current time.
+func (c *Compiler) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Version returns a door's current (published) version.
+func (c *Compiler) Version(door string) (uint64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.doors[door]
+	if !ok {
+		return 0, false
+	}
+	return d.version, true
+}
+
+// Entries returns a door's published entries sorted by UID (for the API and
+// tests).
+func (c *Compiler) Entries(door string) ([]protocol.Entry, uint64, error) {
+	c.mu.Lock()
+	d, ok := c.doors[door]
+	if !ok {
+		c.mu.Unlock()
+		return nil, 0, fmt.Errorf("%w: %q", ErrUnknownDoor, door)
+	}
+	es, v := d.committedEntries(), d.version
+	c.mu.Unlock()
+	return sortEntries(es), v, nil
+}
+
+// Apply takes one committed change of the domain and updates the doors it
+// concerns, issuing a new version for each door whose content changed. The
+// change is validated first (ErrInvalidChange). A failure to save a door's
+// new state is returned; the change is kept and its version is saved and
+// published on the next Apply, Tick or ForSync.
+func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
+	if err := checkChange(ch); err != nil {
+		c.met.rejected.With(string(ch.Kind)).Inc()
+		c.log.Warn("whitelist: change refused", "kind", ch.Kind, "deleted", ch.Deleted, "error", err)
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := newWork()
+	switch ch.Kind {
+	case domain.KindCenter, domain.KindRoom:
+		// Centers and rooms carry nothing a door lists: doors name their
+		// center and room themselves.
+	case domain.KindDoor:
+		c.applyDoor(w, *ch.Door, ch.Deleted)
+	case domain.KindMember:
+		m := *ch.Member
+		if ch.Deleted {
+			delete(c.members, m.ID)
+		} else {
+			c.members[m.ID] = &m
+		}
+		c.touchEverywhere(w, m.ID)
+	case domain.KindBadge:
+		b := *ch.Badge
+		if old, ok := c.badges[b.UID]; ok {
+			c.removeBadge(old)
+			c.touchEverywhere(w, old.MemberID)
+		}
+		if !ch.Deleted {
+			c.addBadge(&b)
+		}
+		c.touchEverywhere(w, b.MemberID)
+	case domain.KindBooking:
+		b := *ch.Booking
+		if old, ok := c.bookings[b.ID]; ok {
+			c.removeBooking(old)
+			c.touch(w, old.MemberID, old.CenterID)
+		}
+		if !ch.Deleted && c.addBooking(&b) {
+			c.touch(w, b.MemberID, b.CenterID)
+		}
+	case domain.KindPass:
+		p := *ch.Pass
+		if old, ok := c.passes[p.ID]; ok {
+			c.removePass(old)
+			c.touchPass(w, old)
+		}
+		if !ch.Deleted && c.addPass(&p) {
+			c.touchPass(w, &p)
+		}
+	case domain.KindStaff:
+		s := *ch.Staff
+		c.setStaff(s, !ch.Deleted)
+		c.touch(w, s.MemberID, s.CenterID)
+	}
+	return c.finish(ctx, w)
+}
+
+// Tick moves the compiler's time to now: bookings and passes that come within
+// the horizon are listed, those that ended leave, and every door whose last
+// version is older than Refresh gets an empty delta. A time before the
+// current one is ignored (logged).
+func (c *Compiler) Tick(ctx context.Context, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Before(c.now) {
+		c.log.Warn("whitelist: clock went back; tick ignored", "now", now, "compiler_now", c.now)
+		return nil
+	}
+	c.now = now
+	w := newWork()
+	for _, it := range c.timeline.due(now) {
+		switch {
+		case it.booking != nil:
+			b := it.booking
+			if c.bookings[b.ID] != b {
+				continue // replaced or removed since
+			}
+			if !it.enter {
+				c.removeBooking(b)
+			}
+			c.touch(w, b.MemberID, b.CenterID)
+		case it.pass != nil:
+			p := it.pass
+			if c.passes[p.ID] != p {
+				continue
+			}
+			if !it.enter {
+				c.removePass(p)
+			}
+			c.touchPass(w, p)
+		}
+	}
+	c.timeline.compact(len(c.bookings)+len(c.passes), func(it item) bool {
+		if it.booking != nil {
+			return c.bookings[it.booking.ID] == it.booking
+		}
+		return c.passes[it.pass.ID] == it.pass
+	})
+	for _, d := range c.doors {
+		if now.Sub(d.issued) >= c.cfg.Refresh {
+			w.heartbeat[d] = true
+		}
+	}
+	return c.finish(ctx, w)
+}
+
+// work collects what one Apply or Tick has to recompute and commit.
+type work struct {
+	members   map[*door]map[string]bool
+	heartbeat map[*door]bool
+}
+
+func newWork() *work {
+	return &work{members: map[*door]map[string]bool{}, heartbeat: map[*door]bool{}}
+}
+
+func (w *work) add(d *door, member string) {
+	ms := w.members[d]
+	if ms == nil {
+		ms = map[string]bool{}
+		w.members[d] = ms
+	}
+	ms[member] = true
+}
+
+// finish recomputes the touched members at the touched doors and commits
+// every door that changed (and every door left unsaved before).
+func (c *Compiler) finish(ctx context.Context, w *work) error {
+	for d, ms := range w.members {
+		if c.doors[d.d.ID] != d {
+			continue // deleted meanwhile
+		}
+		for m := range ms {
+			c.recompute(d, m)
+		}
+	}
+	var errs []error
+	doors := map[*door]bool{}
+	for d := range w.members {
+		doors[d] = true
+	}
+	for d := range w.heartbeat {
+		doors[d] = true
+	}
+	for d := range c.unsaved {
+		doors[d] = true
+	}
+	for _, d := range sortedDoors(doors) {
+		if c.doors[d.d.ID] != d {
+			delete(c.unsaved, d)
+			continue
+		}
+		if err := c.commit(ctx, d, commitOpts{force: w.heartbeat[d]}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// touch marks member for recomputation at every door of center ("" = every
+// door of the network).
+func (c *Compiler) touch(w *work, member, center string) {
+	if center == "" {
+		for _, d := range c.doors {
+			w.add(d, member)
+		}
+		return
+	}
+	for _, d := range c.doorsAt[center] {
+		w.add(d, member)
+	}
+}
+
+func (c *Compiler) touchPass(w *work, p *domain.Pass) {
+	if len(p.CenterIDs) == 0 {
+		c.touch(w, p.MemberID, "")
+		return
+	}
+	for _, center := range p.CenterIDs {
+		c.touch(w, p.MemberID, center)
+	}
+}
+
+// touchEverywhere marks member at every door where it is listed or may have a
+// right: for a change of the member itself or of one of its badges.
+func (c *Compiler) touchEverywhere(w *work, member string) {
+	for _, d := range c.doors {
+		if len(d.byMember[member]) > 0 {
+			w.add(d, member)
+		}
+	}
+	for _, b := range c.bookingsByMember[member] {
+		c.touch(w, member, b.CenterID)
+	}
+	for _, p := range c.passesByMember[member] {
+		c.touchPass(w, p)
+	}
+	for center := range c.staffByMember[member] {
+		c.touch(w, member, center)
+	}
+}
+
+func (c *Compiler) applyDoor(w *work, nd domain.Door, deleted bool) {
+	old := c.doors[nd.ID]
+	if deleted {
+		if old != nil {
+			c.removeDoor(old)
+			c.retired[nd.ID] = max(c.retired[nd.ID], old.version)
+			delete(c.unsaved, old)
+		}
+		return
+	}
+	if old != nil && old.d.CenterID == nd.CenterID && old.d.RoomID == nd.RoomID {
+		old.d = nd // name or exit flag: nothing a whitelist carries
+		return
+	}
+	d := old
+	if d == nil {
+		d = newDoor(nd)
+		d.version = c.retired[nd.ID]
+		delete(c.retired, nd.ID)
+	} else {
+		c.removeDoor(d)
+		d.d = nd
+	}
+	c.addDoor(d)
+	d.resetLog = true // the header changed: doors get a snapshot
+	w.heartbeat[d] = true
+	for m := range c.candidates(d) {
+		w.add(d, m)
+	}
+}
+
+// candidates lists the members that may have a right at d, plus those
+// listed there now.
+func (c *Compiler) candidates(d *door) map[string]bool {
+	out := map[string]bool{}
+	center := d.d.CenterID
+	for m := range d.byMember {
+		out[m] = true
+	}
+	for _, s := range []map[string]bool{c.staffAt[center], c.staffAt[""]} {
+		for m := range s {
+			out[m] = true
+		}
+	}
+	for m := range c.bookingsAt[center] {
+		out[m] = true
+	}
+	if d.d.RoomID == "" {
+		for m := range c.passesAt[center] {
+			out[m] = true
+		}
+		for m := range c.passesAt[""] {
+			out[m] = true
+		}
+	}
+	return out
+}
+
+func (c *Compiler) addDoor(d *door) {
+	c.doors[d.d.ID] = d
+	at := c.doorsAt[d.d.CenterID]
+	if at == nil {
+		at = map[string]*door{}
+		c.doorsAt[d.d.CenterID] = at
+	}
+	at[d.d.ID] = d
+}
+
+func (c *Compiler) removeDoor(d *door) {
+	delete(c.doors, d.d.ID)
+	if at := c.doorsAt[d.d.CenterID]; at != nil {
+		delete(at, d.d.ID)
+		if len(at) == 0 {
+			delete(c.doorsAt, d.d.CenterID)
+		}
+	}
+}
+
+func (c *Compiler) addBadge(b *domain.Badge) {
+	c.badges[b.UID] = b
+	m := c.badgesByMember[b.MemberID]
+	if m == nil {
+		m = map[protocol.UID]*domain.Badge{}
+		c.badgesByMember[b.MemberID] = m
+	}
+	m[b.UID] = b
+}
+
+func (c *Compiler) removeBadge(b *domain.Badge) {
+	delete(c.badges, b.UID)
+	if m := c.badgesByMember[b.MemberID]; m != nil {
+		delete(m, b.UID)
+		if len(m) == 0 {
+			delete(c.badgesByMember, b.MemberID)
+		}
+	}
+}
+
+// addBooking indexes a booking if it is live (confirmed and not ended) and
+// schedules its entry into the horizon and its end. It reports whether the
+// booking was indexed.
+func (c *Compiler) addBooking(b *domain.Booking) bool {
+	if b.Status != domain.BookingConfirmed || !b.End.After(c.now) {
+		return false
+	}
+	c.bookings[b.ID] = b
+	index3(c.bookingsAt, b.CenterID, b.MemberID, b.ID, b)
+	index2(c.bookingsByMember, b.MemberID, b.ID, b)
+	if enter := b.Start.Add(-c.cfg.Horizon); enter.After(c.now) {
+		c.timeline.push(item{at: enter, enter: true, booking: b})
+	}
+	c.timeline.push(item{at: b.End, booking: b})
+	return true
+}
+
+func (c *Compiler) removeBooking(b *domain.Booking) {
+	delete(c.bookings, b.ID)
+	unindex3(c.bookingsAt, b.CenterID, b.MemberID, b.ID)
+	unindex2(c.bookingsByMember, b.MemberID, b.ID)
+}
+
+func passCenters(p *domain.Pass) []string {
+	if len(p.CenterIDs) == 0 {
+		return []string{""}
+	}
+	return p.CenterIDs
+}
+
+func (c *Compiler) addPass(p *domain.Pass) bool {
+	if !p.ValidUntil.After(c.now) {
+		return false
+	}
+	c.passes[p.ID] = p
+	for _, center := range passCenters(p) {
+		index3(c.passesAt, center, p.MemberID, p.ID, p)
+	}
+	index2(c.passesByMember, p.MemberID, p.ID, p)
+	if enter := p.ValidFrom.Add(-c.cfg.Horizon); enter.After(c.now) {
+		c.timeline.push(item{at: enter, enter: true, pass: p})
+	}
+	c.timeline.push(item{at: p.ValidUntil, pass: p})
+	return true
+}
+
+func (c *Compiler) removePass(p *domain.Pass) {
+	delete(c.passes, p.ID)
+	for _, center := range passCenters(p) {
+		unindex3(c.passesAt, center, p.MemberID, p.ID)
+	}
+	unindex2(c.passesByMember, p.MemberID, p.ID)
+}
+
+func (c *Compiler) setStaff(s domain.Staff, on bool) {
+	if on {
+		index2(c.staffAt, s.CenterID, s.MemberID, true)
+		index2(c.staffByMember, s.MemberID, s.CenterID, true)
+		return
+	}
+	unindex2(c.staffAt, s.CenterID, s.MemberID)
+	unindex2(c.staffByMember, s.MemberID, s.CenterID)
+}
+
+func index2[V any](m map[string]map[string]V, a, b string, v V) {
+	inner := m[a]
+	if inner == nil {
+		inner = map[string]V{}
+		m[a] = inner
+	}
+	inner[b] = v
+}
+
+func unindex2[V any](m map[string]map[string]V, a, b string) {
+	if inner := m[a]; inner != nil {
+		delete(inner, b)
+		if len(inner) == 0 {
+			delete(m, a)
+		}
+	}
+}
+
+func index3[V any](m map[string]map[string]map[string]V, a, b, k string, v V) {
+	inner := m[a]
+	if inner == nil {
+		inner = map[string]map[string]V{}
+		m[a] = inner
+	}
+	index2(inner, b, k, v)
+}
+
+func unindex3[V any](m map[string]map[string]map[string]V, a, b, k string) {
+	if inner := m[a]; inner != nil {
+		unindex2(inner, b, k)
+		if len(inner) == 0 {
+			delete(m, a)
+		}
+	}
+}
+
+// checkChange validates a change: exactly the object its Kind names, valid.
+func checkChange(ch domain.Change) error {
+	set := 0
+	for _, p := range []bool{ch.Center != nil, ch.Room != nil, ch.Door != nil, ch.Member != nil,
+		ch.Badge != nil, ch.Booking != nil, ch.Pass != nil, ch.Staff != nil} {
+		if p {
+			set++
+		}
+	}
+	if set != 1 {
+		return fmt.Errorf("%w: %d objects set; want exactly one", ErrInvalidChange, set)
+	}
+	var err error
+	switch ch.Kind {
+	case domain.KindCenter:
+		err = validate(ch.Center)
+	case domain.KindRoom:
+		err = validate(ch.Room)
+	case domain.KindDoor:
+		err = validate(ch.Door)
+	case domain.KindMember:
+		err = validate(ch.Member)
+	case domain.KindBadge:
+		err = validate(ch.Badge)
+	case domain.KindBooking:
+		err = validate(ch.Booking)
+	case domain.KindPass:
+		err = validate(ch.Pass)
+	case domain.KindStaff:
+		err = validate(ch.Staff)
+	default:
+		return fmt.Errorf("%w: unknown kind %q", ErrInvalidChange, ch.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidChange, ch.Kind, err)
+	}
+	return nil
+}
+
+type validator interface{ Validate() error }
+
+// validate validates a typed pointer; a nil pointer means the change carries
+// another kind of object than its Kind names.
+func validate[T any, P interface {
+	*T
+	validator
+}](p P) error {
+	if p == nil {
+		return errors.New("the object set does not match the kind")
+	}
+	return p.Validate()
+}

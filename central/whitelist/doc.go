@@ -1,0 +1,79 @@
+// Package whitelist compiles, for every door, the signed and versioned list of
+// badges that may open it (PRODUCT.md 4.1 and 4.5), keeps it up to date
+// incrementally as domain objects change, and answers the doors' sync requests
+// with signed deltas or snapshot parts ready to publish.
+//
+// # Who is listed at a door
+//
+// A member has a right at a door of center C when, at the compiler's current
+// time now and within the horizon [now, now+Horizon] (default 14 days):
+//
+//   - the member is staff of C or of the whole network: a staff grant
+//     (unbounded), at every door of C, entrance or room;
+//   - the door is an entrance (Door.RoomID empty) and a pass of the member
+//     covers C and is valid at some time in the horizon: a pass grant
+//     [ValidFrom, ValidUntil). Passes do not open room doors: PRODUCT.md 4.1
+//     asks a booking of that room at a room door, and staff always;
+//   - a confirmed booking of the member at C (a desk or any room of C) overlaps
+//     the horizon: a booking grant [Start, End) carrying the booking's Room.
+//     Room doors get the bookings of every room of C (and desk bookings, with
+//     an empty Room) so that the door can tell denied_wrong_room from
+//     denied_unknown_badge; the door grants only a booking whose Room equals
+//     the whitelist's Room. The door applies its own grace before Start.
+//
+// Every badge of a member with at least one right at the door is listed, with
+// the member's grants. A badge of a member without any right at the door is
+// not listed, so that door answers denied_unknown_badge for it: listing every
+// badge of the network at every door would cost size at every door for the
+// sake of a nicer reason code. A member with a right that is not open now
+// (a booking tomorrow) gets denied_no_booking or denied_outside_window.
+//
+// A revoked badge, and every badge of a suspended member, is listed with
+// Revoked set and no grants, at every door where the member would otherwise
+// have a right, so that the door answers denied_revoked and cannot grant it
+// even with a bug in its decision. Once the member's rights at that door end,
+// the revoked badge leaves the list like any other. A badge whose member is
+// not known (deleted) is not listed.
+//
+// At most protocol.MaxGrantsPerEntry grants travel per badge: staff first,
+// then passes, then the bookings of the door's own room, then other bookings,
+// each by start time. Grants cut off this way (a member with more than 64
+// bookings in 14 days at one center) are logged and counted, and come in as
+// the earlier ones expire.
+//
+// # Versions, hashes and persistence
+//
+// Each door has a version that increases by one with every change of its
+// content. The version, a hash of the content and the issue time are saved
+// through the States interface before anything of that version can be
+// published, so a version number is never reused for other content. The hash
+// is order independent (a sum of per-entry SHA-256 digests plus the door's
+// center and room), so a one-entry change updates it in constant time. On
+// start, a door whose recompiled hash equals the saved one keeps its version;
+// any other door gets the saved version plus one.
+//
+// # Time
+//
+// The compiler has its own notion of now: the time given to New, moved
+// forward by Tick. The central calls Tick about once a minute; bookings and
+// passes then enter the horizon or leave the lists as they end, and the
+// compiler issues an empty delta (a heartbeat) for every door whose last
+// version is older than Refresh (default 24 h), so a door that sees no change
+// still holds a whitelist younger than its max_whitelist_age (7 days by
+// default). Messages are issued at now and expire Expiry later (default
+// 7 days, the edge's default max_whitelist_age: an older message could not
+// be used anyway).
+//
+// # Distribution
+//
+// ForSync answers a door that holds version from: nothing when it is up to
+// date, a single signed delta merged from the in-memory log when the log
+// reaches back to from, otherwise (from 0, too old, unknown after a restart,
+// or a merged delta that does not fit one message) the snapshot parts of the
+// current version. A door that reports a version above the central's (the
+// central's database was restored from a backup) moves the central's version
+// past it, so the door accepts what follows.
+//
+// Watch gives the publisher a Watcher that coalesces new versions per door
+// ("door X has version N since base B"); Apply never waits for it.
+package whitelist
