@@ -73,7 +73,7 @@ func mapJSONError(err error, size int) error {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return &Error{Kind: ErrTruncated, Detail: fmt.Sprintf("input ends after %d bytes", size)}
 	case errors.As(err, &syn):
-		if syn.Offset >= int64(size) {
+		if strings.Contains(syn.Error(), "unexpected end of JSON input") {
 			return &Error{Kind: ErrTruncated, Detail: fmt.Sprintf("input ends after %d bytes", size)}
 		}
 		return &Error{Kind: ErrMalformed, Detail: fmt.Sprintf("at byte %d", syn.Offset), Err: err}

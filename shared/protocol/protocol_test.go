@@ -31,6 +31,8 @@ func TestDecodeEventBatchErrors(t *testing.T) {
 		{"truncated", good[:len(good)/2], ErrTruncated, ""},
 		{"oversize", append(bytes.Repeat([]byte(" "), MaxMessageSize), good...), ErrTooLarge, ""},
 		{"not json", []byte("hello"), ErrMalformed, ""},
+		{"bad last byte", []byte(`{"v":1,"door":"d","events":[}`), ErrMalformed, ""},
+		{"bad last byte of envelope-like", []byte(`{"v":1}}`), ErrMalformed, ""},
 		{"trailing data", append(append([]byte{}, good...), []byte(`{}`)...), ErrMalformed, ""},
 		{"seq is a string", replace(`"seq":1`, `"seq":"1"`), ErrWrongType, "events.seq"},
 		{"seq negative", replace(`"seq":1`, `"seq":-1`), ErrWrongType, "events.seq"},
