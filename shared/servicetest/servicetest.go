@@ -85,16 +85,38 @@ type Mosquitto struct {
 // StartMosquitto starts mosquitto on a free loopback port. extra is appended
 // to the generated configuration (listener options go after the listener line,
 // so extra may add "require_certificate true" and the like). The broker is
-// stopped when the test ends. A line of extra that contains "{{dir}}" gets the
-// broker's directory substituted.
+// stopped when the test ends. "{{dir}}" in extra becomes the broker's folder.
 func StartMosquitto(t testing.TB, extra string) *Mosquitto {
+	t.Helper()
+	return StartMosquittoConfig(t, "listener {{port}} 127.0.0.1\nallow_anonymous true\npersistence false\n"+extra)
+}
+
+// StartMosquittoConfig starts mosquitto with a whole configuration of the
+// test's own, in which "{{port}}" becomes a free loopback port and "{{dir}}"
+// the broker's folder (for certificates, ACL files and persistence). Logging
+// to a file in that folder is added. The first listener must use {{port}}.
+func StartMosquittoConfig(t testing.TB, conf string) *Mosquitto {
+	t.Helper()
+	return StartMosquittoConfigWith(t, conf, nil)
+}
+
+// StartMosquittoConfigWith is StartMosquittoConfig with a function that puts
+// files (certificates, ACLs) into the broker's folder before it starts.
+func StartMosquittoConfigWith(t testing.TB, conf string, files func(dir string)) *Mosquitto {
 	t.Helper()
 	bin := MosquittoBinary(t)
 	dir := t.TempDir()
+	if files != nil {
+		files(dir)
+	}
 	port := FreePort(t)
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest file %s\nlog_type error\nlog_type warning\nlog_type notice\n",
-		port, filepath.Join(dir, "mosquitto.log"))
-	conf += strings.ReplaceAll(extra, "{{dir}}", dir) + "\n"
+	conf = strings.NewReplacer("{{port}}", fmt.Sprint(port), "{{dir}}", dir).Replace(conf)
+	if os.Geteuid() == 0 {
+		// Started as root, mosquitto drops to the "mosquitto" user, which
+		// cannot read the test's private folder; keep the test's user.
+		conf = "user root\n" + conf
+	}
+	conf += fmt.Sprintf("\nlog_dest file %s\nlog_type error\nlog_type warning\nlog_type notice\n", filepath.Join(dir, "mosquitto.log"))
 	path := filepath.Join(dir, "mosquitto.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatalf("mosquitto config: %v", err)

@@ -1,0 +1,184 @@
+package enroll
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/shared/protocol"
+	"github.com/smartworkcenters/swc/shared/servicetest"
+)
+
+// startShippedMosquitto starts Mosquitto with scripts/mosquitto/swc.conf and
+// swc.acl as shipped; only the install paths and the port are moved into the
+// test's folder.
+func startShippedMosquitto(t *testing.T, ca *CA) *servicetest.Mosquitto {
+	t.Helper()
+	conf, err := os.ReadFile(filepath.Join("..", "..", "scripts", "mosquitto", "swc.conf"))
+	require.NoError(t, err)
+	acl, err := os.ReadFile(filepath.Join("..", "..", "scripts", "mosquitto", "swc.acl"))
+	require.NoError(t, err)
+
+	moved := strings.NewReplacer(
+		"listener 8883", "listener {{port}} 127.0.0.1",
+		"/etc/mosquitto/swc.acl", "{{dir}}/swc.acl",
+		"/etc/mosquitto/swc/", "{{dir}}/",
+		"persistence_location /var/lib/mosquitto/", "persistence_location {{dir}}/",
+	).Replace(string(conf))
+	require.Contains(t, moved, "{{port}}", "the shipped config changed its listener line")
+
+	// The files the config points at must be in the broker's folder before it
+	// starts, so start it from a config written after the folder is known.
+	var m *servicetest.Mosquitto
+	files := func(dir string) {
+		srv, srvKey, err := ca.IssueServer([]string{"127.0.0.1", "localhost"}, time.Now())
+		require.NoError(t, err)
+		for name, data := range map[string][]byte{"ca.pem": ca.CertPEM(), "broker.pem": srv, "broker-key.pem": srvKey, "swc.acl": acl} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o600))
+		}
+	}
+	m = servicetest.StartMosquittoConfigWith(t, moved, files)
+	return m
+}
+
+type client struct {
+	c   mqtt.Client
+	mu  sync.Mutex
+	got map[string][]string
+}
+
+func connect(t *testing.T, m *servicetest.Mosquitto, ca *CA, cert tls.Certificate, id string) (*client, error) {
+	t.Helper()
+	tc := &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}
+	if cert.Certificate != nil {
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	cl := &client{got: map[string][]string{}}
+	opts := mqtt.NewClientOptions().AddBroker("ssl://" + m.Addr).SetClientID(id).SetTLSConfig(tc).
+		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetOrderMatters(false)
+	opts.SetDefaultPublishHandler(func(_ mqtt.Client, msg mqtt.Message) { cl.record(msg) })
+	cl.c = mqtt.NewClient(opts)
+	tok := cl.c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, fmt.Errorf("connect timed out")
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { cl.c.Disconnect(0) })
+	return cl, nil
+}
+
+func (c *client) record(msg mqtt.Message) {
+	c.mu.Lock()
+	c.got[msg.Topic()] = append(c.got[msg.Topic()], string(msg.Payload()))
+	c.mu.Unlock()
+}
+
+func (c *client) received(topic string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.got[topic]...)
+}
+
+// subscribe returns the granted QoS (0x80 is a refusal).
+func (c *client) subscribe(t *testing.T, filter string) byte {
+	t.Helper()
+	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, msg mqtt.Message) { c.record(msg) })
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+	key := filter
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		_, key, _ = strings.Cut(rest, "/") // paho keys shared subscriptions without the prefix
+	}
+	return tok.(*mqtt.SubscribeToken).Result()[key]
+}
+
+func (c *client) publish(t *testing.T, topic, payload string) {
+	t.Helper()
+	tok := c.c.Publish(topic, 1, false, payload)
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+}
+
+func doorCert(t *testing.T, ca *CA, door string) tls.Certificate {
+	t.Helper()
+	key, err := NewKey()
+	require.NoError(t, err)
+	csr, err := NewCSR(key, door)
+	require.NoError(t, err)
+	certPEM, err := ca.SignDoorCSR(csr, door, DoorValidity, time.Now())
+	require.NoError(t, err)
+	kp, err := KeyPair(certPEM, key)
+	require.NoError(t, err)
+	return kp
+}
+
+func TestShippedMosquittoConfig(t *testing.T) {
+	ca, _, err := NewCA("swc test CA", time.Now())
+	require.NoError(t, err)
+	m := startShippedMosquitto(t, ca)
+	tp := protocol.DefaultTopics()
+
+	svcPEM, svcKey, err := ca.IssueClient("swc-central", DoorValidity, time.Now())
+	require.NoError(t, err)
+	svcCert, err := KeyPair(svcPEM, svcKey)
+	require.NoError(t, err)
+	central, err := connect(t, m, ca, svcCert, "central-1")
+	require.NoError(t, err, "the central's service certificate connects")
+	require.Equal(t, byte(1), central.subscribe(t, protocol.Shared("ingest", tp.All(protocol.TopicEvents))))
+
+	a, err := connect(t, m, ca, doorCert(t, ca, "door-a"), "door-a")
+	require.NoError(t, err, "a door with a certificate from the central CA connects")
+	b, err := connect(t, m, ca, doorCert(t, ca, "door-b"), "door-b")
+	require.NoError(t, err)
+
+	// Door A may use its own topics.
+	assert.Equal(t, byte(1), a.subscribe(t, tp.Door("door-a", protocol.TopicAck)))
+	a.publish(t, tp.Door("door-a", protocol.TopicEvents), "from-a")
+	require.Eventually(t, func() bool { return len(central.received(tp.Door("door-a", protocol.TopicEvents))) == 1 }, 5*time.Second, 10*time.Millisecond)
+	central.publish(t, tp.Door("door-a", protocol.TopicAck), "ack-a")
+	require.Eventually(t, func() bool { return len(a.received(tp.Door("door-a", protocol.TopicAck))) == 1 }, 5*time.Second, 10*time.Millisecond)
+
+	// Door A cannot read door B's topics: Mosquitto 2.0 grants the
+	// subscription (or refuses it with 0x80) and never delivers B's messages.
+	for _, f := range []string{tp.Door("door-b", protocol.TopicAck), tp.All(protocol.TopicWhitelist), "swc/v1/#", "#"} {
+		granted := a.subscribe(t, f)
+		assert.Contains(t, []byte{0x80, 1}, granted, "door-a subscribing to %s", f)
+	}
+	// Nor can it publish as door B: B's real event arrives, the forged one never does.
+	a.publish(t, tp.Door("door-b", protocol.TopicEvents), "forged-by-a")
+	a.publish(t, tp.Door("door-b", protocol.TopicAck), "forged-ack-by-a")
+	b.publish(t, tp.Door("door-b", protocol.TopicEvents), "from-b")
+	require.Eventually(t, func() bool { return len(central.received(tp.Door("door-b", protocol.TopicEvents))) >= 1 }, 5*time.Second, 10*time.Millisecond)
+	central.publish(t, tp.Door("door-b", protocol.TopicAck), "ack-b")
+	central.publish(t, tp.Door("door-b", protocol.TopicWhitelist), "whitelist-b")
+	central.publish(t, tp.Door("door-a", protocol.TopicWhitelist), "whitelist-a")
+	require.Eventually(t, func() bool { return len(a.received(tp.Door("door-a", protocol.TopicWhitelist))) >= 1 }, 5*time.Second, 10*time.Millisecond,
+		"door-a's own whitelist reaches it through its wildcard subscription")
+	time.Sleep(200 * time.Millisecond)
+	assert.Equal(t, []string{"from-b"}, central.received(tp.Door("door-b", protocol.TopicEvents)))
+	a.mu.Lock()
+	for topic := range a.got {
+		assert.NotContains(t, topic, "door-b", "door-a received a message of door-b")
+	}
+	a.mu.Unlock()
+
+	// An unknown certificate (another CA) and no certificate are refused.
+	rogue, _, err := NewCA("rogue", time.Now())
+	require.NoError(t, err)
+	_, err = connect(t, m, ca, doorCert(t, rogue, "door-a"), "door-a-rogue")
+	assert.Error(t, err, "a certificate from another CA connected")
+	_, err = connect(t, m, ca, tls.Certificate{}, "anonymous")
+	assert.Error(t, err, "a client without a certificate connected")
+	assert.Contains(t, m.Log(), "certificate", "mosquitto logged the refusal")
+}

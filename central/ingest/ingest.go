@@ -1,0 +1,556 @@
+// Package ingest is the central side of door sync: it receives event batches
+// from every door over MQTT, commits them idempotently, then acknowledges
+// them; it answers whitelist sync requests, publishes whitelist changes and
+// keeps each door's online state from its retained status.
+//
+// Delivery contract (see shared/protocol/README.md): a batch's events are
+// committed before the MQTT PUBACK and before the application Ack is
+// published, so an Ack always means "durably stored". Duplicates are
+// committed as no-ops and acknowledged again. A batch that cannot be decoded
+// or validated is acknowledged at the MQTT level (so it does not clog the
+// broker), counted and logged, and never acknowledged at the application
+// level: the door keeps those events and the problem is visible. A failing
+// store is retried with backoff while PUBACKs are held back (so the broker
+// sends no more than its in-flight window); when it keeps failing, doors are
+// committed one by one and a door whose batch still fails is PUBACKed without
+// an application ack, so one door never stalls the others and the door sends
+// its events again later.
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// Batch is one door's events to commit.
+type Batch struct {
+	Door   string
+	Events []protocol.Event
+}
+
+// EventStore commits door events.
+type EventStore interface {
+	// StoreEvents commits every batch idempotently on (door, seq) and returns,
+	// per door in the batches, the number of new events and the contiguous
+	// high-water mark after the commit (every seq from 1 to it is stored).
+	StoreEvents(ctx context.Context, receivedMs int64, batches []Batch) (map[string]Stored, error)
+}
+
+// Stored is the outcome of StoreEvents for one door.
+type Stored struct {
+	New     int
+	Through uint64
+}
+
+// WhitelistSource answers a door's sync request: the signed messages that
+// bring a door from version from to the current version (none when it is
+// current).
+type WhitelistSource interface {
+	ForSync(door string, from uint64) ([][]byte, error)
+}
+
+// Config configures the ingest.
+type Config struct {
+	Broker     string      // tcp://host:port, mqtt://, ssl:// or mqtts://
+	Username   string      // the central's service account on the broker
+	Password   string      //
+	TLS        *tls.Config // for ssl:// and mqtts://
+	ClientID   string      // default: swc-central-<host>-<random>
+	Topics     protocol.Topics
+	ShareGroup string // when set, events and sync requests use $share/<group>/...
+
+	MaxBatchEvents int           // events per commit across doors (default 5000)
+	QueueDepth     int           // batches waiting for the writer (default 1024)
+	RetryBackoff   time.Duration // first store retry delay (default 100 ms, doubling to 5 s)
+	Now            func() time.Time
+}
+
+// DoorState is what the central knows of a door's connection.
+type DoorState struct {
+	Status   protocol.Status
+	LastSeen time.Time // when a status or batch last came from the door
+}
+
+// Ingest runs the central's MQTT side.
+type Ingest struct {
+	cfg    Config
+	store  EventStore
+	wl     WhitelistSource
+	log    *slog.Logger
+	queue  chan item
+	client mqtt.Client
+
+	mu    sync.Mutex
+	doors map[string]*DoorState
+	known map[string]uint64 // whitelist version each door reported
+
+	events, dups, batches, storeErrs, acksSent, syncs, wlMsgs *metrics.Counter
+	rejected                                                  *metrics.CounterVec
+	latency                                                   *metrics.Histogram
+	online                                                    *metrics.Gauge
+}
+
+type item struct {
+	door     string
+	events   []protocol.Event
+	received time.Time
+	msg      mqtt.Message
+}
+
+// New prepares an ingest; Run connects and serves.
+func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg *metrics.Registry) (*Ingest, error) {
+	if cfg.Broker == "" {
+		return nil, errors.New("ingest: broker address is required")
+	}
+	if cfg.Topics == (protocol.Topics{}) {
+		cfg.Topics = protocol.DefaultTopics()
+	}
+	if cfg.ShareGroup != "" {
+		if err := protocol.ValidID(cfg.ShareGroup); err != nil {
+			return nil, fmt.Errorf("ingest: share group %q: %w", cfg.ShareGroup, err)
+		}
+	}
+	if cfg.MaxBatchEvents <= 0 {
+		cfg.MaxBatchEvents = 5000
+	}
+	if cfg.QueueDepth <= 0 {
+		cfg.QueueDepth = 1024
+	}
+	if cfg.RetryBackoff <= 0 {
+		cfg.RetryBackoff = 100 * time.Millisecond
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ClientID == "" {
+		host, _ := os.Hostname()
+		var r [4]byte
+		_, _ = rand.Read(r[:])
+		cfg.ClientID = "swc-central-" + sanitize(host) + "-" + hex.EncodeToString(r[:])
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	in := &Ingest{
+		cfg: cfg, store: store, wl: wl, log: log.With("component", "ingest"),
+		queue: make(chan item, cfg.QueueDepth),
+		doors: map[string]*DoorState{}, known: map[string]uint64{},
+
+		events:    reg.Counter("swc_ingest_events_total", "Door events committed for the first time."),
+		dups:      reg.Counter("swc_ingest_duplicate_events_total", "Door events received again and acknowledged again."),
+		batches:   reg.Counter("swc_ingest_batches_total", "Event batches committed."),
+		storeErrs: reg.Counter("swc_ingest_store_errors_total", "Failed commits of event batches (retried)."),
+		acksSent:  reg.Counter("swc_ingest_acks_total", "Acknowledgements published to doors."),
+		syncs:     reg.Counter("swc_whitelist_sync_requests_total", "Whitelist sync requests answered."),
+		wlMsgs:    reg.Counter("swc_whitelist_messages_published_total", "Signed whitelist messages published to doors."),
+		rejected:  reg.CounterVec("swc_ingest_rejected_messages_total", "Messages from doors rejected, by reason.", "reason"),
+		latency:   reg.Histogram("swc_ingest_latency_seconds", "Time from receiving a batch to committing it.", metrics.DefaultLatencyBuckets),
+		online:    reg.Gauge("swc_doors_online", "Doors whose retained status says online."),
+	}
+	return in, nil
+}
+
+func sanitize(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 32 {
+		b = b[:32]
+	}
+	return string(b)
+}
+
+// Run connects to the broker, subscribes, and commits batches until ctx ends.
+func (in *Ingest) Run(ctx context.Context) error {
+	opts := mqtt.NewClientOptions().
+		AddBroker(in.cfg.Broker).
+		SetClientID(in.cfg.ClientID).
+		SetUsername(in.cfg.Username).
+		SetPassword(in.cfg.Password).
+		SetCleanSession(true).
+		SetOrderMatters(false).
+		SetAutoAckDisabled(true).
+		SetAutoReconnect(true).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(time.Second).
+		SetMaxReconnectInterval(10 * time.Second).
+		SetKeepAlive(30 * time.Second).
+		SetWriteTimeout(15 * time.Second).
+		SetOnConnectHandler(in.onConnect).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			in.log.Warn("lost broker connection; reconnecting", "broker", in.cfg.Broker, "err", err)
+		})
+	if in.cfg.TLS != nil {
+		opts.SetTLSConfig(in.cfg.TLS)
+	}
+	// A message on no route (cannot happen with our filters) is still acked.
+	opts.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() })
+	in.client = mqtt.NewClient(opts)
+
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		in.writer(ctx)
+	}()
+
+	tok := in.client.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			in.client.Disconnect(0)
+			<-writerDone
+			return fmt.Errorf("ingest: connect %s: %w", in.cfg.Broker, err)
+		}
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	in.client.Disconnect(250)
+	<-writerDone
+	return nil
+}
+
+func (in *Ingest) filter(kind string) string {
+	f := in.cfg.Topics.All(kind)
+	if kind == protocol.TopicStatus {
+		return f // every replica keeps every door's state
+	}
+	return protocol.Shared(in.cfg.ShareGroup, f)
+}
+
+func (in *Ingest) onConnect(c mqtt.Client) {
+	subs := map[string]mqtt.MessageHandler{
+		in.filter(protocol.TopicEvents): in.onEvents,
+		in.filter(protocol.TopicSync):   in.onSync,
+		in.filter(protocol.TopicStatus): in.onStatus,
+	}
+	for f, h := range subs {
+		tok := c.Subscribe(f, 1, h)
+		go func(f string) {
+			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+				in.log.Error("subscribe failed", "filter", f, "err", tok.Error())
+			}
+		}(f)
+	}
+	in.log.Info("connected to broker", "broker", in.cfg.Broker, "client_id", in.cfg.ClientID, "share_group", in.cfg.ShareGroup)
+}
+
+// reject counts and logs a bad message and acks it at the MQTT level only.
+func (in *Ingest) reject(m mqtt.Message, door string, err error) {
+	code := protocol.Code(err)
+	in.rejected.With(code).Inc()
+	in.log.Warn("rejected message from door", "topic", m.Topic(), "door", door, "reason", code, "err", err)
+	m.Ack()
+}
+
+// topicDoor parses the door from the topic; the ACL guarantees a door can
+// only publish on its own topics, so the payload must name the same door.
+func (in *Ingest) topicDoor(m mqtt.Message, want string) (string, error) {
+	door, kind, err := in.cfg.Topics.Parse(m.Topic())
+	if err != nil {
+		return "", &protocol.Error{Kind: protocol.ErrInvalid, Field: "topic", Detail: err.Error()}
+	}
+	if kind != want {
+		return "", &protocol.Error{Kind: protocol.ErrInvalid, Field: "topic", Detail: "unexpected kind " + kind}
+	}
+	return door, nil
+}
+
+func (in *Ingest) onEvents(_ mqtt.Client, m mqtt.Message) {
+	received := in.cfg.Now()
+	door, err := in.topicDoor(m, protocol.TopicEvents)
+	if err != nil {
+		in.reject(m, "", err)
+		return
+	}
+	b, err := protocol.DecodeEventBatch(m.Payload())
+	if err != nil {
+		in.reject(m, door, err)
+		return
+	}
+	if b.Door != door {
+		in.reject(m, door, &protocol.Error{Kind: protocol.ErrWrongDoor, Field: "door", Detail: fmt.Sprintf("%q on the topic of %q", b.Door, door)})
+		return
+	}
+	in.seen(door, received)
+	// This runs on its own goroutine (OrderMatters false), so waiting for
+	// room in the queue applies backpressure without blocking paho's router.
+	in.queue <- item{door: door, events: b.Events, received: received, msg: m}
+}
+
+func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
+	door, err := in.topicDoor(m, protocol.TopicSync)
+	if err != nil {
+		in.reject(m, "", err)
+		return
+	}
+	req, err := protocol.DecodeSyncRequest(m.Payload())
+	if err == nil && req.Door != door {
+		err = &protocol.Error{Kind: protocol.ErrWrongDoor, Field: "door"}
+	}
+	if err != nil {
+		in.reject(m, door, err)
+		return
+	}
+	m.Ack()
+	in.mu.Lock()
+	in.known[door] = req.From
+	in.mu.Unlock()
+	in.syncs.Inc()
+	in.sendWhitelist(door, req.From)
+}
+
+func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
+	door, err := in.topicDoor(m, protocol.TopicStatus)
+	if err != nil {
+		in.reject(m, "", err)
+		return
+	}
+	if len(m.Payload()) == 0 { // a cleared retained status
+		m.Ack()
+		return
+	}
+	st, err := protocol.DecodeStatus(m.Payload())
+	if err == nil && st.Door != door {
+		err = &protocol.Error{Kind: protocol.ErrWrongDoor, Field: "door"}
+	}
+	if err != nil {
+		in.reject(m, door, err)
+		return
+	}
+	m.Ack()
+	in.mu.Lock()
+	d := in.doors[door]
+	if d == nil {
+		d = &DoorState{}
+		in.doors[door] = d
+	}
+	d.Status = *st
+	d.LastSeen = in.cfg.Now()
+	if st.State == protocol.StateOnline {
+		in.known[door] = st.WLVersion
+	}
+	n := 0
+	for _, d := range in.doors {
+		if d.Status.State == protocol.StateOnline {
+			n++
+		}
+	}
+	in.mu.Unlock()
+	in.online.Set(float64(n))
+}
+
+func (in *Ingest) seen(door string, t time.Time) {
+	in.mu.Lock()
+	d := in.doors[door]
+	if d == nil {
+		d = &DoorState{}
+		in.doors[door] = d
+	}
+	d.LastSeen = t
+	in.mu.Unlock()
+}
+
+// Doors returns what is known of every door, sorted by door id.
+func (in *Ingest) Doors() map[string]DoorState {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make(map[string]DoorState, len(in.doors))
+	for id, d := range in.doors {
+		out[id] = *d
+	}
+	return out
+}
+
+// WhitelistChanged publishes what a door needs after its whitelist changed:
+// a delta from the version it last reported, or a snapshot. It is safe to
+// call from any goroutine; the compiler's change notification calls it.
+func (in *Ingest) WhitelistChanged(door string) {
+	in.mu.Lock()
+	from := in.known[door]
+	in.mu.Unlock()
+	in.sendWhitelist(door, from)
+}
+
+func (in *Ingest) sendWhitelist(door string, from uint64) {
+	if in.wl == nil || in.client == nil {
+		return
+	}
+	msgs, err := in.wl.ForSync(door, from)
+	if err != nil {
+		in.log.Warn("whitelist for door unavailable", "door", door, "from", from, "err", err)
+		return
+	}
+	topic := in.cfg.Topics.Door(door, protocol.TopicWhitelist)
+	for _, msg := range msgs {
+		tok := in.client.Publish(topic, 1, false, msg)
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			in.log.Warn("publish whitelist failed; the door will ask again", "door", door, "err", tok.Error())
+			return
+		}
+		in.wlMsgs.Inc()
+	}
+}
+
+// writer commits queued batches: it takes what is waiting (up to
+// MaxBatchEvents events), commits it in one call, then PUBACKs the messages
+// and publishes one Ack per door.
+func (in *Ingest) writer(ctx context.Context) {
+	for {
+		var first item
+		select {
+		case first = <-in.queue:
+		case <-ctx.Done():
+			return
+		}
+		group := []item{first}
+		n := len(first.events)
+	drain:
+		for n < in.cfg.MaxBatchEvents {
+			select {
+			case it := <-in.queue:
+				group = append(group, it)
+				n += len(it.events)
+			default:
+				break drain
+			}
+		}
+		in.commit(ctx, group)
+	}
+}
+
+func (in *Ingest) commit(ctx context.Context, group []item) {
+	// Merge by door, keeping seq order and dropping repeats within the group.
+	byDoor := map[string][]protocol.Event{}
+	var doors []string
+	for _, it := range group {
+		if _, ok := byDoor[it.door]; !ok {
+			doors = append(doors, it.door)
+		}
+		byDoor[it.door] = append(byDoor[it.door], it.events...)
+	}
+	sort.Strings(doors)
+	batches := make([]Batch, 0, len(doors))
+	for _, d := range doors {
+		evs := byDoor[d]
+		sort.SliceStable(evs, func(i, j int) bool { return evs[i].Seq < evs[j].Seq })
+		out := evs[:0]
+		for i, e := range evs {
+			if i == 0 || e.Seq != evs[i-1].Seq {
+				out = append(out, e)
+			}
+		}
+		byDoor[d] = out
+		batches = append(batches, Batch{Door: d, Events: out})
+	}
+
+	stored, failed := in.storeIsolating(ctx, batches)
+	if ctx.Err() != nil {
+		return // shutting down; nothing is acked, the doors send again
+	}
+	now := in.cfg.Now()
+	newCount, committed := 0, 0
+	for d, s := range stored {
+		newCount += s.New
+		committed += len(byDoor[d])
+	}
+	in.events.Add(uint64(newCount))
+	in.dups.Add(uint64(committed - newCount))
+	for _, it := range group {
+		if failed[it.door] {
+			// PUBACK so the broker's window does not clog, but no
+			// application ack: the door keeps the events and sends again.
+			in.rejected.With("store_error").Inc()
+			it.msg.Ack()
+			continue
+		}
+		in.batches.Inc()
+		in.latency.Observe(now.Sub(it.received).Seconds())
+		it.msg.Ack()
+	}
+	for _, d := range doors {
+		if !failed[d] {
+			in.publishAck(d, stored[d].Through, now)
+		}
+	}
+}
+
+// storeIsolating commits the batches together, retrying with backoff; when
+// that keeps failing it commits door by door so that one door's bad batch
+// never stalls the others. It returns what was stored and the doors whose
+// batches could not be stored.
+func (in *Ingest) storeIsolating(ctx context.Context, batches []Batch) (map[string]Stored, map[string]bool) {
+	const attempts = 3
+	if stored, err := in.storeWithRetry(ctx, batches, attempts); err == nil {
+		return stored, nil
+	}
+	stored, failed := map[string]Stored{}, map[string]bool{}
+	for _, b := range batches {
+		if ctx.Err() != nil {
+			failed[b.Door] = true
+			continue
+		}
+		s, err := in.storeWithRetry(ctx, []Batch{b}, 1)
+		if err != nil {
+			failed[b.Door] = true
+			in.log.Error("giving up on a door's batch for now; the door will send it again", "door", b.Door, "events", len(b.Events), "err", err)
+			continue
+		}
+		stored[b.Door] = s[b.Door]
+	}
+	return stored, failed
+}
+
+func (in *Ingest) storeWithRetry(ctx context.Context, batches []Batch, attempts int) (map[string]Stored, error) {
+	backoff := in.cfg.RetryBackoff
+	var err error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			backoff = min(backoff*2, 5*time.Second)
+		}
+		var stored map[string]Stored
+		stored, err = in.store.StoreEvents(ctx, in.cfg.Now().UnixMilli(), batches)
+		if err == nil {
+			return stored, nil
+		}
+		in.storeErrs.Inc()
+		in.log.Error("committing events failed", "batches", len(batches), "attempt", i+1, "err", err)
+	}
+	return nil, err
+}
+
+func (in *Ingest) publishAck(door string, through uint64, now time.Time) {
+	payload, err := protocol.Encode(&protocol.Ack{V: protocol.Version, Door: door, Through: through, ServerMs: now.UnixMilli()})
+	if err != nil {
+		in.log.Error("encode ack", "door", door, "err", err)
+		return
+	}
+	// Not waited for: an ack that does not arrive makes the door send again,
+	// and the repeat is acknowledged again.
+	in.client.Publish(in.cfg.Topics.Door(door, protocol.TopicAck), 1, false, payload)
+	in.acksSent.Inc()
+}

@@ -1,0 +1,347 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/hooks/auth"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// memStore is an in-memory EventStore with the semantics the SQL stores
+// have: idempotent on (door, seq), contiguous high-water mark.
+type memStore struct {
+	mu     sync.Mutex
+	events map[string]map[uint64]protocol.Event
+	fail   func(batches []Batch) error
+	calls  int
+}
+
+func newMemStore() *memStore { return &memStore{events: map[string]map[uint64]protocol.Event{}} }
+
+func (s *memStore) StoreEvents(_ context.Context, _ int64, batches []Batch) (map[string]Stored, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.fail != nil {
+		if err := s.fail(batches); err != nil {
+			return nil, err
+		}
+	}
+	out := map[string]Stored{}
+	for _, b := range batches {
+		m := s.events[b.Door]
+		if m == nil {
+			m = map[uint64]protocol.Event{}
+			s.events[b.Door] = m
+		}
+		st := out[b.Door]
+		for _, e := range b.Events {
+			if _, ok := m[e.Seq]; !ok {
+				m[e.Seq] = e
+				st.New++
+			}
+		}
+		for m[st.Through+1].Seq != 0 {
+			st.Through++
+		}
+		out[b.Door] = st
+	}
+	return out, nil
+}
+
+func (s *memStore) count(door string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.events[door])
+}
+
+type fakeWhitelist struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeWhitelist) ForSync(door string, from uint64) ([][]byte, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, fmt.Sprintf("%s@%d", door, from))
+	f.mu.Unlock()
+	return [][]byte{[]byte(fmt.Sprintf(`{"for":%q,"from":%d}`, door, from))}, nil
+}
+
+func startBroker(t *testing.T) string {
+	t.Helper()
+	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, srv.AddHook(new(auth.AllowHook), nil))
+	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	require.NoError(t, srv.AddListener(l))
+	require.NoError(t, srv.Serve())
+	t.Cleanup(func() { _ = srv.Close() })
+	return "tcp://" + l.Address()
+}
+
+type harness struct {
+	in      *Ingest
+	store   *memStore
+	wl      *fakeWhitelist
+	reg     *metrics.Registry
+	broker  string
+	cancel  context.CancelFunc
+	stopped chan error
+}
+
+func start(t *testing.T, store *memStore) *harness {
+	t.Helper()
+	h := &harness{store: store, wl: &fakeWhitelist{}, reg: metrics.NewRegistry(), broker: startBroker(t)}
+	in, err := New(Config{Broker: h.broker, ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond}, store, h.wl,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), h.reg)
+	require.NoError(t, err)
+	h.in = in
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel, h.stopped = cancel, make(chan error, 1)
+	go func() { h.stopped <- in.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-h.stopped:
+			assert.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("ingest did not stop")
+		}
+	})
+	// Wait until the ingest is subscribed: a sync request gets an answer.
+	// Like a real door, the probe asks again until it is answered.
+	d := h.door(t, "probe")
+	require.Eventually(t, func() bool {
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"probe","from":0}`)
+		time.Sleep(20 * time.Millisecond)
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.got[protocol.TopicWhitelist]) > 0
+	}, 10*time.Second, 50*time.Millisecond, "the ingest never subscribed")
+	return h
+}
+
+// door is a real paho client playing a door.
+type door struct {
+	id  string
+	c   mqtt.Client
+	mu  sync.Mutex
+	got map[string][]string
+}
+
+func (h *harness) door(t *testing.T, id string) *door {
+	t.Helper()
+	d := &door{id: id, got: map[string][]string{}}
+	opts := mqtt.NewClientOptions().AddBroker(h.broker).SetClientID(id).SetCleanSession(true).SetOrderMatters(false)
+	d.c = mqtt.NewClient(opts)
+	tok := d.c.Connect()
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+	for _, kind := range []string{protocol.TopicAck, protocol.TopicWhitelist} {
+		kind := kind
+		tok := d.c.Subscribe(protocol.DefaultTopics().Door(id, kind), 1, func(_ mqtt.Client, m mqtt.Message) {
+			d.mu.Lock()
+			d.got[kind] = append(d.got[kind], string(m.Payload()))
+			d.mu.Unlock()
+		})
+		require.True(t, tok.WaitTimeout(5*time.Second))
+		require.NoError(t, tok.Error())
+	}
+	t.Cleanup(func() { d.c.Disconnect(0) })
+	return d
+}
+
+func (d *door) publish(t *testing.T, kind, payload string) {
+	t.Helper()
+	tok := d.c.Publish(protocol.DefaultTopics().Door(d.id, kind), 1, false, payload)
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.NoError(t, tok.Error())
+}
+
+func (d *door) waitFor(t *testing.T, kind string, ok func(string) bool) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		for _, p := range d.got[kind] {
+			if ok(p) {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "door %s never got the expected %s message; got %v", d.id, kind, d.got[kind])
+}
+
+func (d *door) acks(t *testing.T) []uint64 {
+	t.Helper()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []uint64
+	for _, p := range d.got[protocol.TopicAck] {
+		a, err := protocol.DecodeAck([]byte(p))
+		require.NoError(t, err)
+		out = append(out, a.Through)
+	}
+	return out
+}
+
+func (h *harness) metrics() string {
+	var sb strings.Builder
+	_ = h.reg.WriteText(&sb)
+	return sb.String()
+}
+
+func batch(door string, seqs ...uint64) string {
+	b := protocol.EventBatch{V: protocol.Version, Door: door}
+	for _, s := range seqs {
+		b.Events = append(b.Events, protocol.Event{Seq: s, TimeMs: 1764158400000 + int64(s), Trusted: true, Boot: "b1",
+			Kind: protocol.EventTap, UID: "04A1B2C3", Member: "m1", Reason: protocol.GrantedBooking, WLVersion: 1})
+	}
+	enc, err := protocol.Encode(&b)
+	if err != nil {
+		panic(err)
+	}
+	return string(enc)
+}
+
+func ackedThrough(n uint64) func(string) bool {
+	return func(p string) bool {
+		a, err := protocol.DecodeAck([]byte(p))
+		return err == nil && a.Through == n
+	}
+}
+
+func TestEventsAreCommittedThenAcked(t *testing.T) {
+	h := start(t, newMemStore())
+	d := h.door(t, "door-a")
+
+	d.publish(t, protocol.TopicEvents, batch("door-a", 1, 2, 3))
+	d.waitFor(t, protocol.TopicAck, ackedThrough(3))
+	assert.Equal(t, 3, h.store.count("door-a"))
+
+	// A duplicate is acknowledged again and not stored twice.
+	d.publish(t, protocol.TopicEvents, batch("door-a", 2, 3))
+	require.Eventually(t, func() bool { return len(d.acks(t)) == 2 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, []uint64{3, 3}, d.acks(t))
+	assert.Equal(t, 3, h.store.count("door-a"))
+
+	// Events after a gap are stored, but the ack stays at the gap.
+	d.publish(t, protocol.TopicEvents, batch("door-a", 5, 6))
+	require.Eventually(t, func() bool { return len(d.acks(t)) == 3 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, uint64(3), d.acks(t)[2])
+	assert.Equal(t, 5, h.store.count("door-a"))
+	d.publish(t, protocol.TopicEvents, batch("door-a", 4))
+	d.waitFor(t, protocol.TopicAck, ackedThrough(6))
+
+	var sb strings.Builder
+	require.NoError(t, h.reg.WriteText(&sb))
+	assert.Contains(t, sb.String(), "swc_ingest_events_total 6")
+	assert.Contains(t, sb.String(), "swc_ingest_duplicate_events_total 2")
+}
+
+func TestBadMessagesAreRejectedWithoutStallingOthers(t *testing.T) {
+	h := start(t, newMemStore())
+	a, b := h.door(t, "door-a"), h.door(t, "door-b")
+
+	bad := map[string]string{
+		"truncated":     `{"v":1,"door":"door-a","events":[`,
+		"malformed":     `{"v":1,"door":"door-a","events":[}`,
+		"unknown_field": `{"v":1,"door":"door-a","events":[],"x":1}`,
+		"invalid":       `{"v":1,"door":"door-a","events":[{"seq":0,"time_ms":1,"boot":"b","kind":"tap","wl_version":0}]}`,
+		"wrong_door":    batch("door-b", 1),
+	}
+	for _, p := range bad {
+		a.publish(t, protocol.TopicEvents, p)
+	}
+	b.publish(t, protocol.TopicEvents, batch("door-b", 1, 2))
+	b.waitFor(t, protocol.TopicAck, ackedThrough(2))
+	assert.Equal(t, 0, h.store.count("door-a"), "nothing of door-a's bad batches is stored")
+	assert.Equal(t, 2, h.store.count("door-b"), "door-a's payload naming door-b was not stored as door-b's")
+
+	require.Eventually(t, func() bool {
+		var sb strings.Builder
+		_ = h.reg.WriteText(&sb)
+		s := sb.String()
+		for code := range bad {
+			if !strings.Contains(s, fmt.Sprintf(`swc_ingest_rejected_messages_total{reason=%q} 1`, code)) {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 10*time.Millisecond, "metrics: %s", h.metrics())
+	assert.Empty(t, a.acks(t), "a rejected batch is never acknowledged at the application level")
+}
+
+func TestStoreFailuresAreRetriedAndIsolated(t *testing.T) {
+	store := newMemStore()
+	transient := 2
+	store.fail = func(batches []Batch) error {
+		for _, b := range batches {
+			if b.Door == "door-poison" {
+				return errors.New("constraint violated")
+			}
+		}
+		if transient > 0 {
+			transient--
+			return errors.New("database is locked")
+		}
+		return nil
+	}
+	h := start(t, store)
+	a := h.door(t, "door-a")
+	a.publish(t, protocol.TopicEvents, batch("door-a", 1))
+	a.waitFor(t, protocol.TopicAck, ackedThrough(1))
+
+	p := h.door(t, "door-poison")
+	p.publish(t, protocol.TopicEvents, batch("door-poison", 1))
+	a.publish(t, protocol.TopicEvents, batch("door-a", 2))
+	a.waitFor(t, protocol.TopicAck, ackedThrough(2))
+	require.Eventually(t, func() bool {
+		var sb strings.Builder
+		_ = h.reg.WriteText(&sb)
+		return strings.Contains(sb.String(), `swc_ingest_rejected_messages_total{reason="store_error"} 1`)
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.Empty(t, p.acks(t), "the poisoned door got no ack, so it keeps its events")
+}
+
+func TestSyncAndStatus(t *testing.T) {
+	h := start(t, newMemStore())
+	d := h.door(t, "door-a")
+	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":7}`)
+	d.waitFor(t, protocol.TopicWhitelist, func(p string) bool { return p == `{"for":"door-a","from":7}` })
+
+	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":9,"outbox_depth":4}`)
+	require.Eventually(t, func() bool {
+		st, ok := h.in.Doors()["door-a"]
+		return ok && st.Status.State == protocol.StateOnline && st.Status.OutboxDepth == 4
+	}, 5*time.Second, 10*time.Millisecond)
+
+	// A whitelist change is sent from the version the door reported.
+	h.in.WhitelistChanged("door-a")
+	d.waitFor(t, protocol.TopicWhitelist, func(p string) bool { return p == `{"for":"door-a","from":9}` })
+
+	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"offline"}`)
+	require.Eventually(t, func() bool { return h.in.Doors()["door-a"].Status.State == protocol.StateOffline }, 5*time.Second, 10*time.Millisecond)
+
+	h.wl.mu.Lock()
+	calls := append([]string(nil), h.wl.calls...)
+	h.wl.mu.Unlock()
+	sort.Strings(calls)
+	assert.Contains(t, calls, "door-a@7")
+	assert.Contains(t, calls, "door-a@9")
+}
