@@ -90,10 +90,7 @@ func TestDoorIsolationMosquitto(t *testing.T) {
 		fmt.Fprintf(&pw, "%s:%s\n", user, mosquittoHash(t, secret))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw.String()), 0o600))
-	// "user root": as root Mosquitto would otherwise drop to the mosquitto
-	// user, which cannot read the test's private folders (no effect when the
-	// tests do not run as root).
-	m := servicetest.StartMosquitto(t, fmt.Sprintf("user root\nallow_anonymous false\npassword_file %s\nacl_file %s\nmax_packet_size %d\n",
+	m := servicetest.StartMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\nmax_packet_size %d\n",
 		filepath.Join(dir, "passwd"), filepath.Join(dir, "acl"), protocol.MaxMessageSize+DefaultPacketOverhead))
 	tg := &target{name: "mosquitto", addr: m.Addr, scheme: "tcp"}
 
@@ -116,4 +113,19 @@ func mosquittoHash(t *testing.T, password string) string {
 	require.NoError(t, err)
 	sum := sha512.Sum512(append([]byte(password), salt...))
 	return "$6$" + base64.StdEncoding.EncodeToString(salt) + "$" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// TestShippedACLIsGenerated keeps scripts/mosquitto/swc.acl (what operators
+// install) identical to the policy of the embedded broker's hook.
+// Regenerate it with: SWC_WRITE_ACL=1 go test ./central/broker -run TestShippedACLIsGenerated
+func TestShippedACLIsGenerated(t *testing.T) {
+	want, err := MosquittoACL(protocol.DefaultTopics(), "swc-central")
+	require.NoError(t, err)
+	path := filepath.Join("..", "..", "scripts", "mosquitto", "swc.acl")
+	if os.Getenv("SWC_WRITE_ACL") == "1" {
+		require.NoError(t, os.WriteFile(path, []byte(want), 0o644))
+	}
+	got, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, want, string(got), "scripts/mosquitto/swc.acl differs from MosquittoACL; regenerate it (see the test's comment)")
 }
