@@ -32,6 +32,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -56,11 +57,12 @@ type Stored struct {
 	Through uint64
 }
 
-// WhitelistSource answers a door's sync request: the signed messages that
-// bring a door from version from to the current version (none when it is
-// current).
+// WhitelistSource is the whitelist compiler as the ingest uses it: it answers
+// a door's sync request with the signed messages that bring the door from
+// version from to the current one, and tells which doors changed.
 type WhitelistSource interface {
-	ForSync(door string, from uint64) ([][]byte, error)
+	ForSync(ctx context.Context, door string, from uint64) (whitelist.Sync, error)
+	Watch() *whitelist.Watcher
 }
 
 // Config configures the ingest.
@@ -69,7 +71,7 @@ type Config struct {
 	Username   string      // the central's service account on the broker
 	Password   string      //
 	TLS        *tls.Config // for ssl:// and mqtts://
-	ClientID   string      // default: swc-central-<host>-<random>
+	ClientID   string      // prefix of the two client ids; default <username>-<host>-<random>
 	Topics     protocol.Topics
 	ShareGroup string // when set, events and sync requests use $share/<group>/...
 
@@ -85,18 +87,22 @@ type DoorState struct {
 	LastSeen time.Time // when a status or batch last came from the door
 }
 
-// Ingest runs the central's MQTT side.
+// Ingest runs the central's MQTT side over two connections: one subscribes
+// and never publishes, the other publishes acks and whitelists. A door that
+// stops reading can hold up a QoS 1 publisher's connection in some brokers
+// (mochi: until the door's keepalive expires); the separate connection keeps
+// that from ever stopping the intake.
 type Ingest struct {
-	cfg    Config
-	store  EventStore
-	wl     WhitelistSource
-	log    *slog.Logger
-	queue  chan item
-	client mqtt.Client
+	cfg   Config
+	store EventStore
+	wl    WhitelistSource
+	log   *slog.Logger
+	queue chan item
+	sub   mqtt.Client
+	pub   mqtt.Client
 
 	mu    sync.Mutex
 	doors map[string]*DoorState
-	known map[string]uint64 // whitelist version each door reported
 
 	events, dups, batches, storeErrs, acksSent, syncs, wlMsgs *metrics.Counter
 	rejected                                                  *metrics.CounterVec
@@ -140,7 +146,11 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 		host, _ := os.Hostname()
 		var r [4]byte
 		_, _ = rand.Read(r[:])
-		cfg.ClientID = "swc-central-" + sanitize(host) + "-" + hex.EncodeToString(r[:])
+		user := cfg.Username
+		if user == "" {
+			user = "swc-central"
+		}
+		cfg.ClientID = user + "-" + sanitize(host) + "-" + hex.EncodeToString(r[:])
 	}
 	if log == nil {
 		log = slog.Default()
@@ -151,7 +161,7 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 	in := &Ingest{
 		cfg: cfg, store: store, wl: wl, log: log.With("component", "ingest"),
 		queue: make(chan item, cfg.QueueDepth),
-		doors: map[string]*DoorState{}, known: map[string]uint64{},
+		doors: map[string]*DoorState{},
 
 		events:    reg.Counter("swc_ingest_events_total", "Door events committed for the first time."),
 		dups:      reg.Counter("swc_ingest_duplicate_events_total", "Door events received again and acknowledged again."),
@@ -180,11 +190,53 @@ func sanitize(s string) string {
 	return string(b)
 }
 
-// Run connects to the broker, subscribes, and commits batches until ctx ends.
+// Run connects to the broker, subscribes, commits batches and publishes
+// whitelist changes until ctx ends.
 func (in *Ingest) Run(ctx context.Context) error {
+	in.sub = mqtt.NewClient(in.options(in.cfg.ClientID+"-sub").
+		SetOnConnectHandler(in.onConnect).
+		// A message on no route (cannot happen with our filters) is still acked.
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() }))
+	in.pub = mqtt.NewClient(in.options(in.cfg.ClientID + "-pub"))
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in.writer(ctx)
+	}()
+	for _, c := range []mqtt.Client{in.pub, in.sub} {
+		tok := c.Connect()
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				in.sub.Disconnect(0)
+				in.pub.Disconnect(0)
+				return fmt.Errorf("ingest: connect %s: %w", in.cfg.Broker, err)
+			}
+		case <-ctx.Done():
+		}
+	}
+	if in.wl != nil {
+		w := in.wl.Watch()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer w.Close()
+			in.publishChanges(ctx, w)
+		}()
+	}
+	<-ctx.Done()
+	in.sub.Disconnect(250)
+	wg.Wait()
+	in.pub.Disconnect(250)
+	return nil
+}
+
+func (in *Ingest) options(clientID string) *mqtt.ClientOptions {
 	opts := mqtt.NewClientOptions().
 		AddBroker(in.cfg.Broker).
-		SetClientID(in.cfg.ClientID).
+		SetClientID(clientID).
 		SetUsername(in.cfg.Username).
 		SetPassword(in.cfg.Password).
 		SetCleanSession(true).
@@ -196,37 +248,27 @@ func (in *Ingest) Run(ctx context.Context) error {
 		SetMaxReconnectInterval(10 * time.Second).
 		SetKeepAlive(30 * time.Second).
 		SetWriteTimeout(15 * time.Second).
-		SetOnConnectHandler(in.onConnect).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			in.log.Warn("lost broker connection; reconnecting", "broker", in.cfg.Broker, "err", err)
+			in.log.Warn("lost broker connection; reconnecting", "broker", in.cfg.Broker, "client_id", clientID, "err", err)
 		})
 	if in.cfg.TLS != nil {
 		opts.SetTLSConfig(in.cfg.TLS)
 	}
-	// A message on no route (cannot happen with our filters) is still acked.
-	opts.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() })
-	in.client = mqtt.NewClient(opts)
+	return opts
+}
 
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		in.writer(ctx)
-	}()
-
-	tok := in.client.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			in.client.Disconnect(0)
-			<-writerDone
-			return fmt.Errorf("ingest: connect %s: %w", in.cfg.Broker, err)
+// publishChanges sends each door what changed in its whitelist, from the
+// version before the changes the watcher reports.
+func (in *Ingest) publishChanges(ctx context.Context, w *whitelist.Watcher) {
+	for {
+		updates, err := w.Next(ctx)
+		if err != nil {
+			return
 		}
-	case <-ctx.Done():
+		for _, u := range updates {
+			in.sendWhitelist(ctx, u.Door, u.Base)
+		}
 	}
-	<-ctx.Done()
-	in.client.Disconnect(250)
-	<-writerDone
-	return nil
 }
 
 func (in *Ingest) filter(kind string) string {
@@ -312,11 +354,8 @@ func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	m.Ack()
-	in.mu.Lock()
-	in.known[door] = req.From
-	in.mu.Unlock()
 	in.syncs.Inc()
-	in.sendWhitelist(door, req.From)
+	in.sendWhitelist(context.Background(), door, req.From)
 }
 
 func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
@@ -346,9 +385,6 @@ func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
 	}
 	d.Status = *st
 	d.LastSeen = in.cfg.Now()
-	if st.State == protocol.StateOnline {
-		in.known[door] = st.WLVersion
-	}
 	n := 0
 	for _, d := range in.doors {
 		if d.Status.State == protocol.StateOnline {
@@ -381,28 +417,18 @@ func (in *Ingest) Doors() map[string]DoorState {
 	return out
 }
 
-// WhitelistChanged publishes what a door needs after its whitelist changed:
-// a delta from the version it last reported, or a snapshot. It is safe to
-// call from any goroutine; the compiler's change notification calls it.
-func (in *Ingest) WhitelistChanged(door string) {
-	in.mu.Lock()
-	from := in.known[door]
-	in.mu.Unlock()
-	in.sendWhitelist(door, from)
-}
-
-func (in *Ingest) sendWhitelist(door string, from uint64) {
-	if in.wl == nil || in.client == nil {
+func (in *Ingest) sendWhitelist(ctx context.Context, door string, from uint64) {
+	if in.wl == nil {
 		return
 	}
-	msgs, err := in.wl.ForSync(door, from)
+	sync, err := in.wl.ForSync(ctx, door, from)
 	if err != nil {
 		in.log.Warn("whitelist for door unavailable", "door", door, "from", from, "err", err)
 		return
 	}
 	topic := in.cfg.Topics.Door(door, protocol.TopicWhitelist)
-	for _, msg := range msgs {
-		tok := in.client.Publish(topic, 1, false, msg)
+	for _, msg := range sync.Messages {
+		tok := in.pub.Publish(topic, 1, false, msg)
 		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 			in.log.Warn("publish whitelist failed; the door will ask again", "door", door, "err", tok.Error())
 			return
@@ -551,6 +577,6 @@ func (in *Ingest) publishAck(door string, through uint64, now time.Time) {
 	}
 	// Not waited for: an ack that does not arrive makes the door send again,
 	// and the repeat is acknowledged again.
-	in.client.Publish(in.cfg.Topics.Door(door, protocol.TopicAck), 1, false, payload)
+	in.pub.Publish(in.cfg.Topics.Door(door, protocol.TopicAck), 1, false, payload)
 	in.acksSent.Inc()
 }

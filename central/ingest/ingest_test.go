@@ -2,11 +2,11 @@ package ingest
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -71,16 +73,50 @@ func (s *memStore) count(door string) int {
 	return len(s.events[door])
 }
 
-type fakeWhitelist struct {
-	mu    sync.Mutex
-	calls []string
+// memStates keeps the compiler's per-door state in memory.
+type memStates struct {
+	mu sync.Mutex
+	m  map[string]domain.WhitelistState
 }
 
-func (f *fakeWhitelist) ForSync(door string, from uint64) ([][]byte, error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, fmt.Sprintf("%s@%d", door, from))
-	f.mu.Unlock()
-	return [][]byte{[]byte(fmt.Sprintf(`{"for":%q,"from":%d}`, door, from))}, nil
+func (s *memStates) WhitelistStates(context.Context) ([]domain.WhitelistState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []domain.WhitelistState
+	for _, st := range s.m {
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+func (s *memStates) SaveWhitelistState(_ context.Context, st domain.WhitelistState) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[st.Door] = st
+	return nil
+}
+
+var testSigner = protocol.NewSigner(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+
+// newCompiler returns a real whitelist compiler over a small network: one
+// center with doors probe, door-a and door-b, and a staff member with a badge.
+func newCompiler(t *testing.T) *whitelist.Compiler {
+	t.Helper()
+	in := whitelist.Input{
+		Centers: []domain.Center{{ID: "c1", Name: "Center 1", TimeZone: "Europe/Brussels"}},
+		Doors: []domain.Door{
+			{ID: "probe", CenterID: "c1", Name: "Probe"},
+			{ID: "door-a", CenterID: "c1", Name: "Door A"},
+			{ID: "door-b", CenterID: "c1", Name: "Door B"},
+		},
+		Members: []domain.Member{{ID: "m1", Name: "Staff One", Status: domain.MemberActive}, {ID: "m2", Name: "Member Two", Status: domain.MemberActive}},
+		Badges:  []domain.Badge{{UID: "04A1B2C3", MemberID: "m1"}, {UID: "04D1D2D3", MemberID: "m2"}},
+		Staff:   []domain.Staff{{MemberID: "m1", CenterID: "c1"}},
+	}
+	c, err := whitelist.New(context.Background(), whitelist.Config{Signer: testSigner, States: &memStates{m: map[string]domain.WhitelistState{}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, in, time.Now())
+	require.NoError(t, err)
+	return c
 }
 
 func startBroker(t *testing.T) string {
@@ -97,7 +133,7 @@ func startBroker(t *testing.T) string {
 type harness struct {
 	in      *Ingest
 	store   *memStore
-	wl      *fakeWhitelist
+	wl      *whitelist.Compiler
 	reg     *metrics.Registry
 	broker  string
 	cancel  context.CancelFunc
@@ -106,7 +142,7 @@ type harness struct {
 
 func start(t *testing.T, store *memStore) *harness {
 	t.Helper()
-	h := &harness{store: store, wl: &fakeWhitelist{}, reg: metrics.NewRegistry(), broker: startBroker(t)}
+	h := &harness{store: store, wl: newCompiler(t), reg: metrics.NewRegistry(), broker: startBroker(t)}
 	in, err := New(Config{Broker: h.broker, ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond}, store, h.wl,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), h.reg)
 	require.NoError(t, err)
@@ -319,29 +355,56 @@ func TestStoreFailuresAreRetriedAndIsolated(t *testing.T) {
 	assert.Empty(t, p.acks(t), "the poisoned door got no ack, so it keeps its events")
 }
 
+// whitelists opens every whitelist message the door received.
+func (d *door) whitelists(t *testing.T) []*protocol.Whitelist {
+	t.Helper()
+	keys := protocol.NewKeyRing(testSigner.PublicKey())
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []*protocol.Whitelist
+	for _, p := range d.got[protocol.TopicWhitelist] {
+		w, err := keys.OpenWhitelist([]byte(p), time.Now())
+		require.NoError(t, err)
+		out = append(out, w)
+	}
+	return out
+}
+
 func TestSyncAndStatus(t *testing.T) {
 	h := start(t, newMemStore())
 	d := h.door(t, "door-a")
-	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":7}`)
-	d.waitFor(t, protocol.TopicWhitelist, func(p string) bool { return p == `{"for":"door-a","from":7}` })
 
+	// A door starting empty gets a signed snapshot.
+	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond)
+	snap := d.whitelists(t)[0]
+	assert.Equal(t, protocol.Snapshot, snap.Kind)
+	require.Len(t, snap.Entries, 1)
+	assert.Equal(t, protocol.UID("04A1B2C3"), snap.Entries[0].UID)
+
+	// A door that is up to date gets nothing more (wait until the request
+	// was answered before changing anything).
+	answered := h.in.syncs.Value()
+	d.publish(t, protocol.TopicSync, fmt.Sprintf(`{"v":1,"door":"door-a","from":%d}`, snap.Version))
+	require.Eventually(t, func() bool { return h.in.syncs.Value() == answered+1 }, 5*time.Second, 10*time.Millisecond)
+
+	// A change reaches the door as a delta from its version.
+	booking := domain.Booking{ID: "bk1", MemberID: "m2", CenterID: "c1", Start: time.Now().Add(time.Hour), End: time.Now().Add(2 * time.Hour), Status: domain.BookingConfirmed}
+	require.NoError(t, h.wl.Apply(context.Background(), domain.Change{Kind: domain.KindBooking, Booking: &booking}))
+	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 5*time.Second, 10*time.Millisecond)
+	delta := d.whitelists(t)[1]
+	assert.Equal(t, protocol.Delta, delta.Kind)
+	assert.NoError(t, delta.CheckFor("door-a", snap.Version), "the delta starts at the door's version")
+	require.Len(t, delta.Entries, 1)
+	assert.Equal(t, protocol.UID("04D1D2D3"), delta.Entries[0].UID)
+
+	// Retained status keeps the door's state.
 	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":9,"outbox_depth":4}`)
 	require.Eventually(t, func() bool {
 		st, ok := h.in.Doors()["door-a"]
 		return ok && st.Status.State == protocol.StateOnline && st.Status.OutboxDepth == 4
 	}, 5*time.Second, 10*time.Millisecond)
-
-	// A whitelist change is sent from the version the door reported.
-	h.in.WhitelistChanged("door-a")
-	d.waitFor(t, protocol.TopicWhitelist, func(p string) bool { return p == `{"for":"door-a","from":9}` })
-
 	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"offline"}`)
 	require.Eventually(t, func() bool { return h.in.Doors()["door-a"].Status.State == protocol.StateOffline }, 5*time.Second, 10*time.Millisecond)
-
-	h.wl.mu.Lock()
-	calls := append([]string(nil), h.wl.calls...)
-	h.wl.mu.Unlock()
-	sort.Strings(calls)
-	assert.Contains(t, calls, "door-a@7")
-	assert.Contains(t, calls, "door-a@9")
+	assert.Len(t, d.whitelists(t), 2, "no whitelist message was sent to an up-to-date door")
 }
