@@ -299,6 +299,7 @@ func (c *Card) other() {
 // receive runs the card's state machine on a reader frame and returns its
 // answer, if any. gain is the reader's receiver gain in dB.
 func (c *Card) receive(f bitString, gain int) (answer, bool) {
+	level := c.level + 1
 	ans, cmd, ok := c.step(f)
 	if !ok {
 		return answer{}, false
@@ -306,7 +307,7 @@ func (c *Card) receive(f bitString, gain int) (answer, bool) {
 	if gain < c.spec.MinGainDB {
 		return answer{}, false // the card answered, the reader did not hear it
 	}
-	return c.spoil(ans, cmd)
+	return c.spoil(ans, cmd, level)
 }
 
 // step is the ISO 14443-3 type A state machine.
@@ -389,12 +390,12 @@ func (c *Card) anticollision(f bitString) (answer, Command, bool) {
 	return answer{bits: clBits.slice(known, 40)}, Anticollision, true
 }
 
-// spoil applies the first matching injected fault to an answer.
-func (c *Card) spoil(a answer, cmd Command) (answer, bool) {
+// spoil applies the first matching injected fault to an answer to a command
+// of the given cascade level (1-based).
+func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
 	for i := range c.faults {
 		f := &c.faults[i]
-		if f.Count <= 0 || (f.On != AnyCommand && f.On != cmd) ||
-			(f.Level != 0 && f.Level != c.level+1 && !(cmd == Select && f.Level == c.level)) {
+		if f.Count <= 0 || (f.On != AnyCommand && f.On != cmd) || (f.Level != 0 && f.Level != level) {
 			continue
 		}
 		if f.Kind == BadCRC && cmd != Select && cmd != AnyCommand {

@@ -504,6 +504,9 @@ func (c *chip) selfTest() {
 			out[i] ^= 0x5A
 		}
 	}
+	if c.s.opts.FaultySelfTest {
+		out[17] ^= 0x10
+	}
 	c.fifo = out
 	c.fifoChanged()
 	c.regs[regDivIrq] |= divCRCIRq

@@ -102,6 +102,9 @@ type Options struct {
 	// HardResetStartup is how long the chip stays in power-down after NRSTPD
 	// goes high (oscillator start-up). 0 means 1 ms; negative means none.
 	HardResetStartup time.Duration
+	// FaultySelfTest makes the digital self-test give wrong bytes: a damaged
+	// chip.
+	FaultySelfTest bool
 	// AnswerAtOnce completes chip commands and card answers as soon as they
 	// start, without air time.
 	AnswerAtOnce bool
