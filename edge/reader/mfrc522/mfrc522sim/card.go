@@ -31,6 +31,9 @@ type CardSpec struct {
 	// BadBCC makes the card send a wrong BCC in every anticollision answer: a
 	// broken or forged card.
 	BadBCC bool
+	// Responder, when set, replaces the card's ISO 14443-3 state machine:
+	// a broken or hostile card, or a fuzzer's.
+	Responder Responder
 	// App receives the frames the card gets in the ACTIVE state beyond
 	// ISO 14443-3 (RATS, I-blocks, MIFARE commands). Nil ignores them.
 	App Application
@@ -41,6 +44,13 @@ type CardSpec struct {
 // (without CRC; the card appends it) or false for silence.
 type Application interface {
 	Handle(frame []byte) (answer []byte, ok bool)
+}
+
+// Responder answers every frame a card hears. It gets the frame's bytes
+// (LSB first on the air) and its length in bits, and returns the answer's
+// bytes and length in bits, or false for silence.
+type Responder interface {
+	Respond(frame []byte, bits int) (answer []byte, answerBits int, ok bool)
 }
 
 // NewCard returns the spec of a card of type t with the given UID; its ATQA
@@ -299,6 +309,15 @@ func (c *Card) other() {
 // receive runs the card's state machine on a reader frame and returns its
 // answer, if any. gain is the reader's receiver gain in dB.
 func (c *Card) receive(f bitString, gain int) (answer, bool) {
+	if r := c.spec.Responder; r != nil {
+		out, n, ok := r.Respond(append([]byte(nil), f.b...), f.n)
+		if !ok || gain < c.spec.MinGainDB {
+			return answer{}, false
+		}
+		bits := bytesToBits(out)
+		bits.n = max(min(n, bits.n), 0)
+		return answer{bits: bits}, true
+	}
 	level := c.level + 1
 	ans, cmd, ok := c.step(f)
 	if !ok {
