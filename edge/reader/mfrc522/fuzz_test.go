@@ -217,8 +217,8 @@ type recorder struct {
 
 type exchangeRecord struct{ tx, rx []byte }
 
-func (r *recorder) String() string       { return "recorder" }
-func (r *recorder) Duplex() conn.Duplex  { return conn.Full }
+func (r *recorder) String() string        { return "recorder" }
+func (r *recorder) Duplex() conn.Duplex   { return conn.Full }
 func (r *recorder) Tx(w, rd []byte) error { return r.TxPackets([]spi.Packet{{W: w, R: rd}}) }
 
 func (r *recorder) TxPackets(p []spi.Packet) error {

@@ -115,13 +115,3 @@ func checkCRCA(b []byte) bool {
 	c := crc16(0x6363, false, b[:len(b)-2])
 	return b[len(b)-2] == byte(c) && b[len(b)-1] == byte(c>>8)
 }
-
-// oddParity returns the ISO 14443A parity bit of a byte: odd parity over the
-// byte and the bit.
-func oddParity(b byte) byte {
-	p := byte(1)
-	for i := 0; i < 8; i++ {
-		p ^= b >> i & 1
-	}
-	return p
-}
