@@ -132,6 +132,11 @@ func (d *Dev) SelfTest(ctx context.Context) error {
 	if err := d.init(ctx); err != nil {
 		return err
 	}
+	if d.irq != nil {
+		if err := d.checkIRQ(ctx); err != nil {
+			return err
+		}
+	}
 	ref := selfTestReference(d.version)
 	if ref == nil {
 		return fail("self-test", ErrNoSelfTestReference, d.version.String())
@@ -193,6 +198,39 @@ func (d *Dev) selfTest(ctx context.Context) ([]byte, error) {
 		return nil, chipErr(err)
 	}
 	return out, nil
+}
+
+// checkIRQ starts the chip's timer with its interrupt enabled and checks that
+// the IRQ pin signals it.
+func (d *Dev) checkIRQ(ctx context.Context) error {
+	const op = "self-test IRQ"
+	for i := 0; i < 4 && d.irq.WaitForEdge(0); i++ { // drop stale edges
+	}
+	b := d.batch()
+	b.write(regComIrq, irqAll)
+	b.write(regControl, controlTStartNow)
+	if err := b.send(); err != nil {
+		return &Error{Op: op, Kind: ErrChipNotResponding, Err: err}
+	}
+	edge := d.irq.WaitForEdge(timerTimeout() + chipStallLimit)
+	if !edge {
+		d.clock.Sleep(timerTimeout()) // the pin may have returned early
+	}
+	r, err := d.readRegs(regComIrq)
+	if err != nil {
+		return &Error{Op: op, Kind: ErrChipNotResponding, Err: err}
+	}
+	if err := d.writeReg(regComIrq, irqAll); err != nil {
+		return &Error{Op: op, Kind: ErrChipNotResponding, Err: err}
+	}
+	switch {
+	case r[0]&irqTimer == 0:
+		return fail(op, ErrChipNotResponding, fmt.Sprintf("the chip's timer did not run (ComIrq %#02x)", r[0]))
+	case !edge:
+		return fail(op, ErrSelfTest, fmt.Sprintf("the chip raised its interrupt but %s saw no falling edge: check the IRQ wire (and a pull-up on the pin)", d.irq))
+	}
+	d.irqOff, d.irqMisses = false, 0
+	return ctxErr(ctx, op)
 }
 
 // waitIdle waits for a command that ends by itself to end.

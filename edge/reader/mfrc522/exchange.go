@@ -96,7 +96,7 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 	t0 := d.clock.Now()
 	tx := pcdTime(f.bits())
 	wait := max(tx+frameDelay()+piccTime(f.expectBits, f.rxAlign), tx+timerTimeout()) + 10*time.Microsecond
-	d.wait(wait)
+	edge := d.wait(wait)
 	chipErr := func(err error) (reply, error) {
 		return reply{}, &Error{Op: f.op, Kind: ErrChipNotResponding, Err: err}
 	}
@@ -116,6 +116,9 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 		if errs&(errBufOvfl|errWr) != 0 {
 			d.dirty = true
 			return reply{}, fail(f.op, ErrProtocol, fmt.Sprintf("FIFO overflow or write during reception (ErrorReg %#02x)", errs))
+		}
+		if irq&(irqRx|irqTimer) != 0 {
+			d.irqSeen(edge)
 		}
 		switch {
 		case irq&irqRx != 0:
@@ -148,18 +151,36 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 		if err := ctxErr(ctx, f.op); err != nil {
 			return reply{}, err
 		}
-		d.wait(200 * time.Microsecond)
+		edge = d.wait(200 * time.Microsecond)
 	}
 }
 
 // wait lets time pass while the chip works: until the IRQ pin's edge when
-// there is one (an edge is only a hint: the status read decides), else d.
-func (d *Dev) wait(dur time.Duration) {
-	if d.irq != nil {
-		d.irq.WaitForEdge(dur + chipStallLimit)
-		return
+// there is one (an edge is only a hint: the status read decides), else d. It
+// reports whether an edge came.
+func (d *Dev) wait(dur time.Duration) bool {
+	if d.irq != nil && !d.irqOff {
+		return d.irq.WaitForEdge(dur + chipStallLimit)
 	}
 	d.clock.Sleep(dur)
+	return false
+}
+
+// irqSeen notes whether the IRQ pin signalled a completed exchange. After
+// three exchanges in a row that completed without an edge the pin is taken
+// to be unwired and the driver goes back to timed waits (SelfTest reports
+// it).
+func (d *Dev) irqSeen(edge bool) {
+	if d.irq == nil || d.irqOff {
+		return
+	}
+	if edge {
+		d.irqMisses = 0
+		return
+	}
+	if d.irqMisses++; d.irqMisses >= 3 {
+		d.irqOff = true
+	}
 }
 
 // send sends a frame that gets no answer (HLTA) and does not wait: the next

@@ -122,8 +122,11 @@ type Dev struct {
 	dirty   bool      // the FIFO may hold bytes
 	quiet   time.Time // a frame without answer is on the air (or its timer runs) until then
 	present [][]byte  // UIDs of the halted cards known to be in the field
-	buf     []byte
-	pk      []spi.Packet
+
+	irqMisses int  // exchanges in a row completed without an IRQ edge
+	irqOff    bool // the IRQ pin never fires: wait by time instead
+	buf       []byte
+	pk        []spi.Packet
 }
 
 var _ reader.Reader = (*Dev)(nil)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"periph.io/x/conn/v3/gpio"
 
 	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522"
@@ -546,13 +547,15 @@ func TestWallClockTap(t *testing.T) {
 			taps <- card
 		}
 	}()
-	for i := 0; i < 2; i++ {
-		card, err := sim.Present(mfrc522sim.NewCard(uid7(), mfrc522sim.MifareUltralight))
-		require.NoError(t, err)
-		time.Sleep(300 * time.Millisecond)
-		sim.Remove(card)
-		time.Sleep(2 * mfrc522.DefaultPollInterval)
-	}
+	card, err := sim.Present(mfrc522sim.NewCard(uid7(), mfrc522sim.MifareUltralight))
+	require.NoError(t, err)
+	time.Sleep(300 * time.Millisecond)
+	sim.Remove(card)
+	time.Sleep(2 * mfrc522.DefaultPollInterval)
+	_, err = sim.PresentFor(mfrc522sim.NewCard(uid7(), mfrc522sim.MifareUltralight), 300*time.Millisecond)
+	require.NoError(t, err)
+	time.Sleep(300*time.Millisecond + 2*mfrc522.DefaultPollInterval)
+	assert.Empty(t, sim.Cards())
 	cancel()
 	<-done
 	close(taps)
@@ -562,4 +565,40 @@ func TestWallClockTap(t *testing.T) {
 		n++
 	}
 	assert.Equal(t, 2, n, "one tap per presentation")
+}
+
+// unwiredIRQ is an IRQ pin whose wire is missing: it never sees an edge.
+type unwiredIRQ struct{ gpio.PinIO }
+
+func (unwiredIRQ) WaitForEdge(time.Duration) bool { return false }
+
+func TestIRQ(t *testing.T) {
+	t.Run("wired", func(t *testing.T) {
+		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
+		dev, err := mfrc522.New(r.sim, &mfrc522.Options{Clock: r.sim, IRQ: r.sim.IRQ(), PollInterval: time.Millisecond})
+		require.NoError(t, err)
+		defer dev.Close()
+		require.NoError(t, dev.SelfTest(context.Background()))
+		r.present(t, uid7(), mfrc522sim.DESFire)
+		got, err := dev.Next(ctx(t, time.Second))
+		require.NoError(t, err)
+		assert.Equal(t, uid7(), got.UID)
+	})
+	t.Run("unwired", func(t *testing.T) {
+		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
+		dev, err := mfrc522.New(r.sim, &mfrc522.Options{Clock: r.sim, IRQ: unwiredIRQ{r.sim.IRQ()}, PollInterval: time.Millisecond})
+		require.NoError(t, err)
+		defer dev.Close()
+		r.present(t, uid4(), mfrc522sim.MifareClassic1K)
+		// Reading still works: the status read decides, not the pin...
+		for i := 0; i < 3; i++ {
+			got, err := dev.ReadCard(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, uid4(), got.UID)
+		}
+		// ...and the technician's self-test names the wire.
+		err = dev.SelfTest(context.Background())
+		require.ErrorIs(t, err, mfrc522.ErrSelfTest)
+		assert.Contains(t, err.Error(), "IRQ wire")
+	})
 }

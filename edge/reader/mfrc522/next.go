@@ -73,7 +73,7 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 		// lost power for a moment or ignores HLTA. Same presentation.
 		return reader.Card{}, false, nil
 	}
-	d.present = append(d.present, card.UID)
+	d.remember(card.UID)
 	return card, true, nil
 }
 
@@ -154,7 +154,19 @@ func (d *Dev) readCard(ctx context.Context) (reader.Card, error) {
 		return reader.Card{}, err
 	}
 	if !d.isPresent(card.UID) {
-		d.present = append(d.present, card.UID)
+		d.remember(card.UID)
 	}
 	return card, nil
+}
+
+// maxPresent bounds the halted cards remembered: more than fit on a reader.
+const maxPresent = 8
+
+// remember records a halted card as present (a copy: the caller owns the
+// card it was given).
+func (d *Dev) remember(uid []byte) {
+	if len(d.present) == maxPresent {
+		d.present = append(d.present[:0], d.present[1:]...)
+	}
+	d.present = append(d.present, append([]byte(nil), uid...))
 }

@@ -59,6 +59,7 @@ const (
 // Other bits.
 const (
 	fifoFlush           = 0x80 // FIFOLevelReg
+	controlTStartNow    = 0x40 // ControlReg: start the timer now
 	startSend           = 0x80 // BitFramingReg
 	collPosNotValid     = 0x20 // CollReg
 	tModeTAuto          = 0x80 // TModeReg

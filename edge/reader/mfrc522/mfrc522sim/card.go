@@ -190,6 +190,18 @@ func (s *Sim) Present(spec CardSpec) (*Card, error) {
 	return c, nil
 }
 
+// PresentFor presents a card and takes it away after d of wall time, as a
+// person tapping a badge does. It returns at once; the removal runs on a
+// timer (no goroutine waits meanwhile).
+func (s *Sim) PresentFor(spec CardSpec, d time.Duration) (*Card, error) {
+	c, err := s.Present(spec)
+	if err != nil {
+		return nil, err
+	}
+	time.AfterFunc(d, func() { s.Remove(c) })
+	return c, nil
+}
+
 // Remove takes a card out of the field; removing it twice does nothing.
 func (s *Sim) Remove(c *Card) {
 	s.mu.Lock()

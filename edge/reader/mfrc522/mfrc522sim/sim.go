@@ -62,6 +62,8 @@
 //	time.Sleep(300 * time.Millisecond)
 //	sim.Remove(card)
 //
+// or, without waiting, sim.PresentFor(spec, 300*time.Millisecond).
+//
 // The caller must keep the card present for at least two of the driver's poll
 // intervals plus one read (the driver's default interval is 50 ms, so 150 ms
 // is enough and 300 ms is comfortable), and must keep calling the driver's
