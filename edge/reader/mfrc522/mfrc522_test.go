@@ -602,3 +602,19 @@ func TestIRQ(t *testing.T) {
 		assert.Contains(t, err.Error(), "IRQ wire")
 	})
 }
+
+func TestOpenPort(t *testing.T) {
+	sim := mfrc522sim.New(mfrc522sim.Options{})
+	dev, err := mfrc522.Open(sim, &mfrc522.Options{Clock: sim})
+	require.NoError(t, err)
+	defer dev.Close()
+	_, err = sim.Present(mfrc522sim.NewCard(uid4(), mfrc522sim.MifareClassic1K))
+	require.NoError(t, err)
+	got, err := dev.ReadCard(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, uid4(), got.UID)
+	_, err = mfrc522.Open(sim, nil)
+	require.Error(t, err, "the port is connected once")
+	_, err = mfrc522.New(nil, nil)
+	require.Error(t, err)
+}

@@ -592,15 +592,15 @@ func (c *chip) txEnd(t time.Duration) {
 	ex := c.ex
 	ex.delivered = true
 	c.regs[regComIrq] |= irqTx
+	if c.regs[regTMode]&tModeTAuto != 0 {
+		c.startTimer(t)
+	}
 	if ex.cmd == cmdTransmit {
 		c.finish()
 		c.deliver(ex, t) // the cards hear it, nobody listens to the answer
 		return
 	}
 	c.modem = modemWaitData
-	if c.regs[regTMode]&tModeTAuto != 0 {
-		c.startTimer(t)
-	}
 	c.deliver(ex, t)
 	if len(ex.answers) == 0 {
 		return
