@@ -28,9 +28,15 @@
 // level for 4, 7 and 10-byte UIDs, and HLTA. Several cards in the field answer
 // together and their bits collide as on the air. Faults can be injected per
 // card (Card.Inject): a noisy frame, a wrong CRC_A, a missing answer, a card
-// pulled out of the field in the middle of its answer. A card in the ACTIVE
-// state hands every other valid frame to its Application, which is where ISO
-// 14443-4 (RATS, I-blocks) will plug in.
+// pulled out of the field in the middle of its answer. A CardSpec.Responder
+// replaces the state machine altogether (a broken or hostile card; the
+// driver's fuzz target uses one). A card in the ACTIVE state hands every other
+// valid frame to its Application, which is where ISO 14443-4 (RATS, I-blocks)
+// will plug in.
+//
+// Counters tells the SPI calls, transactions (chip-select frames) and bytes,
+// bus violations, resets, frames on the air and the modelled wire and air
+// time; Register and Card.State let a test look inside without bus traffic.
 //
 // # Time
 //
