@@ -98,6 +98,12 @@ type Store interface {
 	// after it (Through is what the ingest acknowledges). Duplicates are not
 	// an error. Every event is validated; an invalid one fails the whole call.
 	AppendEvents(ctx context.Context, door string, receivedMs int64, events []protocol.Event) (AppendResult, error)
+	// AppendBatches is AppendEvents for several doors' batches in ONE
+	// transaction (the ingest gathers the batches that arrive within a few
+	// milliseconds: one commit for all of them is most of the speed-up).
+	// Results are in the order of batches; one invalid batch fails all.
+	// Batches of the same door are applied in order.
+	AppendBatches(ctx context.Context, receivedMs int64, batches []DoorEvents) ([]AppendResult, error)
 	// EventSeq returns the door's sequence state (zero for a door without events).
 	EventSeq(ctx context.Context, door string) (SeqState, error)
 	// EventGaps lists up to limit ranges of sequence numbers missing between
@@ -137,6 +143,12 @@ type Notifier func(ctx context.Context, ch domain.Change)
 type Options struct {
 	// Notify, when set, receives every committed change.
 	Notify Notifier
+}
+
+// DoorEvents are events of one door, as one EventBatch carries them.
+type DoorEvents struct {
+	Door   string
+	Events []protocol.Event
 }
 
 // AppendResult is what AppendEvents did.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -98,10 +99,14 @@ func TestReopen(t *testing.T) {
 
 func BenchmarkAppendEvents(b *testing.B) {
 	for _, batch := range []int{100, 500} {
-		b.Run("batch="+map[int]string{100: "100", 500: "500"}[batch], func(b *testing.B) {
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
 			storetest.BenchmarkAppendEvents(b, open, 100, batch)
 		})
 	}
+}
+
+func BenchmarkAppendBatches(b *testing.B) {
+	storetest.BenchmarkAppendBatches(b, open, 1000, 20, 50)
 }
 
 func BenchmarkImportBookings(b *testing.B) {

@@ -62,7 +62,8 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if syncMode != "FULL" && syncMode != "NORMAL" {
 		return nil, fmt.Errorf("sqlite: synchronous %q; want FULL or NORMAL", opts.Synchronous)
 	}
-	base := path + "?_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_synchronous=" + syncMode
+	base := path + "?_busy_timeout=10000&_foreign_keys=1&_journal_mode=WAL&_synchronous=" + syncMode +
+		"&_pragma=cache_size(-65536)&_pragma=temp_store(2)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -118,19 +119,22 @@ func code(err error) int {
 	return 0
 }
 
-// prepare prepares the insert of n events. Statements are prepared at Open:
+// prepare prepares the insert of n events. INSERT OR IGNORE skips events
+// already stored like ON CONFLICT (door, seq) DO NOTHING would, and since it
+// cannot abort halfway SQLite writes no statement journal for it (every
+// column is bound non-NULL, so IGNORE never hides another violation).
+// Statements are prepared at Open:
 // preparing on the single writer connection while a transaction holds it
 // would wait forever.
 func (s *Store) prepare(ctx context.Context, n int) error {
 	var q strings.Builder
-	q.WriteString("INSERT INTO events (" + sqlstore.EventColumns + ") VALUES ")
+	q.WriteString("INSERT OR IGNORE INTO events (" + sqlstore.EventColumns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
-	q.WriteString(" ON CONFLICT (door, seq) DO NOTHING")
 	st, err := s.w.PrepareContext(ctx, q.String())
 	if err != nil {
 		return err

@@ -77,6 +77,10 @@ func BenchmarkAppendEvents(b *testing.B) {
 	}
 }
 
+func BenchmarkAppendBatches(b *testing.B) {
+	storetest.BenchmarkAppendBatches(b, open, 1000, 20, 50)
+}
+
 func BenchmarkImportBookings(b *testing.B) {
 	storetest.BenchmarkImportBookings(b, open, 100_000)
 }

@@ -44,6 +44,45 @@ func BenchmarkAppendEvents(b *testing.B, open Factory, doors, batch int) {
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "events/s")
 }
 
+// BenchmarkAppendBatches measures the ingest storing perTx batches of
+// batch events, each of another door, in one AppendBatches transaction.
+func BenchmarkAppendBatches(b *testing.B, open Factory, doors, perTx, batch int) {
+	s := open(b, store.Options{})
+	ctx := context.Background()
+	next := make([]uint64, doors)
+	for i := range next {
+		next[i] = 1
+	}
+	in := make([]store.DoorEvents, perTx)
+	for i := range in {
+		in[i].Events = make([]protocol.Event, batch)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	d := 0
+	for b.Loop() {
+		for i := range in {
+			d = (d + 1) % doors
+			in[i].Door = fmt.Sprintf("door-%04d", d)
+			for j := range in[i].Events {
+				in[i].Events[j] = Events(next[d]+uint64(j), 1)[0]
+			}
+			next[d] += uint64(batch)
+		}
+		res, err := s.AppendBatches(ctx, time.Now().UnixMilli(), in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r.New != batch {
+				b.Fatalf("stored %d new events of %d", r.New, batch)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*perTx*batch)/time.Since(start).Seconds(), "events/s")
+}
+
 // BenchmarkImportBookings measures an all-or-nothing import of n bookings
 // (a fifth of them room bookings, which are checked for overlaps) into a
 // store holding their members, centers and rooms. It reports rows/s.

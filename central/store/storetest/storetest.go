@@ -131,6 +131,7 @@ func Run(t *testing.T, open Factory) {
 		{"AppendEvents", testAppendEvents},
 		{"AppendEventsInvalid", testAppendEventsInvalid},
 		{"AppendEventsConcurrent", testAppendEventsConcurrent},
+		{"AppendBatches", testAppendBatches},
 		{"ListEvents", testListEvents},
 		{"WhitelistStates", testWhitelistStates},
 		{"Tokens", testTokens},
@@ -752,6 +753,32 @@ func testAppendEventsConcurrent(e *env) {
 	seq, err := s.EventSeq(ctx, "d1")
 	require.NoError(t, err)
 	require.Equal(t, store.SeqState{Through: batches * size, Max: batches * size}, seq)
+}
+
+func testAppendBatches(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	res, err := s.AppendBatches(ctx, 5, []store.DoorEvents{
+		{Door: "zz", Events: Events(1, 3)},
+		{Door: "d1", Events: Events(1, 2)},
+		{Door: "zz", Events: Events(3, 3)},
+		{Door: "d1", Events: Events(5, 1)},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []store.AppendResult{
+		{New: 3, SeqState: store.SeqState{Through: 3, Max: 3}},
+		{New: 2, SeqState: store.SeqState{Through: 2, Max: 2}},
+		{New: 2, SeqState: store.SeqState{Through: 5, Max: 5}},
+		{New: 1, SeqState: store.SeqState{Through: 2, Max: 5}},
+	}, res)
+
+	bad := Events(6, 1)
+	bad[0].Kind = "exploded"
+	_, err = s.AppendBatches(ctx, 6, []store.DoorEvents{{Door: "d1", Events: Events(3, 2)}, {Door: "zz", Events: bad}})
+	requireKind(t, err, domain.ErrValidation, "events[0].kind")
+	seq, err := s.EventSeq(ctx, "d1")
+	require.NoError(t, err)
+	require.Equal(t, store.SeqState{Through: 2, Max: 5}, seq, "a failed call stores no batch")
 }
 
 func testListEvents(e *env) {

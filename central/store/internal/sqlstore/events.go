@@ -31,9 +31,52 @@ const walkChunk = 1000
 
 // AppendEvents implements store.Store.
 func (s *DB) AppendEvents(ctx context.Context, door string, receivedMs int64, events []protocol.Event) (store.AppendResult, error) {
-	var res store.AppendResult
+	res, err := s.AppendBatches(ctx, receivedMs, []store.DoorEvents{{Door: door, Events: events}})
+	if err != nil {
+		return store.AppendResult{}, err
+	}
+	return res[0], nil
+}
+
+// AppendBatches implements store.Store.
+func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []store.DoorEvents) ([]store.AppendResult, error) {
+	seqs := make([][]uint64, len(batches))
+	for b := range batches {
+		var err error
+		if seqs[b], err = checkBatch(batches[b].Door, batches[b].Events); err != nil {
+			if len(batches) > 1 {
+				return nil, fmt.Errorf("batch %d of %s: %w", b, batches[b].Door, err)
+			}
+			return nil, err
+		}
+	}
+	// Lock doors in one order (stable: a door's batches keep theirs), so
+	// that concurrent writers on PostgreSQL cannot deadlock.
+	order := make([]int, len(batches))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batches[a].Door, batches[b].Door) })
+	out := make([]store.AppendResult, len(batches))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, b := range order {
+			var err error
+			if out[b], err = s.appendTx(ctx, tx, batches[b].Door, receivedMs, batches[b].Events, seqs[b]); err != nil {
+				return fmt.Errorf("append events of %s: %w", batches[b].Door, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkBatch validates a door's events and returns their seqs, sorted.
+func checkBatch(door string, events []protocol.Event) ([]uint64, error) {
 	if err := protocol.ValidID(door); err != nil {
-		return res, &domain.FieldError{Field: "door", Message: fmt.Sprintf("%q: %v", door, err)}
+		return nil, &domain.FieldError{Field: "door", Message: fmt.Sprintf("%q: %v", door, err)}
 	}
 	seqs := make([]uint64, len(events))
 	for i := range events {
@@ -41,61 +84,61 @@ func (s *DB) AppendEvents(ctx context.Context, door string, receivedMs int64, ev
 		if err := e.Validate(fmt.Sprintf("events[%d].", i)); err != nil {
 			var pe *protocol.Error
 			if errors.As(err, &pe) {
-				return res, &domain.FieldError{Field: pe.Field, Message: pe.Detail}
+				return nil, &domain.FieldError{Field: pe.Field, Message: pe.Detail}
 			}
-			return res, &domain.FieldError{Field: fmt.Sprintf("events[%d]", i), Message: err.Error()}
+			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d]", i), Message: err.Error()}
 		}
 		if e.Seq > math.MaxInt64 || e.WLVersion > math.MaxInt64 {
-			return res, &domain.FieldError{Field: fmt.Sprintf("events[%d].seq", i), Message: "above 2^63-1"}
+			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d].seq", i), Message: "above 2^63-1"}
 		}
 		seqs[i] = e.Seq
 	}
 	slices.Sort(seqs)
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := s.lockSeq(ctx, tx, door)
-		if err != nil {
-			return err
-		}
-		if len(events) > 0 {
-			var center string
-			err = tx.QueryRowContext(ctx, s.d.rebind(`SELECT center_id FROM doors WHERE id = ?`), door).Scan(&center)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("door center: %w", err)
-			}
-			n, err := s.d.InsertEvents(ctx, tx, door, center, receivedMs, events)
-			if err != nil {
-				return fmt.Errorf("insert events: %w", err)
-			}
-			res.New = int(n)
-		}
-		next := st
-		for _, q := range seqs { // the batch is stored now: walk it first
-			if q == next.Through+1 {
-				next.Through = q
-			} else if q > next.Through+1 {
-				break
-			}
-		}
-		if len(seqs) > 0 {
-			next.Max = max(next.Max, seqs[len(seqs)-1])
-		}
-		if next.Max > next.Through {
-			if next.Through, err = s.walk(ctx, tx, door, next.Through); err != nil {
-				return err
-			}
-		}
-		if next != st {
-			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE event_seqs SET through_seq = ?, max_seq = ? WHERE door = ?`),
-				int64(next.Through), int64(next.Max), door); err != nil {
-				return fmt.Errorf("update event_seqs: %w", err)
-			}
-		}
-		res.SeqState = next
-		return nil
-	})
+	return seqs, nil
+}
+
+// appendTx stores one door's events in tx and advances its sequence state.
+func (s *DB) appendTx(ctx context.Context, tx *sql.Tx, door string, receivedMs int64, events []protocol.Event, seqs []uint64) (store.AppendResult, error) {
+	var res store.AppendResult
+	st, err := s.lockSeq(ctx, tx, door)
 	if err != nil {
-		return store.AppendResult{}, fmt.Errorf("append events of %s: %w", door, err)
+		return res, err
 	}
+	if len(events) > 0 {
+		var center string
+		err = tx.QueryRowContext(ctx, s.d.rebind(`SELECT center_id FROM doors WHERE id = ?`), door).Scan(&center)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return res, fmt.Errorf("door center: %w", err)
+		}
+		n, err := s.d.InsertEvents(ctx, tx, door, center, receivedMs, events)
+		if err != nil {
+			return res, fmt.Errorf("insert events: %w", err)
+		}
+		res.New = int(n)
+	}
+	next := st
+	for _, q := range seqs { // the batch is stored now: walk it first
+		if q == next.Through+1 {
+			next.Through = q
+		} else if q > next.Through+1 {
+			break
+		}
+	}
+	if len(seqs) > 0 {
+		next.Max = max(next.Max, seqs[len(seqs)-1])
+	}
+	if next.Max > next.Through {
+		if next.Through, err = s.walk(ctx, tx, door, next.Through); err != nil {
+			return res, err
+		}
+	}
+	if next != st {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE event_seqs SET through_seq = ?, max_seq = ? WHERE door = ?`),
+			int64(next.Through), int64(next.Max), door); err != nil {
+			return res, fmt.Errorf("update event_seqs: %w", err)
+		}
+	}
+	res.SeqState = next
 	return res, nil
 }
 
