@@ -926,8 +926,11 @@ func testNotify(e *env) {
 	require.NoError(t, err)
 	require.NoError(t, s.DeleteBadge(ctx, "04A1B2C3"))
 
+	changes := rec.take()
+	last := changes[len(changes)-1]
+	require.Equal(t, &domain.Badge{UID: "04A1B2C3", MemberID: "m1"}, last.Badge, "a delete carries the last state")
 	var kinds []string
-	for _, ch := range rec.take() {
+	for _, ch := range changes {
 		k := string(ch.Kind)
 		if ch.Deleted {
 			k = "-" + k

@@ -296,12 +296,17 @@ func (t *wtx) overlaps(ctx context.Context, perRoom map[string][]interval, rep *
 	}
 	sort.Strings(rooms)
 	for _, room := range rooms {
+		if t.d.ForUpdate != "" { // the lock CreateBooking takes: no concurrent booking slips in
+			if _, err := t.exec(ctx, `SELECT id FROM rooms WHERE id = ?`+t.d.ForUpdate, room); err != nil {
+				return fmt.Errorf("lock room %s: %w", room, err)
+			}
+		}
 		iv := perRoom[room]
 		lo, hi := iv[0].start, iv[0].end
 		for _, x := range iv {
 			lo, hi = min(lo, x.start), max(hi, x.end)
 		}
-		rows, err := t.query(ctx, `SELECT id, start_ms, end_ms FROM bookings WHERE room_id = ? AND status = ? AND start_ms < ? AND end_ms > ?`+t.d.ForUpdate,
+		rows, err := t.query(ctx, `SELECT id, start_ms, end_ms FROM bookings WHERE room_id = ? AND status = ? AND start_ms < ? AND end_ms > ?`,
 			room, domain.BookingConfirmed, hi, lo)
 		if err != nil {
 			return fmt.Errorf("overlap check: %w", err)
