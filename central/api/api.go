@@ -160,11 +160,30 @@ func New(cfg Config) *Server {
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.wrap(rt))
 	}
-	// Everything else under the prefix gets a JSON 404 (or 405).
+	// Everything else under the prefix gets a JSON 405 or 404.
 	s.mux.HandleFunc(Prefix+"/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := s.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.fail(w, r, nil, &Error{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+				Message: r.Method + " is not allowed here; use " + strings.Join(allow, " or ")})
+			return
+		}
 		s.fail(w, r, nil, errNotFound("no such endpoint"))
 	})
 	return s
+}
+
+// allowed lists the methods routed for the request's path.
+func (s *Server) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+		r2 := r.Clone(r.Context())
+		r2.Method = m
+		if _, pattern := s.mux.Handler(r2); strings.HasPrefix(pattern, m+" ") {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // ServeHTTP implements http.Handler.

@@ -165,6 +165,11 @@ func TestAuthentication(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "the OpenAPI document is public")
 	res = f.do("admin", "GET", "/nothing-here", nil)
 	require.Equal(t, http.StatusNotFound, res.Status)
+	require.Equal(t, "not_found", res.Err.Code)
+	res = f.do("admin", "PATCH", "/centers/c1", `{}`)
+	require.Equal(t, http.StatusMethodNotAllowed, res.Status)
+	require.Equal(t, "method_not_allowed", res.Err.Code)
+	require.Contains(t, res.Err.Message, "GET or PUT or DELETE")
 }
 
 // TestRoles checks, for every resource, what each role may and may not do.
@@ -437,6 +442,18 @@ func TestBookingImport(t *testing.T) {
 	_, err = f.st.Booking(context.Background(), "w1")
 	require.ErrorIs(t, err, store.ErrNotFound, "a rejected import stores nothing")
 
+	// JSON rows that do not decode are reported by number.
+	res = f.do("admin", "POST", "/bookings/import", `{"bookings":[
+		{"id":"x1","member_id":"n1","center_id":"c1","start":"2026-03-05T09:00:00Z","end":"2026-03-05T10:00:00Z","status":"confirmed"},
+		{"id":"x2","member_id":"n1","center_id":"c1","start":"soon","end":"2026-03-05T10:00:00Z","status":"confirmed"},
+		{"id":"x3","member_id":"n1","center_id":"c1","start":"2026-03-05T09:00:00Z","end":"2026-03-05T10:00:00Z","status":"confirmed","price":3}]}`)
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "%s", res.Body)
+	rows = map[int]string{}
+	for _, r := range res.Err.Rows {
+		rows[r.Row] = r.Code + ":" + r.Field
+	}
+	require.Equal(t, map[int]string{2: "invalid:", 3: "unknown_field:price"}, rows)
+
 	for _, tc := range []struct {
 		name, body, ct string
 		status         int
@@ -448,6 +465,7 @@ func TestBookingImport(t *testing.T) {
 		{"broken quotes", "id,member_id,center_id,start,end\n\"x,y\n", "text/csv", 400, "malformed_csv"},
 		{"empty JSON list", `{"bookings":[]}`, "application/json", 400, "invalid"},
 		{"unknown JSON field", `{"bookings":[],"dry_run":true}`, "application/json", 400, "unknown_field"},
+		{"not a list", `{"bookings":{}}`, "application/json", 400, "invalid"},
 		{"wrong media type", "x", "text/plain", 415, "unsupported_media_type"},
 		{"too large", "id,member_id,center_id,start,end\n" + strings.Repeat("x", 1<<20), "text/csv", 413, "body_too_large"},
 	} {

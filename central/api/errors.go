@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
@@ -170,6 +171,7 @@ func decodeJSON(b []byte, v any) error {
 func jsonError(err error) *Error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	var tpe *time.ParseError
 	switch {
 	case errors.As(err, &syn):
 		return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
@@ -177,6 +179,8 @@ func jsonError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: "the JSON body is empty or cut short"}
 	case errors.As(err, &typ):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: typ.Field, Message: fmt.Sprintf("want a JSON %s", typ.Type)}
+	case errors.As(err, &tpe):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid", Message: fmt.Sprintf("a time %q is not RFC 3339, such as 2026-03-02T09:00:00+01:00", tpe.Value)}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 		name = strings.Trim(name, `"`)

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,9 +15,10 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 )
 
-// importBody is the JSON form of a bulk import.
+// importBody is the JSON form of a bulk import. Rows are decoded one by one
+// so that a row that does not decode is reported with its number.
 type importBody struct {
-	Bookings []domain.Booking `json:"bookings"`
+	Bookings []json.RawMessage `json:"bookings"`
 }
 
 // importResult answers an import that stored every row.
@@ -43,7 +45,13 @@ func (s *Server) importBookings(w http.ResponseWriter, r *http.Request, p *princ
 		if err := decodeJSON(b, &in); err != nil {
 			return err
 		}
-		bookings = in.Bookings
+		bookings = make([]domain.Booking, len(in.Bookings))
+		for i, raw := range in.Bookings {
+			if err := decodeJSON(raw, &bookings[i]); err != nil {
+				ae, _ := toError(err)
+				rep.Add(store.RowError{Row: i + 1, Code: ae.Code, Field: ae.Field, Message: ae.Message})
+			}
+		}
 	case "text/csv":
 		b, err := readBody(w, r, s.maxImp)
 		if err != nil {
