@@ -102,7 +102,9 @@ type Store interface {
 	// transaction (the ingest gathers the batches that arrive within a few
 	// milliseconds: one commit for all of them is most of the speed-up).
 	// Results are in the order of batches; one invalid batch fails all.
-	// Batches of the same door are applied in order.
+	// Batches of the same door are applied in order (a result's Through may
+	// already count later batches of the same door in the call). At most
+	// MaxBatches batches.
 	AppendBatches(ctx context.Context, receivedMs int64, batches []DoorEvents) ([]AppendResult, error)
 	// EventSeq returns the door's sequence state (zero for a door without events).
 	EventSeq(ctx context.Context, door string) (SeqState, error)
@@ -144,6 +146,9 @@ type Options struct {
 	// Notify, when set, receives every committed change.
 	Notify Notifier
 }
+
+// MaxBatches bounds the batches of one AppendBatches call.
+const MaxBatches = 5000
 
 // DoorEvents are events of one door, as one EventBatch carries them.
 type DoorEvents struct {

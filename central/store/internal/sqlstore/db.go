@@ -41,6 +41,13 @@ type Dialect struct {
 	// InsertEvents inserts events ignoring (door, seq) already stored and
 	// returns how many rows it inserted.
 	InsertEvents func(ctx context.Context, tx *sql.Tx, door, center string, receivedMs int64, events []protocol.Event) (int64, error)
+	// InsertBatches, when set, makes AppendBatches insert every batch in
+	// one go and save sequence states with SaveSeqs. It returns how many
+	// events of each batch were new (an event given twice counts for the
+	// first batch that holds it). centers maps door ids to their centers.
+	InsertBatches func(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, centers map[string]string) ([]int, error)
+	// SaveSeqs writes the doors' sequence states (rows exist).
+	SaveSeqs func(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error
 }
 
 // DB is a store.Store.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -40,6 +41,9 @@ func (s *DB) AppendEvents(ctx context.Context, door string, receivedMs int64, ev
 
 // AppendBatches implements store.Store.
 func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []store.DoorEvents) ([]store.AppendResult, error) {
+	if len(batches) > store.MaxBatches {
+		return nil, &domain.FieldError{Field: "batches", Message: fmt.Sprintf("%d batches; at most %d in one call", len(batches), store.MaxBatches)}
+	}
 	seqs := make([][]uint64, len(batches))
 	for b := range batches {
 		var err error
@@ -59,6 +63,11 @@ func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []stor
 	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batches[a].Door, batches[b].Door) })
 	out := make([]store.AppendResult, len(batches))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.InsertBatches != nil {
+			var err error
+			out, err = s.appendBatched(ctx, tx, receivedMs, batches, seqs)
+			return err
+		}
 		for _, b := range order {
 			var err error
 			if out[b], err = s.appendTx(ctx, tx, batches[b].Door, receivedMs, batches[b].Events, seqs[b]); err != nil {
@@ -71,6 +80,120 @@ func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []stor
 		return nil, err
 	}
 	return out, nil
+}
+
+// appendBatched is AppendBatches in a fixed number of statements whatever
+// the number of doors (for PostgreSQL, where each statement is a round
+// trip): lock every door's sequence row, read the doors' centers, insert
+// every event, then save the sequence states.
+func (s *DB) appendBatched(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, seqs [][]uint64) ([]store.AppendResult, error) {
+	var doors []string
+	for _, b := range batches {
+		doors = append(doors, b.Door)
+	}
+	slices.Sort(doors)
+	doors = slices.Compact(doors)
+	states, err := s.lockSeqs(ctx, tx, doors)
+	if err != nil {
+		return nil, err
+	}
+	before := maps.Clone(states)
+	centers := make(map[string]string, len(doors))
+	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT id, center_id FROM doors WHERE id IN (`+placeholders(len(doors))+`)`), anySlice(doors)...)
+	if err != nil {
+		return nil, fmt.Errorf("door centers: %w", err)
+	}
+	for rows.Next() {
+		var id, c string
+		if err := rows.Scan(&id, &c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		centers[id] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	news, err := s.d.InsertBatches(ctx, tx, receivedMs, batches, centers)
+	if err != nil {
+		return nil, fmt.Errorf("insert events: %w", err)
+	}
+	out := make([]store.AppendResult, len(batches))
+	for b := range batches {
+		door := batches[b].Door
+		st := states[door]
+		for _, q := range seqs[b] {
+			if q == st.Through+1 {
+				st.Through = q
+			} else if q > st.Through+1 {
+				break
+			}
+		}
+		if len(seqs[b]) > 0 {
+			st.Max = max(st.Max, seqs[b][len(seqs[b])-1])
+		}
+		if st.Max > st.Through {
+			// Sees the later batches of this door too: Through may run ahead
+			// of this batch, never beyond what is stored.
+			if st.Through, err = s.walk(ctx, tx, door, st.Through); err != nil {
+				return nil, err
+			}
+		}
+		states[door] = st
+		out[b] = store.AppendResult{New: news[b], SeqState: st}
+	}
+	maps.DeleteFunc(states, func(door string, st store.SeqState) bool { return before[door] == st })
+	if len(states) > 0 {
+		if err := s.d.SaveSeqs(ctx, tx, states); err != nil {
+			return nil, fmt.Errorf("update event_seqs: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// lockSeqs reads (creating missing ones, and locking) the doors' sequence
+// rows; doors are sorted, so concurrent callers lock in the same order.
+func (s *DB) lockSeqs(ctx context.Context, tx *sql.Tx, doors []string) (map[string]store.SeqState, error) {
+	states := make(map[string]store.SeqState, len(doors))
+	read := func(ds []string) error {
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT door, through_seq, max_seq FROM event_seqs WHERE door IN (`+
+			placeholders(len(ds))+`) ORDER BY door`+s.d.ForUpdate), anySlice(ds)...)
+		if err != nil {
+			return fmt.Errorf("read event_seqs: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var door string
+			var through, mx int64
+			if err := rows.Scan(&door, &through, &mx); err != nil {
+				return err
+			}
+			states[door] = store.SeqState{Through: uint64(through), Max: uint64(mx)}
+		}
+		return rows.Err()
+	}
+	if err := read(doors); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, d := range doors {
+		if _, ok := states[d]; !ok {
+			missing = append(missing, d)
+		}
+	}
+	if len(missing) == 0 {
+		return states, nil
+	}
+	q := `INSERT INTO event_seqs (door, through_seq, max_seq) VALUES ` +
+		strings.TrimSuffix(strings.Repeat("(?, 0, 0), ", len(missing)), ", ") + ` ON CONFLICT (door) DO NOTHING`
+	if _, err := tx.ExecContext(ctx, s.d.rebind(q), anySlice(missing)...); err != nil {
+		return nil, fmt.Errorf("create event_seqs: %w", err)
+	}
+	if err := read(missing); err != nil {
+		return nil, err
+	}
+	return states, nil
 }
 
 // checkBatch validates a door's events and returns their seqs, sorted.
