@@ -64,16 +64,15 @@ type route struct {
 	h            handler
 }
 
-var (
-	all      = []store.Role{store.RoleAdmin, store.RoleManager, store.RoleTechnician}
-	managers = []store.Role{store.RoleAdmin, store.RoleManager}
-	admins   = []store.Role{store.RoleAdmin}
-	doorRole = all // technicians work on doors
-)
-
 // table is the one place routes are registered. Later endpoints
 // (settlements, statements, enrollment, commands) are added here.
 func (s *Server) table() []route {
+	var (
+		all      = []store.Role{store.RoleAdmin, store.RoleManager, store.RoleTechnician}
+		managers = []store.Role{store.RoleAdmin, store.RoleManager}
+		admins   = []store.Role{store.RoleAdmin}
+		doorRole = all // technicians work on doors
+	)
 	return []route{
 		{"GET", "/openapi.json", nil, s.openapi},
 		{"GET", "/whoami", all, s.whoami},

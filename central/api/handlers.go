@@ -823,7 +823,7 @@ func (s *Server) removeStaff(w http.ResponseWriter, r *http.Request, p *principa
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := newQuery(r, "door", "center_id", "member_id", "kind", "from", "to")
 	f := store.EventFilter{Door: q.id("door"), CenterIDs: narrow(p, q.id("center_id")), MemberID: q.id("member_id"),
-		Kind: protocol.EventKind(q.oneOf("kind", eventKinds...)), From: q.time("from"), To: q.time("to"), PageRequest: q.page()}
+		Kind: protocol.EventKind(q.oneOf("kind", eventKinds()...)), From: q.time("from"), To: q.time("to"), PageRequest: q.page()}
 	if q.err != nil {
 		return q.err
 	}
@@ -887,9 +887,11 @@ func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 // eventKinds are the kinds an events query may ask for.
-var eventKinds = []string{
-	string(protocol.EventTap), string(protocol.EventRexExit), string(protocol.EventDoorForced), string(protocol.EventDoorHeldOpen),
-	string(protocol.EventDoorClosed), string(protocol.EventRemoteUnlock), string(protocol.EventReaderFault), string(protocol.EventReaderOK),
+func eventKinds() []string {
+	return []string{
+		string(protocol.EventTap), string(protocol.EventRexExit), string(protocol.EventDoorForced), string(protocol.EventDoorHeldOpen),
+		string(protocol.EventDoorClosed), string(protocol.EventRemoteUnlock), string(protocol.EventReaderFault), string(protocol.EventReaderOK),
+	}
 }
 
 // TokenPrefix starts every API token secret.

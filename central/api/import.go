@@ -28,7 +28,9 @@ type importResult struct {
 
 // csvColumns are the columns of the CSV form; the header names them, in any
 // order. room_id and status may be left out (status defaults to confirmed).
-var csvColumns = []string{"id", "member_id", "center_id", "room_id", "start", "end", "status"}
+func csvColumns() []string {
+	return []string{"id", "member_id", "center_id", "room_id", "start", "end", "status"}
+}
 
 // importBookings stores every booking of the body or none. Rows are
 // numbered from 1 in the order given (the CSV header is not a row).
@@ -105,8 +107,8 @@ func parseCSV(b []byte, rep *store.ImportError) ([]domain.Booking, error) {
 	col := map[string]int{}
 	for i, h := range header {
 		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		if !slices.Contains(csvColumns, h) {
-			return nil, &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: h, Message: fmt.Sprintf("unknown CSV column %q; columns are %v", h, csvColumns)}
+		if !slices.Contains(csvColumns(), h) {
+			return nil, &Error{Status: http.StatusBadRequest, Code: "unknown_field", Field: h, Message: fmt.Sprintf("unknown CSV column %q; columns are %v", h, csvColumns())}
 		}
 		if _, dup := col[h]; dup {
 			return nil, errInvalid(h, "column %q given twice", h)

@@ -47,7 +47,7 @@ var _ store.Store = (*Store)(nil)
 
 // eventChunks are the row counts of the prepared multi-row event inserts
 // (14 parameters a row); a batch is cut into them, largest first.
-var eventChunks = []int{100, 50, 20, 10, 5, 2, 1}
+func eventChunks() []int { return []int{100, 50, 20, 10, 5, 2, 1} }
 
 // Open opens (creating if needed) the database file at path and brings its
 // schema up to date.
@@ -102,7 +102,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
 	s.DB = db
-	for _, n := range eventChunks {
+	for _, n := range eventChunks() {
 		if err := s.prepare(ctx, n); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sqlite: prepare event insert: %w", err)
@@ -149,10 +149,11 @@ func (s *Store) prepare(ctx context.Context, n int) error {
 // largest first.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, door, center string, receivedMs int64, events []protocol.Event) (int64, error) {
 	var total int64
-	args := make([]any, 0, 14*min(len(events), eventChunks[0]))
+	chunks := eventChunks()
+	args := make([]any, 0, 14*min(len(events), chunks[0]))
 	for len(events) > 0 {
-		n := eventChunks[len(eventChunks)-1]
-		for _, c := range eventChunks {
+		n := chunks[len(chunks)-1]
+		for _, c := range chunks {
 			if c <= len(events) {
 				n = c
 				break

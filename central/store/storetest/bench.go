@@ -136,7 +136,7 @@ func seedImport(b *testing.B, s store.Store, n int) []domain.Booking {
 			h = slot[bk.RoomID]
 			slot[bk.RoomID]++
 		}
-		bk.Start = base.Add(time.Duration(h) * time.Hour)
+		bk.Start = base().Add(time.Duration(h) * time.Hour)
 		bk.End = bk.Start.Add(time.Hour)
 		out[i] = bk
 	}

@@ -56,7 +56,7 @@ func newEnv(t *testing.T, open Factory) *env {
 }
 
 // base is a fixed instant on a whole millisecond (stores keep milliseconds).
-var base = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+func base() time.Time { return time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC) }
 
 func center(id string) domain.Center {
 	var h domain.OpeningHours
@@ -68,7 +68,7 @@ func center(id string) domain.Center {
 
 func booking(id, member, centerID, room string, startH, endH int) domain.Booking {
 	return domain.Booking{ID: id, MemberID: member, CenterID: centerID, RoomID: room,
-		Start: base.Add(time.Duration(startH) * time.Hour), End: base.Add(time.Duration(endH) * time.Hour), Status: domain.BookingConfirmed}
+		Start: base().Add(time.Duration(startH) * time.Hour), End: base().Add(time.Duration(endH) * time.Hour), Status: domain.BookingConfirmed}
 }
 
 // seed creates centers c1 and c2, room r1 in c1 and r2 in c2, door d1 at the
@@ -371,7 +371,7 @@ func testBookings(e *env) {
 	page, err := s.ListBookings(ctx, store.BookingFilter{RoomID: "r1"})
 	require.NoError(t, err)
 	require.Len(t, page.Items, 3)
-	page, err = s.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{"c1"}, From: base.Add(2 * time.Hour), To: base.Add(10 * time.Hour)})
+	page, err = s.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{"c1"}, From: base().Add(2 * time.Hour), To: base().Add(10 * time.Hour)})
 	require.NoError(t, err)
 	require.Equal(t, []string{"b2"}, bookingIDs(page.Items))
 	page, err = s.ListBookings(ctx, store.BookingFilter{MemberID: "n1", Status: domain.BookingCancelled})
@@ -508,12 +508,12 @@ func testImportBookingsRejected(e *env) {
 func testPasses(e *env) {
 	t, ctx, s := e.t, e.ctx, e.s
 	e.seed()
-	all := domain.Pass{ID: "p1", MemberID: "n1", ValidFrom: base, ValidUntil: base.Add(30 * 24 * time.Hour)}
-	some := domain.Pass{ID: "p2", MemberID: "m1", ValidFrom: base.Add(time.Hour), ValidUntil: base.Add(2 * time.Hour), CenterIDs: []string{"c1", "c2"}}
+	all := domain.Pass{ID: "p1", MemberID: "n1", ValidFrom: base(), ValidUntil: base().Add(30 * 24 * time.Hour)}
+	some := domain.Pass{ID: "p2", MemberID: "m1", ValidFrom: base().Add(time.Hour), ValidUntil: base().Add(2 * time.Hour), CenterIDs: []string{"c1", "c2"}}
 	require.NoError(t, s.CreatePass(ctx, all))
 	require.NoError(t, s.CreatePass(ctx, some))
-	requireKind(t, s.CreatePass(ctx, domain.Pass{ID: "p3", MemberID: "n1", ValidFrom: base, ValidUntil: base.Add(time.Hour), CenterIDs: []string{"zz"}}), store.ErrMissingRef, "center_ids[0]")
-	requireKind(t, s.CreatePass(ctx, domain.Pass{ID: "p3", MemberID: "n1", ValidFrom: base, ValidUntil: base}), domain.ErrValidation, "valid_until")
+	requireKind(t, s.CreatePass(ctx, domain.Pass{ID: "p3", MemberID: "n1", ValidFrom: base(), ValidUntil: base().Add(time.Hour), CenterIDs: []string{"zz"}}), store.ErrMissingRef, "center_ids[0]")
+	requireKind(t, s.CreatePass(ctx, domain.Pass{ID: "p3", MemberID: "n1", ValidFrom: base(), ValidUntil: base()}), domain.ErrValidation, "valid_until")
 	_, err := s.Pass(ctx, "p3")
 	requireKind(t, err, store.ErrNotFound, "")
 
@@ -529,10 +529,10 @@ func testPasses(e *env) {
 	covers1, err := s.ListPasses(ctx, store.PassFilter{CoversCenter: "c1"})
 	require.NoError(t, err)
 	require.Equal(t, []domain.Pass{all}, covers1.Items)
-	covers2, err := s.ListPasses(ctx, store.PassFilter{CoversCenter: "c2", ValidAt: base.Add(90 * time.Minute)})
+	covers2, err := s.ListPasses(ctx, store.PassFilter{CoversCenter: "c2", ValidAt: base().Add(90 * time.Minute)})
 	require.NoError(t, err)
 	require.Equal(t, []domain.Pass{all, some}, covers2.Items)
-	later, err := s.ListPasses(ctx, store.PassFilter{ValidAt: base.Add(3 * time.Hour), MemberID: "m1"})
+	later, err := s.ListPasses(ctx, store.PassFilter{ValidAt: base().Add(3 * time.Hour), MemberID: "m1"})
 	require.NoError(t, err)
 	require.Empty(t, later.Items)
 
@@ -636,7 +636,7 @@ func Events(from uint64, n int) []protocol.Event {
 	for i := range evs {
 		seq := from + uint64(i)
 		evs[i] = protocol.Event{
-			Seq: seq, TimeMs: base.Add(time.Duration(seq) * time.Minute).UnixMilli(), Trusted: true, Boot: "boot1",
+			Seq: seq, TimeMs: base().Add(time.Duration(seq) * time.Minute).UnixMilli(), Trusted: true, Boot: "boot1",
 			UptimeMs: int64(seq) * 60000, Kind: protocol.EventTap, UID: "04A1B2C3", Member: "m1",
 			Reason: protocol.GrantedBooking, WLVersion: 7,
 		}
@@ -852,7 +852,7 @@ func testListEvents(e *env) {
 		{"door", store.EventFilter{Door: "d2"}, []string{"d2/1", "d2/2", "d2/3", "d2/4"}},
 		{"center", store.EventFilter{CenterIDs: []string{"c1"}, Kind: protocol.EventDoorForced}, []string{"d1/3"}},
 		{"member", store.EventFilter{MemberID: "m2"}, []string{"d1/4"}},
-		{"time", store.EventFilter{From: base.Add(2 * time.Minute), To: base.Add(4 * time.Minute)}, []string{"d1/2", "d2/2", "d1/3", "d2/3"}},
+		{"time", store.EventFilter{From: base().Add(2 * time.Minute), To: base().Add(4 * time.Minute)}, []string{"d1/2", "d2/2", "d1/3", "d2/3"}},
 		{"nothing", store.EventFilter{CenterIDs: []string{"zz"}}, nil},
 	}
 	for _, tc := range tests {
@@ -962,7 +962,7 @@ func testNotify(e *env) {
 	require.NoError(t, s.CreateBadge(ctx, domain.Badge{UID: "04A1B2C3", MemberID: "m1"}))
 	require.NoError(t, s.CreateBooking(ctx, booking("b1", "m1", "c1", "r1", 0, 1)))
 	require.Error(t, s.CreateBooking(ctx, booking("b2", "m1", "c1", "r1", 0, 1)))
-	require.NoError(t, s.CreatePass(ctx, domain.Pass{ID: "p1", MemberID: "m1", ValidFrom: base, ValidUntil: base.Add(time.Hour)}))
+	require.NoError(t, s.CreatePass(ctx, domain.Pass{ID: "p1", MemberID: "m1", ValidFrom: base(), ValidUntil: base().Add(time.Hour)}))
 	require.NoError(t, s.AddStaff(ctx, domain.Staff{MemberID: "m1", CenterID: "c1"}))
 	_, err := s.RotateDoorSecret(ctx, "d1")
 	require.NoError(t, err)
