@@ -91,9 +91,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		IsUnique: func(err error) bool {
 			return code(err) == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || code(err) == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 		},
-		IsForeignKey: func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
-		MaxParams:    32766,
-		InsertEvents: s.insertEvents,
+		IsForeignKey:  func(err error) bool { return code(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY },
+		MaxParams:     32766,
+		InsertBatches: s.insertBatches,
+		SaveSeqs:      saveSeqs,
 	}
 	db, err := sqlstore.New(ctx, w, r, d, sub, opts.Options)
 	if err != nil {
@@ -142,6 +143,30 @@ func (s *Store) prepare(ctx context.Context, n int) error {
 	s.mu.Lock()
 	s.stmts[n] = st
 	s.mu.Unlock()
+	return nil
+}
+
+// insertBatches inserts batch after batch (in process, statements cost no
+// round trip); INSERT OR IGNORE leaves a later copy of an event uncounted.
+func (s *Store) insertBatches(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, centers map[string]string) ([]int, error) {
+	news := make([]int, len(batches))
+	for i, b := range batches {
+		n, err := s.insertEvents(ctx, tx, b.Door, centers[b.Door], receivedMs, b.Events)
+		if err != nil {
+			return nil, err
+		}
+		news[i] = int(n)
+	}
+	return news, nil
+}
+
+func saveSeqs(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error {
+	for door, st := range states {
+		if _, err := tx.ExecContext(ctx, `UPDATE event_seqs SET through_seq = ?, max_seq = ? WHERE door = ?`,
+			int64(st.Through), int64(st.Max), door); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -18,7 +18,6 @@ import (
 
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
-	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // Dialect is what differs between the backends.
@@ -38,13 +37,10 @@ type Dialect struct {
 	MigrateLock string
 	// MaxParams bounds the parameters of one statement.
 	MaxParams int
-	// InsertEvents inserts events ignoring (door, seq) already stored and
-	// returns how many rows it inserted.
-	InsertEvents func(ctx context.Context, tx *sql.Tx, door, center string, receivedMs int64, events []protocol.Event) (int64, error)
-	// InsertBatches, when set, makes AppendBatches insert every batch in
-	// one go and save sequence states with SaveSeqs. It returns how many
-	// events of each batch were new (an event given twice counts for the
-	// first batch that holds it). centers maps door ids to their centers.
+	// InsertBatches inserts the events of every batch, ignoring (door, seq)
+	// already stored, and returns how many events of each batch were new
+	// (an event given twice counts for the first batch that holds it).
+	// centers maps door ids to their centers.
 	InsertBatches func(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, centers map[string]string) ([]int, error)
 	// SaveSeqs writes the doors' sequence states (rows exist).
 	SaveSeqs func(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error

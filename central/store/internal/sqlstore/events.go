@@ -54,39 +54,23 @@ func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []stor
 			return nil, err
 		}
 	}
-	// Lock doors in one order (stable: a door's batches keep theirs), so
-	// that concurrent writers on PostgreSQL cannot deadlock.
-	order := make([]int, len(batches))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(batches[a].Door, batches[b].Door) })
-	out := make([]store.AppendResult, len(batches))
+	var out []store.AppendResult
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if s.d.InsertBatches != nil {
-			var err error
-			out, err = s.appendBatched(ctx, tx, receivedMs, batches, seqs)
-			return err
-		}
-		for _, b := range order {
-			var err error
-			if out[b], err = s.appendTx(ctx, tx, batches[b].Door, receivedMs, batches[b].Events, seqs[b]); err != nil {
-				return fmt.Errorf("append events of %s: %w", batches[b].Door, err)
-			}
-		}
-		return nil
+		var err error
+		out, err = s.appendTx(ctx, tx, receivedMs, batches, seqs)
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("append events: %w", err)
 	}
 	return out, nil
 }
 
-// appendBatched is AppendBatches in a fixed number of statements whatever
-// the number of doors (for PostgreSQL, where each statement is a round
-// trip): lock every door's sequence row, read the doors' centers, insert
-// every event, then save the sequence states.
-func (s *DB) appendBatched(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, seqs [][]uint64) ([]store.AppendResult, error) {
+// appendTx stores the batches in a fixed number of statements whatever the
+// number of doors (on PostgreSQL each statement is a round trip): lock every
+// door's sequence row, read the doors' centers, insert every event, then
+// save the sequence states.
+func (s *DB) appendTx(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, seqs [][]uint64) ([]store.AppendResult, error) {
 	var doors []string
 	for _, b := range batches {
 		doors = append(doors, b.Door)
@@ -218,68 +202,6 @@ func checkBatch(door string, events []protocol.Event) ([]uint64, error) {
 	}
 	slices.Sort(seqs)
 	return seqs, nil
-}
-
-// appendTx stores one door's events in tx and advances its sequence state.
-func (s *DB) appendTx(ctx context.Context, tx *sql.Tx, door string, receivedMs int64, events []protocol.Event, seqs []uint64) (store.AppendResult, error) {
-	var res store.AppendResult
-	st, err := s.lockSeq(ctx, tx, door)
-	if err != nil {
-		return res, err
-	}
-	if len(events) > 0 {
-		var center string
-		err = tx.QueryRowContext(ctx, s.d.rebind(`SELECT center_id FROM doors WHERE id = ?`), door).Scan(&center)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return res, fmt.Errorf("door center: %w", err)
-		}
-		n, err := s.d.InsertEvents(ctx, tx, door, center, receivedMs, events)
-		if err != nil {
-			return res, fmt.Errorf("insert events: %w", err)
-		}
-		res.New = int(n)
-	}
-	next := st
-	for _, q := range seqs { // the batch is stored now: walk it first
-		if q == next.Through+1 {
-			next.Through = q
-		} else if q > next.Through+1 {
-			break
-		}
-	}
-	if len(seqs) > 0 {
-		next.Max = max(next.Max, seqs[len(seqs)-1])
-	}
-	if next.Max > next.Through {
-		if next.Through, err = s.walk(ctx, tx, door, next.Through); err != nil {
-			return res, err
-		}
-	}
-	if next != st {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE event_seqs SET through_seq = ?, max_seq = ? WHERE door = ?`),
-			int64(next.Through), int64(next.Max), door); err != nil {
-			return res, fmt.Errorf("update event_seqs: %w", err)
-		}
-	}
-	res.SeqState = next
-	return res, nil
-}
-
-// lockSeq reads (and creates, and on PostgreSQL locks) the door's sequence row.
-func (s *DB) lockSeq(ctx context.Context, tx *sql.Tx, door string) (store.SeqState, error) {
-	q := s.d.rebind(`SELECT through_seq, max_seq FROM event_seqs WHERE door = ?` + s.d.ForUpdate)
-	var through, mx int64
-	err := tx.QueryRowContext(ctx, q, door).Scan(&through, &mx)
-	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_seqs (door, through_seq, max_seq) VALUES (?, 0, 0) ON CONFLICT (door) DO NOTHING`), door); err != nil {
-			return store.SeqState{}, fmt.Errorf("create event_seqs: %w", err)
-		}
-		err = tx.QueryRowContext(ctx, q, door).Scan(&through, &mx)
-	}
-	if err != nil {
-		return store.SeqState{}, fmt.Errorf("read event_seqs: %w", err)
-	}
-	return store.SeqState{Through: uint64(through), Max: uint64(mx)}, nil
 }
 
 // walk advances through over stored seqs that follow it without a gap.
