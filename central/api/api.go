@@ -8,6 +8,7 @@ package api
 import (
 	_ "embed"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -192,7 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sw.status == 0 {
 		sw.status = http.StatusOK
 	}
-	s.reqs.With(r.Method, strings.Repeat(string(rune('0'+sw.status/100)), 1)+"xx").Inc()
+	s.reqs.With(r.Method, fmt.Sprintf("%dxx", sw.status/100)).Inc()
 }
 
 type statusWriter struct {
@@ -251,6 +252,13 @@ func (p *principal) scope() []string {
 
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			// A bug must not take the connection down or show a stack
+			// trace: log it, answer 500.
+			if v := recover(); v != nil {
+				s.fail(w, r, nil, fmt.Errorf("panic in %s %s: %v", rt.method, rt.path, v))
+			}
+		}()
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		var p *principal

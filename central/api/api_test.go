@@ -576,3 +576,21 @@ func TestRoleGates(t *testing.T) {
 		require.Equal(t, adminOnly[key], gated, "manager %s: %s", key, res.Body)
 	}
 }
+
+// panicky is the fixture's store with one method that panics, as a bug would.
+type panicky struct{ store.Store }
+
+func (panicky) Center(context.Context, string) (domain.Center, error) { panic("boom at 0xdeadbeef") }
+
+func TestInternalErrorsShowNothing(t *testing.T) {
+	f := newFixture(t)
+	f.srv = api.New(api.Config{Store: panicky{f.st}, Logger: slog.New(slog.NewTextHandler(f.log, nil)), Metrics: f.reg})
+	res := f.do("admin", "GET", "/centers/c1", nil)
+	require.Equal(t, http.StatusInternalServerError, res.Status)
+	require.Equal(t, "internal", res.Err.Code)
+	require.NotContains(t, string(res.Body), "boom")
+	require.NotContains(t, string(res.Body), "0xdeadbeef")
+	require.Contains(t, f.log.String(), "boom", "the log has the detail")
+	res = f.do("admin", "GET", "/centers", nil)
+	require.Equal(t, http.StatusOK, res.Status, "the server goes on")
+}
