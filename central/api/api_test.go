@@ -584,7 +584,7 @@ func (panicky) Center(context.Context, string) (domain.Center, error) { panic("b
 
 func TestInternalErrorsShowNothing(t *testing.T) {
 	f := newFixture(t)
-	f.srv = api.New(api.Config{Store: panicky{f.st}, Logger: slog.New(slog.NewTextHandler(f.log, nil)), Metrics: f.reg})
+	f.srv = api.New(api.Config{Store: panicky{f.st}, Logger: slog.New(slog.NewTextHandler(f.log, nil))})
 	res := f.do("admin", "GET", "/centers/c1", nil)
 	require.Equal(t, http.StatusInternalServerError, res.Status)
 	require.Equal(t, "internal", res.Err.Code)
