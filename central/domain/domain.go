@@ -317,9 +317,11 @@ func (s *Staff) Validate() error {
 }
 
 // Event is a door event as stored by the central: the door's event plus the
-// door id and when the central received it.
+// door id, the door's center when the event was received ("" for a door the
+// central did not know) and when the central received it.
 type Event struct {
 	Door       string `json:"door"`
+	Center     string `json:"center,omitempty"`
 	ReceivedMs int64  `json:"received_ms"`
 	protocol.Event
 }

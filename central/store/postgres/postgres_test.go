@@ -1,0 +1,114 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/store/postgres"
+	"github.com/smartworkcenters/swc/central/store/storetest"
+	"github.com/smartworkcenters/swc/shared/servicetest"
+)
+
+// schemaURL creates a schema of its own for one test (so that concurrent
+// runs never meet), drops it when the test ends and returns a URL that
+// selects it.
+func schemaURL(t testing.TB) string {
+	t.Helper()
+	base := servicetest.PostgresURL(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "swc_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	require.NoError(t, err)
+	_, err = admin.Exec(`CREATE SCHEMA ` + schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func open(t testing.TB, opts store.Options) store.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), schemaURL(t), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() }) // runs before the schema is dropped
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+// TestReopen checks migrations are applied once, also by replicas starting
+// together, and data survives a restart.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	u := schemaURL(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := postgres.Open(ctx, u, store.Options{})
+			if err == nil {
+				s.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	s, err := postgres.Open(ctx, u, store.Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.CreateMember(ctx, domain.Member{ID: "m1", Name: "M", Status: domain.MemberActive}))
+	require.NoError(t, s.Close())
+
+	s, err = postgres.Open(ctx, u, store.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	v, err := s.SchemaVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+	var n int
+	require.NoError(t, s.Writer().QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n))
+	require.Equal(t, 1, n)
+	_, err = s.Member(ctx, "m1")
+	require.NoError(t, err)
+}
+
+func BenchmarkAppendEvents(b *testing.B) {
+	for _, batch := range []int{100, 500} {
+		b.Run("batch="+strconv.Itoa(batch), func(b *testing.B) {
+			storetest.BenchmarkAppendEvents(b, open, 100, batch)
+		})
+	}
+}
+
+func BenchmarkAppendBatches(b *testing.B) {
+	storetest.BenchmarkAppendBatches(b, open, 1000, 20, 50)
+}
+
+func BenchmarkImportBookings(b *testing.B) {
+	storetest.BenchmarkImportBookings(b, open, 100_000)
+}

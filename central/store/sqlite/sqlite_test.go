@@ -1,0 +1,90 @@
+package sqlite_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/central/store/storetest"
+)
+
+func open(t testing.TB, opts store.Options) store.Store {
+	return openWith(t, sqlite.Options{Options: opts})
+}
+
+func openWith(t testing.TB, opts sqlite.Options) store.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "swc.db"), opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, open) }
+
+// TestReopen checks migrations are applied once and data survives a restart.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "swc.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	v, err := s.SchemaVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+	require.NoError(t, s.CreateMember(ctx, domain.Member{ID: "m1", Name: "M", Status: domain.MemberActive}))
+	require.NoError(t, s.Close())
+
+	s, err = sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	v, err = s.SchemaVersion(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+	m, err := s.Member(ctx, "m1")
+	require.NoError(t, err)
+	require.Equal(t, "M", m.Name)
+
+	var mode string
+	require.NoError(t, s.Writer().QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	require.Equal(t, "wal", mode)
+	_, err = os.Stat(path + "-wal")
+	require.NoError(t, err)
+}
+
+func TestOpenRejects(t *testing.T) {
+	_, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a?b"), sqlite.Options{})
+	require.Error(t, err)
+	_, err = sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), sqlite.Options{Synchronous: "OFF"})
+	require.Error(t, err)
+}
+
+func BenchmarkAppendEvents(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		for _, batch := range []int{100, 500} {
+			b.Run("sync="+sync+"/batch="+itoa(batch), func(b *testing.B) {
+				storetest.BenchmarkAppendEvents(b, func(t testing.TB, o store.Options) store.Store {
+					return openWith(t, sqlite.Options{Options: o, Synchronous: sync})
+				}, 100, batch)
+			})
+		}
+	}
+}
+
+func BenchmarkAppendBatches(b *testing.B) {
+	storetest.BenchmarkAppendBatches(b, open, 1000, 20, 50)
+}
+
+func BenchmarkImportBookings(b *testing.B) {
+	storetest.BenchmarkImportBookings(b, open, 100_000)
+}
+
+func itoa(n int) string {
+	return strconv.Itoa(n)
+}

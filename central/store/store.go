@@ -1,0 +1,290 @@
+// Package store defines the central service's storage: the Store interface
+// that the SQLite (store/sqlite) and PostgreSQL (store/postgres) backends
+// implement, the errors they return, and the filters and pages of their list
+// methods. The conformance suite in store/storetest holds both to it.
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// Store is the cooperative's source of truth. Every method runs in one
+// transaction; a write that succeeds hands one domain.Change per object to the
+// Options.Notify function after its commit (tokens, door secrets, events and
+// whitelist states are not domain objects and produce none).
+//
+// Create fails with ErrExists when the id is taken, Update and Delete with
+// ErrNotFound when it is not; a reference to a missing object fails with
+// ErrMissingRef, a delete of an object others still refer to with ErrInUse,
+// and an invalid object with a *domain.FieldError. Errors name the field
+// through *Error where one is concerned.
+type Store interface {
+	// Centers.
+	CreateCenter(ctx context.Context, c domain.Center) error
+	UpdateCenter(ctx context.Context, c domain.Center) error
+	DeleteCenter(ctx context.Context, id string) error
+	Center(ctx context.Context, id string) (domain.Center, error)
+	ListCenters(ctx context.Context, f CenterFilter) (Page[domain.Center], error)
+
+	// Rooms. A room's center does not change.
+	CreateRoom(ctx context.Context, r domain.Room) error
+	UpdateRoom(ctx context.Context, r domain.Room) error
+	DeleteRoom(ctx context.Context, id string) error
+	Room(ctx context.Context, id string) (domain.Room, error)
+	ListRooms(ctx context.Context, f RoomFilter) (Page[domain.Room], error)
+
+	// Doors. A door's center does not change; its room is one of that center.
+	CreateDoor(ctx context.Context, d domain.Door) error
+	UpdateDoor(ctx context.Context, d domain.Door) error
+	DeleteDoor(ctx context.Context, id string) error
+	Door(ctx context.Context, id string) (domain.Door, error)
+	ListDoors(ctx context.Context, f DoorFilter) (Page[domain.Door], error)
+	// RotateDoorSecret gives the door a new random broker secret, stores only
+	// its hash and returns the secret (the only time it is seen).
+	RotateDoorSecret(ctx context.Context, door string) (string, error)
+	// VerifyDoorSecret returns nil when secret is the door's current broker
+	// secret and ErrBadCredentials otherwise (unknown door, no secret, wrong
+	// secret alike).
+	VerifyDoorSecret(ctx context.Context, door, secret string) error
+	// AuthenticateDoor is VerifyDoorSecret under the name the broker's
+	// authentication hook asks for.
+	AuthenticateDoor(ctx context.Context, door, secret string) error
+
+	// Members.
+	CreateMember(ctx context.Context, m domain.Member) error
+	UpdateMember(ctx context.Context, m domain.Member) error
+	DeleteMember(ctx context.Context, id string) error
+	Member(ctx context.Context, id string) (domain.Member, error)
+	ListMembers(ctx context.Context, f MemberFilter) (Page[domain.Member], error)
+
+	// Badges, keyed by UID: a UID belongs to one badge (ErrExists, field uid).
+	CreateBadge(ctx context.Context, b domain.Badge) error
+	UpdateBadge(ctx context.Context, b domain.Badge) error
+	DeleteBadge(ctx context.Context, uid protocol.UID) error
+	Badge(ctx context.Context, uid protocol.UID) (domain.Badge, error)
+	ListBadges(ctx context.Context, f BadgeFilter) (Page[domain.Badge], error)
+
+	// Bookings. A confirmed booking of a room must not overlap another
+	// confirmed booking of that room (ErrOverlap).
+	CreateBooking(ctx context.Context, b domain.Booking) error
+	UpdateBooking(ctx context.Context, b domain.Booking) error
+	DeleteBooking(ctx context.Context, id string) error
+	Booking(ctx context.Context, id string) (domain.Booking, error)
+	ListBookings(ctx context.Context, f BookingFilter) (Page[domain.Booking], error)
+	// ImportBookings creates every booking or none. When a row is wrong it
+	// returns an *ImportError listing the rows (1-based) and why, and stores
+	// nothing; otherwise it returns how many were created and notifies one
+	// change per booking.
+	ImportBookings(ctx context.Context, bookings []domain.Booking) (int, error)
+
+	// Passes.
+	CreatePass(ctx context.Context, p domain.Pass) error
+	UpdatePass(ctx context.Context, p domain.Pass) error
+	DeletePass(ctx context.Context, id string) error
+	Pass(ctx context.Context, id string) (domain.Pass, error)
+	ListPasses(ctx context.Context, f PassFilter) (Page[domain.Pass], error)
+
+	// Staff assignments, keyed by (member, center); center "" is the network.
+	AddStaff(ctx context.Context, s domain.Staff) error
+	RemoveStaff(ctx context.Context, s domain.Staff) error
+	ListStaff(ctx context.Context, f StaffFilter) (Page[domain.Staff], error)
+
+	// AppendEvents stores a door's events idempotently on (door, seq) in one
+	// transaction and returns how many were new and the door's sequence state
+	// after it (Through is what the ingest acknowledges). Duplicates are not
+	// an error. Every event is validated; an invalid one fails the whole call.
+	AppendEvents(ctx context.Context, door string, receivedMs int64, events []protocol.Event) (AppendResult, error)
+	// AppendBatches is AppendEvents for several doors' batches in ONE
+	// transaction (the ingest gathers the batches that arrive within a few
+	// milliseconds: one commit for all of them is most of the speed-up).
+	// Results are in the order of batches; one invalid batch fails all.
+	// Batches of the same door are applied in order (a result's Through may
+	// already count later batches of the same door in the call). At most
+	// MaxBatches batches.
+	AppendBatches(ctx context.Context, receivedMs int64, batches []DoorEvents) ([]AppendResult, error)
+	// EventSeq returns the door's sequence state (zero for a door without events).
+	EventSeq(ctx context.Context, door string) (SeqState, error)
+	// EventGaps lists up to limit ranges of sequence numbers missing between
+	// the door's high-water mark and its highest stored event.
+	EventGaps(ctx context.Context, door string, limit int) ([]SeqRange, error)
+	// ListEvents returns stored events, by event time then door and seq.
+	ListEvents(ctx context.Context, f EventFilter) (Page[domain.Event], error)
+
+	// WhitelistStates returns the persisted whitelist state of every door.
+	WhitelistStates(ctx context.Context) ([]domain.WhitelistState, error)
+	// SaveWhitelistState stores a door's whitelist state. The version never
+	// goes back (ErrStale), and a version is saved again only with the same
+	// hash.
+	SaveWhitelistState(ctx context.Context, st domain.WhitelistState) error
+
+	// API tokens. Only a hash of the secret is kept.
+	CreateToken(ctx context.Context, t Token, secret string) error
+	// AuthenticateToken returns the token whose secret this is, or
+	// ErrBadCredentials.
+	AuthenticateToken(ctx context.Context, secret string) (Token, error)
+	DeleteToken(ctx context.Context, id string) error
+	ListTokens(ctx context.Context, f TokenFilter) (Page[Token], error)
+	// CountTokens returns how many tokens exist (serve creates the first
+	// admin token when there is none).
+	CountTokens(ctx context.Context) (int, error)
+
+	// Close releases the database.
+	Close() error
+}
+
+// Notifier receives a change after the store committed it. It runs in the
+// writer's goroutine, so it must be quick and must not call back into a
+// write of the store.
+type Notifier func(ctx context.Context, ch domain.Change)
+
+// Options configure a backend.
+type Options struct {
+	// Notify, when set, receives every committed change.
+	Notify Notifier
+}
+
+// MaxBatches bounds the batches of one AppendBatches call.
+const MaxBatches = 5000
+
+// DoorEvents are events of one door, as one EventBatch carries them.
+type DoorEvents struct {
+	Door   string
+	Events []protocol.Event
+}
+
+// AppendResult is what AppendEvents did.
+type AppendResult struct {
+	New int // events that were not stored before
+	SeqState
+}
+
+// SeqState is a door's event sequence as stored: Through is the highest seq
+// such that every seq from 1 to it is stored; Max is the highest stored seq.
+// Max > Through means events are missing (see EventGaps).
+type SeqState struct {
+	Through uint64 `json:"through"`
+	Max     uint64 `json:"max"`
+}
+
+// SeqRange is an inclusive range of sequence numbers.
+type SeqRange struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+}
+
+// Limits on list pages.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// PageRequest asks for up to Limit items after the cursor After (the Next of
+// the previous page; "" for the first page). Limit 0 means DefaultLimit;
+// above MaxLimit it is clamped.
+type PageRequest struct {
+	After string
+	Limit int
+}
+
+// Size returns the effective limit.
+func (p PageRequest) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultLimit
+	case p.Limit > MaxLimit:
+		return MaxLimit
+	}
+	return p.Limit
+}
+
+// Page is one page of a list. Next is the cursor of the following page, ""
+// on the last one.
+type Page[T any] struct {
+	Items []T
+	Next  string
+}
+
+// CenterFilter selects centers; IDs nil means all.
+type CenterFilter struct {
+	IDs []string
+	PageRequest
+}
+
+// RoomFilter selects rooms; CenterIDs nil means every center.
+type RoomFilter struct {
+	CenterIDs []string
+	PageRequest
+}
+
+// DoorFilter selects doors.
+type DoorFilter struct {
+	CenterIDs []string
+	RoomID    string
+	PageRequest
+}
+
+// MemberFilter selects members. HomeCenterIDs nil means any home; Nomadic
+// keeps only members of the cooperative.
+type MemberFilter struct {
+	HomeCenterIDs []string
+	Nomadic       bool
+	Status        string
+	PageRequest
+}
+
+// BadgeFilter selects badges; HomeCenterIDs keeps badges of local members of
+// those centers.
+type BadgeFilter struct {
+	MemberID      string
+	HomeCenterIDs []string
+	Revoked       *bool
+	PageRequest
+}
+
+// BookingFilter selects bookings; From and To (either may be zero) keep
+// bookings that overlap [From, To).
+type BookingFilter struct {
+	CenterIDs []string
+	MemberID  string
+	RoomID    string
+	Status    string
+	From, To  time.Time
+	PageRequest
+}
+
+// PassFilter selects passes. CoversCenter keeps passes valid at that center
+// (listing it, or covering every center); ValidAt keeps passes valid then.
+type PassFilter struct {
+	MemberID     string
+	CoversCenter string
+	ValidAt      time.Time
+	PageRequest
+}
+
+// StaffFilter selects staff assignments. CenterIDs may contain "" for
+// network-wide staff.
+type StaffFilter struct {
+	MemberID  string
+	CenterIDs []string
+	PageRequest
+}
+
+// EventFilter selects events; From and To (either may be zero) bound the
+// event's time [From, To).
+type EventFilter struct {
+	Door      string
+	CenterIDs []string
+	MemberID  string
+	Kind      protocol.EventKind
+	From, To  time.Time
+	PageRequest
+}
+
+// TokenFilter selects tokens.
+type TokenFilter struct {
+	PageRequest
+}
