@@ -1,7 +1,8 @@
 // Package server wires the central service together for `swc-central serve`:
 // the data folder, the store (SQLite inside it, or PostgreSQL), the signing
-// key, the first admin token, the HTTP API and metrics, and — at the one
-// spot marked PLUG-IN POINT — the MQTT broker and the whitelist compiler.
+// key, the first admin token, the HTTP API and metrics, the embedded MQTT
+// broker (or a client of an external one), the whitelist compiler and the
+// event ingest.
 package server
 
 import (
@@ -20,10 +21,13 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/broker"
+	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/keys"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -41,6 +45,17 @@ type Config struct {
 	MQTTAddr  string // embedded broker listen address (unused with BrokerURL)
 	BrokerURL string // mqtt://host:port or mqtts://host:port: an external broker instead of the embedded one
 	DBURL     string // postgres://...: PostgreSQL instead of SQLite
+
+	// With an external broker: the central's account there (a password
+	// file, or a client certificate for mqtts://) and the CA to trust.
+	BrokerUser         string // default ServiceUser
+	BrokerPasswordFile string
+	BrokerCA           string
+	BrokerCert         string
+	BrokerKey          string
+	// ShareGroup names the MQTT shared subscription the replicas split the
+	// door traffic with (default "swc-ingest").
+	ShareGroup string
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -80,6 +95,10 @@ type Server struct {
 	Key     ed25519.PrivateKey
 	Signer  *protocol.Signer
 	Metrics *metrics.Registry
+
+	Compiler *whitelist.Compiler
+	Ingest   *ingest.Ingest
+	Broker   *broker.Broker // nil with an external broker
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -201,28 +220,6 @@ func writeSecretFile(path, content string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// startMessaging is the PLUG-IN POINT for the MQTT side of the central:
-//
-//   - the embedded broker (central/broker) listening on s.cfg.MQTTAddr, with
-//     s.Store as its door authenticator (store.Store has
-//     AuthenticateDoor(ctx, door, secret string) error), or a client of the
-//     external broker at s.cfg.BrokerURL;
-//   - the whitelist compiler (central/whitelist), built with s.Store (it reads
-//     the domain and keeps versions with WhitelistStates/SaveWhitelistState)
-//     and s.Signer, subscribed with s.Changes.Subscribe(compiler.OnChange);
-//   - the ingest, storing batches with s.Store.AppendBatches and acking Through.
-//
-// Each part that needs stopping appends its stop function to s.stops.
-// Until they are merged this starts nothing and says so.
-func (s *Server) startMessaging(_ context.Context) error {
-	where := "embedded broker on " + s.cfg.MQTTAddr
-	if s.cfg.BrokerURL != "" {
-		where = "external broker " + redact(s.cfg.BrokerURL)
-	}
-	s.log.Warn("serve: the MQTT side (broker, ingest, whitelist compiler) is not wired into this build yet", "would_use", where)
-	return nil
 }
 
 func (s *Server) startHTTP() error {

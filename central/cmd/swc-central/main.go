@@ -1,7 +1,7 @@
 // Command swc-central is the cooperative's central service: booking source of
 // truth, whitelist compiler, event ingest and hours settlement.
 //
-//	swc-central serve [--data DIR] [--http ADDR] [--mqtt ADDR] [--broker mqtt(s)://HOST:PORT] [--db postgres://...]
+//	swc-central serve [--data DIR] [--http ADDR] [--mqtt ADDR] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
 //	swc-central key [--data DIR]
 package main
 
@@ -60,6 +60,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.MQTTAddr, "mqtt", ":1883", "embedded MQTT broker listen address")
 	fs.StringVar(&cfg.BrokerURL, "broker", "", "external broker, mqtt://host:port or mqtts://host:port, instead of the embedded one")
 	fs.StringVar(&cfg.DBURL, "db", "", "PostgreSQL URL (postgres://...) instead of SQLite in the data folder")
+	fs.StringVar(&cfg.BrokerUser, "broker-user", server.ServiceUser, "with --broker: the central's user name on the broker")
+	fs.StringVar(&cfg.BrokerPasswordFile, "broker-password-file", "", "with --broker: file holding the central's broker password")
+	fs.StringVar(&cfg.BrokerCA, "broker-ca", "", "with --broker mqtts://: CA certificate (PEM) the broker's certificate is checked against")
+	fs.StringVar(&cfg.BrokerCert, "broker-cert", "", "with --broker mqtts://: the central's client certificate (PEM)")
+	fs.StringVar(&cfg.BrokerKey, "broker-key", "", "with --broker mqtts://: the key of --broker-cert (PEM)")
+	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
