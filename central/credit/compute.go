@@ -32,56 +32,72 @@ func Compute(cfg Config, dir *Directory, events []domain.Event) (*Result, error)
 		return nil, fmt.Errorf("credit: compute: nil directory")
 	}
 	e := &engine{cfg: cfg, dir: dir}
-	idx := make([]int32, len(events))
-	for i := range idx {
-		idx[i] = int32(i)
+	kept, dups := dedup(events)
+
+	// Number the member ids and count each one's events.
+	memberIdx := map[string]int32{}
+	var ids []string
+	member := func(id string) int32 {
+		m, ok := memberIdx[id]
+		if !ok {
+			m = int32(len(ids))
+			memberIdx[id] = m
+			ids = append(ids, id)
+		}
+		return m
 	}
-	slices.SortFunc(idx, func(a, b int32) int {
-		ea, eb := &events[a], &events[b]
-		return cmp.Or(cmp.Compare(ea.Door, eb.Door), cmp.Compare(ea.Seq, eb.Seq), compareEventContent(ea, eb))
-	})
-	byMember := map[string][]*domain.Event{}
-	dups := map[string]*counter{}
-	var last *domain.Event
-	for _, i := range idx {
-		ev := &events[i]
-		if last != nil && ev.Door == last.Door && ev.Seq == last.Seq {
-			c := dups[last.Member]
-			if c == nil {
-				c = &counter{loc: cfg.Location}
-				dups[last.Member] = c
-			}
-			if compareEventContent(ev, last) == 0 {
-				c.add(ev.ReceivedMs, CountDuplicate)
-			} else {
-				c.add(ev.ReceivedMs, CountConflict)
-			}
+	owner := make([]int32, len(events))
+	var perMember []int
+	for i := range events {
+		if !kept[i] {
 			continue
 		}
-		last = ev
-		byMember[ev.Member] = append(byMember[ev.Member], ev)
+		m := member(events[i].Member)
+		owner[i] = m
+		if int(m) == len(perMember) {
+			perMember = append(perMember, 0)
+		}
+		perMember[m]++
 	}
-	r := &Result{cfg: cfg, dir: dir, byPeriod: map[Period][]MemberPeriod{}}
 	// Members with bookings and no events still get their no-shows.
 	for id := range dir.bookings {
-		if _, ok := byMember[id]; !ok {
-			byMember[id] = nil
+		member(id)
+	}
+	perMember = append(perMember, make([]int, len(ids)-len(perMember))...)
+	start := make([]int, len(ids)+1)
+	for m, n := range perMember {
+		start[m+1] = start[m] + n
+	}
+	// Classify in input order (sequential memory access), writing each
+	// usable tap in its member's part of one array.
+	counters := make([]counter, len(ids))
+	for m := range counters {
+		counters[m].loc = cfg.Location
+	}
+	grouped := make([]tap, start[len(ids)])
+	fill := slices.Clone(start[:len(ids)])
+	for i := range events {
+		if !kept[i] {
+			continue
+		}
+		m := owner[i]
+		if t, ok := e.classify(&events[i], &counters[m]); ok {
+			grouped[fill[m]] = t
+			fill[m]++
 		}
 	}
-	ids := slices.Sorted(maps.Keys(byMember))
-	for _, id := range ids {
-		res := e.member(id, byMember[id], math.MinInt64/4, math.MaxInt64/4)
-		if c := dups[id]; c != nil {
-			for p, counts := range c.by {
-				if res[p] == nil {
-					res[p] = &MemberPeriod{MemberID: id, Period: p}
-				}
-				if res[p].Counts == nil {
-					res[p].Counts = Counts{}
-				}
-				res[p].Counts.add(counts)
-			}
-		}
+	for _, d := range dups {
+		counters[owner[d.kept]].add(events[d.dup].ReceivedMs, d.kind)
+	}
+
+	r := &Result{cfg: cfg, dir: dir, byPeriod: map[Period][]MemberPeriod{}}
+	order := make([]int32, len(ids))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(ids[a], ids[b]) })
+	for _, m := range order {
+		res := e.memberTaps(ids[m], grouped[start[m]:fill[m]], &counters[m], math.MinInt64/4, math.MaxInt64/4)
 		for p, mp := range res {
 			if !mp.empty() {
 				r.byPeriod[p] = append(r.byPeriod[p], *mp)
@@ -89,6 +105,92 @@ func Compute(cfg Config, dir *Directory, events []domain.Event) (*Result, error)
 		}
 	}
 	return r, nil
+}
+
+// duplicate is an event set aside as a copy of a kept one.
+type duplicate struct {
+	dup, kept int
+	kind      countIndex // ixDuplicate or ixConflict
+}
+
+// dedup keeps one event per (door, seq): the first received, ties broken on
+// content, so the choice does not depend on order. Doors number their
+// events densely, so each door's sequence range is indexed directly; a door
+// whose range is too sparse falls back to a map.
+func dedup(events []domain.Event) (kept []bool, dups []duplicate) {
+	type doorRange struct {
+		min, max uint64
+		n        int
+		dense    []int32
+		sparse   map[uint64]int32
+	}
+	doorIdx := map[string]int32{}
+	var doors []*doorRange
+	idx := make([]int32, len(events))
+	for i := range events {
+		d, ok := doorIdx[events[i].Door]
+		if !ok {
+			d = int32(len(doors))
+			doorIdx[events[i].Door] = d
+			doors = append(doors, &doorRange{min: events[i].Seq, max: events[i].Seq})
+		}
+		idx[i] = d
+		r := doors[d]
+		r.min, r.max, r.n = min(r.min, events[i].Seq), max(r.max, events[i].Seq), r.n+1
+	}
+	for _, r := range doors {
+		if span := r.max - r.min; span < uint64(2*r.n+1024) {
+			r.dense = make([]int32, span+1)
+			for i := range r.dense {
+				r.dense[i] = -1
+			}
+		} else {
+			r.sparse = make(map[uint64]int32, r.n)
+		}
+	}
+	kept = make([]bool, len(events))
+	var losers []int
+	for i := range events {
+		r := doors[idx[i]]
+		seq := events[i].Seq
+		prev := int32(-1)
+		if r.dense != nil {
+			prev = r.dense[seq-r.min]
+		} else if p, ok := r.sparse[seq]; ok {
+			prev = p
+		}
+		win := int32(i)
+		switch {
+		case prev < 0:
+		case compareEventContent(&events[i], &events[prev]) < 0:
+			kept[prev] = false
+			losers = append(losers, int(prev))
+		default:
+			win = prev
+			losers = append(losers, i)
+		}
+		kept[win] = true
+		if r.dense != nil {
+			r.dense[seq-r.min] = win
+		} else {
+			r.sparse[seq] = win
+		}
+	}
+	for _, l := range losers {
+		r := doors[idx[l]]
+		var w int32
+		if r.dense != nil {
+			w = r.dense[events[l].Seq-r.min]
+		} else {
+			w = r.sparse[events[l].Seq]
+		}
+		kind := ixConflict
+		if compareEventContent(&events[l], &events[w]) == 0 {
+			kind = ixDuplicate
+		}
+		dups = append(dups, duplicate{dup: l, kept: int(w), kind: kind})
+	}
+	return kept, dups
 }
 
 // compareEventContent orders events of the same door and seq: first

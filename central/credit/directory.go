@@ -19,7 +19,7 @@ import (
 type Directory struct {
 	centers   map[string]*centerInfo
 	centerIDs []string
-	doors     map[string]*domain.Door
+	doors     map[string]*doorInfo
 	members   map[string]*domain.Member
 	bookings  map[string][]domain.Booking // by member: confirmed, sorted by start then id
 	passes    map[string][]domain.Pass    // by member, sorted by valid_from then id
@@ -29,6 +29,11 @@ type Directory struct {
 type centerInfo struct {
 	domain.Center
 	loc *time.Location
+}
+
+type doorInfo struct {
+	domain.Door
+	center *centerInfo
 }
 
 // Problem is a directory record left out, or kept with a caveat.
@@ -44,7 +49,7 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 	bookings []domain.Booking, passes []domain.Pass) *Directory {
 	d := &Directory{
 		centers:  make(map[string]*centerInfo, len(centers)),
-		doors:    make(map[string]*domain.Door, len(doors)),
+		doors:    make(map[string]*doorInfo, len(doors)),
 		members:  make(map[string]*domain.Member, len(members)),
 		bookings: make(map[string][]domain.Booking),
 		passes:   make(map[string][]domain.Pass),
@@ -81,7 +86,7 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 		case d.doors[dr.ID] != nil:
 			problem(domain.KindDoor, dr.ID, "duplicate id; the first is kept")
 		default:
-			d.doors[dr.ID] = &dr
+			d.doors[dr.ID] = &doorInfo{Door: dr, center: d.centers[dr.CenterID]}
 		}
 	}
 	for i := range members {
@@ -183,18 +188,6 @@ func (d *Directory) bookingsOverlapping(member string, fromMs, toMs int64) []dom
 			break
 		}
 		if b.End.UnixMilli() > fromMs {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
-// bookingsAttendableAt returns the member's confirmed bookings whose
-// attendance window [start − grace, end) contains ms.
-func (d *Directory) bookingsAttendableAt(member string, ms int64, grace time.Duration) []domain.Booking {
-	var out []domain.Booking
-	for _, b := range d.bookingsOverlapping(member, ms, ms+grace.Milliseconds()+1) {
-		if b.Start.UnixMilli()-grace.Milliseconds() <= ms && ms < b.End.UnixMilli() {
 			out = append(out, b)
 		}
 	}

@@ -9,42 +9,156 @@ import (
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
-// engine applies the rules of one Config to one Directory.
+// engine applies the rules of one Config to one Directory. It caches the
+// last period and the last local day it looked up; an engine is used by
+// one goroutine at a time.
 type engine struct {
-	cfg Config
-	dir *Directory
+	cfg    Config
+	dir    *Directory
+	period periodSpan
+	day    localDay
+	// Scratch space reused from one member to the next.
+	entries  []*tap
+	centers  []centerTaps
+	pieceBuf []piece
+	split    []piece
+}
+
+// periodSpan is a period with its bounds in Unix ms.
+type periodSpan struct {
+	p          Period
+	start, end int64
+}
+
+// periodAt returns the period containing ms in the network's time zone.
+func (e *engine) periodAt(ms int64) periodSpan {
+	if e.period.p.IsZero() || ms < e.period.start || ms >= e.period.end {
+		p := PeriodOf(time.UnixMilli(ms), e.cfg.Location)
+		e.period = periodSpan{p: p, start: p.Start(e.cfg.Location).UnixMilli(), end: p.End(e.cfg.Location).UnixMilli()}
+	}
+	return e.period
+}
+
+// localDay is one calendar day of a center: its bounds in Unix ms and its
+// closing time (the close of its last opening span; closed: no span).
+type localDay struct {
+	center     *centerInfo
+	start, end int64
+	closing    int64
+	open       bool
+}
+
+// dayAt returns the center's local day containing ms.
+func (e *engine) dayAt(c *centerInfo, ms int64) localDay {
+	if e.day.center == c && ms >= e.day.start && ms < e.day.end {
+		return e.day
+	}
+	local := time.UnixMilli(ms).In(c.loc)
+	y, m, d := local.Date()
+	day := localDay{center: c, start: time.Date(y, m, d, 0, 0, 0, 0, c.loc).UnixMilli(),
+		end: time.Date(y, m, d+1, 0, 0, 0, 0, c.loc).UnixMilli()}
+	if spans := c.Hours[local.Weekday()]; len(spans) > 0 {
+		last := spans[len(spans)-1].Close
+		day.open = true
+		day.closing = time.Date(y, m, d, last/60, last%60, 0, 0, c.loc).UnixMilli()
+	}
+	e.day = day
+	return day
 }
 
 // tap is a usable badge tap of one member, placed in time.
 type tap struct {
 	at        int64 // effective time, Unix ms
 	center    string
+	ci        *centerInfo
 	exit      bool
 	staff     bool // granted_staff
 	untrusted bool // clock untrusted, corroborated
 	door      string
 	seq       uint64
+	reach     reachEnd // entries: where the presence they start ends
 }
 
 func compareTaps(a, b *tap) int {
-	return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.door, b.door), cmp.Compare(a.seq, b.seq))
+	if a.at != b.at {
+		return cmp.Compare(a.at, b.at)
+	}
+	if a.door != b.door {
+		return cmp.Compare(a.door, b.door)
+	}
+	return cmp.Compare(a.seq, b.seq)
 }
 
-// counter accumulates counts per period.
+// countIndex numbers the Count* keys for counter.
+type countIndex uint8
+
+const (
+	ixEntries countIndex = iota
+	ixExits
+	ixUntrustedUsed
+	ixExitWithoutEntry
+	ixInvalid
+	ixDuplicate
+	ixConflict
+	ixUnknownDoor
+	ixNoMember
+	ixUnknownMember
+	ixUntrustedExcluded
+	ixClockAhead
+	ixNotTap
+	ixDenied
+	numCounts
+)
+
+var countNames = [numCounts]string{
+	ixEntries: CountEntries, ixExits: CountExits, ixUntrustedUsed: CountUntrustedUsed,
+	ixExitWithoutEntry: CountExitWithoutEntry, ixInvalid: CountInvalid, ixDuplicate: CountDuplicate,
+	ixConflict: CountConflict, ixUnknownDoor: CountUnknownDoor, ixNoMember: CountNoMember,
+	ixUnknownMember: CountUnknownMember, ixUntrustedExcluded: CountUntrustedExcluded,
+	ixClockAhead: CountClockAhead, ixNotTap: CountNotTap, ixDenied: CountDenied,
+}
+
+// counter accumulates counts per period; it remembers the bounds of the
+// last period used, as taps mostly come in time order.
 type counter struct {
-	loc *time.Location
-	by  map[Period]Counts
+	loc        *time.Location
+	by         map[Period]*[numCounts]int64
+	cur        *[numCounts]int64
+	start, end int64
 }
 
-func (c *counter) add(ms int64, key string) {
-	p := PeriodOf(time.UnixMilli(ms), c.loc)
-	if c.by == nil {
-		c.by = map[Period]Counts{}
+func (c *counter) add(ms int64, k countIndex) {
+	if c.cur == nil || ms < c.start || ms >= c.end {
+		p := PeriodOf(time.UnixMilli(ms), c.loc)
+		if c.by == nil {
+			c.by = map[Period]*[numCounts]int64{}
+		}
+		c.cur = c.by[p]
+		if c.cur == nil {
+			c.cur = new([numCounts]int64)
+			c.by[p] = c.cur
+		}
+		c.start, c.end = p.Start(c.loc).UnixMilli(), p.End(c.loc).UnixMilli()
 	}
-	if c.by[p] == nil {
-		c.by[p] = Counts{}
+	c.cur[k]++
+}
+
+// counts returns the counts of one period, nil when all are zero.
+func (c *counter) counts(p Period) Counts {
+	vals := c.by[p]
+	if vals == nil {
+		return nil
 	}
-	c.by[p][key]++
+	var out Counts
+	for k, v := range vals {
+		if v != 0 {
+			if out == nil {
+				out = Counts{}
+			}
+			out[countNames[k]] = v
+		}
+	}
+	return out
 }
 
 // classify validates one (deduplicated) event and turns it into a tap, or
@@ -53,50 +167,50 @@ func (c *counter) add(ms int64, key string) {
 // the tap's effective time.
 func (e *engine) classify(ev *domain.Event, cnt *counter) (tap, bool) {
 	if ev.ReceivedMs <= 0 || protocol.ValidID(ev.Door) != nil || ev.Event.Validate("") != nil {
-		cnt.add(ev.ReceivedMs, CountInvalid)
+		cnt.add(ev.ReceivedMs, ixInvalid)
 		return tap{}, false
 	}
 	if ev.Kind != protocol.EventTap {
-		cnt.add(ev.ReceivedMs, CountNotTap)
+		cnt.add(ev.ReceivedMs, ixNotTap)
 		return tap{}, false
 	}
 	door := e.dir.doors[ev.Door]
 	if door == nil {
-		cnt.add(ev.ReceivedMs, CountUnknownDoor)
+		cnt.add(ev.ReceivedMs, ixUnknownDoor)
 		return tap{}, false
 	}
 	granted := ev.Reason.Granted()
 	if !door.Exit && !granted {
-		cnt.add(ev.ReceivedMs, CountDenied)
+		cnt.add(ev.ReceivedMs, ixDenied)
 		return tap{}, false
 	}
 	if ev.Member == "" {
-		cnt.add(ev.ReceivedMs, CountNoMember)
+		cnt.add(ev.ReceivedMs, ixNoMember)
 		return tap{}, false
 	}
 	if e.dir.members[ev.Member] == nil {
-		cnt.add(ev.ReceivedMs, CountUnknownMember)
+		cnt.add(ev.ReceivedMs, ixUnknownMember)
 		return tap{}, false
 	}
 	lead := ev.TimeMs - ev.ReceivedMs // > 0: door time after receipt
 	if lead > e.cfg.MaxClockAhead.Milliseconds() {
-		cnt.add(ev.ReceivedMs, CountClockAhead)
+		cnt.add(ev.ReceivedMs, ixClockAhead)
 		return tap{}, false
 	}
-	t := tap{at: ev.TimeMs, center: door.CenterID, exit: door.Exit,
+	t := tap{at: ev.TimeMs, center: door.CenterID, ci: door.center, exit: door.Exit,
 		staff: ev.Reason == protocol.GrantedStaff, door: ev.Door, seq: ev.Seq}
 	if !ev.Trusted {
 		if e.cfg.Untrusted != UntrustedCorroborated || -lead > e.cfg.UntrustedMaxDelay.Milliseconds() {
-			cnt.add(ev.ReceivedMs, CountUntrustedExcluded)
+			cnt.add(ev.ReceivedMs, ixUntrustedExcluded)
 			return tap{}, false
 		}
 		t.untrusted = true
-		cnt.add(t.at, CountUntrustedUsed)
+		cnt.add(t.at, ixUntrustedUsed)
 	}
 	if t.exit {
-		cnt.add(t.at, CountExits)
+		cnt.add(t.at, ixExits)
 	} else {
-		cnt.add(t.at, CountEntries)
+		cnt.add(t.at, ixEntries)
 	}
 	return t, true
 }
@@ -124,6 +238,12 @@ func (e *engine) member(id string, events []*domain.Event, fromMs, toMs int64) m
 			taps = append(taps, t)
 		}
 	}
+	return e.memberTaps(id, taps, cnt, fromMs, toMs)
+}
+
+// memberTaps computes the visits of one member id from its usable taps (any
+// order; sorted in place) and adds the counts gathered so far.
+func (e *engine) memberTaps(id string, taps []tap, cnt *counter, fromMs, toMs int64) map[Period]*MemberPeriod {
 	var pieces []piece
 	if m := e.dir.members[id]; m != nil {
 		slices.SortFunc(taps, func(a, b tap) int { return compareTaps(&a, &b) })
@@ -134,20 +254,37 @@ func (e *engine) member(id string, events []*domain.Event, fromMs, toMs int64) m
 
 // centerTaps are a member's entries and exits at one center, by time.
 type centerTaps struct {
+	ci      *centerInfo
 	entries []*tap
 	exits   []*tap
 }
 
+// at returns the member's taps at a center (nil when none).
+func (e *engine) at(center string) *centerTaps {
+	for i := range e.centers {
+		if e.centers[i].ci.ID == center {
+			return &e.centers[i]
+		}
+	}
+	return nil
+}
+
 // pieces applies the booking and walk-in rules to one member's taps.
 func (e *engine) pieces(id string, taps []tap, fromMs, toMs int64, cnt *counter) []piece {
-	var entries []*tap
-	at := map[string]*centerTaps{}
+	entries := e.entries[:0]
+	e.centers = e.centers[:0]
 	for i := range taps {
 		t := &taps[i]
-		ct := at[t.center]
+		ct := e.at(t.center)
 		if ct == nil {
-			ct = &centerTaps{}
-			at[t.center] = ct
+			if len(e.centers) < cap(e.centers) {
+				e.centers = e.centers[:len(e.centers)+1]
+				ct = &e.centers[len(e.centers)-1]
+				ct.ci, ct.entries, ct.exits = t.ci, ct.entries[:0], ct.exits[:0]
+			} else {
+				e.centers = append(e.centers, centerTaps{ci: t.ci})
+				ct = &e.centers[len(e.centers)-1]
+			}
 		}
 		if t.exit {
 			ct.exits = append(ct.exits, t)
@@ -156,19 +293,20 @@ func (e *engine) pieces(id string, taps []tap, fromMs, toMs int64, cnt *counter)
 			entries = append(entries, t)
 		}
 	}
+	e.entries = entries
 	// How long each entry keeps the member inside: to the first exit tap
 	// there the same local day, else DefaultVisit; never past local
 	// midnight or the member's next entry at another center.
-	reach := make(map[*tap]reachEnd, len(entries))
 	next := len(entries) // index of the next entry at another center
 	for i := len(entries) - 1; i >= 0; i-- {
 		if i < len(entries)-1 && entries[i+1].center != entries[i].center {
 			next = i + 1
 		}
-		reach[entries[i]] = e.reach(entries[i], at[entries[i].center], entries, next)
+		entries[i].reach = e.reach(entries[i], e.at(entries[i].center), entries, next)
 	}
 	grace := e.cfg.Grace.Milliseconds()
-	var pieces []piece
+	pieces := e.pieceBuf[:0]
+	defer func() { e.pieceBuf = pieces[:0] }()
 
 	// Bookings: attended when an entry at the center falls in
 	// [start − grace, end), or an earlier entry still keeps the member
@@ -177,13 +315,13 @@ func (e *engine) pieces(id string, taps []tap, fromMs, toMs int64, cnt *counter)
 	for _, b := range e.dir.bookingsOverlapping(id, fromMs, toMs) {
 		start, end := b.Start.UnixMilli(), b.End.UnixMilli()
 		attended, trusted := false, false
-		if ct := at[b.CenterID]; ct != nil {
+		if ct := e.at(b.CenterID); ct != nil {
 			lo, _ := slices.BinarySearchFunc(ct.entries, start-grace-window, func(t *tap, ms int64) int { return cmp.Compare(t.at, ms) })
 			for _, t := range ct.entries[lo:] {
 				if t.at >= end {
 					break
 				}
-				r := reach[t]
+				r := t.reach
 				if t.at >= start-grace || r.end > start-grace {
 					attended = true
 					trusted = trusted || (!t.untrusted && (t.at >= start-grace || !r.untrusted))
@@ -205,7 +343,7 @@ func (e *engine) pieces(id string, taps []tap, fromMs, toMs int64, cnt *counter)
 	// booking and have no pass are recorded, not credited.
 	for _, t := range entries {
 		pass := e.passCovers(id, t.center, t.at)
-		r := reach[t]
+		r := t.reach
 		if !pass && e.attendsBooking(id, t, r.end) {
 			continue // the entry is the evidence of a booking, credited as booked
 		}
@@ -221,12 +359,12 @@ func (e *engine) pieces(id string, taps []tap, fromMs, toMs int64, cnt *counter)
 	}
 
 	// Exit taps that follow no entry at that center the same local day.
-	for c, ct := range at {
-		loc := e.dir.centers[c].loc
+	for i := range e.centers {
+		ct := &e.centers[i]
 		for _, x := range ct.exits {
 			j, _ := slices.BinarySearchFunc(ct.entries, x.at, func(t *tap, ms int64) int { return cmp.Compare(t.at, ms) })
-			if j == 0 || !sameDay(ct.entries[j-1].at, x.at, loc) {
-				cnt.add(x.at, CountExitWithoutEntry)
+			if j == 0 || ct.entries[j-1].at < e.dayAt(ct.ci, x.at).start {
+				cnt.add(x.at, ixExitWithoutEntry)
 			}
 		}
 	}
@@ -273,9 +411,7 @@ type reachEnd struct {
 // length; never past local midnight nor the member's next entry at another
 // center (entries at the same instant do not cut).
 func (e *engine) reach(t *tap, ct *centerTaps, entries []*tap, nextOther int) reachEnd {
-	c := e.dir.centers[t.center]
-	y, m, d := time.UnixMilli(t.at).In(c.loc).Date()
-	dayEnd := time.Date(y, m, d+1, 0, 0, 0, 0, c.loc).UnixMilli()
+	dayEnd := e.dayAt(t.ci, t.at).end
 	r := reachEnd{end: t.at + e.cfg.DefaultVisit.Milliseconds(), untrusted: t.untrusted}
 	j, _ := slices.BinarySearchFunc(ct.exits, t.at+1, func(x *tap, ms int64) int { return cmp.Compare(x.at, ms) })
 	if j < len(ct.exits) && ct.exits[j].at <= dayEnd {
@@ -302,27 +438,13 @@ func (e *engine) reach(t *tap, ct *centerTaps, entries []*tap, nextOther int) re
 // span). An entry at or after closing, or on a closed day, gives an empty
 // record with why closed.
 func (e *engine) walkIn(t *tap, r reachEnd) piece {
-	c := e.dir.centers[t.center]
-	local := time.UnixMilli(t.at).In(c.loc)
+	day := e.dayAt(t.ci, t.at)
 	p := piece{center: t.center, start: t.at, end: t.at, untrusted: r.untrusted, why: WhyClosed}
-	spans := c.Hours[local.Weekday()]
-	if len(spans) == 0 {
+	if !day.open || t.at >= day.closing {
 		return p
 	}
-	y, m, d := local.Date()
-	last := spans[len(spans)-1].Close
-	closing := time.Date(y, m, d, last/60, last%60, 0, 0, c.loc).UnixMilli()
-	if t.at >= closing {
-		return p
-	}
-	p.end, p.why = min(r.end, closing), ""
+	p.end, p.why = min(r.end, day.closing), ""
 	return p
-}
-
-func sameDay(a, b int64, loc *time.Location) bool {
-	ya, ma, da := time.UnixMilli(a).In(loc).Date()
-	yb, mb, db := time.UnixMilli(b).In(loc).Date()
-	return ya == yb && ma == mb && da == db
 }
 
 // visits splits pieces at period boundaries, merges overlapping or touching
@@ -336,18 +458,19 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 		}
 		return out[p]
 	}
-	for p, c := range cnt.by {
-		get(p).Counts = c
+	for p := range cnt.by {
+		if c := cnt.counts(p); c != nil {
+			get(p).Counts = c
+		}
 	}
 	if len(pieces) == 0 {
 		return out
 	}
-	loc := e.cfg.Location
-	var split []piece
+	split := e.split[:0]
+	defer func() { e.split = split[:0] }()
 	for _, p := range pieces {
 		for p.end > p.start {
-			per := PeriodOf(time.UnixMilli(p.start), loc)
-			boundary := per.End(loc).UnixMilli()
+			boundary := e.periodAt(p.start).end
 			if p.end <= boundary {
 				break
 			}
@@ -358,42 +481,55 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 		}
 		split = append(split, p)
 	}
+	// In time order (pieces come nearly sorted), each (center, reason)
+	// group keeps one open visit that grows while pieces overlap or touch
+	// it within its period.
 	slices.SortFunc(split, func(a, b piece) int {
-		return cmp.Or(cmp.Compare(a.center, b.center), cmp.Compare(a.why, b.why),
-			cmp.Compare(a.start, b.start), cmp.Compare(a.end, b.end), cmp.Compare(a.booking, b.booking))
+		switch {
+		case a.start != b.start:
+			return cmp.Compare(a.start, b.start)
+		case a.end != b.end:
+			return cmp.Compare(a.end, b.end)
+		case a.center != b.center:
+			return cmp.Compare(a.center, b.center)
+		case a.why != b.why:
+			return cmp.Compare(a.why, b.why)
+		}
+		return cmp.Compare(a.booking, b.booking)
 	})
 	m := e.dir.members[id]
-	for i := 0; i < len(split); {
-		first := split[i]
-		per := PeriodOf(time.UnixMilli(first.start), loc)
-		perEnd := per.End(loc).UnixMilli()
-		v := Visit{MemberID: id, CenterID: first.center, Period: per, HomeCenterID: m.HomeCenterID, Why: first.why}
-		start, end := first.start, first.end
-		walkIn := false
-		var bookings []string
-		j := i
-		for ; j < len(split); j++ {
-			q := split[j]
-			if q.center != first.center || q.why != first.why || q.start > end || q.start >= perEnd {
-				break
-			}
-			end = max(end, q.end)
-			if q.booking != "" {
-				bookings = append(bookings, q.booking)
-			} else {
-				walkIn = true
-			}
-			v.NoShow = v.NoShow || q.noShow
-			v.UntrustedClock = v.UntrustedClock || q.untrusted
+	type group struct {
+		center     string
+		why        Why
+		per        periodSpan
+		start, end int64
+		walkIn     bool
+		noShow     bool
+		untrusted  bool
+		bookings   []string
+	}
+	var groups []group
+	visits := make([]Visit, 0, len(split))
+	absorb := func(g *group, q piece) {
+		g.end = max(g.end, q.end)
+		if q.booking != "" {
+			g.bookings = append(g.bookings, q.booking)
+		} else {
+			g.walkIn = true
 		}
-		i = j
-		slices.Sort(bookings)
-		v.Bookings = slices.Compact(bookings)
-		v.Start, v.End = time.UnixMilli(start).UTC(), time.UnixMilli(end).UTC()
+		g.noShow = g.noShow || q.noShow
+		g.untrusted = g.untrusted || q.untrusted
+	}
+	flush := func(g *group) {
+		v := Visit{MemberID: id, CenterID: g.center, Period: g.per.p, HomeCenterID: m.HomeCenterID, Why: g.why,
+			NoShow: g.noShow, UntrustedClock: g.untrusted,
+			Start: time.UnixMilli(g.start).UTC(), End: time.UnixMilli(g.end).UTC()}
+		slices.Sort(g.bookings)
+		v.Bookings = slices.Compact(g.bookings)
 		switch {
-		case walkIn && len(v.Bookings) > 0:
+		case g.walkIn && len(v.Bookings) > 0:
 			v.Source = SourceBookingAndWalkIn
-		case walkIn:
+		case g.walkIn:
 			v.Source = SourceWalkIn
 		default:
 			v.Source = SourceBooking
@@ -411,18 +547,55 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 		}
 		if v.Why == "" {
 			v.Credited = true
-			v.CreditedMinutes = ceilQuarterMinutes(end - start)
+			v.CreditedMinutes = ceilQuarterMinutes(g.end - g.start)
 		}
-		mp := get(per)
-		mp.Visits = append(mp.Visits, v)
+		visits = append(visits, v)
 	}
-	for _, mp := range out {
-		slices.SortFunc(mp.Visits, compareVisits)
+	for _, q := range split {
+		var g *group
+		for k := range groups {
+			if groups[k].center == q.center && groups[k].why == q.why {
+				g = &groups[k]
+				break
+			}
+		}
+		if g != nil && (q.start > g.end || q.start >= g.per.end) {
+			flush(g)
+		} else if g != nil {
+			absorb(g, q)
+			continue
+		}
+		if g == nil {
+			groups = append(groups, group{})
+			g = &groups[len(groups)-1]
+		}
+		*g = group{center: q.center, why: q.why, per: e.periodAt(q.start), start: q.start, end: q.end}
+		absorb(g, q)
+	}
+	for k := range groups {
+		flush(&groups[k])
+	}
+	slices.SortFunc(visits, compareVisits)
+	// Periods follow start times: each period's visits are contiguous.
+	for i := 0; i < len(visits); {
+		j := i + 1
+		for j < len(visits) && visits[j].Period == visits[i].Period {
+			j++
+		}
+		get(visits[i].Period).Visits = visits[i:j:j]
+		i = j
 	}
 	return out
 }
 
 func compareVisits(a, b Visit) int {
-	return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.CenterID, b.CenterID),
-		cmp.Compare(a.Why, b.Why), a.End.Compare(b.End))
+	switch {
+	case !a.Start.Equal(b.Start):
+		return a.Start.Compare(b.Start)
+	case a.CenterID != b.CenterID:
+		return cmp.Compare(a.CenterID, b.CenterID)
+	case a.Why != b.Why:
+		return cmp.Compare(a.Why, b.Why)
+	}
+	return a.End.Compare(b.End)
 }

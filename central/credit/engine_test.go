@@ -337,9 +337,9 @@ func TestRules(t *testing.T) {
 			name: "unusable events are counted, never dropped silently",
 			events: func() *events {
 				es := new(events).tap("x-in", "nomad", protocol.GrantedPass, "2026-11-10 09:00"). // unknown door
-					tap("a-in", "ghost", protocol.GrantedPass, "2026-11-10 09:00").                  // unknown member
-					tap("a-in", "", protocol.GrantedPass, "2026-11-10 09:00").                       // no member
-					tap("a-in", "nomad", protocol.DeniedNoBooking, "2026-11-10 09:00")               // denied
+															tap("a-in", "ghost", protocol.GrantedPass, "2026-11-10 09:00").    // unknown member
+															tap("a-in", "", protocol.GrantedPass, "2026-11-10 09:00").         // no member
+															tap("a-in", "nomad", protocol.DeniedNoBooking, "2026-11-10 09:00") // denied
 				es.tap("a-in", "nomad", protocol.GrantedPass, "2026-11-10 09:30", func(ev *domain.Event) { ev.Boot = "" })
 				es.tap("a-in", "nomad", protocol.GrantedPass, "2026-11-10 09:40", func(ev *domain.Event) { ev.Kind, ev.Reason, ev.UID = protocol.EventDoorClosed, "", "" })
 				es.tap("a-in", "nomad", protocol.GrantedPass, "2026-11-10 09:50", func(ev *domain.Event) { ev.ReceivedMs = 0 })

@@ -17,7 +17,8 @@ import (
 //
 // Update recomputes only what new events can change: for each member with
 // new events, the periods within two days of each event and the periods of
-// the member's bookings that the event may attend. The recomputation uses
+// the member's bookings within two days of it (whose attendance the event
+// may change). The recomputation uses
 // the same rules as Compute over the member's stored events in a window that
 // fully determines those periods, so the stored results always equal what
 // Compute would give from scratch (tested). Events of a closed period change
@@ -77,7 +78,10 @@ func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Eve
 		}
 		l.addPeriods(set, ev.ReceivedMs, ev.ReceivedMs+1)
 		l.addPeriods(set, ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs)
-		for _, b := range dir.bookingsAttendableAt(ev.Member, ev.TimeMs, l.cfg.Grace) {
+		// A tap can change the attendance of any booking within a day or
+		// so: an entry keeps the member inside until midnight at most, and
+		// an exit shortens earlier entries of its day.
+		for _, b := range dir.bookingsOverlapping(ev.Member, ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs+l.cfg.Grace.Milliseconds()) {
 			l.addPeriods(set, b.Start.UnixMilli(), b.End.UnixMilli())
 		}
 	}

@@ -209,3 +209,26 @@ func TestLedgerDuplicatesAndOrder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, truth.MemberPeriods(nov), got)
 }
+
+// An entry well before a booking still attends it when the member is
+// inside at its start; when the booking runs into the next period, the
+// update must recompute that period too (found by the property test).
+func TestLedgerEntryAttendsBookingInNextPeriod(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	b := booking("bk1", "booker", "ctr-n", "2026-10-28 23:00", "2026-11-01 01:00")
+	dir := testDir(b)
+	st := credit.NewMemStore()
+	l, err := credit.NewLedger(cfg, st)
+	require.NoError(t, err)
+	es := new(events).tap("n-in", "booker", "granted_booking", "2026-10-28 21:00")
+	ingest(t, l, st, dir, es.evs)
+
+	truth, err := credit.Compute(cfg, dir, es.evs)
+	require.NoError(t, err)
+	nov := mustPeriod(t, "2026-11")
+	assert.Equal(t, []string{"ctr-n 11-01 00:00→01:00 booking nomadic 60"}, showAll(truth.MemberPeriod("booker", nov).Visits))
+	got, err := st.MemberPeriod(ctx, "booker", nov)
+	require.NoError(t, err)
+	assert.Equal(t, truth.MemberPeriod("booker", nov), got)
+}
