@@ -90,9 +90,11 @@
 // Periods are calendar months in Config.Location (Europe/Brussels by
 // default); a visit belongs to the period in which it starts, and intervals
 // crossing a month boundary are split at it. Durations are exact (Unix
-// milliseconds), so nights of 23 or 25 hours count as they were. Tap counts
-// belong to the period of the tap's time (of its receipt, for taps set aside
-// for their clock or as invalid).
+// milliseconds), so nights of 23 or 25 hours count as they were. Counts of
+// taps used (entries, exits, untrusted_clock_used, exit_without_entry)
+// belong to the period of the tap's time; counts of events set aside, of
+// whatever kind, to the period in which the central received them (their
+// own time may be what is wrong with them).
 //
 // A period closes once ended, in order (the first close needs no results in
 // earlier periods). Closing rebuilds the period from the stored events and
