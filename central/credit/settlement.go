@@ -55,6 +55,9 @@ type Settlement struct {
 	Adjustments []AdjustmentLine `json:"adjustments"`
 	// Counts sums the counts of every member in the period.
 	Counts Counts `json:"counts,omitempty"`
+	// Problems lists the directory records left out of the computation
+	// (or kept with a caveat) when the settlement was built.
+	Problems []Problem `json:"problems,omitempty"`
 	// TotalCents is what the cooperative pays all centers for the period.
 	TotalCents int64 `json:"total_cents"`
 }
@@ -212,6 +215,9 @@ func buildSettlement(cfg *Config, dir *Directory, p Period, mps []MemberPeriod, 
 	if len(counts) > 0 {
 		s.Counts = counts
 	}
+	if len(dir.problems) > 0 {
+		s.Problems = dir.Problems()
+	}
 	return s
 }
 
@@ -224,6 +230,7 @@ func (s *Settlement) ForCenter(id string) *Settlement {
 	out.CrossCenter = []CrossCenterLine{}
 	out.Adjustments = []AdjustmentLine{}
 	out.Counts = nil
+	out.Problems = nil
 	out.TotalCents = 0
 	for _, l := range s.Centers {
 		if l.CenterID == id {

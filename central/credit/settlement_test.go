@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/domain"
 )
 
 // novemberScenario: nomad 3 h at ctr-a and 1 h 15 at ctr-b; local (home
@@ -121,4 +122,32 @@ func TestSettlementJSONRoundTrip(t *testing.T) {
 	var back credit.Settlement
 	require.NoError(t, json.Unmarshal(buf.Bytes(), &back))
 	assert.Equal(t, *s, back)
+}
+
+func TestDirectoryProblemsAreReported(t *testing.T) {
+	centers := append(testCenters(), domain.Center{ID: "bad tz", Name: "X", TimeZone: "Mars/Olympus"})
+	doors := append(testDoors(), domain.Door{ID: "z-in", CenterID: "ctr-z", Name: "Z"}, testDoors()[0])
+	members := append(testMembers(), domain.Member{ID: "far", Name: "Far", HomeCenterID: "ctr-z", Status: domain.MemberActive})
+	bookings := []domain.Booking{
+		booking("bk-ok", "booker", "ctr-a", "2026-11-10 09:00", "2026-11-10 10:00"),
+		booking("bk-center", "booker", "ctr-z", "2026-11-10 09:00", "2026-11-10 10:00"),
+		booking("bk-member", "ghost", "ctr-a", "2026-11-10 09:00", "2026-11-10 10:00"),
+		booking("bk-ok", "booker", "ctr-a", "2026-11-11 09:00", "2026-11-11 10:00"),
+	}
+	dir := credit.NewDirectory(centers, doors, members, bookings, testPasses())
+	kinds := map[string]domain.Kind{}
+	for _, p := range dir.Problems() {
+		kinds[p.ID] = p.Kind
+	}
+	assert.Equal(t, map[string]domain.Kind{"bad tz": domain.KindCenter, "z-in": domain.KindDoor, "a-in": domain.KindDoor,
+		"far": domain.KindMember, "bk-center": domain.KindBooking, "bk-member": domain.KindBooking, "bk-ok": domain.KindBooking}, kinds)
+	assert.Equal(t, []string{"ctr-a", "ctr-b", "ctr-n"}, dir.CenterIDs())
+
+	r, err := credit.Compute(testConfig(t), dir, nil)
+	require.NoError(t, err)
+	s := r.Settlement(mustPeriod(t, "2026-11"))
+	assert.Len(t, s.Problems, len(kinds))
+	assert.Nil(t, s.ForCenter("ctr-a").Problems)
+	// The first bk-ok is kept: a no-show on the 10th.
+	assert.Equal(t, []string{"ctr-a 11-10 09:00→10:00 booking nomadic no_show"}, showAll(r.MemberPeriod("booker", mustPeriod(t, "2026-11")).Visits))
 }
