@@ -125,4 +125,15 @@
 // /api/v1/members/{id}/statement?period= and POST
 // /api/v1/periods/{period}/close, and the command swc-central settle, stay
 // thin. Settlement.ForCenter filters what a center manager may see.
+//
+// # Incremental state
+//
+// A Ledger keeps results per member and period, adjustment lines and
+// frozen settlements in a Store (see Store for what to persist; MemStore is
+// the in-memory one; credittest checks other implementations). The central
+// calls Update after committing events, Changed after committing a booking
+// or pass change, Rebuild for an open period after a change of members,
+// doors, centers or rates, and Close to freeze a period. A computation from
+// scratch (the command line, audits) calls Compute over the events of
+// EventWindow.
 package credit

@@ -62,6 +62,40 @@ type UpdateReport struct {
 // dayMs is a margin of one day in milliseconds.
 const dayMs = int64(24 * time.Hour / time.Millisecond)
 
+// window is the range of event times (Unix ms) that fully determines the
+// member's results in periods first to last: two days around them (walk-ins,
+// exit taps, entries elsewhere, entries keeping a member inside) and the
+// attendance windows of the bookings that overlap them. Member "" means
+// every member.
+func window(cfg *Config, dir *Directory, member string, first, last Period) (fromMs, toMs int64) {
+	loc := cfg.Location
+	start, end := first.Start(loc).UnixMilli(), last.End(loc).UnixMilli()
+	fromMs, toMs = start-2*dayMs, end+2*dayMs
+	widen := func(bs []domain.Booking) {
+		for _, b := range bs {
+			fromMs = min(fromMs, b.Start.UnixMilli()-cfg.Grace.Milliseconds()-2*dayMs)
+			toMs = max(toMs, b.End.UnixMilli()+2*dayMs)
+		}
+	}
+	if member != "" {
+		widen(dir.bookingsOverlapping(member, start, end))
+		return fromMs, toMs
+	}
+	for id := range dir.bookings {
+		widen(dir.bookingsOverlapping(id, start, end))
+	}
+	return fromMs, toMs
+}
+
+// EventWindow is the range of times that determines period p from scratch:
+// Compute over every stored event whose door time or receipt time lies in
+// [from, to) gives p's exact results (results of other periods in the
+// answer are partial and must be ignored).
+func EventWindow(cfg Config, dir *Directory, p Period) (from, to time.Time) {
+	fromMs, toMs := window(&cfg, dir, "", p, p)
+	return time.UnixMilli(fromMs), time.UnixMilli(toMs)
+}
+
 // Update credits events that the central has committed (they must be
 // readable through the store's MemberEvents). Duplicates and events already
 // credited are harmless: the ledger recomputes from the store.
@@ -184,7 +218,6 @@ func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[
 	open, adjusted := map[Period]bool{}, map[Period]bool{}
 	frozenRates := map[Period]*Settlement{}
 	bookedIn := last.Next()
-	loc := l.cfg.Location
 	for _, member := range slices.Sorted(maps.Keys(dirty)) {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -194,17 +227,7 @@ func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[
 			continue
 		}
 		rep.Members++
-		// The window that determines these periods: two days around them
-		// (walk-ins, exits, cuts) and the attendance windows of the
-		// bookings that overlap them.
-		from := periods[0].Start(loc).UnixMilli() - 2*dayMs
-		to := periods[len(periods)-1].End(loc).UnixMilli() + 2*dayMs
-		for _, p := range periods {
-			for _, b := range dir.bookingsOverlapping(member, p.Start(loc).UnixMilli(), p.End(loc).UnixMilli()) {
-				from = min(from, b.Start.UnixMilli()-l.cfg.Grace.Milliseconds()-2*dayMs)
-				to = max(to, b.End.UnixMilli()+2*dayMs)
-			}
-		}
+		from, to := window(&l.cfg, dir, member, periods[0], periods[len(periods)-1])
 		evs, err := l.store.MemberEvents(ctx, member, from, to)
 		if err != nil {
 			return nil, nil, fmt.Errorf("credit: events of member %q: %w", member, err)

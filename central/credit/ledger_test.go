@@ -232,3 +232,55 @@ func TestLedgerEntryAttendsBookingInNextPeriod(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, truth.MemberPeriod("booker", nov), got)
 }
+
+func TestLedgerPassChange(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	es := new(events).tap("a-in", "booker", "granted_pass", "2026-11-10 09:00").
+		tap("a-out", "booker", "granted_pass", "2026-11-10 10:00")
+	st := credit.NewMemStore()
+	l, err := credit.NewLedger(cfg, st)
+	require.NoError(t, err)
+	nov := mustPeriod(t, "2026-11")
+	ingest(t, l, st, testDir(), es.evs)
+	got, err := st.MemberPeriod(ctx, "booker", nov)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ctr-a 11-10 09:00→10:00 walk_in nomadic no_booking_or_pass"}, showAll(got.Visits))
+
+	// The pass is recorded afterwards (it was sold at the desk).
+	pass := domain.Pass{ID: "p-booker", MemberID: "booker", ValidFrom: at("2026-11-01 00:00"), ValidUntil: at("2026-12-01 00:00")}
+	dir := credit.NewDirectory(testCenters(), testDoors(), testMembers(), nil, append(testPasses(), pass))
+	_, err = l.Changed(ctx, dir, domain.Change{Kind: domain.KindPass, Pass: &pass})
+	require.NoError(t, err)
+	got, err = st.MemberPeriod(ctx, "booker", nov)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"ctr-a 11-10 09:00→10:00 walk_in nomadic 60"}, showAll(got.Visits))
+	truth, err := credit.Compute(cfg, dir, es.evs)
+	require.NoError(t, err)
+	assert.Equal(t, truth.MemberPeriod("booker", nov), got)
+}
+
+// Compute over the events of EventWindow gives the period exactly.
+func TestEventWindow(t *testing.T) {
+	cfg := testConfig(t)
+	b := booking("bk1", "booker", "ctr-n", "2026-10-20 10:00", "2026-11-02 10:00")
+	dir := testDir(b)
+	es := new(events).tap("n-in", "booker", "granted_booking", "2026-10-20 10:05").
+		in("a-in", "nomad", "2026-11-10 09:00").in("a-in", "nomad", "2026-12-10 09:00")
+	nov := mustPeriod(t, "2026-11")
+	from, to := credit.EventWindow(cfg, dir, nov)
+	assert.True(t, !from.After(at("2026-10-20 10:05")), "the booking's attendance is inside: %v", from)
+	var inWindow []domain.Event
+	for _, ev := range es.evs {
+		if (ev.TimeMs >= from.UnixMilli() && ev.TimeMs < to.UnixMilli()) || (ev.ReceivedMs >= from.UnixMilli() && ev.ReceivedMs < to.UnixMilli()) {
+			inWindow = append(inWindow, ev)
+		}
+	}
+	assert.Len(t, inWindow, 2)
+	all, err := credit.Compute(cfg, dir, es.evs)
+	require.NoError(t, err)
+	part, err := credit.Compute(cfg, dir, inWindow)
+	require.NoError(t, err)
+	assert.Equal(t, all.Settlement(nov), part.Settlement(nov))
+	assert.Equal(t, all.MemberPeriods(nov), part.MemberPeriods(nov))
+}
