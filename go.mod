@@ -11,6 +11,7 @@ require (
 	modernc.org/sqlite v1.62.0
 	periph.io/x/conn/v3 v3.7.3
 	periph.io/x/devices/v3 v3.7.4
+	pgregory.net/rapid v1.3.0
 )
 
 require (

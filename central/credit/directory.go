@@ -1,0 +1,195 @@
+package credit
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/domain"
+)
+
+// Directory is the reference data the engine credits against: centers,
+// doors, members, bookings and passes, validated and indexed. It is read
+// only once built and safe for concurrent use.
+//
+// Records that fail validation or name something unknown are left out and
+// listed by Problems, so that one bad record never blocks a settlement and
+// never disappears unnoticed.
+type Directory struct {
+	centers   map[string]*centerInfo
+	centerIDs []string
+	doors     map[string]*doorInfo
+	members   map[string]*domain.Member
+	bookings  map[string][]domain.Booking // by member: confirmed, sorted by start then id
+	passes    map[string][]domain.Pass    // by member, sorted by valid_from then id
+	problems  []Problem
+}
+
+type centerInfo struct {
+	domain.Center
+	loc *time.Location
+}
+
+type doorInfo struct {
+	domain.Door
+	center *centerInfo
+}
+
+// Problem is a directory record left out, or kept with a caveat.
+type Problem struct {
+	Kind    domain.Kind `json:"kind"`
+	ID      string      `json:"id"`
+	Problem string      `json:"problem"`
+}
+
+// NewDirectory validates and indexes the reference data. Cancelled bookings
+// are kept out silently: they are data, not errors.
+func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain.Member,
+	bookings []domain.Booking, passes []domain.Pass) *Directory {
+	d := &Directory{
+		centers:  make(map[string]*centerInfo, len(centers)),
+		doors:    make(map[string]*doorInfo, len(doors)),
+		members:  make(map[string]*domain.Member, len(members)),
+		bookings: make(map[string][]domain.Booking),
+		passes:   make(map[string][]domain.Pass),
+	}
+	problem := func(k domain.Kind, id, format string, args ...any) {
+		d.problems = append(d.problems, Problem{Kind: k, ID: id, Problem: fmt.Sprintf(format, args...)})
+	}
+	for i := range centers {
+		c := centers[i]
+		if err := c.Validate(); err != nil {
+			problem(domain.KindCenter, c.ID, "left out: %v", err)
+			continue
+		}
+		if d.centers[c.ID] != nil {
+			problem(domain.KindCenter, c.ID, "duplicate id; the first is kept")
+			continue
+		}
+		loc, err := c.Location()
+		if err != nil {
+			problem(domain.KindCenter, c.ID, "left out: time zone: %v", err)
+			continue
+		}
+		d.centers[c.ID] = &centerInfo{Center: c, loc: loc}
+		d.centerIDs = append(d.centerIDs, c.ID)
+	}
+	slices.Sort(d.centerIDs)
+	for i := range doors {
+		dr := doors[i]
+		switch err := dr.Validate(); {
+		case err != nil:
+			problem(domain.KindDoor, dr.ID, "left out: %v", err)
+		case d.centers[dr.CenterID] == nil:
+			problem(domain.KindDoor, dr.ID, "left out: unknown center %q", dr.CenterID)
+		case d.doors[dr.ID] != nil:
+			problem(domain.KindDoor, dr.ID, "duplicate id; the first is kept")
+		default:
+			d.doors[dr.ID] = &doorInfo{Door: dr, center: d.centers[dr.CenterID]}
+		}
+	}
+	for i := range members {
+		m := members[i]
+		switch err := m.Validate(); {
+		case err != nil:
+			problem(domain.KindMember, m.ID, "left out: %v", err)
+		case d.members[m.ID] != nil:
+			problem(domain.KindMember, m.ID, "duplicate id; the first is kept")
+		default:
+			if m.HomeCenterID != "" && d.centers[m.HomeCenterID] == nil {
+				problem(domain.KindMember, m.ID, "home center %q unknown: visits elsewhere are cross-center", m.HomeCenterID)
+			}
+			d.members[m.ID] = &m
+		}
+	}
+	seenBooking := map[string]bool{}
+	for i := range bookings {
+		b := bookings[i]
+		switch err := b.Validate(); {
+		case err != nil:
+			problem(domain.KindBooking, b.ID, "left out: %v", err)
+		case seenBooking[b.ID]:
+			problem(domain.KindBooking, b.ID, "duplicate id; the first is kept")
+		case d.members[b.MemberID] == nil:
+			problem(domain.KindBooking, b.ID, "left out: unknown member %q", b.MemberID)
+		case d.centers[b.CenterID] == nil:
+			problem(domain.KindBooking, b.ID, "left out: unknown center %q", b.CenterID)
+		case b.Status != domain.BookingConfirmed:
+			seenBooking[b.ID] = true
+		default:
+			seenBooking[b.ID] = true
+			d.bookings[b.MemberID] = append(d.bookings[b.MemberID], b)
+		}
+	}
+	for _, bs := range d.bookings {
+		slices.SortFunc(bs, func(a, b domain.Booking) int {
+			return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	seenPass := map[string]bool{}
+	for i := range passes {
+		p := passes[i]
+		switch err := p.Validate(); {
+		case err != nil:
+			problem(domain.KindPass, p.ID, "left out: %v", err)
+		case seenPass[p.ID]:
+			problem(domain.KindPass, p.ID, "duplicate id; the first is kept")
+		case d.members[p.MemberID] == nil:
+			problem(domain.KindPass, p.ID, "left out: unknown member %q", p.MemberID)
+		default:
+			seenPass[p.ID] = true
+			for _, c := range p.CenterIDs {
+				if d.centers[c] == nil {
+					problem(domain.KindPass, p.ID, "names unknown center %q", c)
+				}
+			}
+			d.passes[p.MemberID] = append(d.passes[p.MemberID], p)
+		}
+	}
+	for _, ps := range d.passes {
+		slices.SortFunc(ps, func(a, b domain.Pass) int {
+			return cmp.Or(a.ValidFrom.Compare(b.ValidFrom), cmp.Compare(a.ID, b.ID))
+		})
+	}
+	return d
+}
+
+// Problems lists the records left out or kept with a caveat, in input order.
+func (d *Directory) Problems() []Problem { return slices.Clone(d.problems) }
+
+// CenterIDs lists the known centers, sorted.
+func (d *Directory) CenterIDs() []string { return slices.Clone(d.centerIDs) }
+
+// MemberIDs lists the known members, sorted.
+func (d *Directory) MemberIDs() []string {
+	ids := make([]string, 0, len(d.members))
+	for id := range d.members {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// Member returns the member, or nil when unknown.
+func (d *Directory) Member(id string) *domain.Member { return d.members[id] }
+
+// bookingsOverlapping returns the member's confirmed bookings that overlap
+// [fromMs, toMs).
+func (d *Directory) bookingsOverlapping(member string, fromMs, toMs int64) []domain.Booking {
+	bs := d.bookings[member]
+	// Bookings are sorted by start and last at most domain.MaxBookingLength.
+	lo, _ := slices.BinarySearchFunc(bs, fromMs-domain.MaxBookingLength.Milliseconds(), func(b domain.Booking, ms int64) int {
+		return cmp.Compare(b.Start.UnixMilli(), ms)
+	})
+	var out []domain.Booking
+	for _, b := range bs[lo:] {
+		if b.Start.UnixMilli() >= toMs {
+			break
+		}
+		if b.End.UnixMilli() > fromMs {
+			out = append(out, b)
+		}
+	}
+	return out
+}

@@ -1,0 +1,411 @@
+package credit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/domain"
+)
+
+// Ledger keeps credits up to date as events arrive, closes periods and
+// serves settlements and statements, with its state in a Store.
+//
+// Update recomputes only what new events can change: for each member with
+// new events, the periods within two days of each event and the periods of
+// the member's bookings within two days of it (whose attendance the event
+// may change). The recomputation uses
+// the same rules as Compute over the member's stored events in a window that
+// fully determines those periods, so the stored results always equal what
+// Compute would give from scratch (tested). Events of a closed period change
+// nothing in it: the difference they make becomes adjustment lines booked in
+// the first open period.
+//
+// A Ledger serializes its own calls. Only one Ledger may write to a Store at
+// a time (one central replica does the crediting); Save and Close reject a
+// commit computed against a stale LastClosed, so a concurrent close never
+// changes a frozen period.
+type Ledger struct {
+	mu    sync.Mutex
+	cfg   Config
+	store Store
+}
+
+// NewLedger returns a ledger with the rules of cfg over store.
+func NewLedger(cfg Config, store Store) (*Ledger, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		return nil, fmt.Errorf("credit: new ledger: nil store")
+	}
+	return &Ledger{cfg: cfg, store: store}, nil
+}
+
+// Config returns the ledger's rules.
+func (l *Ledger) Config() Config { return l.cfg }
+
+// UpdateReport says what an update recomputed.
+type UpdateReport struct {
+	// Members is the number of member ids recomputed.
+	Members int `json:"members"`
+	// Periods lists the open periods whose results changed or were rechecked.
+	Periods []Period `json:"periods"`
+	// Adjusted lists the closed periods for which adjustments were recomputed.
+	Adjusted []Period `json:"adjusted"`
+}
+
+// dayMs is a margin of one day in milliseconds.
+const dayMs = int64(24 * time.Hour / time.Millisecond)
+
+// window is the range of event times (Unix ms) that fully determines the
+// member's results in periods first to last: two days around them (walk-ins,
+// exit taps, entries elsewhere, entries keeping a member inside) and the
+// attendance windows of the bookings that overlap them. Member "" means
+// every member.
+func window(cfg *Config, dir *Directory, member string, first, last Period) (fromMs, toMs int64) {
+	loc := cfg.Location
+	start, end := first.Start(loc).UnixMilli(), last.End(loc).UnixMilli()
+	fromMs, toMs = start-2*dayMs, end+2*dayMs
+	widen := func(bs []domain.Booking) {
+		for _, b := range bs {
+			fromMs = min(fromMs, b.Start.UnixMilli()-cfg.Grace.Milliseconds()-2*dayMs)
+			toMs = max(toMs, b.End.UnixMilli()+2*dayMs)
+		}
+	}
+	if member != "" {
+		widen(dir.bookingsOverlapping(member, start, end))
+		return fromMs, toMs
+	}
+	for id := range dir.bookings {
+		widen(dir.bookingsOverlapping(id, start, end))
+	}
+	return fromMs, toMs
+}
+
+// EventWindow is the range of times that determines period p from scratch:
+// Compute over every stored event whose door time or receipt time lies in
+// [from, to) gives p's exact results (results of other periods in the
+// answer are partial and must be ignored).
+func EventWindow(cfg Config, dir *Directory, p Period) (from, to time.Time) {
+	fromMs, toMs := window(&cfg, dir, "", p, p)
+	return time.UnixMilli(fromMs), time.UnixMilli(toMs)
+}
+
+// Update credits events that the central has committed (they must be
+// readable through the store's MemberEvents). Duplicates and events already
+// credited are harmless: the ledger recomputes from the store.
+func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Event) (*UpdateReport, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	dirty := map[string]map[Period]bool{}
+	for i := range events {
+		ev := &events[i]
+		set := dirty[ev.Member]
+		if set == nil {
+			set = map[Period]bool{}
+			dirty[ev.Member] = set
+		}
+		l.addPeriods(set, ev.ReceivedMs, ev.ReceivedMs+1)
+		l.addPeriods(set, ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs)
+		// A tap can change the attendance of any booking within a day or
+		// so: an entry keeps the member inside until midnight at most, and
+		// an exit shortens earlier entries of its day.
+		for _, b := range dir.bookingsOverlapping(ev.Member, ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs+l.cfg.Grace.Milliseconds()) {
+			l.addPeriods(set, b.Start.UnixMilli(), b.End.UnixMilli())
+		}
+	}
+	return l.recompute(ctx, dir, dirty)
+}
+
+// Refresh recomputes the members over the periods that overlap [from, to),
+// after a change of their bookings or passes (or of a door or center).
+func (l *Ledger) Refresh(ctx context.Context, dir *Directory, members []string, from, to time.Time) (*UpdateReport, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	dirty := map[string]map[Period]bool{}
+	for _, m := range members {
+		set := map[Period]bool{}
+		l.addPeriods(set, from.UnixMilli(), to.UnixMilli())
+		dirty[m] = set
+	}
+	return l.recompute(ctx, dir, dirty)
+}
+
+// Changed recomputes what a booking or pass change can alter: the
+// member's periods overlapping the booking or the pass validity. The central
+// calls it for every committed domain.Change of kind booking or pass (with
+// the new state, or the last state of a deleted one); when a booking moves
+// to another period, call Refresh for its old interval too. Changes of other
+// kinds (member home, door, center, rate) alter past results wholesale:
+// call Rebuild for each open period instead. Other kinds are ignored here.
+func (l *Ledger) Changed(ctx context.Context, dir *Directory, ch domain.Change) (*UpdateReport, error) {
+	switch {
+	case ch.Kind == domain.KindBooking && ch.Booking != nil:
+		b := ch.Booking
+		return l.Refresh(ctx, dir, []string{b.MemberID}, b.Start.Add(-l.cfg.Grace), b.End)
+	case ch.Kind == domain.KindPass && ch.Pass != nil:
+		p := ch.Pass
+		return l.Refresh(ctx, dir, []string{p.MemberID}, p.ValidFrom, p.ValidUntil)
+	}
+	return &UpdateReport{}, nil
+}
+
+// Rebuild recomputes a whole period: every member of the directory, the
+// member ids that have a stored result in it and taps without a member.
+func (l *Ledger) Rebuild(ctx context.Context, dir *Directory, p Period) (*UpdateReport, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.rebuild(ctx, dir, p)
+}
+
+func (l *Ledger) rebuild(ctx context.Context, dir *Directory, p Period) (*UpdateReport, error) {
+	stored, err := l.store.MemberPeriods(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("credit: rebuild %s: %w", p, err)
+	}
+	dirty := map[string]map[Period]bool{"": {p: true}}
+	for id := range dir.members {
+		dirty[id] = map[Period]bool{p: true}
+	}
+	for _, mp := range stored {
+		dirty[mp.MemberID] = map[Period]bool{p: true}
+	}
+	return l.recompute(ctx, dir, dirty)
+}
+
+// addPeriods marks every period overlapping [fromMs, toMs).
+func (l *Ledger) addPeriods(set map[Period]bool, fromMs, toMs int64) {
+	loc := l.cfg.Location
+	p := PeriodOf(time.UnixMilli(fromMs), loc)
+	last := PeriodOf(time.UnixMilli(max(fromMs, toMs-1)), loc)
+	for ; !last.Before(p); p = p.Next() {
+		set[p] = true
+	}
+}
+
+// recompute recomputes the dirty (member, period) pairs and saves them in
+// one commit, retrying when a close intervened.
+func (l *Ledger) recompute(ctx context.Context, dir *Directory, dirty map[string]map[Period]bool) (*UpdateReport, error) {
+	for attempt := 0; ; attempt++ {
+		rep, c, err := l.plan(ctx, dir, dirty)
+		if err != nil {
+			return nil, err
+		}
+		err = l.store.Save(ctx, c)
+		if errors.Is(err, ErrStale) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("credit: save: %w", err)
+		}
+		return rep, nil
+	}
+}
+
+func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[Period]bool) (*UpdateReport, *Commit, error) {
+	last, err := l.store.LastClosed(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("credit: last closed: %w", err)
+	}
+	e := &engine{cfg: l.cfg, dir: dir}
+	c := &Commit{LastClosed: last}
+	rep := &UpdateReport{}
+	open, adjusted := map[Period]bool{}, map[Period]bool{}
+	frozenRates := map[Period]*Settlement{}
+	bookedIn := last.Next()
+	for _, member := range slices.Sorted(maps.Keys(dirty)) {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		periods := slices.SortedFunc(maps.Keys(dirty[member]), comparePeriods)
+		if len(periods) == 0 {
+			continue
+		}
+		rep.Members++
+		from, to := window(&l.cfg, dir, member, periods[0], periods[len(periods)-1])
+		evs, err := l.store.MemberEvents(ctx, member, from, to)
+		if err != nil {
+			return nil, nil, fmt.Errorf("credit: events of member %q: %w", member, err)
+		}
+		ptrs := make([]*domain.Event, len(evs))
+		for i := range evs {
+			ptrs[i] = &evs[i]
+		}
+		res := e.member(member, ptrs, from, to)
+		for _, p := range periods {
+			truth := res[p]
+			if truth == nil {
+				truth = &MemberPeriod{MemberID: member, Period: p}
+			}
+			if last.IsZero() || last.Before(p) {
+				c.Results = append(c.Results, *truth)
+				open[p] = true
+				continue
+			}
+			set, err := l.adjust(ctx, dir, truth, bookedIn, frozenRates)
+			if err != nil {
+				return nil, nil, err
+			}
+			c.Adjustments = append(c.Adjustments, set)
+			adjusted[p] = true
+		}
+	}
+	rep.Periods = slices.SortedFunc(maps.Keys(open), comparePeriods)
+	rep.Adjusted = slices.SortedFunc(maps.Keys(adjusted), comparePeriods)
+	return rep, c, nil
+}
+
+// adjust computes the adjustment lines of a member for a closed period:
+// truth minus frozen minus what earlier (closed) periods already booked.
+func (l *Ledger) adjust(ctx context.Context, dir *Directory, truth *MemberPeriod, bookedIn Period, frozen map[Period]*Settlement) (AdjustmentSet, error) {
+	p := truth.Period
+	set := AdjustmentSet{MemberID: truth.MemberID, BelongsTo: p, BookedIn: bookedIn}
+	was, err := l.store.MemberPeriod(ctx, truth.MemberID, p)
+	if err != nil {
+		return set, fmt.Errorf("credit: frozen result of %q in %s: %w", truth.MemberID, p, err)
+	}
+	prior, err := l.store.Adjustments(ctx, truth.MemberID, p)
+	if err != nil {
+		return set, fmt.Errorf("credit: adjustments of %q for %s: %w", truth.MemberID, p, err)
+	}
+	delta := truth.creditedMinutes()
+	for k, v := range was.creditedMinutes() {
+		delta[k] -= v
+	}
+	for _, a := range prior {
+		if a.BookedIn != bookedIn {
+			delta[lineKey{center: a.CenterID, class: a.Class, home: a.HomeCenterID}] -= a.Minutes
+		}
+	}
+	s, ok := frozen[p]
+	if !ok {
+		s, err = l.store.ClosedSettlement(ctx, p)
+		if err != nil && !errors.Is(err, ErrNotClosed) {
+			return set, fmt.Errorf("credit: frozen settlement %s: %w", p, err)
+		}
+		frozen[p] = s
+	}
+	for _, k := range sortedLineKeys(delta) {
+		if delta[k] == 0 {
+			continue
+		}
+		rate := int64(0)
+		if s != nil {
+			if cl, ok := s.Center(k.center); ok {
+				rate = cl.RateCents
+			}
+		}
+		if rate == 0 {
+			var c *domain.Center
+			if ci := dir.centers[k.center]; ci != nil {
+				c = &ci.Center
+			}
+			rate = l.cfg.rate(c)
+		}
+		set.Lines = append(set.Lines, Adjustment{MemberID: truth.MemberID, CenterID: k.center, Class: k.class,
+			HomeCenterID: k.home, BelongsTo: p, BookedIn: bookedIn, Minutes: delta[k], RateCents: rate})
+	}
+	return set, nil
+}
+
+// Close freezes period p: it must have ended at now, follow the last closed
+// period (or, for the first close, no earlier period may hold results). The
+// period is rebuilt from the stored events first, then its settlement is
+// frozen with the current rates and returned.
+func (l *Ledger) Close(ctx context.Context, dir *Directory, p Period, now time.Time) (*Settlement, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if p.IsZero() {
+		return nil, fmt.Errorf("credit: close: %w: no period", ErrPeriod)
+	}
+	last, err := l.store.LastClosed(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("credit: close %s: %w", p, err)
+	}
+	switch {
+	case !last.IsZero() && !last.Before(p):
+		return nil, fmt.Errorf("credit: close %s: %w (last closed %s)", p, ErrAlreadyClosed, last)
+	case !last.IsZero() && p != last.Next():
+		return nil, fmt.Errorf("credit: close %s: %w: close %s first", p, ErrCloseOrder, last.Next())
+	case now.Before(p.End(l.cfg.Location)):
+		return nil, fmt.Errorf("credit: close %s: %w (it ends %s)", p, ErrPeriodNotOver, p.End(l.cfg.Location).Format(time.RFC3339))
+	}
+	if last.IsZero() {
+		first, err := l.store.EarliestPeriod(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("credit: close %s: %w", p, err)
+		}
+		if !first.IsZero() && first.Before(p) {
+			return nil, fmt.Errorf("credit: close %s: %w: %s holds results, close it first", p, ErrCloseOrder, first)
+		}
+	}
+	if _, err := l.rebuild(ctx, dir, p); err != nil {
+		return nil, fmt.Errorf("credit: close %s: %w", p, err)
+	}
+	s, err := l.openSettlement(ctx, dir, p)
+	if err != nil {
+		return nil, err
+	}
+	s.Closed = true
+	if err := l.store.Close(ctx, last, s); err != nil {
+		return nil, fmt.Errorf("credit: close %s: %w", p, err)
+	}
+	return s, nil
+}
+
+// Settlement returns the period's settlement: frozen when the period is
+// closed, else as of the last update.
+func (l *Ledger) Settlement(ctx context.Context, dir *Directory, p Period) (*Settlement, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last, err := l.store.LastClosed(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("credit: settlement %s: %w", p, err)
+	}
+	if !last.IsZero() && !last.Before(p) {
+		s, err := l.store.ClosedSettlement(ctx, p)
+		if errors.Is(err, ErrNotClosed) {
+			// Before the first close: nothing was ever credited there.
+			return buildSettlement(&l.cfg, dir, p, nil, nil, true), nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("credit: settlement %s: %w", p, err)
+		}
+		return s, nil
+	}
+	return l.openSettlement(ctx, dir, p)
+}
+
+func (l *Ledger) openSettlement(ctx context.Context, dir *Directory, p Period) (*Settlement, error) {
+	mps, err := l.store.MemberPeriods(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("credit: settlement %s: %w", p, err)
+	}
+	adjs, err := l.store.BookedAdjustments(ctx, p, "")
+	if err != nil {
+		return nil, fmt.Errorf("credit: settlement %s: adjustments: %w", p, err)
+	}
+	return buildSettlement(&l.cfg, dir, p, mps, adjs, false), nil
+}
+
+// Statement returns a member's statement for the period (frozen visits when
+// the period is closed) with the adjustments booked in it.
+func (l *Ledger) Statement(ctx context.Context, dir *Directory, member string, p Period) (*Statement, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	mp, err := l.store.MemberPeriod(ctx, member, p)
+	if err != nil {
+		return nil, fmt.Errorf("credit: statement of %q for %s: %w", member, p, err)
+	}
+	mp.MemberID, mp.Period = member, p
+	adjs, err := l.store.BookedAdjustments(ctx, p, member)
+	if err != nil {
+		return nil, fmt.Errorf("credit: statement of %q for %s: adjustments: %w", member, p, err)
+	}
+	return buildStatement(&l.cfg, dir, &mp, adjs), nil
+}
