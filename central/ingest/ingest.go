@@ -79,6 +79,11 @@ type Config struct {
 	QueueDepth     int           // batches waiting for the writer (default 1024)
 	RetryBackoff   time.Duration // first store retry delay (default 100 ms, doubling to 5 s)
 	Now            func() time.Time
+	// Committed, when set, is called after each commit with the batches
+	// that were stored (new and duplicate events alike) and their receipt
+	// time. It runs on the ingest's writer and must not block: hand the
+	// work to a worker of its own.
+	Committed func(receivedMs int64, batches []Batch)
 }
 
 // DoorState is what the central knows of a door's connection.
@@ -489,9 +494,19 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 		batches = append(batches, Batch{Door: d, Events: out})
 	}
 
-	stored, failed := in.storeIsolating(ctx, batches)
+	receivedMs := in.cfg.Now().UnixMilli()
+	stored, failed := in.storeIsolating(ctx, receivedMs, batches)
 	if ctx.Err() != nil {
 		return // shutting down; nothing is acked, the doors send again
+	}
+	if in.cfg.Committed != nil {
+		ok := batches[:0:0]
+		for _, b := range batches {
+			if !failed[b.Door] {
+				ok = append(ok, b)
+			}
+		}
+		in.cfg.Committed(receivedMs, ok)
 	}
 	now := in.cfg.Now()
 	newCount, committed := 0, 0
@@ -524,9 +539,9 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 // that keeps failing it commits door by door so that one door's bad batch
 // never stalls the others. It returns what was stored and the doors whose
 // batches could not be stored.
-func (in *Ingest) storeIsolating(ctx context.Context, batches []Batch) (map[string]Stored, map[string]bool) {
+func (in *Ingest) storeIsolating(ctx context.Context, receivedMs int64, batches []Batch) (map[string]Stored, map[string]bool) {
 	const attempts = 3
-	if stored, err := in.storeWithRetry(ctx, batches, attempts); err == nil {
+	if stored, err := in.storeWithRetry(ctx, receivedMs, batches, attempts); err == nil {
 		return stored, nil
 	}
 	stored, failed := map[string]Stored{}, map[string]bool{}
@@ -535,7 +550,7 @@ func (in *Ingest) storeIsolating(ctx context.Context, batches []Batch) (map[stri
 			failed[b.Door] = true
 			continue
 		}
-		s, err := in.storeWithRetry(ctx, []Batch{b}, 1)
+		s, err := in.storeWithRetry(ctx, receivedMs, []Batch{b}, 1)
 		if err != nil {
 			failed[b.Door] = true
 			in.log.Error("giving up on a door's batch for now; the door will send it again", "door", b.Door, "events", len(b.Events), "err", err)
@@ -546,7 +561,7 @@ func (in *Ingest) storeIsolating(ctx context.Context, batches []Batch) (map[stri
 	return stored, failed
 }
 
-func (in *Ingest) storeWithRetry(ctx context.Context, batches []Batch, attempts int) (map[string]Stored, error) {
+func (in *Ingest) storeWithRetry(ctx context.Context, receivedMs int64, batches []Batch, attempts int) (map[string]Stored, error) {
 	backoff := in.cfg.RetryBackoff
 	var err error
 	for i := 0; i < attempts; i++ {
@@ -559,7 +574,7 @@ func (in *Ingest) storeWithRetry(ctx context.Context, batches []Batch, attempts 
 			backoff = min(backoff*2, 5*time.Second)
 		}
 		var stored map[string]Stored
-		stored, err = in.store.StoreEvents(ctx, in.cfg.Now().UnixMilli(), batches)
+		stored, err = in.store.StoreEvents(ctx, receivedMs, batches)
 		if err == nil {
 			return stored, nil
 		}

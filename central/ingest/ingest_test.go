@@ -131,6 +131,9 @@ func startBroker(t *testing.T) string {
 }
 
 type harness struct {
+	mu        sync.Mutex
+	committed []Batch // what the Committed hook saw
+
 	in      *Ingest
 	store   *memStore
 	wl      *whitelist.Compiler
@@ -143,7 +146,12 @@ type harness struct {
 func start(t *testing.T, store *memStore) *harness {
 	t.Helper()
 	h := &harness{store: store, wl: newCompiler(t), reg: metrics.NewRegistry(), broker: startBroker(t)}
-	in, err := New(Config{Broker: h.broker, ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond}, store, h.wl,
+	in, err := New(Config{Broker: h.broker, ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond,
+		Committed: func(_ int64, bs []Batch) {
+			h.mu.Lock()
+			h.committed = append(h.committed, bs...)
+			h.mu.Unlock()
+		}}, store, h.wl,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), h.reg)
 	require.NoError(t, err)
 	h.in = in
@@ -284,6 +292,17 @@ func TestEventsAreCommittedThenAcked(t *testing.T) {
 	d.publish(t, protocol.TopicEvents, batch("door-a", 4))
 	d.waitFor(t, protocol.TopicAck, ackedThrough(6))
 
+	h.mu.Lock()
+	var seen []uint64
+	for _, b := range h.committed {
+		assert.Equal(t, "door-a", b.Door)
+		for _, e := range b.Events {
+			seen = append(seen, e.Seq)
+		}
+	}
+	h.mu.Unlock()
+	assert.Equal(t, []uint64{1, 2, 3, 2, 3, 5, 6, 4}, seen, "the Committed hook sees every committed batch, duplicates included")
+
 	var sb strings.Builder
 	require.NoError(t, h.reg.WriteText(&sb))
 	assert.Contains(t, sb.String(), "swc_ingest_events_total 6")
@@ -353,6 +372,11 @@ func TestStoreFailuresAreRetriedAndIsolated(t *testing.T) {
 		return strings.Contains(sb.String(), `swc_ingest_rejected_messages_total{reason="store_error"} 1`)
 	}, 10*time.Second, 10*time.Millisecond)
 	assert.Empty(t, p.acks(t), "the poisoned door got no ack, so it keeps its events")
+	h.mu.Lock()
+	for _, b := range h.committed {
+		assert.NotEqual(t, "door-poison", b.Door, "a batch that was not stored is not reported as committed")
+	}
+	h.mu.Unlock()
 }
 
 // whitelists opens every whitelist message the door received.
