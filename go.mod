@@ -3,6 +3,7 @@ module github.com/smartworkcenters/swc
 go 1.26.0
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/stretchr/testify v1.12.1
 	go.etcd.io/bbolt v1.4.3
 	golang.org/x/sys v0.50.0

@@ -77,6 +77,8 @@ type Input struct {
 	Pin    gpio.PinIO
 	Switch Switch
 	Pull   gpio.Pull // gpio.PullUp (switch to ground), gpio.PullDown (switch to 3.3 V) or gpio.Float (external resistor to 3.3 V)
+
+	initial gpio.Level // read by New: the state Run starts from
 }
 
 // active reads whether the switch's function is active (door open, button
@@ -224,6 +226,7 @@ func New(cfg Config) (*Controller, error) {
 		if err := cp.Pin.In(cp.Pull, gpio.NoEdge); err != nil {
 			return nil, fmt.Errorf("%s_pin %s: cannot set it as an input: %w", in.name, cp.Pin, err)
 		}
+		cp.initial = cp.Pin.Read()
 	}
 	for _, out := range []struct {
 		name string
@@ -437,7 +440,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	if in := c.cfg.Contact; in != nil {
 		c.mu.Lock()
-		c.open = in.active(in.Pin.Read())
+		c.open = in.active(in.initial)
 		if c.open {
 			c.startHeldLocked()
 		}
@@ -461,10 +464,12 @@ func (c *Controller) Run(ctx context.Context) error {
 }
 
 // watch polls one input and calls onChange with the debounced active state
-// whenever it changes: a new level counts only if it still reads the same
-// after the debounce time.
+// whenever it changes from the level New read: a new level counts only if
+// it still reads the same after the debounce time. Polling works with every
+// pin driver (gpiotest, sysfs, /dev/gpiomem) at the cost of a wake-up every
+// Poll.
 func (c *Controller) watch(ctx context.Context, in *Input, onChange func(active bool)) {
-	stable := in.Pin.Read()
+	stable := in.initial
 	for {
 		select {
 		case <-ctx.Done():

@@ -56,9 +56,15 @@ func (p *pin) Out(l gpio.Level) error {
 	return p.Pin.Out(l)
 }
 
+// In configures the pin but keeps its level: the switch wired to it, not
+// the pull resistor, decides what it reads (gpiotest would force the pull's
+// level).
 func (p *pin) In(pull gpio.Pull, edge gpio.Edge) error {
 	p.j.add(fmt.Sprintf("%s in %s", p.N, pull))
-	return p.Pin.In(pull, edge)
+	l := p.Read()
+	err := p.Pin.In(pull, edge)
+	p.set(l)
+	return err
 }
 
 func (p *pin) set(l gpio.Level) {
@@ -108,6 +114,8 @@ func newRig(t *testing.T, mutate func(*Config)) *rig {
 	t.Helper()
 	j := &journal{}
 	r := &rig{j: j, ev: &events{},
+		// With the pull-up, a closed NC contact (door shut) reads low and a
+		// released NO button high.
 		lock: newPin(j, "LOCK", unlockedLevel), contact: newPin(j, "CONTACT", gpio.Low),
 		rex: newPin(j, "REX", gpio.High), buzzer: newPin(j, "BUZZ", gpio.Low), led: newPin(j, "LED", gpio.Low)}
 	cfg := Config{
@@ -124,10 +132,6 @@ func newRig(t *testing.T, mutate func(*Config)) *rig {
 	c, err := New(cfg)
 	require.NoError(t, err)
 	r.c = c
-	// With the pull-up, a closed NC contact reads low and a released NO
-	// button high.
-	r.contact.set(gpio.Low)
-	r.rex.set(gpio.High)
 	return r
 }
 
@@ -352,8 +356,7 @@ func TestSwitchWiring(t *testing.T) {
 
 func TestDoorOpenAtStartIsNotForced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := newRig(t, nil)
-		r.contact.set(gpio.High)
+		r := newRig(t, func(c *Config) { c.Contact.Pin.(*pin).set(gpio.High) })
 		r.run(t)
 		assert.Equal(t, Forced, r.c.Status().State, "opened without an unlock")
 		assert.Empty(t, r.ev.get(), "but not reported as forced: it was open before the agent started")

@@ -69,6 +69,8 @@ var (
 	ErrAckAhead = errors.New("ack is beyond the last recorded event")
 	// ErrWrongDoor means the data folder belongs to another door.
 	ErrWrongDoor = errors.New("the database belongs to another door")
+	// ErrClosed means the store was used after Close.
+	ErrClosed = errors.New("store closed")
 )
 
 // Options configure Open.
@@ -168,7 +170,7 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	return closedErr(s.db.Update(fn))
 }
 
 // view runs fn in a read-only transaction after checking ctx.
@@ -176,7 +178,14 @@ func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(fn)
+	return closedErr(s.db.View(fn))
+}
+
+func closedErr(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
 }
 
 // Boot identifies one run of the agent.

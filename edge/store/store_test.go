@@ -22,6 +22,8 @@ func TestOpenBindsDoor(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	require.NoError(t, s.Close(), "Close twice")
+	_, err = s.Append(ctx, protocol.Event{Kind: protocol.EventDoorClosed, Boot: "1-a", TimeMs: 1})
+	require.ErrorIs(t, err, ErrClosed)
 
 	_, err = Open(ctx, path, Options{Door: "door-2"})
 	require.ErrorIs(t, err, ErrWrongDoor)
