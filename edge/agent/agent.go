@@ -186,6 +186,8 @@ func (a *Agent) Run(ctx context.Context) (err error) {
 	lockErr := a.door.Close()
 	if lockErr != nil {
 		a.log.Error("relay could not be locked on the way out", "err", lockErr)
+	} else {
+		a.log.Info("relay locked")
 	}
 	if err != nil {
 		a.log.Error("stopping after a fatal error; the relay is locked", "err", err)
