@@ -234,3 +234,21 @@ func TestDebouncerForgetsOldBadges(t *testing.T) {
 	assert.False(t, d.Repeat("04FFFFFF", t0.Add(3*time.Second)))
 	assert.Equal(t, 1, d.Len(), "badges older than the window are pruned")
 }
+
+// BenchmarkPolicyDecide is the rules alone on a badge with a few grants
+// (the whitelist lookup is measured by the store's BenchmarkDecide).
+func BenchmarkPolicyDecide(b *testing.B) {
+	now := time.Date(2026, 5, 12, 10, 0, 0, 0, time.UTC)
+	e := entry(
+		booking(now.Add(-48*time.Hour), now.Add(-47*time.Hour), ""),
+		booking(now.Add(2*time.Hour), now.Add(3*time.Hour), "r-1"),
+		pass(now.Add(-time.Hour), now.Add(time.Hour)),
+	)
+	in := Input{Now: now, ClockTrusted: true, Whitelist: Whitelist{Version: 3, Issued: now.Add(-time.Hour)}, Badge: e}
+	p := DefaultPolicy()
+	for b.Loop() {
+		if p.Decide(in) != protocol.GrantedPass {
+			b.Fatal("wrong decision")
+		}
+	}
+}
