@@ -43,7 +43,7 @@ type Component interface {
 // present. New reads its section with Config.DecodeSection; an error there
 // stops the agent at start, like any configuration error.
 type ComponentFactory struct {
-	Section string // top-level TOML section, one of ExtraSections
+	Section string // top-level TOML section, one of ExtraSections()
 	Name    string // for logs and metrics
 	New     func(ctx context.Context, h Host) (Component, error)
 }

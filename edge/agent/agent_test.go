@@ -284,6 +284,15 @@ func TestHostOutboxAckAndClock(t *testing.T) {
 	v, err := h.agent.WhitelistVersion(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(1), v)
+
+	// A later server time moves the persisted floor; an earlier one does not.
+	later := h.time.wall.Add(time.Hour)
+	require.NoError(t, h.agent.AdvanceTrustedTime(ctx, later, false))
+	require.NoError(t, h.agent.AdvanceTrustedTime(ctx, later.Add(-2*time.Hour), false))
+	floor, err := h.st.TrustedTime(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, later.UnixMilli(), floor.UnixMilli())
+	assert.False(t, h.agent.Now().Time.Before(later), "the clock never reads before the floor")
 }
 
 // component counts its runs and fails the first time.

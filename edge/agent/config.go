@@ -159,9 +159,10 @@ var durationKeys = [][]string{
 	{"store", "open_timeout"},
 }
 
-// ExtraSections are top-level sections the agent leaves to components
-// started from configuration (see Component): [mqtt] for the sync.
-var ExtraSections = []string{"mqtt"}
+// ExtraSections returns the top-level sections the agent leaves to
+// components started from configuration (see Component): [mqtt] for the
+// sync.
+func ExtraSections() []string { return []string{"mqtt"} }
 
 // Load reads and validates the configuration file.
 func Load(path string) (*Config, error) {
@@ -192,7 +193,7 @@ func Parse(data []byte) (*Config, error) {
 		}
 	}
 	for _, k := range md.Undecoded() {
-		if slices.Contains(ExtraSections, k[0]) {
+		if slices.Contains(ExtraSections(), k[0]) {
 			continue
 		}
 		errs = append(errs, fmt.Errorf("unknown key %q (check its spelling and section; the sample swc-edge.toml lists every key)", k.String()))
@@ -202,7 +203,7 @@ func Parse(data []byte) (*Config, error) {
 		return nil, tomlError(err)
 	}
 	cfg.extra = map[string]toml.Primitive{}
-	for _, name := range ExtraSections {
+	for _, name := range ExtraSections() {
 		if p, ok := raw[name]; ok {
 			if cfg.extraMeta.Type(name) != "Hash" {
 				errs = append(errs, fmt.Errorf("%s: want a [%s] section", name, name))

@@ -37,6 +37,10 @@ type Host interface {
 	// Ack applies the central's cumulative acknowledgement: deletes events
 	// through ack.Through and learns the exact time from ack.ServerMs.
 	Ack(ctx context.Context, ack *protocol.Ack) (deleted int, err error)
+	// AdvanceTrustedTime learns a trusted time from the central: exact (a
+	// server timestamp just received) or a lower bound (a signed issued-at);
+	// Ack and the whitelist intake already do this for their own messages.
+	AdvanceTrustedTime(ctx context.Context, t time.Time, exact bool) error
 	// WhitelistVersion is the version held (0: none), for SyncRequest.From.
 	WhitelistVersion(ctx context.Context) (uint64, error)
 	// ReceiveWhitelist verifies a signed whitelist message against the
@@ -95,12 +99,18 @@ func (a *Agent) Ack(ctx context.Context, ack *protocol.Ack) (int, error) {
 		a.storeFailed("ack", err)
 		return 0, err
 	}
-	t := time.UnixMilli(ack.ServerMs)
-	a.clock.Observe(t, true)
+	_ = a.AdvanceTrustedTime(ctx, time.UnixMilli(ack.ServerMs), true)
+	return n, nil
+}
+
+// AdvanceTrustedTime raises the clock's and the store's last trusted time.
+func (a *Agent) AdvanceTrustedTime(ctx context.Context, t time.Time, exact bool) error {
+	a.clock.Observe(t, exact)
 	if _, err := a.store.AdvanceTrustedTime(ctx, t); err != nil {
 		a.storeFailed("trusted_time", err)
+		return err
 	}
-	return n, nil
+	return nil
 }
 
 // WhitelistVersion returns the version held.

@@ -34,8 +34,6 @@ const (
 	DenyAll UntrustedClock = "deny_all"
 )
 
-// UntrustedClockPolicies lists the allowed values, for configuration errors.
-var UntrustedClockPolicies = []UntrustedClock{StaffOnly, AllowAll, DenyAll}
 
 // Policy is the door's configurable part of the rules.
 type Policy struct {
@@ -64,7 +62,7 @@ func (p Policy) Validate() error {
 	switch p.UntrustedClock {
 	case StaffOnly, AllowAll, DenyAll:
 	default:
-		return fmt.Errorf("policy.untrusted_clock = %q: want one of %v", p.UntrustedClock, UntrustedClockPolicies)
+		return fmt.Errorf("policy.untrusted_clock = %q: want one of %v", p.UntrustedClock, []UntrustedClock{StaffOnly, AllowAll, DenyAll})
 	}
 	return nil
 }
