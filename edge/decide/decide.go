@@ -34,7 +34,6 @@ const (
 	DenyAll UntrustedClock = "deny_all"
 )
 
-
 // Policy is the door's configurable part of the rules.
 type Policy struct {
 	Grace           time.Duration  // a booking opens this long before its start
