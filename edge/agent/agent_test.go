@@ -450,3 +450,24 @@ func TestStatusReportJSON(t *testing.T) {
 	assert.False(t, rep.Whitelist.Stale)
 	assert.Equal(t, "c-1", rep.Whitelist.Center)
 }
+
+// A panic on Run's own goroutine (here in a component's constructor, called
+// while the agent starts) also locks the relay.
+func TestPanicOnRunsGoroutineLocks(t *testing.T) {
+	var h *harness
+	unlocked := false
+	f := ComponentFactory{Section: "mqtt", Name: "sync", New: func(context.Context, Host) (Component, error) {
+		// Run locked the relay when it began; unlock it so that only the
+		// panic's recovery can lock it again.
+		_, err := h.door.Unlock(30 * time.Second)
+		unlocked = err == nil && !h.lock.locked()
+		panic("constructor bug")
+	}}
+	h = newHarness(t, harnessOpts{extraConfig: "[mqtt]\n", components: []ComponentFactory{f}})
+	err := h.agent.Run(context.Background())
+	require.True(t, unlocked, "the relay was unlocked when the panic struck")
+	require.ErrorContains(t, err, "agent: panic: constructor bug")
+	assert.True(t, h.lock.locked())
+	_, err = h.door.Unlock(0)
+	assert.Error(t, err)
+}
