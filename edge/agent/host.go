@@ -185,6 +185,7 @@ func (a *Agent) ReceiveCommand(ctx context.Context, msg []byte) (*protocol.Comma
 	c, err := a.keys.OpenCommand(msg, a.cfg.DoorID, a.clock.TrustedNow())
 	if err != nil {
 		a.m.commands.With("unknown", protocol.Code(err)).Inc()
+		a.log.Warn("remote command refused", "code", protocol.Code(err), "err", err)
 		return nil, err
 	}
 	return c, a.Execute(ctx, c)
@@ -202,6 +203,7 @@ func (a *Agent) Execute(ctx context.Context, c *protocol.Command) error {
 		if errors.Is(err, ErrCommandSeen) {
 			result = "duplicate"
 		}
+		a.log.Warn("remote command refused", "id", c.ID, "action", c.Action, "result", result, "err", err)
 	}
 	a.m.commands.With(c.Action, result).Inc()
 	return err
