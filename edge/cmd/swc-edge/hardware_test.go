@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+	"periph.io/x/conn/v3/physic"
+	"periph.io/x/conn/v3/spi"
+	"periph.io/x/conn/v3/spi/spireg"
+	"periph.io/x/conn/v3/spi/spitest"
+
+	"github.com/smartworkcenters/swc/edge/agent"
+	"github.com/smartworkcenters/swc/edge/door"
+)
+
+const piConfig = `
+door_id = "door-1"
+data_dir = "/nonexistent"
+[reader]
+driver = "mfrc522"
+[door]
+lock_pin = "GPIO5"
+contact_pin = "GPIO6"
+rex_pin = "GPIO13"
+buzzer_pin = "GPIO12"
+`
+
+// testBoard is a board of gpiotest pins; the relay pin starts unlocked
+// (low, for the active-low relay), as a pin left behind by a crash would.
+type testBoard struct {
+	pins  map[string]*gpiotest.Pin
+	spi   func(string) (spi.PortCloser, error)
+	lock  *gpiotest.Pin
+	order []string
+}
+
+func newTestBoard(missing ...string) *testBoard {
+	b := &testBoard{pins: map[string]*gpiotest.Pin{}}
+	for _, n := range []string{"GPIO5", "GPIO6", "GPIO13", "GPIO12", "GPIO25"} {
+		b.pins[n] = &gpiotest.Pin{N: n}
+	}
+	for _, n := range missing {
+		delete(b.pins, n)
+	}
+	if p, ok := b.pins["GPIO5"]; ok {
+		p.L = gpio.Low
+		b.lock = p
+	}
+	return b
+}
+
+func (b *testBoard) board() board {
+	return board{
+		init: func() error { return nil },
+		pin: func(name string) gpio.PinIO {
+			b.order = append(b.order, name)
+			if p, ok := b.pins[name]; ok {
+				return p
+			}
+			return nil
+		},
+		spi: b.spi,
+	}
+}
+
+func parse(t *testing.T, text string) *agent.Config {
+	t.Helper()
+	cfg, err := agent.Parse([]byte(text))
+	require.NoError(t, err)
+	return cfg
+}
+
+func TestOpenBoard(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name    string
+		missing []string
+		spi     func(string) (spi.PortCloser, error)
+		want    []string
+		locked  bool
+	}{
+		{"SPI device missing", nil, spireg.Open, // periph's registry, empty here: no host driver registered a port
+			[]string{"reader: SPI port SPI0.0 cannot be opened", "/dev/spidev0.0 does not exist: enable SPI with `sudo raspi-config nonint do_spi 0`"}, true},
+		{"SPI present, driver not yet plugged in", nil, func(string) (spi.PortCloser, error) { return &spitest.Record{}, nil },
+			[]string{`reader.driver = "mfrc522": the MFRC522 driver is not built into this swc-edge yet`}, true},
+		{"SPI refuses the speed", nil, func(string) (spi.PortCloser, error) { return &refusingPort{}, nil },
+			[]string{"at 1000000 Hz", "try a lower reader.spi_speed_hz"}, true},
+		{"no lock pin", []string{"GPIO5"}, nil, []string{`door.lock_pin = "GPIO5": this machine has no such GPIO`, "the relay was not touched"}, false},
+		{"no exit button pin", []string{"GPIO13"}, nil, []string{`door.rex_pin = "GPIO13": this machine has no such GPIO`}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newTestBoard(tt.missing...)
+			b.spi = tt.spi
+			hw, err := openBoard(b.board(), parse(t, piConfig), nil, log)
+			require.Error(t, err)
+			assert.Nil(t, hw)
+			for _, w := range tt.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assert.Equal(t, "GPIO5", b.order[0], "the relay pin is looked up first")
+			if tt.locked {
+				assert.Equal(t, gpio.High, b.lock.Read(), "relay locked (active-low relay released)")
+			} else if b.lock != nil {
+				assert.Equal(t, gpio.Low, b.lock.Read(), "relay untouched")
+			}
+		})
+	}
+}
+
+type refusingPort struct{ spitest.Record }
+
+func (*refusingPort) Connect(physic.Frequency, spi.Mode, int) (spi.Conn, error) {
+	return nil, errors.New("unsupported")
+}
+
+func TestLevelFor(t *testing.T) {
+	tests := []struct {
+		sw     door.Switch
+		p      gpio.Pull
+		active bool
+		want   gpio.Level
+	}{
+		{door.NormallyClosed, gpio.PullUp, false, gpio.Low}, // door shut: contact closed to GND
+		{door.NormallyClosed, gpio.PullUp, true, gpio.High},
+		{door.NormallyOpen, gpio.PullUp, true, gpio.Low}, // button pressed to GND
+		{door.NormallyOpen, gpio.PullUp, false, gpio.High},
+		{door.NormallyOpen, gpio.PullDown, true, gpio.High}, // button pressed to 3.3 V
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.sw, tt.p, tt.active), func(t *testing.T) {
+			assert.Equal(t, tt.want, levelFor(tt.sw, tt.p, tt.active))
+		})
+	}
+}
+
+// TestRealHostOnThisMachine opens the real periph host drivers with an
+// MFRC522 configuration on the test machine (no Raspberry Pi GPIO): the
+// error names what is missing, in words.
+func TestRealHostOnThisMachine(t *testing.T) {
+	_, err := openHardware(parse(t, piConfig), nil, slog.New(slog.DiscardHandler))
+	require.Error(t, err)
+	msg := err.Error()
+	assert.True(t, strings.Contains(msg, "no such GPIO") || strings.Contains(msg, "SPI port") || strings.Contains(msg, "failed to start"), msg)
+}
