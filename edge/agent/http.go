@@ -230,6 +230,21 @@ func (a *Agent) serveSimReader(w http.ResponseWriter, r *http.Request) {
 		fault = errors.New("simulated reader fault: the chip does not answer")
 	}
 	a.sim.SetReaderFault(fault)
+	if req.Fault {
+		// Answer once the reader loop has seen the fault (it polls), so
+		// that what a person or a test does next meets a failed reader.
+		deadline := time.After(10 * time.Second)
+		for a.readerOK.Load() {
+			select {
+			case <-deadline:
+				writeJSON(w, http.StatusGatewayTimeout, APIError{Error: "the reader loop did not notice the fault within 10s", Code: "timeout"})
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
 	writeJSON(w, http.StatusOK, req)
 }
 

@@ -5,12 +5,14 @@ package main
 // for reader.driver = "sim".
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"periph.io/x/conn/v3/gpio"
@@ -24,7 +26,8 @@ import (
 	"github.com/smartworkcenters/swc/edge/agent"
 	"github.com/smartworkcenters/swc/edge/door"
 	"github.com/smartworkcenters/swc/edge/reader"
-	"github.com/smartworkcenters/swc/edge/reader/readerfake"
+	"github.com/smartworkcenters/swc/edge/reader/mfrc522"
+	"github.com/smartworkcenters/swc/edge/reader/mfrc522/mfrc522sim"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -52,11 +55,6 @@ func periphBoard() board {
 		spi:  spireg.Open,
 	}
 }
-
-// errMFRC522NotWired is returned until the MFRC522 driver is plugged in
-// below.
-var errMFRC522NotWired = errors.New(`reader.driver = "mfrc522": the MFRC522 driver is not built into this swc-edge yet; ` +
-	`the SPI port opened fine. Use reader.driver = "sim" until it lands`)
 
 func openHardware(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logger) (*hardware, error) {
 	if cfg.Reader.Driver == agent.DriverSim {
@@ -154,14 +152,26 @@ func openBoard(b board, cfg *agent.Config, events func(protocol.EventKind), log 
 		port.Close()
 		return fail(fmt.Errorf("reader: SPI port %s at %d Hz: %w (try a lower reader.spi_speed_hz)", name, cfg.Reader.SPISpeedHz, err))
 	}
-	// The MFRC522 driver (edge/reader/mfrc522) is being built in parallel.
-	// Plug its constructor here, and only here; it must return an error a
-	// technician understands when the chip does not answer:
-	//
-	//	r, err := mfrc522.New(ctx, conn, pins[cfg.Reader.ResetPin], pins[cfg.Reader.IRQPin])
-	_ = conn
-	port.Close()
-	return fail(errMFRC522NotWired)
+	opts := &mfrc522.Options{}
+	if p, ok := pins[cfg.Reader.ResetPin]; ok && cfg.Reader.ResetPin != "" {
+		opts.Reset = p
+	}
+	if p, ok := pins[cfg.Reader.IRQPin]; ok && cfg.Reader.IRQPin != "" {
+		opts.IRQ = p
+	}
+	r, err := mfrc522.New(conn, opts)
+	if err != nil {
+		port.Close()
+		return fail(fmt.Errorf("reader: %w", err))
+	}
+	ictx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Init(ictx); err != nil {
+		_ = r.Close()
+		port.Close()
+		return fail(fmt.Errorf("reader: the MFRC522 on %s does not start: %w", name, err))
+	}
+	return &hardware{door: d, reader: r, close: func() { _ = r.Close(); port.Close(); _ = d.Close() }}, nil
 }
 
 // simPin is a gpiotest pin whose level the simulated switch decides: In
@@ -213,15 +223,54 @@ func levelFor(sw door.Switch, p gpio.Pull, active bool) gpio.Level {
 	return gpio.Level(!closed)
 }
 
-// simControls are the hands of the person trying the simulated door.
+// simControls are the hands of the person trying the simulated door: they
+// hold cards to the simulated MFRC522 and flip the simulated switches.
 type simControls struct {
-	r            *readerfake.Reader
+	chip         *mfrc522sim.Sim
 	contact, rex *simPin
 	cfg          *agent.Config
+	fault        atomic.Pointer[error] // the simulated reader fault, nil when healthy
 }
 
-func (s *simControls) Present(uid []byte) error { return s.r.PresentUID(uid) }
-func (s *simControls) SetReaderFault(err error) { s.r.SetFault(err) }
+// simTap is how long a simulated card stays on the reader: far more than two
+// poll intervals of the driver plus one read (see mfrc522sim's package doc),
+// and more than the agent's longest retry wait after a reader fault, so the
+// tap is seen even by an agent that is backing off. One presentation is one
+// tap however long the card stays.
+const simTap = 6 * time.Second
+
+// simAway is how long a card is taken away before it is presented again:
+// long enough for the driver's polls to see it gone (a person pulling a
+// badge back and tapping again takes longer still).
+const simAway = 200 * time.Millisecond
+
+func (s *simControls) Present(uid []byte) error {
+	if f := s.fault.Load(); f != nil {
+		return fmt.Errorf("reader not answering: %w", *f)
+	}
+	// A person holds one badge at a time: the previous one is taken away
+	// first, for long enough that the reader sees it go.
+	if cards := s.chip.Cards(); len(cards) > 0 {
+		for _, c := range cards {
+			s.chip.Remove(c)
+		}
+		time.Sleep(simAway)
+	}
+	_, err := s.chip.PresentFor(mfrc522sim.NewCard(uid, mfrc522sim.MifareClassic1K), simTap)
+	return err
+}
+
+// SetReaderFault makes the simulated chip stop answering (its MISO line
+// reads all ones, as with a loose wire); nil heals it.
+func (s *simControls) SetReaderFault(err error) {
+	if err != nil {
+		s.fault.Store(&err)
+		s.chip.SetChipFault(mfrc522sim.BusStuckHigh)
+		return
+	}
+	s.fault.Store(nil)
+	s.chip.SetChipFault(mfrc522sim.ChipOK)
+}
 func (s *simControls) SetInput(name string, active bool) error {
 	switch name {
 	case "contact":
@@ -257,7 +306,7 @@ func openSim(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logge
 	pins := map[string]gpio.PinIO{}
 	lockSim := &simPin{&gpiotest.Pin{N: cfg.Door.LockPin, L: !lockedLevel}} // as if left unlocked
 	pins[cfg.Door.LockPin] = journalPin{PinIO: lockSim, mu: &sync.Mutex{}, f: f, locked: lockedLevel}
-	sc := &simControls{r: nil, cfg: cfg}
+	sc := &simControls{cfg: cfg}
 	if p := cfg.Door.ContactPin; p != "" {
 		sc.contact = &simPin{&gpiotest.Pin{N: p, L: levelFor(door.Switch(cfg.Door.Contact), pull(cfg), false)}}
 		pins[p] = sc.contact
@@ -282,10 +331,14 @@ func openSim(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logge
 		return nil, errors.New("reader: the badge reader does not answer (simulated by sim.reader_fault_at_start = true); " +
 			"on a real door check the reader's 3.3 V and GND, its SDA wire to CE0 (GPIO8), and reader.spi_bus/spi_device")
 	}
-	// The simulated reader. This is the one place to swap in the MFRC522
-	// driver running on the MFRC522 simulator (edge/reader/mfrc522/mfrc522sim)
-	// once both land; its card placement then backs simControls.Present.
-	r := readerfake.New()
-	sc.r = r
-	return &hardware{door: d, reader: r, sim: sc, close: func() { _ = d.Close(); f.Close() }}, nil
+	// The simulated reader is the real MFRC522 driver on the register-level
+	// simulator of the chip, running on the wall clock.
+	sc.chip = mfrc522sim.New(mfrc522sim.Options{WallClock: true})
+	r, err := mfrc522.New(sc.chip, nil)
+	if err != nil {
+		_ = d.Close()
+		f.Close()
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	return &hardware{door: d, reader: r, sim: sc, close: func() { _ = r.Close(); _ = d.Close(); f.Close() }}, nil
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/smartworkcenters/swc/edge/agent"
 	"github.com/smartworkcenters/swc/edge/door"
+	"github.com/smartworkcenters/swc/edge/reader/mfrc522/mfrc522sim"
 )
 
 const piConfig = `
@@ -88,8 +91,11 @@ func TestOpenBoard(t *testing.T) {
 	}{
 		{"SPI device missing", nil, spireg.Open, // periph's registry, empty here: no host driver registered a port
 			[]string{"reader: SPI port SPI0.0 cannot be opened", "/dev/spidev0.0 does not exist: enable SPI with `sudo raspi-config nonint do_spi 0`"}, true},
-		{"SPI present, driver not yet plugged in", nil, func(string) (spi.PortCloser, error) { return &spitest.Record{}, nil },
-			[]string{`reader.driver = "mfrc522": the MFRC522 driver is not built into this swc-edge yet`}, true},
+		{"SPI present, reader silent (MISO reads zeros)", nil, func(string) (spi.PortCloser, error) {
+			chip := mfrc522sim.New(mfrc522sim.Options{WallClock: true})
+			chip.SetChipFault(mfrc522sim.BusStuckLow)
+			return simPort{chip}, nil
+		}, []string{"reader: the MFRC522 on SPI0.0 does not start", "chip not responding", "VersionReg reads 0x00", "MISO/MOSI/SCK/SDA"}, true},
 		{"SPI refuses the speed", nil, func(string) (spi.PortCloser, error) { return &refusingPort{}, nil },
 			[]string{"at 1000000 Hz", "try a lower reader.spi_speed_hz"}, true},
 		{"no lock pin", []string{"GPIO5"}, nil, []string{`door.lock_pin = "GPIO5": this machine has no such GPIO`, "the relay was not touched"}, false},
@@ -114,6 +120,33 @@ func TestOpenBoard(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenBoardWithChip opens the board with an MFRC522 (the register-level
+// simulator behind the SPI port) and reads a card through what openBoard
+// returned.
+func TestOpenBoardWithChip(t *testing.T) {
+	chip := mfrc522sim.New(mfrc522sim.Options{WallClock: true})
+	b := newTestBoard()
+	b.spi = func(string) (spi.PortCloser, error) { return simPort{chip}, nil }
+	hw, err := openBoard(b.board(), parse(t, piConfig), nil, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	defer hw.close()
+	assert.Equal(t, gpio.High, b.lock.Read(), "relay locked (active-low relay released)")
+
+	_, err = chip.PresentFor(mfrc522sim.NewCard([]byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6}, mfrc522sim.MifareUltralight), 300*time.Millisecond)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	card, err := hw.reader.Next(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "04A1B2C3D4E5F6", string(card.ID()))
+}
+
+// simPort is the simulator as a closable SPI port.
+type simPort struct{ *mfrc522sim.Sim }
+
+func (simPort) Close() error                      { return nil }
+func (simPort) LimitSpeed(physic.Frequency) error { return nil }
 
 type refusingPort struct{ spitest.Record }
 
