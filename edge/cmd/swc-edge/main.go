@@ -27,6 +27,7 @@ import (
 
 	"github.com/smartworkcenters/swc/edge/agent"
 	"github.com/smartworkcenters/swc/edge/store"
+	"github.com/smartworkcenters/swc/edge/sync"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -149,10 +150,8 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) (code int) {
 }
 
 // components are the extra components the agent starts from their
-// configuration sections. The MQTT sync registers here once it lands:
-//
-//	{Section: "mqtt", Name: "sync", New: sync.New}
-func components() []agent.ComponentFactory { return nil }
+// configuration sections: the MQTT sync for [mqtt].
+func components() []agent.ComponentFactory { return []agent.ComponentFactory{sync.Factory()} }
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", stderr)
