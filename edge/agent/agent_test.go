@@ -163,6 +163,22 @@ func TestDoorInputsAreRecorded(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, code)
 }
 
+func TestSimBurst(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.start()
+	h.loadDemo()
+	var res SimBurstResult
+	code, body := h.post("/v1/sim/burst", SimBurst{Count: 50, UID: string(uidBooked)})
+	require.Equal(t, http.StatusOK, code, "%s", body)
+	require.NoError(t, json.Unmarshal(body, &res))
+	assert.Equal(t, SimBurstResult{Recorded: 50, FirstSeq: 1, LastSeq: 50}, res)
+	var evs []protocol.Event
+	require.Equal(t, http.StatusOK, h.get("/v1/outbox?max=100", &evs))
+	require.Len(t, evs, 50)
+	assert.Equal(t, protocol.GrantedBooking, evs[0].Reason, "the first tap is decided by the rules")
+	assert.Equal(t, protocol.DeniedDebounce, evs[1].Reason, "the same badge at once is a repeat")
+}
+
 func TestLocalAPIRefusesBadInput(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.start()
@@ -178,6 +194,9 @@ func TestLocalAPIRefusesBadInput(t *testing.T) {
 		{"two objects", "/v1/sim/tap", `{"uid":"04A1B2C3"}{}`, 400, "data after"},
 		{"bad uid", "/v1/sim/tap", SimTap{UID: "XYZ"}, 400, "not hexadecimal"},
 		{"short uid", "/v1/sim/tap", SimTap{UID: "04A1B2"}, 400, "ISO 14443A UIDs have 4, 7 or 10"},
+		{"burst of none", "/v1/sim/burst", SimBurst{Count: 0, UID: "04A1B2C3"}, 400, "count 0"},
+		{"burst too big", "/v1/sim/burst", SimBurst{Count: MaxSimBurst + 1, UID: "04A1B2C3"}, 400, "want 1 to"},
+		{"burst bad uid", "/v1/sim/burst", SimBurst{Count: 3, UID: "zz"}, 400, "not hexadecimal"},
 		{"huge body", "/v1/sim/tap", `{"uid":"` + strings.Repeat("0", 5000) + `"}`, 400, "larger than 4096"},
 		{"unsigned whitelist", "/v1/whitelist", `{"v":1,"door":"door-1"}`, 422, "unsigned"},
 		{"forged whitelist", "/v1/whitelist", forge(h), 422, "bad_signature"},
@@ -199,7 +218,8 @@ func TestLocalAPIRefusesBadInput(t *testing.T) {
 	assert.Equal(t, uint64(5), rep.Whitelist.Badges)
 	var metrics strings.Builder
 	require.NoError(t, h.agent.Metrics().WriteText(&metrics))
-	assert.Contains(t, metrics.String(), `swc_edge_http_rejected_total{reason="bad_uid"} 2`)
+	assert.Contains(t, metrics.String(), `swc_edge_http_rejected_total{reason="bad_uid"} 3`)
+	assert.Contains(t, metrics.String(), `swc_edge_http_rejected_total{reason="bad_count"} 2`)
 	assert.Contains(t, metrics.String(), `swc_edge_whitelist_messages_total{result="bad_signature"} 1`)
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -24,6 +25,7 @@ import (
 //	POST /v1/sim/tap       {"uid":"04A1B2C3"}: present a badge (sim only)
 //	POST /v1/sim/reader    {"fault":true|false} (sim only)
 //	POST /v1/sim/input     {"input":"contact"|"rex","active":bool} (sim only)
+//	POST /v1/sim/burst     {"count":N,"uid":"04A1B2C3"}: N taps straight into the decision (sim only)
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.serveHealth)
@@ -34,6 +36,7 @@ func (a *Agent) handler() http.Handler {
 	mux.HandleFunc("POST /v1/sim/tap", a.serveSimTap)
 	mux.HandleFunc("POST /v1/sim/reader", a.serveSimReader)
 	mux.HandleFunc("POST /v1/sim/input", a.serveSimInput)
+	mux.HandleFunc("POST /v1/sim/burst", a.serveSimBurst)
 	return a.recoverHTTP(mux)
 }
 
@@ -209,6 +212,66 @@ func (a *Agent) serveSimTap(w http.ResponseWriter, r *http.Request) {
 	case <-time.After(30 * time.Second):
 		writeJSON(w, http.StatusGatewayTimeout, APIError{Error: "the tap was not decided within 30s", Code: "timeout"})
 	}
+}
+
+// MaxSimBurst bounds one burst.
+const MaxSimBurst = 100000
+
+// SimBurst is the body of POST /v1/sim/burst: Count taps of the badge UID,
+// decided and journaled one after the other as if the reader had returned
+// them, to load a door with events (load and fault tests, the fleet
+// simulator). The reader itself is exercised by /v1/sim/tap.
+type SimBurst struct {
+	Count int    `json:"count"`
+	UID   string `json:"uid"`
+}
+
+// SimBurstResult says what a burst recorded.
+type SimBurstResult struct {
+	Recorded int    `json:"recorded"`
+	FirstSeq uint64 `json:"first_seq"`
+	LastSeq  uint64 `json:"last_seq"`
+}
+
+func (a *Agent) serveSimBurst(w http.ResponseWriter, r *http.Request) {
+	if !a.needSim(w) {
+		return
+	}
+	var req SimBurst
+	if err := decodeBody(r, &req); err != nil {
+		a.reject(w, http.StatusBadRequest, "bad_body", err)
+		return
+	}
+	if req.Count < 1 || req.Count > MaxSimBurst {
+		a.reject(w, http.StatusBadRequest, "bad_count", fmt.Errorf("count %d: want 1 to %d", req.Count, MaxSimBurst))
+		return
+	}
+	uid, err := protocol.ParseUID(req.UID)
+	if err != nil {
+		a.reject(w, http.StatusBadRequest, "bad_uid", fmt.Errorf("uid: %w", err))
+		return
+	}
+	var res SimBurstResult
+	card := reader.Card{UID: uid.Bytes(), ATQA: [2]byte{0x04, 0x00}, SAK: 0x08}
+	for i := 0; i < req.Count; i++ {
+		if r.Context().Err() != nil {
+			break
+		}
+		wt := a.wait(uid)
+		a.handleCard(r.Context(), card)
+		out := <-wt.ch
+		a.unwait(wt)
+		if out.err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, APIError{Error: out.err.Error(), Code: "not_recorded"})
+			return
+		}
+		if res.Recorded == 0 {
+			res.FirstSeq = out.ev.Seq
+		}
+		res.Recorded++
+		res.LastSeq = out.ev.Seq
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // SimReader is the body of POST /v1/sim/reader.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -150,8 +151,20 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return post("/v1/sim/input", agent.SimInput{Input: "rex", Active: false})
 	case len(rest) == 2 && rest[0] == "reader" && (rest[1] == "fail" || rest[1] == "ok"):
 		return post("/v1/sim/reader", agent.SimReader{Fault: rest[1] == "fail"})
+	case len(rest) == 3 && rest[0] == "burst":
+		n, err := strconv.Atoi(rest[1])
+		if err != nil {
+			return exitErr(stderr, 2, "sim burst: count %q is not a number", rest[1])
+		}
+		var res agent.SimBurstResult
+		body, _ := json.Marshal(agent.SimBurst{Count: n, UID: rest[2]})
+		if err := c.do(ctx, http.MethodPost, "/v1/sim/burst", body, &res); err != nil {
+			return exitErr(stderr, 1, "sim: %v", err)
+		}
+		fmt.Fprintf(stdout, "recorded %d taps, events %d to %d\n", res.Recorded, res.FirstSeq, res.LastSeq)
+		return 0
 	}
-	return exitErr(stderr, 2, "sim: want `door open`, `door close`, `exit`, `reader fail` or `reader ok`, got %q", rest)
+	return exitErr(stderr, 2, "sim: want `door open`, `door close`, `exit`, `reader fail`, `reader ok` or `burst COUNT UID`, got %q", rest)
 }
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
