@@ -26,6 +26,8 @@ pattern write swc/v1/door/%u/status
 pattern read swc/v1/door/%u/ack
 pattern read swc/v1/door/%u/whitelist
 pattern read swc/v1/door/%u/commands
+pattern write swc/v1/door/%u/renew
+pattern read swc/v1/door/%u/cert
 `
 	assert.Contains(t, acl, want)
 	assert.Contains(t, acl, "user swc-central\ntopic readwrite #\n")
