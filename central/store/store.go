@@ -132,6 +132,22 @@ type Store interface {
 	// admin token when there is none).
 	CountTokens(ctx context.Context) (int, error)
 
+	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
+	// is kept) and the key each door enrolled with.
+	//
+	// CreateEnrollmentToken stores a new token for an existing door
+	// (ErrMissingRef, field door).
+	CreateEnrollmentToken(ctx context.Context, e EnrollmentToken, secret string) error
+	// RedeemEnrollment uses the token whose secret this is, in one
+	// transaction: it must exist (ErrBadCredentials), be unused
+	// (ErrTokenUsed) and not expired at key.EnrolledMs (ErrTokenExpired);
+	// it is then marked used and key becomes the door's enrolled key
+	// (replacing an earlier one). It returns the token, with the door.
+	RedeemEnrollment(ctx context.Context, secret string, key DoorKey) (EnrollmentToken, error)
+	// DoorKey returns the key the door enrolled with (ErrNotFound when it
+	// never enrolled).
+	DoorKey(ctx context.Context, door string) (DoorKey, error)
+
 	// Close releases the database.
 	Close() error
 }
