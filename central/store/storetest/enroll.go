@@ -38,7 +38,10 @@ func testEnrollment(e *env) {
 	requireKind(t, err, store.ErrNotFound, "")
 
 	k1 := store.DoorKey{KeySHA256: keyHash("k1"), EnrolledMs: now + 1000}
-	requireKind(t, func() error { _, err := s.RedeemEnrollment(ctx, secret, store.DoorKey{KeySHA256: "xyz", EnrolledMs: now}); return err }(), domain.ErrValidation, "key_sha256")
+	requireKind(t, func() error {
+		_, err := s.RedeemEnrollment(ctx, secret, store.DoorKey{KeySHA256: "xyz", EnrolledMs: now})
+		return err
+	}(), domain.ErrValidation, "key_sha256")
 	for _, bad := range []string{"", "swce_nope", store.HashSecret(secret)} {
 		_, err := s.RedeemEnrollment(ctx, bad, k1)
 		requireKind(t, err, store.ErrBadCredentials, "token")
