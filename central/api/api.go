@@ -1,7 +1,8 @@
 // Package api is the central service's HTTP API: JSON under /api/v1, bearer
 // tokens with roles (admin, center manager, technician), CRUD for the domain,
-// the bulk import of bookings, the events query, door broker secrets and
-// token management. Its OpenAPI document is served at /api/v1/openapi.json
+// the bulk import of bookings, the events query, door broker secrets, door
+// enrollment (one-time tokens and the public enroll endpoint) and token
+// management. Its OpenAPI document is served at /api/v1/openapi.json
 // and a test keeps it and the routes in step.
 package api
 
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
 )
@@ -40,6 +42,13 @@ type Config struct {
 	Now     func() time.Time  // default: time.Now
 	// MaxBody and MaxImportBody bound request bodies in bytes.
 	MaxBody, MaxImportBody int64
+	// Enroll, when set, serves door enrollment (tokens and the public
+	// enroll endpoint); without it those endpoints answer 503.
+	Enroll *enroll.Service
+	// PublicURL is where technicians reach this API, for the provision
+	// command shown with each enrollment token ("" derives it from the
+	// request).
+	PublicURL string
 }
 
 // Server serves the API.
@@ -53,6 +62,9 @@ type Server struct {
 	routes  []route
 	rejects *metrics.CounterVec
 	reqs    *metrics.CounterVec
+
+	enroll    *enroll.Service
+	publicURL string
 }
 
 // handler serves one route for an authenticated caller.
@@ -73,6 +85,8 @@ func (s *Server) table() []route {
 		managers = []store.Role{store.RoleAdmin, store.RoleManager}
 		admins   = []store.Role{store.RoleAdmin}
 		doorRole = all // technicians work on doors
+		// technicians register badges of their centers' members
+		badgeRole = all
 	)
 	return []route{
 		{"GET", "/openapi.json", nil, s.openapi},
@@ -96,6 +110,8 @@ func (s *Server) table() []route {
 		{"PUT", "/doors/{id}", doorRole, s.updateDoor},
 		{"DELETE", "/doors/{id}", managers, s.deleteDoor},
 		{"POST", "/doors/{id}/secret", doorRole, s.rotateDoorSecret},
+		{"POST", "/doors/{id}/enrollments", doorRole, s.createEnrollment},
+		{"POST", "/enroll", nil, s.enrollDoor},
 		{"GET", "/doors/{id}/sequence", managers, s.doorSequence},
 
 		{"GET", "/members", managers, s.listMembers},
@@ -105,7 +121,7 @@ func (s *Server) table() []route {
 		{"DELETE", "/members/{id}", managers, s.deleteMember},
 
 		{"GET", "/badges", managers, s.listBadges},
-		{"POST", "/badges", managers, s.createBadge},
+		{"POST", "/badges", badgeRole, s.createBadge}, // technicians enroll badges (swc-edge enroll-badge)
 		{"GET", "/badges/{uid}", managers, s.getBadge},
 		{"PUT", "/badges/{uid}", managers, s.updateBadge},
 		{"DELETE", "/badges/{uid}", managers, s.deleteBadge},
@@ -137,7 +153,8 @@ func (s *Server) table() []route {
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux()}
+	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(),
+		enroll: cfg.Enroll, publicURL: cfg.PublicURL}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -558,6 +558,7 @@ func TestRoleGates(t *testing.T) {
 		"GET /openapi.json": true, "GET /whoami": true,
 		"GET /centers": true, "GET /centers/{id}": true, "GET /rooms": true, "GET /rooms/{id}": true,
 		"GET /doors": true, "GET /doors/{id}": true, "PUT /doors/{id}": true, "POST /doors/{id}/secret": true,
+		"POST /doors/{id}/enrollments": true, "POST /enroll": true, "POST /badges": true,
 	}
 	adminOnly := map[string]bool{
 		"POST /centers": true, "PUT /centers/{id}": true, "DELETE /centers/{id}": true,
