@@ -12,59 +12,84 @@ import (
 	"time"
 )
 
-// ServerCerts hands out the central's TLS server certificate (for the API
-// and the embedded broker), issued by the CA in memory for the given host
-// names and addresses, and issues a new one when a third of its lifetime is
-// left. The chain it serves includes the CA certificate, so that a client
+// Certs hands out a certificate issued by the CA in memory, and issues a
+// new one when a third of its lifetime is left: the central's TLS server
+// certificate (for the API and the embedded broker) or its own MQTT client
+// certificate. The chain includes the CA certificate, so that a client
 // pinning the CA's fingerprint finds it.
-type ServerCerts struct {
-	ca    *CA
-	hosts []string
-	now   func() time.Time
+type Certs struct {
+	issue    func(now time.Time) (certPEM, keyPEM []byte, err error)
+	validity time.Duration
+	now      func() time.Time
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
 	renewAt time.Time
 }
 
-// ServerCerts issues a first certificate for hosts (names and IP addresses).
-func (ca *CA) ServerCerts(hosts []string, now func() time.Time) (*ServerCerts, error) {
-	if len(hosts) == 0 {
-		return nil, errors.New("enroll: a server certificate needs at least one host name or address")
-	}
+func (ca *CA) certs(issue func(time.Time) ([]byte, []byte, error), validity time.Duration, now func() time.Time) (*Certs, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &ServerCerts{ca: ca, hosts: append([]string(nil), hosts...), now: now}
-	if _, err := s.GetCertificate(nil); err != nil {
+	c := &Certs{issue: issue, validity: validity, now: now}
+	if _, err := c.get(); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return c, nil
+}
+
+// ServerCerts issues server certificates for hosts (names and IP
+// addresses); now is the clock (nil: time.Now).
+func (ca *CA) ServerCerts(hosts []string, now func() time.Time) (*Certs, error) {
+	if len(hosts) == 0 {
+		return nil, errors.New("enroll: a server certificate needs at least one host name or address")
+	}
+	hosts = append([]string(nil), hosts...)
+	return ca.certs(func(t time.Time) ([]byte, []byte, error) {
+		c, k, err := ca.IssueServer(hosts, t)
+		return append(c, ca.CertPEM()...), k, err
+	}, ServerValidity, now)
+}
+
+// ServiceCerts issues client certificates for the central's own service
+// user (OU service).
+func (ca *CA) ServiceCerts(name string, now func() time.Time) (*Certs, error) {
+	return ca.certs(func(t time.Time) ([]byte, []byte, error) {
+		c, k, err := ca.IssueClient(name, ServiceCertDefault, t)
+		return append(c, ca.CertPEM()...), k, err
+	}, ServiceCertDefault, now)
+}
+
+func (c *Certs) get() (*tls.Certificate, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if c.cert != nil && now.Before(c.renewAt) {
+		return c.cert, nil
+	}
+	certPEM, keyPEM, err := c.issue(now)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	c.cert, c.renewAt = &kp, now.Add(c.validity*2/3)
+	return c.cert, nil
 }
 
 // GetCertificate is tls.Config.GetCertificate.
-func (s *ServerCerts) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	if s.cert != nil && now.Before(s.renewAt) {
-		return s.cert, nil
-	}
-	certPEM, keyPEM, err := s.ca.IssueServer(s.hosts, now)
-	if err != nil {
-		return nil, err
-	}
-	kp, err := KeyPair(append(certPEM, s.ca.CertPEM()...), keyPEM)
-	if err != nil {
-		return nil, err
-	}
-	s.cert, s.renewAt = &kp, now.Add(ServerValidity*2/3)
-	return s.cert, nil
+func (c *Certs) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.get() }
+
+// GetClientCertificate is tls.Config.GetClientCertificate.
+func (c *Certs) GetClientCertificate(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	return c.get()
 }
 
 // TLSConfig is a server configuration serving these certificates.
-func (s *ServerCerts) TLSConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: s.GetCertificate}
+func (c *Certs) TLSConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: c.GetCertificate}
 }
 
 // Files that `swc-central broker-cert` writes for an external broker.

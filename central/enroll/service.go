@@ -261,22 +261,11 @@ func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequ
 
 // checkKey checks that pub is the key door enrolled with.
 func (s *Service) checkKey(ctx context.Context, door string, pub any) error {
-	fp, err := KeyFingerprint(pub)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	k, err := s.cfg.Store.DoorKey(ctx, door)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("door %s has not enrolled (or was deleted): %w", door, err)
-	}
-	if err != nil {
-		return fmt.Errorf("enroll: key of %s: %w", door, err)
-	}
-	if k.KeySHA256 != fp {
-		return fmt.Errorf("door %s: key %s…: %w (enrolled %s); provision the door again if its SD card was replaced",
-			door, fp[:12], ErrWrongKey, time.UnixMilli(k.EnrolledMs).UTC().Format(time.RFC3339))
-	}
-	return nil
+	return s.identity().CheckKey(ctx, door, pub)
+}
+
+func (s *Service) identity() *DoorIdentity {
+	return &DoorIdentity{CA: s.cfg.CA, Keys: s.cfg.Store, ServiceUsername: s.cfg.ServiceUsername, Now: s.cfg.Now}
 }
 
 // HandleRenewal answers a renewal request that arrived on door's renew
@@ -306,22 +295,68 @@ func (s *Service) HandleRenewal(ctx context.Context, door string, payload []byte
 	return b
 }
 
-// IdentifyClient is the CA's IdentifyClient plus, for a door, the check that
-// the certificate carries the key the door enrolled with: re-enrolling a
-// door shuts out the certificates of its earlier keys, and a deleted door
-// is refused at once. It implements broker.ClientIdentifier.
+// IdentifyClient is DoorIdentity.IdentifyClient with the service's CA,
+// store and clock.
 func (s *Service) IdentifyClient(ctx context.Context, cert *x509.Certificate) (string, bool, error) {
-	name, service, err := s.cfg.CA.Identify(cert, s.cfg.Now())
+	return s.identity().IdentifyClient(ctx, cert)
+}
+
+// DoorKeys gives the key each door enrolled with (the central's store).
+type DoorKeys interface {
+	DoorKey(ctx context.Context, door string) (store.DoorKey, error)
+}
+
+// DoorIdentity tells who a client certificate is, for the embedded
+// broker's certificate listener: the CA's Identify plus, for a door, the
+// check that the certificate carries the key the door enrolled with, so
+// that enrolling a door again shuts out the certificates of its earlier
+// keys (a stolen SD card's) and a deleted door is refused at once. It
+// implements broker.ClientIdentifier.
+type DoorIdentity struct {
+	CA   *CA
+	Keys DoorKeys
+	// ServiceUsername: door ids starting with it are refused.
+	ServiceUsername string
+	Now             func() time.Time // default time.Now
+}
+
+// IdentifyClient implements broker.ClientIdentifier.
+func (d *DoorIdentity) IdentifyClient(ctx context.Context, cert *x509.Certificate) (string, bool, error) {
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	name, service, err := d.CA.Identify(cert, now())
 	if err != nil || service {
 		return name, service, err
 	}
-	if s.reserved(name) {
+	if d.ServiceUsername == "" || strings.HasPrefix(name, d.ServiceUsername) {
 		return "", false, fmt.Errorf("door id %q is in the central's namespace", name)
 	}
-	if err := s.checkKey(ctx, name, cert.PublicKey); err != nil {
+	if err := d.CheckKey(ctx, name, cert.PublicKey); err != nil {
 		return "", false, err
 	}
 	return name, false, nil
+}
+
+// CheckKey checks that pub is the key door enrolled with.
+func (d *DoorIdentity) CheckKey(ctx context.Context, door string, pub any) error {
+	fp, err := KeyFingerprint(pub)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	k, err := d.Keys.DoorKey(ctx, door)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("door %s has not enrolled (or was deleted): %w", door, err)
+	}
+	if err != nil {
+		return fmt.Errorf("enroll: key of %s: %w", door, err)
+	}
+	if k.KeySHA256 != fp {
+		return fmt.Errorf("door %s: key %s…: %w (enrolled %s); provision the door again if its SD card was replaced",
+			door, fp[:12], ErrWrongKey, time.UnixMilli(k.EnrolledMs).UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/whitelist"
@@ -53,19 +54,13 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		ic.ShareGroup = DefaultShareGroup
 	}
 	if s.cfg.BrokerURL == "" {
-		secret := store.NewSecret("svc")
-		b, err := broker.New(broker.Config{Addr: s.cfg.MQTTAddr, Doors: s.Store, ServiceUsername: ServiceUser, ServiceSecret: secret, Logger: s.log, Metrics: s.Metrics})
-		if err != nil {
+		if err := s.startBroker(ctx, &ic); err != nil {
 			return err
 		}
-		if err := b.Start(ctx); err != nil {
-			return fmt.Errorf("--mqtt %s: %w", s.cfg.MQTTAddr, err)
-		}
-		s.Broker = b
-		s.stops = append(s.stops, func(context.Context) error { return b.Close() })
-		ic.Broker, ic.Username, ic.Password = "tcp://"+b.Addr(), ServiceUser, secret
-		s.log.Info("serve: embedded MQTT broker listening", "addr", b.Addr())
 	} else if err := s.externalBroker(&ic); err != nil {
+		return err
+	}
+	if err := s.startEnroll(ctx, ic); err != nil {
 		return err
 	}
 
@@ -102,6 +97,44 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		wg.Wait()
 		return nil
 	})
+	return nil
+}
+
+// startBroker starts the embedded broker: the certificate listener
+// (MQTTSAddr) where doors present their certificates, and the per-door
+// secret listener (MQTTAddr) when asked for. It fills the ingest's
+// connection: over the secret listener with a random service secret, or
+// over the certificate listener with a service certificate.
+func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
+	secret := store.NewSecret("svc")
+	bc := broker.Config{Addr: s.cfg.MQTTAddr, Doors: s.Store, ServiceUsername: ServiceUser, ServiceSecret: secret, Logger: s.log, Metrics: s.Metrics}
+	if s.cfg.MQTTSAddr != "" {
+		bc.CertAddr, bc.CertTLS = s.cfg.MQTTSAddr, s.certs.TLSConfig()
+		bc.Certs = &enroll.DoorIdentity{CA: s.CA, Keys: s.Store, ServiceUsername: ServiceUser}
+	}
+	b, err := broker.New(bc)
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return fmt.Errorf("--mqtts %s / --mqtt %s: %w", s.cfg.MQTTSAddr, s.cfg.MQTTAddr, err)
+	}
+	s.Broker = b
+	s.stops = append(s.stops, func(context.Context) error { return b.Close() })
+	ic.Username = ServiceUser
+	if b.Addr() != "" {
+		ic.Broker, ic.Password = "tcp://"+b.Addr(), secret
+	} else {
+		addr, err := loopback(b.CertAddr())
+		if err != nil {
+			return fmt.Errorf("--mqtts %s: %w", s.cfg.MQTTSAddr, err)
+		}
+		if ic.TLS, err = s.serviceTLS(); err != nil {
+			return err
+		}
+		ic.Broker = "ssl://" + addr
+	}
+	s.log.Info("serve: embedded MQTT broker listening", "certificates", b.CertAddr(), "door_secrets", b.Addr())
 	return nil
 }
 

@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/broker"
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/keys"
 	"github.com/smartworkcenters/swc/central/store"
@@ -57,6 +59,31 @@ type Config struct {
 	// door traffic with (default "swc-ingest").
 	ShareGroup string
 
+	// Door identity and enrollment (see enroll.go).
+	//
+	// MQTTSAddr is the embedded broker's mutual-TLS listener, where doors
+	// authenticate with their certificate ("" for none; MQTTAddr is then
+	// the per-door-secret listener, an explicit alternative).
+	MQTTSAddr string
+	// Hosts are the DNS names and IP addresses on the central's TLS
+	// certificates (API and broker); default: the host name, localhost,
+	// 127.0.0.1 and ::1.
+	Hosts []string
+	// HTTPS serves the API over HTTPS with a certificate from the
+	// central's CA (technicians pin it with the CA fingerprint).
+	HTTPS bool
+	// PublicURL is how technicians reach the API, for the provision
+	// command shown with each enrollment token ("" derives it from the
+	// request).
+	PublicURL string
+	// PublicMQTT is the broker address given to doors at enrollment
+	// (mqtts://host:port); "" derives it from MQTTSAddr and Hosts, or from
+	// an external mqtts:// BrokerURL.
+	PublicMQTT string
+	// DoorCertValidity is the lifetime of door certificates (default
+	// enroll.DoorValidity); doors renew them over MQTT.
+	DoorCertValidity time.Duration
+
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
 }
@@ -74,8 +101,23 @@ func (c *Config) Check() error {
 		if err != nil || (u.Scheme != "mqtt" && u.Scheme != "mqtts") || u.Host == "" {
 			return fmt.Errorf("--broker %q: want mqtt://host:port or mqtts://host:port", c.BrokerURL)
 		}
-	} else if c.MQTTAddr == "" {
-		return errors.New("--mqtt: the embedded broker needs a listen address (or give --broker)")
+	} else if c.MQTTAddr == "" && c.MQTTSAddr == "" {
+		return errors.New("--mqtts (or --mqtt): the embedded broker needs a listen address (or give --broker)")
+	}
+	if c.PublicMQTT != "" {
+		u, err := url.Parse(c.PublicMQTT)
+		if err != nil || (u.Scheme != "mqtts" && u.Scheme != "ssl") || u.Hostname() == "" || u.Port() == "" {
+			return fmt.Errorf("--public-mqtt %q: want mqtts://host:port, the address doors reach the broker at", c.PublicMQTT)
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--public-url %q: want https://host[:port], the address technicians reach the API at", c.PublicURL)
+		}
+	}
+	if c.DoorCertValidity != 0 && (c.DoorCertValidity < time.Hour || c.DoorCertValidity > 365*24*time.Hour) {
+		return fmt.Errorf("--door-cert-validity %v: want 1h to 8760h", c.DoorCertValidity)
 	}
 	if c.DBURL != "" {
 		u, err := url.Parse(c.DBURL)
@@ -99,6 +141,10 @@ type Server struct {
 	Compiler *whitelist.Compiler
 	Ingest   *ingest.Ingest
 	Broker   *broker.Broker // nil with an external broker
+
+	CA     *enroll.CA      // the central's CA (ca.pem, ca-key.pem in the data folder)
+	Enroll *enroll.Service // nil when no broker address for doors is known
+	certs  *enroll.Certs   // the TLS server certificate of the API and the broker
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -142,6 +188,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.firstAdminToken(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.loadCA(); err != nil {
 		return nil, err
 	}
 	if err := s.startMessaging(ctx); err != nil {
@@ -227,9 +276,12 @@ func (s *Server) startHTTP() error {
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", s.cfg.HTTPAddr, err)
 	}
+	if s.cfg.HTTPS {
+		ln = tls.NewListener(ln, s.certs.TLSConfig())
+	}
 	s.httpLn = ln
 	mux := http.NewServeMux()
-	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics}))
+	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Enroll: s.Enroll, PublicURL: s.cfg.PublicURL}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {
@@ -255,7 +307,7 @@ func (s *Server) startHTTP() error {
 		s.httpErr <- err
 	}()
 	s.stops = append(s.stops, func(ctx context.Context) error { return s.httpSrv.Shutdown(ctx) })
-	s.log.Info("serve: HTTP API listening", "addr", ln.Addr().String(), "openapi", "http://"+ln.Addr().String()+api.Prefix+"/openapi.json")
+	s.log.Info("serve: HTTP API listening", "addr", ln.Addr().String(), "https", s.cfg.HTTPS, "openapi", s.apiScheme()+"://"+ln.Addr().String()+api.Prefix+"/openapi.json")
 	return nil
 }
 
