@@ -164,6 +164,40 @@ func appendIn(tx *bolt.Tx, ev protocol.Event) (protocol.Event, error) {
 	return ev, b.Put(u64(seq), v)
 }
 
+// ContinueSequence makes the door's next event carry at least next: the
+// central's high-water mark for this door plus one, handed over at
+// enrollment, so that a door whose database was replaced (a new SD card)
+// never reuses a sequence number the central already holds (the central
+// would take the new event for a duplicate of the old one). It never lowers
+// the sequence: a next at or below the next number changes nothing. Raising
+// it while the outbox holds events fails with ErrOutboxNotEmpty, since the
+// central then holds numbers those waiting events also carry. It returns
+// the number the next event will carry.
+func (s *Store) ContinueSequence(ctx context.Context, next uint64) (uint64, error) {
+	if next == 0 || next > 1<<62 {
+		return 0, fmt.Errorf("store: continue sequence: next %d; want 1 to 2^62", next)
+	}
+	var out uint64
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		cur := b.Sequence()
+		if next <= cur+1 {
+			out = cur + 1
+			return nil
+		}
+		if k, _ := b.Cursor().First(); k != nil {
+			return fmt.Errorf("%w: events %d to %d wait, and the central already holds numbers up to %d",
+				ErrOutboxNotEmpty, binary.BigEndian.Uint64(k), cur, next-1)
+		}
+		out = next
+		return b.SetSequence(next - 1)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: continue sequence at %d: %w", next, err)
+	}
+	return out, nil
+}
+
 // Pending returns up to max events with seq > after, in seq order: what the
 // sync publishes next. Events stay until Ack covers them.
 func (s *Store) Pending(ctx context.Context, after uint64, max int) ([]protocol.Event, error) {

@@ -71,6 +71,9 @@ var (
 	ErrWrongDoor = errors.New("the database belongs to another door")
 	// ErrClosed means the store was used after Close.
 	ErrClosed = errors.New("store closed")
+	// ErrOutboxNotEmpty means the outbox holds events the central has not
+	// acknowledged, so their numbers cannot be moved.
+	ErrOutboxNotEmpty = errors.New("the outbox holds events the central has not acknowledged")
 )
 
 // Options configure Open.

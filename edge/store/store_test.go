@@ -469,3 +469,53 @@ func TestSignedSnapshotThroughTheProtocol(t *testing.T) {
 	assert.Equal(t, protocol.GrantedBooking, tap(t, s, uidN(4999), t0, false).Reason)
 	require.NoError(t, s.Check(ctx))
 }
+
+func TestContinueSequence(t *testing.T) {
+	appendOne := func(s *Store) uint64 {
+		t.Helper()
+		ev, err := s.Append(ctx, protocol.Event{Kind: protocol.EventDoorClosed, Boot: "1-a", TimeMs: t0.UnixMilli()})
+		require.NoError(t, err)
+		return ev.Seq
+	}
+	tests := []struct {
+		name     string
+		appended int    // events appended before
+		acked    uint64 // acknowledged before
+		next     uint64
+		want     uint64 // the next event's seq, 0 when refused
+		err      error
+	}{
+		{"a new database starts after the central's events", 0, 0, 42, 42, nil},
+		{"a new database, a new door", 0, 0, 1, 1, nil},
+		{"never lowers the sequence", 5, 5, 3, 6, nil},
+		{"at the next number changes nothing", 5, 5, 6, 6, nil},
+		{"raised above an emptied outbox", 5, 5, 10, 10, nil},
+		{"below, with events waiting", 5, 2, 4, 6, nil},
+		{"raised with events waiting", 5, 2, 10, 0, ErrOutboxNotEmpty},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, Options{})
+			for range tc.appended {
+				appendOne(s)
+			}
+			if tc.acked > 0 {
+				_, err := s.Ack(ctx, tc.acked)
+				require.NoError(t, err)
+			}
+			got, err := s.ContinueSequence(ctx, tc.next)
+			if tc.err != nil {
+				require.ErrorIs(t, err, tc.err)
+				assert.Equal(t, uint64(tc.appended+1), appendOne(s), "a refused call changes nothing")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.want, appendOne(s), "the next event carries the promised number")
+			assert.Equal(t, tc.want+1, appendOne(s), "and the sequence stays gap-free after it")
+		})
+	}
+	s := openTest(t, Options{})
+	_, err := s.ContinueSequence(ctx, 0)
+	require.Error(t, err)
+}
