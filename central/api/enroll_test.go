@@ -88,7 +88,7 @@ func TestEnrollmentTokens(t *testing.T) {
 		}
 		assert.Equal(t, t0.Add(ttl).UnixMilli(), tok.ExpiresMs)
 		// Over plain HTTP the command carries the request's URL and no pin.
-		assert.Equal(t, "sudo swc-edge provision --central http://example.com --token "+tok.Secret, tok.Provision)
+		assert.Equal(t, "sudo swc-edge provision --central http://example.com --door "+tc.door+" --token "+tok.Secret, tok.Provision)
 	}
 }
 

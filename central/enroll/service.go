@@ -145,7 +145,7 @@ func (s *Service) NewToken(ctx context.Context, door string, ttl time.Duration, 
 	if err := s.cfg.Store.CreateEnrollmentToken(ctx, t.EnrollmentToken, t.Secret); err != nil {
 		return Token{}, err
 	}
-	t.Provision = fmt.Sprintf("sudo swc-edge provision --central %s --token %s", central, t.Secret)
+	t.Provision = fmt.Sprintf("sudo swc-edge provision --central %s --door %s --token %s", central, door, t.Secret)
 	if pinCA {
 		t.Provision += " --ca-fingerprint " + t.CAFingerprint
 	}

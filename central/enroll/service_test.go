@@ -83,7 +83,7 @@ func TestEnroll(t *testing.T) {
 	tok := f.token("door-a", time.Hour)
 	assert.True(t, strings.HasPrefix(tok.Secret, enroll.TokenPrefix))
 	assert.Equal(t, f.ca.Fingerprint(), tok.CAFingerprint)
-	assert.Equal(t, "sudo swc-edge provision --central https://central.test:8443 --token "+tok.Secret+" --ca-fingerprint "+f.ca.Fingerprint(), tok.Provision)
+	assert.Equal(t, "sudo swc-edge provision --central https://central.test:8443 --door door-a --token "+tok.Secret+" --ca-fingerprint "+f.ca.Fingerprint(), tok.Provision)
 
 	keyPEM, csr := doorKey(t)
 	f.clock = f.clock.Add(10 * time.Minute)

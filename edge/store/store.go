@@ -162,6 +162,17 @@ func (s *Store) init() error {
 	})
 }
 
+// BoundDoor returns the door the database file is bound to ("" when none
+// yet), whatever the door the store was opened with.
+func (s *Store) BoundDoor(ctx context.Context) (string, error) {
+	var door string
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		door = string(tx.Bucket(bucketMeta).Get(keyDoor))
+		return nil
+	})
+	return door, err
+}
+
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 

@@ -37,6 +37,25 @@ func TestOpenBindsDoor(t *testing.T) {
 	require.ErrorContains(t, err, `door id "bad/door"`)
 }
 
+func TestBoundDoor(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	s, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	door, err := s.BoundDoor(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, door, "a new file is bound to no door")
+	require.NoError(t, s.Close())
+	s, err = Open(ctx, path, Options{Door: "door-7"})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, err = Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	door, err = s.BoundDoor(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "door-7", door)
+}
+
 func TestBootAndTrustedTime(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "edge.db")
 	s, err := Open(ctx, path, Options{Door: testDoor})
