@@ -15,7 +15,11 @@
 // loop: acks delete events and advance the trusted time; whitelist messages
 // are verified against the pinned key and applied through the agent (a gap
 // makes the door ask for a sync from its version); commands are verified and
-// executed at most once. On every connection the door publishes its status
+// executed at most once; a renewed certificate is checked (the pinned CA,
+// this door, the door's own key, a later expiry) and replaces the
+// certificate file, which the next connection reads. The door asks for it
+// over its connection when less than a third of the certificate's lifetime
+// is left. On every connection the door publishes its status
 // (retained; the last will says offline) and asks for the whitelist after
 // the version it holds. Reconnection backs off with jitter so a fleet does
 // not reconnect in lockstep after a broker restart.
@@ -39,6 +43,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/smartworkcenters/swc/edge/agent"
+	"github.com/smartworkcenters/swc/edge/enroll"
 	"github.com/smartworkcenters/swc/edge/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -70,6 +75,10 @@ type Config struct {
 	KeepAlive      time.Duration `toml:"keepalive"`       // MQTT keepalive (30s)
 	MaxReconnect   time.Duration `toml:"max_reconnect"`   // longest reconnect backoff (60s)
 	SnapshotWait   time.Duration `toml:"snapshot_wait"`   // ask again when a snapshot stays incomplete this long (30s)
+	// RenewRetry is how long a certificate renewal request may go
+	// unanswered before it is sent again (10m). Renewal runs when cert_file
+	// is set and less than a third of the certificate's lifetime is left.
+	RenewRetry time.Duration `toml:"renew_retry"`
 }
 
 func (c *Config) defaults(door string) error {
@@ -113,6 +122,7 @@ func (c *Config) defaults(door string) error {
 		def(&c.KeepAlive, 30*time.Second, "keepalive"),
 		def(&c.MaxReconnect, time.Minute, "max_reconnect"),
 		def(&c.SnapshotWait, 30*time.Second, "snapshot_wait"),
+		def(&c.RenewRetry, 10*time.Minute, "renew_retry"),
 	} {
 		if e != nil {
 			return e
@@ -174,6 +184,13 @@ func NewWithConfig(h agent.Host, cfg Config) (*Sync, error) {
 		syncReqs:    reg.Counter("swc_edge_sync_requests_total", "Whitelist sync requests sent."),
 		rejected:    reg.CounterVec("swc_edge_sync_rejected_messages_total", "Messages from the central refused, by topic and reason.", "topic", "reason"),
 		publishErrs: reg.Counter("swc_edge_sync_publish_errors_total", "Publishes that failed (the data stays in the outbox)."),
+		renewals:    reg.CounterVec("swc_edge_cert_renewals_total", "Certificate renewals: requested, renewed, refused by the central, rejected by the door.", "result"),
+	}
+	if cfg.CertFile != "" {
+		s.files = &enroll.Files{Key: cfg.KeyFile, Cert: cfg.CertFile, CA: cfg.CAFile}
+		if cfg.CAFile == "" {
+			return nil, errors.New("[mqtt] cert_file needs ca_file: a renewed certificate is checked against the CA")
+		}
 	}
 	return s, nil
 }
@@ -197,6 +214,9 @@ type Sync struct {
 	connects, batches, sentEvents, resends, acks, acked, syncReqs *metrics.Counter
 	publishErrs                                                   *metrics.Counter
 	rejected                                                      *metrics.CounterVec
+	renewals                                                      *metrics.CounterVec
+
+	files *enroll.Files // the door's certificate files, nil without cert_file
 }
 
 // incoming is a message handed from a paho handler to the loop.
@@ -424,6 +444,8 @@ type state struct {
 	staging   uint64   // snapshot version being staged, 0 if none
 	stagingAt time.Time
 	statusAt  time.Time
+	renewAt   time.Time // when the certificate was last looked at or a renewal asked for
+	renewSent bool      // a renewal request is waiting for its answer
 }
 
 func (s *Sync) loop(ctx context.Context) error {
@@ -446,6 +468,7 @@ func (s *Sync) loop(ctx context.Context) error {
 		// tell the central who we are and what we hold.
 		if g := s.gen.Load(); g != st.gen && s.online.Load() {
 			st.gen, st.sent, st.flights = g, 0, nil
+			st.renewAt = time.Time{} // look at the certificate on every new connection
 			s.publishStatus(ctx, &st)
 			s.requestSync(ctx, false)
 		}
@@ -474,7 +497,87 @@ func (s *Sync) loop(ctx context.Context) error {
 		if now.Sub(st.statusAt) >= s.cfg.StatusInterval {
 			s.publishStatus(ctx, &st)
 		}
+		s.maybeRenew(ctx, &st, now)
 	}
+}
+
+// renewCheckEvery is how often the certificate's remaining life is looked
+// at while connected (and at every new connection).
+const renewCheckEvery = time.Hour
+
+// maybeRenew asks the central for a new certificate when less than a third
+// of the current one's lifetime is left (by the door's clock), at most once
+// per RenewRetry while unanswered.
+func (s *Sync) maybeRenew(ctx context.Context, st *state, now time.Time) {
+	if s.files == nil {
+		return
+	}
+	wait := renewCheckEvery
+	if st.renewSent {
+		wait = s.cfg.RenewRetry
+	}
+	if !st.renewAt.IsZero() && now.Sub(st.renewAt) < wait {
+		return
+	}
+	st.renewAt = now
+	certPEM, err := os.ReadFile(s.files.Cert)
+	if err != nil {
+		s.log.Error("reading the door's certificate failed", "err", err)
+		return
+	}
+	cert, err := enroll.ParseCertificate(certPEM)
+	if err != nil {
+		s.log.Error("the door's certificate file does not parse", "path", s.files.Cert, "err", err)
+		return
+	}
+	if !enroll.NeedsRenewal(cert, s.h.Now().Time) {
+		st.renewSent = false
+		return
+	}
+	req, err := enroll.RenewalRequest(*s.files, s.door)
+	if err != nil {
+		s.log.Error("building the certificate renewal request failed", "err", err)
+		return
+	}
+	payload, err := protocol.Encode(req)
+	if err != nil {
+		return
+	}
+	s.client.Publish(s.topics.Door(s.door, protocol.TopicRenew), 1, false, payload)
+	st.renewSent = true
+	s.renewals.With("requested").Inc()
+	s.log.Info("asking the central to renew the door's certificate", "not_after", cert.NotAfter.UTC())
+}
+
+// renewed handles the central's answer to a renewal request.
+func (s *Sync) renewed(st *state, payload []byte) {
+	rep, err := protocol.DecodeCertReply(payload)
+	if err == nil && rep.Door != s.door {
+		err = &protocol.Error{Kind: protocol.ErrWrongDoor, Field: "door"}
+	}
+	if err != nil {
+		s.reject(protocol.TopicCert, err)
+		return
+	}
+	if s.files == nil {
+		s.rejected.With(protocol.TopicCert, "no_certificate").Inc()
+		s.log.Warn("a certificate came from the central, but this door has no cert_file; ignored")
+		return
+	}
+	if rep.Error != "" {
+		s.renewals.With("refused").Inc()
+		s.log.Error("the central refused to renew the door's certificate; provision the door again before it expires", "reason", rep.Error)
+		return
+	}
+	cert, err := enroll.InstallRenewed(*s.files, s.door, []byte(rep.Certificate), s.h.Now().Time)
+	if err != nil {
+		s.renewals.With("rejected").Inc()
+		s.log.Error("the renewed certificate from the central was rejected; the current one stays", "err", err)
+		return
+	}
+	st.renewSent = false
+	s.renewals.With("renewed").Inc()
+	s.log.Info("the door's certificate was renewed; the next connection uses it", "path", s.files.Cert, "not_after", cert.NotAfter.UTC())
 }
 
 // send publishes batches while the in-flight window has room.
@@ -570,6 +673,8 @@ func (s *Sync) handle(ctx context.Context, st *state, m incoming) {
 			}
 			st.staging = res.Version
 		}
+	case protocol.TopicCert:
+		s.renewed(st, m.payload)
 	case protocol.TopicCommands:
 		c, err := s.h.ReceiveCommand(ctx, m.payload)
 		if err != nil {

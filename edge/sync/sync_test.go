@@ -209,7 +209,12 @@ type edgeDoor struct {
 
 func startDoor(t *testing.T, brokerAddr string, signer *protocol.Signer, mqttExtra string) *edgeDoor {
 	t.Helper()
-	dir := t.TempDir()
+	return startDoorIn(t, t.TempDir(), "tcp://"+brokerAddr, signer, mqttExtra)
+}
+
+// startDoorIn starts the door with its data in dir and the broker at url.
+func startDoorIn(t *testing.T, dir, brokerURL string, signer *protocol.Signer, mqttExtra string) *edgeDoor {
+	t.Helper()
 	cfg, err := agent.Parse([]byte(fmt.Sprintf(`
 door_id = "door-a"
 data_dir = %q
@@ -223,13 +228,13 @@ ntp = "assume_synced"
 [whitelist]
 keys = [%q]
 [mqtt]
-broker = "tcp://%s"
+broker = %q
 retransmit = "300ms"
 max_reconnect = "1s"
 status_interval = "500ms"
 snapshot_wait = "1s"
 %s
-`, dir, protocol.FormatPublicKey(signer.PublicKey()), brokerAddr, mqttExtra)))
+`, dir, protocol.FormatPublicKey(signer.PublicKey()), brokerURL, mqttExtra)))
 	require.NoError(t, err)
 	d := &edgeDoor{t: t, id: "door-a"}
 	d.st, err = store.Open(context.Background(), filepath.Join(dir, "edge.db"), cfg.StoreOptions())
