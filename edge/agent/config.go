@@ -132,6 +132,12 @@ type SimConfig struct {
 	// ReaderFaultAtStart makes the simulated reader not answer at start,
 	// to try what a technician sees with a badly wired reader.
 	ReaderFaultAtStart bool `toml:"reader_fault_at_start"`
+	// ReaderVersion is the simulated chip's VersionReg (0: a genuine
+	// MFRC522 v2.0, 0x92; 0x12 a common counterfeit; others an unknown chip).
+	ReaderVersion int `toml:"reader_version"`
+	// ReaderSelfTestFails makes the simulated chip fail its digital
+	// self-test, as a damaged chip does.
+	ReaderSelfTestFails bool `toml:"reader_self_test_fails"`
 }
 
 // Defaults returns a configuration with every default filled in.
@@ -376,6 +382,12 @@ func (c *Config) validate() []error {
 	add(oneOf("log.format", c.Log.Format, "text", "json"))
 	if c.Sim.ReaderFaultAtStart && r.Driver != DriverSim {
 		add(errors.New("sim.reader_fault_at_start needs reader.driver = \"sim\""))
+	}
+	if c.Sim.ReaderVersion < 0 || c.Sim.ReaderVersion > 0xFF {
+		add(fmt.Errorf("sim.reader_version = %d: want 0 to 255 (0: 0x92, a genuine MFRC522 v2.0)", c.Sim.ReaderVersion))
+	}
+	if (c.Sim.ReaderVersion != 0 || c.Sim.ReaderSelfTestFails) && r.Driver != DriverSim {
+		add(errors.New("sim.reader_version and sim.reader_self_test_fails need reader.driver = \"sim\""))
 	}
 	return errs
 }

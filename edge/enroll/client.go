@@ -164,8 +164,7 @@ func Exchange(ctx context.Context, central string, trust Trust, token string, cs
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
-	res, err := client.Do(req)
+	res, err := httpClient(tc).Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the central at %s: %w", u.Redacted(), err)
 	}
@@ -188,6 +187,25 @@ func Exchange(ctx context.Context, central string, trust Trust, token string, cs
 		}
 	}
 	return e, nil
+}
+
+func httpClient(tc *tls.Config) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment}}
+}
+
+// APIClient returns an HTTP client for the central's API at central (the
+// same URL rules as enrollment: https, or http to this machine) trusting
+// the central as t says.
+func (t Trust) APIClient(central string) (*http.Client, *url.URL, error) {
+	u, err := CheckCentralURL(central)
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, _, err := t.tlsConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	return httpClient(tc), u, nil
 }
 
 // refusal turns the central's error answer into an error.

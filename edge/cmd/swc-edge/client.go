@@ -109,6 +109,11 @@ func cmdTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		return printJSON(stdout, ev)
 	}
+	if ev.Seq == 0 && ev.Reason == "" {
+		// A hardware check (swc-edge test reader, enroll-badge) reads it.
+		fmt.Fprintf(stdout, "%s: presented to the simulated reader of a running check\n", u)
+		return 0
+	}
 	fmt.Fprintf(stdout, "%s: %s (%s)", u, ev.Reason, ev.Reason.Text())
 	if ev.Member != "" {
 		fmt.Fprintf(stdout, ", member %s", ev.Member)

@@ -58,7 +58,7 @@ func periphBoard() board {
 
 func openHardware(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logger) (*hardware, error) {
 	if cfg.Reader.Driver == agent.DriverSim {
-		return openSim(cfg, events, log)
+		return openSim(cfg, events, log, false)
 	}
 	return openBoard(periphBoard(), cfg, events, log)
 }
@@ -100,12 +100,41 @@ func doorConfig(cfg *agent.Config, pins map[string]gpio.PinIO, events func(proto
 // any other pin or the reader is touched), then the door's other pins, then
 // the reader's SPI port.
 func openBoard(b board, cfg *agent.Config, events func(protocol.EventKind), log *slog.Logger) (*hardware, error) {
+	d, pins, err := openBoardDoor(b, cfg, events, log)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*hardware, error) {
+		_ = d.Close()
+		return nil, err
+	}
+	r, closeReader, err := openBoardReader(b, cfg, pins)
+	if err != nil {
+		return fail(err)
+	}
+	ictx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.Init(ictx); err != nil {
+		closeReader()
+		return fail(fmt.Errorf("reader: the MFRC522 on %s does not start: %w", spiName(cfg), err))
+	}
+	return &hardware{door: d, reader: r, close: func() { closeReader(); _ = d.Close() }}, nil
+}
+
+func spiName(cfg *agent.Config) string {
+	return fmt.Sprintf("SPI%d.%d", cfg.Reader.SPIBus, cfg.Reader.SPIDevice)
+}
+
+// openBoardDoor starts the host drivers and opens the door's pins, the lock
+// relay first (driven locked before any other pin is touched), and the
+// reader's reset and IRQ pins. It returns the door and every pin by name.
+func openBoardDoor(b board, cfg *agent.Config, events func(protocol.EventKind), log *slog.Logger) (*door.Controller, map[string]gpio.PinIO, error) {
 	if err := b.init(); err != nil {
-		return nil, fmt.Errorf("GPIO and SPI drivers (periph.io host) failed to start: %w (run swc-edge as a user in the gpio and spi groups)", err)
+		return nil, nil, fmt.Errorf("GPIO and SPI drivers (periph.io host) failed to start: %w (run swc-edge as a user in the gpio and spi groups)", err)
 	}
 	lock := b.pin(cfg.Door.LockPin)
 	if lock == nil {
-		return nil, fmt.Errorf("door.lock_pin = %q: this machine has no such GPIO (is this a Raspberry Pi, and does /dev/gpiochip0 or /dev/gpiomem exist?); the relay was not touched", cfg.Door.LockPin)
+		return nil, nil, fmt.Errorf("door.lock_pin = %q: this machine has no such GPIO (is this a Raspberry Pi, and does /dev/gpiochip0 or /dev/gpiomem exist?); the relay was not touched", cfg.Door.LockPin)
 	}
 	pins := map[string]gpio.PinIO{cfg.Door.LockPin: lock}
 	var missing []error
@@ -126,31 +155,36 @@ func openBoard(b board, cfg *agent.Config, events func(protocol.EventKind), log 
 		if err == nil {
 			_ = d.Close()
 		}
-		return nil, errors.Join(append(missing, err)...)
+		return nil, nil, errors.Join(append(missing, err)...)
 	}
 	d, err := door.New(doorConfig(cfg, pins, events, log))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fail := func(err error) (*hardware, error) {
-		_ = d.Close()
-		return nil, err
-	}
+	return d, pins, nil
+}
 
-	name := fmt.Sprintf("SPI%d.%d", cfg.Reader.SPIBus, cfg.Reader.SPIDevice)
+// openBoardReader opens the reader's SPI port and the MFRC522 driver on it,
+// without initialising the chip. pins holds the reset and IRQ pins.
+func openBoardReader(b board, cfg *agent.Config, pins map[string]gpio.PinIO) (*mfrc522.Dev, func(), error) {
+	name := spiName(cfg)
 	dev := fmt.Sprintf("/dev/spidev%d.%d", cfg.Reader.SPIBus, cfg.Reader.SPIDevice)
 	port, err := b.spi(name)
 	if err != nil {
 		hint := ""
 		if _, statErr := os.Stat(dev); statErr != nil {
 			hint = fmt.Sprintf("%s does not exist: enable SPI with `sudo raspi-config nonint do_spi 0` (or dtparam=spi=on in /boot/firmware/config.txt) and reboot, and check reader.spi_bus and reader.spi_device. ", dev)
+		} else if f, openErr := os.OpenFile(dev, os.O_RDWR, 0); openErr != nil {
+			hint = fmt.Sprintf("%s exists but cannot be opened (%v): run swc-edge as a user in the spi group. ", dev, openErr)
+		} else {
+			f.Close()
 		}
-		return fail(fmt.Errorf("reader: SPI port %s cannot be opened: %s(%v)", name, hint, err))
+		return nil, nil, fmt.Errorf("reader: SPI port %s cannot be opened: %s(%v)", name, hint, err)
 	}
 	conn, err := port.Connect(physic.Frequency(cfg.Reader.SPISpeedHz)*physic.Hertz, spi.Mode0, 8)
 	if err != nil {
 		port.Close()
-		return fail(fmt.Errorf("reader: SPI port %s at %d Hz: %w (try a lower reader.spi_speed_hz)", name, cfg.Reader.SPISpeedHz, err))
+		return nil, nil, fmt.Errorf("reader: SPI port %s at %d Hz: %w (try a lower reader.spi_speed_hz)", name, cfg.Reader.SPISpeedHz, err)
 	}
 	opts := &mfrc522.Options{}
 	if p, ok := pins[cfg.Reader.ResetPin]; ok && cfg.Reader.ResetPin != "" {
@@ -162,16 +196,61 @@ func openBoard(b board, cfg *agent.Config, events func(protocol.EventKind), log 
 	r, err := mfrc522.New(conn, opts)
 	if err != nil {
 		port.Close()
-		return fail(fmt.Errorf("reader: %w", err))
+		return nil, nil, fmt.Errorf("reader: %w", err)
 	}
-	ictx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := r.Init(ictx); err != nil {
-		_ = r.Close()
-		port.Close()
-		return fail(fmt.Errorf("reader: the MFRC522 on %s does not start: %w", name, err))
+	return r, func() { _ = r.Close(); port.Close() }, nil
+}
+
+// checkHardware is the hardware as the technician's checks (swc-edge test
+// ...) use it: the door (relay locked) with its input pins, and the reader's
+// driver not yet initialised, so the reader check sees the chip as it is.
+// The reader is nil when it could not be opened (readerErr says why), so
+// that the relay and inputs can be checked with a broken reader.
+type checkHardware struct {
+	door      *door.Controller
+	inputs    map[string]gpio.PinIO // by configuration key: door.contact_pin, door.rex_pin
+	reader    *mfrc522.Dev
+	readerErr error
+	sim       *simControls // nil on real hardware
+	close     func()
+}
+
+func openCheckHardware(cfg *agent.Config, log *slog.Logger) (*checkHardware, error) {
+	if cfg.Reader.Driver == agent.DriverSim {
+		hw, err := openSim(cfg, nil, log, true)
+		if err != nil {
+			return nil, err
+		}
+		sc := hw.sim.(*simControls)
+		ch := &checkHardware{door: hw.door, reader: hw.reader.(*mfrc522.Dev), sim: sc, close: hw.close, inputs: map[string]gpio.PinIO{}}
+		if sc.contact != nil {
+			ch.inputs["door.contact_pin"] = sc.contact
+		}
+		if sc.rex != nil {
+			ch.inputs["door.rex_pin"] = sc.rex
+		}
+		return ch, nil
 	}
-	return &hardware{door: d, reader: r, close: func() { _ = r.Close(); port.Close(); _ = d.Close() }}, nil
+	b := periphBoard()
+	d, pins, err := openBoardDoor(b, cfg, nil, log)
+	if err != nil {
+		return nil, err
+	}
+	ch := &checkHardware{door: d, inputs: map[string]gpio.PinIO{}}
+	for key, name := range map[string]string{"door.contact_pin": cfg.Door.ContactPin, "door.rex_pin": cfg.Door.REXPin} {
+		if name != "" {
+			ch.inputs[key] = pins[name]
+		}
+	}
+	r, closeReader, err := openBoardReader(b, cfg, pins)
+	if err != nil {
+		ch.readerErr = err
+		ch.close = func() { _ = d.Close() }
+		return ch, nil
+	}
+	ch.reader = r
+	ch.close = func() { closeReader(); _ = d.Close() }
+	return ch, nil
 }
 
 // simPin is a gpiotest pin whose level the simulated switch decides: In
@@ -290,8 +369,11 @@ func (s *simControls) SetInput(name string, active bool) error {
 }
 
 // openSim builds a simulated door: gpiotest pins named as configured (the
-// door shut, the exit button released) and the simulated reader.
-func openSim(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logger) (*hardware, error) {
+// door shut, the exit button released) and the simulated reader, with the
+// chip version and faults of the [sim] section. For the technician's
+// checks (forCheck), a reader that does not answer is opened all the same,
+// with its bus stuck, so that the reader check finds the fault.
+func openSim(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logger, forCheck bool) (*hardware, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir = %q: %w", cfg.DataDir, err)
 	}
@@ -325,7 +407,7 @@ func openSim(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logge
 		f.Close()
 		return nil, err
 	}
-	if cfg.Sim.ReaderFaultAtStart {
+	if cfg.Sim.ReaderFaultAtStart && !forCheck {
 		_ = d.Close()
 		f.Close()
 		return nil, errors.New("reader: the badge reader does not answer (simulated by sim.reader_fault_at_start = true); " +
@@ -333,7 +415,10 @@ func openSim(cfg *agent.Config, events func(protocol.EventKind), log *slog.Logge
 	}
 	// The simulated reader is the real MFRC522 driver on the register-level
 	// simulator of the chip, running on the wall clock.
-	sc.chip = mfrc522sim.New(mfrc522sim.Options{WallClock: true})
+	sc.chip = mfrc522sim.New(mfrc522sim.Options{WallClock: true, Version: byte(cfg.Sim.ReaderVersion), FaultySelfTest: cfg.Sim.ReaderSelfTestFails})
+	if cfg.Sim.ReaderFaultAtStart {
+		sc.chip.SetChipFault(mfrc522sim.BusStuckHigh)
+	}
 	r, err := mfrc522.New(sc.chip, nil)
 	if err != nil {
 		_ = d.Close()

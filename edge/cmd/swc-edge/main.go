@@ -11,6 +11,9 @@
 //	swc-edge whitelist load --config FILE MSGS load signed whitelist messages
 //	swc-edge whitelist keygen --out KEYFILE    (development) a signing key
 //	swc-edge whitelist sign --key KEYFILE ...  (development) sign a snapshot
+//	swc-edge provision --central URL --token T enroll the door at the central
+//	swc-edge test reader|relay|inputs          the technician's hardware checks
+//	swc-edge enroll-badge --member M ...       read a badge and register it
 //
 // Exit status: 0 on success and after SIGTERM/SIGINT, 1 when the door or a
 // command failed, 2 for a usage or configuration error.
@@ -28,6 +31,7 @@ import (
 	"github.com/smartworkcenters/swc/edge/agent"
 	"github.com/smartworkcenters/swc/edge/store"
 	"github.com/smartworkcenters/swc/edge/sync"
+	"github.com/smartworkcenters/swc/shared/sdnotify"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -51,6 +55,21 @@ commands:
   whitelist keygen --out KEYFILE     development: make a whitelist signing key
   whitelist sign --key KEYFILE --door ID --version N ENTRIES.json
                                      development: sign a snapshot, one message per line on stdout
+
+technician:
+  provision --central URL --token T [--door ID] [--ca-fingerprint sha256:...|--ca FILE]
+            [--data DIR] [--config FILE]
+                                     enroll this door: its own key, its certificate, the
+                                     central's keys; writes the configuration
+  test reader --config FILE [--wait 30s]
+                                     chip version, self-test, then read a badge
+  test relay --config FILE [--seconds 2s]
+                                     pulse the lock relay and confirm it moved
+  test inputs --config FILE [--for 60s]
+                                     show the door contact and exit button as they change
+  enroll-badge --config FILE --member M --central URL [--api-token-file F]
+                                     read a badge and register it for member M
+                                     (API token in the file or $SWC_API_TOKEN)
 `
 
 // cli runs one command and returns the exit status.
@@ -73,6 +92,12 @@ func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdSim(ctx, rest, stdout, stderr)
 	case "whitelist":
 		return cmdWhitelist(ctx, rest, stdout, stderr)
+	case "provision":
+		return cmdProvision(ctx, rest, stdout, stderr)
+	case "test":
+		return cmdTest(ctx, rest, stdout, stderr)
+	case "enroll-badge":
+		return cmdEnrollBadge(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "swc-edge", version)
 		return 0
@@ -143,6 +168,17 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) (code int) {
 	events.Attach(a)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// Under systemd (Type=notify, WatchdogSec=): ready once the relay is
+	// locked and the store open; keep-alives while the store answers.
+	sd, err := sdnotify.FromEnv()
+	if err != nil {
+		log.Warn("systemd notification settings ignored", "err", err)
+	}
+	go sd.KeepAlive(ctx, func(ctx context.Context) error { _, err := a.WhitelistVersion(ctx); return err }, log)
+	if err := sd.Ready(); err != nil {
+		log.Warn("telling systemd the door is ready failed", "err", err)
+	}
+	defer func() { _ = sd.Stopping() }()
 	if err := a.Run(ctx); err != nil {
 		return exitErr(stderr, 1, "stopped (the relay is locked): %v", err)
 	}
