@@ -175,7 +175,7 @@ func TestRelay(t *testing.T) {
 
 func TestInputs(t *testing.T) {
 	contact := &gpiotest.Pin{N: "GPIO6", L: gpio.Low} // NC reed, pulled up: closed door reads low
-	rex := &gpiotest.Pin{N: "GPIO13", L: gpio.High}  // NO button, pulled up: released reads high
+	rex := &gpiotest.Pin{N: "GPIO13", L: gpio.High}   // NO button, pulled up: released reads high
 	set := func(p *gpiotest.Pin, l gpio.Level) {
 		p.Lock()
 		p.L = l
