@@ -241,7 +241,7 @@ listen = %q
 	require.NoError(t, err)
 	var mu sync.Mutex
 	var seen []string
-	so := mqtt.NewClientOptions().AddBroker("ssl://"+m.Addr).SetClientID(server.ServiceUser+"-e2e").SetCleanSession(true).
+	so := mqtt.NewClientOptions().AddBroker("ssl://" + m.Addr).SetClientID(server.ServiceUser + "-e2e").SetCleanSession(true).
 		SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{svcCert}, MinVersion: tls.VersionTLS12})
 	svc := mqtt.NewClient(so)
 	require.True(t, svc.Connect().WaitTimeout(20*time.Second))
@@ -294,4 +294,3 @@ func startShippedMosquittoFor(t *testing.T, s *server.Server) *servicetest.Mosqu
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "swc.acl"), acl, 0o600))
 	})
 }
-
