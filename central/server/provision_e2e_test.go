@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,10 +30,8 @@ import (
 // buildEdge builds the swc-edge binary for this machine.
 func buildEdge(t *testing.T) string {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command builds swc-edge for this test")
 	bin := filepath.Join(t.TempDir(), "swc-edge")
 	cmd := exec.Command(goBin, "build", "-o", bin, "github.com/smartworkcenters/swc/edge/cmd/swc-edge")
 	out, err := cmd.CombinedOutput()
