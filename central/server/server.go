@@ -1,8 +1,11 @@
 // Package server wires the central service together for `swc-central serve`:
 // the data folder, the store (SQLite inside it, or PostgreSQL), the signing
-// key, the first admin token, the HTTP API and metrics, the embedded MQTT
-// broker (or a client of an external one), the whitelist compiler and the
-// event ingest.
+// key, the CA and the central's TLS certificate, the first admin token, the
+// HTTP API (over HTTPS with --https) and metrics, the embedded MQTT broker
+// (doors present certificates on its mutual-TLS listener; a per-door secret
+// listener only when asked for) or a client of an external one, the
+// whitelist compiler, the event ingest, and door enrollment with
+// certificate renewals over MQTT.
 package server
 
 import (
