@@ -100,11 +100,17 @@ type DoorState struct {
 type Ingest struct {
 	cfg   Config
 	store EventStore
-	wl    WhitelistSource
 	log   *slog.Logger
 	queue chan item
 	sub   mqtt.Client
 	pub   mqtt.Client
+
+	// The whitelist publisher: the source may come and go at run time (a
+	// replica becomes or stops being the whitelist leader).
+	wlMu   sync.Mutex
+	wl     WhitelistSource
+	wlStop func() // stops the current publisher of changes
+	runCtx context.Context
 
 	mu    sync.Mutex
 	doors map[string]*DoorState
@@ -222,20 +228,72 @@ func (in *Ingest) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	if in.wl != nil {
-		w := in.wl.Watch()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer w.Close()
-			in.publishChanges(ctx, w)
-		}()
-	}
+	in.wlMu.Lock()
+	in.runCtx = ctx
+	src := in.wl
+	in.wlMu.Unlock()
+	in.SetWhitelist(src)
 	<-ctx.Done()
+	in.SetWhitelist(nil)
 	in.sub.Disconnect(250)
 	wg.Wait()
 	in.pub.Disconnect(250)
 	return nil
+}
+
+// SetWhitelist makes this ingest the whitelist publisher for src (answering
+// sync requests and publishing changes), or stops that role with nil. Only
+// one replica holds the role at a time; it subscribes to sync requests only
+// while it does. On taking the role it sends each door it knows to be behind
+// what it lacks.
+func (in *Ingest) SetWhitelist(src WhitelistSource) {
+	in.wlMu.Lock()
+	defer in.wlMu.Unlock()
+	if in.wlStop != nil {
+		in.wlStop()
+		in.wlStop = nil
+	}
+	in.wl = src
+	if in.runCtx == nil {
+		return // Run starts it
+	}
+	syncFilter := in.cfg.Topics.All(protocol.TopicSync)
+	if src == nil {
+		if in.sub != nil && in.sub.IsConnectionOpen() {
+			in.sub.Unsubscribe(syncFilter)
+		}
+		return
+	}
+	ctx, cancel := context.WithCancel(in.runCtx)
+	done := make(chan struct{})
+	w := src.Watch()
+	go func() {
+		defer close(done)
+		defer w.Close()
+		in.catchUp(ctx, src)
+		in.publishChanges(ctx, src, w)
+	}()
+	in.wlStop = func() { cancel(); <-done }
+	if in.sub != nil && in.sub.IsConnectionOpen() {
+		in.subscribe(in.sub, syncFilter, in.onSync)
+	}
+}
+
+// source returns the current whitelist source, nil when this ingest is not
+// the publisher.
+func (in *Ingest) source() WhitelistSource {
+	in.wlMu.Lock()
+	defer in.wlMu.Unlock()
+	return in.wl
+}
+
+// catchUp sends every door whose reported version is behind what it lacks.
+func (in *Ingest) catchUp(ctx context.Context, src WhitelistSource) {
+	for door, st := range in.Doors() {
+		if st.Status.State == protocol.StateOnline {
+			in.sendWhitelist(ctx, src, door, st.Status.WLVersion)
+		}
+	}
 }
 
 func (in *Ingest) options(clientID string) *mqtt.ClientOptions {
@@ -264,39 +322,34 @@ func (in *Ingest) options(clientID string) *mqtt.ClientOptions {
 
 // publishChanges sends each door what changed in its whitelist, from the
 // version before the changes the watcher reports.
-func (in *Ingest) publishChanges(ctx context.Context, w *whitelist.Watcher) {
+func (in *Ingest) publishChanges(ctx context.Context, src WhitelistSource, w *whitelist.Watcher) {
 	for {
 		updates, err := w.Next(ctx)
 		if err != nil {
 			return
 		}
 		for _, u := range updates {
-			in.sendWhitelist(ctx, u.Door, u.Base)
+			in.sendWhitelist(ctx, src, u.Door, u.Base)
 		}
 	}
 }
 
-func (in *Ingest) filter(kind string) string {
-	f := in.cfg.Topics.All(kind)
-	if kind == protocol.TopicStatus {
-		return f // every replica keeps every door's state
-	}
-	return protocol.Shared(in.cfg.ShareGroup, f)
+func (in *Ingest) subscribe(c mqtt.Client, filter string, h mqtt.MessageHandler) {
+	tok := c.Subscribe(filter, 1, h)
+	go func() {
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			in.log.Error("subscribe failed", "filter", filter, "err", tok.Error())
+		}
+	}()
 }
 
 func (in *Ingest) onConnect(c mqtt.Client) {
-	subs := map[string]mqtt.MessageHandler{
-		in.filter(protocol.TopicEvents): in.onEvents,
-		in.filter(protocol.TopicSync):   in.onSync,
-		in.filter(protocol.TopicStatus): in.onStatus,
-	}
-	for f, h := range subs {
-		tok := c.Subscribe(f, 1, h)
-		go func(f string) {
-			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-				in.log.Error("subscribe failed", "filter", f, "err", tok.Error())
-			}
-		}(f)
+	// Replicas split the events; every replica keeps every door's state;
+	// only the whitelist publisher takes sync requests.
+	in.subscribe(c, protocol.Shared(in.cfg.ShareGroup, in.cfg.Topics.All(protocol.TopicEvents)), in.onEvents)
+	in.subscribe(c, in.cfg.Topics.All(protocol.TopicStatus), in.onStatus)
+	if in.source() != nil {
+		in.subscribe(c, in.cfg.Topics.All(protocol.TopicSync), in.onSync)
 	}
 	in.log.Info("connected to broker", "broker", in.cfg.Broker, "client_id", in.cfg.ClientID, "share_group", in.cfg.ShareGroup)
 }
@@ -359,8 +412,12 @@ func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	m.Ack()
+	src := in.source()
+	if src == nil {
+		return // no longer the publisher; the door asks again
+	}
 	in.syncs.Inc()
-	in.sendWhitelist(context.Background(), door, req.From)
+	in.sendWhitelist(context.Background(), src, door, req.From)
 }
 
 func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
@@ -422,11 +479,8 @@ func (in *Ingest) Doors() map[string]DoorState {
 	return out
 }
 
-func (in *Ingest) sendWhitelist(ctx context.Context, door string, from uint64) {
-	if in.wl == nil {
-		return
-	}
-	sync, err := in.wl.ForSync(ctx, door, from)
+func (in *Ingest) sendWhitelist(ctx context.Context, src WhitelistSource, door string, from uint64) {
+	sync, err := src.ForSync(ctx, door, from)
 	if err != nil {
 		in.log.Warn("whitelist for door unavailable", "door", door, "from", from, "err", err)
 		return

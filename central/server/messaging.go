@@ -28,32 +28,34 @@ const DefaultShareGroup = "swc-ingest"
 // tickEvery is how often the compiler rolls its horizon.
 const tickEvery = 30 * time.Second
 
-// startMessaging starts the MQTT side: the whitelist compiler (loaded from the
-// store and fed every committed change), the embedded broker unless an
-// external one is configured, and the ingest.
-func (s *Server) startMessaging(ctx context.Context) error {
+// Whitelist returns the whitelist compiler of this replica, or nil when
+// another replica is the whitelist leader (scale-out mode).
+func (s *Server) Whitelist() *whitelist.Compiler { return s.compiler.Load() }
+
+// newCompiler loads the network from the store into a new compiler.
+func (s *Server) newCompiler(ctx context.Context) (*whitelist.Compiler, error) {
 	in, err := loadInput(ctx, s.Store, time.Now())
 	if err != nil {
-		return fmt.Errorf("whitelist: loading the network: %w", err)
+		return nil, fmt.Errorf("whitelist: loading the network: %w", err)
 	}
-	s.Compiler, err = whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, Metrics: s.Metrics}, in, time.Now())
-	if err != nil {
-		return err
-	}
-	// No API request runs before startHTTP, so no change can fall between
-	// the load above and this subscription.
-	s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
-		if err := s.Compiler.Apply(ctx, ch); err != nil {
-			s.log.Error("whitelist: applying a change failed; it is retried with the next change or tick", "kind", ch.Kind, "err", err)
-		}
-	})
+	return whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, MetricSet: s.wlMetrics}, in, time.Now())
+}
 
+// startMessaging starts the MQTT side: the embedded broker unless an
+// external one is configured, the ingest, and the whitelist compiler. With
+// SQLite (one process) this process compiles and publishes whitelists and
+// feeds the compiler every committed change; with PostgreSQL (scale-out) the
+// replicas elect one whitelist leader (see leader.go).
+func (s *Server) startMessaging(ctx context.Context) error {
 	ic := ingest.Config{ShareGroup: s.cfg.ShareGroup}
 	if ic.ShareGroup == "" {
 		ic.ShareGroup = DefaultShareGroup
 	}
 	if s.cfg.BrokerURL == "" {
-		secret := store.NewSecret("svc")
+		secret, err := s.serviceSecret()
+		if err != nil {
+			return err
+		}
 		b, err := broker.New(broker.Config{Addr: s.cfg.MQTTAddr, Doors: s.Store, ServiceUsername: ServiceUser, ServiceSecret: secret, Logger: s.log, Metrics: s.Metrics})
 		if err != nil {
 			return err
@@ -69,40 +71,105 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		return err
 	}
 
-	s.Ingest, err = ingest.New(ic, eventStore{s.Store}, s.Compiler, s.log, s.Metrics)
+	var single *whitelist.Compiler
+	if s.cfg.DBURL == "" {
+		c, err := s.newCompiler(ctx)
+		if err != nil {
+			return err
+		}
+		single = c
+		s.compiler.Store(c)
+		// No API request runs before startHTTP, so no change can fall
+		// between the load above and this subscription.
+		s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
+			if err := c.Apply(ctx, ch); err != nil {
+				s.log.Error("whitelist: applying a change failed; it is retried with the next change or tick", "kind", ch.Kind, "err", err)
+			}
+		})
+	}
+	var err error
+	s.Ingest, err = ingest.New(ic, eventStore{s.Store}, nilIfNone(single), s.log, s.Metrics)
 	if err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		if err := s.Ingest.Run(runCtx); err != nil {
 			s.log.Error("ingest stopped", "err", err)
 		}
 	}()
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(tickEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case now := <-t.C:
-				if err := s.Compiler.Tick(runCtx, now); err != nil {
-					s.log.Error("whitelist: tick failed; retried at the next tick", "err", err)
-				}
-			}
+	if single != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.tick(runCtx, single)
+		}()
+	} else {
+		stop, err := s.startLeaderElection(runCtx)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
 		}
-	}()
+		defer func() { s.stops = append(s.stops, func(context.Context) error { stop(); return nil }) }()
+	}
 	s.stops = append(s.stops, func(context.Context) error {
 		cancel()
 		wg.Wait()
 		return nil
 	})
 	return nil
+}
+
+// nilIfNone keeps a nil *Compiler from becoming a non-nil interface.
+func nilIfNone(c *whitelist.Compiler) ingest.WhitelistSource {
+	if c == nil {
+		return nil
+	}
+	return c
+}
+
+// tick rolls the compiler's horizon until ctx ends.
+func (s *Server) tick(ctx context.Context, c *whitelist.Compiler) {
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := c.Tick(ctx, now); err != nil {
+				s.log.Error("whitelist: tick failed; retried at the next tick", "err", err)
+			}
+		}
+	}
+}
+
+// serviceSecret is the embedded broker's service secret: from
+// MQTTServiceSecretFile (created when missing), else random.
+func (s *Server) serviceSecret() (string, error) {
+	if s.cfg.MQTTServiceSecretFile == "" {
+		return store.NewSecret("svc"), nil
+	}
+	b, err := os.ReadFile(s.cfg.MQTTServiceSecretFile)
+	if errors.Is(err, os.ErrNotExist) {
+		secret := store.NewSecret("svc")
+		if err := writeSecretFile(s.cfg.MQTTServiceSecretFile, secret+"\n"); err != nil {
+			return "", fmt.Errorf("--mqtt-service-secret-file: %w", err)
+		}
+		return secret, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("--mqtt-service-secret-file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if len(secret) < broker.MinServiceSecret {
+		return "", fmt.Errorf("--mqtt-service-secret-file %s: the secret must be at least %d bytes", s.cfg.MQTTServiceSecretFile, broker.MinServiceSecret)
+	}
+	return secret, nil
 }
 
 // externalBroker fills the ingest's connection to an external broker.

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
@@ -53,6 +54,11 @@ type Config struct {
 	BrokerCA           string
 	BrokerCert         string
 	BrokerKey          string
+	// MQTTServiceSecretFile, with the embedded broker, holds the service
+	// account's secret (created, 0600, when missing) so that operators'
+	// tools can connect as the central; without it the secret is random and
+	// known only to this process.
+	MQTTServiceSecretFile string
 	// ShareGroup names the MQTT shared subscription the replicas split the
 	// door traffic with (default "swc-ingest").
 	ShareGroup string
@@ -96,9 +102,10 @@ type Server struct {
 	Signer  *protocol.Signer
 	Metrics *metrics.Registry
 
-	Compiler *whitelist.Compiler
-	Ingest   *ingest.Ingest
-	Broker   *broker.Broker // nil with an external broker
+	compiler  atomic.Pointer[whitelist.Compiler] // see Whitelist
+	wlMetrics *whitelist.MetricSet               // shared by the compilers this process builds
+	Ingest    *ingest.Ingest
+	Broker    *broker.Broker // nil with an external broker
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -112,6 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, Changes: &store.Feed{}, Metrics: metrics.NewRegistry(), httpErr: make(chan error, 1)}
+	s.wlMetrics = whitelist.NewMetricSet(s.Metrics)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
