@@ -564,7 +564,7 @@ func TestRoleGates(t *testing.T) {
 	// (admins and technicians only).
 	managerGated := map[string]bool{
 		"POST /doors/{id}/commands": true,
-		"POST /centers": true, "PUT /centers/{id}": true, "DELETE /centers/{id}": true,
+		"POST /centers":             true, "PUT /centers/{id}": true, "DELETE /centers/{id}": true,
 		"POST /passes": true, "PUT /passes/{id}": true, "DELETE /passes/{id}": true,
 		"GET /tokens": true, "POST /tokens": true, "DELETE /tokens/{id}": true,
 	}
