@@ -214,7 +214,8 @@ func (w *Web) centerOf(r *http.Request, v *viewer) (string, error) {
 // chart is the SVG bar chart of hours per day.
 type chart struct {
 	Width, Height       int
-	Left, Bottom, Top   int
+	Left, Right         int // x of the plot's edges
+	Bottom, Top         int
 	PlotW, PlotH        int
 	Bars                []bar
 	Ticks               []tick
@@ -258,6 +259,7 @@ func hoursText(minutes int64) string { return strconv.FormatFloat(float64(minute
 func newChart(days []int64, p credit.Period, loc *time.Location) chart {
 	c := chart{Width: 720, Height: 260, Left: 44, Bottom: 28, Top: 12}
 	c.PlotW, c.PlotH = c.Width-c.Left-8, c.Height-c.Bottom-c.Top
+	c.Right = c.Left + c.PlotW
 	var maxMin, total int64
 	for _, m := range days {
 		maxMin = max(maxMin, m)
