@@ -30,7 +30,7 @@ func (w *Web) parseTemplates() (map[string]*template.Template, error) {
 			}
 			return t.In(w.loc).Format("2006-01-02 15:04")
 		},
-		"day": func(t time.Time) string { return t.In(w.loc).Format("Mon 2 Jan 15:04") },
+		"day":   func(t time.Time) string { return t.In(w.loc).Format("Mon 2 Jan 15:04") },
 		"clock": func(t time.Time) string { return t.In(w.loc).Format("15:04") },
 		"role":  func(r store.Role) string { return string(r) },
 		"f1":    func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
