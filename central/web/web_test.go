@@ -178,6 +178,12 @@ func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 			}
 		})
 	}
+
+	// Every request has a structured log line with the caller's role.
+	lines := n.log.lines(map[string]any{"msg": "http request", "method": "GET", "path": "/doors/d2", "role": "manager", "token": "mgr1"})
+	require.Len(t, lines, 1, "one line for the manager's refused door page")
+	assert.EqualValues(t, 403, lines[0]["status"])
+	assert.Contains(t, lines[0], "duration")
 }
 
 // sse reads server-sent events from the dashboard's stream.
