@@ -75,7 +75,7 @@ func (w *Web) showDoor(rw http.ResponseWriter, r *http.Request, v *viewer, d dom
 	w.render(rw, r, status, "door", v, map[string]any{
 		"Door": row, "Center": center, "Room": room, "Events": views, "Complete": complete,
 		"CanCommand": w.cfg.Commands != nil && v.MayCommand(d.CenterID), "MaxUnlock": protocol.MaxUnlockSeconds,
-		"Flash": flash, "Problem": problem, "Lifetime": api.CommandLifetime.String(),
+		"Flash": flash, "Problem": problem, "Lifetime": fmt.Sprintf("%.0f minutes", api.CommandLifetime.Minutes()),
 	})
 }
 

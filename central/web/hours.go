@@ -257,7 +257,7 @@ func hoursText(minutes int64) string { return strconv.FormatFloat(float64(minute
 
 // newChart lays the days out; the SVG scales to the page width.
 func newChart(days []int64, p credit.Period, loc *time.Location) chart {
-	c := chart{Width: 720, Height: 260, Left: 44, Bottom: 28, Top: 12}
+	c := chart{Width: 720, Height: 260, Left: 64, Bottom: 30, Top: 14}
 	c.PlotW, c.PlotH = c.Width-c.Left-8, c.Height-c.Bottom-c.Top
 	c.Right = c.Left + c.PlotW
 	var maxMin, total int64

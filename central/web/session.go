@@ -245,14 +245,19 @@ func (w *Web) setCookie(rw http.ResponseWriter, r *http.Request, name, value, pa
 		Secure: w.secure(r), SameSite: http.SameSiteLaxMode})
 }
 
-// loginForm shows the token form with a fresh login CSRF token (double
-// submit: a cookie and the same value in the form).
+// loginForm shows the token form with a login CSRF token (double submit:
+// a cookie and the same value in the form). A browser that has the cookie
+// keeps its value, so that two login pages (or a redirect of a stray
+// request to the login page) do not invalidate each other.
 func (w *Web) loginForm(rw http.ResponseWriter, r *http.Request) {
 	w.showLogin(rw, r, http.StatusOK, "")
 }
 
 func (w *Web) showLogin(rw http.ResponseWriter, r *http.Request, status int, problem string) {
 	tok := randomToken()
+	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) == len(tok) {
+		tok = c.Value
+	}
 	w.setCookie(rw, r, loginCSRFCookie, tok, "/login", 600)
 	w.render(rw, r, status, "login", nil, map[string]any{"CSRF": tok, "Next": safeNext(r.FormValue("next")), "Problem": problem})
 }
