@@ -176,8 +176,10 @@ func newestFirst(evs []domain.Event) []domain.Event {
 	return out
 }
 
-// lastEvents remembers each door's newest event time: seeded from the
-// store on first use, then kept by the live feed.
+// lastEvents remembers each door's newest event time: read from the store
+// at most once a minute per door (other central replicas commit events this
+// one's live feed never sees), and kept up to date by the live feed in
+// between.
 type lastEvents struct {
 	mu     sync.Mutex
 	byDoor map[string]lastEvent
@@ -185,16 +187,21 @@ type lastEvents struct {
 
 type lastEvent struct {
 	ms      int64     // door time of the newest event; 0: none found
-	checked time.Time // when a store lookup found none (rechecked after a while)
+	checked time.Time // when the store was last read for it
 	known   bool
 }
+
+// lastEventRecheck is how long a door's newest event time is kept before
+// the store is read again.
+const lastEventRecheck = time.Minute
 
 func newLastEvents() *lastEvents { return &lastEvents{byDoor: map[string]lastEvent{}} }
 
 func (l *lastEvents) observe(door string, ms int64) {
 	l.mu.Lock()
-	if cur := l.byDoor[door]; !cur.known || ms > cur.ms {
-		l.byDoor[door] = lastEvent{ms: ms, known: true}
+	if cur := l.byDoor[door]; cur.known && ms > cur.ms {
+		cur.ms = ms
+		l.byDoor[door] = cur
 	}
 	l.mu.Unlock()
 }
@@ -204,7 +211,7 @@ func (l *lastEvents) get(ctx context.Context, st store.Store, door string, now t
 	l.mu.Lock()
 	cur, ok := l.byDoor[door]
 	l.mu.Unlock()
-	if ok && cur.known && (cur.ms > 0 || now.Sub(cur.checked) < 5*time.Minute) {
+	if ok && cur.known && now.Sub(cur.checked) < lastEventRecheck {
 		return cur.ms, nil
 	}
 	evs, _, err := recentEvents(ctx, st, store.EventFilter{Door: door}, now, 1, nil)

@@ -287,7 +287,6 @@ func (w *Web) live(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		views = append(views, w.view(doorInfo{id: e.Door, name: name, center: e.Center}, &e.Event))
 	}
 	q := r.URL.Query()
-	q.Del("csrf")
 	w.render(rw, r, http.StatusOK, "live", v, map[string]any{
 		"Filter": f, "Centers": centers, "Doors": doors, "Events": views, "Complete": complete,
 		"StreamURL": "/live/stream?" + q.Encode(),
@@ -303,6 +302,9 @@ func (w *Web) stream(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		return err
 	}
 	rc := http.NewResponseController(rw)
+	// The server's read timeout would end the stream (and cancel its
+	// context) after a while: a stream reads nothing more.
+	_ = rc.SetReadDeadline(time.Time{})
 	var after uint64
 	if epoch, n, ok := strings.Cut(r.Header.Get("Last-Event-ID"), "."); ok && epoch == w.hub.epoch {
 		after, _ = strconv.ParseUint(n, 10, 64)

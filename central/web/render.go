@@ -35,6 +35,12 @@ func (w *Web) parseTemplates() (map[string]*template.Template, error) {
 		"role":  func(r store.Role) string { return string(r) },
 		"f1":    func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
 		"zone":  func() string { return w.loc.String() },
+		"plural": func(n int, one, many string) string {
+			if n == 1 {
+				return one
+			}
+			return many
+		},
 	}
 	out := map[string]*template.Template{}
 	for _, name := range pageNames() {
