@@ -232,6 +232,11 @@ func TestBrowser(t *testing.T) {
 	do("own door page", chromedp.Navigate(n.base+"/doors/d1"), chromedp.WaitVisible(chromedp.CSS("#door-state")))
 	assert.Equal(t, "online", text("#door-state"))
 	shoot("06-door-manager.png")
+	do("member lookup", chromedp.Navigate(n.base+"/members?q=ann"), chromedp.WaitVisible(chromedp.CSS("#member-results")))
+	assert.Contains(t, text("#member-results"), "Ann Gent")
+	do("member page", chromedp.Click(chromedp.CSS(`#member-results a[href="/members/m1"]`)), chromedp.WaitVisible(chromedp.CSS("#badges")))
+	assert.Contains(t, text("#badges"), "04D1D2D3")
+	shoot("07-member-manager.png")
 
 	// At phone width: nothing is wider than the screen.
 	do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(n.base+"/"), chromedp.WaitVisible(chromedp.CSS("#summary")))
@@ -242,20 +247,20 @@ func TestBrowser(t *testing.T) {
 		assert.LessOrEqual(t, w, 390, "%s scrolls sideways at 390 px", page)
 	}
 	fits("overview")
-	shoot("07-overview-390px.png")
+	shoot("08-overview-390px.png")
 	do("live at 390", chromedp.Navigate(n.base+"/live"), chromedp.WaitVisible(chromedp.CSS("#live-events")))
 	fits("live")
-	shoot("08-live-390px.png")
+	shoot("09-live-390px.png")
 	do("hours at 390", chromedp.Navigate(n.base+"/hours"), chromedp.WaitVisible(chromedp.CSS("#hours-chart")))
 	fits("hours")
-	shoot("09-hours-390px.png")
+	shoot("10-hours-390px.png")
 
 	// A technician at the door, on a phone: unlock for 5 s.
 	do("log out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#token")))
 	login("tech1")
 	do("door page", chromedp.Navigate(n.base+"/doors/d1"), chromedp.WaitVisible(chromedp.CSS("#cmd-unlock")))
 	fits("door")
-	shoot("10-door-technician-390px.png")
+	shoot("11-door-technician-390px.png")
 	before := len(n.doors["d1"].commands())
 	do("unlock", chromedp.Click(chromedp.CSS("#cmd-unlock")), chromedp.WaitVisible(chromedp.CSS("#flash")))
 	assert.Contains(t, text("#flash"), "Sent unlock for 5 s")
@@ -263,11 +268,20 @@ func TestBrowser(t *testing.T) {
 	cmd, err := protocol.NewKeyRing(n.srv.Signer.PublicKey()).OpenCommand(n.doors["d1"].commands()[before], "d1", time.Now())
 	require.NoError(t, err)
 	assert.Equal(t, 5, cmd.Seconds)
-	shoot("11-door-command-sent-390px.png")
+	shoot("12-door-command-sent-390px.png")
+
+	// The cooperative's view of the whole network.
+	do("desktop", chromedp.EmulateViewport(1280, 900))
+	do("log out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#token")))
+	login("admin")
+	main = text("main")
+	assert.Contains(t, main, "Gent front")
+	assert.Contains(t, main, "Leuven front")
+	shoot("13-overview-admin.png")
 
 	for _, f := range []string{"01-login.png", "02-overview-manager.png", "03-live-manager.png", "04-hours-manager.png",
-		"05-door-of-another-center-refused.png", "06-door-manager.png", "07-overview-390px.png", "08-live-390px.png",
-		"09-hours-390px.png", "10-door-technician-390px.png", "11-door-command-sent-390px.png"} {
+		"05-door-of-another-center-refused.png", "06-door-manager.png", "07-member-manager.png", "08-overview-390px.png", "09-live-390px.png",
+		"10-hours-390px.png", "11-door-technician-390px.png", "12-door-command-sent-390px.png", "13-overview-admin.png"} {
 		fi, err := os.Stat(filepath.Join(shots, f))
 		require.NoError(t, err)
 		assert.Positive(t, fi.Size())

@@ -134,13 +134,14 @@ func TestLoginAndSession(t *testing.T) {
 func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 	n := startNetwork(t)
 	period := time.Now().Format("2006-01")
+	n.doors["d1"].events(t, tap(1, time.Now(), "04D1D2D3", "m1", protocol.DeniedNoBooking))
 	for _, tc := range []struct {
 		who, path string
 		status    int
 		has, not  []string
 	}{
 		{"mgr1", "/", 200, []string{"Gent front", `data-center="c1"`}, []string{"Leuven", "d2"}},
-		{"mgr1", "/doors/d1", 200, []string{"Gent front", "Recent events"}, []string{"Remote commands"}},
+		{"mgr1", "/doors/d1", 200, []string{"Gent front", "Recent events", "<td>m1</td>"}, []string{"Remote commands"}},
 		{"mgr1", "/doors/d2", 403, []string{"Door d2 is not in your centers."}, []string{"Leuven front"}},
 		{"mgr1", "/live", 200, []string{`/live/stream?`}, []string{"Leuven"}},
 		{"mgr1", "/live?center=c2", 403, nil, nil},
@@ -157,7 +158,7 @@ func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 		{"mgr1", "/members/m2", 403, nil, []string{"Bert Leuven"}},
 		{"mgr1", "/members/m2/statement.csv", 403, nil, nil},
 		{"tech1", "/", 200, []string{"Gent front"}, []string{"Leuven"}},
-		{"tech1", "/doors/d1", 200, []string{"Remote commands", "cmd-unlock"}, nil},
+		{"tech1", "/doors/d1", 200, []string{"Remote commands", "cmd-unlock", "04D1D2D3", protocol.DeniedNoBooking.Text()}, []string{"<td>m1</td>"}},
 		{"tech1", "/doors/d2", 403, nil, []string{"Leuven front"}},
 		{"tech1", "/live", 403, nil, nil},
 		{"tech1", "/hours", 403, nil, nil},
