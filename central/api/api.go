@@ -6,6 +6,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -40,6 +41,8 @@ type Config struct {
 	Now     func() time.Time  // default: time.Now
 	// MaxBody and MaxImportBody bound request bodies in bytes.
 	MaxBody, MaxImportBody int64
+	// Commands sends remote door commands; nil answers 503 there.
+	Commands *Commander
 }
 
 // Server serves the API.
@@ -53,6 +56,7 @@ type Server struct {
 	routes  []route
 	rejects *metrics.CounterVec
 	reqs    *metrics.CounterVec
+	cmds    *Commander
 }
 
 // handler serves one route for an authenticated caller.
@@ -73,6 +77,8 @@ func (s *Server) table() []route {
 		managers = []store.Role{store.RoleAdmin, store.RoleManager}
 		admins   = []store.Role{store.RoleAdmin}
 		doorRole = all // technicians work on doors
+		// remote commands: admins and technicians (of the door's center)
+		commanders = []store.Role{store.RoleAdmin, store.RoleTechnician}
 	)
 	return []route{
 		{"GET", "/openapi.json", nil, s.openapi},
@@ -97,6 +103,7 @@ func (s *Server) table() []route {
 		{"DELETE", "/doors/{id}", managers, s.deleteDoor},
 		{"POST", "/doors/{id}/secret", doorRole, s.rotateDoorSecret},
 		{"GET", "/doors/{id}/sequence", managers, s.doorSequence},
+		{"POST", "/doors/{id}/commands", commanders, s.sendCommand},
 
 		{"GET", "/members", managers, s.listMembers},
 		{"POST", "/members", managers, s.createMember},
@@ -137,7 +144,7 @@ func (s *Server) table() []route {
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux()}
+	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cmds: cfg.Commands}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -269,6 +276,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				s.fail(w, r, nil, err)
 				return
 			}
+			SetCaller(r.Context(), p.Token)
 			if !slices.Contains(rt.roles, p.Role) {
 				s.fail(w, r, p, errForbidden("the %s role may not call %s %s", p.Role, rt.method, rt.path))
 				return
@@ -286,14 +294,29 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if !ok || secret == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "an Authorization: Bearer token is required"}
 	}
-	tk, err := s.st.AuthenticateToken(r.Context(), strings.TrimSpace(secret))
-	if errors.Is(err, store.ErrBadCredentials) {
-		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "unknown or revoked token"}
-	}
+	tk, err := Authenticate(r.Context(), s.st, secret)
 	if err != nil {
 		return nil, err
 	}
 	return &principal{tk}, nil
+}
+
+// Authenticate returns the token whose secret this is: the API's bearer
+// authentication, which the dashboard's login uses too. An unknown or
+// revoked secret is an unauthorized *Error.
+func Authenticate(ctx context.Context, st store.Store, secret string) (store.Token, error) {
+	secret = strings.TrimSpace(secret)
+	if secret == "" {
+		return store.Token{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a token is required"}
+	}
+	tk, err := st.AuthenticateToken(ctx, secret)
+	if errors.Is(err, store.ErrBadCredentials) {
+		return store.Token{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "unknown or revoked token"}
+	}
+	if err != nil {
+		return store.Token{}, err
+	}
+	return tk, nil
 }
 
 func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ *principal) error {

@@ -117,7 +117,7 @@ type Ingest struct {
 
 	events, dups, batches, storeErrs, acksSent, syncs, wlMsgs *metrics.Counter
 	rejected                                                  *metrics.CounterVec
-	latency                                                   *metrics.Histogram
+	latency, publishLag                                       *metrics.Histogram
 	online                                                    *metrics.Gauge
 }
 
@@ -183,8 +183,18 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 		wlMsgs:    reg.Counter("swc_whitelist_messages_published_total", "Signed whitelist messages published to doors."),
 		rejected:  reg.CounterVec("swc_ingest_rejected_messages_total", "Messages from doors rejected, by reason.", "reason"),
 		latency:   reg.Histogram("swc_ingest_latency_seconds", "Time from receiving a batch to committing it.", metrics.DefaultLatencyBuckets),
-		online:    reg.Gauge("swc_doors_online", "Doors whose retained status says online."),
+		publishLag: reg.Histogram("swc_whitelist_publish_lag_seconds",
+			"Time from the publisher taking a door's new whitelist version from the compiler to the broker accepting its last message.",
+			metrics.DefaultLatencyBuckets),
+		online: reg.Gauge("swc_doors_online", "Doors whose retained status says online."),
 	}
+	// The clients exist from the start (Run connects them), so that
+	// Connected and PublishCommand may be called at any time.
+	in.sub = mqtt.NewClient(in.options(cfg.ClientID + "-sub").
+		SetOnConnectHandler(in.onConnect).
+		// A message on no route (cannot happen with our filters) is still acked.
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() }))
+	in.pub = mqtt.NewClient(in.options(cfg.ClientID + "-pub"))
 	return in, nil
 }
 
@@ -204,12 +214,6 @@ func sanitize(s string) string {
 // Run connects to the broker, subscribes, commits batches and publishes
 // whitelist changes until ctx ends.
 func (in *Ingest) Run(ctx context.Context) error {
-	in.sub = mqtt.NewClient(in.options(in.cfg.ClientID + "-sub").
-		SetOnConnectHandler(in.onConnect).
-		// A message on no route (cannot happen with our filters) is still acked.
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() }))
-	in.pub = mqtt.NewClient(in.options(in.cfg.ClientID + "-pub"))
-
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -328,8 +332,11 @@ func (in *Ingest) publishChanges(ctx context.Context, src WhitelistSource, w *wh
 		if err != nil {
 			return
 		}
+		taken := time.Now()
 		for _, u := range updates {
-			in.sendWhitelist(ctx, src, u.Door, u.Base)
+			if in.sendWhitelist(ctx, src, u.Door, u.Base) {
+				in.publishLag.Observe(time.Since(taken).Seconds())
+			}
 		}
 	}
 }
@@ -341,6 +348,40 @@ func (in *Ingest) subscribe(c mqtt.Client, filter string, h mqtt.MessageHandler)
 			in.log.Error("subscribe failed", "filter", filter, "err", tok.Error())
 		}
 	}()
+}
+
+// Connected reports whether both of the ingest's broker connections are up
+// (the readiness check).
+func (in *Ingest) Connected() bool {
+	return in.sub.IsConnectionOpen() && in.pub.IsConnectionOpen()
+}
+
+// ErrNotConnected is returned by PublishCommand while the publishing
+// connection is down.
+var ErrNotConnected = errors.New("ingest: not connected to the broker")
+
+// PublishCommand publishes a signed command (protocol.Signer.SignCommand) on
+// the door's commands topic at QoS 1, over the ingest's publishing
+// connection, and waits until the broker has accepted it or ctx ends. It
+// fails at once with ErrNotConnected while the connection is down: a
+// command is short-lived and the caller should know it did not leave.
+func (in *Ingest) PublishCommand(ctx context.Context, door string, signed []byte) error {
+	if err := protocol.ValidID(door); err != nil {
+		return fmt.Errorf("ingest: publish command: door %q: %w", door, err)
+	}
+	if !in.pub.IsConnectionOpen() {
+		return ErrNotConnected
+	}
+	tok := in.pub.Publish(in.cfg.Topics.Door(door, protocol.TopicCommands), 1, false, signed)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("ingest: publish command to %s: %w", door, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ingest: publish command to %s: %w", door, ctx.Err())
+	}
 }
 
 func (in *Ingest) onConnect(c mqtt.Client) {
@@ -479,21 +520,24 @@ func (in *Ingest) Doors() map[string]DoorState {
 	return out
 }
 
-func (in *Ingest) sendWhitelist(ctx context.Context, src WhitelistSource, door string, from uint64) {
+// sendWhitelist publishes what brings the door from version from to the
+// current one and reports whether something was published.
+func (in *Ingest) sendWhitelist(ctx context.Context, src WhitelistSource, door string, from uint64) bool {
 	sync, err := src.ForSync(ctx, door, from)
 	if err != nil {
 		in.log.Warn("whitelist for door unavailable", "door", door, "from", from, "err", err)
-		return
+		return false
 	}
 	topic := in.cfg.Topics.Door(door, protocol.TopicWhitelist)
 	for _, msg := range sync.Messages {
 		tok := in.pub.Publish(topic, 1, false, msg)
 		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 			in.log.Warn("publish whitelist failed; the door will ask again", "door", door, "err", tok.Error())
-			return
+			return false
 		}
 		in.wlMsgs.Inc()
 	}
+	return len(sync.Messages) > 0
 }
 
 // writer commits queued batches: it takes what is waiting (up to

@@ -421,6 +421,7 @@ func TestSyncAndStatus(t *testing.T) {
 	assert.NoError(t, delta.CheckFor("door-a", snap.Version), "the delta starts at the door's version")
 	require.Len(t, delta.Entries, 1)
 	assert.Equal(t, protocol.UID("04D1D2D3"), delta.Entries[0].UID)
+	assert.Positive(t, h.in.publishLag.Count(), "the change's publication was timed")
 
 	// Retained status keeps the door's state.
 	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":9,"outbox_depth":4}`)

@@ -67,6 +67,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BrokerKey, "broker-key", "", "with --broker mqtts://: the key of --broker-cert (PEM)")
 	fs.StringVar(&cfg.MQTTServiceSecretFile, "mqtt-service-secret-file", "", "with the embedded broker: file holding the secret of its "+server.ServiceUser+" account (created when missing), for operators' tools")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
+	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", 0, "network default hourly rate in cents, for the dashboard's hours (0: no hours on the dashboard)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
