@@ -243,63 +243,44 @@ func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches [
 func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.Input, error) {
 	var in whitelist.Input
 	var err error
-	if in.Centers, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
+	if in.Centers, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Rooms, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
+	if in.Rooms, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
 		return st.ListRooms(ctx, store.RoomFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Doors, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+	if in.Doors, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
 		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Members, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
+	if in.Members, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
 		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Badges, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Badge], error) {
+	if in.Badges, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Badge], error) {
 		return st.ListBadges(ctx, store.BadgeFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Bookings, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+	if in.Bookings, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return st.ListBookings(ctx, store.BookingFilter{From: now, PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Passes, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
+	if in.Passes, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
 		return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	in.Staff, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
+	in.Staff, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
 		return st.ListStaff(ctx, store.StaffFilter{PageRequest: p})
 	})
 	return in, err
 }
 
-// all reads every page of a list.
-func all[T any](ctx context.Context, list func(store.PageRequest) (store.Page[T], error)) ([]T, error) {
-	var out []T
-	p := store.PageRequest{Limit: store.MaxLimit}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		page, err := list(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.Next == "" {
-			return out, nil
-		}
-		p.After = page.Next
-	}
-}

@@ -100,32 +100,32 @@ func (h *ComputedHours) result(ctx context.Context, p credit.Period) (*credit.Re
 		return c.res, nil
 	}
 	loc := h.cfg.Location
-	centers, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Center], error) {
+	centers, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Center], error) {
 		return h.st.ListCenters(ctx, store.CenterFilter{PageRequest: pr})
 	})
 	if err != nil {
 		return nil, err
 	}
-	doors, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Door], error) {
+	doors, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Door], error) {
 		return h.st.ListDoors(ctx, store.DoorFilter{PageRequest: pr})
 	})
 	if err != nil {
 		return nil, err
 	}
-	members, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Member], error) {
+	members, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Member], error) {
 		return h.st.ListMembers(ctx, store.MemberFilter{PageRequest: pr})
 	})
 	if err != nil {
 		return nil, err
 	}
 	margin := 2*24*time.Hour + h.cfg.Grace
-	bookings, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Booking], error) {
+	bookings, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Booking], error) {
 		return h.st.ListBookings(ctx, store.BookingFilter{From: p.Start(loc).Add(-margin), To: p.End(loc).Add(margin), PageRequest: pr})
 	})
 	if err != nil {
 		return nil, err
 	}
-	passes, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Pass], error) {
+	passes, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Pass], error) {
 		return h.st.ListPasses(ctx, store.PassFilter{PageRequest: pr})
 	})
 	if err != nil {
@@ -133,7 +133,7 @@ func (h *ComputedHours) result(ctx context.Context, p credit.Period) (*credit.Re
 	}
 	dir := credit.NewDirectory(centers, doors, members, bookings, passes)
 	from, to := credit.EventWindow(h.cfg, dir, p)
-	events, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Event], error) {
+	events, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Event], error) {
 		return h.st.ListEvents(ctx, store.EventFilter{From: from, To: to, PageRequest: pr})
 	})
 	if err != nil {

@@ -97,13 +97,13 @@ func (w *Web) member(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	}
 	ctx, cancel := w.context(r)
 	defer cancel()
-	badges, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Badge], error) {
+	badges, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Badge], error) {
 		return w.st.ListBadges(ctx, store.BadgeFilter{MemberID: m.ID, PageRequest: pr})
 	})
 	if err != nil {
 		return err
 	}
-	bookings, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Booking], error) {
+	bookings, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Booking], error) {
 		return w.st.ListBookings(ctx, store.BookingFilter{MemberID: m.ID, CenterIDs: v.scope(), From: p.Start(w.loc), To: p.End(w.loc), PageRequest: pr})
 	})
 	if err != nil {
@@ -113,7 +113,7 @@ func (w *Web) member(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	if !v.Admin() {
 		pf.CoversCenter = v.Centers[0]
 	}
-	passes, err := all(ctx, func(pr store.PageRequest) (store.Page[domain.Pass], error) {
+	passes, err := store.All(ctx, func(pr store.PageRequest) (store.Page[domain.Pass], error) {
 		pf.PageRequest = pr
 		return w.st.ListPasses(ctx, pf)
 	})

@@ -87,7 +87,7 @@ func (w *Web) doorRow(ctx context.Context, d domain.Door, states map[string]inge
 
 // visibleCenters lists the centers the viewer sees.
 func (w *Web) visibleCenters(ctx context.Context, v *viewer) ([]domain.Center, error) {
-	return all(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
+	return store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 		return w.st.ListCenters(ctx, store.CenterFilter{IDs: v.scope(), PageRequest: p})
 	})
 }
@@ -99,31 +99,12 @@ func (w *Web) visibleDoors(ctx context.Context, v *viewer, center string) ([]dom
 	if center != "" {
 		f.CenterIDs = []string{center}
 	}
-	return all(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+	return store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
 		f.PageRequest = p
 		return w.st.ListDoors(ctx, f)
 	})
 }
 
-// all reads every page of a list.
-func all[T any](ctx context.Context, list func(store.PageRequest) (store.Page[T], error)) ([]T, error) {
-	var out []T
-	p := store.PageRequest{Limit: store.MaxLimit}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		page, err := list(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.Next == "" {
-			return out, nil
-		}
-		p.After = page.Next
-	}
-}
 
 // overview shows every visible center with its doors.
 func (w *Web) overview(rw http.ResponseWriter, r *http.Request, v *viewer) error {

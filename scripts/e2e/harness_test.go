@@ -243,14 +243,21 @@ func (c *central) publicKey() string {
 }
 
 // metric reads one sample of the central's /metrics.
-func (c *central) metric(name string) float64 {
+func (c *central) metric(sample string) float64 {
 	c.t.Helper()
-	resp, err := c.http.Get("http://" + c.httpAddr + "/metrics")
-	require.NoError(c.t, err)
+	return scrape(c.t, "http://"+c.httpAddr+"/metrics", sample)
+}
+
+// scrape reads one sample (name and labels, as exposed) from a /metrics
+// page; 0 when it is absent.
+func scrape(t *testing.T, url, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
 			var v float64
 			_, _ = fmt.Sscan(rest, &v)
 			return v

@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -182,21 +180,10 @@ func (n *network) attacker(t *testing.T) mqtt.Client {
 	return cl
 }
 
-// doorMetric reads one sample of the door's /metrics.
+// metric reads one sample of the door's /metrics.
 func (d *door) metric(sample string) float64 {
 	d.t.Helper()
-	resp, err := http.Get("http://" + d.http + "/metrics")
-	require.NoError(d.t, err)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
-			var v float64
-			_, _ = fmt.Sscan(rest, &v)
-			return v
-		}
-	}
-	return 0
+	return scrape(d.t, "http://"+d.http+"/metrics", sample)
 }
 
 // Scenario 7: forged, tampered, expired, replayed and gap-creating whitelist
