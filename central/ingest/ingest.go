@@ -182,10 +182,10 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 		syncs:     reg.Counter("swc_whitelist_sync_requests_total", "Whitelist sync requests answered."),
 		wlMsgs:    reg.Counter("swc_whitelist_messages_published_total", "Signed whitelist messages published to doors."),
 		rejected:  reg.CounterVec("swc_ingest_rejected_messages_total", "Messages from doors rejected, by reason.", "reason"),
-		latency:   reg.Histogram("swc_ingest_latency_seconds", "Time from receiving a batch to committing it.", metrics.DefaultLatencyBuckets),
+		latency:   reg.Histogram("swc_ingest_latency_seconds", "Time from receiving a batch to committing it.", metrics.LatencyBuckets()),
 		publishLag: reg.Histogram("swc_whitelist_publish_lag_seconds",
 			"Time from the publisher taking a door's new whitelist version from the compiler to the broker accepting its last message.",
-			metrics.DefaultLatencyBuckets),
+			metrics.LatencyBuckets()),
 		online: reg.Gauge("swc_doors_online", "Doors whose retained status says online."),
 	}
 	// The clients exist from the start (Run connects them), so that
