@@ -7,6 +7,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -42,6 +43,8 @@ type Config struct {
 	Now     func() time.Time  // default: time.Now
 	// MaxBody and MaxImportBody bound request bodies in bytes.
 	MaxBody, MaxImportBody int64
+	// Commands sends remote door commands; nil answers 503 there.
+	Commands *Commander
 	// Enroll, when set, serves door enrollment (tokens and the public
 	// enroll endpoint); without it those endpoints answer 503.
 	Enroll *enroll.Service
@@ -62,6 +65,7 @@ type Server struct {
 	routes  []route
 	rejects *metrics.CounterVec
 	reqs    *metrics.CounterVec
+	cmds    *Commander
 
 	enroll    *enroll.Service
 	publicURL string
@@ -85,6 +89,8 @@ func (s *Server) table() []route {
 		managers = []store.Role{store.RoleAdmin, store.RoleManager}
 		admins   = []store.Role{store.RoleAdmin}
 		doorRole = all // technicians work on doors
+		// remote commands: admins and technicians (of the door's center)
+		commanders = []store.Role{store.RoleAdmin, store.RoleTechnician}
 		// technicians register badges of their centers' members
 		badgeRole = all
 	)
@@ -113,6 +119,7 @@ func (s *Server) table() []route {
 		{"POST", "/doors/{id}/enrollments", doorRole, s.createEnrollment},
 		{"POST", "/enroll", nil, s.enrollDoor},
 		{"GET", "/doors/{id}/sequence", managers, s.doorSequence},
+		{"POST", "/doors/{id}/commands", commanders, s.sendCommand},
 
 		{"GET", "/members", managers, s.listMembers},
 		{"POST", "/members", managers, s.createMember},
@@ -153,7 +160,7 @@ func (s *Server) table() []route {
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(),
+	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cmds: cfg.Commands,
 		enroll: cfg.Enroll, publicURL: cfg.PublicURL}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -286,6 +293,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				s.fail(w, r, nil, err)
 				return
 			}
+			SetCaller(r.Context(), p.Token)
 			if !slices.Contains(rt.roles, p.Role) {
 				s.fail(w, r, p, errForbidden("the %s role may not call %s %s", p.Role, rt.method, rt.path))
 				return
@@ -303,14 +311,29 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if !ok || secret == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "an Authorization: Bearer token is required"}
 	}
-	tk, err := s.st.AuthenticateToken(r.Context(), strings.TrimSpace(secret))
-	if errors.Is(err, store.ErrBadCredentials) {
-		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "unknown or revoked token"}
-	}
+	tk, err := Authenticate(r.Context(), s.st, secret)
 	if err != nil {
 		return nil, err
 	}
 	return &principal{tk}, nil
+}
+
+// Authenticate returns the token whose secret this is: the API's bearer
+// authentication, which the dashboard's login uses too. An unknown or
+// revoked secret is an unauthorized *Error.
+func Authenticate(ctx context.Context, st store.Store, secret string) (store.Token, error) {
+	secret = strings.TrimSpace(secret)
+	if secret == "" {
+		return store.Token{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a token is required"}
+	}
+	tk, err := st.AuthenticateToken(ctx, secret)
+	if errors.Is(err, store.ErrBadCredentials) {
+		return store.Token{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "unknown or revoked token"}
+	}
+	if err != nil {
+		return store.Token{}, err
+	}
+	return tk, nil
 }
 
 func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ *principal) error {

@@ -22,6 +22,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
@@ -32,6 +34,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/central/web"
 	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -58,9 +61,17 @@ type Config struct {
 	BrokerCA           string
 	BrokerCert         string
 	BrokerKey          string
+	// MQTTServiceSecretFile, with the embedded broker, holds the service
+	// account's secret (created, 0600, when missing) so that operators'
+	// tools can connect as the central; without it the secret is random and
+	// known only to this process.
+	MQTTServiceSecretFile string
 	// ShareGroup names the MQTT shared subscription the replicas split the
 	// door traffic with (default "swc-ingest").
 	ShareGroup string
+	// DefaultRateCents is the network's hourly rate in cents for the
+	// dashboard's hours; 0 leaves the hours out of the dashboard.
+	DefaultRateCents int64
 
 	// Door identity and enrollment (see enroll.go).
 	//
@@ -141,9 +152,18 @@ type Server struct {
 	Signer  *protocol.Signer
 	Metrics *metrics.Registry
 
-	Compiler *whitelist.Compiler
-	Ingest   *ingest.Ingest
-	Broker   *broker.Broker // nil with an external broker
+	compiler  atomic.Pointer[whitelist.Compiler] // see Whitelist
+	wlMetrics *whitelist.MetricSet               // shared by the compilers this process builds
+	statesMu  sync.Mutex                         // guards states, read from the store by followers
+	states    map[string]uint64
+	statesAt  time.Time
+	Ingest    *ingest.Ingest
+	Broker    *broker.Broker // nil with an external broker
+	// Committed hands every ingest commit to its subscribers (the
+	// dashboard's live events; the hours ledger).
+	Committed *ingest.CommitFeed
+	Commands  *api.Commander // remote door commands, for the API and the dashboard
+	Web       *web.Web
 
 	CA     *enroll.CA      // the central's CA (ca.pem, ca-key.pem in the data folder)
 	Enroll *enroll.Service // nil when no broker address for doors is known
@@ -160,7 +180,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, Changes: &store.Feed{}, Metrics: metrics.NewRegistry(), httpErr: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: cfg.Logger, Changes: &store.Feed{}, Committed: &ingest.CommitFeed{}, Metrics: metrics.NewRegistry(), httpErr: make(chan error, 1)}
+	s.wlMetrics = whitelist.NewMetricSet(s.Metrics)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -197,6 +218,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.startMessaging(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startDashboard(); err != nil {
 		return nil, err
 	}
 	if err := s.startHTTP(); err != nil {
@@ -284,7 +308,8 @@ func (s *Server) startHTTP() error {
 	}
 	s.httpLn = ln
 	mux := http.NewServeMux()
-	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Enroll: s.Enroll, PublicURL: s.cfg.PublicURL}))
+	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {
@@ -293,8 +318,10 @@ func (s *Server) startHTTP() error {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", s.Web) // the dashboard
 	s.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           api.LogRequests(s.log, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // bulk imports
 		WriteTimeout:      2 * time.Minute,
@@ -309,6 +336,9 @@ func (s *Server) startHTTP() error {
 		}
 		s.httpErr <- err
 	}()
+	// Live event streams end when Shutdown starts, so that it does not
+	// wait for them.
+	s.httpSrv.RegisterOnShutdown(s.Web.Close)
 	s.stops = append(s.stops, func(ctx context.Context) error { return s.httpSrv.Shutdown(ctx) })
 	s.log.Info("serve: HTTP API listening", "addr", ln.Addr().String(), "https", s.cfg.HTTPS, "openapi", s.apiScheme()+"://"+ln.Addr().String()+api.Prefix+"/openapi.json")
 	return nil

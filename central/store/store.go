@@ -304,3 +304,27 @@ type EventFilter struct {
 type TokenFilter struct {
 	PageRequest
 }
+
+// All reads every page of a list, such as
+//
+//	store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+//		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
+//	})
+func All[T any](ctx context.Context, list func(PageRequest) (Page[T], error)) ([]T, error) {
+	var out []T
+	p := PageRequest{Limit: MaxLimit}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		page, err := list(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" {
+			return out, nil
+		}
+		p.After = page.Next
+	}
+}

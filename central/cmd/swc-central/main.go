@@ -80,7 +80,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BrokerCA, "broker-ca", "", "with --broker mqtts://: CA certificate (PEM) the broker's certificate is checked against")
 	fs.StringVar(&cfg.BrokerCert, "broker-cert", "", "with --broker mqtts://: the central's client certificate (PEM)")
 	fs.StringVar(&cfg.BrokerKey, "broker-key", "", "with --broker mqtts://: the key of --broker-cert (PEM)")
+	fs.StringVar(&cfg.MQTTServiceSecretFile, "mqtt-service-secret-file", "", "with the embedded broker: file holding the secret of its "+server.ServiceUser+" account (created when missing), for operators' tools")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
+	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", 0, "network default hourly rate in cents, for the dashboard's hours (0: no hours on the dashboard)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -2,10 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,40 +14,11 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/storetest"
-	"github.com/smartworkcenters/swc/shared/servicetest"
 )
-
-// schemaURL creates a schema of its own for one test (so that concurrent
-// runs never meet), drops it when the test ends and returns a URL that
-// selects it.
-func schemaURL(t testing.TB) string {
-	t.Helper()
-	base := servicetest.PostgresURL(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "swc_test_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	_, err = admin.Exec(`CREATE SCHEMA ` + schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		_, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func open(t testing.TB, opts store.Options) store.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), schemaURL(t), opts)
+	s, err := postgres.Open(context.Background(), storetest.PostgresSchema(t), opts)
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() }) // runs before the schema is dropped
 	return s
@@ -78,7 +45,7 @@ func migrations(t *testing.T) (last, count int) {
 // together, and data survives a restart.
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
-	u := schemaURL(t)
+	u := storetest.PostgresSchema(t)
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range errs {
