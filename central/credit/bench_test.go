@@ -22,7 +22,6 @@ type benchNetwork struct {
 	events []domain.Event
 }
 
-
 var (
 	benchOnce sync.Once
 	benchData *benchNetwork
