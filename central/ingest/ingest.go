@@ -198,7 +198,7 @@ func sanitize(s string) string {
 // Run connects to the broker, subscribes, commits batches and publishes
 // whitelist changes until ctx ends.
 func (in *Ingest) Run(ctx context.Context) error {
-	in.sub = mqtt.NewClient(in.options(in.cfg.ClientID+"-sub").
+	in.sub = mqtt.NewClient(in.options(in.cfg.ClientID + "-sub").
 		SetOnConnectHandler(in.onConnect).
 		// A message on no route (cannot happen with our filters) is still acked.
 		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() }))
