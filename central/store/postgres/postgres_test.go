@@ -57,6 +57,8 @@ func open(t testing.TB, opts store.Options) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
+func TestCreditConformance(t *testing.T) { storetest.RunCredit(t, open, false) }
+
 // TestReopen checks migrations are applied once, also by replicas starting
 // together, and data survives a restart.
 func TestReopen(t *testing.T) {
@@ -89,10 +91,10 @@ func TestReopen(t *testing.T) {
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	require.Equal(t, 2, v) // 0001_core, 0002_credit
 	var n int
 	require.NoError(t, s.Writer().QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n))
-	require.Equal(t, 1, n)
+	require.Equal(t, 2, n)
 	_, err = s.Member(ctx, "m1")
 	require.NoError(t, err)
 }
@@ -107,6 +109,13 @@ func BenchmarkAppendEvents(b *testing.B) {
 
 func BenchmarkAppendBatches(b *testing.B) {
 	storetest.BenchmarkAppendBatches(b, open, 1000, 20, 50)
+}
+
+// BenchmarkAppendBatchesMembers is BenchmarkAppendBatches with taps of
+// 5,000 members, as a network's: it shows what indexes on the member cost
+// the ingest.
+func BenchmarkAppendBatchesMembers(b *testing.B) {
+	storetest.BenchmarkAppendBatchesMembers(b, open, 1000, 20, 50, 5000)
 }
 
 func BenchmarkImportBookings(b *testing.B) {

@@ -95,6 +95,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		MaxParams:     32766,
 		InsertBatches: s.insertBatches,
 		SaveSeqs:      saveSeqs,
+		TrackEvents:   true,
 	}
 	db, err := sqlstore.New(ctx, w, r, d, sub, opts.Options)
 	if err != nil {

@@ -29,6 +29,8 @@ func openWith(t testing.TB, opts sqlite.Options) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
+func TestCreditConformance(t *testing.T) { storetest.RunCredit(t, open, true) }
+
 // TestReopen checks migrations are applied once and data survives a restart.
 func TestReopen(t *testing.T) {
 	ctx := context.Background()
@@ -37,7 +39,7 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, err)
 	v, err := s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	require.Equal(t, 2, v) // 0001_core, 0002_credit
 	require.NoError(t, s.CreateMember(ctx, domain.Member{ID: "m1", Name: "M", Status: domain.MemberActive}))
 	require.NoError(t, s.Close())
 
@@ -46,7 +48,7 @@ func TestReopen(t *testing.T) {
 	defer s.Close()
 	v, err = s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	require.Equal(t, 2, v)
 	m, err := s.Member(ctx, "m1")
 	require.NoError(t, err)
 	require.Equal(t, "M", m.Name)
@@ -79,6 +81,13 @@ func BenchmarkAppendEvents(b *testing.B) {
 
 func BenchmarkAppendBatches(b *testing.B) {
 	storetest.BenchmarkAppendBatches(b, open, 1000, 20, 50)
+}
+
+// BenchmarkAppendBatchesMembers is BenchmarkAppendBatches with taps of
+// 5,000 members, as a network's: it shows what indexes on the member cost
+// the ingest.
+func BenchmarkAppendBatchesMembers(b *testing.B) {
+	storetest.BenchmarkAppendBatchesMembers(b, open, 1000, 20, 50, 5000)
 }
 
 func BenchmarkImportBookings(b *testing.B) {

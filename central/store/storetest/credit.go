@@ -1,0 +1,176 @@
+package storetest
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/credit/credittest"
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// Commit stores events as the ingest commits them: one AppendBatches call
+// per receipt time (in order of receipt), each followed by the crediting's
+// Track of the same batches, as serve wires them.
+func Commit(t testing.TB, s store.Store, events []domain.Event) {
+	t.Helper()
+	ctx := context.Background()
+	byReceipt := map[int64][]store.DoorEvents{}
+	for _, ev := range events {
+		batches := byReceipt[ev.ReceivedMs]
+		if len(batches) == 0 || batches[len(batches)-1].Door != ev.Door {
+			batches = append(batches, store.DoorEvents{Door: ev.Door})
+		}
+		batches[len(batches)-1].Events = append(batches[len(batches)-1].Events, ev.Event)
+		byReceipt[ev.ReceivedMs] = batches
+	}
+	times := make([]int64, 0, len(byReceipt))
+	for r := range byReceipt {
+		times = append(times, r)
+	}
+	slices.Sort(times)
+	for _, r := range times {
+		_, err := s.AppendBatches(ctx, r, byReceipt[r])
+		require.NoError(t, err)
+		require.NoError(t, s.Credit().Track(ctx, r, byReceipt[r]))
+	}
+}
+
+// RunCredit runs the conformance tests of credit.Store
+// (central/credit/credittest) on the backend's CreditStore, with events
+// committed as the central commits them, and the tests of what
+// store.CreditStore adds. tracks says whether the backend tracks events
+// (SQLite) or reads them from the events table (PostgreSQL).
+func RunCredit(t *testing.T, open Factory, tracks bool) {
+	credittest.Run(t, func(t *testing.T, events []domain.Event) credit.Store {
+		s := open(t, store.Options{})
+		_, err := s.Credit().StartTracking(context.Background())
+		require.NoError(t, err)
+		Commit(t, s, events)
+		return s.Credit()
+	})
+	t.Run("EventRanges", func(t *testing.T) { testEventRanges(t, open) })
+	t.Run("Tracking", func(t *testing.T) { testTracking(t, open, tracks) })
+}
+
+func tap(door string, seq uint64, member string, at, received time.Time) domain.Event {
+	return domain.Event{Door: door, ReceivedMs: received.UnixMilli(), Event: protocol.Event{Seq: seq, TimeMs: at.UnixMilli(),
+		Trusted: true, Boot: "boot-1", Kind: protocol.EventTap, UID: "04A1B2C3", Member: member,
+		Reason: protocol.GrantedPass, WLVersion: 3}}
+}
+
+func seqsOf(evs []domain.Event) []uint64 {
+	out := []uint64{}
+	for _, e := range evs {
+		out = append(out, e.Seq)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// testEventRanges checks MemberEvents and WindowEvents find every event
+// whose door time or receipt time lies in the range, however far apart the
+// two are (clocks ahead, events delivered late), and each once.
+func testEventRanges(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s := open(t, store.Options{})
+	require.NoError(t, s.CreateCenter(ctx, center("c1")))
+	require.NoError(t, s.CreateDoor(ctx, domain.Door{ID: "d1", CenterID: "c1", Name: "front"}))
+	_, err := s.Credit().StartTracking(ctx)
+	require.NoError(t, err)
+	from, to := base(), base().Add(24*time.Hour)
+	h := time.Hour
+	events := []domain.Event{
+		tap("d1", 1, "m1", from.Add(h), from.Add(h)),                            // in, both times
+		tap("d1", 2, "m1", from.Add(-48*h), from.Add(2*h)),                      // received in range, late
+		tap("d1", 3, "m1", from.Add(2*h), to.Add(72*h)),                         // time in range, received much later
+		tap("d1", 4, "m1", from.Add(30*time.Minute), from.Add(-20*time.Minute)), // clock 50 min ahead
+		tap("d1", 5, "m1", from.Add(3*h), from.Add(-5*h)),                       // clock 8 h ahead
+		tap("d1", 6, "m1", to.Add(3*h), from.Add(h)),                            // received in range, time after it
+		tap("d1", 7, "m1", from.Add(-3*h), from.Add(-2*h)),                      // before
+		tap("d1", 8, "m1", to.Add(h), to.Add(h)),                                // after
+		tap("d1", 9, "m1", to.Add(5*h), from.Add(-9*h)),                         // ahead, time after the range
+		tap("d1", 10, "m2", from.Add(h), from.Add(h)),                           // another member
+		tap("d1", 11, "", from.Add(h), from.Add(h)),                             // no member
+	}
+	events[10].Kind, events[10].UID, events[10].Reason = protocol.EventDoorClosed, "", ""
+	Commit(t, s, events)
+	cs := s.Credit()
+	got, err := cs.MemberEvents(ctx, "m1", from.UnixMilli(), to.UnixMilli())
+	require.NoError(t, err)
+	var in []uint64
+	seen := map[uint64]bool{}
+	for _, e := range got {
+		require.False(t, seen[e.Seq], "seq %d twice", e.Seq)
+		seen[e.Seq] = true
+		assert.Equal(t, "m1", e.Member)
+		assert.Equal(t, "c1", e.Center, "the door's center at receipt")
+		if e.Seq != 7 && e.Seq != 8 && e.Seq != 9 { // extra events outside the range are allowed
+			in = append(in, e.Seq)
+		}
+	}
+	slices.Sort(in)
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6}, in)
+	for _, e := range got {
+		if e.Seq == 5 {
+			want := events[4]
+			want.Center = "c1"
+			assert.Equal(t, want, e, "events come back whole")
+		}
+	}
+	none, err := cs.MemberEvents(ctx, "", from.UnixMilli(), to.UnixMilli())
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{11}, seqsOf(none))
+
+	window, err := cs.WindowEvents(ctx, from.UnixMilli(), to.UnixMilli())
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 10, 11}, seqsOf(window), "exactly the window")
+}
+
+// testTracking checks events committed while nothing tracked them (a
+// process that stopped between the ingest's commit and the crediting's
+// Track) are found after the next StartTracking, which returns them.
+func testTracking(t *testing.T, open Factory, tracks bool) {
+	ctx := context.Background()
+	s := open(t, store.Options{})
+	cs := s.Credit()
+	at := base()
+	_, err := cs.StartTracking(ctx)
+	require.NoError(t, err)
+	Commit(t, s, []domain.Event{tap("d1", 1, "m1", at, at)})
+	require.NoError(t, cs.StopTracking(ctx))
+
+	// A clean stop: nothing to recover.
+	recovered, err := cs.StartTracking(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, recovered)
+	// Committed, never tracked: the process dies.
+	lost := tap("d1", 2, "m1", at.Add(time.Hour), at.Add(time.Hour))
+	_, err = s.AppendBatches(ctx, lost.ReceivedMs, []store.DoorEvents{{Door: "d1", Events: []protocol.Event{lost.Event}}})
+	require.NoError(t, err)
+
+	recovered, err = cs.StartTracking(ctx)
+	require.NoError(t, err)
+	got, err := cs.MemberEvents(ctx, "m1", at.UnixMilli(), at.Add(2*time.Hour).UnixMilli())
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{1, 2}, seqsOf(got), "the untracked event is found")
+	if !tracks {
+		assert.Empty(t, recovered, "nothing to recover where nothing is tracked")
+		return
+	}
+	require.NotEmpty(t, recovered)
+	slices.SortFunc(recovered, func(a, b domain.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	last := recovered[len(recovered)-1]
+	assert.Equal(t, uint64(2), last.Seq, "the untracked event is returned to be credited")
+	assert.Equal(t, "m1", last.Member)
+	assert.Equal(t, lost.TimeMs, last.TimeMs)
+	assert.Equal(t, lost.ReceivedMs, last.ReceivedMs)
+}
