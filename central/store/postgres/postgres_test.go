@@ -57,7 +57,7 @@ func open(t testing.TB, opts store.Options) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
-func TestCreditConformance(t *testing.T) { storetest.RunCredit(t, open, false) }
+func TestCreditConformance(t *testing.T) { storetest.RunCredit(t, open) }
 
 // TestReopen checks migrations are applied once, also by replicas starting
 // together, and data survives a restart.

@@ -29,7 +29,7 @@ func openWith(t testing.TB, opts sqlite.Options) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
-func TestCreditConformance(t *testing.T) { storetest.RunCredit(t, open, true) }
+func TestCreditConformance(t *testing.T) { storetest.RunCredit(t, open) }
 
 // TestReopen checks migrations are applied once and data survives a restart.
 func TestReopen(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 
 // Commit stores events as the ingest commits them: one AppendBatches call
 // per receipt time (in order of receipt), each followed by the crediting's
-// Track of the same batches, as serve wires them.
+// Track of the same batches and MarkCredited, as serve wires them.
 func Commit(t testing.TB, s store.Store, events []domain.Event) {
 	t.Helper()
 	ctx := context.Background()
@@ -40,16 +40,16 @@ func Commit(t testing.TB, s store.Store, events []domain.Event) {
 	for _, r := range times {
 		_, err := s.AppendBatches(ctx, r, byReceipt[r])
 		require.NoError(t, err)
-		require.NoError(t, s.Credit().Track(ctx, r, byReceipt[r]))
+		require.NoError(t, s.Credit().Track(ctx, byReceipt[r]))
+		require.NoError(t, s.Credit().MarkCredited(ctx, r))
 	}
 }
 
 // RunCredit runs the conformance tests of credit.Store
 // (central/credit/credittest) on the backend's CreditStore, with events
 // committed as the central commits them, and the tests of what
-// store.CreditStore adds. tracks says whether the backend tracks events
-// (SQLite) or reads them from the events table (PostgreSQL).
-func RunCredit(t *testing.T, open Factory, tracks bool) {
+// store.CreditStore adds.
+func RunCredit(t *testing.T, open Factory) {
 	credittest.Run(t, func(t *testing.T, events []domain.Event) credit.Store {
 		s := open(t, store.Options{})
 		_, err := s.Credit().StartTracking(context.Background())
@@ -58,7 +58,7 @@ func RunCredit(t *testing.T, open Factory, tracks bool) {
 		return s.Credit()
 	})
 	t.Run("EventRanges", func(t *testing.T) { testEventRanges(t, open) })
-	t.Run("Tracking", func(t *testing.T) { testTracking(t, open, tracks) })
+	t.Run("Tracking", func(t *testing.T) { testTracking(t, open) })
 }
 
 func tap(door string, seq uint64, member string, at, received time.Time) domain.Event {
@@ -135,17 +135,17 @@ func testEventRanges(t *testing.T, open Factory) {
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 10, 11}, seqsOf(window), "exactly the window")
 }
 
-// testTracking checks events committed while nothing tracked them (a
-// process that stopped between the ingest's commit and the crediting's
-// Track) are found after the next StartTracking, which returns them.
-func testTracking(t *testing.T, open Factory, tracks bool) {
+// testTracking checks events committed while nothing tracked and credited
+// them (a process that stopped between the ingest's commit and the
+// crediting) are found after the next StartTracking, which returns them.
+func testTracking(t *testing.T, open Factory) {
 	ctx := context.Background()
 	s := open(t, store.Options{})
 	cs := s.Credit()
 	at := base()
 	_, err := cs.StartTracking(ctx)
 	require.NoError(t, err)
-	Commit(t, s, []domain.Event{tap("d1", 1, "m1", at, at)})
+	Commit(t, s, []domain.Event{tap("d1", 1, "m1", at, at.Add(-time.Hour)), tap("d1", 2, "m1", at, at)})
 	require.NoError(t, cs.StopTracking(ctx))
 
 	// A clean stop: nothing to recover.
@@ -153,7 +153,7 @@ func testTracking(t *testing.T, open Factory, tracks bool) {
 	require.NoError(t, err)
 	assert.Empty(t, recovered)
 	// Committed, never tracked: the process dies.
-	lost := tap("d1", 2, "m1", at.Add(time.Hour), at.Add(time.Hour))
+	lost := tap("d1", 3, "m1", at.Add(time.Hour), at.Add(time.Hour))
 	_, err = s.AppendBatches(ctx, lost.ReceivedMs, []store.DoorEvents{{Door: "d1", Events: []protocol.Event{lost.Event}}})
 	require.NoError(t, err)
 
@@ -161,15 +161,13 @@ func testTracking(t *testing.T, open Factory, tracks bool) {
 	require.NoError(t, err)
 	got, err := cs.MemberEvents(ctx, "m1", at.UnixMilli(), at.Add(2*time.Hour).UnixMilli())
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{1, 2}, seqsOf(got), "the untracked event is found")
-	if !tracks {
-		assert.Empty(t, recovered, "nothing to recover where nothing is tracked")
-		return
-	}
-	require.NotEmpty(t, recovered)
+	assert.Equal(t, []uint64{1, 2, 3}, seqsOf(got), "the untracked event is found")
+	// Since the last MarkCredited (seq 2's receipt) less a margin of
+	// minutes: not seq 1, received an hour before.
+	assert.Equal(t, []uint64{2, 3}, seqsOf(recovered))
 	slices.SortFunc(recovered, func(a, b domain.Event) int { return cmp.Compare(a.Seq, b.Seq) })
 	last := recovered[len(recovered)-1]
-	assert.Equal(t, uint64(2), last.Seq, "the untracked event is returned to be credited")
+	assert.Equal(t, uint64(3), last.Seq, "the untracked event is returned to be credited")
 	assert.Equal(t, "m1", last.Member)
 	assert.Equal(t, lost.TimeMs, last.TimeMs)
 	assert.Equal(t, lost.ReceivedMs, last.ReceivedMs)

@@ -102,29 +102,28 @@ func (c *creditStore) WindowEvents(ctx context.Context, fromMs, toMs int64) ([]d
 
 // StartTracking implements store.CreditStore.
 func (c *creditStore) StartTracking(ctx context.Context) ([]domain.Event, error) {
-	if !c.db.d.TrackEvents {
-		return nil, nil
-	}
 	var out []domain.Event
 	err := c.db.inTx(ctx, func(tx *sql.Tx) error {
-		var tracked int64
+		var credited int64
 		var tracking int
-		if err := tx.QueryRowContext(ctx, `SELECT tracked_ms, tracking FROM credit_state WHERE id = 1`).Scan(&tracked, &tracking); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT tracked_ms, tracking FROM credit_state WHERE id = 1`+c.db.d.ForUpdate).Scan(&credited, &tracking); err != nil {
 			return fmt.Errorf("read credit state: %w", err)
 		}
 		if tracking == 0 {
 			_, err := tx.ExecContext(ctx, `UPDATE credit_state SET tracking = 1 WHERE id = 1`)
 			return err
 		}
-		from := tracked - trackMargin
-		if tracked == 0 {
+		from := credited - trackMargin
+		if credited == 0 {
 			from = 0
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO credit_taps (member, received_ms, door, seq, time_ms)
-			SELECT member, received_ms, door, seq, time_ms FROM events WHERE received_ms >= ?`, from); err != nil {
-			return fmt.Errorf("track stored events: %w", err)
+		if c.db.d.TrackEvents {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO credit_taps (member, received_ms, door, seq, time_ms)
+				SELECT member, received_ms, door, seq, time_ms FROM events WHERE received_ms >= ?`, from); err != nil {
+				return fmt.Errorf("track stored events: %w", err)
+			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT door, seq, member, time_ms, received_ms FROM events WHERE received_ms >= ?`, from)
+		rows, err := tx.QueryContext(ctx, c.db.d.rebind(`SELECT door, seq, member, time_ms, received_ms FROM events WHERE received_ms >= ?`), from)
 		if err != nil {
 			return fmt.Errorf("read stored events: %w", err)
 		}
@@ -148,8 +147,8 @@ func (c *creditStore) StartTracking(ctx context.Context) ([]domain.Event, error)
 
 // Track implements store.CreditStore: the stored copy of each batch's
 // events, one primary-key range per run of consecutive seqs.
-func (c *creditStore) Track(ctx context.Context, receivedMs int64, batches []store.DoorEvents) error {
-	if !c.db.d.TrackEvents {
+func (c *creditStore) Track(ctx context.Context, batches []store.DoorEvents) error {
+	if !c.db.d.TrackEvents || len(batches) == 0 {
 		return nil
 	}
 	err := c.db.inTx(ctx, func(tx *sql.Tx) error {
@@ -177,8 +176,7 @@ func (c *creditStore) Track(ctx context.Context, receivedMs int64, batches []sto
 				i = j + 1
 			}
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE credit_state SET tracked_ms = ? WHERE id = 1 AND tracked_ms < ?`, receivedMs, receivedMs)
-		return err
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("track events: %w", err)
@@ -186,11 +184,17 @@ func (c *creditStore) Track(ctx context.Context, receivedMs int64, batches []sto
 	return nil
 }
 
+// MarkCredited implements store.CreditStore.
+func (c *creditStore) MarkCredited(ctx context.Context, receivedMs int64) error {
+	if _, err := c.db.w.ExecContext(ctx, c.db.d.rebind(`UPDATE credit_state SET tracked_ms = ? WHERE id = 1 AND tracked_ms < ?`),
+		receivedMs, receivedMs); err != nil {
+		return fmt.Errorf("mark events credited: %w", err)
+	}
+	return nil
+}
+
 // StopTracking implements store.CreditStore.
 func (c *creditStore) StopTracking(ctx context.Context) error {
-	if !c.db.d.TrackEvents {
-		return nil
-	}
 	if _, err := c.db.w.ExecContext(ctx, `UPDATE credit_state SET tracking = 0 WHERE id = 1`); err != nil {
 		return fmt.Errorf("stop tracking events: %w", err)
 	}

@@ -12,15 +12,16 @@ CREATE INDEX events_member_received ON events(member, received_ms);
 CREATE INDEX events_member_ahead ON events(member, time_ms) WHERE time_ms > received_ms + 3600000;
 
 -- One row. last_closed is the last closed period ('' before the first
--- close); Save and Close lock it. tracked_ms and tracking serve SQLite's
--- tracking of events and stay unused here.
+-- close); Save and Close lock it. tracked_ms is the receipt time before which
+-- every event has been credited; tracking is 1 while a crediting session
+-- runs (1 at creation: the first start credits what is stored).
 CREATE TABLE credit_state (
 	id          INTEGER PRIMARY KEY CHECK (id = 1),
 	last_closed TEXT NOT NULL,
 	tracked_ms  BIGINT NOT NULL,
 	tracking    INTEGER NOT NULL
 );
-INSERT INTO credit_state (id, last_closed, tracked_ms, tracking) VALUES (1, '', 0, 0);
+INSERT INTO credit_state (id, last_closed, tracked_ms, tracking) VALUES (1, '', 0, 1);
 
 -- A member's result in a period (visits and counts, JSON); frozen once the
 -- period is closed. member_id '' holds the counts of events without a

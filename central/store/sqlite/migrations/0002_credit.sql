@@ -21,8 +21,9 @@ CREATE INDEX credit_taps_ahead ON credit_taps(member, time_ms) WHERE time_ms > r
 
 -- One row. last_closed is the last closed period ('' before the first
 -- close); Save and Close read it in their transaction. tracked_ms is the
--- receipt time of the last commit tracked; tracking is 1 while a tracking
--- session runs (1 at creation: the first start tracks what is stored).
+-- receipt time before which every event has been tracked and credited;
+-- tracking is 1 while a crediting session runs (1 at creation: the first
+-- start tracks and credits what is stored).
 CREATE TABLE credit_state (
 	id          INTEGER PRIMARY KEY CHECK (id = 1),
 	last_closed TEXT NOT NULL,
