@@ -1,7 +1,8 @@
 // Package api is the central service's HTTP API: JSON under /api/v1, bearer
 // tokens with roles (admin, center manager, technician), CRUD for the domain,
-// the bulk import of bookings, the events query, door broker secrets and
-// token management. Its OpenAPI document is served at /api/v1/openapi.json
+// the bulk import of bookings, the events query, door broker secrets, token
+// management, and the hours: settlements, member statements and period
+// closes. Its OpenAPI document is served at /api/v1/openapi.json
 // and a test keeps it and the routes in step.
 package api
 
@@ -40,6 +41,9 @@ type Config struct {
 	Now     func() time.Time  // default: time.Now
 	// MaxBody and MaxImportBody bound request bodies in bytes.
 	MaxBody, MaxImportBody int64
+	// Credit serves settlements, statements and closes (nil: those
+	// endpoints answer 503 crediting_unavailable).
+	Credit Credit
 }
 
 // Server serves the API.
@@ -53,6 +57,7 @@ type Server struct {
 	routes  []route
 	rejects *metrics.CounterVec
 	reqs    *metrics.CounterVec
+	cr      Credit
 }
 
 // handler serves one route for an authenticated caller.
@@ -129,6 +134,10 @@ func (s *Server) table() []route {
 
 		{"GET", "/events", managers, s.listEvents},
 
+		{"GET", "/settlements/{period}", managers, s.getSettlement},
+		{"GET", "/members/{id}/statement", managers, s.getStatement},
+		{"POST", "/periods/{period}/close", admins, s.closePeriod},
+
 		{"GET", "/tokens", admins, s.listTokens},
 		{"POST", "/tokens", admins, s.createToken},
 		{"DELETE", "/tokens/{id}", admins, s.deleteToken},
@@ -137,7 +146,7 @@ func (s *Server) table() []route {
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux()}
+	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cr: cfg.Credit}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
