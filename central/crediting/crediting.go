@@ -54,6 +54,11 @@ import (
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
+// DefaultRateCents is the network's hourly rate in cents (10.00) that
+// serve and settle use unless told another (--default-rate-cents); a
+// center's own rate overrides it.
+const DefaultRateCents = 1000
+
 // Defaults of Config.
 const (
 	DefaultEvery         = 500 * time.Millisecond

@@ -48,7 +48,7 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		}
 	})
 
-	ic := ingest.Config{ShareGroup: s.cfg.ShareGroup}
+	ic := ingest.Config{ShareGroup: s.cfg.ShareGroup, Committed: s.Credit.Committed}
 	if ic.ShareGroup == "" {
 		ic.ShareGroup = DefaultShareGroup
 	}

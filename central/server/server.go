@@ -1,8 +1,8 @@
 // Package server wires the central service together for `swc-central serve`:
 // the data folder, the store (SQLite inside it, or PostgreSQL), the signing
 // key, the first admin token, the HTTP API and metrics, the embedded MQTT
-// broker (or a client of an external one), the whitelist compiler and the
-// event ingest.
+// broker (or a client of an external one), the whitelist compiler, the
+// event ingest and the hours crediting.
 package server
 
 import (
@@ -22,6 +22,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/broker"
+	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/keys"
 	"github.com/smartworkcenters/swc/central/store"
@@ -56,6 +57,9 @@ type Config struct {
 	// ShareGroup names the MQTT shared subscription the replicas split the
 	// door traffic with (default "swc-ingest").
 	ShareGroup string
+	// DefaultRateCents is the network's hourly rate in cents for centers
+	// without a rate of their own (0: crediting.DefaultRateCents).
+	DefaultRateCents int64
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -76,6 +80,9 @@ func (c *Config) Check() error {
 		}
 	} else if c.MQTTAddr == "" {
 		return errors.New("--mqtt: the embedded broker needs a listen address (or give --broker)")
+	}
+	if c.DefaultRateCents < 0 {
+		return fmt.Errorf("--default-rate-cents %d: want a rate in cents, more than 0", c.DefaultRateCents)
 	}
 	if c.DBURL != "" {
 		u, err := url.Parse(c.DBURL)
@@ -99,6 +106,8 @@ type Server struct {
 	Compiler *whitelist.Compiler
 	Ingest   *ingest.Ingest
 	Broker   *broker.Broker // nil with an external broker
+	// Credit is the hours ledger: settlements, statements, closes.
+	Credit *crediting.Service
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -142,6 +151,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.firstAdminToken(ctx); err != nil {
+		return nil, err
+	}
+	// Before the ingest: it hands every commit to the crediting, which
+	// stops after it.
+	if err := s.startCrediting(); err != nil {
 		return nil, err
 	}
 	if err := s.startMessaging(ctx); err != nil {
@@ -229,7 +243,7 @@ func (s *Server) startHTTP() error {
 	}
 	s.httpLn = ln
 	mux := http.NewServeMux()
-	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics}))
+	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Credit: s.Credit}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {

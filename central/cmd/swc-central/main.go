@@ -3,6 +3,7 @@
 //
 //	swc-central serve [--data DIR] [--http ADDR] [--mqtt ADDR] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
 //	swc-central key [--data DIR]
+//	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--default-rate-cents N]
 package main
 
 import (
@@ -16,14 +17,17 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/server"
 )
 
 const usage = `usage:
-  swc-central serve [flags]   run the central service
+  swc-central serve [flags]    run the central service
   swc-central key [--data DIR] print the public signing key that doors pin
+  swc-central settle --period YYYY-MM [flags]
+                               print a period's settlement (CSV or JSON)
 
-Run 'swc-central serve -h' for the serve flags.
+Run 'swc-central serve -h' or 'swc-central settle -h' for their flags.
 `
 
 func main() {
@@ -43,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "key":
 		return key(args[1:], stdout, stderr)
+	case "settle":
+		return settle(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -66,6 +72,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BrokerCert, "broker-cert", "", "with --broker mqtts://: the central's client certificate (PEM)")
 	fs.StringVar(&cfg.BrokerKey, "broker-key", "", "with --broker mqtts://: the key of --broker-cert (PEM)")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
+	fs.Int64Var(&cfg.DefaultRateCents, "default-rate-cents", crediting.DefaultRateCents, "the network's hourly rate in cents, for centers without a rate of their own")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
