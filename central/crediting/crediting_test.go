@@ -2,6 +2,7 @@ package crediting_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -95,12 +96,22 @@ func commit(t testing.TB, st store.Store, events []domain.Event, hook func(int64
 }
 
 // coarse rounds receipt times up to the next ten minutes, so that a
-// month of events commits in a few thousand transactions.
+// month of events commits in a few thousand transactions, and numbers each
+// door's events in the order it sends them (receipt, then tap time), as a
+// door does: the generator numbers them as it draws them.
 func coarse(events []domain.Event) []domain.Event {
 	const step = int64(10 * time.Minute / time.Millisecond)
 	out := slices.Clone(events)
 	for i := range out {
 		out[i].ReceivedMs = (out[i].ReceivedMs + step - 1) / step * step
+	}
+	slices.SortStableFunc(out, func(a, b domain.Event) int {
+		return cmp.Or(cmp.Compare(a.ReceivedMs, b.ReceivedMs), cmp.Compare(a.TimeMs, b.TimeMs))
+	})
+	seq := map[string]uint64{}
+	for i := range out {
+		seq[out[i].Door]++
+		out[i].Seq = seq[out[i].Door]
 	}
 	return out
 }

@@ -100,6 +100,11 @@ func testEventRanges(t *testing.T, open Factory) {
 		tap("d1", 9, "m1", to.Add(5*h), from.Add(-9*h)),                         // ahead, time after the range
 		tap("d1", 10, "m2", from.Add(h), from.Add(h)),                           // another member
 		tap("d1", 11, "", from.Add(h), from.Add(h)),                             // no member
+		tap("d0", 1, "m3", from.Add(h), from.Add(h)),                            // other doors: WindowEvents reads door ranges in parallel
+		tap("d0", 2, "m3", to.Add(h), to.Add(h)),
+		tap("d2", 1, "m3", from.Add(2*h), from.Add(2*h)),
+		tap("d2", 2, "m3", from.Add(3*h), from.Add(3*h)),
+		tap("d2", 3, "m3", from.Add(-2*h), from.Add(-h)),
 	}
 	events[10].Kind, events[10].UID, events[10].Reason = protocol.EventDoorClosed, "", ""
 	Commit(t, s, events)
@@ -132,7 +137,21 @@ func testEventRanges(t *testing.T, open Factory) {
 
 	window, err := cs.WindowEvents(ctx, from.UnixMilli(), to.UnixMilli())
 	require.NoError(t, err)
-	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 10, 11}, seqsOf(window), "exactly the window")
+	byDoor := map[string][]uint64{}
+	for _, e := range window {
+		byDoor[e.Door] = append(byDoor[e.Door], e.Seq)
+	}
+	for _, seqs := range byDoor {
+		slices.Sort(seqs)
+	}
+	assert.Equal(t, map[string][]uint64{"d0": {1}, "d1": {1, 2, 3, 4, 5, 6, 10, 11}, "d2": {1, 2}}, byDoor, "exactly the window, each once")
+	for _, e := range window {
+		if e.Door == "d1" && e.Seq == 5 {
+			want := events[4]
+			want.Center = "c1"
+			assert.Equal(t, want, e, "events come back whole")
+		}
+	}
 }
 
 // testTracking checks events committed while nothing tracked and credited

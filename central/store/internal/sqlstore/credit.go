@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // aheadMs is the door-time lead beyond which an event is in the "ahead"
@@ -86,18 +89,136 @@ func (c *creditStore) MemberEvents(ctx context.Context, member string, fromMs, t
 	return evs, nil
 }
 
-// WindowEvents implements store.CreditStore.
+// WindowEvents implements store.CreditStore. A month is a million events,
+// and most of the time goes into decoding rows: the table is read in parts
+// of about equal size (door ranges, from the doors' sequence numbers), one
+// per processor, each on a connection of its own. The events' strings
+// repeat (doors, centers, members, kinds, reasons, boots, UIDs) and are
+// shared, so that what stays in memory is mostly the events themselves.
 func (c *creditStore) WindowEvents(ctx context.Context, fromMs, toMs int64) ([]domain.Event, error) {
-	rows, err := c.db.query(ctx, eventCols+` WHERE (time_ms >= ? AND time_ms < ?) OR (received_ms >= ? AND received_ms < ?)`,
-		fromMs, toMs, fromMs, toMs)
+	bounds, err := c.doorSplits(ctx, min(runtime.GOMAXPROCS(0), 4))
 	if err != nil {
 		return nil, fmt.Errorf("events of a window: %w", err)
 	}
-	evs, err := scanEvents(rows)
-	if err != nil {
+	parts := make([][][]domain.Event, len(bounds)+1)
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i := range parts {
+		w := &where{}
+		w.add("((time_ms >= ? AND time_ms < ?) OR (received_ms >= ? AND received_ms < ?))", fromMs, toMs, fromMs, toMs)
+		if i > 0 {
+			w.add("door >= ?", bounds[i-1])
+		}
+		if i < len(bounds) {
+			w.add("door < ?", bounds[i])
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = c.readEvents(ctx, w)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("events of a window: %w", err)
 	}
-	return evs, nil
+	n := 0
+	for _, p := range parts {
+		for _, b := range p {
+			n += len(b)
+		}
+	}
+	out := make([]domain.Event, 0, n)
+	for _, p := range parts {
+		for _, b := range p {
+			out = append(out, b...)
+		}
+	}
+	return out, nil
+}
+
+// doorSplits returns up to k-1 door ids that cut the events table into k
+// ranges of about as many events, from the doors' highest sequence numbers.
+func (c *creditStore) doorSplits(ctx context.Context, k int) ([]string, error) {
+	if k < 2 {
+		return nil, nil
+	}
+	rows, err := c.db.query(ctx, `SELECT door, max_seq FROM event_seqs`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type doorSize struct {
+		door string
+		n    int64
+	}
+	var doors []doorSize
+	var total int64
+	for rows.Next() {
+		var d doorSize
+		if err := rows.Scan(&d.door, &d.n); err != nil {
+			return nil, err
+		}
+		doors = append(doors, d)
+		total += d.n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Byte order, as the primary key orders them (whatever the collation,
+	// the ranges then cover every door once).
+	slices.SortFunc(doors, func(a, b doorSize) int { return cmp.Compare(a.door, b.door) })
+	var bounds []string
+	var sum int64
+	for _, d := range doors {
+		if len(bounds) < k-1 && sum >= total*int64(len(bounds)+1)/int64(k) {
+			bounds = append(bounds, d.door)
+		}
+		sum += d.n
+	}
+	return bounds, nil
+}
+
+// readEvents reads the events matching w in blocks (no regrowing of one
+// huge slice), sharing repeated strings.
+func (c *creditStore) readEvents(ctx context.Context, w *where) ([][]domain.Event, error) {
+	rows, err := c.db.query(ctx, eventCols+w.sql(), w.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	const block = 1 << 16
+	var blocks [][]domain.Event
+	cur := make([]domain.Event, 0, block)
+	strs := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := strs[s]; ok {
+			return v
+		}
+		if len(strs) < 1<<20 {
+			strs[s] = s
+		}
+		return s
+	}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		e.Door, e.Center, e.Boot, e.Member, e.Command = intern(e.Door), intern(e.Center), intern(e.Boot), intern(e.Member), intern(e.Command)
+		e.Kind = protocol.EventKind(intern(string(e.Kind)))
+		e.UID = protocol.UID(intern(string(e.UID)))
+		e.Reason = protocol.Reason(intern(string(e.Reason)))
+		if len(cur) == block {
+			blocks = append(blocks, cur)
+			cur = make([]domain.Event, 0, block)
+		}
+		cur = append(cur, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return append(blocks, cur), nil
 }
 
 // StartTracking implements store.CreditStore.
