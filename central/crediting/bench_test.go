@@ -1,6 +1,7 @@
 package crediting_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -11,6 +12,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/servicetest"
 )
 
@@ -194,8 +198,9 @@ func BenchmarkIngestWithCrediting(b *testing.B) {
 			defer st.Close()
 			loadDomain(b, st, n)
 			var svc *crediting.Service
+			reg := metrics.NewRegistry()
 			if hook {
-				svc, err = crediting.New(crediting.Config{Rules: n.Config, Store: st,
+				svc, err = crediting.New(crediting.Config{Rules: n.Config, Store: st, Metrics: reg,
 					Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return n.Period.End(n.Config.Location).Add(5 * 24 * time.Hour) }})
 				require.NoError(b, err)
 				runCtx, cancel := context.WithCancel(ctx)
@@ -222,6 +227,16 @@ func BenchmarkIngestWithCrediting(b *testing.B) {
 			}
 			b.ReportMetric(float64(i*chunk)/time.Since(start).Seconds(), "events/s")
 			if svc != nil {
+				// How many ledger updates ran while the ingest did.
+				var text bytes.Buffer
+				require.NoError(b, reg.WriteText(&text))
+				for _, line := range strings.Split(text.String(), "\n") {
+					if v, ok := strings.CutPrefix(line, "swc_credit_updates_total "); ok {
+						updates, err := strconv.ParseFloat(v, 64)
+						require.NoError(b, err)
+						b.ReportMetric(updates, "updates-while-ingesting")
+					}
+				}
 				require.NoError(b, svc.Flush(ctx))
 				b.ReportMetric(float64(i*chunk)/time.Since(start).Seconds(), "credited-events/s")
 				s, err := svc.Settlement(ctx, n.Period)
