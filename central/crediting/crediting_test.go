@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -432,4 +433,61 @@ func TestCommittedNeverWaits(t *testing.T) {
 	got, err := s.Settlement(ctx, period(t, "2026-11"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(200), got.Counts[credit.CountEntries])
+}
+
+// flaky is a real store whose crediting storage fails to track the first
+// times it is asked, as a full disk or a lost connection would.
+type flaky struct {
+	store.Store
+	fails *int
+}
+
+func (f flaky) Credit() store.CreditStore { return flakyCredit{f.Store.Credit(), f.fails} }
+
+type flakyCredit struct {
+	store.CreditStore
+	fails *int
+}
+
+func (f flakyCredit) Track(ctx context.Context, batches []store.DoorEvents) error {
+	if *f.fails > 0 {
+		*f.fails--
+		return errors.New("disk I/O error")
+	}
+	return f.CreditStore.Track(ctx, batches)
+}
+
+// TestFailedStepIsRetried: a step that fails is logged, counted and
+// retried; its events stay queued and are credited once it works.
+func TestFailedStepIsRetried(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t, nil)
+	scenario(t, st)
+	fails := 2
+	rules, err := credit.DefaultConfig(1000)
+	require.NoError(t, err)
+	reg, logs := metrics.NewRegistry(), &bytes.Buffer{}
+	s, err := crediting.New(crediting.Config{Rules: rules, Store: flaky{st, &fails}, Metrics: reg,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return at(t, "2026-11-20 10:00") },
+		Every: time.Millisecond, RetryAfter: 10 * time.Millisecond})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+
+	commit(t, st, []domain.Event{tap("gent-in", 1, "ann", at(t, "2026-11-10 09:00")), tap("gent-out", 1, "ann", at(t, "2026-11-10 10:00"))}, s.Committed)
+	require.Error(t, s.Flush(ctx), "the first attempt fails")
+	require.Eventually(t, func() bool {
+		got, err := s.Settlement(ctx, period(t, "2026-11"))
+		require.NoError(t, err)
+		line, _ := got.Center("gent")
+		return line.NomadicMinutes == 60
+	}, 10*time.Second, 10*time.Millisecond, "credited once tracking works again")
+	assert.Equal(t, 0, fails)
+	var text bytes.Buffer
+	require.NoError(t, reg.WriteText(&text))
+	assert.Contains(t, text.String(), `swc_credit_errors_total{step="track"} 2`)
+	assert.Contains(t, logs.String(), "step failed")
+	assert.Contains(t, logs.String(), "disk I/O error")
 }
