@@ -8,9 +8,11 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_FLAGS  ?= -count=1 -timeout 30m
 # Packages compiled for 32-bit ARM and run under qemu by test-arm.
 ARM_PKGS    ?= ./edge/... ./shared/...
+# Version of the .deb packages and of swc-edge's firmware string.
+VERSION     ?= 0.1.0
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build test demo bench lint cross test-arm clean
+.PHONY: all build test demo bench lint cross test-arm package clean
 
 all: build
 
@@ -41,9 +43,9 @@ lint:
 ## cross: release binaries for the Pi (armv6, armv7, arm64) and the central (amd64, arm64).
 cross:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -o $(BIN)/swc-edge-linux-armv6 ./edge/cmd/swc-edge
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -o $(BIN)/swc-edge-linux-armv7 ./edge/cmd/swc-edge
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(BIN)/swc-edge-linux-arm64 ./edge/cmd/swc-edge
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/swc-edge-linux-armv6 ./edge/cmd/swc-edge
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/swc-edge-linux-armv7 ./edge/cmd/swc-edge
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/swc-edge-linux-arm64 ./edge/cmd/swc-edge
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(BIN)/swc-central-linux-amd64 ./central/cmd/swc-central
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(BIN)/swc-central-linux-arm64 ./central/cmd/swc-central
 	@ls -l $(BIN)
@@ -56,6 +58,13 @@ test-arm:
 		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static; }
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 SWC_TEST_EXEC=qemu-arm-static \
 		$(GO) test $(TEST_FLAGS) -exec qemu-arm-static $(ARM_PKGS)
+
+## package: the four .deb files in dist/ (swc-edge armhf and arm64, swc-central
+## amd64 and arm64), built with nfpm through `go run` and checked with dpkg-deb
+## (--info and --contents must show the binary, the systemd unit and a
+## configuration example).
+package: cross
+	$(GO) run ./scripts/package --version $(VERSION) --bin $(BIN) --out dist
 
 clean:
 	rm -rf $(BIN) dist

@@ -1,12 +1,14 @@
 // Package api is the central service's HTTP API: JSON under /api/v1, bearer
 // tokens with roles (admin, center manager, technician), CRUD for the domain,
-// the bulk import of bookings, the events query, door broker secrets, token
+// the bulk import of bookings, the events query, door broker secrets, door
+// enrollment (one-time tokens and the public enroll endpoint), token
 // management, and the hours: settlements, member statements and period
 // closes. Its OpenAPI document is served at /api/v1/openapi.json
 // and a test keeps it and the routes in step.
 package api
 
 import (
+	"context"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
 )
@@ -44,6 +47,15 @@ type Config struct {
 	// Credit serves settlements, statements and closes (nil: those
 	// endpoints answer 503 crediting_unavailable).
 	Credit Credit
+	// Commands sends remote door commands; nil answers 503 there.
+	Commands *Commander
+	// Enroll, when set, serves door enrollment (tokens and the public
+	// enroll endpoint); without it those endpoints answer 503.
+	Enroll *enroll.Service
+	// PublicURL is where technicians reach this API, for the provision
+	// command shown with each enrollment token ("" derives it from the
+	// request).
+	PublicURL string
 }
 
 // Server serves the API.
@@ -58,6 +70,10 @@ type Server struct {
 	rejects *metrics.CounterVec
 	reqs    *metrics.CounterVec
 	cr      Credit
+	cmds    *Commander
+
+	enroll    *enroll.Service
+	publicURL string
 }
 
 // handler serves one route for an authenticated caller.
@@ -78,6 +94,10 @@ func (s *Server) table() []route {
 		managers = []store.Role{store.RoleAdmin, store.RoleManager}
 		admins   = []store.Role{store.RoleAdmin}
 		doorRole = all // technicians work on doors
+		// remote commands: admins and technicians (of the door's center)
+		commanders = []store.Role{store.RoleAdmin, store.RoleTechnician}
+		// technicians register badges of their centers' members
+		badgeRole = all
 	)
 	return []route{
 		{"GET", "/openapi.json", nil, s.openapi},
@@ -101,7 +121,10 @@ func (s *Server) table() []route {
 		{"PUT", "/doors/{id}", doorRole, s.updateDoor},
 		{"DELETE", "/doors/{id}", managers, s.deleteDoor},
 		{"POST", "/doors/{id}/secret", doorRole, s.rotateDoorSecret},
+		{"POST", "/doors/{id}/enrollments", doorRole, s.createEnrollment},
+		{"POST", "/enroll", nil, s.enrollDoor},
 		{"GET", "/doors/{id}/sequence", managers, s.doorSequence},
+		{"POST", "/doors/{id}/commands", commanders, s.sendCommand},
 
 		{"GET", "/members", managers, s.listMembers},
 		{"POST", "/members", managers, s.createMember},
@@ -110,7 +133,7 @@ func (s *Server) table() []route {
 		{"DELETE", "/members/{id}", managers, s.deleteMember},
 
 		{"GET", "/badges", managers, s.listBadges},
-		{"POST", "/badges", managers, s.createBadge},
+		{"POST", "/badges", badgeRole, s.createBadge}, // technicians enroll badges (swc-edge enroll-badge)
 		{"GET", "/badges/{uid}", managers, s.getBadge},
 		{"PUT", "/badges/{uid}", managers, s.updateBadge},
 		{"DELETE", "/badges/{uid}", managers, s.deleteBadge},
@@ -146,7 +169,8 @@ func (s *Server) table() []route {
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cr: cfg.Credit}
+	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cmds: cfg.Commands,
+		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -278,6 +302,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				s.fail(w, r, nil, err)
 				return
 			}
+			SetCaller(r.Context(), p.Token)
 			if !slices.Contains(rt.roles, p.Role) {
 				s.fail(w, r, p, errForbidden("the %s role may not call %s %s", p.Role, rt.method, rt.path))
 				return
@@ -295,14 +320,29 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if !ok || secret == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "an Authorization: Bearer token is required"}
 	}
-	tk, err := s.st.AuthenticateToken(r.Context(), strings.TrimSpace(secret))
-	if errors.Is(err, store.ErrBadCredentials) {
-		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "unknown or revoked token"}
-	}
+	tk, err := Authenticate(r.Context(), s.st, secret)
 	if err != nil {
 		return nil, err
 	}
 	return &principal{tk}, nil
+}
+
+// Authenticate returns the token whose secret this is: the API's bearer
+// authentication, which the dashboard's login uses too. An unknown or
+// revoked secret is an unauthorized *Error.
+func Authenticate(ctx context.Context, st store.Store, secret string) (store.Token, error) {
+	secret = strings.TrimSpace(secret)
+	if secret == "" {
+		return store.Token{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "a token is required"}
+	}
+	tk, err := st.AuthenticateToken(ctx, secret)
+	if errors.Is(err, store.ErrBadCredentials) {
+		return store.Token{}, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "unknown or revoked token"}
+	}
+	if err != nil {
+		return store.Token{}, err
+	}
+	return tk, nil
 }
 
 func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ *principal) error {

@@ -188,3 +188,8 @@ func jsonError(err error) *Error {
 	}
 	return &Error{Status: http.StatusBadRequest, Code: "malformed_json", Message: err.Error()}
 }
+
+// AsError maps any error to the API error a client is told, as the API
+// answers it, and reports whether it was internal (sent without detail;
+// the caller should log it).
+func AsError(err error) (*Error, bool) { return toError(err) }

@@ -4,18 +4,30 @@
 //
 // # Identities
 //
-//   - A door connects with username = its door id, password = its secret
-//     (verified by DoorAuthenticator), and client id = its door id. Its will,
-//     if any, must be on a topic it may publish (its own status).
-//   - The central's clients (ingest and publisher, any number of replicas)
-//     connect with the configured service username and secret and a client id
-//     that starts with the service username ("swc-central", "swc-central-2").
-//     They may publish and subscribe to everything, shared subscriptions
-//     ($share/<group>/...) included.
-//   - Anything else is refused: no username (anonymous), a wrong secret, a
-//     door client id that is not the door id, a door id that starts with the
-//     service username (those client ids are the central's), a will on a
-//     topic the door may not publish.
+// The broker has up to two listeners:
+//
+//   - the certificate listener (Config.CertAddr, mutual TLS), the default in
+//     production: a client presents a certificate from the central's CA and
+//     Config.Certs maps its subject to an identity (a door, CN = door id, or
+//     the central's service). The user name, when the client sends one, must
+//     be that identity; the password is not used.
+//   - the secret listener (Config.Addr, TCP or TLS without client
+//     certificates), the explicit alternative: a door connects with username
+//     = its door id and password = its secret (verified by
+//     DoorAuthenticator), and the central's clients with the configured
+//     service username and secret.
+//
+// On both, a door's client id must be its door id, its will (if any) must be
+// on a topic it may publish (its own status), and a door id may not start
+// with the service username. The central's clients (ingest and publisher,
+// any number of replicas) use a client id that starts with the service
+// username ("swc-central", "swc-central-2"); they may publish and subscribe
+// to everything, shared subscriptions ($share/<group>/...) included.
+// Anything else is refused: no certificate or one Config.Certs does not
+// accept, no username on the secret listener (anonymous), a wrong secret, a
+// user name that is not the certificate's identity, a client id that is not
+// the identity, a door id in the service's namespace, a will on a topic the
+// door may not publish.
 //
 // # ACL
 //
@@ -68,14 +80,15 @@
 //   - Retained messages never expire (mochi's default would remove them after
 //     24 h): a door's status stays until the door or its will replaces it.
 //
-// TLS: Config.TLS makes the listener TLS. The provisioning issue adds client
-// certificates whose subject is the door id; until then doors authenticate
-// with their secret over TLS or TCP.
+// TLS: Config.TLS makes the secret listener TLS (doors still authenticate
+// with their secret); Config.CertAddr and CertTLS add the mutual-TLS
+// listener where the certificate is the identity.
 package broker
 
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,6 +110,22 @@ type DoorAuthenticator interface {
 	AuthenticateDoor(ctx context.Context, door, secret string) error
 }
 
+// ClientIdentifier maps a client certificate presented on the certificate
+// listener to an identity: a door (its id) or the central's service (service
+// true, name = the service username). It verifies the certificate against
+// the central's CA (and whatever else it wants, such as the door's enrolled
+// key) and returns an error for anything it does not accept. The central's
+// CA (central/enroll) implements it.
+type ClientIdentifier interface {
+	IdentifyClient(ctx context.Context, cert *x509.Certificate) (name string, service bool, err error)
+}
+
+// Listener ids, as mochi reports them in Client.Net.Listener.
+const (
+	listenerSecret = "swc"
+	listenerCert   = "swc-tls"
+)
+
 // Defaults of Config.
 const (
 	DefaultAddr             = ":1883"
@@ -114,15 +143,29 @@ const (
 // Config configures the broker. Doors, ServiceUsername and ServiceSecret are
 // required.
 type Config struct {
-	// Addr is the TCP listen address (DefaultAddr); port 0 picks a free port
-	// (see Broker.Addr).
+	// Addr is the secret listener's address, where doors authenticate with
+	// their secret; port 0 picks a free port (see Broker.Addr). Empty means
+	// no secret listener when CertAddr is set, DefaultAddr otherwise.
 	Addr string
-	// TLS, when set, makes the listener TLS.
+	// TLS, when set, makes the secret listener TLS.
 	TLS *tls.Config
+	// CertAddr, when set, adds the certificate listener (mutual TLS), where a
+	// client's certificate is its identity (see Broker.CertAddr).
+	CertAddr string
+	// CertTLS is the certificate listener's TLS configuration: its server
+	// certificate. The broker asks every client for a certificate and hands
+	// it to Certs, which verifies it.
+	CertTLS *tls.Config
+	// Certs maps client certificates to identities; required with CertAddr.
+	Certs ClientIdentifier
 	// Topics are the door topics; the zero value means protocol.DefaultTopics.
 	Topics protocol.Topics
 
-	Doors           DoorAuthenticator
+	// Doors verifies door secrets on the secret listener (required with it).
+	Doors DoorAuthenticator
+	// ServiceUsername is the central's user name; ServiceSecret its secret
+	// on the secret listener (on the certificate listener the central
+	// presents a service certificate instead).
 	ServiceUsername string
 	ServiceSecret   string
 
@@ -144,17 +187,27 @@ type Config struct {
 }
 
 func (c *Config) defaults() error {
-	if c.Doors == nil {
-		return errors.New("broker: Config.Doors is required")
+	if c.Addr == "" && c.CertAddr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Addr != "" {
+		if c.Doors == nil {
+			return errors.New("broker: Config.Doors is required with the secret listener (Config.Addr)")
+		}
+		if len(c.ServiceSecret) < MinServiceSecret {
+			return fmt.Errorf("broker: Config.ServiceSecret must be at least %d bytes", MinServiceSecret)
+		}
+	}
+	if c.CertAddr != "" {
+		if c.Certs == nil {
+			return errors.New("broker: Config.Certs is required with the certificate listener (Config.CertAddr)")
+		}
+		if c.CertTLS == nil || (len(c.CertTLS.Certificates) == 0 && c.CertTLS.GetCertificate == nil) {
+			return errors.New("broker: Config.CertTLS with a server certificate is required with the certificate listener (Config.CertAddr)")
+		}
 	}
 	if err := protocol.ValidID(c.ServiceUsername); err != nil {
 		return fmt.Errorf("broker: Config.ServiceUsername %q: %w", c.ServiceUsername, err)
-	}
-	if len(c.ServiceSecret) < MinServiceSecret {
-		return fmt.Errorf("broker: Config.ServiceSecret must be at least %d bytes", MinServiceSecret)
-	}
-	if c.Addr == "" {
-		c.Addr = DefaultAddr
 	}
 	if c.Topics.Prefix() == "" {
 		c.Topics = protocol.DefaultTopics()
@@ -200,7 +253,8 @@ type Broker struct {
 	cfg    Config
 	log    *slog.Logger
 	server *mqtt.Server
-	tcp    *listeners.TCP
+	tcp    *listeners.TCP // the secret listener, or nil
+	mtls   *listeners.TCP // the certificate listener, or nil
 	hook   *hook
 
 	mu      sync.Mutex
@@ -238,7 +292,29 @@ func New(cfg Config) (*Broker, error) {
 	if err := server.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
-	b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: "swc", Address: cfg.Addr, TLSConfig: cfg.TLS})
+	if cfg.Addr != "" {
+		b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: listenerSecret, Address: cfg.Addr, TLSConfig: cfg.TLS})
+	}
+	if cfg.CertAddr != "" {
+		tc := cfg.CertTLS.Clone()
+		if tc.MinVersion < tls.VersionTLS12 {
+			tc.MinVersion = tls.VersionTLS12
+		}
+		// Any certificate completes the handshake (its holder proves it has
+		// the key); the hook then verifies it (Config.Certs), so that every
+		// refusal is logged and counted with its reason. A client without a
+		// certificate is refused here, at the end of the handshake.
+		tc.ClientAuth = tls.RequestClientCert
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				b.hook.refused.With(refusedNoCert).Inc()
+				b.log.Warn("broker: connection refused", "reason", refusedNoCert, "listener", listenerCert)
+				return errors.New("a client certificate from the central's CA is required")
+			}
+			return nil
+		}
+		b.mtls = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: listenerCert, Address: cfg.CertAddr, TLSConfig: tc})
+	}
 	return b, nil
 }
 
@@ -252,9 +328,18 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.hook.setContext(hctx)
-	if err := b.server.AddListener(b.tcp); err != nil {
-		cancel()
-		return fmt.Errorf("broker: listen on %s: %w", b.cfg.Addr, err)
+	if b.tcp != nil {
+		if err := b.server.AddListener(b.tcp); err != nil {
+			cancel()
+			return fmt.Errorf("broker: listen on %s: %w", b.cfg.Addr, err)
+		}
+	}
+	if b.mtls != nil {
+		if err := b.server.AddListener(b.mtls); err != nil {
+			cancel()
+			_ = b.server.Close()
+			return fmt.Errorf("broker: listen on %s: %w", b.cfg.CertAddr, err)
+		}
 	}
 	if err := b.server.Serve(); err != nil {
 		cancel()
@@ -268,13 +353,27 @@ func (b *Broker) Start(ctx context.Context) error {
 		case <-hctx.Done():
 		}
 	}()
-	b.log.Info("broker listening", "addr", b.tcp.Address(), "tls", b.cfg.TLS != nil,
+	b.log.Info("broker listening", "secret_addr", b.Addr(), "secret_tls", b.cfg.TLS != nil, "cert_addr", b.CertAddr(),
 		"max_packet", b.cfg.MaxPacketSize, "max_writes_pending", b.cfg.MaxWritesPending)
 	return nil
 }
 
-// Addr returns the address the broker listens on (useful with port 0).
-func (b *Broker) Addr() string { return b.tcp.Address() }
+// Addr returns the address the secret listener listens on (useful with port
+// 0), or "" without one.
+func (b *Broker) Addr() string {
+	if b.tcp == nil {
+		return ""
+	}
+	return b.tcp.Address()
+}
+
+// CertAddr returns the address of the certificate listener, or "" without one.
+func (b *Broker) CertAddr() string {
+	if b.mtls == nil {
+		return ""
+	}
+	return b.mtls.Address()
+}
 
 // Close disconnects every client and stops listening. It is idempotent.
 func (b *Broker) Close() error {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +56,9 @@ type target struct {
 	scheme string
 	reg    *metrics.Registry // nil for Mosquitto
 	broker *Broker
+	// tlsFor, when set, gives the TLS configuration (with the client
+	// certificate) a client connecting as user presents.
+	tlsFor func(user string) *tls.Config
 }
 
 func (tg *target) counter(t *testing.T, name string, labels ...string) uint64 {
@@ -115,6 +120,9 @@ func (tg *target) dial(t *testing.T, user, pass, id string, mods ...func(*paho.C
 		SetConnectionLostHandler(func(_ paho.Client, err error) { lost <- err })
 	if user != "" {
 		o.SetUsername(user).SetPassword(pass)
+	}
+	if tg.tlsFor != nil && user != "" {
+		o.SetTLSConfig(tg.tlsFor(user))
 	}
 	for _, m := range mods {
 		m(o)
@@ -389,7 +397,10 @@ func TestOversizeRefused(t *testing.T) {
 		case <-time.After(wait):
 			t.Fatalf("payload of %d bytes: connection not closed", size)
 		}
-		assert.Equal(t, uint64(i+1), tg.counter(t, "swc_broker_oversize_total"))
+		// The client sees its connection end before the broker's
+		// disconnect hook has counted it: wait for the count.
+		assert.Eventually(t, func() bool { return tg.counter(t, "swc_broker_oversize_total") == uint64(i+1) },
+			wait, 5*time.Millisecond, "oversize count after payload of %d bytes", size)
 	}
 	b := tg.door(t, "door-b")
 	b.publish(t, tp.Door("door-b", protocol.TopicEvents), []byte("marker"), false)
@@ -457,6 +468,13 @@ func TestConfigValidation(t *testing.T) {
 		{"service user with a wildcard", func(c *Config) { c.ServiceUsername = "swc/#" }},
 		{"short service secret", func(c *Config) { c.ServiceSecret = "short" }},
 		{"packet limit below the protocol's", func(c *Config) { c.MaxPacketSize = protocol.MaxMessageSize - 1 }},
+		{"certificate listener without an identifier", func(c *Config) {
+			c.CertAddr, c.CertTLS = "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{}}}
+		}},
+		{"certificate listener without a server certificate", func(c *Config) { c.CertAddr, c.Certs = "127.0.0.1:0", noCerts{} }},
+		{"certificate listener only, without a service user", func(c *Config) {
+			*c = Config{CertAddr: "127.0.0.1:0", CertTLS: &tls.Config{Certificates: []tls.Certificate{{}}}, Certs: noCerts{}}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -470,4 +488,17 @@ func TestConfigValidation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint32(protocol.MaxMessageSize+DefaultPacketOverhead), b.cfg.MaxPacketSize)
 	assert.NoError(t, b.Close(), "closing a broker never started")
+
+	// The certificate listener alone needs neither door secrets nor a
+	// service secret.
+	b, err = New(Config{CertAddr: "127.0.0.1:0", CertTLS: &tls.Config{Certificates: []tls.Certificate{{}}}, Certs: noCerts{}, ServiceUsername: serviceUser})
+	require.NoError(t, err)
+	assert.NoError(t, b.Close())
+}
+
+// noCerts accepts no certificate.
+type noCerts struct{}
+
+func (noCerts) IdentifyClient(context.Context, *x509.Certificate) (string, bool, error) {
+	return "", false, errors.New("no certificate is accepted")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,9 @@ const (
 	refusedWill          = "will_topic"
 	refusedDoorSecret    = "door_credentials"
 	refusedAuthTimeout   = "auth_timeout"
+	refusedNoCert        = "no_certificate"
+	refusedCert          = "certificate"
+	refusedUsername      = "username_not_identity"
 )
 
 // hook authenticates clients and enforces the ACL; see the package
@@ -112,6 +116,9 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 
 // OnConnectAuthenticate decides whether a client may connect.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if cl.Net.Listener == listenerCert {
+		return h.authenticateCert(cl, pk)
+	}
 	user, secret := string(pk.Connect.Username), pk.Connect.Password
 	if !pk.Connect.UsernameFlag || user == "" {
 		return h.refuse(cl, refusedAnonymous)
@@ -120,12 +127,73 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		if subtle.ConstantTimeCompare(secret, []byte(h.cfg.ServiceSecret)) != 1 {
 			return h.refuse(cl, refusedServiceSecret)
 		}
-		if !isServiceClientID(h.cfg.ServiceUsername, cl.ID) {
-			return h.refuse(cl, refusedServiceID, "want", h.cfg.ServiceUsername+"…")
-		}
-		return true
+		return h.admitService(cl)
 	}
 	door := user
+	if !h.admitDoor(cl, pk, door) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(h.context(), h.cfg.AuthTimeout)
+	defer cancel()
+	if err := h.cfg.Doors.AuthenticateDoor(ctx, door, string(secret)); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return h.refuse(cl, refusedAuthTimeout, "error", err)
+		}
+		return h.refuse(cl, refusedDoorSecret, "error", err)
+	}
+	return true
+}
+
+// authenticateCert admits a client of the certificate listener: the
+// certificate's identity (Config.Certs) becomes its user name.
+func (h *hook) authenticateCert(cl *mqtt.Client, pk packets.Packet) bool {
+	conn, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return h.refuse(cl, refusedNoCert, "error", "not a TLS connection")
+	}
+	certs := conn.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return h.refuse(cl, refusedNoCert)
+	}
+	ctx, cancel := context.WithTimeout(h.context(), h.cfg.AuthTimeout)
+	defer cancel()
+	name, service, err := h.cfg.Certs.IdentifyClient(ctx, certs[0])
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			return h.refuse(cl, refusedAuthTimeout, "error", err, "subject", certs[0].Subject.String())
+		}
+		return h.refuse(cl, refusedCert, "error", err, "subject", certs[0].Subject.String())
+	}
+	if pk.Connect.UsernameFlag && len(pk.Connect.Username) > 0 && string(pk.Connect.Username) != name {
+		return h.refuse(cl, refusedUsername, "identity", name)
+	}
+	if service {
+		if name != h.cfg.ServiceUsername {
+			return h.refuse(cl, refusedCert, "error", "a service certificate for "+name+", not "+h.cfg.ServiceUsername)
+		}
+		if !h.admitService(cl) {
+			return false
+		}
+	} else if !h.admitDoor(cl, pk, name) {
+		return false
+	}
+	// The ACL reads the identity from the user name.
+	cl.Properties.Username = []byte(name)
+	return true
+}
+
+// admitService checks a service client's id.
+func (h *hook) admitService(cl *mqtt.Client) bool {
+	if !isServiceClientID(h.cfg.ServiceUsername, cl.ID) {
+		return h.refuse(cl, refusedServiceID, "want", h.cfg.ServiceUsername+"…")
+	}
+	return true
+}
+
+// admitDoor checks what a door's connection says about it, whatever proves
+// its identity: a valid id outside the service's namespace, the door id as
+// client id, a will on its own topics.
+func (h *hook) admitDoor(cl *mqtt.Client, pk packets.Packet, door string) bool {
 	if err := protocol.ValidID(door); err != nil {
 		return h.refuse(cl, refusedBadDoorID, "error", err)
 	}
@@ -137,14 +205,6 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	}
 	if pk.Connect.WillFlag && !h.cfg.Topics.DoorMayPublish(door, pk.Connect.WillTopic) {
 		return h.refuse(cl, refusedWill, "will_topic", pk.Connect.WillTopic)
-	}
-	ctx, cancel := context.WithTimeout(h.context(), h.cfg.AuthTimeout)
-	defer cancel()
-	if err := h.cfg.Doors.AuthenticateDoor(ctx, door, string(secret)); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			return h.refuse(cl, refusedAuthTimeout, "error", err)
-		}
-		return h.refuse(cl, refusedDoorSecret, "error", err)
 	}
 	return true
 }

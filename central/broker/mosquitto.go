@@ -11,6 +11,7 @@ import (
 var topicKinds = []string{
 	protocol.TopicEvents, protocol.TopicSync, protocol.TopicStatus,
 	protocol.TopicAck, protocol.TopicWhitelist, protocol.TopicCommands,
+	protocol.TopicRenew, protocol.TopicCert,
 }
 
 // MosquittoACL returns the Mosquitto ACL file (acl_file) for the same policy

@@ -1,9 +1,6 @@
 package broker
 
 import (
-	"crypto/rand"
-	"crypto/sha512"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,6 +23,8 @@ pattern write swc/v1/door/%u/status
 pattern read swc/v1/door/%u/ack
 pattern read swc/v1/door/%u/whitelist
 pattern read swc/v1/door/%u/commands
+pattern write swc/v1/door/%u/renew
+pattern read swc/v1/door/%u/cert
 `
 	assert.Contains(t, acl, want)
 	assert.Contains(t, acl, "user swc-central\ntopic readwrite #\n")
@@ -87,7 +86,7 @@ func TestDoorIsolationMosquitto(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "acl"), []byte(acl), 0o600))
 	var pw strings.Builder
 	for user, secret := range map[string]string{serviceUser: serviceSecret, "door-a": testDoors["door-a"], "door-b": testDoors["door-b"]} {
-		fmt.Fprintf(&pw, "%s:%s\n", user, mosquittoHash(t, secret))
+		fmt.Fprintln(&pw, servicetest.MosquittoPassword(user, secret))
 	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw.String()), 0o600))
 	m := servicetest.StartMosquitto(t, fmt.Sprintf("allow_anonymous false\npassword_file %s\nacl_file %s\nmax_packet_size %d\n",
@@ -106,14 +105,6 @@ func TestDoorIsolationMosquitto(t *testing.T) {
 
 // mosquittoHash writes a password in Mosquitto's "$6$" form: base64 salt and
 // base64 SHA-512 of the password followed by the salt.
-func mosquittoHash(t *testing.T, password string) string {
-	t.Helper()
-	salt := make([]byte, 12)
-	_, err := rand.Read(salt)
-	require.NoError(t, err)
-	sum := sha512.Sum512(append([]byte(password), salt...))
-	return "$6$" + base64.StdEncoding.EncodeToString(salt) + "$" + base64.StdEncoding.EncodeToString(sum[:])
-}
 
 // TestShippedACLIsGenerated keeps scripts/mosquitto/swc.acl (what operators
 // install) identical to the policy of the embedded broker's hook.

@@ -23,6 +23,8 @@
 //     rate), rebuilds every open period.
 //   - A failed step is logged, counted and retried after Config.RetryAfter;
 //     its events stay queued.
+//   - Reads (Settlement, Statement, Sync) first have the worker credit what
+//     is queued: they see every event the ingest acknowledged before them.
 //
 // Nothing is lost across a crash: the store remembers the receipt time up
 // to which events were credited, and StartTracking returns what was
@@ -55,8 +57,8 @@ import (
 )
 
 // DefaultRateCents is the network's hourly rate in cents (10.00) that
-// serve and settle use unless told another (--default-rate-cents); a
-// center's own rate overrides it.
+// serve and settle use unless told another (--rate-cents); a center's own
+// rate overrides it.
 const DefaultRateCents = 1000
 
 // Defaults of Config.
@@ -104,9 +106,10 @@ type Service struct {
 	kick   chan struct{}
 	reqs   chan request
 
-	mu          sync.Mutex // guards what the hooks append to
+	mu          sync.Mutex // guards what the hooks append to, and working
 	commits     []commit
 	changes     []domain.Change
+	working     bool // the worker took commits or changes it has not finished
 	firstChange time.Time
 	lastChange  time.Time
 
@@ -138,6 +141,7 @@ type commit struct {
 
 type request struct {
 	close credit.Period // zero: flush only
+	sync  bool          // a read's barrier: commits and changes only
 	reply chan result
 }
 
@@ -263,10 +267,33 @@ func (s *Service) ready() (*directory, error) {
 	return d, nil
 }
 
+// Sync credits every commit and domain change queued so far (the counts
+// of events without a member may stay up to Config.NoMemberEvery behind),
+// so that a read after it sees every event the ingest acknowledged before
+// it. When a step fails (it is logged, counted and retried), Sync returns
+// nil all the same: the reader gets the ledger as it stands.
+func (s *Service) Sync(ctx context.Context) error {
+	if _, err := s.ready(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working
+	s.mu.Unlock()
+	if !queued {
+		return nil
+	}
+	if _, err := s.ask(ctx, request{sync: true}); err != nil {
+		return err
+	}
+	return nil
+}
+
 // Settlement returns the period's settlement: frozen when the period is
-// closed, else as the ledger holds it (up to date within Config.Every of
-// the last commit).
+// closed, else as the ledger holds it after Sync.
 func (s *Service) Settlement(ctx context.Context, p credit.Period) (*credit.Settlement, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
 	d, err := s.ready()
 	if err != nil {
 		return nil, err
@@ -274,9 +301,13 @@ func (s *Service) Settlement(ctx context.Context, p credit.Period) (*credit.Sett
 	return s.ledger.Settlement(ctx, d.dir, p)
 }
 
-// Statement returns a member's statement for the period. A member unknown
-// to the directory with nothing in the ledger is store.ErrNotFound.
+// Statement returns a member's statement for the period, after Sync. A
+// member unknown to the directory with nothing in the ledger is
+// store.ErrNotFound.
 func (s *Service) Statement(ctx context.Context, member string, p credit.Period) (*credit.Statement, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
 	d, err := s.ready()
 	if err != nil {
 		return nil, err
@@ -352,7 +383,7 @@ func (s *Service) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		wait := s.work(ctx, false)
+		wait := s.work(ctx, dueOnly)
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
@@ -403,7 +434,7 @@ func (s *Service) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s.retryAt = time.Time{}
-	if err := s.flush(ctx); err != nil {
+	if err := s.flush(ctx, flushAll); err != nil {
 		s.log.Error("crediting: stopping with events not credited; the next start credits them", "err", err)
 		return
 	}
@@ -420,8 +451,12 @@ func (s *Service) setDirectory(d *directory) {
 }
 
 func (s *Service) serve(ctx context.Context, r request) result {
+	mode := flushAll
+	if r.sync {
+		mode = syncRead
+	}
 	s.retryAt = time.Time{}
-	if err := s.flush(ctx); err != nil {
+	if err := s.flush(ctx, mode); err != nil {
 		return result{err: err}
 	}
 	if r.close.IsZero() {
@@ -440,20 +475,28 @@ func (s *Service) serve(ctx context.Context, r request) result {
 	return result{s: st}
 }
 
-// flush does everything queued now.
-func (s *Service) flush(ctx context.Context) error {
-	s.work(ctx, true)
+// flush does what mode asks for now.
+func (s *Service) flush(ctx context.Context, mode int) error {
+	s.work(ctx, mode)
 	if !s.retryAt.IsZero() {
 		return errors.New("crediting: a step failed (see the log); retried shortly")
 	}
 	return nil
 }
 
-// work does what is due (everything when force) and returns how long until
-// more may be due.
-func (s *Service) work(ctx context.Context, force bool) time.Duration {
+// How much of what is queued work does at once, whatever is due.
+const (
+	dueOnly  = iota
+	syncRead // commits and changes: what a read must see
+	flushAll // and the events without a member
+)
+
+// work does what is due (and what mode asks for) and returns how long
+// until more may be due.
+func (s *Service) work(ctx context.Context, mode int) time.Duration {
 	now := time.Now()
 	idle := time.Hour
+	force := mode >= syncRead
 	if !force && now.Before(s.retryAt) {
 		return s.retryAt.Sub(now)
 	}
@@ -477,7 +520,13 @@ func (s *Service) work(ctx context.Context, force bool) time.Duration {
 		commits, s.commits = s.commits, nil
 	}
 	pendingCommits := len(s.commits) > 0
+	s.working = len(commits) > 0 || len(changes) > 0 || len(s.toCredit) > 0
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.working = false
+		s.mu.Unlock()
+	}()
 
 	// Commits first: a directory change then sees their events.
 	began := time.Now()
@@ -489,8 +538,9 @@ func (s *Service) work(ctx context.Context, force bool) time.Duration {
 			return fail("track", err)
 		}
 	}
-	if len(s.toCredit) > 0 || (len(s.noMember) > 0 && (force || now.Sub(s.lastNoMem) >= s.cfg.NoMemberEvery)) {
-		if err := s.credit(ctx, force || now.Sub(s.lastNoMem) >= s.cfg.NoMemberEvery); err != nil {
+	noMemberDue := mode == flushAll || now.Sub(s.lastNoMem) >= s.cfg.NoMemberEvery
+	if len(s.toCredit) > 0 || (len(s.noMember) > 0 && noMemberDue) {
+		if err := s.credit(ctx, noMemberDue); err != nil {
 			return fail("update", err)
 		}
 		// During a burst of commits, the crediting takes at most a third

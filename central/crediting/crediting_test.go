@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -490,4 +491,45 @@ func TestFailedStepIsRetried(t *testing.T) {
 	assert.Contains(t, text.String(), `swc_credit_errors_total{step="track"} 2`)
 	assert.Contains(t, logs.String(), "step failed")
 	assert.Contains(t, logs.String(), "disk I/O error")
+}
+
+// TestReadsSeeEveryCommit: a read credits what is queued first, however
+// long the worker would otherwise gather commits (an hour here).
+func TestReadsSeeEveryCommit(t *testing.T) {
+	ctx := context.Background()
+	feed := &store.Feed{}
+	st := openSQLite(t, feed.Notify)
+	scenario(t, st)
+	rules, err := credit.DefaultConfig(1000)
+	require.NoError(t, err)
+	s, err := crediting.New(crediting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Hour, Debounce: time.Hour})
+	require.NoError(t, err)
+	feed.Subscribe(s.Changed)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	require.NoError(t, s.Flush(ctx)) // started
+
+	nov := period(t, "2026-11")
+	minutes := func() int64 {
+		t.Helper()
+		got, err := s.Settlement(ctx, nov)
+		require.NoError(t, err)
+		line, _ := got.Center("gent")
+		return line.NomadicMinutes
+	}
+	for day := 2; day <= 4; day++ {
+		in := at(t, fmt.Sprintf("2026-11-%02d 09:00", day))
+		commit(t, st, []domain.Event{tap("gent-in", uint64(day), "ann", in), tap("gent-out", uint64(day), "ann", in.Add(time.Hour))}, s.Committed)
+		assert.Equal(t, int64(60*(day-1)), minutes(), "every acknowledged visit, day %d", day)
+	}
+	// A change is followed before the read too: without the pass, Ann's
+	// walk-ins credit nothing.
+	require.NoError(t, st.DeletePass(ctx, "p1"))
+	assert.Equal(t, int64(0), minutes())
+	stmt, err := s.Statement(ctx, "ann", nov)
+	require.NoError(t, err)
+	assert.Equal(t, int64(0), stmt.CreditedMinutes)
 }

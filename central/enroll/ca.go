@@ -4,6 +4,7 @@
 package enroll
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -13,6 +14,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -133,14 +135,16 @@ func (ca *CA) Pool() *x509.CertPool {
 	return p
 }
 
-// SignDoorCSR checks a door's certificate request and issues its client
-// certificate: subject CN = door id, client authentication only, valid for
-// validity from now. The request must be signed by the key it carries and
-// name the same door (an empty CN is allowed and filled in).
-func (ca *CA) SignDoorCSR(csrPEM []byte, door string, validity time.Duration, now time.Time) ([]byte, error) {
-	if err := protocol.ValidID(door); err != nil {
-		return nil, fmt.Errorf("enroll: door id %q: %w", door, err)
-	}
+// Organizational units of the certificate subjects this CA issues: they tell
+// a door's certificate from a service's, whatever the CN.
+const (
+	UnitDoor    = "door"
+	UnitService = "service"
+)
+
+// CheckCSR parses a PEM certificate request and checks it: signed by the
+// key it carries, an ECDSA P-256 or Ed25519 key.
+func CheckCSR(csrPEM []byte) (*x509.CertificateRequest, error) {
 	block, _ := pem.Decode(csrPEM)
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		return nil, errors.New("enroll: csr: not a PEM CERTIFICATE REQUEST")
@@ -152,9 +156,6 @@ func (ca *CA) SignDoorCSR(csrPEM []byte, door string, validity time.Duration, no
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("enroll: csr: signature: %w", err)
 	}
-	if cn := csr.Subject.CommonName; cn != "" && cn != door {
-		return nil, fmt.Errorf("enroll: csr names %q but the token is for door %q", cn, door)
-	}
 	switch k := csr.PublicKey.(type) {
 	case *ecdsa.PublicKey:
 		if k.Curve != elliptic.P256() {
@@ -164,12 +165,41 @@ func (ca *CA) SignDoorCSR(csrPEM []byte, door string, validity time.Duration, no
 	default:
 		return nil, fmt.Errorf("enroll: csr: unsupported key type %T (want ECDSA P-256 or Ed25519)", csr.PublicKey)
 	}
+	return csr, nil
+}
+
+// KeyFingerprint is the SHA-256 of a public key's SubjectPublicKeyInfo, in
+// lower-case hex: how the central remembers the key a door enrolled with.
+func KeyFingerprint(pub crypto.PublicKey) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("enroll: public key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// SignDoorCSR checks a door's certificate request and issues its client
+// certificate: subject CN = door id, client authentication only, valid for
+// validity from now. The request must be signed by the key it carries and
+// name the same door (an empty CN is allowed and filled in).
+func (ca *CA) SignDoorCSR(csrPEM []byte, door string, validity time.Duration, now time.Time) ([]byte, error) {
+	if err := protocol.ValidID(door); err != nil {
+		return nil, fmt.Errorf("enroll: door id %q: %w", door, err)
+	}
+	csr, err := CheckCSR(csrPEM)
+	if err != nil {
+		return nil, err
+	}
+	if cn := csr.Subject.CommonName; cn != "" && cn != door {
+		return nil, fmt.Errorf("enroll: csr names %q but the token is for door %q", cn, door)
+	}
 	if validity <= 0 || validity > 365*24*time.Hour {
 		return nil, fmt.Errorf("enroll: door certificate validity %v out of range", validity)
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: door, OrganizationalUnit: []string{"door"}},
+		Subject:      pkix.Name{CommonName: door, OrganizationalUnit: []string{UnitDoor}},
 		NotBefore:    now.Add(-5 * time.Minute),
 		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
@@ -195,7 +225,7 @@ func (ca *CA) IssueClient(name string, validity time.Duration, now time.Time) (c
 	if err := protocol.ValidID(name); err != nil {
 		return nil, nil, fmt.Errorf("enroll: client name %q: %w", name, err)
 	}
-	return ca.issue(pkix.Name{CommonName: name, OrganizationalUnit: []string{"service"}}, nil, x509.ExtKeyUsageClientAuth, validity, now)
+	return ca.issue(pkix.Name{CommonName: name, OrganizationalUnit: []string{UnitService}}, nil, x509.ExtKeyUsageClientAuth, validity, now)
 }
 
 func (ca *CA) issue(subject pkix.Name, hosts []string, usage x509.ExtKeyUsage, validity time.Duration, now time.Time) ([]byte, []byte, error) {
@@ -241,6 +271,46 @@ func (ca *CA) VerifyDoor(cert *x509.Certificate, now time.Time) (string, error) 
 	}
 	return door, nil
 }
+
+// IdentifyClient is Identify now. It implements broker.ClientIdentifier.
+func (ca *CA) IdentifyClient(_ context.Context, cert *x509.Certificate) (name string, service bool, err error) {
+	return ca.Identify(cert, time.Now())
+}
+
+// Identify verifies a client certificate against the CA at now and returns
+// whom it names: a door (OU door, CN = door id) or a service (OU service,
+// CN = the service's name, service true).
+func (ca *CA) Identify(cert *x509.Certificate, now time.Time) (name string, service bool, err error) {
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: ca.Pool(), CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return "", false, fmt.Errorf("enroll: client certificate: %w", err)
+	}
+	name = cert.Subject.CommonName
+	if err := protocol.ValidID(name); err != nil {
+		return "", false, fmt.Errorf("enroll: client certificate subject %q: %w", name, err)
+	}
+	switch ou := cert.Subject.OrganizationalUnit; {
+	case len(ou) == 1 && ou[0] == UnitDoor:
+		return name, false, nil
+	case len(ou) == 1 && ou[0] == UnitService:
+		return name, true, nil
+	default:
+		return "", false, fmt.Errorf("enroll: client certificate %q: organizational unit %q is neither %q nor %q", name, ou, UnitDoor, UnitService)
+	}
+}
+
+// Fingerprint is the SHA-256 of the CA certificate, "sha256:<hex>": what a
+// technician gives `swc-edge provision --ca-fingerprint` to trust the
+// central's HTTPS certificate.
+func (ca *CA) Fingerprint() string { return CertFingerprint(ca.cert) }
+
+// CertFingerprint is the SHA-256 of a certificate, "sha256:<hex>".
+func CertFingerprint(cert *x509.Certificate) string {
+	sum := sha256.Sum256(cert.Raw)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Cert returns the CA certificate.
+func (ca *CA) Cert() *x509.Certificate { return ca.cert }
 
 // NewKey creates a door's own P-256 key, in PEM.
 func NewKey() ([]byte, error) {

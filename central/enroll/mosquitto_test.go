@@ -21,7 +21,10 @@ import (
 // startShippedMosquitto starts Mosquitto with scripts/mosquitto/swc.conf and
 // swc.acl as shipped; only the install paths and the port are moved into the
 // test's folder.
-func startShippedMosquitto(t *testing.T, ca *CA) *servicetest.Mosquitto {
+//
+// service receives the central's own client certificate, written with the
+// broker's.
+func startShippedMosquitto(t *testing.T, ca *CA, service *tls.Certificate) *servicetest.Mosquitto {
 	t.Helper()
 	conf, err := os.ReadFile(filepath.Join("..", "..", "scripts", "mosquitto", "swc.conf"))
 	require.NoError(t, err)
@@ -38,13 +41,15 @@ func startShippedMosquitto(t *testing.T, ca *CA) *servicetest.Mosquitto {
 
 	// The files the config points at must be in the broker's folder before it
 	// starts, so start it from a config written after the folder is known.
+	// They are what `swc-central broker-cert` writes (WriteBrokerFiles).
 	var m *servicetest.Mosquitto
 	files := func(dir string) {
-		srv, srvKey, err := ca.IssueServer([]string{"127.0.0.1", "localhost"}, time.Now())
+		f, err := ca.WriteBrokerFiles(dir, []string{"127.0.0.1", "localhost"}, "swc-central", time.Now())
 		require.NoError(t, err)
-		for name, data := range map[string][]byte{"ca.pem": ca.CertPEM(), "broker.pem": srv, "broker-key.pem": srvKey, "swc.acl": acl} {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name), data, 0o600))
-		}
+		svc, err := tls.LoadX509KeyPair(f.ServiceCert, f.ServiceKey)
+		require.NoError(t, err)
+		*service = svc
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "swc.acl"), acl, 0o600))
 	}
 	m = servicetest.StartMosquittoConfigWith(t, moved, files)
 	return m
@@ -126,13 +131,10 @@ func doorCert(t *testing.T, ca *CA, door string) tls.Certificate {
 func TestShippedMosquittoConfig(t *testing.T) {
 	ca, _, err := NewCA("swc test CA", time.Now())
 	require.NoError(t, err)
-	m := startShippedMosquitto(t, ca)
+	var svcCert tls.Certificate
+	m := startShippedMosquitto(t, ca, &svcCert)
 	tp := protocol.DefaultTopics()
 
-	svcPEM, svcKey, err := ca.IssueClient("swc-central", DoorValidity, time.Now())
-	require.NoError(t, err)
-	svcCert, err := KeyPair(svcPEM, svcKey)
-	require.NoError(t, err)
 	central, err := connect(t, m, ca, svcCert, "central-1")
 	require.NoError(t, err, "the central's service certificate connects")
 	require.Equal(t, byte(1), central.subscribe(t, protocol.Shared("ingest", tp.All(protocol.TopicEvents))))
@@ -172,6 +174,21 @@ func TestShippedMosquittoConfig(t *testing.T) {
 		assert.NotContains(t, topic, "door-b", "door-a received a message of door-b")
 	}
 	a.mu.Unlock()
+
+	// Certificate renewal topics: a door renews its own certificate only.
+	require.Equal(t, byte(1), central.subscribe(t, protocol.Shared("renew", tp.All(protocol.TopicRenew))))
+	assert.Equal(t, byte(1), a.subscribe(t, tp.Door("door-a", protocol.TopicCert)))
+	assert.Contains(t, []byte{0x80, 1}, a.subscribe(t, tp.Door("door-b", protocol.TopicCert)))
+	a.publish(t, tp.Door("door-b", protocol.TopicRenew), "forged-renew-by-a")
+	a.publish(t, tp.Door("door-a", protocol.TopicRenew), "renew-a")
+	require.Eventually(t, func() bool { return len(central.received(tp.Door("door-a", protocol.TopicRenew))) == 1 }, 5*time.Second, 10*time.Millisecond)
+	central.publish(t, tp.Door("door-b", protocol.TopicCert), "cert-b")
+	central.publish(t, tp.Door("door-a", protocol.TopicCert), "cert-a")
+	require.Eventually(t, func() bool { return len(a.received(tp.Door("door-a", protocol.TopicCert))) >= 1 }, 5*time.Second, 10*time.Millisecond,
+		"door-a gets its own certificate reply (once per matching subscription)")
+	time.Sleep(200 * time.Millisecond)
+	assert.Empty(t, central.received(tp.Door("door-b", protocol.TopicRenew)), "door-a renewed door-b's certificate")
+	assert.Empty(t, a.received(tp.Door("door-b", protocol.TopicCert)), "door-a read door-b's certificate")
 
 	// An unknown certificate (another CA) and no certificate are refused.
 	rogue, _, err := NewCA("rogue", time.Now())

@@ -100,18 +100,24 @@ type DoorState struct {
 type Ingest struct {
 	cfg   Config
 	store EventStore
-	wl    WhitelistSource
 	log   *slog.Logger
 	queue chan item
 	sub   mqtt.Client
 	pub   mqtt.Client
+
+	// The whitelist publisher: the source may come and go at run time (a
+	// replica becomes or stops being the whitelist leader).
+	wlMu   sync.Mutex
+	wl     WhitelistSource
+	wlStop func() // stops the current publisher of changes
+	runCtx context.Context
 
 	mu    sync.Mutex
 	doors map[string]*DoorState
 
 	events, dups, batches, storeErrs, acksSent, syncs, wlMsgs *metrics.Counter
 	rejected                                                  *metrics.CounterVec
-	latency                                                   *metrics.Histogram
+	latency, publishLag                                       *metrics.Histogram
 	online                                                    *metrics.Gauge
 }
 
@@ -176,9 +182,19 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 		syncs:     reg.Counter("swc_whitelist_sync_requests_total", "Whitelist sync requests answered."),
 		wlMsgs:    reg.Counter("swc_whitelist_messages_published_total", "Signed whitelist messages published to doors."),
 		rejected:  reg.CounterVec("swc_ingest_rejected_messages_total", "Messages from doors rejected, by reason.", "reason"),
-		latency:   reg.Histogram("swc_ingest_latency_seconds", "Time from receiving a batch to committing it.", metrics.DefaultLatencyBuckets),
-		online:    reg.Gauge("swc_doors_online", "Doors whose retained status says online."),
+		latency:   reg.Histogram("swc_ingest_latency_seconds", "Time from receiving a batch to committing it.", metrics.LatencyBuckets()),
+		publishLag: reg.Histogram("swc_whitelist_publish_lag_seconds",
+			"Time from the publisher taking a door's new whitelist version from the compiler to the broker accepting its last message.",
+			metrics.LatencyBuckets()),
+		online: reg.Gauge("swc_doors_online", "Doors whose retained status says online."),
 	}
+	// The clients exist from the start (Run connects them), so that
+	// Connected and PublishCommand may be called at any time.
+	in.sub = mqtt.NewClient(in.options(cfg.ClientID + "-sub").
+		SetOnConnectHandler(in.onConnect).
+		// A message on no route (cannot happen with our filters) is still acked.
+		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() }))
+	in.pub = mqtt.NewClient(in.options(cfg.ClientID + "-pub"))
 	return in, nil
 }
 
@@ -198,12 +214,6 @@ func sanitize(s string) string {
 // Run connects to the broker, subscribes, commits batches and publishes
 // whitelist changes until ctx ends.
 func (in *Ingest) Run(ctx context.Context) error {
-	in.sub = mqtt.NewClient(in.options(in.cfg.ClientID + "-sub").
-		SetOnConnectHandler(in.onConnect).
-		// A message on no route (cannot happen with our filters) is still acked.
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() }))
-	in.pub = mqtt.NewClient(in.options(in.cfg.ClientID + "-pub"))
-
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -222,20 +232,72 @@ func (in *Ingest) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
-	if in.wl != nil {
-		w := in.wl.Watch()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer w.Close()
-			in.publishChanges(ctx, w)
-		}()
-	}
+	in.wlMu.Lock()
+	in.runCtx = ctx
+	src := in.wl
+	in.wlMu.Unlock()
+	in.SetWhitelist(src)
 	<-ctx.Done()
+	in.SetWhitelist(nil)
 	in.sub.Disconnect(250)
 	wg.Wait()
 	in.pub.Disconnect(250)
 	return nil
+}
+
+// SetWhitelist makes this ingest the whitelist publisher for src (answering
+// sync requests and publishing changes), or stops that role with nil. Only
+// one replica holds the role at a time; it subscribes to sync requests only
+// while it does. On taking the role it sends each door it knows to be behind
+// what it lacks.
+func (in *Ingest) SetWhitelist(src WhitelistSource) {
+	in.wlMu.Lock()
+	defer in.wlMu.Unlock()
+	if in.wlStop != nil {
+		in.wlStop()
+		in.wlStop = nil
+	}
+	in.wl = src
+	if in.runCtx == nil {
+		return // Run starts it
+	}
+	syncFilter := in.cfg.Topics.All(protocol.TopicSync)
+	if src == nil {
+		if in.sub != nil && in.sub.IsConnectionOpen() {
+			in.sub.Unsubscribe(syncFilter)
+		}
+		return
+	}
+	ctx, cancel := context.WithCancel(in.runCtx)
+	done := make(chan struct{})
+	w := src.Watch()
+	go func() {
+		defer close(done)
+		defer w.Close()
+		in.catchUp(ctx, src)
+		in.publishChanges(ctx, src, w)
+	}()
+	in.wlStop = func() { cancel(); <-done }
+	if in.sub != nil && in.sub.IsConnectionOpen() {
+		in.subscribe(in.sub, syncFilter, in.onSync)
+	}
+}
+
+// source returns the current whitelist source, nil when this ingest is not
+// the publisher.
+func (in *Ingest) source() WhitelistSource {
+	in.wlMu.Lock()
+	defer in.wlMu.Unlock()
+	return in.wl
+}
+
+// catchUp sends every door whose reported version is behind what it lacks.
+func (in *Ingest) catchUp(ctx context.Context, src WhitelistSource) {
+	for door, st := range in.Doors() {
+		if st.Status.State == protocol.StateOnline {
+			in.sendWhitelist(ctx, src, door, st.Status.WLVersion)
+		}
+	}
 }
 
 func (in *Ingest) options(clientID string) *mqtt.ClientOptions {
@@ -264,39 +326,71 @@ func (in *Ingest) options(clientID string) *mqtt.ClientOptions {
 
 // publishChanges sends each door what changed in its whitelist, from the
 // version before the changes the watcher reports.
-func (in *Ingest) publishChanges(ctx context.Context, w *whitelist.Watcher) {
+func (in *Ingest) publishChanges(ctx context.Context, src WhitelistSource, w *whitelist.Watcher) {
 	for {
 		updates, err := w.Next(ctx)
 		if err != nil {
 			return
 		}
+		taken := time.Now()
 		for _, u := range updates {
-			in.sendWhitelist(ctx, u.Door, u.Base)
+			if in.sendWhitelist(ctx, src, u.Door, u.Base) {
+				in.publishLag.Observe(time.Since(taken).Seconds())
+			}
 		}
 	}
 }
 
-func (in *Ingest) filter(kind string) string {
-	f := in.cfg.Topics.All(kind)
-	if kind == protocol.TopicStatus {
-		return f // every replica keeps every door's state
+func (in *Ingest) subscribe(c mqtt.Client, filter string, h mqtt.MessageHandler) {
+	tok := c.Subscribe(filter, 1, h)
+	go func() {
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			in.log.Error("subscribe failed", "filter", filter, "err", tok.Error())
+		}
+	}()
+}
+
+// Connected reports whether both of the ingest's broker connections are up
+// (the readiness check).
+func (in *Ingest) Connected() bool {
+	return in.sub.IsConnectionOpen() && in.pub.IsConnectionOpen()
+}
+
+// ErrNotConnected is returned by PublishCommand while the publishing
+// connection is down.
+var ErrNotConnected = errors.New("ingest: not connected to the broker")
+
+// PublishCommand publishes a signed command (protocol.Signer.SignCommand) on
+// the door's commands topic at QoS 1, over the ingest's publishing
+// connection, and waits until the broker has accepted it or ctx ends. It
+// fails at once with ErrNotConnected while the connection is down: a
+// command is short-lived and the caller should know it did not leave.
+func (in *Ingest) PublishCommand(ctx context.Context, door string, signed []byte) error {
+	if err := protocol.ValidID(door); err != nil {
+		return fmt.Errorf("ingest: publish command: door %q: %w", door, err)
 	}
-	return protocol.Shared(in.cfg.ShareGroup, f)
+	if !in.pub.IsConnectionOpen() {
+		return ErrNotConnected
+	}
+	tok := in.pub.Publish(in.cfg.Topics.Door(door, protocol.TopicCommands), 1, false, signed)
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("ingest: publish command to %s: %w", door, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ingest: publish command to %s: %w", door, ctx.Err())
+	}
 }
 
 func (in *Ingest) onConnect(c mqtt.Client) {
-	subs := map[string]mqtt.MessageHandler{
-		in.filter(protocol.TopicEvents): in.onEvents,
-		in.filter(protocol.TopicSync):   in.onSync,
-		in.filter(protocol.TopicStatus): in.onStatus,
-	}
-	for f, h := range subs {
-		tok := c.Subscribe(f, 1, h)
-		go func(f string) {
-			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-				in.log.Error("subscribe failed", "filter", f, "err", tok.Error())
-			}
-		}(f)
+	// Replicas split the events; every replica keeps every door's state;
+	// only the whitelist publisher takes sync requests.
+	in.subscribe(c, protocol.Shared(in.cfg.ShareGroup, in.cfg.Topics.All(protocol.TopicEvents)), in.onEvents)
+	in.subscribe(c, in.cfg.Topics.All(protocol.TopicStatus), in.onStatus)
+	if in.source() != nil {
+		in.subscribe(c, in.cfg.Topics.All(protocol.TopicSync), in.onSync)
 	}
 	in.log.Info("connected to broker", "broker", in.cfg.Broker, "client_id", in.cfg.ClientID, "share_group", in.cfg.ShareGroup)
 }
@@ -359,8 +453,12 @@ func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	m.Ack()
+	src := in.source()
+	if src == nil {
+		return // no longer the publisher; the door asks again
+	}
 	in.syncs.Inc()
-	in.sendWhitelist(context.Background(), door, req.From)
+	in.sendWhitelist(context.Background(), src, door, req.From)
 }
 
 func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
@@ -422,24 +520,24 @@ func (in *Ingest) Doors() map[string]DoorState {
 	return out
 }
 
-func (in *Ingest) sendWhitelist(ctx context.Context, door string, from uint64) {
-	if in.wl == nil {
-		return
-	}
-	sync, err := in.wl.ForSync(ctx, door, from)
+// sendWhitelist publishes what brings the door from version from to the
+// current one and reports whether something was published.
+func (in *Ingest) sendWhitelist(ctx context.Context, src WhitelistSource, door string, from uint64) bool {
+	sync, err := src.ForSync(ctx, door, from)
 	if err != nil {
 		in.log.Warn("whitelist for door unavailable", "door", door, "from", from, "err", err)
-		return
+		return false
 	}
 	topic := in.cfg.Topics.Door(door, protocol.TopicWhitelist)
 	for _, msg := range sync.Messages {
 		tok := in.pub.Publish(topic, 1, false, msg)
 		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 			in.log.Warn("publish whitelist failed; the door will ask again", "door", door, "err", tok.Error())
-			return
+			return false
 		}
 		in.wlMsgs.Inc()
 	}
+	return len(sync.Messages) > 0
 }
 
 // writer commits queued batches: it takes what is waiting (up to

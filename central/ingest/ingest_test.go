@@ -421,6 +421,7 @@ func TestSyncAndStatus(t *testing.T) {
 	assert.NoError(t, delta.CheckFor("door-a", snap.Version), "the delta starts at the door's version")
 	require.Len(t, delta.Entries, 1)
 	assert.Equal(t, protocol.UID("04D1D2D3"), delta.Entries[0].UID)
+	assert.Positive(t, h.in.publishLag.Count(), "the change's publication was timed")
 
 	// Retained status keeps the door's state.
 	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":9,"outbox_depth":4}`)
@@ -431,4 +432,43 @@ func TestSyncAndStatus(t *testing.T) {
 	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"offline"}`)
 	require.Eventually(t, func() bool { return h.in.Doors()["door-a"].Status.State == protocol.StateOffline }, 5*time.Second, 10*time.Millisecond)
 	assert.Len(t, d.whitelists(t), 2, "no whitelist message was sent to an up-to-date door")
+}
+
+func TestWhitelistRoleComesAndGoes(t *testing.T) {
+	broker := startBroker(t)
+	in, err := New(Config{Broker: broker}, newMemStore(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{broker: broker, in: in}
+	d := h.door(t, "door-a")
+
+	// Not the whitelist publisher: the door's status is kept, its sync
+	// requests go unanswered.
+	tok := d.c.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicStatus), 1, true, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	require.Eventually(t, func() bool { _, ok := in.Doors()["door-a"]; return ok }, 5*time.Second, 10*time.Millisecond, "the retained status reached the ingest")
+	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+	time.Sleep(200 * time.Millisecond)
+	assert.Empty(t, d.whitelists(t))
+
+	// Taking the role: the door known to be behind is sent its whitelist,
+	// and sync requests are answered.
+	in.SetWhitelist(newCompiler(t))
+	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "catch-up snapshot")
+	require.Eventually(t, func() bool {
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+		time.Sleep(50 * time.Millisecond)
+		return len(d.whitelists(t)) >= 2
+	}, 5*time.Second, 10*time.Millisecond, "sync answered")
+
+	// Giving it up: no more answers.
+	in.SetWhitelist(nil)
+	time.Sleep(100 * time.Millisecond)
+	n := len(d.whitelists(t))
+	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+	time.Sleep(300 * time.Millisecond)
+	assert.Len(t, d.whitelists(t), n)
 }

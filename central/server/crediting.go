@@ -24,8 +24,9 @@ func (s *Server) startCrediting() error {
 		return err
 	}
 	// No API request runs before startHTTP, so no change can come before
-	// this subscription.
+	// this subscription; the ingest starts after it.
 	s.Changes.Subscribe(svc.Changed)
+	s.Committed.Subscribe(svc.Committed)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/whitelist"
@@ -28,81 +29,180 @@ const DefaultShareGroup = "swc-ingest"
 // tickEvery is how often the compiler rolls its horizon.
 const tickEvery = 30 * time.Second
 
-// startMessaging starts the MQTT side: the whitelist compiler (loaded from the
-// store and fed every committed change), the embedded broker unless an
-// external one is configured, and the ingest.
-func (s *Server) startMessaging(ctx context.Context) error {
+// Whitelist returns the whitelist compiler of this replica, or nil when
+// another replica is the whitelist leader (scale-out mode).
+func (s *Server) Whitelist() *whitelist.Compiler { return s.compiler.Load() }
+
+// newCompiler loads the network from the store into a new compiler.
+func (s *Server) newCompiler(ctx context.Context) (*whitelist.Compiler, error) {
 	in, err := loadInput(ctx, s.Store, time.Now())
 	if err != nil {
-		return fmt.Errorf("whitelist: loading the network: %w", err)
+		return nil, fmt.Errorf("whitelist: loading the network: %w", err)
 	}
-	s.Compiler, err = whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, Metrics: s.Metrics}, in, time.Now())
-	if err != nil {
-		return err
-	}
-	// No API request runs before startHTTP, so no change can fall between
-	// the load above and this subscription.
-	s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
-		if err := s.Compiler.Apply(ctx, ch); err != nil {
-			s.log.Error("whitelist: applying a change failed; it is retried with the next change or tick", "kind", ch.Kind, "err", err)
-		}
-	})
+	return whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, MetricSet: s.wlMetrics}, in, time.Now())
+}
 
-	ic := ingest.Config{ShareGroup: s.cfg.ShareGroup, Committed: s.Credit.Committed}
+// startMessaging starts the MQTT side: the embedded broker unless an
+// external one is configured, the ingest, and the whitelist compiler. With
+// SQLite (one process) this process compiles and publishes whitelists and
+// feeds the compiler every committed change; with PostgreSQL (scale-out) the
+// replicas elect one whitelist leader (see leader.go).
+func (s *Server) startMessaging(ctx context.Context) error {
+	ic := ingest.Config{ShareGroup: s.cfg.ShareGroup, Committed: s.Committed.Notify}
 	if ic.ShareGroup == "" {
 		ic.ShareGroup = DefaultShareGroup
 	}
 	if s.cfg.BrokerURL == "" {
-		secret := store.NewSecret("svc")
-		b, err := broker.New(broker.Config{Addr: s.cfg.MQTTAddr, Doors: s.Store, ServiceUsername: ServiceUser, ServiceSecret: secret, Logger: s.log, Metrics: s.Metrics})
-		if err != nil {
+		if err := s.startBroker(ctx, &ic); err != nil {
 			return err
 		}
-		if err := b.Start(ctx); err != nil {
-			return fmt.Errorf("--mqtt %s: %w", s.cfg.MQTTAddr, err)
-		}
-		s.Broker = b
-		s.stops = append(s.stops, func(context.Context) error { return b.Close() })
-		ic.Broker, ic.Username, ic.Password = "tcp://"+b.Addr(), ServiceUser, secret
-		s.log.Info("serve: embedded MQTT broker listening", "addr", b.Addr())
 	} else if err := s.externalBroker(&ic); err != nil {
 		return err
 	}
+	if err := s.startEnroll(ctx, ic); err != nil {
+		return err
+	}
 
-	s.Ingest, err = ingest.New(ic, eventStore{s.Store}, s.Compiler, s.log, s.Metrics)
+	var single *whitelist.Compiler
+	if s.cfg.DBURL == "" {
+		c, err := s.newCompiler(ctx)
+		if err != nil {
+			return err
+		}
+		single = c
+		s.compiler.Store(c)
+		// No API request runs before startHTTP, so no change can fall
+		// between the load above and this subscription.
+		s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
+			if err := c.Apply(ctx, ch); err != nil {
+				s.log.Error("whitelist: applying a change failed; it is retried with the next change or tick", "kind", ch.Kind, "err", err)
+			}
+		})
+	}
+	var err error
+	s.Ingest, err = ingest.New(ic, eventStore{s.Store}, nilIfNone(single), s.log, s.Metrics)
 	if err != nil {
 		return err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		if err := s.Ingest.Run(runCtx); err != nil {
 			s.log.Error("ingest stopped", "err", err)
 		}
 	}()
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(tickEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-runCtx.Done():
-				return
-			case now := <-t.C:
-				if err := s.Compiler.Tick(runCtx, now); err != nil {
-					s.log.Error("whitelist: tick failed; retried at the next tick", "err", err)
-				}
-			}
+	if single != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.tick(runCtx, single)
+		}()
+	} else {
+		stop, err := s.startLeaderElection(runCtx)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
 		}
-	}()
+		defer func() { s.stops = append(s.stops, func(context.Context) error { stop(); return nil }) }()
+	}
 	s.stops = append(s.stops, func(context.Context) error {
 		cancel()
 		wg.Wait()
 		return nil
 	})
 	return nil
+}
+
+// startBroker starts the embedded broker: the certificate listener
+// (MQTTSAddr) where doors present their certificates, and the per-door
+// secret listener (MQTTAddr) when asked for. It fills the ingest's
+// connection: over the secret listener with a random service secret, or
+// over the certificate listener with a service certificate.
+func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
+	secret, err := s.serviceSecret()
+	if err != nil {
+		return err
+	}
+	bc := broker.Config{Addr: s.cfg.MQTTAddr, Doors: s.Store, ServiceUsername: ServiceUser, ServiceSecret: secret, Logger: s.log, Metrics: s.Metrics}
+	if s.cfg.MQTTSAddr != "" {
+		bc.CertAddr, bc.CertTLS = s.cfg.MQTTSAddr, s.certs.TLSConfig()
+		bc.Certs = &enroll.DoorIdentity{CA: s.CA, Keys: s.Store, ServiceUsername: ServiceUser}
+	}
+	b, err := broker.New(bc)
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return fmt.Errorf("--mqtts %s / --mqtt %s: %w", s.cfg.MQTTSAddr, s.cfg.MQTTAddr, err)
+	}
+	s.Broker = b
+	s.stops = append(s.stops, func(context.Context) error { return b.Close() })
+	ic.Username = ServiceUser
+	if b.Addr() != "" {
+		ic.Broker, ic.Password = "tcp://"+b.Addr(), secret
+	} else {
+		addr, err := loopback(b.CertAddr())
+		if err != nil {
+			return fmt.Errorf("--mqtts %s: %w", s.cfg.MQTTSAddr, err)
+		}
+		if ic.TLS, err = s.serviceTLS(); err != nil {
+			return err
+		}
+		ic.Broker = "ssl://" + addr
+	}
+	s.log.Info("serve: embedded MQTT broker listening", "certificates", b.CertAddr(), "door_secrets", b.Addr())
+	return nil
+}
+
+// nilIfNone keeps a nil *Compiler from becoming a non-nil interface.
+func nilIfNone(c *whitelist.Compiler) ingest.WhitelistSource {
+	if c == nil {
+		return nil
+	}
+	return c
+}
+
+// tick rolls the compiler's horizon until ctx ends.
+func (s *Server) tick(ctx context.Context, c *whitelist.Compiler) {
+	t := time.NewTicker(tickEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := c.Tick(ctx, now); err != nil {
+				s.log.Error("whitelist: tick failed; retried at the next tick", "err", err)
+			}
+		}
+	}
+}
+
+// serviceSecret is the embedded broker's service secret: from
+// MQTTServiceSecretFile (created when missing), else random.
+func (s *Server) serviceSecret() (string, error) {
+	if s.cfg.MQTTServiceSecretFile == "" {
+		return store.NewSecret("svc"), nil
+	}
+	b, err := os.ReadFile(s.cfg.MQTTServiceSecretFile)
+	if errors.Is(err, os.ErrNotExist) {
+		secret := store.NewSecret("svc")
+		if err := writeSecretFile(s.cfg.MQTTServiceSecretFile, secret+"\n"); err != nil {
+			return "", fmt.Errorf("--mqtt-service-secret-file: %w", err)
+		}
+		return secret, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("--mqtt-service-secret-file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if len(secret) < broker.MinServiceSecret {
+		return "", fmt.Errorf("--mqtt-service-secret-file %s: the secret must be at least %d bytes", s.cfg.MQTTServiceSecretFile, broker.MinServiceSecret)
+	}
+	return secret, nil
 }
 
 // externalBroker fills the ingest's connection to an external broker.
@@ -176,63 +276,43 @@ func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches [
 func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.Input, error) {
 	var in whitelist.Input
 	var err error
-	if in.Centers, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
+	if in.Centers, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Rooms, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
+	if in.Rooms, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
 		return st.ListRooms(ctx, store.RoomFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Doors, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+	if in.Doors, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
 		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Members, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
+	if in.Members, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
 		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Badges, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Badge], error) {
+	if in.Badges, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Badge], error) {
 		return st.ListBadges(ctx, store.BadgeFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Bookings, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+	if in.Bookings, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return st.ListBookings(ctx, store.BookingFilter{From: now, PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	if in.Passes, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
+	if in.Passes, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
 		return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
 	}); err != nil {
 		return in, err
 	}
-	in.Staff, err = all(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
+	in.Staff, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
 		return st.ListStaff(ctx, store.StaffFilter{PageRequest: p})
 	})
 	return in, err
-}
-
-// all reads every page of a list.
-func all[T any](ctx context.Context, list func(store.PageRequest) (store.Page[T], error)) ([]T, error) {
-	var out []T
-	p := store.PageRequest{Limit: store.MaxLimit}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		page, err := list(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.Next == "" {
-			return out, nil
-		}
-		p.After = page.Next
-	}
 }

@@ -1,13 +1,17 @@
 // Package server wires the central service together for `swc-central serve`:
 // the data folder, the store (SQLite inside it, or PostgreSQL), the signing
-// key, the first admin token, the HTTP API and metrics, the embedded MQTT
-// broker (or a client of an external one), the whitelist compiler, the
-// event ingest and the hours crediting.
+// key, the CA and the central's TLS certificate, the first admin token, the
+// HTTP API (over HTTPS with --https) and metrics, the embedded MQTT broker
+// (doors present certificates on its mutual-TLS listener; a per-door secret
+// listener only when asked for) or a client of an external one, the
+// whitelist compiler, the event ingest, door enrollment with certificate
+// renewals over MQTT, and the hours crediting.
 package server
 
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,16 +22,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/keys"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/central/web"
 	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -54,12 +62,43 @@ type Config struct {
 	BrokerCA           string
 	BrokerCert         string
 	BrokerKey          string
+	// MQTTServiceSecretFile, with the embedded broker, holds the service
+	// account's secret (created, 0600, when missing) so that operators'
+	// tools can connect as the central; without it the secret is random and
+	// known only to this process.
+	MQTTServiceSecretFile string
 	// ShareGroup names the MQTT shared subscription the replicas split the
 	// door traffic with (default "swc-ingest").
 	ShareGroup string
 	// DefaultRateCents is the network's hourly rate in cents for centers
-	// without a rate of their own (0: crediting.DefaultRateCents).
+	// without a rate of their own, in the hours the API and the dashboard
+	// show (0: crediting.DefaultRateCents).
 	DefaultRateCents int64
+
+	// Door identity and enrollment (see enroll.go).
+	//
+	// MQTTSAddr is the embedded broker's mutual-TLS listener, where doors
+	// authenticate with their certificate ("" for none; MQTTAddr is then
+	// the per-door-secret listener, an explicit alternative).
+	MQTTSAddr string
+	// Hosts are the DNS names and IP addresses on the central's TLS
+	// certificates (API and broker); default: the host name, localhost,
+	// 127.0.0.1 and ::1.
+	Hosts []string
+	// HTTPS serves the API over HTTPS with a certificate from the
+	// central's CA (technicians pin it with the CA fingerprint).
+	HTTPS bool
+	// PublicURL is how technicians reach the API, for the provision
+	// command shown with each enrollment token ("" derives it from the
+	// request).
+	PublicURL string
+	// PublicMQTT is the broker address given to doors at enrollment
+	// (mqtts://host:port); "" derives it from MQTTSAddr and Hosts, or from
+	// an external mqtts:// BrokerURL.
+	PublicMQTT string
+	// DoorCertValidity is the lifetime of door certificates (default
+	// enroll.DoorValidity); doors renew them over MQTT.
+	DoorCertValidity time.Duration
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -78,11 +117,26 @@ func (c *Config) Check() error {
 		if err != nil || (u.Scheme != "mqtt" && u.Scheme != "mqtts") || u.Host == "" {
 			return fmt.Errorf("--broker %q: want mqtt://host:port or mqtts://host:port", c.BrokerURL)
 		}
-	} else if c.MQTTAddr == "" {
-		return errors.New("--mqtt: the embedded broker needs a listen address (or give --broker)")
+	} else if c.MQTTAddr == "" && c.MQTTSAddr == "" {
+		return errors.New("--mqtts (or --mqtt): the embedded broker needs a listen address (or give --broker)")
+	}
+	if c.PublicMQTT != "" {
+		u, err := url.Parse(c.PublicMQTT)
+		if err != nil || (u.Scheme != "mqtts" && u.Scheme != "ssl") || u.Hostname() == "" || u.Port() == "" {
+			return fmt.Errorf("--public-mqtt %q: want mqtts://host:port, the address doors reach the broker at", c.PublicMQTT)
+		}
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--public-url %q: want https://host[:port], the address technicians reach the API at", c.PublicURL)
+		}
+	}
+	if c.DoorCertValidity != 0 && (c.DoorCertValidity < time.Hour || c.DoorCertValidity > 365*24*time.Hour) {
+		return fmt.Errorf("--door-cert-validity %v: want 1h to 8760h", c.DoorCertValidity)
 	}
 	if c.DefaultRateCents < 0 {
-		return fmt.Errorf("--default-rate-cents %d: want a rate in cents, more than 0", c.DefaultRateCents)
+		return fmt.Errorf("--rate-cents %d: want the network hourly rate in cents, more than 0", c.DefaultRateCents)
 	}
 	if c.DBURL != "" {
 		u, err := url.Parse(c.DBURL)
@@ -103,10 +157,25 @@ type Server struct {
 	Signer  *protocol.Signer
 	Metrics *metrics.Registry
 
-	Compiler *whitelist.Compiler
-	Ingest   *ingest.Ingest
-	Broker   *broker.Broker // nil with an external broker
-	// Credit is the hours ledger: settlements, statements, closes.
+	compiler  atomic.Pointer[whitelist.Compiler] // see Whitelist
+	wlMetrics *whitelist.MetricSet               // shared by the compilers this process builds
+	statesMu  sync.Mutex                         // guards states, read from the store by followers
+	states    map[string]uint64
+	statesAt  time.Time
+	Ingest    *ingest.Ingest
+	Broker    *broker.Broker // nil with an external broker
+	// Committed hands every ingest commit to its subscribers (the
+	// dashboard's live events; the hours ledger).
+	Committed *ingest.CommitFeed
+	Commands  *api.Commander // remote door commands, for the API and the dashboard
+	Web       *web.Web
+
+	CA     *enroll.CA      // the central's CA (ca.pem, ca-key.pem in the data folder)
+	Enroll *enroll.Service // nil when no broker address for doors is known
+	certs  *enroll.Certs   // the TLS server certificate of the API and the broker
+
+	// Credit is the hours ledger: settlements, statements, closes (the API
+	// and the dashboard read it).
 	Credit *crediting.Service
 
 	httpLn  net.Listener
@@ -120,7 +189,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, Changes: &store.Feed{}, Metrics: metrics.NewRegistry(), httpErr: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: cfg.Logger, Changes: &store.Feed{}, Committed: &ingest.CommitFeed{}, Metrics: metrics.NewRegistry(), httpErr: make(chan error, 1)}
+	s.wlMetrics = whitelist.NewMetricSet(s.Metrics)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -158,7 +228,13 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.startCrediting(); err != nil {
 		return nil, err
 	}
+	if err := s.loadCA(); err != nil {
+		return nil, err
+	}
 	if err := s.startMessaging(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startDashboard(); err != nil {
 		return nil, err
 	}
 	if err := s.startHTTP(); err != nil {
@@ -241,9 +317,13 @@ func (s *Server) startHTTP() error {
 	if err != nil {
 		return fmt.Errorf("--http %s: %w", s.cfg.HTTPAddr, err)
 	}
+	if s.cfg.HTTPS {
+		ln = tls.NewListener(ln, s.certs.TLSConfig())
+	}
 	s.httpLn = ln
 	mux := http.NewServeMux()
-	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Credit: s.Credit}))
+	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {
@@ -252,8 +332,10 @@ func (s *Server) startHTTP() error {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/", s.Web) // the dashboard
 	s.httpSrv = &http.Server{
-		Handler:           mux,
+		Handler:           api.LogRequests(s.log, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute, // bulk imports
 		WriteTimeout:      2 * time.Minute,
@@ -268,8 +350,11 @@ func (s *Server) startHTTP() error {
 		}
 		s.httpErr <- err
 	}()
+	// Live event streams end when Shutdown starts, so that it does not
+	// wait for them.
+	s.httpSrv.RegisterOnShutdown(s.Web.Close)
 	s.stops = append(s.stops, func(ctx context.Context) error { return s.httpSrv.Shutdown(ctx) })
-	s.log.Info("serve: HTTP API listening", "addr", ln.Addr().String(), "openapi", "http://"+ln.Addr().String()+api.Prefix+"/openapi.json")
+	s.log.Info("serve: HTTP API listening", "addr", ln.Addr().String(), "https", s.cfg.HTTPS, "openapi", s.apiScheme()+"://"+ln.Addr().String()+api.Prefix+"/openapi.json")
 	return nil
 }
 

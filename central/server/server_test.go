@@ -3,14 +3,10 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,8 +18,8 @@ import (
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/keys"
 	"github.com/smartworkcenters/swc/central/server"
+	"github.com/smartworkcenters/swc/central/store/storetest"
 	"github.com/smartworkcenters/swc/shared/protocol"
-	"github.com/smartworkcenters/swc/shared/servicetest"
 )
 
 func start(t *testing.T, cfg server.Config) (*server.Server, string) {
@@ -130,24 +126,10 @@ func TestConfigCheck(t *testing.T) {
 
 // TestStartPostgres runs serve on PostgreSQL (a schema of its own).
 func TestStartPostgres(t *testing.T) {
-	base := servicetest.PostgresURL(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "swc_serve_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	defer admin.Close()
-	_, err = admin.Exec(`CREATE SCHEMA ` + schema)
-	require.NoError(t, err)
-	defer admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
+	db := storetest.PostgresSchema(t)
 
 	dir := t.TempDir()
-	s, out := start(t, server.Config{DataDir: dir, DBURL: u.String()})
+	s, out := start(t, server.Config{DataDir: dir, DBURL: db})
 	require.Contains(t, out, server.AdminTokenFile)
 	raw, err := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
 	require.NoError(t, err)

@@ -15,6 +15,10 @@ var (
 	ErrStale          = errors.New("older than the stored state")
 	ErrBadCredentials = errors.New("bad credentials")
 	ErrImport         = errors.New("import rejected")
+	// ErrTokenUsed and ErrTokenExpired refuse a one-time enrollment token
+	// that was already redeemed or has expired.
+	ErrTokenUsed    = errors.New("enrollment token already used")
+	ErrTokenExpired = errors.New("enrollment token expired")
 )
 
 // Error is a store error of one Kind about one field.

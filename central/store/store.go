@@ -135,6 +135,22 @@ type Store interface {
 	// Credit returns the hours crediting's storage in the same database.
 	Credit() CreditStore
 
+	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
+	// is kept) and the key each door enrolled with.
+	//
+	// CreateEnrollmentToken stores a new token for an existing door
+	// (ErrMissingRef, field door).
+	CreateEnrollmentToken(ctx context.Context, e EnrollmentToken, secret string) error
+	// RedeemEnrollment uses the token whose secret this is, in one
+	// transaction: it must exist (ErrBadCredentials), be unused
+	// (ErrTokenUsed) and not expired at key.EnrolledMs (ErrTokenExpired);
+	// it is then marked used and key becomes the door's enrolled key
+	// (replacing an earlier one). It returns the token, with the door.
+	RedeemEnrollment(ctx context.Context, secret string, key DoorKey) (EnrollmentToken, error)
+	// DoorKey returns the key the door enrolled with (ErrNotFound when it
+	// never enrolled).
+	DoorKey(ctx context.Context, door string) (DoorKey, error)
+
 	// Close releases the database.
 	Close() error
 }
@@ -290,4 +306,28 @@ type EventFilter struct {
 // TokenFilter selects tokens.
 type TokenFilter struct {
 	PageRequest
+}
+
+// All reads every page of a list, such as
+//
+//	store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+//		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
+//	})
+func All[T any](ctx context.Context, list func(PageRequest) (Page[T], error)) ([]T, error) {
+	var out []T
+	p := PageRequest{Limit: MaxLimit}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		page, err := list(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" {
+			return out, nil
+		}
+		p.After = page.Next
+	}
 }

@@ -58,8 +58,11 @@ type Config struct {
 
 	Logger *slog.Logger
 	// Metrics receives the compiler's counters; nil uses a private registry.
-	// One registry holds the metrics of one compiler.
+	// One registry holds the metrics of one compiler: successive compilers
+	// of one process (a reload) share one MetricSet instead.
 	Metrics *metrics.Registry
+	// MetricSet, when set, is used instead of registering in Metrics.
+	MetricSet *MetricSet
 }
 
 func (c *Config) defaults() error {
@@ -92,8 +95,11 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Metrics == nil {
+	if c.MetricSet == nil && c.Metrics == nil {
 		c.Metrics = metrics.NewRegistry()
+	}
+	if c.MetricSet == nil {
+		c.MetricSet = newMetrics(c.Metrics)
 	}
 	return nil
 }
@@ -119,6 +125,13 @@ var (
 	ErrBadVersion    = errors.New("whitelist: door reports an impossible version")
 	ErrClosed        = errors.New("whitelist: watcher closed")
 )
+
+// MetricSet is the compiler's counters, registered once in a registry and
+// shared by the compilers a process builds one after the other.
+type MetricSet = compilerMetrics
+
+// NewMetricSet registers the compiler's counters in r.
+func NewMetricSet(r *metrics.Registry) *MetricSet { return newMetrics(r) }
 
 type compilerMetrics struct {
 	versions   *metrics.Counter
@@ -185,7 +198,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 	c := &Compiler{
 		cfg:              cfg,
 		log:              cfg.Logger.With("component", "whitelist"),
-		met:              newMetrics(cfg.Metrics),
+		met:              cfg.MetricSet,
 		now:              now,
 		members:          map[string]*domain.Member{},
 		badges:           map[protocol.UID]*domain.Badge{},

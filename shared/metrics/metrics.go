@@ -306,8 +306,11 @@ type Histogram struct {
 	count      uint64
 }
 
-// DefaultLatencyBuckets suit latencies in seconds from 100 µs to 10 s.
-var DefaultLatencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+// LatencyBuckets returns bounds that suit latencies in seconds from 100 µs
+// to 10 s.
+func LatencyBuckets() []float64 {
+	return []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
 
 // Histogram registers a histogram with the given upper bounds (ascending).
 func (r *Registry) Histogram(name, help string, bounds []float64) *Histogram {

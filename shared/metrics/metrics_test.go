@@ -83,7 +83,7 @@ func TestConcurrentUse(t *testing.T) {
 	r := NewRegistry()
 	c := r.Counter("swc_n_total", "n")
 	cv := r.CounterVec("swc_v_total", "v", "k")
-	h := r.Histogram("swc_h_seconds", "h", DefaultLatencyBuckets)
+	h := r.Histogram("swc_h_seconds", "h", LatencyBuckets())
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)

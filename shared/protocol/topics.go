@@ -16,12 +16,14 @@ const (
 	TopicAck       = "ack"       // central → door: Ack, QoS 1
 	TopicWhitelist = "whitelist" // central → door: signed Whitelist, QoS 1
 	TopicCommands  = "commands"  // central → door: signed Command, QoS 1
+	TopicRenew     = "renew"     // door → central: CertRequest, QoS 1
+	TopicCert      = "cert"      // central → door: CertReply, QoS 1
 )
 
 // upTopics are published by doors, downTopics by the central.
 var (
-	upTopics   = map[string]bool{TopicEvents: true, TopicSync: true, TopicStatus: true}
-	downTopics = map[string]bool{TopicAck: true, TopicWhitelist: true, TopicCommands: true}
+	upTopics   = map[string]bool{TopicEvents: true, TopicSync: true, TopicStatus: true, TopicRenew: true}
+	downTopics = map[string]bool{TopicAck: true, TopicWhitelist: true, TopicCommands: true, TopicCert: true}
 )
 
 // Topics builds and parses the topic names under one prefix:
@@ -88,14 +90,15 @@ func (t Topics) Parse(topic string) (door, kind string, err error) {
 }
 
 // DoorMayPublish is the ACL for doors: a door publishes only its own events,
-// sync requests and status.
+// sync requests, status and certificate renewal requests.
 func (t Topics) DoorMayPublish(door, topic string) bool {
 	d, kind, err := t.Parse(topic)
 	return err == nil && d == door && upTopics[kind]
 }
 
 // DoorMaySubscribe is the ACL for doors: a door subscribes only to its own
-// acks, whitelist and commands, by exact name (no wildcards).
+// acks, whitelist, commands and certificate replies, by exact name (no
+// wildcards).
 func (t Topics) DoorMaySubscribe(door, filter string) bool {
 	d, kind, err := t.Parse(filter)
 	return err == nil && d == door && downTopics[kind]
@@ -103,5 +106,5 @@ func (t Topics) DoorMaySubscribe(door, filter string) bool {
 
 // DoorTopics lists the topics a door subscribes to.
 func (t Topics) DoorTopics(door string) []string {
-	return []string{t.Door(door, TopicAck), t.Door(door, TopicWhitelist), t.Door(door, TopicCommands)}
+	return []string{t.Door(door, TopicAck), t.Door(door, TopicWhitelist), t.Door(door, TopicCommands), t.Door(door, TopicCert)}
 }

@@ -9,6 +9,9 @@ package servicetest
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"crypto/sha512"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -216,4 +220,22 @@ func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 		return exec.CommandContext(ctx, wrap, append([]string{name}, args...)...)
 	}
 	return exec.CommandContext(ctx, name, args...)
+}
+
+// MosquittoPassword returns a password_file line for user, hashed the way
+// Mosquitto 2.0 reads it ($6$: salted SHA-512).
+func MosquittoPassword(user, password string) string {
+	salt := make([]byte, 12)
+	_, _ = rand.Read(salt)
+	sum := sha512.Sum512(append([]byte(password), salt...))
+	return user + ":$6$" + base64.StdEncoding.EncodeToString(salt) + "$" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// Reload makes the broker read its password and ACL files again (SIGHUP).
+func (m *Mosquitto) Reload() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cmd != nil {
+		_ = m.cmd.Process.Signal(syscall.SIGHUP)
+	}
 }

@@ -1,9 +1,10 @@
 // Command swc-central is the cooperative's central service: booking source of
 // truth, whitelist compiler, event ingest and hours settlement.
 //
-//	swc-central serve [--data DIR] [--http ADDR] [--mqtt ADDR] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
+//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
 //	swc-central key [--data DIR]
-//	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--default-rate-cents N]
+//	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
+//	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--rate-cents N]
 package main
 
 import (
@@ -15,15 +16,21 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/server"
 )
 
 const usage = `usage:
   swc-central serve [flags]    run the central service
   swc-central key [--data DIR] print the public signing key that doors pin
+  swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
+                               issue Mosquitto's server certificate and the
+                               central's own client certificate from the CA
   swc-central settle --period YYYY-MM [flags]
                                print a period's settlement (CSV or JSON)
 
@@ -47,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stdout, stderr)
 	case "key":
 		return key(args[1:], stdout, stderr)
+	case "broker-cert":
+		return brokerCert(args[1:], stdout, stderr)
 	case "settle":
 		return settle(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
@@ -63,7 +72,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg server.Config
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data folder: signing key, first admin token, SQLite database")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API listen address")
-	fs.StringVar(&cfg.MQTTAddr, "mqtt", ":1883", "embedded MQTT broker listen address")
+	fs.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS with a certificate from the central's CA (for --hosts); technicians pin the CA with the fingerprint shown with each enrollment token")
+	fs.StringVar(&cfg.MQTTSAddr, "mqtts", ":8883", "embedded MQTT broker: mutual-TLS listen address, where doors authenticate with their certificate (empty: none)")
+	fs.StringVar(&cfg.MQTTAddr, "mqtt", "", "embedded MQTT broker: listen address where doors authenticate with a per-door secret instead of a certificate (explicit option; empty: none)")
+	hosts := fs.String("hosts", "", "comma-separated DNS names and IP addresses of this central, on its TLS certificates (default: the host name, localhost, 127.0.0.1, ::1); the first is the one given to doors")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "how technicians reach the API, such as https://central.example.org:8443 (default: taken from each request)")
+	fs.StringVar(&cfg.PublicMQTT, "public-mqtt", "", "broker address given to doors at enrollment, mqtts://host:port (default: the first --hosts name and the --mqtts port, or --broker when it is mqtts://)")
+	fs.DurationVar(&cfg.DoorCertValidity, "door-cert-validity", 0, "lifetime of door certificates, renewed by the doors over MQTT (default 720h)")
 	fs.StringVar(&cfg.BrokerURL, "broker", "", "external broker, mqtt://host:port or mqtts://host:port, instead of the embedded one")
 	fs.StringVar(&cfg.DBURL, "db", "", "PostgreSQL URL (postgres://...) instead of SQLite in the data folder")
 	fs.StringVar(&cfg.BrokerUser, "broker-user", server.ServiceUser, "with --broker: the central's user name on the broker")
@@ -71,8 +86,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BrokerCA, "broker-ca", "", "with --broker mqtts://: CA certificate (PEM) the broker's certificate is checked against")
 	fs.StringVar(&cfg.BrokerCert, "broker-cert", "", "with --broker mqtts://: the central's client certificate (PEM)")
 	fs.StringVar(&cfg.BrokerKey, "broker-key", "", "with --broker mqtts://: the key of --broker-cert (PEM)")
+	fs.StringVar(&cfg.MQTTServiceSecretFile, "mqtt-service-secret-file", "", "with the embedded broker: file holding the secret of its "+server.ServiceUser+" account (created when missing), for operators' tools")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
-	fs.Int64Var(&cfg.DefaultRateCents, "default-rate-cents", crediting.DefaultRateCents, "the network's hourly rate in cents, for centers without a rate of their own")
+	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", crediting.DefaultRateCents, "the network's default hourly rate in cents, for centers without a rate of their own (settlements, statements, the dashboard's hours)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,6 +104,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(stderr, "swc-central serve: --log-level %q: want debug, info, warn or error\n", *logLevel)
 		return 2
+	}
+	if *hosts != "" {
+		for _, h := range strings.Split(*hosts, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				cfg.Hosts = append(cfg.Hosts, h)
+			}
+		}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Out = stdout
@@ -118,5 +141,60 @@ func key(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout, pub)
+	return 0
+}
+
+// brokerCert writes what an operator installing Mosquitto needs: the CA
+// certificate, the broker's server certificate and key, and the central's
+// own client certificate and key, from the CA in the data folder.
+func brokerCert(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("broker-cert", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("data", "./data", "data folder holding the CA (created there if missing)")
+	hosts := fs.String("hosts", "", "comma-separated DNS names and IP addresses doors and the central use to reach Mosquitto (required)")
+	out := fs.String("out", "./mosquitto-certs", "folder to write ca.pem, broker.pem, broker-key.pem, swc-central.pem and swc-central-key.pem into")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	var names []string
+	for _, h := range strings.Split(*hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			names = append(names, h)
+		}
+	}
+	if len(names) == 0 {
+		fmt.Fprintln(stderr, "swc-central broker-cert: --hosts is required: the names and addresses doors use to reach Mosquitto, such as --hosts mqtt.example.org,10.0.0.5")
+		return 2
+	}
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		fmt.Fprintf(stderr, "swc-central broker-cert: --data: %v\n", err)
+		return 1
+	}
+	ca, err := enroll.LoadOrCreateCA(*dir, server.CAName, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "swc-central broker-cert: %v\n", err)
+		return 1
+	}
+	f, err := ca.WriteBrokerFiles(*out, names, server.ServiceUser, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "swc-central broker-cert: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, `Wrote, from the CA in %s (fingerprint %s):
+  %s            the CA: Mosquitto's cafile, and --broker-ca for swc-central serve
+  %s        the broker's certificate for %s (certfile), valid until %s
+  %s    its key (keyfile; readable by this user only)
+  %s     the central's client certificate (CN %s): --broker-cert
+  %s its key: --broker-key
+Install the first three in /etc/mosquitto/swc/ (key readable by the mosquitto user), with
+scripts/mosquitto/swc.conf and swc.acl, then run
+  swc-central serve --broker mqtts://%s:8883 --public-mqtt mqtts://%s:8883 \
+      --broker-ca %s --broker-cert %s --broker-key %s
+Run this again before %s to renew them.
+`, *dir, ca.Fingerprint(), f.CA, f.BrokerCert, strings.Join(names, ", "), f.NotAfter.Format("2006-01-02"), f.BrokerKey,
+		f.ServiceCert, server.ServiceUser, f.ServiceKey, names[0], names[0], f.CA, f.ServiceCert, f.ServiceKey, f.NotAfter.Add(-30*24*time.Hour).Format("2006-01-02"))
 	return 0
 }

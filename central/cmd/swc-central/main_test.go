@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/server"
 )
 
@@ -37,7 +40,7 @@ var listening = regexp.MustCompile(`HTTP API listening"? addr=(\S+)`)
 // SIGTERM and returns the exit error.
 func serveProcess(t *testing.T, dir string) (addr, stdout string, stop func() error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+	cmd := exec.Command(os.Args[0], "serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "SWC_CENTRAL_AS_MAIN=1")
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -131,4 +134,40 @@ func TestUsage(t *testing.T) {
 	require.Contains(t, errOut.String(), "--broker")
 	require.Equal(t, 2, run(context.Background(), []string{"serve", "--db", "mysql://x"}, &out, &errOut))
 	require.Equal(t, 2, run(context.Background(), []string{"serve", "--log-level", "loud"}, &out, &errOut))
+}
+
+// TestBrokerCert issues Mosquitto's files from the CA of a data folder (the
+// one serve uses: the same CA), keys private.
+func TestBrokerCert(t *testing.T) {
+	dir, out := filepath.Join(t.TempDir(), "data"), filepath.Join(t.TempDir(), "certs")
+	var stdout, stderr bytes.Buffer
+	require.Equal(t, 2, run(context.Background(), []string{"broker-cert", "--data", dir, "--out", out}, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "--hosts is required")
+
+	stderr.Reset()
+	require.Equal(t, 0, run(context.Background(), []string{"broker-cert", "--data", dir, "--out", out, "--hosts", "mqtt.example.org, 10.0.0.5"}, &stdout, &stderr), stderr.String())
+	ca, err := enroll.LoadOrCreateCA(dir, server.CAName, time.Now())
+	require.NoError(t, err)
+	require.Contains(t, stdout.String(), ca.Fingerprint())
+	require.Contains(t, stdout.String(), "--broker mqtts://mqtt.example.org:8883")
+	for name, mode := range map[string]os.FileMode{"ca.pem": 0o644, "broker.pem": 0o644, "broker-key.pem": 0o600, "swc-central.pem": 0o644, "swc-central-key.pem": 0o600} {
+		fi, err := os.Stat(filepath.Join(out, name))
+		require.NoError(t, err, name)
+		require.Equal(t, mode, fi.Mode().Perm(), name)
+	}
+	kp, err := tls.LoadX509KeyPair(filepath.Join(out, "broker.pem"), filepath.Join(out, "broker-key.pem"))
+	require.NoError(t, err)
+	leaf, err := x509.ParseCertificate(kp.Certificate[0])
+	require.NoError(t, err)
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "mqtt.example.org"})
+	require.NoError(t, err)
+	require.NoError(t, leaf.VerifyHostname("10.0.0.5"))
+	svc, err := tls.LoadX509KeyPair(filepath.Join(out, "swc-central.pem"), filepath.Join(out, "swc-central-key.pem"))
+	require.NoError(t, err)
+	sl, err := x509.ParseCertificate(svc.Certificate[0])
+	require.NoError(t, err)
+	name, service, err := ca.Identify(sl, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, server.ServiceUser, name)
+	require.True(t, service)
 }

@@ -19,7 +19,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store/sqlite"
 )
 
-const settleHelp = `usage: swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch]
+const settleHelp = `usage: swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--rate-cents N]
 
 Prints what the cooperative pays each center for one period (a calendar
 month, Europe/Brussels), as CSV (one money line per row) or JSON.
@@ -36,8 +36,8 @@ nothing frozen (for a closed period, the difference with the frozen
 settlement is what later events and changes would adjust). Use it to audit
 the ledger, or when serve never ran on these events.
 
-Amounts of an open period use --default-rate-cents for centers without a
-rate of their own: give it the value serve runs with.
+Amounts of an open period use --rate-cents for centers without a rate of
+their own: give it the value serve runs with.
 
 Flags:
 `
@@ -55,7 +55,7 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	dbURL := fs.String("db", "", "PostgreSQL URL (postgres://...) instead of the SQLite database in --data")
 	center := fs.String("center", "", "only this center's lines, as its manager sees them")
 	scratch := fs.Bool("from-scratch", false, "recompute the period from the stored events instead of printing the ledger's state")
-	rate := fs.Int64("default-rate-cents", crediting.DefaultRateCents, "the network's hourly rate in cents, as serve runs with")
+	rate := fs.Int64("rate-cents", crediting.DefaultRateCents, "the network's default hourly rate in cents, as serve runs with")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -81,7 +81,7 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	rules, err := credit.DefaultConfig(*rate)
 	if err != nil {
-		return fail(2, "--default-rate-cents: %v", err)
+		return fail(2, "--rate-cents: %v", err)
 	}
 	dataSet := false
 	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })

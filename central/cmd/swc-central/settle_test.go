@@ -151,7 +151,7 @@ func TestSettle(t *testing.T) {
 		{"both stores", []string{"--data", dir, "--db", "postgres://x", "--period", "2026-11"}, 2, "not both"},
 		{"no database", []string{"--data", empty, "--period", "2026-11"}, 1, "no database"},
 		{"unknown center", []string{"--data", dir, "--period", "2026-11", "--center", "brugge"}, 1, "no such center"},
-		{"bad rate", []string{"--data", dir, "--period", "2026-11", "--default-rate-cents", "0"}, 2, "default rate"},
+		{"bad rate", []string{"--data", dir, "--period", "2026-11", "--rate-cents", "0"}, 2, "default rate"},
 		{"extra argument", []string{"--data", dir, "--period", "2026-11", "now"}, 2, "unexpected argument"},
 	}
 	for _, tc := range tests {

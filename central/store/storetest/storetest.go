@@ -136,6 +136,8 @@ func Run(t *testing.T, open Factory) {
 		{"ListEvents", testListEvents},
 		{"WhitelistStates", testWhitelistStates},
 		{"Tokens", testTokens},
+		{"Enrollment", testEnrollment},
+		{"EnrollmentConcurrent", testEnrollmentConcurrent},
 		{"Notify", testNotify},
 	}
 	for _, tc := range tests {

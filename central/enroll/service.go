@@ -1,0 +1,367 @@
+package enroll
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// Store is what enrollment needs from the central's store.
+type Store interface {
+	Door(ctx context.Context, id string) (domain.Door, error)
+	CreateEnrollmentToken(ctx context.Context, e store.EnrollmentToken, secret string) error
+	RedeemEnrollment(ctx context.Context, secret string, key store.DoorKey) (store.EnrollmentToken, error)
+	DoorKey(ctx context.Context, door string) (store.DoorKey, error)
+	EventSeq(ctx context.Context, door string) (store.SeqState, error)
+}
+
+// ErrInvalid marks a request refused for its contents (a bad certificate
+// request, a door id the CA does not certify); test with errors.Is.
+var ErrInvalid = errors.New("invalid enrollment request")
+
+// TokenPrefix starts every enrollment token, so a technician (and a log
+// scanner) can tell it from an API token.
+const TokenPrefix = "swce_"
+
+// Config configures the enrollment service.
+type Config struct {
+	CA    *CA
+	Store Store
+	// SigningKeys are the central's signing keys ("ed25519:<base64>") that
+	// doors pin.
+	SigningKeys []string
+	// Broker is the address doors connect to, such as
+	// mqtts://central.example.org:8883.
+	Broker string
+	// TopicPrefix is the MQTT topic prefix ("" for the default).
+	TopicPrefix string
+	// DoorValidity is the lifetime of door certificates (DoorValidity).
+	DoorValidity time.Duration
+	// ServiceUsername is the central's MQTT user: door ids starting with it
+	// get no certificate (brokers would take them for the central).
+	ServiceUsername string
+	Now             func() time.Time
+	Logger          *slog.Logger
+	Metrics         *metrics.Registry
+}
+
+// Service enrolls doors and renews their certificates.
+type Service struct {
+	cfg      Config
+	log      *slog.Logger
+	enrolls  *metrics.CounterVec
+	renewals *metrics.CounterVec
+}
+
+// NewService checks the configuration.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.CA == nil || cfg.Store == nil {
+		return nil, errors.New("enroll: Config.CA and Config.Store are required")
+	}
+	if len(cfg.SigningKeys) == 0 {
+		return nil, errors.New("enroll: Config.SigningKeys is empty")
+	}
+	for _, k := range cfg.SigningKeys {
+		if _, err := protocol.ParsePublicKey(k); err != nil {
+			return nil, fmt.Errorf("enroll: signing key %q: %w", k, err)
+		}
+	}
+	if u, err := url.Parse(cfg.Broker); err != nil || u.Host == "" {
+		return nil, fmt.Errorf("enroll: broker address %q: want mqtts://host:port", cfg.Broker)
+	}
+	if cfg.DoorValidity == 0 {
+		cfg.DoorValidity = DoorValidity
+	}
+	if cfg.DoorValidity < time.Hour || cfg.DoorValidity > 365*24*time.Hour {
+		return nil, fmt.Errorf("enroll: door certificate validity %v: want 1h to 365 days", cfg.DoorValidity)
+	}
+	if err := protocol.ValidID(cfg.ServiceUsername); err != nil {
+		return nil, fmt.Errorf("enroll: service username %q: %w", cfg.ServiceUsername, err)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry()
+	}
+	return &Service{
+		cfg:      cfg,
+		log:      cfg.Logger.With("component", "enroll"),
+		enrolls:  cfg.Metrics.CounterVec("swc_enrollments_total", "Door enrollments (swc-edge provision), by result.", "result"),
+		renewals: cfg.Metrics.CounterVec("swc_cert_renewals_total", "Door certificate renewals over MQTT, by result.", "result"),
+	}, nil
+}
+
+// CA returns the service's CA.
+func (s *Service) CA() *CA { return s.cfg.CA }
+
+// Token is a new enrollment token as shown, once, to the person who asked
+// for it.
+type Token struct {
+	store.EnrollmentToken
+	// Secret is the token itself; only its hash is stored.
+	Secret string `json:"token"`
+	// CAFingerprint identifies the central's CA, which signs its HTTPS
+	// certificate: `swc-edge provision --ca-fingerprint` checks it.
+	CAFingerprint string `json:"ca_fingerprint"`
+	// Provision is the command the technician runs on the Pi.
+	Provision string `json:"provision"`
+}
+
+// NewToken creates a one-time enrollment token for door, valid for ttl
+// (store.DefaultEnrollmentTTL when 0), on behalf of the API token by.
+// central is the URL technicians reach the API at (for the provision
+// command); pinCA adds the CA fingerprint to it (when the central serves
+// HTTPS with a certificate of its own CA).
+func (s *Service) NewToken(ctx context.Context, door string, ttl time.Duration, by, central string, pinCA bool) (Token, error) {
+	if ttl == 0 {
+		ttl = store.DefaultEnrollmentTTL
+	}
+	if ttl < time.Minute || ttl > store.MaxEnrollmentTTL {
+		return Token{}, &domain.FieldError{Field: "ttl_minutes", Message: fmt.Sprintf("%v; want 1 minute to %v", ttl, store.MaxEnrollmentTTL)}
+	}
+	if s.reserved(door) {
+		return Token{}, fmt.Errorf("%w: door id %q starts with %q, the central's own MQTT user; give the door another id", ErrInvalid, door, s.cfg.ServiceUsername)
+	}
+	now := s.cfg.Now()
+	t := Token{
+		EnrollmentToken: store.EnrollmentToken{ID: "enr-" + randomID(), Door: door, CreatedBy: by, CreatedMs: now.UnixMilli(), ExpiresMs: now.Add(ttl).UnixMilli()},
+		Secret:          store.NewSecret(TokenPrefix),
+		CAFingerprint:   s.cfg.CA.Fingerprint(),
+	}
+	if err := s.cfg.Store.CreateEnrollmentToken(ctx, t.EnrollmentToken, t.Secret); err != nil {
+		return Token{}, err
+	}
+	t.Provision = fmt.Sprintf("sudo swc-edge provision --central %s --door %s --token %s", central, door, t.Secret)
+	if pinCA {
+		t.Provision += " --ca-fingerprint " + t.CAFingerprint
+	}
+	s.log.InfoContext(ctx, "enrollment token created", "door", door, "token_id", t.ID, "by", by, "expires", time.UnixMilli(t.ExpiresMs).UTC())
+	return t, nil
+}
+
+func (s *Service) reserved(door string) bool { return strings.HasPrefix(door, s.cfg.ServiceUsername) }
+
+// Enroll exchanges a one-time token and a certificate request for the
+// door's certificate and everything else the door needs. A used, expired or
+// unknown token fails with store.ErrTokenUsed, ErrTokenExpired or
+// ErrBadCredentials; a bad request with ErrInvalid. The request is checked
+// before the token is spent.
+func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *protocol.Enrollment, err error) {
+	defer func() { s.enrolls.With(result(err)).Inc() }()
+	if err := req.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	csr, err := CheckCSR([]byte(req.CSR))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	fp, err := KeyFingerprint(csr.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	now := s.cfg.Now()
+	tok, err := s.cfg.Store.RedeemEnrollment(ctx, req.Token, store.DoorKey{KeySHA256: fp, EnrolledMs: now.UnixMilli()})
+	if err != nil {
+		s.log.WarnContext(ctx, "enrollment refused", "reason", result(err), "err", err)
+		return nil, err
+	}
+	door := tok.Door
+	if s.reserved(door) {
+		return nil, fmt.Errorf("%w: door id %q starts with %q, the central's own MQTT user", ErrInvalid, door, s.cfg.ServiceUsername)
+	}
+	certPEM, err := s.cfg.CA.SignDoorCSR([]byte(req.CSR), door, s.cfg.DoorValidity, now)
+	if err != nil {
+		s.log.ErrorContext(ctx, "enrollment: the token is spent but the certificate could not be issued; create a new token", "door", door, "token_id", tok.ID, "err", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	seq, err := s.cfg.Store.EventSeq(ctx, door)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: event sequence of %s: %w", door, err)
+	}
+	cert, err := ParseCertificate(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: %w", err)
+	}
+	e := &protocol.Enrollment{
+		V: protocol.Version, Door: door, Certificate: string(certPEM), CA: string(s.cfg.CA.CertPEM()),
+		Broker: s.cfg.Broker, SigningKeys: append([]string(nil), s.cfg.SigningKeys...), NextSeq: seq.Max + 1,
+		NotAfterMs: cert.NotAfter.UnixMilli(), TopicPrefix: s.cfg.TopicPrefix,
+	}
+	if err := e.Validate(); err != nil {
+		return nil, fmt.Errorf("enroll: answer for %s: %w", door, err)
+	}
+	s.log.InfoContext(ctx, "door enrolled", "door", door, "token_id", tok.ID, "key_sha256", fp, "next_seq", e.NextSeq, "not_after", cert.NotAfter.UTC())
+	return e, nil
+}
+
+// result labels an outcome for the counters.
+func result(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, store.ErrBadCredentials):
+		return "token_unknown"
+	case errors.Is(err, store.ErrTokenUsed):
+		return "token_used"
+	case errors.Is(err, store.ErrTokenExpired):
+		return "token_expired"
+	case errors.Is(err, ErrInvalid):
+		return "invalid"
+	case errors.Is(err, store.ErrNotFound):
+		return "unknown_door"
+	case errors.Is(err, ErrWrongKey):
+		return "wrong_key"
+	}
+	return "error"
+}
+
+// ErrWrongKey refuses a renewal or a connection with a key other than the
+// one the door enrolled with.
+var ErrWrongKey = errors.New("not the key the door enrolled with")
+
+// Renew issues a new certificate for door (from the topic the request came
+// on) from a renewal request, which must carry the key the door enrolled
+// with.
+func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequest) (_ []byte, err error) {
+	defer func() { s.renewals.With(result(err)).Inc() }()
+	if req.Door != door {
+		return nil, fmt.Errorf("%w: request names door %q on the topic of %q", ErrInvalid, req.Door, door)
+	}
+	if s.reserved(door) {
+		return nil, fmt.Errorf("%w: door id %q is in the central's namespace", ErrInvalid, door)
+	}
+	csr, err := CheckCSR([]byte(req.CSR))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := s.checkKey(ctx, door, csr.PublicKey); err != nil {
+		return nil, err
+	}
+	cert, err := s.cfg.CA.SignDoorCSR([]byte(req.CSR), door, s.cfg.DoorValidity, s.cfg.Now())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	s.log.InfoContext(ctx, "door certificate renewed", "door", door)
+	return cert, nil
+}
+
+// checkKey checks that pub is the key door enrolled with.
+func (s *Service) checkKey(ctx context.Context, door string, pub any) error {
+	return s.identity().CheckKey(ctx, door, pub)
+}
+
+func (s *Service) identity() *DoorIdentity {
+	return &DoorIdentity{CA: s.cfg.CA, Keys: s.cfg.Store, ServiceUsername: s.cfg.ServiceUsername, Now: s.cfg.Now}
+}
+
+// HandleRenewal answers a renewal request that arrived on door's renew
+// topic: the reply to publish on the door's cert topic (a certificate or the
+// reason for refusing), or nil when the payload is not a renewal request of
+// this door at all (it is only logged and counted).
+func (s *Service) HandleRenewal(ctx context.Context, door string, payload []byte) []byte {
+	req, err := protocol.DecodeCertRequest(payload)
+	if err != nil {
+		s.renewals.With("malformed").Inc()
+		s.log.WarnContext(ctx, "certificate renewal request refused", "door", door, "reason", protocol.Code(err), "err", err)
+		return nil
+	}
+	reply := &protocol.CertReply{V: protocol.Version, Door: door}
+	cert, err := s.Renew(ctx, door, req)
+	if err != nil {
+		s.log.WarnContext(ctx, "certificate renewal refused", "door", door, "reason", result(err), "err", err)
+		reply.Error = truncate("renewal refused: "+err.Error(), 256)
+	} else {
+		reply.Certificate = string(cert)
+	}
+	b, err := protocol.Encode(reply)
+	if err != nil {
+		s.log.ErrorContext(ctx, "certificate renewal: encoding the reply failed", "door", door, "err", err)
+		return nil
+	}
+	return b
+}
+
+// IdentifyClient is DoorIdentity.IdentifyClient with the service's CA,
+// store and clock.
+func (s *Service) IdentifyClient(ctx context.Context, cert *x509.Certificate) (string, bool, error) {
+	return s.identity().IdentifyClient(ctx, cert)
+}
+
+// DoorKeys gives the key each door enrolled with (the central's store).
+type DoorKeys interface {
+	DoorKey(ctx context.Context, door string) (store.DoorKey, error)
+}
+
+// DoorIdentity tells who a client certificate is, for the embedded
+// broker's certificate listener: the CA's Identify plus, for a door, the
+// check that the certificate carries the key the door enrolled with, so
+// that enrolling a door again shuts out the certificates of its earlier
+// keys (a stolen SD card's) and a deleted door is refused at once. It
+// implements broker.ClientIdentifier.
+type DoorIdentity struct {
+	CA   *CA
+	Keys DoorKeys
+	// ServiceUsername: door ids starting with it are refused.
+	ServiceUsername string
+	Now             func() time.Time // default time.Now
+}
+
+// IdentifyClient implements broker.ClientIdentifier.
+func (d *DoorIdentity) IdentifyClient(ctx context.Context, cert *x509.Certificate) (string, bool, error) {
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	name, service, err := d.CA.Identify(cert, now())
+	if err != nil || service {
+		return name, service, err
+	}
+	if d.ServiceUsername == "" || strings.HasPrefix(name, d.ServiceUsername) {
+		return "", false, fmt.Errorf("door id %q is in the central's namespace", name)
+	}
+	if err := d.CheckKey(ctx, name, cert.PublicKey); err != nil {
+		return "", false, err
+	}
+	return name, false, nil
+}
+
+// CheckKey checks that pub is the key door enrolled with.
+func (d *DoorIdentity) CheckKey(ctx context.Context, door string, pub any) error {
+	fp, err := KeyFingerprint(pub)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	k, err := d.Keys.DoorKey(ctx, door)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("door %s has not enrolled (or was deleted): %w", door, err)
+	}
+	if err != nil {
+		return fmt.Errorf("enroll: key of %s: %w", door, err)
+	}
+	if k.KeySHA256 != fp {
+		return fmt.Errorf("door %s: key %s…: %w (enrolled %s); provision the door again if its SD card was replaced",
+			door, fp[:12], ErrWrongKey, time.UnixMilli(k.EnrolledMs).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

@@ -1,0 +1,292 @@
+package web_test
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/shared/protocol"
+	"github.com/smartworkcenters/swc/shared/servicetest"
+)
+
+// chromiumPath is where Debian's chromium package puts the browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// needChromium skips the test when Chromium is absent, unless
+// SWC_REQUIRE_SERVICES=1, which makes it a failure. The test installs
+// nothing: `apt-get install -y chromium chromium-driver` does.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err == nil {
+		return
+	}
+	msg := fmt.Sprintf("%s is absent: the browser test needs Debian's chromium (apt-get install -y chromium chromium-driver)", chromiumPath)
+	if os.Getenv(servicetest.EnvRequire) == "1" {
+		t.Fatalf("%s, and %s=1 requires it", msg, servicetest.EnvRequire)
+	}
+	t.Skip(msg)
+}
+
+// void drops an action's value.
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+// screenshotDir is testout/screenshots at the root of the repository.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "no go.mod above the test")
+		dir = parent
+	}
+	out := filepath.Join(dir, "testout", "screenshots")
+	require.NoError(t, os.MkdirAll(out, 0o755))
+	return out
+}
+
+// TestBrowser drives headless Chromium through the dashboard as the manager
+// of Gent: they see only Gent, a simulated tap appears on the live page
+// within 2 s, the settlement CSV downloads, and Leuven's door page is
+// refused. Then a technician unlocks the door from a phone-sized screen.
+// Screenshots of the main pages go to testout/screenshots.
+func TestBrowser(t *testing.T) {
+	needChromium(t)
+	n := startNetwork(t)
+	shots := screenshotDir(t)
+	downloads := t.TempDir()
+
+	// Some hours earlier this month, so that the chart has bars: Nora
+	// enters Gent on each past day of the month (visits of 1 to 4 h).
+	loc, err := time.LoadLocation("Europe/Brussels")
+	require.NoError(t, err)
+	now := time.Now().In(loc)
+	seq := uint64(0)
+	var seed []protocol.Event
+	for d := 1; d < now.Day(); d++ {
+		seq++
+		at := time.Date(now.Year(), now.Month(), d, 9+(d*3)%9, 0, 0, 0, loc)
+		seed = append(seed, tap(seq, at, "04A1B2C3", "n1", protocol.GrantedPass))
+	}
+	if len(seed) > 0 {
+		n.doors["d1"].events(t, seed...)
+	}
+	n.doors["d1"].publish(t, protocol.TopicStatus, &protocol.Status{V: protocol.Version, Door: "d1", State: protocol.StateOnline,
+		TimeMs: time.Now().UnixMilli(), Firmware: "swc-edge 0.9.0", WLVersion: 1, OutboxDepth: 2, ClockTrusted: true, DoorState: "locked", Reader: "ok"})
+	n.doors["d2"].publish(t, protocol.TopicStatus, &protocol.Status{V: protocol.Version, Door: "d2", State: protocol.StateOnline,
+		TimeMs: time.Now().UnixMilli(), Firmware: "swc-edge 0.9.0", ClockTrusted: true})
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	defer cancelCtx()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, steps...), what)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return s
+	}
+	shoot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err, name)
+		require.NoError(t, os.WriteFile(filepath.Join(shots, name), png, 0o644))
+	}
+	login := func(who string) {
+		t.Helper()
+		do("log in as "+who,
+			chromedp.Navigate(n.base+"/login"),
+			chromedp.WaitVisible(chromedp.CSS("#token")),
+			chromedp.SendKeys(chromedp.CSS("#token"), n.tokens[who]),
+			chromedp.Click(chromedp.CSS("#login")),
+		)
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS("#summary"))); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+			t.Fatalf("log in as %s: %v; at %s: %s", who, err, loc, body)
+		}
+	}
+
+	// Log in as the manager of Gent: only Gent.
+	do("login page", chromedp.Navigate(n.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#token")))
+	shoot("01-login.png")
+	login("mgr1")
+	main := text("main")
+	assert.Contains(t, main, "Gent")
+	assert.Contains(t, main, "Gent front")
+	assert.NotContains(t, main, "Leuven")
+	assert.Contains(t, text("#who"), "manager · c1")
+	shoot("02-overview-manager.png")
+
+	// Live events: a tap at Gent appears within 2 s; a tap at Leuven,
+	// delivered first, never does.
+	do("live page",
+		chromedp.Navigate(n.base+"/live"),
+		chromedp.WaitVisible(chromedp.CSS("#live-events")),
+		void(chromedp.Poll[bool](`document.getElementById("live-status").textContent === "live"`, chromedp.WithPollingTimeout(10*time.Second))),
+	)
+	n.doors["d2"].events(t, tap(1, time.Now(), "04E1E2E3", "m2", protocol.GrantedBooking))
+	seq++
+	started := time.Now()
+	n.doors["d1"].publish(t, protocol.TopicEvents, &protocol.EventBatch{V: protocol.Version, Door: "d1",
+		Events: []protocol.Event{tap(seq, time.Now(), "04D1D2D3", "m1", protocol.DeniedNoBooking)}})
+	row := fmt.Sprintf(`#live-events tr[data-door="d1"][data-seq="%d"]`, seq)
+	waitCtx, cancelWait := context.WithTimeout(ctx, 2*time.Second)
+	err = chromedp.Do(waitCtx, chromedp.WaitVisible(chromedp.CSS(row)))
+	cancelWait()
+	elapsed := time.Since(started)
+	require.NoError(t, err, "the tap did not appear within 2 s")
+	t.Logf("live tap shown %v after the door published it", elapsed.Round(time.Millisecond))
+	assert.Less(t, elapsed, 2*time.Second)
+	assert.Contains(t, text(row), protocol.DeniedNoBooking.Text(), "the reason in words")
+	others, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#live-events tr[data-door="d2"]').length`))
+	require.NoError(t, err)
+	assert.Zero(t, others, "Leuven's tap is not streamed to Gent's manager")
+	shoot("03-live-manager.png")
+
+	// Hours: the chart and the settlement, and the CSV download.
+	do("hours page", chromedp.Navigate(n.base+"/hours"), chromedp.WaitVisible(chromedp.CSS("#hours-chart")))
+	assert.NotContains(t, text("main"), "Leuven")
+	shoot("04-hours-manager.png")
+	progress := chromedp.BrowserEvents(ctx, cdpbrowser.DownloadProgress)
+	yes := true
+	_, err = chromedp.CallBrowser(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: downloads, EventsEnabled: &yes})
+	require.NoError(t, err)
+	do("download the settlement", chromedp.Click(chromedp.CSS("#settlement-csv")))
+	var file string
+	for ev, err := range progress {
+		require.NoError(t, err)
+		if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+			file = filepath.Join(downloads, ev.GUID)
+			break
+		}
+		require.NotEqual(t, cdpbrowser.DownloadProgressStateCanceled, ev.State, "download canceled")
+	}
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	rows, err := csv.NewReader(strings.NewReader(string(raw))).ReadAll()
+	require.NoError(t, err)
+	require.NotEmpty(t, rows)
+	assert.Equal(t, credit.SettlementCSVHeader, rows[0])
+	period := credit.PeriodOf(now, loc).String()
+	var centers []string
+	for _, r := range rows[1:] {
+		assert.Equal(t, period, r[0])
+		if r[2] == "credit" || r[2] == "total" {
+			centers = append(centers, r[3])
+		}
+	}
+	assert.ElementsMatch(t, []string{"c1", "c1", "c1"}, centers, "Gent's lines only: %s", raw)
+
+	// Another center's door page is refused.
+	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(n.base+"/doors/d2"))
+	require.NoError(t, err)
+	assert.EqualValues(t, 403, res.Status)
+	assert.Contains(t, text("#error-message"), "not in your centers")
+	assert.NotContains(t, text("main"), "Leuven front")
+	shoot("05-door-of-another-center-refused.png")
+	do("own door page", chromedp.Navigate(n.base+"/doors/d1"), chromedp.WaitVisible(chromedp.CSS("#door-state")))
+	assert.Equal(t, "online", text("#door-state"))
+	shoot("06-door-manager.png")
+	do("member lookup", chromedp.Navigate(n.base+"/members?q=ann"), chromedp.WaitVisible(chromedp.CSS("#member-results")))
+	assert.Contains(t, text("#member-results"), "Ann Gent")
+	do("member page", chromedp.Click(chromedp.CSS(`#member-results a[href="/members/m1"]`)), chromedp.WaitVisible(chromedp.CSS("#badges")))
+	assert.Contains(t, text("#badges"), "04D1D2D3")
+	shoot("07-member-manager.png")
+
+	// At phone width: nothing is wider than the screen.
+	do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)), chromedp.Navigate(n.base+"/"), chromedp.WaitVisible(chromedp.CSS("#summary")))
+	fits := func(page string) {
+		t.Helper()
+		w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		require.NoError(t, err)
+		assert.LessOrEqual(t, w, 390, "%s scrolls sideways at 390 px", page)
+	}
+	fits("overview")
+	shoot("08-overview-390px.png")
+	do("live at 390", chromedp.Navigate(n.base+"/live"), chromedp.WaitVisible(chromedp.CSS("#live-events")))
+	fits("live")
+	shoot("09-live-390px.png")
+	do("hours at 390", chromedp.Navigate(n.base+"/hours"), chromedp.WaitVisible(chromedp.CSS("#hours-chart")))
+	fits("hours")
+	shoot("10-hours-390px.png")
+
+	// A technician at the door, on a phone: unlock for 5 s.
+	do("log out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#token")))
+	login("tech1")
+	do("door page", chromedp.Navigate(n.base+"/doors/d1"), chromedp.WaitVisible(chromedp.CSS("#cmd-unlock")))
+	fits("door")
+	shoot("11-door-technician-390px.png")
+	before := len(n.doors["d1"].commands())
+	do("unlock", chromedp.Click(chromedp.CSS("#cmd-unlock")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	assert.Contains(t, text("#flash"), "Sent unlock for 5 s")
+	require.Eventually(t, func() bool { return len(n.doors["d1"].commands()) == before+1 }, 5*time.Second, 10*time.Millisecond)
+	cmd, err := protocol.NewKeyRing(n.srv.Signer.PublicKey()).OpenCommand(n.doors["d1"].commands()[before], "d1", time.Now())
+	require.NoError(t, err)
+	assert.Equal(t, 5, cmd.Seconds)
+	shoot("12-door-command-sent-390px.png")
+
+	// The cooperative's view of the whole network.
+	do("desktop", chromedp.EmulateViewport(1280, 900))
+	do("log out", chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS("#token")))
+	login("admin")
+	main = text("main")
+	assert.Contains(t, main, "Gent front")
+	assert.Contains(t, main, "Leuven front")
+	shoot("13-overview-admin.png")
+
+	for _, f := range []string{"01-login.png", "02-overview-manager.png", "03-live-manager.png", "04-hours-manager.png",
+		"05-door-of-another-center-refused.png", "06-door-manager.png", "07-member-manager.png", "08-overview-390px.png", "09-live-390px.png",
+		"10-hours-390px.png", "11-door-technician-390px.png", "12-door-command-sent-390px.png", "13-overview-admin.png"} {
+		fi, err := os.Stat(filepath.Join(shots, f))
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size())
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("the browser test ran out of time")
+	}
+}

@@ -1,0 +1,345 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/smartworkcenters/swc/edge/decide"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// TapRequest is one badge presentation to decide and record.
+type TapRequest struct {
+	UID      protocol.UID
+	Time     time.Time // the door's best time (never before the last trusted time)
+	Trusted  bool      // whether Time comes from a trusted clock
+	Boot     string    // boot id of this run
+	UptimeMs int64     // monotonic ms since this run started
+	Repeat   bool      // the debouncer saw this badge within its window
+}
+
+// Tap decides a presentation and appends its event to the outbox in one
+// transaction (one fsync). When it returns without error the event is on
+// disk and the caller may drive the relay if the reason is a grant; when it
+// returns an error nothing was recorded and the door must stay locked. A
+// trusted Time also advances the last trusted time in the same transaction.
+func (s *Store) Tap(ctx context.Context, req TapRequest, p decide.Policy) (protocol.Event, error) {
+	if err := req.UID.Validate(); err != nil {
+		return protocol.Event{}, fmt.Errorf("store: tap: uid %q: %w", req.UID, err)
+	}
+	var ev protocol.Event
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		if ev, err = decideIn(tx, req, p); err != nil {
+			return err
+		}
+		if req.Trusted {
+			if _, err := advanceTrusted(tx, req.Time); err != nil {
+				return err
+			}
+		}
+		ev, err = appendIn(tx, ev)
+		return err
+	})
+	if err != nil {
+		return protocol.Event{}, fmt.Errorf("store: tap %s: %w", req.UID, err)
+	}
+	return ev, nil
+}
+
+// Decide returns the event Tap would record (with Seq 0) without recording
+// anything: the read-only half of Tap, for dry runs and benchmarks.
+func (s *Store) Decide(ctx context.Context, req TapRequest, p decide.Policy) (protocol.Event, error) {
+	var ev protocol.Event
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		ev, err = decideIn(tx, req, p)
+		return err
+	})
+	return ev, err
+}
+
+func decideIn(tx *bolt.Tx, req TapRequest, p decide.Policy) (protocol.Event, error) {
+	h, err := headerIn(tx)
+	if err != nil {
+		return protocol.Event{}, err
+	}
+	in := decide.Input{
+		Now:          req.Time,
+		ClockTrusted: req.Trusted,
+		Repeat:       req.Repeat,
+		Whitelist:    decide.Whitelist{Version: h.Version, Issued: time.UnixMilli(h.IssuedMs), Center: h.Center, Room: h.Room},
+	}
+	var e protocol.Entry
+	var key [10]byte
+	n := len(req.UID) / 2
+	if _, err := hexDecode(key[:n], string(req.UID)); err != nil {
+		return protocol.Event{}, err
+	}
+	if v := tx.Bucket(bucketWhitelist).Get(key[:n]); v != nil {
+		if err := decodeEntry(req.UID, v, &e, false); err != nil {
+			return protocol.Event{}, err
+		}
+		in.Badge = &e
+	}
+	return protocol.Event{
+		TimeMs:    req.Time.UnixMilli(),
+		Trusted:   req.Trusted,
+		Boot:      req.Boot,
+		UptimeMs:  req.UptimeMs,
+		Kind:      protocol.EventTap,
+		UID:       req.UID,
+		Member:    e.Member,
+		Reason:    p.Decide(in),
+		WLVersion: h.Version,
+	}, nil
+}
+
+// hexDecode decodes upper-case hex (already validated) without allocating.
+func hexDecode(dst []byte, s string) (int, error) {
+	if len(s) != 2*len(dst) {
+		return 0, fmt.Errorf("uid %q: odd length", s)
+	}
+	val := func(c byte) (byte, bool) {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0', true
+		case c >= 'A' && c <= 'F':
+			return c - 'A' + 10, true
+		}
+		return 0, false
+	}
+	for i := range dst {
+		hi, ok1 := val(s[2*i])
+		lo, ok2 := val(s[2*i+1])
+		if !ok1 || !ok2 {
+			return 0, fmt.Errorf("uid %q: not upper-case hex", s)
+		}
+		dst[i] = hi<<4 | lo
+	}
+	return len(dst), nil
+}
+
+// Append records a non-tap event (door, reader, remote unlock): it assigns
+// the next sequence number and returns the event as stored. The event is
+// validated first; an invalid event is refused and nothing is stored.
+func (s *Store) Append(ctx context.Context, ev protocol.Event) (protocol.Event, error) {
+	var out protocol.Event
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = appendIn(tx, ev)
+		return err
+	})
+	if err != nil {
+		return protocol.Event{}, fmt.Errorf("store: append %s event: %w", ev.Kind, err)
+	}
+	return out, nil
+}
+
+// appendIn assigns the next sequence number to ev, validates it and puts it.
+// bbolt's bucket sequence is part of the transaction, so a rolled-back
+// append leaves no gap.
+func appendIn(tx *bolt.Tx, ev protocol.Event) (protocol.Event, error) {
+	b := tx.Bucket(bucketOutbox)
+	ev.Seq = b.Sequence() + 1
+	if err := ev.Validate(""); err != nil {
+		return protocol.Event{}, err
+	}
+	v, err := json.Marshal(&ev)
+	if err != nil {
+		return protocol.Event{}, err
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return protocol.Event{}, err
+	}
+	if seq != ev.Seq {
+		return protocol.Event{}, fmt.Errorf("outbox sequence moved from %d to %d", ev.Seq-1, seq)
+	}
+	return ev, b.Put(u64(seq), v)
+}
+
+// ContinueSequence makes the door's next event carry at least next: the
+// central's high-water mark for this door plus one, handed over at
+// enrollment, so that a door whose database was replaced (a new SD card)
+// never reuses a sequence number the central already holds (the central
+// would take the new event for a duplicate of the old one). It never lowers
+// the sequence: a next at or below the next number changes nothing. Raising
+// it while the outbox holds events fails with ErrOutboxNotEmpty, since the
+// central then holds numbers those waiting events also carry. It returns
+// the number the next event will carry.
+func (s *Store) ContinueSequence(ctx context.Context, next uint64) (uint64, error) {
+	if next == 0 || next > 1<<62 {
+		return 0, fmt.Errorf("store: continue sequence: next %d; want 1 to 2^62", next)
+	}
+	var out uint64
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		cur := b.Sequence()
+		if next <= cur+1 {
+			out = cur + 1
+			return nil
+		}
+		if k, _ := b.Cursor().First(); k != nil {
+			return fmt.Errorf("%w: events %d to %d wait, and the central already holds numbers up to %d",
+				ErrOutboxNotEmpty, binary.BigEndian.Uint64(k), cur, next-1)
+		}
+		out = next
+		return b.SetSequence(next - 1)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: continue sequence at %d: %w", next, err)
+	}
+	return out, nil
+}
+
+// Pending returns up to max events with seq > after, in seq order: what the
+// sync publishes next. Events stay until Ack covers them.
+func (s *Store) Pending(ctx context.Context, after uint64, max int) ([]protocol.Event, error) {
+	if max <= 0 {
+		return nil, fmt.Errorf("store: pending: max %d; want at least 1", max)
+	}
+	var out []protocol.Event
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketOutbox).Cursor()
+		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
+			var ev protocol.Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("outbox record %x: %w", k, err)
+			}
+			out = append(out, ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: pending: %w", err)
+	}
+	return out, nil
+}
+
+// Ack deletes every event with seq ≤ through, on the central's cumulative
+// acknowledgement, and returns how many it deleted. An ack beyond the last
+// recorded sequence deletes nothing and returns ErrAckAhead (the central is
+// confused about this door, for example after the door's data was wiped);
+// an ack at or below what was already deleted deletes nothing and is fine.
+func (s *Store) Ack(ctx context.Context, through uint64) (int, error) {
+	n := 0
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if last := b.Sequence(); through > last {
+			return fmt.Errorf("%w: ack through %d, last recorded %d", ErrAckAhead, through, last)
+		}
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, _ = c.Next() {
+			keys = append(keys, k)
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(keys)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: ack: %w", err)
+	}
+	return n, nil
+}
+
+// OutboxStats describes the outbox for status, metrics and the alarm.
+type OutboxStats struct {
+	Depth    uint64    // events waiting for an ack
+	FirstSeq uint64    // oldest waiting seq (0 when empty)
+	LastSeq  uint64    // last seq ever assigned
+	Oldest   time.Time // wall time of the oldest waiting event (zero when empty)
+	Alarm    bool      // Depth reached the alarm threshold
+	AlarmAt  uint64    // the threshold
+}
+
+// OutboxStats reads the outbox's depth and oldest event. Acks delete a
+// prefix, so the waiting events are exactly FirstSeq..LastSeq.
+func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
+	st := OutboxStats{AlarmAt: s.alarm}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		st.LastSeq = b.Sequence()
+		k, v := b.Cursor().First()
+		if k == nil {
+			return nil
+		}
+		st.FirstSeq = binary.BigEndian.Uint64(k)
+		st.Depth = st.LastSeq - st.FirstSeq + 1
+		var ev protocol.Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("outbox record %d: %w", st.FirstSeq, err)
+		}
+		st.Oldest = time.UnixMilli(ev.TimeMs)
+		return nil
+	})
+	if err != nil {
+		return OutboxStats{}, fmt.Errorf("store: outbox stats: %w", err)
+	}
+	st.Alarm = st.Depth >= st.AlarmAt
+	return st, nil
+}
+
+// RecordCommand records that the signed command id was executed, at most
+// once: it returns ErrCommandSeen for an id already recorded. The id is
+// remembered until expires (the command's own expiry, after which the
+// protocol refuses it anyway); ids expired before now are forgotten in the
+// same transaction. When ev is not nil (a remote_unlock) it is appended in
+// the same transaction and returned with its seq.
+func (s *Store) RecordCommand(ctx context.Context, id string, expires, now time.Time, ev *protocol.Event) (protocol.Event, error) {
+	if err := protocol.ValidID(id); err != nil {
+		return protocol.Event{}, fmt.Errorf("store: command id %q: %w", id, err)
+	}
+	var out protocol.Event
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCommands)
+		if b.Get([]byte(id)) != nil {
+			return fmt.Errorf("%w: %s", ErrCommandSeen, id)
+		}
+		var stale [][]byte
+		_ = b.ForEach(func(k, v []byte) error {
+			if ms, ok := getU64(v); ok && int64(ms) < now.UnixMilli() {
+				stale = append(stale, k)
+			}
+			return nil
+		})
+		for _, k := range stale {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := b.Put([]byte(id), u64(uint64(max(expires.UnixMilli(), 0)))); err != nil {
+			return err
+		}
+		if ev == nil {
+			return nil
+		}
+		var err error
+		out, err = appendIn(tx, *ev)
+		return err
+	})
+	if err != nil {
+		return protocol.Event{}, fmt.Errorf("store: record command: %w", err)
+	}
+	return out, nil
+}
+
+// CommandSeen reports whether a command id is remembered as executed.
+func (s *Store) CommandSeen(ctx context.Context, id string) (bool, error) {
+	var seen bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		seen = tx.Bucket(bucketCommands).Get([]byte(id)) != nil
+		return nil
+	})
+	return seen, err
+}

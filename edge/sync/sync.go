@@ -1,0 +1,741 @@
+// Package sync is the door's link to the central service over MQTT (paho):
+// it delivers the outbox, takes acknowledgements, whitelist updates and
+// signed commands, and publishes the door's retained status.
+//
+// The outbox in the door's bbolt store is the only source of truth. paho runs
+// with a clean session and no persistent store: an event leaves the outbox
+// only when the central's cumulative Ack covers it, never on a PUBACK. Batches
+// are published at QoS 1, at most MaxInFlight unacknowledged at a time; when
+// no ack arrives within Retransmit, and on every (re)connection, everything
+// not yet acknowledged is sent again from the oldest event (the central
+// stores idempotently on door and seq, and acknowledges repeats again).
+//
+// Incoming messages are queued by the paho handlers (which never block
+// paho's router) and handled one at a time in arrival order by the sync's
+// loop: acks delete events and advance the trusted time; whitelist messages
+// are verified against the pinned key and applied through the agent (a gap
+// makes the door ask for a sync from its version); commands are verified and
+// executed at most once; a renewed certificate is checked (the pinned CA,
+// this door, the door's own key, a later expiry) and replaces the
+// certificate file, which the next connection reads. The door asks for it
+// over its connection when less than a third of the certificate's lifetime
+// is left. On every connection the door publishes its status
+// (retained; the last will says offline) and asks for the whitelist after
+// the version it holds. Reconnection backs off with jitter so a fleet does
+// not reconnect in lockstep after a broker restart.
+package sync
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/smartworkcenters/swc/edge/agent"
+	"github.com/smartworkcenters/swc/edge/enroll"
+	"github.com/smartworkcenters/swc/edge/store"
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// Config is the [mqtt] section of the agent's configuration.
+type Config struct {
+	// Broker is tcp://host:port or mqtt://host:port, or ssl:// / mqtts://
+	// for TLS.
+	Broker string `toml:"broker"`
+	// Username defaults to the door id. Password (or PasswordFile) is the
+	// per-door secret, the explicit alternative to a client certificate.
+	Username     string `toml:"username"`
+	Password     string `toml:"password"`
+	PasswordFile string `toml:"password_file"`
+	// CAFile is the CA the broker's certificate must chain to; CertFile and
+	// KeyFile are the door's client certificate, read again on every
+	// connection attempt so a renewed certificate is picked up.
+	CAFile   string `toml:"ca_file"`
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// TopicPrefix defaults to swc/v1.
+	TopicPrefix string `toml:"topic_prefix"`
+
+	BatchSize      int           `toml:"batch_size"`      // events per batch (200; at most 500)
+	MaxInFlight    int           `toml:"max_in_flight"`   // unacknowledged batches (4)
+	Retransmit     time.Duration `toml:"retransmit"`      // resend when no ack came for this long (10s)
+	StatusInterval time.Duration `toml:"status_interval"` // republish the retained status (30s)
+	KeepAlive      time.Duration `toml:"keepalive"`       // MQTT keepalive (30s)
+	MaxReconnect   time.Duration `toml:"max_reconnect"`   // longest reconnect backoff (60s)
+	SnapshotWait   time.Duration `toml:"snapshot_wait"`   // ask again when a snapshot stays incomplete this long (30s)
+	// RenewRetry is how long a certificate renewal request may go
+	// unanswered before it is sent again (10m). Renewal runs when cert_file
+	// is set and less than a third of the certificate's lifetime is left.
+	RenewRetry time.Duration `toml:"renew_retry"`
+}
+
+func (c *Config) defaults(door string) error {
+	u, err := url.Parse(c.Broker)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("broker %q: want tcp://host:port, mqtt://, ssl:// or mqtts://", c.Broker)
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "mqtts", "tls":
+	default:
+		return fmt.Errorf("broker %q: scheme %q; want tcp, mqtt, ssl or mqtts", c.Broker, u.Scheme)
+	}
+	if c.Username == "" {
+		c.Username = door
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		return errors.New("password and password_file: give one of them")
+	}
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("password_file: %w", err)
+		}
+		c.Password = strings.TrimSpace(string(b))
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("cert_file and key_file: give both or neither")
+	}
+	def := func(d *time.Duration, v time.Duration, name string) error {
+		if *d == 0 {
+			*d = v
+		}
+		if *d < 0 {
+			return fmt.Errorf("%s: negative", name)
+		}
+		return nil
+	}
+	for _, e := range []error{
+		def(&c.Retransmit, 10*time.Second, "retransmit"),
+		def(&c.StatusInterval, 30*time.Second, "status_interval"),
+		def(&c.KeepAlive, 30*time.Second, "keepalive"),
+		def(&c.MaxReconnect, time.Minute, "max_reconnect"),
+		def(&c.SnapshotWait, 30*time.Second, "snapshot_wait"),
+		def(&c.RenewRetry, 10*time.Minute, "renew_retry"),
+	} {
+		if e != nil {
+			return e
+		}
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 200
+	}
+	if c.BatchSize < 1 || c.BatchSize > protocol.MaxBatchEvents {
+		return fmt.Errorf("batch_size %d: want 1 to %d", c.BatchSize, protocol.MaxBatchEvents)
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = 4
+	}
+	if c.MaxInFlight < 1 || c.MaxInFlight > 64 {
+		return fmt.Errorf("max_in_flight %d: want 1 to 64", c.MaxInFlight)
+	}
+	return nil
+}
+
+// Factory registers the sync with the agent for the [mqtt] section.
+func Factory() agent.ComponentFactory {
+	return agent.ComponentFactory{Section: "mqtt", Name: "sync", New: New}
+}
+
+// New builds the sync from the agent's [mqtt] section.
+func New(_ context.Context, h agent.Host) (agent.Component, error) {
+	var cfg Config
+	if err := h.Config().DecodeSection("mqtt", &cfg); err != nil {
+		return nil, err
+	}
+	return NewWithConfig(h, cfg)
+}
+
+// NewWithConfig builds the sync from a configuration.
+func NewWithConfig(h agent.Host, cfg Config) (*Sync, error) {
+	door := h.DoorID()
+	if err := cfg.defaults(door); err != nil {
+		return nil, fmt.Errorf("[mqtt] %w", err)
+	}
+	topics, err := protocol.NewTopics(cfg.TopicPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("[mqtt] topic_prefix: %w", err)
+	}
+	reg := h.Metrics()
+	s := &Sync{
+		h: h, cfg: cfg, door: door, topics: topics,
+		log:   h.Logger().With("component", "sync"),
+		wake:  make(chan struct{}, 1),
+		inbox: &queue{},
+
+		connected:   reg.Gauge("swc_edge_mqtt_connected", "1 while the door is connected to the broker."),
+		connects:    reg.Counter("swc_edge_mqtt_connects_total", "Connections made to the broker."),
+		batches:     reg.Counter("swc_edge_sync_batches_sent_total", "Event batches published (first sends and resends)."),
+		sentEvents:  reg.Counter("swc_edge_sync_events_sent_total", "Events published (first sends and resends)."),
+		resends:     reg.Counter("swc_edge_sync_resends_total", "Times the unacknowledged outbox was sent again (timeout or reconnection)."),
+		acks:        reg.Counter("swc_edge_sync_acks_total", "Acknowledgements received from the central."),
+		acked:       reg.Counter("swc_edge_sync_events_acked_total", "Outbox events deleted because the central acknowledged them."),
+		syncReqs:    reg.Counter("swc_edge_sync_requests_total", "Whitelist sync requests sent."),
+		rejected:    reg.CounterVec("swc_edge_sync_rejected_messages_total", "Messages from the central refused, by topic and reason.", "topic", "reason"),
+		publishErrs: reg.Counter("swc_edge_sync_publish_errors_total", "Publishes that failed (the data stays in the outbox)."),
+		renewals:    reg.CounterVec("swc_edge_cert_renewals_total", "Certificate renewals: requested, renewed, refused by the central, rejected by the door.", "result"),
+	}
+	if cfg.CertFile != "" {
+		s.files = &enroll.Files{Key: cfg.KeyFile, Cert: cfg.CertFile, CA: cfg.CAFile}
+		if cfg.CAFile == "" {
+			return nil, errors.New("[mqtt] cert_file needs ca_file: a renewed certificate is checked against the CA")
+		}
+	}
+	return s, nil
+}
+
+// Sync is the door's MQTT link.
+type Sync struct {
+	h      agent.Host
+	cfg    Config
+	door   string
+	topics protocol.Topics
+	log    *slog.Logger
+	client mqtt.Client
+
+	wake    chan struct{} // coalesced: something for the loop to do
+	inbox   *queue
+	online  atomic.Bool
+	gen     atomic.Uint64 // connection generation, bumped in OnConnect
+	attempt atomic.Int64  // reconnect attempts since the last connection
+
+	connected                                                     *metrics.Gauge
+	connects, batches, sentEvents, resends, acks, acked, syncReqs *metrics.Counter
+	publishErrs                                                   *metrics.Counter
+	rejected                                                      *metrics.CounterVec
+	renewals                                                      *metrics.CounterVec
+
+	files *enroll.Files // the door's certificate files, nil without cert_file
+}
+
+// incoming is a message handed from a paho handler to the loop.
+type incoming struct {
+	kind    string
+	payload []byte
+}
+
+// queue is an unbounded FIFO: paho's handlers push without ever blocking.
+type queue struct {
+	mu    gosync.Mutex
+	items []incoming
+}
+
+func (q *queue) push(m incoming) {
+	q.mu.Lock()
+	q.items = append(q.items, m)
+	q.mu.Unlock()
+}
+
+func (q *queue) pop() (incoming, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return incoming{}, false
+	}
+	m := q.items[0]
+	q.items[0] = incoming{}
+	q.items = q.items[1:]
+	return m, true
+}
+
+func (s *Sync) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Online reports whether the door is connected to the broker now.
+func (s *Sync) Online() bool { return s.online.Load() }
+
+// Run connects and syncs until ctx ends; it then publishes the offline
+// status and disconnects.
+func (s *Sync) Run(ctx context.Context) error {
+	opts, err := s.options(ctx)
+	if err != nil {
+		return err
+	}
+	s.client = mqtt.NewClient(opts)
+	defer func() {
+		s.online.Store(false)
+		s.connected.Set(0)
+	}()
+	if err := s.connectFirst(ctx); err != nil {
+		return err
+	}
+	err = s.loop(ctx)
+	s.goodbye()
+	return err
+}
+
+func (s *Sync) options(ctx context.Context) (*mqtt.ClientOptions, error) {
+	will, err := protocol.Encode(&protocol.Status{V: protocol.Version, Door: s.door, State: protocol.StateOffline})
+	if err != nil {
+		return nil, err
+	}
+	opts := mqtt.NewClientOptions().
+		AddBroker(s.cfg.Broker).
+		SetClientID(s.door).
+		SetUsername(s.cfg.Username).
+		SetPassword(s.cfg.Password).
+		SetCleanSession(true).
+		SetOrderMatters(true). // handlers only enqueue; order is kept
+		SetAutoReconnect(true).
+		SetConnectRetry(false). // the first connection is ours, with jitter
+		SetMaxReconnectInterval(s.cfg.MaxReconnect).
+		SetKeepAlive(s.cfg.KeepAlive).
+		SetPingTimeout(10*time.Second).
+		SetConnectTimeout(15*time.Second).
+		SetWriteTimeout(15*time.Second).
+		SetBinaryWill(s.topics.Door(s.door, protocol.TopicStatus), will, 1, true).
+		SetOnConnectHandler(s.onConnect).
+		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+			s.online.Store(false)
+			s.connected.Set(0)
+			s.log.Warn("lost the broker; the door keeps working offline", "err", err)
+		}).
+		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) { s.jitter(ctx) }).
+		// A message on no route (cannot happen with our topics) is acked.
+		SetDefaultPublishHandler(func(mqtt.Client, mqtt.Message) {})
+	if s.cfg.CAFile != "" || s.cfg.CertFile != "" || strings.HasPrefix(s.cfg.Broker, "ssl") || strings.HasPrefix(s.cfg.Broker, "mqtts") || strings.HasPrefix(s.cfg.Broker, "tls") {
+		tc, err := s.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts.SetTLSConfig(tc)
+		// Read the certificate again before every attempt: a renewed one is
+		// used from the next connection on.
+		opts.SetConnectionAttemptHandler(func(_ *url.URL, c *tls.Config) *tls.Config {
+			fresh, err := s.tlsConfig()
+			if err != nil {
+				s.log.Error("reading the door's certificate failed; trying with the previous one", "err", err)
+				return c
+			}
+			return fresh
+		})
+	}
+	return opts, nil
+}
+
+func (s *Sync) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	// The Pi may have no real-time clock: judge certificate validity by the
+	// door's clock, which never goes below the last trusted time.
+	tc.Time = func() time.Time { return s.h.Now().Time }
+	if s.cfg.CAFile != "" {
+		pem, err := os.ReadFile(s.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("[mqtt] ca_file: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("[mqtt] ca_file %s: no PEM certificate in it", s.cfg.CAFile)
+		}
+	}
+	if s.cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("[mqtt] cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// backoff returns the jittered wait before reconnection attempt n (from 0):
+// a random time in [d/2, d] where d doubles from 1 s up to MaxReconnect.
+func (s *Sync) backoff(n int64) time.Duration {
+	d := time.Second
+	for i := int64(0); i < n && d < s.cfg.MaxReconnect; i++ {
+		d *= 2
+	}
+	d = min(d, s.cfg.MaxReconnect)
+	return d/2 + rand.N(d/2+1)
+}
+
+// jitter runs before each of paho's reconnection attempts.
+func (s *Sync) jitter(ctx context.Context) {
+	d := s.backoff(s.attempt.Add(1) - 1)
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}
+
+// connectFirst connects with jittered backoff until it works or ctx ends; the
+// door works offline meanwhile.
+func (s *Sync) connectFirst(ctx context.Context) error {
+	for n := int64(0); ; n++ {
+		tok := s.client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			s.client.Disconnect(0)
+			return nil
+		}
+		if tok.Error() == nil {
+			return nil
+		}
+		d := s.backoff(n)
+		s.log.Warn("cannot reach the broker; the door works offline and tries again", "broker", s.cfg.Broker, "err", tok.Error(), "retry_in", d.Round(time.Millisecond))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// onConnect runs on every (re)connection: subscribe, then let the loop
+// resend the outbox, publish the status and ask for the whitelist.
+func (s *Sync) onConnect(c mqtt.Client) {
+	subs := map[string]byte{}
+	for _, t := range s.topics.DoorTopics(s.door) {
+		subs[t] = 1
+	}
+	// The handler only queues: it never blocks paho's router.
+	tok := c.SubscribeMultiple(subs, func(_ mqtt.Client, m mqtt.Message) {
+		_, kind, err := s.topics.Parse(m.Topic())
+		if err != nil {
+			s.rejected.With("unknown", "topic").Inc()
+			return
+		}
+		s.inbox.push(incoming{kind: kind, payload: m.Payload()})
+		s.poke()
+	})
+	go func() {
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			s.log.Error("subscribing to the door's topics failed; reconnecting", "err", tok.Error())
+			c.Disconnect(0) // AutoReconnect does not run after Disconnect: the loop notices
+			return
+		}
+		s.attempt.Store(0)
+		s.gen.Add(1)
+		s.online.Store(true)
+		s.connected.Set(1)
+		s.connects.Inc()
+		s.log.Info("connected to the central's broker", "broker", s.cfg.Broker)
+		s.poke()
+	}()
+}
+
+// flight is one published, unacknowledged batch.
+type flight struct {
+	last uint64
+	at   time.Time
+}
+
+// state is the loop's own: nothing else touches it.
+type state struct {
+	gen       uint64   // connection generation the flights belong to
+	sent      uint64   // highest seq published in this round (0: start from the oldest)
+	flights   []flight // published and not yet acknowledged, in order
+	staging   uint64   // snapshot version being staged, 0 if none
+	stagingAt time.Time
+	statusAt  time.Time
+	renewAt   time.Time // when the certificate was last looked at or a renewal asked for
+	renewSent bool      // a renewal request is waiting for its answer
+}
+
+func (s *Sync) loop(ctx context.Context) error {
+	var st state
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	appended := s.h.Appended()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.wake:
+		case <-appended:
+		case <-tick.C:
+		}
+		if !s.client.IsConnected() && !s.client.IsConnectionOpen() && s.online.Load() {
+			s.online.Store(false)
+		}
+		// A new connection: start over from the oldest unacknowledged event,
+		// tell the central who we are and what we hold.
+		if g := s.gen.Load(); g != st.gen && s.online.Load() {
+			st.gen, st.sent, st.flights = g, 0, nil
+			st.renewAt = time.Time{} // look at the certificate on every new connection
+			s.publishStatus(ctx, &st)
+			s.requestSync(ctx, false)
+		}
+		for {
+			m, ok := s.inbox.pop()
+			if !ok {
+				break
+			}
+			s.handle(ctx, &st, m)
+		}
+		if !s.online.Load() {
+			continue
+		}
+		now := time.Now()
+		if len(st.flights) > 0 && now.Sub(st.flights[0].at) > s.cfg.Retransmit {
+			s.resends.Inc()
+			s.log.Info("no acknowledgement in time; sending the outbox again", "waited", now.Sub(st.flights[0].at).Round(time.Millisecond), "from_seq", st.flights[0].last)
+			st.sent, st.flights = 0, nil
+		}
+		s.send(ctx, &st)
+		if st.staging != 0 && now.Sub(st.stagingAt) > s.cfg.SnapshotWait {
+			s.log.Warn("whitelist snapshot still incomplete; asking again", "version", st.staging)
+			st.staging = 0
+			s.requestSync(ctx, false)
+		}
+		if now.Sub(st.statusAt) >= s.cfg.StatusInterval {
+			s.publishStatus(ctx, &st)
+		}
+		s.maybeRenew(ctx, &st, now)
+	}
+}
+
+// renewCheckEvery is how often the certificate's remaining life is looked
+// at while connected (and at every new connection).
+const renewCheckEvery = time.Hour
+
+// maybeRenew asks the central for a new certificate when less than a third
+// of the current one's lifetime is left (by the door's clock), at most once
+// per RenewRetry while unanswered.
+func (s *Sync) maybeRenew(ctx context.Context, st *state, now time.Time) {
+	if s.files == nil {
+		return
+	}
+	wait := renewCheckEvery
+	if st.renewSent {
+		wait = s.cfg.RenewRetry
+	}
+	if !st.renewAt.IsZero() && now.Sub(st.renewAt) < wait {
+		return
+	}
+	st.renewAt = now
+	certPEM, err := os.ReadFile(s.files.Cert)
+	if err != nil {
+		s.log.Error("reading the door's certificate failed", "err", err)
+		return
+	}
+	cert, err := enroll.ParseCertificate(certPEM)
+	if err != nil {
+		s.log.Error("the door's certificate file does not parse", "path", s.files.Cert, "err", err)
+		return
+	}
+	if !enroll.NeedsRenewal(cert, s.h.Now().Time) {
+		st.renewSent = false
+		return
+	}
+	req, err := enroll.RenewalRequest(*s.files, s.door)
+	if err != nil {
+		s.log.Error("building the certificate renewal request failed", "err", err)
+		return
+	}
+	payload, err := protocol.Encode(req)
+	if err != nil {
+		return
+	}
+	s.client.Publish(s.topics.Door(s.door, protocol.TopicRenew), 1, false, payload)
+	st.renewSent = true
+	s.renewals.With("requested").Inc()
+	s.log.Info("asking the central to renew the door's certificate", "not_after", cert.NotAfter.UTC())
+}
+
+// renewed handles the central's answer to a renewal request.
+func (s *Sync) renewed(st *state, payload []byte) {
+	rep, err := protocol.DecodeCertReply(payload)
+	if err == nil && rep.Door != s.door {
+		err = &protocol.Error{Kind: protocol.ErrWrongDoor, Field: "door"}
+	}
+	if err != nil {
+		s.reject(protocol.TopicCert, err)
+		return
+	}
+	if s.files == nil {
+		s.rejected.With(protocol.TopicCert, "no_certificate").Inc()
+		s.log.Warn("a certificate came from the central, but this door has no cert_file; ignored")
+		return
+	}
+	if rep.Error != "" {
+		s.renewals.With("refused").Inc()
+		s.log.Error("the central refused to renew the door's certificate; provision the door again before it expires", "reason", rep.Error)
+		return
+	}
+	cert, err := enroll.InstallRenewed(*s.files, s.door, []byte(rep.Certificate), s.h.Now().Time)
+	if err != nil {
+		s.renewals.With("rejected").Inc()
+		s.log.Error("the renewed certificate from the central was rejected; the current one stays", "err", err)
+		return
+	}
+	st.renewSent = false
+	s.renewals.With("renewed").Inc()
+	s.log.Info("the door's certificate was renewed; the next connection uses it", "path", s.files.Cert, "not_after", cert.NotAfter.UTC())
+}
+
+// send publishes batches while the in-flight window has room.
+func (s *Sync) send(ctx context.Context, st *state) {
+	for len(st.flights) < s.cfg.MaxInFlight {
+		evs, err := s.h.Pending(ctx, st.sent, s.cfg.BatchSize)
+		if err != nil {
+			s.log.Error("reading the outbox failed", "err", err)
+			return
+		}
+		if len(evs) == 0 {
+			return
+		}
+		payload, err := protocol.Encode(&protocol.EventBatch{V: protocol.Version, Door: s.door, Events: evs})
+		for errors.Is(err, protocol.ErrTooLarge) && len(evs) > 1 {
+			evs = evs[:len(evs)/2]
+			payload, err = protocol.Encode(&protocol.EventBatch{V: protocol.Version, Door: s.door, Events: evs})
+		}
+		if err != nil {
+			s.log.Error("encoding an event batch failed; it stays in the outbox", "first_seq", evs[0].Seq, "err", err)
+			return
+		}
+		tok := s.client.Publish(s.topics.Door(s.door, protocol.TopicEvents), 1, false, payload)
+		last := evs[len(evs)-1].Seq
+		// The token is not waited for: delivery is judged by the central's
+		// Ack, and a batch lost anywhere is sent again on the timer.
+		go func() {
+			if tok.WaitTimeout(time.Minute) && tok.Error() != nil {
+				s.publishErrs.Inc()
+			}
+		}()
+		st.flights = append(st.flights, flight{last: last, at: time.Now()})
+		st.sent = last
+		s.batches.Inc()
+		s.sentEvents.Add(uint64(len(evs)))
+	}
+}
+
+func (s *Sync) handle(ctx context.Context, st *state, m incoming) {
+	switch m.kind {
+	case protocol.TopicAck:
+		ack, err := protocol.DecodeAck(m.payload)
+		if err == nil && ack.Door != s.door {
+			err = &protocol.Error{Kind: protocol.ErrWrongDoor, Field: "door"}
+		}
+		if err != nil {
+			s.reject(m.kind, err)
+			return
+		}
+		n, err := s.h.Ack(ctx, ack)
+		if errors.Is(err, store.ErrAckAhead) {
+			// The central holds events of this door beyond anything this
+			// store numbered: the door's database was replaced. Events it
+			// numbers now would collide with stored ones.
+			s.rejected.With(m.kind, "ack_ahead").Inc()
+			s.log.Error("the central acknowledges events this door never recorded: its database was replaced; "+
+				"provision the door again so that its numbering continues after the central's", "through", ack.Through)
+			return
+		}
+		if err != nil {
+			s.reject(m.kind, err)
+			return
+		}
+		s.acks.Inc()
+		s.acked.Add(uint64(n))
+		keep := st.flights[:0]
+		for _, f := range st.flights {
+			if f.last > ack.Through {
+				keep = append(keep, f)
+			}
+		}
+		st.flights = keep
+		if len(keep) == 0 && st.sent > ack.Through {
+			// Everything we sent was answered, but the central is still
+			// missing some of it: start over from the oldest event.
+			st.sent = 0
+		}
+	case protocol.TopicWhitelist:
+		res, err := s.h.ReceiveWhitelist(ctx, m.payload)
+		switch {
+		case errors.Is(err, protocol.ErrGap):
+			s.requestSync(ctx, false)
+		case errors.Is(err, protocol.ErrReplay):
+			// Already held (a repeat, or an answer to an older request).
+		case err != nil:
+			s.rejected.With(m.kind, protocol.Code(err)).Inc() // the agent logged it
+		case res.Applied:
+			st.staging = 0
+			s.publishStatus(ctx, st)
+		default: // a snapshot part staged
+			if st.staging != res.Version || res.Staged == 1 {
+				st.stagingAt = time.Now()
+			}
+			st.staging = res.Version
+		}
+	case protocol.TopicCert:
+		s.renewed(st, m.payload)
+	case protocol.TopicCommands:
+		c, err := s.h.ReceiveCommand(ctx, m.payload)
+		if err != nil {
+			s.rejected.With(m.kind, protocol.Code(err)).Inc() // the agent logged it
+			return
+		}
+		if c.Action == protocol.ActionResync {
+			s.requestSync(ctx, true)
+		}
+		s.publishStatus(ctx, st)
+	}
+}
+
+func (s *Sync) reject(topic string, err error) {
+	s.rejected.With(topic, protocol.Code(err)).Inc()
+	s.log.Warn("message from the central refused", "topic", topic, "reason", protocol.Code(err), "err", err)
+}
+
+// requestSync asks for the whitelist after the version held (or from 0 for
+// a full snapshot when full is set).
+func (s *Sync) requestSync(ctx context.Context, full bool) {
+	var from uint64
+	if !full {
+		v, err := s.h.WhitelistVersion(ctx)
+		if err != nil {
+			s.log.Error("reading the whitelist version failed", "err", err)
+			return
+		}
+		from = v
+	}
+	payload, err := protocol.Encode(&protocol.SyncRequest{V: protocol.Version, Door: s.door, From: from})
+	if err != nil {
+		return
+	}
+	s.client.Publish(s.topics.Door(s.door, protocol.TopicSync), 1, false, payload)
+	s.syncReqs.Inc()
+}
+
+func (s *Sync) publishStatus(ctx context.Context, st *state) {
+	status, err := s.h.Status(ctx)
+	if err != nil {
+		s.log.Error("reading the door's status failed", "err", err)
+		return
+	}
+	payload, err := protocol.Encode(&status)
+	if err != nil {
+		return
+	}
+	s.client.Publish(s.topics.Door(s.door, protocol.TopicStatus), 1, true, payload)
+	st.statusAt = time.Now()
+}
+
+// goodbye publishes the offline status (what the last will would say) and
+// disconnects cleanly.
+func (s *Sync) goodbye() {
+	if s.client.IsConnectionOpen() {
+		payload, err := protocol.Encode(&protocol.Status{V: protocol.Version, Door: s.door, State: protocol.StateOffline, TimeMs: s.h.Now().Time.UnixMilli()})
+		if err == nil {
+			tok := s.client.Publish(s.topics.Door(s.door, protocol.TopicStatus), 1, true, payload)
+			tok.WaitTimeout(2 * time.Second)
+		}
+	}
+	s.client.Disconnect(500)
+}
