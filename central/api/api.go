@@ -1,8 +1,9 @@
 // Package api is the central service's HTTP API: JSON under /api/v1, bearer
 // tokens with roles (admin, center manager, technician), CRUD for the domain,
 // the bulk import of bookings, the events query, door broker secrets, door
-// enrollment (one-time tokens and the public enroll endpoint) and token
-// management. Its OpenAPI document is served at /api/v1/openapi.json
+// enrollment (one-time tokens and the public enroll endpoint), token
+// management, and the hours: settlements, member statements and period
+// closes. Its OpenAPI document is served at /api/v1/openapi.json
 // and a test keeps it and the routes in step.
 package api
 
@@ -43,6 +44,9 @@ type Config struct {
 	Now     func() time.Time  // default: time.Now
 	// MaxBody and MaxImportBody bound request bodies in bytes.
 	MaxBody, MaxImportBody int64
+	// Credit serves settlements, statements and closes (nil: those
+	// endpoints answer 503 crediting_unavailable).
+	Credit Credit
 	// Commands sends remote door commands; nil answers 503 there.
 	Commands *Commander
 	// Enroll, when set, serves door enrollment (tokens and the public
@@ -65,6 +69,7 @@ type Server struct {
 	routes  []route
 	rejects *metrics.CounterVec
 	reqs    *metrics.CounterVec
+	cr      Credit
 	cmds    *Commander
 
 	enroll    *enroll.Service
@@ -152,6 +157,10 @@ func (s *Server) table() []route {
 
 		{"GET", "/events", managers, s.listEvents},
 
+		{"GET", "/settlements/{period}", managers, s.getSettlement},
+		{"GET", "/members/{id}/statement", managers, s.getStatement},
+		{"POST", "/periods/{period}/close", admins, s.closePeriod},
+
 		{"GET", "/tokens", admins, s.listTokens},
 		{"POST", "/tokens", admins, s.createToken},
 		{"DELETE", "/tokens/{id}", admins, s.deleteToken},
@@ -161,7 +170,7 @@ func (s *Server) table() []route {
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cmds: cfg.Commands,
-		enroll: cfg.Enroll, publicURL: cfg.PublicURL}
+		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -567,9 +567,10 @@ func TestRoleGates(t *testing.T) {
 		"POST /centers": true, "PUT /centers/{id}": true, "DELETE /centers/{id}": true,
 		"POST /passes": true, "PUT /passes/{id}": true, "DELETE /passes/{id}": true,
 		"GET /tokens": true, "POST /tokens": true, "DELETE /tokens/{id}": true,
-		"POST /doors/{id}/commands": true,
+		"POST /periods/{period}/close": true,
+		"POST /doors/{id}/commands":    true,
 	}
-	fill := strings.NewReplacer("{id}", "x1", "{uid}", "11111111", "{member_id}", "m1")
+	fill := strings.NewReplacer("{id}", "x1", "{uid}", "11111111", "{member_id}", "m1", "{period}", "2026-03")
 	for _, r := range f.srv.Routes() {
 		key := r.Method + " " + r.Path
 		path := fill.Replace(r.Path)

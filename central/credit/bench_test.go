@@ -6,30 +6,21 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/credit/credittest"
 	"github.com/smartworkcenters/swc/central/domain"
-	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // benchNetwork is one month (November 2026) of a 30-center network: 800
 // workspaces, 80 meeting rooms, 5,000 members, about 18,000 bookings and
-// 1,000,000 door events, generated from a fixed seed.
+// 1,000,000 door events, generated from a fixed seed (credittest.MonthSize()).
 type benchNetwork struct {
 	cfg    credit.Config
 	dir    *credit.Directory
 	period credit.Period
 	events []domain.Event
 }
-
-const (
-	benchCenters   = 30
-	benchMembers   = 5000
-	benchEvents    = 1_000_000
-	benchRooms     = 80
-	benchWorkspace = 800
-)
 
 var (
 	benchOnce sync.Once
@@ -38,89 +29,17 @@ var (
 
 func loadBenchNetwork(b *testing.B) *benchNetwork {
 	b.Helper()
-	benchOnce.Do(func() { benchData = makeBenchNetwork(b) })
+	benchOnce.Do(func() {
+		n, err := credittest.NewNetwork(credittest.MonthSize())
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchData = &benchNetwork{cfg: n.Config, dir: n.Directory(), period: n.Period, events: n.Events}
+	})
+	if benchData == nil {
+		b.Fatal("no bench network")
+	}
 	return benchData
-}
-
-func makeBenchNetwork(b *testing.B) *benchNetwork {
-	rng := rand.New(rand.NewPCG(2026, 11))
-	cfg := testConfig(b)
-	period := mustPeriod(b, "2026-11")
-	var centers []domain.Center
-	type centerDoors struct {
-		in, out string
-		rooms   []string
-	}
-	doorsOf := make([]centerDoors, benchCenters)
-	var doors []domain.Door
-	for c := range benchCenters {
-		id := fmt.Sprintf("ctr-%02d", c)
-		hours := everyDay(7*60, 22*60)
-		hours[time.Sunday] = nil
-		centers = append(centers, domain.Center{ID: id, Name: id, TimeZone: "Europe/Brussels", Hours: hours,
-			RateCents: int64(rng.IntN(3)) * 250})
-		cd := centerDoors{in: id + "-in", out: id + "-out"}
-		doors = append(doors, domain.Door{ID: cd.in, CenterID: id, Name: "entrance"},
-			domain.Door{ID: cd.out, CenterID: id, Name: "exit", Exit: true})
-		for r := c; r < benchRooms; r += benchCenters {
-			rid := fmt.Sprintf("%s-room-%d", id, r)
-			cd.rooms = append(cd.rooms, rid)
-			doors = append(doors, domain.Door{ID: rid, CenterID: id, Name: "room", RoomID: rid})
-		}
-		doorsOf[c] = cd
-	}
-	start := period.Start(brussels)
-	var members []domain.Member
-	var passes []domain.Pass
-	favorites := make([][]int, benchMembers)
-	for m := range benchMembers {
-		id := fmt.Sprintf("mem-%04d", m)
-		home := ""
-		if m%5 >= 2 { // 60 % local members
-			home = centers[m%benchCenters].ID
-		}
-		members = append(members, domain.Member{ID: id, Name: id, HomeCenterID: home, Status: domain.MemberActive})
-		favorites[m] = []int{m % benchCenters, rng.IntN(benchCenters), rng.IntN(benchCenters)}
-		if m%10 < 7 {
-			passes = append(passes, domain.Pass{ID: "pass-" + id, MemberID: id,
-				ValidFrom: start.AddDate(0, -1, 0), ValidUntil: start.AddDate(0, 2, 0)})
-		}
-	}
-	var bookings []domain.Booking
-	for d := range 30 {
-		day := start.AddDate(0, 0, d)
-		for w := range benchWorkspace * 3 / 4 {
-			m := rng.IntN(benchMembers)
-			c := favorites[m][rng.IntN(3)]
-			from := day.Add(time.Duration(7*60+rng.IntN(8*60)) * time.Minute)
-			bookings = append(bookings, domain.Booking{ID: fmt.Sprintf("bk-%d-%d", d, w), MemberID: members[m].ID,
-				CenterID: centers[c].ID, Start: from, End: from.Add(time.Duration(60+rng.IntN(7*60)) * time.Minute),
-				Status: domain.BookingConfirmed})
-		}
-	}
-	seq := map[string]uint64{}
-	events := make([]domain.Event, 0, benchEvents)
-	for len(events) < benchEvents {
-		m := rng.IntN(benchMembers)
-		c := favorites[m][rng.IntN(3)]
-		cd := doorsOf[c]
-		t := start.AddDate(0, 0, rng.IntN(30)).Add(time.Duration(7*3600+rng.IntN(14*3600)) * time.Second)
-		door, reason := cd.in, protocol.GrantedPass
-		switch k := rng.IntN(100); {
-		case k < 35:
-			door = cd.out
-		case k < 40:
-			reason = protocol.DeniedNoBooking
-		case k < 45 && len(cd.rooms) > 0:
-			door, reason = cd.rooms[rng.IntN(len(cd.rooms))], protocol.GrantedBooking
-		}
-		seq[door]++
-		events = append(events, domain.Event{Door: door, ReceivedMs: t.Add(time.Duration(rng.IntN(120)) * time.Second).UnixMilli(),
-			Event: protocol.Event{Seq: seq[door], TimeMs: t.UnixMilli(), Trusted: rng.IntN(50) != 0, Boot: "boot",
-				Kind: protocol.EventTap, UID: "04A1B2C3", Member: members[m].ID, Reason: reason, WLVersion: 1}})
-	}
-	return &benchNetwork{cfg: cfg, dir: credit.NewDirectory(centers, doors, members, bookings, passes),
-		period: period, events: events}
 }
 
 // BenchmarkSettleMonthFromScratch credits one month of the 30-center
@@ -144,7 +63,7 @@ func BenchmarkSettleMonthFromScratch(b *testing.B) {
 			visits += len(mp.Visits)
 		}
 	}
-	b.ReportMetric(float64(benchEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(len(n.events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(visits), "visits")
 }
 
@@ -175,7 +94,7 @@ func BenchmarkLedgerRebuildMonth(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(benchEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(len(n.events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkLedgerUpdate credits a batch of new events into a month that

@@ -251,6 +251,41 @@ func (s *Settlement) ForCenter(id string) *Settlement {
 	return &out
 }
 
+// ForCenter returns the part of a member's statement at one center, as the
+// manager of a center the member visited may see it: the visits and
+// adjustment lines at that center only, summed again. The member's name
+// and network-wide counts are left out: a host center sees the member id
+// its doors already show, not who the member is nor where else they went.
+func (st *Statement) ForCenter(id string) *Statement {
+	out := *st
+	out.Name = ""
+	out.Counts = nil
+	out.Centers = []StatementCenter{}
+	out.Visits = []Visit{}
+	out.Adjustments = []Adjustment{}
+	out.CreditedMinutes, out.AdjustmentMinutes = 0, 0
+	for _, c := range st.Centers {
+		if c.CenterID == id {
+			out.Centers = append(out.Centers, c)
+		}
+	}
+	for _, v := range st.Visits {
+		if v.CenterID == id {
+			out.Visits = append(out.Visits, v)
+			if v.Credited {
+				out.CreditedMinutes += v.CreditedMinutes
+			}
+		}
+	}
+	for _, a := range st.Adjustments {
+		if a.CenterID == id {
+			out.Adjustments = append(out.Adjustments, a)
+			out.AdjustmentMinutes += a.Minutes
+		}
+	}
+	return &out
+}
+
 // Center returns the center's line, or false.
 func (s *Settlement) Center(id string) (CenterLine, bool) {
 	for _, l := range s.Centers {

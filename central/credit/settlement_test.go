@@ -73,6 +73,17 @@ func TestStatement(t *testing.T) {
 	}, st.Centers)
 	require.Len(t, st.Visits, 2)
 
+	host := st.ForCenter("ctr-b")
+	assert.Empty(t, host.Name, "a host center does not see who the member is")
+	assert.Nil(t, host.Counts)
+	assert.Equal(t, []credit.StatementCenter{st.Centers[1]}, host.Centers)
+	require.Len(t, host.Visits, 1)
+	assert.Equal(t, "ctr-b", host.Visits[0].CenterID)
+	assert.Equal(t, int64(90), host.CreditedMinutes)
+	assert.Empty(t, st.ForCenter("ctr-n").Visits)
+	assert.Equal(t, "Local", st.Name, "the statement itself is unchanged")
+	require.Len(t, st.Visits, 2)
+
 	unknown := r.Statement("nobody", p)
 	assert.Empty(t, unknown.Visits)
 	assert.Equal(t, int64(0), unknown.CreditedMinutes)

@@ -4,8 +4,8 @@
 // HTTP API (over HTTPS with --https) and metrics, the embedded MQTT broker
 // (doors present certificates on its mutual-TLS listener; a per-door secret
 // listener only when asked for) or a client of an external one, the
-// whitelist compiler, the event ingest, and door enrollment with
-// certificate renewals over MQTT.
+// whitelist compiler, the event ingest, door enrollment with certificate
+// renewals over MQTT, and the hours crediting.
 package server
 
 import (
@@ -28,6 +28,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/broker"
+	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/keys"
@@ -69,8 +70,9 @@ type Config struct {
 	// ShareGroup names the MQTT shared subscription the replicas split the
 	// door traffic with (default "swc-ingest").
 	ShareGroup string
-	// DefaultRateCents is the network's hourly rate in cents for the
-	// dashboard's hours; 0 leaves the hours out of the dashboard.
+	// DefaultRateCents is the network's hourly rate in cents for centers
+	// without a rate of their own, in the hours the API and the dashboard
+	// show (0: crediting.DefaultRateCents).
 	DefaultRateCents int64
 
 	// Door identity and enrollment (see enroll.go).
@@ -133,6 +135,9 @@ func (c *Config) Check() error {
 	if c.DoorCertValidity != 0 && (c.DoorCertValidity < time.Hour || c.DoorCertValidity > 365*24*time.Hour) {
 		return fmt.Errorf("--door-cert-validity %v: want 1h to 8760h", c.DoorCertValidity)
 	}
+	if c.DefaultRateCents < 0 {
+		return fmt.Errorf("--rate-cents %d: want the network hourly rate in cents, more than 0", c.DefaultRateCents)
+	}
 	if c.DBURL != "" {
 		u, err := url.Parse(c.DBURL)
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -168,6 +173,10 @@ type Server struct {
 	CA     *enroll.CA      // the central's CA (ca.pem, ca-key.pem in the data folder)
 	Enroll *enroll.Service // nil when no broker address for doors is known
 	certs  *enroll.Certs   // the TLS server certificate of the API and the broker
+
+	// Credit is the hours ledger: settlements, statements, closes (the API
+	// and the dashboard read it).
+	Credit *crediting.Service
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -212,6 +221,11 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.firstAdminToken(ctx); err != nil {
+		return nil, err
+	}
+	// Before the ingest: it hands every commit to the crediting, which
+	// stops after it.
+	if err := s.startCrediting(); err != nil {
 		return nil, err
 	}
 	if err := s.loadCA(); err != nil {
@@ -309,7 +323,7 @@ func (s *Server) startHTTP() error {
 	s.httpLn = ln
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
-		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL}))
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {

@@ -8,28 +8,17 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/web"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // startDashboard builds what the API and the dashboard share (the remote
-// command sender) and the dashboard, fed by the ingest's commits.
+// command sender) and the dashboard, fed by the ingest's commits, showing
+// the hours ledger.
 func (s *Server) startDashboard() error {
 	s.Commands = api.NewCommander(s.Store, s.Signer, s.Ingest.PublishCommand, s.log, s.Metrics, nil)
-	var hours web.Hours
-	if s.cfg.DefaultRateCents > 0 {
-		cfg, err := credit.DefaultConfig(s.cfg.DefaultRateCents)
-		if err != nil {
-			return err
-		}
-		h, err := web.NewComputedHours(s.Store, cfg, nil)
-		if err != nil {
-			return err
-		}
-		hours = h
-	} else {
-		s.log.Warn("serve: no --rate-cents: the dashboard shows no hours")
-	}
+	hours := ledgerHours{Service: s.Credit, results: s.Store.Credit()}
 	w, err := web.New(web.Config{Store: s.Store, Doors: s.Ingest.Doors, Versions: s.compiledVersion, Commands: s.Commands,
 		Hours: hours, Logger: s.log, Metrics: s.Metrics})
 	if err != nil {
@@ -41,6 +30,26 @@ func (s *Server) startDashboard() error {
 	s.Metrics.GaugeFunc("swc_doors_whitelist_behind",
 		"Doors online whose reported whitelist version is below the version compiled for them.", s.doorsBehind)
 	return nil
+}
+
+// ledgerHours gives the dashboard the hours ledger: settlements and
+// statements as the API serves them, and the credited minutes per day from
+// the ledger's stored results.
+type ledgerHours struct {
+	*crediting.Service
+	results credit.Store
+}
+
+// DailyMinutes implements web.Hours.
+func (h ledgerHours) DailyMinutes(ctx context.Context, center string, p credit.Period) ([]int64, error) {
+	if err := h.Sync(ctx); err != nil {
+		return nil, err
+	}
+	results, err := h.results.MemberPeriods(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return web.DailyFromResults(results, center, p, h.Rules().Location), nil
 }
 
 // doorsBehind counts the online doors that report an older whitelist

@@ -132,6 +132,9 @@ type Store interface {
 	// admin token when there is none).
 	CountTokens(ctx context.Context) (int, error)
 
+	// Credit returns the hours crediting's storage in the same database.
+	Credit() CreditStore
+
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.
 	//

@@ -4,6 +4,7 @@
 //	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
 //	swc-central key [--data DIR]
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
+//	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--rate-cents N]
 package main
 
 import (
@@ -19,18 +20,21 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/server"
 )
 
 const usage = `usage:
-  swc-central serve [flags]   run the central service
+  swc-central serve [flags]    run the central service
   swc-central key [--data DIR] print the public signing key that doors pin
   swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
-                              issue Mosquitto's server certificate and the
-                              central's own client certificate from the CA
+                               issue Mosquitto's server certificate and the
+                               central's own client certificate from the CA
+  swc-central settle --period YYYY-MM [flags]
+                               print a period's settlement (CSV or JSON)
 
-Run 'swc-central serve -h' for the serve flags.
+Run 'swc-central serve -h' or 'swc-central settle -h' for their flags.
 `
 
 func main() {
@@ -52,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return key(args[1:], stdout, stderr)
 	case "broker-cert":
 		return brokerCert(args[1:], stdout, stderr)
+	case "settle":
+		return settle(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -82,7 +88,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BrokerKey, "broker-key", "", "with --broker mqtts://: the key of --broker-cert (PEM)")
 	fs.StringVar(&cfg.MQTTServiceSecretFile, "mqtt-service-secret-file", "", "with the embedded broker: file holding the secret of its "+server.ServiceUser+" account (created when missing), for operators' tools")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
-	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", 0, "network default hourly rate in cents, for the dashboard's hours (0: no hours on the dashboard)")
+	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", crediting.DefaultRateCents, "the network's default hourly rate in cents, for centers without a rate of their own (settlements, statements, the dashboard's hours)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,6 +1,7 @@
 // Package credittest holds conformance tests for implementations of
 // credit.Store, so that the SQLite and PostgreSQL stores behave as the
-// in-memory one the crediting engine is tested with.
+// in-memory one the crediting engine is tested with, and the generated
+// network (NewNetwork) that the engine's and the stores' benchmarks settle.
 package credittest
 
 import (

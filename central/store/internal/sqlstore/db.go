@@ -44,6 +44,10 @@ type Dialect struct {
 	InsertBatches func(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, centers map[string]string) ([]int, error)
 	// SaveSeqs writes the doors' sequence states (rows exist).
 	SaveSeqs func(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error
+	// TrackEvents: the crediting reads events by member through the
+	// credit_taps table that store.CreditStore.Track fills, instead of an
+	// index on the events table (see store.CreditStore).
+	TrackEvents bool
 }
 
 // DB is a store.Store.

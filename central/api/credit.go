@@ -1,0 +1,202 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/crediting"
+)
+
+// Credit is the hours ledger as the API serves it (crediting.Service).
+type Credit interface {
+	Settlement(ctx context.Context, p credit.Period) (*credit.Settlement, error)
+	Statement(ctx context.Context, member string, p credit.Period) (*credit.Statement, error)
+	Close(ctx context.Context, p credit.Period) (*credit.Settlement, error)
+}
+
+// Who sees what of the hours:
+//
+//   - admin: every settlement and statement; closes periods.
+//   - manager of center C: the settlement as credit.Settlement.ForCenter
+//     gives it (C's line, the cross-center lines where C is host or home,
+//     C's adjustments). Statements: the whole statement of a local member
+//     of C (C is their center, and is invoiced for their hours elsewhere);
+//     of any other member, nomadic or local elsewhere, only the part at C
+//     (credit.Statement.ForCenter: visits and adjustments at C, without the
+//     member's name or what they did elsewhere), and only when that part
+//     is not empty; else 403.
+//   - technician: nothing.
+
+func (s *Server) credit() (Credit, error) {
+	if s.cr == nil {
+		return nil, &Error{Status: http.StatusServiceUnavailable, Code: "crediting_unavailable", Message: "hours crediting is not running"}
+	}
+	return s.cr, nil
+}
+
+// creditErr gives the ledger's errors their API codes.
+func creditErr(err error) error {
+	code, status := "", http.StatusConflict
+	switch {
+	case errors.Is(err, credit.ErrPeriod):
+		return errInvalid("period", "%v", err)
+	case errors.Is(err, credit.ErrCloseOrder):
+		code = "close_order"
+	case errors.Is(err, credit.ErrPeriodNotOver):
+		code = "period_not_over"
+	case errors.Is(err, credit.ErrAlreadyClosed):
+		code = "already_closed"
+	case errors.Is(err, credit.ErrStale):
+		code = "stale"
+	case errors.Is(err, crediting.ErrNotRunning):
+		code, status = "crediting_unavailable", http.StatusServiceUnavailable
+	default:
+		return err
+	}
+	return &Error{Status: status, Code: code, Field: "period", Message: err.Error()}
+}
+
+func pathPeriod(r *http.Request) (credit.Period, error) {
+	p, err := credit.ParsePeriod(r.PathValue("period"))
+	if err != nil {
+		return p, errInvalid("period", "%v", err)
+	}
+	return p, nil
+}
+
+// format reads ?format= and, without it, the Accept header: csv when
+// text/csv is preferred to application/json.
+func (q *query) format(r *http.Request) string {
+	if f := q.oneOf("format", credit.FormatJSON, credit.FormatCSV); f != "" {
+		return f
+	}
+	best, bestQ := credit.FormatJSON, 0.0
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		weight := 1.0
+		if v, ok := params["q"]; ok {
+			if weight, err = strconv.ParseFloat(v, 64); err != nil {
+				continue
+			}
+		}
+		if mt == "text/csv" && weight > bestQ {
+			best, bestQ = credit.FormatCSV, weight
+		}
+		if (mt == "application/json" || mt == "*/*" || mt == "application/*") && weight >= bestQ {
+			best, bestQ = credit.FormatJSON, weight
+		}
+	}
+	return best
+}
+
+// sendExport sends v as JSON, or as a CSV download named filename.
+func sendExport(w http.ResponseWriter, format, filename string, v any, csv func(*bytes.Buffer) error) error {
+	if format != credit.FormatCSV {
+		return writeJSON(w, http.StatusOK, v)
+	}
+	var buf bytes.Buffer
+	if err := csv(&buf); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+func (s *Server) getSettlement(w http.ResponseWriter, r *http.Request, p *principal) error {
+	period, err := pathPeriod(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r, "format")
+	format := q.format(r)
+	if q.err != nil {
+		return q.err
+	}
+	cr, err := s.credit()
+	if err != nil {
+		return err
+	}
+	st, err := cr.Settlement(r.Context(), period)
+	if err != nil {
+		return creditErr(err)
+	}
+	name := "settlement-" + period.String()
+	if !p.admin() {
+		st = st.ForCenter(p.Centers[0])
+		name += "-" + p.Centers[0]
+	}
+	return sendExport(w, format, name+".csv", st, func(b *bytes.Buffer) error { return st.WriteCSV(b) })
+}
+
+func (s *Server) getStatement(w http.ResponseWriter, r *http.Request, p *principal) error {
+	member, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	q := newQuery(r, "period", "format")
+	format := q.format(r)
+	raw := q.v.Get("period")
+	if q.err != nil {
+		return q.err
+	}
+	if raw == "" {
+		return errInvalid("period", "required: the month, such as 2026-11")
+	}
+	period, err := credit.ParsePeriod(raw)
+	if err != nil {
+		return errInvalid("period", "%v", err)
+	}
+	cr, err := s.credit()
+	if err != nil {
+		return err
+	}
+	st, err := cr.Statement(r.Context(), member, period)
+	if err != nil {
+		return creditErr(err)
+	}
+	name := fmt.Sprintf("statement-%s-%s", member, period)
+	if !p.admin() {
+		c := p.Centers[0]
+		if st.HomeCenterID != c {
+			st = st.ForCenter(c)
+			if len(st.Visits) == 0 && len(st.Adjustments) == 0 {
+				return outside("member " + member + "'s statement for " + period.String())
+			}
+			name += "-" + c
+		}
+	}
+	return sendExport(w, format, name+".csv", st, func(b *bytes.Buffer) error { return st.WriteCSV(b) })
+}
+
+func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, p *principal) error {
+	period, err := pathPeriod(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	if q.err != nil {
+		return q.err
+	}
+	cr, err := s.credit()
+	if err != nil {
+		return err
+	}
+	st, err := cr.Close(r.Context(), period)
+	if err != nil {
+		return creditErr(err)
+	}
+	s.log.InfoContext(r.Context(), "api: period closed", "period", period.String(), "total_cents", st.TotalCents, "by", p.ID)
+	return writeJSON(w, http.StatusOK, st)
+}

@@ -1,0 +1,849 @@
+// Package crediting runs the hours ledger inside the central service
+// (PRODUCT.md 4.6): it feeds a credit.Ledger from the ingest's commits and
+// from the store's domain changes, keeps the directory of centers, doors,
+// members, bookings and passes that the ledger credits against, and serves
+// settlements, statements and period closes to the API and the dashboard.
+//
+// One worker goroutine (Run) does every write to the ledger, so the ingest
+// and the store's writers only append to a list and never wait for it:
+//
+//   - Committed (the ingest's hook) queues the committed events. The
+//     worker gathers what arrived within Config.Every and, in one go,
+//     tracks them (store.CreditStore.Track), updates the ledger and marks
+//     them credited. Events without a member (door events) are only
+//     counted; each of their updates reads every such event of a period,
+//     so they are credited at most every Config.NoMemberEvery.
+//   - Changed (a store.Feed subscriber) queues domain changes. Once none
+//     came for Config.Debounce, the worker reloads the directory, then
+//     recomputes the members of booking and pass changes over the periods
+//     the booking or pass covers, before and after the change (closed
+//     periods get adjustment lines), the members whose home changed over
+//     the open periods, and, after a change of a door or center that
+//     matters to crediting (center, exit flag, room, time zone, hours,
+//     rate), rebuilds every open period.
+//   - A failed step is logged, counted and retried after Config.RetryAfter;
+//     its events stay queued.
+//   - Reads (Settlement, Statement, Sync) first have the worker credit what
+//     is queued: they see every event the ingest acknowledged before them.
+//
+// Nothing is lost across a crash: the store remembers the receipt time up
+// to which events were credited, and StartTracking returns what was
+// committed since (see store.CreditStore). Run must be running before the
+// ingest starts and stop after it.
+//
+// Only one process may credit a store: PostgreSQL replicas sharing the
+// ingest must run the crediting in one of them only, and that one sees
+// only its own commits until a period is closed (closing rebuilds the
+// period from every stored event) — see Config.
+package crediting
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// DefaultRateCents is the network's hourly rate in cents (10.00) that
+// serve and settle use unless told another (--rate-cents); a center's own
+// rate overrides it.
+const DefaultRateCents = 1000
+
+// Defaults of Config.
+const (
+	DefaultEvery         = 500 * time.Millisecond
+	DefaultNoMemberEvery = time.Minute
+	DefaultDebounce      = 2 * time.Second
+	DefaultRetryAfter    = 5 * time.Second
+)
+
+// maxOpenPeriods bounds the open periods a directory change rebuilds: the
+// current one and the eleven before it. Periods should be closed monthly;
+// an open period older than that keeps its figures until it is closed
+// (closing rebuilds it).
+const maxOpenPeriods = 12
+
+// Config configures the crediting.
+type Config struct {
+	Rules   credit.Config
+	Store   store.Store
+	Logger  *slog.Logger      // default slog.Default()
+	Metrics *metrics.Registry // default: a registry of its own
+	// Now is the time that says which periods are open and may close
+	// (default time.Now); the worker's pacing runs on the real clock.
+	Now func() time.Time
+
+	// Every is how long commits gather before one ledger update.
+	Every time.Duration
+	// NoMemberEvery is how often events without a member are credited.
+	NoMemberEvery time.Duration
+	// Debounce is how long domain changes gather before the ledger
+	// follows them.
+	Debounce time.Duration
+	// RetryAfter is the pause after a failed step.
+	RetryAfter time.Duration
+}
+
+// Service is the central's crediting.
+type Service struct {
+	cfg    Config
+	st     store.Store
+	cs     store.CreditStore
+	ledger *credit.Ledger
+	log    *slog.Logger
+	kick   chan struct{}
+	reqs   chan request
+
+	mu          sync.Mutex // guards what the hooks append to, and working
+	commits     []commit
+	changes     []domain.Change
+	working     bool // the worker took commits or changes it has not finished
+	firstChange time.Time
+	lastChange  time.Time
+
+	dirMu sync.RWMutex
+	dir   *directory
+
+	// The worker's own state.
+	toCredit    []domain.Event         // tracked events of members, not yet credited
+	noMember    map[credit.Period]bool // periods of tracked events without a member, not yet credited
+	noMemberMin int64                  // earliest receipt among them
+	noMemberN   int                    // how many
+	trackedMax  int64                  // latest receipt tracked
+	lastUpdate  time.Time              // when the last update ended
+	rest        time.Duration          // the pause before the next: Every, or twice the last update's time
+	lastNoMem   time.Time
+	retryAt     time.Time
+
+	eventsCredited, updates, rebuilds, closes *metrics.Counter
+	errs                                      *metrics.CounterVec
+	pending                                   *metrics.Gauge
+}
+
+// commit is one ingest commit, reduced to what crediting reads (door, seq,
+// member, door time).
+type commit struct {
+	receivedMs int64
+	batches    []store.DoorEvents
+}
+
+type request struct {
+	close credit.Period // zero: flush only
+	sync  bool          // a read's barrier: commits and changes only
+	reply chan result
+}
+
+type result struct {
+	s   *credit.Settlement
+	err error
+}
+
+// New returns the crediting over cfg.Store; Run does its work.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("crediting: a store is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewRegistry()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Every <= 0 {
+		cfg.Every = DefaultEvery
+	}
+	if cfg.NoMemberEvery <= 0 {
+		cfg.NoMemberEvery = DefaultNoMemberEvery
+	}
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = DefaultDebounce
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = DefaultRetryAfter
+	}
+	cs := cfg.Store.Credit()
+	ledger, err := credit.NewLedger(cfg.Rules, cs)
+	if err != nil {
+		return nil, fmt.Errorf("crediting: %w", err)
+	}
+	reg := cfg.Metrics
+	return &Service{
+		cfg: cfg, st: cfg.Store, cs: cs, ledger: ledger, log: cfg.Logger.With("component", "crediting"),
+		kick: make(chan struct{}, 1), reqs: make(chan request), noMember: map[credit.Period]bool{},
+
+		eventsCredited: reg.Counter("swc_credit_events_total", "Committed events handed to the hours ledger."),
+		updates:        reg.Counter("swc_credit_updates_total", "Hours ledger updates after commits or domain changes."),
+		rebuilds:       reg.Counter("swc_credit_rebuilds_total", "Open periods rebuilt after a change of a door or center."),
+		closes:         reg.Counter("swc_credit_closes_total", "Periods closed."),
+		errs:           reg.CounterVec("swc_credit_errors_total", "Failed crediting steps (retried), by step.", "step"),
+		pending:        reg.Gauge("swc_credit_pending_events", "Committed events not yet credited."),
+	}, nil
+}
+
+// Rules returns the crediting rules.
+func (s *Service) Rules() credit.Config { return s.ledger.Config() }
+
+// Committed is the ingest's Committed hook: it queues the events and
+// returns at once.
+func (s *Service) Committed(receivedMs int64, batches []ingest.Batch) {
+	c := commit{receivedMs: receivedMs, batches: make([]store.DoorEvents, 0, len(batches))}
+	n := 0
+	for _, b := range batches {
+		evs := make([]protocol.Event, len(b.Events))
+		for i := range b.Events {
+			e := &b.Events[i]
+			evs[i] = protocol.Event{Seq: e.Seq, TimeMs: e.TimeMs, Member: e.Member}
+		}
+		c.batches = append(c.batches, store.DoorEvents{Door: b.Door, Events: evs})
+		n += len(evs)
+	}
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.commits = append(s.commits, c)
+	s.mu.Unlock()
+	s.pending.Add(float64(n))
+	s.poke()
+}
+
+// Changed is a store.Feed subscriber: it queues the changes crediting
+// follows and returns at once.
+func (s *Service) Changed(_ context.Context, ch domain.Change) {
+	switch ch.Kind {
+	case domain.KindBooking, domain.KindPass, domain.KindMember, domain.KindDoor, domain.KindCenter:
+	default:
+		return // rooms, badges and staff do not change credits
+	}
+	now := time.Now() // pacing runs on the real clock; Config.Now says which periods are open
+	s.mu.Lock()
+	if len(s.changes) == 0 {
+		s.firstChange = now
+	}
+	s.changes = append(s.changes, ch)
+	s.lastChange = now
+	s.mu.Unlock()
+	s.poke()
+}
+
+func (s *Service) poke() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// directory returns the current directory snapshot.
+func (s *Service) directory() *directory {
+	s.dirMu.RLock()
+	defer s.dirMu.RUnlock()
+	return s.dir
+}
+
+// ErrNotRunning is returned while the crediting has not started (or has
+// stopped).
+var ErrNotRunning = errors.New("crediting: not running")
+
+func (s *Service) ready() (*directory, error) {
+	d := s.directory()
+	if d == nil {
+		return nil, ErrNotRunning
+	}
+	return d, nil
+}
+
+// Sync credits every commit and domain change queued so far (the counts
+// of events without a member may stay up to Config.NoMemberEvery behind),
+// so that a read after it sees every event the ingest acknowledged before
+// it. When a step fails (it is logged, counted and retried), Sync returns
+// nil all the same: the reader gets the ledger as it stands.
+func (s *Service) Sync(ctx context.Context) error {
+	if _, err := s.ready(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working
+	s.mu.Unlock()
+	if !queued {
+		return nil
+	}
+	if _, err := s.ask(ctx, request{sync: true}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Settlement returns the period's settlement: frozen when the period is
+// closed, else as the ledger holds it after Sync.
+func (s *Service) Settlement(ctx context.Context, p credit.Period) (*credit.Settlement, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
+	d, err := s.ready()
+	if err != nil {
+		return nil, err
+	}
+	return s.ledger.Settlement(ctx, d.dir, p)
+}
+
+// Statement returns a member's statement for the period, after Sync. A
+// member unknown to the directory with nothing in the ledger is
+// store.ErrNotFound.
+func (s *Service) Statement(ctx context.Context, member string, p credit.Period) (*credit.Statement, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
+	d, err := s.ready()
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.ledger.Statement(ctx, d.dir, member, p)
+	if err != nil {
+		return nil, err
+	}
+	if d.dir.Member(member) == nil && len(st.Visits) == 0 && len(st.Adjustments) == 0 && len(st.Counts) == 0 {
+		return nil, store.Errf(store.ErrNotFound, "id", "member %s", member)
+	}
+	return st, nil
+}
+
+// Close credits everything committed so far, then closes period p (see
+// credit.Ledger.Close) and returns its frozen settlement.
+func (s *Service) Close(ctx context.Context, p credit.Period) (*credit.Settlement, error) {
+	if p.IsZero() {
+		return nil, fmt.Errorf("crediting: close: %w: no period", credit.ErrPeriod)
+	}
+	r, err := s.ask(ctx, request{close: p})
+	if err != nil {
+		return nil, err
+	}
+	return r.s, r.err
+}
+
+// Flush credits everything committed and every change made so far, without
+// waiting for Config.Every, NoMemberEvery or Debounce.
+func (s *Service) Flush(ctx context.Context) error {
+	r, err := s.ask(ctx, request{})
+	if err != nil {
+		return err
+	}
+	return r.err
+}
+
+func (s *Service) ask(ctx context.Context, req request) (result, error) {
+	req.reply = make(chan result, 1)
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		return result{}, ctx.Err()
+	}
+	select {
+	case r := <-req.reply:
+		return r, nil
+	case <-ctx.Done():
+		return result{}, ctx.Err()
+	}
+}
+
+// Run starts a crediting session and does the crediting until ctx ends;
+// then it credits what is queued and ends the session. It returns nil once
+// stopped.
+func (s *Service) Run(ctx context.Context) error {
+	for {
+		err := s.start(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.errs.With("start").Inc()
+		s.log.Error("crediting: start failed; retrying", "err", err, "retry_in", s.cfg.RetryAfter)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.cfg.RetryAfter):
+		}
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := s.work(ctx, dueOnly)
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			s.stop()
+			return nil
+		case <-s.kick:
+		case <-timer.C:
+		case r := <-s.reqs:
+			r.reply <- s.serve(ctx, r)
+		}
+	}
+}
+
+// start begins the session: the directory, then whatever an unclean stop
+// left uncredited.
+func (s *Service) start(ctx context.Context) error {
+	recovered, err := s.cs.StartTracking(ctx)
+	if err != nil {
+		return err
+	}
+	first, err := s.firstOpen(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := loadDirectory(ctx, s.st, first.Start(s.cfg.Rules.Location).Add(-margin), time.Time{})
+	if err != nil {
+		return err
+	}
+	s.setDirectory(d)
+	if len(recovered) > 0 {
+		s.log.Info("crediting: crediting events committed before an unclean stop", "events", len(recovered))
+		s.pending.Add(float64(len(recovered)))
+		for _, e := range recovered {
+			s.queueTracked(e)
+			s.trackedMax = max(s.trackedMax, e.ReceivedMs)
+		}
+		if err := s.credit(ctx, true); err != nil {
+			return err
+		}
+	}
+	s.log.Info("crediting: started", "first_open_period", first.String(), "recovered_events", len(recovered))
+	return nil
+}
+
+// stop credits what is queued and ends the session cleanly when nothing is
+// left; otherwise the next start recovers it.
+func (s *Service) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s.retryAt = time.Time{}
+	if err := s.flush(ctx, flushAll); err != nil {
+		s.log.Error("crediting: stopping with events not credited; the next start credits them", "err", err)
+		return
+	}
+	if err := s.cs.StopTracking(ctx); err != nil {
+		s.log.Error("crediting: could not end the session; the next start checks the last events again", "err", err)
+	}
+	s.setDirectory(nil)
+}
+
+func (s *Service) setDirectory(d *directory) {
+	s.dirMu.Lock()
+	s.dir = d
+	s.dirMu.Unlock()
+}
+
+func (s *Service) serve(ctx context.Context, r request) result {
+	mode := flushAll
+	if r.sync {
+		mode = syncRead
+	}
+	s.retryAt = time.Time{}
+	if err := s.flush(ctx, mode); err != nil {
+		return result{err: err}
+	}
+	if r.close.IsZero() {
+		return result{}
+	}
+	loc := s.cfg.Rules.Location
+	if err := s.ensureDirectory(ctx, r.close.Start(loc).Add(-margin).UnixMilli()); err != nil {
+		return result{err: err}
+	}
+	st, err := s.ledger.Close(ctx, s.directory().dir, r.close, s.cfg.Now())
+	if err != nil {
+		return result{err: err}
+	}
+	s.closes.Inc()
+	s.log.Info("crediting: period closed", "period", r.close.String(), "total_cents", st.TotalCents)
+	return result{s: st}
+}
+
+// flush does what mode asks for now.
+func (s *Service) flush(ctx context.Context, mode int) error {
+	s.work(ctx, mode)
+	if !s.retryAt.IsZero() {
+		return errors.New("crediting: a step failed (see the log); retried shortly")
+	}
+	return nil
+}
+
+// How much of what is queued work does at once, whatever is due.
+const (
+	dueOnly  = iota
+	syncRead // commits and changes: what a read must see
+	flushAll // and the events without a member
+)
+
+// work does what is due (and what mode asks for) and returns how long
+// until more may be due.
+func (s *Service) work(ctx context.Context, mode int) time.Duration {
+	now := time.Now()
+	idle := time.Hour
+	force := mode >= syncRead
+	if !force && now.Before(s.retryAt) {
+		return s.retryAt.Sub(now)
+	}
+	s.retryAt = time.Time{}
+	fail := func(step string, err error) time.Duration {
+		s.errs.With(step).Inc()
+		s.log.Error("crediting: step failed; retrying", "step", step, "err", err, "retry_in", s.cfg.RetryAfter)
+		s.retryAt = now.Add(s.cfg.RetryAfter)
+		return s.cfg.RetryAfter
+	}
+
+	s.mu.Lock()
+	var changes []domain.Change
+	if n := len(s.changes); n > 0 && (force || now.Sub(s.lastChange) >= s.cfg.Debounce || now.Sub(s.firstChange) >= 10*s.cfg.Debounce) {
+		changes, s.changes = s.changes, nil
+	}
+	changesDue := s.lastChange.Add(s.cfg.Debounce)
+	pendingChanges := len(s.changes) > 0
+	var commits []commit
+	if len(s.commits) > 0 && (force || now.Sub(s.lastUpdate) >= s.rest) {
+		commits, s.commits = s.commits, nil
+	}
+	pendingCommits := len(s.commits) > 0
+	s.working = len(commits) > 0 || len(changes) > 0 || len(s.toCredit) > 0
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.working = false
+		s.mu.Unlock()
+	}()
+
+	// Commits first: a directory change then sees their events.
+	began := time.Now()
+	if len(commits) > 0 {
+		if err := s.track(ctx, commits); err != nil {
+			s.mu.Lock()
+			s.commits = append(commits, s.commits...)
+			s.mu.Unlock()
+			return fail("track", err)
+		}
+	}
+	noMemberDue := mode == flushAll || now.Sub(s.lastNoMem) >= s.cfg.NoMemberEvery
+	if len(s.toCredit) > 0 || (len(s.noMember) > 0 && noMemberDue) {
+		if err := s.credit(ctx, noMemberDue); err != nil {
+			return fail("update", err)
+		}
+		// During a burst of commits, the crediting takes at most a third
+		// of the time (and of the store's writer): it rests twice as long
+		// as it worked. Larger updates are cheaper per event, too: a
+		// member's period is recomputed once for all their new taps.
+		took := time.Since(began)
+		s.lastUpdate, s.rest = time.Now(), max(s.cfg.Every, 2*took)
+	}
+	if len(changes) > 0 {
+		if err := s.follow(ctx, changes); err != nil {
+			s.mu.Lock()
+			s.changes = append(changes, s.changes...)
+			s.mu.Unlock()
+			return fail("changes", err)
+		}
+	}
+
+	wait := idle
+	if pendingCommits {
+		wait = min(wait, max(0, s.lastUpdate.Add(s.rest).Sub(now)))
+	}
+	if pendingChanges {
+		wait = min(wait, max(0, changesDue.Sub(now)))
+	}
+	if len(s.noMember) > 0 {
+		wait = min(wait, max(0, s.lastNoMem.Add(s.cfg.NoMemberEvery).Sub(now)))
+	}
+	return max(wait, time.Millisecond)
+}
+
+// track records the commits' events and queues them for the ledger.
+func (s *Service) track(ctx context.Context, commits []commit) error {
+	var batches []store.DoorEvents
+	for _, c := range commits {
+		batches = append(batches, c.batches...)
+	}
+	if err := s.cs.Track(ctx, batches); err != nil {
+		return err
+	}
+	for _, c := range commits {
+		for _, b := range c.batches {
+			for _, e := range b.Events {
+				s.queueTracked(domain.Event{Door: b.Door, ReceivedMs: c.receivedMs, Event: e})
+			}
+		}
+		s.trackedMax = max(s.trackedMax, c.receivedMs)
+	}
+	return nil
+}
+
+// queueTracked queues a tracked event for the ledger: whole for a member;
+// as the periods it concerns when it has no member.
+func (s *Service) queueTracked(e domain.Event) {
+	if e.Member != "" {
+		s.toCredit = append(s.toCredit, e)
+		return
+	}
+	loc := s.cfg.Rules.Location
+	if len(s.noMember) == 0 || e.ReceivedMs < s.noMemberMin {
+		s.noMemberMin = e.ReceivedMs
+	}
+	s.noMember[credit.PeriodOf(time.UnixMilli(e.ReceivedMs), loc)] = true
+	// As credit.Ledger.Update marks them: the tap's time give or take
+	// two days (entries keep members inside, exits end earlier entries).
+	for p, last := credit.PeriodOf(time.UnixMilli(e.TimeMs-twoDaysMs), loc), credit.PeriodOf(time.UnixMilli(e.TimeMs+twoDaysMs), loc); !last.Before(p); p = p.Next() {
+		s.noMember[p] = true
+	}
+	s.noMemberN++
+}
+
+const twoDaysMs = int64(48 * time.Hour / time.Millisecond)
+
+// credit hands the queued events of members to the ledger, and when
+// withNoMember the periods of events without one, then marks what is
+// credited.
+func (s *Service) credit(ctx context.Context, withNoMember bool) error {
+	if len(s.toCredit) > 0 {
+		lo := s.toCredit[0].TimeMs
+		for _, e := range s.toCredit {
+			lo = min(lo, e.TimeMs)
+		}
+		from := credit.PeriodOf(time.UnixMilli(lo-twoDaysMs), s.cfg.Rules.Location).Start(s.cfg.Rules.Location).Add(-margin)
+		if err := s.ensureDirectory(ctx, from.UnixMilli()); err != nil {
+			return err
+		}
+		if _, err := s.ledger.Update(ctx, s.directory().dir, s.toCredit); err != nil {
+			return err
+		}
+		s.updates.Inc()
+		s.eventsCredited.Add(uint64(len(s.toCredit)))
+		s.pending.Add(-float64(len(s.toCredit)))
+		s.toCredit = nil
+	}
+	if withNoMember && len(s.noMember) > 0 {
+		loc := s.cfg.Rules.Location
+		for _, run := range runs(slices.SortedFunc(maps.Keys(s.noMember), comparePeriods)) {
+			if _, err := s.ledger.Refresh(ctx, s.directory().dir, []string{""}, run[0].Start(loc), run[1].End(loc)); err != nil {
+				return err
+			}
+		}
+		s.updates.Inc()
+		s.eventsCredited.Add(uint64(s.noMemberN))
+		s.pending.Add(-float64(s.noMemberN))
+		clear(s.noMember)
+		s.noMemberN = 0
+		s.lastNoMem = time.Now()
+	}
+	mark := s.trackedMax + 1
+	if len(s.noMember) > 0 {
+		mark = min(mark, s.noMemberMin)
+	}
+	s.mu.Lock()
+	for _, c := range s.commits {
+		mark = min(mark, c.receivedMs)
+	}
+	s.mu.Unlock()
+	if s.trackedMax == 0 {
+		return nil
+	}
+	return s.cs.MarkCredited(ctx, mark)
+}
+
+func comparePeriods(a, b credit.Period) int {
+	return cmp.Or(cmp.Compare(a.Year, b.Year), cmp.Compare(a.Month, b.Month))
+}
+
+// runs groups sorted periods into runs of consecutive months [first, last].
+func runs(ps []credit.Period) [][2]credit.Period {
+	var out [][2]credit.Period
+	for _, p := range ps {
+		if n := len(out); n > 0 && out[n-1][1].Next() == p {
+			out[n-1][1] = p
+			continue
+		}
+		out = append(out, [2]credit.Period{p, p})
+	}
+	return out
+}
+
+// ensureDirectory reloads the directory when it lacks bookings ending after
+// fromMs.
+func (s *Service) ensureDirectory(ctx context.Context, fromMs int64) error {
+	if d := s.directory(); d != nil && d.fromMs <= fromMs {
+		return nil
+	}
+	d, err := loadDirectory(ctx, s.st, time.UnixMilli(fromMs), time.Time{})
+	if err != nil {
+		return err
+	}
+	s.setDirectory(d)
+	return nil
+}
+
+// firstOpen is the first open period: after the last closed one, else the
+// earliest with results, else the current one.
+func (s *Service) firstOpen(ctx context.Context) (credit.Period, error) {
+	last, err := s.cs.LastClosed(ctx)
+	if err != nil {
+		return credit.Period{}, err
+	}
+	if !last.IsZero() {
+		return last.Next(), nil
+	}
+	first, err := s.cs.EarliestPeriod(ctx)
+	if err != nil {
+		return credit.Period{}, err
+	}
+	if current := credit.PeriodOf(s.cfg.Now(), s.cfg.Rules.Location); first.IsZero() || current.Before(first) {
+		return current, nil
+	}
+	return first, nil
+}
+
+// openPeriods lists the open periods a directory change recomputes: from
+// the first open one (at most maxOpenPeriods back) to the current one.
+func (s *Service) openPeriods(ctx context.Context) ([]credit.Period, error) {
+	first, err := s.firstOpen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	current := credit.PeriodOf(s.cfg.Now(), s.cfg.Rules.Location)
+	var out []credit.Period
+	for p := current; !p.Before(first) && len(out) < maxOpenPeriods; p = p.Prev() {
+		out = append(out, p)
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// follow reloads the directory and recomputes what the changes alter.
+func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
+	loc, grace := s.cfg.Rules.Location, s.cfg.Rules.Grace
+	old := s.directory()
+	open, err := s.openPeriods(ctx)
+	if err != nil {
+		return err
+	}
+	// The periods to recompute, by member: not before the earliest period
+	// holding results (or the first open one), nor after the current one,
+	// as nothing is credited there.
+	lower, current := open[0], open[len(open)-1]
+	if earliest, err := s.cs.EarliestPeriod(ctx); err != nil {
+		return err
+	} else if !earliest.IsZero() && earliest.Before(lower) {
+		lower = earliest
+	}
+	touch := map[string]map[credit.Period]bool{}
+	mark := func(member string, from, to time.Time) {
+		set := touch[member]
+		if set == nil {
+			set = map[credit.Period]bool{}
+			touch[member] = set
+		}
+		p := credit.PeriodOf(from, loc)
+		if p.Before(lower) {
+			p = lower
+		}
+		last := credit.PeriodOf(to.Add(-time.Millisecond), loc)
+		if current.Before(last) {
+			last = current
+		}
+		for ; !last.Before(p); p = p.Next() {
+			set[p] = true
+		}
+	}
+	rebuild := false
+	for _, ch := range changes {
+		switch {
+		case ch.Kind == domain.KindBooking && ch.Booking != nil:
+			if b, ok := old.bookings[ch.Booking.ID]; ok {
+				mark(b.MemberID, b.Start.Add(-grace), b.End)
+			}
+			mark(ch.Booking.MemberID, ch.Booking.Start.Add(-grace), ch.Booking.End)
+		case ch.Kind == domain.KindPass && ch.Pass != nil:
+			if p, ok := old.passes[ch.Pass.ID]; ok {
+				mark(p.MemberID, p.ValidFrom, p.ValidUntil)
+			}
+			mark(ch.Pass.MemberID, ch.Pass.ValidFrom, ch.Pass.ValidUntil)
+		case ch.Kind == domain.KindMember && ch.Member != nil:
+			m, was := old.members[ch.Member.ID]
+			if !was || ch.Deleted || m.HomeCenterID != ch.Member.HomeCenterID {
+				mark(ch.Member.ID, open[0].Start(loc), open[len(open)-1].End(loc))
+			}
+		case ch.Kind == domain.KindDoor && ch.Door != nil:
+			d, was := old.doors[ch.Door.ID]
+			if !was || ch.Deleted || d.CenterID != ch.Door.CenterID || d.Exit != ch.Door.Exit || d.RoomID != ch.Door.RoomID {
+				rebuild = true
+			}
+		case ch.Kind == domain.KindCenter && ch.Center != nil:
+			c, was := old.centers[ch.Center.ID]
+			if !was || ch.Deleted || c.TimeZone != ch.Center.TimeZone || !sameHours(c.Hours, ch.Center.Hours) || c.RateCents != ch.Center.RateCents {
+				rebuild = true
+			}
+		}
+	}
+	from := open[0]
+	for _, set := range touch {
+		for p := range set {
+			if p.Before(from) {
+				from = p
+			}
+		}
+	}
+	d, err := loadDirectory(ctx, s.st, time.UnixMilli(min(old.fromMs, from.Start(loc).Add(-margin).UnixMilli())), time.Time{})
+	if err != nil {
+		return err
+	}
+	s.setDirectory(d)
+
+	// Members with the same periods are recomputed together.
+	groups := map[[2]credit.Period][]string{}
+	for member, set := range touch {
+		for _, run := range runs(slices.SortedFunc(maps.Keys(set), comparePeriods)) {
+			groups[run] = append(groups[run], member)
+		}
+	}
+	for _, run := range slices.SortedFunc(maps.Keys(groups), func(a, b [2]credit.Period) int {
+		return cmp.Or(comparePeriods(a[0], b[0]), comparePeriods(a[1], b[1]))
+	}) {
+		members := groups[run]
+		slices.Sort(members)
+		if _, err := s.ledger.Refresh(ctx, d.dir, members, run[0].Start(loc), run[1].End(loc)); err != nil {
+			return err
+		}
+		s.updates.Inc()
+	}
+	if rebuild {
+		for _, p := range open {
+			if _, err := s.ledger.Rebuild(ctx, d.dir, p); err != nil {
+				return err
+			}
+			s.rebuilds.Inc()
+		}
+	}
+	return nil
+}
+
+func sameHours(a, b domain.OpeningHours) bool {
+	for d := range a {
+		if !slices.Equal(a[d], b[d]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,144 @@
+package crediting
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+)
+
+// directory is one snapshot of the reference data the ledger credits
+// against, with the records it was built from (so that a change can be
+// compared with the state before it).
+type directory struct {
+	dir *credit.Directory
+	// fromMs: the bookings that end after it are loaded (every other
+	// record is loaded whole).
+	fromMs   int64
+	centers  map[string]domain.Center
+	doors    map[string]domain.Door
+	members  map[string]domain.Member
+	bookings map[string]domain.Booking
+	passes   map[string]domain.Pass
+}
+
+// LoadDirectory reads the directory the engine credits against from the
+// store: every center, door, member and pass, and the bookings that overlap
+// [from, to) (to zero: every booking that ends after from).
+func LoadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*credit.Directory, error) {
+	d, err := loadDirectory(ctx, st, from, to)
+	if err != nil {
+		return nil, err
+	}
+	return d.dir, nil
+}
+
+func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*directory, error) {
+	centers, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
+		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("crediting: load centers: %w", err)
+	}
+	doors, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("crediting: load doors: %w", err)
+	}
+	members, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
+		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("crediting: load members: %w", err)
+	}
+	bookings, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+		return st.ListBookings(ctx, store.BookingFilter{From: from, To: to, PageRequest: p})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("crediting: load bookings: %w", err)
+	}
+	passes, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
+		return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("crediting: load passes: %w", err)
+	}
+	d := &directory{
+		dir:      credit.NewDirectory(centers, doors, members, bookings, passes),
+		fromMs:   from.UnixMilli(),
+		centers:  make(map[string]domain.Center, len(centers)),
+		doors:    make(map[string]domain.Door, len(doors)),
+		members:  make(map[string]domain.Member, len(members)),
+		bookings: make(map[string]domain.Booking, len(bookings)),
+		passes:   make(map[string]domain.Pass, len(passes)),
+	}
+	for _, x := range centers {
+		d.centers[x.ID] = x
+	}
+	for _, x := range doors {
+		d.doors[x.ID] = x
+	}
+	for _, x := range members {
+		d.members[x.ID] = x
+	}
+	for _, x := range bookings {
+		d.bookings[x.ID] = x
+	}
+	for _, x := range passes {
+		d.passes[x.ID] = x
+	}
+	return d, nil
+}
+
+// all reads every page of a list.
+func all[T any](ctx context.Context, list func(store.PageRequest) (store.Page[T], error)) ([]T, error) {
+	var out []T
+	p := store.PageRequest{Limit: store.MaxLimit}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		page, err := list(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if page.Next == "" {
+			return out, nil
+		}
+		p.After = page.Next
+	}
+}
+
+// FromScratch credits period p from the events stored in st, ignoring the
+// ledger's state: the directory as it is now, the events of
+// credit.EventWindow, credit.Compute. The result's settlement and
+// statements for p carry no adjustments and are not frozen.
+func FromScratch(ctx context.Context, st store.Store, rules credit.Config, p credit.Period) (*credit.Result, error) {
+	if p.IsZero() {
+		return nil, fmt.Errorf("crediting: from scratch: %w: no period", credit.ErrPeriod)
+	}
+	// Bookings overlapping the period and a margin on both sides determine
+	// the window; the window then bounds the events read.
+	start, end := p.Start(rules.Location), p.End(rules.Location)
+	dir, err := LoadDirectory(ctx, st, start.Add(-margin), end.Add(margin))
+	if err != nil {
+		return nil, err
+	}
+	from, to := credit.EventWindow(rules, dir, p)
+	events, err := st.Credit().WindowEvents(ctx, from.UnixMilli(), to.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("crediting: from scratch: %w", err)
+	}
+	return credit.Compute(rules, dir, events)
+}
+
+// margin is what the directory holds before the earliest period it serves:
+// bookings ending in it can still be attended by entries that matter to the
+// period (grace before a start, an entry two days before that keeps a
+// member inside, a walk-in ending at midnight).
+const margin = 4 * 24 * time.Hour

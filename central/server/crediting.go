@@ -1,0 +1,46 @@
+package server
+
+import (
+	"context"
+
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/crediting"
+)
+
+// startCrediting starts the hours ledger: fed every committed domain change
+// (booking, pass, member, door, center) and, once the ingest runs, every
+// commit of door events.
+func (s *Server) startCrediting() error {
+	rate := s.cfg.DefaultRateCents
+	if rate == 0 {
+		rate = crediting.DefaultRateCents
+	}
+	rules, err := credit.DefaultConfig(rate)
+	if err != nil {
+		return err
+	}
+	svc, err := crediting.New(crediting.Config{Rules: rules, Store: s.Store, Logger: s.log, Metrics: s.Metrics})
+	if err != nil {
+		return err
+	}
+	// No API request runs before startHTTP, so no change can come before
+	// this subscription; the ingest starts after it.
+	s.Changes.Subscribe(svc.Changed)
+	s.Committed.Subscribe(svc.Committed)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := svc.Run(ctx); err != nil {
+			s.log.Error("crediting stopped", "err", err)
+		}
+	}()
+	s.stops = append(s.stops, func(context.Context) error {
+		cancel()
+		<-done
+		return nil
+	})
+	s.Credit = svc
+	s.log.Info("serve: hours crediting running", "time_zone", rules.Location.String(), "default_rate_cents", rate)
+	return nil
+}

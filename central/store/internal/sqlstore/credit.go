@@ -1,0 +1,602 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// aheadMs is the door-time lead beyond which an event is in the "ahead"
+// partial index (the migrations spell it out: 3600000). The crediting's
+// MaxClockAhead is at most an hour, so an event whose door time lies in a
+// range was received no earlier than an hour before the range, or is in
+// that index.
+const aheadMs = int64(time.Hour / time.Millisecond)
+
+// trackMargin is how far before the last tracked commit StartTracking looks
+// for untracked events after an unclean stop (the wall clock may have
+// stepped back between two commits).
+const trackMargin = int64(10 * time.Minute / time.Millisecond)
+
+// Credit implements store.Store.
+func (s *DB) Credit() store.CreditStore { return &creditStore{db: s} }
+
+// creditStore implements store.CreditStore.
+type creditStore struct{ db *DB }
+
+var _ store.CreditStore = (*creditStore)(nil)
+
+// ---- events
+
+// eventColsOf is eventCols for a table alias.
+func eventColsOf(alias string) string {
+	cols := strings.Split(EventColumns, ", ")
+	for i := range cols {
+		cols[i] = alias + "." + cols[i]
+	}
+	return "SELECT " + strings.Join(cols, ", ")
+}
+
+func scanEvents(rows *sql.Rows) ([]domain.Event, error) {
+	defer rows.Close()
+	var out []domain.Event
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// MemberEvents implements credit.Store: the events received from an hour
+// before the range on (events received in it, and events whose door time
+// lies in it, unless their door clock was more than an hour ahead), and the
+// events more than an hour ahead whose door time lies in it.
+func (c *creditStore) MemberEvents(ctx context.Context, member string, fromMs, toMs int64) ([]domain.Event, error) {
+	var q string
+	if c.db.d.TrackEvents {
+		q = eventColsOf("e") + ` FROM credit_taps j JOIN events e ON e.door = j.door AND e.seq = j.seq
+			WHERE j.member = ? AND j.received_ms >= ? AND (j.received_ms < ? OR (j.time_ms >= ? AND j.time_ms < ?))
+			UNION ` + eventColsOf("e") + ` FROM credit_taps j JOIN events e ON e.door = j.door AND e.seq = j.seq
+			WHERE j.member = ? AND j.time_ms > j.received_ms + 3600000 AND j.time_ms >= ? AND j.time_ms < ?`
+	} else {
+		q = eventCols + ` WHERE member = ? AND received_ms >= ? AND (received_ms < ? OR (time_ms >= ? AND time_ms < ?))
+			UNION ` + eventCols + ` WHERE member = ? AND time_ms > received_ms + 3600000 AND time_ms >= ? AND time_ms < ?`
+	}
+	rows, err := c.db.query(ctx, q, member, fromMs-aheadMs, toMs, fromMs, toMs, member, fromMs, toMs)
+	if err != nil {
+		return nil, fmt.Errorf("events of member %q: %w", member, err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("events of member %q: %w", member, err)
+	}
+	return evs, nil
+}
+
+// WindowEvents implements store.CreditStore. A month is a million events,
+// and most of the time goes into decoding rows: the table is read in parts
+// of about equal size (door ranges, from the doors' sequence numbers), one
+// per processor, each on a connection of its own. The events' strings
+// repeat (doors, centers, members, kinds, reasons, boots, UIDs) and are
+// shared, so that what stays in memory is mostly the events themselves.
+func (c *creditStore) WindowEvents(ctx context.Context, fromMs, toMs int64) ([]domain.Event, error) {
+	bounds, err := c.doorSplits(ctx, min(runtime.GOMAXPROCS(0), 4))
+	if err != nil {
+		return nil, fmt.Errorf("events of a window: %w", err)
+	}
+	parts := make([][][]domain.Event, len(bounds)+1)
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i := range parts {
+		w := &where{}
+		w.add("((time_ms >= ? AND time_ms < ?) OR (received_ms >= ? AND received_ms < ?))", fromMs, toMs, fromMs, toMs)
+		if i > 0 {
+			w.add("door >= ?", bounds[i-1])
+		}
+		if i < len(bounds) {
+			w.add("door < ?", bounds[i])
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[i], errs[i] = c.readEvents(ctx, w)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("events of a window: %w", err)
+	}
+	n := 0
+	for _, p := range parts {
+		for _, b := range p {
+			n += len(b)
+		}
+	}
+	out := make([]domain.Event, 0, n)
+	for _, p := range parts {
+		for _, b := range p {
+			out = append(out, b...)
+		}
+	}
+	return out, nil
+}
+
+// doorSplits returns up to k-1 door ids that cut the events table into k
+// ranges of about as many events, from the doors' highest sequence numbers.
+func (c *creditStore) doorSplits(ctx context.Context, k int) ([]string, error) {
+	if k < 2 {
+		return nil, nil
+	}
+	rows, err := c.db.query(ctx, `SELECT door, max_seq FROM event_seqs`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type doorSize struct {
+		door string
+		n    int64
+	}
+	var doors []doorSize
+	var total int64
+	for rows.Next() {
+		var d doorSize
+		if err := rows.Scan(&d.door, &d.n); err != nil {
+			return nil, err
+		}
+		doors = append(doors, d)
+		total += d.n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Byte order, as the primary key orders them (whatever the collation,
+	// the ranges then cover every door once).
+	slices.SortFunc(doors, func(a, b doorSize) int { return cmp.Compare(a.door, b.door) })
+	var bounds []string
+	var sum int64
+	for _, d := range doors {
+		if len(bounds) < k-1 && sum >= total*int64(len(bounds)+1)/int64(k) {
+			bounds = append(bounds, d.door)
+		}
+		sum += d.n
+	}
+	return bounds, nil
+}
+
+// readEvents reads the events matching w in blocks (no regrowing of one
+// huge slice), sharing repeated strings.
+func (c *creditStore) readEvents(ctx context.Context, w *where) ([][]domain.Event, error) {
+	rows, err := c.db.query(ctx, eventCols+w.sql(), w.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	const block = 1 << 16
+	var blocks [][]domain.Event
+	cur := make([]domain.Event, 0, block)
+	strs := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := strs[s]; ok {
+			return v
+		}
+		if len(strs) < 1<<20 {
+			strs[s] = s
+		}
+		return s
+	}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, err
+		}
+		e.Door, e.Center, e.Boot, e.Member, e.Command = intern(e.Door), intern(e.Center), intern(e.Boot), intern(e.Member), intern(e.Command)
+		e.Kind = protocol.EventKind(intern(string(e.Kind)))
+		e.UID = protocol.UID(intern(string(e.UID)))
+		e.Reason = protocol.Reason(intern(string(e.Reason)))
+		if len(cur) == block {
+			blocks = append(blocks, cur)
+			cur = make([]domain.Event, 0, block)
+		}
+		cur = append(cur, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return append(blocks, cur), nil
+}
+
+// StartTracking implements store.CreditStore.
+func (c *creditStore) StartTracking(ctx context.Context) ([]domain.Event, error) {
+	var out []domain.Event
+	err := c.db.inTx(ctx, func(tx *sql.Tx) error {
+		var credited int64
+		var tracking int
+		if err := tx.QueryRowContext(ctx, `SELECT tracked_ms, tracking FROM credit_state WHERE id = 1`+c.db.d.ForUpdate).Scan(&credited, &tracking); err != nil {
+			return fmt.Errorf("read credit state: %w", err)
+		}
+		if tracking == 0 {
+			_, err := tx.ExecContext(ctx, `UPDATE credit_state SET tracking = 1 WHERE id = 1`)
+			return err
+		}
+		from := credited - trackMargin
+		if credited == 0 {
+			from = 0
+		}
+		if c.db.d.TrackEvents {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO credit_taps (member, received_ms, door, seq, time_ms)
+				SELECT member, received_ms, door, seq, time_ms FROM events WHERE received_ms >= ?`, from); err != nil {
+				return fmt.Errorf("track stored events: %w", err)
+			}
+		}
+		rows, err := tx.QueryContext(ctx, c.db.d.rebind(`SELECT door, seq, member, time_ms, received_ms FROM events WHERE received_ms >= ?`), from)
+		if err != nil {
+			return fmt.Errorf("read stored events: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e domain.Event
+			var seq int64
+			if err := rows.Scan(&e.Door, &seq, &e.Member, &e.TimeMs, &e.ReceivedMs); err != nil {
+				return err
+			}
+			e.Seq = uint64(seq)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start tracking events: %w", err)
+	}
+	return out, nil
+}
+
+// Track implements store.CreditStore: the stored copy of each batch's
+// events, one primary-key range per run of consecutive seqs.
+func (c *creditStore) Track(ctx context.Context, batches []store.DoorEvents) error {
+	if !c.db.d.TrackEvents || len(batches) == 0 {
+		return nil
+	}
+	err := c.db.inTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO credit_taps (member, received_ms, door, seq, time_ms)
+			SELECT member, received_ms, door, seq, time_ms FROM events WHERE door = ? AND seq >= ? AND seq <= ?`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		var seqs []uint64
+		for _, b := range batches {
+			seqs = seqs[:0]
+			for i := range b.Events {
+				seqs = append(seqs, b.Events[i].Seq)
+			}
+			slices.Sort(seqs)
+			for i := 0; i < len(seqs); {
+				j := i
+				for j+1 < len(seqs) && seqs[j+1] <= seqs[j]+1 {
+					j++
+				}
+				if _, err := st.ExecContext(ctx, b.Door, int64(seqs[i]), int64(seqs[j])); err != nil {
+					return fmt.Errorf("track events of %s: %w", b.Door, err)
+				}
+				i = j + 1
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("track events: %w", err)
+	}
+	return nil
+}
+
+// MarkCredited implements store.CreditStore.
+func (c *creditStore) MarkCredited(ctx context.Context, receivedMs int64) error {
+	if _, err := c.db.w.ExecContext(ctx, c.db.d.rebind(`UPDATE credit_state SET tracked_ms = ? WHERE id = 1 AND tracked_ms < ?`),
+		receivedMs, receivedMs); err != nil {
+		return fmt.Errorf("mark events credited: %w", err)
+	}
+	return nil
+}
+
+// StopTracking implements store.CreditStore.
+func (c *creditStore) StopTracking(ctx context.Context) error {
+	if _, err := c.db.w.ExecContext(ctx, `UPDATE credit_state SET tracking = 0 WHERE id = 1`); err != nil {
+		return fmt.Errorf("stop tracking events: %w", err)
+	}
+	return nil
+}
+
+// ---- ledger state
+
+func parsePeriod(s string) (credit.Period, error) {
+	var p credit.Period
+	if err := p.UnmarshalText([]byte(s)); err != nil {
+		return p, fmt.Errorf("stored period: %w", err)
+	}
+	return p, nil
+}
+
+// LastClosed implements credit.Store.
+func (c *creditStore) LastClosed(ctx context.Context) (credit.Period, error) {
+	var s string
+	if err := c.db.queryRow(ctx, `SELECT last_closed FROM credit_state WHERE id = 1`).Scan(&s); err != nil {
+		return credit.Period{}, fmt.Errorf("last closed period: %w", err)
+	}
+	return parsePeriod(s)
+}
+
+// lockLastClosed reads the last closed period in a write transaction,
+// locking it until the transaction ends.
+func (c *creditStore) lockLastClosed(ctx context.Context, t *wtx) (credit.Period, error) {
+	var s string
+	if err := t.queryRow(ctx, `SELECT last_closed FROM credit_state WHERE id = 1`+c.db.d.ForUpdate).Scan(&s); err != nil {
+		return credit.Period{}, fmt.Errorf("last closed period: %w", err)
+	}
+	return parsePeriod(s)
+}
+
+// EarliestPeriod implements credit.Store.
+func (c *creditStore) EarliestPeriod(ctx context.Context) (credit.Period, error) {
+	var s sql.NullString
+	if err := c.db.queryRow(ctx, `SELECT min(period) FROM credit_results`).Scan(&s); err != nil {
+		return credit.Period{}, fmt.Errorf("earliest period: %w", err)
+	}
+	return parsePeriod(s.String)
+}
+
+// storedResult is what credit_results.result holds.
+type storedResult struct {
+	Visits []credit.Visit `json:"visits,omitempty"`
+	Counts credit.Counts  `json:"counts,omitempty"`
+}
+
+func decodeResult(member string, p credit.Period, b []byte) (credit.MemberPeriod, error) {
+	mp := credit.MemberPeriod{MemberID: member, Period: p}
+	var r storedResult
+	if err := json.Unmarshal(b, &r); err != nil {
+		return mp, fmt.Errorf("decode result of %q for %s: %w", member, p, err)
+	}
+	mp.Visits, mp.Counts = r.Visits, r.Counts
+	return mp, nil
+}
+
+// MemberPeriod implements credit.Store.
+func (c *creditStore) MemberPeriod(ctx context.Context, member string, p credit.Period) (credit.MemberPeriod, error) {
+	var b []byte
+	err := c.db.queryRow(ctx, `SELECT result FROM credit_results WHERE period = ? AND member_id = ?`, p.String(), member).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return credit.MemberPeriod{MemberID: member, Period: p}, nil
+	}
+	if err != nil {
+		return credit.MemberPeriod{}, fmt.Errorf("result of %q for %s: %w", member, p, err)
+	}
+	return decodeResult(member, p, b)
+}
+
+// MemberPeriods implements credit.Store.
+func (c *creditStore) MemberPeriods(ctx context.Context, p credit.Period) ([]credit.MemberPeriod, error) {
+	rows, err := c.db.query(ctx, `SELECT member_id, result FROM credit_results WHERE period = ?`, p.String())
+	if err != nil {
+		return nil, fmt.Errorf("results of %s: %w", p, err)
+	}
+	defer rows.Close()
+	out := []credit.MemberPeriod{}
+	for rows.Next() {
+		var member string
+		var b []byte
+		if err := rows.Scan(&member, &b); err != nil {
+			return nil, fmt.Errorf("results of %s: %w", p, err)
+		}
+		mp, err := decodeResult(member, p, b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mp)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("results of %s: %w", p, err)
+	}
+	// Byte order, whatever the database's collation.
+	slices.SortFunc(out, func(a, b credit.MemberPeriod) int { return cmp.Compare(a.MemberID, b.MemberID) })
+	return out, nil
+}
+
+const adjustmentCols = `SELECT member_id, belongs_to, booked_in, center_id, class, home_center_id, minutes, rate_cents FROM credit_adjustments`
+
+func (c *creditStore) adjustments(ctx context.Context, what, q string, args ...any) ([]credit.Adjustment, error) {
+	rows, err := c.db.query(ctx, adjustmentCols+q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []credit.Adjustment
+	for rows.Next() {
+		var a credit.Adjustment
+		var belongs, booked, class string
+		if err := rows.Scan(&a.MemberID, &belongs, &booked, &a.CenterID, &class, &a.HomeCenterID, &a.Minutes, &a.RateCents); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		a.Class = credit.Class(class)
+		if a.BelongsTo, err = parsePeriod(belongs); err != nil {
+			return nil, err
+		}
+		if a.BookedIn, err = parsePeriod(booked); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	slices.SortFunc(out, func(x, y credit.Adjustment) int {
+		return cmp.Or(cmp.Compare(x.MemberID, y.MemberID), cmp.Compare(x.BelongsTo.String(), y.BelongsTo.String()),
+			cmp.Compare(x.BookedIn.String(), y.BookedIn.String()), cmp.Compare(x.CenterID, y.CenterID),
+			cmp.Compare(x.Class, y.Class), cmp.Compare(x.HomeCenterID, y.HomeCenterID))
+	})
+	return out, nil
+}
+
+// Adjustments implements credit.Store.
+func (c *creditStore) Adjustments(ctx context.Context, member string, belongsTo credit.Period) ([]credit.Adjustment, error) {
+	return c.adjustments(ctx, fmt.Sprintf("adjustments of %q for %s", member, belongsTo),
+		` WHERE member_id = ? AND belongs_to = ?`, member, belongsTo.String())
+}
+
+// BookedAdjustments implements credit.Store.
+func (c *creditStore) BookedAdjustments(ctx context.Context, bookedIn credit.Period, member string) ([]credit.Adjustment, error) {
+	if member == "" {
+		return c.adjustments(ctx, fmt.Sprintf("adjustments booked in %s", bookedIn), ` WHERE booked_in = ?`, bookedIn.String())
+	}
+	return c.adjustments(ctx, fmt.Sprintf("adjustments of %q booked in %s", member, bookedIn),
+		` WHERE booked_in = ? AND member_id = ?`, bookedIn.String(), member)
+}
+
+// closed reports whether p is closed when last is the last closed period.
+func closed(last, p credit.Period) bool { return !last.IsZero() && !last.Before(p) }
+
+// resultChunk is how many results one upsert writes.
+const resultChunk = 200
+
+// Save implements credit.Store.
+func (c *creditStore) Save(ctx context.Context, cm *credit.Commit) error {
+	return c.db.write(ctx, func(t *wtx) error {
+		last, err := c.lockLastClosed(ctx, t)
+		if err != nil {
+			return err
+		}
+		if last != cm.LastClosed {
+			return fmt.Errorf("%w: commit against %q, store at %q", credit.ErrStale, cm.LastClosed, last)
+		}
+		for _, r := range cm.Results {
+			if closed(last, r.Period) {
+				return fmt.Errorf("%w: result of %q for %s", credit.ErrFrozen, r.MemberID, r.Period)
+			}
+		}
+		for _, a := range cm.Adjustments {
+			if closed(last, a.BookedIn) {
+				return fmt.Errorf("%w: adjustment of %q booked in %s", credit.ErrFrozen, a.MemberID, a.BookedIn)
+			}
+		}
+		if err := saveResults(ctx, t, cm.Results); err != nil {
+			return err
+		}
+		return saveAdjustments(ctx, t, cm.Adjustments)
+	})
+}
+
+func saveResults(ctx context.Context, t *wtx, results []credit.MemberPeriod) error {
+	var args []any
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		q := `INSERT INTO credit_results (period, member_id, result) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?), ", len(args)/3), ", ") +
+			` ON CONFLICT (period, member_id) DO UPDATE SET result = excluded.result`
+		_, err := t.exec(ctx, q, args...)
+		args = args[:0]
+		if err != nil {
+			return fmt.Errorf("save results: %w", err)
+		}
+		return nil
+	}
+	for i := range results {
+		r := &results[i]
+		if len(r.Visits) == 0 && len(r.Counts) == 0 {
+			if _, err := t.exec(ctx, `DELETE FROM credit_results WHERE period = ? AND member_id = ?`, r.Period.String(), r.MemberID); err != nil {
+				return fmt.Errorf("delete result of %q for %s: %w", r.MemberID, r.Period, err)
+			}
+			continue
+		}
+		b, err := json.Marshal(storedResult{Visits: r.Visits, Counts: r.Counts})
+		if err != nil {
+			return fmt.Errorf("encode result of %q for %s: %w", r.MemberID, r.Period, err)
+		}
+		args = append(args, r.Period.String(), r.MemberID, string(b))
+		if len(args) == 3*resultChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
+
+func saveAdjustments(ctx context.Context, t *wtx, sets []credit.AdjustmentSet) error {
+	for _, set := range sets {
+		if _, err := t.exec(ctx, `DELETE FROM credit_adjustments WHERE member_id = ? AND belongs_to = ? AND booked_in = ?`,
+			set.MemberID, set.BelongsTo.String(), set.BookedIn.String()); err != nil {
+			return fmt.Errorf("replace adjustments of %q: %w", set.MemberID, err)
+		}
+		for i, a := range set.Lines {
+			if _, err := t.exec(ctx, `INSERT INTO credit_adjustments (member_id, belongs_to, booked_in, line, center_id, class,
+				home_center_id, minutes, rate_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				set.MemberID, set.BelongsTo.String(), set.BookedIn.String(), i, a.CenterID, string(a.Class), a.HomeCenterID,
+				a.Minutes, a.RateCents); err != nil {
+				return fmt.Errorf("save adjustments of %q: %w", set.MemberID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close implements credit.Store.
+func (c *creditStore) Close(ctx context.Context, prev credit.Period, s *credit.Settlement) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("encode settlement %s: %w", s.Period, err)
+	}
+	return c.db.write(ctx, func(t *wtx) error {
+		last, err := c.lockLastClosed(ctx, t)
+		if err != nil {
+			return err
+		}
+		if last != prev {
+			return fmt.Errorf("%w: close against %q, store at %q", credit.ErrStale, prev, last)
+		}
+		if closed(last, s.Period) {
+			return fmt.Errorf("%w: %s", credit.ErrAlreadyClosed, s.Period)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO credit_closed (period, settlement, closed_ms) VALUES (?, ?, ?)`,
+			s.Period.String(), string(b), c.db.now().UnixMilli()); err != nil {
+			return fmt.Errorf("freeze settlement %s: %w", s.Period, err)
+		}
+		if _, err := t.exec(ctx, `UPDATE credit_state SET last_closed = ? WHERE id = 1`, s.Period.String()); err != nil {
+			return fmt.Errorf("close %s: %w", s.Period, err)
+		}
+		return nil
+	})
+}
+
+// ClosedSettlement implements credit.Store.
+func (c *creditStore) ClosedSettlement(ctx context.Context, p credit.Period) (*credit.Settlement, error) {
+	var b []byte
+	err := c.db.queryRow(ctx, `SELECT settlement FROM credit_closed WHERE period = ?`, p.String()).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %s", credit.ErrNotClosed, p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settlement %s: %w", p, err)
+	}
+	var s credit.Settlement
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode settlement %s: %w", p, err)
+	}
+	return &s, nil
+}
