@@ -37,11 +37,13 @@ const (
 )
 
 func BenchmarkIngestEndToEnd(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) { benchIngest(b, "") })
-	b.Run("postgres", func(b *testing.B) { benchIngest(b, storetest.PostgresSchema(b)) })
+	b.Run("sqlite", func(b *testing.B) { benchIngest(b, func() string { return "" }) })
+	b.Run("postgres", func(b *testing.B) { benchIngest(b, func() string { return storetest.PostgresSchema(b) }) })
 }
 
-func benchIngest(b *testing.B, db string) {
+// benchIngest runs the doors against a fresh central per iteration; db gives
+// each iteration its database ("" = SQLite in the data folder).
+func benchIngest(b *testing.B, db func() string) {
 	batches := make([][][]byte, benchDoors) // per door, encoded batches
 	for d := range batches {
 		batches[d] = encodeBacklog(b, fmt.Sprintf("door-%d", d), benchEventsPerDoor)
@@ -49,7 +51,7 @@ func benchIngest(b *testing.B, db string) {
 	payload := len(batches[0][0])
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
-		s, secrets, svc := benchServer(b, db)
+		s, secrets, svc := benchServer(b, db())
 		took := runDoors(b, s, secrets, batches)
 		total += took
 		rawRate := rawBrokerRate(b, s, svc, batches[0][0])
