@@ -157,13 +157,15 @@ func startCentral(t *testing.T, o centralOpts) *central {
 		args = append(args, "--db", o.db)
 	}
 	c.proc = proc{t: t, name: o.name, args: args, log: filepath.Join(filepath.Dir(o.dir), o.name+".log")}
-	c.start()
+	// Registered before the start, so that a start that fails the test
+	// leaves no process behind.
 	t.Cleanup(func() {
 		c.kill()
 		if t.Failed() {
 			t.Logf("%s log:\n%s", c.name, tail(c.logText(), 40))
 		}
 	})
+	c.start()
 	return c
 }
 
@@ -319,13 +321,13 @@ status_interval = "2s"
 `, o.id, filepath.Join(dir, "data"), o.key, d.http, d.link.Addr(), o.secret, o.extra)
 	require.NoError(t, os.WriteFile(d.config, []byte(cfg), 0o600))
 	d.proc = proc{t: t, name: o.id, args: []string{bins.edge, "run", "--config", d.config}, log: filepath.Join(dir, "swc-edge.log")}
-	d.start()
 	t.Cleanup(func() {
 		d.kill()
 		if t.Failed() {
 			t.Logf("%s log:\n%s", d.id, tail(d.logText(), 30))
 		}
 	})
+	d.start()
 	return d
 }
 
