@@ -70,6 +70,8 @@ func (p *proc) start() {
 	require.NoError(p.t, err)
 	p.cmd = exec.Command(p.args[0], p.args[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
+	// Killed with the test binary, should a timeout end it.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(p.t, p.cmd.Start(), p.name)
 	p.done = make(chan struct{})
 	go func() {
