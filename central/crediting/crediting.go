@@ -67,6 +67,8 @@ const (
 	DefaultNoMemberEvery = time.Minute
 	DefaultDebounce      = 2 * time.Second
 	DefaultRetryAfter    = 5 * time.Second
+	DefaultQuiet         = time.Second
+	DefaultMaxDefer      = 10 * time.Second
 )
 
 // maxOpenPeriods bounds the open periods a directory change rebuilds: the
@@ -94,6 +96,12 @@ type Config struct {
 	Debounce time.Duration
 	// RetryAfter is the pause after a failed step.
 	RetryAfter time.Duration
+	// Quiet and MaxDefer give the ingest the machine during a burst: while
+	// commits keep arriving less than Quiet apart, the crediting waits, but
+	// never longer than MaxDefer after the oldest waiting commit. Crediting
+	// a burst afterwards in one update also costs less per event.
+	Quiet    time.Duration
+	MaxDefer time.Duration
 }
 
 // Service is the central's crediting.
@@ -108,6 +116,8 @@ type Service struct {
 
 	mu          sync.Mutex // guards what the hooks append to, and working
 	commits     []commit
+	firstCommit time.Time // when the oldest waiting commit arrived
+	lastCommit  time.Time // when the newest arrived
 	changes     []domain.Change
 	working     bool // the worker took commits or changes it has not finished
 	firstChange time.Time
@@ -173,6 +183,12 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = DefaultDebounce
 	}
+	if cfg.Quiet <= 0 {
+		cfg.Quiet = DefaultQuiet
+	}
+	if cfg.MaxDefer <= 0 {
+		cfg.MaxDefer = DefaultMaxDefer
+	}
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = DefaultRetryAfter
 	}
@@ -215,8 +231,13 @@ func (s *Service) Committed(receivedMs int64, batches []ingest.Batch) {
 	if n == 0 {
 		return
 	}
+	now := time.Now()
 	s.mu.Lock()
+	if len(s.commits) == 0 {
+		s.firstCommit = now
+	}
 	s.commits = append(s.commits, c)
+	s.lastCommit = now
 	s.mu.Unlock()
 	s.pending.Add(float64(n))
 	s.poke()
@@ -516,7 +537,13 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 	changesDue := s.lastChange.Add(s.cfg.Debounce)
 	pendingChanges := len(s.changes) > 0
 	var commits []commit
-	if len(s.commits) > 0 && (force || now.Sub(s.lastUpdate) >= s.rest) {
+	// While the ingest is in a burst, leave it the machine (see Quiet).
+	burst := len(s.commits) > 0 && now.Sub(s.lastCommit) < s.cfg.Quiet && now.Sub(s.firstCommit) < s.cfg.MaxDefer
+	burstEnds := s.lastCommit.Add(s.cfg.Quiet)
+	if limit := s.firstCommit.Add(s.cfg.MaxDefer); limit.Before(burstEnds) {
+		burstEnds = limit
+	}
+	if len(s.commits) > 0 && (force || (!burst && now.Sub(s.lastUpdate) >= s.rest)) {
 		commits, s.commits = s.commits, nil
 	}
 	pendingCommits := len(s.commits) > 0
@@ -561,7 +588,7 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 
 	wait := idle
 	if pendingCommits {
-		wait = min(wait, max(0, s.lastUpdate.Add(s.rest).Sub(now)))
+		wait = min(wait, max(0, s.lastUpdate.Add(s.rest).Sub(now), burstEnds.Sub(now)))
 	}
 	if pendingChanges {
 		wait = min(wait, max(0, changesDue.Sub(now)))

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -532,4 +534,57 @@ func TestReadsSeeEveryCommit(t *testing.T) {
 	stmt, err := s.Statement(ctx, "ann", nov)
 	require.NoError(t, err)
 	assert.Equal(t, int64(0), stmt.CreditedMinutes)
+}
+
+// TestBurstDefersCrediting: while commits keep arriving less than Quiet
+// apart the crediting leaves the machine to the ingest, at most MaxDefer
+// after the oldest waiting commit, then credits everything.
+func TestBurstDefersCrediting(t *testing.T) {
+	ctx := context.Background()
+	feed := &store.Feed{}
+	st := openSQLite(t, feed.Notify)
+	scenario(t, st)
+	rules, err := credit.DefaultConfig(1000)
+	require.NoError(t, err)
+	reg := metrics.NewRegistry()
+	s, err := crediting.New(crediting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Millisecond, Debounce: time.Millisecond,
+		Quiet: 400 * time.Millisecond, MaxDefer: 1500 * time.Millisecond})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	require.NoError(t, s.Flush(ctx)) // started
+	credited := func() uint64 {
+		var sb strings.Builder
+		require.NoError(t, reg.WriteText(&sb))
+		for _, line := range strings.Split(sb.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, "swc_credit_events_total "); ok {
+				n, _ := strconv.ParseUint(v, 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+
+	// A burst: a commit every 50 ms for about a second.
+	seq := uint64(0)
+	in := at(t, "2026-11-02 09:00")
+	burst := func(n int) {
+		for i := 0; i < n; i++ {
+			seq++
+			commit(t, st, []domain.Event{tap("gent-in", seq, "ann", in.Add(time.Duration(seq)*time.Minute))}, s.Committed)
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	burst(20)
+	assert.Zero(t, credited(), "nothing is credited during a burst shorter than MaxDefer")
+	require.Eventually(t, func() bool { return credited() == seq }, 10*time.Second, 20*time.Millisecond, "after the burst everything is credited")
+
+	// A burst longer than MaxDefer: crediting runs during it.
+	before := credited()
+	burst(50)
+	assert.Greater(t, credited(), before, "MaxDefer bounds how long the crediting waits")
+	require.Eventually(t, func() bool { return credited() == seq }, 10*time.Second, 20*time.Millisecond)
 }

@@ -28,12 +28,12 @@ import (
 // window, as edge/sync does. Beside it, the raw broker rate: one QoS 1
 // publisher to one subscriber, same payload size, same run.
 const (
-	benchDoors          = 40
-	benchEventsPerDoor  = 2500 // 100,000 events in all
-	benchBatch          = protocol.MaxBatchEvents
-	benchWindow         = 4 // batches in flight per door
-	benchRawMessages    = 400
-	benchPayloadExample = "04A1B2C3"
+	benchDoors         = 40
+	benchEventsPerDoor = 2500 // 100,000 events in all
+	benchBatch         = protocol.MaxBatchEvents
+	benchWindow        = 4 // batches in flight per door
+	benchRawMessages   = 400
+	benchMembers       = 5000
 )
 
 func BenchmarkIngestEndToEnd(b *testing.B) {
@@ -103,8 +103,12 @@ func encodeBacklog(b *testing.B, door string, n int) [][]byte {
 	for first := 1; first <= n; first += benchBatch {
 		batch := protocol.EventBatch{V: protocol.Version, Door: door}
 		for seq := first; seq < first+benchBatch && seq <= n; seq++ {
+			// Taps spread over the network's members, as in a real month
+			// (PRODUCT.md: 5,000 members), each with their own badge.
+			m := (seq*7919 + len(door)) % benchMembers
 			batch.Events = append(batch.Events, protocol.Event{Seq: uint64(seq), TimeMs: now + int64(seq), Trusted: true, Boot: "b1", UptimeMs: int64(seq),
-				Kind: protocol.EventTap, UID: benchPayloadExample, Member: "member-1", Reason: protocol.GrantedBooking, WLVersion: 1})
+				Kind: protocol.EventTap, UID: protocol.UIDFromBytes([]byte{0x04, byte(m >> 8), byte(m), 0xC3}), Member: fmt.Sprintf("member-%d", m),
+				Reason: protocol.GrantedBooking, WLVersion: 1})
 		}
 		p, err := protocol.Encode(&batch)
 		if err != nil {
