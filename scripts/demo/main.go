@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -74,12 +73,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // demo is the running network.
 type demo struct {
-	dir, bin string
+	dir       string
 	removeDir bool
 	central   *launch.Central
 	doors     []*door
 	edge      string // the swc-edge binary
-	log       *slog.Logger
 
 	mu sync.Mutex // guards the doors' cut flags
 }
@@ -91,7 +89,7 @@ func start(ctx context.Context, o options) (d *demo, err error) {
 	if err != nil {
 		return nil, err
 	}
-	d = &demo{dir: o.dir, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	d = &demo{dir: o.dir}
 	if d.dir == "" {
 		if d.dir, err = os.MkdirTemp("", "swc-demo-"); err != nil {
 			return nil, err
