@@ -33,6 +33,11 @@ type Report struct {
 	Doors    int // --fleet-doors
 }
 
+// disturbedCores is the average number of cores other processes may keep
+// busy before the report says the timings were disturbed: more than the
+// PostgreSQL server's share of a run.
+const disturbedCores = 0.25
+
 // Verdict words.
 const (
 	meets       = "meets"
@@ -278,8 +283,11 @@ func (r *Report) Write(w io.Writer) error {
 		p.f("| %s | %s | %s |\n", cmd, round(s.Took), round(s.CPU))
 	}
 	p.f("\nThe first command ran its packages' benchmarks one after the other, then the fleet scenario ran; a command marked as run beside them ran at the same time.\n")
-	p.f("Meanwhile everything else on the machine used %s.\n", otherLoad(r.Load))
-	p.f("That is the machine's busy CPU time minus this run's own processes; it includes the PostgreSQL server the benchmarks talk to. Much more than that on this %d-CPU machine means the timings were disturbed.\n", m.Cores)
+	p.f("Meanwhile everything else on the machine used %s: the machine's busy CPU time minus this run's own processes, the PostgreSQL server the benchmarks talk to included.\n", otherLoad(r.Load))
+	if r.Load.OthersCores() > disturbedCores {
+		p.f("\n**The timings were disturbed**: other processes kept %.2f of the %d CPUs busy on average (more than %.2f); the times and rates below are lower than this machine gives alone.\n",
+			r.Load.OthersCores(), m.Cores, disturbedCores)
+	}
 
 	p.f("\n## Summary\n\n| figure | target | verdict |\n|---|---|---|\n")
 	evaluated := make([][]line, len(Figures))

@@ -76,13 +76,13 @@ func TestReportWrite(t *testing.T) {
 					"| commit | `5bf3560c0ffee` crediting: step back (working tree clean) |",
 					"| machine | AMD EPYC, 2 logical CPUs, 23.5 GiB of memory |",
 					"| `go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store` | 6m0s | 9m0s |",
-					"Meanwhile everything else on the machine used 48 CPU-seconds (0.10 cores on average over 8m0s).",
+					"Meanwhile everything else on the machine used 48 CPU-seconds (0.10 cores on average over 8m0s): ",
 				},
 				"SPI transactions to read a 4-byte / 7-byte UID (MFRC522)": {
 					"| 4-byte UID, this driver | 20 spi-tx/op `BenchmarkReadUID/4byte/swc/at-once` (edge/reader/mfrc522) | ≤ 24 | periph 113; Arduino 66 | meets |",
 				},
 				"central ingest, events persisted and acknowledged end to end": {
-					"| 40 doors, 100,000 events, embedded broker into SQLite, first publish to last ack | 90,392 events/s `BenchmarkIngestEndToEnd/sqlite` (central/server) | ≥ 100,000 events/s | — | misses |",
+					"| doors' backlogs through the embedded broker into SQLite, first publish to last ack | 90,392 events/s `BenchmarkIngestEndToEnd/sqlite` (central/server) | ≥ 100,000 events/s | — | misses |",
 					"| the same into PostgreSQL | 38,081 events/s `BenchmarkIngestEndToEnd/postgres` (central/server) |",
 				},
 				"fleet": {
@@ -91,7 +91,7 @@ func TestReportWrite(t *testing.T) {
 					"| then 10,000 doors | — | 10,000 doors | — | not measured: the run simulates 1000 doors (--fleet-doors) |",
 				},
 				"offline": {
-					"| 30 days of events (2,000 taps a day) kept and replayed | — | 30 days | Kisi: 36 h | not measured: no benchmark fills an outbox",
+					"| 30 days of events kept and replayed | — | 30 days | Kisi: 36 h | not measured: no benchmark fills an outbox",
 				},
 				"Appendix: every benchmark line of the run": {
 					"| central/credit | `BenchmarkLedgerUpdate/batch=20000` | 1 | 1284198442 | 845443248 | 247182 | 15574 events/s |",
@@ -121,6 +121,7 @@ func TestReportWrite(t *testing.T) {
 				},
 			},
 			hasNot: map[string][]string{
+				"": {"disturbed"},
 				// A failed fleet shows no figure of its own.
 				"fleet": {"2,100", "119,412", "588 / ", "(scripts/fleet)"},
 			},
@@ -131,15 +132,19 @@ func TestReportWrite(t *testing.T) {
 			report: func(t *testing.T) *Report {
 				r := testReport(t, "testdata/gotest-skip-fail.json", FleetOutcome{Status: FleetNotRun, Reason: "scripts/fleet is not in this tree"})
 				r.Source.Dirty = []string{"scripts/bench/main.go"}
+				r.Load = Load{Wall: 460 * time.Second, Run: 200 * time.Second, Others: 632 * time.Second}
 				return r
 			},
 			has: map[string][]string{
-				"": {"(working tree **dirty**: 1 changed or untracked files (scripts/bench/main.go))"},
+				"": {
+					"(working tree **dirty**: 1 changed or untracked files (scripts/bench/main.go))",
+					"**The timings were disturbed**: other processes kept 1.37 of the 2 CPUs busy on average (more than 0.25)",
+				},
 				"fleet": {
 					"| fleet scenario | not run: scripts/fleet is not in this tree | — | — | not measured: not run: scripts/fleet is not in this tree |",
 				},
 				"edge memory": {
-					"| swc-edge run, right after applying the 100k snapshot | — `BenchmarkAgentRSS` (edge/cmd/swc-edge) | ≤ 30 MB | — | not measured: its package was not part of the run |",
+					"| swc-edge run, right after applying the snapshot of 100k badges | — `BenchmarkAgentRSS` (edge/cmd/swc-edge) | ≤ 30 MB | — | not measured: its package was not part of the run |",
 				},
 				"Skipped and failed benchmarks": {
 					"| example.com/fix | `BenchmarkFails` | failed | fix_test.go:27: load: connection refused |",
