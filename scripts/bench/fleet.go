@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -92,14 +93,22 @@ func runFleet(ctx context.Context, goBin string, doors int, timeout time.Duratio
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	// go run starts the scenario as its child: both get the interrupt, in
+	// a process group of their own, and whatever of it is left when the
+	// run is over is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	cmd.WaitDelay = 30 * time.Second
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(progress, stderr)
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		err = cmd.Wait()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group: only what this run started
+	}
 	o.Took, o.CPU = time.Since(start), cpuOf(cmd.ProcessState)
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		o.Status, o.Reason = FleetFailed, fmt.Sprintf("did not finish within %s (stopped)", timeout)
