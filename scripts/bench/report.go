@@ -183,12 +183,16 @@ func fleetLines(f FleetOutcome, doors int) []line {
 		detail += "; " + strings.Trim(d, `"`)
 	}
 	add("every event credited", detail, "every event, once", true, verdict(ok))
-	if r.CreditedAfterRestartS != nil {
-		add("credited after the broker restart", human(*r.CreditedAfterRestartS)+" s", "≤ 60 s", true, verdict(*r.CreditedAfterRestartS <= 60))
-	} else {
-		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reported no time")
+	// A time of 0 (or none) means the scenario saw no restart or no credit.
+	switch after := r.CreditedAfterRestartS; {
+	case !ok:
+		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reports the events not all credited")
+	case !restart || after == nil || *after <= 0:
+		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reported no time after a restart")
+	default:
+		add("credited after the broker restart", human(*after)+" s", "≤ 60 s", true, verdict(*after <= 60))
 	}
-	if r.StoredAfterRestartS != nil {
+	if r.StoredAfterRestartS != nil && *r.StoredAfterRestartS > 0 {
 		add("stored after the broker restart", human(*r.StoredAfterRestartS)+" s", "", false, "context")
 	}
 	add("events per second through the central", human(r.EventsPerS)+" events/s", "", false, "context")

@@ -155,6 +155,29 @@ func TestReportWrite(t *testing.T) {
 			},
 			summary: map[string]string{"fleet": notMeasured, "edge memory": notMeasured},
 		},
+		{
+			name: "the fleet credited everything, too late",
+			report: func(t *testing.T) *Report {
+				return testReport(t, "testdata/gotest-full.json", fleetFrom(t, "testdata/fleet-slow.json", nil))
+			},
+			has:     map[string][]string{"fleet": {"| credited after the broker restart | 75.2 s (scripts/fleet) | ≤ 60 s | — | misses |"}},
+			summary: map[string]string{"fleet": misses},
+		},
+		{
+			name: "the fleet exited 0 but credited nothing",
+			report: func(t *testing.T) *Report {
+				f := fleetFrom(t, "testdata/fleet-ok.json", nil)
+				f.Report.Credited = []byte("false")
+				zero := 0.0
+				f.Report.CreditedAfterRestartS = &zero
+				return testReport(t, "testdata/gotest-full.json", f)
+			},
+			has: map[string][]string{"fleet": {
+				"| every event credited | false; 120000 events credited once (scripts/fleet) | every event, once | — | misses |",
+				"| credited after the broker restart | — | ≤ 60 s | — | not measured: the fleet reports the events not all credited |",
+			}},
+			summary: map[string]string{"fleet": misses},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
