@@ -73,6 +73,7 @@ type FleetOutcome struct {
 	Command string
 	Took    time.Duration
 	CPU     time.Duration // of the go run and the scenario it started
+	Others  time.Duration // CPU time of everything else meanwhile
 	Report  FleetReport   // when it ran
 }
 
@@ -103,13 +104,14 @@ func runFleet(ctx context.Context, goBin string, doors int, timeout time.Duratio
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(progress, stderr)
-	start := time.Now()
+	start, busy := time.Now(), machineBusy()
 	err := cmd.Start()
 	if err == nil {
 		err = cmd.Wait()
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the group: only what this run started
 	}
 	o.Took, o.CPU = time.Since(start), cpuOf(cmd.ProcessState)
+	o.Others = othersDuring(busy, o.CPU)
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		o.Status, o.Reason = FleetFailed, fmt.Sprintf("did not finish within %s (stopped)", timeout)
 		return o

@@ -45,7 +45,7 @@ func runGoTest(ctx context.Context, goBin string, s benchStep, progress io.Write
 	}
 	stderr := &tailBuffer{max: 8192}
 	cmd.Stderr = io.MultiWriter(progress, stderr)
-	start := time.Now()
+	start, busy := time.Now(), machineBusy()
 	if err := cmd.Start(); err != nil {
 		return Run{}, step, fmt.Errorf("start go test: %w", err)
 	}
@@ -60,6 +60,7 @@ func runGoTest(ctx context.Context, goBin string, s benchStep, progress io.Write
 	waitErr := cmd.Wait()
 	step.Took = time.Since(start)
 	step.CPU = cpuOf(cmd.ProcessState)
+	step.Others = othersDuring(busy, step.CPU)
 	run, err := ParseJSON(&raw)
 	if err != nil {
 		return Run{}, step, err

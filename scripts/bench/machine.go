@@ -132,11 +132,17 @@ type cpuClock struct {
 	children time.Duration // processes this run started and waited for
 }
 
-func readCPUClock() cpuClock {
-	c := cpuClock{at: time.Now()}
-	if data, err := os.ReadFile("/proc/stat"); err == nil {
-		c.busy = statBusy(data)
+// machineBusy is the busy CPU time of every process since boot.
+func machineBusy() time.Duration {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
 	}
+	return statBusy(data)
+}
+
+func readCPUClock() cpuClock {
+	c := cpuClock{at: time.Now(), busy: machineBusy()}
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err == nil {
 		c.children = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
@@ -174,6 +180,16 @@ func cpuOf(ps *os.ProcessState) time.Duration {
 		return 0
 	}
 	return ps.UserTime() + ps.SystemTime()
+}
+
+// othersDuring is the CPU time the rest of the machine used while a
+// command that used own CPU ran, from the machine's busy time before it.
+func othersDuring(busyBefore, own time.Duration) time.Duration {
+	after := machineBusy()
+	if busyBefore <= 0 || after <= 0 {
+		return 0
+	}
+	return max(0, after-busyBefore-own)
 }
 
 // Load is how busy the machine was during the run.

@@ -98,6 +98,7 @@ func run(ctx context.Context, o options, progress io.Writer) error {
 	lanes := make([]chan laneResult, len(p.Alongside))
 	for i, s := range p.Alongside {
 		lanes[i] = make(chan laneResult, 1)
+		s.Why += " (its CPU time counts as everything else's in the lines above)"
 		fmt.Fprintf(out, "bench: beside the others: %s\n", shellQuote(s.args(o.goBin)))
 		go func() {
 			run, step, err := runGoTest(ctx, o.goBin, s, out)
@@ -107,6 +108,7 @@ func run(ctx context.Context, o options, progress io.Writer) error {
 	var errs []error
 	fmt.Fprintf(out, "bench: %s\n", shellQuote(p.Main.args(o.goBin)))
 	run, step, err := runGoTest(ctx, o.goBin, p.Main, out)
+	step.Timed, step.Name = true, "the benchmarks"
 	r.Steps = append(r.Steps, step)
 	r.Bench = run
 	errs = append(errs, err)
@@ -117,7 +119,7 @@ func run(ctx context.Context, o options, progress io.Writer) error {
 		fmt.Fprintf(out, "bench: %s\n", strings.Join(fleetCommand(o.goBin, o.fleetDoors), " "))
 		r.Fleet = runFleet(ctx, o.goBin, o.fleetDoors, o.fleetTimeout, out)
 		if r.Fleet.Status != FleetNotRun {
-			r.Steps = append(r.Steps, Step{Command: r.Fleet.Command, Took: r.Fleet.Took, CPU: r.Fleet.CPU})
+			r.Steps = append(r.Steps, Step{Command: r.Fleet.Command, Took: r.Fleet.Took, CPU: r.Fleet.CPU, Others: r.Fleet.Others, Timed: true, Name: "the fleet scenario"})
 		}
 		fmt.Fprintf(out, "bench: fleet: %s %s\n", r.Fleet.Status, r.Fleet.Reason)
 	}

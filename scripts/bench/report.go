@@ -16,6 +16,9 @@ type Step struct {
 	Command string
 	Took    time.Duration
 	CPU     time.Duration // of the command and what it waited for
+	Others  time.Duration // CPU time of everything else meanwhile
+	Timed   bool          // its figures are times and rates a busy machine lowers
+	Name    string        // what it is, in words
 	Note    string
 }
 
@@ -278,19 +281,28 @@ func (r *Report) Write(w io.Writer) error {
 		p.f("| service | %s |\n", cell(s))
 	}
 	p.f("\n### Commands\n\n")
-	p.f("| command | took | its CPU time |\n|---|---|---|\n")
+	p.f("| command | took | its CPU time | CPU time of everything else meanwhile |\n|---|---|---|---|\n")
+	var disturbed []string
 	for _, s := range r.Steps {
 		cmd := "`" + strings.ReplaceAll(s.Command, "|", `\|`) + "`"
 		if s.Note != "" {
 			cmd += " — " + cell(s.Note)
 		}
-		p.f("| %s | %s | %s |\n", cmd, round(s.Took), round(s.CPU))
+		others := "—"
+		if s.Others > 0 {
+			l := Load{Wall: s.Took, Others: s.Others}
+			others = otherLoad(l)
+			if s.Timed && l.OthersCores() > disturbedCores {
+				disturbed = append(disturbed, fmt.Sprintf("%.2f of the %d CPUs busy on average during %s", l.OthersCores(), m.Cores, s.Name))
+			}
+		}
+		p.f("| %s | %s | %s | %s |\n", cmd, round(s.Took), round(s.CPU), others)
 	}
 	p.f("\nThe first command ran its packages' benchmarks one after the other, then the fleet scenario ran; a command marked as run beside them ran at the same time.\n")
-	p.f("Meanwhile everything else on the machine used %s: the machine's busy CPU time minus this run's own processes, the PostgreSQL server the benchmarks talk to included.\n", otherLoad(r.Load))
-	if r.Load.OthersCores() > disturbedCores {
-		p.f("\n**The timings were disturbed**: other processes kept %.2f of the %d CPUs busy on average (more than %.2f); the times and rates below are lower than this machine gives alone.\n",
-			r.Load.OthersCores(), m.Cores, disturbedCores)
+	p.f("Over the whole run everything else on the machine used %s. Everything else is the machine's busy CPU time minus the command's (or the run's) own processes, the PostgreSQL server the benchmarks talk to included.\n", otherLoad(r.Load))
+	if len(disturbed) > 0 {
+		p.f("\n**The timings were disturbed**: other processes kept %s (more than %.2f); the times and rates below are lower than this machine gives alone.\n",
+			strings.Join(disturbed, " and "), disturbedCores)
 	}
 
 	p.f("\n## Summary\n\n| figure | target | verdict |\n|---|---|---|\n")

@@ -40,7 +40,7 @@ func testReport(t *testing.T, benchFile string, fleet FleetOutcome) *Report {
 		Source:   Source{Commit: "5bf3560c0ffee", Subject: "crediting: step back"},
 		Machine:  Machine{CPU: "AMD EPYC", Cores: 2, MemoryMiB: 24105, OS: "Debian GNU/Linux 12 (bookworm)", Kernel: "6.1.0", Arch: "amd64", GoVersion: "go1.26.8"},
 		Services: []string{"PostgreSQL: SWC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
-		Steps:    []Step{{Command: "go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store", Took: 6 * time.Minute, CPU: 9 * time.Minute}},
+		Steps:    []Step{{Command: "go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store", Took: 6 * time.Minute, CPU: 9 * time.Minute, Others: 36 * time.Second, Timed: true, Name: "the benchmarks"}},
 		Load:     Load{Wall: 8 * time.Minute, Run: 11 * time.Minute, Others: 48 * time.Second},
 		Bench:    parseFile(t, benchFile),
 		Fleet:    fleet,
@@ -75,8 +75,8 @@ func TestReportWrite(t *testing.T) {
 				"": {
 					"| commit | `5bf3560c0ffee` crediting: step back (working tree clean) |",
 					"| machine | AMD EPYC, 2 logical CPUs, 23.5 GiB of memory |",
-					"| `go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store` | 6m0s | 9m0s |",
-					"Meanwhile everything else on the machine used 48 CPU-seconds (0.10 cores on average over 8m0s): ",
+					"| `go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store` | 6m0s | 9m0s | 36 CPU-seconds (0.10 cores on average over 6m0s) |",
+					"Over the whole run everything else on the machine used 48 CPU-seconds (0.10 cores on average over 8m0s).",
 				},
 				"SPI transactions to read a 4-byte / 7-byte UID (MFRC522)": {
 					"| 4-byte UID, this driver | 20 spi-tx/op `BenchmarkReadUID/4byte/swc/at-once` (edge/reader/mfrc522) | ≤ 24 | periph 113; Arduino 66 | meets |",
@@ -133,12 +133,14 @@ func TestReportWrite(t *testing.T) {
 				r := testReport(t, "testdata/gotest-skip-fail.json", FleetOutcome{Status: FleetNotRun, Reason: "scripts/fleet is not in this tree"})
 				r.Source.Dirty = []string{"scripts/bench/main.go"}
 				r.Load = Load{Wall: 460 * time.Second, Run: 200 * time.Second, Others: 632 * time.Second}
+				r.Steps[0].Others = 4 * time.Minute
+				r.Steps = append(r.Steps, Step{Command: "go test -run '^$' -bench . -benchmem -json ./edge/cmd/swc-edge", Took: 7 * time.Minute, CPU: 12 * time.Second, Others: 9 * time.Minute, Note: "beside the others"})
 				return r
 			},
 			has: map[string][]string{
 				"": {
 					"(working tree **dirty**: 1 changed or untracked files (scripts/bench/main.go))",
-					"**The timings were disturbed**: other processes kept 1.37 of the 2 CPUs busy on average (more than 0.25)",
+					"**The timings were disturbed**: other processes kept 0.67 of the 2 CPUs busy on average during the benchmarks (more than 0.25)",
 				},
 				"fleet": {
 					"| fleet scenario | not run: scripts/fleet is not in this tree | — | — | not measured: not run: scripts/fleet is not in this tree |",
