@@ -31,9 +31,12 @@ demo:
 	@$(GO) build -o $(BIN)/swc-demo ./scripts/demo
 	@$(BIN)/swc-demo $(DEMO_FLAGS)
 
-## bench: every Go benchmark of the project.
+## bench: every Go benchmark of the project and the fleet scenario, written to
+## BENCHMARKS.md beside PRODUCT.md's targets (under 10 minutes). Set
+## SWC_TEST_POSTGRES_URL and SWC_TEST_MOSQUITTO for the benchmarks that need them;
+## BENCH_FLAGS passes flags such as --skip-fleet or --fleet-doors 10000.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	$(GO) run ./scripts/bench $(BENCH_FLAGS)
 
 ## lint: formatting, go vet and staticcheck (fetched by go run, nothing installed by hand).
 lint:

@@ -1,0 +1,265 @@
+// Command bench runs every Go benchmark of the project and the fleet
+// scenario, and writes BENCHMARKS.md: each figure of PRODUCT.md section 5
+// beside its target and anchor, with the machine it ran on.
+//
+//	go run ./scripts/bench [--out BENCHMARKS.md] [--fleet-doors 1000] [--skip-fleet]
+//
+// `make bench` runs it. Run it from the repository's root. The benchmarks
+// that need PostgreSQL or Mosquitto run when SWC_TEST_POSTGRES_URL and
+// SWC_TEST_MOSQUITTO are set and are reported as skipped otherwise. The
+// fleet scenario is `go run ./scripts/fleet --doors N --faults
+// broker-restart --json`; when it is not in the tree the report says it was
+// not run, and when it fails the report shows its error, never a figure.
+//
+// Every number of the report comes from the run; only the targets and
+// anchors (targets.go) are written in the code. The report is written
+// whatever the figures say; the exit status is 1 when a benchmark, a
+// package or the fleet scenario failed.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// errFailures is returned when the report was written but something in
+// the run failed.
+var errFailures = errors.New("some benchmarks or the fleet scenario failed (see the report)")
+
+type options struct {
+	out          string
+	fleetDoors   int
+	skipFleet    bool
+	fleetTimeout time.Duration
+	goBin        string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
+	flag.IntVar(&o.fleetDoors, "fleet-doors", 1000, "simulated doors of the fleet scenario")
+	flag.BoolVar(&o.skipFleet, "skip-fleet", false, "do not run the fleet scenario (the report says so)")
+	flag.DurationVar(&o.fleetTimeout, "fleet-timeout", 4*time.Minute, "stop the fleet scenario after this long and report it failed")
+	flag.StringVar(&o.goBin, "go", "go", "the go command")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, progress io.Writer) error {
+	if err := checkRoot(); err != nil {
+		return err
+	}
+	r := &Report{Started: time.Now(), Doors: o.fleetDoors}
+	src, err := readSource(ctx, filepath.Clean(o.out))
+	if err != nil {
+		return err
+	}
+	r.Source = src
+	r.Machine = readMachine(ctx, o.goBin)
+	r.Services = services()
+	for _, s := range r.Services {
+		fmt.Fprintf(progress, "bench: %s\n", s)
+	}
+
+	before := readCPUClock()
+	p, err := plan(ctx, o.goBin)
+	if err != nil {
+		return err
+	}
+	out := &lineWriter{w: progress}
+	// The benchmarks that wait rather than compute run beside the others.
+	type laneResult struct {
+		run  Run
+		step Step
+		err  error
+	}
+	lanes := make([]chan laneResult, len(p.Alongside))
+	for i, s := range p.Alongside {
+		lanes[i] = make(chan laneResult, 1)
+		s.Why += " (its CPU time counts as everything else's in the lines above)"
+		fmt.Fprintf(out, "bench: beside the others: %s\n", shellQuote(s.args(o.goBin)))
+		go func() {
+			run, step, err := runGoTest(ctx, o.goBin, s, out)
+			lanes[i] <- laneResult{run, step, err}
+		}()
+	}
+	var errs []error
+	fmt.Fprintf(out, "bench: %s\n", shellQuote(p.Main.args(o.goBin)))
+	run, step, err := runGoTest(ctx, o.goBin, p.Main, out)
+	step.Timed, step.Name = true, "the benchmarks"
+	r.Steps = append(r.Steps, step)
+	r.Bench = run
+	errs = append(errs, err)
+
+	if o.skipFleet {
+		r.Fleet = FleetOutcome{Status: FleetNotRun, Reason: "--skip-fleet was given", Command: strings.Join(fleetCommand(o.goBin, o.fleetDoors), " ")}
+	} else if err == nil {
+		fmt.Fprintf(out, "bench: %s\n", strings.Join(fleetCommand(o.goBin, o.fleetDoors), " "))
+		r.Fleet = runFleet(ctx, o.goBin, o.fleetDoors, o.fleetTimeout, out)
+		if r.Fleet.Status != FleetNotRun {
+			r.Steps = append(r.Steps, Step{Command: r.Fleet.Command, Took: r.Fleet.Took, CPU: r.Fleet.CPU, Others: r.Fleet.Others, Timed: true, Name: "the fleet scenario"})
+		}
+		fmt.Fprintf(out, "bench: fleet: %s %s\n", r.Fleet.Status, r.Fleet.Reason)
+	}
+	for _, lane := range lanes {
+		res := <-lane
+		// Everything else during it includes this run's other commands:
+		// not a figure of the machine's load.
+		res.step.Others = 0
+		r.Steps = append(r.Steps, res.step)
+		r.Bench.Packages = append(r.Bench.Packages, res.run.Packages...)
+		r.Bench.Results = append(r.Bench.Results, res.run.Results...)
+		r.Bench.Outcomes = append(r.Bench.Outcomes, res.run.Outcomes...)
+		errs = append(errs, res.err)
+	}
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return err
+	}
+	r.Load = loadBetween(before, readCPUClock())
+	r.Took = time.Since(r.Started)
+
+	var buf bytes.Buffer
+	if err := r.Write(&buf); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "bench: wrote %s after %s\n", o.out, round(r.Took))
+	if failed(r) {
+		return errFailures
+	}
+	return nil
+}
+
+// alongside are the packages whose benchmarks spend their time waiting,
+// not computing, and measure something other than time: they run beside
+// the others (in their own go test) so that the run stays under ten
+// minutes, and the report says so.
+var alongside = []struct{ Pkg, Why string }{
+	{Pkg: Module + "/edge/cmd/swc-edge", Why: "BenchmarkAgentRSS measures memory, not time, and each of its simulated taps waits " +
+		"until the previous badge is seen taken away (edge/cmd/swc-edge simAway): minutes of mostly idle waiting, so it ran beside the others"},
+}
+
+// runPlan is the go test invocations of the run.
+type runPlan struct {
+	Main      benchStep   // the benchmarks that time themselves, one package after the other
+	Alongside []benchStep // each beside Main
+}
+
+// plan lists the module's packages and splits them into the run's go test
+// invocations. Each go test runs the benchmarks of its packages one after
+// the other, after every test binary was built.
+func plan(ctx context.Context, goBin string) (runPlan, error) {
+	out, err := exec.CommandContext(ctx, goBin, "list", "./...").Output()
+	if err != nil {
+		return runPlan{}, fmt.Errorf("go list ./...: %w", err)
+	}
+	var p runPlan
+	p.Main = benchStep{Bench: "."}
+	beside := map[string]string{}
+	for _, a := range alongside {
+		beside[a.Pkg] = a.Why
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		rel := "./" + relPkg(pkg) // shorter in the report, the same to go test
+		if why, ok := beside[pkg]; ok {
+			p.Alongside = append(p.Alongside, benchStep{Pkgs: []string{rel}, Bench: ".", Why: why})
+			continue
+		}
+		p.Main.Pkgs = append(p.Main.Pkgs, rel)
+	}
+	return p, nil
+}
+
+// lineWriter lets the concurrent steps write their progress lines to one
+// writer without mixing them.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// services says what the run was given for the benchmarks that need a
+// PostgreSQL server or a Mosquitto broker (without passwords).
+func services() []string {
+	var out []string
+	if u := os.Getenv("SWC_TEST_POSTGRES_URL"); u != "" {
+		out = append(out, "PostgreSQL: SWC_TEST_POSTGRES_URL="+redactURL(u))
+	} else {
+		out = append(out, "PostgreSQL: SWC_TEST_POSTGRES_URL not set, the benchmarks that need it skip")
+	}
+	if m := os.Getenv("SWC_TEST_MOSQUITTO"); m != "" {
+		out = append(out, "Mosquitto: SWC_TEST_MOSQUITTO="+m)
+	} else {
+		out = append(out, "Mosquitto: SWC_TEST_MOSQUITTO not set, the benchmarks that need it skip")
+	}
+	return out
+}
+
+func failed(r *Report) bool {
+	return hasFailure(r.Bench.Outcomes) || r.Fleet.Status == FleetFailed
+}
+
+// checkRoot makes sure the run starts at the module's root.
+func checkRoot() error {
+	data, err := os.ReadFile("go.mod")
+	if err != nil {
+		return fmt.Errorf("run from the repository's root (where go.mod is): %w", err)
+	}
+	if !bytes.Contains(data, []byte("module "+Module+"\n")) {
+		return fmt.Errorf("go.mod here is not module %s: run from the repository's root", Module)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with data, never leaving half a file.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".bench-*.md")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,480 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Step is one command the run executed, as the report shows it.
+type Step struct {
+	Command string
+	Took    time.Duration
+	CPU     time.Duration // of the command and what it waited for
+	Others  time.Duration // CPU time of everything else meanwhile
+	Timed   bool          // its figures are times and rates a busy machine lowers
+	Name    string        // what it is, in words
+	Note    string
+}
+
+// Report is everything BENCHMARKS.md is written from.
+type Report struct {
+	Started  time.Time
+	Took     time.Duration
+	Source   Source
+	Machine  Machine
+	Services []string // what the run was given for PostgreSQL and Mosquitto
+	Steps    []Step
+	Load     Load // the machine during the whole run
+	Bench    Run
+	Fleet    FleetOutcome
+	Doors    int // --fleet-doors
+}
+
+// disturbedCores is the average number of cores other processes may keep
+// busy before the report says the timings were disturbed: more than the
+// PostgreSQL server's share of a run.
+const disturbedCores = 0.25
+
+// Verdict words.
+const (
+	meets       = "meets"
+	misses      = "misses"
+	notMeasured = "not measured"
+)
+
+// line is one evaluated row of a figure's table.
+type line struct {
+	Label, Measured, Target, Anchor, Verdict string
+	Targeted                                 bool // the line carries a target
+}
+
+// evaluate judges one check against the run.
+func evaluate(c check, run Run) line {
+	l := line{Label: c.Label, Target: c.Target, Anchor: c.Anchor, Targeted: c.Target != ""}
+	if c.Target == "" {
+		l.Target = "—"
+	}
+	if c.NotMeasured != "" {
+		l.Measured = "—"
+		l.Verdict = notMeasured + ": " + c.NotMeasured
+		return l
+	}
+	pkg := Module + "/" + c.Pkg
+	source := fmt.Sprintf("`%s` (%s)", c.Bench, c.Pkg)
+	r, found := findResult(run, pkg, c.Bench)
+	if !found {
+		l.Measured = "— " + source
+		l.Verdict = notMeasured + ": " + whyMissing(run, pkg, c.Bench)
+		return l
+	}
+	v, ok := r.Metric(c.Unit)
+	if !ok {
+		l.Measured = "— " + source
+		l.Verdict = notMeasured + fmt.Sprintf(": the benchmark reported no %s", c.Unit)
+		return l
+	}
+	scale, shown := c.Scale, c.Shown
+	if scale == 0 {
+		scale = 1
+	}
+	if shown == "" {
+		shown = c.Unit
+	}
+	v *= scale
+	l.Measured = human(v) + " " + shown
+	if scale != 1 {
+		l.Measured += fmt.Sprintf(" (%s %s)", human(v/scale), c.Unit)
+	}
+	l.Measured += " " + source
+	switch c.Cmp {
+	case atMost:
+		l.Verdict = verdict(v <= c.Limit)
+	case atLeast:
+		l.Verdict = verdict(v >= c.Limit)
+	default:
+		l.Verdict = "context"
+	}
+	return l
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return meets
+	}
+	return misses
+}
+
+func findResult(run Run, pkg, name string) (Result, bool) {
+	for _, r := range run.Results {
+		if r.Pkg == pkg && r.Name == name {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// whyMissing says why a benchmark has no line: it, a parent of it or its
+// package was skipped or failed, or it did not run at all.
+func whyMissing(run Run, pkg, name string) string {
+	for _, o := range run.Outcomes {
+		if o.Pkg != pkg {
+			continue
+		}
+		if o.Name == name || o.Name == "" || strings.HasPrefix(name, o.Name+"/") {
+			return fmt.Sprintf("%s: %s", o.Status, firstLine(o.Reason))
+		}
+	}
+	for _, p := range run.Packages {
+		if p.Pkg == pkg {
+			return "no line for this benchmark in the run's output"
+		}
+	}
+	return "its package was not part of the run"
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "no reason given"
+	}
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// fleetLines evaluates the fleet row from the fleet scenario.
+func fleetLines(f FleetOutcome, doors int) []line {
+	switch f.Status {
+	case FleetNotRun:
+		return []line{{Label: "fleet scenario", Measured: "not run: " + f.Reason, Target: "—", Targeted: true,
+			Verdict: notMeasured + ": not run: " + f.Reason}}
+	case FleetFailed:
+		return []line{{Label: "fleet scenario (`" + f.Command + "`)", Measured: "**failed**: " + f.Reason, Target: "—", Targeted: true,
+			Verdict: "**failed**: " + f.Reason}}
+	}
+	r := f.Report
+	src := " (scripts/fleet)"
+	var ls []line
+	add := func(label, measured, target string, targeted bool, verdict string) {
+		if measured != "—" {
+			measured += src
+		}
+		if target == "" {
+			target = "—"
+		}
+		ls = append(ls, line{Label: label, Measured: measured, Target: target, Targeted: targeted, Verdict: verdict})
+	}
+	add("simulated doors on this machine", human(float64(r.Doors))+" doors", "1,000 doors", true, verdict(r.Doors >= 1000))
+	if r.Doors >= 10_000 {
+		add("then 10,000 doors", human(float64(r.Doors))+" doors", "10,000 doors", true, meets)
+	} else {
+		add("then 10,000 doors", "—", "10,000 doors", true, fmt.Sprintf("%s: the run simulates %d doors (--fleet-doors)", notMeasured, doors))
+	}
+	restart := slices.Contains(r.Faults, "broker-restart")
+	add("faults injected", strings.Join(r.Faults, ", "), "a broker restart", true, verdict(restart))
+	add("events recorded by the doors / stored by the central", fmt.Sprintf("%s / %s", human(float64(r.EventsRecorded)), human(float64(r.EventsStored))), "", false, "context")
+	add("duplicates / missing events", fmt.Sprintf("%d / %d", r.Duplicates, r.Missing), "0 / 0", true, verdict(r.Duplicates == 0 && r.Missing == 0))
+	add("every event stored exactly once (the fleet's own check)", fmt.Sprint(r.ExactlyOnce), "true", true, verdict(r.ExactlyOnce))
+	ok, shown := r.creditedOK()
+	detail := shown
+	if d := strings.TrimSpace(string(r.CreditDetail)); d != "" && d != "null" && d != `""` {
+		detail += "; " + strings.Trim(d, `"`)
+	}
+	add("every event credited", detail, "every event, once", true, verdict(ok))
+	// A time of 0 (or none) means the scenario saw no restart or no credit.
+	switch after := r.CreditedAfterRestartS; {
+	case !ok:
+		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reports the events not all credited")
+	case !restart || after == nil || *after <= 0:
+		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reported no time after a restart")
+	default:
+		add("credited after the broker restart", human(*after)+" s", "≤ 60 s", true, verdict(*after <= 60))
+	}
+	if r.StoredAfterRestartS != nil && *r.StoredAfterRestartS > 0 {
+		add("stored after the broker restart", human(*r.StoredAfterRestartS)+" s", "", false, "context")
+	}
+	add("events per second through the central", human(r.EventsPerS)+" events/s", "", false, "context")
+	add("central resident memory, at the end / peak", fmt.Sprintf("%s / %s MiB", human(r.CentralRSSMiB), human(r.CentralPeakRSSMiB)), "", false, "context")
+	add("central CPU", human(r.CentralCPUCores)+" cores", "", false, "context")
+	add("the simulated doors' resident memory", human(r.FleetRSSMiB)+" MiB", "", false, "context")
+	add("scenario duration", human(r.DurationS)+" s", "", false, "context")
+	if r.Broker != "" || r.Profile != "" {
+		add("broker, profile", r.Broker+", "+r.Profile, "", false, "context")
+	}
+	return ls
+}
+
+// overall sums a figure's lines up: misses when one misses, meets when
+// every line with a target was measured and meets, not measured when none
+// was, and "meets where measured" in between.
+func overall(ls []line) string {
+	var targeted, measured, met int
+	for _, l := range ls {
+		if !l.Targeted {
+			continue
+		}
+		targeted++
+		switch {
+		case l.Verdict == misses:
+			return misses
+		case strings.HasPrefix(l.Verdict, "**failed**"):
+			return "**failed**"
+		case l.Verdict == meets:
+			measured++
+			met++
+		}
+	}
+	switch {
+	case targeted == 0:
+		return notMeasured
+	case met == targeted:
+		return meets
+	case measured == 0:
+		return notMeasured
+	default:
+		return fmt.Sprintf("meets where measured (%d of %d lines not measured)", targeted-measured, targeted)
+	}
+}
+
+// figureLines evaluates every line of a figure.
+func figureLines(f figure, r *Report) []line {
+	if f.Fleet {
+		return fleetLines(r.Fleet, r.Doors)
+	}
+	var ls []line
+	for _, c := range f.Checks {
+		ls = append(ls, evaluate(c, r.Bench))
+	}
+	return ls
+}
+
+// Write writes the report as Markdown.
+func (r *Report) Write(w io.Writer) error {
+	p := &mdWriter{w: w}
+	p.f("# Benchmarks\n\n")
+	p.f("Written by `make bench` (`go run ./scripts/bench`); every number in it was produced by the run described here.\n")
+	p.f("The targets and anchors are PRODUCT.md section 5 (\"Targets\"), copied into `scripts/bench/targets.go`.\n\n")
+
+	p.f("| run | |\n|---|---|\n")
+	p.f("| date | %s |\n", r.Started.UTC().Format("2006-01-02 15:04 MST"))
+	p.f("| run time | %s in all |\n", round(r.Took))
+	tree := "clean"
+	if n := len(r.Source.Dirty); n > 0 {
+		shown := r.Source.Dirty[:min(n, 8)]
+		tree = fmt.Sprintf("**dirty**: %d changed or untracked files (%s", n, strings.Join(shown, ", "))
+		if n > len(shown) {
+			tree += ", …"
+		}
+		tree += ")"
+	}
+	p.f("| commit | `%s` %s (working tree %s) |\n", r.Source.Commit, cell(r.Source.Subject), tree)
+	m := r.Machine
+	p.f("| machine | %s, %d logical CPUs, %s GiB of memory |\n", cell(m.CPU), m.Cores, human(float64(m.MemoryMiB)/1024))
+	p.f("| system | %s, Linux %s, %s |\n", cell(m.OS), cell(m.Kernel), m.Arch)
+	p.f("| Go | %s |\n", m.GoVersion)
+	for _, s := range r.Services {
+		p.f("| service | %s |\n", cell(s))
+	}
+	p.f("\n### Commands\n\n")
+	p.f("| command | took | its CPU time | CPU time of everything else meanwhile |\n|---|---|---|---|\n")
+	var disturbed []string
+	for _, s := range r.Steps {
+		cmd := "`" + strings.ReplaceAll(s.Command, "|", `\|`) + "`"
+		if s.Note != "" {
+			cmd += " — " + cell(s.Note)
+		}
+		others := "—"
+		if s.Others > 0 {
+			l := Load{Wall: s.Took, Others: s.Others}
+			others = otherLoad(l)
+			if s.Timed && l.OthersCores() > disturbedCores {
+				disturbed = append(disturbed, fmt.Sprintf("%.2f of the %d CPUs busy on average during %s", l.OthersCores(), m.Cores, s.Name))
+			}
+		}
+		p.f("| %s | %s | %s | %s |\n", cmd, round(s.Took), round(s.CPU), others)
+	}
+	p.f("\nThe first command ran its packages' benchmarks one after the other, then the fleet scenario ran; a command marked as run beside them ran at the same time.\n")
+	p.f("Over the whole run everything else on the machine used %s. Everything else is the machine's busy CPU time minus the command's (or the run's) own processes, the PostgreSQL server the benchmarks talk to included.\n", otherLoad(r.Load))
+	if len(disturbed) > 0 {
+		p.f("\n**The timings were disturbed**: other processes kept %s (more than %.2f); the times and rates below are lower than this machine gives alone.\n",
+			strings.Join(disturbed, " and "), disturbedCores)
+	}
+
+	p.f("\n## Summary\n\n| figure | target | verdict |\n|---|---|---|\n")
+	evaluated := make([][]line, len(Figures))
+	for i, f := range Figures {
+		evaluated[i] = figureLines(f, r)
+		p.f("| %s | %s | %s |\n", cell(f.Name), cell(f.Target), overall(evaluated[i]))
+	}
+
+	for i, f := range Figures {
+		p.f("\n## %s\n\n", f.Name)
+		p.f("Target: %s. ", f.Target)
+		if f.Anchor != "" {
+			p.f("Anchor: %s.", f.Anchor)
+		} else {
+			p.f("Anchor: none given.")
+		}
+		p.f("\n\n| figure | measured | target | anchor | verdict |\n|---|---|---|---|---|\n")
+		for _, l := range evaluated[i] {
+			anchor := l.Anchor
+			if anchor == "" {
+				anchor = "—"
+			}
+			p.f("| %s | %s | %s | %s | %s |\n", cell(l.Label), cell(l.Measured), cell(l.Target), cell(anchor), cell(l.Verdict))
+		}
+	}
+
+	p.f("\n## Skipped and failed benchmarks\n\n")
+	if len(r.Bench.Outcomes) == 0 {
+		p.f("None: every benchmark printed its figures.\n")
+	} else {
+		p.f("| package | benchmark | status | reason |\n|---|---|---|---|\n")
+		for _, o := range r.Bench.Outcomes {
+			name := o.Name
+			if name == "" {
+				name = "(the package)"
+			}
+			p.f("| %s | `%s` | %s | %s |\n", relPkg(o.Pkg), name, o.Status, cell(strings.ReplaceAll(strings.TrimSpace(o.Reason), "\n", " / ")))
+		}
+	}
+
+	p.f("\n## Appendix: every benchmark line of the run\n\n")
+	p.f("As go test printed them (values unrounded), in the order they ran.\n\n")
+	p.f("| package | benchmark | iterations | ns/op | B/op | allocs/op | other metrics |\n|---|---|---|---|---|---|---|\n")
+	for _, res := range r.Bench.Results {
+		std := map[string]string{"ns/op": "—", "B/op": "—", "allocs/op": "—"}
+		var other []string
+		for _, mt := range res.Metrics {
+			if _, ok := std[mt.Unit]; ok {
+				std[mt.Unit] = mt.Raw
+				continue
+			}
+			other = append(other, mt.Raw+" "+mt.Unit)
+		}
+		p.f("| %s | `%s` | %d | %s | %s | %s | %s |\n", relPkg(res.Pkg), res.Name, res.Iters, std["ns/op"], std["B/op"], std["allocs/op"], cell(strings.Join(other, "; ")))
+	}
+	p.f("\n### Run time per package\n\n| package | result | took |\n|---|---|---|\n")
+	benched := map[string]bool{}
+	for _, res := range r.Bench.Results {
+		benched[res.Pkg] = true
+	}
+	for _, o := range r.Bench.Outcomes {
+		benched[o.Pkg] = true
+	}
+	others := 0
+	for _, pk := range r.Bench.Packages {
+		if pk.Pkg == "" {
+			continue
+		}
+		if !benched[pk.Pkg] && pk.Action != "fail" && pk.Action != "" && pk.Elapsed < time.Second {
+			others++
+			continue
+		}
+		action := pk.Action
+		if action == "" {
+			action = "did not finish"
+		}
+		p.f("| %s | %s | %s |\n", relPkg(pk.Pkg), action, round(pk.Elapsed))
+	}
+	if others > 0 {
+		p.f("\n%d other packages have no benchmark and took under a second each.\n", others)
+	}
+	return p.err
+}
+
+type mdWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (p *mdWriter) f(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+// cell makes text safe inside a Markdown table cell.
+func cell(s string) string {
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return strings.ReplaceAll(s, "\n", " ")
+}
+
+func relPkg(p string) string {
+	if p == Module {
+		return "."
+	}
+	return strings.TrimPrefix(p, Module+"/")
+}
+
+func otherLoad(l Load) string {
+	if l.Wall <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s CPU-seconds (%.2f cores on average over %s)", human(l.Others.Seconds()), l.OthersCores(), round(l.Wall))
+}
+
+func round(d time.Duration) string {
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	default:
+		return d.Round(time.Millisecond).String()
+	}
+}
+
+// human formats a figure for reading: thousands separated, three or so
+// significant digits below 100.
+func human(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case a >= 1000 || (v == math.Trunc(v) && a < 1e15):
+		return thousands(int64(math.Round(v)))
+	case a >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case a >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	case a >= 1:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	default:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+}
+
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parseFile(t *testing.T, path string) Run {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	run, err := ParseJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func fleetFrom(t *testing.T, path string, runErr error) FleetOutcome {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := interpretFleet(FleetOutcome{Command: "go run ./scripts/fleet --doors 1000 --faults broker-restart --json", Took: 95 * time.Second}, data, runErr, "")
+	return o
+}
+
+func testReport(t *testing.T, benchFile string, fleet FleetOutcome) *Report {
+	t.Helper()
+	return &Report{
+		Started:  time.Date(2026, 5, 12, 9, 30, 0, 0, time.UTC),
+		Took:     8*time.Minute + 12*time.Second,
+		Source:   Source{Commit: "5bf3560c0ffee", Subject: "crediting: step back"},
+		Machine:  Machine{CPU: "AMD EPYC", Cores: 2, MemoryMiB: 24105, OS: "Debian GNU/Linux 12 (bookworm)", Kernel: "6.1.0", Arch: "amd64", GoVersion: "go1.26.8"},
+		Services: []string{"PostgreSQL: SWC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test?sslmode=disable"},
+		Steps:    []Step{{Command: "go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store", Took: 6 * time.Minute, CPU: 9 * time.Minute, Others: 36 * time.Second, Timed: true, Name: "the benchmarks"}},
+		Load:     Load{Wall: 8 * time.Minute, Run: 11 * time.Minute, Others: 48 * time.Second},
+		Bench:    parseFile(t, benchFile),
+		Fleet:    fleet,
+		Doors:    1000,
+	}
+}
+
+// section returns the part of the report under the heading "## name".
+func section(report, name string) string {
+	_, after, ok := strings.Cut(report, "\n## "+name+"\n")
+	if !ok {
+		return ""
+	}
+	s, _, _ := strings.Cut(after, "\n## ")
+	return s
+}
+
+func TestReportWrite(t *testing.T) {
+	tests := []struct {
+		name    string
+		report  func(t *testing.T) *Report
+		has     map[string][]string // section ("" = whole report) -> lines it must hold
+		hasNot  map[string][]string
+		summary map[string]string // figure -> verdict in the summary
+	}{
+		{
+			name: "full run, the fleet passed",
+			report: func(t *testing.T) *Report {
+				return testReport(t, "testdata/gotest-full.json", fleetFrom(t, "testdata/fleet-ok.json", nil))
+			},
+			has: map[string][]string{
+				"": {
+					"| commit | `5bf3560c0ffee` crediting: step back (working tree clean) |",
+					"| machine | AMD EPYC, 2 logical CPUs, 23.5 GiB of memory |",
+					"| `go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store` | 6m0s | 9m0s | 36 CPU-seconds (0.10 cores on average over 6m0s) |",
+					"Over the whole run everything else on the machine used 48 CPU-seconds (0.10 cores on average over 8m0s).",
+				},
+				"SPI transactions to read a 4-byte / 7-byte UID (MFRC522)": {
+					"| 4-byte UID, this driver | 20 spi-tx/op `BenchmarkReadUID/4byte/swc/at-once` (edge/reader/mfrc522) | ≤ 24 | periph 113; Arduino 66 | meets |",
+				},
+				"central ingest, events persisted and acknowledged end to end": {
+					"| doors' backlogs through the embedded broker into SQLite, first publish to last ack | 90,392 events/s `BenchmarkIngestEndToEnd/sqlite` (central/server) | ≥ 100,000 events/s | — | misses |",
+					"| the same into PostgreSQL | 38,081 events/s `BenchmarkIngestEndToEnd/postgres` (central/server) |",
+				},
+				"fleet": {
+					"| simulated doors on this machine | 1,000 doors (scripts/fleet) | 1,000 doors | — | meets |",
+					"| credited after the broker restart | 11.5 s (scripts/fleet) | ≤ 60 s | — | meets |",
+					"| then 10,000 doors | — | 10,000 doors | — | not measured: the run simulates 1000 doors (--fleet-doors) |",
+				},
+				"offline": {
+					"| 30 days of events kept and replayed | — | 30 days | Kisi: 36 h | not measured: no benchmark fills an outbox",
+				},
+				"Appendix: every benchmark line of the run": {
+					"| central/credit | `BenchmarkLedgerUpdate/batch=20000` | 1 | 1284198442 | 845443248 | 247182 | 15574 events/s |",
+				},
+			},
+			summary: map[string]string{
+				"fleet":   "meets where measured (1 of 7 lines not measured)",
+				"offline": "meets where measured (1 of 2 lines not measured)",
+				"central ingest, events persisted and acknowledged end to end": misses,
+			},
+		},
+		{
+			name: "no PostgreSQL, the fleet failed",
+			report: func(t *testing.T) *Report {
+				return testReport(t, "testdata/gotest-nopg.json", fleetFrom(t, "testdata/fleet-failed.json", os.ErrDeadlineExceeded))
+			},
+			has: map[string][]string{
+				"central ingest, events persisted and acknowledged end to end": {
+					"| the same into PostgreSQL | — `BenchmarkIngestEndToEnd/postgres` (central/server) |",
+					"| not measured: skipped: ingest_bench_test.go:41: SWC_TEST_POSTGRES_URL is not set",
+				},
+				"fleet": {
+					"| **failed**: 588 events missing 60 s after the broker restart (door-0042 seq 17-40, ...)",
+				},
+				"Skipped and failed benchmarks": {
+					"| central/server | `BenchmarkIngestEndToEnd/postgres` | skipped |",
+				},
+			},
+			hasNot: map[string][]string{
+				"": {"disturbed"},
+				// A failed fleet shows no figure of its own.
+				"fleet": {"2,100", "119,412", "588 / ", "(scripts/fleet)"},
+			},
+			summary: map[string]string{"fleet": "**failed**"},
+		},
+		{
+			name: "the fleet not in the tree; a benchmark failed",
+			report: func(t *testing.T) *Report {
+				r := testReport(t, "testdata/gotest-skip-fail.json", FleetOutcome{Status: FleetNotRun, Reason: "scripts/fleet is not in this tree"})
+				r.Source.Dirty = []string{"scripts/bench/main.go"}
+				r.Load = Load{Wall: 460 * time.Second, Run: 200 * time.Second, Others: 632 * time.Second}
+				r.Steps[0].Others = 4 * time.Minute
+				r.Steps = append(r.Steps, Step{Command: "go test -run '^$' -bench . -benchmem -json ./edge/cmd/swc-edge", Took: 7 * time.Minute, CPU: 12 * time.Second, Others: 9 * time.Minute, Note: "beside the others"})
+				return r
+			},
+			has: map[string][]string{
+				"": {
+					"(working tree **dirty**: 1 changed or untracked files (scripts/bench/main.go))",
+					"**The timings were disturbed**: other processes kept 0.67 of the 2 CPUs busy on average during the benchmarks (more than 0.25)",
+				},
+				"fleet": {
+					"| fleet scenario | not run: scripts/fleet is not in this tree | — | — | not measured: not run: scripts/fleet is not in this tree |",
+				},
+				"edge memory": {
+					"| swc-edge run, right after applying the snapshot of 100k badges | — `BenchmarkAgentRSS` (edge/cmd/swc-edge) | ≤ 30 MB | — | not measured: its package was not part of the run |",
+				},
+				"Skipped and failed benchmarks": {
+					"| example.com/fix | `BenchmarkFails` | failed | fix_test.go:27: load: connection refused |",
+				},
+				"Appendix: every benchmark line of the run": {
+					"| example.com/fix | `BenchmarkOK` | 751293210 | 1.472 | 0 | 0 | 3.500 spi-tx/op |",
+				},
+			},
+			summary: map[string]string{"fleet": notMeasured, "edge memory": notMeasured},
+		},
+		{
+			name: "the fleet credited everything, too late",
+			report: func(t *testing.T) *Report {
+				return testReport(t, "testdata/gotest-full.json", fleetFrom(t, "testdata/fleet-slow.json", nil))
+			},
+			has:     map[string][]string{"fleet": {"| credited after the broker restart | 75.2 s (scripts/fleet) | ≤ 60 s | — | misses |"}},
+			summary: map[string]string{"fleet": misses},
+		},
+		{
+			name: "the fleet exited 0 but credited nothing",
+			report: func(t *testing.T) *Report {
+				f := fleetFrom(t, "testdata/fleet-ok.json", nil)
+				f.Report.Credited = []byte("false")
+				zero := 0.0
+				f.Report.CreditedAfterRestartS = &zero
+				return testReport(t, "testdata/gotest-full.json", f)
+			},
+			has: map[string][]string{"fleet": {
+				"| every event credited | false; 120000 events credited once (scripts/fleet) | every event, once | — | misses |",
+				"| credited after the broker restart | — | ≤ 60 s | — | not measured: the fleet reports the events not all credited |",
+			}},
+			summary: map[string]string{"fleet": misses},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.report(t).Write(&buf); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.String()
+			for sec, lines := range tt.has {
+				text := out
+				if sec != "" {
+					text = section(out, sec)
+				}
+				for _, l := range lines {
+					if !strings.Contains(text, l) {
+						t.Errorf("section %q lacks\n%s\nin\n%s", sec, l, text)
+					}
+				}
+			}
+			for sec, lines := range tt.hasNot {
+				text := section(out, sec)
+				for _, l := range lines {
+					if strings.Contains(text, l) {
+						t.Errorf("section %q holds %q:\n%s", sec, l, text)
+					}
+				}
+			}
+			summary := section(out, "Summary")
+			for fig, v := range tt.summary {
+				var target string
+				for _, f := range Figures {
+					if f.Name == fig {
+						target = f.Target
+					}
+				}
+				if l := "| " + cell(fig) + " | " + cell(target) + " | " + v + " |"; !strings.Contains(summary, l) {
+					t.Errorf("summary lacks %s:\n%s", l, summary)
+				}
+			}
+			// Every figure of PRODUCT.md section 5 has its section.
+			for _, f := range Figures {
+				if section(out, f.Name) == "" {
+					t.Errorf("no section for %q", f.Name)
+				}
+			}
+		})
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	run := Run{
+		Packages: []PackageRun{{Pkg: Module + "/p", Action: "pass"}, {Pkg: Module + "/q", Action: "fail"}},
+		Results: []Result{
+			{Pkg: Module + "/p", Name: "BenchmarkA", Metrics: []Metric{{Value: 24, Unit: "spi-tx/op"}, {Value: 28.5, Unit: "MiB-rss"}}},
+			{Pkg: Module + "/p", Name: "BenchmarkB/sqlite", Metrics: []Metric{{Value: 99_999, Unit: "events/s"}}},
+		},
+		Outcomes: []Outcome{
+			{Pkg: Module + "/p", Name: "BenchmarkB/postgres", Status: Skipped, Reason: "servicetest.go:40: SWC_TEST_POSTGRES_URL is not set\nmore"},
+			{Pkg: Module + "/q", Status: Failed, Reason: "panic: boom"},
+			{Pkg: Module + "/p", Name: "BenchmarkC", Status: Failed, Reason: "c_test.go:9: no disk"},
+		},
+	}
+	tests := []struct {
+		name     string
+		c        check
+		measured string
+		verdict  string
+	}{
+		{"at most, on the limit", check{Pkg: "p", Bench: "BenchmarkA", Unit: "spi-tx/op", Cmp: atMost, Limit: 24, Target: "≤ 24"}, "24 spi-tx/op", meets},
+		{"at most, above", check{Pkg: "p", Bench: "BenchmarkA", Unit: "spi-tx/op", Cmp: atMost, Limit: 23, Target: "≤ 23"}, "24 spi-tx/op", misses},
+		{"at least, below", check{Pkg: "p", Bench: "BenchmarkB/sqlite", Unit: "events/s", Cmp: atLeast, Limit: 100_000, Target: "≥ 100,000"}, "99,999 events/s", misses},
+		{"scaled MiB to MB", check{Pkg: "p", Bench: "BenchmarkA", Unit: "MiB-rss", Cmp: atMost, Limit: 30, Scale: mibToMB, Shown: "MB", Target: "≤ 30 MB"}, "29.9 MB (28.5 MiB-rss)", meets},
+		{"context", check{Pkg: "p", Bench: "BenchmarkA", Unit: "spi-tx/op"}, "24 spi-tx/op", "context"},
+		{"unit not reported", check{Pkg: "p", Bench: "BenchmarkA", Unit: "events/s", Cmp: atLeast, Target: "x"}, "—", notMeasured + ": the benchmark reported no events/s"},
+		{"skipped", check{Pkg: "p", Bench: "BenchmarkB/postgres", Unit: "events/s", Cmp: atLeast, Target: "x"}, "—", notMeasured + ": skipped: servicetest.go:40: SWC_TEST_POSTGRES_URL is not set"},
+		{"a sub-benchmark of a failed one", check{Pkg: "p", Bench: "BenchmarkC/x", Unit: "events/s", Cmp: atLeast, Target: "x"}, "—", notMeasured + ": failed: c_test.go:9: no disk"},
+		{"its package failed", check{Pkg: "q", Bench: "BenchmarkD", Unit: "events/s", Target: "x"}, "—", notMeasured + ": failed: panic: boom"},
+		{"did not print", check{Pkg: "p", Bench: "BenchmarkE", Unit: "events/s", Target: "x"}, "—", notMeasured + ": no line for this benchmark in the run's output"},
+		{"package absent", check{Pkg: "r", Bench: "BenchmarkE", Unit: "events/s", Target: "x"}, "—", notMeasured + ": its package was not part of the run"},
+		{"nothing measures it", check{Label: "x", NotMeasured: "no benchmark does"}, "—", notMeasured + ": no benchmark does"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := evaluate(tt.c, run)
+			if !strings.HasPrefix(l.Measured, tt.measured) || l.Verdict != tt.verdict {
+				t.Errorf("got %q / %q, want %q / %q", l.Measured, l.Verdict, tt.measured, tt.verdict)
+			}
+		})
+	}
+}
+
+func TestHuman(t *testing.T) {
+	for _, tt := range []struct {
+		v    float64
+		want string
+	}{
+		{100_000, "100,000"}, {90392.4, "90,392"}, {1234567, "1,234,567"}, {22, "22"}, {22.5, "22.5"},
+		{1.9, "1.90"}, {0.837, "0.837"}, {150.6, "151"}, {0, "0"}, {-1500, "-1,500"},
+	} {
+		if got := human(tt.v); got != tt.want {
+			t.Errorf("human(%v) = %q, want %q", tt.v, got, tt.want)
+		}
+	}
+}

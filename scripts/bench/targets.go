@@ -1,0 +1,148 @@
+package main
+
+import "math"
+
+// Module is the import path the package paths of the checks are relative to.
+const Module = "github.com/smartworkcenters/swc"
+
+// cmp is how a measured value is judged against its limit.
+type cmp int
+
+const (
+	info cmp = iota // shown beside the target, not judged (an anchor re-measured, a part of the figure)
+	atMost
+	atLeast
+)
+
+// check is one line of a figure's table: a value one benchmark reports,
+// judged against the figure's target, or a reason why nothing measures it.
+type check struct {
+	Label  string
+	Pkg    string // relative to Module
+	Bench  string // full name without the -GOMAXPROCS suffix
+	Unit   string // the unit the benchmark reports the value in
+	Cmp    cmp
+	Limit  float64 // in Unit, after Scale
+	Scale  float64 // multiplies the value before it is judged and shown; 0 means 1
+	Shown  string  // the unit shown after Scale; "" means Unit
+	Target string  // the line's target in words; "" for context lines
+	Anchor string  // the part of the figure's anchor this line sits beside
+
+	// NotMeasured, when set, says why no benchmark measures this line.
+	NotMeasured string
+}
+
+// figure is one row of PRODUCT.md section 5 ("Targets"): its three
+// columns copied as written, and the lines that measure it. The fleet row
+// is judged from the fleet scenario instead of checks.
+type figure struct {
+	Name   string
+	Target string
+	Anchor string
+	Checks []check
+	Fleet  bool
+}
+
+// mibToMB turns MiB into MB (PRODUCT.md states the edge's memory in MB).
+const mibToMB = 1 << 20 / 1e6
+
+// samePowerOfTen is the lowest rate that is "the same order" as the
+// 100,000 events/s of SQLite: half a decade below it, the lowest value that
+// still rounds to 10^5 on a logarithmic scale.
+var samePowerOfTen = math.Round(100_000 / math.Sqrt(10))
+
+// Figures are PRODUCT.md section 5, copied (the report's targets and
+// anchors come from here, never from the run).
+var Figures = []figure{
+	{
+		Name:   "SPI transactions to read a 4-byte / 7-byte UID (MFRC522)",
+		Target: "≤ 24 / ≤ 40",
+		Anchor: "periph devices/v3 mfrc522: 113 and 136 (7-byte left unselected); Arduino MFRC522 library: 66 / 112",
+		Checks: []check{
+			{Label: "4-byte UID, this driver", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkReadUID/4byte/swc/at-once", Unit: "spi-tx/op", Cmp: atMost, Limit: 24, Target: "≤ 24", Anchor: "periph 113; Arduino 66"},
+			{Label: "7-byte UID, this driver", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkReadUID/7byte/swc/at-once", Unit: "spi-tx/op", Cmp: atMost, Limit: 40, Target: "≤ 40", Anchor: "periph 136; Arduino 112"},
+			{Label: "4-byte UID, periph devices/v3 mfrc522 on the same simulator", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkReadUID/4byte/periph/at-once", Unit: "spi-tx/op", Anchor: "periph 113"},
+			{Label: "7-byte UID, periph devices/v3 mfrc522 on the same simulator (card left unselected)", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkReadUID/7byte/periph/at-once", Unit: "spi-tx/op", Anchor: "periph 136"},
+			{Label: "10-byte UID, this driver (periph cannot read it)", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkReadUID/10byte/swc/at-once", Unit: "spi-tx/op"},
+			{Label: "Arduino MFRC522 library", Anchor: "66 / 112", NotMeasured: "no benchmark runs the Arduino library (C++ for microcontrollers); its counts are quoted from PRODUCT.md"},
+		},
+	},
+	{
+		Name:   "whitelist lookup + decision, 100k badges",
+		Target: "≤ 5 µs mean",
+		Anchor: "bbolt get ≈ 1.3 µs p50 here",
+		Checks: []check{
+			{Label: "lookup and decision on a whitelist of 100k badges (read transaction, get, decode, rules)", Pkg: "edge/store", Bench: "BenchmarkDecide", Unit: "µs/decision", Cmp: atMost, Limit: 5, Target: "≤ 5 µs mean"},
+			{Label: "the rules alone, one badge with three grants", Pkg: "edge/decide", Bench: "BenchmarkPolicyDecide", Unit: "ns/op"},
+			{Label: "bare bbolt get", Anchor: "≈ 1.3 µs p50", NotMeasured: "no benchmark times a bare bbolt get"},
+		},
+	},
+	{
+		Name:   "tap recorded durably (decision + fsynced append)",
+		Target: "≤ 2× one bare bbolt fsynced put",
+		Anchor: "bare put ≈ 0.85 ms p50 here",
+		Checks: []check{
+			{Label: "tap mean / bare put mean, alternated in the same run", Pkg: "edge/store", Bench: "BenchmarkTap", Unit: "tap/put", Cmp: atMost, Limit: 2, Shown: "×", Target: "≤ 2×"},
+			{Label: "tap, mean", Pkg: "edge/store", Bench: "BenchmarkTap", Unit: "tap-µs", Shown: "µs"},
+			{Label: "tap, p50", Pkg: "edge/store", Bench: "BenchmarkTap", Unit: "tap-p50-µs", Shown: "µs"},
+			{Label: "bare fsynced bbolt put, mean", Pkg: "edge/store", Bench: "BenchmarkTap", Unit: "bare-put-µs", Shown: "µs"},
+			{Label: "bare fsynced bbolt put, p50", Pkg: "edge/store", Bench: "BenchmarkTap", Unit: "bare-put-p50-µs", Shown: "µs", Anchor: "≈ 850 µs p50"},
+		},
+	},
+	{
+		Name:   "full whitelist snapshot of 100k badges applied",
+		Target: "≤ 2 s",
+		Anchor: "naive bbolt insert of 100k ≈ 0.9 s here",
+		Checks: []check{
+			{Label: "signed snapshot received: verified, decoded, staged, applied (edge agent)", Pkg: "edge/agent", Bench: "BenchmarkReceiveSnapshot", Unit: "s/snapshot", Cmp: atMost, Limit: 2, Shown: "s", Target: "≤ 2 s"},
+			{Label: "verified parts staged and applied (edge store, one fsynced transaction per part)", Pkg: "edge/store", Bench: "BenchmarkApplySnapshot", Unit: "s/snapshot", Cmp: atMost, Limit: 2, Shown: "s", Target: "≤ 2 s"},
+			{Label: "naive bbolt insert of 100k", Anchor: "≈ 0.9 s", NotMeasured: "no benchmark times a naive bbolt insert of 100k"},
+		},
+	},
+	{
+		Name:   "central ingest, events persisted and acknowledged end to end",
+		Target: "≥ 100,000 events/s through the embedded broker into SQLite, batched; the same order into PostgreSQL",
+		Anchor: "one paho QoS 1 publisher to one subscriber moves ≈ 12k msg/s through Mosquitto and ≈ 15k through mochi here; modernc SQLite takes ≈ 350k rows/s in 100-row inserts here, ≈ 20k/s one row at a time",
+		Checks: []check{
+			{Label: "doors' backlogs through the embedded broker into SQLite, first publish to last ack", Pkg: "central/server", Bench: "BenchmarkIngestEndToEnd/sqlite", Unit: "events/s", Cmp: atLeast, Limit: 100_000, Target: "≥ 100,000 events/s"},
+			{Label: "the same into PostgreSQL", Pkg: "central/server", Bench: "BenchmarkIngestEndToEnd/postgres", Unit: "events/s", Cmp: atLeast, Limit: samePowerOfTen,
+				Target: "the same order: ≥ 31,623 events/s (read as: rounds to 10^5 on a log scale, i.e. within √10 of 100,000)"},
+			{Label: "one QoS 1 publisher to one subscriber through the embedded broker (mochi), in the same run, with one event batch as payload (its size: batch-bytes in the appendix)", Pkg: "central/server", Bench: "BenchmarkIngestEndToEnd/sqlite", Unit: "raw-broker-msgs/s", Shown: "msg/s", Anchor: "≈ 15k msg/s through mochi"},
+			{Label: "one QoS 1 publisher through Mosquitto", Anchor: "≈ 12k msg/s through Mosquitto", NotMeasured: "no benchmark publishes through Mosquitto"},
+			{Label: "SQLite store alone: several doors' batches per transaction, taps spread over many members", Pkg: "central/store/sqlite", Bench: "BenchmarkAppendBatchesMembers", Unit: "events/s", Anchor: "≈ 350k rows/s in 100-row inserts"},
+			{Label: "SQLite store alone: one batch per transaction (batch=100), synchronous FULL", Pkg: "central/store/sqlite", Bench: "BenchmarkAppendEvents/sync=FULL/batch=100", Unit: "events/s", Anchor: "≈ 350k rows/s in 100-row inserts"},
+			{Label: "PostgreSQL store alone: several doors' batches per transaction, taps spread over many members", Pkg: "central/store/postgres", Bench: "BenchmarkAppendBatchesMembers", Unit: "events/s"},
+			{Label: "SQLite commits of the month network's taps with the hours crediting hooked in", Pkg: "central/crediting", Bench: "BenchmarkIngestWithCrediting/hook=on", Unit: "events/s"},
+			{Label: "… and credited, until the crediting caught up", Pkg: "central/crediting", Bench: "BenchmarkIngestWithCrediting/hook=on", Unit: "credited-events/s", Shown: "events/s"},
+		},
+	},
+	{
+		Name:   "fleet",
+		Target: "1,000 simulated doors on one machine (then 10,000); after a broker restart every event is credited exactly once within 60 s",
+		Anchor: "esp-rfid: events published at QoS 0 and dropped while offline",
+		Fleet:  true,
+	},
+	{
+		Name:   "offline",
+		Target: "30 days of events kept and replayed; whitelist ≥ 100k badges",
+		Anchor: "Kisi: 1,000 rights, 36 h; esp-rfid: about 1,000 users",
+		Checks: []check{
+			{Label: "30 days of events kept and replayed", Target: "30 days", Anchor: "Kisi: 36 h",
+				NotMeasured: "no benchmark fills an outbox with 30 days of taps and replays it (the edge's outbox alarm threshold is a setting, not a measurement)"},
+			{Label: "badges in the snapshot the central compiles and signs for one door", Pkg: "central/whitelist", Bench: "BenchmarkSnapshot100k", Unit: "entries/op", Shown: "badges", Cmp: atLeast, Limit: 100_000, Target: "≥ 100k badges", Anchor: "Kisi: 1,000 rights; esp-rfid: about 1,000 users"},
+			{Label: "the door's bbolt file holding them (edge store)", Pkg: "edge/store", Bench: "BenchmarkApplySnapshot", Unit: "file-MiB", Shown: "MiB"},
+		},
+	},
+	{
+		Name:   "edge memory",
+		Target: "≤ 30 MB resident with 100k badges",
+		Anchor: "",
+		Checks: []check{
+			{Label: "swc-edge run, right after applying the snapshot of 100k badges", Pkg: "edge/cmd/swc-edge", Bench: "BenchmarkAgentRSS", Unit: "MiB-rss-after-applying-100k", Cmp: atMost, Limit: 30, Scale: mibToMB, Shown: "MB", Target: "≤ 30 MB"},
+			{Label: "… after taps spread over the whole whitelist", Pkg: "edge/cmd/swc-edge", Bench: "BenchmarkAgentRSS", Unit: "MiB-rss-after-1000-taps", Cmp: atMost, Limit: 30, Scale: mibToMB, Shown: "MB", Target: "≤ 30 MB"},
+			{Label: "… restarted, after the same taps", Pkg: "edge/cmd/swc-edge", Bench: "BenchmarkAgentRSS", Unit: "MiB-rss-restarted", Cmp: atMost, Limit: 30, Scale: mibToMB, Shown: "MB", Target: "≤ 30 MB"},
+			{Label: "… of which anonymous (heap, stacks)", Pkg: "edge/cmd/swc-edge", Bench: "BenchmarkAgentRSS", Unit: "MiB-anon-restarted", Scale: mibToMB, Shown: "MB"},
+			{Label: "… of which file-backed (binary, mapped bbolt file)", Pkg: "edge/cmd/swc-edge", Bench: "BenchmarkAgentRSS", Unit: "MiB-file-restarted", Scale: mibToMB, Shown: "MB"},
+		},
+	},
+}
