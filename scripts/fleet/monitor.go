@@ -1,0 +1,87 @@
+package main
+
+import (
+	"os"
+	"sync"
+	"time"
+)
+
+// monitor samples the central's resource use (across restarts, which
+// change its process) and the fleet's own resident memory.
+type monitor struct {
+	c    *central
+	done chan struct{}
+	wg   sync.WaitGroup
+
+	mu        sync.Mutex
+	pid       int
+	last      usage   // the latest sample of pid
+	cpuBefore float64 // CPU seconds of the central's earlier processes
+	cpuStart  float64 // CPU seconds when the monitor started
+	peak      int64
+	fleetMax  int64
+}
+
+func startMonitor(c *central) *monitor {
+	m := &monitor{c: c, done: make(chan struct{})}
+	m.sample()
+	m.cpuStart = m.last.CPUSeconds
+	m.wg.Go(func() {
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.done:
+				return
+			case <-t.C:
+				m.sample()
+			}
+		}
+	})
+	return m
+}
+
+func (m *monitor) stop() {
+	close(m.done)
+	m.wg.Wait()
+}
+
+// sample reads the central's and the fleet's figures now.
+func (m *monitor) sample() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if u, err := processUsage(os.Getpid()); err == nil {
+		m.fleetMax = max(m.fleetMax, u.RSSBytes)
+	}
+	pid := m.c.pid()
+	if pid == 0 {
+		return
+	}
+	u, err := processUsage(pid)
+	if err != nil {
+		return
+	}
+	if pid != m.pid {
+		if m.pid != 0 {
+			m.cpuBefore += m.last.CPUSeconds
+		}
+		m.pid = pid
+	}
+	m.last = u
+	m.peak = max(m.peak, u.PeakBytes)
+}
+
+// central is the central's use since the monitor started: resident memory
+// now, the peak over all its processes, and CPU seconds.
+func (m *monitor) central() usage {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return usage{RSSBytes: m.last.RSSBytes, PeakBytes: m.peak, CPUSeconds: m.cpuBefore + m.last.CPUSeconds - m.cpuStart}
+}
+
+// fleetPeak is the highest resident memory of the fleet's process sampled.
+func (m *monitor) fleetPeak() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.fleetMax
+}
