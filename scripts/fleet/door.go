@@ -18,6 +18,7 @@ import (
 	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/store"
 	edgesync "github.com/smartworkcenters/swc/edge/sync"
+	"github.com/smartworkcenters/swc/shared/linkproxy"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -33,7 +34,7 @@ type doorSpec struct {
 // the real MQTT sync reaching the broker through its own link.
 type simDoor struct {
 	spec   doorSpec
-	link   *link
+	link   *linkproxy.Proxy
 	reader *simReader
 	store  *store.Store
 	ctrl   *door.Controller
@@ -64,7 +65,7 @@ password = %q
 // startDoor opens the door's store and starts its agent. broker is the
 // broker's host:port; the door reaches it through a link of its own.
 func startDoor(ctx context.Context, spec doorSpec, dir, broker, key string, log *slog.Logger) (_ *simDoor, err error) {
-	l, err := openLink(broker)
+	l, err := linkproxy.New(broker)
 	if err != nil {
 		return nil, err
 	}

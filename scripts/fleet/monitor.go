@@ -4,25 +4,27 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
 )
 
 // monitor samples the central's resource use (across restarts, which
 // change its process) and the fleet's own resident memory.
 type monitor struct {
-	c    *central
+	c    *launch.Central
 	done chan struct{}
 	wg   sync.WaitGroup
 
 	mu        sync.Mutex
 	pid       int
-	last      usage   // the latest sample of pid
-	cpuBefore float64 // CPU seconds of the central's earlier processes
-	cpuStart  float64 // CPU seconds when the monitor started
-	peak      int64
-	fleetMax  int64
+	last      launch.Usage // the latest sample of pid
+	cpuBefore float64      // CPU seconds of the central's earlier processes
+	cpuStart  float64      // CPU seconds when the monitor started
+	peak      uint64
+	fleetMax  uint64
 }
 
-func startMonitor(c *central) *monitor {
+func startMonitor(c *launch.Central) *monitor {
 	m := &monitor{c: c, done: make(chan struct{})}
 	m.sample()
 	m.cpuStart = m.last.CPUSeconds
@@ -50,14 +52,14 @@ func (m *monitor) stop() {
 func (m *monitor) sample() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if u, err := processUsage(os.Getpid()); err == nil {
+	if u, err := launch.ProcessUsage(os.Getpid()); err == nil {
 		m.fleetMax = max(m.fleetMax, u.RSSBytes)
 	}
-	pid := m.c.pid()
-	if pid == 0 {
+	pid := m.c.PID()
+	if pid == 0 || !m.c.Running() {
 		return
 	}
-	u, err := processUsage(pid)
+	u, err := launch.ProcessUsage(pid)
 	if err != nil {
 		return
 	}
@@ -68,19 +70,19 @@ func (m *monitor) sample() {
 		m.pid = pid
 	}
 	m.last = u
-	m.peak = max(m.peak, u.PeakBytes)
+	m.peak = max(m.peak, u.PeakRSSBytes)
 }
 
 // central is the central's use since the monitor started: resident memory
 // now, the peak over all its processes, and CPU seconds.
-func (m *monitor) central() usage {
+func (m *monitor) central() launch.Usage {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return usage{RSSBytes: m.last.RSSBytes, PeakBytes: m.peak, CPUSeconds: m.cpuBefore + m.last.CPUSeconds - m.cpuStart}
+	return launch.Usage{RSSBytes: m.last.RSSBytes, PeakRSSBytes: m.peak, CPUSeconds: m.cpuBefore + m.last.CPUSeconds - m.cpuStart}
 }
 
 // fleetPeak is the highest resident memory of the fleet's process sampled.
-func (m *monitor) fleetPeak() int64 {
+func (m *monitor) fleetPeak() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.fleetMax

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/server"
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -22,7 +24,7 @@ import (
 // with a password file for the central and every door and the ACL the
 // product ships.
 type mosquitto struct {
-	process
+	launch.Proc
 	dir  string
 	addr string
 }
@@ -30,12 +32,13 @@ type mosquitto struct {
 // startMosquitto writes the configuration into dir and starts bin.
 // maxConns is how many clients it must take (the doors and the central).
 func startMosquitto(ctx context.Context, bin, dir string, maxConns int) (*mosquitto, error) {
-	port, err := freePort()
+	addr, err := launch.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	m := &mosquitto{dir: dir, addr: fmt.Sprintf("127.0.0.1:%d", port)}
-	conf := fmt.Sprintf(`listener %d 127.0.0.1
+	_, port, _ := net.SplitHostPort(addr)
+	m := &mosquitto{dir: dir, addr: addr}
+	conf := fmt.Sprintf(`listener %s 127.0.0.1
 allow_anonymous false
 password_file %s
 acl_file %s
@@ -62,9 +65,9 @@ log_type notice
 	if err := m.writeAccounts("", nil); err != nil {
 		return nil, err
 	}
-	m.process = process{name: "mosquitto", args: []string{bin, "-c", path}, log: filepath.Join(dir, "mosquitto.log")}
+	m.Proc = launch.Proc{Name: "mosquitto", Args: []string{bin, "-c", path}, Log: filepath.Join(dir, "mosquitto.log")}
 	if err := m.start(ctx); err != nil {
-		m.signal(syscall.SIGKILL)
+		m.Kill()
 		return nil, err
 	}
 	return m, nil
@@ -72,7 +75,7 @@ log_type notice
 
 // start starts the broker and waits until it accepts connections.
 func (m *mosquitto) start(ctx context.Context) error {
-	if err := m.process.start(); err != nil {
+	if err := m.Start(); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(20 * time.Second)
@@ -82,11 +85,11 @@ func (m *mosquitto) start(ctx context.Context) error {
 			c.Close()
 			return nil
 		}
-		if !m.running() {
-			return fmt.Errorf("mosquitto exited at start:\n%s", m.tail(20))
+		if !m.Running() {
+			return fmt.Errorf("mosquitto exited at start:\n%s", m.LogTail(20))
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("mosquitto did not listen on %s within 20s:\n%s", m.addr, m.tail(20))
+			return fmt.Errorf("mosquitto did not listen on %s within 20s:\n%s", m.addr, m.LogTail(20))
 		}
 		select {
 		case <-ctx.Done():
@@ -98,7 +101,7 @@ func (m *mosquitto) start(ctx context.Context) error {
 
 // restart stops the broker (SIGTERM) and starts it again on the same port.
 func (m *mosquitto) restart(ctx context.Context) error {
-	m.signal(syscall.SIGTERM)
+	m.Stop()
 	return m.start(ctx)
 }
 
@@ -135,12 +138,15 @@ func (m *mosquitto) writeAccounts(servicePassword string, doors []doorSpec) erro
 }
 
 // reload makes the broker read its password and ACL files again.
-func (m *mosquitto) reload() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cmd != nil {
-		_ = m.cmd.Process.Signal(syscall.SIGHUP)
+func (m *mosquitto) reload() error {
+	pid := m.PID()
+	if pid == 0 || !m.Running() {
+		return errors.New("mosquitto is not running")
 	}
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return fmt.Errorf("mosquitto reload: %w", err)
+	}
+	return nil
 }
 
 // mosquittoPassword is a password_file line for user, hashed as Mosquitto

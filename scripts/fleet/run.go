@@ -21,6 +21,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -67,8 +68,8 @@ type fleet struct {
 	o       options
 	log     *slog.Logger
 	tmp     string
-	bins    binaries
-	central *central
+	bins    launch.Binaries
+	central *launch.Central
 	mosq    *mosquitto
 	svcPass string
 	net     *network
@@ -98,12 +99,12 @@ func (f *fleet) run(ctx context.Context) (err error) {
 	defer f.cleanup()
 	f.notes.nofile = raiseFileLimit(uint64(f.o.doors)*6+4096, f.log)
 
-	root, err := repoRoot()
+	root, err := launch.RepoRoot()
 	if err != nil {
 		return err
 	}
 	t := time.Now()
-	if f.bins, err = build(ctx, root, filepath.Join(f.tmp, "bin")); err != nil {
+	if f.bins, err = launch.Build(ctx, root, filepath.Join(f.tmp, "bin")); err != nil {
 		return err
 	}
 	f.notes.build = time.Since(t)
@@ -120,12 +121,14 @@ func (f *fleet) run(ctx context.Context) (err error) {
 		if err := f.mosq.writeAccounts(f.svcPass, f.net.doors); err != nil {
 			return err
 		}
-		f.mosq.reload()
+		if err := f.mosq.reload(); err != nil {
+			return err
+		}
 	}
 	if err := f.startDoors(ctx); err != nil {
 		return err
 	}
-	if f.db, err = openEvents(f.central.opts.dir); err != nil {
+	if f.db, err = openEvents(f.central.Options.DataDir); err != nil {
 		return err
 	}
 	return f.tapAndVerify(ctx, now)
@@ -133,16 +136,17 @@ func (f *fleet) run(ctx context.Context) (err error) {
 
 // startServices starts Mosquitto (if asked for) and the central.
 func (f *fleet) startServices(ctx context.Context) error {
-	co := centralOptions{bin: f.bins.central, dir: filepath.Join(f.tmp, "central", "data"), logPath: filepath.Join(f.tmp, "central.log")}
-	if err := os.MkdirAll(filepath.Dir(co.dir), 0o700); err != nil {
+	co := launch.CentralOptions{Binary: f.bins.Central, DataDir: filepath.Join(f.tmp, "central", "data"), Log: filepath.Join(f.tmp, "central.log"),
+		StartTimeout: 2 * time.Minute}
+	if err := os.MkdirAll(filepath.Dir(co.DataDir), 0o700); err != nil {
 		return err
 	}
 	if f.o.broker == brokerMosquitto {
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
 		f.svcPass = hex.EncodeToString(b)
-		co.passwdFile = filepath.Join(f.tmp, "central-password")
-		if err := os.WriteFile(co.passwdFile, []byte(f.svcPass+"\n"), 0o600); err != nil {
+		co.BrokerPasswordFile = filepath.Join(f.tmp, "central-password")
+		if err := os.WriteFile(co.BrokerPasswordFile, []byte(f.svcPass+"\n"), 0o600); err != nil {
 			return err
 		}
 		dir := filepath.Join(f.tmp, "mosquitto")
@@ -157,15 +161,17 @@ func (f *fleet) startServices(ctx context.Context) error {
 		if err := m.writeAccounts(f.svcPass, nil); err != nil {
 			return err
 		}
-		m.reload()
-		co.brokerURL = "mqtt://" + m.addr
+		if err := m.reload(); err != nil {
+			return err
+		}
+		co.BrokerURL = "mqtt://" + m.addr
 	}
-	c, err := startCentral(ctx, co)
+	c, err := launch.StartCentral(ctx, co)
 	if err != nil {
 		return err
 	}
 	f.central = c
-	f.log.Info("central running", "pid", c.pid(), "http", c.httpAddr, "broker", f.brokerAddr(), "log", co.logPath)
+	f.log.Info("central running", "pid", c.PID(), "http", c.Options.HTTPAddr, "broker", f.brokerAddr(), "log", co.Log)
 	return nil
 }
 
@@ -173,12 +179,12 @@ func (f *fleet) brokerAddr() string {
 	if f.mosq != nil {
 		return f.mosq.addr
 	}
-	return f.central.mqttAddr
+	return f.central.Options.MQTTAddr
 }
 
 // startDoors starts every door and waits until each holds its whitelist.
 func (f *fleet) startDoors(ctx context.Context) error {
-	key, err := f.central.publicKey(ctx)
+	key, err := f.central.PublicKey(ctx)
 	if err != nil {
 		return err
 	}
@@ -251,10 +257,10 @@ func (f *fleet) cleanup() {
 		f.db.Close()
 	}
 	if f.central != nil {
-		f.central.stop()
+		f.central.Stop()
 	}
 	if f.mosq != nil {
-		f.mosq.signal(syscall.SIGTERM)
+		f.mosq.Stop()
 	}
 	if !f.o.keep {
 		os.RemoveAll(f.tmp)
@@ -419,11 +425,13 @@ func (f *fleet) restarts(ctx context.Context, start time.Time) (time.Time, error
 		case k == faultBrokerRestart:
 			what = "central (embedded broker) stopped (SIGTERM) and started"
 			f.mon.sample()
-			err = f.central.restart(context.WithoutCancel(ctx), false)
+			f.central.Stop()
+			err = f.central.Restart(context.WithoutCancel(ctx))
 		default:
 			what = "central killed (SIGKILL) and started"
 			f.mon.sample()
-			err = f.central.restart(context.WithoutCancel(ctx), true)
+			f.central.Kill()
+			err = f.central.Restart(context.WithoutCancel(ctx))
 		}
 		if err != nil {
 			return last, fmt.Errorf("%s: %w", k, err)
@@ -506,7 +514,7 @@ func (f *fleet) waitCredited(ctx context.Context, p credit.Period, deadline time
 		ledger, err := ledgerSettlement(ctx, f.central, p)
 		var scratch *credit.Settlement
 		if err == nil {
-			scratch, err = scratchSettlement(ctx, f.bins.central, f.central.opts.dir, p)
+			scratch, err = scratchSettlement(ctx, f.bins.Central, f.central.Options.DataDir, p)
 		}
 		if err == nil {
 			diffs := compareSettlements(ledger, scratch)
@@ -535,12 +543,12 @@ func (f *fleet) usage(start, end time.Time) {
 	f.mon.sample()
 	u := f.mon.central()
 	f.res.CentralRSSMiB = mib(u.RSSBytes)
-	f.res.CentralPeakRSSMiB = mib(u.PeakBytes)
+	f.res.CentralPeakRSSMiB = mib(u.PeakRSSBytes)
 	f.res.CentralCPUCores = round(u.CPUSeconds/end.Sub(start).Seconds(), 2)
 	f.res.FleetRSSMiB = mib(f.mon.fleetPeak())
 }
 
-func mib(b int64) float64 { return round(float64(b)/(1<<20), 1) }
+func mib(b uint64) float64 { return round(float64(b)/(1<<20), 1) }
 
 func round(x float64, digits int) float64 {
 	p := 1.0

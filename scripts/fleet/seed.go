@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -72,6 +73,9 @@ func seedPlan(centers, members, doors int, now time.Time) (*network, []domain.Ce
 			}
 		}
 		c := n.centers[(i*7+1)%centers]
+		if !m.Nomadic() && i%4 == 0 {
+			c = m.HomeCenterID // at home: recorded, not credited
+		}
 		bookings = append(bookings, domain.Booking{ID: "b-" + m.ID, MemberID: m.ID, CenterID: c, Start: start, End: start.Add(4 * time.Hour), Status: domain.BookingConfirmed})
 		n.rights[c] = append(n.rights[c], uid)
 	}
@@ -119,12 +123,12 @@ const seedWorkers = 8
 
 // seed creates the network through the API and returns it with every
 // door's broker secret.
-func seed(ctx context.Context, c *central, o options, now time.Time, log *slog.Logger) (*network, error) {
+func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log *slog.Logger) (*network, error) {
 	n, centers, badges, passes, bookings := seedPlan(o.centers, o.members, o.doors, now)
 	t0 := time.Now()
 	post := func(path string, items int, body func(i int) any) error {
 		return parallel(ctx, items, seedWorkers, func(ctx context.Context, i int) error {
-			return c.api(ctx, "POST", path, body(i), nil)
+			return c.API(ctx, "POST", path, body(i), nil)
 		})
 	}
 	if err := post("/centers", len(centers), func(i int) any { return centers[i] }); err != nil {
@@ -143,7 +147,7 @@ func seed(ctx context.Context, c *central, o options, now time.Time, log *slog.L
 	const chunk = 5000
 	for i := 0; i < len(bookings); i += chunk {
 		body := map[string]any{"bookings": bookings[i:min(i+chunk, len(bookings))]}
-		if err := c.api(ctx, "POST", "/bookings/import", body, nil); err != nil {
+		if err := c.API(ctx, "POST", "/bookings/import", body, nil); err != nil {
 			return nil, fmt.Errorf("seeding bookings: %w", err)
 		}
 	}
@@ -153,17 +157,12 @@ func seed(ctx context.Context, c *central, o options, now time.Time, log *slog.L
 	// its first snapshot, rather than as a delta per change.
 	err := parallel(ctx, len(n.doors), seedWorkers, func(ctx context.Context, i int) error {
 		d := &n.doors[i]
-		if err := c.api(ctx, "POST", "/doors", domain.Door{ID: d.ID, CenterID: d.Center, Name: "Door " + d.ID}, nil); err != nil {
+		if err := c.API(ctx, "POST", "/doors", domain.Door{ID: d.ID, CenterID: d.Center, Name: "Door " + d.ID}, nil); err != nil {
 			return err
 		}
-		var sec struct {
-			Secret string `json:"secret"`
-		}
-		if err := c.api(ctx, "POST", "/doors/"+d.ID+"/secret", nil, &sec); err != nil {
-			return err
-		}
-		d.Secret = sec.Secret
-		return nil
+		var err error
+		d.Secret, err = c.DoorSecret(ctx, d.ID)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("seeding doors: %w", err)

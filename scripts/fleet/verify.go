@@ -25,6 +25,7 @@ import (
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
 )
 
 // openEvents opens the central's database read-only.
@@ -103,10 +104,10 @@ func (e *exactlyOnce) ok() bool { return e.bad == 0 }
 // checkSequences asks the central for every door's sequence and compares it
 // with the door's last recorded seq: through == max == last, no gaps.
 // Events held beyond what the door recorded count as duplicates.
-func checkSequences(ctx context.Context, c *central, last map[string]uint64, doors []doorSpec) (*exactlyOnce, error) {
+func checkSequences(ctx context.Context, c *launch.Central, last map[string]uint64, doors []doorSpec) (*exactlyOnce, error) {
 	seqs := make([]doorSequence, len(doors))
 	err := parallel(ctx, len(doors), seedWorkers, func(ctx context.Context, i int) error {
-		return c.api(ctx, "GET", "/doors/"+doors[i].ID+"/sequence", nil, &seqs[i])
+		return c.API(ctx, "GET", "/doors/"+doors[i].ID+"/sequence", nil, &seqs[i])
 	})
 	if err != nil {
 		return nil, err
@@ -138,9 +139,9 @@ func checkSequences(ctx context.Context, c *central, last map[string]uint64, doo
 }
 
 // ledgerSettlement is the ledger's state of the period, as the API serves it.
-func ledgerSettlement(ctx context.Context, c *central, p credit.Period) (*credit.Settlement, error) {
+func ledgerSettlement(ctx context.Context, c *launch.Central, p credit.Period) (*credit.Settlement, error) {
 	var s credit.Settlement
-	if err := c.api(ctx, "GET", "/settlements/"+p.String()+"?format=json", nil, &s); err != nil {
+	if err := c.API(ctx, "GET", "/settlements/"+p.String()+"?format=json", nil, &s); err != nil {
 		return nil, err
 	}
 	return &s, nil
