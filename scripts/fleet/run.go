@@ -57,6 +57,7 @@ type notes struct {
 	tapPhase, storedAfterTaps, creditedAfter time.Duration
 	reasons                                  map[string]int
 	restarts                                 []string
+	backlog                                  time.Duration // from the restart until the events recorded before it were stored
 	linkCuts                                 int
 	creditProblems                           []string
 	sequenceProblems                         []string
@@ -117,6 +118,7 @@ func (f *fleet) run(ctx context.Context) (err error) {
 		return err
 	}
 	f.notes.seed = time.Since(t)
+	f.logCentral("seeded")
 	if f.mosq != nil {
 		if err := f.mosq.writeAccounts(f.svcPass, f.net.doors); err != nil {
 			return err
@@ -240,6 +242,7 @@ func (f *fleet) startDoors(ctx context.Context) error {
 	}
 	f.notes.whitelists = time.Since(t)
 	f.log.Info("every door holds its whitelist", "took", f.notes.whitelists.Round(time.Millisecond))
+	f.logCentral("doors connected and synced")
 	return nil
 }
 
@@ -294,8 +297,8 @@ func (f *fleet) tapAndVerify(ctx context.Context, seeded time.Time) error {
 	}
 	var faultErr error
 	var restartAt time.Time
-	var faults sync.WaitGroup
-	faults.Go(func() { restartAt, faultErr = f.restarts(phaseCtx, start) })
+	var faults, backlog sync.WaitGroup
+	faults.Go(func() { restartAt, faultErr = f.restarts(phaseCtx, start, ctx, &backlog) })
 	if f.o.has(faultLinkCuts) {
 		faults.Go(func() { f.notes.linkCuts = f.cutLinks(phaseCtx, start) })
 	}
@@ -326,12 +329,14 @@ func (f *fleet) tapAndVerify(ctx context.Context, seeded time.Time) error {
 		f.res.EventsRecorded += ob.LastSeq
 	}
 	f.log.Info("tap phase over", "events_recorded", f.res.EventsRecorded, "took", f.notes.tapPhase.Round(time.Millisecond))
+	f.logCentral("tap phase over")
 
 	deadline := tapsEnd.Add(f.o.timeout)
 	storedAt, err := f.waitStored(ctx, last, deadline)
 	if err != nil {
 		return err
 	}
+	backlog.Wait()
 	f.notes.storedAfterTaps = storedAt.Sub(tapsEnd)
 	if f.res.EventsRecorded > 0 {
 		f.res.EventsPerS = round(float64(f.res.EventsRecorded)/storedAt.Sub(start).Seconds(), 1)
@@ -402,7 +407,11 @@ func (f *fleet) tapDoor(ctx context.Context, d *simDoor, i int, start time.Time)
 
 // restarts injects the restart faults, spread over the tap phase (one in
 // its middle), and returns when the last one began.
-func (f *fleet) restarts(ctx context.Context, start time.Time) (time.Time, error) {
+//
+// After the last restart, it follows (on backlog, until runCtx ends) how
+// long the central takes to hold every event recorded before the restart:
+// the recovery proper, without the taps that come after.
+func (f *fleet) restarts(ctx context.Context, start time.Time, runCtx context.Context, backlog *sync.WaitGroup) (time.Time, error) {
 	var kinds []string
 	for _, k := range f.o.faults {
 		if k == faultBrokerRestart || k == faultCentralRestart {
@@ -415,6 +424,7 @@ func (f *fleet) restarts(ctx context.Context, start time.Time) (time.Time, error
 		if err := sleep(ctx, time.Until(at)); err != nil {
 			return last, nil // the phase ended first (all doors done): no fault
 		}
+		before := f.recorded(ctx)
 		last = time.Now()
 		var err error
 		var what string
@@ -439,8 +449,54 @@ func (f *fleet) restarts(ctx context.Context, start time.Time) (time.Time, error
 		took := time.Since(last)
 		f.notes.restarts = append(f.notes.restarts, fmt.Sprintf("%s at %.1fs into the tap phase, back after %.1fs", what, last.Sub(start).Seconds(), took.Seconds()))
 		f.log.Info("fault injected", "fault", k, "what", what, "back_after", took.Round(time.Millisecond))
+		if n == len(kinds)-1 {
+			at := last
+			backlog.Go(func() { f.followBacklog(runCtx, at, before) })
+		}
 	}
 	return last, nil
+}
+
+// recorded is every door's last seq now.
+func (f *fleet) recorded(ctx context.Context) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, d := range f.doors {
+		if ob, err := d.outbox(ctx); err == nil {
+			out[d.spec.ID] = ob.LastSeq
+		}
+	}
+	return out
+}
+
+// followBacklog polls the central's database until it holds, for every
+// door, at least the events recorded before the restart at at.
+func (f *fleet) followBacklog(ctx context.Context, at time.Time, before map[string]uint64) {
+	for {
+		if counts, err := storedEvents(ctx, f.db); err == nil {
+			done := true
+			for id, want := range before {
+				if s := counts[id]; s.rows < want || s.max < want {
+					done = false
+					break
+				}
+			}
+			if done {
+				f.notes.backlog = time.Since(at)
+				f.log.Info("every event recorded before the restart is stored", "after_restart", f.notes.backlog.Round(time.Millisecond))
+				return
+			}
+		}
+		if sleep(ctx, 250*time.Millisecond) != nil {
+			return
+		}
+	}
+}
+
+// logCentral logs the central's resident memory at a stage of the run.
+func (f *fleet) logCentral(stage string) {
+	if u, err := launch.ProcessUsage(f.central.PID()); err == nil {
+		f.log.Info("central", "stage", stage, "rss_mib", mib(u.RSSBytes), "peak_rss_mib", mib(u.PeakRSSBytes), "cpu_s", u.CPUSeconds)
+	}
 }
 
 // cutLinks cuts a few doors' links every second, each for 1 to 5 s, until
@@ -608,7 +664,8 @@ func printHuman(w io.Writer, r result, n notes) {
 	fmt.Fprintf(w, "  taps by reason: %s\n", strings.Join(rs, ", "))
 	fmt.Fprintf(w, "  stored %.1fs after the last tap, credited %.1fs after the last tap\n", n.storedAfterTaps.Seconds(), max(0, n.creditedAfter.Seconds()))
 	if slices.Contains(r.Faults, faultBrokerRestart) || slices.Contains(r.Faults, faultCentralRestart) {
-		fmt.Fprintf(w, "  after the restart: stored in %.1fs, credited in %.1fs\n", r.StoredAfterRestartS, r.CreditedAfterRestartS)
+		fmt.Fprintf(w, "  after the restart: events recorded before it stored in %.1fs; every event stored in %.1fs, credited in %.1fs\n",
+			n.backlog.Seconds(), r.StoredAfterRestartS, r.CreditedAfterRestartS)
 	}
 	fmt.Fprintf(w, "  credited %v: %s\n", r.Credited, r.CreditDetail)
 	fmt.Fprintf(w, "  %.1f events/s; central RSS %.1f MiB (peak %.1f MiB), %.2f CPU cores; fleet RSS %.1f MiB; %.1fs\n",
