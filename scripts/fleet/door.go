@@ -34,7 +34,7 @@ type doorSpec struct {
 // the real MQTT sync reaching the broker through its own link.
 type simDoor struct {
 	spec   doorSpec
-	link   *linkproxy.Proxy
+	link   *linkproxy.Proxy // nil when the door connects straight to the broker
 	reader *simReader
 	store  *store.Store
 	ctrl   *door.Controller
@@ -63,19 +63,23 @@ password = %q
 }
 
 // startDoor opens the door's store and starts its agent. broker is the
-// broker's host:port; the door reaches it through a link of its own.
-func startDoor(ctx context.Context, spec doorSpec, dir, broker, key string, log *slog.Logger) (_ *simDoor, err error) {
-	l, err := linkproxy.New(broker)
-	if err != nil {
-		return nil, err
-	}
-	d := &simDoor{spec: spec, link: l, reader: newSimReader(), done: make(chan error, 1)}
+// broker's host:port; with cuttable the door reaches it through a link of
+// its own that the fleet can cut (three more sockets per door), else
+// straight.
+func startDoor(ctx context.Context, spec doorSpec, dir, broker, key string, cuttable bool, log *slog.Logger) (_ *simDoor, err error) {
+	d := &simDoor{spec: spec, reader: newSimReader(), done: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			d.release()
 		}
 	}()
-	cfg, err := agent.Parse([]byte(doorConfig(spec, filepath.Join(dir, spec.ID), l.Addr(), key)))
+	if cuttable {
+		if d.link, err = linkproxy.New(broker); err != nil {
+			return nil, err
+		}
+		broker = d.link.Addr()
+	}
+	cfg, err := agent.Parse([]byte(doorConfig(spec, filepath.Join(dir, spec.ID), broker, key)))
 	if err != nil {
 		return nil, fmt.Errorf("door %s: configuration: %w", spec.ID, err)
 	}
@@ -120,7 +124,9 @@ func (d *simDoor) release() {
 	if d.ctrl != nil {
 		_ = d.ctrl.Close()
 	}
-	d.link.Close()
+	if d.link != nil {
+		d.link.Close()
+	}
 }
 
 // outbox is what the door recorded (its last seq) and still holds.

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,8 +54,20 @@ func TestFleetBrokerRestart(t *testing.T) {
 	assert.Positive(t, res.CentralPeakRSSMiB)
 }
 
-func TestFleetLinkCutsAndCentralKilled(t *testing.T) {
-	runFleet(t, small(faultLinkCuts, faultCentralRestart))
+// The doors here run in two worker processes, as a large fleet's do.
+func TestFleetLinkCutsAndCentralKilledInWorkers(t *testing.T) {
+	o := small(faultLinkCuts, faultCentralRestart)
+	o.shards = 2
+	runFleet(t, o)
+}
+
+// TestMain runs the test binary as a fleet worker when a test's fleet
+// starts it so (the fleet starts its own executable).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		os.Exit(cli(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
 }
 
 func TestFleetMosquitto(t *testing.T) {

@@ -31,6 +31,15 @@ func main() {
 }
 
 func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "worker" {
+		// A shard of a fleet started by another swc-fleet: the job and the
+		// requests on stdin, the replies on stdout.
+		if err := worker(ctx, os.Stdin, stdout); err != nil {
+			fmt.Fprintf(stderr, "swc-fleet worker: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	o, err := parseOptions(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0

@@ -9,11 +9,13 @@ import (
 )
 
 // monitor samples the central's resource use (across restarts, which
-// change its process) and the fleet's own resident memory.
+// change its process) and the fleet's resident memory (its own process and
+// its workers').
 type monitor struct {
-	c    *launch.Central
-	done chan struct{}
-	wg   sync.WaitGroup
+	c       *launch.Central
+	workers []int
+	done    chan struct{}
+	wg      sync.WaitGroup
 
 	mu        sync.Mutex
 	pid       int
@@ -24,8 +26,8 @@ type monitor struct {
 	fleetMax  uint64
 }
 
-func startMonitor(c *launch.Central) *monitor {
-	m := &monitor{c: c, done: make(chan struct{})}
+func startMonitor(c *launch.Central, workers []int) *monitor {
+	m := &monitor{c: c, workers: workers, done: make(chan struct{})}
 	m.sample()
 	m.cpuStart = m.last.CPUSeconds
 	m.wg.Go(func() {
@@ -52,9 +54,13 @@ func (m *monitor) stop() {
 func (m *monitor) sample() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if u, err := launch.ProcessUsage(os.Getpid()); err == nil {
-		m.fleetMax = max(m.fleetMax, u.RSSBytes)
+	var fleet uint64
+	for _, pid := range append([]int{os.Getpid()}, m.workers...) {
+		if u, err := launch.ProcessUsage(pid); err == nil {
+			fleet += u.RSSBytes
+		}
 	}
+	m.fleetMax = max(m.fleetMax, fleet)
 	pid := m.c.PID()
 	if pid == 0 || !m.c.Running() {
 		return
@@ -81,7 +87,8 @@ func (m *monitor) central() launch.Usage {
 	return launch.Usage{RSSBytes: m.last.RSSBytes, PeakRSSBytes: m.peak, CPUSeconds: m.cpuBefore + m.last.CPUSeconds - m.cpuStart}
 }
 
-// fleetPeak is the highest resident memory of the fleet's process sampled.
+// fleetPeak is the highest resident memory of the fleet's processes
+// sampled (summed at each sample).
 func (m *monitor) fleetPeak() uint64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()

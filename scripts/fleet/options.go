@@ -49,6 +49,7 @@ type options struct {
 	json        bool
 	keep        bool
 	seed        uint64
+	shards      int // processes the doors run in; 0: as the open-file limit requires
 }
 
 func defaultOptions() options {
@@ -91,6 +92,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the figures as one JSON object on stdout")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (databases, logs) and print where it is")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random taps and link cuts")
+	fs.IntVar(&o.shards, "processes", 0, "processes the doors run in (0: this one, or more when the open-file limit requires)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -142,6 +144,9 @@ func (o *options) check() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("--broker %q: want embedded or mosquitto", o.broker))
+	}
+	if o.shards < 0 || o.shards > 64 {
+		errs = append(errs, fmt.Errorf("--processes %d: want 0 to 64", o.shards))
 	}
 	if o.within < 0 {
 		errs = append(errs, fmt.Errorf("--within %v: negative", o.within))

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,7 +21,6 @@ import (
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/scripts/internal/launch"
-	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // result is the figures of a run. Its JSON form is what the benchmark
@@ -59,6 +57,7 @@ type notes struct {
 	restarts                                 []string
 	backlog                                  time.Duration // from the restart until the events recorded before it were stored
 	linkCuts                                 int
+	shards                                   int
 	creditProblems                           []string
 	sequenceProblems                         []string
 	nofile                                   string
@@ -74,9 +73,10 @@ type fleet struct {
 	mosq    *mosquitto
 	svcPass string
 	net     *network
-	doors   []*simDoor
 	db      *sql.DB
 	mon     *monitor
+	shards  []shard
+	mu      sync.Mutex // guards notes written by the shards' goroutines
 	res     result
 	notes   notes
 }
@@ -98,7 +98,7 @@ func (f *fleet) run(ctx context.Context) (err error) {
 	}
 	f.notes.dir = f.tmp
 	defer f.cleanup()
-	f.notes.nofile = raiseFileLimit(uint64(f.o.doors)*6+4096, f.log)
+	f.notes.nofile = raiseFileLimit(uint64(f.o.doors)*doorFiles(f.o.has(faultLinkCuts))+512, f.log)
 
 	root, err := launch.RepoRoot()
 	if err != nil {
@@ -184,59 +184,67 @@ func (f *fleet) brokerAddr() string {
 	return f.central.Options.MQTTAddr
 }
 
-// startDoors starts every door and waits until each holds its whitelist.
+// startDoors starts every door, in shards, and waits until each holds its
+// whitelist.
 func (f *fleet) startDoors(ctx context.Context) error {
 	key, err := f.central.PublicKey(ctx)
 	if err != nil {
 		return err
 	}
-	logFile, err := os.OpenFile(filepath.Join(f.tmp, "doors.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
+	cuttable := f.o.has(faultLinkCuts)
+	n := f.o.shards
+	if n == 0 {
+		n = autoShards(f.o.doors, doorFiles(cuttable))
 	}
-	// Closed with the doors; the agents log warnings and errors only.
-	doorLog := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n = min(n, f.o.doors)
+	f.notes.shards = n
 	t := time.Now()
-	f.doors = make([]*simDoor, len(f.net.doors))
-	var mu sync.Mutex
-	err = parallel(ctx, len(f.net.doors), 16, func(ctx context.Context, i int) error {
-		d, err := startDoor(ctx, f.net.doors[i], filepath.Join(f.tmp, "doors"), f.brokerAddr(), key, doorLog)
-		if err != nil {
-			return err
+	f.shards = make([]shard, n)
+	per := (len(f.net.doors) + n - 1) / n
+	err = parallel(ctx, n, n, func(ctx context.Context, i int) error {
+		first := i * per
+		job := shardJob{Index: i, First: first, Doors: f.net.doors[first:min(first+per, len(f.net.doors))],
+			Dir: filepath.Join(f.tmp, "doors"), Log: filepath.Join(f.tmp, fmt.Sprintf("doors-%d.log", i)),
+			Broker: f.brokerAddr(), Key: key, Cuttable: cuttable, Seed: f.o.seed, Profile: f.o.profile,
+			Taps: f.o.tapsPerDoor, Duration: f.o.duration, Rights: f.net.rights, All: f.net.all}
+		var s shard
+		var err error
+		if n == 1 {
+			s, err = startLocalShard(ctx, job)
+		} else {
+			s, err = startRemoteShard(ctx, job, filepath.Join(f.tmp, fmt.Sprintf("worker-%d.log", i)))
 		}
-		mu.Lock()
-		f.doors[i] = d
-		mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("shard %d: %w", i, err)
+		}
+		f.shards[i] = s
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	f.notes.startDoors = time.Since(t)
-	f.log.Info("doors running", "doors", len(f.doors), "took", f.notes.startDoors.Round(time.Millisecond))
+	f.log.Info("doors running", "doors", len(f.net.doors), "processes", n, "took", f.notes.startDoors.Round(time.Millisecond))
 	t = time.Now()
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
+		states, err := f.states(ctx)
+		if err != nil {
+			return err
+		}
 		missing := 0
-		for _, d := range f.doors {
-			wi, err := d.store.Whitelist(ctx)
-			if err != nil {
-				return err
-			}
-			if wi.Version == 0 {
+		for _, st := range states {
+			if !st.Synced {
 				missing++
-			}
-			if err := d.failed(); err != nil {
-				return err
 			}
 		}
 		if missing == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d of %d doors have no whitelist 5 minutes after they started (see %s and the central's log)", missing, len(f.doors), logFile.Name())
+			return fmt.Errorf("%d of %d doors have no whitelist 5 minutes after they started (see doors-*.log and the central's log in %s)", missing, len(states), f.tmp)
 		}
-		if err := sleep(ctx, 500*time.Millisecond); err != nil {
+		if err := sleep(ctx, time.Second); err != nil {
 			return err
 		}
 	}
@@ -246,13 +254,53 @@ func (f *fleet) startDoors(ctx context.Context) error {
 	return nil
 }
 
+// doorFiles is how many files a door holds open: its store and its MQTT
+// connection, and with a cuttable link the link's listener and sockets.
+func doorFiles(cuttable bool) uint64 {
+	if cuttable {
+		return 5
+	}
+	return 2
+}
+
+// autoShards is how many processes the doors need within this process's
+// open-file limit (each worker has the same).
+func autoShards(doors int, perDoor uint64) int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil || lim.Cur < 1024 {
+		return 1
+	}
+	budget := lim.Cur - 512 // the process's own files, the API client, the database
+	return int((uint64(doors)*perDoor + budget - 1) / budget)
+}
+
+// states gathers every door's state from the shards.
+func (f *fleet) states(ctx context.Context) (map[string]doorState, error) {
+	parts := make([]map[string]doorState, len(f.shards))
+	err := parallel(ctx, len(f.shards), len(f.shards), func(ctx context.Context, i int) error {
+		var err error
+		parts[i], err = f.shards[i].states(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]doorState, len(f.net.doors))
+	for _, p := range parts {
+		for k, v := range p {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
 // cleanup stops the doors and the services and removes the folder unless
 // asked to keep it.
 func (f *fleet) cleanup() {
 	var wg sync.WaitGroup
-	for _, d := range f.doors {
-		if d != nil {
-			wg.Go(func() { _ = d.stop() })
+	for _, sh := range f.shards {
+		if sh != nil {
+			wg.Go(func() { _ = sh.stop() })
 		}
 	}
 	wg.Wait()
@@ -282,51 +330,44 @@ func sleep(ctx context.Context, d time.Duration) error {
 // tapAndVerify runs the tap phase with its faults, then waits until every
 // event is stored and credited, and checks.
 func (f *fleet) tapAndVerify(ctx context.Context, seeded time.Time) error {
-	f.mon = startMonitor(f.central)
+	var workers []int
+	for _, s := range f.shards {
+		if r, ok := s.(*remoteShard); ok {
+			workers = append(workers, r.cmd.Process.Pid)
+		}
+	}
+	f.mon = startMonitor(f.central, workers)
 	defer f.mon.stop()
 	start := time.Now()
 	phaseCtx, endPhase := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	tapErrs := make(chan error, len(f.doors))
-	for i, d := range f.doors {
-		wg.Go(func() {
-			if err := f.tapDoor(phaseCtx, d, i, start); err != nil && phaseCtx.Err() == nil {
-				tapErrs <- err
-			}
-		})
-	}
 	var faultErr error
 	var restartAt time.Time
 	var faults, backlog sync.WaitGroup
 	faults.Go(func() { restartAt, faultErr = f.restarts(phaseCtx, start, ctx, &backlog) })
-	if f.o.has(faultLinkCuts) {
-		faults.Go(func() { f.notes.linkCuts = f.cutLinks(phaseCtx, start) })
-	}
-	wg.Wait()
+	tapErr := parallel(ctx, len(f.shards), len(f.shards), func(ctx context.Context, i int) error {
+		n, err := f.shards[i].taps(ctx, start)
+		f.mu.Lock()
+		f.notes.linkCuts += n
+		f.mu.Unlock()
+		return err
+	})
 	endPhase()
 	faults.Wait()
-	for _, d := range f.doors {
-		d.link.Restore()
-	}
-	close(tapErrs)
-	if err := errors.Join(faultErr, <-tapErrs); err != nil {
+	if err := errors.Join(faultErr, tapErr); err != nil {
 		return err
 	}
 	tapsEnd := time.Now()
 	f.notes.tapPhase = tapsEnd.Sub(start)
 
-	// What each door recorded: its last seq, once its reader is idle.
+	// What each door recorded: its last seq (every reader is idle now).
+	states, err := f.states(ctx)
+	if err != nil {
+		return err
+	}
 	last := map[string]uint64{}
-	for _, d := range f.doors {
-		if err := d.waitIdle(ctx); err != nil {
-			return err
-		}
-		ob, err := d.outbox(ctx)
-		if err != nil {
-			return err
-		}
-		last[d.spec.ID] = ob.LastSeq
-		f.res.EventsRecorded += ob.LastSeq
+	for id, st := range states {
+		last[id] = st.Last
+		f.res.EventsRecorded += st.Last
 	}
 	f.log.Info("tap phase over", "events_recorded", f.res.EventsRecorded, "took", f.notes.tapPhase.Round(time.Millisecond))
 	f.logCentral("tap phase over")
@@ -381,30 +422,6 @@ func (f *fleet) tapAndVerify(ctx context.Context, seeded time.Time) error {
 	return errors.Join(errs...)
 }
 
-// tapDoor presents badges at one door at the profile's times.
-func (f *fleet) tapDoor(ctx context.Context, d *simDoor, i int, start time.Time) error {
-	r := mrand.New(mrand.NewPCG(f.o.seed, uint64(i)))
-	rights, all := f.net.rights[d.spec.Center], f.net.all
-	for _, at := range tapTimes(r, f.o.profile, f.o.tapsPerDoor, f.o.duration) {
-		if err := sleep(ctx, time.Until(start.Add(at))); err != nil {
-			return err
-		}
-		var uid protocol.UID
-		switch p := r.Float64(); {
-		case p < 0.6 && len(rights) > 0:
-			uid = rights[r.IntN(len(rights))] // granted: a booking here or a pass
-		case p < 0.9:
-			uid = all[r.IntN(len(all))] // mostly denied: no booking here
-		default:
-			uid = unknownUID(r)
-		}
-		if err := d.reader.Present(ctx, uid); err != nil {
-			return fmt.Errorf("door %s: %w", d.spec.ID, err)
-		}
-	}
-	return nil
-}
-
 // restarts injects the restart faults, spread over the tap phase (one in
 // its middle), and returns when the last one began.
 //
@@ -424,7 +441,12 @@ func (f *fleet) restarts(ctx context.Context, start time.Time, runCtx context.Co
 		if err := sleep(ctx, time.Until(at)); err != nil {
 			return last, nil // the phase ended first (all doors done): no fault
 		}
-		before := f.recorded(ctx)
+		// What the doors hold at the restart, read while it happens so as
+		// not to delay it (a loaded fleet takes a while to ask every door):
+		// a few more events than were recorded before it, which only makes
+		// the recovery figure stricter.
+		recordedNow := make(chan map[string]uint64, 1)
+		go func() { recordedNow <- f.recorded(ctx) }()
 		last = time.Now()
 		var err error
 		var what string
@@ -443,6 +465,7 @@ func (f *fleet) restarts(ctx context.Context, start time.Time, runCtx context.Co
 			f.central.Kill()
 			err = f.central.Restart(context.WithoutCancel(ctx))
 		}
+		before := <-recordedNow
 		if err != nil {
 			return last, fmt.Errorf("%s: %w", k, err)
 		}
@@ -460,10 +483,12 @@ func (f *fleet) restarts(ctx context.Context, start time.Time, runCtx context.Co
 // recorded is every door's last seq now.
 func (f *fleet) recorded(ctx context.Context) map[string]uint64 {
 	out := map[string]uint64{}
-	for _, d := range f.doors {
-		if ob, err := d.outbox(ctx); err == nil {
-			out[d.spec.ID] = ob.LastSeq
-		}
+	states, err := f.states(ctx)
+	if err != nil {
+		return out
+	}
+	for id, st := range states {
+		out[id] = st.Last
 	}
 	return out
 }
@@ -499,51 +524,23 @@ func (f *fleet) logCentral(stage string) {
 	}
 }
 
-// cutLinks cuts a few doors' links every second, each for 1 to 5 s, until
-// ctx ends; it returns how many cuts it made.
-func (f *fleet) cutLinks(ctx context.Context, start time.Time) int {
-	r := mrand.New(mrand.NewPCG(f.o.seed, 1<<40))
-	cuts := 0
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		if err := sleep(ctx, time.Second); err != nil {
-			return cuts
-		}
-		for range max(1, len(f.doors)/50) {
-			d := f.doors[r.IntN(len(f.doors))]
-			d.link.Cut()
-			cuts++
-			down := time.Second + time.Duration(r.Int64N(int64(4*time.Second)))
-			wg.Go(func() {
-				_ = sleep(ctx, down)
-				d.link.Restore()
-			})
-		}
-	}
-}
-
 // waitStored polls the central's database until it holds every door's
 // events 1..last, once each, and every door's outbox is empty.
 func (f *fleet) waitStored(ctx context.Context, last map[string]uint64, deadline time.Time) (time.Time, error) {
 	for {
 		counts, err := storedEvents(ctx, f.db)
 		if err == nil {
+			states, err := f.states(ctx)
+			if err != nil {
+				return time.Time{}, err
+			}
 			pending, outboxes := 0, 0
-			for _, d := range f.doors {
-				s, want := counts[d.spec.ID], last[d.spec.ID]
-				if s.rows != want || s.distinct != want || s.max != want {
+			for id, want := range last {
+				if s := counts[id]; s.rows != want || s.distinct != want || s.max != want {
 					pending++
 				}
-				ob, err := d.outbox(ctx)
-				if err != nil {
-					return time.Time{}, err
-				}
-				if ob.Depth > 0 {
+				if states[id].Depth > 0 {
 					outboxes++
-				}
-				if err := d.failed(); err != nil {
-					return time.Time{}, err
 				}
 			}
 			if pending == 0 && outboxes == 0 {
@@ -622,9 +619,8 @@ func mustNetworkZone() *time.Location {
 	return loc
 }
 
-// raiseFileLimit raises the open-file limit to need when it is lower (a
-// door holds its store, its connection and its link's three sockets) and
-// says what the limit is.
+// raiseFileLimit raises the open-file limit to need when it is lower and
+// says what the limit is. Raising the hard limit takes CAP_SYS_RESOURCE.
 func raiseFileLimit(need uint64, log *slog.Logger) string {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -637,7 +633,7 @@ func raiseFileLimit(need uint64, log *slog.Logger) string {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err != nil {
 		want = syscall.Rlimit{Cur: lim.Max, Max: lim.Max}
 		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want)
-		log.Warn("open-file limit is lower than this fleet needs", "need", need, "limit", lim.Max, "err", err)
+		log.Info("open-file limit below what the doors need in one process: they are split over worker processes", "need", need, "limit", lim.Max, "err", err)
 		return fmt.Sprintf("%d (needs about %d)", lim.Max, need)
 	}
 	return fmt.Sprintf("%d (raised from %d)", need, lim.Cur)
@@ -646,8 +642,8 @@ func raiseFileLimit(need uint64, log *slog.Logger) string {
 // printHuman writes the figures for a person.
 func printHuman(w io.Writer, r result, n notes) {
 	fmt.Fprintf(w, "swc-fleet: %d doors, broker %s, profile %s, faults %s\n", r.Doors, r.Broker, r.Profile, strings.Join(append([]string{"none"}, r.Faults...)[min(1, len(r.Faults)):], ","))
-	fmt.Fprintf(w, "  build %.1fs, seed %.1fs, doors started %.1fs, whitelists %.1fs, open-file limit %s\n",
-		n.build.Seconds(), n.seed.Seconds(), n.startDoors.Seconds(), n.whitelists.Seconds(), n.nofile)
+	fmt.Fprintf(w, "  build %.1fs, seed %.1fs, doors started %.1fs in %d process(es), whitelists %.1fs, open-file limit %s\n",
+		n.build.Seconds(), n.seed.Seconds(), n.startDoors.Seconds(), n.shards, n.whitelists.Seconds(), n.nofile)
 	for _, s := range n.restarts {
 		fmt.Fprintf(w, "  fault: %s\n", s)
 	}
