@@ -25,9 +25,11 @@ build:
 test:
 	$(GO) test $(TEST_FLAGS) ./...
 
-## demo: the embedded default on this machine (grows as the central service lands).
+## demo: the embedded default on this machine: swc-central (embedded broker,
+## SQLite) and six simulated doors, each its own swc-edge process. Ctrl-C stops all.
 demo:
-	@echo "demo: the central service and the simulated doors are not built yet; nothing to start."
+	@$(GO) build -o $(BIN)/swc-demo ./scripts/demo
+	@$(BIN)/swc-demo $(DEMO_FLAGS)
 
 ## bench: every Go benchmark of the project.
 bench:

@@ -74,7 +74,7 @@ func FreeAddr() (string, error) {
 
 // Proc is a child process whose output is appended to a log file. It is
 // killed when this process dies (Linux's parent-death signal), so that an
-// interrupted run leaves nothing behind.
+// interrupted run leaves nothing behind, and runs in its own process group.
 type Proc struct {
 	Name string
 	Args []string // the command and its arguments
@@ -100,7 +100,9 @@ func (p *Proc) Start() error {
 	cmd := exec.Command(p.Args[0], p.Args[1:]...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), p.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A process group of its own: a Ctrl-C in the terminal reaches only
+	// this process, which stops its children in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		f.Close()
 		return fmt.Errorf("%s: start: %w", p.Name, err)

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// console is the demo's terminal as a newcomer sees it: what it printed so
+// far, and a keyboard.
+type console struct {
+	t     *testing.T
+	keys  *io.PipeWriter
+	lines chan string
+	seen  []string
+}
+
+// await reads printed lines until one matches re, and returns its groups.
+func (c *console) await(re string) []string {
+	c.t.Helper()
+	rx := regexp.MustCompile(re)
+	timeout := time.After(3 * time.Minute)
+	for {
+		select {
+		case l, ok := <-c.lines:
+			if !ok {
+				c.t.Fatalf("the demo ended before printing %q:\n%s", re, strings.Join(c.seen, "\n"))
+			}
+			c.seen = append(c.seen, l)
+			if m := rx.FindStringSubmatch(l); m != nil {
+				return m
+			}
+		case <-timeout:
+			c.t.Fatalf("the demo did not print %q:\n%s", re, strings.Join(c.seen, "\n"))
+		}
+	}
+}
+
+func (c *console) type_(line string) {
+	c.t.Helper()
+	_, err := fmt.Fprintln(c.keys, line)
+	require.NoError(c.t, err)
+}
+
+// tap runs a printed `swc-edge tap` line with --json and returns the event.
+func tap(t *testing.T, command string) protocol.Event {
+	t.Helper()
+	args := append(strings.Fields(command), "--json")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, args[0], args[1:]...).Output()
+	require.NoError(t, err, "%s: %s", command, out)
+	var ev protocol.Event
+	require.NoError(t, json.Unmarshal(out, &ev), "%s", out)
+	return ev
+}
+
+// eventually polls cond for up to a minute.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// processesUnder lists the running processes whose command line names dir.
+func processesUnder(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var found []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		if cmd := strings.ReplaceAll(string(b), "\x00", " "); strings.Contains(cmd, dir) {
+			found = append(found, e.Name()+": "+cmd)
+		}
+	}
+	return found
+}
+
+// TestDemo drives `make demo` as a newcomer would, without a terminal:
+// start it, tap the badges it suggests, watch the central and the
+// dashboard, cut a door off and bring it back, press Ctrl-C, and check
+// that every relay ended locked and no process is left.
+func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the whole network")
+	}
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	keysR, keysW := io.Pipe()
+	outR, outW := io.Pipe()
+	con := &console{t: t, keys: keysW, lines: make(chan string, 1000)}
+	go func() {
+		sc := bufio.NewScanner(outR)
+		for sc.Scan() {
+			con.lines <- sc.Text()
+		}
+		close(con.lines)
+	}()
+	exit := make(chan int, 1)
+	go func() {
+		exit <- run(ctx, []string{"--http", "127.0.0.1:0"}, keysR, outW, outW)
+		outW.Close()
+	}()
+
+	base := con.await(`^Dashboard:\s+(http://\S+)/$`)[1]
+	token := con.await(`log in with the admin token: (\S+)$`)[1]
+	granted := con.await(`granted, Nora's desk booking:\s+(.+)$`)[1]
+	unknown := con.await(`an unknown badge, refused:\s+(.+)$`)[1]
+	later := con.await(`Leo's booking starts later:\s+(.+)$`)[1]
+	room := con.await(`the meeting room, Milan:\s+(.+)$`)[1]
+	revoked := con.await(`Omar's lost badge, revoked:\s+(.+)$`)[1]
+	offline := con.await(`then tap:\s+(.+)$`)[1]
+	dir := con.await(`^Working folder: (\S+)$`)[1]
+
+	api := func(path string, out any) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, base+"/api/v1"+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	stored := func(door string, seq uint64) bool {
+		var page struct{ Items []struct{ Seq uint64 } }
+		api("/events?door="+door, &page)
+		for _, e := range page.Items {
+			if e.Seq == seq {
+				return true
+			}
+		}
+		return false
+	}
+
+	// The suggested taps decide as the instructions say.
+	ev := tap(t, granted)
+	assert.Equal(t, protocol.GrantedBooking, ev.Reason)
+	assert.Equal(t, "nora", ev.Member)
+	assert.Equal(t, protocol.DeniedUnknownBadge, tap(t, unknown).Reason)
+	assert.Contains(t, []protocol.Reason{protocol.DeniedOutsideWindow, protocol.DeniedNoBooking}, tap(t, later).Reason)
+	assert.Equal(t, protocol.GrantedBooking, tap(t, room).Reason)
+	assert.Equal(t, protocol.DeniedRevoked, tap(t, revoked).Reason)
+
+	// The grant released the relay of bru-front, and only for unlock_time.
+	journal, err := os.ReadFile(filepath.Join(dir, "doors", "bru-front", "data", "sim-gpio.log"))
+	require.NoError(t, err)
+	assert.Contains(t, string(journal), " unlocked\n", "the granted tap drove the relay")
+
+	// The grant reached the central and shows on the dashboard.
+	eventually(t, "the granted tap stored by the central", func() bool { return stored("bru-front", ev.Seq) })
+	jar, _ := cookiejar.New(nil)
+	web := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := web.Get(base + "/login")
+	require.NoError(t, err)
+	form, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(form))
+	require.NotNil(t, csrf, "login form:\n%s", form)
+	resp, err = web.PostForm(base+"/login", url.Values{"csrf": {csrf[1]}, "token": {token}})
+	require.NoError(t, err)
+	resp.Body.Close()
+	resp, err = web.Get(base + "/live")
+	require.NoError(t, err)
+	live, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", live)
+	assert.Regexp(t, `data-door="bru-front" data-seq="`+fmt.Sprint(ev.Seq)+`"`, string(live))
+	assert.Contains(t, string(live), badgeGranted)
+
+	// Cut off, the door decides alone and keeps the event; back, it catches up.
+	con.type_("cut gnt-garden")
+	con.await(`^gnt-garden is cut off the network`)
+	off := tap(t, offline)
+	assert.Equal(t, protocol.GrantedPass, off.Reason)
+	con.type_("status")
+	row := con.await(`^gnt-garden\s+cut\s+v\d+\s+\d+\s+#(\d+)\s+(\d+)\s+`)
+	assert.Equal(t, fmt.Sprint(off.Seq), row[1])
+	assert.Equal(t, "1", row[2], "the event waits in the door's outbox")
+	assert.False(t, stored("gnt-garden", off.Seq), "nothing crossed a cut link")
+	con.type_("restore gnt-garden")
+	con.await(`^gnt-garden is back on the network`)
+	eventually(t, "the offline tap stored after the link returned", func() bool { return stored("gnt-garden", off.Seq) })
+
+	// Ctrl-C: everything stops, every relay locked, nothing left running.
+	interrupt()
+	con.await(`every simulated relay ended locked \(6 doors\)`)
+	select {
+	case code := <-exit:
+		assert.Equal(t, 0, code)
+	case <-time.After(time.Minute):
+		t.Fatal("the demo did not end after Ctrl-C")
+	}
+	assert.Empty(t, processesUnder(t, dir), "processes left behind")
+	_, err = os.Stat(dir)
+	assert.True(t, os.IsNotExist(err), "the temporary folder is removed")
+}
