@@ -18,10 +18,10 @@ import (
 )
 
 // small is a fleet that runs in seconds: 20 doors, faults in the middle of
-// a 6 s tap phase.
+// a 5 s tap phase.
 func small(faults ...string) options {
 	o := defaultOptions()
-	o.doors, o.members, o.tapsPerDoor, o.duration = 20, 300, 10, 6*time.Second
+	o.doors, o.members, o.tapsPerDoor, o.duration = 20, 200, 8, 5*time.Second
 	o.faults = faults
 	o.within = 0 // the test asserts behaviour; the figures are the benchmark's
 	o.timeout = 2 * time.Minute
