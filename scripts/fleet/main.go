@@ -9,6 +9,10 @@
 //
 //	go run ./scripts/fleet --doors 1000 --faults broker-restart [--json]
 //
+// When one process may not hold the doors' open files (RLIMIT_NOFILE), the
+// doors are split over worker processes: the same program started as
+// `swc-fleet worker` by the fleet itself (see shard.go), not by people.
+//
 // Exit status: 0 when every check passed, 1 when one failed (the figures are
 // still printed, with --json in the "error" field), 2 for bad flags.
 package main
