@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// timeZone is center i's time zone: a few zones of the network's reach,
+// taken in turn.
+func timeZone(i int) string {
+	zones := []string{"Europe/Brussels", "Europe/Lisbon", "Europe/Helsinki", "Europe/Paris",
+		"Europe/London", "Europe/Berlin", "Europe/Madrid", "Europe/Amsterdam"}
+	return zones[i%len(zones)]
+}
+
+// network is what the fleet seeded into the central.
+type network struct {
+	centers []string
+	doors   []doorSpec
+	members []domain.Member
+	// rights holds, per center, the badges that open its doors now (a
+	// booking there or a pass); others are denied.
+	rights map[string][]protocol.UID
+	all    []protocol.UID // every member's badge
+}
+
+func memberUID(i int) protocol.UID { return protocol.UID(fmt.Sprintf("0A%06X", i)) }
+
+// unknownUID is a badge no member holds.
+func unknownUID(r *rand.Rand) protocol.UID {
+	return protocol.UID(fmt.Sprintf("EE%06X", r.IntN(1<<24)))
+}
+
+// seedPlan is the network to create: centers, members (60 % nomadic,
+// the rest local to a center), a badge each, a pass at every center for a
+// third of the nomadic members, and for every member a booking at one
+// center open now, so that taps are granted by booking and by pass and
+// denied for lack of either, and the crediting has nomadic, cross-center
+// and home hours to count.
+func seedPlan(centers, members, doors int, now time.Time) (*network, []domain.Center, []domain.Badge, []domain.Pass, []domain.Booking) {
+	n := &network{rights: map[string][]protocol.UID{}}
+	var cs []domain.Center
+	for i := range centers {
+		id := fmt.Sprintf("c%02d", i)
+		n.centers = append(n.centers, id)
+		cs = append(cs, domain.Center{ID: id, Name: "Center " + id, TimeZone: timeZone(i)})
+	}
+	var badges []domain.Badge
+	var passes []domain.Pass
+	var bookings []domain.Booking
+	start := now.Add(-time.Hour).Truncate(time.Minute).UTC()
+	for i := range members {
+		m := domain.Member{ID: fmt.Sprintf("m%05d", i), Name: fmt.Sprintf("Member %d", i), Status: domain.MemberActive}
+		if i%5 >= 3 {
+			m.HomeCenterID = n.centers[i%centers]
+		}
+		n.members = append(n.members, m)
+		uid := memberUID(i)
+		n.all = append(n.all, uid)
+		badges = append(badges, domain.Badge{UID: uid, MemberID: m.ID})
+		if m.Nomadic() && i%3 == 0 {
+			passes = append(passes, domain.Pass{ID: "p-" + m.ID, MemberID: m.ID, ValidFrom: now.Add(-24 * time.Hour).UTC(), ValidUntil: now.Add(30 * 24 * time.Hour).UTC()})
+			for _, c := range n.centers {
+				n.rights[c] = append(n.rights[c], uid)
+			}
+		}
+		c := n.centers[(i*7+1)%centers]
+		if !m.Nomadic() && i%4 == 0 {
+			c = m.HomeCenterID // at home: recorded, not credited
+		}
+		bookings = append(bookings, domain.Booking{ID: "b-" + m.ID, MemberID: m.ID, CenterID: c, Start: start, End: start.Add(4 * time.Hour), Status: domain.BookingConfirmed})
+		n.rights[c] = append(n.rights[c], uid)
+	}
+	for i := range doors {
+		n.doors = append(n.doors, doorSpec{ID: fmt.Sprintf("door-%05d", i), Center: n.centers[i%centers]})
+	}
+	return n, cs, badges, passes, bookings
+}
+
+// parallel runs f(i) for i in [0, n) on workers goroutines and returns the
+// first error.
+func parallel(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(n, 1)) {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
+
+// seedWorkers is how many API requests are in flight while seeding: the
+// central's SQLite takes one writer at a time, more only queue.
+const seedWorkers = 8
+
+// seed creates the network through the API and returns it with every
+// door's broker secret.
+func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log *slog.Logger) (*network, error) {
+	n, centers, badges, passes, bookings := seedPlan(o.centers, o.members, o.doors, now)
+	t0 := time.Now()
+	post := func(path string, items int, body func(i int) any) error {
+		return parallel(ctx, items, seedWorkers, func(ctx context.Context, i int) error {
+			return c.API(ctx, "POST", path, body(i), nil)
+		})
+	}
+	if err := post("/centers", len(centers), func(i int) any { return centers[i] }); err != nil {
+		return nil, fmt.Errorf("seeding centers: %w", err)
+	}
+	if err := post("/members", len(n.members), func(i int) any { return n.members[i] }); err != nil {
+		return nil, fmt.Errorf("seeding members: %w", err)
+	}
+	if err := post("/badges", len(badges), func(i int) any { return badges[i] }); err != nil {
+		return nil, fmt.Errorf("seeding badges: %w", err)
+	}
+	if err := post("/passes", len(passes), func(i int) any { return passes[i] }); err != nil {
+		return nil, fmt.Errorf("seeding passes: %w", err)
+	}
+	// Bookings go through the bulk import, a few thousand per request.
+	const chunk = 5000
+	for i := 0; i < len(bookings); i += chunk {
+		body := map[string]any{"bookings": bookings[i:min(i+chunk, len(bookings))]}
+		if err := c.API(ctx, "POST", "/bookings/import", body, nil); err != nil {
+			return nil, fmt.Errorf("seeding bookings: %w", err)
+		}
+	}
+	log.Info("directory seeded", "centers", len(centers), "members", len(n.members), "passes", len(passes), "bookings", len(bookings), "took", time.Since(t0).Round(time.Millisecond))
+	t1 := time.Now()
+	// Doors last, so that the directory above reaches each door once, in
+	// its first snapshot, rather than as a delta per change.
+	err := parallel(ctx, len(n.doors), seedWorkers, func(ctx context.Context, i int) error {
+		d := &n.doors[i]
+		if err := c.API(ctx, "POST", "/doors", domain.Door{ID: d.ID, CenterID: d.Center, Name: "Door " + d.ID}, nil); err != nil {
+			return err
+		}
+		var err error
+		d.Secret, err = c.DoorSecret(ctx, d.ID)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("seeding doors: %w", err)
+	}
+	log.Info("doors seeded", "doors", len(n.doors), "took", time.Since(t1).Round(time.Millisecond))
+	return n, nil
+}
