@@ -139,7 +139,7 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 		return fmt.Errorf("--mqtts %s / --mqtt %s: %w", s.cfg.MQTTSAddr, s.cfg.MQTTAddr, err)
 	}
 	s.Broker = b
-	s.stops = append(s.stops, func(context.Context) error { return b.Close() })
+	s.stops = append(s.stops, func(ctx context.Context) error { return closeWithin(ctx, "embedded broker", b.Close) })
 	ic.Username = ServiceUser
 	if b.Addr() != "" {
 		ic.Broker, ic.Password = "tcp://"+b.Addr(), secret

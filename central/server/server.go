@@ -371,6 +371,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// closeWithin runs closeFn and waits for it until ctx ends. A close that
+// does not finish in time (the embedded broker waiting on thousands of
+// clients) is left to the process exit, which drops the connections anyway,
+// so that the shutdown stays within its timeout and the service restarts.
+func closeWithin(ctx context.Context, what string, closeFn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%s: close did not finish within the shutdown timeout: %w", what, ctx.Err())
+	}
+}
+
 // Run starts the service and serves until ctx ends or a listener fails.
 func Run(ctx context.Context, cfg Config) error {
 	s, err := Start(ctx, cfg)
