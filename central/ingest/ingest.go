@@ -232,11 +232,13 @@ func (in *Ingest) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}
+	// The role given before Run (or while it connected) starts now, under
+	// the same lock, so that a SetWhitelist racing with this start is not
+	// overwritten by an older value.
 	in.wlMu.Lock()
 	in.runCtx = ctx
-	src := in.wl
+	in.setWhitelist(in.wl)
 	in.wlMu.Unlock()
-	in.SetWhitelist(src)
 	<-ctx.Done()
 	in.SetWhitelist(nil)
 	in.sub.Disconnect(250)
@@ -253,6 +255,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 func (in *Ingest) SetWhitelist(src WhitelistSource) {
 	in.wlMu.Lock()
 	defer in.wlMu.Unlock()
+	in.setWhitelist(src)
+}
+
+// setWhitelist is SetWhitelist with wlMu held.
+func (in *Ingest) setWhitelist(src WhitelistSource) {
 	if in.wlStop != nil {
 		in.wlStop()
 		in.wlStop = nil
@@ -271,16 +278,28 @@ func (in *Ingest) SetWhitelist(src WhitelistSource) {
 	ctx, cancel := context.WithCancel(in.runCtx)
 	done := make(chan struct{})
 	w := src.Watch()
+	// Sync requests are subscribed before the doors already online are
+	// caught up: a door whose status comes in after the catch-up looked
+	// sends its sync request after it, and that request is then received.
+	var subscribed mqtt.Token
+	if in.sub != nil && in.sub.IsConnectionOpen() {
+		subscribed = in.subscribe(in.sub, syncFilter, in.onSync)
+	}
 	go func() {
 		defer close(done)
 		defer w.Close()
+		if subscribed != nil {
+			select {
+			case <-subscribed.Done():
+			case <-time.After(30 * time.Second):
+			case <-ctx.Done():
+				return
+			}
+		}
 		in.catchUp(ctx, src)
 		in.publishChanges(ctx, src, w)
 	}()
 	in.wlStop = func() { cancel(); <-done }
-	if in.sub != nil && in.sub.IsConnectionOpen() {
-		in.subscribe(in.sub, syncFilter, in.onSync)
-	}
 }
 
 // source returns the current whitelist source, nil when this ingest is not
@@ -341,13 +360,14 @@ func (in *Ingest) publishChanges(ctx context.Context, src WhitelistSource, w *wh
 	}
 }
 
-func (in *Ingest) subscribe(c mqtt.Client, filter string, h mqtt.MessageHandler) {
+func (in *Ingest) subscribe(c mqtt.Client, filter string, h mqtt.MessageHandler) mqtt.Token {
 	tok := c.Subscribe(filter, 1, h)
 	go func() {
 		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
 			in.log.Error("subscribe failed", "filter", filter, "err", tok.Error())
 		}
 	}()
+	return tok
 }
 
 // Connected reports whether both of the ingest's broker connections are up
@@ -531,7 +551,15 @@ func (in *Ingest) sendWhitelist(ctx context.Context, src WhitelistSource, door s
 	topic := in.cfg.Topics.Door(door, protocol.TopicWhitelist)
 	for _, msg := range sync.Messages {
 		tok := in.pub.Publish(topic, 1, false, msg)
-		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+		// Bounded by ctx too: giving up the role (or stopping) must not
+		// wait 30 s for every door of a catch-up while the broker is away.
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			return false
+		case <-time.After(30 * time.Second):
+		}
+		if !isDone(tok) || tok.Error() != nil {
 			in.log.Warn("publish whitelist failed; the door will ask again", "door", door, "err", tok.Error())
 			return false
 		}
@@ -692,4 +720,14 @@ func (in *Ingest) publishAck(door string, through uint64, now time.Time) {
 	// and the repeat is acknowledged again.
 	in.pub.Publish(in.cfg.Topics.Door(door, protocol.TopicAck), 1, false, payload)
 	in.acksSent.Inc()
+}
+
+// isDone reports whether a token completed.
+func isDone(tok mqtt.Token) bool {
+	select {
+	case <-tok.Done():
+		return true
+	default:
+		return false
+	}
 }

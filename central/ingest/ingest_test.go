@@ -472,3 +472,30 @@ func TestWhitelistRoleComesAndGoes(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	assert.Len(t, d.whitelists(t), n)
 }
+
+// The central starts the ingest without the role and gives it once the
+// whitelists are compiled (events are stored meanwhile): a door that came
+// online before gets its whitelist, and its sync requests are answered.
+func TestWhitelistRoleGivenWhileRunStarts(t *testing.T) {
+	broker := startBroker(t)
+	h := &harness{broker: broker}
+	d := h.door(t, "door-a")
+	tok := d.c.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicStatus), 1, true, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+	require.True(t, tok.WaitTimeout(5*time.Second))
+
+	in, err := New(Config{Broker: broker}, newMemStore(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+	require.NoError(t, err)
+	h.in = in
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	require.Eventually(t, func() bool { _, ok := in.Doors()["door-a"]; return ok }, 5*time.Second, 10*time.Millisecond, "the retained status reached the ingest")
+	in.SetWhitelist(newCompiler(t))
+	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "catch-up snapshot of the door online before the role")
+	require.Eventually(t, func() bool {
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+		time.Sleep(50 * time.Millisecond)
+		return len(d.whitelists(t)) >= 2
+	}, 5*time.Second, 10*time.Millisecond, "sync answered")
+}

@@ -187,9 +187,17 @@ func TestEnrollOverTLS(t *testing.T) {
 	a, err := dialCertDoor(t, ea, ea.Certificate, keyA)
 	require.NoError(t, err, "door-a connects with its certificate")
 	now := time.Now().UnixMilli()
-	a.publish(t, tp.Door("door-a", protocol.TopicEvents), &protocol.EventBatch{V: 1, Door: "door-a", Events: []protocol.Event{
-		{Seq: 1, TimeMs: now, Trusted: true, Boot: "b1", Kind: protocol.EventDoorClosed}}})
-	require.Eventually(t, func() bool { return len(a.received(protocol.TopicAck)) >= 1 }, 10*time.Second, 10*time.Millisecond)
+	batch := &protocol.EventBatch{V: 1, Door: "door-a", Events: []protocol.Event{
+		{Seq: 1, TimeMs: now, Trusted: true, Boot: "b1", Kind: protocol.EventDoorClosed}}}
+	// As a door does, the batch is sent again until it is acknowledged: the
+	// central's ingest may still be subscribing when the door comes.
+	require.Eventually(t, func() bool {
+		if len(a.received(protocol.TopicAck)) >= 1 {
+			return true
+		}
+		a.publish(t, tp.Door("door-a", protocol.TopicEvents), batch)
+		return false
+	}, 30*time.Second, 500*time.Millisecond)
 
 	// Renewal over the connection, with the door's own key.
 	renewCSR, err := enroll.NewCSR(keyA, "door-a")

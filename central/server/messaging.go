@@ -63,24 +63,12 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		return err
 	}
 
-	var single *whitelist.Compiler
-	if s.cfg.DBURL == "" {
-		c, err := s.newCompiler(ctx)
-		if err != nil {
-			return err
-		}
-		single = c
-		s.compiler.Store(c)
-		// No API request runs before startHTTP, so no change can fall
-		// between the load above and this subscription.
-		s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
-			if err := c.Apply(ctx, ch); err != nil {
-				s.log.Error("whitelist: applying a change failed; it is retried with the next change or tick", "kind", ch.Kind, "err", err)
-			}
-		})
-	}
+	// The ingest starts first, without the whitelist role, so that doors'
+	// events are stored while the compiler loads the network (tens of
+	// seconds with thousands of doors); the compiler takes the role when it
+	// is ready and catches up the doors already online.
 	var err error
-	s.Ingest, err = ingest.New(ic, eventStore{s.Store}, nilIfNone(single), s.log, s.Metrics)
+	s.Ingest, err = ingest.New(ic, eventStore{s.Store}, nil, s.log, s.Metrics)
 	if err != nil {
 		return err
 	}
@@ -93,18 +81,34 @@ func (s *Server) startMessaging(ctx context.Context) error {
 			s.log.Error("ingest stopped", "err", err)
 		}
 	}()
-	if single != nil {
+	fail := func(err error) error {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	if s.cfg.DBURL == "" {
+		c, err := s.newCompiler(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		s.compiler.Store(c)
+		// No API request runs before startHTTP, so no change can fall
+		// between the load above and this subscription.
+		s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
+			if err := c.Apply(ctx, ch); err != nil {
+				s.log.Error("whitelist: applying a change failed; it is retried with the next change or tick", "kind", ch.Kind, "err", err)
+			}
+		})
+		s.Ingest.SetWhitelist(c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.tick(runCtx, single)
+			s.tick(runCtx, c)
 		}()
 	} else {
 		stop, err := s.startLeaderElection(runCtx)
 		if err != nil {
-			cancel()
-			wg.Wait()
-			return err
+			return fail(err)
 		}
 		defer func() { s.stops = append(s.stops, func(context.Context) error { stop(); return nil }) }()
 	}
@@ -155,14 +159,6 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 	}
 	s.log.Info("serve: embedded MQTT broker listening", "certificates", b.CertAddr(), "door_secrets", b.Addr())
 	return nil
-}
-
-// nilIfNone keeps a nil *Compiler from becoming a non-nil interface.
-func nilIfNone(c *whitelist.Compiler) ingest.WhitelistSource {
-	if c == nil {
-		return nil
-	}
-	return c
 }
 
 // tick rolls the compiler's horizon until ctx ends.
