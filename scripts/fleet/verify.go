@@ -15,6 +15,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -176,17 +177,7 @@ func compareSettlements(ledger, scratch *credit.Settlement) []string {
 		return m
 	}
 	lm, sm := lines(ledger), lines(scratch)
-	var ids []string
-	for id := range lm {
-		ids = append(ids, id)
-	}
-	for id := range sm {
-		if _, ok := lm[id]; !ok {
-			ids = append(ids, id)
-		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range sortedKeys(lm, sm) {
 		l, s := lm[id], sm[id]
 		for _, f := range []struct {
 			name string
@@ -212,17 +203,7 @@ func compareSettlements(ledger, scratch *credit.Settlement) []string {
 		return m
 	}
 	lc, sc := cross(ledger), cross(scratch)
-	var keys []string
-	for k := range lc {
-		keys = append(keys, k)
-	}
-	for k := range sc {
-		if _, ok := lc[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(lc, sc) {
 		if lc[k] != sc[k] {
 			diffs = append(diffs, fmt.Sprintf("cross-center %s minutes: ledger %d, from scratch %d", k, lc[k], sc[k]))
 		}
@@ -241,4 +222,16 @@ func creditSummary(s *credit.Settlement) string {
 	}
 	return fmt.Sprintf("period %s, %d centers: %d credited visits, %.2f nomadic h, %.2f cross-center h, %d home visits recorded, total %.2f EUR",
 		s.Period, len(s.Centers), visits, float64(nomadic)/60, float64(cross)/60, home, float64(s.TotalCents)/100)
+}
+
+// sortedKeys is the union of the keys of a and b, sorted.
+func sortedKeys[V any](a, b map[string]V) []string {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
