@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -107,14 +108,14 @@ func NewCA(name string, now time.Time) (*CA, []byte, error) {
 
 // ParseCA parses a CA certificate and its key.
 func ParseCA(certPEM, keyPEM []byte) (*CA, error) {
-	cert, err := ParseCertificate(certPEM)
+	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: CA certificate: %w", err)
 	}
 	if !cert.IsCA {
 		return nil, errors.New("enroll: CA certificate is not a CA")
 	}
-	key, err := ParsePrivateKey(keyPEM)
+	key, err := pki.ParseKey(keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: CA key: %w", err)
 	}
@@ -301,67 +302,24 @@ func (ca *CA) Identify(cert *x509.Certificate, now time.Time) (name string, serv
 // Fingerprint is the SHA-256 of the CA certificate, "sha256:<hex>": what a
 // technician gives `swc-edge provision --ca-fingerprint` to trust the
 // central's HTTPS certificate.
-func (ca *CA) Fingerprint() string { return CertFingerprint(ca.cert) }
-
-// CertFingerprint is the SHA-256 of a certificate, "sha256:<hex>".
-func CertFingerprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
+func (ca *CA) Fingerprint() string { return pki.Fingerprint(ca.cert) }
 
 // Cert returns the CA certificate.
 func (ca *CA) Cert() *x509.Certificate { return ca.cert }
 
 // NewKey creates a door's own P-256 key, in PEM.
 func NewKey() ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("enroll: key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("enroll: key: %w", err)
-	}
-	return pemBlock("PRIVATE KEY", der), nil
+	_, keyPEM, err := pki.NewKey()
+	return keyPEM, err
 }
 
 // NewCSR makes a certificate request for door signed by keyPEM.
 func NewCSR(keyPEM []byte, door string) ([]byte, error) {
-	key, err := ParsePrivateKey(keyPEM)
+	key, err := pki.ParseKey(keyPEM)
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: door}}, key)
-	if err != nil {
-		return nil, fmt.Errorf("enroll: csr: %w", err)
-	}
-	return pemBlock("CERTIFICATE REQUEST", der), nil
-}
-
-// ParseCertificate parses the first PEM certificate.
-func ParseCertificate(certPEM []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(certPEM)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("not a PEM CERTIFICATE")
-	}
-	return x509.ParseCertificate(block.Bytes)
-}
-
-// ParsePrivateKey parses a PKCS #8 PEM private key.
-func ParsePrivateKey(keyPEM []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(keyPEM)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("enroll: not a PEM PRIVATE KEY")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("enroll: private key: %w", err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("enroll: private key cannot sign")
-	}
-	return s, nil
+	return pki.NewCSR(key, door)
 }
 
 // KeyPair builds a tls.Certificate from PEM certificate and key.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/shared/pki"
 )
 
 var now = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -49,7 +51,7 @@ func TestDoorCertificate(t *testing.T) {
 
 	certPEM, err := ca.SignDoorCSR(csr, "door-a", DoorValidity, now)
 	require.NoError(t, err)
-	cert, err := ParseCertificate(certPEM)
+	cert, err := pki.ParseCertificate(certPEM)
 	require.NoError(t, err)
 	assert.Equal(t, "door-a", cert.Subject.CommonName)
 	assert.Equal(t, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, cert.ExtKeyUsage)
@@ -87,7 +89,7 @@ func TestDoorCertificate(t *testing.T) {
 	t.Run("server and service certificates", func(t *testing.T) {
 		srv, srvKey, err := ca.IssueServer([]string{"127.0.0.1", "broker.example"}, now)
 		require.NoError(t, err)
-		c, err := ParseCertificate(srv)
+		c, err := pki.ParseCertificate(srv)
 		require.NoError(t, err)
 		_, err = c.Verify(x509.VerifyOptions{Roots: ca.Pool(), DNSName: "broker.example", CurrentTime: now})
 		assert.NoError(t, err)
@@ -96,7 +98,7 @@ func TestDoorCertificate(t *testing.T) {
 
 		svc, _, err := ca.IssueClient("swc-central", DoorValidity, now)
 		require.NoError(t, err)
-		c, err = ParseCertificate(svc)
+		c, err = pki.ParseCertificate(svc)
 		require.NoError(t, err)
 		assert.Equal(t, "swc-central", c.Subject.CommonName)
 	})

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/smartworkcenters/swc/shared/atomicfile"
 )
 
 // Certs hands out a certificate issued by the CA in memory, and issues a
@@ -140,40 +142,11 @@ func (ca *CA) WriteBrokerFiles(dir string, hosts []string, service string, now t
 		{f.CA, ca.CertPEM(), 0o644}, {f.BrokerKey, srvKey, 0o600}, {f.BrokerCert, srv, 0o644},
 		{f.ServiceKey, svcKey, 0o600}, {f.ServiceCert, svc, 0o644},
 	} {
-		if err := WriteFileAtomic(w.path, w.data, w.mode); err != nil {
+		if err := atomicfile.Write(w.path, w.data, w.mode); err != nil {
 			return BrokerFiles{}, err
 		}
 	}
 	return f, nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// folder, synced and renamed over path, with the given mode.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 func randomID() string {

@@ -13,6 +13,7 @@ import (
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -192,7 +193,7 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 	if err != nil {
 		return nil, fmt.Errorf("enroll: event sequence of %s: %w", door, err)
 	}
-	cert, err := ParseCertificate(certPEM)
+	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}

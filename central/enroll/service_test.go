@@ -20,6 +20,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
 	"github.com/smartworkcenters/swc/central/store/storetest"
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -95,7 +96,7 @@ func TestEnroll(t *testing.T) {
 	assert.Equal(t, "mqtts://central.test:8883", e.Broker)
 	assert.Equal(t, []string{f.key}, e.SigningKeys)
 	assert.Equal(t, string(f.ca.CertPEM()), e.CA)
-	cert, err := enroll.ParseCertificate([]byte(e.Certificate))
+	cert, err := pki.ParseCertificate([]byte(e.Certificate))
 	require.NoError(t, err)
 	assert.Equal(t, "door-a", cert.Subject.CommonName)
 	assert.Equal(t, f.clock.Add(enroll.DoorValidity).UnixMilli(), e.NotAfterMs)
@@ -170,7 +171,7 @@ func TestRenewAndReenroll(t *testing.T) {
 	rep, err := protocol.DecodeCertReply(reply)
 	require.NoError(t, err)
 	require.Empty(t, rep.Error)
-	cert, err := enroll.ParseCertificate([]byte(rep.Certificate))
+	cert, err := pki.ParseCertificate([]byte(rep.Certificate))
 	require.NoError(t, err)
 	assert.Equal(t, "door-a", cert.Subject.CommonName)
 	assert.Equal(t, f.clock.Add(enroll.DoorValidity).Unix(), cert.NotAfter.Unix())
@@ -211,7 +212,7 @@ func TestRenewAndReenroll(t *testing.T) {
 
 	// A deleted door is refused at once.
 	require.NoError(t, f.st.DeleteDoor(f.ctx, "door-a"))
-	c2, err := enroll.ParseCertificate([]byte(rep.Certificate))
+	c2, err := pki.ParseCertificate([]byte(rep.Certificate))
 	require.NoError(t, err)
 	_, _, err = f.svc.IdentifyClient(f.ctx, c2)
 	assert.ErrorIs(t, err, store.ErrNotFound)
@@ -221,7 +222,7 @@ func TestIdentifyClient(t *testing.T) {
 	f := newFixture(t)
 	svcPEM, _, err := f.ca.IssueClient("swc-central", time.Hour, f.clock)
 	require.NoError(t, err)
-	svc, err := enroll.ParseCertificate(svcPEM)
+	svc, err := pki.ParseCertificate(svcPEM)
 	require.NoError(t, err)
 	name, service, err := f.svc.IdentifyClient(f.ctx, svc)
 	require.NoError(t, err)
@@ -233,14 +234,14 @@ func TestIdentifyClient(t *testing.T) {
 	_, csr := doorKey(t)
 	roguePEM, err := rogue.SignDoorCSR([]byte(csr), "door-a", time.Hour, f.clock)
 	require.NoError(t, err)
-	rc, err := enroll.ParseCertificate(roguePEM)
+	rc, err := pki.ParseCertificate(roguePEM)
 	require.NoError(t, err)
 	_, _, err = f.svc.IdentifyClient(f.ctx, rc)
 	assert.ErrorContains(t, err, "certificate signed by unknown authority")
 
 	srvPEM, _, err := f.ca.IssueServer([]string{"localhost"}, f.clock)
 	require.NoError(t, err)
-	sc, err := enroll.ParseCertificate(srvPEM)
+	sc, err := pki.ParseCertificate(srvPEM)
 	require.NoError(t, err)
 	_, _, err = f.svc.IdentifyClient(f.ctx, sc)
 	assert.Error(t, err, "a server certificate is not a client's")
@@ -256,7 +257,7 @@ func TestServerCertsAndBrokerFiles(t *testing.T) {
 	require.Len(t, c1.Certificate, 2, "leaf and CA")
 	ca, err := x509.ParseCertificate(c1.Certificate[1])
 	require.NoError(t, err)
-	assert.Equal(t, f.ca.Fingerprint(), enroll.CertFingerprint(ca))
+	assert.Equal(t, f.ca.Fingerprint(), pki.Fingerprint(ca))
 	leaf, err := x509.ParseCertificate(c1.Certificate[0])
 	require.NoError(t, err)
 	_, err = leaf.Verify(x509.VerifyOptions{Roots: f.ca.Pool(), DNSName: "central.test", CurrentTime: clock})

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -100,13 +101,13 @@ func (t Trust) tlsConfig() (*tls.Config, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("--ca: %w", err)
 		}
-		ca, err := ParseCertificate(b)
+		ca, err := pki.ParseCertificate(b)
 		if err != nil {
 			return nil, "", fmt.Errorf("--ca %s: %w", t.CAFile, err)
 		}
 		tc.RootCAs = x509.NewCertPool()
 		tc.RootCAs.AddCert(ca)
-		return tc, Fingerprint(ca), nil
+		return tc, pki.Fingerprint(ca), nil
 	case t.Fingerprint != "":
 		want, err := NormalizeFingerprint(t.Fingerprint)
 		if err != nil {
@@ -122,7 +123,7 @@ func (t Trust) tlsConfig() (*tls.Config, string, error) {
 			}
 			var ca *x509.Certificate
 			for _, c := range cs.PeerCertificates {
-				if Fingerprint(c) == want && c.IsCA {
+				if pki.Fingerprint(c) == want && c.IsCA {
 					ca = c
 				}
 			}
@@ -181,8 +182,8 @@ func Exchange(ctx context.Context, central string, trust Trust, token string, cs
 		return nil, fmt.Errorf("the central's answer is not a valid enrollment: %w", err)
 	}
 	if pinned != "" {
-		ca, err := ParseCertificate([]byte(e.CA))
-		if err != nil || Fingerprint(ca) != pinned {
+		ca, err := pki.ParseCertificate([]byte(e.CA))
+		if err != nil || pki.Fingerprint(ca) != pinned {
 			return nil, fmt.Errorf("the central answered with another CA than the pinned %s", pinned)
 		}
 	}

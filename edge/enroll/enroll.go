@@ -8,20 +8,15 @@ package enroll
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/smartworkcenters/swc/shared/atomicfile"
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -40,80 +35,24 @@ func FilesIn(dataDir string) Files {
 	return Files{Key: filepath.Join(dataDir, KeyFile), Cert: filepath.Join(dataDir, CertFile), CA: filepath.Join(dataDir, CAFile)}
 }
 
-// NewKey makes a door key: ECDSA P-256, PKCS #8 PEM.
-func NewKey() (crypto.Signer, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("enroll: key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("enroll: key: %w", err)
-	}
-	return key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-}
-
-// ParseKey parses a PKCS #8 PEM private key.
-func ParseKey(keyPEM []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(keyPEM)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("enroll: not a PEM PRIVATE KEY")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("enroll: private key: %w", err)
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, errors.New("enroll: private key cannot sign")
-	}
-	return s, nil
-}
-
 // LoadKey reads the door's key file.
 func LoadKey(path string) (crypto.Signer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: key file: %w", err)
 	}
-	k, err := ParseKey(b)
+	k, err := pki.ParseKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
 }
 
-// NewCSR makes a PEM certificate request signed by key; cn may be empty
-// (at enrollment the token names the door).
-func NewCSR(key crypto.Signer, cn string) ([]byte, error) {
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn}}, key)
-	if err != nil {
-		return nil, fmt.Errorf("enroll: certificate request: %w", err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
-}
-
-// ParseCertificate parses the first PEM certificate.
-func ParseCertificate(certPEM []byte) (*x509.Certificate, error) {
-	block, _ := pem.Decode(certPEM)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, errors.New("not a PEM CERTIFICATE")
-	}
-	return x509.ParseCertificate(block.Bytes)
-}
-
-// Fingerprint is a certificate's SHA-256, "sha256:<hex>", as the central
-// shows its CA's.
-func Fingerprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
 // CheckCertificate checks a certificate handed to the door: it chains to
 // the CA (at now, for client authentication), names this door, and carries
 // the door's own public key.
 func CheckCertificate(certPEM, caPEM []byte, door string, pub crypto.PublicKey, now time.Time) (*x509.Certificate, error) {
-	cert, err := ParseCertificate(certPEM)
+	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
@@ -147,7 +86,7 @@ func RenewalRequest(f Files, door string) (*protocol.CertRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	csr, err := NewCSR(key, door)
+	csr, err := pki.NewCSR(key, door)
 	if err != nil {
 		return nil, err
 	}
@@ -172,48 +111,12 @@ func InstallRenewed(f Files, door string, certPEM []byte, now time.Time) (*x509.
 		return nil, err
 	}
 	if cur, err := os.ReadFile(f.Cert); err == nil {
-		if old, err := ParseCertificate(cur); err == nil && !cert.NotAfter.After(old.NotAfter) {
+		if old, err := pki.ParseCertificate(cur); err == nil && !cert.NotAfter.After(old.NotAfter) {
 			return nil, fmt.Errorf("the renewed certificate ends %s, not after the current one (%s)", cert.NotAfter.UTC().Format(time.RFC3339), old.NotAfter.UTC().Format(time.RFC3339))
 		}
 	}
-	if err := WriteFileAtomic(f.Cert, certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(f.Cert, certPEM, 0o644); err != nil {
 		return nil, err
 	}
 	return cert, nil
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// folder, synced and renamed over path, with the given mode; the folder is
-// synced too, so the new file survives a power cut.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	fail := func(err error) error {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return fail(err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/smartworkcenters/swc/edge/agent"
 	"github.com/smartworkcenters/swc/edge/store"
+	"github.com/smartworkcenters/swc/shared/atomicfile"
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -63,9 +65,9 @@ func TestNormalizeFingerprint(t *testing.T) {
 func TestExchangeTrust(t *testing.T) {
 	ca := newTestCA(t)
 	f := newFakeCentral(t, ca, true)
-	key, _, err := NewKey()
+	key, _, err := pki.NewKey()
 	require.NoError(t, err)
-	csr, err := NewCSR(key, "")
+	csr, err := pki.NewCSR(key, "")
 	require.NoError(t, err)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	require.NoError(t, os.WriteFile(caFile, ca.pem, 0o644))
@@ -73,11 +75,11 @@ func TestExchangeTrust(t *testing.T) {
 
 	_, err = Exchange(ctx, f.srv.URL, Trust{}, f.token, csr)
 	assert.ErrorContains(t, err, "certificate signed by unknown authority", "the system roots do not know the central's CA")
-	_, err = Exchange(ctx, f.srv.URL, Trust{Fingerprint: Fingerprint(other.cert)}, f.token, csr)
+	_, err = Exchange(ctx, f.srv.URL, Trust{Fingerprint: pki.Fingerprint(other.cert)}, f.token, csr)
 	assert.ErrorContains(t, err, "not from the CA with fingerprint")
 	assert.Zero(t, f.callCount(), "nothing reached a central that is not trusted")
 
-	e, err := Exchange(ctx, f.srv.URL, Trust{Fingerprint: strings.ToUpper(Fingerprint(ca.cert))}, f.token, csr)
+	e, err := Exchange(ctx, f.srv.URL, Trust{Fingerprint: strings.ToUpper(pki.Fingerprint(ca.cert))}, f.token, csr)
 	require.NoError(t, err)
 	assert.Equal(t, "door-7", e.Door)
 
@@ -86,7 +88,7 @@ func TestExchangeTrust(t *testing.T) {
 	assert.ErrorContains(t, err, "already used")
 	_, err = Exchange(ctx, f.srv.URL, Trust{CAFile: caFile}, "swce_other", csr)
 	assert.ErrorIs(t, err, ErrTokenUnknown)
-	_, err = Exchange(ctx, f.srv.URL, Trust{CAFile: caFile, Fingerprint: Fingerprint(ca.cert)}, f.token, csr)
+	_, err = Exchange(ctx, f.srv.URL, Trust{CAFile: caFile, Fingerprint: pki.Fingerprint(ca.cert)}, f.token, csr)
 	assert.ErrorContains(t, err, "give one of them")
 	_, err = Exchange(ctx, strings.Replace(f.srv.URL, "127.0.0.1", "localhost", 1), Trust{CAFile: caFile}, f.token, csr)
 	assert.ErrorContains(t, err, "wanted to match localhost", "the name in the URL must be on the certificate")
@@ -244,16 +246,16 @@ func TestRenewalFiles(t *testing.T) {
 	ca := newTestCA(t)
 	dir := t.TempDir()
 	f := FilesIn(dir)
-	key, keyPEM, err := NewKey()
+	key, keyPEM, err := pki.NewKey()
 	require.NoError(t, err)
-	require.NoError(t, WriteFileAtomic(f.Key, keyPEM, 0o600))
+	require.NoError(t, atomicfile.Write(f.Key, keyPEM, 0o600))
 	require.NoError(t, os.WriteFile(f.CA, ca.pem, 0o644))
-	csr, err := NewCSR(key, "door-7")
+	csr, err := pki.NewCSR(key, "door-7")
 	require.NoError(t, err)
 	now := time.Now()
 	old := ca.door(csr, "door-7", now.Add(-25*24*time.Hour), now.Add(5*24*time.Hour))
 	require.NoError(t, os.WriteFile(f.Cert, old, 0o644))
-	oc, err := ParseCertificate(old)
+	oc, err := pki.ParseCertificate(old)
 	require.NoError(t, err)
 	assert.True(t, NeedsRenewal(oc, now), "5 of 30 days left")
 	assert.False(t, NeedsRenewal(oc, now.Add(-10*24*time.Hour)), "15 of 30 days left")
@@ -262,9 +264,9 @@ func TestRenewalFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, req.Validate())
 
-	otherKey, _, err := NewKey()
+	otherKey, _, err := pki.NewKey()
 	require.NoError(t, err)
-	otherCSR, err := NewCSR(otherKey, "door-7")
+	otherCSR, err := pki.NewCSR(otherKey, "door-7")
 	require.NoError(t, err)
 	other := newTestCA(t)
 	for name, bad := range map[string][]byte{

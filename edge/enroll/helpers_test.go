@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -145,7 +146,7 @@ func (f *fakeCentral) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.used = true
 	cert := f.ca.door([]byte(req.CSR), f.door, time.Now().Add(-5*time.Minute), time.Now().Add(30*24*time.Hour))
-	c, _ := ParseCertificate(cert)
+	c, _ := pki.ParseCertificate(cert)
 	_ = json.NewEncoder(w).Encode(protocol.Enrollment{V: 1, Door: f.door, Certificate: string(cert), CA: string(f.ca.pem),
 		Broker: "mqtts://127.0.0.1:8883", SigningKeys: []string{f.signing}, NextSeq: f.nextSeq, NotAfterMs: c.NotAfter.UnixMilli()})
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/smartworkcenters/swc/edge/agent"
 	"github.com/smartworkcenters/swc/edge/store"
+	"github.com/smartworkcenters/swc/shared/atomicfile"
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -132,11 +134,11 @@ func Provision(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("%s holds the database of door %q, not %q: use another --data folder, or move it away if door %q is gone (it may hold events not yet delivered)", db, bound, o.Door, bound)
 	}
 
-	key, keyPEM, err := NewKey()
+	key, keyPEM, err := pki.NewKey()
 	if err != nil {
 		return nil, err
 	}
-	csr, err := NewCSR(key, "")
+	csr, err := pki.NewCSR(key, "")
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +155,7 @@ func Provision(ctx context.Context, o Options) (*Result, error) {
 	// The chain and key are checked at an instant the certificate is valid:
 	// this machine's clock may not be set yet (no NTP on a fresh Pi).
 	certPEM := []byte(e.Certificate)
-	cert, err := ParseCertificate(certPEM)
+	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("the central's certificate: %w", err)
 	}
@@ -181,7 +183,7 @@ func Provision(ctx context.Context, o Options) (*Result, error) {
 		data []byte
 		mode os.FileMode
 	}{{files.Key, keyPEM, 0o600}, {files.Cert, certPEM, 0o644}, {files.CA, []byte(e.CA), 0o644}} {
-		if err := WriteFileAtomic(w.path, w.data, w.mode); err != nil {
+		if err := atomicfile.Write(w.path, w.data, w.mode); err != nil {
 			return nil, err
 		}
 	}
@@ -192,11 +194,11 @@ func Provision(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(base) > 0 {
 		res.Backup = o.Config + ".bak"
-		if err := WriteFileAtomic(res.Backup, base, 0o644); err != nil {
+		if err := atomicfile.Write(res.Backup, base, 0o644); err != nil {
 			return nil, err
 		}
 	}
-	if err := WriteFileAtomic(o.Config, cfg, 0o644); err != nil {
+	if err := atomicfile.Write(o.Config, cfg, 0o644); err != nil {
 		return nil, err
 	}
 	if o.Owner != nil {

@@ -29,13 +29,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/edge/enroll"
+	"github.com/smartworkcenters/swc/shared/atomicfile"
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 	"github.com/smartworkcenters/swc/shared/servicetest"
 )
 
-// pki is the test's certificate authority (the edge does not import the
+// testCA is the test's certificate authority (the edge does not import the
 // central's): it signs the broker's certificate and doors' certificates.
-type pki struct {
+type testCA struct {
 	t      *testing.T
 	cert   *x509.Certificate
 	key    *ecdsa.PrivateKey
@@ -43,7 +45,7 @@ type pki struct {
 	serial atomic.Int64
 }
 
-func newPKI(t *testing.T) *pki {
+func newPKI(t *testing.T) *testCA {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -53,12 +55,12 @@ func newPKI(t *testing.T) *pki {
 	require.NoError(t, err)
 	cert, err := x509.ParseCertificate(der)
 	require.NoError(t, err)
-	p := &pki{t: t, cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	p := &testCA{t: t, cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 	p.serial.Store(1)
 	return p
 }
 
-func (p *pki) issue(tmpl *x509.Certificate, pub any) ([]byte, *x509.Certificate) {
+func (p *testCA) issue(tmpl *x509.Certificate, pub any) ([]byte, *x509.Certificate) {
 	p.t.Helper()
 	tmpl.SerialNumber = big.NewInt(p.serial.Add(1))
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, pub, p.key)
@@ -68,12 +70,12 @@ func (p *pki) issue(tmpl *x509.Certificate, pub any) ([]byte, *x509.Certificate)
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), c
 }
 
-func (p *pki) client(cn string, pub any, from, to time.Time) ([]byte, *x509.Certificate) {
+func (p *testCA) client(cn string, pub any, from, to time.Time) ([]byte, *x509.Certificate) {
 	return p.issue(&x509.Certificate{Subject: pkix.Name{CommonName: cn, OrganizationalUnit: []string{"door"}}, NotBefore: from, NotAfter: to,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, pub)
 }
 
-func (p *pki) keyPair(certPEM []byte, key *ecdsa.PrivateKey) tls.Certificate {
+func (p *testCA) keyPair(certPEM []byte, key *ecdsa.PrivateKey) tls.Certificate {
 	block, _ := pem.Decode(certPEM)
 	return tls.Certificate{Certificate: [][]byte{block.Bytes}, PrivateKey: key}
 }
@@ -83,7 +85,7 @@ func (p *pki) keyPair(certPEM []byte, key *ecdsa.PrivateKey) tls.Certificate {
 // every certificate it accepted.
 type tlsBroker struct {
 	t    *testing.T
-	pki  *pki
+	ca   *testCA
 	addr string
 	srv  *mochi.Server
 
@@ -92,9 +94,9 @@ type tlsBroker struct {
 	accepted []string
 }
 
-func startTLSBroker(t *testing.T, p *pki) *tlsBroker {
+func startTLSBroker(t *testing.T, p *testCA) *tlsBroker {
 	t.Helper()
-	b := &tlsBroker{t: t, pki: p, addr: fmt.Sprintf("127.0.0.1:%d", servicetest.FreePort(t)), revoked: map[string]bool{}}
+	b := &tlsBroker{t: t, ca: p, addr: fmt.Sprintf("127.0.0.1:%d", servicetest.FreePort(t)), revoked: map[string]bool{}}
 	b.start()
 	t.Cleanup(b.stop)
 	return b
@@ -104,11 +106,11 @@ func (b *tlsBroker) start() {
 	b.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(b.t, err)
-	srvPEM, _ := b.pki.issue(&x509.Certificate{Subject: pkix.Name{CommonName: "broker"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	srvPEM, _ := b.ca.issue(&x509.Certificate{Subject: pkix.Name{CommonName: "broker"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, &key.PublicKey)
 	pool := x509.NewCertPool()
-	pool.AddCert(b.pki.cert)
-	tc := &tls.Config{Certificates: []tls.Certificate{b.pki.keyPair(srvPEM, key)}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
+	pool.AddCert(b.ca.cert)
+	tc := &tls.Config{Certificates: []tls.Certificate{b.ca.keyPair(srvPEM, key)}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
 		MinVersion: tls.VersionTLS12,
 		VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error {
 			serial := chains[0][0].SerialNumber.String()
@@ -161,9 +163,9 @@ func TestCertificateRenewal(t *testing.T) {
 	b := startTLSBroker(t, p)
 	dir := t.TempDir()
 	files := enroll.FilesIn(dir)
-	key, keyPEM, err := enroll.NewKey()
+	key, keyPEM, err := pki.NewKey()
 	require.NoError(t, err)
-	require.NoError(t, enroll.WriteFileAtomic(files.Key, keyPEM, 0o600))
+	require.NoError(t, atomicfile.Write(files.Key, keyPEM, 0o600))
 	require.NoError(t, os.WriteFile(files.CA, p.pem, 0o644))
 	now := time.Now()
 	oldPEM, oldCert := p.client("door-a", key.Public(), now.Add(-25*24*time.Hour), now.Add(5*24*time.Hour))
@@ -179,7 +181,7 @@ func TestCertificateRenewal(t *testing.T) {
 	tp := protocol.DefaultTopics()
 	var requests atomic.Int32
 	var renewedSerial atomic.Value
-	otherKey, _, err := enroll.NewKey()
+	otherKey, _, err := pki.NewKey()
 	require.NoError(t, err)
 	opts := mqtt.NewClientOptions().AddBroker("ssl://" + b.addr).SetClientID("central").SetCleanSession(true).
 		SetTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{p.keyPair(svcPEM, svcKey)}, MinVersion: tls.VersionTLS12}).
@@ -224,7 +226,7 @@ func TestCertificateRenewal(t *testing.T) {
 		if err != nil {
 			return false
 		}
-		c, err := enroll.ParseCertificate(cur)
+		c, err := pki.ParseCertificate(cur)
 		return err == nil && c.SerialNumber.String() == renewedSerial.Load()
 	}, "the renewed certificate replaces the file")
 	cur, err := os.ReadFile(files.Cert)

@@ -46,6 +46,7 @@ import (
 	"github.com/smartworkcenters/swc/edge/enroll"
 	"github.com/smartworkcenters/swc/edge/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/pki"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -525,7 +526,7 @@ func (s *Sync) maybeRenew(ctx context.Context, st *state, now time.Time) {
 		s.log.Error("reading the door's certificate failed", "err", err)
 		return
 	}
-	cert, err := enroll.ParseCertificate(certPEM)
+	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil {
 		s.log.Error("the door's certificate file does not parse", "path", s.files.Cert, "err", err)
 		return

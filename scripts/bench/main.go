@@ -32,6 +32,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smartworkcenters/swc/shared/atomicfile"
 )
 
 // errFailures is returned when the report was written but something in
@@ -144,7 +146,7 @@ func run(ctx context.Context, o options, progress io.Writer) error {
 	if err := r.Write(&buf); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if err := writeFileAtomic(o.out, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(o.out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(progress, "bench: wrote %s after %s\n", o.out, round(r.Took))
@@ -236,30 +238,6 @@ func checkRoot() error {
 	}
 	if !bytes.Contains(data, []byte("module "+Module+"\n")) {
 		return fmt.Errorf("go.mod here is not module %s: run from the repository's root", Module)
-	}
-	return nil
-}
-
-// writeFileAtomic replaces path with data, never leaving half a file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".bench-*.md")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
