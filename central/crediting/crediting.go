@@ -174,23 +174,14 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.Every <= 0 {
-		cfg.Every = DefaultEvery
-	}
-	if cfg.NoMemberEvery <= 0 {
-		cfg.NoMemberEvery = DefaultNoMemberEvery
-	}
-	if cfg.Debounce <= 0 {
-		cfg.Debounce = DefaultDebounce
-	}
-	if cfg.Quiet <= 0 {
-		cfg.Quiet = DefaultQuiet
-	}
-	if cfg.MaxDefer <= 0 {
-		cfg.MaxDefer = DefaultMaxDefer
-	}
-	if cfg.RetryAfter <= 0 {
-		cfg.RetryAfter = DefaultRetryAfter
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&cfg.Every, DefaultEvery}, {&cfg.NoMemberEvery, DefaultNoMemberEvery}, {&cfg.Debounce, DefaultDebounce},
+		{&cfg.Quiet, DefaultQuiet}, {&cfg.MaxDefer, DefaultMaxDefer}, {&cfg.RetryAfter, DefaultRetryAfter}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
 	cs := cfg.Store.Credit()
 	ledger, err := credit.NewLedger(cfg.Rules, cs)

@@ -37,31 +37,31 @@ func LoadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*cr
 }
 
 func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*directory, error) {
-	centers, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
+	centers, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crediting: load centers: %w", err)
 	}
-	doors, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+	doors, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
 		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crediting: load doors: %w", err)
 	}
-	members, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
+	members, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
 		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crediting: load members: %w", err)
 	}
-	bookings, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+	bookings, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return st.ListBookings(ctx, store.BookingFilter{From: from, To: to, PageRequest: p})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crediting: load bookings: %w", err)
 	}
-	passes, err := all(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
+	passes, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
 		return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
 	})
 	if err != nil {
@@ -92,26 +92,6 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 		d.passes[x.ID] = x
 	}
 	return d, nil
-}
-
-// all reads every page of a list.
-func all[T any](ctx context.Context, list func(store.PageRequest) (store.Page[T], error)) ([]T, error) {
-	var out []T
-	p := store.PageRequest{Limit: store.MaxLimit}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		page, err := list(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.Items...)
-		if page.Next == "" {
-			return out, nil
-		}
-		p.After = page.Next
-	}
 }
 
 // FromScratch credits period p from the events stored in st, ignoring the
