@@ -12,49 +12,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smartworkcenters/swc/scripts/internal/fleetreport"
 )
-
-// FleetReport is the JSON object `go run ./scripts/fleet --json` prints.
-// Fields whose shape the fleet may still change are kept raw.
-type FleetReport struct {
-	Doors                 int             `json:"doors"`
-	Broker                string          `json:"broker"`
-	Profile               string          `json:"profile"`
-	Faults                []string        `json:"faults"`
-	EventsRecorded        int64           `json:"events_recorded"`
-	EventsStored          int64           `json:"events_stored"`
-	Duplicates            int64           `json:"duplicates"`
-	Missing               int64           `json:"missing"`
-	ExactlyOnce           bool            `json:"exactly_once"`
-	Credited              json.RawMessage `json:"credited"`
-	CreditDetail          json.RawMessage `json:"credit_detail"`
-	StoredAfterRestartS   *float64        `json:"stored_after_restart_s"`
-	CreditedAfterRestartS *float64        `json:"credited_after_restart_s"`
-	EventsPerS            float64         `json:"events_per_s"`
-	CentralRSSMiB         float64         `json:"central_rss_mib"`
-	CentralPeakRSSMiB     float64         `json:"central_peak_rss_mib"`
-	CentralCPUCores       float64         `json:"central_cpu_cores"`
-	FleetRSSMiB           float64         `json:"fleet_rss_mib"`
-	DurationS             float64         `json:"duration_s"`
-	Error                 string          `json:"error"`
-}
-
-// creditedOK reads "credited": true, or a count equal to the events stored.
-func (f FleetReport) creditedOK() (bool, string) {
-	raw := bytes.TrimSpace(f.Credited)
-	var yes bool
-	if json.Unmarshal(raw, &yes) == nil {
-		return yes, fmt.Sprint(yes)
-	}
-	var n float64
-	if json.Unmarshal(raw, &n) == nil {
-		return n == float64(f.EventsStored) && n > 0, fmt.Sprintf("%s of %d stored", human(n), f.EventsStored)
-	}
-	if len(raw) == 0 {
-		return false, "absent"
-	}
-	return false, string(raw)
-}
 
 // FleetStatus says whether the fleet scenario ran and how it ended.
 type FleetStatus string
@@ -72,9 +32,9 @@ type FleetOutcome struct {
 	Reason  string // why it was not run, or the error it failed with
 	Command string
 	Took    time.Duration
-	CPU     time.Duration // of the go run and the scenario it started
-	Others  time.Duration // CPU time of everything else meanwhile
-	Report  FleetReport   // when it ran
+	CPU     time.Duration      // of the go run and the scenario it started
+	Others  time.Duration      // CPU time of everything else meanwhile
+	Report  fleetreport.Report // when it ran
 }
 
 // fleetCommand is the fleet scenario's command line.
@@ -122,7 +82,7 @@ func runFleet(ctx context.Context, goBin string, doors int, timeout time.Duratio
 // interpretFleet turns the fleet's stdout, exit and stderr into an outcome.
 // A fleet that failed gives its error and no figures.
 func interpretFleet(o FleetOutcome, stdout []byte, runErr error, stderr string) FleetOutcome {
-	var r FleetReport
+	var r fleetreport.Report
 	dec := json.NewDecoder(bytes.NewReader(stdout))
 	decErr := dec.Decode(&r)
 	switch {

@@ -52,27 +52,6 @@ func TestInterpretFleet(t *testing.T) {
 	}
 }
 
-func TestCreditedOK(t *testing.T) {
-	tests := []struct {
-		raw    string
-		stored int64
-		ok     bool
-	}{
-		{`true`, 10, true},
-		{`false`, 10, false},
-		{`10`, 10, true},
-		{`9`, 10, false},
-		{``, 10, false},
-		{`"yes"`, 10, false},
-	}
-	for _, tt := range tests {
-		r := FleetReport{Credited: []byte(tt.raw), EventsStored: tt.stored}
-		if ok, _ := r.creditedOK(); ok != tt.ok {
-			t.Errorf("credited %q of %d stored: %v, want %v", tt.raw, tt.stored, ok, tt.ok)
-		}
-	}
-}
-
 // runFleet with a stand-in for the go command: what the fleet prints, how
 // it exits and how long it takes.
 func TestRunFleet(t *testing.T) {

@@ -180,23 +180,23 @@ func fleetLines(f FleetOutcome, doors int) []line {
 	add("events recorded by the doors / stored by the central", fmt.Sprintf("%s / %s", human(float64(r.EventsRecorded)), human(float64(r.EventsStored))), "", false, "context")
 	add("duplicates / missing events", fmt.Sprintf("%d / %d", r.Duplicates, r.Missing), "0 / 0", true, verdict(r.Duplicates == 0 && r.Missing == 0))
 	add("every event stored exactly once (the fleet's own check)", fmt.Sprint(r.ExactlyOnce), "true", true, verdict(r.ExactlyOnce))
-	ok, shown := r.creditedOK()
-	detail := shown
-	if d := strings.TrimSpace(string(r.CreditDetail)); d != "" && d != "null" && d != `""` {
-		detail += "; " + strings.Trim(d, `"`)
+	ok := r.Credited
+	detail := fmt.Sprint(ok)
+	if d := strings.TrimSpace(r.CreditDetail); d != "" {
+		detail += "; " + d
 	}
 	add("every event credited", detail, "every event, once", true, verdict(ok))
 	// A time of 0 (or none) means the scenario saw no restart or no credit.
 	switch after := r.CreditedAfterRestartS; {
 	case !ok:
 		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reports the events not all credited")
-	case !restart || after == nil || *after <= 0:
+	case !restart || after <= 0:
 		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reported no time after a restart")
 	default:
-		add("credited after the broker restart", human(*after)+" s", "≤ 60 s", true, verdict(*after <= 60))
+		add("credited after the broker restart", human(after)+" s", "≤ 60 s", true, verdict(after <= 60))
 	}
-	if r.StoredAfterRestartS != nil && *r.StoredAfterRestartS > 0 {
-		add("stored after the broker restart", human(*r.StoredAfterRestartS)+" s", "", false, "context")
+	if r.StoredAfterRestartS > 0 {
+		add("stored after the broker restart", human(r.StoredAfterRestartS)+" s", "", false, "context")
 	}
 	add("events per second through the central", human(r.EventsPerS)+" events/s", "", false, "context")
 	add("central resident memory, at the end / peak", fmt.Sprintf("%s / %s MiB", human(r.CentralRSSMiB), human(r.CentralPeakRSSMiB)), "", false, "context")

@@ -169,9 +169,8 @@ func TestReportWrite(t *testing.T) {
 			name: "the fleet exited 0 but credited nothing",
 			report: func(t *testing.T) *Report {
 				f := fleetFrom(t, "testdata/fleet-ok.json", nil)
-				f.Report.Credited = []byte("false")
-				zero := 0.0
-				f.Report.CreditedAfterRestartS = &zero
+				f.Report.Credited = false
+				f.Report.CreditedAfterRestartS = 0
 				return testReport(t, "testdata/gotest-full.json", f)
 			},
 			has: map[string][]string{"fleet": {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/scripts/internal/fleetreport"
 	"github.com/smartworkcenters/swc/shared/servicetest"
 )
 
@@ -28,7 +29,7 @@ func small(faults ...string) options {
 	return o
 }
 
-func runFleet(t *testing.T, o options) result {
+func runFleet(t *testing.T, o options) fleetreport.Report {
 	t.Helper()
 	require.NoError(t, o.check())
 	var logs bytes.Buffer

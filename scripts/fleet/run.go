@@ -20,33 +20,9 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/scripts/internal/fleetreport"
 	"github.com/smartworkcenters/swc/scripts/internal/launch"
 )
-
-// result is the figures of a run. Its JSON form is what the benchmark
-// report reads; keep the field names.
-type result struct {
-	Doors                 int      `json:"doors"`
-	Broker                string   `json:"broker"`
-	Profile               string   `json:"profile"`
-	Faults                []string `json:"faults"`
-	EventsRecorded        uint64   `json:"events_recorded"`
-	EventsStored          uint64   `json:"events_stored"`
-	Duplicates            uint64   `json:"duplicates"`
-	Missing               uint64   `json:"missing"`
-	ExactlyOnce           bool     `json:"exactly_once"`
-	Credited              bool     `json:"credited"`
-	CreditDetail          string   `json:"credit_detail"`
-	StoredAfterRestartS   float64  `json:"stored_after_restart_s"`
-	CreditedAfterRestartS float64  `json:"credited_after_restart_s"`
-	EventsPerS            float64  `json:"events_per_s"`
-	CentralRSSMiB         float64  `json:"central_rss_mib"`
-	CentralPeakRSSMiB     float64  `json:"central_peak_rss_mib"`
-	CentralCPUCores       float64  `json:"central_cpu_cores"`
-	FleetRSSMiB           float64  `json:"fleet_rss_mib"`
-	DurationS             float64  `json:"duration_s"`
-	Error                 string   `json:"error"`
-}
 
 // notes are figures for people, printed besides the result.
 type notes struct {
@@ -77,14 +53,14 @@ type fleet struct {
 	mon     *monitor
 	shards  []shard
 	mu      sync.Mutex // guards notes written by the shards' goroutines
-	res     result
+	res     fleetreport.Report
 	notes   notes
 }
 
 // run runs the fleet and returns its figures; the error says what failed
 // (the figures are filled as far as the run got).
-func run(ctx context.Context, o options, log *slog.Logger) (result, notes, error) {
-	f := &fleet{o: o, log: log, res: result{Doors: o.doors, Broker: o.broker, Profile: o.profile, Faults: append([]string{}, o.faults...)}}
+func run(ctx context.Context, o options, log *slog.Logger) (fleetreport.Report, notes, error) {
+	f := &fleet{o: o, log: log, res: fleetreport.Report{Doors: o.doors, Broker: o.broker, Profile: o.profile, Faults: append([]string{}, o.faults...)}}
 	err := f.run(ctx)
 	if err != nil {
 		f.res.Error = err.Error()
@@ -640,7 +616,7 @@ func raiseFileLimit(need uint64, log *slog.Logger) string {
 }
 
 // printHuman writes the figures for a person.
-func printHuman(w io.Writer, r result, n notes) {
+func printHuman(w io.Writer, r fleetreport.Report, n notes) {
 	fmt.Fprintf(w, "swc-fleet: %d doors, broker %s, profile %s, faults %s\n", r.Doors, r.Broker, r.Profile, strings.Join(append([]string{"none"}, r.Faults...)[min(1, len(r.Faults)):], ","))
 	fmt.Fprintf(w, "  build %.1fs, seed %.1fs, doors started %.1fs in %d process(es), whitelists %.1fs, open-file limit %s\n",
 		n.build.Seconds(), n.seed.Seconds(), n.startDoors.Seconds(), n.shards, n.whitelists.Seconds(), n.nofile)

@@ -1,0 +1,30 @@
+// Package fleetreport is what the fleet simulator (scripts/fleet) reports
+// of a run, as one JSON object with --json, and what the benchmark report
+// (scripts/bench) reads: the contract between the two programs.
+package fleetreport
+
+// Report is the figures of one fleet run. Times after the restart are 0
+// when the run had no restart or did not get that far; Error is set when a
+// check failed.
+type Report struct {
+	Doors                 int      `json:"doors"`
+	Broker                string   `json:"broker"`
+	Profile               string   `json:"profile"`
+	Faults                []string `json:"faults"`
+	EventsRecorded        uint64   `json:"events_recorded"`
+	EventsStored          uint64   `json:"events_stored"`
+	Duplicates            uint64   `json:"duplicates"`
+	Missing               uint64   `json:"missing"`
+	ExactlyOnce           bool     `json:"exactly_once"`
+	Credited              bool     `json:"credited"`
+	CreditDetail          string   `json:"credit_detail"`
+	StoredAfterRestartS   float64  `json:"stored_after_restart_s"`
+	CreditedAfterRestartS float64  `json:"credited_after_restart_s"`
+	EventsPerS            float64  `json:"events_per_s"`
+	CentralRSSMiB         float64  `json:"central_rss_mib"`
+	CentralPeakRSSMiB     float64  `json:"central_peak_rss_mib"`
+	CentralCPUCores       float64  `json:"central_cpu_cores"`
+	FleetRSSMiB           float64  `json:"fleet_rss_mib"`
+	DurationS             float64  `json:"duration_s"`
+	Error                 string   `json:"error"`
+}
