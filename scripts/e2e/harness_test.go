@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/edge/agent"
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
 	"github.com/smartworkcenters/swc/shared/protocol"
 	"github.com/smartworkcenters/swc/shared/servicetest"
 )
@@ -54,66 +54,29 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// proc is a child process whose output goes to a log file.
+// proc is a child process (launch.Proc: its output in a log file, killed
+// with the test binary) bound to a test.
 type proc struct {
-	t    *testing.T
-	name string
-	args []string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	launch.Proc
+	t *testing.T
 }
 
+// start starts the process, failing the test when it cannot.
 func (p *proc) start() {
 	p.t.Helper()
-	f, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	require.NoError(p.t, err)
-	p.cmd = exec.Command(p.args[0], p.args[1:]...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	// Killed with the test binary, should a timeout end it.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(p.t, p.cmd.Start(), p.name)
-	p.done = make(chan struct{})
-	go func() {
-		_ = p.cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
+	require.NoError(p.t, p.Proc.Start(), p.Name)
 }
 
-func (p *proc) running() bool {
-	if p.cmd == nil {
-		return false
-	}
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
-}
-
-func (p *proc) signal(sig syscall.Signal) {
-	if !p.running() {
-		return
-	}
-	_ = p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
+func (p *proc) running() bool { return p.Running() }
 
 // stop ends the process as an operator would (SIGTERM).
-func (p *proc) stop() { p.signal(syscall.SIGTERM) }
+func (p *proc) stop() { p.Stop() }
 
 // kill ends it as a crash would (SIGKILL).
-func (p *proc) kill() { p.signal(syscall.SIGKILL) }
+func (p *proc) kill() { p.Kill() }
 
 func (p *proc) logText() string {
-	b, _ := os.ReadFile(p.log)
+	b, _ := os.ReadFile(p.Log)
 	return string(b)
 }
 
@@ -158,13 +121,13 @@ func startCentral(t *testing.T, o centralOpts) *central {
 	if o.db != "" {
 		args = append(args, "--db", o.db)
 	}
-	c.proc = proc{t: t, name: o.name, args: args, log: filepath.Join(filepath.Dir(o.dir), o.name+".log")}
+	c.proc = proc{t: t, Proc: launch.Proc{Name: o.name, Args: args, Log: filepath.Join(filepath.Dir(o.dir), o.name+".log")}}
 	// Registered before the start, so that a start that fails the test
 	// leaves no process behind.
 	t.Cleanup(func() {
 		c.kill()
 		if t.Failed() {
-			t.Logf("%s log:\n%s", c.name, tail(c.logText(), 40))
+			t.Logf("%s log:\n%s", c.Name, tail(c.logText(), 40))
 		}
 	})
 	c.start()
@@ -185,10 +148,10 @@ func (c *central) start() {
 			}
 		}
 		if !c.running() {
-			c.t.Fatalf("%s exited at start:\n%s", c.name, tail(c.logText(), 40))
+			c.t.Fatalf("%s exited at start:\n%s", c.Name, tail(c.logText(), 40))
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("%s did not come up:\n%s", c.name, tail(c.logText(), 40))
+			c.t.Fatalf("%s did not come up:\n%s", c.Name, tail(c.logText(), 40))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -322,7 +285,7 @@ status_interval = "2s"
 %s
 `, o.id, filepath.Join(dir, "data"), o.key, d.http, d.link.Addr(), o.secret, o.extra)
 	require.NoError(t, os.WriteFile(d.config, []byte(cfg), 0o600))
-	d.proc = proc{t: t, name: o.id, args: []string{bins.edge, "run", "--config", d.config}, log: filepath.Join(dir, "swc-edge.log")}
+	d.proc = proc{t: t, Proc: launch.Proc{Name: o.id, Args: []string{bins.edge, "run", "--config", d.config}, Log: filepath.Join(dir, "swc-edge.log")}}
 	t.Cleanup(func() {
 		d.kill()
 		if t.Failed() {

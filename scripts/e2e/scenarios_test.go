@@ -315,5 +315,5 @@ func TestScaleOutWhitelist(t *testing.T) {
 // leaderOf waits until c leads the whitelists.
 func (n *network) leaderOf(t *testing.T, c *central) {
 	t.Helper()
-	eventually(t, func() bool { return strings.Contains(c.logText(), "now compiles and publishes") }, "%s took the whitelist leadership", c.name)
+	eventually(t, func() bool { return strings.Contains(c.logText(), "now compiles and publishes") }, "%s took the whitelist leadership", c.Name)
 }
