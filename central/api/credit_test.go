@@ -44,6 +44,16 @@ func march(t *testing.T, f *fixture) *crediting.Service {
 	ctx := context.Background()
 	must := func(err error) { t.Helper(); require.NoError(t, err) }
 	must(f.st.CreateMember(ctx, domain.Member{ID: "x2", Name: "stay-at-home", HomeCenterID: "c2", Status: domain.MemberActive}))
+	// Bookings are credited within opening hours: the centers open every
+	// day, 07:00 to 20:00.
+	for _, id := range []string{"c1", "c2"} {
+		c, err := f.st.Center(ctx, id)
+		must(err)
+		for d := range c.Hours {
+			c.Hours[d] = []domain.Span{{Open: 7 * 60, Close: 20 * 60}}
+		}
+		must(f.st.UpdateCenter(ctx, c))
+	}
 	utc := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339, s)
 		require.NoError(t, err)
@@ -219,7 +229,7 @@ func TestSettlementCSVDownload(t *testing.T) {
 	assert.Contains(t, rows, []string{"2026-03", "false", "credit", "c1", "nomadic", "", "", "120", "2.00", "1000", "2000"})
 	for _, r := range rows[1:] {
 		switch line, center, counterpart := r[2], r[3], r[5]; line {
-		case "credit", "total", "adjustment":
+		case "credit", "total", "adjustment", "own_staff_bookings":
 			assert.Equal(t, "c1", center, "a manager gets only their center's lines: %v", r)
 		case "invoice":
 			assert.True(t, center == "c1" || counterpart == "c1", "invoices where c1 is home or host: %v", r)

@@ -636,6 +636,9 @@ func (s *Server) createBooking(w http.ResponseWriter, r *http.Request, p *princi
 	if !p.in(x.CenterID) {
 		return outside("center " + x.CenterID)
 	}
+	if err := setCreator(&x, p); err != nil {
+		return err
+	}
 	if err := s.st.CreateBooking(r.Context(), x); err != nil {
 		return err
 	}
@@ -679,6 +682,9 @@ func (s *Server) updateBooking(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	if !p.in(x.CenterID) {
 		return outside("center " + x.CenterID)
+	}
+	if err := keepCreator(&x, &old); err != nil {
+		return err
 	}
 	if err := s.st.UpdateBooking(r.Context(), x); err != nil {
 		return err

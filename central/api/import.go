@@ -79,6 +79,7 @@ func (s *Server) importBookings(w http.ResponseWriter, r *http.Request, p *princ
 			}
 		}
 	}
+	setImportCreators(bookings, p, rep)
 	if rep.Total > 0 {
 		return rep
 	}

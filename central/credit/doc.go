@@ -32,13 +32,28 @@
 //
 // # Visits
 //
-// Attended booking: a confirmed booking is attended when an entry of its
-// member at its center (any door, room doors included) falls in
-// [start − Grace, end) (Grace default 15 min). It is credited for its booked
-// interval [start, end). A booking never attended is a no-show: under
-// NoShowZero (default) it is recorded as a visit with why no_show and
-// credited nothing; under NoShowBooked it is credited as booked and flagged
-// no_show.
+// Attended booking: a confirmed booking is cut at its center's local
+// midnights and credited day by day. A day of it is attended when an entry
+// of its member at its center (any door, room doors included) falls in
+// [s − Grace, e), where [s, e) is the booking's part of that day and Grace
+// (default 15 min) applies before the booking's own start only; on the
+// first day an earlier entry that still keeps the member inside at
+// start − Grace attends too. An attended day is credited for its booked
+// part clipped to the center's opening hours that day; the booked time
+// outside them is recorded with why closed. Overnight stay: at a center
+// open through midnight, the day after an attended day (attended by its
+// own entry) is credited from midnight up to the center's first closing
+// and at most 24 h after that day's last such entry, without carrying on
+// further. So one tap credits at most about a day, whatever the booking's
+// length (see bookingdays.go). A day not attended is a no-show day: under
+// NoShowZero (default) it is recorded with why no_show and credited
+// nothing; under NoShowBooked it is credited as booked (clipped to the
+// opening hours) and flagged no_show.
+//
+// Who booked: a booking records its creator (domain.BookingCreator). The
+// credited minutes that bookings made by the host center's own staff
+// cover are shown per visit and per center line (OwnStaffBookingMinutes),
+// since those are hours a center credits to itself.
 //
 // Walk-in on a pass: every entry covered by a pass of the member (valid at
 // the entry, covering the center) starts a walk-in. It ends at the member's
@@ -74,8 +89,8 @@
 // # The bound that the property tests check
 //
 // Presence of a member at a center is the union of: the booked interval of
-// every attended booking (and, under NoShowBooked, of every confirmed
-// booking), and for every entry the interval from the entry to the member's
+// every booking with an attended day (and, under NoShowBooked, of every
+// confirmed booking), and for every entry the interval from the entry to the member's
 // first exit tap at that center after it, or to the entry plus DefaultVisit
 // when there is none. Credited visits of one member at one center are
 // pairwise disjoint and each lies within presence, so their exact minutes
@@ -83,7 +98,10 @@
 // than 15 minutes per visit: each visit's credited minutes are its exact
 // duration rounded up to the quarter hour, so the member's credited minutes
 // at a center are at most the union of presence plus 15 minutes per visit
-// (strictly less than, when the union is not empty).
+// (strictly less than, when the union is not empty). Besides, a credited
+// visit made of bookings alone lies within the center's opening hours, and
+// each local day it touches has an entry of the member there that day or
+// the day before (unless the no-show policy credits bookings as booked).
 //
 // # Periods
 //
@@ -118,7 +136,8 @@
 // # Outputs
 //
 // Settlement (per center: nomadic and cross-center minutes, rate, amounts,
-// adjustments, invoice to the home center) and Statement (a member's visits
+// adjustments, invoice to the home center, minutes from own-staff
+// bookings) and Statement (a member's visits
 // per center and adjustments) are plain structs with JSON tags and a
 // WriteCSV method (encoding/csv); Write picks the format by name, so the
 // API's GET /api/v1/settlements/{period}, GET

@@ -22,6 +22,7 @@ type engine struct {
 	centers  []centerTaps
 	pieceBuf []piece
 	split    []piece
+	spanBuf  []span
 }
 
 // periodSpan is a period with its bounds in Unix ms.
@@ -222,6 +223,7 @@ type piece struct {
 	start     int64
 	end       int64
 	booking   string // "" for a walk-in
+	ownStaff  bool   // credited part of a booking made by the center's own staff
 	noShow    bool
 	untrusted bool
 	why       Why
@@ -304,39 +306,13 @@ func (e *engine) pieces(id string, taps []tap, fromMs, toMs int64, cnt *counter)
 		}
 		entries[i].reach = e.reach(entries[i], e.at(entries[i].center), entries, next)
 	}
-	grace := e.cfg.Grace.Milliseconds()
 	pieces := e.pieceBuf[:0]
 	defer func() { e.pieceBuf = pieces[:0] }()
 
-	// Bookings: attended when an entry at the center falls in
-	// [start − grace, end), or an earlier entry still keeps the member
-	// inside at start − grace.
-	window := e.cfg.DefaultVisit.Milliseconds() + 26*hourMs // bound on reach − entry
+	// Bookings: credited day by day, within opening hours, for the days
+	// with their own entry (see bookingdays.go).
 	for _, b := range e.dir.bookingsOverlapping(id, fromMs, toMs) {
-		start, end := b.Start.UnixMilli(), b.End.UnixMilli()
-		attended, trusted := false, false
-		if ct := e.at(b.CenterID); ct != nil {
-			lo, _ := slices.BinarySearchFunc(ct.entries, start-grace-window, func(t *tap, ms int64) int { return cmp.Compare(t.at, ms) })
-			for _, t := range ct.entries[lo:] {
-				if t.at >= end {
-					break
-				}
-				r := t.reach
-				if t.at >= start-grace || r.end > start-grace {
-					attended = true
-					trusted = trusted || (!t.untrusted && (t.at >= start-grace || !r.untrusted))
-				}
-			}
-		}
-		p := piece{center: b.CenterID, start: start, end: end, booking: b.ID, untrusted: attended && !trusted}
-		switch {
-		case attended:
-		case e.cfg.NoShow == NoShowBooked:
-			p.noShow = true
-		default:
-			p.why = WhyNoShow
-		}
-		pieces = append(pieces, p)
+		pieces = e.bookingPieces(pieces, &b)
 	}
 
 	// Walk-ins: every entry covered by a pass; entries that attend no
@@ -507,6 +483,10 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 		noShow     bool
 		untrusted  bool
 		bookings   []string
+		// ownMs is the length of the union of own-staff booking pieces
+		// absorbed so far; they come in start order, so ownEnd (the end
+		// of the last one) is enough to count each instant once.
+		ownMs, ownEnd int64
 	}
 	var groups []group
 	visits := make([]Visit, 0, len(split))
@@ -519,6 +499,12 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 		}
 		g.noShow = g.noShow || q.noShow
 		g.untrusted = g.untrusted || q.untrusted
+		if q.ownStaff {
+			if from := max(q.start, g.ownEnd); q.end > from {
+				g.ownMs += q.end - from
+			}
+			g.ownEnd = max(g.ownEnd, q.end)
+		}
 	}
 	flush := func(g *group) {
 		v := Visit{MemberID: id, CenterID: g.center, Period: g.per.p, HomeCenterID: m.HomeCenterID, Why: g.why,
@@ -548,6 +534,7 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 		if v.Why == "" {
 			v.Credited = true
 			v.CreditedMinutes = ceilQuarterMinutes(g.end - g.start)
+			v.OwnStaffBookingMinutes = min(ceilQuarterMinutes(g.ownMs), v.CreditedMinutes)
 		}
 		visits = append(visits, v)
 	}

@@ -63,6 +63,7 @@ func ExampleLedger() {
 	// period,closed,line,center_id,class,counterpart_center_id,belongs_to,minutes,hours,rate_cents,amount_cents
 	// 2026-11,false,credit,gent,nomadic,,,135,2.25,1000,2250
 	// 2026-11,false,credit,gent,cross_center,,,0,0.00,1000,0
+	// 2026-11,false,own_staff_bookings,gent,,,,0,0.00,,
 	// 2026-11,false,total,gent,,,,,,,2250
 	// 135 minutes for Ann
 }

@@ -211,17 +211,19 @@ func TestLedgerDuplicatesAndOrder(t *testing.T) {
 }
 
 // An entry well before a booking still attends it when the member is
-// inside at its start; when the booking runs into the next period, the
-// update must recompute that period too (found by the property test).
+// inside at its start; when the booking runs into the next period (here
+// the overnight stay of the booking's first day, at a center open through
+// midnight), the update must recompute that period too (found by the
+// property test).
 func TestLedgerEntryAttendsBookingInNextPeriod(t *testing.T) {
 	ctx := context.Background()
 	cfg := testConfig(t)
-	b := booking("bk1", "booker", "ctr-n", "2026-10-28 23:00", "2026-11-01 01:00")
+	b := booking("bk1", "booker", "ctr-n", "2026-10-31 23:00", "2026-11-01 01:00")
 	dir := testDir(b)
 	st := credit.NewMemStore()
 	l, err := credit.NewLedger(cfg, st)
 	require.NoError(t, err)
-	es := new(events).tap("n-in", "booker", "granted_booking", "2026-10-28 21:00")
+	es := new(events).tap("n-in", "booker", "granted_booking", "2026-10-31 21:00")
 	ingest(t, l, st, dir, es.evs)
 
 	truth, err := credit.Compute(cfg, dir, es.evs)

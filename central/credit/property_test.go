@@ -19,11 +19,12 @@ import (
 // world is a small random network with random taps around an interesting
 // date (a DST change, a month boundary), to check properties on.
 type world struct {
-	cfg    credit.Config
-	dir    *credit.Directory
-	doors  map[string]domain.Door
-	books  []domain.Booking
-	events []domain.Event
+	cfg     credit.Config
+	dir     *credit.Directory
+	centers map[string]domain.Center
+	doors   map[string]domain.Door
+	books   []domain.Booking
+	events  []domain.Event
 }
 
 var propertyBases = []string{
@@ -95,6 +96,10 @@ func drawWorld(t *rapid.T) *world {
 	w := &world{cfg: cfg, dir: credit.NewDirectory(centers, doors, members, books, passes), doors: map[string]domain.Door{}, books: books}
 	for _, d := range doors {
 		w.doors[d.ID] = d
+	}
+	w.centers = map[string]domain.Center{}
+	for _, c := range centers {
+		w.centers[c.ID] = c
 	}
 	seq := map[string]uint64{}
 	doorIDs := []string{"c0-in", "c0-out", "c0-room", "c1-in", "c1-out", "c2-in", "c2-out", "zz-in"}
@@ -191,20 +196,19 @@ func union(ivs []interval) []interval {
 	return out
 }
 
-// presence computes, independently of the engine, the presence of each
-// member at each center as the package documentation defines it, with
-// booking attendance over-approximated: a booking counts when an entry at
-// its center before its end keeps the member inside (to the first exit tap
-// after it, else DefaultVisit later, uncapped) past start − grace.
-func (w *world) presence() map[[2]string][]interval {
-	type tp struct {
-		at     int64
-		member string
-		center string
-		exit   bool
-	}
+// usableTap is a tap the engine can use, as the package documentation
+// defines it, computed independently of the engine.
+type usableTap struct {
+	at     int64
+	member string
+	center string
+	exit   bool
+}
+
+// usableTaps returns the taps of the world that the engine can use.
+func (w *world) usableTaps() []usableTap {
 	seen := map[string]bool{}
-	var taps []tp
+	var taps []usableTap
 	for _, ev := range w.events {
 		key := fmt.Sprintf("%s/%d", ev.Door, ev.Seq)
 		if seen[key] {
@@ -222,8 +226,19 @@ func (w *world) presence() map[[2]string][]interval {
 		if !ev.Trusted && (w.cfg.Untrusted == credit.UntrustedExclude || delay > w.cfg.UntrustedMaxDelay.Milliseconds()) {
 			continue
 		}
-		taps = append(taps, tp{at: ev.TimeMs, member: ev.Member, center: d.CenterID, exit: d.Exit})
+		taps = append(taps, usableTap{at: ev.TimeMs, member: ev.Member, center: d.CenterID, exit: d.Exit})
 	}
+	return taps
+}
+
+// presence computes, independently of the engine, the presence of each
+// member at each center as the package documentation defines it, with
+// booking attendance over-approximated: a booking counts when an entry at
+// its center before its end keeps the member inside (to the first exit tap
+// after it, else DefaultVisit later, uncapped) past start − grace.
+func (w *world) presence() map[[2]string][]interval {
+	type tp = usableTap
+	taps := w.usableTaps()
 	reach := func(e tp) int64 {
 		end := e.at + w.cfg.DefaultVisit.Milliseconds()
 		first := int64(-1)
@@ -459,6 +474,68 @@ func TestPropertyClosedPeriodsAdjustToTruth(t *testing.T) {
 				got, err := st.MemberPeriods(ctx, p)
 				require.NoError(t, err)
 				require.Equal(t, withoutDuplicates(truth.MemberPeriods(p)), withoutDuplicates(got), "open %s", p)
+			}
+		}
+	})
+}
+
+// TestPropertyBookingCreditsBoundedByDays checks the bound on bookings
+// (PRODUCT.md 4.6): a credited visit made of bookings alone lies within the
+// center's opening hours, and each local day it touches has an entry of
+// the member at the center that day, or (an overnight stay at a center
+// open through midnight) the day before; unless the no-show policy
+// credits bookings as booked.
+func TestPropertyBookingCreditsBoundedByDays(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		w := drawWorld(t)
+		r, err := credit.Compute(w.cfg, w.dir, w.events)
+		require.NoError(t, err)
+		type dayKey struct {
+			member, center string
+			date           string
+		}
+		entryDays := map[dayKey]bool{}
+		for _, tp := range w.usableTaps() {
+			if !tp.exit {
+				c := w.centers[tp.center]
+				loc, err := c.Location()
+				require.NoError(t, err)
+				entryDays[dayKey{tp.member, tp.center, time.UnixMilli(tp.at).In(loc).Format(time.DateOnly)}] = true
+			}
+		}
+		for _, p := range r.Periods() {
+			for _, mp := range r.MemberPeriods(p) {
+				for _, v := range mp.Visits {
+					if !v.Credited || v.Source != credit.SourceBooking {
+						continue
+					}
+					c := w.centers[v.CenterID]
+					loc, err := c.Location()
+					require.NoError(t, err)
+					local := v.Start.In(loc)
+					for day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, loc); day.Before(v.End); day = day.AddDate(0, 0, 1) {
+						s, e := max(v.Start.UnixMilli(), day.UnixMilli()), min(v.End.UnixMilli(), day.AddDate(0, 0, 1).UnixMilli())
+						if e <= s {
+							continue
+						}
+						// [s, e) is covered by the day's opening spans.
+						cur := s
+						for _, sp := range c.Hours[day.Weekday()] {
+							o := time.Date(day.Year(), day.Month(), day.Day(), sp.Open/60, sp.Open%60, 0, 0, loc).UnixMilli()
+							cl := time.Date(day.Year(), day.Month(), day.Day(), sp.Close/60, sp.Close%60, 0, 0, loc).UnixMilli()
+							if o <= cur && cur < cl {
+								cur = cl
+							}
+						}
+						require.GreaterOrEqual(t, cur, e, "visit %v credits %s, outside opening hours", v, time.UnixMilli(cur).In(loc))
+						if v.NoShow {
+							continue
+						}
+						today := entryDays[dayKey{v.MemberID, v.CenterID, day.Format(time.DateOnly)}]
+						before := entryDays[dayKey{v.MemberID, v.CenterID, day.AddDate(0, 0, -1).Format(time.DateOnly)}]
+						require.True(t, today || before, "visit %v credits %s without an entry that day or the day before", v, day.Format(time.DateOnly))
+					}
+				}
 			}
 		}
 	})

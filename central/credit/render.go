@@ -68,6 +68,9 @@ var SettlementCSVHeader = []string{"period", "closed", "line", "center_id", "cla
 //     center; counterpart is the member's home center for cross_center;
 //   - line "invoice": what a home center (center_id) is invoiced for its
 //     members' hours at a host (counterpart), adjustments included;
+//   - line "own_staff_bookings": of a center's credited minutes (credit
+//     lines), those that bookings made by the center's own staff cover;
+//     information, not money (rate and amount empty);
 //   - line "total": what the cooperative pays the center, adjustments included.
 func (s *Settlement) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
@@ -89,6 +92,10 @@ func (s *Settlement) WriteCSV(w io.Writer) error {
 	}
 	for _, c := range s.CrossCenter {
 		row("invoice", c.HomeCenterID, ClassCrossCenter, c.HostCenterID, c.BelongsTo, c.Minutes, c.RateCents, c.AmountCents, true)
+	}
+	for _, l := range s.Centers {
+		_ = cw.Write([]string{p, closed, "own_staff_bookings", l.CenterID, "", "", "",
+			itoa(l.OwnStaffBookingMinutes), hours(l.OwnStaffBookingMinutes), "", ""})
 	}
 	for _, l := range s.Centers {
 		row("total", l.CenterID, "", "", Period{}, 0, 0, l.TotalCents, false)

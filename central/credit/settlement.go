@@ -77,6 +77,12 @@ type CenterLine struct {
 	AdjustmentCents    int64  `json:"adjustment_cents"`
 	// TotalCents is what the cooperative pays the center: amount plus adjustments.
 	TotalCents int64 `json:"total_cents"`
+	// OwnStaffBookingMinutes is the part of the credited minutes (nomadic
+	// and cross-center, adjustments aside) that bookings made by the
+	// center's own staff cover: the center booked them for itself, so an
+	// auditor looks at them first (PRODUCT.md 4.6). It is included in the
+	// minutes above, not added to them.
+	OwnStaffBookingMinutes int64 `json:"own_staff_booking_minutes"`
 	// HomeRecordedVisits counts visits of the center's own members, recorded
 	// and not credited.
 	HomeRecordedVisits int64 `json:"home_recorded_visits"`
@@ -152,6 +158,7 @@ func buildSettlement(cfg *Config, dir *Directory, p Period, mps []MemberPeriod, 
 			}
 			l := line(v.CenterID)
 			l.CreditedVisits++
+			l.OwnStaffBookingMinutes += v.OwnStaffBookingMinutes
 			switch v.Class {
 			case ClassNomadic:
 				l.NomadicMinutes += v.CreditedMinutes

@@ -96,10 +96,11 @@ func TestSettlementCSV(t *testing.T) {
 	rows, err := csv.NewReader(&buf).ReadAll()
 	require.NoError(t, err)
 	assert.Equal(t, credit.SettlementCSVHeader, rows[0])
-	// 3 centers × 2 credit lines, 1 invoice line, 3 totals.
-	require.Len(t, rows, 1+6+1+3)
+	// 3 centers × 2 credit lines, 1 invoice line, 3 own-staff lines, 3 totals.
+	require.Len(t, rows, 1+6+1+3+3)
 	assert.Contains(t, rows, []string{"2026-11", "false", "credit", "ctr-b", "cross_center", "", "", "90", "1.50", "1200", "1800"})
 	assert.Contains(t, rows, []string{"2026-11", "false", "invoice", "ctr-a", "cross_center", "ctr-b", "", "90", "1.50", "1200", "1800"})
+	assert.Contains(t, rows, []string{"2026-11", "false", "own_staff_bookings", "ctr-b", "", "", "", "0", "0.00", "", ""})
 	assert.Contains(t, rows, []string{"2026-11", "false", "total", "ctr-b", "", "", "", "", "", "", "3300"})
 }
 

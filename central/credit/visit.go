@@ -64,6 +64,10 @@ type Visit struct {
 	NoShow bool `json:"no_show,omitempty"`
 	// UntrustedClock: a tap recorded with an untrusted door clock shaped it.
 	UntrustedClock bool `json:"untrusted_clock,omitempty"`
+	// OwnStaffBookingMinutes is the part of CreditedMinutes that bookings
+	// made by the host center's own staff cover (their union within the
+	// visit, rounded up to the quarter hour, at most CreditedMinutes).
+	OwnStaffBookingMinutes int64 `json:"own_staff_booking_minutes,omitempty"`
 }
 
 // CrossCenter reports whether the visit is a local member's at another center.

@@ -28,7 +28,9 @@
 //
 // Nothing is lost across a crash: the store remembers the receipt time up
 // to which events were credited, and StartTracking returns what was
-// committed since (see store.CreditStore). Run must be running before the
+// committed since (see store.CreditStore). Each start also rebuilds the
+// open periods from the stored events, so that they follow this version's
+// rules (see rebuildOpen). Run must be running before the
 // ingest starts and stop after it.
 //
 // Only one process may credit a store: PostgreSQL replicas sharing the
@@ -436,7 +438,36 @@ func (s *Service) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := s.rebuildOpen(ctx, d); err != nil {
+		return err
+	}
 	s.log.Info("crediting: started", "first_open_period", first.String(), "recovered_events", len(recovered))
+	return nil
+}
+
+// rebuildOpen rebuilds every open period from the stored events at start.
+//
+// Design: what the ledger stored for an open period was computed by the
+// version that ran before, whose rules may differ from this one's (issue
+// 14 changed how bookings are credited: day by day, within opening hours).
+// A closed period never changes (later differences become adjustments when
+// its events change), but an open one must show what this version computes
+// from the same events, so each start recomputes the open periods, at most
+// maxOpenPeriods of them, as a change of a center's hours does. Recomputing
+// from the same events gives the same result, so a start with unchanged
+// rules changes nothing.
+func (s *Service) rebuildOpen(ctx context.Context, d *directory) error {
+	open, err := s.openPeriods(ctx)
+	if err != nil {
+		return err
+	}
+	begin := time.Now()
+	for _, p := range open {
+		if _, err := s.ledger.Rebuild(ctx, d.dir, p); err != nil {
+			return fmt.Errorf("rebuild %s: %w", p, err)
+		}
+	}
+	s.log.Info("crediting: open periods rebuilt with this version's rules", "periods", len(open), "took", time.Since(begin))
 	return nil
 }
 

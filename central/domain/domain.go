@@ -221,6 +221,68 @@ type Booking struct {
 	Start    time.Time `json:"start"`
 	End      time.Time `json:"end"`
 	Status   string    `json:"status"`
+	// CreatedBy records who created the booking. The central sets it from
+	// the caller's identity (the API token) when the booking is created or
+	// imported; it is never taken from a request and never changes
+	// afterwards. It is zero for bookings created before it was recorded.
+	CreatedBy BookingCreator `json:"created_by,omitzero"`
+}
+
+// Who can create a booking (BookingCreator.Role).
+const (
+	// CreatorCooperative: the cooperative (an admin token).
+	CreatorCooperative = "cooperative"
+	// CreatorMember: the member themself (the future booking site).
+	CreatorMember = "member"
+	// CreatorCenterStaff: a center's staff (a manager token); CenterID
+	// names the center.
+	CreatorCenterStaff = "center_staff"
+)
+
+// BookingCreator is who created a booking: the role of the caller and, for
+// a center's staff, which center; TokenID is the API token used, for audit.
+//
+// Design: a booking made by the host center's own staff credits hours to
+// that same center, so the settlement shows those hours apart
+// (PRODUCT.md 4.6); the creator is what tells them apart.
+type BookingCreator struct {
+	Role     string `json:"role"`
+	CenterID string `json:"center_id,omitempty"`
+	TokenID  string `json:"token_id,omitempty"`
+}
+
+// IsZero reports whether no creator is recorded.
+func (c BookingCreator) IsZero() bool { return c == BookingCreator{} }
+
+// Validate checks the creator; the zero creator (not recorded) is valid.
+func (c *BookingCreator) Validate() error {
+	if c.IsZero() {
+		return nil
+	}
+	switch c.Role {
+	case CreatorCooperative, CreatorMember:
+		if c.CenterID != "" {
+			return fieldErr("created_by.center_id", "only for role %s", CreatorCenterStaff)
+		}
+	case CreatorCenterStaff:
+		if err := checkID("created_by.center_id", c.CenterID); err != nil {
+			return err
+		}
+	default:
+		return fieldErr("created_by.role", "%q; want %s, %s or %s", c.Role, CreatorCooperative, CreatorMember, CreatorCenterStaff)
+	}
+	if c.TokenID != "" {
+		if err := checkID("created_by.token_id", c.TokenID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ByOwnStaff reports whether the booking was created by the staff of the
+// center that hosts it (and is credited for it).
+func (b *Booking) ByOwnStaff() bool {
+	return b.CreatedBy.Role == CreatorCenterStaff && b.CreatedBy.CenterID == b.CenterID
 }
 
 // MaxBookingLength bounds one booking.
@@ -250,7 +312,7 @@ func (b *Booking) Validate() error {
 	if b.Status != BookingConfirmed && b.Status != BookingCancelled {
 		return fieldErr("status", "%q; want confirmed or cancelled", b.Status)
 	}
-	return nil
+	return b.CreatedBy.Validate()
 }
 
 // Pass lets a member in without a booking, [ValidFrom, ValidUntil), at the

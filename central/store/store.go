@@ -69,7 +69,9 @@ type Store interface {
 	ListBadges(ctx context.Context, f BadgeFilter) (Page[domain.Badge], error)
 
 	// Bookings. A confirmed booking of a room must not overlap another
-	// confirmed booking of that room (ErrOverlap).
+	// confirmed booking of that room (ErrOverlap). Create and import store
+	// the booking's CreatedBy as given (the caller sets it from who asked);
+	// UpdateBooking never changes it: the stored creator is kept.
 	CreateBooking(ctx context.Context, b domain.Booking) error
 	UpdateBooking(ctx context.Context, b domain.Booking) error
 	DeleteBooking(ctx context.Context, id string) error

@@ -136,6 +136,7 @@ func TestSettle(t *testing.T) {
 	assert.Equal(t, [][]string{credit.SettlementCSVHeader,
 		{"2026-11", "true", "credit", "gent", "nomadic", "", "", "120", "2.00", "1200", "2400"},
 		{"2026-11", "true", "credit", "gent", "cross_center", "", "", "0", "0.00", "1200", "0"},
+		{"2026-11", "true", "own_staff_bookings", "gent", "", "", "", "0", "0.00", "", ""},
 		{"2026-11", "true", "total", "gent", "", "", "", "", "", "", "2400"},
 	}, rows)
 

@@ -125,6 +125,7 @@ func Run(t *testing.T, open Factory) {
 		{"BookingOverlapConcurrent", testBookingOverlapConcurrent},
 		{"ImportBookings", testImportBookings},
 		{"ImportBookingsRejected", testImportBookingsRejected},
+		{"BookingCreator", testBookingCreator},
 		{"Passes", testPasses},
 		{"Staff", testStaff},
 		{"Pagination", testPagination},

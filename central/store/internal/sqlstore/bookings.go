@@ -12,14 +12,17 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 )
 
-const bookingCols = `SELECT id, member_id, center_id, room_id, start_ms, end_ms, status FROM bookings k`
+const bookingCols = `SELECT id, member_id, center_id, room_id, start_ms, end_ms, status,
+	created_by_role, created_by_center, created_by_token FROM bookings k`
 
 func scanBooking(r interface{ Scan(...any) error }) (domain.Booking, error) {
 	var x domain.Booking
-	var room sql.NullString
+	var room, byCenter, byToken sql.NullString
 	var start, end int64
-	err := r.Scan(&x.ID, &x.MemberID, &x.CenterID, &room, &start, &end, &x.Status)
+	err := r.Scan(&x.ID, &x.MemberID, &x.CenterID, &room, &start, &end, &x.Status,
+		&x.CreatedBy.Role, &byCenter, &byToken)
 	x.RoomID, x.Start, x.End = room.String, fromMs(start), fromMs(end)
+	x.CreatedBy.CenterID, x.CreatedBy.TokenID = byCenter.String, byToken.String
 	return x, err
 }
 
@@ -69,8 +72,10 @@ func (s *DB) CreateBooking(ctx context.Context, b domain.Booking) error {
 		if err := t.checkBooking(ctx, &b); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO bookings (id, member_id, center_id, room_id, start_ms, end_ms, status) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			b.ID, b.MemberID, b.CenterID, nullStr(b.RoomID), ms(b.Start), ms(b.End), b.Status); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO bookings (id, member_id, center_id, room_id, start_ms, end_ms, status,
+			created_by_role, created_by_center, created_by_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.ID, b.MemberID, b.CenterID, nullStr(b.RoomID), ms(b.Start), ms(b.End), b.Status,
+			b.CreatedBy.Role, nullStr(b.CreatedBy.CenterID), nullStr(b.CreatedBy.TokenID)); err != nil {
 			return s.mapErr(err, "booking "+b.ID, "id")
 		}
 		t.changed(domain.Change{Kind: domain.KindBooking, Booking: &b})
@@ -78,7 +83,8 @@ func (s *DB) CreateBooking(ctx context.Context, b domain.Booking) error {
 	})
 }
 
-// UpdateBooking implements store.Store.
+// UpdateBooking implements store.Store. The creator is never updated: the
+// stored one is kept (whatever b.CreatedBy says) and is the one notified.
 func (s *DB) UpdateBooking(ctx context.Context, b domain.Booking) error {
 	if err := b.Validate(); err != nil {
 		return err
@@ -93,6 +99,11 @@ func (s *DB) UpdateBooking(ctx context.Context, b domain.Booking) error {
 		if err := updated(res, err, "booking", b.ID); err != nil {
 			return err
 		}
+		stored, err := scanBooking(t.queryRow(ctx, bookingCols+` WHERE id = ?`, b.ID))
+		if err != nil {
+			return fmt.Errorf("read booking %s back: %w", b.ID, err)
+		}
+		b.CreatedBy = stored.CreatedBy
 		t.changed(domain.Change{Kind: domain.KindBooking, Booking: &b})
 		return nil
 	})
@@ -356,19 +367,22 @@ func (t *wtx) overlaps(ctx context.Context, perRoom map[string][]interval, rep *
 }
 
 func (t *wtx) insertBookings(ctx context.Context, bookings []domain.Booking, chunk int) error {
-	const cols = 7
+	const cols = 10
+	chunk = max(1, min(chunk, t.d.MaxParams/cols)) // cols parameters a row
 	for start := 0; start < len(bookings); start += chunk {
 		part := bookings[start:min(start+chunk, len(bookings))]
 		var q strings.Builder
-		q.WriteString(`INSERT INTO bookings (id, member_id, center_id, room_id, start_ms, end_ms, status) VALUES `)
+		q.WriteString(`INSERT INTO bookings (id, member_id, center_id, room_id, start_ms, end_ms, status,
+			created_by_role, created_by_center, created_by_token) VALUES `)
 		args := make([]any, 0, len(part)*cols)
 		for i := range part {
 			b := &part[i]
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, b.ID, b.MemberID, b.CenterID, nullStr(b.RoomID), ms(b.Start), ms(b.End), b.Status)
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, b.ID, b.MemberID, b.CenterID, nullStr(b.RoomID), ms(b.Start), ms(b.End), b.Status,
+				b.CreatedBy.Role, nullStr(b.CreatedBy.CenterID), nullStr(b.CreatedBy.TokenID))
 		}
 		if _, err := t.exec(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("insert bookings: %w", err)
