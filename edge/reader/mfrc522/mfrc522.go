@@ -24,9 +24,12 @@
 // with the bit collisions of several cards resolved from CollReg so that one
 // card is read and never a mix of two, its BCC and every CRC_A checked, and a
 // SELECT at each level. The card is then halted (HLTA). A halted card does not
-// answer REQA, so it is not read again while it stays; WUPA followed by one
-// ANTICOLLISION tells which halted cards are still there, so that a card taken
-// away and presented again is a new tap, and one presentation gives exactly
+// answer REQA, so it is not read again while it stays. When no card answers
+// REQA, WUPA wakes the halted cards and each one remembered is looked for by
+// its whole UID (SELECT of the levels before the last, then an ANTICOLLISION
+// frame carrying the whole last level, which only that card answers), so that
+// a card taken away and presented again is a new tap even while another card
+// sharing its first cascade level stays, and one presentation gives exactly
 // one. ReadCard reads whatever card is in the field now (WUPA, so halted cards
 // too), for a technician's test.
 //

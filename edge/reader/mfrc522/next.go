@@ -3,6 +3,7 @@ package mfrc522
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/smartworkcenters/swc/edge/reader"
@@ -77,38 +78,68 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 	return card, true, nil
 }
 
-// checkPresent finds which of the halted cards are still in the field: WUPA
-// wakes them, one ANTICOLLISION tells their first UID bytes unless several
-// collide, HLTA puts them back to sleep.
+// checkPresent finds which of the halted cards are still in the field, by
+// their whole UIDs: cards may share a cascade level (two 7-byte cards with
+// the same first three bytes have the same CL1), so no single level tells
+// them apart. For each remembered card, WUPA wakes the halted cards; the UID
+// being known, there is no anticollision to run: a SELECT of each level
+// before the last takes the cards matching it one level on, and an
+// ANTICOLLISION frame carrying all 32 bits of the last level (NVB 60h) is
+// answered, with the BCC, only by a card with that whole UID. The card is
+// not selected at its last level (it never becomes ACTIVE again), and HLTA
+// puts every woken card back to sleep (from READY* any frame but SELECT
+// returns to HALT). A WUPA without answer means no halted card is left.
+//
+// A card wrongly kept would miss its next tap; one wrongly dropped costs
+// nothing, since a halted card does not answer REQA until it has left the
+// field. So a garbled answer keeps the card, and only silence drops it.
 func (d *Dev) checkPresent(ctx context.Context) error {
-	if len(d.present) == 0 {
-		return nil
-	}
-	_, err := d.request(ctx, true)
-	if errors.Is(err, ErrNoCard) {
-		d.present = d.present[:0]
-		return nil
-	}
-	if err != nil {
-		return d.cardError(err)
-	}
-	r, err := d.exchange(ctx, frame{op: "ANTICOLLISION CL1", tx: []byte{0x93, 0x20}, expectBits: 40})
-	if errors.Is(err, errNoAnswer) {
-		return nil // woken but silent now: keep what we knew
-	}
-	if err != nil {
-		return d.cardError(err)
-	}
-	if r.errs == 0 && len(r.data) == 5 && r.lastBits == 0 && bcc(r.data) == r.data[4] {
-		kept := d.present[:0]
-		for _, uid := range d.present {
-			if cl1(uid) == [4]byte(r.data[:4]) {
-				kept = append(kept, uid)
-			}
+	for i := 0; i < len(d.present); {
+		there, anyLeft, err := d.stillThere(ctx, d.present[i])
+		if err != nil {
+			return err
 		}
-		d.present = kept
+		if !anyLeft {
+			d.present = d.present[:0]
+			return nil
+		}
+		if there {
+			i++
+			continue
+		}
+		d.present = append(d.present[:i], d.present[i+1:]...)
 	}
-	return d.halt()
+	return nil
+}
+
+// stillThere wakes the halted cards and selects uid, level by level. It
+// reports whether the card answered its last level's SELECT and whether any
+// card answered the WUPA.
+func (d *Dev) stillThere(ctx context.Context, uid []byte) (there, anyLeft bool, err error) {
+	_, err = d.request(ctx, true)
+	if errors.Is(err, ErrNoCard) {
+		return false, false, nil
+	}
+	if err = d.cardError(err); err != nil {
+		return false, true, err
+	}
+	levels := cascade(uid)
+	there = true
+	for level, cl := range levels {
+		f := frame{op: fmt.Sprintf("SELECT CL%d", level+1), tx: appendCRCA(append([]byte{selCode(level), nvbSel}, cl[:]...)), expectBits: 24}
+		if level == len(levels)-1 {
+			f = frame{op: fmt.Sprintf("ANTICOLLISION CL%d", level+1), tx: append([]byte{selCode(level), nvbAll}, cl[:4]...), expectBits: 8}
+		}
+		_, err := d.exchange(ctx, f)
+		if errors.Is(err, errNoAnswer) {
+			there = false // no card with this UID; the woken ones stay READY*
+			break
+		}
+		if err = d.cardError(err); err != nil {
+			return false, true, err
+		}
+	}
+	return there, true, d.halt()
 }
 
 // cardError keeps chip failures and drops card-level ones: while checking for

@@ -87,5 +87,6 @@ const (
 	piccHLTA = 0x50
 	piccCT   = 0x88 // cascade tag
 	nvbSel   = 0x70 // NVB of a SELECT: 7 bytes
+	nvbAll   = 0x60 // NVB of an ANTICOLLISION carrying a whole UID CLn: the card answers its BCC
 	sakMore  = 0x04 // SAK bit 2: UID not complete
 )
