@@ -62,6 +62,7 @@ func (d *Dev) init(ctx context.Context) error {
 // resetChip resets the chip (hard through NRSTPD, else soft), waits for its
 // oscillator and checks its version; d.mu is held.
 func (d *Dev) resetChip(ctx context.Context, op string) error {
+	d.noPackets, d.busChecked = false, false
 	if d.reset != nil {
 		if err := d.reset.Out(gpio.Low); err != nil {
 			return &Error{Op: op, Kind: ErrChipNotResponding, Detail: "driving NRSTPD low", Err: err}
