@@ -33,6 +33,16 @@
 // one. ReadCard reads whatever card is in the field now (WUPA, so halted cards
 // too), for a technician's test.
 //
+// A card error (a card taken away in the middle of its read, a garbled,
+// colliding or CRC-failed answer) matches reader.ErrCard; chip failures do
+// not. A read cut short leaves the card in READY, or in ACTIVE when its SAK
+// was lost, and neither answers the next REQA or WUPA (the card falls back
+// to IDLE, or sleeps in HALT after an HLTA), so after a card error the
+// driver resets the field (5.1 ms off, then the 5 ms guard time): every card
+// powers up in IDLE and the next poll reads it. Halted cards resting on the
+// reader wake too; a poll reads them again as the same presentations and
+// goes on, in the same poll, to the card that is new.
+//
 // # Bus traffic
 //
 // Register writes that do not depend on each other go in one TxPackets call

@@ -12,7 +12,9 @@ import (
 // Next blocks until a card is newly presented and returns it, verified and
 // halted. A card left in the field is returned once. Card errors (ErrCRC,
 // ErrBCC, ErrProtocol, ErrCollision, ErrTimeout for a card taken away too
-// early) are returned as they happen; call Next again. After
+// early; all match reader.ErrCard) are returned as they happen, after the
+// field is reset so that the next poll reads the card afresh; call Next
+// again. After
 // ErrChipNotResponding or ErrUnknownChip the next call initialises the chip
 // again first. ctx's deadline gives an error matching ErrTimeout and
 // context.DeadlineExceeded.
@@ -50,32 +52,65 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 	}
 	defer d.mu.Unlock()
 	card, tap, err := d.pollLocked(ctx)
+	err = d.afterCardError(err)
 	d.chipFailed(err)
 	return card, tap, err
 }
 
+// pollLocked reads the cards answering REQA until one is new: a card that
+// was halted and never left may answer again (it lost power for a moment,
+// the field was reset after a card error, or it ignores HLTA); it is halted
+// again and the poll goes on, so a new card lying with it is read at once.
 func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
-	atqa, err := d.request(ctx, false)
-	if errors.Is(err, ErrNoCard) {
-		return reader.Card{}, false, d.checkPresent(ctx)
+	for range maxPresent + 1 {
+		atqa, err := d.request(ctx, false)
+		if errors.Is(err, ErrNoCard) {
+			return reader.Card{}, false, d.checkPresent(ctx)
+		}
+		if err != nil {
+			return reader.Card{}, false, err
+		}
+		card, err := d.selectCard(ctx, atqa)
+		if err != nil {
+			return reader.Card{}, false, err
+		}
+		if err := d.halt(); err != nil {
+			return reader.Card{}, false, err
+		}
+		if !d.isPresent(card.UID) {
+			d.remember(card.UID)
+			return card, true, nil
+		}
 	}
-	if err != nil {
-		return reader.Card{}, false, err
+	return reader.Card{}, false, nil // more cards than remembered keep answering: next poll
+}
+
+// afterCardError resets the card state after a card error and returns err,
+// or the chip's error if the reset fails. A read cut short leaves the card
+// in READY or ACTIVE (after a SELECT whose SAK was lost), where it takes the
+// next REQA or WUPA as "any other command" and falls silently back to IDLE,
+// or, from ACTIVE after HLTA, sleeps in HALT where REQA never reaches it: so
+// the next request would be ignored, or the card lost until it leaves. The
+// driver cannot tell these states apart (the answer that would say is the
+// one that failed), so it resets the field: every card in it powers up in
+// IDLE, and the next REQA finds it. Halted cards resting on the reader wake
+// too; the poll reads them again as the same presentations (no tap) and
+// halts them.
+func (d *Dev) afterCardError(err error) error {
+	if !isCardError(err) {
+		return err
 	}
-	card, err := d.selectCard(ctx, atqa)
-	if err != nil {
-		return reader.Card{}, false, err
+	if rerr := d.resetField(); rerr != nil {
+		return rerr
 	}
-	if err := d.halt(); err != nil {
-		return reader.Card{}, false, err
-	}
-	if d.isPresent(card.UID) {
-		// The card answered REQA although it was halted and never left: it
-		// lost power for a moment or ignores HLTA. Same presentation.
-		return reader.Card{}, false, nil
-	}
-	d.remember(card.UID)
-	return card, true, nil
+	return err
+}
+
+// isCardError reports a failed exchange with a card (not the chip, not the
+// caller's context).
+func isCardError(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.card()
 }
 
 // checkPresent finds which of the halted cards are still in the field, by
@@ -168,6 +203,7 @@ func (d *Dev) ReadCard(ctx context.Context) (reader.Card, error) {
 	}
 	defer d.mu.Unlock()
 	card, err := d.readCard(ctx)
+	err = d.afterCardError(err)
 	d.chipFailed(err)
 	return card, err
 }

@@ -109,6 +109,10 @@ const (
 	NoAnswer
 	// Pulled: the card leaves the field half-way through its answer.
 	Pulled
+	// Collide: noise modulates both halves of the middle bit of the answer,
+	// which the chip's Manchester decoder takes for a bit collision, as
+	// with two cards (ErrorReg.CollErr, CollReg.CollPos at that bit).
+	Collide
 )
 
 // Command selects which of a card's answers a fault hits.
@@ -302,6 +306,7 @@ func (c *Card) leftAt() (bool, time.Duration) { return !c.present, c.removedAt }
 type answer struct {
 	bits      bitString
 	parityErr bool
+	collide   int // 1-based bit the chip sees as a collision (Collide fault); 0: none
 }
 
 // selCode is the SEL byte of a cascade level (0-based): 93h, 95h, 97h.
@@ -446,6 +451,8 @@ func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
 		case Pulled:
 			bits = bits.slice(0, bits.n/2)
 			c.leaving = true
+		case Collide:
+			a.collide = bits.n/2 + 1
 		}
 		a.bits = bits
 		return a, true
