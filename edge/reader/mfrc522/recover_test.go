@@ -83,6 +83,8 @@ func TestFirstPollAfterCardError(t *testing.T) {
 				got, err = r.dev.ReadCard(context.Background())
 				require.NoError(t, err, "the next WUPA wakes the card")
 				assert.Equal(t, tt.uid, got.UID)
+				r.sim.Advance(time.Millisecond) // HLTA on the air
+				assert.Equal(t, mfrc522sim.Halt, card.State())
 				assert.Zero(t, r.sim.Counters().Violations)
 			})
 		}
