@@ -37,6 +37,10 @@ type CardSpec struct {
 	// App receives the frames the card gets in the ACTIVE state beyond
 	// ISO 14443-3 (RATS, I-blocks, MIFARE commands). Nil ignores them.
 	App Application
+	// Faults are injected from the presentation on, as Card.Inject does
+	// later: a card that is already being read when Present returns gets
+	// them all the same.
+	Faults []Fault
 }
 
 // Application is the part of a card above ISO 14443-3. Handle gets a frame
@@ -162,6 +166,10 @@ func (s *Sim) Present(spec CardSpec) (*Card, error) {
 	}
 	c := &Card{s: s, spec: spec}
 	c.spec.UID = append([]byte(nil), spec.UID...)
+	c.spec.Faults = nil
+	for _, f := range spec.Faults {
+		c.faults = append(c.faults, f.normal())
+	}
 	u := c.spec.UID
 	var parts [][]byte
 	switch len(u) {
@@ -275,10 +283,15 @@ func (c *Card) Selects() int {
 func (c *Card) Inject(f Fault) {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
+	c.faults = append(c.faults, f.normal())
+}
+
+// normal gives a fault its default count of one.
+func (f Fault) normal() Fault {
 	if f.Count <= 0 {
 		f.Count = 1
 	}
-	c.faults = append(c.faults, f)
+	return f
 }
 
 // fieldChanged powers the card up or down; s.mu is held.
