@@ -63,8 +63,8 @@ func TestReader(t *testing.T) {
 		typ     mfrc522sim.CardType
 		faults  []mfrc522sim.Fault // in the badge's first answers
 		want    []string           // in the output
-		failure string   // "" when the check passes
-		check   []string // in the failure's hints
+		failure string             // "" when the check passes
+		check   []string           // in the failure's hints
 	}{
 		{name: "a 7-byte badge", uid: []byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6}, typ: mfrc522sim.MifareUltralight,
 			want: []string{"chip version:   MFRC522 v2.0 (0x92)", "self-test:      passed", "UID 04A1B2C3D4E5F6  ATQA 4400  SAK 00  MIFARE Ultralight / NTAG (7-byte UID)", "Reader OK."}},
