@@ -298,11 +298,17 @@ func (a *Agent) superviseComponent(c namedComponent) func(context.Context) error
 // interference near the antenna.
 const cardErrorStreak = 50
 
+// cardErrorRetries is how many card errors in a row are retried at once (a
+// quick tap gives one or two); after them the agent waits the reader
+// backoff's first step between tries.
+const cardErrorRetries = 3
+
 // readLoop reads badges until ctx ends. Card errors (reader.ErrCard: a card
 // taken away in the middle of its read, a garbled or colliding answer) are
 // part of normal use: they are counted, logged at debug level, and Next is
-// called again at once (the driver reads the card afresh); a long streak of
-// them is logged once as a warning. Any other error is a reader fault: it
+// called again at once (the driver reads the card afresh; after a few in a
+// row, after the backoff's first step); a long streak of them is logged once
+// as a warning. Any other error is a reader fault: it
 // keeps the door locked (nothing unlocks it), is recorded once as
 // reader_fault, logged with the wires to check, and retried with backoff.
 // The first card (or card error, which needs a chip that answers) after a
@@ -326,6 +332,15 @@ func (a *Agent) readLoop(ctx context.Context) error {
 			}
 			wait = a.backoff[0]
 			a.readerAnswers(ctx)
+			if streak > cardErrorRetries {
+				// More than a quick tap gives: do not spin on a reader that
+				// keeps failing a card at once.
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(a.backoff[0]):
+				}
+			}
 			continue
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522"
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522/mfrc522sim"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -96,4 +98,22 @@ func TestReaderFaultStillReported(t *testing.T) {
 	require.NoError(t, err)
 	h.eventually(func() bool { return len(h.outbox()) == 3 }, "the tap")
 	assert.Equal(t, "reader_fault reader_ok tap:"+string(protocol.GrantedBooking), kinds(h.outbox()))
+}
+
+// TestCardErrorStreak: a reader that keeps failing a card (a broken badge
+// lying on it) is not a reader fault either; the agent does not spin on it,
+// and warns once after a long streak. A card read ends the streak.
+func TestCardErrorStreak(t *testing.T) {
+	logs := &syncBuffer{}
+	h := newHarness(t, harnessOpts{logger: slog.New(slog.NewTextHandler(logs, nil))})
+	h.start()
+	h.loadDemo()
+	h.fake.SetFault(fmt.Errorf("broken badge: %w", reader.ErrCard))
+	h.eventually(func() bool { return strings.Contains(logs.String(), "many card errors in a row") }, "the streak warning")
+	assert.Equal(t, "ok", h.report().Reader.State)
+	assert.Empty(t, h.outbox(), "no reader_fault")
+	h.fake.SetFault(nil)
+	assert.Equal(t, protocol.GrantedBooking, h.tap(uidBooked).Reason)
+	assert.Equal(t, 1, strings.Count(logs.String(), "many card errors in a row"), "warned once")
+	assert.NotContains(t, logs.String(), "wires")
 }
