@@ -293,11 +293,29 @@ func (a *Agent) superviseComponent(c namedComponent) func(context.Context) error
 	}
 }
 
-// readLoop reads badges until ctx ends. Reader errors keep the door locked
-// (nothing unlocks it), are recorded once as reader_fault, and are retried
-// with backoff; the first card after a fault records reader_ok.
+// cardErrorStreak is how many card errors in a row, without a card read in
+// between, make the agent warn once: a broken card lying on the reader, or
+// interference near the antenna.
+const cardErrorStreak = 50
+
+// cardErrorRetries is how many card errors in a row are retried at once (a
+// quick tap gives one or two); after them the agent waits the reader
+// backoff's first step between tries.
+const cardErrorRetries = 3
+
+// readLoop reads badges until ctx ends. Card errors (reader.ErrCard: a card
+// taken away in the middle of its read, a garbled or colliding answer) are
+// part of normal use: they are counted, logged at debug level, and Next is
+// called again at once (the driver reads the card afresh; after a few in a
+// row, after the backoff's first step); a long streak of them is logged once
+// as a warning. Any other error is a reader fault: it
+// keeps the door locked (nothing unlocks it), is recorded once as
+// reader_fault, logged with the wires to check, and retried with backoff.
+// The first card (or card error, which needs a chip that answers) after a
+// fault records reader_ok.
 func (a *Agent) readLoop(ctx context.Context) error {
 	wait := a.backoff[0]
+	streak := 0
 	for {
 		card, err := a.reader.Next(ctx)
 		if ctx.Err() != nil {
@@ -305,6 +323,25 @@ func (a *Agent) readLoop(ctx context.Context) error {
 		}
 		if errors.Is(err, reader.ErrClosed) {
 			return err
+		}
+		if errors.Is(err, reader.ErrCard) {
+			a.m.cardErrors.Inc()
+			a.log.Debug("card not read; the card is read again at its next poll", "err", err)
+			if streak++; streak == cardErrorStreak {
+				a.log.Warn("many card errors in a row without a card read: a broken card lying on the reader, or interference near the antenna", "errors", streak, "last", err)
+			}
+			wait = a.backoff[0]
+			a.readerAnswers(ctx)
+			if streak > cardErrorRetries {
+				// More than a quick tap gives: do not spin on a reader that
+				// keeps failing a card at once.
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(a.backoff[0]):
+				}
+			}
+			continue
 		}
 		if err != nil {
 			if a.readerOK.Swap(false) {
@@ -323,13 +360,18 @@ func (a *Agent) readLoop(ctx context.Context) error {
 			wait = min(2*wait, a.backoff[1])
 			continue
 		}
-		wait = a.backoff[0]
-		if !a.readerOK.Swap(true) {
-			a.readerErr.Store("")
-			a.log.Info("badge reader answers again")
-			a.record(ctx, protocol.EventReaderOK, "")
-		}
+		wait, streak = a.backoff[0], 0
+		a.readerAnswers(ctx)
 		a.handleCard(ctx, card)
+	}
+}
+
+// readerAnswers records reader_ok if the reader was in fault.
+func (a *Agent) readerAnswers(ctx context.Context) {
+	if !a.readerOK.Swap(true) {
+		a.readerErr.Store("")
+		a.log.Info("badge reader answers again")
+		a.record(ctx, protocol.EventReaderOK, "")
 	}
 }
 

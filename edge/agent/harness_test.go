@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -125,6 +126,7 @@ type harnessOpts struct {
 	components  []ComponentFactory
 	listener    net.Listener
 	ntpSynced   *bool
+	logger      *slog.Logger // nil: discard
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -181,7 +183,7 @@ keys = [%q]
 	h.base = "http://" + ln.Addr().String()
 	up0 := time.Now()
 	clock := NewClock(func() time.Time { return h.time.wall }, func() bool { return h.time.synced }, func() time.Duration { return time.Since(up0) + time.Duration(h.skip.Load()) }, time.Time{})
-	h.agent, err = New(Deps{Config: cfg, Door: h.door, Reader: h.reader, Store: h.st, Clock: clock, Sim: h.sim, Listener: ln,
+	h.agent, err = New(Deps{Config: cfg, Door: h.door, Reader: h.reader, Store: h.st, Clock: clock, Sim: h.sim, Listener: ln, Logger: o.logger,
 		Components: o.components, Firmware: "test", ReaderBackoff: [2]time.Duration{5 * time.Millisecond, 50 * time.Millisecond}})
 	require.NoError(t, err)
 	events.Attach(h.agent)

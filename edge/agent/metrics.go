@@ -13,6 +13,7 @@ type agentMetrics struct {
 	storeErrors    *metrics.CounterVec
 	badCards       *metrics.Counter
 	readerFaults   *metrics.Counter
+	cardErrors     *metrics.Counter
 	rejected       *metrics.CounterVec
 	whitelist      *metrics.CounterVec
 	commands       *metrics.CounterVec
@@ -28,6 +29,8 @@ func newAgentMetrics(r *metrics.Registry) *agentMetrics {
 		badCards:    r.Counter("swc_edge_bad_cards_total", "Cards refused before any decision because their UID is malformed."),
 		readerFaults: r.Counter("swc_edge_reader_faults_total",
 			"Times the badge reader stopped answering (each followed by retries with backoff)."),
+		cardErrors: r.Counter("swc_edge_card_errors_total",
+			"Card reads that failed with a working reader: a card taken away too early, a garbled or colliding answer (the card is read again at the next poll)."),
 		rejected:       r.CounterVec("swc_edge_http_rejected_total", "Local API requests refused as invalid, by reason.", "reason"),
 		whitelist:      r.CounterVec("swc_edge_whitelist_messages_total", "Signed whitelist messages received, by result (applied, staged, or the protocol error code).", "result"),
 		commands:       r.CounterVec("swc_edge_commands_total", "Remote commands, by action and result.", "action", "result"),

@@ -50,9 +50,10 @@ func (c Card) String() string {
 type Reader interface {
 	// Next blocks until a card is newly presented and returns it. A card left
 	// in the field is returned once; taking it away and presenting it again is
-	// a new presentation. Next honours ctx's deadline and cancellation. After
-	// an error that says the chip stopped answering, the next call tries to
-	// bring the chip back first.
+	// a new presentation. Next honours ctx's deadline and cancellation. A
+	// failed read of a card returns an error matching ErrCard, and the next
+	// call reads that card afresh. After an error that says the chip stopped
+	// answering, the next call tries to bring the chip back first.
 	Next(ctx context.Context) (Card, error)
 	// Close releases the reader; it is idempotent. Next after Close returns
 	// ErrClosed.
@@ -61,3 +62,12 @@ type Reader interface {
 
 // ErrClosed is returned by a reader used after Close.
 var ErrClosed = errors.New("reader closed")
+
+// ErrCard marks a failed read of one card, with a reader that works: the
+// card taken away in the middle of the read (a quick tap), a garbled,
+// colliding or CRC-failed answer, a card that breaks the protocol. Drivers
+// return errors that match it with errors.Is; any other error from Next is
+// a reader fault (the chip not answering, a wrong chip version). The door
+// agent counts card errors and retries at once; it reports reader faults
+// and retries with backoff.
+var ErrCard = errors.New("card not read")

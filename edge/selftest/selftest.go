@@ -113,7 +113,8 @@ type ReaderCheck struct {
 
 // Reader checks the reader: its chip version, the digital self-test, then
 // one badge read, printed with its UID, ATQA, SAK and card type. It returns
-// the card read.
+// the card read. A card error (reader.ErrCard: the badge moved during its
+// read) is printed and the badge read again until TapWait ends.
 func Reader(ctx context.Context, c ReaderCheck) (reader.Card, error) {
 	if c.TapWait <= 0 {
 		c.TapWait = 30 * time.Second
@@ -158,6 +159,12 @@ func Reader(ctx context.Context, c ReaderCheck) (reader.Card, error) {
 	tctx, cancel := context.WithTimeout(ctx, c.TapWait)
 	defer cancel()
 	card, err := c.Chip.Next(tctx)
+	for errors.Is(err, reader.ErrCard) && tctx.Err() == nil {
+		// A card error: the badge moved or was taken away during its read.
+		// The reader works; the badge is read again at the next poll.
+		fmt.Fprintf(out, "  badge not read (%v): hold it still on the reader\n", err)
+		card, err = c.Chip.Next(tctx)
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, mfrc522.ErrTimeout) {
 			return reader.Card{}, &Failure{What: fmt.Sprintf("no badge was read within %s", c.TapWait.Round(time.Second)), Check: []string{

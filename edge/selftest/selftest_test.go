@@ -61,9 +61,10 @@ func TestReader(t *testing.T) {
 		fault   mfrc522sim.ChipFault
 		uid     []byte // presented after the prompt; nil: none
 		typ     mfrc522sim.CardType
-		want    []string // in the output
-		failure string   // "" when the check passes
-		check   []string // in the failure's hints
+		faults  []mfrc522sim.Fault // in the badge's first answers
+		want    []string           // in the output
+		failure string             // "" when the check passes
+		check   []string           // in the failure's hints
 	}{
 		{name: "a 7-byte badge", uid: []byte{0x04, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6}, typ: mfrc522sim.MifareUltralight,
 			want: []string{"chip version:   MFRC522 v2.0 (0x92)", "self-test:      passed", "UID 04A1B2C3D4E5F6  ATQA 4400  SAK 00  MIFARE Ultralight / NTAG (7-byte UID)", "Reader OK."}},
@@ -75,6 +76,9 @@ func TestReader(t *testing.T) {
 		{name: "an unknown chip", opts: mfrc522sim.Options{Version: 0x55}, failure: "version 0x55", check: []string{"MISO/MOSI/SCK"}},
 		{name: "a damaged chip", opts: mfrc522sim.Options{FaultySelfTest: true}, failure: "self-test failed", check: []string{"replace it"}},
 		{name: "no badge", failure: "no badge was read within", check: []string{"13.56 MHz", "125 kHz"}},
+		{name: "a badge whose first read fails (a card error), then read", uid: []byte{0x04, 0xA1, 0xB2, 0xC3}, typ: mfrc522sim.MifareClassic1K,
+			faults: []mfrc522sim.Fault{{Kind: mfrc522sim.NoAnswer, On: mfrc522sim.Select}},
+			want:   []string{"badge not read (mfrc522: SELECT CL1: timeout", "hold it still", "UID 04A1B2C3", "Reader OK."}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,7 +88,9 @@ func TestReader(t *testing.T) {
 			if tc.uid != nil {
 				go func() {
 					out.waitFor(t, "Tap a badge")
-					_, _ = sim.PresentFor(mfrc522sim.NewCard(tc.uid, tc.typ), 2*time.Second)
+					spec := mfrc522sim.NewCard(tc.uid, tc.typ)
+					spec.Faults = tc.faults
+					_, _ = sim.PresentFor(spec, 2*time.Second)
 				}()
 			}
 			wait := 10 * time.Second

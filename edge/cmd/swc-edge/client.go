@@ -84,11 +84,19 @@ func loadConfig(name string, args []string, stderr io.Writer, extra func(flags))
 	return cfg, fs, 0
 }
 
+// cmdTap presents a badge to the simulated reader of a running agent. The
+// UID is typed by people, so it is taken in either case and with spaces,
+// colons or dashes (protocol.ParseUID); what reaches the door, its journal
+// and the central is the canonical form only (protocol.UID: upper-case hex),
+// which every other path into the door insists on: the card reader makes it
+// from the card's bytes, whitelists and events are validated as canonical,
+// and the local API canonicalises or refuses.
 func cmdTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var uid *string
 	var asJSON *bool
 	cfg, _, code := loadConfig("tap", args, stderr, func(fs flags) {
-		uid = fs.String("uid", "", "badge UID in hex, such as 04A1B2C3 (4, 7 or 10 bytes)")
+		uid = fs.String("uid", "", "badge UID: 8, 14 or 20 hex digits (4, 7 or 10 bytes), in either case, optionally grouped with spaces, colons or dashes\n"+
+			"(04:a1:b2:c3, \"04 A1 B2 C3\" and 04A1B2C3 are the same badge); the door records, prints and sends it in canonical form, upper-case hex without separators")
 		asJSON = fs.Bool("json", false, "print the recorded event as JSON")
 	})
 	if cfg == nil {

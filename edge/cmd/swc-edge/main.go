@@ -6,7 +6,9 @@
 //	swc-edge run --config FILE                 run the door
 //	swc-edge check --config FILE               validate the configuration
 //	swc-edge status --config FILE [--json]     whitelist, outbox, clock, door
-//	swc-edge tap --config FILE --uid HEX       present a badge (simulated reader)
+//	swc-edge tap --config FILE --uid HEX       present a badge (simulated reader;
+//	                                           HEX in either case, with spaces, colons
+//	                                           or dashes; recorded as upper-case hex)
 //	swc-edge sim --config FILE door open|close | exit | reader fail|ok
 //	swc-edge whitelist load --config FILE MSGS load signed whitelist messages
 //	swc-edge whitelist keygen --out KEYFILE    (development) a signing key
@@ -47,7 +49,8 @@ commands:
   run --config FILE                  run the door agent
   check --config FILE                validate the configuration and print warnings
   status --config FILE [--json]      whitelist version and age, outbox, clock trust, door state
-  tap --config FILE --uid HEX        present a badge to a simulated reader (reader.driver = "sim")
+  tap --config FILE --uid HEX        present a badge to a simulated reader (reader.driver = "sim");
+                                     HEX in either case, spaces, colons or dashes allowed (04:a1:b2:c3)
   sim --config FILE door open|close  open or close the simulated door
   sim --config FILE exit             press the simulated exit button
   sim --config FILE reader fail|ok   break or repair the simulated reader

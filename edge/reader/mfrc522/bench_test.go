@@ -2,6 +2,7 @@ package mfrc522_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -13,8 +14,10 @@ import (
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522/mfrc522sim"
 )
 
-// BenchmarkReadUID reads one card per iteration with this driver ("swc")
-// and with periph.io/x/devices/v3/mfrc522 v3.7.4 ("periph"), both on the
+// BenchmarkReadUID reads one card per iteration with this driver ("swc"),
+// with this driver on a connection without TxPackets ("swc-tx": its
+// fallback of one Tx per register access, as on periph's bit-banged SPI) and
+// with periph.io/x/devices/v3/mfrc522 v3.7.4 ("periph"), both on the
 // simulator, and reports per read:
 //
 //   - spi-tx/op: SPI transactions (chip-select frames),
@@ -47,6 +50,24 @@ func BenchmarkReadUID(b *testing.B) {
 				require.NoError(b, r.dev.Init(context.Background()))
 				benchReads(b, r.sim, !timing.once, func() []byte {
 					c, err := r.dev.ReadCard(context.Background())
+					if err != nil {
+						b.Fatal(err)
+					}
+					return c.UID
+				}, size.uid)
+			})
+			b.Run(size.name+"/swc-tx/"+timing.name, func(b *testing.B) {
+				// The fallback path: a connection without TxPackets, as
+				// periph's bit-banged SPI.
+				sim := mfrc522sim.New(mfrc522sim.Options{AnswerAtOnce: timing.once})
+				dev, err := mfrc522.New(&noPackets{Sim: sim, err: errors.New("bitbang-spi: not implemented")}, &mfrc522.Options{Clock: sim})
+				require.NoError(b, err)
+				b.Cleanup(func() { _ = dev.Close() })
+				_, err = sim.Present(mfrc522sim.NewCard(size.uid, mfrc522sim.MifareClassic1K))
+				require.NoError(b, err)
+				require.NoError(b, dev.Init(context.Background()))
+				benchReads(b, sim, !timing.once, func() []byte {
+					c, err := dev.ReadCard(context.Background())
 					if err != nil {
 						b.Fatal(err)
 					}

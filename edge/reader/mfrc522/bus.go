@@ -1,13 +1,19 @@
 package mfrc522
 
-import "periph.io/x/conn/v3/spi"
+import (
+	"fmt"
+
+	"periph.io/x/conn/v3/spi"
+)
 
 // The SPI address byte: 0x80 for a read, the register in bits 6..1.
 func addrWrite(reg byte) byte { return reg << 1 & 0x7E }
 func addrRead(reg byte) byte  { return 0x80 | reg<<1&0x7E }
 
 // batch collects register writes to send in one TxPackets call: one
-// chip-select frame per register, one ioctl on a Pi.
+// chip-select frame per register, one ioctl on a Pi. On a connection
+// without TxPackets (detected at the first batch after each chip reset),
+// the same frames go one Tx each.
 type batch struct {
 	d   *Dev
 	buf []byte
@@ -39,7 +45,34 @@ func (b *batch) send() error {
 	if len(b.pk) == 0 {
 		return nil
 	}
-	return b.d.c.TxPackets(b.pk)
+	d := b.d
+	if d.noPackets {
+		return d.txEach(b.pk)
+	}
+	err := d.c.TxPackets(b.pk)
+	if err == nil || d.busChecked {
+		d.busChecked = true
+		return err
+	}
+	// The first batch since the chip was reset failed, while the reset's
+	// single transactions went through: the connection may not implement
+	// TxPackets. Try the same writes one Tx each; the writes are idempotent.
+	if txErr := d.txEach(b.pk); txErr != nil {
+		return fmt.Errorf("TxPackets: %w; one Tx per packet: %w", err, txErr)
+	}
+	d.noPackets, d.busChecked = true, true
+	return nil
+}
+
+// txEach sends the packets one Tx each: the fallback for connections
+// without TxPackets. Each packet is still its own chip-select frame.
+func (d *Dev) txEach(pk []spi.Packet) error {
+	for _, p := range pk {
+		if err := d.c.Tx(p.W, p.R); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeReg writes one register in its own transaction.

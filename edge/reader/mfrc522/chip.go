@@ -59,9 +59,36 @@ func (d *Dev) init(ctx context.Context) error {
 	return nil
 }
 
+// fieldOff is how long resetField keeps the field off: long enough for the
+// cards to lose power and fall back to POWER-OFF (ISO/IEC 14443-3 5.2.4);
+// 5.1 ms is the reset time EMVCo contactless readers use.
+const fieldOff = 5100 * time.Microsecond
+
+// resetField switches the antenna off and on again, with the guard time
+// after it: every card in the field starts again in IDLE. d.mu is held.
+func (d *Dev) resetField() error {
+	const op = "field reset"
+	b := d.batch()
+	b.write(regCommand, cmdIdle)
+	b.write(regFIFOLevel, fifoFlush)
+	b.write(regTxControl, txControlAntennaOff)
+	if err := b.send(); err != nil {
+		return &Error{Op: op, Kind: ErrChipNotResponding, Err: err}
+	}
+	d.live, d.dirty = false, false
+	d.clock.Sleep(fieldOff)
+	if err := d.writeReg(regTxControl, txControlAntennaOn); err != nil {
+		return &Error{Op: op, Kind: ErrChipNotResponding, Err: err}
+	}
+	d.clock.Sleep(guardTime)
+	d.quiet = time.Time{}
+	return nil
+}
+
 // resetChip resets the chip (hard through NRSTPD, else soft), waits for its
 // oscillator and checks its version; d.mu is held.
 func (d *Dev) resetChip(ctx context.Context, op string) error {
+	d.noPackets, d.busChecked = false, false
 	if d.reset != nil {
 		if err := d.reset.Out(gpio.Low); err != nil {
 			return &Error{Op: op, Kind: ErrChipNotResponding, Detail: "driving NRSTPD low", Err: err}

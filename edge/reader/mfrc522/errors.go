@@ -3,6 +3,8 @@ package mfrc522
 import (
 	"errors"
 	"strings"
+
+	"github.com/smartworkcenters/swc/edge/reader"
 )
 
 // The kinds of failure. Every error the driver returns matches one of them
@@ -65,12 +67,31 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Unwrap returns the kind and the cause, for errors.Is and errors.As.
+// Unwrap returns the kind and the cause, for errors.Is and errors.As; a
+// card error (ErrTimeout from a card, ErrCollision, ErrCRC, ErrBCC,
+// ErrProtocol) also matches reader.ErrCard.
 func (e *Error) Unwrap() []error {
-	if e.Err == nil {
-		return []error{e.Kind}
+	errs := []error{e.Kind}
+	if e.card() {
+		errs = append(errs, reader.ErrCard)
 	}
-	return []error{e.Kind, e.Err}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// card reports a failed exchange with a card (not the chip, not the caller's
+// context, whose errors carry a cause).
+func (e *Error) card() bool {
+	if e.Err != nil {
+		return false
+	}
+	switch e.Kind {
+	case ErrTimeout, ErrCollision, ErrCRC, ErrBCC, ErrProtocol:
+		return true
+	}
+	return false
 }
 
 func fail(op string, kind error, detail string) error {

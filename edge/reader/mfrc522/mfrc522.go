@@ -24,11 +24,24 @@
 // with the bit collisions of several cards resolved from CollReg so that one
 // card is read and never a mix of two, its BCC and every CRC_A checked, and a
 // SELECT at each level. The card is then halted (HLTA). A halted card does not
-// answer REQA, so it is not read again while it stays; WUPA followed by one
-// ANTICOLLISION tells which halted cards are still there, so that a card taken
-// away and presented again is a new tap, and one presentation gives exactly
+// answer REQA, so it is not read again while it stays. When no card answers
+// REQA, WUPA wakes the halted cards and each one remembered is looked for by
+// its whole UID (SELECT of the levels before the last, then an ANTICOLLISION
+// frame carrying the whole last level, which only that card answers), so that
+// a card taken away and presented again is a new tap even while another card
+// sharing its first cascade level stays, and one presentation gives exactly
 // one. ReadCard reads whatever card is in the field now (WUPA, so halted cards
 // too), for a technician's test.
+//
+// A card error (a card taken away in the middle of its read, a garbled,
+// colliding or CRC-failed answer) matches reader.ErrCard; chip failures do
+// not. A read cut short leaves the card in READY, or in ACTIVE when its SAK
+// was lost, and neither answers the next REQA or WUPA (the card falls back
+// to IDLE, or sleeps in HALT after an HLTA), so after a card error the
+// driver resets the field (5.1 ms off, then the 5 ms guard time): every card
+// powers up in IDLE and the next poll reads it. Halted cards resting on the
+// reader wake too; a poll reads them again as the same presentations and
+// goes on, in the same poll, to the card that is new.
 //
 // # Bus traffic
 //
@@ -39,7 +52,20 @@
 // Instead of polling the chip, the driver waits the modelled air time of each
 // frame (or for the IRQ pin when Options.IRQ is given) and reads the status
 // once. BenchmarkReadUID measures 20 SPI transactions for a 4-byte UID, 30
-// for a 7-byte one and 40 for a 10-byte one, HLTA included.
+// for a 7-byte one and 40 for a 10-byte one, HLTA included, in 10, 16 and 22
+// Tx/TxPackets calls (ioctls on a Pi).
+//
+// Not every spi.Conn implements TxPackets: periph's bit-banged SPI
+// (devices/v3/bitbang) and its spitest connections answer "not implemented",
+// and periph has no error value to tell that from a bus failure. So the
+// first batch of writes after each chip reset (in Init, whose reset already
+// went through single Tx calls) decides: when TxPackets fails and the same
+// writes succeed one Tx each, the driver keeps to one Tx per register access
+// until the next reset. The chip-select frames are the same on both paths
+// (20, 30 and 40 SPI transactions per read, as BenchmarkReadUID's "swc-tx"
+// runs measure); only the calls grow to one per transaction (20, 30 and 40
+// instead of 10, 16 and 22), which at 20 µs per call on a Pi adds 0.2 to
+// 0.4 ms to a read.
 //
 // # Concurrency
 //
@@ -123,6 +149,11 @@ type Dev struct {
 	dirty   bool      // the FIFO may hold bytes
 	quiet   time.Time // a frame without answer is on the air (or its timer runs) until then
 	present [][]byte  // UIDs of the halted cards known to be in the field
+
+	// The bus path, detected after each chip reset by the first batch of
+	// writes (see batch.send): packets, or one Tx per register access.
+	noPackets  bool // the connection refused TxPackets and Tx works: one Tx per frame
+	busChecked bool // the first batch since the reset has gone through
 
 	irqMisses int  // exchanges in a row completed without an IRQ edge
 	irqOff    bool // the IRQ pin never fires: wait by time instead

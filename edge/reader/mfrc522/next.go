@@ -3,6 +3,7 @@ package mfrc522
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/smartworkcenters/swc/edge/reader"
@@ -11,7 +12,9 @@ import (
 // Next blocks until a card is newly presented and returns it, verified and
 // halted. A card left in the field is returned once. Card errors (ErrCRC,
 // ErrBCC, ErrProtocol, ErrCollision, ErrTimeout for a card taken away too
-// early) are returned as they happen; call Next again. After
+// early; all match reader.ErrCard) are returned as they happen, after the
+// field is reset so that the next poll reads the card afresh; call Next
+// again. After
 // ErrChipNotResponding or ErrUnknownChip the next call initialises the chip
 // again first. ctx's deadline gives an error matching ErrTimeout and
 // context.DeadlineExceeded.
@@ -49,66 +52,129 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 	}
 	defer d.mu.Unlock()
 	card, tap, err := d.pollLocked(ctx)
+	err = d.afterCardError(err)
 	d.chipFailed(err)
 	return card, tap, err
 }
 
+// pollLocked reads the cards answering REQA until one is new: a card that
+// was halted and never left may answer again (it lost power for a moment,
+// the field was reset after a card error, or it ignores HLTA); it is halted
+// again and the poll goes on, so a new card lying with it is read at once.
 func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
-	atqa, err := d.request(ctx, false)
-	if errors.Is(err, ErrNoCard) {
-		return reader.Card{}, false, d.checkPresent(ctx)
+	for range maxPresent + 1 {
+		atqa, err := d.request(ctx, false)
+		if errors.Is(err, ErrNoCard) {
+			return reader.Card{}, false, d.checkPresent(ctx)
+		}
+		if err != nil {
+			return reader.Card{}, false, err
+		}
+		card, err := d.selectCard(ctx, atqa)
+		if err != nil {
+			return reader.Card{}, false, err
+		}
+		if err := d.halt(); err != nil {
+			return reader.Card{}, false, err
+		}
+		if !d.isPresent(card.UID) {
+			d.remember(card.UID)
+			return card, true, nil
+		}
 	}
-	if err != nil {
-		return reader.Card{}, false, err
-	}
-	card, err := d.selectCard(ctx, atqa)
-	if err != nil {
-		return reader.Card{}, false, err
-	}
-	if err := d.halt(); err != nil {
-		return reader.Card{}, false, err
-	}
-	if d.isPresent(card.UID) {
-		// The card answered REQA although it was halted and never left: it
-		// lost power for a moment or ignores HLTA. Same presentation.
-		return reader.Card{}, false, nil
-	}
-	d.remember(card.UID)
-	return card, true, nil
+	return reader.Card{}, false, nil // more cards than remembered keep answering: next poll
 }
 
-// checkPresent finds which of the halted cards are still in the field: WUPA
-// wakes them, one ANTICOLLISION tells their first UID bytes unless several
-// collide, HLTA puts them back to sleep.
+// afterCardError resets the card state after a card error and returns err,
+// or the chip's error if the reset fails. A read cut short leaves the card
+// in READY or ACTIVE (after a SELECT whose SAK was lost), where it takes the
+// next REQA or WUPA as "any other command" and falls silently back to IDLE,
+// or, from ACTIVE after HLTA, sleeps in HALT where REQA never reaches it: so
+// the next request would be ignored, or the card lost until it leaves. The
+// driver cannot tell these states apart (the answer that would say is the
+// one that failed), so it resets the field: every card in it powers up in
+// IDLE, and the next REQA finds it. Halted cards resting on the reader wake
+// too; the poll reads them again as the same presentations (no tap) and
+// halts them.
+func (d *Dev) afterCardError(err error) error {
+	if !isCardError(err) {
+		return err
+	}
+	if rerr := d.resetField(); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// isCardError reports a failed exchange with a card (not the chip, not the
+// caller's context).
+func isCardError(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.card()
+}
+
+// checkPresent finds which of the halted cards are still in the field, by
+// their whole UIDs: cards may share a cascade level (two 7-byte cards with
+// the same first three bytes have the same CL1), so no single level tells
+// them apart. For each remembered card, WUPA wakes the halted cards; the UID
+// being known, there is no anticollision to run: a SELECT of each level
+// before the last takes the cards matching it one level on, and an
+// ANTICOLLISION frame carrying all 32 bits of the last level (NVB 60h) is
+// answered, with the BCC, only by a card with that whole UID. The card is
+// not selected at its last level (it never becomes ACTIVE again), and HLTA
+// puts every woken card back to sleep (from READY* any frame but SELECT
+// returns to HALT). A WUPA without answer means no halted card is left.
+//
+// A card wrongly kept would miss its next tap; one wrongly dropped costs
+// nothing, since a halted card does not answer REQA until it has left the
+// field. So a garbled answer keeps the card, and only silence drops it.
 func (d *Dev) checkPresent(ctx context.Context) error {
-	if len(d.present) == 0 {
-		return nil
-	}
-	_, err := d.request(ctx, true)
-	if errors.Is(err, ErrNoCard) {
-		d.present = d.present[:0]
-		return nil
-	}
-	if err != nil {
-		return d.cardError(err)
-	}
-	r, err := d.exchange(ctx, frame{op: "ANTICOLLISION CL1", tx: []byte{0x93, 0x20}, expectBits: 40})
-	if errors.Is(err, errNoAnswer) {
-		return nil // woken but silent now: keep what we knew
-	}
-	if err != nil {
-		return d.cardError(err)
-	}
-	if r.errs == 0 && len(r.data) == 5 && r.lastBits == 0 && bcc(r.data) == r.data[4] {
-		kept := d.present[:0]
-		for _, uid := range d.present {
-			if cl1(uid) == [4]byte(r.data[:4]) {
-				kept = append(kept, uid)
-			}
+	for i := 0; i < len(d.present); {
+		there, anyLeft, err := d.stillThere(ctx, d.present[i])
+		if err != nil {
+			return err
 		}
-		d.present = kept
+		if !anyLeft {
+			d.present = d.present[:0]
+			return nil
+		}
+		if there {
+			i++
+			continue
+		}
+		d.present = append(d.present[:i], d.present[i+1:]...)
 	}
-	return d.halt()
+	return nil
+}
+
+// stillThere wakes the halted cards and selects uid, level by level. It
+// reports whether the card answered its last level's SELECT and whether any
+// card answered the WUPA.
+func (d *Dev) stillThere(ctx context.Context, uid []byte) (there, anyLeft bool, err error) {
+	_, err = d.request(ctx, true)
+	if errors.Is(err, ErrNoCard) {
+		return false, false, nil
+	}
+	if err = d.cardError(err); err != nil {
+		return false, true, err
+	}
+	levels := cascade(uid)
+	there = true
+	for level, cl := range levels {
+		f := frame{op: fmt.Sprintf("SELECT CL%d", level+1), tx: appendCRCA(append([]byte{selCode(level), nvbSel}, cl[:]...)), expectBits: 24}
+		if level == len(levels)-1 {
+			f = frame{op: fmt.Sprintf("ANTICOLLISION CL%d", level+1), tx: append([]byte{selCode(level), nvbAll}, cl[:4]...), expectBits: 8}
+		}
+		_, err := d.exchange(ctx, f)
+		if errors.Is(err, errNoAnswer) {
+			there = false // no card with this UID; the woken ones stay READY*
+			break
+		}
+		if err = d.cardError(err); err != nil {
+			return false, true, err
+		}
+	}
+	return there, true, d.halt()
 }
 
 // cardError keeps chip failures and drops card-level ones: while checking for
@@ -137,6 +203,7 @@ func (d *Dev) ReadCard(ctx context.Context) (reader.Card, error) {
 	}
 	defer d.mu.Unlock()
 	card, err := d.readCard(ctx)
+	err = d.afterCardError(err)
 	d.chipFailed(err)
 	return card, err
 }

@@ -66,7 +66,7 @@ func (d *Dev) selectCard(ctx context.Context, atqa [2]byte) (reader.Card, error)
 // (choosing the card with a 1 at every collision), then SELECT. It returns
 // CLn with its BCC and the SAK.
 func (d *Dev) selectLevel(ctx context.Context, level int) ([5]byte, byte, error) {
-	sel := byte(0x93 + 2*level)
+	sel := selCode(level)
 	var cl [5]byte // UID CLn and BCC, as far as known
 	known := 0     // bits of cl known
 	op := fmt.Sprintf("ANTICOLLISION CL%d", level+1)
@@ -144,10 +144,18 @@ func (d *Dev) halt() error {
 	return d.send(frame{op: "HLTA", tx: appendCRCA([]byte{piccHLTA, 0x00})})
 }
 
-// cl1 is the first cascade level of a UID as the card sends it.
-func cl1(uid []byte) [4]byte {
-	if len(uid) == 4 {
-		return [4]byte(uid)
+// selCode is the SEL byte of cascade level level (0-based): 93h, 95h, 97h.
+func selCode(level int) byte { return byte(0x93 + 2*level) }
+
+// cascade splits a UID of 4, 7 or 10 bytes into its cascade levels as the
+// card sends them (CT before every level but the last), each with its BCC.
+func cascade(uid []byte) [][5]byte {
+	var levels [][5]byte
+	for len(uid) > 4 {
+		levels = append(levels, withBCC(piccCT, uid[0], uid[1], uid[2]))
+		uid = uid[3:]
 	}
-	return [4]byte{piccCT, uid[0], uid[1], uid[2]}
+	return append(levels, withBCC(uid[0], uid[1], uid[2], uid[3]))
 }
+
+func withBCC(a, b, c, e byte) [5]byte { return [5]byte{a, b, c, e, a ^ b ^ c ^ e} }

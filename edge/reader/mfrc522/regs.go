@@ -64,6 +64,7 @@ const (
 	collPosNotValid     = 0x20 // CollReg
 	tModeTAuto          = 0x80 // TModeReg
 	txControlAntennaOn  = 0x83 // TxControlReg reset value 0x80 with Tx1RFEn and Tx2RFEn
+	txControlAntennaOff = 0x80 // TxControlReg reset value: TX1 and TX2 off
 	txASKForce100       = 0x40 // TxASKReg: 100 % ASK, as ISO 14443A needs
 	modeCRCPreset6363   = 0x3D // ModeReg: TxWaitRF, MFIN active high, CRC preset 6363h (CRC_A)
 	autoTestSelfTest    = 0x09
@@ -87,5 +88,6 @@ const (
 	piccHLTA = 0x50
 	piccCT   = 0x88 // cascade tag
 	nvbSel   = 0x70 // NVB of a SELECT: 7 bytes
+	nvbAll   = 0x60 // NVB of an ANTICOLLISION carrying a whole UID CLn: the card answers its BCC
 	sakMore  = 0x04 // SAK bit 2: UID not complete
 )

@@ -37,6 +37,10 @@ type CardSpec struct {
 	// App receives the frames the card gets in the ACTIVE state beyond
 	// ISO 14443-3 (RATS, I-blocks, MIFARE commands). Nil ignores them.
 	App Application
+	// Faults are injected from the presentation on, as Card.Inject does
+	// later: a card that is already being read when Present returns gets
+	// them all the same.
+	Faults []Fault
 }
 
 // Application is the part of a card above ISO 14443-3. Handle gets a frame
@@ -109,6 +113,10 @@ const (
 	NoAnswer
 	// Pulled: the card leaves the field half-way through its answer.
 	Pulled
+	// Collide: noise modulates both halves of the middle bit of the answer,
+	// which the chip's Manchester decoder takes for a bit collision, as
+	// with two cards (ErrorReg.CollErr, CollReg.CollPos at that bit).
+	Collide
 )
 
 // Command selects which of a card's answers a fault hits.
@@ -158,6 +166,10 @@ func (s *Sim) Present(spec CardSpec) (*Card, error) {
 	}
 	c := &Card{s: s, spec: spec}
 	c.spec.UID = append([]byte(nil), spec.UID...)
+	c.spec.Faults = nil
+	for _, f := range spec.Faults {
+		c.faults = append(c.faults, f.normal())
+	}
 	u := c.spec.UID
 	var parts [][]byte
 	switch len(u) {
@@ -271,10 +283,15 @@ func (c *Card) Selects() int {
 func (c *Card) Inject(f Fault) {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
+	c.faults = append(c.faults, f.normal())
+}
+
+// normal gives a fault its default count of one.
+func (f Fault) normal() Fault {
 	if f.Count <= 0 {
 		f.Count = 1
 	}
-	c.faults = append(c.faults, f)
+	return f
 }
 
 // fieldChanged powers the card up or down; s.mu is held.
@@ -302,6 +319,7 @@ func (c *Card) leftAt() (bool, time.Duration) { return !c.present, c.removedAt }
 type answer struct {
 	bits      bitString
 	parityErr bool
+	collide   int // 1-based bit the chip sees as a collision (Collide fault); 0: none
 }
 
 // selCode is the SEL byte of a cascade level (0-based): 93h, 95h, 97h.
@@ -446,6 +464,8 @@ func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
 		case Pulled:
 			bits = bits.slice(0, bits.n/2)
 			c.leaving = true
+		case Collide:
+			a.collide = bits.n/2 + 1
 		}
 		a.bits = bits
 		return a, true

@@ -690,6 +690,9 @@ func (c *chip) rxEnd() {
 				continue
 			}
 			b := p.bits.bit(i)
+			if p.collide == i+1 {
+				collided = true
+			}
 			if !seen {
 				v, seen = b, true
 			} else if b != v {

@@ -28,7 +28,8 @@
 // level for 4, 7 and 10-byte UIDs, and HLTA. Several cards in the field answer
 // together and their bits collide as on the air. Faults can be injected per
 // card (Card.Inject): a noisy frame, a wrong CRC_A, a missing answer, a card
-// pulled out of the field in the middle of its answer. A CardSpec.Responder
+// pulled out of the field in the middle of its answer, noise the chip takes
+// for a bit collision. A CardSpec.Responder
 // replaces the state machine altogether (a broken or hostile card; the
 // driver's fuzz target uses one). A card in the ACTIVE state hands every other
 // valid frame to its Application, which is where ISO 14443-4 (RATS, I-blocks)
