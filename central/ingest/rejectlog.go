@@ -36,14 +36,17 @@ const (
 )
 
 // excerpt returns s when it has at most n bytes, else its first n bytes (cut
-// at a character boundary) followed by "…".
+// at a character boundary when s is UTF-8 there) followed by "…".
 func excerpt(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	cut := n
-	for cut > 0 && cut > n-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
-		cut--
+	cut := n // not valid UTF-8 around n: cut there
+	for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s[i]) {
+			cut = i
+			break
+		}
 	}
 	return s[:cut] + "…"
 }
