@@ -3,31 +3,12 @@ package ingest
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestExcerpt(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		n        int
-		want     string
-	}{
-		{"short", "abc", 5, "abc"},
-		{"exact", "abcde", 5, "abcde"},
-		{"cut", "abcdef", 5, "abcde…"},
-		{"cut before a split character", "abcd€f", 5, "abcd…"},
-		{"invalid UTF-8 is cut at n", strings.Repeat("\x80", 10), 5, strings.Repeat("\x80", 5) + "…"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, excerpt(tc.in, tc.n))
-		})
-	}
-}
 
 func TestLogLimiterSummarisesPerDoorAndForgets(t *testing.T) {
 	clock := newFakeClock()

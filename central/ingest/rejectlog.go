@@ -6,9 +6,10 @@ import (
 	"sort"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // What the ingest writes to its log about what a door sent. A door's input
@@ -34,22 +35,6 @@ const (
 	// its own topics, but a topic that does not parse is logged too).
 	topicExcerptBytes = 128
 )
-
-// excerpt returns s when it has at most n bytes, else its first n bytes (cut
-// at a character boundary when s is UTF-8 there) followed by "…".
-func excerpt(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n // not valid UTF-8 around n: cut there
-	for i := n; i > 0 && i > n-utf8.UTFMax; i-- {
-		if utf8.RuneStart(s[i]) {
-			cut = i
-			break
-		}
-	}
-	return s[:cut] + "…"
-}
 
 // logLimiter rate-limits log lines per door: each door may log burst lines
 // per window; what goes beyond is counted by reason and summarised in one
@@ -157,9 +142,9 @@ func (l *logLimiter) summarise(door string, w *logWindow, now time.Time) {
 // payload, with their full sizes.
 func (in *Ingest) logRejection(m mqtt.Message, door, code string, err error) {
 	msg, p := err.Error(), m.Payload()
-	in.log.Warn("rejected message from door", "topic", excerpt(m.Topic(), topicExcerptBytes), "door", door, "reason", code,
-		"err", excerpt(msg, errExcerptBytes), "err_bytes", len(msg),
-		"payload_head", excerpt(string(p), payloadExcerptBytes), "payload_bytes", len(p))
+	in.log.Warn("rejected message from door", "topic", protocol.Excerpt(m.Topic(), topicExcerptBytes), "door", door, "reason", code,
+		"err", protocol.Excerpt(msg, errExcerptBytes), "err_bytes", len(msg),
+		"payload_head", protocol.Excerpt(string(p), payloadExcerptBytes), "payload_bytes", len(p))
 }
 
 // flushLogs logs the summaries of the windows that have passed, every
