@@ -198,7 +198,7 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 
 		syncq:     newSyncQueue(cfg.Now, cfg.SyncBurst, cfg.SyncInterval),
 		rejectLog: newLogLimiter(cfg.Now, rejectLogWindow, rejectLogBurst, log, "rejections suppressed"),
-		mergeLog:  newLogLimiter(cfg.Now, rejectLogWindow, 1, log, "merged sync requests not logged"),
+		mergeLog:  newLogLimiter(cfg.Now, rejectLogWindow, 1, log, "more sync requests merged"),
 
 		events:    reg.Counter("swc_ingest_events_total", "Door events committed for the first time."),
 		dups:      reg.Counter("swc_ingest_duplicate_events_total", "Door events received again and acknowledged again."),
