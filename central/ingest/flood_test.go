@@ -209,8 +209,23 @@ func TestSyncFloodIsCoalescedAndRateLimited(t *testing.T) {
 		require.Eventually(t, func() bool { return len(b.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond,
 			"the other door's sync is answered during the flood")
 
-		assert.Eventually(t, func() bool { return h.counter("swc_whitelist_sync_requests_received_total") == fmt.Sprint(flood+1) },
-			10*time.Second, 10*time.Millisecond, "every request of the flood reached the ingest")
+		// Wait until every request is queued, no answer is being sent and
+		// every answer sent has arrived: with the clock standing still,
+		// nothing more happens.
+		assert.Eventually(t, func() bool {
+			if h.counter("swc_whitelist_sync_requests_received_total") != fmt.Sprint(flood+1) {
+				return false
+			}
+			h.in.syncq.mu.Lock()
+			for _, d := range h.in.syncq.doors {
+				if d.serving {
+					h.in.syncq.mu.Unlock()
+					return false
+				}
+			}
+			h.in.syncq.mu.Unlock()
+			return uint64(len(a.whitelists(t))+len(b.whitelists(t))) == h.in.syncs.Value()
+		}, 10*time.Second, 10*time.Millisecond, "every request of the flood reached the ingest")
 		answered := len(a.whitelists(t))
 		assert.GreaterOrEqual(t, answered, 1, "the flooding door is answered")
 		require.LessOrEqual(t, answered, syncBurst, "the flooding door got at most its burst of snapshots")

@@ -524,11 +524,12 @@ func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	m.Ack()
-	in.syncsReceived.Inc()
-	if in.source() == nil {
-		return // not the publisher; the door asks again
+	// Not the publisher: dropped, the door asks again. Counted once
+	// queued, so that a count says the requests are in the queue.
+	if in.source() != nil {
+		in.queueSync(door, req.From)
 	}
-	in.queueSync(door, req.From)
+	in.syncsReceived.Inc()
 }
 
 func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
