@@ -87,7 +87,7 @@ type Config struct {
 
 	// Sync request throttle, per door (see syncQueue): SyncBurst answers
 	// at once (default 3), then one per SyncInterval (default 2 s);
-	// SyncWorkers answer doors in parallel (default 2).
+	// SyncWorkers answer doors in parallel (default 4).
 	SyncBurst    int
 	SyncInterval time.Duration
 	SyncWorkers  int

@@ -13,7 +13,7 @@ import (
 const (
 	syncBurst    = 3
 	syncInterval = 2 * time.Second
-	syncWorkers  = 2
+	syncWorkers  = 4
 )
 
 // syncQueue coalesces and rate-limits whitelist sync requests per door, so
