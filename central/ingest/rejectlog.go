@@ -13,7 +13,8 @@ import (
 )
 
 // What the ingest writes to its log about what a door sent. A door's input
-// reaches the log only as a bounded excerpt, and a door that keeps sending
+// reaches the log only as a bounded excerpt (of the error, which may quote
+// it), and a door that keeps sending
 // bad messages is logged a few times per window, then summarised: the log
 // of a flood is a few kilobytes whatever its size, while the metrics count
 // every message by reason.
@@ -29,8 +30,6 @@ const (
 	// decoding error may quote the payload: an unknown field's name, a bad
 	// id's value).
 	errExcerptBytes = 256
-	// payloadExcerptBytes bounds the head of a rejected payload in the log.
-	payloadExcerptBytes = 96
 	// topicExcerptBytes bounds a topic in the log (the ACL keeps a door on
 	// its own topics, but a topic that does not parse is logged too).
 	topicExcerptBytes = 128
@@ -138,13 +137,14 @@ func (l *logLimiter) summarise(door string, w *logWindow, now time.Time) {
 		"since", w.start.UTC().Format(time.RFC3339), "over", now.Sub(w.start).Round(time.Second).String())
 }
 
-// logRejection logs one rejected message: excerpts of its topic, error and
-// payload, with their full sizes.
+// logRejection logs one rejected message: excerpts of its topic and error,
+// with the sizes of the error and the payload. The payload itself is not
+// logged (it may hold badge UIDs and member ids); the error names the field
+// and the problem.
 func (in *Ingest) logRejection(m mqtt.Message, door, code string, err error) {
-	msg, p := err.Error(), m.Payload()
+	msg := err.Error()
 	in.log.Warn("rejected message from door", "topic", protocol.Excerpt(m.Topic(), topicExcerptBytes), "door", door, "reason", code,
-		"err", protocol.Excerpt(msg, errExcerptBytes), "err_bytes", len(msg),
-		"payload_head", protocol.Excerpt(string(p), payloadExcerptBytes), "payload_bytes", len(p))
+		"err", protocol.Excerpt(msg, errExcerptBytes), "err_bytes", len(msg), "payload_bytes", len(m.Payload()))
 }
 
 // flushLogs logs the summaries of the windows that have passed, every
