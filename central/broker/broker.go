@@ -278,7 +278,7 @@ func New(cfg Config) (*Broker, error) {
 	caps.MaximumQos = 1                   // the protocol uses QoS 1 only
 	caps.MinimumProtocolVersion = 4       // MQTT 3.1.1 and 5
 
-	log := cfg.Logger.With("component", "broker")
+	log := slog.New(excerptHandler{cfg.Logger.Handler()}).With("component", "broker")
 	server := mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
 		Logger:                   log,

@@ -277,13 +277,15 @@ func (s *Service) HandleRenewal(ctx context.Context, door string, payload []byte
 	req, err := protocol.DecodeCertRequest(payload)
 	if err != nil {
 		s.renewals.With("malformed").Inc()
-		s.log.WarnContext(ctx, "certificate renewal request refused", "door", door, "reason", protocol.Code(err), "err", err)
+		// The decoding error may quote the payload (an unknown field's name): an excerpt.
+		s.log.WarnContext(ctx, "certificate renewal request refused", "door", door, "reason", protocol.Code(err),
+			"err", protocol.Excerpt(err.Error(), 256), "payload_bytes", len(payload))
 		return nil
 	}
 	reply := &protocol.CertReply{V: protocol.Version, Door: door}
 	cert, err := s.Renew(ctx, door, req)
 	if err != nil {
-		s.log.WarnContext(ctx, "certificate renewal refused", "door", door, "reason", result(err), "err", err)
+		s.log.WarnContext(ctx, "certificate renewal refused", "door", door, "reason", result(err), "err", protocol.Excerpt(err.Error(), 256))
 		reply.Error = truncate("renewal refused: "+err.Error(), 256)
 	} else {
 		reply.Certificate = string(cert)

@@ -84,6 +84,13 @@ type Config struct {
 	// time. It runs on the ingest's writer and must not block: hand the
 	// work to a worker of its own.
 	Committed func(receivedMs int64, batches []Batch)
+
+	// Sync request throttle, per door (see syncQueue): SyncBurst answers
+	// at once (default 3), then one per SyncInterval (default 2 s);
+	// SyncWorkers answer doors in parallel (default 4).
+	SyncBurst    int
+	SyncInterval time.Duration
+	SyncWorkers  int
 }
 
 // DoorState is what the central knows of a door's connection.
@@ -115,8 +122,13 @@ type Ingest struct {
 	mu    sync.Mutex
 	doors map[string]*DoorState
 
+	syncq     *syncQueue  // pending sync requests, per door
+	rejectLog *logLimiter // lines about doors' rejected messages
+	mergeLog  *logLimiter // lines about doors' merged sync requests
+
 	events, dups, batches, storeErrs, acksSent, syncs, wlMsgs *metrics.Counter
 	rejected                                                  *metrics.CounterVec
+	syncsReceived, syncsMerged, rejectLogsSuppressed          *metrics.Counter
 	latency, publishLag                                       *metrics.Histogram
 	online                                                    *metrics.Gauge
 }
@@ -153,6 +165,15 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SyncBurst <= 0 {
+		cfg.SyncBurst = syncBurst
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = syncInterval
+	}
+	if cfg.SyncWorkers <= 0 {
+		cfg.SyncWorkers = syncWorkers
+	}
 	if cfg.ClientID == "" {
 		host, _ := os.Hostname()
 		var r [4]byte
@@ -169,10 +190,15 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	log = log.With("component", "ingest")
 	in := &Ingest{
-		cfg: cfg, store: store, wl: wl, log: log.With("component", "ingest"),
+		cfg: cfg, store: store, wl: wl, log: log,
 		queue: make(chan item, cfg.QueueDepth),
 		doors: map[string]*DoorState{},
+
+		syncq:     newSyncQueue(cfg.Now, cfg.SyncBurst, cfg.SyncInterval),
+		rejectLog: newLogLimiter(cfg.Now, rejectLogWindow, rejectLogBurst, log, "rejections suppressed"),
+		mergeLog:  newLogLimiter(cfg.Now, rejectLogWindow, 1, log, "more sync requests merged"),
 
 		events:    reg.Counter("swc_ingest_events_total", "Door events committed for the first time."),
 		dups:      reg.Counter("swc_ingest_duplicate_events_total", "Door events received again and acknowledged again."),
@@ -187,6 +213,13 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 			"Time from the publisher taking a door's new whitelist version from the compiler to the broker accepting its last message.",
 			metrics.LatencyBuckets()),
 		online: reg.Gauge("swc_doors_online", "Doors whose retained status says online."),
+
+		syncsReceived: reg.Counter("swc_whitelist_sync_requests_received_total",
+			"Valid whitelist sync requests received from doors (answered, merged or waiting)."),
+		syncsMerged: reg.Counter("swc_whitelist_sync_requests_coalesced_total",
+			"Sync requests merged into a request of the same door already waiting (a door asking faster than it is answered)."),
+		rejectLogsSuppressed: reg.Counter("swc_ingest_rejection_logs_suppressed_total",
+			"Rejected messages not logged one by one because their door exceeded its log lines per window (summarised instead)."),
 	}
 	// The clients exist from the start (Run connects them), so that
 	// Connected and PublishCommand may be called at any time.
@@ -219,6 +252,18 @@ func (in *Ingest) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		in.writer(ctx)
+	}()
+	for i := 0; i < in.cfg.SyncWorkers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in.syncWorker(ctx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in.flushLogs(ctx)
 	}()
 	for _, c := range []mqtt.Client{in.pub, in.sub} {
 		tok := c.Connect()
@@ -416,10 +461,16 @@ func (in *Ingest) onConnect(c mqtt.Client) {
 }
 
 // reject counts and logs a bad message and acks it at the MQTT level only.
+// The log line holds excerpts of what the door sent, and a door's lines are
+// rate-limited (see logLimiter); the counter counts every message.
 func (in *Ingest) reject(m mqtt.Message, door string, err error) {
 	code := protocol.Code(err)
 	in.rejected.With(code).Inc()
-	in.log.Warn("rejected message from door", "topic", m.Topic(), "door", door, "reason", code, "err", err)
+	if in.rejectLog.allow(door, code) {
+		in.logRejection(m, door, code, err)
+	} else {
+		in.rejectLogsSuppressed.Inc()
+	}
 	m.Ack()
 }
 
@@ -473,12 +524,12 @@ func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	m.Ack()
-	src := in.source()
-	if src == nil {
-		return // no longer the publisher; the door asks again
+	// Not the publisher: dropped, the door asks again. Counted once
+	// queued, so that a count says the requests are in the queue.
+	if in.source() != nil {
+		in.queueSync(door, req.From)
 	}
-	in.syncs.Inc()
-	in.sendWhitelist(context.Background(), src, door, req.From)
+	in.syncsReceived.Inc()
 }
 
 func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
