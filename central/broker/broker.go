@@ -98,7 +98,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -136,6 +135,13 @@ const (
 	DefaultSessionExpiry    = 24 * time.Hour
 	DefaultAuthTimeout      = 5 * time.Second
 	DefaultMaxKeepAlive     = 60 * time.Second
+	// DefaultConnectTimeout leaves a door on a lossy link room for its TCP
+	// handshake, TLS handshake and CONNECT with a few retransmissions
+	// (Linux's initial retransmission timeout is 1 s, doubling: 1+2+4 s).
+	DefaultConnectTimeout = 10 * time.Second
+	// MaxConnectTimeout caps Config.ConnectTimeout: a longer one would
+	// bring back the idle connections the timeout is there to close.
+	MaxConnectTimeout = 5 * time.Minute
 	// MinServiceSecret is the shortest service secret accepted.
 	MinServiceSecret = 16
 )
@@ -180,6 +186,11 @@ type Config struct {
 	// too). It bounds how long a subscriber that stopped reading can hold a
 	// publisher (see the package documentation).
 	MaxKeepAlive time.Duration
+	// ConnectTimeout is how long an accepted connection may take to
+	// complete its TLS handshake (on a TLS listener) and send its CONNECT
+	// packet; the broker then closes it (DefaultConnectTimeout; see the
+	// package documentation).
+	ConnectTimeout time.Duration
 
 	Logger *slog.Logger
 	// Metrics receives the broker's counters; nil uses a private registry.
@@ -239,6 +250,12 @@ func (c *Config) defaults() error {
 	if c.MaxKeepAlive < time.Second || c.MaxKeepAlive > 65535*time.Second {
 		return fmt.Errorf("broker: Config.MaxKeepAlive %v: want 1 s to 65535 s", c.MaxKeepAlive)
 	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.ConnectTimeout < 0 || c.ConnectTimeout > MaxConnectTimeout {
+		return fmt.Errorf("broker: Config.ConnectTimeout %v: want more than 0 and at most %v", c.ConnectTimeout, MaxConnectTimeout)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -253,8 +270,8 @@ type Broker struct {
 	cfg    Config
 	log    *slog.Logger
 	server *mqtt.Server
-	tcp    *listeners.TCP // the secret listener, or nil
-	mtls   *listeners.TCP // the certificate listener, or nil
+	tcp    *listener // the secret listener, or nil
+	mtls   *listener // the certificate listener, or nil
 	hook   *hook
 
 	mu      sync.Mutex
@@ -292,8 +309,9 @@ func New(cfg Config) (*Broker, error) {
 	if err := server.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
+	lm := newListenerMetrics(cfg.Metrics)
 	if cfg.Addr != "" {
-		b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: listenerSecret, Address: cfg.Addr, TLSConfig: cfg.TLS})
+		b.tcp = newListener(listenerSecret, cfg.Addr, cfg.TLS, cfg.ConnectTimeout, lm)
 	}
 	if cfg.CertAddr != "" {
 		tc := cfg.CertTLS.Clone()
@@ -313,7 +331,7 @@ func New(cfg Config) (*Broker, error) {
 			}
 			return nil
 		}
-		b.mtls = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: listenerCert, Address: cfg.CertAddr, TLSConfig: tc})
+		b.mtls = newListener(listenerCert, cfg.CertAddr, tc, cfg.ConnectTimeout, lm)
 	}
 	return b, nil
 }
@@ -373,6 +391,32 @@ func (b *Broker) CertAddr() string {
 		return ""
 	}
 	return b.mtls.Address()
+}
+
+// Ready returns nil when the broker is serving and each of its listeners
+// accepts connections; otherwise an error naming each listener that does
+// not (its accept failing, such as EMFILE, or its loop stopped) or saying
+// the broker is not started or closed. /readyz reports it.
+func (b *Broker) Ready() error {
+	b.mu.Lock()
+	started, closed := b.started, b.closed
+	b.mu.Unlock()
+	switch {
+	case closed:
+		return errors.New("broker: closed")
+	case !started:
+		return errors.New("broker: not started")
+	}
+	var errs []error
+	for _, l := range []*listener{b.tcp, b.mtls} {
+		if l == nil {
+			continue
+		}
+		if err := l.ready(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Close disconnects every client and stops listening. It is idempotent.
