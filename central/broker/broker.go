@@ -41,6 +41,20 @@
 //
 // # Limits and what happens when they are reached
 //
+//   - ConnectTimeout (default 10 s): an accepted connection must complete
+//     its TLS handshake and send CONNECT within it, or the broker closes it
+//     (swc_broker_connect_timeouts_total; swc_broker_connecting is the
+//     number waiting now). mochi itself sets a deadline only after CONNECT,
+//     from the keepalive, so without it a client that connects and sends
+//     nothing holds a descriptor and tens of KiB forever. After CONNECT
+//     mochi's keepalive deadline applies (see MaxKeepAlive).
+//   - The process's open-file limit (LimitNOFILE in the systemd unit): when
+//     it is reached, accepting fails (EMFILE). mochi's listener stops
+//     accepting for good at the first such error; the broker's listener
+//     counts it (swc_broker_accept_errors_total), backs off (5 ms doubling
+//     to 1 s) and retries, and Ready, hence /readyz, reports the listener
+//     as not accepting until an accept works again. Connections wait in the
+//     kernel's backlog meanwhile.
 //   - MaxPacketSize (default protocol.MaxMessageSize plus 1 KiB for the MQTT
 //     header, topic and properties): a larger packet closes the connection
 //     before it is read into memory. A publish whose payload is larger than

@@ -73,7 +73,7 @@ func TestMosquittoIdleConnections(t *testing.T) {
 	c := &certs{t: t, ca: ca, by: map[string]tls.Certificate{}}
 	connectDoor := func() error {
 		kp := c.forUser("door-a")
-		o := paho.NewClientOptions().AddBroker("ssl://"+m.Addr).SetClientID("door-a").SetTLSConfig(c.config(&kp)).
+		o := paho.NewClientOptions().AddBroker("ssl://" + m.Addr).SetClientID("door-a").SetTLSConfig(c.config(&kp)).
 			SetCleanSession(true).SetAutoReconnect(false).SetConnectRetry(false).SetConnectTimeout(wait).SetProtocolVersion(4)
 		cl := paho.NewClient(o)
 		tok := cl.Connect()
