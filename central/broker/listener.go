@@ -83,6 +83,9 @@ type listener struct {
 	closing atomic.Bool
 	closeMu sync.Mutex
 
+	pendingMu sync.Mutex
+	pending   map[*connectConn]struct{} // accepted, CONNECT not read yet
+
 	stateMu  sync.Mutex
 	stopped  bool      // Serve's loop has returned
 	failErr  error     // the last accept error, nil after a success
@@ -92,7 +95,8 @@ type listener struct {
 var _ listeners.Listener = (*listener)(nil)
 
 func newListener(id, address string, tc *tls.Config, connectTimeout time.Duration, m *listenerMetrics) *listener {
-	return &listener{id: id, address: address, tls: tc, connectTimeout: connectTimeout, m: m}
+	return &listener{id: id, address: address, tls: tc, connectTimeout: connectTimeout, m: m,
+		pending: map[*connectConn]struct{}{}}
 }
 
 // ID returns the listener's id.
@@ -109,7 +113,7 @@ func (l *listener) Address() string {
 	return l.address
 }
 
-// Init listens on the address.
+// Init listens on the address. mochi's log already names the listener.
 func (l *listener) Init(log *slog.Logger) error {
 	l.log = log
 	ln, err := net.Listen("tcp", l.address)
@@ -134,7 +138,7 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 			_ = deadline.SetDeadline(time.Time{})
 		}
 		l.setAccepting()
-		l.log.Info("broker: accepting again", "listener", l.id)
+		l.log.Info("broker: accepting again")
 	}
 	for {
 		raw, err := l.ln.Accept()
@@ -150,13 +154,13 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 				continue
 			}
 			if errors.Is(err, net.ErrClosed) {
-				l.log.Error("broker: listener closed under it; it no longer accepts", "listener", l.id, "err", err)
+				l.log.Error("broker: listener closed under it; it no longer accepts", "err", err)
 				return
 			}
 			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
 			l.m.acceptErrors.With(l.id).Inc()
 			l.setFailing(err)
-			l.log.Warn("broker: accept failed; retrying", "listener", l.id, "err", err, "retry_in", backoff)
+			l.log.Warn("broker: accept failed; retrying", "err", err, "retry_in", backoff)
 			time.Sleep(backoff)
 			if deadline != nil {
 				_ = deadline.SetDeadline(time.Now().Add(acceptProbe))
@@ -167,7 +171,7 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		c := l.track(raw)
 		go func() {
 			if err := establish(l.id, c); err != nil {
-				l.log.Debug("broker: connection ended", "listener", l.id, "remote", raw.RemoteAddr().String(), "err", err)
+				l.log.Debug("broker: connection ended", "remote", raw.RemoteAddr().String(), "err", err)
 			}
 		}()
 	}
@@ -179,14 +183,19 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 func (l *listener) track(raw net.Conn) net.Conn {
 	cc := &connectConn{Conn: raw, l: l}
 	l.m.connecting.With(l.id).Add(1)
+	l.pendingMu.Lock() // expire (leave) waits for both
+	l.pending[cc] = struct{}{}
 	cc.timer = time.AfterFunc(l.connectTimeout, cc.expire)
+	l.pendingMu.Unlock()
 	if l.tls != nil {
 		return tls.Server(cc, l.tls)
 	}
 	return cc
 }
 
-// Close stops accepting and closes the listener's clients.
+// Close stops accepting and closes the listener's clients, and the
+// connections that have not sent CONNECT yet: mochi's Server.Close waits
+// for every connection it was handed, and mochi closes only its clients.
 func (l *listener) Close(closeClients listeners.CloseFn) {
 	l.closeMu.Lock()
 	defer l.closeMu.Unlock()
@@ -195,6 +204,15 @@ func (l *listener) Close(closeClients listeners.CloseFn) {
 	}
 	if l.ln != nil {
 		_ = l.ln.Close()
+	}
+	l.pendingMu.Lock()
+	pending := make([]*connectConn, 0, len(l.pending))
+	for cc := range l.pending {
+		pending = append(pending, cc)
+	}
+	l.pendingMu.Unlock()
+	for _, cc := range pending {
+		_ = cc.Close()
 	}
 }
 
@@ -252,13 +270,15 @@ const (
 )
 
 // leave moves the connection out of the pending state (once) and updates
-// the gauge; it reports whether this call did. The timer is stopped by the
-// callers other than the timer's own function (expire), which may run
-// before track has stored it.
+// the gauge; it reports whether this call did. The callers other than the
+// timer's own function (expire) stop the timer.
 func (c *connectConn) leave(to int32) bool {
 	if !c.state.CompareAndSwap(connPending, to) {
 		return false
 	}
+	c.l.pendingMu.Lock()
+	delete(c.l.pending, c)
+	c.l.pendingMu.Unlock()
 	c.l.m.connecting.With(c.l.id).Add(-1)
 	return true
 }
@@ -268,7 +288,7 @@ func (c *connectConn) expire() {
 		return
 	}
 	c.l.m.timeouts.With(c.l.id).Inc()
-	c.l.log.Debug("broker: closing a connection without CONNECT", "listener", c.l.id,
+	c.l.log.Debug("broker: closing a connection without CONNECT",
 		"remote", c.RemoteAddr().String(), "connect_timeout", c.l.connectTimeout)
 	_ = c.Conn.Close()
 }

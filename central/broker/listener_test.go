@@ -222,3 +222,32 @@ func TestReadyFailsWhileListenerCannotAccept(t *testing.T) {
 	require.NoError(t, secret.broker.Close())
 	assert.Error(t, secret.broker.Ready(), "a closed broker is not ready")
 }
+
+// TestCloseEndsConnectionsWithoutConnect: closing the broker closes the
+// connections that have not sent CONNECT (mochi's Close waits for every
+// connection it was handed, and closes only its clients), on both
+// listeners, long before their connect deadline.
+func TestCloseEndsConnectionsWithoutConnect(t *testing.T) {
+	secret, cert := startBothBroker(t, func(c *Config) { c.ConnectTimeout = MaxConnectTimeout })
+	var idle []net.Conn
+	for _, tg := range []*target{secret, cert} {
+		c, err := net.Dial("tcp", tg.addr)
+		require.NoError(t, err)
+		defer c.Close()
+		idle = append(idle, c)
+		require.Eventually(t, func() bool { return tg.counter(t, "swc_broker_connecting", "listener", tg.listenerID()) == 1 },
+			wait, 10*time.Millisecond, "the broker accepted the connection")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- secret.broker.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(wait):
+		t.Fatalf("Close still waits for connections without CONNECT after %v", wait)
+	}
+	for _, c := range idle {
+		requireClosedByBroker(t, c, "a connection without CONNECT")
+	}
+	assert.Zero(t, secret.counter(t, "swc_broker_connect_timeouts_total", "listener", listenerSecret), "closed by Close, not by the deadline")
+}
