@@ -48,6 +48,12 @@
 //     from the keepalive, so without it a client that connects and sends
 //     nothing holds a descriptor and tens of KiB forever. After CONNECT
 //     mochi's keepalive deadline applies (see MaxKeepAlive).
+//   - MaxConnecting (default 4096) per listener: connections accepted that
+//     have not sent CONNECT yet; beyond it a new connection is closed at
+//     once (swc_broker_connects_shed_total). The deadline bounds how long an
+//     idle client holds a descriptor, this how many: a flood of them cannot
+//     take the descriptors the connected doors, the database and the API
+//     need.
 //   - The process's open-file limit (LimitNOFILE in the systemd unit): when
 //     it is reached, accepting fails (EMFILE). mochi's listener stops
 //     accepting for good at the first such error; the broker's listener
@@ -156,6 +162,11 @@ const (
 	// MaxConnectTimeout caps Config.ConnectTimeout: a longer one would
 	// bring back the idle connections the timeout is there to close.
 	MaxConnectTimeout = 5 * time.Minute
+	// DefaultMaxConnecting is far above what doors need (10,000 doors
+	// reconnecting after a restart are each a fraction of a second in
+	// their TLS handshake and CONNECT) and far below the open-file limit
+	// of the systemd unit (65,536), so that idle clients cannot exhaust it.
+	DefaultMaxConnecting = 4096
 	// MinServiceSecret is the shortest service secret accepted.
 	MinServiceSecret = 16
 )
@@ -205,6 +216,10 @@ type Config struct {
 	// packet; the broker then closes it (DefaultConnectTimeout; see the
 	// package documentation).
 	ConnectTimeout time.Duration
+	// MaxConnecting caps, per listener, the connections accepted that have
+	// not sent CONNECT yet; beyond it a new connection is closed at once
+	// (DefaultMaxConnecting; see the package documentation).
+	MaxConnecting int
 
 	Logger *slog.Logger
 	// Metrics receives the broker's counters; nil uses a private registry.
@@ -270,6 +285,12 @@ func (c *Config) defaults() error {
 	if c.ConnectTimeout < 0 || c.ConnectTimeout > MaxConnectTimeout {
 		return fmt.Errorf("broker: Config.ConnectTimeout %v: want more than 0 and at most %v", c.ConnectTimeout, MaxConnectTimeout)
 	}
+	if c.MaxConnecting == 0 {
+		c.MaxConnecting = DefaultMaxConnecting
+	}
+	if c.MaxConnecting < 0 {
+		return fmt.Errorf("broker: Config.MaxConnecting %d: want more than 0", c.MaxConnecting)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -325,7 +346,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	lm := newListenerMetrics(cfg.Metrics)
 	if cfg.Addr != "" {
-		b.tcp = newListener(listenerSecret, cfg.Addr, cfg.TLS, cfg.ConnectTimeout, lm)
+		b.tcp = newListener(listenerSecret, cfg.Addr, cfg.TLS, cfg.ConnectTimeout, cfg.MaxConnecting, lm)
 	}
 	if cfg.CertAddr != "" {
 		tc := cfg.CertTLS.Clone()
@@ -345,7 +366,7 @@ func New(cfg Config) (*Broker, error) {
 			}
 			return nil
 		}
-		b.mtls = newListener(listenerCert, cfg.CertAddr, tc, cfg.ConnectTimeout, lm)
+		b.mtls = newListener(listenerCert, cfg.CertAddr, tc, cfg.ConnectTimeout, cfg.MaxConnecting, lm)
 	}
 	return b, nil
 }

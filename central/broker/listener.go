@@ -33,6 +33,7 @@ type listenerMetrics struct {
 	acceptErrors *metrics.CounterVec
 	timeouts     *metrics.CounterVec
 	connecting   *metrics.GaugeVec
+	shed         *metrics.CounterVec
 }
 
 func newListenerMetrics(r *metrics.Registry) *listenerMetrics {
@@ -43,6 +44,8 @@ func newListenerMetrics(r *metrics.Registry) *listenerMetrics {
 			"MQTT connections closed because they had not completed the TLS handshake and sent CONNECT within the connect timeout.", "listener"),
 		connecting: r.GaugeVec("swc_broker_connecting",
 			"MQTT connections accepted that have not sent CONNECT yet.", "listener"),
+		shed: r.CounterVec("swc_broker_connects_shed_total",
+			"MQTT connections closed at once because the listener already had its maximum of connections without CONNECT.", "listener"),
 	}
 }
 
@@ -64,6 +67,14 @@ func newListenerMetrics(r *metrics.Registry) *listenerMetrics {
 //     logged, and the loop backs off (5 ms doubling to 1 s) and retries; it
 //     returns only when the listener is closed.
 //
+// A third limit has no counterpart in mochi: at most maxConnecting
+// connections without CONNECT per listener; a new one beyond it is closed
+// at once and counted. The connect deadline bounds how long an idle client
+// holds a descriptor, this bounds how many it holds, so that a flood of
+// them (thousands a second) cannot take the descriptors the process needs
+// for its connected doors, its database and its API. Doors that meet the
+// limit retry, as after any refused connection.
+//
 // ready reports whether the listener is accepting: not while its last
 // accept failed, nor once its loop has stopped. Linux takes a descriptor
 // before it looks for a waiting connection, so under EMFILE every accept
@@ -76,6 +87,7 @@ type listener struct {
 	address        string
 	tls            *tls.Config // nil: plain TCP
 	connectTimeout time.Duration
+	maxConnecting  int
 	m              *listenerMetrics
 	log            *slog.Logger
 
@@ -85,6 +97,7 @@ type listener struct {
 
 	pendingMu sync.Mutex
 	pending   map[*connectConn]struct{} // accepted, CONNECT not read yet
+	shedding  bool                      // the last accepted connection was over maxConnecting
 
 	stateMu  sync.Mutex
 	stopped  bool      // Serve's loop has returned
@@ -94,8 +107,8 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
-func newListener(id, address string, tc *tls.Config, connectTimeout time.Duration, m *listenerMetrics) *listener {
-	return &listener{id: id, address: address, tls: tc, connectTimeout: connectTimeout, m: m,
+func newListener(id, address string, tc *tls.Config, connectTimeout time.Duration, maxConnecting int, m *listenerMetrics) *listener {
+	return &listener{id: id, address: address, tls: tc, connectTimeout: connectTimeout, maxConnecting: maxConnecting, m: m,
 		pending: map[*connectConn]struct{}{}}
 }
 
@@ -169,6 +182,9 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 		}
 		recovered()
 		c := l.track(raw)
+		if c == nil {
+			continue
+		}
 		go func() {
 			if err := establish(l.id, c); err != nil {
 				l.log.Debug("broker: connection ended", "remote", raw.RemoteAddr().String(), "err", err)
@@ -179,11 +195,28 @@ func (l *listener) Serve(establish listeners.EstablishFn) {
 
 // track wraps an accepted connection: it starts its connect deadline and
 // adds TLS when the listener has it (the handshake runs on mochi's first
-// read, within the deadline).
+// read, within the deadline). Over maxConnecting it closes the connection
+// and returns nil.
 func (l *listener) track(raw net.Conn) net.Conn {
+	l.pendingMu.Lock() // expire (leave) waits for the map and the timer
+	if len(l.pending) >= l.maxConnecting {
+		first := !l.shedding
+		l.shedding = true
+		l.pendingMu.Unlock()
+		_ = raw.Close()
+		l.m.shed.With(l.id).Inc()
+		if first {
+			l.log.Warn("broker: too many connections without CONNECT; closing new ones until some go",
+				"max_connecting", l.maxConnecting)
+		}
+		return nil
+	}
+	if l.shedding {
+		l.shedding = false
+		l.log.Info("broker: accepting new connections again", "max_connecting", l.maxConnecting)
+	}
 	cc := &connectConn{Conn: raw, l: l}
 	l.m.connecting.With(l.id).Add(1)
-	l.pendingMu.Lock() // expire (leave) waits for both
 	l.pending[cc] = struct{}{}
 	cc.timer = time.AfterFunc(l.connectTimeout, cc.expire)
 	l.pendingMu.Unlock()

@@ -251,3 +251,35 @@ func TestCloseEndsConnectionsWithoutConnect(t *testing.T) {
 	}
 	assert.Zero(t, secret.counter(t, "swc_broker_connect_timeouts_total", "listener", listenerSecret), "closed by Close, not by the deadline")
 }
+
+// TestMaxConnecting: on both listeners, beyond MaxConnecting connections
+// without CONNECT a new connection is closed at once and counted, so idle
+// clients cannot take every file descriptor of the process; once one of
+// them goes, a door connects.
+func TestMaxConnecting(t *testing.T) {
+	secret, cert := startBothBroker(t, func(c *Config) { c.ConnectTimeout, c.MaxConnecting = MaxConnectTimeout, 3 })
+	for _, tg := range []*target{secret, cert} {
+		t.Run(tg.name, func(t *testing.T) {
+			var idle []net.Conn
+			for range 3 {
+				c, err := net.Dial("tcp", tg.addr)
+				require.NoError(t, err)
+				defer c.Close()
+				idle = append(idle, c)
+			}
+			require.Eventually(t, func() bool { return tg.counter(t, "swc_broker_connecting", "listener", tg.listenerID()) == 3 },
+				wait, 10*time.Millisecond, "the broker accepted the idle connections")
+			extra, err := net.Dial("tcp", tg.addr)
+			require.NoError(t, err)
+			defer extra.Close()
+			requireClosedByBroker(t, extra, "a connection over MaxConnecting")
+			assert.Equal(t, uint64(1), tg.counter(t, "swc_broker_connects_shed_total", "listener", tg.listenerID()))
+			assert.Equal(t, uint64(3), tg.counter(t, "swc_broker_connecting", "listener", tg.listenerID()), "the first ones are kept")
+
+			require.NoError(t, idle[0].Close())
+			require.Eventually(t, func() bool { return tg.counter(t, "swc_broker_connecting", "listener", tg.listenerID()) == 2 },
+				wait, 10*time.Millisecond, "the broker saw the idle connection go")
+			tg.door(t, "door-a")
+		})
+	}
+}

@@ -85,6 +85,10 @@ type Config struct {
 	// connection to complete its TLS handshake and send CONNECT before it
 	// closes it (0: broker.DefaultConnectTimeout).
 	MQTTConnectTimeout time.Duration
+	// MQTTMaxConnecting caps, per listener of the embedded broker, the
+	// connections that have not sent CONNECT yet (0:
+	// broker.DefaultMaxConnecting).
+	MQTTMaxConnecting int
 	// Hosts are the DNS names and IP addresses on the central's TLS
 	// certificates (API and broker); default: the host name, localhost,
 	// 127.0.0.1 and ::1.
@@ -141,6 +145,9 @@ func (c *Config) Check() error {
 	}
 	if c.MQTTConnectTimeout < 0 || c.MQTTConnectTimeout > broker.MaxConnectTimeout {
 		return fmt.Errorf("--mqtt-connect-timeout %v: want more than 0 and at most %v", c.MQTTConnectTimeout, broker.MaxConnectTimeout)
+	}
+	if c.MQTTMaxConnecting < 0 {
+		return fmt.Errorf("--mqtt-max-connecting %d: want more than 0", c.MQTTMaxConnecting)
 	}
 	if c.DefaultRateCents < 0 {
 		return fmt.Errorf("--rate-cents %d: want the network hourly rate in cents, more than 0", c.DefaultRateCents)

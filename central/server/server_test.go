@@ -117,6 +117,7 @@ func TestConfigCheck(t *testing.T) {
 		{"no mqtt", func(c *server.Config) { c.MQTTAddr = "" }},
 		{"negative mqtt connect timeout", func(c *server.Config) { c.MQTTConnectTimeout = -time.Second }},
 		{"mqtt connect timeout over the maximum", func(c *server.Config) { c.MQTTConnectTimeout = time.Hour }},
+		{"negative mqtt max connecting", func(c *server.Config) { c.MQTTMaxConnecting = -1 }},
 	} {
 		c := ok
 		tc.mod(&c)
