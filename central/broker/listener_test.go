@@ -120,7 +120,9 @@ func TestConnectDeadline(t *testing.T) {
 // opened, so that the broker (in this process) cannot accept the last one:
 // its accept fails with EMFILE. release closes them and restores the limit.
 // The broker's ConnectTimeout must be longer than the test, so that it does
-// not free descriptors on its own.
+// not free descriptors on its own. The limit is the whole test process's:
+// tests that use it must not run in parallel with others (none in this
+// package do).
 func exhaustFDs(t *testing.T, addr string) (release func()) {
 	t.Helper()
 	var old syscall.Rlimit
