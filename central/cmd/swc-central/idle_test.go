@@ -34,13 +34,12 @@ import (
 // file limit is fdLimit (soft and hard, set by the shell's ulimit before it
 // execs the central), with both MQTT listeners on loopback.
 type limitedCentral struct {
-	t      *testing.T
-	http   string // host:port of the API
-	mqtt   string // the secret listener
-	mqtts  string // the certificate listener
-	token  string // the admin token
-	pid    int
-	stdout *bytes.Buffer
+	t     *testing.T
+	http  string // host:port of the API
+	mqtt  string // the secret listener
+	mqtts string // the certificate listener
+	token string // the admin token
+	pid   int
 }
 
 const fdLimit = 256
@@ -48,14 +47,13 @@ const fdLimit = 256
 func startLimitedCentral(t *testing.T, connectTimeout time.Duration) *limitedCentral {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
-	c := &limitedCentral{t: t, stdout: &bytes.Buffer{},
+	c := &limitedCentral{t: t,
 		mqtt:  fmt.Sprintf("127.0.0.1:%d", servicetest.FreePort(t)),
 		mqtts: fmt.Sprintf("127.0.0.1:%d", servicetest.FreePort(t))}
 	cmd := exec.Command("sh", "-c", `ulimit -n `+strconv.Itoa(fdLimit)+` && exec "$@"`, "sh", os.Args[0],
 		"serve", "--data", dir, "--http", "127.0.0.1:0", "--hosts", "127.0.0.1",
 		"--mqtt", c.mqtt, "--mqtts", c.mqtts, "--mqtt-connect-timeout", connectTimeout.String())
 	cmd.Env = append(os.Environ(), "SWC_CENTRAL_AS_MAIN=1")
-	cmd.Stdout = c.stdout
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
