@@ -41,6 +41,26 @@
 //
 // # Limits and what happens when they are reached
 //
+//   - ConnectTimeout (default 10 s): an accepted connection must complete
+//     its TLS handshake and send CONNECT within it, or the broker closes it
+//     (swc_broker_connect_timeouts_total; swc_broker_connecting is the
+//     number waiting now). mochi itself sets a deadline only after CONNECT,
+//     from the keepalive, so without it a client that connects and sends
+//     nothing holds a descriptor and tens of KiB forever. After CONNECT
+//     mochi's keepalive deadline applies (see MaxKeepAlive).
+//   - MaxConnecting (default 4096) per listener: connections accepted that
+//     have not sent CONNECT yet; beyond it a new connection is closed at
+//     once (swc_broker_connects_shed_total). The deadline bounds how long an
+//     idle client holds a descriptor, this how many: a flood of them cannot
+//     take the descriptors the connected doors, the database and the API
+//     need.
+//   - The process's open-file limit (LimitNOFILE in the systemd unit): when
+//     it is reached, accepting fails (EMFILE). mochi's listener stops
+//     accepting for good at the first such error; the broker's listener
+//     counts it (swc_broker_accept_errors_total), backs off (5 ms doubling
+//     to 1 s) and retries, and Ready, hence /readyz, reports the listener
+//     as not accepting until an accept works again. Connections wait in the
+//     kernel's backlog meanwhile.
 //   - MaxPacketSize (default protocol.MaxMessageSize plus 1 KiB for the MQTT
 //     header, topic and properties): a larger packet closes the connection
 //     before it is read into memory. A publish whose payload is larger than
@@ -98,7 +118,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -136,6 +155,18 @@ const (
 	DefaultSessionExpiry    = 24 * time.Hour
 	DefaultAuthTimeout      = 5 * time.Second
 	DefaultMaxKeepAlive     = 60 * time.Second
+	// DefaultConnectTimeout leaves a door on a lossy link room for its TCP
+	// handshake, TLS handshake and CONNECT with a few retransmissions
+	// (Linux's initial retransmission timeout is 1 s, doubling: 1+2+4 s).
+	DefaultConnectTimeout = 10 * time.Second
+	// MaxConnectTimeout caps Config.ConnectTimeout: a longer one would
+	// bring back the idle connections the timeout is there to close.
+	MaxConnectTimeout = 5 * time.Minute
+	// DefaultMaxConnecting is far above what doors need (10,000 doors
+	// reconnecting after a restart are each a fraction of a second in
+	// their TLS handshake and CONNECT) and far below the open-file limit
+	// of the systemd unit (65,536), so that idle clients cannot exhaust it.
+	DefaultMaxConnecting = 4096
 	// MinServiceSecret is the shortest service secret accepted.
 	MinServiceSecret = 16
 )
@@ -180,6 +211,15 @@ type Config struct {
 	// too). It bounds how long a subscriber that stopped reading can hold a
 	// publisher (see the package documentation).
 	MaxKeepAlive time.Duration
+	// ConnectTimeout is how long an accepted connection may take to
+	// complete its TLS handshake (on a TLS listener) and send its CONNECT
+	// packet; the broker then closes it (DefaultConnectTimeout; see the
+	// package documentation).
+	ConnectTimeout time.Duration
+	// MaxConnecting caps, per listener, the connections accepted that have
+	// not sent CONNECT yet; beyond it a new connection is closed at once
+	// (DefaultMaxConnecting; see the package documentation).
+	MaxConnecting int
 
 	Logger *slog.Logger
 	// Metrics receives the broker's counters; nil uses a private registry.
@@ -239,6 +279,18 @@ func (c *Config) defaults() error {
 	if c.MaxKeepAlive < time.Second || c.MaxKeepAlive > 65535*time.Second {
 		return fmt.Errorf("broker: Config.MaxKeepAlive %v: want 1 s to 65535 s", c.MaxKeepAlive)
 	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.ConnectTimeout < 0 || c.ConnectTimeout > MaxConnectTimeout {
+		return fmt.Errorf("broker: Config.ConnectTimeout %v: want more than 0 and at most %v", c.ConnectTimeout, MaxConnectTimeout)
+	}
+	if c.MaxConnecting == 0 {
+		c.MaxConnecting = DefaultMaxConnecting
+	}
+	if c.MaxConnecting < 0 {
+		return fmt.Errorf("broker: Config.MaxConnecting %d: want more than 0", c.MaxConnecting)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -253,8 +305,8 @@ type Broker struct {
 	cfg    Config
 	log    *slog.Logger
 	server *mqtt.Server
-	tcp    *listeners.TCP // the secret listener, or nil
-	mtls   *listeners.TCP // the certificate listener, or nil
+	tcp    *listener // the secret listener, or nil
+	mtls   *listener // the certificate listener, or nil
 	hook   *hook
 
 	mu      sync.Mutex
@@ -292,8 +344,9 @@ func New(cfg Config) (*Broker, error) {
 	if err := server.AddHook(b.hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add hook: %w", err)
 	}
+	lm := newListenerMetrics(cfg.Metrics)
 	if cfg.Addr != "" {
-		b.tcp = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: listenerSecret, Address: cfg.Addr, TLSConfig: cfg.TLS})
+		b.tcp = newListener(listenerSecret, cfg.Addr, cfg.TLS, cfg.ConnectTimeout, cfg.MaxConnecting, lm)
 	}
 	if cfg.CertAddr != "" {
 		tc := cfg.CertTLS.Clone()
@@ -313,7 +366,7 @@ func New(cfg Config) (*Broker, error) {
 			}
 			return nil
 		}
-		b.mtls = listeners.NewTCP(listeners.Config{Type: listeners.TypeTCP, ID: listenerCert, Address: cfg.CertAddr, TLSConfig: tc})
+		b.mtls = newListener(listenerCert, cfg.CertAddr, tc, cfg.ConnectTimeout, cfg.MaxConnecting, lm)
 	}
 	return b, nil
 }
@@ -373,6 +426,32 @@ func (b *Broker) CertAddr() string {
 		return ""
 	}
 	return b.mtls.Address()
+}
+
+// Ready returns nil when the broker is serving and each of its listeners
+// accepts connections; otherwise an error naming each listener that does
+// not (its accept failing, such as EMFILE, or its loop stopped) or saying
+// the broker is not started or closed. /readyz reports it.
+func (b *Broker) Ready() error {
+	b.mu.Lock()
+	started, closed := b.started, b.closed
+	b.mu.Unlock()
+	switch {
+	case closed:
+		return errors.New("broker: closed")
+	case !started:
+		return errors.New("broker: not started")
+	}
+	var errs []error
+	for _, l := range []*listener{b.tcp, b.mtls} {
+		if l == nil {
+			continue
+		}
+		if err := l.ready(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Close disconnects every client and stops listening. It is idempotent.

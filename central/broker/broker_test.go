@@ -468,6 +468,9 @@ func TestConfigValidation(t *testing.T) {
 		{"service user with a wildcard", func(c *Config) { c.ServiceUsername = "swc/#" }},
 		{"short service secret", func(c *Config) { c.ServiceSecret = "short" }},
 		{"packet limit below the protocol's", func(c *Config) { c.MaxPacketSize = protocol.MaxMessageSize - 1 }},
+		{"negative connect timeout", func(c *Config) { c.ConnectTimeout = -time.Second }},
+		{"connect timeout over the maximum", func(c *Config) { c.ConnectTimeout = MaxConnectTimeout + time.Second }},
+		{"negative max connecting", func(c *Config) { c.MaxConnecting = -1 }},
 		{"certificate listener without an identifier", func(c *Config) {
 			c.CertAddr, c.CertTLS = "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{}}}
 		}},
@@ -487,6 +490,8 @@ func TestConfigValidation(t *testing.T) {
 	b, err := New(ok)
 	require.NoError(t, err)
 	assert.Equal(t, uint32(protocol.MaxMessageSize+DefaultPacketOverhead), b.cfg.MaxPacketSize)
+	assert.Equal(t, DefaultConnectTimeout, b.cfg.ConnectTimeout)
+	assert.Equal(t, DefaultMaxConnecting, b.cfg.MaxConnecting)
 	assert.NoError(t, b.Close(), "closing a broker never started")
 
 	// The certificate listener alone needs neither door secrets nor a

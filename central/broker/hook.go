@@ -101,11 +101,13 @@ func (h *hook) refuse(cl *mqtt.Client, reason string, attrs ...any) bool {
 	return false
 }
 
-// OnConnect caps the client's keepalive (0 means none) at MaxKeepAlive. mochi
+// OnConnect ends the connection's connect deadline (its CONNECT is read:
+// see listener) and caps the client's keepalive (0 means none) at MaxKeepAlive. mochi
 // closes a connection that has sent nothing for 1.5 keepalives, and that
 // deadline is also what frees a publisher held by a subscriber that stopped
 // reading (see the package documentation).
 func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
+	connectDone(cl.Net.Conn)
 	limit := uint16(h.cfg.MaxKeepAlive / time.Second)
 	if pk.Connect.Keepalive == 0 || pk.Connect.Keepalive > limit {
 		cl.State.Keepalive = limit

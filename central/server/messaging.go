@@ -130,7 +130,8 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 	if err != nil {
 		return err
 	}
-	bc := broker.Config{Addr: s.cfg.MQTTAddr, Doors: s.Store, ServiceUsername: ServiceUser, ServiceSecret: secret, Logger: s.log, Metrics: s.Metrics}
+	bc := broker.Config{Addr: s.cfg.MQTTAddr, Doors: s.Store, ServiceUsername: ServiceUser, ServiceSecret: secret,
+		ConnectTimeout: s.cfg.MQTTConnectTimeout, MaxConnecting: s.cfg.MQTTMaxConnecting, Logger: s.log, Metrics: s.Metrics}
 	if s.cfg.MQTTSAddr != "" {
 		bc.CertAddr, bc.CertTLS = s.cfg.MQTTSAddr, s.certs.TLSConfig()
 		bc.Certs = &enroll.DoorIdentity{CA: s.CA, Keys: s.Store, ServiceUsername: ServiceUser}

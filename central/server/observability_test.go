@@ -183,17 +183,22 @@ func TestReadyz(t *testing.T) {
 		return code == 200
 	}, 10*time.Second, 20*time.Millisecond, "ready once the ingest is connected")
 	assert.True(t, res.Ready)
-	assert.Equal(t, map[string]string{"store": "ok", "broker": "ok"}, res.Checks)
+	assert.Equal(t, map[string]string{"store": "ok", "broker": "ok", "mqtt_listeners": "ok"}, res.Checks)
 
 	require.NoError(t, s.Broker.Close())
+	code, body := call(t, s, "", "GET", "/readyz", nil)
+	require.NoError(t, json.Unmarshal(body, &res))
+	assert.Equal(t, 503, code, "not ready as soon as the listeners are closed")
+	assert.Equal(t, "not accepting", res.Checks["mqtt_listeners"], "the embedded broker's listeners are closed")
 	require.Eventually(t, func() bool {
 		code, body := call(t, s, "", "GET", "/readyz", nil)
 		require.NoError(t, json.Unmarshal(body, &res))
-		return code == 503
-	}, 10*time.Second, 20*time.Millisecond, "not ready without the broker")
+		return code == 503 && res.Checks["broker"] != "ok"
+	}, 10*time.Second, 20*time.Millisecond, "the ingest notices it lost the broker")
 	assert.False(t, res.Ready)
 	assert.Equal(t, "not connected", res.Checks["broker"])
+	assert.Equal(t, "not accepting", res.Checks["mqtt_listeners"], "the embedded broker's listeners are closed")
 	assert.Equal(t, "ok", res.Checks["store"])
-	code, _ := call(t, s, "", "GET", "/healthz", nil)
+	code, _ = call(t, s, "", "GET", "/healthz", nil)
 	assert.Equal(t, 200, code, "alive all the same")
 }

@@ -81,6 +81,14 @@ type Config struct {
 	// authenticate with their certificate ("" for none; MQTTAddr is then
 	// the per-door-secret listener, an explicit alternative).
 	MQTTSAddr string
+	// MQTTConnectTimeout is how long the embedded broker gives an accepted
+	// connection to complete its TLS handshake and send CONNECT before it
+	// closes it (0: broker.DefaultConnectTimeout).
+	MQTTConnectTimeout time.Duration
+	// MQTTMaxConnecting caps, per listener of the embedded broker, the
+	// connections that have not sent CONNECT yet (0:
+	// broker.DefaultMaxConnecting).
+	MQTTMaxConnecting int
 	// Hosts are the DNS names and IP addresses on the central's TLS
 	// certificates (API and broker); default: the host name, localhost,
 	// 127.0.0.1 and ::1.
@@ -134,6 +142,12 @@ func (c *Config) Check() error {
 	}
 	if c.DoorCertValidity != 0 && (c.DoorCertValidity < time.Hour || c.DoorCertValidity > 365*24*time.Hour) {
 		return fmt.Errorf("--door-cert-validity %v: want 1h to 8760h", c.DoorCertValidity)
+	}
+	if c.MQTTConnectTimeout < 0 || c.MQTTConnectTimeout > broker.MaxConnectTimeout {
+		return fmt.Errorf("--mqtt-connect-timeout %v: want more than 0 and at most %v", c.MQTTConnectTimeout, broker.MaxConnectTimeout)
+	}
+	if c.MQTTMaxConnecting < 0 {
+		return fmt.Errorf("--mqtt-max-connecting %d: want more than 0", c.MQTTMaxConnecting)
 	}
 	if c.DefaultRateCents < 0 {
 		return fmt.Errorf("--rate-cents %d: want the network hourly rate in cents, more than 0", c.DefaultRateCents)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -114,6 +115,9 @@ func TestConfigCheck(t *testing.T) {
 		{"broker host", func(c *server.Config) { c.BrokerURL = "mqtt://" }},
 		{"db scheme", func(c *server.Config) { c.DBURL = "mysql://x" }},
 		{"no mqtt", func(c *server.Config) { c.MQTTAddr = "" }},
+		{"negative mqtt connect timeout", func(c *server.Config) { c.MQTTConnectTimeout = -time.Second }},
+		{"mqtt connect timeout over the maximum", func(c *server.Config) { c.MQTTConnectTimeout = time.Hour }},
+		{"negative mqtt max connecting", func(c *server.Config) { c.MQTTMaxConnecting = -1 }},
 	} {
 		c := ok
 		tc.mod(&c)

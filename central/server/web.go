@@ -98,8 +98,10 @@ type readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// readyz answers 200 when the store answers and the ingest's broker
-// connections are up, 503 otherwise, saying which check failed.
+// readyz answers 200 when the store answers, the ingest's broker
+// connections are up and (with the embedded broker) its listeners accept
+// connections, 503 otherwise, saying which check failed (the details are
+// logged, not shown).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -110,6 +112,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.Ingest.Connected() {
 		res.Ready, res.Checks["broker"] = false, "not connected"
+	}
+	if s.Broker != nil {
+		// The embedded broker's listeners: one whose accept fails (the
+		// process out of descriptors) or has stopped takes no new door.
+		res.Checks["mqtt_listeners"] = "ok"
+		if err := s.Broker.Ready(); err != nil {
+			res.Ready, res.Checks["mqtt_listeners"] = false, "not accepting"
+			s.log.Warn("readyz: embedded broker not accepting", "err", err)
+		}
 	}
 	status := http.StatusOK
 	if !res.Ready {

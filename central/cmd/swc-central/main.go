@@ -1,7 +1,7 @@
 // Command swc-central is the cooperative's central service: booking source of
 // truth, whitelist compiler, event ingest and hours settlement.
 //
-//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
+//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
 //	swc-central key [--data DIR]
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--rate-cents N]
@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/server"
@@ -75,6 +76,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.HTTPS, "https", false, "serve the API over HTTPS with a certificate from the central's CA (for --hosts); technicians pin the CA with the fingerprint shown with each enrollment token")
 	fs.StringVar(&cfg.MQTTSAddr, "mqtts", ":8883", "embedded MQTT broker: mutual-TLS listen address, where doors authenticate with their certificate (empty: none)")
 	fs.StringVar(&cfg.MQTTAddr, "mqtt", "", "embedded MQTT broker: listen address where doors authenticate with a per-door secret instead of a certificate (explicit option; empty: none)")
+	fs.DurationVar(&cfg.MQTTConnectTimeout, "mqtt-connect-timeout", broker.DefaultConnectTimeout, "embedded MQTT broker: how long a new connection may take to complete its TLS handshake and send CONNECT before it is closed (at most "+broker.MaxConnectTimeout.String()+")")
+	fs.IntVar(&cfg.MQTTMaxConnecting, "mqtt-max-connecting", broker.DefaultMaxConnecting, "embedded MQTT broker: at most this many connections per listener that have not sent CONNECT yet; new ones beyond it are closed at once")
 	hosts := fs.String("hosts", "", "comma-separated DNS names and IP addresses of this central, on its TLS certificates (default: the host name, localhost, 127.0.0.1, ::1); the first is the one given to doors")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "how technicians reach the API, such as https://central.example.org:8443 (default: taken from each request)")
 	fs.StringVar(&cfg.PublicMQTT, "public-mqtt", "", "broker address given to doors at enrollment, mqtts://host:port (default: the first --hosts name and the --mqtts port, or --broker when it is mqtts://)")
