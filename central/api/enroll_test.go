@@ -62,8 +62,8 @@ func TestEnrollmentTokens(t *testing.T) {
 		{"tech1", "d1", map[string]any{"ttl_minutes": 30}, 201, ""},
 		{"mgr1", "d1", nil, 201, ""},
 		{"admin", "d2", nil, 201, ""},
-		{"tech1", "d2", nil, 403, ""},
-		{"mgr1", "d2", nil, 403, ""},
+		{"tech1", "d2", nil, 404, ""},
+		{"mgr1", "d2", nil, 404, ""},
 		{"admin", "nope", nil, 404, ""},
 		{"tech1", "d1", map[string]any{"ttl_minutes": 20000}, 400, "ttl_minutes"},
 		{"tech1", "d1", map[string]any{"ttl": 5}, 400, "ttl"},
@@ -173,9 +173,9 @@ func TestTechnicianRegistersBadges(t *testing.T) {
 	res := f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m1"})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F7", MemberID: "m2"})
-	require.Equal(t, http.StatusForbidden, res.Status, "a member of another center")
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "a member of another center is answered as a missing one")
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F8", MemberID: "n1"})
-	require.Equal(t, http.StatusForbidden, res.Status, "a nomadic member is the cooperative's")
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "a nomadic member is the cooperative's")
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m1"})
 	require.Equal(t, http.StatusConflict, res.Status)
 	assert.Equal(t, "duplicate_badge_uid", res.Err.Code)

@@ -173,7 +173,7 @@ func (s *Server) getCenter(w http.ResponseWriter, r *http.Request, p *principal)
 		return err
 	}
 	if !p.in(id) {
-		return outside("center " + id)
+		return hidden("center", id)
 	}
 	c, err := s.st.Center(r.Context(), id)
 	if err != nil {
@@ -248,7 +248,7 @@ func (s *Server) room(r *http.Request, p *principal) (domain.Room, error) {
 		return x, err
 	}
 	if !p.in(x.CenterID) {
-		return x, outside("room " + id)
+		return x, hidden("room", id)
 	}
 	return x, nil
 }
@@ -326,7 +326,7 @@ func (s *Server) door(r *http.Request, p *principal) (domain.Door, error) {
 		return x, err
 	}
 	if !p.in(x.CenterID) {
-		return x, outside("door " + id)
+		return x, hidden("door", id)
 	}
 	return x, nil
 }
@@ -451,7 +451,7 @@ func (s *Server) memberOf(r *http.Request, p *principal, id string) (domain.Memb
 		return x, err
 	}
 	if !p.admin() && !p.in(x.HomeCenterID) {
-		return x, outside("member " + id)
+		return x, hidden("member", id)
 	}
 	return x, nil
 }
@@ -516,15 +516,16 @@ func (s *Server) listBadges(w http.ResponseWriter, r *http.Request, p *principal
 	return sendPage(w, pg, err)
 }
 
-// badgeMember checks the caller may handle badges of the member (a missing
-// member is left to the store to report).
+// badgeMember checks the caller may handle badges of the member. A member
+// outside the caller's centers is answered exactly like a missing one (the
+// store's missing_ref on member_id).
 func (s *Server) badgeMember(r *http.Request, p *principal, member string) error {
 	if p.admin() {
 		return nil
 	}
-	_, err := s.memberOf(r, p, member)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	x, err := s.st.Member(r.Context(), member)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !p.in(x.HomeCenterID)) {
+		return hiddenRef("member_id", "member", member)
 	}
 	return err
 }
@@ -565,8 +566,8 @@ func (s *Server) badge(r *http.Request, p *principal) (domain.Badge, error) {
 	}
 	if err := s.badgeMember(r, p, x.MemberID); err != nil {
 		var ae *Error
-		if errors.As(err, &ae) && ae.Code == "forbidden" {
-			return x, outside("badge " + string(uid))
+		if errors.As(err, &ae) && ae.Code == "forbidden" || errors.Is(err, store.ErrMissingRef) {
+			return x, hidden("badge", uid)
 		}
 		return x, err
 	}
@@ -652,7 +653,7 @@ func (s *Server) booking(r *http.Request, p *principal) (domain.Booking, error) 
 		return x, err
 	}
 	if !p.in(x.CenterID) {
-		return x, outside("booking " + id)
+		return x, hidden("booking", id)
 	}
 	return x, nil
 }
@@ -736,7 +737,7 @@ func (s *Server) getPass(w http.ResponseWriter, r *http.Request, p *principal) e
 		return err
 	}
 	if !p.admin() && !x.Covers(p.Centers[0]) {
-		return outside("pass " + id)
+		return hidden("pass", id)
 	}
 	return writeJSON(w, http.StatusOK, x)
 }

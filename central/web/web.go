@@ -204,6 +204,13 @@ func forbidden(what string) error {
 	return &pageError{status: http.StatusForbidden, msg: what + " is not in your centers."}
 }
 
+// hidden is the answer about an existing object of a center the viewer
+// does not see: exactly the answer about an id that does not exist (the
+// store's not-found error), so that pages do not tell which ids exist in
+// other centers. forbidden stays for centers the viewer names in a query,
+// which is refused before anything is looked up.
+func hidden(what, id string) error { return store.Errf(store.ErrNotFound, "", "%s %v", what, id) }
+
 // page wraps a handler: a valid session is required (else the login page),
 // the role must be one of roles (nil: any), POST forms must carry the
 // session's CSRF token, and errors become error pages.

@@ -1,0 +1,95 @@
+package api_test
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/domain"
+)
+
+// TestForeignObjectsLookMissing asks, as a manager and a technician of c1,
+// for objects of center c2 and for objects that do not exist at all: both
+// answers must be the same (status and body, with the id swapped), so
+// that nobody learns which ids exist in other centers.
+func TestForeignObjectsLookMissing(t *testing.T) {
+	booking := func(id string) domain.Booking {
+		return domain.Booking{ID: id, MemberID: "m1", CenterID: "c1", Start: t0.Add(5 * time.Hour), End: t0.Add(6 * time.Hour), Status: domain.BookingConfirmed}
+	}
+	tests := []struct {
+		who, method, path string // path with ID for the id
+		foreign, missing  string
+		body              func(id string) any
+	}{
+		{"mgr1", "GET", "/centers/ID", "c2", "c404", nil},
+		{"tech1", "GET", "/centers/ID", "c2", "c404", nil},
+		{"mgr1", "GET", "/rooms/ID", "r2", "r404", nil},
+		{"mgr1", "PUT", "/rooms/ID", "r2", "r404", func(id string) any { return domain.Room{ID: id, CenterID: "c1", Name: "n"} }},
+		{"mgr1", "DELETE", "/rooms/ID", "r2", "r404", nil},
+		{"tech1", "GET", "/rooms/ID", "r2", "r404", nil},
+		{"mgr1", "GET", "/doors/ID", "d2", "d404", nil},
+		{"mgr1", "PUT", "/doors/ID", "d2", "d404", func(id string) any { return domain.Door{ID: id, CenterID: "c1", Name: "n"} }},
+		{"mgr1", "DELETE", "/doors/ID", "d2", "d404", nil},
+		{"mgr1", "GET", "/doors/ID/sequence", "d2", "d404", nil},
+		{"tech1", "GET", "/doors/ID", "d2", "d404", nil},
+		{"tech1", "POST", "/doors/ID/secret", "d2", "d404", nil},
+		{"tech1", "POST", "/doors/ID/commands", "d2", "d404", func(string) any { return map[string]any{"action": "unlock"} }},
+		{"mgr1", "GET", "/members/ID", "m2", "m404", nil},
+		{"mgr1", "GET", "/members/ID", "n1", "m404", nil},
+		{"mgr1", "PUT", "/members/ID", "m2", "m404", func(id string) any { return domain.Member{ID: id, Name: "n", HomeCenterID: "c1", Status: "active"} }},
+		{"mgr1", "DELETE", "/members/ID", "m2", "m404", nil},
+		{"mgr1", "GET", "/badges/ID", "22222222", "99999999", nil},
+		{"mgr1", "PUT", "/badges/ID", "22222222", "99999999", func(id string) any { return domain.Badge{UID: "22222222", MemberID: "m1"} }},
+		{"mgr1", "DELETE", "/badges/ID", "22222222", "99999999", nil},
+		{"mgr1", "POST", "/badges", "m2", "m404", func(id string) any { return domain.Badge{UID: "55555555", MemberID: id} }},
+		{"tech1", "POST", "/badges", "m2", "m404", func(id string) any { return domain.Badge{UID: "55555555", MemberID: id} }},
+		{"mgr1", "GET", "/bookings/ID", "k2", "k404", nil},
+		{"mgr1", "PUT", "/bookings/ID", "k2", "k404", func(id string) any { return booking(id) }},
+		{"mgr1", "DELETE", "/bookings/ID", "k2", "k404", nil},
+		{"mgr1", "GET", "/passes/ID", "p2", "p404", nil},
+	}
+	f := newFixture(t)
+	f.srv = api.New(api.Config{Store: f.st, Logger: slog.New(slog.NewTextHandler(f.log, nil)), Commands: api.NewCommander(f.st, nil, nil, nil, nil, nil), Now: func() time.Time { return t0 }})
+	for _, tc := range tests {
+		var answers [2]response
+		for i, id := range []string{tc.foreign, tc.missing} {
+			var body any
+			if tc.body != nil {
+				body = tc.body(id)
+			}
+			answers[i] = f.do(tc.who, tc.method, strings.ReplaceAll(tc.path, "ID", id), body)
+		}
+		name := tc.who + " " + tc.method + " " + tc.path + " " + tc.foreign
+		require.GreaterOrEqual(t, answers[0].Status, 400, "%s: %s", name, answers[0].Body)
+		require.Equal(t, answers[1].Status, answers[0].Status, "%s: %s", name, answers[0].Body)
+		require.Equal(t, strings.ReplaceAll(string(answers[1].Body), tc.missing, "ID"), strings.ReplaceAll(string(answers[0].Body), tc.foreign, "ID"), name)
+	}
+}
+
+// TestBearerSchemeIsCaseInsensitive: the authentication scheme is a
+// case-insensitive token (RFC 9110 11.1, RFC 6750 2.1).
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	f := newFixture(t)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		for _, sep := range []string{" ", "  "} {
+			req := httptest.NewRequest("GET", api.Prefix+"/whoami", nil)
+			req.Header.Set("Authorization", scheme+sep+f.tokens["mgr1"])
+			rec := httptest.NewRecorder()
+			f.srv.ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code, "%q: %s", scheme+sep, rec.Body)
+		}
+	}
+	for _, h := range []string{"Bearer", "Bearer" + f.tokens["mgr1"], "Bearerx " + f.tokens["mgr1"], "Basic " + f.tokens["mgr1"], "bearer\t" + f.tokens["mgr1"] + "x"} {
+		req := httptest.NewRequest("GET", api.Prefix+"/whoami", nil)
+		req.Header.Set("Authorization", h)
+		rec := httptest.NewRecorder()
+		f.srv.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusUnauthorized, rec.Code, "%q", h)
+	}
+}
