@@ -56,6 +56,10 @@ type Config struct {
 	// command shown with each enrollment token ("" derives it from the
 	// request).
 	PublicURL string
+	// ReservedIDs are names a door id may not be nor start with, besides
+	// DefaultReservedIDs: the MQTT user and shared-subscription group this
+	// central is configured with (see reserved.go).
+	ReservedIDs []string
 }
 
 // Server serves the API.
@@ -74,6 +78,7 @@ type Server struct {
 
 	enroll    *enroll.Service
 	publicURL string
+	reserved  []string // door ids may not start with these (reserved.go)
 }
 
 // handler serves one route for an authenticated caller.
@@ -170,7 +175,7 @@ func (s *Server) table() []route {
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cmds: cfg.Commands,
-		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit}
+		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit, reserved: append(DefaultReservedIDs(), cfg.ReservedIDs...)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

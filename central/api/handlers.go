@@ -310,6 +310,9 @@ func (s *Server) createDoor(w http.ResponseWriter, r *http.Request, p *principal
 	if !p.in(x.CenterID) {
 		return outside("center " + x.CenterID)
 	}
+	if err := s.reservedID(x.ID); err != nil {
+		return err
+	}
 	if err := s.st.CreateDoor(r.Context(), x); err != nil {
 		return err
 	}
