@@ -116,6 +116,8 @@ func TestEnrollEndpoint(t *testing.T) {
 		{"a certificate for a CSR", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: strings.ReplaceAll(csr, "CERTIFICATE REQUEST", "CERTIFICATE")}), "invalid", "csr", 400},
 		{"a damaged CSR", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: strings.Replace(csr, csr[100:110], "AAAAAAAAAA", 1)}), "invalid", "csr", 400},
 		{"unknown token", mustJSON(t, protocol.EnrollRequest{V: 1, Token: "swce_unknown", CSR: csr}), "token_unknown", "token", 401},
+		{"a CSR naming another door", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: doorCSR(t, "d2")}), "wrong_door", "csr", 400},
+		{"a CSR naming an unknown door", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: doorCSR(t, "d9")}), "wrong_door", "csr", 400},
 	} {
 		res := f.do("", "POST", "/enroll", tc.body)
 		require.Equal(t, tc.status, res.Status, "%s: %s", tc.name, res.Body)
@@ -179,6 +181,17 @@ func TestTechnicianRegistersBadges(t *testing.T) {
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m1"})
 	require.Equal(t, http.StatusConflict, res.Status)
 	assert.Equal(t, "duplicate_badge_uid", res.Err.Code)
+}
+
+// doorCSR is a certificate request that names door, as `swc-edge provision
+// --door` makes it.
+func doorCSR(t *testing.T, door string) string {
+	t.Helper()
+	key, err := enroll.NewKey()
+	require.NoError(t, err)
+	csr, err := enroll.NewCSR(key, door)
+	require.NoError(t, err)
+	return string(csr)
 }
 
 func mustJSON(t *testing.T, v any) string {

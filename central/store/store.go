@@ -147,6 +147,11 @@ type Store interface {
 	// it is then marked used and key becomes the door's enrolled key
 	// (replacing an earlier one). It returns the token, with the door.
 	RedeemEnrollment(ctx context.Context, secret string, key DoorKey) (EnrollmentToken, error)
+	// CheckEnrollment returns the token whose secret this is without
+	// spending it, with RedeemEnrollment's errors for a token that is
+	// unknown, used or expired at atMs: enrollment checks a request against
+	// the token's door before it redeems the token.
+	CheckEnrollment(ctx context.Context, secret string, atMs int64) (EnrollmentToken, error)
 	// DoorKey returns the key the door enrolled with (ErrNotFound when it
 	// never enrolled).
 	DoorKey(ctx context.Context, door string) (DoorKey, error)

@@ -138,6 +138,7 @@ func Run(t *testing.T, open Factory) {
 		{"Tokens", testTokens},
 		{"Enrollment", testEnrollment},
 		{"EnrollmentConcurrent", testEnrollmentConcurrent},
+		{"EnrollmentCheck", testEnrollmentCheck},
 		{"Notify", testNotify},
 	}
 	for _, tc := range tests {
