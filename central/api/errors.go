@@ -87,6 +87,8 @@ func toError(err error) (*Error, bool) {
 			e.Status, e.Code = http.StatusNotFound, "not_found"
 		case store.ErrExists:
 			e.Status, e.Code = http.StatusConflict, "exists"
+		case store.ErrRetired:
+			e.Status, e.Code = http.StatusConflict, "id_retired"
 		case store.ErrMissingRef:
 			e.Status, e.Code = http.StatusUnprocessableEntity, "missing_ref"
 		case store.ErrInUse:

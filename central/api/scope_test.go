@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -92,4 +93,31 @@ func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 		f.srv.ServeHTTP(rec, req)
 		require.Equal(t, http.StatusUnauthorized, rec.Code, "%q", h)
 	}
+}
+
+// TestDeletedCenterTokens: a manager token of a deleted center stops
+// working at once, and a center created later cannot take the deleted
+// center's id (which would give the old token, and the old center's
+// events, to the new one).
+func TestDeletedCenterTokens(t *testing.T) {
+	f := newFixture(t)
+	res := f.do("admin", "POST", "/centers", domain.Center{ID: "c9", Name: "9", TimeZone: "UTC"})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	res = f.do("admin", "POST", "/tokens", map[string]any{"id": "mgr9", "name": "m", "role": "manager", "centers": []string{"c9"}})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	var tok struct{ Secret string }
+	require.NoError(t, json.Unmarshal(res.Body, &tok))
+	f.tokens["mgr9"] = tok.Secret
+	require.Equal(t, http.StatusOK, f.do("mgr9", "GET", "/whoami", nil).Status)
+
+	require.Equal(t, http.StatusNoContent, f.do("admin", "DELETE", "/centers/c9", nil).Status)
+	res = f.do("mgr9", "GET", "/whoami", nil)
+	require.Equal(t, http.StatusUnauthorized, res.Status, "the deleted center's token is revoked")
+
+	res = f.do("admin", "POST", "/centers", domain.Center{ID: "c9", Name: "new 9", TimeZone: "UTC"})
+	require.Equal(t, http.StatusConflict, res.Status, "%s", res.Body)
+	require.Equal(t, "id_retired", res.Err.Code)
+	require.Equal(t, "id", res.Err.Field)
+	require.Contains(t, res.Err.Message, "choose another id")
+	require.Equal(t, http.StatusUnauthorized, f.do("mgr9", "GET", "/centers", nil).Status)
 }

@@ -32,3 +32,58 @@ func testEnrollmentCheck(e *env) {
 	_, err = s.CheckEnrollment(ctx, secret, now+3)
 	requireKind(t, err, store.ErrTokenUsed, "token")
 }
+
+// testCenterDeletion: deleting a center revokes the API tokens bound to
+// it (a technician of several centers keeps the others), and its id is
+// never given to another center: the tokens, events and hours that named
+// the old center must not become the new one's.
+func testCenterDeletion(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	require.NoError(t, s.CreateCenter(ctx, center("c3")))
+	tokens := []store.Token{
+		{ID: "admin", Name: "a", Role: store.RoleAdmin, CreatedMs: 1},
+		{ID: "mgr3", Name: "m", Role: store.RoleManager, Centers: []string{"c3"}, CreatedMs: 2},
+		{ID: "mgr1", Name: "m", Role: store.RoleManager, Centers: []string{"c1"}, CreatedMs: 3},
+		{ID: "tech3", Name: "t", Role: store.RoleTechnician, Centers: []string{"c3"}, CreatedMs: 4},
+		{ID: "tech13", Name: "t", Role: store.RoleTechnician, Centers: []string{"c1", "c3", "c2"}, CreatedMs: 5},
+	}
+	secrets := map[string]string{}
+	for _, tk := range tokens {
+		secrets[tk.ID] = store.NewSecret("swct_")
+		require.NoError(t, s.CreateToken(ctx, tk, secrets[tk.ID]))
+	}
+	e.rec.take()
+
+	require.NoError(t, s.DeleteCenter(ctx, "c3"))
+	for _, gone := range []string{"mgr3", "tech3"} {
+		_, err := s.AuthenticateToken(ctx, secrets[gone])
+		requireKind(t, err, store.ErrBadCredentials, "")
+	}
+	for _, kept := range []string{"admin", "mgr1"} {
+		_, err := s.AuthenticateToken(ctx, secrets[kept])
+		require.NoError(t, err, kept)
+	}
+	tk, err := s.AuthenticateToken(ctx, secrets["tech13"])
+	require.NoError(t, err)
+	require.Equal(t, []string{"c1", "c2"}, tk.Centers, "the technician keeps their other centers")
+	page, err := s.ListTokens(ctx, store.TokenFilter{})
+	require.NoError(t, err)
+	ids := []string{}
+	for _, tk := range page.Items {
+		ids = append(ids, tk.ID)
+		require.NotContains(t, tk.Centers, "c3")
+	}
+	require.Equal(t, []string{"admin", "mgr1", "tech13"}, ids)
+
+	// The id stays retired: a new center cannot take it, nor can a token
+	// name it.
+	requireKind(t, s.CreateCenter(ctx, center("c3")), store.ErrRetired, "id")
+	_, err = s.Center(ctx, "c3")
+	requireKind(t, err, store.ErrNotFound, "")
+	requireKind(t, s.CreateToken(ctx, store.Token{ID: "mgr3b", Name: "m", Role: store.RoleManager, Centers: []string{"c3"}}, store.NewSecret("swct_")), store.ErrMissingRef, "centers[0]")
+	_, err = s.AuthenticateToken(ctx, secrets["mgr3"])
+	requireKind(t, err, store.ErrBadCredentials, "")
+	// Other ids are as free as before.
+	require.NoError(t, s.CreateCenter(ctx, center("c4")))
+}

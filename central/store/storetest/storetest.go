@@ -139,6 +139,7 @@ func Run(t *testing.T, open Factory) {
 		{"Enrollment", testEnrollment},
 		{"EnrollmentConcurrent", testEnrollmentConcurrent},
 		{"EnrollmentCheck", testEnrollmentCheck},
+		{"CenterDeletion", testCenterDeletion},
 		{"Notify", testNotify},
 	}
 	for _, tc := range tests {

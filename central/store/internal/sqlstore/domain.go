@@ -120,6 +120,9 @@ func (s *DB) CreateCenter(ctx context.Context, c domain.Center) error {
 		return err
 	}
 	return s.write(ctx, func(t *wtx) error {
+		if err := t.needFreshCenterID(ctx, c.ID); err != nil {
+			return err
+		}
 		_, err := t.exec(ctx, `INSERT INTO centers (id, name, time_zone, hours, rate_cents) VALUES (?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.TimeZone, hoursJSON(c.Hours), c.RateCents)
 		if err != nil {
@@ -164,6 +167,9 @@ func (s *DB) DeleteCenter(ctx context.Context, id string) error {
 			if err := t.inUse(ctx, "center "+id, ref.by, ref.q, id); err != nil {
 				return err
 			}
+		}
+		if err := t.retireCenter(ctx, id, s.now()); err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, `DELETE FROM centers WHERE id = ?`, id); err != nil {
 			return s.mapErr(err, "center "+id, "")
