@@ -101,7 +101,8 @@ func (s *Server) table() []route {
 		doorRole = all // technicians work on doors
 		// remote commands: admins and technicians (of the door's center)
 		commanders = []store.Role{store.RoleAdmin, store.RoleTechnician}
-		// technicians register badges of their centers' members
+		// technicians enroll badges of their centers' members and see and
+		// revoke those they added (badges.go)
 		badgeRole = all
 	)
 	return []route{
@@ -137,11 +138,11 @@ func (s *Server) table() []route {
 		{"PUT", "/members/{id}", managers, s.updateMember},
 		{"DELETE", "/members/{id}", managers, s.deleteMember},
 
-		{"GET", "/badges", managers, s.listBadges},
+		{"GET", "/badges", badgeRole, s.listBadges},
 		{"POST", "/badges", badgeRole, s.createBadge}, // technicians enroll badges (swc-edge enroll-badge)
-		{"GET", "/badges/{uid}", managers, s.getBadge},
-		{"PUT", "/badges/{uid}", managers, s.updateBadge},
-		{"DELETE", "/badges/{uid}", managers, s.deleteBadge},
+		{"GET", "/badges/{uid}", badgeRole, s.getBadge},
+		{"PUT", "/badges/{uid}", badgeRole, s.updateBadge},
+		{"DELETE", "/badges/{uid}", badgeRole, s.deleteBadge},
 
 		{"GET", "/bookings", managers, s.listBookings},
 		{"POST", "/bookings", managers, s.createBooking},

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -172,13 +173,16 @@ func TestEnrollmentUnavailable(t *testing.T) {
 
 func TestTechnicianRegistersBadges(t *testing.T) {
 	f := newFixture(t)
-	res := f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m1"})
+	require.NoError(t, f.st.CreateMember(context.Background(), domain.Member{ID: "m3", Name: "plain", HomeCenterID: "c1", Status: domain.MemberActive}))
+	res := f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m3"})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F9", MemberID: "m1"})
+	require.Equal(t, http.StatusForbidden, res.Status, "m1 is staff of c1: more than a technician may grant")
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F7", MemberID: "m2"})
 	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "a member of another center is answered as a missing one")
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F8", MemberID: "n1"})
 	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "a nomadic member is the cooperative's")
-	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m1"})
+	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m3"})
 	require.Equal(t, http.StatusConflict, res.Status)
 	assert.Equal(t, "duplicate_badge_uid", res.Err.Code)
 }

@@ -510,10 +510,13 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request, p *princip
 // ---- badges: a manager handles badges of their local members.
 
 func (s *Server) listBadges(w http.ResponseWriter, r *http.Request, p *principal) error {
-	q := newQuery(r, "member_id", "revoked")
-	f := store.BadgeFilter{MemberID: q.id("member_id"), Revoked: q.boolean("revoked"), HomeCenterIDs: p.scope(), PageRequest: q.page()}
+	q := newQuery(r, "member_id", "revoked", "added_by")
+	f := store.BadgeFilter{MemberID: q.id("member_id"), Revoked: q.boolean("revoked"), AddedBy: q.id("added_by"), PageRequest: q.page()}
 	if q.err != nil {
 		return q.err
+	}
+	if badgeFilter(p, &f) {
+		return sendPage(w, store.Page[domain.Badge]{Items: []domain.Badge{}}, nil)
 	}
 	pg, err := s.st.ListBadges(r.Context(), f)
 	return sendPage(w, pg, err)
@@ -538,9 +541,10 @@ func (s *Server) createBadge(w http.ResponseWriter, r *http.Request, p *principa
 	if err := s.decode(w, r, &x); err != nil {
 		return err
 	}
-	if err := s.badgeMember(r, p, x.MemberID); err != nil {
+	if err := s.mayEnroll(r, p, x.MemberID); err != nil {
 		return err
 	}
+	x.AddedBy = p.ID
 	if err := s.st.CreateBadge(r.Context(), x); err != nil {
 		return badgeErr(err)
 	}
@@ -567,14 +571,7 @@ func (s *Server) badge(r *http.Request, p *principal) (domain.Badge, error) {
 	if err != nil {
 		return x, err
 	}
-	if err := s.badgeMember(r, p, x.MemberID); err != nil {
-		var ae *Error
-		if errors.As(err, &ae) && ae.Code == "forbidden" || errors.Is(err, store.ErrMissingRef) {
-			return x, hidden("badge", uid)
-		}
-		return x, err
-	}
-	return x, nil
+	return x, s.seesBadge(r, p, x)
 }
 
 func (s *Server) getBadge(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -598,9 +595,11 @@ func (s *Server) updateBadge(w http.ResponseWriter, r *http.Request, p *principa
 	if err := sameID(&uid, string(old.UID), "uid"); err != nil {
 		return err
 	}
-	x.UID = protocol.UID(uid)
-	if err := s.badgeMember(r, p, x.MemberID); err != nil {
-		return err
+	x.UID, x.AddedBy = protocol.UID(uid), old.AddedBy
+	if grants(old, x) {
+		if err := s.mayEnroll(r, p, x.MemberID); err != nil {
+			return err
+		}
 	}
 	if err := s.st.UpdateBadge(r.Context(), x); err != nil {
 		return err

@@ -62,6 +62,7 @@ type Store interface {
 	ListMembers(ctx context.Context, f MemberFilter) (Page[domain.Member], error)
 
 	// Badges, keyed by UID: a UID belongs to one badge (ErrExists, field uid).
+	// AddedBy is set at creation and kept by UpdateBadge.
 	CreateBadge(ctx context.Context, b domain.Badge) error
 	UpdateBadge(ctx context.Context, b domain.Badge) error
 	DeleteBadge(ctx context.Context, uid protocol.UID) error
@@ -266,6 +267,7 @@ type BadgeFilter struct {
 	MemberID      string
 	HomeCenterIDs []string
 	Revoked       *bool
+	AddedBy       string // the API token that added them ("": any)
 	PageRequest
 }
 

@@ -3,6 +3,7 @@ package storetest
 import (
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 )
 
@@ -86,4 +87,33 @@ func testCenterDeletion(e *env) {
 	requireKind(t, err, store.ErrBadCredentials, "")
 	// Other ids are as free as before.
 	require.NoError(t, s.CreateCenter(ctx, center("c4")))
+}
+
+// testBadgeAddedBy: a badge keeps the API token that added it through
+// updates, and lists filter by it.
+func testBadgeAddedBy(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	byTech := domain.Badge{UID: "0A0B0C0D", MemberID: "m1", AddedBy: "tech1"}
+	require.NoError(t, s.CreateBadge(ctx, byTech))
+	require.NoError(t, s.CreateBadge(ctx, domain.Badge{UID: "0A0B0C0E", MemberID: "m1"}))
+	requireKind(t, s.CreateBadge(ctx, domain.Badge{UID: "0A0B0C0F", MemberID: "m1", AddedBy: "not an id"}), domain.ErrValidation, "added_by")
+	got, err := s.Badge(ctx, byTech.UID)
+	require.NoError(t, err)
+	require.Equal(t, byTech, got)
+
+	require.NoError(t, s.UpdateBadge(ctx, domain.Badge{UID: byTech.UID, MemberID: "m1", Revoked: true}))
+	got, err = s.Badge(ctx, byTech.UID)
+	require.NoError(t, err)
+	require.Equal(t, domain.Badge{UID: byTech.UID, MemberID: "m1", Revoked: true, AddedBy: "tech1"}, got, "an update keeps who added it")
+
+	page, err := s.ListBadges(ctx, store.BadgeFilter{AddedBy: "tech1"})
+	require.NoError(t, err)
+	require.Equal(t, []domain.Badge{got}, page.Items)
+	page, err = s.ListBadges(ctx, store.BadgeFilter{AddedBy: "tech1", HomeCenterIDs: []string{"c2"}})
+	require.NoError(t, err)
+	require.Empty(t, page.Items)
+	page, err = s.ListBadges(ctx, store.BadgeFilter{})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 2)
 }

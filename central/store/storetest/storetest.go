@@ -140,6 +140,7 @@ func Run(t *testing.T, open Factory) {
 		{"EnrollmentConcurrent", testEnrollmentConcurrent},
 		{"EnrollmentCheck", testEnrollmentCheck},
 		{"CenterDeletion", testCenterDeletion},
+		{"BadgeAddedBy", testBadgeAddedBy},
 		{"Notify", testNotify},
 	}
 	for _, tc := range tests {

@@ -481,12 +481,12 @@ func (s *DB) ListMembers(ctx context.Context, f store.MemberFilter) (store.Page[
 
 // ---- badges
 
-const badgeCols = `SELECT b.uid, b.member_id, b.revoked FROM badges b`
+const badgeCols = `SELECT b.uid, b.member_id, b.revoked, b.added_by FROM badges b`
 
 func scanBadge(r interface{ Scan(...any) error }) (domain.Badge, error) {
 	var x domain.Badge
 	var uid string
-	err := r.Scan(&uid, &x.MemberID, &x.Revoked)
+	err := r.Scan(&uid, &x.MemberID, &x.Revoked, &x.AddedBy)
 	x.UID = protocol.UID(uid)
 	return x, err
 }
@@ -504,8 +504,8 @@ func (s *DB) CreateBadge(ctx context.Context, b domain.Badge) error {
 		if err := t.needMember(ctx, "member_id", b.MemberID); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO badges (uid, member_id, revoked) VALUES (?, ?, ?)`,
-			string(b.UID), b.MemberID, b.Revoked); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO badges (uid, member_id, revoked, added_by) VALUES (?, ?, ?, ?)`,
+			string(b.UID), b.MemberID, b.Revoked, b.AddedBy); err != nil {
 			return s.mapErr(err, "badge "+string(b.UID), "uid")
 		}
 		t.changed(domain.Change{Kind: domain.KindBadge, Badge: &b})
@@ -565,6 +565,9 @@ func (s *DB) ListBadges(ctx context.Context, f store.BadgeFilter) (store.Page[do
 	}
 	if f.Revoked != nil {
 		w.add("b.revoked = ?", *f.Revoked)
+	}
+	if f.AddedBy != "" {
+		w.add("b.added_by = ?", f.AddedBy)
 	}
 	return list(ctx, s, base, "b.uid", w, f.PageRequest, func(r *sql.Rows) (domain.Badge, string, error) {
 		x, err := scanBadge(r)
