@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
 	"github.com/smartworkcenters/swc/central/web"
+	"github.com/smartworkcenters/swc/shared/metrics"
 )
 
 // TestLoginRedirectStaysOnSite logs in with every known open-redirect form
@@ -36,7 +38,8 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 	require.NoError(t, st.CreateCenter(ctx, domain.Center{ID: "c1", Name: "Gent", TimeZone: "Europe/Brussels"}))
 	secret := store.NewSecret(api.TokenPrefix)
 	require.NoError(t, st.CreateToken(ctx, store.Token{ID: "mgr1", Name: "m", Role: store.RoleManager, Centers: []string{"c1"}}, secret))
-	w, err := web.New(web.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	reg := metrics.NewRegistry()
+	w, err := web.New(web.Config{Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	require.NoError(t, err)
 	t.Cleanup(w.Close)
 	srv := httptest.NewServer(w)
@@ -125,11 +128,18 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 		{"/login", "/"},                     // no loop back to the form
 		{"/login?next=//evil.example", "/"}, // nor through it
 	}
+	refused := 0
 	for _, tc := range tests {
+		if tc.want == "/" && tc.next != "" && tc.next != "/" {
+			refused++
+		}
 		got := login(tc.next)
 		require.Equal(t, tc.want, got, "next %q", tc.next)
 		loc, err := base.Parse(got)
 		require.NoError(t, err, "next %q", tc.next)
 		require.Equal(t, base.Host, loc.Host, "next %q resolves on this site", tc.next)
 	}
+	var sb strings.Builder
+	require.NoError(t, reg.WriteText(&sb))
+	require.Contains(t, sb.String(), fmt.Sprintf("swc_web_unsafe_redirects_total %d\n", refused), "every refused target is counted")
 }

@@ -297,7 +297,13 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	w.logins.With("ok").Inc()
 	api.SetCaller(r.Context(), tk)
 	w.log.InfoContext(r.Context(), "web: login", "token", tk.ID, "role", tk.Role, "centers", tk.Centers)
-	http.Redirect(rw, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	next := r.PostFormValue("next")
+	safe := safeNext(next)
+	if safe != next && next != "" {
+		w.badNext.Inc()
+		w.log.WarnContext(r.Context(), "web: login redirect target refused; sent to /", "next", truncate(next, 200), "remote", r.RemoteAddr)
+	}
+	http.Redirect(rw, r, safe, http.StatusSeeOther)
 }
 
 func (w *Web) logout(rw http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -342,6 +348,14 @@ func safeNext(next string) string {
 		return "/"
 	}
 	return next
+}
+
+// truncate bounds a logged value.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // plainPath reports whether p starts with one "/" (not two) and holds only

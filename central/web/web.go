@@ -84,6 +84,8 @@ type Web struct {
 	last     *lastEvents
 
 	logins   *metrics.CounterVec
+	// badNext counts login redirect targets refused by safeNext.
+	badNext *metrics.Counter
 	closeOne sync.Once
 	done     chan struct{}
 }
@@ -130,6 +132,7 @@ func New(cfg Config) (*Web, error) {
 	w.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	w.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.Now)
 	w.logins = cfg.Metrics.CounterVec("swc_web_logins_total", "Dashboard logins, by result (ok, refused).", "result")
+	w.badNext = cfg.Metrics.Counter("swc_web_unsafe_redirects_total", "Login redirect targets refused as not plainly a path of this site (sent to / instead).")
 	w.last = newLastEvents()
 	w.hub = newHub(w, cfg.Metrics)
 	w.routes()
