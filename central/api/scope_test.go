@@ -54,6 +54,10 @@ func TestForeignObjectsLookMissing(t *testing.T) {
 		{"mgr1", "PUT", "/bookings/ID", "k2", "k404", func(id string) any { return booking(id) }},
 		{"mgr1", "DELETE", "/bookings/ID", "k2", "k404", nil},
 		{"mgr1", "GET", "/passes/ID", "p2", "p404", nil},
+		// A room of another center named in a body is a missing room.
+		{"mgr1", "POST", "/bookings", "r2", "r404", func(id string) any { b := booking("k77"); b.RoomID = id; return b }},
+		{"mgr1", "POST", "/doors", "r2", "r404", func(id string) any { return domain.Door{ID: "d77", CenterID: "c1", Name: "n", RoomID: id} }},
+		{"mgr1", "PUT", "/doors/d1", "r2", "r404", func(id string) any { return domain.Door{ID: "d1", CenterID: "c1", Name: "n", RoomID: id} }},
 	}
 	f := newFixture(t)
 	f.srv = api.New(api.Config{Store: f.st, Logger: slog.New(slog.NewTextHandler(f.log, nil)), Commands: api.NewCommander(f.st, nil, nil, nil, nil, nil), Now: func() time.Time { return t0 }})

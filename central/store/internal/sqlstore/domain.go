@@ -29,18 +29,17 @@ func (t *wtx) needCenter(ctx context.Context, field, id string) error {
 	return t.need(ctx, field, "center", `SELECT 1 FROM centers WHERE id = ?`, id)
 }
 
-// needRoomOf checks that room exists and belongs to center.
+// needRoomOf checks that room exists and belongs to center. A room of
+// another center is reported exactly as a missing one, so that the answer
+// does not tell a center's staff which room ids exist elsewhere.
 func (t *wtx) needRoomOf(ctx context.Context, field, room, center string) error {
 	var c string
 	err := t.queryRow(ctx, `SELECT center_id FROM rooms WHERE id = ?`+t.d.ForUpdate, room).Scan(&c)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Errf(store.ErrMissingRef, field, "room %s does not exist", room)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("check %s: %w", field, err)
 	}
-	if c != center {
-		return store.Errf(store.ErrMissingRef, field, "room %s belongs to center %s, not %s", room, c, center)
+	if err != nil || c != center {
+		return store.Errf(store.ErrMissingRef, field, "center %s has no room %s", center, room)
 	}
 	return nil
 }
