@@ -83,9 +83,9 @@ type Web struct {
 	hub      *hub
 	last     *lastEvents
 
-	logins   *metrics.CounterVec
+	logins *metrics.CounterVec
 	// badNext counts login redirect targets refused by safeNext.
-	badNext *metrics.Counter
+	badNext  *metrics.Counter
 	closeOne sync.Once
 	done     chan struct{}
 }
