@@ -156,7 +156,7 @@ func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 		{"mgr1", "/hours/settlement.csv?period=" + period, 200, []string{"credit,c1,nomadic"}, []string{",c2,"}},
 		{"mgr1", "/members", 200, []string{"Ann Gent"}, []string{"Bert Leuven", "Nora Nomad"}},
 		{"mgr1", "/members?q=04E1E2E3", 200, nil, []string{"Bert Leuven"}},
-		{"mgr1", "/members/m1", 200, []string{"Ann Gent", "04D1D2D3"}, nil},
+		{"mgr1", "/members/m1", 200, []string{"Ann Gent", "04D1D2D3", "added by "}, nil},
 		{"mgr1", "/members/m2", 404, []string{"not found: member m2"}, []string{"Bert Leuven"}},
 		{"mgr1", "/members/m404", 404, []string{"not found: member m404"}, nil},
 		{"mgr1", "/members/m2/statement.csv", 404, nil, nil},
