@@ -23,9 +23,11 @@ import (
 //     (technicians grant no staff rights; the manager enrolls staff badges).
 //
 // Every badge records the API token that added it (Badge.AddedBy). A
-// technician sees, revokes and removes exactly the badges they added; the
-// center's manager sees every badge of their center's members, with who
-// added it (GET /badges?added_by=TOKEN lists one token's).
+// technician sees, revokes and removes exactly the badges they added for
+// members of their centers (the centers bound a token id that an admin
+// might give again to another token); the center's manager sees every badge
+// of their center's members, with who added it (GET /badges?added_by=TOKEN
+// lists one token's).
 //
 // A member outside the caller's centers is answered as a missing one.
 
@@ -60,11 +62,8 @@ func (s *Server) seesBadge(r *http.Request, p *principal, x domain.Badge) error 
 	switch {
 	case p.admin():
 		return nil
-	case p.Role == store.RoleTechnician:
-		if x.AddedBy != p.ID {
-			return hidden("badge", x.UID)
-		}
-		return nil
+	case p.Role == store.RoleTechnician && x.AddedBy != p.ID:
+		return hidden("badge", x.UID)
 	}
 	err := s.badgeMember(r, p, x.MemberID)
 	if errors.Is(err, store.ErrMissingRef) {
@@ -81,7 +80,7 @@ func badgeFilter(p *principal, f *store.BadgeFilter) (none bool) {
 		if f.AddedBy != "" && f.AddedBy != p.ID {
 			return true
 		}
-		f.AddedBy = p.ID
+		f.AddedBy, f.HomeCenterIDs = p.ID, p.scope()
 	default:
 		f.HomeCenterIDs = p.scope()
 	}

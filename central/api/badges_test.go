@@ -56,8 +56,12 @@ func TestTechnicianBadges(t *testing.T) {
 	res = f.do("mgr1", "POST", "/badges", domain.Badge{UID: "0A0B0C0E", MemberID: "m1"})
 	require.Equal(t, http.StatusCreated, res.Status, "the manager may: m1 is staff of their center: %s", res.Body)
 
-	// The technician sees what they added, and only that.
+	// The technician sees what they added, and only that, in their
+	// centers (a badge of another center recorded under their token id,
+	// as an earlier token of that id would have left it, stays hidden).
+	require.NoError(t, f.st.CreateBadge(ctx, domain.Badge{UID: "0A0B0C0F", MemberID: "m2", AddedBy: "tech1"}))
 	require.Equal(t, []string{"0A0B0C0D"}, field(f.items("tech1", "/badges"), "uid"))
+	require.Equal(t, http.StatusNotFound, f.do("tech1", "GET", "/badges/0A0B0C0F", nil).Status)
 	require.Equal(t, http.StatusOK, f.do("tech1", "GET", "/badges/0A0B0C0D", nil).Status)
 	require.Equal(t, http.StatusNotFound, f.do("tech1", "GET", "/badges/11111111", nil).Status)
 	require.Equal(t, http.StatusNotFound, f.do("tech1", "DELETE", "/badges/0A0B0C0E", nil).Status)
