@@ -507,7 +507,7 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request, p *princip
 	return noContent(w)
 }
 
-// ---- badges: a manager handles badges of their local members.
+// ---- badges: who may enroll, see and revoke which badges is in badges.go.
 
 func (s *Server) listBadges(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := newQuery(r, "member_id", "revoked", "added_by")
