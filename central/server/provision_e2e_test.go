@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -127,7 +128,19 @@ ntp = "assume_synced"
 listen = %q
 `, listen)), 0o644))
 	args := append(strings.Fields(strings.TrimPrefix(tok.Provision, "sudo swc-edge ")), "--data", dataDir, "--config", config)
-	out, errOut, code := edgeRun(t, bin, nil, args...)
+
+	// A mistyped --door is refused by the central before the token is
+	// spent, and nothing is written on the Pi.
+	typo := slices.Clone(args)
+	typo[slices.Index(typo, "--door")+1] = "door-b"
+	out, errOut, code := edgeRun(t, bin, nil, typo...)
+	require.NotEqual(t, 0, code, "provision with the wrong --door:\n%s", out)
+	assert.Contains(t, errOut, `names "door-b" but the token is for door "door-a"`)
+	assert.Contains(t, errOut, "not spent")
+	_, err := os.Stat(filepath.Join(dataDir, "door-key.pem"))
+	require.ErrorIs(t, err, os.ErrNotExist, "no key was written")
+
+	out, errOut, code = edgeRun(t, bin, nil, args...)
 	require.Equal(t, 0, code, "provision:\n%s\n%s", out, errOut)
 	assert.Contains(t, out, "Door door-a is enrolled")
 	assert.Contains(t, out, "swc-edge test reader")
