@@ -56,6 +56,10 @@ type Config struct {
 	// command shown with each enrollment token ("" derives it from the
 	// request).
 	PublicURL string
+	// ReservedIDs are names a door id may not be nor start with, besides
+	// DefaultReservedIDs: the MQTT user and shared-subscription group this
+	// central is configured with (see reserved.go).
+	ReservedIDs []string
 }
 
 // Server serves the API.
@@ -74,6 +78,7 @@ type Server struct {
 
 	enroll    *enroll.Service
 	publicURL string
+	reserved  []string // door ids may not start with these (reserved.go)
 }
 
 // handler serves one route for an authenticated caller.
@@ -96,7 +101,8 @@ func (s *Server) table() []route {
 		doorRole = all // technicians work on doors
 		// remote commands: admins and technicians (of the door's center)
 		commanders = []store.Role{store.RoleAdmin, store.RoleTechnician}
-		// technicians register badges of their centers' members
+		// technicians enroll badges of their centers' members and see and
+		// revoke those they added (badges.go)
 		badgeRole = all
 	)
 	return []route{
@@ -132,11 +138,11 @@ func (s *Server) table() []route {
 		{"PUT", "/members/{id}", managers, s.updateMember},
 		{"DELETE", "/members/{id}", managers, s.deleteMember},
 
-		{"GET", "/badges", managers, s.listBadges},
+		{"GET", "/badges", badgeRole, s.listBadges},
 		{"POST", "/badges", badgeRole, s.createBadge}, // technicians enroll badges (swc-edge enroll-badge)
-		{"GET", "/badges/{uid}", managers, s.getBadge},
-		{"PUT", "/badges/{uid}", managers, s.updateBadge},
-		{"DELETE", "/badges/{uid}", managers, s.deleteBadge},
+		{"GET", "/badges/{uid}", badgeRole, s.getBadge},
+		{"PUT", "/badges/{uid}", badgeRole, s.updateBadge},
+		{"DELETE", "/badges/{uid}", badgeRole, s.deleteBadge},
 
 		{"GET", "/bookings", managers, s.listBookings},
 		{"POST", "/bookings", managers, s.createBooking},
@@ -170,7 +176,7 @@ func (s *Server) table() []route {
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cmds: cfg.Commands,
-		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit}
+		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit, reserved: append(DefaultReservedIDs(), cfg.ReservedIDs...)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -315,9 +321,10 @@ func (s *Server) wrap(rt route) http.Handler {
 }
 
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
-	h := r.Header.Get("Authorization")
-	secret, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || secret == "" {
+	// The scheme is case-insensitive (RFC 9110 11.1): "bearer" is Bearer.
+	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	secret = strings.TrimLeft(secret, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return nil, &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "an Authorization: Bearer token is required"}
 	}
 	tk, err := Authenticate(r.Context(), s.st, secret)

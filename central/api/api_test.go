@@ -173,7 +173,9 @@ func TestAuthentication(t *testing.T) {
 }
 
 // TestRoles checks, for every resource, what each role may and may not do.
-// mgr1 and tech1 hold center c1; every "…2" object belongs to center c2.
+// mgr1 and tech1 hold center c1; every "…2" object belongs to center c2,
+// and is answered to them as if it did not exist (404, or 422 for a
+// reference in a body).
 func TestRoles(t *testing.T) {
 	booking := func(id, center, room string, h int) domain.Booking {
 		return domain.Booking{ID: id, MemberID: "n1", CenterID: center, RoomID: room, Start: t0.Add(time.Duration(h) * time.Hour),
@@ -188,37 +190,37 @@ func TestRoles(t *testing.T) {
 		{"admin", "POST", "/centers", domain.Center{ID: "c3", Name: "3", TimeZone: "UTC"}, 201},
 		{"mgr1", "POST", "/centers", domain.Center{ID: "c3", Name: "3", TimeZone: "UTC"}, 403},
 		{"mgr1", "GET", "/centers/c1", nil, 200},
-		{"mgr1", "GET", "/centers/c2", nil, 403},
+		{"mgr1", "GET", "/centers/c2", nil, 404},
 		{"mgr1", "PUT", "/centers/c1", domain.Center{ID: "c1", Name: "x", TimeZone: "UTC"}, 403},
 		{"mgr1", "PUT", "/centers/c2", domain.Center{ID: "c2", Name: "x", TimeZone: "UTC"}, 403},
 		{"mgr1", "DELETE", "/centers/c2", nil, 403},
 		{"tech1", "GET", "/centers/c1", nil, 200},
-		{"tech1", "GET", "/centers/c2", nil, 403},
+		{"tech1", "GET", "/centers/c2", nil, 404},
 		{"admin", "PUT", "/centers/c2", domain.Center{ID: "c2", Name: "two", TimeZone: "UTC"}, 200},
 		// rooms
 		{"mgr1", "POST", "/rooms", domain.Room{ID: "r9", CenterID: "c1", Name: "n"}, 201},
 		{"mgr1", "POST", "/rooms", domain.Room{ID: "r8", CenterID: "c2", Name: "n"}, 403},
-		{"mgr1", "GET", "/rooms/r2", nil, 403},
-		{"mgr1", "PUT", "/rooms/r2", domain.Room{ID: "r2", CenterID: "c2", Name: "n"}, 403},
-		{"mgr1", "DELETE", "/rooms/r2", nil, 403},
+		{"mgr1", "GET", "/rooms/r2", nil, 404},
+		{"mgr1", "PUT", "/rooms/r2", domain.Room{ID: "r2", CenterID: "c2", Name: "n"}, 404},
+		{"mgr1", "DELETE", "/rooms/r2", nil, 404},
 		{"mgr1", "PUT", "/rooms/r1", domain.Room{ID: "r1", CenterID: "c1", Name: "renamed"}, 200},
 		{"tech1", "GET", "/rooms/r1", nil, 200},
 		{"tech1", "POST", "/rooms", domain.Room{ID: "r7", CenterID: "c1", Name: "n"}, 403},
 		// doors
 		{"mgr1", "POST", "/doors", domain.Door{ID: "d9", CenterID: "c1", Name: "n"}, 201},
 		{"mgr1", "POST", "/doors", domain.Door{ID: "d8", CenterID: "c2", Name: "n"}, 403},
-		{"mgr1", "GET", "/doors/d2", nil, 403},
-		{"mgr1", "PUT", "/doors/d2", domain.Door{ID: "d2", CenterID: "c2", Name: "n"}, 403},
-		{"mgr1", "DELETE", "/doors/d2", nil, 403},
-		{"mgr1", "POST", "/doors/d2/secret", nil, 403},
-		{"mgr1", "GET", "/doors/d2/sequence", nil, 403},
+		{"mgr1", "GET", "/doors/d2", nil, 404},
+		{"mgr1", "PUT", "/doors/d2", domain.Door{ID: "d2", CenterID: "c2", Name: "n"}, 404},
+		{"mgr1", "DELETE", "/doors/d2", nil, 404},
+		{"mgr1", "POST", "/doors/d2/secret", nil, 404},
+		{"mgr1", "GET", "/doors/d2/sequence", nil, 404},
 		{"mgr1", "GET", "/doors/d1/sequence", nil, 200},
 		{"tech1", "GET", "/doors/d1", nil, 200},
 		{"tech1", "PUT", "/doors/d1", domain.Door{ID: "d1", CenterID: "c1", Name: "renamed", Exit: true}, 200},
 		{"tech1", "POST", "/doors/d1/secret", nil, 200},
-		{"tech1", "GET", "/doors/d2", nil, 403},
-		{"tech1", "PUT", "/doors/d2", domain.Door{ID: "d2", CenterID: "c2", Name: "n"}, 403},
-		{"tech1", "POST", "/doors/d2/secret", nil, 403},
+		{"tech1", "GET", "/doors/d2", nil, 404},
+		{"tech1", "PUT", "/doors/d2", domain.Door{ID: "d2", CenterID: "c2", Name: "n"}, 404},
+		{"tech1", "POST", "/doors/d2/secret", nil, 404},
 		{"tech1", "POST", "/doors", domain.Door{ID: "d7", CenterID: "c1", Name: "n"}, 403},
 		{"tech1", "DELETE", "/doors/d1", nil, 403},
 		{"tech1", "GET", "/doors/d1/sequence", nil, 403},
@@ -226,34 +228,34 @@ func TestRoles(t *testing.T) {
 		{"mgr1", "POST", "/members", domain.Member{ID: "m9", Name: "n", HomeCenterID: "c1", Status: "active"}, 201},
 		{"mgr1", "POST", "/members", domain.Member{ID: "m8", Name: "n", HomeCenterID: "c2", Status: "active"}, 403},
 		{"mgr1", "POST", "/members", domain.Member{ID: "m8", Name: "n", Status: "active"}, 403},
-		{"mgr1", "GET", "/members/m2", nil, 403},
-		{"mgr1", "GET", "/members/n1", nil, 403},
-		{"mgr1", "PUT", "/members/m2", domain.Member{ID: "m2", Name: "n", HomeCenterID: "c1", Status: "active"}, 403},
+		{"mgr1", "GET", "/members/m2", nil, 404},
+		{"mgr1", "GET", "/members/n1", nil, 404},
+		{"mgr1", "PUT", "/members/m2", domain.Member{ID: "m2", Name: "n", HomeCenterID: "c1", Status: "active"}, 404},
 		{"mgr1", "PUT", "/members/m1", domain.Member{ID: "m1", Name: "n", HomeCenterID: "c2", Status: "active"}, 403},
-		{"mgr1", "DELETE", "/members/m2", nil, 403},
+		{"mgr1", "DELETE", "/members/m2", nil, 404},
 		{"mgr1", "PUT", "/members/m1", domain.Member{ID: "m1", Name: "renamed", HomeCenterID: "c1", Status: "active"}, 200},
 		{"tech1", "GET", "/members/m1", nil, 403},
 		// badges
 		{"mgr1", "POST", "/badges", domain.Badge{UID: "33333333", MemberID: "m1"}, 201},
-		{"mgr1", "POST", "/badges", domain.Badge{UID: "44444444", MemberID: "m2"}, 403},
-		{"mgr1", "GET", "/badges/22222222", nil, 403},
-		{"mgr1", "PUT", "/badges/22222222", domain.Badge{UID: "22222222", MemberID: "m1"}, 403},
-		{"mgr1", "PUT", "/badges/11111111", domain.Badge{UID: "11111111", MemberID: "m2"}, 403},
-		{"mgr1", "DELETE", "/badges/22222222", nil, 403},
+		{"mgr1", "POST", "/badges", domain.Badge{UID: "44444444", MemberID: "m2"}, 422},
+		{"mgr1", "GET", "/badges/22222222", nil, 404},
+		{"mgr1", "PUT", "/badges/22222222", domain.Badge{UID: "22222222", MemberID: "m1"}, 404},
+		{"mgr1", "PUT", "/badges/11111111", domain.Badge{UID: "11111111", MemberID: "m2"}, 422},
+		{"mgr1", "DELETE", "/badges/22222222", nil, 404},
 		{"mgr1", "PUT", "/badges/11111111", domain.Badge{UID: "11111111", MemberID: "m1", Revoked: true}, 200},
-		{"tech1", "GET", "/badges/11111111", nil, 403},
+		{"tech1", "GET", "/badges/11111111", nil, 404}, // a technician sees the badges they added
 		// bookings
 		{"mgr1", "POST", "/bookings", booking("k9", "c1", "", 2), 201},
 		{"mgr1", "POST", "/bookings", booking("k8", "c2", "", 2), 403},
-		{"mgr1", "GET", "/bookings/k2", nil, 403},
-		{"mgr1", "PUT", "/bookings/k2", booking("k2", "c2", "", 3), 403},
+		{"mgr1", "GET", "/bookings/k2", nil, 404},
+		{"mgr1", "PUT", "/bookings/k2", booking("k2", "c2", "", 3), 404},
 		{"mgr1", "PUT", "/bookings/k1", booking("k1", "c2", "", 3), 403},
-		{"mgr1", "DELETE", "/bookings/k2", nil, 403},
+		{"mgr1", "DELETE", "/bookings/k2", nil, 404},
 		{"mgr1", "POST", "/bookings/import", map[string]any{"bookings": []domain.Booking{booking("k7", "c2", "", 5)}}, 422},
 		{"tech1", "GET", "/bookings/k1", nil, 403},
 		// passes
 		{"mgr1", "GET", "/passes/p1", nil, 200},
-		{"mgr1", "GET", "/passes/p2", nil, 403},
+		{"mgr1", "GET", "/passes/p2", nil, 404},
 		{"mgr1", "POST", "/passes", domain.Pass{ID: "p9", MemberID: "m1", ValidFrom: t0, ValidUntil: t0.Add(time.Hour)}, 403},
 		{"mgr1", "PUT", "/passes/p2", domain.Pass{ID: "p2", MemberID: "m2", ValidFrom: t0, ValidUntil: t0.Add(time.Hour)}, 403},
 		{"mgr1", "DELETE", "/passes/p2", nil, 403},
@@ -278,8 +280,11 @@ func TestRoles(t *testing.T) {
 	for _, tc := range tests {
 		res := f.do(tc.who, tc.method, tc.path, tc.body)
 		require.Equal(t, tc.want, res.Status, "%s %s %s: %s", tc.who, tc.method, tc.path, res.Body)
-		if tc.want == 403 {
+		switch tc.want {
+		case 403:
 			require.Equal(t, "forbidden", res.Err.Code)
+		case 404: // another center's object is answered as a missing one
+			require.Equal(t, "not_found", res.Err.Code)
 		}
 	}
 	// Nothing of c2 was changed by the refused calls.
@@ -560,6 +565,8 @@ func TestRoleGates(t *testing.T) {
 		"GET /doors": true, "GET /doors/{id}": true, "PUT /doors/{id}": true, "POST /doors/{id}/secret": true,
 		"POST /doors/{id}/commands":    true,
 		"POST /doors/{id}/enrollments": true, "POST /enroll": true, "POST /badges": true,
+		// the badges they added (badges.go)
+		"GET /badges": true, "GET /badges/{uid}": true, "PUT /badges/{uid}": true, "DELETE /badges/{uid}": true,
 	}
 	// Routes a manager may not call: the admin's, and remote door commands
 	// (admins and technicians only).

@@ -106,7 +106,7 @@ func (c *Commander) send(ctx context.Context, by store.Token, doorID string, req
 		return protocol.Command{}, err
 	}
 	if !MayCommand(by, door.CenterID) {
-		return protocol.Command{}, outside("door " + doorID)
+		return protocol.Command{}, hidden("door", doorID)
 	}
 	if c.signer == nil || c.publish == nil {
 		return protocol.Command{}, &Error{Status: http.StatusServiceUnavailable, Code: "commands_unavailable",

@@ -38,7 +38,7 @@ func TestCommandRefusals(t *testing.T) {
 		code, field     string
 	}{
 		{"manager", "mgr1", "d1", api.CommandRequest{Action: "unlock", Seconds: 5}, 403, "forbidden", ""},
-		{"technician of another center", "tech1", "d2", api.CommandRequest{Action: "unlock", Seconds: 5}, 403, "forbidden", ""},
+		{"technician of another center", "tech1", "d2", api.CommandRequest{Action: "unlock", Seconds: 5}, 404, "not_found", ""},
 		{"unknown door", "admin", "nope", api.CommandRequest{Action: "resync"}, 404, "not_found", ""},
 		{"unknown action", "admin", "d1", api.CommandRequest{Action: "explode"}, 400, "invalid", "action"},
 		{"unlock without seconds", "tech1", "d1", api.CommandRequest{Action: "unlock"}, 400, "invalid", "seconds"},

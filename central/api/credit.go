@@ -12,6 +12,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/store"
 )
 
 // Credit is the hours ledger as the API serves it (crediting.Service).
@@ -172,7 +173,8 @@ func (s *Server) getStatement(w http.ResponseWriter, r *http.Request, p *princip
 		if st.HomeCenterID != c {
 			st = st.ForCenter(c)
 			if len(st.Visits) == 0 && len(st.Adjustments) == 0 {
-				return outside("member " + member + "'s statement for " + period.String())
+				// As the crediting answers for a member it does not know.
+				return store.Errf(store.ErrNotFound, "id", "member %s", member)
 			}
 			name += "-" + c
 		}

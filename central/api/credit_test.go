@@ -270,8 +270,8 @@ func TestStatementPrivacy(t *testing.T) {
 		status          int
 		code, field     string
 	}{
-		{"member never at c1", "mgr1", "/members/x2" + q, 403, "forbidden", ""},
-		{"not at c1 that month", "mgr1", "/members/n1/statement?period=2026-02", 403, "forbidden", ""},
+		{"member never at c1", "mgr1", "/members/x2" + q, 404, "not_found", "id"},
+		{"not at c1 that month", "mgr1", "/members/n1/statement?period=2026-02", 404, "not_found", "id"},
 		{"technician", "tech1", "/members/m1" + q, 403, "forbidden", ""},
 		{"unknown member", "admin", "/members/nobody" + q, 404, "not_found", "id"},
 		{"no period", "admin", "/members/n1/statement", 400, "invalid", "period"},

@@ -102,6 +102,8 @@ func (s *Server) enrollDoor(w http.ResponseWriter, r *http.Request, _ *principal
 	case errors.Is(err, store.ErrTokenExpired):
 		return &Error{Status: http.StatusUnauthorized, Code: "token_expired", Field: "token",
 			Message: "this enrollment token has expired (" + err.Error() + "); ask for a new one"}
+	case errors.Is(err, enroll.ErrWrongDoor):
+		return &Error{Status: http.StatusBadRequest, Code: "wrong_door", Field: "csr", Message: err.Error()}
 	case errors.Is(err, enroll.ErrInvalid):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: "csr", Message: err.Error()}
 	case err != nil:

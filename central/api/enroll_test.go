@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -62,8 +63,8 @@ func TestEnrollmentTokens(t *testing.T) {
 		{"tech1", "d1", map[string]any{"ttl_minutes": 30}, 201, ""},
 		{"mgr1", "d1", nil, 201, ""},
 		{"admin", "d2", nil, 201, ""},
-		{"tech1", "d2", nil, 403, ""},
-		{"mgr1", "d2", nil, 403, ""},
+		{"tech1", "d2", nil, 404, ""},
+		{"mgr1", "d2", nil, 404, ""},
 		{"admin", "nope", nil, 404, ""},
 		{"tech1", "d1", map[string]any{"ttl_minutes": 20000}, 400, "ttl_minutes"},
 		{"tech1", "d1", map[string]any{"ttl": 5}, 400, "ttl"},
@@ -116,6 +117,8 @@ func TestEnrollEndpoint(t *testing.T) {
 		{"a certificate for a CSR", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: strings.ReplaceAll(csr, "CERTIFICATE REQUEST", "CERTIFICATE")}), "invalid", "csr", 400},
 		{"a damaged CSR", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: strings.Replace(csr, csr[100:110], "AAAAAAAAAA", 1)}), "invalid", "csr", 400},
 		{"unknown token", mustJSON(t, protocol.EnrollRequest{V: 1, Token: "swce_unknown", CSR: csr}), "token_unknown", "token", 401},
+		{"a CSR naming another door", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: doorCSR(t, "d2")}), "wrong_door", "csr", 400},
+		{"a CSR naming an unknown door", mustJSON(t, protocol.EnrollRequest{V: 1, Token: token, CSR: doorCSR(t, "d9")}), "wrong_door", "csr", 400},
 	} {
 		res := f.do("", "POST", "/enroll", tc.body)
 		require.Equal(t, tc.status, res.Status, "%s: %s", tc.name, res.Body)
@@ -170,15 +173,29 @@ func TestEnrollmentUnavailable(t *testing.T) {
 
 func TestTechnicianRegistersBadges(t *testing.T) {
 	f := newFixture(t)
-	res := f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m1"})
+	require.NoError(t, f.st.CreateMember(context.Background(), domain.Member{ID: "m3", Name: "plain", HomeCenterID: "c1", Status: domain.MemberActive}))
+	res := f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m3"})
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F9", MemberID: "m1"})
+	require.Equal(t, http.StatusForbidden, res.Status, "m1 is staff of c1: more than a technician may grant")
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F7", MemberID: "m2"})
-	require.Equal(t, http.StatusForbidden, res.Status, "a member of another center")
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "a member of another center is answered as a missing one")
 	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F8", MemberID: "n1"})
-	require.Equal(t, http.StatusForbidden, res.Status, "a nomadic member is the cooperative's")
-	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m1"})
+	require.Equal(t, http.StatusUnprocessableEntity, res.Status, "a nomadic member is the cooperative's")
+	res = f.do("tech1", "POST", "/badges", domain.Badge{UID: "04A1B2C3D4E5F6", MemberID: "m3"})
 	require.Equal(t, http.StatusConflict, res.Status)
 	assert.Equal(t, "duplicate_badge_uid", res.Err.Code)
+}
+
+// doorCSR is a certificate request that names door, as `swc-edge provision
+// --door` makes it.
+func doorCSR(t *testing.T, door string) string {
+	t.Helper()
+	key, err := enroll.NewKey()
+	require.NoError(t, err)
+	csr, err := enroll.NewCSR(key, door)
+	require.NoError(t, err)
+	return string(csr)
 }
 
 func mustJSON(t *testing.T, v any) string {

@@ -40,9 +40,27 @@ func errInvalid(field, format string, args ...any) *Error {
 	return &Error{Status: http.StatusBadRequest, Code: "invalid", Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// outside is what a caller hears about an object outside their centers.
+// outside refuses a request that names a center outside the caller's
+// centers (in its body or query). It is checked before anything is looked
+// up, so it says nothing about whether that center exists.
 func outside(what string) *Error {
 	return errForbidden("%s is not in your centers", what)
+}
+
+// hidden is what a caller hears about an existing object of a center
+// outside their own: exactly what they hear about an id that does not
+// exist (the store's not-found error for that kind and id: same status,
+// same body), so that the answers do not tell which ids exist in other
+// centers.
+func hidden(what string, id any) error {
+	return store.Errf(store.ErrNotFound, "", "%s %v", what, id)
+}
+
+// hiddenRef is what a caller hears when their request refers (in field)
+// to an existing object of a center outside their own: exactly the
+// store's answer for a reference to a missing object.
+func hiddenRef(field, what string, id any) error {
+	return store.Errf(store.ErrMissingRef, field, "%s %v does not exist", what, id)
 }
 
 // toError maps any error to the API error sent; internal errors are logged
@@ -69,6 +87,8 @@ func toError(err error) (*Error, bool) {
 			e.Status, e.Code = http.StatusNotFound, "not_found"
 		case store.ErrExists:
 			e.Status, e.Code = http.StatusConflict, "exists"
+		case store.ErrRetired:
+			e.Status, e.Code = http.StatusConflict, "id_retired"
 		case store.ErrMissingRef:
 			e.Status, e.Code = http.StatusUnprocessableEntity, "missing_ref"
 		case store.ErrInUse:

@@ -173,7 +173,7 @@ func (s *Server) getCenter(w http.ResponseWriter, r *http.Request, p *principal)
 		return err
 	}
 	if !p.in(id) {
-		return outside("center " + id)
+		return hidden("center", id)
 	}
 	c, err := s.st.Center(r.Context(), id)
 	if err != nil {
@@ -248,7 +248,7 @@ func (s *Server) room(r *http.Request, p *principal) (domain.Room, error) {
 		return x, err
 	}
 	if !p.in(x.CenterID) {
-		return x, outside("room " + id)
+		return x, hidden("room", id)
 	}
 	return x, nil
 }
@@ -310,6 +310,9 @@ func (s *Server) createDoor(w http.ResponseWriter, r *http.Request, p *principal
 	if !p.in(x.CenterID) {
 		return outside("center " + x.CenterID)
 	}
+	if err := s.reservedID(x.ID); err != nil {
+		return err
+	}
 	if err := s.st.CreateDoor(r.Context(), x); err != nil {
 		return err
 	}
@@ -326,7 +329,7 @@ func (s *Server) door(r *http.Request, p *principal) (domain.Door, error) {
 		return x, err
 	}
 	if !p.in(x.CenterID) {
-		return x, outside("door " + id)
+		return x, hidden("door", id)
 	}
 	return x, nil
 }
@@ -451,7 +454,7 @@ func (s *Server) memberOf(r *http.Request, p *principal, id string) (domain.Memb
 		return x, err
 	}
 	if !p.admin() && !p.in(x.HomeCenterID) {
-		return x, outside("member " + id)
+		return x, hidden("member", id)
 	}
 	return x, nil
 }
@@ -504,27 +507,31 @@ func (s *Server) deleteMember(w http.ResponseWriter, r *http.Request, p *princip
 	return noContent(w)
 }
 
-// ---- badges: a manager handles badges of their local members.
+// ---- badges: who may enroll, see and revoke which badges is in badges.go.
 
 func (s *Server) listBadges(w http.ResponseWriter, r *http.Request, p *principal) error {
-	q := newQuery(r, "member_id", "revoked")
-	f := store.BadgeFilter{MemberID: q.id("member_id"), Revoked: q.boolean("revoked"), HomeCenterIDs: p.scope(), PageRequest: q.page()}
+	q := newQuery(r, "member_id", "revoked", "added_by")
+	f := store.BadgeFilter{MemberID: q.id("member_id"), Revoked: q.boolean("revoked"), AddedBy: q.id("added_by"), PageRequest: q.page()}
 	if q.err != nil {
 		return q.err
+	}
+	if badgeFilter(p, &f) {
+		return sendPage(w, store.Page[domain.Badge]{Items: []domain.Badge{}}, nil)
 	}
 	pg, err := s.st.ListBadges(r.Context(), f)
 	return sendPage(w, pg, err)
 }
 
-// badgeMember checks the caller may handle badges of the member (a missing
-// member is left to the store to report).
+// badgeMember checks the caller may handle badges of the member. A member
+// outside the caller's centers is answered exactly like a missing one (the
+// store's missing_ref on member_id).
 func (s *Server) badgeMember(r *http.Request, p *principal, member string) error {
 	if p.admin() {
 		return nil
 	}
-	_, err := s.memberOf(r, p, member)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
+	x, err := s.st.Member(r.Context(), member)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !p.in(x.HomeCenterID)) {
+		return hiddenRef("member_id", "member", member)
 	}
 	return err
 }
@@ -534,9 +541,10 @@ func (s *Server) createBadge(w http.ResponseWriter, r *http.Request, p *principa
 	if err := s.decode(w, r, &x); err != nil {
 		return err
 	}
-	if err := s.badgeMember(r, p, x.MemberID); err != nil {
+	if err := s.mayEnroll(r, p, x.MemberID); err != nil {
 		return err
 	}
+	x.AddedBy = p.ID
 	if err := s.st.CreateBadge(r.Context(), x); err != nil {
 		return badgeErr(err)
 	}
@@ -563,14 +571,7 @@ func (s *Server) badge(r *http.Request, p *principal) (domain.Badge, error) {
 	if err != nil {
 		return x, err
 	}
-	if err := s.badgeMember(r, p, x.MemberID); err != nil {
-		var ae *Error
-		if errors.As(err, &ae) && ae.Code == "forbidden" {
-			return x, outside("badge " + string(uid))
-		}
-		return x, err
-	}
-	return x, nil
+	return x, s.seesBadge(r, p, x)
 }
 
 func (s *Server) getBadge(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -594,9 +595,11 @@ func (s *Server) updateBadge(w http.ResponseWriter, r *http.Request, p *principa
 	if err := sameID(&uid, string(old.UID), "uid"); err != nil {
 		return err
 	}
-	x.UID = protocol.UID(uid)
-	if err := s.badgeMember(r, p, x.MemberID); err != nil {
-		return err
+	x.UID, x.AddedBy = protocol.UID(uid), old.AddedBy
+	if grants(old, x) {
+		if err := s.mayEnroll(r, p, x.MemberID); err != nil {
+			return err
+		}
 	}
 	if err := s.st.UpdateBadge(r.Context(), x); err != nil {
 		return err
@@ -655,7 +658,7 @@ func (s *Server) booking(r *http.Request, p *principal) (domain.Booking, error) 
 		return x, err
 	}
 	if !p.in(x.CenterID) {
-		return x, outside("booking " + id)
+		return x, hidden("booking", id)
 	}
 	return x, nil
 }
@@ -742,7 +745,7 @@ func (s *Server) getPass(w http.ResponseWriter, r *http.Request, p *principal) e
 		return err
 	}
 	if !p.admin() && !x.Covers(p.Centers[0]) {
-		return outside("pass " + id)
+		return hidden("pass", id)
 	}
 	return writeJSON(w, http.StatusOK, x)
 }

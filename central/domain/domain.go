@@ -195,12 +195,22 @@ type Badge struct {
 	UID      protocol.UID `json:"uid"`
 	MemberID string       `json:"member_id"`
 	Revoked  bool         `json:"revoked,omitempty"`
+	// AddedBy is the id of the API token that added the badge. The API
+	// sets it (a body's value is ignored); it lets a technician see and
+	// revoke the badges they enrolled, and the center's manager see who
+	// enrolled them. "" for badges added before it was recorded.
+	AddedBy string `json:"added_by,omitempty"`
 }
 
 // Validate checks the badge.
 func (b *Badge) Validate() error {
 	if err := b.UID.Validate(); err != nil {
 		return fieldErr("uid", "%v", err)
+	}
+	if b.AddedBy != "" {
+		if err := checkID("added_by", b.AddedBy); err != nil {
+			return err
+		}
 	}
 	return checkID("member_id", b.MemberID)
 }

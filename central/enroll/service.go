@@ -22,6 +22,7 @@ type Store interface {
 	Door(ctx context.Context, id string) (domain.Door, error)
 	CreateEnrollmentToken(ctx context.Context, e store.EnrollmentToken, secret string) error
 	RedeemEnrollment(ctx context.Context, secret string, key store.DoorKey) (store.EnrollmentToken, error)
+	CheckEnrollment(ctx context.Context, secret string, atMs int64) (store.EnrollmentToken, error)
 	DoorKey(ctx context.Context, door string) (store.DoorKey, error)
 	EventSeq(ctx context.Context, door string) (store.SeqState, error)
 }
@@ -29,6 +30,10 @@ type Store interface {
 // ErrInvalid marks a request refused for its contents (a bad certificate
 // request, a door id the CA does not certify); test with errors.Is.
 var ErrInvalid = errors.New("invalid enrollment request")
+
+// ErrWrongDoor refuses a certificate request that names another door than
+// the one its token was made for (it wraps ErrInvalid too).
+var ErrWrongDoor = fmt.Errorf("%w: the request names another door than its token", ErrInvalid)
 
 // TokenPrefix starts every enrollment token, so a technician (and a log
 // scanner) can tell it from an API token.
@@ -159,8 +164,16 @@ func (s *Service) reserved(door string) bool { return strings.HasPrefix(door, s.
 // Enroll exchanges a one-time token and a certificate request for the
 // door's certificate and everything else the door needs. A used, expired or
 // unknown token fails with store.ErrTokenUsed, ErrTokenExpired or
-// ErrBadCredentials; a bad request with ErrInvalid. The request is checked
-// before the token is spent.
+// ErrBadCredentials; a bad request with ErrInvalid (ErrWrongDoor when it
+// names another door than the token's).
+//
+// Everything that can be checked is checked before the token is spent, so
+// that a refused request leaves the token usable: the request and its key,
+// the token (looked up, not spent), its door id, the door the request names
+// (its subject must be empty or the token's door: `swc-edge provision
+// --door` puts the door there), and the certificate itself is issued. Only
+// then is the token redeemed, atomically; a certificate issued for a request
+// whose redemption then fails (a concurrent use) is thrown away.
 func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *protocol.Enrollment, err error) {
 	defer func() { s.enrolls.With(result(err)).Inc() }()
 	if err := req.Validate(); err != nil {
@@ -175,19 +188,30 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	now := s.cfg.Now()
+	pending, err := s.cfg.Store.CheckEnrollment(ctx, req.Token, now.UnixMilli())
+	if err != nil {
+		s.log.WarnContext(ctx, "enrollment refused", "reason", result(err), "err", err)
+		return nil, err
+	}
+	door := pending.Door
+	if s.reserved(door) {
+		return nil, fmt.Errorf("%w: door id %q starts with %q, the central's own MQTT user", ErrInvalid, door, s.cfg.ServiceUsername)
+	}
+	if cn := csr.Subject.CommonName; cn != "" && cn != door {
+		s.log.WarnContext(ctx, "enrollment refused: the request names another door; the token is not spent", "door", door, "csr_door", cn, "token_id", pending.ID)
+		return nil, fmt.Errorf("%w: the request names %q but the token is for door %q; the token was not spent", ErrWrongDoor, cn, door)
+	}
+	certPEM, err := s.cfg.CA.SignDoorCSR([]byte(req.CSR), door, s.cfg.DoorValidity, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	tok, err := s.cfg.Store.RedeemEnrollment(ctx, req.Token, store.DoorKey{KeySHA256: fp, EnrolledMs: now.UnixMilli()})
 	if err != nil {
 		s.log.WarnContext(ctx, "enrollment refused", "reason", result(err), "err", err)
 		return nil, err
 	}
-	door := tok.Door
-	if s.reserved(door) {
-		return nil, fmt.Errorf("%w: door id %q starts with %q, the central's own MQTT user", ErrInvalid, door, s.cfg.ServiceUsername)
-	}
-	certPEM, err := s.cfg.CA.SignDoorCSR([]byte(req.CSR), door, s.cfg.DoorValidity, now)
-	if err != nil {
-		s.log.ErrorContext(ctx, "enrollment: the token is spent but the certificate could not be issued; create a new token", "door", door, "token_id", tok.ID, "err", err)
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	if tok.Door != door {
+		return nil, fmt.Errorf("enroll: token %s is for door %s, checked for %s", tok.ID, tok.Door, door)
 	}
 	seq, err := s.cfg.Store.EventSeq(ctx, door)
 	if err != nil {
@@ -220,6 +244,8 @@ func result(err error) string {
 		return "token_used"
 	case errors.Is(err, store.ErrTokenExpired):
 		return "token_expired"
+	case errors.Is(err, ErrWrongDoor):
+		return "wrong_door"
 	case errors.Is(err, ErrInvalid):
 		return "invalid"
 	case errors.Is(err, store.ErrNotFound):

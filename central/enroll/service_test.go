@@ -128,25 +128,37 @@ func TestEnrollRefusals(t *testing.T) {
 	_, err = f.svc.Enroll(f.ctx, &protocol.EnrollRequest{V: 1, Token: expiring.Secret, CSR: csr})
 	assert.ErrorIs(t, err, store.ErrTokenExpired)
 
-	// A bad request does not spend the token.
+	// A bad request does not spend the token: everything that can be
+	// checked is checked before it is, the door the request names too.
 	tok := f.token("door-b", time.Hour)
+	otherDoor := func(door string) string { k, _ := enroll.NewKey(); c, _ := enroll.NewCSR(k, door); return string(c) }
 	for name, bad := range map[string]string{
 		"not PEM":        "hello",
 		"a certificate":  string(f.ca.CertPEM()),
 		"forged request": strings.Replace(csr, csr[len(csr)-80:len(csr)-70], "AAAAAAAAAA", 1),
-		"wrong door":     func() string { k, _ := enroll.NewKey(); c, _ := enroll.NewCSR(k, "door-a"); return string(c) }(),
+		"wrong door":     otherDoor("door-a"),
+		"unknown door":   otherDoor("door-z"),
 	} {
 		_, err := f.svc.Enroll(f.ctx, &protocol.EnrollRequest{V: 1, Token: tok.Secret, CSR: bad})
 		assert.ErrorIs(t, err, enroll.ErrInvalid, name)
 		if name == "wrong door" {
-			// The request named another door: the token is spent, and
-			// the mistake is said plainly.
+			// The mistake is said plainly.
+			assert.ErrorIs(t, err, enroll.ErrWrongDoor)
 			assert.ErrorContains(t, err, `names "door-a" but the token is for door "door-b"`)
-			tok = f.token("door-b", time.Hour)
 		}
 	}
-	_, err = f.svc.Enroll(f.ctx, &protocol.EnrollRequest{V: 1, Token: tok.Secret, CSR: csr})
+	_, err = f.svc.Enroll(f.ctx, &protocol.EnrollRequest{V: 1, Token: tok.Secret, CSR: otherDoor("door-b")})
 	require.NoError(t, err, "the token still works after refused requests")
+
+	// A token for a door id in the central's namespace (made before such
+	// ids were refused) is refused, and not spent either.
+	old := store.EnrollmentToken{ID: "enr-old", Door: "swc-central-x", CreatedBy: "admin", CreatedMs: f.clock.UnixMilli(), ExpiresMs: f.clock.Add(time.Hour).UnixMilli()}
+	secret := store.NewSecret(enroll.TokenPrefix)
+	require.NoError(t, f.st.CreateEnrollmentToken(f.ctx, old, secret))
+	_, err = f.svc.Enroll(f.ctx, &protocol.EnrollRequest{V: 1, Token: secret, CSR: csr})
+	assert.ErrorIs(t, err, enroll.ErrInvalid)
+	_, err = f.st.CheckEnrollment(f.ctx, secret, f.clock.UnixMilli())
+	assert.NoError(t, err, "the token is not spent")
 
 	_, err = f.svc.NewToken(f.ctx, "swc-central-x", time.Hour, "admin", "https://x", false)
 	assert.ErrorIs(t, err, enroll.ErrInvalid, "a door id the brokers would take for the central")

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,7 +87,8 @@ func TestProvisionEndToEnd(t *testing.T) {
 	tp := protocol.DefaultTopics()
 
 	// The cooperative's admin sets up a center, two doors, a member with a
-	// badge (staff of the center) and a technician.
+	// badge (staff of the center), a member without staff rights and a
+	// technician.
 	c.must("POST", "/api/v1/centers", map[string]any{"id": "c1", "name": "Center One", "time_zone": "Europe/Brussels"})
 	for _, d := range []string{"door-a", "door-b"} {
 		c.must("POST", "/api/v1/doors", map[string]any{"id": d, "center_id": "c1", "name": d})
@@ -94,6 +96,7 @@ func TestProvisionEndToEnd(t *testing.T) {
 	c.must("POST", "/api/v1/members", map[string]any{"id": "m1", "name": "Ann", "home_center_id": "c1", "status": "active"})
 	c.must("POST", "/api/v1/badges", map[string]any{"uid": "04A1B2C3", "member_id": "m1"})
 	c.must("POST", "/api/v1/staff", map[string]any{"member_id": "m1", "center_id": "c1"})
+	c.must("POST", "/api/v1/members", map[string]any{"id": "m2", "name": "Bert", "home_center_id": "c1", "status": "active"})
 	var tech struct{ Secret string }
 	require.NoError(t, json.Unmarshal(c.must("POST", "/api/v1/tokens", map[string]any{"name": "technician", "role": "technician", "centers": []string{"c1"}}), &tech))
 
@@ -125,7 +128,19 @@ ntp = "assume_synced"
 listen = %q
 `, listen)), 0o644))
 	args := append(strings.Fields(strings.TrimPrefix(tok.Provision, "sudo swc-edge ")), "--data", dataDir, "--config", config)
-	out, errOut, code := edgeRun(t, bin, nil, args...)
+
+	// A mistyped --door is refused by the central before the token is
+	// spent, and nothing is written on the Pi.
+	typo := slices.Clone(args)
+	typo[slices.Index(typo, "--door")+1] = "door-b"
+	out, errOut, code := edgeRun(t, bin, nil, typo...)
+	require.NotEqual(t, 0, code, "provision with the wrong --door:\n%s", out)
+	assert.Contains(t, errOut, `names "door-b" but the token is for door "door-a"`)
+	assert.Contains(t, errOut, "not spent")
+	_, err := os.Stat(filepath.Join(dataDir, "door-key.pem"))
+	require.ErrorIs(t, err, os.ErrNotExist, "no key was written")
+
+	out, errOut, code = edgeRun(t, bin, nil, args...)
 	require.Equal(t, 0, code, "provision:\n%s\n%s", out, errOut)
 	assert.Contains(t, out, "Door door-a is enrolled")
 	assert.Contains(t, out, "swc-edge test reader")
@@ -182,20 +197,21 @@ listen = %q
 
 	// With the agent stopped, the technician registers a new badge through
 	// the same reader (enroll-badge trusts the central with the door's CA
-	// file).
-	eb := exec.Command(bin, "enroll-badge", "--config", config, "--member", "m1", "--central", "https://"+c.s.HTTPAddr(), "--wait", "60s")
+	// file), for a member without staff rights (staff badges are the
+	// manager's to enroll).
+	eb := exec.Command(bin, "enroll-badge", "--config", config, "--member", "m2", "--central", "https://"+c.s.HTTPAddr(), "--wait", "60s")
 	eb.Env = append(os.Environ(), "SWC_API_TOKEN="+tech.Secret)
 	ebOut, ebErr := &lockedBuf{}, &lockedBuf{}
 	eb.Stdout, eb.Stderr = ebOut, ebErr
 	require.NoError(t, eb.Start())
-	require.Eventually(t, func() bool { return strings.Contains(ebOut.String(), "Tap the badge of member m1") }, time.Minute, 20*time.Millisecond, "%s %s", ebOut, ebErr)
+	require.Eventually(t, func() bool { return strings.Contains(ebOut.String(), "Tap the badge of member m2") }, time.Minute, 20*time.Millisecond, "%s %s", ebOut, ebErr)
 	_, errOut, code = edgeRun(t, bin, nil, "tap", "--config", config, "--uid", "04A1B2C9")
 	require.Equal(t, 0, code, errOut)
 	require.NoError(t, eb.Wait(), "enroll-badge:\n%s\n%s", ebOut, ebErr)
-	assert.Contains(t, ebOut.String(), "Badge 04A1B2C9 is registered for member m1.")
-	code, b = c.call(c.token, "GET", "/api/v1/badges/04A1B2C9", nil)
-	require.Equal(t, http.StatusOK, code, "%s", b)
-	assert.Contains(t, string(b), `"member_id":"m1"`)
+	assert.Contains(t, ebOut.String(), "Badge 04A1B2C9 is registered for member m2.")
+	code, b = c.call(tech.Secret, "GET", "/api/v1/badges/04A1B2C9", nil)
+	require.Equal(t, http.StatusOK, code, "the technician sees the badge they added: %s", b)
+	assert.Contains(t, string(b), `"member_id":"m2"`)
 
 	// Door A's certificate, door B's topic: the embedded broker closes the
 	// connection and nothing is stored for door-b.

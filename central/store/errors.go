@@ -15,6 +15,9 @@ var (
 	ErrStale          = errors.New("older than the stored state")
 	ErrBadCredentials = errors.New("bad credentials")
 	ErrImport         = errors.New("import rejected")
+	// ErrRetired refuses an id that belonged to a deleted object and is not
+	// given to another one (the ids of deleted centers).
+	ErrRetired = errors.New("belonged to a deleted object and is not reused")
 	// ErrTokenUsed and ErrTokenExpired refuse a one-time enrollment token
 	// that was already redeemed or has expired.
 	ErrTokenUsed    = errors.New("enrollment token already used")

@@ -62,6 +62,7 @@ type Store interface {
 	ListMembers(ctx context.Context, f MemberFilter) (Page[domain.Member], error)
 
 	// Badges, keyed by UID: a UID belongs to one badge (ErrExists, field uid).
+	// AddedBy is set at creation and kept by UpdateBadge.
 	CreateBadge(ctx context.Context, b domain.Badge) error
 	UpdateBadge(ctx context.Context, b domain.Badge) error
 	DeleteBadge(ctx context.Context, uid protocol.UID) error
@@ -149,6 +150,11 @@ type Store interface {
 	// it is then marked used and key becomes the door's enrolled key
 	// (replacing an earlier one). It returns the token, with the door.
 	RedeemEnrollment(ctx context.Context, secret string, key DoorKey) (EnrollmentToken, error)
+	// CheckEnrollment returns the token whose secret this is without
+	// spending it, with RedeemEnrollment's errors for a token that is
+	// unknown, used or expired at atMs: enrollment checks a request against
+	// the token's door before it redeems the token.
+	CheckEnrollment(ctx context.Context, secret string, atMs int64) (EnrollmentToken, error)
 	// DoorKey returns the key the door enrolled with (ErrNotFound when it
 	// never enrolled).
 	DoorKey(ctx context.Context, door string) (DoorKey, error)
@@ -263,6 +269,7 @@ type BadgeFilter struct {
 	MemberID      string
 	HomeCenterIDs []string
 	Revoked       *bool
+	AddedBy       string // the API token that added them ("": any)
 	PageRequest
 }
 

@@ -222,11 +222,11 @@ func TestBrowser(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"c1", "c1", "c1"}, centers, "Gent's lines only: %s", raw)
 
-	// Another center's door page is refused.
+	// Another center's door page is answered as a missing door's.
 	res, err := chromedp.Run(ctx, chromedp.NavigateResponse(n.base+"/doors/d2"))
 	require.NoError(t, err)
-	assert.EqualValues(t, 403, res.Status)
-	assert.Contains(t, text("#error-message"), "not in your centers")
+	assert.EqualValues(t, 404, res.Status)
+	assert.Contains(t, text("#error-message"), "not found: door d2")
 	assert.NotContains(t, text("main"), "Leuven front")
 	shoot("05-door-of-another-center-refused.png")
 	do("own door page", chromedp.Navigate(n.base+"/doors/d1"), chromedp.WaitVisible(chromedp.CSS("#door-state")))

@@ -24,7 +24,7 @@ func (w *Web) doorOf(r *http.Request, v *viewer) (domain.Door, error) {
 		return d, err
 	}
 	if !v.Sees(d.CenterID) {
-		return d, forbidden("Door " + id)
+		return d, hidden("door", id)
 	}
 	return d, nil
 }

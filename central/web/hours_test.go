@@ -78,5 +78,5 @@ func TestHours(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, page, "2.00 h")
 	code, _ = mgr.get("/members/m2?period=" + period)
-	assert.Equal(t, http.StatusForbidden, code)
+	assert.Equal(t, http.StatusNotFound, code, "another center's member is answered as a missing one")
 }

@@ -227,7 +227,7 @@ func (w *Web) liveFilterOf(r *http.Request, v *viewer) (liveFilter, error) {
 			return f, err
 		}
 		if !v.Sees(d.CenterID) {
-			return f, forbidden("Door " + f.Door)
+			return f, hidden("door", f.Door)
 		}
 	}
 	return f, nil

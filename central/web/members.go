@@ -79,7 +79,7 @@ func (w *Web) memberOf(r *http.Request, v *viewer) (domain.Member, error) {
 		return m, err
 	}
 	if !seesMember(v, m) {
-		return m, forbidden("Member " + id)
+		return m, hidden("member", id)
 	}
 	return m, nil
 }

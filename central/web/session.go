@@ -297,7 +297,13 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	w.logins.With("ok").Inc()
 	api.SetCaller(r.Context(), tk)
 	w.log.InfoContext(r.Context(), "web: login", "token", tk.ID, "role", tk.Role, "centers", tk.Centers)
-	http.Redirect(rw, r, safeNext(r.PostFormValue("next")), http.StatusSeeOther)
+	next := r.PostFormValue("next")
+	safe := safeNext(next)
+	if safe != next && next != "" {
+		w.badNext.Inc()
+		w.log.WarnContext(r.Context(), "web: login redirect target refused; sent to /", "next", truncate(next, 200), "remote", r.RemoteAddr)
+	}
+	http.Redirect(rw, r, safe, http.StatusSeeOther)
 }
 
 func (w *Web) logout(rw http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -308,14 +314,62 @@ func (w *Web) logout(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	return nil
 }
 
-// safeNext keeps a redirect target on this site: a path, never a scheme,
-// host or protocol-relative URL.
+// maxNext bounds the length of a redirect target.
+const maxNext = 2048
+
+// safeNext keeps a redirect target on this site. Browsers are lenient
+// with a Location: they drop tabs and newlines, read a backslash as a
+// slash, and resolve "/\t/host", "/\\host" or "//host" to another host. So
+// the target is accepted only when it is plainly a path of this site, and
+// otherwise "/" is used:
+//   - printable ASCII only (no spaces, controls, backslashes or non-ASCII,
+//     such as look-alike slashes);
+//   - a path starting with exactly one "/" and no scheme, host or user;
+//   - its decoded path again has no controls, backslashes or spaces, does
+//     not start with "//" and has no "." or ".." segment (what a "/%2F/host"
+//     or "/..//host" would become once a browser or a proxy normalises it);
+//   - not the login page itself.
+//
+// Targets the dashboard makes (the page a visitor asked for) always pass.
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.HasPrefix(next, "/login") || strings.ContainsAny(next, "\r\n") {
+	if !plainPath(next) || len(next) > maxNext {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !plainPath(u.Path) {
+		return "/"
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return "/"
+		}
+	}
+	if u.Path == "/login" || strings.HasPrefix(u.Path, "/login/") {
 		return "/"
 	}
 	return next
+}
+
+// truncate bounds a logged value.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// plainPath reports whether p starts with one "/" (not two) and holds only
+// printable ASCII other than the backslash.
+func plainPath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c > '~' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func urlQueryEscape(s string) string { return url.QueryEscape(s) }

@@ -83,7 +83,9 @@ type Web struct {
 	hub      *hub
 	last     *lastEvents
 
-	logins   *metrics.CounterVec
+	logins *metrics.CounterVec
+	// badNext counts login redirect targets refused by safeNext.
+	badNext  *metrics.Counter
 	closeOne sync.Once
 	done     chan struct{}
 }
@@ -130,6 +132,7 @@ func New(cfg Config) (*Web, error) {
 	w.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	w.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.Now)
 	w.logins = cfg.Metrics.CounterVec("swc_web_logins_total", "Dashboard logins, by result (ok, refused).", "result")
+	w.badNext = cfg.Metrics.Counter("swc_web_unsafe_redirects_total", "Login redirect targets refused as not plainly a path of this site (sent to / instead).")
 	w.last = newLastEvents()
 	w.hub = newHub(w, cfg.Metrics)
 	w.routes()
@@ -203,6 +206,13 @@ func (e *pageError) Error() string { return e.msg }
 func forbidden(what string) error {
 	return &pageError{status: http.StatusForbidden, msg: what + " is not in your centers."}
 }
+
+// hidden is the answer about an existing object of a center the viewer
+// does not see: exactly the answer about an id that does not exist (the
+// store's not-found error), so that pages do not tell which ids exist in
+// other centers. forbidden stays for centers the viewer names in a query,
+// which is refused before anything is looked up.
+func hidden(what, id string) error { return store.Errf(store.ErrNotFound, "", "%s %v", what, id) }
 
 // page wraps a handler: a valid session is required (else the login page),
 // the role must be one of roles (nil: any), POST forms must carry the

@@ -142,24 +142,27 @@ func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 	}{
 		{"mgr1", "/", 200, []string{"Gent front", `data-center="c1"`}, []string{"Leuven", `data-door="d2"`, `/doors/d2`}},
 		{"mgr1", "/doors/d1", 200, []string{"Gent front", "Recent events", "<td>m1</td>"}, []string{"Remote commands"}},
-		{"mgr1", "/doors/d2", 403, []string{"Door d2 is not in your centers."}, []string{"Leuven front"}},
+		{"mgr1", "/doors/d2", 404, []string{"not found: door d2"}, []string{"Leuven front"}},
+		{"mgr1", "/doors/d404", 404, []string{"not found: door d404"}, nil},
 		{"mgr1", "/live", 200, []string{`/live/stream?`}, []string{"Leuven"}},
 		{"mgr1", "/live?center=c2", 403, nil, nil},
-		{"mgr1", "/live?door=d2", 403, nil, nil},
+		{"mgr1", "/live?door=d2", 404, []string{"not found: door d2"}, nil},
+		{"mgr1", "/live?door=d404", 404, []string{"not found: door d404"}, nil},
 		{"mgr1", "/live/stream?center=c2", 403, nil, nil},
-		{"mgr1", "/live/stream?door=d2", 403, nil, nil},
+		{"mgr1", "/live/stream?door=d2", 404, nil, nil},
 		{"mgr1", "/hours", 200, []string{"Hours · Gent", `data-center="c1"`}, []string{`data-center="c2"`, "Leuven"}},
 		{"mgr1", "/hours?center=c2", 403, nil, nil},
 		{"mgr1", "/hours/settlement.csv?center=c2&period=" + period, 403, nil, nil},
 		{"mgr1", "/hours/settlement.csv?period=" + period, 200, []string{"credit,c1,nomadic"}, []string{",c2,"}},
 		{"mgr1", "/members", 200, []string{"Ann Gent"}, []string{"Bert Leuven", "Nora Nomad"}},
 		{"mgr1", "/members?q=04E1E2E3", 200, nil, []string{"Bert Leuven"}},
-		{"mgr1", "/members/m1", 200, []string{"Ann Gent", "04D1D2D3"}, nil},
-		{"mgr1", "/members/m2", 403, nil, []string{"Bert Leuven"}},
-		{"mgr1", "/members/m2/statement.csv", 403, nil, nil},
+		{"mgr1", "/members/m1", 200, []string{"Ann Gent", "04D1D2D3", "added by "}, nil},
+		{"mgr1", "/members/m2", 404, []string{"not found: member m2"}, []string{"Bert Leuven"}},
+		{"mgr1", "/members/m404", 404, []string{"not found: member m404"}, nil},
+		{"mgr1", "/members/m2/statement.csv", 404, nil, nil},
 		{"tech1", "/", 200, []string{"Gent front"}, []string{"Leuven"}},
 		{"tech1", "/doors/d1", 200, []string{"Remote commands", "cmd-unlock", "04D1D2D3", protocol.DeniedNoBooking.Text()}, []string{"<td>m1</td>"}},
-		{"tech1", "/doors/d2", 403, nil, []string{"Leuven front"}},
+		{"tech1", "/doors/d2", 404, nil, []string{"Leuven front"}},
 		{"tech1", "/live", 403, nil, nil},
 		{"tech1", "/hours", 403, nil, nil},
 		{"tech1", "/members/m1", 403, nil, nil},
@@ -183,7 +186,7 @@ func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 	// Every request has a structured log line with the caller's role.
 	lines := n.log.lines(map[string]any{"msg": "http request", "method": "GET", "path": "/doors/d2", "role": "manager", "token": "mgr1"})
 	require.Len(t, lines, 1, "one line for the manager's refused door page")
-	assert.EqualValues(t, 403, lines[0]["status"])
+	assert.EqualValues(t, 404, lines[0]["status"])
 	assert.Contains(t, lines[0], "duration")
 }
 

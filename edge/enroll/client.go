@@ -44,6 +44,9 @@ var (
 	ErrTokenUsed    = errors.New("this enrollment token was already used")
 	ErrTokenExpired = errors.New("this enrollment token has expired")
 	ErrRefused      = errors.New("the central refused the enrollment")
+	// ErrWrongDoor: the token was made for another door than --door (the
+	// central refuses it before spending the token).
+	ErrWrongDoor = errors.New("the enrollment token is for another door")
 )
 
 // NormalizeFingerprint returns "sha256:<lower-case hex>" or an error.
@@ -226,6 +229,8 @@ func refusal(status int, body []byte) error {
 		return fmt.Errorf("%w: %s", ErrTokenUsed, e.Message)
 	case "token_expired":
 		return fmt.Errorf("%w: %s", ErrTokenExpired, e.Message)
+	case "wrong_door":
+		return fmt.Errorf("%w: %s", ErrWrongDoor, e.Message)
 	}
 	if e.Field != "" {
 		return fmt.Errorf("%w: %s (%s): %s", ErrRefused, e.Code, e.Field, e.Message)

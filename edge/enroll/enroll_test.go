@@ -242,6 +242,28 @@ func TestProvisionRefusesBeforeSpendingTheToken(t *testing.T) {
 	}
 }
 
+// TestProvisionWrongDoorKeepsTheToken: a mistyped --door goes into the
+// certificate request, so the central refuses it before spending the
+// token; nothing is written, and the same token then enrolls the right
+// door.
+func TestProvisionWrongDoorKeepsTheToken(t *testing.T) {
+	ca := newTestCA(t)
+	f := newFakeCentral(t, ca, false)
+	dir := t.TempDir()
+	o := Options{Central: f.srv.URL, Token: f.token, Door: "door-8", DataDir: filepath.Join(dir, "data"), Config: filepath.Join(dir, "swc-edge.toml")}
+	_, err := Provision(ctx, o)
+	require.ErrorIs(t, err, ErrWrongDoor)
+	assert.Contains(t, err.Error(), "door-8")
+	assert.Contains(t, err.Error(), "not spent")
+	_, err = os.Stat(filepath.Join(o.DataDir, KeyFile))
+	assert.ErrorIs(t, err, os.ErrNotExist, "no key was written")
+
+	o.Door = "door-7"
+	res, err := Provision(ctx, o)
+	require.NoError(t, err, "the token still works")
+	assert.Equal(t, "door-7", res.Enrollment.Door)
+}
+
 func TestRenewalFiles(t *testing.T) {
 	ca := newTestCA(t)
 	dir := t.TempDir()

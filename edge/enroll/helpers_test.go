@@ -144,6 +144,12 @@ func (f *fakeCentral) serve(w http.ResponseWriter, r *http.Request) {
 		fail(401, "token_used", "this enrollment token was already used")
 		return
 	}
+	// As the central does: a request naming another door is refused
+	// before the token is spent.
+	if csr, err := x509.ParseCertificateRequest(pemBytes(req.CSR)); err != nil || (csr.Subject.CommonName != "" && csr.Subject.CommonName != f.door) {
+		fail(400, "wrong_door", "the request names another door than the token's "+f.door+"; the token was not spent")
+		return
+	}
 	f.used = true
 	cert := f.ca.door([]byte(req.CSR), f.door, time.Now().Add(-5*time.Minute), time.Now().Add(30*24*time.Hour))
 	c, _ := pki.ParseCertificate(cert)
@@ -155,4 +161,13 @@ func (f *fakeCentral) callCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls
+}
+
+// pemBytes is the DER of the first PEM block of s (nil when there is none).
+func pemBytes(s string) []byte {
+	b, _ := pem.Decode([]byte(s))
+	if b == nil {
+		return nil
+	}
+	return b.Bytes
 }

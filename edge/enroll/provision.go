@@ -138,11 +138,16 @@ func Provision(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	csr, err := pki.NewCSR(key, "")
+	// The request names --door (when given), so that the central refuses
+	// a token of another door before spending it.
+	csr, err := pki.NewCSR(key, o.Door)
 	if err != nil {
 		return nil, err
 	}
 	e, err := Exchange(ctx, o.Central, o.Trust, o.Token, csr)
+	if errors.Is(err, ErrWrongDoor) {
+		return nil, fmt.Errorf("--door %s: %w; nothing was written: check --door against the command shown with the token", o.Door, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -139,6 +139,9 @@ func Run(t *testing.T, open Factory) {
 		{"Tokens", testTokens},
 		{"Enrollment", testEnrollment},
 		{"EnrollmentConcurrent", testEnrollmentConcurrent},
+		{"EnrollmentCheck", testEnrollmentCheck},
+		{"CenterDeletion", testCenterDeletion},
+		{"BadgeAddedBy", testBadgeAddedBy},
 		{"Notify", testNotify},
 	}
 	for _, tc := range tests {

@@ -184,9 +184,9 @@ func cmdEnrollBadge(ctx context.Context, args []string, stdout, stderr io.Writer
 	case "duplicate_badge_uid":
 		return exitErr(stderr, 1, "badge %s is already registered (to this or another member): nothing changed; a manager can move it (PUT /api/v1/badges/%s)", uid, uid)
 	case "missing_ref":
-		return exitErr(stderr, 1, "there is no member %q in the central service: check the member id", *member)
+		return exitErr(stderr, 1, "there is no member %q in your centers in the central service: check the member id", *member)
 	case "forbidden":
-		return exitErr(stderr, 1, "your API token may not register badges for member %s (%s): technicians register badges of their centers' local members", *member, e.Message)
+		return exitErr(stderr, 1, "your API token may not register badges for member %s (%s): technicians register badges of their centers' members who hold no staff rights; the center's manager registers staff badges", *member, e.Message)
 	case "unauthorized":
 		return exitErr(stderr, 1, "the central does not accept your API token (%s)", e.Message)
 	}

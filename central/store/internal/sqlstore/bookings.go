@@ -270,13 +270,9 @@ func (s *DB) ImportBookings(ctx context.Context, bookings []domain.Booking) (int
 				continue
 			}
 			if b.RoomID != "" {
-				c, ok := rooms[b.RoomID]
-				if !ok {
-					rep.Add(store.RowError{Row: row, Code: "missing_ref", Field: "room_id", Message: "room " + b.RoomID + " does not exist"})
-					continue
-				}
-				if c != b.CenterID {
-					rep.Add(store.RowError{Row: row, Code: "missing_ref", Field: "room_id", Message: fmt.Sprintf("room %s belongs to center %s, not %s", b.RoomID, c, b.CenterID)})
+				// A room of another center reads as a missing one (needRoomOf).
+				if c, ok := rooms[b.RoomID]; !ok || c != b.CenterID {
+					rep.Add(store.RowError{Row: row, Code: "missing_ref", Field: "room_id", Message: fmt.Sprintf("center %s has no room %s", b.CenterID, b.RoomID)})
 					continue
 				}
 				if b.Status == domain.BookingConfirmed {

@@ -29,18 +29,17 @@ func (t *wtx) needCenter(ctx context.Context, field, id string) error {
 	return t.need(ctx, field, "center", `SELECT 1 FROM centers WHERE id = ?`, id)
 }
 
-// needRoomOf checks that room exists and belongs to center.
+// needRoomOf checks that room exists and belongs to center. A room of
+// another center is reported exactly as a missing one, so that the answer
+// does not tell a center's staff which room ids exist elsewhere.
 func (t *wtx) needRoomOf(ctx context.Context, field, room, center string) error {
 	var c string
 	err := t.queryRow(ctx, `SELECT center_id FROM rooms WHERE id = ?`+t.d.ForUpdate, room).Scan(&c)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Errf(store.ErrMissingRef, field, "room %s does not exist", room)
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("check %s: %w", field, err)
 	}
-	if c != center {
-		return store.Errf(store.ErrMissingRef, field, "room %s belongs to center %s, not %s", room, c, center)
+	if err != nil || c != center {
+		return store.Errf(store.ErrMissingRef, field, "center %s has no room %s", center, room)
 	}
 	return nil
 }
@@ -120,6 +119,9 @@ func (s *DB) CreateCenter(ctx context.Context, c domain.Center) error {
 		return err
 	}
 	return s.write(ctx, func(t *wtx) error {
+		if err := t.needFreshCenterID(ctx, c.ID); err != nil {
+			return err
+		}
 		_, err := t.exec(ctx, `INSERT INTO centers (id, name, time_zone, hours, rate_cents) VALUES (?, ?, ?, ?, ?)`,
 			c.ID, c.Name, c.TimeZone, hoursJSON(c.Hours), c.RateCents)
 		if err != nil {
@@ -164,6 +166,9 @@ func (s *DB) DeleteCenter(ctx context.Context, id string) error {
 			if err := t.inUse(ctx, "center "+id, ref.by, ref.q, id); err != nil {
 				return err
 			}
+		}
+		if err := t.retireCenter(ctx, id, s.now()); err != nil {
+			return err
 		}
 		if _, err := t.exec(ctx, `DELETE FROM centers WHERE id = ?`, id); err != nil {
 			return s.mapErr(err, "center "+id, "")
@@ -475,12 +480,12 @@ func (s *DB) ListMembers(ctx context.Context, f store.MemberFilter) (store.Page[
 
 // ---- badges
 
-const badgeCols = `SELECT b.uid, b.member_id, b.revoked FROM badges b`
+const badgeCols = `SELECT b.uid, b.member_id, b.revoked, b.added_by FROM badges b`
 
 func scanBadge(r interface{ Scan(...any) error }) (domain.Badge, error) {
 	var x domain.Badge
 	var uid string
-	err := r.Scan(&uid, &x.MemberID, &x.Revoked)
+	err := r.Scan(&uid, &x.MemberID, &x.Revoked, &x.AddedBy)
 	x.UID = protocol.UID(uid)
 	return x, err
 }
@@ -498,8 +503,8 @@ func (s *DB) CreateBadge(ctx context.Context, b domain.Badge) error {
 		if err := t.needMember(ctx, "member_id", b.MemberID); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO badges (uid, member_id, revoked) VALUES (?, ?, ?)`,
-			string(b.UID), b.MemberID, b.Revoked); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO badges (uid, member_id, revoked, added_by) VALUES (?, ?, ?, ?)`,
+			string(b.UID), b.MemberID, b.Revoked, b.AddedBy); err != nil {
 			return s.mapErr(err, "badge "+string(b.UID), "uid")
 		}
 		t.changed(domain.Change{Kind: domain.KindBadge, Badge: &b})
@@ -559,6 +564,9 @@ func (s *DB) ListBadges(ctx context.Context, f store.BadgeFilter) (store.Page[do
 	}
 	if f.Revoked != nil {
 		w.add("b.revoked = ?", *f.Revoked)
+	}
+	if f.AddedBy != "" {
+		w.add("b.added_by = ?", f.AddedBy)
 	}
 	return list(ctx, s, base, "b.uid", w, f.PageRequest, func(r *sql.Rows) (domain.Badge, string, error) {
 		x, err := scanBadge(r)

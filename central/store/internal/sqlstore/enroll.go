@@ -75,6 +75,25 @@ func (s *DB) RedeemEnrollment(ctx context.Context, secret string, key store.Door
 	return e, nil
 }
 
+// CheckEnrollment implements store.Store.
+func (s *DB) CheckEnrollment(ctx context.Context, secret string, atMs int64) (store.EnrollmentToken, error) {
+	var e store.EnrollmentToken
+	var used sql.NullInt64
+	err := s.queryRow(ctx, `SELECT id, door, created_by, created_ms, expires_ms, used_ms FROM enrollment_tokens WHERE hash = ?`,
+		store.HashSecret(secret)).Scan(&e.ID, &e.Door, &e.CreatedBy, &e.CreatedMs, &e.ExpiresMs, &used)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || (err == nil && secret == ""):
+		return store.EnrollmentToken{}, store.Errf(store.ErrBadCredentials, "token", "unknown enrollment token")
+	case err != nil:
+		return store.EnrollmentToken{}, fmt.Errorf("enrollment token: %w", err)
+	case used.Valid:
+		return store.EnrollmentToken{}, store.Errf(store.ErrTokenUsed, "token", "token %s for door %s was used at %s", e.ID, e.Door, fromMs(used.Int64).Format("2006-01-02 15:04:05Z"))
+	case atMs >= e.ExpiresMs:
+		return store.EnrollmentToken{}, store.Errf(store.ErrTokenExpired, "token", "token %s for door %s expired at %s", e.ID, e.Door, fromMs(e.ExpiresMs).Format("2006-01-02 15:04:05Z"))
+	}
+	return e, nil
+}
+
 // DoorKey implements store.Store.
 func (s *DB) DoorKey(ctx context.Context, door string) (store.DoorKey, error) {
 	if err := protocol.ValidID(door); err != nil {
