@@ -140,7 +140,7 @@ func Compose(from *mail.Address, id string, date time.Time, m Message) (msg []by
 	var b bytes.Buffer
 	header(&b, "From", from.String())
 	header(&b, "To", to.String())
-	header(&b, "Subject", encodeSubject(m.Subject))
+	header(&b, "Subject", encodeSubject(strings.TrimSpace(m.Subject))) // readers drop the spaces around it anyway
 	header(&b, "Date", date.Format(time.RFC1123Z))
 	header(&b, "Message-ID", "<"+id+"@"+domain+">")
 	header(&b, "MIME-Version", "1.0")

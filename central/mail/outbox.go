@@ -183,12 +183,13 @@ func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
 // attempt delivers one claimed mail and records the outcome.
 func (o *Outbox) attempt(ctx context.Context, m store.OutboxMail, res *FlushResult) error {
 	sendErr := o.cfg.Sender.Send(ctx, m.To, m.Message)
-	if ctx.Err() != nil {
+	if sendErr != nil && ctx.Err() != nil {
 		return ctx.Err() // shutting down: the lease runs out and another attempt follows
 	}
 	now := o.cfg.Now()
 	if sendErr == nil {
-		if err := o.cfg.Store.Sent(ctx, m.ID, now.UnixMilli()); err != nil {
+		// Recorded even when shutting down: the relay has the mail.
+		if err := o.cfg.Store.Sent(context.WithoutCancel(ctx), m.ID, now.UnixMilli()); err != nil {
 			// Delivered, but not recorded: it will be sent again (at least
 			// once), with the same Message-ID.
 			return fmt.Errorf("mail: record delivery of %s: %w", m.ID, err)
