@@ -217,4 +217,3 @@ func (o *outboxStore) Depth(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
-
