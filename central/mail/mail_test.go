@@ -130,6 +130,9 @@ func TestSendStartTLSAuth(t *testing.T) {
 	st := f.status(t, id)
 	require.Equal(t, store.MailSent, st.Status)
 	require.Equal(t, 1, st.Attempts)
+	var stored int
+	require.NoError(t, f.st.(*sqlite.Store).Writer().QueryRowContext(ctx, `SELECT length(message) FROM mail_outbox WHERE id = ?`, id).Scan(&stored))
+	require.Zero(t, stored, "the delivered message (it may hold a sign-in code) is still stored")
 	require.Equal(t, "1", metric(t, f.reg, "mail_sent_total"))
 	require.Equal(t, "0", metric(t, f.reg, "mail_attempt_failures_total"))
 }

@@ -153,8 +153,17 @@ type FlushResult struct {
 }
 
 // Flush makes one delivery attempt of every mail due now and returns what
-// came of them. The loop calls it; tests call it to deliver at once.
+// came of them, then counts the queue (the mail_queue_depth gauge). The loop
+// calls it; tests call it to deliver at once.
 func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
+	res, err := o.flush(ctx)
+	if n, derr := o.cfg.Store.Depth(ctx); derr == nil {
+		o.depth.Set(float64(n))
+	}
+	return res, err
+}
+
+func (o *Outbox) flush(ctx context.Context) (FlushResult, error) {
 	var res FlushResult
 	seen := map[string]bool{}
 	for {
@@ -246,9 +255,6 @@ func (o *Outbox) Run(ctx context.Context) error {
 		}
 		if _, err := o.Flush(ctx); err != nil && ctx.Err() == nil {
 			o.log.Warn("mail: delivery pass failed", "err", err)
-		}
-		if n, err := o.cfg.Store.Depth(ctx); err == nil {
-			o.depth.Set(float64(n))
 		}
 		if !t.Stop() {
 			select {

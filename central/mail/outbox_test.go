@@ -39,6 +39,7 @@ func TestRelayDownThenUp(t *testing.T) {
 	require.Equal(t, 1, m.Attempts)
 	require.Contains(t, m.LastError, "connect to relay")
 	require.Equal(t, f.clock.Now().Add(time.Minute).UnixMilli(), m.NextMs)
+	require.Equal(t, "1", metric(t, f.reg, "mail_queue_depth"))
 
 	// Still down at the next attempt: the wait doubles.
 	f.clock.Add(time.Minute)
@@ -66,6 +67,7 @@ func TestRelayDownThenUp(t *testing.T) {
 	require.Equal(t, 3, m.Attempts)
 	require.Equal(t, "2", metric(t, f.reg, "mail_attempt_failures_total"))
 	require.Equal(t, "1", metric(t, f.reg, "mail_sent_total"))
+	require.Equal(t, "0", metric(t, f.reg, "mail_queue_depth"))
 }
 
 // TestNoDuplicateOnRestart: after a restart the same notice is not queued
