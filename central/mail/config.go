@@ -197,5 +197,6 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// errDisabled is returned by the senders of a disabled Config.
-var errDisabled = errors.New("mail: no SMTP relay configured")
+// ErrDisabled is returned for a disabled Config, and by Enqueue on a nil
+// *Outbox (the central's Server.Mail without --smtp-host).
+var ErrDisabled = errors.New("mail: no SMTP relay configured (--smtp-host)")

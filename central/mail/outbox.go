@@ -65,7 +65,7 @@ func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 		return nil, err
 	}
 	if !cfg.Mail.Enabled() {
-		return nil, errDisabled
+		return nil, ErrDisabled
 	}
 	if cfg.Store == nil {
 		return nil, errors.New("mail: OutboxConfig.Store is required")
@@ -123,8 +123,12 @@ func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 // idempotency key of the notice (such as "booking:b42:confirmed:3"): a key
 // already queued, sent or given up is not queued again, and Enqueue returns
 // the first mail's id with queued false. A message that is not valid is
-// refused with a *FieldError naming the field.
+// refused with a *FieldError naming the field. On a nil Outbox (mail not
+// configured) it returns ErrDisabled.
 func (o *Outbox) Enqueue(ctx context.Context, key string, m Message) (id string, queued bool, err error) {
+	if o == nil {
+		return "", false, ErrDisabled
+	}
 	now := o.cfg.Now()
 	id = NewID()
 	msg, rcpt, err := Compose(o.cfg.Mail.from, id, now, m)

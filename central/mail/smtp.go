@@ -31,7 +31,7 @@ type Relay struct {
 // each attempt (0: one minute).
 func NewRelay(cfg Config, timeout time.Duration) (*Relay, error) {
 	if !cfg.Enabled() {
-		return nil, errDisabled
+		return nil, ErrDisabled
 	}
 	if cfg.from == nil {
 		return nil, errors.New("mail: Config.Validate was not called")

@@ -32,6 +32,8 @@ func TestServeMail(t *testing.T) {
 
 	off, _ := start(t, server.Config{DataDir: t.TempDir()})
 	require.Nil(t, off.Mail)
+	_, _, err = off.Mail.Enqueue(context.Background(), "test:2", mail.Message{To: "ann@example.org", Subject: "x", Text: "x"})
+	require.ErrorIs(t, err, mail.ErrDisabled)
 }
 
 func TestConfigCheckMail(t *testing.T) {
