@@ -129,13 +129,11 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, m Message) (id string,
 	if o == nil {
 		return "", false, ErrDisabled
 	}
-	now := o.cfg.Now()
-	id = NewID()
-	msg, rcpt, err := Compose(o.cfg.Mail.from, id, now, m)
+	om, err := o.Prepare(key, m)
 	if err != nil {
 		return "", false, err
 	}
-	got, err := o.cfg.Store.Enqueue(ctx, store.OutboxMail{ID: id, Key: key, To: rcpt, Subject: m.Subject, Message: msg, CreatedMs: now.UnixMilli()})
+	got, err := o.cfg.Store.Enqueue(ctx, om)
 	if errors.Is(err, store.ErrExists) && got.ID != "" {
 		o.duplicates.Inc()
 		return got.ID, false, nil
@@ -144,11 +142,35 @@ func (o *Outbox) Enqueue(ctx context.Context, key string, m Message) (id string,
 		return "", false, fmt.Errorf("mail: enqueue %s: %w", key, err)
 	}
 	o.enqueued.Inc()
+	o.Wake()
+	return om.ID, true, nil
+}
+
+// Prepare composes m as the outbox row Enqueue would store, for a store
+// verb that queues its notice in the transaction of the change it tells
+// about (the store's sqlstore has the helper); call Wake after its commit.
+func (o *Outbox) Prepare(key string, m Message) (store.OutboxMail, error) {
+	if o == nil {
+		return store.OutboxMail{}, ErrDisabled
+	}
+	now := o.cfg.Now()
+	id := NewID()
+	msg, rcpt, err := Compose(o.cfg.Mail.from, id, now, m)
+	if err != nil {
+		return store.OutboxMail{}, err
+	}
+	return store.OutboxMail{ID: id, Key: key, To: rcpt, Subject: m.Subject, Message: msg, CreatedMs: now.UnixMilli()}, nil
+}
+
+// Wake makes the sender loop look for due mail now (Enqueue does it).
+func (o *Outbox) Wake() {
+	if o == nil {
+		return
+	}
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
-	return id, true, nil
 }
 
 // FlushResult counts what one Flush did.

@@ -313,3 +313,27 @@ func TestBackoff(t *testing.T) {
 		require.Equal(t, tc.want, ob.Backoff(tc.attempts), "attempts %d", tc.attempts)
 	}
 }
+
+// TestPrepare: a row prepared for another store verb's transaction is
+// delivered like an enqueued one once stored.
+func TestPrepare(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, mailtest.Options{}, nil)
+	row, err := f.ob.Prepare("booking:b7:cancelled:2", signInCode("ann@example.org"))
+	require.NoError(t, err)
+	require.Equal(t, "ann@example.org", row.To)
+	require.Equal(t, f.clock.Now().UnixMilli(), row.CreatedMs)
+	_, err = f.st.Outbox().Enqueue(ctx, row)
+	require.NoError(t, err)
+	f.ob.Wake()
+	res, err := f.ob.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, mail.FlushResult{Sent: 1}, res)
+	require.Equal(t, "<"+row.ID+"@swc.example>", f.srv.Messages()[0].MessageID)
+
+	_, err = f.ob.Prepare("k", mail.Message{To: "x@example.org\r\nBcc: y@example.org", Subject: "s", Text: "t"})
+	require.Error(t, err)
+	var off *mail.Outbox
+	_, err = off.Prepare("k", signInCode("ann@example.org"))
+	require.ErrorIs(t, err, mail.ErrDisabled)
+}

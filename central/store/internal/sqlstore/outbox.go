@@ -38,30 +38,14 @@ func cutErr(s string) string {
 	return strings.ToValidUTF8(s[:store.MaxMailErrBytes], "") // no half character
 }
 
-// Enqueue implements store.OutboxStore. ON CONFLICT DO NOTHING keeps a
-// PostgreSQL transaction usable when the key is taken.
+// Enqueue implements store.OutboxStore.
 func (o *outboxStore) Enqueue(ctx context.Context, m store.OutboxMail) (store.OutboxMail, error) {
-	if err := m.Validate(); err != nil {
-		return store.OutboxMail{}, err
-	}
-	m.Status, m.Attempts, m.LastError, m.NextMs, m.DoneMs = store.MailQueued, 0, "", m.CreatedMs, 0
 	var existing store.OutboxMail
 	dup := false
 	err := o.db.write(ctx, func(t *wtx) error {
-		res, err := t.exec(ctx, `INSERT INTO mail_outbox (id, idem_key, recipient, subject, message, status, created_ms, next_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
-			m.ID, m.Key, m.To, m.Subject, m.Message, m.Status, m.CreatedMs, m.NextMs)
-		if err != nil {
-			return o.db.mapErr(err, "mail "+m.ID, "id")
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("mail %s: %w", m.ID, err)
-		} else if n == 1 {
-			return nil
-		}
-		dup = true
-		existing, err = scanOutbox(t.queryRow(ctx, `SELECT `+outboxCols+` FROM mail_outbox WHERE idem_key = ?`, m.Key))
-		return one(err, "mail with key", m.Key)
+		var err error
+		existing, dup, err = t.enqueueMail(ctx, o.db, &m)
+		return err
 	})
 	switch {
 	case err != nil:
@@ -70,6 +54,31 @@ func (o *outboxStore) Enqueue(ctx context.Context, m store.OutboxMail) (store.Ou
 		return existing, store.Errf(store.ErrExists, "key", "mail %s already has key %q", existing.ID, m.Key)
 	}
 	return m, nil
+}
+
+// enqueueMail validates and inserts m as queued in the transaction. When
+// its key is taken it inserts nothing and returns the stored mail and
+// true. Other verbs may call it to queue a notice in the transaction of
+// the change it tells about. ON CONFLICT DO NOTHING keeps a PostgreSQL
+// transaction usable when the key is taken.
+func (t *wtx) enqueueMail(ctx context.Context, s *DB, m *store.OutboxMail) (store.OutboxMail, bool, error) {
+	if err := m.Validate(); err != nil {
+		return store.OutboxMail{}, false, err
+	}
+	m.Status, m.Attempts, m.LastError, m.NextMs, m.DoneMs = store.MailQueued, 0, "", m.CreatedMs, 0
+	res, err := t.exec(ctx, `INSERT INTO mail_outbox (id, idem_key, recipient, subject, message, status, created_ms, next_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING`,
+		m.ID, m.Key, m.To, m.Subject, m.Message, m.Status, m.CreatedMs, m.NextMs)
+	if err != nil {
+		return store.OutboxMail{}, false, s.mapErr(err, "mail "+m.ID, "id")
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return store.OutboxMail{}, false, fmt.Errorf("mail %s: %w", m.ID, err)
+	} else if n == 1 {
+		return store.OutboxMail{}, false, nil
+	}
+	existing, err := scanOutbox(t.queryRow(ctx, `SELECT `+outboxCols+` FROM mail_outbox WHERE idem_key = ?`, m.Key))
+	return existing, true, one(err, "mail with key", m.Key)
 }
 
 // Claim implements store.OutboxStore.
