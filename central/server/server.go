@@ -32,6 +32,7 @@ import (
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/keys"
+	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
@@ -108,6 +109,9 @@ type Config struct {
 	// enroll.DoorValidity); doors renew them over MQTT.
 	DoorCertValidity time.Duration
 
+	// Mail is the SMTP relay (see mail.go); the zero value disables mail.
+	Mail mail.Config
+
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
 }
@@ -158,7 +162,7 @@ func (c *Config) Check() error {
 			return fmt.Errorf("--db: want a postgres:// URL")
 		}
 	}
-	return nil
+	return c.checkMail()
 }
 
 // Server is a running central service.
@@ -191,6 +195,8 @@ type Server struct {
 	// Credit is the hours ledger: settlements, statements, closes (the API
 	// and the dashboard read it).
 	Credit *crediting.Service
+	// Mail is the e-mail outbox (nil when no SMTP relay is configured).
+	Mail *mail.Outbox
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -235,6 +241,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.firstAdminToken(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startMail(); err != nil {
 		return nil, err
 	}
 	// Before the ingest: it hands every commit to the crediting, which

@@ -1,7 +1,7 @@
 // Command swc-central is the cooperative's central service: booking source of
 // truth, whitelist compiler, event ingest and hours settlement.
 //
-//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G]
+//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G] [--smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U [--smtp-password-file F]] [--smtp-ca F] --mail-from ADDR]
 //	swc-central key [--data DIR]
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--rate-cents N]
@@ -23,6 +23,7 @@ import (
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
+	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/server"
 )
 
@@ -92,6 +93,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.MQTTServiceSecretFile, "mqtt-service-secret-file", "", "with the embedded broker: file holding the secret of its "+server.ServiceUser+" account (created when missing), for operators' tools")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
 	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", crediting.DefaultRateCents, "the network's default hourly rate in cents, for centers without a rate of their own (settlements, statements, the dashboard's hours)")
+	fs.StringVar(&cfg.Mail.Host, "smtp-host", "", "SMTP relay for the central's e-mail (sign-in codes, booking confirmations, alerts); empty: e-mail disabled")
+	fs.IntVar(&cfg.Mail.Port, "smtp-port", 0, "SMTP relay port (default 587, or 465 with --smtp-security tls)")
+	smtpSecurity := fs.String("smtp-security", "", "starttls (default: STARTTLS required), tls (TLS from the first byte, port 465) or none (only to a loopback relay)")
+	fs.StringVar(&cfg.Mail.Username, "smtp-user", "", "SMTP relay user name (AUTH PLAIN, over TLS); its password is read from --smtp-password-file")
+	fs.StringVar(&cfg.Mail.PasswordFile, "smtp-password-file", "", "file holding the SMTP relay password (default with --smtp-user: "+server.SMTPPasswordFile+" in the data folder)")
+	fs.StringVar(&cfg.Mail.CAFile, "smtp-ca", "", "CA certificates (PEM) to check the SMTP relay's certificate against (default: the system's)")
+	fs.StringVar(&cfg.Mail.From, "mail-from", "", "From address of the central's e-mail, such as \"Smart Work Centers <noreply@example.org>\"")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -115,6 +123,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	cfg.Mail.Security = mail.Security(*smtpSecurity)
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Out = stdout
 	if err := cfg.Check(); err != nil {
