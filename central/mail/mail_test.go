@@ -133,8 +133,8 @@ func TestSendStartTLSAuth(t *testing.T) {
 	var stored int
 	require.NoError(t, f.st.(*sqlite.Store).Writer().QueryRowContext(ctx, `SELECT length(message) FROM mail_outbox WHERE id = ?`, id).Scan(&stored))
 	require.Zero(t, stored, "the delivered message (it may hold a sign-in code) is still stored")
-	require.Equal(t, "1", metric(t, f.reg, "mail_sent_total"))
-	require.Equal(t, "0", metric(t, f.reg, "mail_attempt_failures_total"))
+	require.Equal(t, "1", metric(t, f.reg, "swc_mail_sent_total"))
+	require.Equal(t, "0", metric(t, f.reg, "swc_mail_attempt_failures_total"))
 }
 
 // metric reads a metric's value from the registry's exposition.

@@ -110,12 +110,12 @@ func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
 		cfg:             cfg,
 		log:             cfg.Logger,
 		wake:            make(chan struct{}, 1),
-		enqueued:        m.Counter("mail_enqueued_total", "E-mails queued in the outbox."),
-		duplicates:      m.Counter("mail_duplicates_total", "E-mails not queued because their idempotency key was queued before."),
-		sent:            m.Counter("mail_sent_total", "E-mails accepted by the SMTP relay."),
-		attemptFailures: m.Counter("mail_attempt_failures_total", "Delivery attempts that failed (each is retried with backoff until given up)."),
-		givenUp:         m.Counter("mail_failed_total", "E-mails given up: refused for good by the relay, or undelivered for too long."),
-		depth:           m.Gauge("mail_queue_depth", "E-mails waiting in the outbox, as the sender last counted them."),
+		enqueued:        m.Counter("swc_mail_enqueued_total", "E-mails queued in the outbox."),
+		duplicates:      m.Counter("swc_mail_duplicates_total", "E-mails not queued because their idempotency key was queued before."),
+		sent:            m.Counter("swc_mail_sent_total", "E-mails accepted by the SMTP relay."),
+		attemptFailures: m.Counter("swc_mail_attempt_failures_total", "Delivery attempts that failed (each is retried with backoff until given up)."),
+		givenUp:         m.Counter("swc_mail_failed_total", "E-mails given up: refused for good by the relay, or undelivered for too long."),
+		depth:           m.Gauge("swc_mail_queue_depth", "E-mails waiting in the outbox, as the sender last counted them."),
 	}, nil
 }
 

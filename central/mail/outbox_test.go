@@ -39,7 +39,7 @@ func TestRelayDownThenUp(t *testing.T) {
 	require.Equal(t, 1, m.Attempts)
 	require.Contains(t, m.LastError, "connect to relay")
 	require.Equal(t, f.clock.Now().Add(time.Minute).UnixMilli(), m.NextMs)
-	require.Equal(t, "1", metric(t, f.reg, "mail_queue_depth"))
+	require.Equal(t, "1", metric(t, f.reg, "swc_mail_queue_depth"))
 
 	// Still down at the next attempt: the wait doubles.
 	f.clock.Add(time.Minute)
@@ -65,9 +65,9 @@ func TestRelayDownThenUp(t *testing.T) {
 	m = f.status(t, id)
 	require.Equal(t, store.MailSent, m.Status)
 	require.Equal(t, 3, m.Attempts)
-	require.Equal(t, "2", metric(t, f.reg, "mail_attempt_failures_total"))
-	require.Equal(t, "1", metric(t, f.reg, "mail_sent_total"))
-	require.Equal(t, "0", metric(t, f.reg, "mail_queue_depth"))
+	require.Equal(t, "2", metric(t, f.reg, "swc_mail_attempt_failures_total"))
+	require.Equal(t, "1", metric(t, f.reg, "swc_mail_sent_total"))
+	require.Equal(t, "0", metric(t, f.reg, "swc_mail_queue_depth"))
 }
 
 // TestNoDuplicateOnRestart: after a restart the same notice is not queued
@@ -217,7 +217,7 @@ func TestPermanentFailure(t *testing.T) {
 	m := f.status(t, id)
 	require.Equal(t, store.MailFailed, m.Status)
 	require.Contains(t, m.LastError, "550")
-	require.Equal(t, "1", metric(t, f.reg, "mail_failed_total"))
+	require.Equal(t, "1", metric(t, f.reg, "swc_mail_failed_total"))
 }
 
 // TestGiveUpAfter: a mail the relay never took is given up once it is
@@ -298,7 +298,7 @@ func TestRun(t *testing.T) {
 	}, 10*time.Second, 5*time.Millisecond, "deliveries not recorded")
 	cancel()
 	require.NoError(t, <-done)
-	require.Equal(t, "3", metric(t, reg, "mail_sent_total"))
+	require.Equal(t, "3", metric(t, reg, "swc_mail_sent_total"))
 }
 
 func TestBackoff(t *testing.T) {
