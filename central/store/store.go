@@ -138,6 +138,10 @@ type Store interface {
 	// Credit returns the hours crediting's storage in the same database.
 	Credit() CreditStore
 
+	// Health returns the door health and alerts storage in the same
+	// database (health.go).
+	Health() HealthStore
+
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.
 	//
