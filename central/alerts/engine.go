@@ -27,7 +27,7 @@
 //
 // Use:
 //
-//	eng := alerts.New(alerts.Config{Versions: compiler.Versions}, st, []alerts.Notifier{hooks, mail}, log, reg)
+//	eng := alerts.New(alerts.Config{Version: compiler.Version}, st, []alerts.Notifier{hooks, mail}, log, reg)
 //	go eng.Run(ctx)
 //	ingestCfg.StatusSeen = eng.ObserveStatus    // every door status
 //	commitFeed.Subscribe(eng.Committed)          // every committed event batch
@@ -75,9 +75,9 @@ type Config struct {
 	StateWriteInterval time.Duration
 	// CheckInterval is how often Run evaluates the time rules.
 	CheckInterval time.Duration
-	// Versions returns the central's whitelist version of each door (nil:
-	// the whitelist_behind rule is off).
-	Versions func() map[string]uint64
+	// Version returns the central's whitelist version of a door, false
+	// when it has none (nil: the whitelist_behind rule is off).
+	Version func(door string) (uint64, bool)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -454,10 +454,6 @@ func (e *Engine) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("alerts: door states: %w", err)
 	}
-	var versions map[string]uint64
-	if e.cfg.Versions != nil {
-		versions = e.cfg.Versions()
-	}
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 	for _, h := range doors {
@@ -481,15 +477,15 @@ func (e *Engine) Check(ctx context.Context) error {
 				add(e.resolve(ctx, open, h.Door, store.AlertCertExpiring, now))
 			}
 		}
-		if versions != nil && h.State == store.DoorOnline {
-			add(e.whitelistRule(ctx, open, h, versions, now))
+		if e.cfg.Version != nil && h.State == store.DoorOnline {
+			add(e.whitelistRule(ctx, open, h, now))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (e *Engine) whitelistRule(ctx context.Context, open map[store.AlertKind]bool, h store.DoorHealth, versions map[string]uint64, now time.Time) error {
-	want, ok := versions[h.Door]
+func (e *Engine) whitelistRule(ctx context.Context, open map[store.AlertKind]bool, h store.DoorHealth, now time.Time) error {
+	want, ok := e.cfg.Version(h.Door)
 	e.mu.Lock()
 	m := e.doors[h.Door]
 	if m == nil {

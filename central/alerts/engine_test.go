@@ -205,7 +205,7 @@ func TestAlertKinds(t *testing.T) {
 				seed(t, st)
 				c := &clock{t: t0()}
 				rec := &recorder{}
-				e := alerts.New(alerts.Config{Now: c.Now, Versions: func() map[string]uint64 { return map[string]uint64{"d1": 10} }},
+				e := alerts.New(alerts.Config{Now: c.Now, Version: func(d string) (uint64, bool) { return 10, d == "d1" }},
 					st, []alerts.Notifier{rec}, quiet(), nil)
 				for i, s := range tc.steps {
 					require.NoError(t, s.do(e, c), "step %d", i)
