@@ -78,6 +78,11 @@ type Config struct {
 	// Version returns the central's whitelist version of a door, false
 	// when it has none (nil: the whitelist_behind rule is off).
 	Version func(door string) (uint64, bool)
+	// Republish, when set, hands a signed command to the broker again
+	// (the ingest's PublishCommand): commands issued while their door was
+	// offline are sent again when it comes back, until they expire (doors
+	// keep no MQTT session, so the broker does not keep them).
+	Republish func(ctx context.Context, door string, signed []byte) error
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -336,11 +341,38 @@ func (e *Engine) ApplyStatus(ctx context.Context, st protocol.Status, at time.Ti
 	if h.State != store.DoorOnline {
 		return nil
 	}
+	if prev.State != store.DoorOnline {
+		e.resendQueued(ctx, h.Door, at)
+	}
 	open, err := e.openOf(ctx, h.Door)
 	if err != nil {
 		return err
 	}
 	return e.stateRules(ctx, open, h, at)
+}
+
+// resendQueued sends again the door's commands queued while it was
+// offline. A door executes a command id at most once, so replicas sending
+// the same command again do no harm.
+func (e *Engine) resendQueued(ctx context.Context, door string, at time.Time) {
+	if e.cfg.Republish == nil {
+		return
+	}
+	pending, err := e.hs.PendingCommands(ctx, door, at.UnixMilli())
+	if err != nil {
+		e.log.Warn("queued commands not read", "door", door, "err", err)
+		return
+	}
+	for _, c := range pending {
+		if err := e.cfg.Republish(ctx, door, c.Signed); err != nil {
+			e.log.Warn("queued command not sent; it is sent when the door is back again", "door", door, "command", c.ID, "err", err)
+			continue
+		}
+		if err := e.hs.MarkCommandSent(ctx, c.ID); err != nil {
+			e.log.Warn("queued command sent but not marked", "door", door, "command", c.ID, "err", err)
+		}
+		e.log.Info("queued command sent to the door, back online", "door", door, "command", c.ID, "action", c.Action)
+	}
 }
 
 // stateRules applies the rules that follow from a door's reported state.

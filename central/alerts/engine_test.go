@@ -380,3 +380,38 @@ func TestCommandExecuted(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.CommandDone, cmd.Status(t0().Add(time.Hour)))
 }
+
+// TestQueuedCommandResent: commands issued while the door was offline are
+// sent again when its online status comes, unless they expired.
+func TestQueuedCommandResent(t *testing.T) {
+	ctx := context.Background()
+	b := backends()[0]
+	st := b.open(t, b.location(t))
+	seed(t, st)
+	var mu sync.Mutex
+	var sent []string
+	e := alerts.New(alerts.Config{Republish: func(_ context.Context, door string, signed []byte) error {
+		mu.Lock()
+		defer mu.Unlock()
+		sent = append(sent, door+":"+string(signed))
+		return nil
+	}}, st, nil, quiet(), nil)
+	require.NoError(t, e.ApplyStatus(ctx, protocol.Status{V: 1, Door: "d1", State: protocol.StateOffline}, t0()))
+	for _, c := range []struct {
+		id      string
+		expires time.Duration
+	}{{"cmd-live", 2 * time.Minute}, {"cmd-old", 30 * time.Second}} {
+		require.NoError(t, st.Health().SaveCommand(ctx, store.CommandRecord{ID: c.id, Door: "d1", Center: "c1", Action: "unlock", Seconds: 3,
+			By: "tk", IssuedMs: t0().UnixMilli(), ExpiresMs: t0().Add(c.expires).UnixMilli(), Delivery: store.CommandQueued, Signed: []byte("signed-" + c.id)}))
+	}
+	require.NoError(t, e.ApplyStatus(ctx, online("d1"), t0().Add(time.Minute)))
+	require.Equal(t, []string{"d1:signed-cmd-live"}, sent)
+	live, err := st.Health().Command(ctx, "cmd-live")
+	require.NoError(t, err)
+	require.Equal(t, store.CommandSent, live.Delivery)
+	old, err := st.Health().Command(ctx, "cmd-old")
+	require.NoError(t, err)
+	require.Equal(t, store.CommandExpired, old.Status(t0().Add(time.Minute)))
+	require.NoError(t, e.ApplyStatus(ctx, online("d1"), t0().Add(2*time.Minute)))
+	require.Len(t, sent, 1, "sent again only on the way back online")
+}

@@ -60,6 +60,12 @@ type HealthStore interface {
 	// CommandExecuted marks the door's command executed at atMs (the door
 	// reported it in an event); unknown ids are ignored.
 	CommandExecuted(ctx context.Context, door, id string, atMs int64) error
+	// PendingCommands returns the door's commands queued while it was
+	// offline that are neither executed nor expired at nowMs, oldest first.
+	PendingCommands(ctx context.Context, door string, nowMs int64) ([]CommandRecord, error)
+	// MarkCommandSent records that a queued command was handed to the
+	// broker once the door was back (queued_until_online becomes sent).
+	MarkCommandSent(ctx context.Context, id string) error
 	// Command returns one command.
 	Command(ctx context.Context, id string) (CommandRecord, error)
 	// ListCommands returns the door's commands, newest first.
@@ -305,6 +311,7 @@ type CommandRecord struct {
 	Delivery   string `json:"delivery"` // sent, queued_until_online or failed
 	Error      string `json:"error,omitempty"`
 	ExecutedMs int64  `json:"executed_ms,omitempty"`
+	Signed     []byte `json:"-"` // the signed command, for sending it again
 }
 
 // Status is the command's state at now: executed, failed, expired, or its

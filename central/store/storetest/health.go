@@ -226,7 +226,7 @@ func testCommandRecords(e *env) {
 	at := base().UnixMilli()
 	for i, d := range []string{store.CommandSent, store.CommandQueued, store.CommandFailed} {
 		require.NoError(t, s.SaveCommand(ctx, store.CommandRecord{ID: "cmd-" + string(rune('a'+i)), Door: "d1", Center: "c1", Action: "unlock",
-			Seconds: 5, By: "tk1", IssuedMs: at + int64(i), ExpiresMs: at + 120_000, Delivery: d}))
+			Seconds: 5, By: "tk1", IssuedMs: at + int64(i), ExpiresMs: at + 120_000, Delivery: d, Signed: []byte{0, 1, byte(i), 0xff}}))
 	}
 	requireKind(t, s.SaveCommand(ctx, store.CommandRecord{ID: "cmd-x", Door: "d1", Delivery: "lost"}), domain.ErrValidation, "delivery")
 	require.NoError(t, s.CommandExecuted(ctx, "d1", "cmd-b", at+500))
@@ -242,13 +242,32 @@ func testCommandRecords(e *env) {
 	c, err := s.Command(ctx, "cmd-a")
 	require.NoError(t, err)
 	require.Equal(t, store.CommandExpired, c.Status(time.UnixMilli(at+120_000)))
+	require.Equal(t, []byte{0, 1, 0, 0xff}, c.Signed)
+
+	require.NoError(t, s.SaveCommand(ctx, store.CommandRecord{ID: "cmd-d", Door: "d1", Center: "c1", Action: "relock", By: "tk1",
+		IssuedMs: at + 10, ExpiresMs: at + 120_000, Delivery: store.CommandQueued, Signed: []byte("signed-d")}))
+	pending, err := s.PendingCommands(ctx, "d1", at+1000)
+	require.NoError(t, err)
+	require.Len(t, pending, 1, "cmd-b (queued) was executed; cmd-d is pending")
+	require.Equal(t, "cmd-d", pending[0].ID)
+	require.Equal(t, []byte("signed-d"), pending[0].Signed)
+	pending, err = s.PendingCommands(ctx, "d1", at+120_000)
+	require.NoError(t, err)
+	require.Empty(t, pending, "an expired command is not pending")
+	require.NoError(t, s.MarkCommandSent(ctx, "cmd-d"))
+	c, err = s.Command(ctx, "cmd-d")
+	require.NoError(t, err)
+	require.Equal(t, store.CommandSent, c.Delivery)
+	pending, err = s.PendingCommands(ctx, "d1", at+1000)
+	require.NoError(t, err)
+	require.Empty(t, pending)
 
 	page, err := s.ListCommands(ctx, "d1", store.PageRequest{Limit: 2})
 	require.NoError(t, err)
-	require.Equal(t, []string{"cmd-c", "cmd-b"}, []string{page.Items[0].ID, page.Items[1].ID})
+	require.Equal(t, []string{"cmd-d", "cmd-c"}, []string{page.Items[0].ID, page.Items[1].ID})
 	page, err = s.ListCommands(ctx, "d1", store.PageRequest{Limit: 2, After: page.Next})
 	require.NoError(t, err)
-	require.Len(t, page.Items, 1)
-	require.Equal(t, "cmd-a", page.Items[0].ID)
+	require.Len(t, page.Items, 2)
+	require.Equal(t, []string{"cmd-b", "cmd-a"}, []string{page.Items[0].ID, page.Items[1].ID})
 	require.Empty(t, page.Next)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -390,13 +391,18 @@ func (h *healthStore) ListDeliveries(ctx context.Context, webhook string, p stor
 
 // ---- commands
 
-const commandCols = `SELECT id, door, center, action, seconds, by_token, issued_ms, expires_ms, delivery, error, executed_ms FROM door_commands`
+const commandCols = `SELECT id, door, center, action, seconds, by_token, issued_ms, expires_ms, delivery, error, executed_ms, signed FROM door_commands`
 
 func scanCommand(r interface{ Scan(...any) error }) (store.CommandRecord, error) {
 	var c store.CommandRecord
 	var executed sql.NullInt64
-	err := r.Scan(&c.ID, &c.Door, &c.Center, &c.Action, &c.Seconds, &c.By, &c.IssuedMs, &c.ExpiresMs, &c.Delivery, &c.Error, &executed)
+	var signed string
+	err := r.Scan(&c.ID, &c.Door, &c.Center, &c.Action, &c.Seconds, &c.By, &c.IssuedMs, &c.ExpiresMs, &c.Delivery, &c.Error, &executed, &signed)
+	if err != nil {
+		return c, err
+	}
 	c.ExecutedMs = executed.Int64
+	c.Signed, err = base64.StdEncoding.DecodeString(signed)
 	return c, err
 }
 
@@ -414,8 +420,9 @@ func (h *healthStore) SaveCommand(ctx context.Context, c store.CommandRecord) er
 		return &domain.FieldError{Field: "delivery", Message: fmt.Sprintf("%q; want sent, queued_until_online or failed", c.Delivery)}
 	}
 	return h.db.write(ctx, func(t *wtx) error {
-		_, err := t.exec(ctx, `INSERT INTO door_commands (id, door, center, action, seconds, by_token, issued_ms, expires_ms, delivery, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Door, c.Center, c.Action, c.Seconds, c.By, c.IssuedMs, c.ExpiresMs, c.Delivery, c.Error)
+		_, err := t.exec(ctx, `INSERT INTO door_commands (id, door, center, action, seconds, by_token, issued_ms, expires_ms, delivery, error, signed)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Door, c.Center, c.Action, c.Seconds, c.By, c.IssuedMs, c.ExpiresMs, c.Delivery, c.Error,
+			base64.StdEncoding.EncodeToString(c.Signed))
 		return h.db.mapErr(err, "command "+c.ID, "id")
 	})
 }
@@ -426,6 +433,36 @@ func (h *healthStore) CommandExecuted(ctx context.Context, door, id string, atMs
 		_, err := t.exec(ctx, `UPDATE door_commands SET executed_ms = ? WHERE id = ? AND door = ? AND executed_ms IS NULL`, atMs, id, door)
 		if err != nil {
 			return fmt.Errorf("command %s executed: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// PendingCommands implements store.HealthStore.
+func (h *healthStore) PendingCommands(ctx context.Context, door string, nowMs int64) ([]store.CommandRecord, error) {
+	rows, err := h.db.query(ctx, commandCols+` WHERE door = ? AND delivery = ? AND executed_ms IS NULL AND expires_ms > ? ORDER BY issued_ms, id`,
+		door, store.CommandQueued, nowMs)
+	if err != nil {
+		return nil, fmt.Errorf("pending commands of %s: %w", door, err)
+	}
+	defer rows.Close()
+	var out []store.CommandRecord
+	for rows.Next() {
+		c, err := scanCommand(rows)
+		if err != nil {
+			return nil, fmt.Errorf("pending commands of %s: %w", door, err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// MarkCommandSent implements store.HealthStore.
+func (h *healthStore) MarkCommandSent(ctx context.Context, id string) error {
+	return h.db.write(ctx, func(t *wtx) error {
+		_, err := t.exec(ctx, `UPDATE door_commands SET delivery = ? WHERE id = ? AND delivery = ?`, store.CommandSent, id, store.CommandQueued)
+		if err != nil {
+			return fmt.Errorf("command %s sent: %w", id, err)
 		}
 		return nil
 	})

@@ -70,6 +70,7 @@ CREATE TABLE door_commands (
 	expires_ms  BIGINT NOT NULL,
 	delivery    TEXT NOT NULL,             -- sent | queued_until_online | failed
 	error       TEXT NOT NULL,
+	signed      TEXT NOT NULL,             -- the signed command, base64: sent again when the door is back
 	executed_ms BIGINT                     -- NULL until the door reports it
 );
 CREATE INDEX door_commands_door ON door_commands(door, issued_ms);
