@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	"github.com/smartworkcenters/swc/central/alerts"
 )
@@ -13,7 +14,13 @@ import (
 // in startMessaging and startEnroll.
 func (s *Server) startAlerts() {
 	s.Webhooks = alerts.NewWebhooks(alerts.WebhookConfig{}, s.Store.Health(), s.log, s.Metrics)
-	s.Alerts = alerts.New(alerts.Config{Version: s.compiledVersion}, s.Store, []alerts.Notifier{s.Webhooks}, s.log, s.Metrics)
+	republish := func(ctx context.Context, door string, signed []byte) error {
+		if s.Ingest == nil {
+			return errors.New("the ingest is not started")
+		}
+		return s.Ingest.PublishCommand(ctx, door, signed)
+	}
+	s.Alerts = alerts.New(alerts.Config{Version: s.compiledVersion, Republish: republish}, s.Store, []alerts.Notifier{s.Webhooks}, s.log, s.Metrics)
 	s.Committed.Subscribe(s.Alerts.Committed)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
