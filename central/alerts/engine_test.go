@@ -415,3 +415,27 @@ func TestQueuedCommandResent(t *testing.T) {
 	require.NoError(t, e.ApplyStatus(ctx, online("d1"), t0().Add(2*time.Minute)))
 	require.Len(t, sent, 1, "sent again only on the way back online")
 }
+
+// TestOpenAlertsGauge: the gauge counts the network's open alerts by kind
+// as of the last check, and the counters what this replica raised.
+func TestOpenAlertsGauge(t *testing.T) {
+	ctx := context.Background()
+	b := backends()[0]
+	st := b.open(t, b.location(t))
+	seed(t, st)
+	reg := metrics.NewRegistry()
+	e := alerts.New(alerts.Config{}, st, nil, quiet(), reg)
+	require.NoError(t, e.ApplyEvents(ctx, "d1", t0().UnixMilli(), []protocol.Event{ev(1, protocol.EventDoorForced)}))
+	require.NoError(t, e.ApplyEvents(ctx, "d2", t0().UnixMilli(), []protocol.Event{ev(1, protocol.EventDoorForced), ev(2, protocol.EventReaderFault)}))
+	require.NoError(t, e.ApplyEvents(ctx, "e1", t0().UnixMilli(), []protocol.Event{ev(1, protocol.EventDoorHeldOpen), ev(2, protocol.EventDoorClosed)}))
+	require.NoError(t, e.Check(ctx))
+	var sb strings.Builder
+	require.NoError(t, reg.WriteText(&sb))
+	for _, want := range []string{
+		`swc_alerts_open{kind="door_forced"} 2`, `swc_alerts_open{kind="reader_fault"} 1`, `swc_alerts_open{kind="door_held_open"} 0`,
+		`swc_alerts_open{kind="door_offline"} 0`,
+		`swc_alerts_raised_total{kind="door_held_open"} 1`, `swc_alerts_resolved_total{kind="door_held_open"} 1`,
+	} {
+		require.Contains(t, sb.String(), want)
+	}
+}
