@@ -3,8 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/alerts"
+	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // startAlerts starts the door health engine (central/alerts) with the
@@ -34,4 +37,33 @@ func (s *Server) startAlerts() {
 		s.Webhooks.Close()
 		return nil
 	})
+}
+
+// doorStates is what the dashboard shows of each door: this replica's
+// live view of online doors, and for the others the last known state from
+// the store (an offline door keeps what it last reported, after a restart
+// and on every replica).
+func (s *Server) doorStates() map[string]ingest.DoorState {
+	out := s.Ingest.Doors()
+	stored, err := s.Store.Health().ListDoorHealth(context.Background(), nil)
+	if err != nil {
+		s.log.Warn("door states: reading the last known states failed", "err", err)
+		return out
+	}
+	for _, h := range stored {
+		if live, ok := out[h.Door]; ok && live.Status.State == protocol.StateOnline {
+			continue
+		}
+		if h.State == "" {
+			continue
+		}
+		ds := ingest.DoorState{Status: protocol.Status{V: protocol.Version, Door: h.Door, State: h.State, TimeMs: h.StatusTimeMs,
+			Boot: h.Boot, Firmware: h.Firmware, WLVersion: h.WLVersion, WLIssuedMs: h.WLIssuedMs, OutboxDepth: h.OutboxDepth,
+			OutboxOldestMs: h.OutboxOldestMs, ClockTrusted: h.ClockTrusted, DoorState: h.DoorState, Reader: h.Reader}}
+		if h.LastSeenMs != 0 {
+			ds.LastSeen = time.UnixMilli(h.LastSeenMs)
+		}
+		out[h.Door] = ds
+	}
+	return out
 }

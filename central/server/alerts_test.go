@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -110,4 +113,34 @@ func TestDoorHealthThroughServe(t *testing.T) {
 	require.Len(t, cmds.Items, 1)
 	require.Equal(t, cr.ID, cmds.Items[0].ID)
 	require.Contains(t, []string{"queued_until_online", "expired"}, cmds.Items[0].Status)
+
+	// The dashboard's door page shows the last known state too.
+	page := dashboardGet(t, s2, token, "/doors/door-a")
+	require.Contains(t, page, "9.9.9")
+	require.Contains(t, page, "offline")
+}
+
+// dashboardGet signs in to the dashboard with the token through its login
+// form and returns the page at path.
+func dashboardGet(t *testing.T, s *server.Server, token, path string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar}
+	base := "http://" + s.HTTPAddr()
+	get := func(p string) string {
+		res, err := c.Get(base + p)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, "%s", b)
+		return string(b)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/login"))
+	require.NotNil(t, m)
+	res, err := c.PostForm(base+"/login", url.Values{"token": {token}, "csrf": {m[1]}, "next": {"/"}})
+	require.NoError(t, err)
+	res.Body.Close()
+	return get(path)
 }
