@@ -7,8 +7,8 @@
 //
 // Rules (store.AlertKinds):
 //
-//   - door_offline: the door's status has said offline for Config.OfflineAfter;
-//     resolved by an online status.
+//   - door_offline: the door's status has said offline for Config.OfflineAfter,
+//     or the door has sent nothing for that long; resolved by an online status.
 //   - door_forced, door_held_open: the door's event (or status door_state);
 //     resolved by a door_closed event or a status with the door closed.
 //   - reader_fault: a reader_fault event or a status with reader "fault";
@@ -493,12 +493,20 @@ func (e *Engine) Check(ctx context.Context) error {
 		if open == nil {
 			open = map[store.AlertKind]bool{}
 		}
-		if h.State == store.DoorOffline && h.OfflineFor(now) >= e.cfg.OfflineAfter {
+		// A door that says online but has sent nothing (doors republish
+		// their status every 30 s) for the threshold is offline too: its
+		// last will may have been lost with a broker that restarted.
+		silent := h.State == store.DoorOnline && h.LastSeenMs != 0 && now.Sub(time.UnixMilli(h.LastSeenMs)) >= e.cfg.OfflineAfter
+		switch {
+		case h.State == store.DoorOffline && h.OfflineFor(now) >= e.cfg.OfflineAfter:
 			add(e.raise(ctx, open, h, store.AlertOffline, now, map[string]string{
 				"offline_since": time.UnixMilli(h.OfflineSinceMs).UTC().Format(time.RFC3339),
 				"last_seen":     time.UnixMilli(h.LastSeenMs).UTC().Format(time.RFC3339)}))
-		}
-		if h.State == store.DoorOnline {
+		case silent:
+			add(e.raise(ctx, open, h, store.AlertOffline, now, map[string]string{
+				"silent_since": time.UnixMilli(h.LastSeenMs).UTC().Format(time.RFC3339),
+				"last_seen":    time.UnixMilli(h.LastSeenMs).UTC().Format(time.RFC3339)}))
+		case h.State == store.DoorOnline:
 			add(e.resolve(ctx, open, h.Door, store.AlertOffline, now))
 		}
 		if h.CertNotAfterMs != 0 {

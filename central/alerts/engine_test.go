@@ -2,6 +2,7 @@ package alerts_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -138,7 +139,7 @@ func TestAlertKinds(t *testing.T) {
 	}
 	untrusted := ev(5, protocol.EventTap)
 	untrusted.Trusted = false
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		kind  store.AlertKind
 		steps []step
 	}{
@@ -151,7 +152,15 @@ func TestAlertKinds(t *testing.T) {
 			{status(func(s *protocol.Status) { *s = protocol.Status{V: 1, Door: "d1", State: protocol.StateOffline} }), nil},
 			{after(time.Minute), nil},
 			{status(func(*protocol.Status) {}), []string{"resolved door_offline d1"}},
-			{after(time.Hour), nil},
+			{after(time.Minute), nil},
+		}},
+		{store.AlertOffline, []step{ // silent: online, then nothing at all
+			{status(func(*protocol.Status) {}), nil},
+			{after(4 * time.Minute), nil},
+			{after(2 * time.Minute), []string{"raised door_offline d1"}},
+			{after(time.Minute), nil},
+			{status(func(*protocol.Status) {}), []string{"resolved door_offline d1"}},
+			{after(time.Minute), nil},
 		}},
 		{store.AlertForced, []step{
 			{events(ev(1, protocol.EventDoorForced)), []string{"raised door_forced d1"}},
@@ -184,8 +193,11 @@ func TestAlertKinds(t *testing.T) {
 		{store.AlertWhitelistBehind, []step{
 			{status(func(s *protocol.Status) { s.WLVersion = 9 }), nil},
 			{after(0), nil},
-			{after(9 * time.Minute), nil},
-			{after(2 * time.Minute), []string{"raised whitelist_behind d1"}},
+			{after(4 * time.Minute), nil},
+			{status(func(s *protocol.Status) { s.WLVersion = 9 }), nil},
+			{after(4 * time.Minute), nil},
+			{status(func(s *protocol.Status) { s.WLVersion = 9 }), nil},
+			{after(3 * time.Minute), []string{"raised whitelist_behind d1"}},
 			{after(time.Minute), nil},
 			{status(func(s *protocol.Status) { s.WLVersion = 11 }), nil},
 			{after(0), []string{"resolved whitelist_behind d1"}},
@@ -200,7 +212,7 @@ func TestAlertKinds(t *testing.T) {
 		}},
 	} {
 		for _, b := range backends() {
-			t.Run(string(tc.kind)+"/"+b.name, func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s-%d/%s", tc.kind, i, b.name), func(t *testing.T) {
 				st := b.open(t, b.location(t))
 				seed(t, st)
 				c := &clock{t: t0()}
@@ -257,13 +269,13 @@ func TestReplicasRaiseOnce(t *testing.T) {
 	}
 	bad := online("d1")
 	bad.ClockTrusted, bad.Reader = false, "fault"
-	for range 3 {
-		both(func(e *alerts.Engine) error { return e.ApplyStatus(ctx, bad, c.Now()) })
-	}
 	both(func(e *alerts.Engine) error {
 		return e.ApplyStatus(ctx, protocol.Status{V: 1, Door: "d2", State: protocol.StateOffline}, c.Now())
 	})
 	c.Add(10 * time.Minute)
+	for range 3 {
+		both(func(e *alerts.Engine) error { return e.ApplyStatus(ctx, bad, c.Now()) })
+	}
 	both(func(e *alerts.Engine) error { return e.Check(ctx) })
 	both(func(e *alerts.Engine) error { return e.Check(ctx) })
 	got := rec.take()
