@@ -563,7 +563,8 @@ func TestRoleGates(t *testing.T) {
 		"GET /openapi.json": true, "GET /whoami": true,
 		"GET /centers": true, "GET /centers/{id}": true, "GET /rooms": true, "GET /rooms/{id}": true,
 		"GET /doors": true, "GET /doors/{id}": true, "PUT /doors/{id}": true, "POST /doors/{id}/secret": true,
-		"POST /doors/{id}/commands":    true,
+		"POST /doors/{id}/commands": true,
+		"GET /doors/{id}/commands":  true, "GET /doors/{id}/state": true, "GET /alerts": true, "GET /alerts/{id}": true,
 		"POST /doors/{id}/enrollments": true, "POST /enroll": true, "POST /badges": true,
 		// the badges they added (badges.go)
 		"GET /badges": true, "GET /badges/{uid}": true, "PUT /badges/{uid}": true, "DELETE /badges/{uid}": true,

@@ -76,6 +76,15 @@ func MayCommand(tk store.Token, center string) bool {
 // on the door's commands topic and writes an audit log line. Refusals are
 // *Error values (forbidden, not_found, invalid, broker_unavailable).
 func (c *Commander) Send(ctx context.Context, by store.Token, doorID string, req CommandRequest) (protocol.Command, error) {
+	res, err := c.SendTracked(ctx, by, doorID, req)
+	return res.Command, err
+}
+
+// SendTracked is Send that also says what became of the command (see
+// commandstate.go): sent to an online door, or queued until an offline
+// door is back (with a warning), and records it for GET
+// /doors/{id}/commands.
+func (c *Commander) SendTracked(ctx context.Context, by store.Token, doorID string, req CommandRequest) (CommandResult, error) {
 	cmd, err := c.send(ctx, by, doorID, req)
 	result := "sent"
 	if err != nil {
@@ -94,7 +103,14 @@ func (c *Commander) Send(ctx context.Context, by store.Token, doorID string, req
 	return cmd, err
 }
 
-func (c *Commander) send(ctx context.Context, by store.Token, doorID string, req CommandRequest) (protocol.Command, error) {
+func (c *Commander) send(ctx context.Context, by store.Token, doorID string, req CommandRequest) (CommandResult, error) {
+	var res CommandResult
+	var err error
+	res.Command, err = c.sendSigned(ctx, by, doorID, req, &res)
+	return res, err
+}
+
+func (c *Commander) sendSigned(ctx context.Context, by store.Token, doorID string, req CommandRequest, res *CommandResult) (protocol.Command, error) {
 	if by.Role != store.RoleAdmin && by.Role != store.RoleTechnician {
 		return protocol.Command{}, errForbidden("only admins and the center's technicians send door commands")
 	}
@@ -125,14 +141,17 @@ func (c *Commander) send(ctx context.Context, by store.Token, doorID string, req
 		}
 		return cmd, err
 	}
+	c.track(ctx, door, cmd, res)
 	pctx, cancel := context.WithTimeout(ctx, commandPublishTimeout)
 	defer cancel()
 	if err := c.publish(pctx, door.ID, signed); err != nil {
+		c.record(ctx, door, cmd, signed, store.CommandFailed, err.Error())
 		c.log.ErrorContext(ctx, "api: publishing a door command failed", "door", door.ID, "command", cmd.ID, "err", err)
 		return cmd, &Error{Status: http.StatusServiceUnavailable, Code: "broker_unavailable",
 			Message: "the command could not be handed to the broker; nothing was sent, try again"}
 	}
-	c.log.InfoContext(ctx, "audit: door command sent", "door", door.ID, "center", door.CenterID, "action", cmd.Action,
+	c.record(ctx, door, cmd, signed, res.Delivery, "")
+	c.log.InfoContext(ctx, "audit: door command sent", "door", door.ID, "center", door.CenterID, "action", cmd.Action, "delivery", res.Delivery,
 		"seconds", cmd.Seconds, "command", cmd.ID, "by", by.ID, "role", by.Role,
 		"expires", time.UnixMilli(cmd.ExpiresMs).UTC().Format(time.RFC3339))
 	return cmd, nil
@@ -150,9 +169,9 @@ func (s *Server) sendCommand(w http.ResponseWriter, r *http.Request, p *principa
 	if s.cmds == nil {
 		return &Error{Status: http.StatusServiceUnavailable, Code: "commands_unavailable", Message: "this server cannot send door commands"}
 	}
-	cmd, err := s.cmds.Send(r.Context(), p.Token, id, req)
+	res, err := s.cmds.SendTracked(r.Context(), p.Token, id, req)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, cmd)
+	return writeJSON(w, http.StatusAccepted, res)
 }

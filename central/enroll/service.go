@@ -56,9 +56,13 @@ type Config struct {
 	// ServiceUsername is the central's MQTT user: door ids starting with it
 	// get no certificate (brokers would take them for the central).
 	ServiceUsername string
-	Now             func() time.Time
-	Logger          *slog.Logger
-	Metrics         *metrics.Registry
+	// CertIssued, when set, is told the expiry of every certificate issued
+	// to a door (enrollment and renewal; central/alerts watches it). Its
+	// error is logged: the door still gets its certificate.
+	CertIssued func(ctx context.Context, door string, notAfter time.Time) error
+	Now        func() time.Time
+	Logger     *slog.Logger
+	Metrics    *metrics.Registry
 }
 
 // Service enrolls doors and renews their certificates.
@@ -230,6 +234,7 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 		return nil, fmt.Errorf("enroll: answer for %s: %w", door, err)
 	}
 	s.log.InfoContext(ctx, "door enrolled", "door", door, "token_id", tok.ID, "key_sha256", fp, "next_seq", e.NextSeq, "not_after", cert.NotAfter.UTC())
+	s.certIssued(ctx, door, cert.NotAfter)
 	return e, nil
 }
 
@@ -283,7 +288,20 @@ func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequ
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	s.log.InfoContext(ctx, "door certificate renewed", "door", door)
+	if c, err := pki.ParseCertificate(cert); err == nil {
+		s.certIssued(ctx, door, c.NotAfter)
+	}
 	return cert, nil
+}
+
+// certIssued hands a new certificate's expiry to Config.CertIssued.
+func (s *Service) certIssued(ctx context.Context, door string, notAfter time.Time) {
+	if s.cfg.CertIssued == nil {
+		return
+	}
+	if err := s.cfg.CertIssued(ctx, door, notAfter); err != nil {
+		s.log.WarnContext(ctx, "door certificate expiry not recorded", "door", door, "not_after", notAfter.UTC(), "err", err)
+	}
 }
 
 // checkKey checks that pub is the key door enrolled with.

@@ -84,6 +84,10 @@ type Config struct {
 	// time. It runs on the ingest's writer and must not block: hand the
 	// work to a worker of its own.
 	Committed func(receivedMs int64, batches []Batch)
+	// StatusSeen, when set, is called with every valid door status and its
+	// receipt time (the door health of central/alerts). It runs on the
+	// message's goroutine and may wait briefly.
+	StatusSeen func(st protocol.Status, at time.Time)
 
 	// Sync request throttle, per door (see syncQueue): SyncBurst answers
 	// at once (default 3), then one per SyncInterval (default 2 s);
@@ -558,7 +562,8 @@ func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
 		in.doors[door] = d
 	}
 	d.Status = *st
-	d.LastSeen = in.cfg.Now()
+	seenAt := in.cfg.Now()
+	d.LastSeen = seenAt
 	n := 0
 	for _, d := range in.doors {
 		if d.Status.State == protocol.StateOnline {
@@ -567,6 +572,9 @@ func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
 	}
 	in.mu.Unlock()
 	in.online.Set(float64(n))
+	if in.cfg.StatusSeen != nil {
+		in.cfg.StatusSeen(*st, seenAt)
+	}
 }
 
 func (in *Ingest) seen(door string, t time.Time) {

@@ -99,7 +99,7 @@ func (s *Server) startEnroll(ctx context.Context, ic ingest.Config) error {
 	svc, err := enroll.NewService(enroll.Config{
 		CA: s.CA, Store: s.Store, SigningKeys: []string{protocol.FormatPublicKey(s.Signer.PublicKey())},
 		Broker: addr, TopicPrefix: ic.Topics.Prefix(), DoorValidity: s.cfg.DoorCertValidity, ServiceUsername: ServiceUser,
-		Logger: s.log, Metrics: s.Metrics,
+		Logger: s.log, Metrics: s.Metrics, CertIssued: s.Alerts.CertificateIssued,
 	})
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func (s *Server) newCompiler(ctx context.Context) (*whitelist.Compiler, error) {
 // feeds the compiler every committed change; with PostgreSQL (scale-out) the
 // replicas elect one whitelist leader (see leader.go).
 func (s *Server) startMessaging(ctx context.Context) error {
-	ic := ingest.Config{ShareGroup: s.cfg.ShareGroup, Committed: s.Committed.Notify}
+	ic := ingest.Config{ShareGroup: s.cfg.ShareGroup, Committed: s.Committed.Notify, StatusSeen: s.Alerts.ObserveStatus}
 	if ic.ShareGroup == "" {
 		ic.ShareGroup = DefaultShareGroup
 	}

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/crediting"
@@ -185,7 +186,9 @@ type Server struct {
 	// Committed hands every ingest commit to its subscribers (the
 	// dashboard's live events; the hours ledger).
 	Committed *ingest.CommitFeed
-	Commands  *api.Commander // remote door commands, for the API and the dashboard
+	Commands  *api.Commander   // remote door commands, for the API and the dashboard
+	Alerts    *alerts.Engine   // door health and alerts (alerts.go)
+	Webhooks  *alerts.Webhooks // the alerts' webhook notifier
 	Web       *web.Web
 
 	CA     *enroll.CA      // the central's CA (ca.pem, ca-key.pem in the data folder)
@@ -254,6 +257,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err := s.loadCA(); err != nil {
 		return nil, err
 	}
+	s.startAlerts()
 	if err := s.startMessaging(ctx); err != nil {
 		return nil, err
 	}

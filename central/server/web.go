@@ -19,7 +19,7 @@ import (
 func (s *Server) startDashboard() error {
 	s.Commands = api.NewCommander(s.Store, s.Signer, s.Ingest.PublishCommand, s.log, s.Metrics, nil)
 	hours := ledgerHours{Service: s.Credit, results: s.Store.Credit()}
-	w, err := web.New(web.Config{Store: s.Store, Doors: s.Ingest.Doors, Versions: s.compiledVersion, Commands: s.Commands,
+	w, err := web.New(web.Config{Store: s.Store, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
 		Hours: hours, Logger: s.log, Metrics: s.Metrics})
 	if err != nil {
 		return err

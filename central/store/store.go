@@ -140,6 +140,9 @@ type Store interface {
 
 	// Outbox returns the durable e-mail outbox in the same database.
 	Outbox() OutboxStore
+	// Health returns the door health and alerts storage in the same
+	// database (health.go).
+	Health() HealthStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

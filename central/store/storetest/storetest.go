@@ -145,6 +145,11 @@ func Run(t *testing.T, open Factory) {
 		{"Notify", testNotify},
 		{"Outbox", testOutbox},
 		{"OutboxClaimConcurrent", testOutboxClaimConcurrent},
+		{"DoorHealth", testDoorHealth},
+		{"Alerts", testAlerts},
+		{"AlertsConcurrent", testAlertsConcurrent},
+		{"Webhooks", testWebhooks},
+		{"CommandRecords", testCommandRecords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/alerts"
+	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// startAlerts starts the door health engine (central/alerts) with the
+// webhook notifier. E-mail (alerts.NewMail over central/mail) and the
+// thresholds from the network settings are wired by the lead. The ingest's
+// statuses, its commits and the enrollment's certificates are handed to it
+// in startMessaging and startEnroll.
+func (s *Server) startAlerts() {
+	s.Webhooks = alerts.NewWebhooks(alerts.WebhookConfig{}, s.Store.Health(), s.log, s.Metrics)
+	republish := func(ctx context.Context, door string, signed []byte) error {
+		if s.Ingest == nil {
+			return errors.New("the ingest is not started")
+		}
+		return s.Ingest.PublishCommand(ctx, door, signed)
+	}
+	s.Alerts = alerts.New(alerts.Config{Version: s.compiledVersion, Republish: republish}, s.Store, []alerts.Notifier{s.Webhooks}, s.log, s.Metrics)
+	s.Committed.Subscribe(s.Alerts.Committed)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Alerts.Run(ctx)
+	}()
+	s.stops = append(s.stops, func(context.Context) error {
+		cancel()
+		<-done
+		s.Webhooks.Close()
+		return nil
+	})
+}
+
+// doorStates is what the dashboard shows of each door: this replica's
+// live view of online doors, and for the others the last known state from
+// the store (an offline door keeps what it last reported, after a restart
+// and on every replica).
+func (s *Server) doorStates() map[string]ingest.DoorState {
+	out := s.Ingest.Doors()
+	stored, err := s.Store.Health().ListDoorHealth(context.Background(), nil)
+	if err != nil {
+		s.log.Warn("door states: reading the last known states failed", "err", err)
+		return out
+	}
+	for _, h := range stored {
+		if live, ok := out[h.Door]; ok && live.Status.State == protocol.StateOnline {
+			continue
+		}
+		if h.State == "" {
+			continue
+		}
+		ds := ingest.DoorState{Status: protocol.Status{V: protocol.Version, Door: h.Door, State: h.State, TimeMs: h.StatusTimeMs,
+			Boot: h.Boot, Firmware: h.Firmware, WLVersion: h.WLVersion, WLIssuedMs: h.WLIssuedMs, OutboxDepth: h.OutboxDepth,
+			OutboxOldestMs: h.OutboxOldestMs, ClockTrusted: h.ClockTrusted, DoorState: h.DoorState, Reader: h.Reader}}
+		if h.LastSeenMs != 0 {
+			ds.LastSeen = time.UnixMilli(h.LastSeenMs)
+		}
+		out[h.Door] = ds
+	}
+	return out
+}
