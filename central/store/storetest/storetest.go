@@ -143,6 +143,8 @@ func Run(t *testing.T, open Factory) {
 		{"CenterDeletion", testCenterDeletion},
 		{"BadgeAddedBy", testBadgeAddedBy},
 		{"Notify", testNotify},
+		{"Settings", testSettings},
+		{"SettingsConcurrent", testSettingsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
