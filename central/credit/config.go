@@ -48,7 +48,7 @@ type Config struct {
 	// CenterRates are per-center hourly rates in cents (the network
 	// settings'), before a center's own domain.Center.RateCents.
 	CenterRates map[string]int64
-	// Currency is the ISO 4217 code of the amounts ("" when not set).
+	// Currency is the ISO 4217 code of the amounts.
 	Currency string
 	// SettingsVersion is the network settings version these rules come
 	// from (0: defaults or flags); a closed settlement records it.
@@ -69,8 +69,10 @@ type Config struct {
 }
 
 // DefaultConfig returns the rules of PRODUCT.md with the network default
-// rate: Europe/Brussels, 15 min grace, 4 h default visit, no-show credited 0,
-// untrusted taps used when corroborated within 15 min, 5 min clock lead.
+// rate: Europe/Brussels, amounts in EUR, 15 min grace, 4 h default visit,
+// no-show credited 0, untrusted taps used when corroborated within 15 min,
+// 5 min clock lead. These are the defaults of the network settings too
+// (package settings takes them from here).
 func DefaultConfig(defaultRateCents int64) (Config, error) {
 	loc, err := time.LoadLocation(domain.NetworkTimeZone)
 	if err != nil {
@@ -79,6 +81,7 @@ func DefaultConfig(defaultRateCents int64) (Config, error) {
 	c := Config{
 		Location:          loc,
 		DefaultRateCents:  defaultRateCents,
+		Currency:          "EUR",
 		Grace:             15 * time.Minute,
 		DefaultVisit:      4 * time.Hour,
 		NoShow:            NoShowZero,

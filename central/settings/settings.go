@@ -20,7 +20,7 @@
 //	h, err := st.SettingsHistory(ctx)            // store.SettingsStore
 //	cur := h.At(time.Now(), loc)                  // settings in force now
 //	offline := cur.Settings.Alerts.DoorOffline()  // alerts
-//	rules, err := h.Rules(p)                      // crediting rules of period p
+//	rules, err := h.Rules(base, p)                // crediting rules of period p
 package settings
 
 import (
@@ -80,11 +80,10 @@ func (a Alerts) HeldOpen() time.Duration { return time.Duration(a.HeldOpenSecond
 // CertExpiry is CertExpiryDays as a duration.
 func (a Alerts) CertExpiry() time.Duration { return time.Duration(a.CertExpiryDays) * 24 * time.Hour }
 
-// Default values: the one table of them. The crediting rules' defaults
-// (grace, default visit, no-show policy) are credit.DefaultConfig's.
+// Default values: the one table of them, with credit.DefaultConfig's
+// (currency, grace, default visit, no-show policy), which Defaults takes.
 const (
 	DefaultRateCents            = 1000 // 10.00 per hour
-	DefaultCurrency             = "EUR"
 	DefaultWhitelistHorizonDays = 14
 	DefaultDoorOfflineMinutes   = 10
 	DefaultHeldOpenSeconds      = 60
@@ -112,7 +111,7 @@ func Defaults() Settings {
 	}
 	return Settings{
 		DefaultRateCents:     DefaultRateCents,
-		Currency:             DefaultCurrency,
+		Currency:             rules.Currency,
 		GraceMinutes:         int(rules.Grace / time.Minute),
 		NoShow:               rules.NoShow,
 		DefaultVisitMinutes:  int(rules.DefaultVisit / time.Minute),
@@ -184,22 +183,21 @@ func sortedKeys(m map[string]int64) []string {
 	return keys
 }
 
-// Rules returns the crediting rules of these settings: credit.DefaultConfig
-// (time zone, untrusted-clock policy) with the settings' rates, currency,
-// grace, no-show policy and default visit, tagged with version.
-func (s *Settings) Rules(version int64) (credit.Config, error) {
+// Apply returns base (time zone, untrusted-clock policy: what is not a
+// setting) with the settings' rates, currency, grace, no-show policy and
+// default visit, tagged with version.
+func (s *Settings) Apply(base credit.Config, version int64) (credit.Config, error) {
 	if err := s.Validate(); err != nil {
 		return credit.Config{}, err
 	}
-	c, err := credit.DefaultConfig(s.DefaultRateCents)
-	if err != nil {
-		return credit.Config{}, err
-	}
+	c := base
+	c.DefaultRateCents = s.DefaultRateCents
 	c.Grace = time.Duration(s.GraceMinutes) * time.Minute
 	c.DefaultVisit = time.Duration(s.DefaultVisitMinutes) * time.Minute
 	c.NoShow = s.NoShow
 	c.Currency = s.Currency
 	c.SettingsVersion = version
+	c.CenterRates = nil
 	if len(s.CenterRates) > 0 {
 		c.CenterRates = make(map[string]int64, len(s.CenterRates))
 		for k, v := range s.CenterRates {
@@ -268,8 +266,10 @@ func (v *Version) CheckNew(lastClosed credit.Period) error {
 type History []Version
 
 // For returns the version that applies to period p: of the versions whose
-// EffectiveFrom is p or earlier, the one stored last. Without any, it is
-// version 0 with the defaults.
+// EffectiveFrom is p or earlier, the latest EffectiveFrom, stored last.
+// Before the first stored version, that version applies: it is the seed,
+// what the network ran with before its settings were stored (serve stores
+// one at its first start). Without any, it is version 0 with the defaults.
 func (h History) For(p credit.Period) Version {
 	best := -1
 	for i := range h {
@@ -279,10 +279,13 @@ func (h History) For(p credit.Period) Version {
 			}
 		}
 	}
-	if best < 0 {
-		return Version{Settings: Defaults()}
+	switch {
+	case best >= 0:
+		return h[best]
+	case len(h) > 0:
+		return h[0]
 	}
-	return h[best]
+	return Version{Settings: Defaults()}
 }
 
 // At returns the version in force at t: that of t's period in loc, the
@@ -299,19 +302,19 @@ func (h History) Latest() Version {
 	return h[len(h)-1]
 }
 
-// Rules returns the crediting rules of period p (see Settings.Rules).
-func (h History) Rules(p credit.Period) (credit.Config, error) {
+// Rules returns the crediting rules of period p (see Settings.Apply).
+func (h History) Rules(base credit.Config, p credit.Period) (credit.Config, error) {
 	v := h.For(p)
-	return v.Settings.Rules(v.Number)
+	return v.Settings.Apply(base, v.Number)
 }
 
 // RulesFunc returns the crediting rules of every period as
 // credit.Ledger.SetRules wants them, computed once per version. It fails
 // when a stored version's settings are invalid.
-func (h History) RulesFunc() (func(credit.Period) credit.Config, error) {
+func (h History) RulesFunc(base credit.Config) (func(credit.Period) credit.Config, error) {
 	byVersion := map[int64]credit.Config{}
 	for _, v := range append(History{{Settings: Defaults()}}, h...) {
-		c, err := v.Settings.Rules(v.Number)
+		c, err := v.Settings.Apply(base, v.Number)
 		if err != nil {
 			return nil, fmt.Errorf("settings version %d: %w", v.Number, err)
 		}
