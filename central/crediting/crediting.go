@@ -90,9 +90,9 @@ type Config struct {
 	// FixedRules computes every period with Rules as given, ignoring the
 	// stored settings (a one-off recomputation).
 	FixedRules bool
-	Store   store.Store
-	Logger  *slog.Logger      // default slog.Default()
-	Metrics *metrics.Registry // default: a registry of its own
+	Store      store.Store
+	Logger     *slog.Logger      // default slog.Default()
+	Metrics    *metrics.Registry // default: a registry of its own
 	// Now is the time that says which periods are open and may close
 	// (default time.Now); the worker's pacing runs on the real clock.
 	Now func() time.Time
