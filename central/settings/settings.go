@@ -101,6 +101,16 @@ const (
 	MaxCertExpiryDays       = 365
 )
 
+// Location is the network's time zone (domain.NetworkTimeZone), whose
+// calendar months are the periods.
+func Location() *time.Location {
+	rules, err := credit.DefaultConfig(DefaultRateCents)
+	if err != nil {
+		panic(err) // time/tzdata is compiled in: a build fault
+	}
+	return rules.Location
+}
+
 // Defaults returns the default settings.
 func Defaults() Settings {
 	rules, err := credit.DefaultConfig(DefaultRateCents)
