@@ -153,7 +153,8 @@ func TestSettle(t *testing.T) {
 		{"both stores", []string{"--data", dir, "--db", "postgres://x", "--period", "2026-11"}, 2, "not both"},
 		{"no database", []string{"--data", empty, "--period", "2026-11"}, 1, "no database"},
 		{"unknown center", []string{"--data", dir, "--period", "2026-11", "--center", "brugge"}, 1, "no such center"},
-		{"bad rate", []string{"--data", dir, "--period", "2026-11", "--rate-cents", "0"}, 2, "default rate"},
+		{"override without --from-scratch", []string{"--data", dir, "--period", "2026-11", "--rate-cents", "400"}, 2, "add --from-scratch"},
+		{"bad rate", []string{"--data", dir, "--period", "2026-11", "--from-scratch", "--rate-cents", "0"}, 2, "override default_rate_cents"},
 		{"extra argument", []string{"--data", dir, "--period", "2026-11", "now"}, 2, "unexpected argument"},
 	}
 	for _, tc := range tests {
