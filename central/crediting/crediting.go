@@ -462,11 +462,11 @@ func (s *Service) Run(ctx context.Context) error {
 // start begins the session: the directory, then whatever an unclean stop
 // left uncredited.
 func (s *Service) start(ctx context.Context) error {
-	if err := s.loadSettings(ctx); err != nil {
-		return err
-	}
 	recovered, err := s.cs.StartTracking(ctx)
 	if err != nil {
+		return err
+	}
+	if err := s.loadSettings(ctx); err != nil {
 		return err
 	}
 	first, err := s.firstOpen(ctx)
