@@ -149,6 +149,15 @@ func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Eve
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	dirty := map[string]map[Period]bool{}
+	// One grace for the batch: the longest of the periods it touches.
+	var grace time.Duration
+	if len(events) > 0 {
+		lo, hi := events[0].TimeMs, events[0].TimeMs
+		for i := range events {
+			lo, hi = min(lo, events[i].TimeMs), max(hi, events[i].TimeMs)
+		}
+		grace = l.maxGrace(lo-2*dayMs, hi+3*dayMs)
+	}
 	for i := range events {
 		ev := &events[i]
 		set := dirty[ev.Member]
@@ -161,7 +170,6 @@ func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Eve
 		// A tap can change the attendance of any booking within a day or
 		// so: an entry keeps the member inside until midnight at most, and
 		// an exit shortens earlier entries of its day.
-		grace := l.maxGrace(ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs+dayMs)
 		for _, b := range dir.bookingsOverlapping(ev.Member, ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs+grace.Milliseconds()) {
 			l.addPeriods(set, b.Start.UnixMilli(), b.End.UnixMilli())
 		}

@@ -53,6 +53,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/credit"
@@ -135,6 +136,11 @@ type Service struct {
 
 	dirMu sync.RWMutex
 	dir   *directory
+
+	// settingsLoaded is how many stored settings versions the ledger's
+	// rules come from (versions are only added): a read that finds more
+	// in the store (stored through another replica) has them followed.
+	settingsLoaded atomic.Int64
 
 	// The worker's own state.
 	toCredit    []domain.Event         // tracked events of members, not yet credited
@@ -234,10 +240,29 @@ func (s *Service) loadSettings(ctx context.Context) error {
 		return err
 	}
 	s.ledger.SetRules(rules)
+	s.settingsLoaded.Store(int64(len(h)))
 	cur := h.At(s.cfg.Now(), s.cfg.Rules.Location)
 	s.log.Info("crediting: network settings loaded", "versions", len(h), "current_version", cur.Number,
 		"default_rate_cents", cur.Settings.DefaultRateCents, "currency", cur.Settings.Currency)
 	return nil
+}
+
+// checkSettings queues a settings change when the store holds versions the
+// ledger has not loaded: a PostgreSQL replica without the crediting stored
+// them (its changes are not notified here), so a read follows them.
+func (s *Service) checkSettings(ctx context.Context) {
+	if s.cfg.FixedRules {
+		return
+	}
+	h, err := s.st.SettingsHistory(ctx)
+	if err != nil {
+		s.errs.With("settings").Inc()
+		s.log.Warn("crediting: could not check the stored settings; the read uses those loaded", "err", err)
+		return
+	}
+	if int64(len(h)) != s.settingsLoaded.Load() {
+		s.Changed(ctx, domain.Change{Kind: domain.KindSettings, SettingsVersion: h.Latest().Number})
+	}
 }
 
 // LoadRules returns the rules of every period from the store's settings,
@@ -338,6 +363,7 @@ func (s *Service) Sync(ctx context.Context) error {
 	if _, err := s.ready(); err != nil {
 		return err
 	}
+	s.checkSettings(ctx)
 	s.mu.Lock()
 	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working
 	s.mu.Unlock()

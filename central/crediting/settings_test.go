@@ -134,3 +134,31 @@ func TestSettingsCenterRate(t *testing.T) {
 	assert.Equal(t, int64(900), gent.RateCents)
 	assert.Equal(t, int64(1800), gent.TotalCents, "2 h at 9.00")
 }
+
+// TestSettingsFromAnotherReplica: a version stored without a notification
+// here (through another PostgreSQL replica) is followed by the next read.
+func TestSettingsFromAnotherReplica(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t, nil) // no feed: this service hears of no change
+	scenario(t, st)
+	s := start(t, st, nil, at(t, "2026-12-05 10:00"))
+	commit(t, st, []domain.Event{
+		tap("gent-in", 1, "ann", at(t, "2026-12-02 09:00")), // a 4 h walk-in
+	}, s.Committed)
+	flush(t, s)
+	dec := period(t, "2026-12")
+	got, err := s.Settlement(ctx, dec)
+	require.NoError(t, err)
+	gent, _ := got.Center("gent")
+	assert.Equal(t, int64(240), gent.NomadicMinutes)
+
+	v := settings.Defaults()
+	v.DefaultVisitMinutes = 60
+	_, err = st.SaveSettings(ctx, settings.Version{EffectiveFrom: dec, Settings: v})
+	require.NoError(t, err)
+	got, err = s.Settlement(ctx, dec)
+	require.NoError(t, err)
+	gent, _ = got.Center("gent")
+	assert.Equal(t, int64(60), gent.NomadicMinutes, "the read followed the new version")
+	assert.Equal(t, int64(1), got.SettingsVersion)
+}
