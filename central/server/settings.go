@@ -73,13 +73,9 @@ func (s *Server) ensureSettings(ctx context.Context) error {
 
 // whitelistHorizon is the stored settings' whitelist horizon in force now.
 func (s *Server) whitelistHorizon(ctx context.Context) (time.Duration, error) {
-	h, err := s.Store.SettingsHistory(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("settings: %w", err)
-	}
-	base, err := credit.DefaultConfig(settings.DefaultRateCents)
+	cur, err := settings.Current(ctx, s.Store, time.Now())
 	if err != nil {
 		return 0, err
 	}
-	return time.Duration(h.At(time.Now(), base.Location).Settings.WhitelistHorizonDays) * 24 * time.Hour, nil
+	return time.Duration(cur.Settings.WhitelistHorizonDays) * 24 * time.Hour, nil
 }

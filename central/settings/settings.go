@@ -17,13 +17,17 @@
 //
 // Usage:
 //
-//	h, err := st.SettingsHistory(ctx)            // store.SettingsStore
-//	cur := h.At(time.Now(), loc)                  // settings in force now
-//	offline := cur.Settings.Alerts.DoorOffline()  // alerts
-//	rules, err := h.Rules(base, p)                // crediting rules of period p
+//	cur, err := settings.Current(ctx, st, time.Now()) // st: a store.Store (a Source)
+//	offline := cur.Settings.Alerts.DoorOffline()       // alerts
+//	h, err := st.SettingsHistory(ctx)                  // every version
+//	rules, err := h.Rules(base, p)                     // crediting rules of period p
+//
+// A new version is notified as a domain.Change of kind domain.KindSettings
+// (store.Feed), so a reader that keeps settings in memory reloads then.
 package settings
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -302,6 +306,20 @@ func (h History) For(p credit.Period) Version {
 // network's time zone (credit.Config.Location).
 func (h History) At(t time.Time, loc *time.Location) Version {
 	return h.For(credit.PeriodOf(t, loc))
+}
+
+// Source is where the versions are kept (store.Store is one).
+type Source interface {
+	SettingsHistory(ctx context.Context) (History, error)
+}
+
+// Current returns the version in force at now (in the network's time zone).
+func Current(ctx context.Context, src Source, now time.Time) (Version, error) {
+	h, err := src.SettingsHistory(ctx)
+	if err != nil {
+		return Version{}, fmt.Errorf("settings: %w", err)
+	}
+	return h.At(now, Location()), nil
 }
 
 // Latest is the version stored last (version 0 with the defaults when none).

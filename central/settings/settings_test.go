@@ -1,6 +1,7 @@
 package settings_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -171,4 +172,27 @@ func TestForCenter(t *testing.T) {
 	assert.Equal(t, int64(400), s.ForCenter("brugge", 0).DefaultRateCents, "then the network's")
 	assert.Nil(t, s.ForCenter("gent", 0).CenterRates, "no other center's rate")
 	assert.Len(t, s.CenterRates, 2, "the original is untouched")
+}
+
+type fakeSource struct {
+	h   settings.History
+	err error
+}
+
+func (f fakeSource) SettingsHistory(context.Context) (settings.History, error) { return f.h, f.err }
+
+func TestCurrent(t *testing.T) {
+	s := settings.Defaults()
+	s.Alerts.DoorOfflineMinutes = 45
+	src := fakeSource{h: settings.History{{Number: 1, EffectiveFrom: month(2026, 3), Settings: settings.Defaults()},
+		{Number: 2, EffectiveFrom: month(2026, 12), Settings: s}}}
+	cur, err := settings.Current(context.Background(), src, time.Date(2026, 12, 1, 0, 30, 0, 0, settings.Location()))
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), cur.Number)
+	assert.Equal(t, 45*time.Minute, cur.Settings.Alerts.DoorOffline())
+	cur, err = settings.Current(context.Background(), src, time.Date(2026, 11, 30, 23, 30, 0, 0, settings.Location()))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), cur.Number)
+	_, err = settings.Current(context.Background(), fakeSource{err: errors.New("down")}, time.Now())
+	require.ErrorContains(t, err, "down")
 }
