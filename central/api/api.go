@@ -177,6 +177,10 @@ func (s *Server) table() []route {
 		{"GET", "/members/{id}/statement", managers, s.getStatement},
 		{"POST", "/periods/{period}/close", admins, s.closePeriod},
 
+		{"GET", "/settings", managers, s.getSettings},
+		{"PUT", "/settings", admins, s.putSettings},
+		{"GET", "/settings/history", managers, s.settingsHistory},
+
 		{"GET", "/tokens", admins, s.listTokens},
 		{"POST", "/tokens", admins, s.createToken},
 		{"DELETE", "/tokens/{id}", admins, s.deleteToken},

@@ -43,8 +43,16 @@ type Config struct {
 	// Location is the network's time zone; periods are its calendar months.
 	Location *time.Location
 	// DefaultRateCents is the network's hourly rate in cents, used for every
-	// center whose domain.Center.RateCents is 0.
+	// center without a rate in CenterRates nor a domain.Center.RateCents.
 	DefaultRateCents int64
+	// CenterRates are per-center hourly rates in cents (the network
+	// settings'), before a center's own domain.Center.RateCents.
+	CenterRates map[string]int64
+	// Currency is the ISO 4217 code of the amounts.
+	Currency string
+	// SettingsVersion is the network settings version these rules come
+	// from (0: defaults or flags); a closed settlement records it.
+	SettingsVersion int64
 	// Grace is how early before a booking's start an entry attends it.
 	Grace time.Duration
 	// DefaultVisit is the length of a walk-in without an exit tap.
@@ -61,8 +69,10 @@ type Config struct {
 }
 
 // DefaultConfig returns the rules of PRODUCT.md with the network default
-// rate: Europe/Brussels, 15 min grace, 4 h default visit, no-show credited 0,
-// untrusted taps used when corroborated within 15 min, 5 min clock lead.
+// rate: Europe/Brussels, amounts in EUR, 15 min grace, 4 h default visit,
+// no-show credited 0, untrusted taps used when corroborated within 15 min,
+// 5 min clock lead. These are the defaults of the network settings too
+// (package settings takes them from here).
 func DefaultConfig(defaultRateCents int64) (Config, error) {
 	loc, err := time.LoadLocation(domain.NetworkTimeZone)
 	if err != nil {
@@ -71,6 +81,7 @@ func DefaultConfig(defaultRateCents int64) (Config, error) {
 	c := Config{
 		Location:          loc,
 		DefaultRateCents:  defaultRateCents,
+		Currency:          "EUR",
 		Grace:             15 * time.Minute,
 		DefaultVisit:      4 * time.Hour,
 		NoShow:            NoShowZero,
@@ -107,13 +118,29 @@ func (c *Config) Validate() error {
 	case c.MaxClockAhead < 0 || c.MaxClockAhead > time.Hour:
 		return bad("max clock ahead %v; want 0 to 1h", c.MaxClockAhead)
 	}
+	for id, r := range c.CenterRates {
+		if r <= 0 {
+			return bad("rate of center %q %d cents; want > 0", id, r)
+		}
+	}
 	return nil
 }
 
 // rate is the hourly rate of a center in cents.
+// A center named in CenterRates has that rate; else its own RateCents
+// when set; else the default rate.
 func (c *Config) rate(center *domain.Center) int64 {
-	if center != nil && center.RateCents > 0 {
+	if center == nil {
+		return c.DefaultRateCents
+	}
+	if r := c.CenterRates[center.ID]; r > 0 {
+		return r
+	}
+	if center.RateCents > 0 {
 		return center.RateCents
 	}
 	return c.DefaultRateCents
 }
+
+// RateOf is the hourly rate in cents of a center (see Config.CenterRates).
+func (c *Config) RateOf(center *domain.Center) int64 { return c.rate(center) }

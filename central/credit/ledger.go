@@ -33,6 +33,8 @@ type Ledger struct {
 	mu    sync.Mutex
 	cfg   Config
 	store Store
+	// rulesFor gives each period's rules (SetRules); nil: cfg for all.
+	rulesFor func(Period) Config
 }
 
 // NewLedger returns a ledger with the rules of cfg over store.
@@ -46,8 +48,52 @@ func NewLedger(cfg Config, store Store) (*Ledger, error) {
 	return &Ledger{cfg: cfg, store: store}, nil
 }
 
-// Config returns the ledger's rules.
+// Config returns the ledger's base rules (its time zone; the rules of
+// periods without others, see SetRules).
 func (l *Ledger) Config() Config { return l.cfg }
+
+// SetRules makes the ledger compute, settle and close each period p with
+// rules(p) instead of the rules it was made with (the network settings in
+// force for p, whose versions change from a period on). rules must give
+// valid rules in the ledger's time zone, the same for a period every time
+// it is asked unless the caller then rebuilds the open periods; closed
+// periods keep their frozen settlements whatever it says. nil goes back to
+// one set of rules.
+func (l *Ledger) SetRules(rules func(Period) Config) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rulesFor = rules
+}
+
+// Rules returns the rules of period p.
+func (l *Ledger) Rules(p Period) Config {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return *l.rules(p)
+}
+
+func (l *Ledger) rules(p Period) *Config {
+	if l.rulesFor == nil {
+		return &l.cfg
+	}
+	c := l.rulesFor(p)
+	c.Location = l.cfg.Location
+	return &c
+}
+
+// maxGrace is the longest grace of the periods overlapping [fromMs, toMs).
+func (l *Ledger) maxGrace(fromMs, toMs int64) time.Duration {
+	if l.rulesFor == nil {
+		return l.cfg.Grace
+	}
+	g := time.Duration(0)
+	set := map[Period]bool{}
+	l.addPeriods(set, fromMs, toMs)
+	for p := range set {
+		g = max(g, l.rules(p).Grace)
+	}
+	return g
+}
 
 // UpdateReport says what an update recomputed.
 type UpdateReport struct {
@@ -67,13 +113,13 @@ const dayMs = int64(24 * time.Hour / time.Millisecond)
 // exit taps, entries elsewhere, entries keeping a member inside) and the
 // attendance windows of the bookings that overlap them. Member "" means
 // every member.
-func window(cfg *Config, dir *Directory, member string, first, last Period) (fromMs, toMs int64) {
+func window(cfg *Config, grace time.Duration, dir *Directory, member string, first, last Period) (fromMs, toMs int64) {
 	loc := cfg.Location
 	start, end := first.Start(loc).UnixMilli(), last.End(loc).UnixMilli()
 	fromMs, toMs = start-2*dayMs, end+2*dayMs
 	widen := func(bs []domain.Booking) {
 		for _, b := range bs {
-			fromMs = min(fromMs, b.Start.UnixMilli()-cfg.Grace.Milliseconds()-2*dayMs)
+			fromMs = min(fromMs, b.Start.UnixMilli()-grace.Milliseconds()-2*dayMs)
 			toMs = max(toMs, b.End.UnixMilli()+2*dayMs)
 		}
 	}
@@ -92,7 +138,7 @@ func window(cfg *Config, dir *Directory, member string, first, last Period) (fro
 // [from, to) gives p's exact results (results of other periods in the
 // answer are partial and must be ignored).
 func EventWindow(cfg Config, dir *Directory, p Period) (from, to time.Time) {
-	fromMs, toMs := window(&cfg, dir, "", p, p)
+	fromMs, toMs := window(&cfg, cfg.Grace, dir, "", p, p)
 	return time.UnixMilli(fromMs), time.UnixMilli(toMs)
 }
 
@@ -103,6 +149,15 @@ func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Eve
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	dirty := map[string]map[Period]bool{}
+	// One grace for the batch: the longest of the periods it touches.
+	var grace time.Duration
+	if len(events) > 0 {
+		lo, hi := events[0].TimeMs, events[0].TimeMs
+		for i := range events {
+			lo, hi = min(lo, events[i].TimeMs), max(hi, events[i].TimeMs)
+		}
+		grace = l.maxGrace(lo-2*dayMs, hi+3*dayMs)
+	}
 	for i := range events {
 		ev := &events[i]
 		set := dirty[ev.Member]
@@ -115,7 +170,7 @@ func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Eve
 		// A tap can change the attendance of any booking within a day or
 		// so: an entry keeps the member inside until midnight at most, and
 		// an exit shortens earlier entries of its day.
-		for _, b := range dir.bookingsOverlapping(ev.Member, ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs+l.cfg.Grace.Milliseconds()) {
+		for _, b := range dir.bookingsOverlapping(ev.Member, ev.TimeMs-2*dayMs, ev.TimeMs+2*dayMs+grace.Milliseconds()) {
 			l.addPeriods(set, b.Start.UnixMilli(), b.End.UnixMilli())
 		}
 	}
@@ -147,7 +202,10 @@ func (l *Ledger) Changed(ctx context.Context, dir *Directory, ch domain.Change) 
 	switch {
 	case ch.Kind == domain.KindBooking && ch.Booking != nil:
 		b := ch.Booking
-		return l.Refresh(ctx, dir, []string{b.MemberID}, b.Start.Add(-l.cfg.Grace), b.End)
+		l.mu.Lock()
+		grace := l.maxGrace(b.Start.UnixMilli()-dayMs, b.End.UnixMilli())
+		l.mu.Unlock()
+		return l.Refresh(ctx, dir, []string{b.MemberID}, b.Start.Add(-grace), b.End)
 	case ch.Kind == domain.KindPass && ch.Pass != nil:
 		p := ch.Pass
 		return l.Refresh(ctx, dir, []string{p.MemberID}, p.ValidFrom, p.ValidUntil)
@@ -212,7 +270,16 @@ func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[
 	if err != nil {
 		return nil, nil, fmt.Errorf("credit: last closed: %w", err)
 	}
-	e := &engine{cfg: l.cfg, dir: dir}
+	engines := map[int64]*engine{}
+	engineFor := func(p Period) *engine {
+		r := l.rules(p)
+		e := engines[r.SettingsVersion]
+		if e == nil {
+			e = &engine{cfg: *r, dir: dir}
+			engines[r.SettingsVersion] = e
+		}
+		return e
+	}
 	c := &Commit{LastClosed: last}
 	rep := &UpdateReport{}
 	open, adjusted := map[Period]bool{}, map[Period]bool{}
@@ -227,16 +294,28 @@ func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[
 			continue
 		}
 		rep.Members++
-		from, to := window(&l.cfg, dir, member, periods[0], periods[len(periods)-1])
-		evs, err := l.store.MemberEvents(ctx, member, from, to)
-		if err != nil {
-			return nil, nil, fmt.Errorf("credit: events of member %q: %w", member, err)
+		// The periods are computed in runs with the same rules (one run
+		// unless the settings changed among them).
+		res := map[Period]*MemberPeriod{}
+		for _, run := range l.ruleRuns(periods) {
+			e := engineFor(run[0])
+			from, to := window(&l.cfg, l.maxGrace(run[0].Start(l.cfg.Location).UnixMilli(), run[len(run)-1].End(l.cfg.Location).UnixMilli()),
+				dir, member, run[0], run[len(run)-1])
+			evs, err := l.store.MemberEvents(ctx, member, from, to)
+			if err != nil {
+				return nil, nil, fmt.Errorf("credit: events of member %q: %w", member, err)
+			}
+			ptrs := make([]*domain.Event, len(evs))
+			for i := range evs {
+				ptrs[i] = &evs[i]
+			}
+			got := e.member(member, ptrs, from, to)
+			for _, p := range run {
+				if got[p] != nil {
+					res[p] = got[p]
+				}
+			}
 		}
-		ptrs := make([]*domain.Event, len(evs))
-		for i := range evs {
-			ptrs[i] = &evs[i]
-		}
-		res := e.member(member, ptrs, from, to)
 		for _, p := range periods {
 			truth := res[p]
 			if truth == nil {
@@ -258,6 +337,23 @@ func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[
 	rep.Periods = slices.SortedFunc(maps.Keys(open), comparePeriods)
 	rep.Adjusted = slices.SortedFunc(maps.Keys(adjusted), comparePeriods)
 	return rep, c, nil
+}
+
+// ruleRuns splits sorted periods into runs with the same rules
+// (SettingsVersion): one run while the rules do not change between them.
+func (l *Ledger) ruleRuns(periods []Period) [][]Period {
+	var out [][]Period
+	prev := int64(-1)
+	for _, p := range periods {
+		v := l.rules(p).SettingsVersion
+		if n := len(out); n > 0 && v == prev {
+			out[n-1] = append(out[n-1], p)
+			continue
+		}
+		out = append(out, []Period{p})
+		prev = v
+	}
+	return out
 }
 
 // adjust computes the adjustment lines of a member for a closed period:
@@ -305,7 +401,7 @@ func (l *Ledger) adjust(ctx context.Context, dir *Directory, truth *MemberPeriod
 			if ci := dir.centers[k.center]; ci != nil {
 				c = &ci.Center
 			}
-			rate = l.cfg.rate(c)
+			rate = l.rules(p).rate(c)
 		}
 		set.Lines = append(set.Lines, Adjustment{MemberID: truth.MemberID, CenterID: k.center, Class: k.class,
 			HomeCenterID: k.home, BelongsTo: p, BookedIn: bookedIn, Minutes: delta[k], RateCents: rate})
@@ -371,7 +467,7 @@ func (l *Ledger) Settlement(ctx context.Context, dir *Directory, p Period) (*Set
 		s, err := l.store.ClosedSettlement(ctx, p)
 		if errors.Is(err, ErrNotClosed) {
 			// Before the first close: nothing was ever credited there.
-			return buildSettlement(&l.cfg, dir, p, nil, nil, true), nil
+			return buildSettlement(l.rules(p), dir, p, nil, nil, true), nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("credit: settlement %s: %w", p, err)
@@ -390,7 +486,7 @@ func (l *Ledger) openSettlement(ctx context.Context, dir *Directory, p Period) (
 	if err != nil {
 		return nil, fmt.Errorf("credit: settlement %s: adjustments: %w", p, err)
 	}
-	return buildSettlement(&l.cfg, dir, p, mps, adjs, false), nil
+	return buildSettlement(l.rules(p), dir, p, mps, adjs, false), nil
 }
 
 // Statement returns a member's statement for the period (frozen visits when
@@ -407,5 +503,5 @@ func (l *Ledger) Statement(ctx context.Context, dir *Directory, member string, p
 	if err != nil {
 		return nil, fmt.Errorf("credit: statement of %q for %s: adjustments: %w", member, p, err)
 	}
-	return buildStatement(&l.cfg, dir, &mp, adjs), nil
+	return buildStatement(l.rules(p), dir, &mp, adjs), nil
 }

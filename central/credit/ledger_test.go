@@ -286,3 +286,58 @@ func TestEventWindow(t *testing.T) {
 	assert.Equal(t, all.Settlement(nov), part.Settlement(nov))
 	assert.Equal(t, all.MemberPeriods(nov), part.MemberPeriods(nov))
 }
+
+// TestLedgerRulesPerPeriod: with SetRules each period is computed,
+// settled and closed with its own rules, in one update spanning both; the
+// results equal Compute from scratch with each period's rules.
+func TestLedgerRulesPerPeriod(t *testing.T) {
+	ctx := context.Background()
+	octRules := testConfig(t)
+	octRules.SettingsVersion = 1
+	novRules := octRules
+	novRules.SettingsVersion = 2
+	novRules.DefaultVisit = octRules.DefaultVisit / 2
+	novRules.DefaultRateCents = 2 * octRules.DefaultRateCents
+	novRules.CenterRates = map[string]int64{"ctr-b": 777}
+	oct, nov := mustPeriod(t, "2026-10"), mustPeriod(t, "2026-11")
+	rules := func(p credit.Period) credit.Config {
+		if p.Before(nov) {
+			return octRules
+		}
+		return novRules
+	}
+	dir := testDir()
+	st := credit.NewMemStore()
+	l, err := credit.NewLedger(octRules, st)
+	require.NoError(t, err)
+	l.SetRules(rules)
+
+	es := new(events)
+	es.in("a-in", "nomad", "2026-10-20 09:00") // walk-ins without exit: the default visit
+	es.in("a-in", "nomad", "2026-11-03 09:00")
+	es.in("b-in", "nomad", "2026-11-04 09:00")
+	ingest(t, l, st, dir, es.evs)
+
+	for _, p := range []credit.Period{oct, nov} {
+		got, err := l.Settlement(ctx, dir, p)
+		require.NoError(t, err)
+		r, err := credit.Compute(rules(p), dir, es.evs)
+		require.NoError(t, err)
+		assert.Equal(t, r.Settlement(p), got, "period %s", p)
+		assert.Equal(t, rules(p).SettingsVersion, got.SettingsVersion)
+	}
+	novS, err := l.Settlement(ctx, dir, nov)
+	require.NoError(t, err)
+	a, _ := novS.Center("ctr-a")
+	assert.Equal(t, novRules.DefaultVisit.Milliseconds()/60000, a.NomadicMinutes, "November's default visit")
+	assert.Equal(t, novRules.DefaultRateCents, a.RateCents)
+	b, _ := novS.Center("ctr-b")
+	assert.Equal(t, int64(777), b.RateCents, "November's center rate")
+
+	frozen, err := l.Close(ctx, dir, oct, at("2026-11-02 08:00"))
+	require.NoError(t, err)
+	a, _ = frozen.Center("ctr-a")
+	assert.Equal(t, octRules.DefaultVisit.Milliseconds()/60000, a.NomadicMinutes, "October's default visit")
+	assert.Equal(t, octRules.DefaultRateCents, a.RateCents)
+	assert.Equal(t, int64(1), frozen.SettingsVersion, "the close records October's version")
+}

@@ -71,7 +71,10 @@ var SettlementCSVHeader = []string{"period", "closed", "line", "center_id", "cla
 //   - line "own_staff_bookings": of a center's credited minutes (credit
 //     lines), those that bookings made by the center's own staff cover;
 //     information, not money (rate and amount empty);
-//   - line "total": what the cooperative pays the center, adjustments included.
+//   - line "total": what the cooperative pays the center, adjustments included;
+//   - line "override", first, only when Override is set: the settlement was
+//     computed with rules given on the command line instead of the stored
+//     settings; the class column holds what was overridden.
 func (s *Settlement) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	p, closed := s.Period.String(), strconv.FormatBool(s.Closed)
@@ -83,6 +86,9 @@ func (s *Settlement) WriteCSV(w io.Writer) error {
 		_ = cw.Write([]string{p, closed, line, center, string(class), counterpart, belongs.String(), m, h, r, itoa(amount)})
 	}
 	_ = cw.Write(SettlementCSVHeader)
+	if s.Override != "" {
+		_ = cw.Write([]string{p, closed, "override", "", s.Override, "", "", "", "", "", ""})
+	}
 	for _, l := range s.Centers {
 		row("credit", l.CenterID, ClassNomadic, "", Period{}, l.NomadicMinutes, l.RateCents, l.NomadicCents, true)
 		row("credit", l.CenterID, ClassCrossCenter, "", Period{}, l.CrossCenterMinutes, l.RateCents, l.CrossCenterCents, true)

@@ -43,7 +43,16 @@ type Settlement struct {
 	TimeZone         string `json:"time_zone"`
 	Closed           bool   `json:"closed"`
 	DefaultRateCents int64  `json:"default_rate_cents"`
-	Rounding         string `json:"rounding"`
+	// Currency is the ISO 4217 code of the amounts ("" when not set).
+	Currency string `json:"currency,omitempty"`
+	// SettingsVersion is the network settings version the period was
+	// computed with (0: the defaults); a closed period keeps it.
+	SettingsVersion int64 `json:"settings_version"`
+	// Override, when not "", says that the settlement was computed with
+	// rules given on the command line instead of the stored settings
+	// (swc-central settle's one-off recomputation).
+	Override string `json:"override,omitempty"`
+	Rounding string `json:"rounding"`
 	// Centers has one line per center, sorted by id.
 	Centers []CenterLine `json:"centers"`
 	// CrossCenter has one line per host and home center pair (and period
@@ -120,6 +129,7 @@ type AdjustmentLine struct {
 // in it) and adjustments booked in it. Amounts are rounded once per line.
 func buildSettlement(cfg *Config, dir *Directory, p Period, mps []MemberPeriod, adjs []Adjustment, closed bool) *Settlement {
 	s := &Settlement{Period: p, TimeZone: cfg.Location.String(), DefaultRateCents: cfg.DefaultRateCents, Rounding: RoundingRule,
+		Currency: cfg.Currency, SettingsVersion: cfg.SettingsVersion,
 		Closed: closed, Centers: []CenterLine{}, CrossCenter: []CrossCenterLine{}, Adjustments: []AdjustmentLine{}}
 	lines := map[string]*CenterLine{}
 	line := func(id string) *CenterLine {

@@ -25,6 +25,11 @@
 //     its events stay queued.
 //   - Reads (Settlement, Statement, Sync) first have the worker credit what
 //     is queued: they see every event the ingest acknowledged before them.
+//   - The network settings (package settings, read from the store) give
+//     each period its rules: rates, currency, grace, no-show policy and
+//     default visit. A new settings version (a KindSettings change)
+//     reloads them and rebuilds the open periods; closed periods keep
+//     their frozen settlements, which record the version they used.
 //
 // Nothing is lost across a crash: the store remembers the receipt time up
 // to which events were credited, and StartTracking returns what was
@@ -48,20 +53,17 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
-
-// DefaultRateCents is the network's hourly rate in cents (10.00) that
-// serve and settle use unless told another (--rate-cents); a center's own
-// rate overrides it.
-const DefaultRateCents = 1000
 
 // Defaults of Config.
 const (
@@ -81,10 +83,17 @@ const maxOpenPeriods = 12
 
 // Config configures the crediting.
 type Config struct {
-	Rules   credit.Config
-	Store   store.Store
-	Logger  *slog.Logger      // default slog.Default()
-	Metrics *metrics.Registry // default: a registry of its own
+	// Rules are the base rules: the time zone and what is not a setting.
+	// Each period's rates, currency, grace, no-show policy and default
+	// visit come from the store's network settings (settings.History),
+	// unless FixedRules.
+	Rules credit.Config
+	// FixedRules computes every period with Rules as given, ignoring the
+	// stored settings (a one-off recomputation).
+	FixedRules bool
+	Store      store.Store
+	Logger     *slog.Logger      // default slog.Default()
+	Metrics    *metrics.Registry // default: a registry of its own
 	// Now is the time that says which periods are open and may close
 	// (default time.Now); the worker's pacing runs on the real clock.
 	Now func() time.Time
@@ -127,6 +136,11 @@ type Service struct {
 
 	dirMu sync.RWMutex
 	dir   *directory
+
+	// settingsLoaded is how many stored settings versions the ledger's
+	// rules come from (versions are only added): a read that finds more
+	// in the store (stored through another replica) has them followed.
+	settingsLoaded atomic.Int64
 
 	// The worker's own state.
 	toCredit    []domain.Event         // tracked events of members, not yet credited
@@ -204,8 +218,67 @@ func New(cfg Config) (*Service, error) {
 	}, nil
 }
 
-// Rules returns the crediting rules.
+// Rules returns the base crediting rules (the time zone; see Config.Rules).
 func (s *Service) Rules() credit.Config { return s.ledger.Config() }
+
+// PeriodRules returns the rules period p is computed with (its settings
+// version's).
+func (s *Service) PeriodRules(p credit.Period) credit.Config { return s.ledger.Rules(p) }
+
+// loadSettings gives the ledger the rules of each period from the stored
+// settings (nothing with Config.FixedRules).
+func (s *Service) loadSettings(ctx context.Context) error {
+	if s.cfg.FixedRules {
+		return nil
+	}
+	h, err := s.st.SettingsHistory(ctx)
+	if err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	rules, err := h.RulesFunc(s.cfg.Rules)
+	if err != nil {
+		return err
+	}
+	s.ledger.SetRules(rules)
+	s.settingsLoaded.Store(int64(len(h)))
+	cur := h.At(s.cfg.Now(), s.cfg.Rules.Location)
+	s.log.Info("crediting: network settings loaded", "versions", len(h), "current_version", cur.Number,
+		"default_rate_cents", cur.Settings.DefaultRateCents, "currency", cur.Settings.Currency)
+	return nil
+}
+
+// checkSettings queues a settings change when the store holds versions the
+// ledger has not loaded: a PostgreSQL replica without the crediting stored
+// them (its changes are not notified here), so a read follows them.
+func (s *Service) checkSettings(ctx context.Context) {
+	if s.cfg.FixedRules {
+		return
+	}
+	h, err := s.st.SettingsHistory(ctx)
+	if err != nil {
+		s.errs.With("settings").Inc()
+		s.log.Warn("crediting: could not check the stored settings; the read uses those loaded", "err", err)
+		return
+	}
+	if int64(len(h)) != s.settingsLoaded.Load() {
+		s.Changed(ctx, domain.Change{Kind: domain.KindSettings, SettingsVersion: h.Latest().Number})
+	}
+}
+
+// LoadRules returns the rules of every period from the store's settings,
+// over base: what the crediting computes with, for a reader that runs
+// without it (swc-central settle).
+func LoadRules(ctx context.Context, st store.Store, base credit.Config) (func(credit.Period) credit.Config, settings.History, error) {
+	h, err := st.SettingsHistory(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("settings: %w", err)
+	}
+	rules, err := h.RulesFunc(base)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rules, h, nil
+}
 
 // Committed is the ingest's Committed hook: it queues the events and
 // returns at once.
@@ -240,7 +313,7 @@ func (s *Service) Committed(receivedMs int64, batches []ingest.Batch) {
 // follows and returns at once.
 func (s *Service) Changed(_ context.Context, ch domain.Change) {
 	switch ch.Kind {
-	case domain.KindBooking, domain.KindPass, domain.KindMember, domain.KindDoor, domain.KindCenter:
+	case domain.KindBooking, domain.KindPass, domain.KindMember, domain.KindDoor, domain.KindCenter, domain.KindSettings:
 	default:
 		return // rooms, badges and staff do not change credits
 	}
@@ -290,6 +363,7 @@ func (s *Service) Sync(ctx context.Context) error {
 	if _, err := s.ready(); err != nil {
 		return err
 	}
+	s.checkSettings(ctx)
 	s.mu.Lock()
 	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working
 	s.mu.Unlock()
@@ -416,6 +490,9 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) start(ctx context.Context) error {
 	recovered, err := s.cs.StartTracking(ctx)
 	if err != nil {
+		return err
+	}
+	if err := s.loadSettings(ctx); err != nil {
 		return err
 	}
 	first, err := s.firstOpen(ctx)
@@ -782,11 +859,27 @@ func (s *Service) openPeriods(ctx context.Context) ([]credit.Period, error) {
 
 // follow reloads the directory and recomputes what the changes alter.
 func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
-	loc, grace := s.cfg.Rules.Location, s.cfg.Rules.Grace
+	loc := s.cfg.Rules.Location
 	old := s.directory()
+	rebuild := false
+	for _, ch := range changes {
+		if ch.Kind == domain.KindSettings {
+			// A new settings version: every open period follows the
+			// rules now in force for it.
+			if err := s.loadSettings(ctx); err != nil {
+				return err
+			}
+			rebuild = true
+			break
+		}
+	}
 	open, err := s.openPeriods(ctx)
 	if err != nil {
 		return err
+	}
+	grace := time.Duration(0)
+	for _, p := range open {
+		grace = max(grace, s.ledger.Rules(p).Grace)
 	}
 	// The periods to recompute, by member: not before the earliest period
 	// holding results (or the first open one), nor after the current one,
@@ -816,7 +909,6 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 			set[p] = true
 		}
 	}
-	rebuild := false
 	for _, ch := range changes {
 		switch {
 		case ch.Kind == domain.KindBooking && ch.Booking != nil:

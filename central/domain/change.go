@@ -13,6 +13,9 @@ const (
 	KindBooking Kind = "booking"
 	KindPass    Kind = "pass"
 	KindStaff   Kind = "staff"
+	// KindSettings: a new version of the network settings was stored
+	// (Change.SettingsVersion; read it with store.SettingsStore).
+	KindSettings Kind = "settings"
 )
 
 // Change tells listeners (the whitelist compiler, the dashboard) that one
@@ -33,6 +36,9 @@ type Change struct {
 	Booking *Booking
 	Pass    *Pass
 	Staff   *Staff
+	// SettingsVersion is the number of the stored settings version
+	// (KindSettings).
+	SettingsVersion int64
 }
 
 // WhitelistState is what the central persists per door about the whitelist it

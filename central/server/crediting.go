@@ -5,17 +5,16 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/settings"
 )
 
 // startCrediting starts the hours ledger: fed every committed domain change
 // (booking, pass, member, door, center) and, once the ingest runs, every
 // commit of door events.
 func (s *Server) startCrediting() error {
-	rate := s.cfg.DefaultRateCents
-	if rate == 0 {
-		rate = crediting.DefaultRateCents
-	}
-	rules, err := credit.DefaultConfig(rate)
+	// The base rules: each period's rates and crediting settings come from
+	// the stored settings (ensureSettings).
+	rules, err := credit.DefaultConfig(settings.DefaultRateCents)
 	if err != nil {
 		return err
 	}
@@ -41,6 +40,6 @@ func (s *Server) startCrediting() error {
 		return nil
 	})
 	s.Credit = svc
-	s.log.Info("serve: hours crediting running", "time_zone", rules.Location.String(), "default_rate_cents", rate)
+	s.log.Info("serve: hours crediting running, with the stored network settings", "time_zone", rules.Location.String())
 	return nil
 }

@@ -39,7 +39,11 @@ func (s *Server) newCompiler(ctx context.Context) (*whitelist.Compiler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("whitelist: loading the network: %w", err)
 	}
-	return whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, MetricSet: s.wlMetrics}, in, time.Now())
+	horizon, err := s.whitelistHorizon(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, MetricSet: s.wlMetrics, Horizon: horizon}, in, time.Now())
 }
 
 // startMessaging starts the MQTT side: the embedded broker unless an

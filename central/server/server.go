@@ -72,9 +72,9 @@ type Config struct {
 	// ShareGroup names the MQTT shared subscription the replicas split the
 	// door traffic with (default "swc-ingest").
 	ShareGroup string
-	// DefaultRateCents is the network's hourly rate in cents for centers
-	// without a rate of their own, in the hours the API and the dashboard
-	// show (0: crediting.DefaultRateCents).
+	// DefaultRateCents (--rate-cents) seeds the network default rate of the
+	// stored settings at the first start (0: settings.DefaultRateCents);
+	// afterwards it must equal the stored rate (see ensureSettings).
 	DefaultRateCents int64
 
 	// Door identity and enrollment (see enroll.go).
@@ -247,6 +247,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	if err := s.startMail(); err != nil {
+		return nil, err
+	}
+	if err := s.ensureSettings(ctx); err != nil {
 		return nil, err
 	}
 	// Before the ingest: it hands every commit to the crediting, which

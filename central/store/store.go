@@ -143,6 +143,8 @@ type Store interface {
 	// Health returns the door health and alerts storage in the same
 	// database (health.go).
 	Health() HealthStore
+	// Network settings, versioned (settings.go).
+	SettingsStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

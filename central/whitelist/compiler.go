@@ -369,6 +369,9 @@ func (c *Compiler) Entries(door string) ([]protocol.Entry, uint64, error) {
 // new state is returned; the change is kept and its version is saved and
 // published on the next Apply, Tick or ForSync.
 func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
+	if ch.Kind == domain.KindSettings {
+		return nil // network settings list nothing on a door (the horizon is read at start)
+	}
 	if err := checkChange(ch); err != nil {
 		c.met.rejected.With(string(ch.Kind)).Inc()
 		c.log.Warn("whitelist: change refused", "kind", ch.Kind, "deleted", ch.Deleted, "error", err)

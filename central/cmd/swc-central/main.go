@@ -4,7 +4,7 @@
 //	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G] [--smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U [--smtp-password-file F]] [--smtp-ca F] --mail-from ADDR]
 //	swc-central key [--data DIR]
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
-//	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch] [--rate-cents N]
+//	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
 package main
 
 import (
@@ -16,15 +16,16 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/broker"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/server"
+	"github.com/smartworkcenters/swc/central/settings"
 )
 
 const usage = `usage:
@@ -92,7 +93,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.BrokerKey, "broker-key", "", "with --broker mqtts://: the key of --broker-cert (PEM)")
 	fs.StringVar(&cfg.MQTTServiceSecretFile, "mqtt-service-secret-file", "", "with the embedded broker: file holding the secret of its "+server.ServiceUser+" account (created when missing), for operators' tools")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
-	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", crediting.DefaultRateCents, "the network's default hourly rate in cents, for centers without a rate of their own (settlements, statements, the dashboard's hours)")
+	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", 0, "at the first start only: the network's default hourly rate in cents stored in the network settings (default "+strconv.Itoa(settings.DefaultRateCents)+"); afterwards change it with PUT /api/v1/settings, and a different value here is refused")
 	fs.StringVar(&cfg.Mail.Host, "smtp-host", "", "SMTP relay for the central's e-mail (sign-in codes, booking confirmations, alerts); empty: e-mail disabled")
 	fs.IntVar(&cfg.Mail.Port, "smtp-port", 0, "SMTP relay port (default 587, or 465 with --smtp-security tls)")
 	smtpSecurity := fs.String("smtp-security", "", "starttls (default: STARTTLS required), tls (TLS from the first byte, port 465) or none (only to a loopback relay)")

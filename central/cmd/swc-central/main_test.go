@@ -60,8 +60,17 @@ var listening = regexp.MustCompile(`HTTP API listening"? addr=(\S+)`)
 // SIGTERM and returns the exit error.
 func serveProcess(t *testing.T, dir string) (addr, stdout string, stop func() error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+	addr, stdout, _, stop = serveProcessLog(t, dir)
+	return addr, stdout, stop
+}
+
+// serveProcessLog is serveProcess with more flags, returning its log
+// (standard error) as it grows too.
+func serveProcessLog(t *testing.T, dir string, flags ...string) (addr, stdout string, log *lockedBuffer, stop func() error) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"}, flags...)...)
 	cmd.Env = append(os.Environ(), "SWC_CENTRAL_AS_MAIN=1")
+	log = &lockedBuffer{}
 	out := &lockedBuffer{}
 	cmd.Stdout = out
 	stderr, err := cmd.StderrPipe()
@@ -71,6 +80,7 @@ func serveProcess(t *testing.T, dir string) (addr, stdout string, stop func() er
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			_, _ = log.Write(append(sc.Bytes(), '\n'))
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
@@ -92,7 +102,7 @@ func serveProcess(t *testing.T, dir string) (addr, stdout string, stop func() er
 		return cmd.Wait()
 	}
 	t.Cleanup(func() { _ = stop() })
-	return addr, out.String(), stop
+	return addr, out.String(), log, stop
 }
 
 func get(t *testing.T, addr, token, path string) (int, string) {

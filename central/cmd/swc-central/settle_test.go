@@ -24,6 +24,7 @@ import (
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/server"
+	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
@@ -58,7 +59,7 @@ func credited(t *testing.T, st store.Store) (nov, dec *credit.Settlement) {
 	require.NoError(t, st.CreateMember(ctx, domain.Member{ID: "ann", Name: "Ann", Status: domain.MemberActive}))
 	require.NoError(t, st.CreatePass(ctx, domain.Pass{ID: "p1", MemberID: "ann", ValidFrom: brussels(t, "2026-10-01 00:00"), ValidUntil: brussels(t, "2027-01-01 00:00")}))
 
-	rules, err := credit.DefaultConfig(crediting.DefaultRateCents)
+	rules, err := credit.DefaultConfig(settings.DefaultRateCents)
 	require.NoError(t, err)
 	svc, err := crediting.New(crediting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return brussels(t, "2026-12-05 10:00") }})
@@ -152,7 +153,8 @@ func TestSettle(t *testing.T) {
 		{"both stores", []string{"--data", dir, "--db", "postgres://x", "--period", "2026-11"}, 2, "not both"},
 		{"no database", []string{"--data", empty, "--period", "2026-11"}, 1, "no database"},
 		{"unknown center", []string{"--data", dir, "--period", "2026-11", "--center", "brugge"}, 1, "no such center"},
-		{"bad rate", []string{"--data", dir, "--period", "2026-11", "--rate-cents", "0"}, 2, "default rate"},
+		{"override without --from-scratch", []string{"--data", dir, "--period", "2026-11", "--rate-cents", "400"}, 2, "add --from-scratch"},
+		{"bad rate", []string{"--data", dir, "--period", "2026-11", "--from-scratch", "--rate-cents", "0"}, 2, "override default_rate_cents"},
 		{"extra argument", []string{"--data", dir, "--period", "2026-11", "now"}, 2, "unexpected argument"},
 	}
 	for _, tc := range tests {

@@ -150,6 +150,8 @@ func Run(t *testing.T, open Factory) {
 		{"AlertsConcurrent", testAlertsConcurrent},
 		{"Webhooks", testWebhooks},
 		{"CommandRecords", testCommandRecords},
+		{"Settings", testSettings},
+		{"SettingsConcurrent", testSettingsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
