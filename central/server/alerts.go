@@ -11,8 +11,8 @@ import (
 )
 
 // startAlerts starts the door health engine (central/alerts) with the
-// webhook notifier. E-mail (alerts.NewMail over central/mail) and the
-// thresholds from the network settings are wired by the lead. The ingest's
+// webhook notifier. Its thresholds are the stored network settings' (read
+// again on each new version, notified on s.Changes). The ingest's
 // statuses, its commits and the enrollment's certificates are handed to it
 // in startMessaging and startEnroll.
 func (s *Server) startAlerts() {
@@ -25,6 +25,7 @@ func (s *Server) startAlerts() {
 	}
 	s.Alerts = alerts.New(alerts.Config{Version: s.compiledVersion, Republish: republish}, s.Store, []alerts.Notifier{s.Webhooks}, s.log, s.Metrics)
 	s.Committed.Subscribe(s.Alerts.Committed)
+	s.Changes.Subscribe(s.Alerts.Changed) // new settings versions: the thresholds
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
