@@ -112,6 +112,9 @@ type Config struct {
 
 	// Mail is the SMTP relay (see mail.go); the zero value disables mail.
 	Mail mail.Config
+	// Alerts tunes the door alerts (see alerts.go); their thresholds are
+	// the stored network settings.
+	Alerts AlertsConfig
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
