@@ -83,7 +83,8 @@ func TestWebhookDelivery(t *testing.T) {
 					Secret: h.r.secret, Kinds: h.kinds, CreatedBy: "tk", CreatedMs: 1}))
 			}
 			reg := metrics.NewRegistry()
-			wh := alerts.NewWebhooks(alerts.WebhookConfig{Backoff: time.Millisecond}, st.Health(), quiet(), reg)
+			// The receivers are httptest servers on loopback, over http.
+			wh := alerts.NewWebhooks(alerts.WebhookConfig{Backoff: time.Millisecond, Policy: alerts.WebhookPolicy{AllowInsecure: true}}, st.Health(), quiet(), reg)
 			t.Cleanup(wh.Close)
 			e := alerts.New(alerts.Config{}, st, []alerts.Notifier{wh}, quiet(), nil)
 			require.NoError(t, e.ApplyEvents(ctx, "d1", t0().UnixMilli(), []protocol.Event{ev(1, protocol.EventDoorForced)}))
@@ -143,7 +144,7 @@ func TestWebhookGivesUp(t *testing.T) {
 		require.NoError(t, st.Health().CreateWebhook(ctx, store.Webhook{ID: id, Center: "c1", URL: srv.URL, Secret: r.secret, CreatedBy: "tk", CreatedMs: 1}))
 	}
 	reg := metrics.NewRegistry()
-	wh := alerts.NewWebhooks(alerts.WebhookConfig{Attempts: 3, Backoff: time.Millisecond}, st.Health(), quiet(), reg)
+	wh := alerts.NewWebhooks(alerts.WebhookConfig{Attempts: 3, Backoff: time.Millisecond, Policy: alerts.WebhookPolicy{AllowInsecure: true}}, st.Health(), quiet(), reg)
 	t.Cleanup(wh.Close)
 	require.NoError(t, wh.Notify(ctx, alerts.Notification{Event: alerts.Resolved, Alert: store.Alert{ID: "al-1", Door: "d1", Center: "c1", Kind: store.AlertOffline}}))
 	wh.Wait()

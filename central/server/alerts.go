@@ -12,6 +12,10 @@ import (
 
 // AlertsConfig tunes the door alerts.
 type AlertsConfig struct {
+	// WebhookAllowInsecure (--webhook-allow-insecure) accepts http://
+	// webhook URLs and deliveries to loopback, private and other internal
+	// addresses: for tests and labs only (see alerts.WebhookPolicy).
+	WebhookAllowInsecure bool
 	// Now is the alerts engine's clock (default time.Now; tests move it to
 	// reach a threshold without waiting).
 	Now func() time.Time
@@ -25,7 +29,11 @@ type AlertsConfig struct {
 // statuses, its commits and the enrollment's certificates are handed to it
 // in startMessaging and startEnroll.
 func (s *Server) startAlerts() {
-	s.Webhooks = alerts.NewWebhooks(alerts.WebhookConfig{}, s.Store.Health(), s.log, s.Metrics)
+	policy := alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}
+	if policy.AllowInsecure {
+		s.log.Warn("serve: webhooks may use http:// and reach internal addresses (--webhook-allow-insecure): for tests and labs only")
+	}
+	s.Webhooks = alerts.NewWebhooks(alerts.WebhookConfig{Policy: policy}, s.Store.Health(), s.log, s.Metrics)
 	notifiers := []alerts.Notifier{s.Webhooks}
 	if s.Mail != nil {
 		notifiers = append(notifiers, alerts.NewMail(alerts.MailConfig{Mailer: s.Mail, Recipients: alerts.StaffRecipients(s.Store),

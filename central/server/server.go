@@ -356,7 +356,8 @@ func (s *Server) startHTTP() error {
 	s.httpLn = ln
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
-		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup}}))
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
+		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {
