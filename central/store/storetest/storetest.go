@@ -143,6 +143,11 @@ func Run(t *testing.T, open Factory) {
 		{"CenterDeletion", testCenterDeletion},
 		{"BadgeAddedBy", testBadgeAddedBy},
 		{"Notify", testNotify},
+		{"AuditVerbsCovered", testAuditVerbsCovered},
+		{"AuditEveryWrite", testAuditEveryWrite},
+		{"AuditSecrets", testAuditSecrets},
+		{"AuditAtomic", testAuditAtomic},
+		{"AuditFilters", testAuditFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
