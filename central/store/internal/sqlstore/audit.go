@@ -196,14 +196,6 @@ func before[T any](v T, err error) (*T, error) {
 	return &v, nil
 }
 
-// nilIfNone turns a nil pointer into an untyped nil (JSON null).
-func nilIfNone[T any](p *T) any {
-	if p == nil {
-		return nil
-	}
-	return p
-}
-
 // ---- reading
 
 // ListAudit implements store.Store.
