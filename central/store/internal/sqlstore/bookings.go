@@ -392,11 +392,10 @@ func (t *wtx) insertBookings(ctx context.Context, bookings []domain.Booking, chu
 	if len(bookings) == 0 {
 		t.noAudit("an empty import changes nothing")
 	}
+	rows := make([]auditRow, len(bookings))
 	for i := range bookings {
 		t.changed(domain.Change{Kind: domain.KindBooking, Booking: &bookings[i]})
-		if err := t.audit(ctx, audit.Import, audit.ObjectBooking, bookings[i].ID, []string{bookings[i].CenterID}, nil, bookings[i]); err != nil {
-			return err
-		}
+		rows[i] = auditRow{audit.Import, audit.ObjectBooking, bookings[i].ID, []string{bookings[i].CenterID}, nil, bookings[i]}
 	}
-	return nil
+	return t.auditAll(ctx, rows)
 }
