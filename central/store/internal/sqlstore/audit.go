@@ -205,7 +205,7 @@ func (s *DB) ListAudit(ctx context.Context, f store.AuditFilter) (store.Page[aud
 		if len(f.CenterIDs) == 0 {
 			w.add("1 = 0")
 		} else {
-			w.add(`EXISTS (SELECT 1 FROM audit_centers ac WHERE ac.audit_id = a.id AND ac.center_id IN (`+placeholders(len(f.CenterIDs))+`))`,
+			w.add(`EXISTS (SELECT 1 FROM audit_centers ac WHERE ac.center_id IN (`+placeholders(len(f.CenterIDs))+`) AND ac.at_ms = a.at_ms AND ac.audit_id = a.id)`,
 				anySlice(f.CenterIDs)...)
 		}
 	}

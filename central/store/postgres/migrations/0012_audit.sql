@@ -26,9 +26,10 @@ CREATE INDEX audit_log_object ON audit_log(object_kind, object_id, id);
 CREATE INDEX audit_log_actor ON audit_log(actor_kind, actor_id, id);
 
 CREATE TABLE audit_centers (
-	audit_id  BIGINT NOT NULL REFERENCES audit_log(id),
+	audit_id  BIGINT NOT NULL,
 	center_id TEXT NOT NULL,
 	at_ms     BIGINT NOT NULL,
-	PRIMARY KEY (audit_id, center_id)
+	-- one B-tree serves a center's rows by time and the probe of one row
+	-- (center, at_ms, id): see sqlstore.ListAudit
+	PRIMARY KEY (center_id, at_ms, audit_id)
 );
-CREATE INDEX audit_centers_time ON audit_centers(center_id, at_ms, audit_id);
