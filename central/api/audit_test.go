@@ -13,6 +13,8 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/enroll"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 type auditPage struct {
@@ -184,4 +186,32 @@ func TestAuditCSV(t *testing.T) {
 	rows, err := csv.NewReader(strings.NewReader(string(res.Body))).ReadAll()
 	require.NoError(t, err)
 	require.Len(t, rows, 3)
+}
+
+// TestAuditEnrollment: the technician who asked for an enrollment token and
+// the door that spent it (the system's enrollment, from the door's
+// address) are both in the door's center's log, without the token.
+func TestAuditEnrollment(t *testing.T) {
+	f := newFixture(t)
+	withEnroll(t, f)
+	res := f.do("tech1", "POST", "/doors/d1/enrollments", map[string]any{"ttl_minutes": 60})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	var tok enroll.Token
+	require.NoError(t, json.Unmarshal(res.Body, &tok))
+	res = f.do("", "POST", "/enroll", mustJSON(t, protocol.EnrollRequest{V: 1, Token: tok.Secret, CSR: newCSR(t)}))
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+
+	pg := f.audit("mgr1", "?object_kind=enrollment_token")
+	require.Len(t, pg.Items, 2)
+	redeem, create := pg.Items[0], pg.Items[1]
+	require.Equal(t, audit.Redeem, redeem.Action)
+	require.Equal(t, audit.KindSystem, redeem.Actor.Kind)
+	require.Equal(t, "enrollment", redeem.Actor.ID)
+	require.Equal(t, "192.0.2.1", redeem.Actor.IP)
+	require.Equal(t, audit.Create, create.Action)
+	require.Equal(t, "tech1", create.Actor.ID)
+	require.Equal(t, []string{"c1"}, create.Centers)
+	all := f.do("admin", "GET", "/audit.csv", nil)
+	require.NotContains(t, string(all.Body), tok.Secret)
+	require.Empty(t, f.audit("mgr1", "?center_id=c2&object_kind=enrollment_token").Items)
 }
