@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
@@ -184,6 +185,9 @@ func (s *Server) table() []route {
 		{"GET", "/tokens", admins, s.listTokens},
 		{"POST", "/tokens", admins, s.createToken},
 		{"DELETE", "/tokens/{id}", admins, s.deleteToken},
+
+		{"GET", "/audit", all, s.listAudit}, // technicians: their own actions (audit.go)
+		{"GET", "/audit.csv", all, s.exportAudit},
 	}
 }
 
@@ -323,6 +327,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			SetCaller(r.Context(), p.Token)
+			r = r.WithContext(audit.WithActor(r.Context(), TokenActor(r, p.Token)))
 			if !slices.Contains(rt.roles, p.Role) {
 				s.fail(w, r, p, errForbidden("the %s role may not call %s %s", p.Role, rt.method, rt.path))
 				return

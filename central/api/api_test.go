@@ -568,6 +568,8 @@ func TestRoleGates(t *testing.T) {
 		"POST /doors/{id}/enrollments": true, "POST /enroll": true, "POST /badges": true,
 		// the badges they added (badges.go)
 		"GET /badges": true, "GET /badges/{uid}": true, "PUT /badges/{uid}": true, "DELETE /badges/{uid}": true,
+		// their own actions (audit.go)
+		"GET /audit": true, "GET /audit.csv": true,
 	}
 	// Routes a manager may not call: the admin's, and remote door commands
 	// (admins and technicians only).

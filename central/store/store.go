@@ -8,6 +8,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -166,6 +167,11 @@ type Store interface {
 	// DoorKey returns the key the door enrolled with (ErrNotFound when it
 	// never enrolled).
 	DoorKey(ctx context.Context, door string) (DoorKey, error)
+
+	// ListAudit reads the audit log (package audit): every write method
+	// above records its changes there in its own transaction, with the
+	// actor of the context (audit.WithActor).
+	ListAudit(ctx context.Context, f AuditFilter) (Page[audit.Entry], error)
 
 	// Close releases the database.
 	Close() error

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/store"
@@ -239,6 +240,7 @@ func (w *Web) page(roles []store.Role, h handler) http.Handler {
 			return
 		}
 		api.SetCaller(r.Context(), v.Token)
+		r = r.WithContext(audit.WithActor(r.Context(), api.TokenActor(r, v.Token))) // who changes things, for the audit log
 		if roles != nil && !containsRole(roles, v.Role) {
 			w.errorPage(rw, r, v, &pageError{status: http.StatusForbidden, msg: "This page is not for the " + string(v.Role) + " role."})
 			return

@@ -152,6 +152,11 @@ func Run(t *testing.T, open Factory) {
 		{"CommandRecords", testCommandRecords},
 		{"Settings", testSettings},
 		{"SettingsConcurrent", testSettingsConcurrent},
+		{"AuditVerbsCovered", testAuditVerbsCovered},
+		{"AuditEveryWrite", testAuditEveryWrite},
+		{"AuditSecrets", testAuditSecrets},
+		{"AuditAtomic", testAuditAtomic},
+		{"AuditFilters", testAuditFilters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

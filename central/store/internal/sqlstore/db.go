@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 )
@@ -186,6 +187,12 @@ type wtx struct {
 	tx      *sql.Tx
 	d       *Dialect
 	changes []domain.Change
+
+	// The audit (audit.go): who writes, when, and what was recorded.
+	actor   audit.Actor
+	now     time.Time
+	audited int
+	exempt  string
 }
 
 func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -214,10 +221,13 @@ func (t *wtx) exists(ctx context.Context, q string, args ...any) (bool, error) {
 
 // write runs fn in a transaction and, after the commit, notifies its changes.
 func (s *DB) write(ctx context.Context, fn func(t *wtx) error) error {
-	t := &wtx{d: &s.d}
+	t := &wtx{d: &s.d, actor: audit.ActorOr(ctx), now: s.now()}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		t.tx = tx
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.checkAudited()
 	})
 	if err != nil {
 		return err
