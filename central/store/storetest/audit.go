@@ -13,6 +13,7 @@ import (
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -28,6 +29,10 @@ var storeReads = []string{
 	"Member", "ListMembers", "Badge", "ListBadges", "Booking", "ListBookings", "Pass", "ListPasses", "ListStaff",
 	"EventSeq", "EventGaps", "ListEvents", "WhitelistStates", "AuthenticateToken", "ListTokens", "CountTokens",
 	"Credit", "CheckEnrollment", "DoorKey", "ListAudit", "Close",
+	// Accessors of sub-stores: their writes have cases named "Health.Verb"
+	// below, or are exempt in their own code (the e-mail outbox, derived
+	// door health and alerts).
+	"Health", "Outbox", "SettingsHistory",
 }
 
 // wantRow is an audit row a verb must leave.
@@ -67,6 +72,22 @@ func auditCases() []auditCase {
 		{verb: "CreateRoom", run: func(ctx context.Context, s store.Store) error {
 			return s.CreateRoom(ctx, domain.Room{ID: "r3", CenterID: "c3", Name: "Room 3"})
 		}, want: []wantRow{{audit.Create, audit.ObjectRoom, "r3", []string{"c3"}, "", `"name":"Room 3"`}}},
+		{verb: "Health.CreateWebhook", run: func(ctx context.Context, s store.Store) error {
+			return s.Health().CreateWebhook(ctx, store.Webhook{ID: "wh3", Center: "c3", URL: "https://hooks.example/c3", Secret: "0123456789abcdef", CreatedBy: "tk1", CreatedMs: now})
+		}, want: []wantRow{{audit.Create, "webhook", "wh3", []string{"c3"}, "", `"url":"https://hooks.example/c3"`}}},
+		{verb: "Health.UpdateWebhook", run: func(ctx context.Context, s store.Store) error {
+			return s.Health().UpdateWebhook(ctx, store.Webhook{ID: "wh3", URL: "https://hooks.example/c3b"})
+		}, want: []wantRow{{audit.Update, "webhook", "wh3", []string{"c3"}, `"url":"https://hooks.example/c3"`, `"url":"https://hooks.example/c3b"`}}},
+		{verb: "Health.DeleteWebhook", run: func(ctx context.Context, s store.Store) error { return s.Health().DeleteWebhook(ctx, "wh3") },
+			want: []wantRow{{audit.Delete, "webhook", "wh3", []string{"c3"}, `"url":"https://hooks.example/c3b"`, ""}}},
+		{verb: "Health.SaveCommand", run: func(ctx context.Context, s store.Store) error {
+			return s.Health().SaveCommand(ctx, store.CommandRecord{ID: "cmd3", Door: "d3", Center: "c3", Action: "unlock", Seconds: 5, By: "tk1",
+				IssuedMs: now, ExpiresMs: now + 120_000, Delivery: store.CommandQueued, Signed: []byte("signed")})
+		}, want: []wantRow{{audit.Create, "door_command", "cmd3", []string{"c3"}, "", `"action":"unlock"`}}},
+		{verb: "SaveSettings", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.SaveSettings(ctx, settings.Version{EffectiveFrom: period(2026, 3), Settings: settings.Defaults(), CreatedBy: "tk1", Note: "audited"})
+			return err
+		}, want: []wantRow{{audit.Create, "settings", "1", []string{""}, "", `"note":"audited"`}}},
 		{verb: "UpdateRoom", run: func(ctx context.Context, s store.Store) error {
 			return s.UpdateRoom(ctx, domain.Room{ID: "r3", CenterID: "c3", Name: "Room three"})
 		}, want: []wantRow{{audit.Update, audit.ObjectRoom, "r3", []string{"c3"}, `"name":"Room 3"`, `"name":"Room three"`}}},
