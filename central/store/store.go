@@ -138,6 +138,9 @@ type Store interface {
 	// Credit returns the hours crediting's storage in the same database.
 	Credit() CreditStore
 
+	// Places returns the booking site's storage in the same database.
+	Places() PlaceStore
+
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.
 	//

@@ -143,6 +143,11 @@ func Run(t *testing.T, open Factory) {
 		{"CenterDeletion", testCenterDeletion},
 		{"BadgeAddedBy", testBadgeAddedBy},
 		{"Notify", testNotify},
+		{"RoomPlaces", testRoomPlaces},
+		{"DeskPools", testDeskPools},
+		{"BookingRules", testBookingRules},
+		{"DeskCapacity", testDeskCapacity},
+		{"DeskCapacityConcurrent", testDeskCapacityConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -41,7 +41,10 @@ func (t *wtx) checkBooking(ctx context.Context, b *domain.Booking) error {
 		return err
 	}
 	if b.RoomID == "" {
-		return nil
+		if b.Status != domain.BookingConfirmed {
+			return nil
+		}
+		return t.checkDeskCapacity(ctx, b) // places.go
 	}
 	if err := t.needRoomOf(ctx, "room_id", b.RoomID, b.CenterID); err != nil {
 		return err
