@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
@@ -60,6 +61,9 @@ type Config struct {
 	// DefaultReservedIDs: the MQTT user and shared-subscription group this
 	// central is configured with (see reserved.go).
 	ReservedIDs []string
+	// Booking serves the booking site's endpoints (booking.go); nil makes
+	// one over Store.
+	Booking *booking.Service
 }
 
 // Server serves the API.
@@ -79,6 +83,7 @@ type Server struct {
 	enroll    *enroll.Service
 	publicURL string
 	reserved  []string // door ids may not start with these (reserved.go)
+	bk        *booking.Service
 }
 
 // handler serves one route for an authenticated caller.
@@ -167,6 +172,25 @@ func (s *Server) table() []route {
 		{"GET", "/members/{id}/statement", managers, s.getStatement},
 		{"POST", "/periods/{period}/close", admins, s.closePeriod},
 
+		// the booking site (booking.go)
+		{"GET", "/availability", managers, s.availability},
+		{"GET", "/centers/{id}/week", managers, s.centerWeek},
+		{"GET", "/members/{id}/bookings", managers, s.memberBookings},
+		{"POST", "/members/{id}/bookings", managers, s.memberBook},
+		{"POST", "/members/{id}/bookings/recurring", managers, s.memberBookRecurring},
+		{"POST", "/members/{id}/bookings/cancel-range", managers, s.memberCancelRange},
+		{"PUT", "/members/{id}/bookings/{booking_id}", managers, s.memberChange},
+		{"POST", "/members/{id}/bookings/{booking_id}/cancel", managers, s.memberCancel},
+		{"GET", "/centers/{id}/places", managers, s.getPlaces},
+		{"PUT", "/centers/{id}/desks", managers, s.putDesks},
+		{"DELETE", "/centers/{id}/desks", managers, s.deleteDesks},
+		{"GET", "/centers/{id}/booking-rules", managers, s.getRules},
+		{"PUT", "/centers/{id}/booking-rules", managers, s.putRules},
+		{"DELETE", "/centers/{id}/booking-rules", managers, s.deleteRules},
+		{"GET", "/booking-rules", managers, s.getRules},
+		{"PUT", "/booking-rules", admins, s.putRules},
+		{"DELETE", "/booking-rules", admins, s.deleteRules},
+
 		{"GET", "/tokens", admins, s.listTokens},
 		{"POST", "/tokens", admins, s.createToken},
 		{"DELETE", "/tokens/{id}", admins, s.deleteToken},
@@ -188,6 +212,9 @@ func New(cfg Config) *Server {
 	}
 	if s.maxImp <= 0 {
 		s.maxImp = DefaultMaxImportBody
+	}
+	if s.bk = cfg.Booking; s.bk == nil {
+		s.bk = booking.New(cfg.Store, booking.Options{Now: s.now, Logger: s.log, Metrics: cfg.Metrics})
 	}
 	reg := cfg.Metrics
 	if reg == nil {

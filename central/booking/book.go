@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -328,6 +329,12 @@ const MaxRange = 366 * 24 * time.Hour
 // CancelRange cancels every confirmed booking of the member that starts in
 // [from, to) (holidays), each under its center's deadline.
 func (s *Service) CancelRange(ctx context.Context, memberID string, from, to time.Time) (RangeResult, error) {
+	return s.CancelRangeAt(ctx, memberID, nil, from, to)
+}
+
+// CancelRangeAt is CancelRange for the bookings at the listed centers only
+// (nil: every center), for staff who act within their own centers.
+func (s *Service) CancelRangeAt(ctx context.Context, memberID string, centerIDs []string, from, to time.Time) (RangeResult, error) {
 	res := RangeResult{Cancelled: []domain.Booking{}, Kept: []Occurrence{}}
 	if _, err := s.member(ctx, memberID); err != nil {
 		return res, s.fail(ctx, "cancel_range", err)
@@ -340,7 +347,7 @@ func (s *Service) CancelRange(ctx context.Context, memberID string, from, to tim
 		return res, err
 	}
 	for _, b := range bs {
-		if b.Status != domain.BookingConfirmed || b.Start.Before(from) {
+		if b.Status != domain.BookingConfirmed || b.Start.Before(from) || (centerIDs != nil && !slices.Contains(centerIDs, b.CenterID)) {
 			continue
 		}
 		c, err := s.Cancel(ctx, memberID, b.ID)
