@@ -142,7 +142,11 @@ func (s *Service) load(ctx context.Context, centerIDs []string, from, to time.Ti
 	for _, r := range rooms {
 		pl.rooms[r.CenterID] = append(pl.rooms[r.CenterID], r)
 	}
-	occ, err := s.ps.Occupancy(ctx, centerIDs, from, to)
+	ids := make([]string, len(pl.centers)) // named, so that the range scans seek per center
+	for i := range pl.centers {
+		ids[i] = pl.centers[i].ID
+	}
+	occ, err := s.ps.Occupancy(ctx, ids, from, to)
 	if err != nil {
 		return nil, err
 	}

@@ -42,8 +42,8 @@ type PlaceStore interface {
 	DeleteBookingRules(ctx context.Context, center string) error
 
 	// Occupancy returns the confirmed bookings at the centers (nil: every
-	// center) that overlap [from, to), place and time only (ID, CenterID,
-	// RoomID, Start, End).
+	// center) that overlap [from, to), place and time only (CenterID,
+	// RoomID, Start, End, Status; no ID, so that covering indexes answer).
 	Occupancy(ctx context.Context, centerIDs []string, from, to time.Time) ([]domain.Booking, error)
 	// CountOpenBookings counts the member's confirmed bookings that end
 	// after now.

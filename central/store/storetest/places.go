@@ -136,11 +136,17 @@ func testDeskCapacity(e *env) {
 
 	occ, err := ps.Occupancy(ctx, []string{"c1"}, base().Add(time.Hour), base().Add(2*time.Hour))
 	require.NoError(t, err)
-	ids := map[string]string{}
-	for _, b := range occ {
-		ids[b.ID] = b.RoomID
+	type place struct {
+		room       string
+		start, end time.Time
 	}
-	require.Equal(t, map[string]string{"pre": "", "b1": "", "room": "r1"}, ids)
+	var got []place
+	for _, b := range occ {
+		require.Equal(t, "c1", b.CenterID)
+		got = append(got, place{b.RoomID, b.Start, b.End})
+	}
+	require.ElementsMatch(t, []place{{"", base(), base().Add(2 * time.Hour)}, {"", base().Add(time.Hour), base().Add(3 * time.Hour)},
+		{"r1", base(), base().Add(4 * time.Hour)}}, got, "pre, b1 and the room")
 	occ, err = ps.Occupancy(ctx, nil, base().Add(3*time.Hour), base().Add(5*time.Hour))
 	require.NoError(t, err)
 	require.Len(t, occ, 3) // room, b3, b5

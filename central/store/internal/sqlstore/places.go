@@ -254,8 +254,9 @@ func (p *placeStore) Occupancy(ctx context.Context, centerIDs []string, from, to
 	lo := ms(from) - longest.Int64
 	out := []domain.Booking{}
 	for _, q := range []string{
-		`SELECT id, center_id, '', start_ms, end_ms FROM bookings WHERE ` + confirmedDesks,
-		`SELECT id, center_id, room_id, start_ms, end_ms FROM bookings WHERE room_id IS NOT NULL AND status = 'confirmed'`,
+		// Only indexed columns: the partial indexes cover these scans.
+		`SELECT center_id, '', start_ms, end_ms FROM bookings WHERE ` + confirmedDesks,
+		`SELECT center_id, room_id, start_ms, end_ms FROM bookings WHERE room_id IS NOT NULL AND status = 'confirmed'`,
 	} {
 		w := &where{}
 		w.in("center_id", centerIDs)
@@ -269,7 +270,7 @@ func (p *placeStore) Occupancy(ctx context.Context, centerIDs []string, from, to
 		for rows.Next() {
 			var b domain.Booking
 			var start, end int64
-			if err := rows.Scan(&b.ID, &b.CenterID, &b.RoomID, &start, &end); err != nil {
+			if err := rows.Scan(&b.CenterID, &b.RoomID, &start, &end); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("occupancy: %w", err)
 			}
