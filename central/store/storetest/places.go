@@ -181,3 +181,33 @@ func testDeskCapacityConcurrent(e *env) {
 	}
 	require.Equal(t, 1, ok)
 }
+
+// testImportDesks checks an import is refused whole when a desk row finds
+// its center's pool full, counting stored bookings and earlier rows.
+func testImportDesks(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	require.NoError(t, s.Places().PutDeskPool(ctx, domain.DeskPool{CenterID: "c1", Capacity: 2}))
+	require.NoError(t, s.CreateBooking(ctx, booking("stored", "m1", "c1", "", 0, 2)))
+	cancelled := booking("i5", "n1", "c1", "", 0, 4)
+	cancelled.Status = domain.BookingCancelled
+	rows := []domain.Booking{
+		booking("i1", "n1", "c1", "", 1, 3),
+		booking("i2", "m2", "c1", "", 1, 2), // the third desk at 1–2
+		booking("i3", "m2", "c1", "", 2, 4),
+		booking("i4", "m2", "c2", "", 0, 4), // c2 has no pool
+		cancelled,
+	}
+	_, err := s.ImportBookings(ctx, rows)
+	var ie *store.ImportError
+	require.ErrorAs(t, err, &ie)
+	require.Equal(t, []store.RowError{{Row: 2, Code: "no_desk_left", Field: "start",
+		Message: "all 2 desks of center c1 are booked at some time of this booking"}}, ie.Rows)
+	page, err := s.ListBookings(ctx, store.BookingFilter{})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 1, "nothing imported")
+
+	n, err := s.ImportBookings(ctx, append(rows[:1:1], rows[2:]...))
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+}

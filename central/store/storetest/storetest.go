@@ -148,6 +148,7 @@ func Run(t *testing.T, open Factory) {
 		{"BookingRules", testBookingRules},
 		{"DeskCapacity", testDeskCapacity},
 		{"DeskCapacityConcurrent", testDeskCapacityConcurrent},
+		{"ImportDesks", testImportDesks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -286,6 +286,9 @@ func (s *DB) ImportBookings(ctx context.Context, bookings []domain.Booking) (int
 		if err := t.overlaps(ctx, perRoom, rep); err != nil {
 			return err
 		}
+		if err := t.importDesks(ctx, bookings, rep); err != nil { // places.go
+			return err
+		}
 		if rep.Total > 0 {
 			return rep
 		}

@@ -295,3 +295,98 @@ func (p *placeStore) CountOpenBookings(ctx context.Context, member string, now t
 	}
 	return n, nil
 }
+
+// importDesks adds a row error for every imported confirmed desk booking
+// that finds its center's pool full at some moment, counting the stored
+// bookings and the imported rows before it. The pools are locked as
+// checkDeskCapacity locks them.
+func (t *wtx) importDesks(ctx context.Context, bookings []domain.Booking, rep *store.ImportError) error {
+	type row struct {
+		span
+		row int // 1-based import row, 0 for a stored booking
+	}
+	perCenter := map[string][]row{}
+	for i := range bookings {
+		b := &bookings[i]
+		if b.RoomID == "" && b.Status == domain.BookingConfirmed {
+			perCenter[b.CenterID] = append(perCenter[b.CenterID], row{span{ms(b.Start), ms(b.End)}, i + 1})
+		}
+	}
+	centers := make([]string, 0, len(perCenter))
+	for c := range perCenter {
+		centers = append(centers, c)
+	}
+	sort.Strings(centers)
+	for _, c := range centers {
+		var capacity int
+		err := t.queryRow(ctx, `SELECT capacity FROM desk_pools WHERE center_id = ?`+t.d.ForUpdate, c).Scan(&capacity)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read desk pool of %s: %w", c, err)
+		}
+		rows := perCenter[c]
+		lo, hi := rows[0].start, rows[0].end
+		for _, r := range rows {
+			lo, hi = min(lo, r.start), max(hi, r.end)
+		}
+		q, err := t.query(ctx, `SELECT start_ms, end_ms FROM bookings WHERE center_id = ? AND `+confirmedDesks+`
+			AND start_ms < ? AND start_ms > ? AND end_ms > ?`, c, hi, lo-domain.MaxBookingLength.Milliseconds()-1, lo)
+		if err != nil {
+			return fmt.Errorf("desk occupancy: %w", err)
+		}
+		for q.Next() {
+			var r row
+			if err := q.Scan(&r.start, &r.end); err != nil {
+				q.Close()
+				return err
+			}
+			rows = append(rows, r)
+		}
+		q.Close()
+		if err := q.Err(); err != nil {
+			return err
+		}
+		// Sweep by time: an end frees its desk before a start takes one at
+		// the same moment; stored bookings start before imported rows, and
+		// rows in their order. A row that finds every desk taken is
+		// reported and takes none.
+		type ev struct {
+			at    int64
+			start bool
+			i     int
+		}
+		evs := make([]ev, 0, 2*len(rows))
+		for i, r := range rows {
+			evs = append(evs, ev{r.start, true, i}, ev{r.end, false, i})
+		}
+		sort.Slice(evs, func(a, b int) bool {
+			x, y := evs[a], evs[b]
+			if x.at != y.at {
+				return x.at < y.at
+			}
+			if x.start != y.start {
+				return !x.start
+			}
+			return rows[x.i].row < rows[y.i].row
+		})
+		refused := map[int]bool{}
+		n := 0
+		for _, e := range evs {
+			switch {
+			case !e.start:
+				if !refused[e.i] {
+					n--
+				}
+			case rows[e.i].row > 0 && n+1 > capacity:
+				refused[e.i] = true
+				rep.Add(store.RowError{Row: rows[e.i].row, Code: "no_desk_left", Field: "start",
+					Message: fmt.Sprintf("all %d desks of center %s are booked at some time of this booking", capacity, c)})
+			default:
+				n++
+			}
+		}
+	}
+	return nil
+}
