@@ -56,7 +56,7 @@ func (s *Service) book(ctx context.Context, r Request) (domain.Booking, error) {
 	}
 	b := domain.Booking{ID: s.newID(), MemberID: m.ID, CenterID: c.ID, RoomID: r.RoomID,
 		Start: r.Start.UTC(), End: r.End.UTC(), Status: domain.BookingConfirmed, CreatedBy: by}
-	if err := storeErr(s.st.CreateBooking(ctx, b), &b); err != nil {
+	if err := storeErr(s.ps.CreateBookingWithin(ctx, b, rules.MaxOpenBookings, s.now()), &b); err != nil {
 		return domain.Booking{}, err
 	}
 	s.made.Inc()

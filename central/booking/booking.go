@@ -147,6 +147,8 @@ func storeErr(err error, b *domain.Booking) error {
 		return nil
 	case errors.Is(err, store.ErrFull):
 		return refuse(CodeNoDesks, "start", "every desk of center %s is booked at some time between %s and %s", b.CenterID, stamp(b.Start), stamp(b.End))
+	case errors.Is(err, store.ErrTooMany):
+		return refuse(CodeTooManyOpen, "member_id", "member %s holds the most open bookings allowed", b.MemberID)
 	case errors.Is(err, store.ErrOverlap):
 		return refuse(CodeRoomTaken, "room_id", "room %s is booked at some time between %s and %s", b.RoomID, stamp(b.Start), stamp(b.End))
 	case errors.As(err, &fe):

@@ -311,3 +311,35 @@ func TestAvailability(t *testing.T) {
 		requireRefused(t, err, booking.CodeUnknownCenter, "center_id")
 	})
 }
+
+// TestOpenBookingsRace sends 20 bookings of one member at once under a
+// limit of 3 open bookings: exactly 3 are made.
+func TestOpenBookingsRace(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc := seed(t, st, 1)
+		rules := domain.DefaultBookingRules()
+		rules.MaxOpenBookings = 3
+		require.NoError(t, svc.SetRules(ctx, "", rules))
+		var wg sync.WaitGroup
+		errs := make([]error, 20)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				day := 1 + i%4 + 7*(i/4) // weekdays over five weeks
+				_, errs[i] = svc.Book(ctx, booking.Request{MemberID: "n1", CenterID: "c1", Start: at(day, 9, 0), End: at(day, 10, 0)})
+			}()
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+				continue
+			}
+			requireRefused(t, err, booking.CodeTooManyOpen, "member_id")
+		}
+		require.Equal(t, 3, ok)
+	})
+}

@@ -13,6 +13,10 @@ import (
 // transaction, so concurrent writers never overbook).
 var ErrFull = errors.New("no desk left at the center in that time")
 
+// ErrTooMany refuses a booking of a member who already holds the most open
+// bookings allowed (PlaceStore.CreateBookingWithin).
+var ErrTooMany = errors.New("the member holds the most open bookings allowed")
+
 // PlaceStore is the booking site's storage in the same database (Store.Places):
 // desk pools, booking rules and the occupancy reads of the availability
 // queries. Rooms (with capacity and equipment) are Store's; bookings too —
@@ -45,6 +49,11 @@ type PlaceStore interface {
 	// center) that overlap [from, to), place and time only (CenterID,
 	// RoomID, Start, End, Status; no ID, so that covering indexes answer).
 	Occupancy(ctx context.Context, centerIDs []string, from, to time.Time) ([]domain.Booking, error)
+	// CreateBookingWithin is Store.CreateBooking that also refuses
+	// (ErrTooMany, field member_id) when the member already holds maxOpen
+	// confirmed bookings ending after now, counted in the same transaction
+	// (the member's row locked on PostgreSQL); maxOpen 0 is no limit.
+	CreateBookingWithin(ctx context.Context, b domain.Booking, maxOpen int, now time.Time) error
 	// CountOpenBookings counts the member's confirmed bookings that end
 	// after now.
 	CountOpenBookings(ctx context.Context, member string, now time.Time) (int, error)

@@ -211,3 +211,33 @@ func testImportDesks(e *env) {
 	require.NoError(t, err)
 	require.Equal(t, 4, n)
 }
+
+// testOpenBookingsLimit races 20 bookings of one member limited to two open
+// bookings: exactly two are made, the others refused with ErrTooMany.
+func testOpenBookingsLimit(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	ps := s.Places()
+	require.NoError(t, s.CreateBooking(ctx, booking("old", "n1", "c2", "", -5, -4)), "ended: not open")
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = ps.CreateBookingWithin(ctx, booking(fmt.Sprintf("b%d", i), "n1", "c2", "", i, i+1), 2, base())
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		requireKind(t, err, store.ErrTooMany, "member_id")
+	}
+	require.Equal(t, 2, ok)
+	requireKind(t, ps.CreateBookingWithin(ctx, booking("x", "nobody", "c2", "", 0, 1), 2, base()), store.ErrMissingRef, "member_id")
+	require.NoError(t, ps.CreateBookingWithin(ctx, booking("y", "n1", "c2", "", 0, 1), 0, base()), "0: no limit")
+}

@@ -149,6 +149,7 @@ func Run(t *testing.T, open Factory) {
 		{"DeskCapacity", testDeskCapacity},
 		{"DeskCapacityConcurrent", testDeskCapacityConcurrent},
 		{"ImportDesks", testImportDesks},
+		{"OpenBookingsLimit", testOpenBookingsLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -67,11 +67,22 @@ func (t *wtx) checkBooking(ctx context.Context, b *domain.Booking) error {
 
 // CreateBooking implements store.Store.
 func (s *DB) CreateBooking(ctx context.Context, b domain.Booking) error {
+	return s.createBooking(ctx, b, nil)
+}
+
+// createBooking is CreateBooking with an extra check in its transaction
+// (places.go), or none.
+func (s *DB) createBooking(ctx context.Context, b domain.Booking, check func(context.Context, *wtx) error) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
 	normBooking(&b)
 	return s.write(ctx, func(t *wtx) error {
+		if check != nil {
+			if err := check(ctx, t); err != nil {
+				return err
+			}
+		}
 		if err := t.checkBooking(ctx, &b); err != nil {
 			return err
 		}

@@ -390,3 +390,29 @@ func (t *wtx) importDesks(ctx context.Context, bookings []domain.Booking, rep *s
 	}
 	return nil
 }
+
+// CreateBookingWithin implements store.PlaceStore.
+func (p *placeStore) CreateBookingWithin(ctx context.Context, b domain.Booking, maxOpen int, now time.Time) error {
+	if maxOpen <= 0 {
+		return p.db.CreateBooking(ctx, b)
+	}
+	return p.db.createBooking(ctx, b, func(ctx context.Context, t *wtx) error {
+		var one int
+		err := t.queryRow(ctx, `SELECT 1 FROM members WHERE id = ?`+t.d.ForUpdate, b.MemberID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // checkBooking reports the missing member
+		}
+		if err != nil {
+			return fmt.Errorf("lock member %s: %w", b.MemberID, err)
+		}
+		var n int
+		if err := t.queryRow(ctx, `SELECT count(*) FROM bookings WHERE member_id = ? AND status = 'confirmed' AND end_ms > ?`,
+			b.MemberID, ms(now)).Scan(&n); err != nil {
+			return fmt.Errorf("count open bookings of %s: %w", b.MemberID, err)
+		}
+		if n >= maxOpen {
+			return store.Errf(store.ErrTooMany, "member_id", "member %s holds %d open bookings, the most allowed", b.MemberID, n)
+		}
+		return nil
+	})
+}
