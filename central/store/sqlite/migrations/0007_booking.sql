@@ -27,7 +27,7 @@ CREATE TABLE booking_rules (
 
 -- Desk occupancy of a center in a time range (the capacity check and the
 -- availability queries read only this covering index).
-CREATE INDEX bookings_desks ON bookings(center_id, start_ms, end_ms)
+CREATE INDEX bookings_desks ON bookings(center_id, start_ms, end_ms, room_id) -- room_id: SQLite then reads the index alone
 	WHERE room_id IS NULL AND status = 'confirmed';
 CREATE INDEX bookings_rooms_live ON bookings(center_id, start_ms, end_ms, room_id)
 	WHERE room_id IS NOT NULL AND status = 'confirmed';
