@@ -3,7 +3,8 @@
 // the bulk import of bookings, the events query, door broker secrets, door
 // enrollment (one-time tokens and the public enroll endpoint), token
 // management, and the hours: settlements, member statements and period
-// closes. Its OpenAPI document is served at /api/v1/openapi.json
+// closes, and the booking site's endpoints over central/booking
+// (booking.go). Its OpenAPI document is served at /api/v1/openapi.json
 // and a test keeps it and the routes in step.
 package api
 
