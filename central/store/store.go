@@ -146,6 +146,8 @@ type Store interface {
 	Health() HealthStore
 	// Network settings, versioned (settings.go).
 	SettingsStore
+	// Places returns the booking site's storage in the same database.
+	Places() PlaceStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

@@ -52,6 +52,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 		ForUpdate:     " FOR UPDATE",
 		IsUnique:      func(err error) bool { return pgCode(err) == "23505" },
 		IsForeignKey:  func(err error) bool { return pgCode(err) == "23503" },
+		IsExclusion:   func(err error) bool { return pgCode(err) == "23P01" },
 		MigrateLock:   migrateLock,
 		MaxParams:     65535,
 		InsertBatches: insertBatches,

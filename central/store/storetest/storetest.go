@@ -157,6 +157,13 @@ func Run(t *testing.T, open Factory) {
 		{"AuditSecrets", testAuditSecrets},
 		{"AuditAtomic", testAuditAtomic},
 		{"AuditFilters", testAuditFilters},
+		{"RoomPlaces", testRoomPlaces},
+		{"DeskPools", testDeskPools},
+		{"BookingRules", testBookingRules},
+		{"DeskCapacity", testDeskCapacity},
+		{"DeskCapacityConcurrent", testDeskCapacityConcurrent},
+		{"ImportDesks", testImportDesks},
+		{"OpenBookingsLimit", testOpenBookingsLimit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -42,7 +42,10 @@ func (t *wtx) checkBooking(ctx context.Context, b *domain.Booking) error {
 		return err
 	}
 	if b.RoomID == "" {
-		return nil
+		if b.Status != domain.BookingConfirmed {
+			return nil
+		}
+		return t.checkDeskCapacity(ctx, b) // places.go
 	}
 	if err := t.needRoomOf(ctx, "room_id", b.RoomID, b.CenterID); err != nil {
 		return err
@@ -65,11 +68,22 @@ func (t *wtx) checkBooking(ctx context.Context, b *domain.Booking) error {
 
 // CreateBooking implements store.Store.
 func (s *DB) CreateBooking(ctx context.Context, b domain.Booking) error {
+	return s.createBooking(ctx, b, nil)
+}
+
+// createBooking is CreateBooking with an extra check in its transaction
+// (places.go), or none.
+func (s *DB) createBooking(ctx context.Context, b domain.Booking, check func(context.Context, *wtx) error) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
 	normBooking(&b)
 	return s.write(ctx, func(t *wtx) error {
+		if check != nil {
+			if err := check(ctx, t); err != nil {
+				return err
+			}
+		}
 		if err := t.checkBooking(ctx, &b); err != nil {
 			return err
 		}
@@ -286,6 +300,9 @@ func (s *DB) ImportBookings(ctx context.Context, bookings []domain.Booking) (int
 			}
 		}
 		if err := t.overlaps(ctx, perRoom, rep); err != nil {
+			return err
+		}
+		if err := t.importDesks(ctx, bookings, rep); err != nil { // places.go
 			return err
 		}
 		if rep.Total > 0 {

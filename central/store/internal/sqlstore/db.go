@@ -33,6 +33,9 @@ type Dialect struct {
 	// IsUnique and IsForeignKey classify constraint violations.
 	IsUnique     func(error) bool
 	IsForeignKey func(error) bool
+	// IsExclusion classifies a violated exclusion constraint (PostgreSQL's
+	// room overlap constraint); nil where there is none.
+	IsExclusion func(error) bool
 	// MigrateLock runs first in the migration transaction (to serialize
 	// concurrent starts), or is "".
 	MigrateLock string
@@ -257,6 +260,8 @@ func (s *DB) mapErr(err error, what, field string) error {
 		return store.Errf(store.ErrNotFound, field, "%s", what)
 	case s.d.IsUnique(err):
 		return store.Errf(store.ErrExists, field, "%s", what)
+	case s.d.IsExclusion != nil && s.d.IsExclusion(err):
+		return store.Errf(store.ErrOverlap, "start", "%s overlaps a confirmed booking of the room", what)
 	case s.d.IsForeignKey(err):
 		return store.Errf(store.ErrInUse, field, "%s is referred to, or refers to a missing object", what)
 	}

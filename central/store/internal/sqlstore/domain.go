@@ -175,6 +175,9 @@ func (s *DB) DeleteCenter(ctx context.Context, id string) error {
 		if err := t.retireCenter(ctx, id, s.now()); err != nil {
 			return err
 		}
+		if _, err := t.exec(ctx, `DELETE FROM booking_rules WHERE scope = ?`, id); err != nil { // its pool goes by ON DELETE CASCADE
+			return fmt.Errorf("delete booking rules of center %s: %w", id, err)
+		}
 		if _, err := t.exec(ctx, `DELETE FROM centers WHERE id = ?`, id); err != nil {
 			return s.mapErr(err, "center "+id, "")
 		}
@@ -201,12 +204,15 @@ func (s *DB) ListCenters(ctx context.Context, f store.CenterFilter) (store.Page[
 
 // ---- rooms
 
-const roomCols = `SELECT id, center_id, name FROM rooms r`
+const roomCols = `SELECT id, center_id, name, capacity, equipment FROM rooms r`
 
 func scanRoom(r interface{ Scan(...any) error }) (domain.Room, error) {
 	var x domain.Room
-	err := r.Scan(&x.ID, &x.CenterID, &x.Name)
-	return x, err
+	var equipment string
+	if err := r.Scan(&x.ID, &x.CenterID, &x.Name, &x.Capacity, &equipment); err != nil {
+		return x, err
+	}
+	return x, readEquipment(&x, equipment)
 }
 
 // CreateRoom implements store.Store.
@@ -218,7 +224,8 @@ func (s *DB) CreateRoom(ctx context.Context, r domain.Room) error {
 		if err := t.needCenter(ctx, "center_id", r.CenterID); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO rooms (id, center_id, name) VALUES (?, ?, ?)`, r.ID, r.CenterID, r.Name); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO rooms (id, center_id, name, capacity, equipment) VALUES (?, ?, ?, ?, ?)`,
+			r.ID, r.CenterID, r.Name, r.Capacity, equipmentJSON(r.Equipment)); err != nil {
 			return s.mapErr(err, "room "+r.ID, "id")
 		}
 		t.changed(domain.Change{Kind: domain.KindRoom, Room: &r})
@@ -239,7 +246,8 @@ func (s *DB) UpdateRoom(ctx context.Context, r domain.Room) error {
 		if old.CenterID != r.CenterID {
 			return &domain.FieldError{Field: "center_id", Message: "a room does not move to another center"}
 		}
-		if _, err := t.exec(ctx, `UPDATE rooms SET name = ? WHERE id = ?`, r.Name, r.ID); err != nil {
+		if _, err := t.exec(ctx, `UPDATE rooms SET name = ?, capacity = ?, equipment = ? WHERE id = ?`,
+			r.Name, r.Capacity, equipmentJSON(r.Equipment), r.ID); err != nil {
 			return s.mapErr(err, "room "+r.ID, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindRoom, Room: &r})
