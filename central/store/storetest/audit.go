@@ -31,8 +31,8 @@ var storeReads = []string{
 	"Credit", "CheckEnrollment", "DoorKey", "ListAudit", "Close",
 	// Accessors of sub-stores: their writes have cases named "Health.Verb"
 	// below, or are exempt in their own code (the e-mail outbox, derived
-	// door health and alerts).
-	"Health", "Outbox", "SettingsHistory",
+	// door health and alerts, the booking site's places).
+	"Health", "Outbox", "SettingsHistory", "Places",
 }
 
 // wantRow is an audit row a verb must leave.
@@ -84,6 +84,21 @@ func auditCases() []auditCase {
 			return s.Health().SaveCommand(ctx, store.CommandRecord{ID: "cmd3", Door: "d3", Center: "c3", Action: "unlock", Seconds: 5, By: "tk1",
 				IssuedMs: now, ExpiresMs: now + 120_000, Delivery: store.CommandQueued, Signed: []byte("signed")})
 		}, want: []wantRow{{audit.Create, "door_command", "cmd3", []string{"c3"}, "", `"action":"unlock"`}}},
+		{verb: "Places.PutDeskPool", run: func(ctx context.Context, s store.Store) error {
+			return s.Places().PutDeskPool(ctx, domain.DeskPool{CenterID: "c3", Capacity: 4})
+		}, want: []wantRow{{audit.Create, "desk_pool", "c3", []string{"c3"}, "", `"capacity":4`}}},
+		{verb: "Places.PutDeskPool2", run: func(ctx context.Context, s store.Store) error {
+			return s.Places().PutDeskPool(ctx, domain.DeskPool{CenterID: "c3", Capacity: 6})
+		}, want: []wantRow{{audit.Update, "desk_pool", "c3", []string{"c3"}, `"capacity":4`, `"capacity":6`}}},
+		{verb: "Places.DeleteDeskPool", run: func(ctx context.Context, s store.Store) error { return s.Places().DeleteDeskPool(ctx, "c3") },
+			want: []wantRow{{audit.Delete, "desk_pool", "c3", []string{"c3"}, `"capacity":6`, ""}}},
+		{verb: "Places.PutBookingRules", run: func(ctx context.Context, s store.Store) error {
+			r := domain.DefaultBookingRules()
+			r.MaxOpenBookings = 7
+			return s.Places().PutBookingRules(ctx, "c3", r)
+		}, want: []wantRow{{audit.Create, "booking_rules", "c3", []string{"c3"}, "", `"max_open_bookings":7`}}},
+		{verb: "Places.DeleteBookingRules", run: func(ctx context.Context, s store.Store) error { return s.Places().DeleteBookingRules(ctx, "c3") },
+			want: []wantRow{{audit.Delete, "booking_rules", "c3", []string{"c3"}, `"max_open_bookings":7`, ""}}},
 		{verb: "SaveSettings", run: func(ctx context.Context, s store.Store) error {
 			_, err := s.SaveSettings(ctx, settings.Version{EffectiveFrom: period(2026, 3), Settings: settings.Defaults(), CreatedBy: "tk1", Note: "audited"})
 			return err

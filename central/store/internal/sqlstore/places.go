@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 )
@@ -130,6 +132,35 @@ func scanPool(r interface{ Scan(...any) error }) (domain.DeskPool, error) {
 	return p, nil
 }
 
+// poolBefore is the center's desk pool in t before a change, nil when it has none.
+func (t *wtx) poolBefore(ctx context.Context, center string) (*domain.DeskPool, error) {
+	x, err := scanPool(t.queryRow(ctx, `SELECT center_id, capacity, desks FROM desk_pools WHERE center_id = ?`+t.d.ForUpdate, center))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("desk pool of center %s: %w", center, err)
+	}
+	return &x, nil
+}
+
+// rulesBefore is a scope's stored booking rules in t, nil when it has none.
+func (t *wtx) rulesBefore(ctx context.Context, center string) (*domain.BookingRules, error) {
+	var raw string
+	err := t.queryRow(ctx, `SELECT rules FROM booking_rules WHERE scope = ?`+t.d.ForUpdate, center).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("booking rules of %s: %w", scopeName(center), err)
+	}
+	var r domain.BookingRules
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return nil, fmt.Errorf("booking rules of %s: %w", scopeName(center), err)
+	}
+	return &r, nil
+}
+
 // DeskPool implements store.PlaceStore.
 func (p *placeStore) DeskPool(ctx context.Context, center string) (domain.DeskPool, error) {
 	x, err := scanPool(p.db.queryRow(ctx, `SELECT center_id, capacity, desks FROM desk_pools WHERE center_id = ?`, center))
@@ -170,21 +201,36 @@ func (p *placeStore) PutDeskPool(ctx context.Context, x domain.DeskPool) error {
 		if err := t.needCenter(ctx, "center_id", x.CenterID); err != nil {
 			return err
 		}
-		_, err := t.exec(ctx, `INSERT INTO desk_pools (center_id, capacity, desks) VALUES (?, ?, ?)
+		old, err := t.poolBefore(ctx, x.CenterID)
+		if err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, `INSERT INTO desk_pools (center_id, capacity, desks) VALUES (?, ?, ?)
 			ON CONFLICT (center_id) DO UPDATE SET capacity = excluded.capacity, desks = excluded.desks`,
 			x.CenterID, x.Capacity, desks)
 		if err != nil {
 			return fmt.Errorf("put desk pool %s: %w", x.CenterID, err)
 		}
-		return nil
+		action := audit.Update
+		if old == nil {
+			action = audit.Create
+		}
+		return t.audit(ctx, action, "desk_pool", x.CenterID, []string{x.CenterID}, old, x)
 	})
 }
 
 // DeleteDeskPool implements store.PlaceStore.
 func (p *placeStore) DeleteDeskPool(ctx context.Context, center string) error {
 	return p.db.write(ctx, func(t *wtx) error {
+		old, err := t.poolBefore(ctx, center)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `DELETE FROM desk_pools WHERE center_id = ?`, center)
-		return updated(res, err, "desk pool of center", center)
+		if err := updated(res, err, "desk pool of center", center); err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Delete, "desk_pool", center, []string{center}, old, nil)
 	})
 }
 
@@ -221,21 +267,36 @@ func (p *placeStore) PutBookingRules(ctx context.Context, center string, r domai
 				return err
 			}
 		}
-		_, err := t.exec(ctx, `INSERT INTO booking_rules (scope, rules, updated_ms) VALUES (?, ?, ?)
+		old, err := t.rulesBefore(ctx, center)
+		if err != nil {
+			return err
+		}
+		_, err = t.exec(ctx, `INSERT INTO booking_rules (scope, rules, updated_ms) VALUES (?, ?, ?)
 			ON CONFLICT (scope) DO UPDATE SET rules = excluded.rules, updated_ms = excluded.updated_ms`,
 			center, string(raw), p.db.now().UnixMilli())
 		if err != nil {
 			return fmt.Errorf("put booking rules of %s: %w", scopeName(center), err)
 		}
-		return nil
+		action := audit.Update
+		if old == nil {
+			action = audit.Create
+		}
+		return t.audit(ctx, action, "booking_rules", cmp.Or(center, "network"), orNetwork(centersOf(center)), old, r)
 	})
 }
 
 // DeleteBookingRules implements store.PlaceStore.
 func (p *placeStore) DeleteBookingRules(ctx context.Context, center string) error {
 	return p.db.write(ctx, func(t *wtx) error {
+		old, err := t.rulesBefore(ctx, center)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `DELETE FROM booking_rules WHERE scope = ?`, center)
-		return updated(res, err, "booking rules of", scopeName(center))
+		if err := updated(res, err, "booking rules of", scopeName(center)); err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Delete, "booking_rules", cmp.Or(center, "network"), orNetwork(centersOf(center)), old, nil)
 	})
 }
 
