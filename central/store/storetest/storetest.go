@@ -143,6 +143,10 @@ func Run(t *testing.T, open Factory) {
 		{"CenterDeletion", testCenterDeletion},
 		{"BadgeAddedBy", testBadgeAddedBy},
 		{"Notify", testNotify},
+		{"Sessions", testSessions},
+		{"SessionsInvalid", testSessionsInvalid},
+		{"SessionsOfDeletedToken", testSessionsOfDeletedToken},
+		{"SessionsConcurrent", testSessionsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -98,11 +98,20 @@ func (s *DB) AuthenticateToken(ctx context.Context, secret string) (store.Token,
 	return tk, nil
 }
 
+// Token implements store.Store.
+func (s *DB) Token(ctx context.Context, id string) (store.Token, error) {
+	tk, err := scanToken(s.queryRow(ctx, tokenCols+` WHERE id = ?`, id))
+	return tk, one(err, "token", id)
+}
+
 // DeleteToken implements store.Store.
 func (s *DB) DeleteToken(ctx context.Context, id string) error {
 	return s.write(ctx, func(t *wtx) error {
 		res, err := t.exec(ctx, `DELETE FROM api_tokens WHERE id = ?`, id)
-		return updated(res, err, "token", id)
+		if err := updated(res, err, "token", id); err != nil {
+			return err
+		}
+		return t.revokeSubject(ctx, store.SubjectAPIToken, id)
 	})
 }
 
