@@ -54,6 +54,22 @@ func kindText(k protocol.EventKind) string {
 	return string(k)
 }
 
+// eventKinds are the event kinds the pages put in words (catalog keys
+// "kind.KIND").
+func eventKinds() []protocol.EventKind {
+	return []protocol.EventKind{protocol.EventTap, protocol.EventRexExit, protocol.EventDoorForced, protocol.EventDoorHeldOpen,
+		protocol.EventDoorClosed, protocol.EventRemoteUnlock, protocol.EventReaderFault, protocol.EventReaderOK}
+}
+
+// reasonCodes are the access decisions' reason codes (catalog keys
+// "reason.CODE").
+func reasonCodes() []protocol.Reason {
+	return []protocol.Reason{protocol.GrantedBooking, protocol.GrantedPass, protocol.GrantedStaff, protocol.DeniedUnknownBadge,
+		protocol.DeniedRevoked, protocol.DeniedNoBooking, protocol.DeniedOutsideWindow, protocol.DeniedWrongRoom,
+		protocol.DeniedStaleWhitelist, protocol.DeniedClockUntrusted, protocol.DeniedNoWhitelist, protocol.DeniedDebounce,
+		protocol.DeniedReaderUntrusted}
+}
+
 // alarm reports the kinds that are door alarms.
 func alarm(k protocol.EventKind) bool {
 	return k == protocol.EventDoorForced || k == protocol.EventDoorHeldOpen || k == protocol.EventReaderFault

@@ -53,7 +53,7 @@ func (w *Web) doorStates() map[string]ingest.DoorState {
 // doorRow builds a door's row from the ingest's state, the compiler's
 // version and the newest stored event.
 func (w *Web) doorRow(ctx context.Context, d domain.Door, states map[string]ingest.DoorState) (doorRow, error) {
-	row := doorRow{Door: d, State: "unknown", LastSeen: "never", LastEvent: "none in 31 days"}
+	row := doorRow{Door: d, State: "unknown"} // LastSeen, LastEvent "": never, none in 31 days
 	if st, ok := states[d.ID]; ok {
 		if !st.LastSeen.IsZero() {
 			row.LastSeen = st.LastSeen.In(w.loc).Format("2006-01-02 15:04:05")
@@ -121,7 +121,7 @@ func (w *Web) overview(rw http.ResponseWriter, r *http.Request, v *viewer) error
 	rows := make([]*centerRow, 0, len(centers))
 	byID := map[string]*centerRow{}
 	for _, c := range centers {
-		cr := &centerRow{Center: c, LastEvent: "none in 31 days"}
+		cr := &centerRow{Center: c}
 		rows = append(rows, cr)
 		byID[c.ID] = cr
 	}
