@@ -90,17 +90,17 @@ type Config struct {
 // Web serves the dashboard. Close it before shutting the HTTP server down:
 // live event streams end then.
 type Web struct {
-	cfg      Config
-	st       store.Store
-	log      *slog.Logger
-	loc      *time.Location
-	now      func() time.Time
-	cat      *i18n.Catalog
-	pages    map[i18n.Lang]map[string]*template.Template
-	static   http.Handler
-	mux      *http.ServeMux
-	hub      *hub
-	last     *lastEvents
+	cfg    Config
+	st     store.Store
+	log    *slog.Logger
+	loc    *time.Location
+	now    func() time.Time
+	cat    *i18n.Catalog
+	pages  map[i18n.Lang]map[string]*template.Template
+	static http.Handler
+	mux    *http.ServeMux
+	hub    *hub
+	last   *lastEvents
 
 	logins *metrics.CounterVec
 	// badNext counts login redirect targets refused by safeNext.
