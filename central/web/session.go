@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 )
 
 // Cookie names. The session cookie holds only a random session id (the
@@ -46,7 +47,13 @@ func (w *Web) StartSession(rw http.ResponseWriter, r *http.Request, kind store.S
 	w.EndSession(rw, r)
 	now := w.now()
 	id := randomToken()
-	sess := store.Session{SubjectKind: kind, SubjectID: subjectID, CSRF: randomToken(), Lang: string(w.lang(r, nil)),
+	lang := "" // only an explicit choice (the language switch's cookie) is stored; else each request negotiates
+	if c, err := r.Cookie(langCookie); err == nil {
+		if l, ok := i18n.Parse(c.Value); ok {
+			lang = string(l)
+		}
+	}
+	sess := store.Session{SubjectKind: kind, SubjectID: subjectID, CSRF: randomToken(), Lang: lang,
 		CreatedMs: now.UnixMilli(), LastSeenMs: now.UnixMilli(), IdleMs: w.cfg.SessionIdle.Milliseconds(), ExpiresMs: now.Add(w.cfg.SessionMax).UnixMilli()}
 	if err := w.st.Sessions().CreateSession(r.Context(), id, sess); err != nil {
 		return fmt.Errorf("web: start session: %w", err)
