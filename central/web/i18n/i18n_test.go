@@ -136,8 +136,8 @@ func TestFormats(t *testing.T) {
 	winter := time.Date(2026, 12, 7, 13, 5, 0, 0, time.UTC) // 14:05 in Brussels (CET)
 	summer := time.Date(2026, 7, 6, 13, 5, 0, 0, time.UTC)  // 15:05 (CEST)
 	tests := []struct {
-		lang                                 Lang
-		dateTime, summerTime, day, month     string
+		lang                                Lang
+		dateTime, summerTime, day, month    string
 		number, negative, money, moneyOther string
 	}{
 		{French, "7 déc. 2026 14:05 CET", "6 juil. 2026 15:05 CEST", "lun. 7 déc. 14:05", "décembre 2026",
