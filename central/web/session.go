@@ -59,6 +59,13 @@ func (w *Web) StartSession(rw http.ResponseWriter, r *http.Request, kind store.S
 		return fmt.Errorf("web: start session: %w", err)
 	}
 	w.setCookie(rw, r, sessionCookie, id, "/", int(w.cfg.SessionMax/time.Second))
+	// Abandoned sessions are deleted at sign-ins (a used one that expired
+	// is deleted when it comes back).
+	if n, err := w.st.Sessions().PurgeSessions(r.Context(), now.UnixMilli()); err != nil {
+		w.log.WarnContext(r.Context(), "web: purge expired sessions", "err", err)
+	} else if n > 0 {
+		w.log.InfoContext(r.Context(), "web: expired sessions purged", "n", n)
+	}
 	return nil
 }
 
