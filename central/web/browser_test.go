@@ -171,6 +171,17 @@ func TestBrowser(t *testing.T) {
 	assert.Contains(t, text("#who"), "manager · c1")
 	shoot("02-overview-manager.png")
 	a11y("overview")
+	// Keyboard: the first Tab reaches the skip link, shown with a visible
+	// focus ring; the next ones walk the navigation.
+	do("tab", chromedp.KeyEvent("\t"))
+	focus, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const e = document.activeElement, s = getComputedStyle(e);
+		return e.className + "|" + s.outlineStyle + "|" + s.outlineWidth + "|" + (e.getBoundingClientRect().top >= 0) })()`))
+	require.NoError(t, err)
+	assert.Equal(t, "skip|solid|3px|true", focus, "the skip link takes the first Tab, in view, with a focus ring")
+	do("tab tab", chromedp.KeyEvent("\t"), chromedp.KeyEvent("\t"))
+	focused, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.getAttribute("href") + "|" + getComputedStyle(document.activeElement).outlineStyle`))
+	require.NoError(t, err)
+	assert.Equal(t, "/|solid", focused, "then the brand, then the navigation's first link, each with a ring")
 
 	// Live events: a tap at Gent appears within 2 s; a tap at Leuven,
 	// delivered first, never does.
