@@ -204,6 +204,8 @@ func TestBrowser(t *testing.T) {
 	t.Logf("live tap shown %v after the door published it", elapsed.Round(time.Millisecond))
 	assert.Less(t, elapsed, 2*time.Second)
 	assert.Contains(t, text(row), protocol.DeniedNoBooking.Text(), "the reason in words")
+	zone := time.Now().In(loc).Format("MST")
+	assert.Contains(t, text(row+" td:first-child"), " "+zone, "the time in Gent's zone, labelled")
 	others, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#live-events tr[data-door="d2"]').length`))
 	require.NoError(t, err)
 	assert.Zero(t, others, "Leuven's tap is not streamed to Gent's manager")
@@ -318,6 +320,9 @@ func TestBrowser(t *testing.T) {
 		void(chromedp.Poll[bool](`document.getElementById("live-status").textContent === "en direct"`, chromedp.WithPollingTimeout(10*time.Second))))
 	assert.Equal(t, "fr-BE", lang())
 	assert.Contains(t, text("#live-events"), "refusé : ni réservation ni abonnement ici")
+	assert.Contains(t, text("#live-events tr:first-child td:first-child"), " "+zone, "the time in Gent's zone, labelled")
+	frMonths := []string{"janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."}
+	assert.Contains(t, text("#live-events tr:first-child td:first-child"), frMonths[time.Now().In(loc).Month()-1], "a French date")
 	fits("live in French")
 	shoot("15-live-fr-390px.png")
 	do("to Dutch", chromedp.Click(chromedp.CSS("#lang-nl-BE")), chromedp.WaitVisible(chromedp.CSS(`#lang-nl-BE[aria-current="true"]`)))

@@ -42,12 +42,12 @@ func (w *Web) showDoor(rw http.ResponseWriter, r *http.Request, v *viewer, d dom
 	ctx, cancel := w.context(r)
 	defer cancel()
 	fail := func(err error) { w.errorPage(rw, r, v, err) }
-	row, err := w.doorRow(ctx, d, w.doorStates())
+	center, err := w.st.Center(ctx, d.CenterID)
 	if err != nil {
 		fail(err)
 		return
 	}
-	center, err := w.st.Center(ctx, d.CenterID)
+	row, err := w.doorRow(ctx, d, w.centerLoc(center), w.doorStates())
 	if err != nil {
 		fail(err)
 		return
@@ -65,7 +65,7 @@ func (w *Web) showDoor(rw http.ResponseWriter, r *http.Request, v *viewer, d dom
 	}
 	views := make([]eventView, 0, len(evs))
 	for i := range evs {
-		ev := w.view(doorInfo{id: d.ID, name: d.Name, center: d.CenterID}, &evs[i].Event)
+		ev := w.view(doorInfo{id: d.ID, name: d.Name, center: d.CenterID, loc: row.Loc}, &evs[i].Event)
 		if !v.SeesEvents() {
 			ev.Member = "" // technicians test doors; members are the center's business
 		}

@@ -270,7 +270,10 @@ func (w *Web) live(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		sf.CenterIDs = []string{f.Center}
 	}
 	now := w.now()
-	names := map[string]string{}
+	names, locs := map[string]string{}, map[string]*time.Location{}
+	for _, c := range centers {
+		locs[c.ID] = w.centerLoc(c)
+	}
 	for _, d := range doors {
 		names[d.ID] = d.Name
 	}
@@ -285,7 +288,7 @@ func (w *Web) live(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		if name == "" {
 			name = e.Door
 		}
-		views = append(views, w.view(doorInfo{id: e.Door, name: name, center: e.Center}, &e.Event))
+		views = append(views, w.view(doorInfo{id: e.Door, name: name, center: e.Center, loc: locs[e.Center]}, &e.Event))
 	}
 	q := r.URL.Query()
 	w.render(rw, r, http.StatusOK, "live", v, map[string]any{

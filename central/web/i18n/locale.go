@@ -67,6 +67,15 @@ func (l Locale) DateTime(t time.Time, loc *time.Location) string {
 	return l.Date(t, loc) + " " + l.Clock(t, loc) + " " + l.Zone(t, loc)
 }
 
+// Stamp is an event's moment in loc, with seconds and the zone:
+// "7 déc. 2026 14:05:03 CET"; "—" for the zero time.
+func (l Locale) Stamp(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return l.Date(t, loc) + " " + t.In(loc).Format("15:04:05") + " " + l.Zone(t, loc)
+}
+
 // Day is a weekday, day and time in loc without the year: "lun. 7 déc. 14:05".
 func (l Locale) Day(t time.Time, loc *time.Location) string {
 	t = t.In(loc)
@@ -143,6 +152,7 @@ func (l Locale) Hours(minutes int64) string { return l.Number(float64(minutes)/6
 //
 //	{{t "key" "name" value ...}}  message (see Catalog.Message)
 //	{{date .T}} {{clock .T}} {{when .T}} {{day .T}} {{month .T}}  times in loc (when is labelled with the zone)
+//	{{stamp .T .Loc}}             a moment with seconds in another zone (a center's), labelled; nil Loc: loc
 //	{{zone}}                      loc's abbreviation now, e.g. CET
 //	{{num 1234.5 1}} {{int 1234}} {{hours minutes}} {{money cents}} (money in EUR; moneyIn cents "CHF")
 //	{{lang}}                      the page's language tag, for <html lang>
@@ -156,6 +166,12 @@ func (l Locale) FuncMap(loc *time.Location, now func() time.Time) template.FuncM
 		"day":     func(t time.Time) string { return l.Day(t, loc) },
 		"month":   func(t time.Time) string { return l.Month(t.In(loc)) },
 		"zone":    func() string { return l.Zone(now(), loc) },
+		"stamp": func(t time.Time, in *time.Location) string {
+			if in == nil {
+				in = loc
+			}
+			return l.Stamp(t, in)
+		},
 		"num":     func(v float64, decimals int) string { return l.Number(v, decimals) },
 		"int":     func(n int64) string { return l.Int(n) },
 		"hours":   l.Hours,

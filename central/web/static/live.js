@@ -13,6 +13,9 @@
     if (status) status.textContent = t("live.unsupported", "this browser cannot show live events");
     return;
   }
+  var lang = document.documentElement.lang || "en";
+  // The moment in the door's center's zone, in the page's language.
+  function stamp(e) { return (e.stamps && e.stamps[lang]) || e.time; }
   var labels = [];
   var heads = body.parentNode.querySelectorAll("thead th");
   for (var h = 0; h < heads.length; h++) labels.push(heads[h].textContent);
@@ -29,7 +32,7 @@
     tr.className = (e.alarm ? "alarm" : e.denied ? "denied" : e.granted ? "granted" : "") + " fresh";
     tr.setAttribute("data-door", e.door);
     tr.setAttribute("data-seq", String(e.seq));
-    var cells = [e.time + (e.trusted ? "" : " " + t("events.clock_short", "(clock?)")), e.door_name,
+    var cells = [stamp(e) + (e.trusted ? "" : " " + t("events.clock_short", "(clock?)")), e.door_name,
       t("kind." + e.kind, e.what), e.reason ? t("reason." + e.reason, e.reason_text) : "—", e.uid || "—", e.member || "—"];
     for (var i = 0; i < cells.length; i++) {
       var td = document.createElement("td");
