@@ -14,7 +14,7 @@ import (
 // doorRow is a door's state as the overview and the door page show it.
 type doorRow struct {
 	domain.Door
-	State        string // online, offline or unknown (no status received)
+	State        string         // online, offline or unknown (no status received)
 	Loc          *time.Location // the center's time zone: the times below are shown in it
 	LastSeen     time.Time      // zero: never
 	LastEvent    time.Time      // zero: none in 31 days

@@ -158,14 +158,14 @@ func (l Locale) Hours(minutes int64) string { return l.Number(float64(minutes)/6
 //	{{lang}}                      the page's language tag, for <html lang>
 func (l Locale) FuncMap(loc *time.Location, now func() time.Time) template.FuncMap {
 	return template.FuncMap{
-		"t":       l.T,
-		"lang":    func() string { return string(l.Lang) },
-		"date":    func(t time.Time) string { return l.Date(t, loc) },
-		"clock":   func(t time.Time) string { return l.Clock(t, loc) },
-		"when":    func(t time.Time) string { return l.DateTime(t, loc) },
-		"day":     func(t time.Time) string { return l.Day(t, loc) },
-		"month":   func(t time.Time) string { return l.Month(t.In(loc)) },
-		"zone":    func() string { return l.Zone(now(), loc) },
+		"t":     l.T,
+		"lang":  func() string { return string(l.Lang) },
+		"date":  func(t time.Time) string { return l.Date(t, loc) },
+		"clock": func(t time.Time) string { return l.Clock(t, loc) },
+		"when":  func(t time.Time) string { return l.DateTime(t, loc) },
+		"day":   func(t time.Time) string { return l.Day(t, loc) },
+		"month": func(t time.Time) string { return l.Month(t.In(loc)) },
+		"zone":  func() string { return l.Zone(now(), loc) },
 		"stamp": func(t time.Time, in *time.Location) string {
 			if in == nil {
 				in = loc
