@@ -44,7 +44,7 @@ func randomToken() string {
 // (store.SubjectStaff) and the booking site's code or passkey
 // (store.SubjectMember).
 func (w *Web) StartSession(rw http.ResponseWriter, r *http.Request, kind store.SubjectKind, subjectID string) error {
-	w.EndSession(rw, r)
+	w.revokeCookie(r)
 	now := w.now()
 	id := randomToken()
 	lang := "" // only an explicit choice (the language switch's cookie) is stored; else each request negotiates
@@ -71,14 +71,22 @@ func (w *Web) StartSession(rw http.ResponseWriter, r *http.Request, kind store.S
 
 // EndSession revokes the browser's session, if any, and clears its cookie.
 func (w *Web) EndSession(rw http.ResponseWriter, r *http.Request) {
+	if w.revokeCookie(r) {
+		w.setCookie(rw, r, sessionCookie, "", "/", -1)
+	}
+}
+
+// revokeCookie revokes the session the request's cookie names, if any,
+// and reports whether there was a cookie.
+func (w *Web) revokeCookie(r *http.Request) bool {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" {
-		return
+		return false
 	}
 	if err := w.st.Sessions().RevokeSession(r.Context(), c.Value); err != nil && !errors.Is(err, store.ErrNotFound) {
 		w.log.WarnContext(r.Context(), "web: end session", "err", err)
 	}
-	w.setCookie(rw, r, sessionCookie, "", "/", -1)
+	return true
 }
 
 // session returns the request's live session and its id (touch: record
