@@ -135,6 +135,12 @@ type Store interface {
 	// CountTokens returns how many tokens exist (serve creates the first
 	// admin token when there is none).
 	CountTokens(ctx context.Context) (int, error)
+	// Token returns the token with this id (ErrNotFound).
+	Token(ctx context.Context, id string) (Token, error)
+
+	// Sessions returns the web sessions' storage in the same database.
+	// DeleteToken ends the sessions of its token in the same transaction.
+	Sessions() SessionStore
 
 	// Credit returns the hours crediting's storage in the same database.
 	Credit() CreditStore

@@ -164,6 +164,10 @@ func Run(t *testing.T, open Factory) {
 		{"DeskCapacityConcurrent", testDeskCapacityConcurrent},
 		{"ImportDesks", testImportDesks},
 		{"OpenBookingsLimit", testOpenBookingsLimit},
+		{"Sessions", testSessions},
+		{"SessionsInvalid", testSessionsInvalid},
+		{"SessionsOfDeletedToken", testSessionsOfDeletedToken},
+		{"SessionsConcurrent", testSessionsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

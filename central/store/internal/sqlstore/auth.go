@@ -110,6 +110,12 @@ func (s *DB) AuthenticateToken(ctx context.Context, secret string) (store.Token,
 	return tk, nil
 }
 
+// Token implements store.Store.
+func (s *DB) Token(ctx context.Context, id string) (store.Token, error) {
+	tk, err := scanToken(s.queryRow(ctx, tokenCols+` WHERE id = ?`, id))
+	return tk, one(err, "token", id)
+}
+
 // DeleteToken implements store.Store.
 func (s *DB) DeleteToken(ctx context.Context, id string) error {
 	return s.write(ctx, func(t *wtx) error {
@@ -119,6 +125,9 @@ func (s *DB) DeleteToken(ctx context.Context, id string) error {
 		}
 		res, err := t.exec(ctx, `DELETE FROM api_tokens WHERE id = ?`, id)
 		if err := updated(res, err, "token", id); err != nil {
+			return err
+		}
+		if err := t.revokeSubject(ctx, store.SubjectAPIToken, id); err != nil {
 			return err
 		}
 		return t.audit(ctx, audit.Revoke, audit.ObjectAPIToken, id, orNetwork(old.Centers), old, nil)

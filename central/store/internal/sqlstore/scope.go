@@ -55,6 +55,9 @@ func (t *wtx) retireCenter(ctx context.Context, id string, now time.Time) error 
 		}
 		if len(c.centers) == 0 {
 			_, err = t.exec(ctx, `DELETE FROM api_tokens WHERE id = ?`, c.token)
+			if err == nil {
+				err = t.revokeSubject(ctx, store.SubjectAPIToken, c.token)
+			}
 		} else {
 			_, err = t.exec(ctx, `UPDATE api_tokens SET centers = ? WHERE id = ?`, joinIDs(c.centers), c.token)
 		}
