@@ -13,7 +13,7 @@ import (
 
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
-	return []string{"login", "overview", "live", "hours", "door", "members", "member", "error"}
+	return []string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my"}
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.
@@ -151,7 +151,9 @@ type langLink struct {
 // areaOf is the area of a page: today every page is the staff's; the
 // booking site's pages return AreaMember here when they are added.
 func areaOf(page string) string {
-	_ = page
+	if page == "my" {
+		return AreaMember
+	}
 	return AreaStaff
 }
 
@@ -169,6 +171,8 @@ func navFor(area string, v *viewer, path string) []navItem {
 			items = append(items, navItem{Href: "/live", Key: "nav.live"}, navItem{Href: "/hours", Key: "nav.hours"},
 				navItem{Href: "/members", Key: "nav.members"})
 		}
+	case AreaMember:
+		items = append(items, navItem{Href: SitePrefix, Key: "nav.my"})
 	}
 	for i := range items {
 		items[i].Current = items[i].Href == path

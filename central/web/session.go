@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/web/i18n"
 )
@@ -130,6 +131,11 @@ func (w *Web) takeFlash(r *http.Request, v *viewer) string {
 // (role and centers) and their session's CSRF token.
 type viewer struct {
 	store.Token
+	// Member is the signed-in member on the booking site (a session of
+	// kind store.SubjectMember); nil for staff and API-token sessions,
+	// whose Token (role and centers) is set instead. A member has no role,
+	// so no staff page lets them in.
+	Member    *domain.Member
 	CSRF      string
 	Lang      string // the language stored in the session ("" = none chosen)
 	sessionID string
@@ -170,7 +176,19 @@ func (w *Web) viewer(r *http.Request) (*viewer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sess.SubjectKind != store.SubjectAPIToken {
+	switch sess.SubjectKind {
+	case store.SubjectAPIToken:
+	case store.SubjectMember:
+		m, err := w.st.Member(r.Context(), sess.SubjectID)
+		if errors.Is(err, store.ErrNotFound) {
+			w.revoke(r, id, sess)
+			return nil, errNoSession
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &viewer{Member: &m, CSRF: sess.CSRF, Lang: sess.Lang, sessionID: id}, nil
+	default:
 		return nil, errNoSession
 	}
 	tk, err := w.st.Token(r.Context(), sess.SubjectID)

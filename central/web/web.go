@@ -199,6 +199,7 @@ func (w *Web) routes() {
 	m.Handle("GET /members", w.page(eventRoles(), w.members))
 	m.Handle("GET /members/{id}", w.page(eventRoles(), w.member))
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
+	m.Handle("GET "+SitePrefix+"{$}", w.memberPage(w.my))
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))
@@ -270,6 +271,14 @@ func (w *Web) page(roles []store.Role, h handler) http.Handler {
 				return
 			}
 			w.errorPage(rw, r, nil, err)
+			return
+		}
+		if v.Member != nil { // a member's session never opens a staff page
+			if r.Method == http.MethodGet {
+				http.Redirect(rw, r, SitePrefix, http.StatusSeeOther)
+				return
+			}
+			w.errorPage(rw, r, v, pageErr(http.StatusForbidden, "error.staff_only"))
 			return
 		}
 		api.SetCaller(r.Context(), v.Token)
