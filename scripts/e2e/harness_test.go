@@ -194,7 +194,7 @@ func (c *central) must(method, path string, body any) []byte {
 type sequence struct {
 	Through uint64             `json:"through"`
 	Max     uint64             `json:"max"`
-	Gaps    []map[string]int64 `json:"gaps"`
+	Gaps    []map[string]any `json:"gaps"` // {store, from, to}
 }
 
 func (c *central) sequence(door string) sequence {

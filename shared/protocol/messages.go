@@ -112,14 +112,13 @@ type Event struct {
 	Command   string    `json:"command,omitempty"`   // command id, for remote_unlock
 }
 
-// Validate checks the event; field names are prefixed with prefix.
+// Validate checks the event; field names are prefixed with prefix. The
+// bound on Seq (MaxSeq) is the wire's, checked by EventBatch.Validate: the
+// central keeps events under numbers of its own above it (central/store).
 func (e *Event) Validate(prefix string) error {
 	f := func(name string) string { return prefix + name }
 	if e.Seq == 0 {
 		return invalid(f("seq"), "must be ≥ 1")
-	}
-	if e.Seq > MaxSeq {
-		return seqRange(f("seq"), e.Seq)
 	}
 	if e.TimeMs < 0 || e.TimeMs > maxMs {
 		return invalid(f("time_ms"), "%d out of range", e.TimeMs)
@@ -195,6 +194,9 @@ func (b *EventBatch) Validate() error {
 		p := fmt.Sprintf("events[%d].", i)
 		if err := b.Events[i].Validate(p); err != nil {
 			return err
+		}
+		if b.Events[i].Seq > MaxSeq {
+			return seqRange(p+"seq", b.Events[i].Seq)
 		}
 		if b.Events[i].Seq <= last {
 			return invalid(p+"seq", "%d not above the previous %d", b.Events[i].Seq, last)

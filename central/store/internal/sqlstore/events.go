@@ -304,6 +304,9 @@ func checkBatch(door, storeID string, events []protocol.Event) ([]uint64, error)
 			}
 			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d]", i), Message: err.Error()}
 		}
+		if e.Seq > protocol.MaxSeq {
+			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d].seq", i), Message: fmt.Sprintf("%d above %d", e.Seq, protocol.MaxSeq)}
+		}
 		if e.WLVersion > math.MaxInt64 {
 			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d].wl_version", i), Message: "above 2^63-1"}
 		}
