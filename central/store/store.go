@@ -93,18 +93,20 @@ type Store interface {
 	RemoveStaff(ctx context.Context, s domain.Staff) error
 	ListStaff(ctx context.Context, f StaffFilter) (Page[domain.Staff], error)
 
-	// AppendEvents stores a door's events idempotently on (door, seq) in one
-	// transaction and returns how many were new and the door's sequence state
-	// after it (Through is what the ingest acknowledges). Duplicates are not
-	// an error. Every event is validated; an invalid one fails the whole call.
+	// AppendEvents stores events of a door's store without identity ("")
+	// idempotently on (door, store, seq) in one transaction and returns how
+	// many were new and the store's sequence state after it (Through is what
+	// the ingest acknowledges). Duplicates are not an error; the same seq
+	// with other content is ErrConflict (see DoorEvents). Every event is
+	// validated; an invalid one fails the whole call.
 	AppendEvents(ctx context.Context, door string, receivedMs int64, events []protocol.Event) (AppendResult, error)
 	// AppendBatches is AppendEvents for several doors' batches in ONE
 	// transaction (the ingest gathers the batches that arrive within a few
 	// milliseconds: one commit for all of them is most of the speed-up).
-	// Results are in the order of batches; one invalid batch fails all.
-	// Batches of the same door are applied in order (a result's Through may
-	// already count later batches of the same door in the call). At most
-	// MaxBatches batches.
+	// Results are in the order of batches; one invalid or conflicting batch
+	// fails all, with a *BatchError naming it. Batches of the same store are
+	// applied in order (a result's Through may already count later batches
+	// of the same store in the call). At most MaxBatches batches.
 	AppendBatches(ctx context.Context, receivedMs int64, batches []DoorEvents) ([]AppendResult, error)
 	// EventSeq returns the door's sequence state summed over its stores
 	// (zero for a door without events).

@@ -132,7 +132,7 @@ func (a *Agent) serveOutbox(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if s := q.Get("after"); s != "" {
 		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
-			a.reject(w, http.StatusBadRequest, "bad_query", fmt.Errorf("after = %q: want a sequence number", s))
+			a.reject(w, http.StatusBadRequest, "bad_query", fmt.Errorf("after = %q: want an outbox position", s))
 			return
 		}
 	}
