@@ -75,8 +75,8 @@ type stream struct {
 // streamAt returns the stream of the event at position pos.
 func streamAt(tx *bolt.Tx, pos uint64) (stream, error) {
 	c := tx.Bucket(bucketStreams).Cursor()
-	k, v := c.Seek(u64(pos))
-	var next []byte
+	k, _ := c.Seek(u64(pos))
+	var v, next []byte
 	if k == nil {
 		k, v = c.Last()
 	} else {
