@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -155,4 +156,47 @@ func mustLoad(t *testing.T, name string) *time.Location {
 	loc, err := time.LoadLocation(name)
 	require.NoError(t, err)
 	return loc
+}
+
+// Scenario 10: someone holding a door's secret (a technician can obtain
+// it) publishes events numbered 2^63-1 and 2^63 as that door. They are
+// refused as seq_range before the store, the other doors' events keep
+// being stored and acknowledged without a single store retry, and the door
+// itself, back on line, delivers its own taps.
+func TestPoisonedSeqIsRefused(t *testing.T) {
+	variants(t, func(t *testing.T, mosquitto bool) {
+		n := newNetwork(t, netOpts{mosquitto: mosquitto, doors: 2})
+		c, good, victim := n.centrals[0], n.doors["door-0"], n.doors["door-1"]
+		synced(t, good)
+		synced(t, victim)
+		victim.stop()
+
+		cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + n.broker).SetClientID(victim.id).
+			SetUsername(victim.id).SetPassword(n.secrets[victim.id]).SetCleanSession(true))
+		tok := cl.Connect()
+		require.True(t, tok.WaitTimeout(wait))
+		require.NoError(t, tok.Error())
+		for _, seq := range []string{"9223372036854775807", "9223372036854775808"} {
+			p := fmt.Sprintf(`{"v":1,"door":%q,"events":[{"seq":%s,"time_ms":%d,"trusted":true,"boot":"1-x","kind":"door_closed","wl_version":1}]}`,
+				victim.id, seq, time.Now().UnixMilli())
+			tok := cl.Publish(protocol.DefaultTopics().Door(victim.id, protocol.TopicEvents), 1, false, p)
+			require.True(t, tok.WaitTimeout(wait))
+			require.NoError(t, tok.Error())
+		}
+		eventually(t, func() bool {
+			return c.metric(`swc_ingest_rejected_messages_total{reason="seq_range"}`) == 2
+		}, "the poisoned batches were refused as seq_range")
+		cl.Disconnect(0)
+
+		res := good.burst(50, uidUnknown)
+		require.Equal(t, 50, res.Recorded)
+		n.delivered(good, good.lastSeq())
+		assert.Zero(t, c.metric("swc_ingest_store_errors_total"), "no store retry")
+		assert.Zero(t, c.sequence(victim.id).Max, "nothing of the poisoned batches was stored")
+
+		victim.start()
+		res = victim.burst(5, uidUnknown)
+		require.Equal(t, 5, res.Recorded)
+		n.delivered(victim, victim.lastSeq())
+	})
 }
