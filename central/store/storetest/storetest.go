@@ -135,6 +135,7 @@ func Run(t *testing.T, open Factory) {
 		{"AppendBatchesConcurrent", testAppendBatchesConcurrent},
 		{"EventConflict", testEventConflict},
 		{"EventStores", testEventStores},
+		{"EventStoresConcurrent", testEventStoresConcurrent},
 		{"EventSeqBound", testEventSeqBound},
 		{"ListEvents", testListEvents},
 		{"WhitelistStates", testWhitelistStates},

@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/domain"
@@ -126,4 +129,40 @@ func testEventSeqBound(e *env) {
 	res, err := s.AppendEvents(ctx, "d1", 1, Events(protocol.MaxSeq, 1))
 	require.NoError(t, err)
 	require.Equal(t, 1, res.New)
+}
+
+// testEventStoresConcurrent: several new stores of one door seen at the
+// same moment by concurrent writers (central replicas) each get a slot of
+// their own; none fails, none shares a slot.
+func testEventStoresConcurrent(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	const stores = 6
+	var wg sync.WaitGroup
+	bases := make(chan uint64, stores*2)
+	for w := range stores * 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("store%d", w%stores) // each store by two writers
+			res, err := s.AppendBatches(ctx, 1, []store.DoorEvents{{Door: "d1", Store: id, Events: Events(1, 3)}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			bases <- res[0].Base
+		}()
+	}
+	wg.Wait()
+	close(bases)
+	distinct := map[uint64]int{}
+	for b := range bases {
+		distinct[b]++
+	}
+	require.Len(t, distinct, stores, "one slot per store")
+	for b, n := range distinct {
+		require.Equal(t, 2, n, "both writers of a store saw its slot %d", b>>32)
+	}
+	seq, err := s.EventSeq(ctx, "d1")
+	require.NoError(t, err)
+	require.Equal(t, store.SeqState{Through: 3 * stores, Max: 3 * stores}, seq)
 }

@@ -71,6 +71,12 @@ type stream struct {
 	store.SeqState
 }
 
+// maxStreamRounds bounds the rounds of slot allocation for streams seen
+// for the first time: each round, of all the writers racing for a door's
+// next slot, one wins, so this is the most new stores of one door that can
+// be first seen at the same moment.
+const maxStreamRounds = 100
+
 // maxSlot bounds a door's slots so that slot×2^32 + seq fits a signed
 // 64-bit column.
 const maxSlot = 1<<31 - 1
@@ -250,38 +256,59 @@ func (s *DB) lockStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey
 	if err := read(keys); err != nil {
 		return nil, err
 	}
+	// A stream seen for the first time. Without a conflict target, DO
+	// NOTHING also covers another transaction creating the same row, or
+	// taking the same slot for another store, at the same moment
+	// (PostgreSQL raises a conflict on a unique index other than the
+	// target); the stream is then read as created by the other, or still
+	// missing and takes the next slot on the next round.
 	var missing []store.StreamKey
+	for round := 0; ; round++ {
+		missing = missing[:0]
+		for _, k := range keys {
+			if _, ok := states[k]; !ok {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if round == maxStreamRounds {
+			return nil, fmt.Errorf("create event_streams: no slot for door %s store %q after %d rounds", missing[0].Door, missing[0].Store, round)
+		}
+		if err := s.createStreams(ctx, tx, missing); err != nil {
+			return nil, err
+		}
+		if err := read(missing); err != nil {
+			return nil, err
+		}
+	}
 	for _, k := range keys {
-		if _, ok := states[k]; !ok {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) == 0 {
-		return states, nil
-	}
-	for _, k := range missing {
-		var err error
-		if k.Store == "" {
-			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
-				VALUES (?, '', 0, 0, 0) ON CONFLICT (door, store) DO NOTHING`), k.Door)
-		} else {
-			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
-				SELECT ?, ?, COALESCE(MAX(slot), 0) + 1, 0, 0 FROM event_streams WHERE door = ? ON CONFLICT (door, store) DO NOTHING`),
-				k.Door, k.Store, k.Door)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("create event_streams: %w", err)
-		}
-	}
-	if err := read(missing); err != nil {
-		return nil, err
-	}
-	for _, k := range missing {
 		if states[k].slot > maxSlot {
 			return nil, fmt.Errorf("door %s has used all its %d store slots", k.Door, maxSlot)
 		}
 	}
 	return states, nil
+}
+
+// createStreams inserts the rows of streams seen for the first time: the
+// store "" at slot 0, another at the door's next slot.
+func (s *DB) createStreams(ctx context.Context, tx *sql.Tx, missing []store.StreamKey) error {
+	for _, k := range missing {
+		var err error
+		if k.Store == "" {
+			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
+				VALUES (?, '', 0, 0, 0) ON CONFLICT DO NOTHING`), k.Door)
+		} else {
+			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
+				SELECT ?, ?, COALESCE(MAX(slot), 0) + 1, 0, 0 FROM event_streams WHERE door = ? ON CONFLICT DO NOTHING`),
+				k.Door, k.Store, k.Door)
+		}
+		if err != nil {
+			return fmt.Errorf("create event_streams: %w", err)
+		}
+	}
+	return nil
 }
 
 // checkBatch validates a door's events and returns their seqs, sorted.
