@@ -302,9 +302,20 @@ func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 		c := b.Cursor()
 		for _, sm := range streams(tx) {
 			st.Store = sm.id
-			if k, _ := c.Seek(u64(sm.base + 1)); k != nil && binary.BigEndian.Uint64(k) <= sm.end {
-				st.Depth += sm.end - binary.BigEndian.Uint64(k) + 1
+			first, _ := c.Seek(u64(sm.base + 1))
+			if first == nil || binary.BigEndian.Uint64(first) > sm.end {
+				continue
 			}
+			// A stream's waiting events are consecutive positions (acks
+			// delete a prefix); its range may also cover positions of
+			// forgotten streams, which hold nothing.
+			last, _ := c.Seek(u64(sm.end + 1))
+			if last == nil {
+				last, _ = c.Last()
+			} else {
+				last, _ = c.Prev()
+			}
+			st.Depth += binary.BigEndian.Uint64(last) - binary.BigEndian.Uint64(first) + 1
 		}
 		k, v := c.First()
 		if k == nil {

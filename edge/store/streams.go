@@ -52,11 +52,19 @@ func upgradeStreams(tx *bolt.Tx) error {
 }
 
 // startStream gives the file a new identity for the events it records next.
-// The current stream, when it numbered nothing, is replaced.
+// Streams that hold no waiting event any more (all acknowledged, or none
+// numbered) are forgotten: an ack of one deletes nothing, which is right.
 func startStream(tx *bolt.Tx) (string, error) {
 	st := tx.Bucket(bucketStreams)
 	pos := tx.Bucket(bucketOutbox).Sequence()
-	if k, _ := st.Cursor().Last(); k != nil && binary.BigEndian.Uint64(k) == pos {
+	oc := tx.Bucket(bucketOutbox).Cursor()
+	var empty [][]byte
+	for _, s := range streams(tx) {
+		if k, _ := oc.Seek(u64(s.base + 1)); k == nil || binary.BigEndian.Uint64(k) > s.end {
+			empty = append(empty, u64(s.base))
+		}
+	}
+	for _, k := range empty {
 		if err := st.Delete(k); err != nil {
 			return "", err
 		}

@@ -199,3 +199,89 @@ func seqs(evs []protocol.Event) []uint64 {
 	}
 	return out
 }
+
+// TestStoresWithNothingWaitingAreForgotten: a store whose events were all
+// acknowledged is forgotten at the next Open (its ack deletes nothing), and
+// the outbox depth counts exactly the waiting events of the stores around.
+func TestStoresWithNothingWaitingAreForgotten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	open := func() (*Store, string) {
+		s, err := Open(ctx, path, Options{Door: testDoor})
+		require.NoError(t, err)
+		id, err := s.StoreID(ctx)
+		require.NoError(t, err)
+		return s, id
+	}
+	s, a := open()
+	for i := 1; i <= 4; i++ {
+		record(t, s, i)
+	}
+	_, err := s.Ack(ctx, a, 1) // a: 2, 3 and 4 wait
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, b := open()
+	for i := 5; i <= 7; i++ {
+		record(t, s, i)
+	}
+	_, err = s.Ack(ctx, b, 3) // b: all acknowledged while current
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, c := open()
+	defer s.Close()
+	record(t, s, 8)
+
+	var ids []string
+	require.NoError(t, s.view(ctx, func(tx *bolt.Tx) error {
+		for _, sm := range streams(tx) {
+			ids = append(ids, sm.id)
+		}
+		return nil
+	}))
+	assert.Equal(t, []string{a, c}, ids, "b is forgotten")
+	st, err := s.OutboxStats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(3+1), st.Depth, "a's three and c's one")
+	n, err := s.Ack(ctx, b, 3)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	ps := allPending(t, s)
+	require.Len(t, ps, 3)
+	assert.Equal(t, []uint64{2, 3}, seqs(ps[0].Events))
+	assert.Equal(t, []uint64{4}, seqs(ps[1].Events))
+	assert.Equal(t, c, ps[2].Store)
+	n, err = s.Ack(ctx, a, 4)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	st, err = s.OutboxStats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), st.Depth)
+}
+
+// TestDepthAfterAClosedStoreIsForgotten: acknowledging the whole of a
+// closed store between two others forgets it; the depth stays exact.
+func TestDepthAfterAClosedStoreIsForgotten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "edge.db")
+	var ids []string
+	var s *Store
+	for run := 0; run < 3; run++ {
+		var err error
+		s, err = Open(ctx, path, Options{Door: testDoor})
+		require.NoError(t, err)
+		id, err := s.StoreID(ctx)
+		require.NoError(t, err)
+		ids = append(ids, id)
+		for i := 0; i < 3; i++ {
+			record(t, s, run*10+i)
+		}
+		if run < 2 {
+			require.NoError(t, s.Close())
+		}
+	}
+	defer s.Close()
+	n, err := s.Ack(ctx, ids[1], 3)
+	require.NoError(t, err)
+	assert.Equal(t, 3, n)
+	st, err := s.OutboxStats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), st.Depth, "the first and the last store's three each")
+}
