@@ -3,7 +3,8 @@
 // the bulk import of bookings, the events query, door broker secrets, door
 // enrollment (one-time tokens and the public enroll endpoint), token
 // management, and the hours: settlements, member statements and period
-// closes. Its OpenAPI document is served at /api/v1/openapi.json
+// closes, and the booking site's endpoints over central/booking
+// (booking.go). Its OpenAPI document is served at /api/v1/openapi.json
 // and a test keeps it and the routes in step.
 package api
 
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/alerts"
+	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
@@ -64,6 +67,9 @@ type Config struct {
 	// Webhooks says which webhook URLs are accepted (alerts.WebhookPolicy:
 	// https to a public host unless AllowInsecure).
 	Webhooks alerts.WebhookPolicy
+	// Booking serves the booking site's endpoints (booking.go); nil makes
+	// one over Store.
+	Booking *booking.Service
 }
 
 // Server serves the API.
@@ -84,6 +90,7 @@ type Server struct {
 	publicURL string
 	reserved  []string // door ids may not start with these (reserved.go)
 	webhooks  alerts.WebhookPolicy
+	bk        *booking.Service
 }
 
 // handler serves one route for an authenticated caller.
@@ -185,10 +192,31 @@ func (s *Server) table() []route {
 		{"GET", "/settings", managers, s.getSettings},
 		{"PUT", "/settings", admins, s.putSettings},
 		{"GET", "/settings/history", managers, s.settingsHistory},
+		// the booking site (booking.go)
+		{"GET", "/availability", managers, s.availability},
+		{"GET", "/centers/{id}/week", managers, s.centerWeek},
+		{"GET", "/members/{id}/bookings", managers, s.memberBookings},
+		{"POST", "/members/{id}/bookings", managers, s.memberBook},
+		{"POST", "/members/{id}/bookings/recurring", managers, s.memberBookRecurring},
+		{"POST", "/members/{id}/bookings/cancel-range", managers, s.memberCancelRange},
+		{"PUT", "/members/{id}/bookings/{booking_id}", managers, s.memberChange},
+		{"POST", "/members/{id}/bookings/{booking_id}/cancel", managers, s.memberCancel},
+		{"GET", "/centers/{id}/places", managers, s.getPlaces},
+		{"PUT", "/centers/{id}/desks", managers, s.putDesks},
+		{"DELETE", "/centers/{id}/desks", managers, s.deleteDesks},
+		{"GET", "/centers/{id}/booking-rules", managers, s.getRules},
+		{"PUT", "/centers/{id}/booking-rules", managers, s.putRules},
+		{"DELETE", "/centers/{id}/booking-rules", managers, s.deleteRules},
+		{"GET", "/booking-rules", managers, s.getRules},
+		{"PUT", "/booking-rules", admins, s.putRules},
+		{"DELETE", "/booking-rules", admins, s.deleteRules},
 
 		{"GET", "/tokens", admins, s.listTokens},
 		{"POST", "/tokens", admins, s.createToken},
 		{"DELETE", "/tokens/{id}", admins, s.deleteToken},
+
+		{"GET", "/audit", all, s.listAudit}, // technicians: their own actions (audit.go)
+		{"GET", "/audit.csv", all, s.exportAudit},
 	}
 }
 
@@ -207,6 +235,9 @@ func New(cfg Config) *Server {
 	}
 	if s.maxImp <= 0 {
 		s.maxImp = DefaultMaxImportBody
+	}
+	if s.bk = cfg.Booking; s.bk == nil {
+		s.bk = booking.New(cfg.Store, booking.Options{Now: s.now, Logger: s.log, Metrics: cfg.Metrics})
 	}
 	reg := cfg.Metrics
 	if reg == nil {
@@ -328,6 +359,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			SetCaller(r.Context(), p.Token)
+			r = r.WithContext(audit.WithActor(r.Context(), TokenActor(r, p.Token)))
 			if !slices.Contains(rt.roles, p.Role) {
 				s.fail(w, r, p, errForbidden("the %s role may not call %s %s", p.Role, rt.method, rt.path))
 				return

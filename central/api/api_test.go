@@ -568,6 +568,8 @@ func TestRoleGates(t *testing.T) {
 		"POST /doors/{id}/enrollments": true, "POST /enroll": true, "POST /badges": true,
 		// the badges they added (badges.go)
 		"GET /badges": true, "GET /badges/{uid}": true, "PUT /badges/{uid}": true, "DELETE /badges/{uid}": true,
+		// their own actions (audit.go)
+		"GET /audit": true, "GET /audit.csv": true,
 	}
 	// Routes a manager may not call: the admin's, and remote door commands
 	// (admins and technicians only).
@@ -577,7 +579,8 @@ func TestRoleGates(t *testing.T) {
 		"GET /tokens": true, "POST /tokens": true, "DELETE /tokens/{id}": true,
 		"POST /periods/{period}/close": true,
 		"POST /doors/{id}/commands":    true,
-		"PUT /settings":                true, // network settings: admins change them
+		"PUT /settings":                true,                                // network settings: admins change them
+		"PUT /booking-rules":           true, "DELETE /booking-rules": true, // the network's defaults (booking.go)
 	}
 	fill := strings.NewReplacer("{id}", "x1", "{uid}", "11111111", "{member_id}", "m1", "{period}", "2026-03")
 	for _, r := range f.srv.Routes() {

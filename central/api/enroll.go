@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -91,7 +92,9 @@ func (s *Server) enrollDoor(w http.ResponseWriter, r *http.Request, _ *principal
 		}
 		return err
 	}
-	e, err := s.enroll.Enroll(r.Context(), req)
+	// The door enrolls with a one-time token: no person is signed in.
+	ctx := audit.WithActor(r.Context(), audit.FromRequest(r, audit.System("enrollment")))
+	e, err := s.enroll.Enroll(ctx, req)
 	switch {
 	case errors.Is(err, store.ErrBadCredentials):
 		return &Error{Status: http.StatusUnauthorized, Code: "token_unknown", Field: "token",

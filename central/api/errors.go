@@ -95,6 +95,8 @@ func toError(err error) (*Error, bool) {
 			e.Status, e.Code = http.StatusConflict, "in_use"
 		case store.ErrOverlap:
 			e.Status, e.Code = http.StatusConflict, "booking_overlap"
+		case store.ErrFull:
+			e.Status, e.Code = http.StatusConflict, "no_desk_left"
 		case store.ErrStale:
 			e.Status, e.Code = http.StatusConflict, "stale"
 		case store.ErrBadCredentials:

@@ -58,6 +58,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
@@ -186,6 +187,9 @@ type request struct {
 	close credit.Period // zero: flush only
 	sync  bool          // a read's barrier: commits and changes only
 	reply chan result
+	// who asked for the close, for the audit log (the close runs in the
+	// crediting's goroutine, not in the asker's context)
+	actor audit.Actor
 }
 
 type result struct {
@@ -433,7 +437,11 @@ func (s *Service) Close(ctx context.Context, p credit.Period) (*credit.Settlemen
 	if p.IsZero() {
 		return nil, fmt.Errorf("crediting: close: %w: no period", credit.ErrPeriod)
 	}
-	r, err := s.ask(ctx, request{close: p})
+	actor, ok := audit.ActorFrom(ctx)
+	if !ok {
+		actor = audit.System("crediting")
+	}
+	r, err := s.ask(ctx, request{close: p, actor: actor})
 	if err != nil {
 		return nil, err
 	}
@@ -617,7 +625,7 @@ func (s *Service) serve(ctx context.Context, r request) result {
 	if err := s.ensureDirectory(ctx, r.close.Start(loc).Add(-margin).UnixMilli()); err != nil {
 		return result{err: err}
 	}
-	st, err := s.ledger.Close(ctx, s.directory().dir, r.close, s.cfg.Now())
+	st, err := s.ledger.Close(audit.WithActor(ctx, r.actor), s.directory().dir, r.close, s.cfg.Now())
 	if err != nil {
 		return result{err: err}
 	}

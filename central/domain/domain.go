@@ -98,11 +98,15 @@ func (c *Center) Validate() error {
 	return c.Hours.Validate()
 }
 
-// Room is a bookable meeting room of a center.
+// Room is a bookable meeting room of a center. Capacity is how many people
+// it seats (0: not stated; such a room is offered for one person only);
+// Equipment lists what it has ("screen", "video", ...).
 type Room struct {
-	ID       string `json:"id"`
-	CenterID string `json:"center_id"`
-	Name     string `json:"name"`
+	ID        string   `json:"id"`
+	CenterID  string   `json:"center_id"`
+	Name      string   `json:"name"`
+	Capacity  int      `json:"capacity,omitempty"`
+	Equipment []string `json:"equipment,omitempty"`
 }
 
 // Validate checks the room.
@@ -116,7 +120,7 @@ func (r *Room) Validate() error {
 	if r.Name == "" || len(r.Name) > 200 {
 		return fieldErr("name", "required, at most 200 bytes")
 	}
-	return nil
+	return r.validatePlace()
 }
 
 // Door is one badge reader and lock. RoomID is empty for an entrance door and

@@ -28,6 +28,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
@@ -316,7 +317,7 @@ func (s *Server) firstAdminToken(ctx context.Context) error {
 		return fmt.Errorf("first admin token: %w", err)
 	}
 	tk := store.Token{ID: api.NewTokenID(), Name: "first admin (created by serve)", Role: store.RoleAdmin, CreatedMs: time.Now().UnixMilli()}
-	if err := s.Store.CreateToken(ctx, tk, secret); err != nil {
+	if err := s.Store.CreateToken(audit.WithSystem(ctx, "serve"), tk, secret); err != nil {
 		return fmt.Errorf("first admin token: %w", err)
 	}
 	fmt.Fprintf(s.cfg.Out, "swc-central: the first admin API token is in %s (readable by this user only).\n"+

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,7 +16,7 @@ import (
 func (w *Web) doorOf(r *http.Request, v *viewer) (domain.Door, error) {
 	id := r.PathValue("id")
 	if err := protocol.ValidID(id); err != nil {
-		return domain.Door{}, &pageError{status: http.StatusNotFound, msg: "There is no such door."}
+		return domain.Door{}, pageErr(http.StatusNotFound, "error.no_door")
 	}
 	d, err := w.st.Door(r.Context(), id)
 	if err != nil {
@@ -35,7 +34,7 @@ func (w *Web) door(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	if err != nil {
 		return err
 	}
-	w.showDoor(rw, r, v, d, http.StatusOK, w.sessions.takeFlash(v.sessionID), "")
+	w.showDoor(rw, r, v, d, http.StatusOK, w.takeFlash(r, v), "")
 	return nil
 }
 
@@ -43,12 +42,12 @@ func (w *Web) showDoor(rw http.ResponseWriter, r *http.Request, v *viewer, d dom
 	ctx, cancel := w.context(r)
 	defer cancel()
 	fail := func(err error) { w.errorPage(rw, r, v, err) }
-	row, err := w.doorRow(ctx, d, w.doorStates())
+	center, err := w.st.Center(ctx, d.CenterID)
 	if err != nil {
 		fail(err)
 		return
 	}
-	center, err := w.st.Center(ctx, d.CenterID)
+	row, err := w.doorRow(ctx, d, w.centerLoc(center), w.doorStates())
 	if err != nil {
 		fail(err)
 		return
@@ -66,7 +65,7 @@ func (w *Web) showDoor(rw http.ResponseWriter, r *http.Request, v *viewer, d dom
 	}
 	views := make([]eventView, 0, len(evs))
 	for i := range evs {
-		ev := w.view(doorInfo{id: d.ID, name: d.Name, center: d.CenterID}, &evs[i].Event)
+		ev := w.view(doorInfo{id: d.ID, name: d.Name, center: d.CenterID, loc: row.Loc}, &evs[i].Event)
 		if !v.SeesEvents() {
 			ev.Member = "" // technicians test doors; members are the center's business
 		}
@@ -75,7 +74,7 @@ func (w *Web) showDoor(rw http.ResponseWriter, r *http.Request, v *viewer, d dom
 	w.render(rw, r, status, "door", v, map[string]any{
 		"Door": row, "Center": center, "Room": room, "Events": views, "Complete": complete,
 		"CanCommand": w.cfg.Commands != nil && v.MayCommand(d.CenterID), "MaxUnlock": protocol.MaxUnlockSeconds,
-		"Flash": flash, "Problem": problem, "Lifetime": fmt.Sprintf("%.0f minutes", api.CommandLifetime.Minutes()),
+		"Flash": flash, "Problem": problem, "LifetimeMinutes": int(api.CommandLifetime.Minutes()),
 	})
 }
 
@@ -87,13 +86,13 @@ func (w *Web) command(rw http.ResponseWriter, r *http.Request, v *viewer) error 
 		return err
 	}
 	if w.cfg.Commands == nil {
-		return &pageError{status: http.StatusServiceUnavailable, msg: "This server cannot send door commands."}
+		return pageErr(http.StatusServiceUnavailable, "error.no_commands")
 	}
 	req := api.CommandRequest{Action: r.PostFormValue("action")}
 	if req.Action == protocol.ActionUnlock {
 		n, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("seconds")))
 		if err != nil {
-			w.showDoor(rw, r, v, d, http.StatusBadRequest, "", fmt.Sprintf("Unlock for how many seconds? Give a number from 1 to %d.", protocol.MaxUnlockSeconds))
+			w.showDoor(rw, r, v, d, http.StatusBadRequest, "", w.locale(r, v).T("door.seconds", "max", protocol.MaxUnlockSeconds))
 			return nil
 		}
 		req.Seconds = n
@@ -104,15 +103,12 @@ func (w *Web) command(rw http.ResponseWriter, r *http.Request, v *viewer) error 
 		if internal {
 			return err
 		}
-		w.showDoor(rw, r, v, d, ae.Status, "", "Not sent: "+ae.Message)
+		w.showDoor(rw, r, v, d, ae.Status, "", w.locale(r, v).T("door.not_sent", "why", ae.Message))
 		return nil
 	}
-	what := cmd.Action
-	if cmd.Action == protocol.ActionUnlock {
-		what = fmt.Sprintf("unlock for %d s", cmd.Seconds)
-	}
-	w.sessions.setFlash(v.sessionID, fmt.Sprintf("Sent %s (command %s); the door accepts it until %s.",
-		what, cmd.ID, time.UnixMilli(cmd.ExpiresMs).In(w.loc).Format("15:04:05")))
+	loc := w.locale(r, v)
+	what := loc.T("door.action."+cmd.Action, "n", cmd.Seconds)
+	w.setFlash(r, v, loc.T("door.sent", "what", what, "id", cmd.ID, "time", time.UnixMilli(cmd.ExpiresMs).In(w.loc).Format("15:04:05")))
 	http.Redirect(rw, r, "/doors/"+d.ID, http.StatusSeeOther)
 	return nil
 }

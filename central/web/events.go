@@ -7,6 +7,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -29,6 +30,14 @@ type eventView struct {
 	Alarm      bool   `json:"alarm"`
 	UID        string `json:"uid,omitempty"`
 	Member     string `json:"member,omitempty"`
+	// Zone is the time zone of the door's center (IANA), the zone the
+	// event's time is shown in; At and Loc are the same for templates.
+	Zone string         `json:"zone,omitempty"`
+	At   time.Time      `json:"-"`
+	Loc  *time.Location `json:"-"`
+	// Stamps is the time in words in each language (the live stream's
+	// rows, written by live.js in the page's language).
+	Stamps map[string]string `json:"stamps,omitempty"`
 }
 
 // kindText is an event kind in words.
@@ -54,6 +63,22 @@ func kindText(k protocol.EventKind) string {
 	return string(k)
 }
 
+// eventKinds are the event kinds the pages put in words (catalog keys
+// "kind.KIND").
+func eventKinds() []protocol.EventKind {
+	return []protocol.EventKind{protocol.EventTap, protocol.EventRexExit, protocol.EventDoorForced, protocol.EventDoorHeldOpen,
+		protocol.EventDoorClosed, protocol.EventRemoteUnlock, protocol.EventReaderFault, protocol.EventReaderOK}
+}
+
+// reasonCodes are the access decisions' reason codes (catalog keys
+// "reason.CODE").
+func reasonCodes() []protocol.Reason {
+	return []protocol.Reason{protocol.GrantedBooking, protocol.GrantedPass, protocol.GrantedStaff, protocol.DeniedUnknownBadge,
+		protocol.DeniedRevoked, protocol.DeniedNoBooking, protocol.DeniedOutsideWindow, protocol.DeniedWrongRoom,
+		protocol.DeniedStaleWhitelist, protocol.DeniedClockUntrusted, protocol.DeniedNoWhitelist, protocol.DeniedDebounce,
+		protocol.DeniedReaderUntrusted}
+}
+
 // alarm reports the kinds that are door alarms.
 func alarm(k protocol.EventKind) bool {
 	return k == protocol.EventDoorForced || k == protocol.EventDoorHeldOpen || k == protocol.EventReaderFault
@@ -64,7 +89,16 @@ func tapOrAlarm(k protocol.EventKind) bool { return k == protocol.EventTap || al
 
 func (w *Web) view(door doorInfo, e *protocol.Event) eventView {
 	v := eventView{TimeMs: e.TimeMs, Time: w.fmtMs(e.TimeMs), Trusted: e.Trusted, Door: door.id, DoorName: door.name, Center: door.center,
-		Seq: e.Seq, Kind: string(e.Kind), What: kindText(e.Kind), Alarm: alarm(e.Kind), UID: string(e.UID), Member: e.Member}
+		Seq: e.Seq, Kind: string(e.Kind), What: kindText(e.Kind), Alarm: alarm(e.Kind), UID: string(e.UID), Member: e.Member,
+		At: time.UnixMilli(e.TimeMs), Loc: door.loc}
+	if v.Loc == nil {
+		v.Loc = w.loc
+	}
+	v.Zone = v.Loc.String()
+	v.Stamps = map[string]string{}
+	for _, l := range i18n.Langs() {
+		v.Stamps[string(l)] = w.cat.Locale(l).Stamp(v.At, v.Loc)
+	}
 	if e.Kind == protocol.EventTap {
 		v.Reason, v.ReasonText = string(e.Reason), e.Reason.Text()
 		v.Granted, v.Denied = e.Reason.Granted(), !e.Reason.Granted()
@@ -82,6 +116,7 @@ func (w *Web) fmtMs(ms int64) string {
 // doorInfo is what the live view needs of a door.
 type doorInfo struct {
 	id, name, center string
+	loc              *time.Location // the center's time zone; nil: the network's
 	loaded           time.Time
 }
 
@@ -108,6 +143,9 @@ func (c *doorCache) get(ctx context.Context, st store.Store, id string, now time
 		return doorInfo{id: id, name: id}
 	}
 	d = doorInfo{id: dd.ID, name: dd.Name, center: dd.CenterID, loaded: now}
+	if c, err := st.Center(ctx, dd.CenterID); err == nil {
+		d.loc, _ = c.Location()
+	}
 	c.mu.Lock()
 	c.doors[id] = d
 	c.mu.Unlock()

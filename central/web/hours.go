@@ -187,7 +187,7 @@ func (w *Web) periodOf(r *http.Request) (credit.Period, error) {
 	}
 	p, err := credit.ParsePeriod(s)
 	if err != nil {
-		return p, &pageError{status: http.StatusBadRequest, msg: "The period must be a month such as 2026-11."}
+		return p, pageErr(http.StatusBadRequest, "error.bad_period")
 	}
 	return p, nil
 }
@@ -197,13 +197,13 @@ func (w *Web) periodOf(r *http.Request) (credit.Period, error) {
 func (w *Web) centerOf(r *http.Request, v *viewer) (string, error) {
 	c := r.URL.Query().Get("center")
 	if c != "" && protocol.ValidID(c) != nil {
-		return "", &pageError{status: http.StatusBadRequest, msg: "There is no such center."}
+		return "", pageErr(http.StatusBadRequest, "error.no_center")
 	}
 	if v.Admin() {
 		return c, nil
 	}
 	if c != "" && !v.Sees(c) {
-		return "", forbidden("Center " + c)
+		return "", forbidden(c)
 	}
 	if c == "" && len(v.Centers) > 0 {
 		c = v.Centers[0]
@@ -315,7 +315,7 @@ func (w *Web) hours(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		return err
 	}
 	data := map[string]any{"Period": p, "Periods": recentPeriods(w.now(), w.loc), "Center": center, "Centers": centers,
-		"Available": w.cfg.Hours != nil, "Month": p.Start(w.loc).Format("January 2006")}
+		"Available": w.cfg.Hours != nil, "Month": w.locale(r, v).Month(p.Start(w.loc))}
 	if center != "" {
 		c, err := w.st.Center(ctx, center)
 		if err != nil {
@@ -350,7 +350,7 @@ func (w *Web) hours(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 // settlementCSV downloads the settlement, narrowed to the manager's center.
 func (w *Web) settlementCSV(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	if w.cfg.Hours == nil {
-		return &pageError{status: http.StatusServiceUnavailable, msg: "Hours crediting is not available on this server."}
+		return pageErr(http.StatusServiceUnavailable, "hours.unavailable")
 	}
 	p, err := w.periodOf(r)
 	if err != nil {

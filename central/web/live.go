@@ -13,6 +13,7 @@ import (
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -212,15 +213,15 @@ func (w *Web) liveFilterOf(r *http.Request, v *viewer) (liveFilter, error) {
 	f := liveFilter{Center: q.Get("center"), Door: q.Get("door"), All: q.Get("kinds") == "all"}
 	if f.Center != "" {
 		if err := protocol.ValidID(f.Center); err != nil {
-			return f, &pageError{status: http.StatusBadRequest, msg: "No such center."}
+			return f, pageErr(http.StatusBadRequest, "error.no_center")
 		}
 		if !v.Sees(f.Center) {
-			return f, forbidden("Center " + f.Center)
+			return f, forbidden(f.Center)
 		}
 	}
 	if f.Door != "" {
 		if err := protocol.ValidID(f.Door); err != nil {
-			return f, &pageError{status: http.StatusBadRequest, msg: "No such door."}
+			return f, pageErr(http.StatusBadRequest, "error.no_door")
 		}
 		d, err := w.st.Door(r.Context(), f.Door)
 		if err != nil {
@@ -269,7 +270,10 @@ func (w *Web) live(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		sf.CenterIDs = []string{f.Center}
 	}
 	now := w.now()
-	names := map[string]string{}
+	names, locs := map[string]string{}, map[string]*time.Location{}
+	for _, c := range centers {
+		locs[c.ID] = w.centerLoc(c)
+	}
 	for _, d := range doors {
 		names[d.ID] = d.Name
 	}
@@ -284,14 +288,30 @@ func (w *Web) live(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		if name == "" {
 			name = e.Door
 		}
-		views = append(views, w.view(doorInfo{id: e.Door, name: name, center: e.Center}, &e.Event))
+		views = append(views, w.view(doorInfo{id: e.Door, name: name, center: e.Center, loc: locs[e.Center]}, &e.Event))
 	}
 	q := r.URL.Query()
 	w.render(rw, r, http.StatusOK, "live", v, map[string]any{
 		"Filter": f, "Centers": centers, "Doors": doors, "Events": views, "Complete": complete,
-		"StreamURL": "/live/stream?" + q.Encode(),
+		"StreamURL": "/live/stream?" + q.Encode(), "Texts": w.liveTexts(w.locale(r, v)),
 	})
 	return nil
+}
+
+// liveTexts are the words live.js needs, in the page's language: the
+// stream sends event kinds and reason codes, the page shows them in words.
+func (w *Web) liveTexts(loc i18n.Locale) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"live.live", "live.reconnecting", "live.unsupported", "live.ended", "events.clock_short"} {
+		out[k] = loc.T(k)
+	}
+	for _, k := range eventKinds() {
+		out["kind."+string(k)] = loc.T("kind." + string(k))
+	}
+	for _, r := range reasonCodes() {
+		out["reason."+string(r)] = loc.T("reason." + string(r))
+	}
+	return out
 }
 
 // stream serves the live events as server-sent events ("door-event", JSON

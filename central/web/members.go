@@ -72,7 +72,7 @@ func (w *Web) members(rw http.ResponseWriter, r *http.Request, v *viewer) error 
 func (w *Web) memberOf(r *http.Request, v *viewer) (domain.Member, error) {
 	id := r.PathValue("id")
 	if err := protocol.ValidID(id); err != nil {
-		return domain.Member{}, &pageError{status: http.StatusNotFound, msg: "There is no such member."}
+		return domain.Member{}, pageErr(http.StatusNotFound, "error.no_member")
 	}
 	m, err := w.st.Member(r.Context(), id)
 	if err != nil {
@@ -121,7 +121,7 @@ func (w *Web) member(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		return err
 	}
 	data := map[string]any{"Member": m, "Badges": badges, "Bookings": bookings, "Passes": passes, "Period": p,
-		"Periods": recentPeriods(w.now(), w.loc), "Available": w.cfg.Hours != nil, "Month": p.Start(w.loc).Format("January 2006")}
+		"Periods": recentPeriods(w.now(), w.loc), "Available": w.cfg.Hours != nil, "Month": w.locale(r, v).Month(p.Start(w.loc))}
 	if w.cfg.Hours != nil {
 		st, err := w.cfg.Hours.Statement(ctx, m.ID, p)
 		if err != nil {
@@ -137,7 +137,7 @@ func (w *Web) member(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 // statementCSV downloads a member's statement.
 func (w *Web) statementCSV(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	if w.cfg.Hours == nil {
-		return &pageError{status: http.StatusServiceUnavailable, msg: "Hours crediting is not available on this server."}
+		return pageErr(http.StatusServiceUnavailable, "hours.unavailable")
 	}
 	m, err := w.memberOf(r, v)
 	if err != nil {

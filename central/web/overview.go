@@ -14,10 +14,10 @@ import (
 // doorRow is a door's state as the overview and the door page show it.
 type doorRow struct {
 	domain.Door
-	State        string // online, offline or unknown (no status received)
-	LastSeen     string
-	LastEvent    string
-	LastEventMs  int64
+	State        string         // online, offline or unknown (no status received)
+	Loc          *time.Location // the center's time zone: the times below are shown in it
+	LastSeen     time.Time      // zero: never
+	LastEvent    time.Time      // zero: none in 31 days
 	Firmware     string
 	Boot         string
 	Reported     uint64 // whitelist version the door reports
@@ -25,11 +25,11 @@ type doorRow struct {
 	HasCompiled  bool
 	Lag          uint64 // versions behind; 0 when up to date or unknown
 	Outbox       uint64
-	OutboxOldest string
+	OutboxOldest time.Time
 	ClockTrusted bool
 	DoorState    string
 	Reader       string
-	StatusTime   string
+	StatusTime   time.Time
 }
 
 // centerRow sums a center's doors.
@@ -37,8 +37,8 @@ type centerRow struct {
 	domain.Center
 	Doors                    []doorRow
 	Online, Offline, Unknown int
-	LastEvent                string
-	lastEventMs              int64
+	Loc                      *time.Location
+	LastEvent                time.Time
 	Backlog                  uint64
 	Lagging                  int
 }
@@ -52,21 +52,22 @@ func (w *Web) doorStates() map[string]ingest.DoorState {
 
 // doorRow builds a door's row from the ingest's state, the compiler's
 // version and the newest stored event.
-func (w *Web) doorRow(ctx context.Context, d domain.Door, states map[string]ingest.DoorState) (doorRow, error) {
-	row := doorRow{Door: d, State: "unknown", LastSeen: "never", LastEvent: "none in 31 days"}
+// doorRow is a door as the pages show it; loc is its center's time zone.
+func (w *Web) doorRow(ctx context.Context, d domain.Door, loc *time.Location, states map[string]ingest.DoorState) (doorRow, error) {
+	row := doorRow{Door: d, State: "unknown", Loc: loc}
 	if st, ok := states[d.ID]; ok {
-		if !st.LastSeen.IsZero() {
-			row.LastSeen = st.LastSeen.In(w.loc).Format("2006-01-02 15:04:05")
-		}
+		row.LastSeen = st.LastSeen
 		s := st.Status
 		if s.State != "" {
 			row.State = s.State
 			row.Firmware, row.Boot, row.Reported = s.Firmware, s.Boot, s.WLVersion
 			row.Outbox, row.ClockTrusted, row.DoorState, row.Reader = s.OutboxDepth, s.ClockTrusted, s.DoorState, s.Reader
 			if s.OutboxOldestMs > 0 {
-				row.OutboxOldest = w.fmtMs(s.OutboxOldestMs)
+				row.OutboxOldest = time.UnixMilli(s.OutboxOldestMs)
 			}
-			row.StatusTime = w.fmtMs(s.TimeMs)
+			if s.TimeMs > 0 {
+				row.StatusTime = time.UnixMilli(s.TimeMs)
+			}
 		}
 	}
 	if w.cfg.Versions != nil {
@@ -80,12 +81,21 @@ func (w *Web) doorRow(ctx context.Context, d domain.Door, states map[string]inge
 		return row, err
 	}
 	if ms > 0 {
-		row.LastEventMs, row.LastEvent = ms, w.fmtMs(ms)
+		row.LastEvent = time.UnixMilli(ms)
 	}
 	return row, nil
 }
 
 // visibleCenters lists the centers the viewer sees.
+// centerLoc is the center's time zone (the network's when it does not load).
+func (w *Web) centerLoc(c domain.Center) *time.Location {
+	loc, err := c.Location()
+	if err != nil {
+		return w.loc
+	}
+	return loc
+}
+
 func (w *Web) visibleCenters(ctx context.Context, v *viewer) ([]domain.Center, error) {
 	return store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 		return w.st.ListCenters(ctx, store.CenterFilter{IDs: v.scope(), PageRequest: p})
@@ -121,7 +131,7 @@ func (w *Web) overview(rw http.ResponseWriter, r *http.Request, v *viewer) error
 	rows := make([]*centerRow, 0, len(centers))
 	byID := map[string]*centerRow{}
 	for _, c := range centers {
-		cr := &centerRow{Center: c, LastEvent: "none in 31 days"}
+		cr := &centerRow{Center: c, Loc: w.centerLoc(c)}
 		rows = append(rows, cr)
 		byID[c.ID] = cr
 	}
@@ -132,7 +142,7 @@ func (w *Web) overview(rw http.ResponseWriter, r *http.Request, v *viewer) error
 		if cr == nil {
 			continue
 		}
-		row, err := w.doorRow(ctx, d, states)
+		row, err := w.doorRow(ctx, d, cr.Loc, states)
 		if err != nil {
 			return err
 		}
@@ -149,8 +159,8 @@ func (w *Web) overview(rw http.ResponseWriter, r *http.Request, v *viewer) error
 		if row.Lag > 0 {
 			cr.Lagging++
 		}
-		if row.LastEventMs > cr.lastEventMs {
-			cr.lastEventMs, cr.LastEvent = row.LastEventMs, row.LastEvent
+		if row.LastEvent.After(cr.LastEvent) {
+			cr.LastEvent = row.LastEvent
 		}
 	}
 	for _, cr := range rows {

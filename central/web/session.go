@@ -5,55 +5,31 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 )
 
-// Cookie names. The session cookie holds only a random session id; the
-// token secret stays on the server.
+// Cookie names. The session cookie holds only a random session id (the
+// store keeps its hash); the language cookie holds the language switch's
+// choice.
 const (
 	sessionCookie    = "swc_session"
 	loginCSRFCookie  = "swc_login_csrf"
-	maxSessions      = 10000 // the oldest session is dropped beyond this
+	langCookie       = "swc_lang"
 	csrfField        = "csrf"
 	sessionCheckTick = time.Minute // how often a live stream rechecks its session
 )
 
 var errNoSession = errors.New("web: no valid session")
-
-// session is one login. The API token's secret is kept (in memory only)
-// so that every request authenticates the token again: deleting the token
-// ends its sessions at once.
-type session struct {
-	secret    string
-	csrf      string
-	created   time.Time
-	lastSeen  time.Time
-	tokenID   string
-	tokenRole store.Role
-	flash     string // a message for the next page (after a redirect)
-}
-
-// sessions is the in-memory session table. Sessions do not survive a
-// restart of the central, and replicas do not share them (put replicas
-// behind sticky sessions).
-type sessions struct {
-	mu        sync.Mutex
-	byID      map[string]*session
-	idle, max time.Duration
-	now       func() time.Time
-}
-
-func newSessions(idle, max time.Duration, now func() time.Time) *sessions {
-	return &sessions{byID: map[string]*session{}, idle: idle, max: max, now: now}
-}
 
 func randomToken() string {
 	b := make([]byte, 32)
@@ -61,89 +37,107 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// create starts a session for the token secret and returns its id.
-func (s *sessions) create(secret string, tk store.Token) (string, *session) {
-	now := s.now()
+// StartSession signs the browser in as the subject: it stores a new
+// session (with a fresh CSRF token and the page's language) and sets the
+// session cookie. An earlier session of this browser is ended first. The
+// sign-in flows call it once the subject is proven: the API-token login
+// here, later the staff console's password + second factor
+// (store.SubjectStaff) and the booking site's code or passkey
+// (store.SubjectMember).
+func (w *Web) StartSession(rw http.ResponseWriter, r *http.Request, kind store.SubjectKind, subjectID string) error {
+	w.revokeCookie(r)
+	now := w.now()
 	id := randomToken()
-	ss := &session{secret: secret, csrf: randomToken(), created: now, lastSeen: now, tokenID: tk.ID, tokenRole: tk.Role}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.byID {
-		if s.expired(v, now) {
-			delete(s.byID, k)
+	lang := "" // only an explicit choice (the language switch's cookie) is stored; else each request negotiates
+	if c, err := r.Cookie(langCookie); err == nil {
+		if l, ok := i18n.Parse(c.Value); ok {
+			lang = string(l)
 		}
 	}
-	if len(s.byID) >= maxSessions {
-		var oldest string
-		for k, v := range s.byID {
-			if oldest == "" || v.lastSeen.Before(s.byID[oldest].lastSeen) {
-				oldest = k
-			}
-		}
-		delete(s.byID, oldest)
+	sess := store.Session{SubjectKind: kind, SubjectID: subjectID, CSRF: randomToken(), Lang: lang,
+		CreatedMs: now.UnixMilli(), LastSeenMs: now.UnixMilli(), IdleMs: w.cfg.SessionIdle.Milliseconds(), ExpiresMs: now.Add(w.cfg.SessionMax).UnixMilli()}
+	if err := w.st.Sessions().CreateSession(r.Context(), id, sess); err != nil {
+		return fmt.Errorf("web: start session: %w", err)
 	}
-	s.byID[id] = ss
-	return id, ss
+	w.setCookie(rw, r, sessionCookie, id, "/", int(w.cfg.SessionMax/time.Second))
+	// Abandoned sessions are deleted at sign-ins (a used one that expired
+	// is deleted when it comes back).
+	if n, err := w.st.Sessions().PurgeSessions(r.Context(), now.UnixMilli()); err != nil {
+		w.log.WarnContext(r.Context(), "web: purge expired sessions", "err", err)
+	} else if n > 0 {
+		w.log.InfoContext(r.Context(), "web: expired sessions purged", "n", n)
+	}
+	return nil
 }
 
-func (s *sessions) expired(ss *session, now time.Time) bool {
-	return now.Sub(ss.lastSeen) >= s.idle || now.Sub(ss.created) >= s.max
+// EndSession revokes the browser's session, if any, and clears its cookie.
+func (w *Web) EndSession(rw http.ResponseWriter, r *http.Request) {
+	if w.revokeCookie(r) {
+		w.setCookie(rw, r, sessionCookie, "", "/", -1)
+	}
 }
 
-// get returns the session and marks it used, or nil when there is none or
-// it expired (then it is removed).
-func (s *sessions) get(id string, touch bool) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, ok := s.byID[id]
-	if !ok {
-		return nil
+// revokeCookie revokes the session the request's cookie names, if any,
+// and reports whether there was a cookie.
+func (w *Web) revokeCookie(r *http.Request) bool {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return false
 	}
-	now := s.now()
-	if s.expired(ss, now) {
-		delete(s.byID, id)
-		return nil
+	if err := w.st.Sessions().RevokeSession(r.Context(), c.Value); err != nil && !errors.Is(err, store.ErrNotFound) {
+		w.log.WarnContext(r.Context(), "web: end session", "err", err)
 	}
+	return true
+}
+
+// session returns the request's live session and its id (touch: record
+// the use, extending the idle expiry), or errNoSession.
+func (w *Web) session(r *http.Request, touch bool) (store.Session, string, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return store.Session{}, "", errNoSession
+	}
+	get := w.st.Sessions().PeekSession
 	if touch {
-		ss.lastSeen = now
+		get = w.st.Sessions().TouchSession
 	}
-	cp := *ss
-	return &cp
+	sess, err := get(r.Context(), c.Value, w.now().UnixMilli())
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, "", errNoSession
+	}
+	if err != nil {
+		return sess, "", fmt.Errorf("web: session: %w", err)
+	}
+	return sess, c.Value, nil
 }
 
 // setFlash leaves a message for the session's next page.
-func (s *sessions) setFlash(id, msg string) {
-	s.mu.Lock()
-	if ss, ok := s.byID[id]; ok {
-		ss.flash = msg
+func (w *Web) setFlash(r *http.Request, v *viewer, msg string) {
+	if err := w.st.Sessions().SetSessionFlash(r.Context(), v.sessionID, msg); err != nil {
+		w.log.WarnContext(r.Context(), "web: flash", "err", err)
 	}
-	s.mu.Unlock()
 }
 
 // takeFlash returns and clears the session's message.
-func (s *sessions) takeFlash(id string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, ok := s.byID[id]
-	if !ok {
-		return ""
+func (w *Web) takeFlash(r *http.Request, v *viewer) string {
+	msg, err := w.st.Sessions().TakeSessionFlash(r.Context(), v.sessionID)
+	if err != nil {
+		w.log.WarnContext(r.Context(), "web: flash", "err", err)
 	}
-	msg := ss.flash
-	ss.flash = ""
 	return msg
-}
-
-func (s *sessions) remove(id string) {
-	s.mu.Lock()
-	delete(s.byID, id)
-	s.mu.Unlock()
 }
 
 // viewer is the logged-in person as the pages see them: their API token
 // (role and centers) and their session's CSRF token.
 type viewer struct {
 	store.Token
+	// Member is the signed-in member on the booking site (a session of
+	// kind store.SubjectMember); nil for staff and API-token sessions,
+	// whose Token (role and centers) is set instead. A member has no role,
+	// so no staff page lets them in.
+	Member    *domain.Member
 	CSRF      string
+	Lang      string // the language stored in the session ("" = none chosen)
 	sessionID string
 }
 
@@ -173,36 +167,56 @@ func (v *viewer) scope() []string {
 func (v *viewer) MayCommand(c string) bool { return api.MayCommand(v.Token, c) }
 
 // viewer authenticates the request's session: the session must exist and
-// not have expired, and its API token must still authenticate.
+// not have expired, and its subject must still be allowed in (an API
+// token that still exists, with its current role and centers). Staff and
+// member sessions are resolved by the console and the booking site
+// (issues 15 and 16): add their kinds here.
 func (w *Web) viewer(r *http.Request) (*viewer, error) {
-	c, err := r.Cookie(sessionCookie)
-	if err != nil || c.Value == "" {
-		return nil, errNoSession
-	}
-	ss := w.sessions.get(c.Value, true)
-	if ss == nil {
-		return nil, errNoSession
-	}
-	tk, err := api.Authenticate(r.Context(), w.st, ss.secret)
+	sess, id, err := w.session(r, true)
 	if err != nil {
-		var ae *api.Error
-		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
-			w.sessions.remove(c.Value)
-			w.log.InfoContext(r.Context(), "web: session ended: its token no longer authenticates", "token", ss.tokenID)
-			return nil, errNoSession
-		}
 		return nil, err
 	}
-	return &viewer{Token: tk, CSRF: ss.csrf, sessionID: c.Value}, nil
+	switch sess.SubjectKind {
+	case store.SubjectAPIToken:
+	case store.SubjectMember:
+		m, err := w.st.Member(r.Context(), sess.SubjectID)
+		if errors.Is(err, store.ErrNotFound) {
+			w.revoke(r, id, sess)
+			return nil, errNoSession
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &viewer{Member: &m, CSRF: sess.CSRF, Lang: sess.Lang, sessionID: id}, nil
+	default:
+		return nil, errNoSession
+	}
+	tk, err := w.st.Token(r.Context(), sess.SubjectID)
+	if errors.Is(err, store.ErrNotFound) {
+		w.revoke(r, id, sess)
+		return nil, errNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &viewer{Token: tk, CSRF: sess.CSRF, Lang: sess.Lang, sessionID: id}, nil
+}
+
+// revoke ends a session whose subject is gone.
+func (w *Web) revoke(r *http.Request, id string, sess store.Session) {
+	if err := w.st.Sessions().RevokeSession(r.Context(), id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		w.log.WarnContext(r.Context(), "web: revoke session", "err", err)
+	}
+	w.log.InfoContext(r.Context(), "web: session ended: its subject no longer exists", "kind", sess.SubjectKind, "subject", sess.SubjectID)
 }
 
 // stillValid rechecks a viewer's session and token (for long streams).
 func (w *Web) stillValid(r *http.Request, v *viewer) bool {
-	ss := w.sessions.get(v.sessionID, false)
-	if ss == nil {
+	sess, _, err := w.session(r, false)
+	if err != nil || sess.SubjectID != v.ID {
 		return false
 	}
-	_, err := api.Authenticate(r.Context(), w.st, ss.secret)
+	_, err = w.st.Token(r.Context(), v.ID)
 	return err == nil
 }
 
@@ -211,12 +225,12 @@ func (w *Web) stillValid(r *http.Request, v *viewer) bool {
 // origin.
 func (w *Web) checkCSRF(r *http.Request, v *viewer) error {
 	if !sameOrigin(r) {
-		return &pageError{status: http.StatusForbidden, msg: "The form was sent from another site; it was refused."}
+		return pageErr(http.StatusForbidden, "error.other_site")
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
 	got := r.PostFormValue(csrfField)
 	if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(v.CSRF)) != 1 {
-		return &pageError{status: http.StatusForbidden, msg: "The form has expired or did not come from this dashboard; reload the page and try again."}
+		return pageErr(http.StatusForbidden, "error.csrf")
 	}
 	return nil
 }
@@ -253,6 +267,7 @@ func (w *Web) loginForm(rw http.ResponseWriter, r *http.Request) {
 	w.showLogin(rw, r, http.StatusOK, "")
 }
 
+// showLogin shows the form with a problem (a catalog key, or "").
 func (w *Web) showLogin(rw http.ResponseWriter, r *http.Request, status int, problem string) {
 	tok := randomToken()
 	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) == len(tok) {
@@ -266,13 +281,13 @@ func (w *Web) showLogin(rw http.ResponseWriter, r *http.Request, status int, pro
 func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
 	if err := r.ParseForm(); err != nil {
-		w.showLogin(rw, r, http.StatusBadRequest, "The form could not be read.")
+		w.showLogin(rw, r, http.StatusBadRequest, "login.bad_form")
 		return
 	}
 	c, err := r.Cookie(loginCSRFCookie)
 	if !sameOrigin(r) || err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue(csrfField))) != 1 {
 		w.logins.With("refused").Inc()
-		w.showLogin(rw, r, http.StatusForbidden, "The login form expired; try again.")
+		w.showLogin(rw, r, http.StatusForbidden, "login.expired")
 		return
 	}
 	secret := strings.TrimSpace(r.PostFormValue("token"))
@@ -282,17 +297,16 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
 			w.logins.With("refused").Inc()
 			w.log.WarnContext(r.Context(), "web: login refused", "remote", r.RemoteAddr)
-			w.showLogin(rw, r, http.StatusUnauthorized, "This token is unknown or was revoked.")
+			w.showLogin(rw, r, http.StatusUnauthorized, "login.refused")
 			return
 		}
 		w.errorPage(rw, r, nil, err)
 		return
 	}
-	if old, err := r.Cookie(sessionCookie); err == nil {
-		w.sessions.remove(old.Value)
+	if err := w.StartSession(rw, r, store.SubjectAPIToken, tk.ID); err != nil {
+		w.errorPage(rw, r, nil, err)
+		return
 	}
-	id, _ := w.sessions.create(secret, tk)
-	w.setCookie(rw, r, sessionCookie, id, "/", int(w.cfg.SessionMax/time.Second))
 	w.setCookie(rw, r, loginCSRFCookie, "", "/login", -1)
 	w.logins.With("ok").Inc()
 	api.SetCaller(r.Context(), tk)
@@ -307,8 +321,7 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *Web) logout(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	w.sessions.remove(v.sessionID)
-	w.setCookie(rw, r, sessionCookie, "", "/", -1)
+	w.EndSession(rw, r)
 	w.log.InfoContext(r.Context(), "web: logout", "token", v.ID)
 	http.Redirect(rw, r, "/login", http.StatusSeeOther)
 	return nil

@@ -1,9 +1,24 @@
-// Package web is the dashboard that swc-central serves at /: server-rendered
-// pages (html/template, embedded assets, no script from elsewhere) for the
-// cooperative, center managers and technicians, behind the API's tokens and
-// roles. A login form exchanges an API token for a session cookie; every
-// form carries a CSRF token; a manager sees only their center on every page
-// and in every live event.
+// Package web is the web layer that swc-central serves at /: today the
+// dashboard, and the shared foundation of the staff console and the
+// booking site (issues 15 and 16). Pages are server-rendered (html/template,
+// embedded assets, no script or style from elsewhere), in French, Dutch and
+// English (package web/i18n: one catalog, {{t "key"}} in templates), with one
+// phone-first stylesheet (static/style.css) and one layout
+// (templates/layout.html) whose navigation depends on the page's area.
+//
+// Sessions live in the store (store.SessionStore): they survive restarts,
+// are shared by replicas, end when idle or at their absolute expiry, carry a
+// CSRF token and the chosen language, and name their subject (an API token
+// today; staff accounts and members later). A login form exchanges an API
+// token for a session; every form carries the session's CSRF token; a
+// manager sees only their center on every page and in every live event.
+//
+// Adding a page: a template templates/NAME.html defining "content" (added
+// to pageNames), a handler func(rw, r, *viewer) error registered in routes
+// through w.page(roles, h) that calls w.render(rw, r, status, "NAME", v,
+// data), a "title.NAME" key and the page's keys in the three catalog files
+// of web/i18n (TestTemplateKeys fails until every key exists), and, for
+// navigation, an entry in navFor.
 //
 // Pages: the network overview (doors online, last event, outbox backlog,
 // whitelist version lag), live events (server-sent events of taps and door
@@ -27,9 +42,11 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 	"github.com/smartworkcenters/swc/shared/metrics"
 )
 
@@ -63,6 +80,9 @@ type Config struct {
 	// without a request (default 30 min) and SessionMax after login
 	// (default 12 h), and at once when its API token is deleted.
 	SessionIdle, SessionMax time.Duration
+	// Lang is the language of a browser that names none of ours (default
+	// English: neutral between Belgium's communities).
+	Lang i18n.Lang
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
@@ -71,17 +91,17 @@ type Config struct {
 // Web serves the dashboard. Close it before shutting the HTTP server down:
 // live event streams end then.
 type Web struct {
-	cfg      Config
-	st       store.Store
-	log      *slog.Logger
-	loc      *time.Location
-	now      func() time.Time
-	pages    map[string]*template.Template
-	static   http.Handler
-	mux      *http.ServeMux
-	sessions *sessions
-	hub      *hub
-	last     *lastEvents
+	cfg    Config
+	st     store.Store
+	log    *slog.Logger
+	loc    *time.Location
+	now    func() time.Time
+	cat    *i18n.Catalog
+	pages  map[i18n.Lang]map[string]*template.Template
+	static http.Handler
+	mux    *http.ServeMux
+	hub    *hub
+	last   *lastEvents
 
 	logins *metrics.CounterVec
 	// badNext counts login redirect targets refused by safeNext.
@@ -118,7 +138,14 @@ func New(cfg Config) (*Web, error) {
 	if cfg.SessionMax <= 0 {
 		cfg.SessionMax = 12 * time.Hour
 	}
-	w := &Web{cfg: cfg, st: cfg.Store, log: cfg.Logger.With("component", "web"), loc: cfg.Location, now: cfg.Now,
+	if _, ok := i18n.Parse(string(cfg.Lang)); !ok {
+		cfg.Lang = i18n.English
+	}
+	cat, err := i18n.New()
+	if err != nil {
+		return nil, err
+	}
+	w := &Web{cfg: cfg, cat: cat, st: cfg.Store, log: cfg.Logger.With("component", "web"), loc: cfg.Location, now: cfg.Now,
 		mux: http.NewServeMux(), done: make(chan struct{})}
 	pages, err := w.parseTemplates()
 	if err != nil {
@@ -130,7 +157,6 @@ func New(cfg Config) (*Web, error) {
 		return nil, fmt.Errorf("web: static assets: %w", err)
 	}
 	w.static = http.StripPrefix("/static/", http.FileServerFS(sub))
-	w.sessions = newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.Now)
 	w.logins = cfg.Metrics.CounterVec("swc_web_logins_total", "Dashboard logins, by result (ok, refused).", "result")
 	w.badNext = cfg.Metrics.Counter("swc_web_unsafe_redirects_total", "Login redirect targets refused as not plainly a path of this site (sent to / instead).")
 	w.last = newLastEvents()
@@ -162,6 +188,7 @@ func (w *Web) routes() {
 	m.HandleFunc("POST /login", w.login)
 	m.Handle("POST /logout", w.page(nil, w.logout))
 	m.Handle("GET /static/", w.static)
+	m.HandleFunc("GET /lang/{lang}", w.switchLang)
 	m.Handle("GET /{$}", w.page(nil, w.overview))
 	m.Handle("GET /live", w.page(eventRoles(), w.live))
 	m.Handle("GET /live/stream", w.page(eventRoles(), w.stream))
@@ -172,8 +199,9 @@ func (w *Web) routes() {
 	m.Handle("GET /members", w.page(eventRoles(), w.members))
 	m.Handle("GET /members/{id}", w.page(eventRoles(), w.member))
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
+	m.Handle("GET "+SitePrefix+"{$}", w.memberPage(w.my))
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
-		return &pageError{status: http.StatusNotFound, msg: "There is no such page."}
+		return pageErr(http.StatusNotFound, "error.no_page")
 	}))
 }
 
@@ -195,16 +223,23 @@ func (w *Web) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	w.mux.ServeHTTP(rw, r)
 }
 
-// pageError is an error shown to the viewer as a page with a status.
+// pageError is an error shown to the viewer as a page with a status: a
+// catalog key and its parameters.
 type pageError struct {
 	status int
-	msg    string
+	key    string
+	args   []any
 }
 
-func (e *pageError) Error() string { return e.msg }
+func pageErr(status int, key string, args ...any) *pageError {
+	return &pageError{status: status, key: key, args: args}
+}
 
-func forbidden(what string) error {
-	return &pageError{status: http.StatusForbidden, msg: what + " is not in your centers."}
+func (e *pageError) Error() string { return fmt.Sprint(append([]any{e.key}, e.args...)...) }
+
+// forbidden refuses a center the viewer named but does not see.
+func forbidden(center string) error {
+	return pageErr(http.StatusForbidden, "error.not_yours", "center", center)
 }
 
 // hidden is the answer about an existing object of a center the viewer
@@ -222,7 +257,7 @@ func (w *Web) page(roles []store.Role, h handler) http.Handler {
 		defer func() {
 			if x := recover(); x != nil {
 				w.log.ErrorContext(r.Context(), "web: panic", "method", r.Method, "path", r.URL.Path, "panic", x)
-				w.errorPage(rw, r, nil, &pageError{status: http.StatusInternalServerError, msg: "Something went wrong on our side; it was logged."})
+				w.errorPage(rw, r, nil, pageErr(http.StatusInternalServerError, "error.internal"))
 			}
 		}()
 		v, err := w.viewer(r)
@@ -232,15 +267,24 @@ func (w *Web) page(roles []store.Role, h handler) http.Handler {
 					http.Redirect(rw, r, "/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 					return
 				}
-				w.errorPage(rw, r, nil, &pageError{status: http.StatusUnauthorized, msg: "Your session has ended; log in again."})
+				w.errorPage(rw, r, nil, pageErr(http.StatusUnauthorized, "error.session_ended"))
 				return
 			}
 			w.errorPage(rw, r, nil, err)
 			return
 		}
+		if v.Member != nil { // a member's session never opens a staff page
+			if r.Method == http.MethodGet {
+				http.Redirect(rw, r, SitePrefix, http.StatusSeeOther)
+				return
+			}
+			w.errorPage(rw, r, v, pageErr(http.StatusForbidden, "error.staff_only"))
+			return
+		}
 		api.SetCaller(r.Context(), v.Token)
+		r = r.WithContext(audit.WithActor(r.Context(), api.TokenActor(r, v.Token))) // who changes things, for the audit log
 		if roles != nil && !containsRole(roles, v.Role) {
-			w.errorPage(rw, r, v, &pageError{status: http.StatusForbidden, msg: "This page is not for the " + string(v.Role) + " role."})
+			w.errorPage(rw, r, v, pageErr(http.StatusForbidden, "error.role", "role", w.locale(r, v).T("role."+string(v.Role))))
 			return
 		}
 		if r.Method == http.MethodPost {
@@ -267,11 +311,12 @@ func containsRole(roles []store.Role, r store.Role) bool {
 // errorPage renders err: page errors as they are, API errors with their
 // status and message, anything else as a logged internal error.
 func (w *Web) errorPage(rw http.ResponseWriter, r *http.Request, v *viewer, err error) {
-	status, msg := http.StatusInternalServerError, "Something went wrong on our side; it was logged."
+	loc := w.locale(r, v)
+	status, msg := http.StatusInternalServerError, loc.T("error.internal")
 	var pe *pageError
 	switch {
 	case errors.As(err, &pe):
-		status, msg = pe.status, pe.msg
+		status, msg = pe.status, loc.T(pe.key, pe.args...)
 	default:
 		ae, internal := api.AsError(err)
 		if internal {
@@ -283,55 +328,11 @@ func (w *Web) errorPage(rw http.ResponseWriter, r *http.Request, v *viewer, err 
 	if status < 500 {
 		w.log.WarnContext(r.Context(), "web: request refused", "method", r.Method, "path", r.URL.Path, "status", status, "message", msg)
 	}
-	w.render(rw, r, status, "error", v, map[string]any{"Status": status, "StatusText": http.StatusText(status), "Message": msg})
-}
-
-// render writes a page. data is handed to the template as .Data, with the
-// viewer as .Viewer.
-func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, v *viewer, data any) {
-	t, ok := w.pages[name]
-	if !ok {
-		panic("web: no template " + name)
+	key := fmt.Sprintf("status.%d", status)
+	if !w.cat.Has(loc.Lang, key) {
+		key = "status.other"
 	}
-	var buf strings.Builder
-	if err := t.ExecuteTemplate(&buf, "layout", pageData{Viewer: v, Data: data, Title: title(name), Now: w.now().In(w.loc), Path: r.URL.Path}); err != nil {
-		w.log.ErrorContext(r.Context(), "web: render", "page", name, "err", err)
-		http.Error(rw, "internal error", http.StatusInternalServerError)
-		return
-	}
-	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-	rw.WriteHeader(status)
-	_, _ = fmt.Fprint(rw, buf.String())
-}
-
-// pageData is what every template gets.
-type pageData struct {
-	Viewer *viewer
-	Data   any
-	Title  string
-	Now    time.Time
-	Path   string
-}
-
-// title is a page's title.
-func title(page string) string {
-	switch page {
-	case "login":
-		return "Log in"
-	case "overview":
-		return "Network"
-	case "live":
-		return "Live events"
-	case "hours":
-		return "Hours"
-	case "door":
-		return "Door"
-	case "members":
-		return "Members"
-	case "member":
-		return "Member"
-	}
-	return "Error"
+	w.render(rw, r, status, "error", v, map[string]any{"Status": status, "StatusKey": key, "Message": msg})
 }
 
 func (w *Web) context(r *http.Request) (context.Context, context.CancelFunc) {

@@ -134,6 +134,16 @@ var Figures = []figure{
 		},
 	},
 	{
+		Name:   "availability query, whole network for one day (30 centers, 800 desks, 80 rooms, 100k bookings in the month)",
+		Target: "≤ 20 ms; ≤ 50 ms for a week view of one center",
+		Anchor: "",
+		Checks: []check{
+			{Label: "where one can work on a Tuesday 09:00–17:00, every center (SQLite)", Pkg: "central/booking", Bench: "BenchmarkAvailability/network-day", Unit: "ms/query", Cmp: atMost, Limit: 20, Shown: "ms", Target: "≤ 20 ms"},
+			{Label: "one center's week view (SQLite)", Pkg: "central/booking", Bench: "BenchmarkAvailability/center-week", Unit: "ms/query", Cmp: atMost, Limit: 50, Shown: "ms", Target: "≤ 50 ms"},
+			{Label: "1,000 members book the same Monday at once, 100 desks (SQLite): p99 response", Pkg: "central/booking", Bench: "BenchmarkBookingContention", Unit: "p99-ms", Cmp: atMost, Limit: 500, Shown: "ms", Target: "≤ 500 ms (issue 15)"},
+		},
+	},
+	{
 		Name:   "edge memory",
 		Target: "≤ 30 MB resident with 100k badges",
 		Anchor: "",

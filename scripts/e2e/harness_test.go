@@ -192,9 +192,9 @@ func (c *central) must(method, path string, body any) []byte {
 
 // sequence is what the central stored of a door's events.
 type sequence struct {
-	Through uint64             `json:"through"`
-	Max     uint64             `json:"max"`
-	Gaps    []map[string]int64 `json:"gaps"`
+	Through uint64           `json:"through"`
+	Max     uint64           `json:"max"`
+	Gaps    []map[string]any `json:"gaps"` // {store, from, to}
 }
 
 func (c *central) sequence(door string) sequence {

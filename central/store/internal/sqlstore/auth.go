@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -19,8 +20,16 @@ import (
 func (s *DB) RotateDoorSecret(ctx context.Context, door string) (string, error) {
 	secret := store.NewSecret("swcd_")
 	err := s.write(ctx, func(t *wtx) error {
+		d, err := before(scanDoor(t.queryRow(ctx, doorCols+` WHERE id = ?`, door)))
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE doors SET secret_hash = ? WHERE id = ?`, store.HashSecret(secret), door)
-		return updated(res, err, "door", door)
+		if err := updated(res, err, "door", door); err != nil {
+			return err
+		}
+		// The secret itself is never recorded: the row says it changed.
+		return t.audit(ctx, audit.RotateSecret, audit.ObjectDoor, door, []string{d.CenterID}, nil, map[string]string{"secret": audit.Redacted})
 	})
 	if err != nil {
 		return "", err
@@ -71,7 +80,10 @@ func (s *DB) CreateToken(ctx context.Context, tk store.Token, secret string) err
 		}
 		_, err := t.exec(ctx, `INSERT INTO api_tokens (id, name, role, centers, hash, created_ms) VALUES (?, ?, ?, ?, ?, ?)`,
 			tk.ID, tk.Name, string(tk.Role), joinIDs(tk.Centers), store.HashSecret(secret), tk.CreatedMs)
-		return s.mapErr(err, "token "+tk.ID, "id")
+		if err != nil {
+			return s.mapErr(err, "token "+tk.ID, "id")
+		}
+		return t.audit(ctx, audit.Create, audit.ObjectAPIToken, tk.ID, orNetwork(tk.Centers), nil, tk)
 	})
 }
 
@@ -98,11 +110,27 @@ func (s *DB) AuthenticateToken(ctx context.Context, secret string) (store.Token,
 	return tk, nil
 }
 
+// Token implements store.Store.
+func (s *DB) Token(ctx context.Context, id string) (store.Token, error) {
+	tk, err := scanToken(s.queryRow(ctx, tokenCols+` WHERE id = ?`, id))
+	return tk, one(err, "token", id)
+}
+
 // DeleteToken implements store.Store.
 func (s *DB) DeleteToken(ctx context.Context, id string) error {
 	return s.write(ctx, func(t *wtx) error {
+		old, err := t.tokenBefore(ctx, id)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `DELETE FROM api_tokens WHERE id = ?`, id)
-		return updated(res, err, "token", id)
+		if err := updated(res, err, "token", id); err != nil {
+			return err
+		}
+		if err := t.revokeSubject(ctx, store.SubjectAPIToken, id); err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Revoke, audit.ObjectAPIToken, id, orNetwork(old.Centers), old, nil)
 	})
 }
 
@@ -157,6 +185,7 @@ func (s *DB) SaveWhitelistState(ctx context.Context, st domain.WhitelistState) e
 		return &domain.FieldError{Field: "hash", Message: "required, at most 256 bytes"}
 	}
 	return s.write(ctx, func(t *wtx) error {
+		t.noAudit("the whitelist state is derived from the audited domain on every publish")
 		var v int64
 		var hash string
 		err := t.queryRow(ctx, `SELECT version, hash FROM whitelist_states WHERE door = ?`+t.d.ForUpdate, st.Door).Scan(&v, &hash)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 )
@@ -41,7 +42,10 @@ func (t *wtx) checkBooking(ctx context.Context, b *domain.Booking) error {
 		return err
 	}
 	if b.RoomID == "" {
-		return nil
+		if b.Status != domain.BookingConfirmed {
+			return nil
+		}
+		return t.checkDeskCapacity(ctx, b) // places.go
 	}
 	if err := t.needRoomOf(ctx, "room_id", b.RoomID, b.CenterID); err != nil {
 		return err
@@ -64,11 +68,22 @@ func (t *wtx) checkBooking(ctx context.Context, b *domain.Booking) error {
 
 // CreateBooking implements store.Store.
 func (s *DB) CreateBooking(ctx context.Context, b domain.Booking) error {
+	return s.createBooking(ctx, b, nil)
+}
+
+// createBooking is CreateBooking with an extra check in its transaction
+// (places.go), or none.
+func (s *DB) createBooking(ctx context.Context, b domain.Booking, check func(context.Context, *wtx) error) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
 	normBooking(&b)
 	return s.write(ctx, func(t *wtx) error {
+		if check != nil {
+			if err := check(ctx, t); err != nil {
+				return err
+			}
+		}
 		if err := t.checkBooking(ctx, &b); err != nil {
 			return err
 		}
@@ -79,7 +94,7 @@ func (s *DB) CreateBooking(ctx context.Context, b domain.Booking) error {
 			return s.mapErr(err, "booking "+b.ID, "id")
 		}
 		t.changed(domain.Change{Kind: domain.KindBooking, Booking: &b})
-		return nil
+		return t.audit(ctx, audit.Create, audit.ObjectBooking, b.ID, []string{b.CenterID}, nil, b)
 	})
 }
 
@@ -94,6 +109,10 @@ func (s *DB) UpdateBooking(ctx context.Context, b domain.Booking) error {
 		if err := t.checkBooking(ctx, &b); err != nil {
 			return err
 		}
+		old, err := t.bookingBefore(ctx, b.ID)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE bookings SET member_id = ?, center_id = ?, room_id = ?, start_ms = ?, end_ms = ?, status = ? WHERE id = ?`,
 			b.MemberID, b.CenterID, nullStr(b.RoomID), ms(b.Start), ms(b.End), b.Status, b.ID)
 		if err := updated(res, err, "booking", b.ID); err != nil {
@@ -105,7 +124,7 @@ func (s *DB) UpdateBooking(ctx context.Context, b domain.Booking) error {
 		}
 		b.CreatedBy = stored.CreatedBy
 		t.changed(domain.Change{Kind: domain.KindBooking, Booking: &b})
-		return nil
+		return t.audit(ctx, audit.Update, audit.ObjectBooking, b.ID, []string{old.CenterID, b.CenterID}, old, b)
 	})
 }
 
@@ -120,7 +139,7 @@ func (s *DB) DeleteBooking(ctx context.Context, id string) error {
 			return s.mapErr(err, "booking "+id, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindBooking, Deleted: true, Booking: &b})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectBooking, id, []string{b.CenterID}, b, nil)
 	})
 }
 
@@ -283,6 +302,9 @@ func (s *DB) ImportBookings(ctx context.Context, bookings []domain.Booking) (int
 		if err := t.overlaps(ctx, perRoom, rep); err != nil {
 			return err
 		}
+		if err := t.importDesks(ctx, bookings, rep); err != nil { // places.go
+			return err
+		}
 		if rep.Total > 0 {
 			return rep
 		}
@@ -384,8 +406,13 @@ func (t *wtx) insertBookings(ctx context.Context, bookings []domain.Booking, chu
 			return fmt.Errorf("insert bookings: %w", err)
 		}
 	}
+	if len(bookings) == 0 {
+		t.noAudit("an empty import changes nothing")
+	}
+	rows := make([]auditRow, len(bookings))
 	for i := range bookings {
 		t.changed(domain.Change{Kind: domain.KindBooking, Booking: &bookings[i]})
+		rows[i] = auditRow{audit.Import, audit.ObjectBooking, bookings[i].ID, []string{bookings[i].CenterID}, nil, bookings[i]}
 	}
-	return nil
+	return t.auditAll(ctx, rows)
 }

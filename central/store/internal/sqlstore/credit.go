@@ -476,6 +476,7 @@ const resultChunk = 200
 // Save implements credit.Store.
 func (c *creditStore) Save(ctx context.Context, cm *credit.Commit) error {
 	return c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the crediting's results are derived from the events and the audited domain; closing a period is audited")
 		last, err := c.lockLastClosed(ctx, t)
 		if err != nil {
 			return err
@@ -580,7 +581,7 @@ func (c *creditStore) Close(ctx context.Context, prev credit.Period, s *credit.S
 		if _, err := t.exec(ctx, `UPDATE credit_state SET last_closed = ? WHERE id = 1`, s.Period.String()); err != nil {
 			return fmt.Errorf("close %s: %w", s.Period, err)
 		}
-		return nil
+		return t.auditClose(ctx, prev, s)
 	})
 }
 

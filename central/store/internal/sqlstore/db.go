@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 )
@@ -32,6 +33,9 @@ type Dialect struct {
 	// IsUnique and IsForeignKey classify constraint violations.
 	IsUnique     func(error) bool
 	IsForeignKey func(error) bool
+	// IsExclusion classifies a violated exclusion constraint (PostgreSQL's
+	// room overlap constraint); nil where there is none.
+	IsExclusion func(error) bool
 	// MigrateLock runs first in the migration transaction (to serialize
 	// concurrent starts), or is "".
 	MigrateLock string
@@ -40,10 +44,11 @@ type Dialect struct {
 	// InsertBatches inserts the events of every batch, ignoring (door, seq)
 	// already stored, and returns how many events of each batch were new
 	// (an event given twice counts for the first batch that holds it).
-	// centers maps door ids to their centers.
+	// centers maps door ids to their centers. The events carry the central's
+	// numbers (the store's base + seq); the batches' Store is not used.
 	InsertBatches func(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, centers map[string]string) ([]int, error)
-	// SaveSeqs writes the doors' sequence states (rows exist).
-	SaveSeqs func(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error
+	// SaveSeqs writes the streams' sequence states (rows exist).
+	SaveSeqs func(ctx context.Context, tx *sql.Tx, states map[store.StreamKey]store.SeqState) error
 	// TrackEvents: the crediting reads events by member through the
 	// credit_taps table that store.CreditStore.Track fills, instead of an
 	// index on the events table (see store.CreditStore).
@@ -186,6 +191,12 @@ type wtx struct {
 	tx      *sql.Tx
 	d       *Dialect
 	changes []domain.Change
+
+	// The audit (audit.go): who writes, when, and what was recorded.
+	actor   audit.Actor
+	now     time.Time
+	audited int
+	exempt  string
 }
 
 func (t *wtx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -214,10 +225,13 @@ func (t *wtx) exists(ctx context.Context, q string, args ...any) (bool, error) {
 
 // write runs fn in a transaction and, after the commit, notifies its changes.
 func (s *DB) write(ctx context.Context, fn func(t *wtx) error) error {
-	t := &wtx{d: &s.d}
+	t := &wtx{d: &s.d, actor: audit.ActorOr(ctx), now: s.now()}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		t.tx = tx
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.checkAudited()
 	})
 	if err != nil {
 		return err
@@ -247,6 +261,8 @@ func (s *DB) mapErr(err error, what, field string) error {
 		return store.Errf(store.ErrNotFound, field, "%s", what)
 	case s.d.IsUnique(err):
 		return store.Errf(store.ErrExists, field, "%s", what)
+	case s.d.IsExclusion != nil && s.d.IsExclusion(err):
+		return store.Errf(store.ErrOverlap, "start", "%s overlaps a confirmed booking of the room", what)
 	case s.d.IsForeignKey(err):
 		return store.Errf(store.ErrInUse, field, "%s is referred to, or refers to a missing object", what)
 	}

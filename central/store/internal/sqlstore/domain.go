@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -128,7 +129,7 @@ func (s *DB) CreateCenter(ctx context.Context, c domain.Center) error {
 			return s.mapErr(err, "center "+c.ID, "id")
 		}
 		t.changed(domain.Change{Kind: domain.KindCenter, Center: &c})
-		return nil
+		return t.audit(ctx, audit.Create, audit.ObjectCenter, c.ID, []string{c.ID}, nil, c)
 	})
 }
 
@@ -138,13 +139,17 @@ func (s *DB) UpdateCenter(ctx context.Context, c domain.Center) error {
 		return err
 	}
 	return s.write(ctx, func(t *wtx) error {
+		old, err := t.centerBefore(ctx, c.ID)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE centers SET name = ?, time_zone = ?, hours = ?, rate_cents = ? WHERE id = ?`,
 			c.Name, c.TimeZone, hoursJSON(c.Hours), c.RateCents, c.ID)
 		if err := updated(res, err, "center", c.ID); err != nil {
 			return err
 		}
 		t.changed(domain.Change{Kind: domain.KindCenter, Center: &c})
-		return nil
+		return t.audit(ctx, audit.Update, audit.ObjectCenter, c.ID, []string{c.ID}, old, c)
 	})
 }
 
@@ -170,11 +175,14 @@ func (s *DB) DeleteCenter(ctx context.Context, id string) error {
 		if err := t.retireCenter(ctx, id, s.now()); err != nil {
 			return err
 		}
+		if _, err := t.exec(ctx, `DELETE FROM booking_rules WHERE scope = ?`, id); err != nil { // its pool goes by ON DELETE CASCADE
+			return fmt.Errorf("delete booking rules of center %s: %w", id, err)
+		}
 		if _, err := t.exec(ctx, `DELETE FROM centers WHERE id = ?`, id); err != nil {
 			return s.mapErr(err, "center "+id, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindCenter, Deleted: true, Center: &c})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectCenter, id, []string{id}, c, nil)
 	})
 }
 
@@ -196,12 +204,15 @@ func (s *DB) ListCenters(ctx context.Context, f store.CenterFilter) (store.Page[
 
 // ---- rooms
 
-const roomCols = `SELECT id, center_id, name FROM rooms r`
+const roomCols = `SELECT id, center_id, name, capacity, equipment FROM rooms r`
 
 func scanRoom(r interface{ Scan(...any) error }) (domain.Room, error) {
 	var x domain.Room
-	err := r.Scan(&x.ID, &x.CenterID, &x.Name)
-	return x, err
+	var equipment string
+	if err := r.Scan(&x.ID, &x.CenterID, &x.Name, &x.Capacity, &equipment); err != nil {
+		return x, err
+	}
+	return x, readEquipment(&x, equipment)
 }
 
 // CreateRoom implements store.Store.
@@ -213,11 +224,12 @@ func (s *DB) CreateRoom(ctx context.Context, r domain.Room) error {
 		if err := t.needCenter(ctx, "center_id", r.CenterID); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO rooms (id, center_id, name) VALUES (?, ?, ?)`, r.ID, r.CenterID, r.Name); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO rooms (id, center_id, name, capacity, equipment) VALUES (?, ?, ?, ?, ?)`,
+			r.ID, r.CenterID, r.Name, r.Capacity, equipmentJSON(r.Equipment)); err != nil {
 			return s.mapErr(err, "room "+r.ID, "id")
 		}
 		t.changed(domain.Change{Kind: domain.KindRoom, Room: &r})
-		return nil
+		return t.audit(ctx, audit.Create, audit.ObjectRoom, r.ID, []string{r.CenterID}, nil, r)
 	})
 }
 
@@ -234,11 +246,12 @@ func (s *DB) UpdateRoom(ctx context.Context, r domain.Room) error {
 		if old.CenterID != r.CenterID {
 			return &domain.FieldError{Field: "center_id", Message: "a room does not move to another center"}
 		}
-		if _, err := t.exec(ctx, `UPDATE rooms SET name = ? WHERE id = ?`, r.Name, r.ID); err != nil {
+		if _, err := t.exec(ctx, `UPDATE rooms SET name = ?, capacity = ?, equipment = ? WHERE id = ?`,
+			r.Name, r.Capacity, equipmentJSON(r.Equipment), r.ID); err != nil {
 			return s.mapErr(err, "room "+r.ID, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindRoom, Room: &r})
-		return nil
+		return t.audit(ctx, audit.Update, audit.ObjectRoom, r.ID, []string{r.CenterID}, old, r)
 	})
 }
 
@@ -259,7 +272,7 @@ func (s *DB) DeleteRoom(ctx context.Context, id string) error {
 			return s.mapErr(err, "room "+id, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindRoom, Deleted: true, Room: &r})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectRoom, id, []string{r.CenterID}, r, nil)
 	})
 }
 
@@ -315,7 +328,7 @@ func (s *DB) CreateDoor(ctx context.Context, d domain.Door) error {
 			return s.mapErr(err, "door "+d.ID, "id")
 		}
 		t.changed(domain.Change{Kind: domain.KindDoor, Door: &d})
-		return nil
+		return t.audit(ctx, audit.Create, audit.ObjectDoor, d.ID, []string{d.CenterID}, nil, d)
 	})
 }
 
@@ -340,7 +353,7 @@ func (s *DB) UpdateDoor(ctx context.Context, d domain.Door) error {
 			return s.mapErr(err, "door "+d.ID, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindDoor, Door: &d})
-		return nil
+		return t.audit(ctx, audit.Update, audit.ObjectDoor, d.ID, []string{d.CenterID}, old, d)
 	})
 }
 
@@ -355,7 +368,7 @@ func (s *DB) DeleteDoor(ctx context.Context, id string) error {
 			return s.mapErr(err, "door "+id, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindDoor, Deleted: true, Door: &d})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectDoor, id, []string{d.CenterID}, d, nil)
 	})
 }
 
@@ -406,7 +419,7 @@ func (s *DB) CreateMember(ctx context.Context, m domain.Member) error {
 			return s.mapErr(err, "member "+m.ID, "id")
 		}
 		t.changed(domain.Change{Kind: domain.KindMember, Member: &m})
-		return nil
+		return t.audit(ctx, audit.Create, audit.ObjectMember, m.ID, []string{m.HomeCenterID}, nil, m)
 	})
 }
 
@@ -421,13 +434,17 @@ func (s *DB) UpdateMember(ctx context.Context, m domain.Member) error {
 				return err
 			}
 		}
+		old, err := t.memberBefore(ctx, m.ID)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE members SET name = ?, email = ?, home_center_id = ?, status = ? WHERE id = ?`,
 			m.Name, m.Email, nullStr(m.HomeCenterID), m.Status, m.ID)
 		if err := updated(res, err, "member", m.ID); err != nil {
 			return err
 		}
 		t.changed(domain.Change{Kind: domain.KindMember, Member: &m})
-		return nil
+		return t.audit(ctx, audit.Update, audit.ObjectMember, m.ID, []string{old.HomeCenterID, m.HomeCenterID}, old, m)
 	})
 }
 
@@ -452,7 +469,7 @@ func (s *DB) DeleteMember(ctx context.Context, id string) error {
 			return s.mapErr(err, "member "+id, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindMember, Deleted: true, Member: &m})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectMember, id, []string{m.HomeCenterID}, m, nil)
 	})
 }
 
@@ -508,7 +525,11 @@ func (s *DB) CreateBadge(ctx context.Context, b domain.Badge) error {
 			return s.mapErr(err, "badge "+string(b.UID), "uid")
 		}
 		t.changed(domain.Change{Kind: domain.KindBadge, Badge: &b})
-		return nil
+		cs, err := t.badgeCenters(ctx, b.MemberID)
+		if err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Create, audit.ObjectBadge, string(b.UID), cs, nil, b)
 	})
 }
 
@@ -521,12 +542,26 @@ func (s *DB) UpdateBadge(ctx context.Context, b domain.Badge) error {
 		if err := t.needMember(ctx, "member_id", b.MemberID); err != nil {
 			return err
 		}
+		old, err := t.badgeBefore(ctx, string(b.UID))
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE badges SET member_id = ?, revoked = ? WHERE uid = ?`, b.MemberID, b.Revoked, string(b.UID))
 		if err := updated(res, err, "badge", b.UID); err != nil {
 			return err
 		}
 		t.changed(domain.Change{Kind: domain.KindBadge, Badge: &b})
-		return nil
+		after := b
+		after.AddedBy = old.AddedBy // kept by the update
+		cs, err := t.badgeCenters(ctx, old.MemberID, b.MemberID)
+		if err != nil {
+			return err
+		}
+		action := audit.Update
+		if b.Revoked && !old.Revoked {
+			action = audit.Revoke
+		}
+		return t.audit(ctx, action, audit.ObjectBadge, string(b.UID), cs, old, after)
 	})
 }
 
@@ -537,11 +572,15 @@ func (s *DB) DeleteBadge(ctx context.Context, uid protocol.UID) error {
 		if err := one(err, "badge", uid); err != nil {
 			return err
 		}
+		cs, err := t.badgeCenters(ctx, b.MemberID)
+		if err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM badges WHERE uid = ?`, string(uid)); err != nil {
 			return s.mapErr(err, "badge "+string(uid), "")
 		}
 		t.changed(domain.Change{Kind: domain.KindBadge, Deleted: true, Badge: &b})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectBadge, string(uid), cs, b, nil)
 	})
 }
 
@@ -658,7 +697,11 @@ func (s *DB) CreatePass(ctx context.Context, p domain.Pass) error {
 			return err
 		}
 		t.changed(domain.Change{Kind: domain.KindPass, Pass: &p})
-		return nil
+		cs, err := t.passAuditCenters(ctx, &p)
+		if err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Create, audit.ObjectPass, p.ID, cs, nil, p)
 	})
 }
 
@@ -672,6 +715,10 @@ func (s *DB) UpdatePass(ctx context.Context, p domain.Pass) error {
 		if err := t.needMember(ctx, "member_id", p.MemberID); err != nil {
 			return err
 		}
+		old, err := t.passBefore(ctx, s, p.ID)
+		if err != nil {
+			return err
+		}
 		res, err := t.exec(ctx, `UPDATE passes SET member_id = ?, valid_from_ms = ?, valid_until_ms = ?, all_centers = ? WHERE id = ?`,
 			p.MemberID, ms(p.ValidFrom), ms(p.ValidUntil), len(p.CenterIDs) == 0, p.ID)
 		if err := updated(res, err, "pass", p.ID); err != nil {
@@ -681,7 +728,11 @@ func (s *DB) UpdatePass(ctx context.Context, p domain.Pass) error {
 			return err
 		}
 		t.changed(domain.Change{Kind: domain.KindPass, Pass: &p})
-		return nil
+		cs, err := t.passAuditCenters(ctx, old, &p)
+		if err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Update, audit.ObjectPass, p.ID, cs, old, p)
 	})
 }
 
@@ -696,6 +747,10 @@ func (s *DB) DeletePass(ctx context.Context, id string) error {
 		if err := s.passCenters(ctx, t.query, ps); err != nil {
 			return err
 		}
+		cs, err := t.passAuditCenters(ctx, &ps[0])
+		if err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM pass_centers WHERE pass_id = ?`, id); err != nil {
 			return err
 		}
@@ -703,7 +758,7 @@ func (s *DB) DeletePass(ctx context.Context, id string) error {
 			return s.mapErr(err, "pass "+id, "")
 		}
 		t.changed(domain.Change{Kind: domain.KindPass, Deleted: true, Pass: &ps[0]})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectPass, id, cs, ps[0], nil)
 	})
 }
 
@@ -760,7 +815,7 @@ func (s *DB) AddStaff(ctx context.Context, st domain.Staff) error {
 			return s.mapErr(err, "staff assignment of "+st.MemberID, "member_id")
 		}
 		t.changed(domain.Change{Kind: domain.KindStaff, Staff: &st})
-		return nil
+		return t.audit(ctx, audit.Create, audit.ObjectStaff, staffID(st), []string{st.CenterID}, nil, st)
 	})
 }
 
@@ -772,7 +827,7 @@ func (s *DB) RemoveStaff(ctx context.Context, st domain.Staff) error {
 			return err
 		}
 		t.changed(domain.Change{Kind: domain.KindStaff, Deleted: true, Staff: &st})
-		return nil
+		return t.audit(ctx, audit.Delete, audit.ObjectStaff, staffID(st), []string{st.CenterID}, st, nil)
 	})
 }
 

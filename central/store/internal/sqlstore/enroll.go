@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -25,7 +26,14 @@ func (s *DB) CreateEnrollmentToken(ctx context.Context, e store.EnrollmentToken,
 		}
 		_, err := t.exec(ctx, `INSERT INTO enrollment_tokens (id, door, hash, created_by, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)`,
 			e.ID, e.Door, store.HashSecret(secret), e.CreatedBy, e.CreatedMs, e.ExpiresMs)
-		return s.mapErr(err, "enrollment token "+e.ID, "id")
+		if err != nil {
+			return s.mapErr(err, "enrollment token "+e.ID, "id")
+		}
+		c, err := t.doorCenter(ctx, e.Door)
+		if err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Create, audit.ObjectEnrollmentToken, e.ID, []string{c}, nil, e)
 	})
 }
 
@@ -56,7 +64,11 @@ func (s *DB) RedeemEnrollment(ctx context.Context, secret string, key store.Door
 		if err := updated(res, err, "enrollment token", e.ID); err != nil {
 			return err
 		}
+		unused := e
 		e.UsedMs = key.EnrolledMs
+		if err := t.auditRedeem(ctx, unused, e, key); err != nil {
+			return err
+		}
 		res, err = t.exec(ctx, `UPDATE door_keys SET key_sha256 = ?, enrolled_ms = ? WHERE door = ?`, key.KeySHA256, key.EnrolledMs, e.Door)
 		if err != nil {
 			return fmt.Errorf("door key of %s: %w", e.Door, err)

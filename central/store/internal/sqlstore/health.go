@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -91,6 +92,7 @@ func (h *healthStore) SaveDoorHealth(ctx context.Context, x store.DoorHealth) er
 		return err
 	}
 	return h.db.write(ctx, func(t *wtx) error {
+		t.noAudit("a door's reported state is the door's, not a person's change")
 		if err := t.need(ctx, "door", "door", `SELECT 1 FROM doors WHERE id = ?`, x.Door); err != nil {
 			return err
 		}
@@ -120,6 +122,7 @@ func (h *healthStore) SetDoorCertificate(ctx context.Context, door string, notAf
 		return &domain.FieldError{Field: "cert_not_after_ms", Message: "required"}
 	}
 	return h.db.write(ctx, func(t *wtx) error {
+		t.noAudit("a certificate's expiry comes from the enrollment, audited there")
 		if err := t.need(ctx, "door", "door", `SELECT 1 FROM doors WHERE id = ?`, door); err != nil {
 			return err
 		}
@@ -195,6 +198,7 @@ func (h *healthStore) RaiseAlert(ctx context.Context, a store.Alert) (store.Aler
 	a.ID, a.ResolvedMs = timeID("al", a.RaisedMs), 0
 	raised := false
 	err = h.db.write(ctx, func(t *wtx) error {
+		t.noAudit("alerts are raised by the central from the doors' reports")
 		if a.Center == "" {
 			err := t.queryRow(ctx, `SELECT center_id FROM doors WHERE id = ?`, a.Door).Scan(&a.Center)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -228,6 +232,7 @@ func (h *healthStore) ResolveAlert(ctx context.Context, door string, kind store.
 	var a store.Alert
 	resolved := false
 	err := h.db.write(ctx, func(t *wtx) error {
+		t.noAudit("alerts are resolved by the central from the doors' reports")
 		var err error
 		a, err = scanAlert(t.queryRow(ctx, alertCols+` WHERE door = ? AND kind = ? AND resolved_ms IS NULL`+t.d.ForUpdate, door, string(kind)))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -305,7 +310,10 @@ func (h *healthStore) CreateWebhook(ctx context.Context, x store.Webhook) error 
 		}
 		_, err := t.exec(ctx, `INSERT INTO webhooks (id, center, url, secret, kinds, created_by, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			x.ID, x.Center, x.URL, x.Secret, store.JoinKinds(x.Kinds), x.CreatedBy, x.CreatedMs)
-		return h.db.mapErr(err, "webhook "+x.ID, "id")
+		if err != nil {
+			return h.db.mapErr(err, "webhook "+x.ID, "id")
+		}
+		return t.audit(ctx, audit.Create, "webhook", x.ID, orNetwork(centersOf(x.Center)), nil, x)
 	})
 }
 
@@ -325,18 +333,28 @@ func (h *healthStore) UpdateWebhook(ctx context.Context, x store.Webhook) error 
 			return err
 		}
 		res, err := t.exec(ctx, `UPDATE webhooks SET url = ?, secret = ?, kinds = ? WHERE id = ?`, x.URL, x.Secret, store.JoinKinds(x.Kinds), x.ID)
-		return updated(res, err, "webhook", x.ID)
+		if err := updated(res, err, "webhook", x.ID); err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Update, "webhook", x.ID, orNetwork(centersOf(x.Center)), old, x)
 	})
 }
 
 // DeleteWebhook implements store.HealthStore (its delivery log goes with it).
 func (h *healthStore) DeleteWebhook(ctx context.Context, id string) error {
 	return h.db.write(ctx, func(t *wtx) error {
+		old, err := scanWebhook(t.queryRow(ctx, webhookCols+` WHERE id = ?`+t.d.ForUpdate, id))
+		if err := one(err, "webhook", id); err != nil {
+			return err
+		}
 		if _, err := t.exec(ctx, `DELETE FROM webhook_deliveries WHERE webhook = ?`, id); err != nil {
 			return fmt.Errorf("deliveries of webhook %s: %w", id, err)
 		}
 		res, err := t.exec(ctx, `DELETE FROM webhooks WHERE id = ?`, id)
-		return updated(res, err, "webhook", id)
+		if err := updated(res, err, "webhook", id); err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Delete, "webhook", id, orNetwork(centersOf(old.Center)), old, nil)
 	})
 }
 
@@ -366,6 +384,7 @@ func (h *healthStore) LogDelivery(ctx context.Context, d store.Delivery) error {
 	}
 	d.ID = timeID("dl", d.AtMs)
 	return h.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the delivery log is the central's own record of its attempts")
 		_, err := t.exec(ctx, `INSERT INTO webhook_deliveries (id, webhook, alert, event, attempt, http_status, ok, error, at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Webhook, d.Alert, d.Event, d.Attempt, d.HTTPStatus, boolInt(d.OK), d.Error, d.AtMs)
 		if err != nil && h.db.d.IsForeignKey(err) {
@@ -423,13 +442,19 @@ func (h *healthStore) SaveCommand(ctx context.Context, c store.CommandRecord) er
 		_, err := t.exec(ctx, `INSERT INTO door_commands (id, door, center, action, seconds, by_token, issued_ms, expires_ms, delivery, error, signed)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, c.ID, c.Door, c.Center, c.Action, c.Seconds, c.By, c.IssuedMs, c.ExpiresMs, c.Delivery, c.Error,
 			base64.StdEncoding.EncodeToString(c.Signed))
-		return h.db.mapErr(err, "command "+c.ID, "id")
+		if err != nil {
+			return h.db.mapErr(err, "command "+c.ID, "id")
+		}
+		rec := c
+		rec.Signed = nil // the door's copy; what was asked is the rest
+		return t.audit(ctx, audit.Create, "door_command", c.ID, orNetwork(centersOf(c.Center)), nil, rec)
 	})
 }
 
 // CommandExecuted implements store.HealthStore.
 func (h *healthStore) CommandExecuted(ctx context.Context, door, id string, atMs int64) error {
 	return h.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the door reports a command executed")
 		_, err := t.exec(ctx, `UPDATE door_commands SET executed_ms = ? WHERE id = ? AND door = ? AND executed_ms IS NULL`, atMs, id, door)
 		if err != nil {
 			return fmt.Errorf("command %s executed: %w", id, err)
@@ -460,6 +485,7 @@ func (h *healthStore) PendingCommands(ctx context.Context, door string, nowMs in
 // MarkCommandSent implements store.HealthStore.
 func (h *healthStore) MarkCommandSent(ctx context.Context, id string) error {
 	return h.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the central marks its own resend")
 		_, err := t.exec(ctx, `UPDATE door_commands SET delivery = ? WHERE id = ? AND delivery = ?`, store.CommandSent, id, store.CommandQueued)
 		if err != nil {
 			return fmt.Errorf("command %s sent: %w", id, err)

@@ -43,6 +43,7 @@ func (o *outboxStore) Enqueue(ctx context.Context, m store.OutboxMail) (store.Ou
 	var existing store.OutboxMail
 	dup := false
 	err := o.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the e-mail outbox holds notices of changes audited where they are made")
 		var err error
 		existing, dup, err = t.enqueueMail(ctx, o.db, &m)
 		return err
@@ -95,6 +96,7 @@ func (o *outboxStore) Claim(ctx context.Context, owner string, nowMs, leaseUntil
 	}
 	var out []store.OutboxMail
 	err := o.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the e-mail outbox holds notices of changes audited where they are made")
 		out = out[:0]
 		rows, err := t.query(ctx, `SELECT id FROM mail_outbox WHERE status = ? AND next_ms <= ? AND lease_until_ms <= ?
 			ORDER BY next_ms, id LIMIT `+strconv.Itoa(limit)+lock, store.MailQueued, nowMs, nowMs)
@@ -146,6 +148,7 @@ func (o *outboxStore) Claim(ctx context.Context, owner string, nowMs, leaseUntil
 // Sent implements store.OutboxStore.
 func (o *outboxStore) Sent(ctx context.Context, id string, nowMs int64) error {
 	return o.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the e-mail outbox holds notices of changes audited where they are made")
 		res, err := t.exec(ctx, `UPDATE mail_outbox SET status = ?, attempts = attempts + 1, last_error = '', done_ms = ?, message = ?,
 			lease_owner = '', lease_until_ms = 0 WHERE id = ? AND status = ?`, store.MailSent, nowMs, []byte{}, id, store.MailQueued)
 		return o.settled(ctx, t, res, err, id, "")
@@ -155,6 +158,7 @@ func (o *outboxStore) Sent(ctx context.Context, id string, nowMs int64) error {
 // Retry implements store.OutboxStore.
 func (o *outboxStore) Retry(ctx context.Context, id, owner string, nextMs int64, lastErr string) error {
 	return o.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the e-mail outbox holds notices of changes audited where they are made")
 		res, err := t.exec(ctx, `UPDATE mail_outbox SET attempts = attempts + 1, last_error = ?, next_ms = ?, lease_owner = '', lease_until_ms = 0
 			WHERE id = ? AND status = ? AND lease_owner = ?`, cutErr(lastErr), nextMs, id, store.MailQueued, owner)
 		return o.settled(ctx, t, res, err, id, owner)
@@ -164,6 +168,7 @@ func (o *outboxStore) Retry(ctx context.Context, id, owner string, nextMs int64,
 // Fail implements store.OutboxStore.
 func (o *outboxStore) Fail(ctx context.Context, id, owner string, nowMs int64, lastErr string) error {
 	return o.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the e-mail outbox holds notices of changes audited where they are made")
 		res, err := t.exec(ctx, `UPDATE mail_outbox SET status = ?, attempts = attempts + 1, last_error = ?, done_ms = ?, message = ?,
 			lease_owner = '', lease_until_ms = 0 WHERE id = ? AND status = ? AND lease_owner = ?`,
 			store.MailFailed, cutErr(lastErr), nowMs, []byte{}, id, store.MailQueued, owner)

@@ -49,13 +49,23 @@ func (t *wtx) retireCenter(ctx context.Context, id string, now time.Time) error 
 		return fmt.Errorf("tokens of center %s: %w", id, err)
 	}
 	for _, c := range changes {
+		old, err := t.tokenBefore(ctx, c.token)
+		if err != nil {
+			return err
+		}
 		if len(c.centers) == 0 {
 			_, err = t.exec(ctx, `DELETE FROM api_tokens WHERE id = ?`, c.token)
+			if err == nil {
+				err = t.revokeSubject(ctx, store.SubjectAPIToken, c.token)
+			}
 		} else {
 			_, err = t.exec(ctx, `UPDATE api_tokens SET centers = ? WHERE id = ?`, joinIDs(c.centers), c.token)
 		}
 		if err != nil {
 			return fmt.Errorf("revoke token %s of center %s: %w", c.token, id, err)
+		}
+		if err := t.auditRetiredToken(ctx, old, c.centers); err != nil {
+			return err
 		}
 	}
 	if _, err := t.exec(ctx, `INSERT INTO deleted_centers (id, deleted_ms) VALUES (?, ?)`, id, now.UnixMilli()); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/settings"
 )
@@ -69,7 +71,7 @@ func (s *DB) SaveSettings(ctx context.Context, v settings.Version) (settings.Ver
 			return s.mapErr(err, fmt.Sprintf("settings version %d", v.Number), "version")
 		}
 		t.changed(domain.Change{Kind: domain.KindSettings, SettingsVersion: v.Number})
-		return nil
+		return t.audit(ctx, audit.Create, "settings", strconv.FormatInt(v.Number, 10), orNetwork(nil), nil, v)
 	})
 	if err != nil {
 		return settings.Version{}, err

@@ -1,0 +1,171 @@
+// Package booking is the booking site's domain below the web pages: places
+// (desk pools and meeting rooms of each center), booking rules (per center,
+// with network defaults), availability ("where can I work on Tuesday
+// 9–17?", a center's week), and booking for members — book, change,
+// cancel, recurring bookings, cancelling a date range — so that a center is
+// never overbooked.
+//
+// Use it through a Service over the central's store:
+//
+//	svc := booking.New(st, booking.Options{})
+//	free, err := svc.Availability(ctx, booking.Query{Start: t9, End: t17, People: 1})
+//	b, err := svc.Book(ctx, booking.Request{MemberID: "m1", CenterID: "c1", Start: t9, End: t17})
+//	var be *booking.Error
+//	if errors.As(err, &be) { /* be.Code, be.Field: show it in the member's language */ }
+//
+// Every refusal is a *Error with a stable machine Code (see the Code
+// constants) and the Field it is about, so that the site translates it.
+// Capacity is enforced by the store inside the booking's transaction
+// (store.ErrFull for desks, store.ErrOverlap for rooms, on SQLite and
+// PostgreSQL); the rules are checked here first. Bookings are written
+// through the store, whose change feed brings each booking and
+// cancellation to the doors' whitelists.
+package booking
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/metrics"
+)
+
+// Refusal codes (Error.Code). They are stable: the site maps each to a
+// sentence in the member's language.
+const (
+	CodeInvalid          = "invalid"                // malformed input (Field says which)
+	CodeUnknownCenter    = "unknown_center"         // no such center
+	CodeUnknownRoom      = "unknown_room"           // no such room at the center
+	CodeUnknownMember    = "unknown_member"         // no such member
+	CodeUnknownBooking   = "unknown_booking"        // no such booking of the member
+	CodeMemberSuspended  = "member_suspended"       // the member may not book
+	CodeInPast           = "in_the_past"            // starts before now
+	CodeTooFarAhead      = "too_far_ahead"          // past max_advance_days
+	CodeTooShort         = "too_short"              // under min_minutes
+	CodeTooLong          = "too_long"               // over max_minutes
+	CodeClosed           = "outside_opening_hours"  // not within one opening span
+	CodeTooManyOpen      = "too_many_open_bookings" // max_open_bookings reached
+	CodeNomadsNoRooms    = "rooms_not_for_nomads"   // nomads_book_rooms is off
+	CodeRoomTooSmall     = "room_too_small"         // people over the room's capacity
+	CodeNoDesks          = "no_desk_left"           // the desk pool is full then
+	CodeRoomTaken        = "room_taken"             // the room is booked then
+	CodeNoDeskPool       = "no_desks"               // the center has no desks to book
+	CodeDeadlinePassed   = "cancel_deadline_passed" // too late to change or cancel
+	CodeAlreadyCancelled = "already_cancelled"      // the booking is cancelled
+	CodeStarted          = "already_started"        // the booking has started
+)
+
+// Error is a refused booking request: a machine Code, the Field of the
+// request it is about and an English Message for logs and API clients.
+type Error struct {
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return e.Code + ": " + e.Field + ": " + e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+func refuse(code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Options configure a Service.
+type Options struct {
+	Now     func() time.Time  // default time.Now
+	Logger  *slog.Logger      // default slog.Default()
+	Metrics *metrics.Registry // optional: refusals by code, bookings made
+	// NewID makes booking ids (default: "bk-" and 16 random hex digits).
+	NewID func() string
+}
+
+// Service books places. It holds no state of its own besides its
+// configuration: several may share one store (and replicas one database).
+type Service struct {
+	st      store.Store
+	ps      store.PlaceStore
+	now     func() time.Time
+	log     *slog.Logger
+	newID   func() string
+	refused *metrics.CounterVec
+	made    *metrics.Counter
+}
+
+// New returns a Service over the store.
+func New(st store.Store, opts Options) *Service {
+	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID}
+	if st != nil {
+		s.ps = st.Places()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.newID == nil {
+		s.newID = func() string {
+			b := make([]byte, 8)
+			_, _ = rand.Read(b)
+			return "bk-" + hex.EncodeToString(b)
+		}
+	}
+	reg := opts.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	s.refused = reg.CounterVec("swc_booking_refused_total", "Booking requests refused, by code.", "code")
+	s.made = reg.Counter("swc_booking_made_total", "Bookings made through the booking service.")
+	return s
+}
+
+// fail logs and counts a refusal; other errors pass unchanged.
+func (s *Service) fail(ctx context.Context, op string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		s.refused.With(e.Code).Inc()
+		s.log.InfoContext(ctx, "booking: refused", "op", op, "code", e.Code, "field", e.Field, "message", e.Message)
+	}
+	return err
+}
+
+// storeErr turns the store's refusals into *Error and wraps the rest.
+func storeErr(err error, b *domain.Booking) error {
+	var fe *domain.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrFull):
+		return refuse(CodeNoDesks, "start", "every desk of center %s is booked at some time between %s and %s", b.CenterID, stamp(b.Start), stamp(b.End))
+	case errors.Is(err, store.ErrTooMany):
+		return refuse(CodeTooManyOpen, "member_id", "member %s holds the most open bookings allowed", b.MemberID)
+	case errors.Is(err, store.ErrOverlap):
+		return refuse(CodeRoomTaken, "room_id", "room %s is booked at some time between %s and %s", b.RoomID, stamp(b.Start), stamp(b.End))
+	case errors.As(err, &fe):
+		return refuse(CodeInvalid, fe.Field, "%s", fe.Message)
+	case errors.Is(err, store.ErrMissingRef):
+		var se *store.Error
+		if errors.As(err, &se) {
+			switch se.Field {
+			case "member_id":
+				return refuse(CodeUnknownMember, "member_id", "no member %s", b.MemberID)
+			case "room_id":
+				return refuse(CodeUnknownRoom, "room_id", "center %s has no room %s", b.CenterID, b.RoomID)
+			}
+		}
+		return refuse(CodeUnknownCenter, "center_id", "no center %s", b.CenterID)
+	}
+	return fmt.Errorf("booking %s: %w", b.ID, err)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
