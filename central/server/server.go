@@ -113,6 +113,9 @@ type Config struct {
 
 	// Mail is the SMTP relay (see mail.go); the zero value disables mail.
 	Mail mail.Config
+	// Alerts tunes the door alerts (see alerts.go); their thresholds are
+	// the stored network settings.
+	Alerts AlertsConfig
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -354,7 +357,8 @@ func (s *Server) startHTTP() error {
 	s.httpLn = ln
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
-		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup}}))
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
+		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {
