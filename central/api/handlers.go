@@ -837,6 +837,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, p *principal
 		return q.err
 	}
 	pg, err := s.st.ListEvents(r.Context(), f)
+	for i := range pg.Items {
+		pg.Items[i] = pg.Items[i].WithDoorSeq()
+	}
 	return sendPage(w, pg, err)
 }
 

@@ -399,5 +399,19 @@ type Event struct {
 	Door       string `json:"door"`
 	Center     string `json:"center,omitempty"`
 	ReceivedMs int64  `json:"received_ms"`
+	// DoorSeq is the number the door gave the event in its own store (the
+	// door's journal and logs show it); StoreSlot tells the door's stores
+	// apart (0: a door without store identities, then 1, 2, ... for each
+	// store in the order the central first heard of it). The central keeps
+	// the event as Seq = StoreSlot×2^32 + DoorSeq, unique per door. The
+	// store leaves both zero; WithDoorSeq fills them for showing.
+	DoorSeq   uint64 `json:"door_seq,omitempty"`
+	StoreSlot uint64 `json:"store_slot,omitempty"`
 	protocol.Event
+}
+
+// WithDoorSeq returns e with DoorSeq and StoreSlot taken from its Seq.
+func (e Event) WithDoorSeq() Event {
+	e.StoreSlot, e.DoorSeq = e.Seq>>32, e.Seq&protocol.MaxSeq
+	return e
 }
