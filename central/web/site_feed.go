@@ -128,7 +128,7 @@ func (w *Web) sendNotice(ctx context.Context, r *http.Request, v *viewer, kind n
 	when := span(l, b.Start, b.End, loc)
 	to := (&netmail.Address{Name: v.Member.Name, Address: v.Member.Email}).String()
 	m := mail.Message{To: to, Subject: l.T("site.mail."+string(kind)+".subject", "place", place, "when", when),
-		Text: l.T("site.mail."+string(kind)+".text", "name", v.Member.Name, "place", place, "when", when, "link", siteBase(r)+SitePrefix),
+		Text:        l.T("site.mail."+string(kind)+".text", "name", v.Member.Name, "place", place, "when", when, "link", siteBase(r)+SitePrefix),
 		Attachments: []mail.Attachment{{Filename: "booking.ics", ContentType: calendar.ContentType(method), Data: ics}}}
 	_, _, err = w.cfg.Mail.Enqueue(ctx, fmt.Sprintf("booking:%s:%s:%d", b.ID, kind, seq), m)
 	return err

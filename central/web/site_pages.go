@@ -99,7 +99,9 @@ func refusalOf(err error) *refusal {
 	return nil
 }
 
-func invalid(field string) error { return &booking.Error{Code: booking.CodeInvalid, Field: field, Message: "invalid " + field} }
+func invalid(field string) error {
+	return &booking.Error{Code: booking.CodeInvalid, Field: field, Message: "invalid " + field}
+}
 
 // siteRow is one booking as the pages show it, in its center's zone.
 type siteRow struct {

@@ -119,7 +119,7 @@ type Web struct {
 	done     chan struct{}
 
 	booking    *booking.Service
-	noMail     sync.Once         // logs once that booking e-mails are off
+	noMail     sync.Once        // logs once that booking e-mails are off
 	mailFailed *metrics.Counter // booking e-mails that could not be queued
 }
 

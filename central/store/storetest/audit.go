@@ -159,7 +159,10 @@ func auditCases() []auditCase {
 			return s.UpdateBooking(ctx, booking("k3", "m1", "c2", "r2", 1, 3))
 		}, want: []wantRow{{audit.Update, audit.ObjectBooking, "k3", []string{"c1", "c2"}, `"room_id":"r1"`, `"room_id":"r2"`}}},
 		{verb: "Site.BumpBookingRevision", exempt: "a booking's revision counts its changes, each audited on the booking itself",
-			run: func(ctx context.Context, s store.Store) error { _, err := s.Site().BumpBookingRevision(ctx, "k3"); return err }},
+			run: func(ctx context.Context, s store.Store) error {
+				_, err := s.Site().BumpBookingRevision(ctx, "k3")
+				return err
+			}},
 		{verb: "Site.ResetFeedToken", run: func(ctx context.Context, s store.Store) error {
 			return s.Site().ResetFeedToken(ctx, "m1", auditFeedSecret, now)
 		}, want: []wantRow{{audit.Create, "member_feed", "m1", []string{"c1"}, "", `"member_id":"m1"`}}},
