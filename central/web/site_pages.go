@@ -439,19 +439,6 @@ type bookForm struct {
 
 func (w *Web) readBookForm(ctx context.Context, get func(string) string, pl *places) (bookForm, *time.Location, error) {
 	f := bookForm{Center: get("center"), Room: get("room"), Date: get("date"), From: get("from"), To: get("to"), People: 1, Repeat: 1, Every: 1}
-	num := func(name string, dst *int, lo, hi int) error {
-		if s := get(name); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < lo || n > hi {
-				return invalid(name)
-			}
-			*dst = n
-		}
-		return nil
-	}
-	if err := cmp.Or(num("people", &f.People, 1, siteMaxPeople), num("repeat", &f.Repeat, 1, booking.MaxOccurrences), num("every", &f.Every, 1, 8)); err != nil {
-		return f, w.loc, err
-	}
 	if protocol.ValidID(f.Center) != nil {
 		return f, w.loc, &booking.Error{Code: booking.CodeUnknownCenter, Field: "center_id", Message: "no center"}
 	}
@@ -460,6 +447,20 @@ func (w *Web) readBookForm(ctx context.Context, get func(string) string, pl *pla
 		return f, w.loc, err
 	}
 	f.CenterName, f.RoomName, f.Zone = c.Name, pl.roomName(ctx, f.Room), loc.String()
+	num := func(name, field string, dst *int, lo, hi int) error {
+		if s := get(name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < lo || n > hi {
+				return invalid(field)
+			}
+			*dst = n
+		}
+		return nil
+	}
+	if err := cmp.Or(num("people", "people", &f.People, 1, siteMaxPeople), num("repeat", "count", &f.Repeat, 1, booking.MaxOccurrences),
+		num("every", "every_weeks", &f.Every, 1, 8)); err != nil {
+		return f, loc, err
+	}
 	return f, loc, nil
 }
 
