@@ -53,7 +53,9 @@ func (h *ownHours) Statement(_ context.Context, member string, p credit.Period) 
 		{MemberID: member, CenterID: "c1", Start: start, End: start.Add(150 * time.Minute), Credited: true, CreditedMinutes: 150}}}, nil
 }
 
-func (h *ownHours) DailyMinutes(context.Context, string, credit.Period) ([]int64, error) { return nil, nil }
+func (h *ownHours) DailyMinutes(context.Context, string, credit.Period) ([]int64, error) {
+	return nil, nil
+}
 
 func everyDayHours() domain.OpeningHours {
 	var h domain.OpeningHours
@@ -63,7 +65,7 @@ func everyDayHours() domain.OpeningHours {
 	return h
 }
 
-func newSite(t *testing.T, outbox *mail.Outbox) *site {
+func newSite(t *testing.T, withMail func(store.Store) *mail.Outbox) *site {
 	t.Helper()
 	ctx := audit.WithSystem(context.Background(), "test")
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "swc.db"), sqlite.Options{})
@@ -77,8 +79,9 @@ func newSite(t *testing.T, outbox *mail.Outbox) *site {
 	require.NoError(t, st.CreateMember(ctx, domain.Member{ID: "n1", Name: "Nora Nomad", Email: "nora@example.org", Status: domain.MemberActive}))
 	require.NoError(t, st.CreateMember(ctx, domain.Member{ID: "m2", Name: "Bert Leuven", Email: "bert@example.org", Status: domain.MemberActive}))
 	s := &site{t: t, st: st, hours: &ownHours{}}
-	cfg := web.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hours: s.hours, Mail: outbox}
-	if outbox != nil {
+	cfg := web.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hours: s.hours}
+	if withMail != nil {
+		cfg.Mail = withMail(st)
 		cfg.MailFrom = "Smart Work Centers <noreply@swc.example>"
 	}
 	s.w, err = web.New(cfg)
