@@ -77,7 +77,7 @@ func TestSiteBookingMails(t *testing.T) {
 
 	// The feed shows the booking at its last revision.
 	r = s.post("/my/calendar/reset", "en", url.Values{})
-	feed := regexp.MustCompile(`id="feed-url"[^>]*value="([^"]+)"`).FindStringSubmatch(r.body)[1]
+	feed := regexp.MustCompile(`id="feed-url"[^>]*>([^<]+)</textarea>`).FindStringSubmatch(r.body)[1]
 	res, err := http.Get(feed)
 	require.NoError(t, err)
 	defer res.Body.Close()

@@ -399,7 +399,7 @@ func TestSiteCalendarFeed(t *testing.T) {
 	feedURL := func() string {
 		r := s.post("/my/calendar/reset", "en", url.Values{})
 		require.Equal(t, 200, r.code, r.body)
-		m := regexp.MustCompile(`id="feed-url"[^>]*value="([^"]+)"`).FindStringSubmatch(r.body)
+		m := regexp.MustCompile(`id="feed-url"[^>]*>([^<]+)</textarea>`).FindStringSubmatch(r.body)
 		require.NotNil(t, m, r.body)
 		return m[1]
 	}
