@@ -367,7 +367,9 @@ func (s *Server) startHTTP() error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", s.Web) // the dashboard
+	mux.Handle("/", s.Web)             // the dashboard
+	mux.Handle(web.MeAPIPrefix, s.Web) // the member-facing API: the member's session, served by the web layer
+	mux.Handle(web.MeAPIPrefix+"/", s.Web)
 	s.httpSrv = &http.Server{
 		Handler:           api.LogRequests(s.log, mux),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -58,6 +58,7 @@ func (w *Web) siteRoutes() {
 	m.Handle("GET "+SitePrefix+"calendar", w.memberPage(w.siteCalendar))
 	m.Handle("POST "+SitePrefix+"calendar/reset", w.memberPage(w.siteCalendarReset))
 	m.HandleFunc("GET "+SitePrefix+"calendar/{file}", w.siteFeed)
+	w.meRoutes()
 }
 
 // sitePageNames are the booking site's templates (AreaMember).
