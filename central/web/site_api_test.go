@@ -72,7 +72,7 @@ func TestSiteMemberAPI(t *testing.T) {
 		"message": "Tous les bureaux sont pris à un moment de ce créneau. (De)"}, out)
 	for _, tc := range []struct {
 		name, body, code, field string
-		status              int
+		status                  int
 	}{
 		{"bad time", `{"center_id":"c2","start":"tuesday","end":"` + at(day, 17) + `"}`, "invalid", "start", 400},
 		{"unknown field", `{"centre":"c2"}`, "invalid", "body", 400},
