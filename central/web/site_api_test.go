@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/web"
 )
 
@@ -136,4 +137,28 @@ func TestMeAPIMounted(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, code, out)
 	code, _ = n.apiAs("admin", "GET", "/members/n1/bookings", nil)
 	require.Equal(t, 200, code, "the token API is still there")
+}
+
+// TestMemberAPIDocumented: every /me operation of the OpenAPI document is
+// routed to the member API here (a request without a session is answered
+// 401 in the API's JSON shape, not 404 or 405).
+func TestMemberAPIDocumented(t *testing.T) {
+	s := newSite(t, nil)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(api.OpenAPI(), &doc))
+	s.cookie = "nobody"
+	n := 0
+	for path, ops := range doc.Paths {
+		if path != "/me" && !strings.HasPrefix(path, "/me/") {
+			continue
+		}
+		for method := range ops {
+			code, out := s.apiCall(strings.ToUpper(method), api.Prefix+strings.ReplaceAll(path, "{booking_id}", "bk1"), "", "{}", true)
+			require.Equal(t, http.StatusUnauthorized, code, "%s %s: %v", method, path, out)
+			n++
+		}
+	}
+	require.Equal(t, 8, n)
 }
