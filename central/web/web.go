@@ -26,6 +26,15 @@
 // chart, the month's settlement with CSV download), door pages (status,
 // recent events, signed remote commands) and member lookup (badges,
 // bookings, passes, visits, statement).
+//
+// The booking site (issue 15, site_*.go) is the members' side under
+// SitePrefix, for a member's session: find a place (network or one center,
+// each in its own time zone), a center's week, book once or every week,
+// change, cancel, cancel a date range, my hours, my door refusals, and the
+// private calendar feed (GET /my/calendar/{token}.ics, token-protected);
+// booking e-mails with an .ics go through Config.Mail. The member API
+// (MeAPIPrefix, site_api.go) offers the same as JSON on the member's
+// session.
 package web
 
 import (
