@@ -99,3 +99,17 @@ func onlyICS(t *testing.T, m mailtest.Message, method string) string {
 	require.Equal(t, "booking.ics", a.Filename)
 	return strings.ReplaceAll(string(a.Data), "\r\n ", "")
 }
+
+// TestSiteWithoutMail: without a mail relay, booking works, no e-mail is
+// queued and the site says so once in its log, not once per booking.
+func TestSiteWithoutMail(t *testing.T) {
+	s := newSite(t, nil)
+	for _, span := range [][2]string{{"09:00", "11:00"}, {"13:00", "15:00"}} {
+		r := s.post("/my/bookings", "en", bookForm("c2", "", tuesday(), span[0], span[1]))
+		require.Equal(t, http.StatusSeeOther, r.code, r.body)
+	}
+	require.Len(t, s.log.lines(map[string]any{"msg": "web: no mail relay configured: booking e-mails are not sent"}), 1)
+	n, err := s.st.Outbox().Depth(context.Background())
+	require.NoError(t, err)
+	require.Zero(t, n)
+}

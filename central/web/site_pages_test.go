@@ -36,6 +36,7 @@ type site struct {
 	cookie string
 	csrf   string
 	hours  *ownHours
+	log    *syncBuffer
 }
 
 // ownHours is the ledger as the site sees it: it records which member's
@@ -78,8 +79,8 @@ func newSite(t *testing.T, withMail func(store.Store) *mail.Outbox) *site {
 	require.NoError(t, st.Places().PutDeskPool(ctx, domain.DeskPool{CenterID: "c2", Capacity: 2}))
 	require.NoError(t, st.CreateMember(ctx, domain.Member{ID: "n1", Name: "Nora Nomad", Email: "nora@example.org", Status: domain.MemberActive}))
 	require.NoError(t, st.CreateMember(ctx, domain.Member{ID: "m2", Name: "Bert Leuven", Email: "bert@example.org", Status: domain.MemberActive}))
-	s := &site{t: t, st: st, hours: &ownHours{}}
-	cfg := web.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hours: s.hours}
+	s := &site{t: t, st: st, hours: &ownHours{}, log: &syncBuffer{}}
+	cfg := web.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(s.log, nil)), Hours: s.hours}
 	if withMail != nil {
 		cfg.Mail = withMail(st)
 		cfg.MailFrom = "Smart Work Centers <noreply@swc.example>"
