@@ -14,6 +14,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/smartworkcenters/swc/central/booking"
 	"io"
 	"log/slog"
 	"net"
@@ -204,6 +205,8 @@ type Server struct {
 	Credit *crediting.Service
 	// Mail is the e-mail outbox (nil when no SMTP relay is configured).
 	Mail *mail.Outbox
+	// Booking is the booking service the API and the booking site share.
+	Booking *booking.Service
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -357,7 +360,7 @@ func (s *Server) startHTTP() error {
 	s.httpLn = ln
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
-		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, Booking: s.Booking, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
 		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -368,7 +371,9 @@ func (s *Server) startHTTP() error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", s.Web) // the dashboard
+	mux.Handle("/", s.Web)             // the dashboard
+	mux.Handle(web.MeAPIPrefix, s.Web) // the member-facing API: the member's session, served by the web layer
+	mux.Handle(web.MeAPIPrefix+"/", s.Web)
 	s.httpSrv = &http.Server{
 		Handler:           api.LogRequests(s.log, mux),
 		ReadHeaderTimeout: 10 * time.Second,

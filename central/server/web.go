@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/web"
@@ -19,8 +20,13 @@ import (
 func (s *Server) startDashboard() error {
 	s.Commands = api.NewCommander(s.Store, s.Signer, s.Ingest.PublishCommand, s.log, s.Metrics, nil)
 	hours := ledgerHours{Service: s.Credit, results: s.Store.Credit()}
+	s.Booking = booking.New(s.Store, booking.Options{Logger: s.log, Metrics: s.Metrics})
+	var from string
+	if a := s.cfg.Mail.FromAddress(); a != nil {
+		from = a.String()
+	}
 	w, err := web.New(web.Config{Store: s.Store, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
-		Hours: hours, Logger: s.log, Metrics: s.Metrics})
+		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from})
 	if err != nil {
 		return err
 	}

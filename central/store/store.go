@@ -158,6 +158,8 @@ type Store interface {
 	SettingsStore
 	// Places returns the booking site's storage in the same database.
 	Places() PlaceStore
+	// Site returns the booking site's feed tokens and booking revisions.
+	Site() SiteStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

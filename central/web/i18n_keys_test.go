@@ -137,6 +137,7 @@ func dynamicKeys() map[string][]string {
 		"source.":         str(string(credit.SourceBooking), string(credit.SourceWalkIn), string(credit.SourceBookingAndWalkIn)),
 		"why.":            str("", string(credit.WhyHomeCenter), string(credit.WhyNoShow), string(credit.WhyNoPass), string(credit.WhyStaff), string(credit.WhyClosed)),
 	}
+	out["site.error."], out["site.field."] = siteErrorCodes(), siteFields()
 	for _, k := range eventKinds() {
 		out["kind."] = append(out["kind."], string(k))
 	}

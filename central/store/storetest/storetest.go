@@ -172,6 +172,8 @@ func Run(t *testing.T, open Factory) {
 		{"SessionsInvalid", testSessionsInvalid},
 		{"SessionsOfDeletedToken", testSessionsOfDeletedToken},
 		{"SessionsConcurrent", testSessionsConcurrent},
+		{"SiteFeeds", testSiteFeeds},
+		{"SiteRevisions", testSiteRevisions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
