@@ -154,6 +154,9 @@ type Store interface {
 	SettingsStore
 	// Places returns the booking site's storage in the same database.
 	Places() PlaceStore
+	// CheckIns returns the bookings' check-ins and the release of room
+	// no-shows in the same database (checkin.go).
+	CheckIns() CheckInStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

@@ -32,7 +32,7 @@ var storeReads = []string{
 	// Accessors of sub-stores: their writes have cases named "Health.Verb"
 	// below, or are exempt in their own code (the e-mail outbox, derived
 	// door health and alerts, the booking site's places).
-	"Health", "Outbox", "SettingsHistory", "Places", "Sessions", "Token",
+	"Health", "Outbox", "SettingsHistory", "Places", "Sessions", "Token", "CheckIns",
 }
 
 // wantRow is an audit row a verb must leave.
