@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -103,7 +102,8 @@ type BookingRules struct {
 	// ReleaseAfterMinutes releases a room booking that nobody checked in to
 	// (a granted tap of the member at the center) this long after its
 	// start: the room is free again (0: never released). Rules stored or
-	// sent without it take DefaultReleaseAfterMinutes.
+	// sent without it take DefaultReleaseAfterMinutes (decode them over
+	// UndecodedBookingRules).
 	ReleaseAfterMinutes int `json:"release_after_minutes"`
 }
 
@@ -111,25 +111,13 @@ type BookingRules struct {
 // rules do not say.
 const DefaultReleaseAfterMinutes = 15
 
-// UnmarshalJSON decodes rules; a missing release_after_minutes is
-// DefaultReleaseAfterMinutes (rules stored before it existed keep the
-// default, not "never").
-func (r *BookingRules) UnmarshalJSON(b []byte) error {
-	type plain BookingRules
-	var aux struct {
-		plain
-		Release *int `json:"release_after_minutes"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*r = BookingRules(aux.plain)
-	r.ReleaseAfterMinutes = DefaultReleaseAfterMinutes
-	if aux.Release != nil {
-		r.ReleaseAfterMinutes = *aux.Release
-	}
-	return nil
+// UndecodedBookingRules is what JSON rules are decoded over: zero but for
+// ReleaseAfterMinutes, so that rules stored or sent before it existed keep
+// its default rather than "never".
+func UndecodedBookingRules() BookingRules {
+	return BookingRules{ReleaseAfterMinutes: DefaultReleaseAfterMinutes}
 }
+
 
 // DefaultBookingRules are the network defaults before the cooperative sets
 // any: 60 days ahead, 30 minutes to 12 hours, 20 open bookings, cancel up
