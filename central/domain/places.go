@@ -118,7 +118,6 @@ func UndecodedBookingRules() BookingRules {
 	return BookingRules{ReleaseAfterMinutes: DefaultReleaseAfterMinutes}
 }
 
-
 // DefaultBookingRules are the network defaults before the cooperative sets
 // any: 60 days ahead, 30 minutes to 12 hours, 20 open bookings, cancel up
 // to an hour before, nomads may book rooms, within opening hours, rooms
