@@ -18,7 +18,7 @@ import (
 
 // network is one central service (or several replicas) and its doors.
 type network struct {
-	t         *testing.T
+	t         testing.TB
 	centrals  []*central
 	mosquitto *servicetest.Mosquitto // nil with the embedded broker
 	broker    string                 // host:port doors connect to (through their proxies)
@@ -52,7 +52,7 @@ func variants(t *testing.T, f func(t *testing.T, mosquitto bool)) {
 	})
 }
 
-func newNetwork(t *testing.T, o netOpts) *network {
+func newNetwork(t testing.TB, o netOpts) *network {
 	t.Helper()
 	if o.replicas == 0 {
 		o.replicas = 1
