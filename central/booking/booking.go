@@ -98,8 +98,12 @@ type Options struct {
 	// NewID makes booking ids (default: "bk-" and 16 random hex digits).
 	NewID func() string
 	// CheckInGrace: a tap this long before a booking's start checks it in
-	// (DefaultCheckInGrace when 0; give it the crediting's grace).
+	// (DefaultCheckInGrace when 0).
 	CheckInGrace time.Duration
+	// GraceAt, when set, is the grace in force at a time (serve gives the
+	// crediting's, from the network settings), overriding CheckInGrace, so
+	// that a check-in and an attended booking are the same thing.
+	GraceAt func(ctx context.Context, at time.Time) time.Duration
 	// Mailer queues the no-show release notices (nil: none are sent).
 	Mailer Mailer
 }
@@ -115,6 +119,7 @@ type Service struct {
 	refused *metrics.CounterVec
 	made    *metrics.Counter
 	grace   time.Duration
+	graceAt func(ctx context.Context, at time.Time) time.Duration
 	mailer  Mailer
 
 	checkedIn *metrics.Counter
@@ -124,7 +129,7 @@ type Service struct {
 
 // New returns a Service over the store.
 func New(st store.Store, opts Options) *Service {
-	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID, grace: opts.CheckInGrace, mailer: opts.Mailer}
+	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID, grace: opts.CheckInGrace, graceAt: opts.GraceAt, mailer: opts.Mailer}
 	if s.grace <= 0 {
 		s.grace = DefaultCheckInGrace
 	}
@@ -193,6 +198,16 @@ func storeErr(err error, b *domain.Booking) error {
 		return refuse(CodeUnknownCenter, "center_id", "no center %s", b.CenterID)
 	}
 	return fmt.Errorf("booking %s: %w", b.ID, err)
+}
+
+// graceOf is the check-in grace in force at t.
+func (s *Service) graceOf(ctx context.Context, t time.Time) time.Duration {
+	if s.graceAt != nil {
+		if g := s.graceAt(ctx, t); g >= 0 {
+			return g
+		}
+	}
+	return s.grace
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

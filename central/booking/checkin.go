@@ -67,16 +67,17 @@ func (s *Service) CheckInTaps(ctx context.Context, door string, events []protoco
 // checkInTap checks in every booking of the member at the center that a
 // tap at `at` attends: start - grace ≤ at < end, confirmed or released.
 func (s *Service) checkInTap(ctx context.Context, center, door, member string, seq uint64, at time.Time) (int, error) {
+	grace := s.graceOf(ctx, at)
 	bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return s.st.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{center}, MemberID: member,
-			From: at, To: at.Add(s.grace + time.Millisecond), PageRequest: p})
+			From: at, To: at.Add(grace + time.Millisecond), PageRequest: p})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("booking: check-in of %s: %w", member, err)
 	}
 	n := 0
 	for _, b := range bs {
-		if b.Status == domain.BookingCancelled || at.Before(b.Start.Add(-s.grace)) || !at.Before(b.End) {
+		if b.Status == domain.BookingCancelled || at.Before(b.Start.Add(-grace)) || !at.Before(b.End) {
 			continue
 		}
 		changed, err := s.st.CheckIns().CheckIn(ctx, store.CheckIn{BookingID: b.ID, AtMs: at.UnixMilli(), Door: door, Seq: seq})

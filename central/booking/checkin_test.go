@@ -295,3 +295,27 @@ func TestReleaseAfterDoorCaughtUpWithoutTap(t *testing.T) {
 		require.Equal(t, b.ID, rep.Released[0].ID)
 	})
 }
+
+// TestCheckInGraceFromSettings checks the grace in force (Options.GraceAt,
+// the crediting's) bounds how early a tap checks a booking in.
+func TestCheckInGraceFromSettings(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc, _, b := checkInFixture(t, st, booking.Options{GraceAt: func(context.Context, time.Time) time.Duration { return 5 * time.Minute }})
+		for _, tc := range []struct {
+			name string
+			at   time.Time
+			want int
+		}{
+			{"10 minutes early: outside a 5-minute grace", at(0, 8, 50), 0},
+			{"5 minutes early", at(0, 8, 55), 1},
+		} {
+			n, err := svc.CheckInTaps(ctx, "front", []protocol.Event{tap(1, "m1", protocol.GrantedBooking, tc.at)})
+			require.NoError(t, err, tc.name)
+			require.Equal(t, tc.want, n, tc.name)
+		}
+		ins, err := svc.CheckIns(ctx, []string{b.ID})
+		require.NoError(t, err)
+		require.Equal(t, at(0, 8, 55).UnixMilli(), ins[b.ID].AtMs)
+	})
+}

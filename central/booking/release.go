@@ -143,7 +143,7 @@ func doorBehind(hs []store.DoorHealth) (Waiting, bool) {
 func (s *Service) checkInFromStored(ctx context.Context, b domain.Booking) (bool, error) {
 	evs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Event], error) {
 		return s.st.ListEvents(ctx, store.EventFilter{CenterIDs: []string{b.CenterID}, MemberID: b.MemberID,
-			Kind: protocol.EventTap, From: b.Start.Add(-s.grace), To: b.End, PageRequest: p})
+			Kind: protocol.EventTap, From: b.Start.Add(-s.graceOf(ctx, b.Start)), To: b.End, PageRequest: p})
 	})
 	if err != nil {
 		return false, fmt.Errorf("booking: release %s: events: %w", b.ID, err)

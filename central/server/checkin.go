@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/booking"
+	"github.com/smartworkcenters/swc/central/settings"
 )
 
 // startBooking makes the booking service that the API and the site share,
@@ -12,7 +14,14 @@ import (
 // both: check-ins are idempotent and a release is one conditional UPDATE,
 // so a booking is released, and its member e-mailed, once.
 func (s *Server) startBooking() {
-	opts := booking.Options{Logger: s.log, Metrics: s.Metrics}
+	opts := booking.Options{Logger: s.log, Metrics: s.Metrics, GraceAt: func(ctx context.Context, at time.Time) time.Duration {
+		v, err := settings.Current(ctx, s.Store, at)
+		if err != nil {
+			s.log.Warn("booking: check-in grace from the settings", "err", err)
+			return -1 // the default
+		}
+		return time.Duration(v.Settings.GraceMinutes) * time.Minute
+	}}
 	if s.Mail != nil {
 		opts.Mailer = s.Mail
 	}
