@@ -219,7 +219,10 @@ func TestReleaseWaitsForOfflineDoor(t *testing.T) {
 			require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "big", State: state, OutboxDepth: depth,
 				LastSeenMs: seen.UnixMilli(), StatusTimeMs: seen.UnixMilli(), UpdatedMs: seen.UnixMilli()}))
 		}
-		require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "front", State: store.DoorOnline, LastSeenMs: at(0, 9, 0).UnixMilli(), UpdatedMs: at(0, 9, 0).UnixMilli()}))
+		front := func(seen time.Time) {
+			require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "front", State: store.DoorOnline, LastSeenMs: seen.UnixMilli(), UpdatedMs: seen.UnixMilli()}))
+		}
+		front(at(0, 9, 16))
 		health(store.DoorOffline, 0, at(0, 8, 55))
 
 		for _, step := range []struct {
@@ -277,6 +280,8 @@ func TestReleaseWaitsForOfflineDoor(t *testing.T) {
 // release, which happens once the door is back and caught up without the
 // member's tap.
 func TestReleaseAfterDoorCaughtUpWithoutTap(t *testing.T) {
+	// Waits while the door is offline, while it reports undelivered
+	// events, and until it was heard from after the release time.
 	forEachStore(t, func(t *testing.T, st store.Store) {
 		ctx := context.Background()
 		svc, clk, b := checkInFixture(t, st, booking.Options{})
@@ -287,6 +292,23 @@ func TestReleaseAfterDoorCaughtUpWithoutTap(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, rep.Released)
 		require.Len(t, rep.Waiting, 1)
+		for _, step := range []struct {
+			name  string
+			h     store.DoorHealth
+			clock time.Time
+			why   string
+		}{
+			{"online, events not delivered", store.DoorHealth{Door: "big", State: store.DoorOnline, OutboxDepth: 2, LastSeenMs: at(0, 9, 21).UnixMilli()}, at(0, 9, 21), "outbox"},
+			{"online, empty outbox, last heard from before the release time", store.DoorHealth{Door: "big", State: store.DoorOnline, LastSeenMs: at(0, 9, 10).UnixMilli()}, at(0, 9, 22), "stale"},
+		} {
+			step.h.UpdatedMs = step.h.LastSeenMs
+			require.NoError(t, hs.SaveDoorHealth(ctx, step.h), step.name)
+			clk.Set(step.clock)
+			rep, err = svc.ReleaseNoShows(ctx)
+			require.NoError(t, err, step.name)
+			require.Empty(t, rep.Released, step.name)
+			require.Equal(t, []booking.Waiting{{Booking: b, Door: "big", Why: step.why}}, rep.Waiting, step.name)
+		}
 		require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "big", State: store.DoorOnline, LastSeenMs: at(0, 9, 30).UnixMilli(), UpdatedMs: at(0, 9, 30).UnixMilli()}))
 		clk.Set(at(0, 9, 30))
 		rep, err = svc.ReleaseNoShows(ctx)

@@ -24,9 +24,10 @@ import (
 // never released.
 //
 // A door that is offline, or whose last status reported events still in
-// its outbox, may hold the member's tap: while any door of the booking's
-// center is so, the release waits; once every door is online with an empty
-// outbox, the stored events decide (a tap found there checks the booking
+// its outbox, or that was not heard from since the release time, may hold
+// the member's tap: while any door of the booking's center is so, the
+// release waits; once every door is online, heard from after the release
+// time with an empty outbox, the stored events decide (a tap found there checks the booking
 // in and it is never released). The release is one conditional UPDATE in
 // the store, so of several replicas running the loop exactly one releases
 // a booking and sends its e-mail.
@@ -48,7 +49,7 @@ const releaseBatch = 500
 type Waiting struct {
 	Booking domain.Booking
 	Door    string
-	Why     string // "offline" or "outbox"
+	Why     string // "offline", "outbox" or "stale" (not heard from since the release time)
 }
 
 // ReleaseReport is what one pass of ReleaseNoShows did.
@@ -90,7 +91,7 @@ func (s *Service) ReleaseNoShows(ctx context.Context) (ReleaseReport, error) {
 			}
 			doors[b.CenterID] = hs
 		}
-		if w, behind := doorBehind(hs); behind {
+		if w, behind := doorBehind(hs, b.Start.Add(wait)); behind {
 			w.Booking = b
 			rep.Waiting = append(rep.Waiting, w)
 			continue
@@ -122,16 +123,22 @@ func (s *Service) ReleaseNoShows(ctx context.Context) (ReleaseReport, error) {
 	return rep, nil
 }
 
-// doorBehind returns the first door that may still hold taps: offline, or
-// whose last status reported a non-empty outbox. Doors that never reported
-// are not waited for (they hold no taps).
-func doorBehind(hs []store.DoorHealth) (Waiting, bool) {
+// doorBehind returns the first door that may still hold taps made before
+// due: offline ("offline"), or whose last status reported a non-empty
+// outbox ("outbox"), or not heard from since due ("stale": a link that died
+// silently is seen offline only when the broker's keepalive expires; a
+// status received after due with an empty outbox proves every earlier tap
+// was delivered). Doors that never reported are not waited for (they hold
+// no taps).
+func doorBehind(hs []store.DoorHealth, due time.Time) (Waiting, bool) {
 	for _, h := range hs {
 		switch {
 		case h.State == store.DoorOffline:
 			return Waiting{Door: h.Door, Why: "offline"}, true
 		case h.State == store.DoorOnline && h.OutboxDepth > 0:
 			return Waiting{Door: h.Door, Why: "outbox"}, true
+		case h.State == store.DoorOnline && h.LastSeenMs < due.UnixMilli():
+			return Waiting{Door: h.Door, Why: "stale"}, true
 		}
 	}
 	return Waiting{}, false
