@@ -92,11 +92,12 @@ type central struct {
 
 type centralOpts struct {
 	name       string
-	dir        string // data folder; shared by replicas for the signing key
-	brokerURL  string // external broker
-	passwdFile string // the central's password on it
-	db         string // PostgreSQL URL
-	token      string // an API token, for a replica whose store already has one
+	dir        string   // data folder; shared by replicas for the signing key
+	brokerURL  string   // external broker
+	passwdFile string   // the central's password on it
+	db         string   // PostgreSQL URL
+	token      string   // an API token, for a replica whose store already has one
+	args       []string // more serve flags
 }
 
 func startCentral(t testing.TB, o centralOpts) *central {
@@ -121,6 +122,7 @@ func startCentral(t testing.TB, o centralOpts) *central {
 	if o.db != "" {
 		args = append(args, "--db", o.db)
 	}
+	args = append(args, o.args...)
 	c.proc = proc{t: t, Proc: launch.Proc{Name: o.name, Args: args, Log: filepath.Join(filepath.Dir(o.dir), o.name+".log")}}
 	// Registered before the start, so that a start that fails the test
 	// leaves no process behind.

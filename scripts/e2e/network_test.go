@@ -34,6 +34,7 @@ type netOpts struct {
 	db        string // PostgreSQL URL; "" = SQLite in the data folder
 	doors     int
 	mqttExtra string
+	serveArgs []string // more swc-central serve flags
 }
 
 // The badges of the seeded network.
@@ -60,7 +61,7 @@ func newNetwork(t testing.TB, o netOpts) *network {
 	n := &network{t: t, doors: map[string]*door{}, secrets: map[string]string{}}
 	root := t.TempDir()
 	dataDir := filepath.Join(root, "data")
-	co := centralOpts{dir: dataDir, db: o.db}
+	co := centralOpts{dir: dataDir, db: o.db, args: o.serveArgs}
 	if o.mosquitto {
 		n.svcPass = "svc-" + fmt.Sprint(time.Now().UnixNano()) + "-secret"
 		pw := filepath.Join(root, "central-password")
