@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,9 @@ import (
 	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/mail/mailtest"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/store/postgres"
+	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/central/store/storetest"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -340,4 +344,69 @@ func TestCheckInGraceFromSettings(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, at(0, 8, 55).UnixMilli(), ins[b.ID].AtMs)
 	})
+}
+
+// TestReleaseAcrossReplicas: two central replicas, each with its own
+// connection pool to one PostgreSQL database (and, for SQLite, two handles
+// on one file), run the release at once: the booking is released once and
+// its member gets one e-mail.
+func TestReleaseAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) (store.Store, store.Store)
+	}{
+		{"sqlite", func(t *testing.T) (store.Store, store.Store) {
+			path := filepath.Join(t.TempDir(), "swc.db")
+			var out [2]store.Store
+			for i := range out {
+				s, err := sqlite.Open(ctx, path, sqlite.Options{})
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				out[i] = s
+			}
+			return out[0], out[1]
+		}},
+		{"postgres", func(t *testing.T) (store.Store, store.Store) {
+			url := storetest.PostgresSchema(t)
+			var out [2]store.Store
+			for i := range out {
+				s, err := postgres.Open(ctx, url, store.Options{})
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				out[i] = s
+			}
+			return out[0], out[1]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st1, st2 := tc.open(t)
+			srv := mailtest.Start(t, mailtest.Options{})
+			svc1, clk, b := checkInFixture(t, st1, booking.Options{Mailer: outbox(t, st1, srv, "replica-1")})
+			ob2 := outbox(t, st2, srv, "replica-2")
+			svc2 := booking.New(st2, booking.Options{Now: clk.Now, Mailer: ob2, Logger: quiet})
+			clk.Set(at(0, 9, 20))
+			var wg sync.WaitGroup
+			released := make([]int, 2)
+			for i, s := range []*booking.Service{svc1, svc2} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rep, err := s.ReleaseNoShows(ctx)
+					require.NoError(t, err)
+					released[i] = len(rep.Released)
+				}()
+			}
+			wg.Wait()
+			require.Equal(t, 1, released[0]+released[1], "one replica released it")
+			got, err := st2.Booking(ctx, b.ID)
+			require.NoError(t, err)
+			require.Equal(t, domain.BookingReleased, got.Status)
+			_, err = ob2.Flush(ctx)
+			require.NoError(t, err)
+			require.Len(t, srv.Wait(t, 1), 1)
+			require.Len(t, srv.Messages(), 1, "one e-mail")
+		})
+	}
 }
