@@ -131,9 +131,12 @@ type doorMem struct {
 }
 
 // fingerprint is the part of a door's state whose change is written at once.
+// Whether the outbox is empty is part of it: the release of room no-shows
+// (central/booking) waits for a door's stored state to say every event was
+// delivered.
 func fingerprint(h store.DoorHealth) string {
 	return h.State + "|" + strconv.FormatUint(h.WLVersion, 10) + "|" + strconv.FormatBool(h.ClockTrusted) + "|" +
-		h.DoorState + "|" + h.Reader + "|" + h.Firmware + "|" + h.Boot
+		h.DoorState + "|" + h.Reader + "|" + h.Firmware + "|" + h.Boot + "|" + strconv.FormatBool(h.OutboxDepth == 0)
 }
 
 // Engine observes doors, persists their state and raises and resolves alerts.

@@ -170,6 +170,7 @@ func (s *Server) table() []route {
 		{"POST", "/bookings", managers, s.createBooking},
 		{"POST", "/bookings/import", managers, s.importBookings},
 		{"GET", "/bookings/{id}", managers, s.getBooking},
+		{"GET", "/bookings/{id}/check-in", managers, s.getCheckIn},
 		{"PUT", "/bookings/{id}", managers, s.updateBooking},
 		{"DELETE", "/bookings/{id}", managers, s.deleteBooking},
 

@@ -223,6 +223,11 @@ func (b *Badge) Validate() error {
 const (
 	BookingConfirmed = "confirmed"
 	BookingCancelled = "cancelled"
+	// BookingReleased: a room booking nobody checked in to within the
+	// center's release_after_minutes, released by the central (the room is
+	// free again). It is a no-show: the crediting counts it as booked and
+	// not attended, per the no-show policy.
+	BookingReleased = "released"
 )
 
 // Booking is a reservation of a workspace (RoomID empty) or a meeting room at
@@ -323,8 +328,8 @@ func (b *Booking) Validate() error {
 	if b.End.Sub(b.Start) > MaxBookingLength {
 		return fieldErr("end", "booking longer than %v", MaxBookingLength)
 	}
-	if b.Status != BookingConfirmed && b.Status != BookingCancelled {
-		return fieldErr("status", "%q; want confirmed or cancelled", b.Status)
+	if b.Status != BookingConfirmed && b.Status != BookingCancelled && b.Status != BookingReleased {
+		return fieldErr("status", "%q; want confirmed, cancelled or released", b.Status)
 	}
 	return b.CreatedBy.Validate()
 }

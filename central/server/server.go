@@ -14,7 +14,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/smartworkcenters/swc/central/booking"
 	"io"
 	"log/slog"
 	"net"
@@ -30,6 +29,7 @@ import (
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
@@ -117,6 +117,9 @@ type Config struct {
 	// Alerts tunes the door alerts (see alerts.go); their thresholds are
 	// the stored network settings.
 	Alerts AlertsConfig
+	// ReleaseEvery is how often the release of room no-shows looks for
+	// bookings due (booking.DefaultReleaseEvery when 0).
+	ReleaseEvery time.Duration
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -205,7 +208,8 @@ type Server struct {
 	Credit *crediting.Service
 	// Mail is the e-mail outbox (nil when no SMTP relay is configured).
 	Mail *mail.Outbox
-	// Booking is the booking service the API and the booking site share.
+	// Booking is the booking service of the API and the site; it checks
+	// bookings in and releases room no-shows (checkin.go).
 	Booking *booking.Service
 
 	httpLn  net.Listener
@@ -268,6 +272,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.startAlerts()
+	s.startBooking()
 	if err := s.startMessaging(ctx); err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/api"
-	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/web"
@@ -20,7 +19,6 @@ import (
 func (s *Server) startDashboard() error {
 	s.Commands = api.NewCommander(s.Store, s.Signer, s.Ingest.PublishCommand, s.log, s.Metrics, nil)
 	hours := ledgerHours{Service: s.Credit, results: s.Store.Credit()}
-	s.Booking = booking.New(s.Store, booking.Options{Logger: s.log, Metrics: s.Metrics})
 	var from string
 	if a := s.cfg.Mail.FromAddress(); a != nil {
 		from = a.String()

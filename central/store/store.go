@@ -160,6 +160,9 @@ type Store interface {
 	Places() PlaceStore
 	// Site returns the booking site's feed tokens and booking revisions.
 	Site() SiteStore
+	// CheckIns returns the bookings' check-ins and the release of room
+	// no-shows in the same database (checkin.go).
+	CheckIns() CheckInStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

@@ -132,7 +132,7 @@ func dynamicKeys() map[string][]string {
 		"state.":          str(protocol.StateOnline, protocol.StateOffline, "unknown"),
 		"role.":           str(string(store.RoleAdmin), string(store.RoleManager), string(store.RoleTechnician)),
 		"member_status.":  str(domain.MemberActive, domain.MemberSuspended),
-		"booking_status.": str(domain.BookingConfirmed, domain.BookingCancelled),
+		"booking_status.": str(domain.BookingConfirmed, domain.BookingCancelled, domain.BookingReleased),
 		"class.":          str(string(credit.ClassNomadic), string(credit.ClassCrossCenter), string(credit.ClassHome)),
 		"source.":         str(string(credit.SourceBooking), string(credit.SourceWalkIn), string(credit.SourceBookingAndWalkIn)),
 		"why.":            str("", string(credit.WhyHomeCenter), string(credit.WhyNoShow), string(credit.WhyNoPass), string(credit.WhyStaff), string(credit.WhyClosed)),

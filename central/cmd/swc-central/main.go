@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/mail"
@@ -84,6 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "how technicians reach the API, such as https://central.example.org:8443 (default: taken from each request)")
 	fs.StringVar(&cfg.PublicMQTT, "public-mqtt", "", "broker address given to doors at enrollment, mqtts://host:port (default: the first --hosts name and the --mqtts port, or --broker when it is mqtts://)")
 	fs.DurationVar(&cfg.DoorCertValidity, "door-cert-validity", 0, "lifetime of door certificates, renewed by the doors over MQTT (default 720h)")
+	fs.DurationVar(&cfg.ReleaseEvery, "release-every", booking.DefaultReleaseEvery, "how often serve releases room bookings nobody checked in to (the center's release_after_minutes after their start)")
 	fs.StringVar(&cfg.BrokerURL, "broker", "", "external broker, mqtt://host:port or mqtts://host:port, instead of the embedded one")
 	fs.StringVar(&cfg.DBURL, "db", "", "PostgreSQL URL (postgres://...) instead of SQLite in the data folder")
 	fs.StringVar(&cfg.BrokerUser, "broker-user", server.ServiceUser, "with --broker: the central's user name on the broker")

@@ -34,6 +34,7 @@ var storeReads = []string{
 	// door health and alerts, the booking site's places).
 	"Health", "Outbox", "SettingsHistory", "Places", "Sessions", "Token",
 	"Site", // the booking site's feeds and revisions: cases "Site.Verb" below
+	"CheckIns",
 }
 
 // wantRow is an audit row a verb must leave.

@@ -163,6 +163,8 @@ func Run(t *testing.T, open Factory) {
 		{"AuditFilters", testAuditFilters},
 		{"RoomPlaces", testRoomPlaces},
 		{"DeskPools", testDeskPools},
+		{"CheckIns", testCheckIns},
+		{"Release", testRelease},
 		{"BookingRules", testBookingRules},
 		{"DeskCapacity", testDeskCapacity},
 		{"DeskCapacityConcurrent", testDeskCapacityConcurrent},
