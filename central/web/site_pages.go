@@ -177,6 +177,14 @@ func span(l i18n.Locale, start, end time.Time, loc *time.Location) string {
 
 func (w *Web) rows(ctx context.Context, l i18n.Locale, pl *places, bs []domain.Booking) ([]siteRow, error) {
 	now := w.now()
+	ids := make([]string, len(bs))
+	for i, b := range bs {
+		ids[i] = b.ID
+	}
+	ins, err := w.booking.CheckIns(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]siteRow, 0, len(bs))
 	for _, b := range bs {
 		c, loc, err := pl.center(ctx, b.CenterID)
@@ -184,14 +192,24 @@ func (w *Web) rows(ctx context.Context, l i18n.Locale, pl *places, bs []domain.B
 			return nil, err
 		}
 		out = append(out, siteRow{Booking: b, Center: c.Name, Room: pl.roomName(ctx, b.RoomID), When: span(l, b.Start, b.End, loc),
-			Past: !b.End.After(now), Editable: b.Status == domain.BookingConfirmed && b.Start.After(now), CheckIn: w.checkIn(ctx, l, b)})
+			Past: !b.End.After(now), Editable: b.Status == domain.BookingConfirmed && b.Start.After(now), CheckIn: w.checkIn(ctx, l, ins, b, loc)})
 	}
 	return out, nil
 }
 
-// checkIn is the check-in text of a booking: empty until the check-in by
-// badge (issue 15) is built — its engineer fills this one function.
-func (w *Web) checkIn(context.Context, i18n.Locale, domain.Booking) string { return "" }
+// checkIn is the check-in text of a booking: when and at which door the
+// member's badge checked it in, in the center's zone; empty before.
+func (w *Web) checkIn(ctx context.Context, l i18n.Locale, ins map[string]store.CheckIn, b domain.Booking, loc *time.Location) string {
+	in, ok := ins[b.ID]
+	if !ok {
+		return ""
+	}
+	door := in.Door
+	if d, err := w.st.Door(ctx, in.Door); err == nil && d.Name != "" {
+		door = d.Name
+	}
+	return l.T("site.checked_in", "time", l.Clock(time.UnixMilli(in.AtMs), loc), "door", door)
+}
 
 // siteHome lists the member's upcoming bookings with a quick search.
 func (w *Web) siteHome(rw http.ResponseWriter, r *http.Request, v *viewer) error {

@@ -237,6 +237,16 @@ func TestSiteBookChangeCancel(t *testing.T) {
 	require.Contains(t, home.body, "09:00–17:00 CE")
 	id := regexp.MustCompile(`data-booking="([^"]+)"`).FindStringSubmatch(home.body)
 	require.NotNil(t, id, home.body)
+	require.NotContains(t, home.body, "Checked in at")
+
+	// The member's badge checks the booking in: the home page says when and where.
+	ctx := audit.WithSystem(context.Background(), "test")
+	require.NoError(t, s.st.CreateDoor(ctx, domain.Door{ID: "d1", CenterID: "c1", Name: "Gent front"}))
+	at := time.Date(day.Year(), day.Month(), day.Day(), 9, 2, 0, 0, brussels(t))
+	_, err := s.st.CheckIns().CheckIn(ctx, store.CheckIn{BookingID: id[1], AtMs: at.UnixMilli(), Door: "d1", Seq: 7})
+	require.NoError(t, err)
+	require.Contains(t, s.get("/my/", "en").body, "Checked in at 09:02 at Gent front")
+	require.Contains(t, s.get("/my/", "nl-BE").body, "Ingecheckt om 09:02 aan Gent front")
 
 	// Another member's session: the desk is taken.
 	other, csrf := memberSession(t, s.st, "m2")
@@ -457,4 +467,11 @@ func TestSiteNavigationAndLanguages(t *testing.T) {
 			require.Contains(t, r.header.Get("Content-Language"), lang[:2])
 		}
 	}
+}
+
+func brussels(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Brussels")
+	require.NoError(t, err)
+	return loc
 }
