@@ -57,7 +57,8 @@ type MemberAuthStore interface {
 	// code (single use) and returns it; a miss counts an attempt, and the
 	// attempt that reaches maxAttempts deletes it. A nonce that is unknown,
 	// used, dead or expired at nowMs is ErrNotFound; a wrong code is
-	// ErrBadCredentials with the attempts left.
+	// ErrBadCredentials with the attempts left (and the pending sign-in's
+	// Email alone, for the caller's per-address limit).
 	TrySignInCode(ctx context.Context, nonceHash, codeHash string, nowMs int64, maxAttempts int) (SignInCode, int, error)
 	// PurgeSignInCodes deletes codes expired at nowMs.
 	PurgeSignInCodes(ctx context.Context, nowMs int64) (int, error)

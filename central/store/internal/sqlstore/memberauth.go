@@ -79,6 +79,7 @@ func (ms *memberAuthStore) TrySignInCode(ctx context.Context, nonceHash, codeHas
 			return err
 		}
 		wrong = true
+		out = store.SignInCode{Email: c.Email}
 		c.Attempts++
 		left = maxAttempts - c.Attempts
 		if left <= 0 {
@@ -92,7 +93,7 @@ func (ms *memberAuthStore) TrySignInCode(ctx context.Context, nonceHash, codeHas
 	case err != nil:
 		return store.SignInCode{}, 0, err
 	case wrong:
-		return store.SignInCode{}, left, store.Errf(store.ErrBadCredentials, "code", "wrong code")
+		return out, left, store.Errf(store.ErrBadCredentials, "code", "wrong code")
 	case out.MemberID == "":
 		return store.SignInCode{}, 0, store.Errf(store.ErrNotFound, "code", "sign-in code")
 	}
