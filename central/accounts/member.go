@@ -41,7 +41,9 @@ var (
 // WrongCodeError is ErrWrongCode with the tries left.
 type WrongCodeError struct{ Left int }
 
-func (e *WrongCodeError) Error() string { return fmt.Sprintf("%v (%d tries left)", ErrWrongCode, e.Left) }
+func (e *WrongCodeError) Error() string {
+	return fmt.Sprintf("%v (%d tries left)", ErrWrongCode, e.Left)
+}
 
 // Is makes errors.Is(err, ErrWrongCode) true.
 func (e *WrongCodeError) Is(target error) bool { return target == ErrWrongCode }
