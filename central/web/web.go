@@ -41,6 +41,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
@@ -83,6 +84,9 @@ type Config struct {
 	// Lang is the language of a browser that names none of ours (default
 	// English: neutral between Belgium's communities).
 	Lang i18n.Lang
+	// Members signs members in on the booking site (e-mail codes and
+	// passkeys, package accounts); nil: member sign-in is not available.
+	Members *accounts.Members
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
@@ -200,6 +204,7 @@ func (w *Web) routes() {
 	m.Handle("GET /members/{id}", w.page(eventRoles(), w.member))
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
 	m.Handle("GET "+SitePrefix+"{$}", w.memberPage(w.my))
+	w.memberSignInRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))
