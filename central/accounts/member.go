@@ -33,6 +33,9 @@ var (
 	// ErrCodeDead: the pending sign-in is unknown, expired, used, or its
 	// code was tried too often: ask for a new code.
 	ErrCodeDead = errors.New("accounts: the code expired or was used; ask for a new one")
+	// ErrPasskeysDisabled: no public URL is configured, so the relying
+	// party is unknown.
+	ErrPasskeysDisabled = errors.New("accounts: passkeys are not available (no public URL configured)")
 	// ErrPasskeyRefused: the passkey ceremony failed (unknown credential,
 	// bad signature, expired ceremony, suspected clone).
 	ErrPasskeyRefused = errors.New("accounts: passkey refused")
@@ -87,7 +90,7 @@ type MemberConfig struct {
 	// PublicURL is the address members reach the site at
 	// ("https://swc.example.org", "http://localhost:8080" in tests): its
 	// host is the WebAuthn relying party's ID and the URL's origin the only
-	// one accepted.
+	// one accepted. "": passkeys are not available (ErrPasskeysDisabled).
 	PublicURL string
 	// SiteName is shown by authenticators (default "Smart Work Centers").
 	SiteName string
@@ -114,10 +117,6 @@ func NewMembers(cfg MemberConfig) (*Members, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("accounts: a store is required")
 	}
-	u, err := url.Parse(cfg.PublicURL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || (u.Path != "" && u.Path != "/") {
-		return nil, fmt.Errorf("accounts: public URL %q: want https://host[:port] (the members' site)", cfg.PublicURL)
-	}
 	if cfg.SiteName == "" {
 		cfg.SiteName = "Smart Work Centers"
 	}
@@ -131,10 +130,17 @@ func NewMembers(cfg MemberConfig) (*Members, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Limits.defaults()
-	wa, err := webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: cfg.SiteName,
-		RPOrigins: []string{u.Scheme + "://" + u.Host}})
-	if err != nil {
-		return nil, fmt.Errorf("accounts: webauthn: %w", err)
+	var wa *webauthn.WebAuthn
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+			return nil, fmt.Errorf("accounts: public URL %q: want https://host[:port] (the members' site)", cfg.PublicURL)
+		}
+		wa, err = webauthn.New(&webauthn.Config{RPID: u.Hostname(), RPDisplayName: cfg.SiteName,
+			RPOrigins: []string{u.Scheme + "://" + u.Host}})
+		if err != nil {
+			return nil, fmt.Errorf("accounts: webauthn: %w", err)
+		}
 	}
 	r := cfg.Metrics
 	return &Members{cfg: cfg, st: cfg.Store.MemberAuth(), all: cfg.Store, wa: wa, log: cfg.Logger.With("component", "accounts"),
@@ -144,6 +150,10 @@ func NewMembers(cfg MemberConfig) (*Members, error) {
 		clones:  r.Counter("swc_member_passkey_clone_warnings_total", "Passkey sign-ins refused because the signature counter did not increase (a cloned authenticator?)."),
 	}, nil
 }
+
+// PasskeysEnabled reports whether passkeys can be used (a public URL is
+// configured).
+func (m *Members) PasskeysEnabled() bool { return m.wa != nil }
 
 // MailEnabled reports whether codes can be sent by e-mail.
 func (m *Members) MailEnabled() bool { return m.cfg.Mail != nil }

@@ -290,4 +290,9 @@ func TestPasskeyRefusals(t *testing.T) {
 
 	_, err = accounts.NewMembers(accounts.MemberConfig{Store: f.st, PublicURL: "localhost"})
 	require.Error(t, err)
+	off, err := accounts.NewMembers(accounts.MemberConfig{Store: f.st})
+	require.NoError(t, err)
+	require.False(t, off.PasskeysEnabled())
+	_, _, err = off.BeginPasskeyLogin(ctx)
+	require.ErrorIs(t, err, accounts.ErrPasskeysDisabled)
 }

@@ -95,6 +95,9 @@ func (m *Members) takeCeremony(ctx context.Context, id string) (webauthn.Session
 // FinishPasskeyRegistration. The credential must be discoverable, so that
 // the member signs in later without typing their address.
 func (m *Members) BeginPasskeyRegistration(ctx context.Context, member domain.Member) (json.RawMessage, string, error) {
+	if m.wa == nil {
+		return nil, "", ErrPasskeysDisabled
+	}
 	u, err := m.user(ctx, member)
 	if err != nil {
 		return nil, "", err
@@ -120,6 +123,9 @@ func (m *Members) BeginPasskeyRegistration(ctx context.Context, member domain.Me
 // FinishPasskeyRegistration checks the browser's response (body: the
 // PublicKeyCredential as JSON) and stores the new credential under name.
 func (m *Members) FinishPasskeyRegistration(ctx context.Context, member domain.Member, ceremony string, body io.Reader, name string) (store.Passkey, error) {
+	if m.wa == nil {
+		return store.Passkey{}, ErrPasskeysDisabled
+	}
 	sd, err := m.takeCeremony(ctx, ceremony)
 	if err != nil {
 		return store.Passkey{}, err
@@ -165,6 +171,9 @@ func (m *Members) FinishPasskeyRegistration(ctx context.Context, member domain.M
 // browser offers the member's passkeys for this site): it returns the
 // options for navigator.credentials.get and the ceremony's id.
 func (m *Members) BeginPasskeyLogin(ctx context.Context) (json.RawMessage, string, error) {
+	if m.wa == nil {
+		return nil, "", ErrPasskeysDisabled
+	}
 	opts, sd, err := m.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {
 		return nil, "", fmt.Errorf("accounts: begin login: %w", err)
@@ -197,6 +206,9 @@ func (m *Members) FinishPasskeyLogin(ctx context.Context, ceremony string, body 
 }
 
 func (m *Members) finishLogin(ctx context.Context, ceremony string, body io.Reader) (domain.Member, error) {
+	if m.wa == nil {
+		return domain.Member{}, ErrPasskeysDisabled
+	}
 	sd, err := m.takeCeremony(ctx, ceremony)
 	if err != nil {
 		return domain.Member{}, err

@@ -76,12 +76,14 @@ type signinData struct {
 	CSRF, Next, Email, Problem string
 	ProblemN                   int // the tries left, for signin.wrong_code
 	MailEnabled, Enabled       bool
+	PasskeysEnabled            bool
 }
 
 func (w *Web) showSignin(rw http.ResponseWriter, r *http.Request, page string, status int, d signinData) {
 	d.CSRF = w.signinToken(rw, r)
 	d.Enabled = w.cfg.Members != nil
 	d.MailEnabled = d.Enabled && w.cfg.Members.MailEnabled()
+	d.PasskeysEnabled = d.Enabled && w.cfg.Members.PasskeysEnabled()
 	if d.Next == "" {
 		d.Next = siteNext(r.FormValue("next"))
 	}
@@ -142,6 +144,8 @@ func (w *Web) signinProblem(r *http.Request, err error) (int, string) {
 		return http.StatusUnauthorized, "signin.wrong_code"
 	case errors.Is(err, accounts.ErrCodeDead):
 		return http.StatusGone, "signin.code_dead"
+	case errors.Is(err, accounts.ErrPasskeysDisabled):
+		return http.StatusServiceUnavailable, "signin.no_passkeys"
 	case errors.Is(err, accounts.ErrPasskeyRefused):
 		return http.StatusUnauthorized, "signin.passkey_refused"
 	}
