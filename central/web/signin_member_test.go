@@ -76,8 +76,6 @@ func (s *signinSite) code(t *testing.T) string {
 	return c
 }
 
-
-
 // browserless is a cookie-keeping HTTP client that does not follow
 // redirects.
 func browserless(t *testing.T) *http.Client {
