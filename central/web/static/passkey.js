@@ -77,7 +77,7 @@
       const done = await post(d.finish, fields);
       window.location.assign(done.next);
     } catch (e) {
-      show(problem, e && e.name === "NotAllowedError" ? d.failed : (e.message || d.failed));
+      show(problem, e instanceof DOMException || !e.message ? d.failed : e.message);
       button.disabled = false;
     }
   }
