@@ -9,7 +9,7 @@
 //	nonce, err := m.RequestCode(ctx, email, clientIP, "fr")  // set nonce as the browser's pending sign-in cookie
 //	member, err := m.VerifyCode(ctx, nonce, code, clientIP)  // then w.StartSession(..., store.SubjectMember, member.ID)
 //
-//	opts, ceremony, err := m.BeginPasskeyLogin(ctx)           // opts to navigator.credentials.get
+//	opts, ceremony, err := m.BeginPasskeyLogin(ctx, clientIP)  // opts to navigator.credentials.get
 //	member, err := m.FinishPasskeyLogin(ctx, ceremony, body, clientIP)
 //	opts, ceremony, err := m.BeginPasskeyRegistration(ctx, member) // a signed-in member adds a passkey
 //	pk, err := m.FinishPasskeyRegistration(ctx, member, ceremony, body, "Phone")

@@ -54,11 +54,12 @@ func (e *WrongCodeError) Is(target error) bool { return target == ErrWrongCode }
 // Limits bound code requests and sign-in attempts per fixed window. Zero
 // fields take the defaults.
 type Limits struct {
-	Window             time.Duration // default 1 h
-	CodesPerAddress    int           // code requests per address (default 5)
-	CodesPerClient     int           // code requests per client IP (default 20)
-	AttemptsPerAddress int           // wrong codes per address (default 10; each code also dies after 5); past it, wrong codes answer ErrRateLimited
-	AttemptsPerClient  int           // code and passkey sign-in attempts per client IP (default 30)
+	Window              time.Duration // default 1 h
+	CodesPerAddress     int           // code requests per address (default 5)
+	CodesPerClient      int           // code requests per client IP (default 20)
+	AttemptsPerAddress  int           // wrong codes per address (default 10; each code also dies after 5); past it, wrong codes answer ErrRateLimited
+	AttemptsPerClient   int           // code and passkey sign-in attempts per client IP (default 30)
+	CeremoniesPerClient int           // passkey sign-ins begun per client IP (default 60)
 }
 
 func (l *Limits) defaults() {
@@ -68,7 +69,7 @@ func (l *Limits) defaults() {
 	for _, f := range []struct {
 		v *int
 		d int
-	}{{&l.CodesPerAddress, 5}, {&l.CodesPerClient, 20}, {&l.AttemptsPerAddress, 10}, {&l.AttemptsPerClient, 30}} {
+	}{{&l.CodesPerAddress, 5}, {&l.CodesPerClient, 20}, {&l.AttemptsPerAddress, 10}, {&l.AttemptsPerClient, 30}, {&l.CeremoniesPerClient, 60}} {
 		if *f.v <= 0 {
 			*f.v = f.d
 		}

@@ -269,7 +269,7 @@ func TestRateLimits(t *testing.T) {
 func TestPasskeyRefusals(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t, openSQLite(t), false)
-	opts, ceremony, err := f.m.BeginPasskeyLogin(ctx)
+	opts, ceremony, err := f.m.BeginPasskeyLogin(ctx, "192.0.2.7")
 	require.NoError(t, err)
 	require.Contains(t, string(opts), `"challenge"`)
 	require.Contains(t, string(opts), `"rpId":"localhost"`)
@@ -288,11 +288,21 @@ func TestPasskeyRefusals(t *testing.T) {
 	_, err = f.m.FinishPasskeyRegistration(ctx, sus, ceremony, strings.NewReader(`{}`), "Phone")
 	require.ErrorIs(t, err, accounts.ErrPasskeyRefused, "another member's ceremony")
 
+	few, err := accounts.NewMembers(accounts.MemberConfig{Store: f.st, PublicURL: "http://localhost:8080", Now: f.clock.Now,
+		Limits: accounts.Limits{CeremoniesPerClient: 2}})
+	require.NoError(t, err)
+	for range 2 {
+		_, _, err = few.BeginPasskeyLogin(ctx, "192.0.2.8")
+		require.NoError(t, err)
+	}
+	_, _, err = few.BeginPasskeyLogin(ctx, "192.0.2.8")
+	require.ErrorIs(t, err, accounts.ErrRateLimited, "passkey ceremonies per client")
+
 	_, err = accounts.NewMembers(accounts.MemberConfig{Store: f.st, PublicURL: "localhost"})
 	require.Error(t, err)
 	off, err := accounts.NewMembers(accounts.MemberConfig{Store: f.st})
 	require.NoError(t, err)
 	require.False(t, off.PasskeysEnabled())
-	_, _, err = off.BeginPasskeyLogin(ctx)
+	_, _, err = off.BeginPasskeyLogin(ctx, "192.0.2.7")
 	require.ErrorIs(t, err, accounts.ErrPasskeysDisabled)
 }

@@ -168,11 +168,16 @@ func (m *Members) FinishPasskeyRegistration(ctx context.Context, member domain.M
 }
 
 // BeginPasskeyLogin starts a sign-in with a discoverable credential (the
-// browser offers the member's passkeys for this site): it returns the
-// options for navigator.credentials.get and the ceremony's id.
-func (m *Members) BeginPasskeyLogin(ctx context.Context) (json.RawMessage, string, error) {
+// browser offers the member's passkeys for this site) from client: it
+// returns the options for navigator.credentials.get and the ceremony's id.
+// Ceremonies are stored, so they are limited per client
+// (ErrRateLimited).
+func (m *Members) BeginPasskeyLogin(ctx context.Context, client string) (json.RawMessage, string, error) {
 	if m.wa == nil {
 		return nil, "", ErrPasskeysDisabled
+	}
+	if err := m.limit(ctx, "ceremony-client", client, m.cfg.Limits.CeremoniesPerClient); err != nil {
+		return nil, "", err
 	}
 	opts, sd, err := m.wa.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationPreferred))
 	if err != nil {

@@ -225,7 +225,7 @@ func (w *Web) signinPasskeyBegin(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"error": w.locale(r, nil).T("signin.unavailable")})
 		return
 	}
-	opts, ceremony, err := w.cfg.Members.BeginPasskeyLogin(r.Context())
+	opts, ceremony, err := w.cfg.Members.BeginPasskeyLogin(r.Context(), clientIP(r))
 	if err != nil {
 		w.jsonProblem(rw, r, nil, err)
 		return

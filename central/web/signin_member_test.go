@@ -154,6 +154,14 @@ func TestCodeSignInPages(t *testing.T) {
 	require.Contains(t, body, "Ann Peeters")
 	status, _ = getPage(t, ann, s.base+"/")
 	require.Equal(t, http.StatusSeeOther, status, "a member's session opens no staff page")
+
+	// A suspended member's session ends at their next request.
+	m, err := s.st.Member(context.Background(), "ann")
+	require.NoError(t, err)
+	m.Status = domain.MemberSuspended
+	require.NoError(t, s.st.UpdateMember(context.Background(), m))
+	status, _ = getPage(t, ann, s.base+web.SitePrefix)
+	require.Equal(t, http.StatusSeeOther, status, "suspended: back to the sign-in")
 }
 
 // TestSigninWithoutMail: with no relay, the sign-in page says e-mail
