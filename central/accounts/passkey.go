@@ -51,6 +51,7 @@ func (m *Members) user(ctx context.Context, member domain.Member) (*memberUser, 
 		if err := json.Unmarshal(p.Data, &c); err != nil {
 			return nil, fmt.Errorf("accounts: passkey %s: stored credential: %w", p.ID, err)
 		}
+		c.Authenticator.SignCount = p.SignCount // the column is the record; clone checks compare with it
 		u.creds = append(u.creds, c)
 	}
 	return u, nil

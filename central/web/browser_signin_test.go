@@ -145,14 +145,26 @@ func TestBrowserMemberSignIn(t *testing.T) {
 		do("sign out again", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#passkey-signin")))
 	}
 
+	// A cloned authenticator: the stored counter is ahead of the one the
+	// authenticator sends, so the sign-in is refused and the passkey
+	// marked.
+	pks, err := s.st.MemberAuth().ListPasskeys(context.Background(), "ann")
+	require.NoError(t, err)
+	require.Len(t, pks, 1)
+	require.NoError(t, s.st.MemberAuth().UsePasskey(context.Background(), pks[0].ID, 1000, false, pks[0].Data, pks[0].LastUsedMs))
+	do("cloned passkey", chromedp.Click(chromedp.CSS("#passkey-signin")), chromedp.WaitVisible(chromedp.CSS("#passkey-problem")))
+	assert.Contains(t, text("#passkey-problem"), "This passkey was not accepted")
+	shoot("24-member-passkey-refused-390px.png")
+	a11y("member-passkey-refused-390px")
+
 	// The store: the phone's passkey, used once; adding both and removing
 	// the desktop's are in the audit log, by Ann.
-	pks, err := s.st.MemberAuth().ListPasskeys(context.Background(), "ann")
+	pks, err = s.st.MemberAuth().ListPasskeys(context.Background(), "ann")
 	require.NoError(t, err)
 	require.Len(t, pks, 1)
 	assert.Equal(t, "Laptop phone", pks[0].Name)
 	assert.NotZero(t, pks[0].LastUsedMs)
-	assert.False(t, pks[0].CloneWarning)
+	assert.True(t, pks[0].CloneWarning, "marked as possibly cloned")
 	assert.Equal(t, "internal", pks[0].Transports)
 	log, err := s.st.ListAudit(context.Background(), store.AuditFilter{ObjectKind: "passkey"})
 	require.NoError(t, err)

@@ -164,6 +164,25 @@ func TestCodeSignInPages(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, status, "suspended: back to the sign-in")
 }
 
+// TestPasskeyEndpointsRefuse: the passkey sign-in's endpoints want the
+// sign-in token, and junk is refused with a message for the page.
+func TestPasskeyEndpointsRefuse(t *testing.T) {
+	s := startSigninSite(t, false)
+	c := browserless(t)
+	status, _, body := postForm(t, c, s.base+web.SiteSignIn+"/passkey/begin", url.Values{})
+	require.Equal(t, http.StatusForbidden, status)
+	require.Contains(t, body, `"error":"The sign-in form expired`)
+	_, page := getPage(t, c, s.base+web.SiteSignIn)
+	csrf := regexp.MustCompile(`data-csrf="([^"]+)"`).FindStringSubmatch(page)
+	require.NotNil(t, csrf, page)
+	status, _, body = postForm(t, c, s.base+web.SiteSignIn+"/passkey/begin", url.Values{"csrf": {csrf[1]}})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, `"challenge"`)
+	status, _, body = postForm(t, c, s.base+web.SiteSignIn+"/passkey/finish", url.Values{"csrf": {csrf[1]}, "credential": {`{"id":"AAAA","type":"public-key"}`}})
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Contains(t, body, "This passkey was not accepted")
+}
+
 // TestSigninWithoutMail: with no relay, the sign-in page says e-mail
 // sign-in is not available and still offers passkeys.
 func TestSigninWithoutMail(t *testing.T) {
