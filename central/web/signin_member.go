@@ -127,7 +127,9 @@ func (w *Web) signinRequest(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.setCookie(rw, r, pendingCookie, nonce, signinPath, int(accounts.CodeTTL.Seconds()))
-	http.Redirect(rw, r, SiteSignIn+"/code?next="+urlQueryEscape(next)+"&email="+urlQueryEscape(email), http.StatusSeeOther)
+	// The address stays out of the URL (history, logs): the code page
+	// says "the address" the browser just typed.
+	http.Redirect(rw, r, SiteSignIn+"/code?next="+urlQueryEscape(next), http.StatusSeeOther)
 }
 
 // signinProblem maps a sign-in error to a status and a catalog key.
@@ -155,7 +157,7 @@ func (w *Web) signinProblem(r *http.Request, err error) (int, string) {
 
 // signinCodeForm asks for the code.
 func (w *Web) signinCodeForm(rw http.ResponseWriter, r *http.Request) {
-	w.showSignin(rw, r, "signin_code", http.StatusOK, signinData{Email: truncate(r.FormValue("email"), 254)})
+	w.showSignin(rw, r, "signin_code", http.StatusOK, signinData{})
 }
 
 // signinCode checks the code and signs the member in.
@@ -165,7 +167,7 @@ func (w *Web) signinCode(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next := siteNext(r.PostFormValue("next"))
-	d := signinData{Next: next, Email: truncate(r.PostFormValue("email"), 254)}
+	d := signinData{Next: next}
 	if w.cfg.Members == nil {
 		d.Problem = "signin.unavailable"
 		w.showSignin(rw, r, "signin_code", http.StatusServiceUnavailable, d)
