@@ -129,7 +129,7 @@ func (m *Members) VerifyCode(ctx context.Context, nonce, code, client string) (d
 		m.signins.With("code", "dead").Inc()
 		return domain.Member{}, ErrCodeDead
 	}
-	if err := m.limit(ctx, "signin-client", client, m.cfg.Limits.AttemptsPerClient); err != nil {
+	if err := m.overLimit(ctx, "signin-client", client, m.cfg.Limits.AttemptsPerClient); err != nil {
 		m.signins.With("code", "limited").Inc()
 		return domain.Member{}, err
 	}
@@ -137,9 +137,11 @@ func (m *Members) VerifyCode(ctx context.Context, nonce, code, client string) (d
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		m.signins.With("code", "dead").Inc()
+		m.failed(ctx, "signin-client", client)
 		return domain.Member{}, ErrCodeDead
 	case errors.Is(err, store.ErrBadCredentials):
 		m.signins.With("code", "wrong").Inc()
+		m.failed(ctx, "signin-client", client)
 		m.log.WarnContext(ctx, "accounts: wrong sign-in code", "client", client, "left", left)
 		if err := m.limit(ctx, "signin-address", addressKey(c.Email), m.cfg.Limits.AttemptsPerAddress); err != nil {
 			return domain.Member{}, err

@@ -18,9 +18,11 @@
 // address and to the browser that asked (a nonce in a cookie; the store
 // keeps only hashes), five wrong tries kill a code. An address that no
 // active member has gets the same answer and a pending sign-in that no code
-// can open, and no mail: nobody learns who is a member. Requests and
-// attempts are limited per address and per client address, counted in the
-// store so that the limits hold across replicas (ErrRateLimited).
+// can open, and no mail: nobody learns who is a member. Code requests are
+// limited per address and per client address, wrong codes per address,
+// failed sign-ins (codes and passkeys) per client — successful ones are not
+// counted, since a center's members share its address — all counted in the
+// store so that the limits hold across replicas (ErrRateLimited; Limits).
 //
 // Passkeys (passkey.go): WebAuthn through github.com/go-webauthn/webauthn,
 // discoverable credentials (sign-in without typing an address), the

@@ -173,6 +173,28 @@ func (m *Members) limit(ctx context.Context, name, subject string, max int) erro
 	return nil
 }
 
+// overLimit reports whether the failures counted against a limit reached
+// max already (the count is taken by failed).
+func (m *Members) overLimit(ctx context.Context, name, subject string, max int) error {
+	n, err := m.st.Hits(ctx, name+":"+subject, m.cfg.Now().UnixMilli(), m.cfg.Limits.Window.Milliseconds())
+	if err != nil {
+		return err
+	}
+	if n >= max {
+		m.limited.With(name).Inc()
+		m.log.WarnContext(ctx, "accounts: rate limit reached", "limit", name, "subject", subject, "count", n, "max", max)
+		return ErrRateLimited
+	}
+	return nil
+}
+
+// failed counts a failed attempt against a limit.
+func (m *Members) failed(ctx context.Context, name, subject string) {
+	if _, err := m.st.Hit(ctx, name+":"+subject, m.cfg.Now().UnixMilli(), m.cfg.Limits.Window.Milliseconds()); err != nil {
+		m.log.WarnContext(ctx, "accounts: count a failed sign-in", "limit", name, "err", err)
+	}
+}
+
 // addressKey names an e-mail address in counters and logs without
 // writing it out.
 func addressKey(email string) string {

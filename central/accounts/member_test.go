@@ -260,6 +260,30 @@ func TestRateLimits(t *testing.T) {
 			f.clock.Add(time.Hour)
 			_, err = f.m.RequestCode(ctx, "ann.peeters@example.org", "192.0.2.1", "en")
 			require.NoError(t, err, "a new window")
+
+			// Sign-in failures per client: successes are free (members behind
+			// a center's one address), failures count, and past the limit
+			// even the right code is refused from that client.
+			f.clock.Add(time.Hour)
+			tight, err := accounts.NewMembers(accounts.MemberConfig{Store: f.st, Mail: f.ob, PublicURL: "http://localhost:8080", Now: f.clock.Now,
+				Limits: accounts.Limits{AttemptsPerClient: 2, CodesPerAddress: 100}})
+			require.NoError(t, err)
+			signIn := func(client string) error {
+				nonce, err := tight.RequestCode(ctx, "ann.peeters@example.org", client, "en")
+				require.NoError(t, err)
+				msgs := f.deliver(t)
+				_, err = tight.VerifyCode(ctx, nonce, codeRE.FindString(msgs[len(msgs)-1].Text), client)
+				return err
+			}
+			for range 3 {
+				require.NoError(t, signIn("192.0.2.5"), "successes are not counted")
+			}
+			for range 2 {
+				_, err := tight.VerifyCode(ctx, store.NewSecret(""), "123456", "192.0.2.5")
+				require.ErrorIs(t, err, accounts.ErrCodeDead)
+			}
+			require.ErrorIs(t, signIn("192.0.2.5"), accounts.ErrRateLimited, "two failures from the client")
+			require.NoError(t, signIn("192.0.2.6"), "another client")
 		})
 	}
 }

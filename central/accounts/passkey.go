@@ -196,13 +196,14 @@ func (m *Members) BeginPasskeyLogin(ctx context.Context, client string) (json.Ra
 // PublicKeyCredential as JSON) from client and returns the member it signs
 // in. Errors: ErrPasskeyRefused, ErrRateLimited.
 func (m *Members) FinishPasskeyLogin(ctx context.Context, ceremony string, body io.Reader, client string) (domain.Member, error) {
-	if err := m.limit(ctx, "signin-client", client, m.cfg.Limits.AttemptsPerClient); err != nil {
+	if err := m.overLimit(ctx, "signin-client", client, m.cfg.Limits.AttemptsPerClient); err != nil {
 		m.signins.With("passkey", "limited").Inc()
 		return domain.Member{}, err
 	}
 	member, err := m.finishLogin(ctx, ceremony, body)
 	if err != nil {
 		m.signins.With("passkey", "refused").Inc()
+		m.failed(ctx, "signin-client", client)
 		m.log.WarnContext(ctx, "accounts: passkey sign-in refused", "client", client, "err", err)
 		return domain.Member{}, err
 	}

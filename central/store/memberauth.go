@@ -67,6 +67,9 @@ type MemberAuthStore interface {
 	// (windows of windowMs from the epoch) and returns the count including
 	// this one. Keys name the limit and the subject ("code-ip:192.0.2.7").
 	Hit(ctx context.Context, key string, nowMs, windowMs int64) (int, error)
+	// Hits returns the count of key in the window that holds nowMs,
+	// without counting (0 when none).
+	Hits(ctx context.Context, key string, nowMs, windowMs int64) (int, error)
 	// PurgeHits deletes the windows that ended before nowMs.
 	PurgeHits(ctx context.Context, nowMs int64) (int, error)
 

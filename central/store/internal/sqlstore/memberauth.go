@@ -140,6 +140,22 @@ func (ms *memberAuthStore) Hit(ctx context.Context, key string, nowMs, windowMs 
 	return n, nil
 }
 
+// Hits implements store.MemberAuthStore.
+func (ms *memberAuthStore) Hits(ctx context.Context, key string, nowMs, windowMs int64) (int, error) {
+	if windowMs <= 0 {
+		return 0, &domain.FieldError{Field: "window_ms", Message: "must be positive"}
+	}
+	var n int
+	err := ms.db.queryRow(ctx, `SELECT n FROM rate_hits WHERE key = ? AND window_ms = ?`, key, nowMs-nowMs%windowMs).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("rate limit %s: %w", key, err)
+	}
+	return n, nil
+}
+
 // PurgeHits implements store.MemberAuthStore.
 func (ms *memberAuthStore) PurgeHits(ctx context.Context, nowMs int64) (int, error) {
 	return ms.purge(ctx, `DELETE FROM rate_hits WHERE ends_ms <= ?`, nowMs)
