@@ -102,7 +102,8 @@ type Config struct {
 	HTTPS bool
 	// PublicURL is how technicians reach the API, for the provision
 	// command shown with each enrollment token ("" derives it from the
-	// request).
+	// request), and members the booking site: its host is the relying
+	// party of members' passkeys ("": no passkeys).
 	PublicURL string
 	// PublicMQTT is the broker address given to doors at enrollment
 	// (mqtts://host:port); "" derives it from MQTTSAddr and Hosts, or from

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/crediting"
@@ -19,12 +20,16 @@ import (
 func (s *Server) startDashboard() error {
 	s.Commands = api.NewCommander(s.Store, s.Signer, s.Ingest.PublishCommand, s.log, s.Metrics, nil)
 	hours := ledgerHours{Service: s.Credit, results: s.Store.Credit()}
+	members, err := s.memberSignIn()
+	if err != nil {
+		return err
+	}
 	var from string
 	if a := s.cfg.Mail.FromAddress(); a != nil {
 		from = a.String()
 	}
 	w, err := web.New(web.Config{Store: s.Store, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
-		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from})
+		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from, Members: members})
 	if err != nil {
 		return err
 	}
@@ -34,6 +39,28 @@ func (s *Server) startDashboard() error {
 	s.Metrics.GaugeFunc("swc_doors_whitelist_behind",
 		"Doors online whose reported whitelist version is below the version compiled for them.", s.doorsBehind)
 	return nil
+}
+
+// memberSignIn builds the members' sign-in of the booking site: e-mail
+// codes need the SMTP relay, passkeys the public URL (their relying
+// party); it says at start which are available.
+func (s *Server) memberSignIn() (*accounts.Members, error) {
+	m, err := accounts.NewMembers(accounts.MemberConfig{Store: s.Store, Mail: s.Mail, PublicURL: s.cfg.PublicURL,
+		Metrics: s.Metrics, Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	if m.MailEnabled() {
+		s.log.Info("serve: members sign in with e-mail codes through the SMTP relay")
+	} else {
+		s.log.Warn("serve: members cannot sign in with an e-mail code: no SMTP relay (--smtp-host); the sign-in page says so")
+	}
+	if m.PasskeysEnabled() {
+		s.log.Info("serve: members sign in with passkeys", "relying_party", s.cfg.PublicURL)
+	} else {
+		s.log.Warn("serve: members cannot use passkeys: no --public-url (the passkeys' relying party)")
+	}
+	return m, nil
 }
 
 // ledgerHours gives the dashboard the hours ledger: settlements and

@@ -146,6 +146,10 @@ type Store interface {
 	// DeleteToken ends the sessions of its token in the same transaction.
 	Sessions() SessionStore
 
+	// MemberAuth returns the members' sign-in state (codes, limits,
+	// passkeys) in the same database (memberauth.go).
+	MemberAuth() MemberAuthStore
+
 	// Credit returns the hours crediting's storage in the same database.
 	Credit() CreditStore
 

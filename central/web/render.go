@@ -13,8 +13,8 @@ import (
 
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
-	return append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error"},
-		sitePageNames()...)
+	return append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error",
+		"signin", "signin_code", "passkeys"}, sitePageNames()...)
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.
@@ -28,6 +28,7 @@ const (
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+		"ms": func(v int64) time.Time { return time.UnixMilli(v) },
 	}
 }
 
@@ -152,7 +153,7 @@ type langLink struct {
 // areaOf is the area of a page: today every page is the staff's; the
 // booking site's pages return AreaMember here when they are added.
 func areaOf(page string) string {
-	if strings.HasPrefix(page, "site_") {
+	if strings.HasPrefix(page, "site_") || strings.HasPrefix(page, "signin") || page == "passkeys" {
 		return AreaMember
 	}
 	return AreaStaff
@@ -174,6 +175,7 @@ func navFor(area string, v *viewer, path string) []navItem {
 		}
 	case AreaMember:
 		items = append(items, siteNav()...)
+		items = append(items, navItem{Href: SitePrefix + "passkeys", Key: "nav.passkeys"})
 	}
 	for i := range items {
 		items[i].Current = items[i].Href == path

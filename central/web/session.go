@@ -180,7 +180,7 @@ func (w *Web) viewer(r *http.Request) (*viewer, error) {
 	case store.SubjectAPIToken:
 	case store.SubjectMember:
 		m, err := w.st.Member(r.Context(), sess.SubjectID)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && m.Status != domain.MemberActive) { // gone or suspended
 			w.revoke(r, id, sess)
 			return nil, errNoSession
 		}

@@ -50,6 +50,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/booking"
@@ -101,6 +102,9 @@ type Config struct {
 	// MailFrom is the From address, also the organizer of their .ics.
 	Mail     *mail.Outbox
 	MailFrom string
+	// Members signs members in on the booking site (e-mail codes and
+	// passkeys, package accounts); nil: member sign-in is not available.
+	Members *accounts.Members
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
@@ -227,6 +231,7 @@ func (w *Web) routes() {
 	m.Handle("GET /members/{id}", w.page(eventRoles(), w.member))
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
 	w.siteRoutes()
+	w.memberSignInRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))

@@ -82,7 +82,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.MQTTConnectTimeout, "mqtt-connect-timeout", broker.DefaultConnectTimeout, "embedded MQTT broker: how long a new connection may take to complete its TLS handshake and send CONNECT before it is closed (at most "+broker.MaxConnectTimeout.String()+")")
 	fs.IntVar(&cfg.MQTTMaxConnecting, "mqtt-max-connecting", broker.DefaultMaxConnecting, "embedded MQTT broker: at most this many connections per listener that have not sent CONNECT yet; new ones beyond it are closed at once")
 	hosts := fs.String("hosts", "", "comma-separated DNS names and IP addresses of this central, on its TLS certificates (default: the host name, localhost, 127.0.0.1, ::1); the first is the one given to doors")
-	fs.StringVar(&cfg.PublicURL, "public-url", "", "how technicians reach the API, such as https://central.example.org:8443 (default: taken from each request)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "how technicians reach the API and members the booking site, such as https://central.example.org:8443 (default: taken from each request; members' passkeys need it: its host is their relying party)")
 	fs.StringVar(&cfg.PublicMQTT, "public-mqtt", "", "broker address given to doors at enrollment, mqtts://host:port (default: the first --hosts name and the --mqtts port, or --broker when it is mqtts://)")
 	fs.DurationVar(&cfg.DoorCertValidity, "door-cert-validity", 0, "lifetime of door certificates, renewed by the doors over MQTT (default 720h)")
 	fs.DurationVar(&cfg.ReleaseEvery, "release-every", booking.DefaultReleaseEvery, "how often serve releases room bookings nobody checked in to (the center's release_after_minutes after their start)")

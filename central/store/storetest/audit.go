@@ -35,6 +35,7 @@ var storeReads = []string{
 	"Health", "Outbox", "SettingsHistory", "Places", "Sessions", "Token",
 	"Site", // the booking site's feeds and revisions: cases "Site.Verb" below
 	"CheckIns",
+	"MemberAuth", // its codes, counters and ceremonies are exempt; passkeys are audited below
 }
 
 // wantRow is an audit row a verb must leave.
@@ -188,6 +189,12 @@ func auditCases() []auditCase {
 		{verb: "RemoveStaff", run: func(ctx context.Context, s store.Store) error {
 			return s.RemoveStaff(ctx, domain.Staff{MemberID: "m3", CenterID: "c2"})
 		}, want: []wantRow{{audit.Delete, audit.ObjectStaff, "m3@c2", []string{"c2"}, `"member_id":"m3"`, ""}}},
+		{verb: "MemberAuth.CreatePasskey", run: func(ctx context.Context, s store.Store) error {
+			return s.MemberAuth().CreatePasskey(ctx, store.Passkey{ID: "cred3", MemberID: "m3", Name: "Phone", CreatedMs: now, Data: []byte(`{"k":1}`)})
+		}, want: []wantRow{{audit.Create, "passkey", "cred3", []string{"c2"}, "", `"name":"Phone"`}}},
+		{verb: "MemberAuth.DeletePasskey", run: func(ctx context.Context, s store.Store) error {
+			return s.MemberAuth().DeletePasskey(ctx, "m3", "cred3")
+		}, want: []wantRow{{audit.Delete, "passkey", "cred3", []string{"c2"}, `"member_id":"m3"`, ""}}},
 		{verb: "DeleteMember", run: func(ctx context.Context, s store.Store) error { return s.DeleteMember(ctx, "m3") },
 			want: []wantRow{{audit.Delete, audit.ObjectMember, "m3", []string{"c2"}, `"status":"suspended"`, ""}}},
 		{verb: "DeleteToken", run: func(ctx context.Context, s store.Store) error { return s.DeleteToken(ctx, "tk1") },

@@ -176,6 +176,12 @@ func Run(t *testing.T, open Factory) {
 		{"SessionsConcurrent", testSessionsConcurrent},
 		{"SiteFeeds", testSiteFeeds},
 		{"SiteRevisions", testSiteRevisions},
+		{"MemberByEmail", testMemberByEmail},
+		{"SignInCodes", testSignInCodes},
+		{"RateHits", testRateHits},
+		{"RateHitsConcurrent", testRateHitsConcurrent},
+		{"Passkeys", testPasskeys},
+		{"Ceremonies", testCeremonies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
