@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -366,6 +367,10 @@ func (d *door) tap(uid protocol.UID) protocol.Reason {
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bins.edge, "tap", "--json", "--config", d.config, "--uid", string(uid)).Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		out = append(out, exit.Stderr...) // what swc-edge tap said went wrong
+	}
 	require.NoError(d.t, err, "%s", out)
 	var ev protocol.Event
 	require.NoError(d.t, json.Unmarshal(out, &ev), "%s", out)

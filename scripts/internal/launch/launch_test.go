@@ -12,18 +12,26 @@ import (
 )
 
 func TestProcessUsageOfThisProcess(t *testing.T) {
-	// Spend some CPU so that the reading is above zero.
-	deadline := time.Now().Add(50 * time.Millisecond)
-	for x := 0; time.Now().Before(deadline); x++ {
-		_ = x * x
+	// Spend CPU until the kernel's accounting (in clock ticks) shows some:
+	// on a loaded machine 50 ms of wall time may hold no tick of this
+	// process's own.
+	var u Usage
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		for x, spin := 0, time.Now().Add(20*time.Millisecond); time.Now().Before(spin); x++ {
+			_ = x * x
+		}
+		var err error
+		u, err = ProcessUsage(os.Getpid())
+		require.NoError(t, err)
+		if u.CPUSeconds > 0 || time.Now().After(deadline) {
+			break
+		}
 	}
-	u, err := ProcessUsage(os.Getpid())
-	require.NoError(t, err)
 	assert.Greater(t, u.RSSBytes, uint64(1<<20))
 	assert.GreaterOrEqual(t, u.PeakRSSBytes, u.RSSBytes)
 	assert.Greater(t, u.CPUSeconds, 0.0)
 
-	_, err = ProcessUsage(1 << 30)
+	_, err := ProcessUsage(1 << 30)
 	assert.Error(t, err, "no such process")
 }
 
