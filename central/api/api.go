@@ -183,6 +183,7 @@ func (s *Server) table() []route {
 		{"GET", "/settlements/{period}", managers, s.getSettlement},
 		{"GET", "/members/{id}/statement", managers, s.getStatement},
 		{"POST", "/periods/{period}/close", admins, s.closePeriod},
+		{"POST", "/periods/{period}/close-through", admins, s.closeThrough},
 
 		{"GET", "/settings", managers, s.getSettings},
 		{"PUT", "/settings", admins, s.putSettings},
