@@ -170,8 +170,8 @@ type request struct {
 	close credit.Period // zero: flush only
 	// through closes every open period up to close (CloseThrough).
 	through bool
-	sync  bool          // a read's barrier: commits and changes only
-	reply chan result
+	sync    bool // a read's barrier: commits and changes only
+	reply   chan result
 	// who asked for the close, for the audit log (the close runs in the
 	// crediting's goroutine, not in the asker's context)
 	actor audit.Actor
