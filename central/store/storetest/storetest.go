@@ -135,6 +135,7 @@ func Run(t *testing.T, open Factory) {
 		{"AppendBatches", testAppendBatches},
 		{"AppendBatchesConcurrent", testAppendBatchesConcurrent},
 		{"ListEvents", testListEvents},
+		{"EventSearch", testEventSearch},
 		{"WhitelistStates", testWhitelistStates},
 		{"Tokens", testTokens},
 		{"Enrollment", testEnrollment},
