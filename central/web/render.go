@@ -13,7 +13,8 @@ import (
 
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
-	return []string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my"}
+	return append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my"},
+		"console_events", "console_settings", "console_settlements", "console_alerts", "console_webhooks", "console_webhook", "console_audit")
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.
@@ -27,6 +28,9 @@ const (
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+		// ms is a time in Unix milliseconds; list makes a list of strings (console pages)
+		"ms":   time.UnixMilli,
+		"list": func(s ...string) []string { return s },
 	}
 }
 
@@ -171,6 +175,7 @@ func navFor(area string, v *viewer, path string) []navItem {
 			items = append(items, navItem{Href: "/live", Key: "nav.live"}, navItem{Href: "/hours", Key: "nav.hours"},
 				navItem{Href: "/members", Key: "nav.members"})
 		}
+		items = append(items, opsNav(v)...)
 	case AreaMember:
 		items = append(items, navItem{Href: SitePrefix, Key: "nav.my"})
 	}

@@ -105,9 +105,11 @@ type Web struct {
 
 	logins *metrics.CounterVec
 	// badNext counts login redirect targets refused by safeNext.
-	badNext  *metrics.Counter
-	closeOne sync.Once
-	done     chan struct{}
+	badNext *metrics.Counter
+	// opsRefused counts console-ops forms and filters refused, by page and field.
+	opsRefused *metrics.CounterVec
+	closeOne   sync.Once
+	done       chan struct{}
 }
 
 // New returns the dashboard. It starts the worker that feeds live events;
@@ -159,6 +161,7 @@ func New(cfg Config) (*Web, error) {
 	w.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	w.logins = cfg.Metrics.CounterVec("swc_web_logins_total", "Dashboard logins, by result (ok, refused).", "result")
 	w.badNext = cfg.Metrics.Counter("swc_web_unsafe_redirects_total", "Login redirect targets refused as not plainly a path of this site (sent to / instead).")
+	w.opsRefused = cfg.Metrics.CounterVec("swc_web_console_refused_total", "Console forms and filters refused as invalid, by page and field.", "page", "field")
 	w.last = newLastEvents()
 	w.hub = newHub(w, cfg.Metrics)
 	w.routes()
@@ -200,6 +203,7 @@ func (w *Web) routes() {
 	m.Handle("GET /members/{id}", w.page(eventRoles(), w.member))
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
 	m.Handle("GET "+SitePrefix+"{$}", w.memberPage(w.my))
+	w.opsRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))
