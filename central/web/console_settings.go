@@ -133,12 +133,22 @@ func (w *Web) showSettings(rw http.ResponseWriter, r *http.Request, v *viewer, s
 		if err != nil {
 			return err
 		}
+		// The months a version may start: the open periods of the last
+		// year (their settlements are recomputed), this one, and the next
+		// twelve.
 		var months []credit.Period
 		first := now
-		if !last.IsZero() && first.Before(last.Next()) {
-			first = last.Next()
+		for range 11 {
+			if !last.IsZero() && !last.Before(first.Prev()) {
+				break
+			}
+			first = first.Prev()
 		}
-		for p, i := first, 0; i < 13; p, i = p.Next(), i+1 {
+		end := now
+		for range 12 {
+			end = end.Next()
+		}
+		for p := first; !end.Before(p); p = p.Next() {
 			months = append(months, p)
 		}
 		data["Months"] = months

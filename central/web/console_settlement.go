@@ -122,7 +122,11 @@ func (w *Web) settlementsPage(rw http.ResponseWriter, r *http.Request, v *viewer
 	data["JSON"] = "/settlements/" + p.String() + "/export" + q + "&format=json"
 	if s.Closed {
 		// The adjustments booked for p in the periods after it.
-		var adj []credit.AdjustmentLine
+		type laterAdjustment struct {
+			credit.AdjustmentLine
+			BookedIn credit.Period
+		}
+		var adj []laterAdjustment
 		for q := p.Next(); !now.Before(q); q = q.Next() {
 			later, err := w.cfg.Hours.Settlement(ctx, q)
 			if err != nil {
@@ -133,7 +137,7 @@ func (w *Web) settlementsPage(rw http.ResponseWriter, r *http.Request, v *viewer
 			}
 			for _, a := range later.Adjustments {
 				if a.BelongsTo == p {
-					adj = append(adj, a)
+					adj = append(adj, laterAdjustment{AdjustmentLine: a, BookedIn: q})
 				}
 			}
 		}
