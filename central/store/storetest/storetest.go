@@ -136,6 +136,7 @@ func Run(t *testing.T, open Factory) {
 		{"AppendBatchesConcurrent", testAppendBatchesConcurrent},
 		{"ListEvents", testListEvents},
 		{"EventSearch", testEventSearch},
+		{"SettlementApprovals", testSettlementApprovals},
 		{"WhitelistStates", testWhitelistStates},
 		{"Tokens", testTokens},
 		{"Enrollment", testEnrollment},
