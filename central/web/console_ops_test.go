@@ -49,7 +49,7 @@ func TestOpsAuthorization(t *testing.T) {
 	browsers := map[string]*browser{"admin": n.login("admin"), "mgr1": n.login("mgr1"), "tech1": n.login("tech1")}
 
 	gets := []struct {
-		path                string
+		path               string
 		admin, mgr1, tech1 int
 	}{
 		{"/events", 200, 200, 403},
@@ -82,8 +82,8 @@ func TestOpsAuthorization(t *testing.T) {
 		}
 	}
 	posts := []struct {
-		path                string
-		form                url.Values
+		path               string
+		form               url.Values
 		admin, mgr1, tech1 int
 	}{
 		{"/settings", url.Values{"grace_minutes": {"x"}}, 400, 403, 403},

@@ -12,7 +12,7 @@ import (
 // freezes it.
 func frozen(p credit.Period) *credit.Settlement {
 	return &credit.Settlement{Period: p, TimeZone: "Europe/Brussels", Closed: true, Currency: "EUR", Rounding: credit.RoundingRule,
-		Centers: []credit.CenterLine{{CenterID: "c1", RateCents: 400, NomadicMinutes: 120, AmountCents: 800, TotalCents: 800}},
+		Centers:     []credit.CenterLine{{CenterID: "c1", RateCents: 400, NomadicMinutes: 120, AmountCents: 800, TotalCents: 800}},
 		CrossCenter: []credit.CrossCenterLine{}, Adjustments: []credit.AdjustmentLine{}, TotalCents: 800}
 }
 
