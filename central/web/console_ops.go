@@ -35,6 +35,7 @@ func (w *Web) opsRoutes() {
 	m.Handle("GET /settlements", w.page(eventRoles(), w.settlementsPage))
 	m.Handle("GET /settlements/{period}/export", w.page(eventRoles(), w.settlementExport))
 	m.Handle("POST /settlements/{period}/close", w.page(admins, w.closeSettlements))
+	m.Handle("POST /settlements/{period}/approve", w.page(admins, w.approveSettlement))
 	m.Handle("GET /alerts", w.page(everyone, w.alertsPage))
 	m.Handle("GET /webhooks", w.page(eventRoles(), w.webhooksPage))
 	m.Handle("POST /webhooks", w.page(eventRoles(), w.createWebhook))

@@ -89,6 +89,7 @@ func TestOpsAuthorization(t *testing.T) {
 		{"/settings", url.Values{"grace_minutes": {"x"}}, 400, 403, 403},
 		{"/settlements/" + prev + "/close", url.Values{"periods": {"nonsense"}}, 303, 403, 403},
 		{"/webhooks", url.Values{"center": {"c2"}, "url": {"http://127.0.0.1:1/y"}}, 201, 404, 403},
+		{"/settlements/" + prev + "/approve", nil, 303, 403, 403},
 	}
 	for _, p := range posts {
 		for who, want := range map[string]int{"admin": p.admin, "mgr1": p.mgr1, "tech1": p.tech1} {
@@ -231,6 +232,20 @@ func TestOpsSettingsAndSettlements(t *testing.T) {
 		require.NoError(t, json.Unmarshal(n.api("GET", "/settlements/"+p.String(), nil), &s))
 		assert.True(t, s.Closed, "%s", p)
 	}
+	// An admin approves the closed m2 once: who and when are shown.
+	code, _, hdr = admin.post("/settlements/"+m2.String()+"/approve", url.Values{"csrf": {admin.csrf}})
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body = admin.get(hdr.Get("Location"))
+	assert.Contains(t, body, "The settlement of "+m2.String()+" is approved.")
+	assert.Regexp(t, `id="approved">Approved by first admin \(created by serve\) on [^:]+:\d\d [A-Z]+: €\d+\.\d\d\.`, body)
+	assert.NotContains(t, body, `id="approve"`)
+	admin.post("/settlements/"+m2.String()+"/approve", url.Values{"csrf": {admin.csrf}})
+	_, body = admin.get("/settlements?period=" + m2.String())
+	assert.Contains(t, body, "That settlement was approved already.")
+	admin.post("/settlements/"+m1.String()+"/approve", url.Values{"csrf": {admin.csrf}})
+	_, body = admin.get("/settlements?period=" + m1.String())
+	assert.Contains(t, body, "Only a closed period is approved")
+
 	// Closing again with the old list: nothing closed, the page says why.
 	code, _, hdr = admin.post("/settlements/"+m2.String()+"/close", url.Values{"csrf": {admin.csrf}, "periods": {periods[1]}})
 	require.Equal(t, http.StatusSeeOther, code)
@@ -292,6 +307,8 @@ func TestOpsSettingsAndSettlements(t *testing.T) {
 	// The audit log has the closes and the settings version.
 	_, body = admin.get("/audit?action=close")
 	assert.Contains(t, body, "period "+m3.String())
+	assert.Contains(t, body, "period "+m2.String())
+	_, body = admin.get("/audit?action=approve")
 	assert.Contains(t, body, "period "+m2.String())
 	_, body = admin.get("/audit?object_kind=settings")
 	assert.Contains(t, body, `data-action="create"`, body)

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/store"
 )
 
 // PeriodCloser closes periods for the settlement workflow: the central's
@@ -142,6 +144,14 @@ func (w *Web) settlementsPage(rw http.ResponseWriter, r *http.Request, v *viewer
 			}
 		}
 		data["LaterAdjustments"] = adj
+		ap, err := w.st.Credit().SettlementApproval(ctx, p)
+		switch {
+		case err == nil:
+			data["Approval"] = ap
+			data["ApprovedAt"] = time.UnixMilli(ap.ApprovedMs)
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 	}
 	if v.Admin() && !s.Closed && p.Before(now) && w.closer() != nil {
 		list, err := w.closer().ToClose(ctx, p)
@@ -263,4 +273,33 @@ func (w *Web) settlementExport(rw http.ResponseWriter, r *http.Request, v *viewe
 	rw.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	_, err = fmt.Fprint(rw, buf.String())
 	return err
+}
+
+// approveSettlement is POST /settlements/{period}/approve (admins): the
+// administrator approves the closed period's settlement (stored with who
+// and when, audited). A period not closed, or approved already, is
+// refused with a message on the page.
+func (w *Web) approveSettlement(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	p, err := credit.ParsePeriod(r.PathValue("period"))
+	if err != nil {
+		return pageErr(http.StatusBadRequest, "error.bad_period")
+	}
+	loc := w.locale(r, v)
+	back := "/settlements?period=" + p.String()
+	_, err = w.st.Credit().ApproveSettlement(r.Context(), store.SettlementApproval{Period: p, ApprovedBy: v.ID, ApprovedByName: v.Name})
+	switch {
+	case err == nil:
+		w.log.InfoContext(r.Context(), "web: settlement approved", "period", p.String(), "by", v.ID)
+		w.setFlash(r, v, loc.T("console.settle.approved_now", "period", p.String()))
+	case errors.Is(err, store.ErrExists):
+		w.opsRefused.With("settlements", "approve").Inc()
+		w.setFlash(r, v, loc.T("console.settle.approved_already"))
+	case errors.Is(err, store.ErrNotFound):
+		w.opsRefused.With("settlements", "approve").Inc()
+		w.setFlash(r, v, loc.T("console.settle.approve_not_closed"))
+	default:
+		return err
+	}
+	http.Redirect(rw, r, back, http.StatusSeeOther)
+	return nil
 }
