@@ -74,7 +74,7 @@ func (w *Web) auditPage(rw http.ResponseWriter, r *http.Request, v *viewer) erro
 	csvQ.Del("after")
 	w.render(rw, r, http.StatusOK, "console_audit", v, map[string]any{"Q": q, "Rows": pg.Items, "Centers": centers,
 		"Next": nextLink(r, "/audit", pg.Next), "CSV": "/audit.csv?" + csvQ.Encode(),
-		"Actions": []audit.Action{audit.Create, audit.Update, audit.Delete, audit.Revoke, audit.RotateSecret, audit.Redeem, audit.Import, audit.Close}})
+		"Actions": []audit.Action{audit.Create, audit.Update, audit.Delete, audit.Revoke, audit.RotateSecret, audit.Redeem, audit.Import, audit.Close, audit.Approve}})
 	return nil
 }
 

@@ -30,7 +30,7 @@ func opsDynamicKeys() map[string][]string {
 	for _, k := range store.AlertKinds() {
 		out["console.alert."] = append(out["console.alert."], string(k))
 	}
-	for _, a := range []audit.Action{audit.Create, audit.Update, audit.Delete, audit.Revoke, audit.RotateSecret, audit.Redeem, audit.Import, audit.Close} {
+	for _, a := range []audit.Action{audit.Create, audit.Update, audit.Delete, audit.Revoke, audit.RotateSecret, audit.Redeem, audit.Import, audit.Close, audit.Approve} {
 		out["console.audit.act."] = append(out["console.audit.act."], string(a))
 	}
 	return out
