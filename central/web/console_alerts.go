@@ -15,15 +15,13 @@ import (
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
-// doorHealthView is what the door page shows of the door's last known
-// state (kept in the store by central/alerts, across restarts and
-// replicas, while the door is offline), its open alerts and its recent
+// doorHealthView is what the door page adds to the door's status card
+// (which shows the last known state the store keeps while the door is
+// offline): how long it has been offline, its open alerts, and its recent
 // remote commands with their status now.
 type doorHealthView struct {
 	Known      bool // the door reported a state once
 	Health     store.DoorHealth
-	LastSeen   time.Time
-	Status     time.Time // when its last status was sent
 	Offline    bool
 	OfflineFor string // in words, while offline
 	OpenAlerts []store.Alert
@@ -51,12 +49,6 @@ func (w *Web) doorHealth(ctx context.Context, loc i18n.Locale, d domain.Door, li
 		out.Known, out.Health = h.State != "", h
 	case !errors.Is(err, store.ErrNotFound):
 		return out, err
-	}
-	if out.Health.LastSeenMs > 0 {
-		out.LastSeen = time.UnixMilli(out.Health.LastSeenMs)
-	}
-	if out.Health.StatusTimeMs > 0 {
-		out.Status = time.UnixMilli(out.Health.StatusTimeMs)
 	}
 	out.Offline = out.Health.State == store.DoorOffline
 	if out.Offline {

@@ -115,8 +115,8 @@ func TestConsoleOpsBrowser(t *testing.T) {
 	// The offline door: its last known state, its alert, the warning.
 	do("door", chromedp.Navigate(n.base+"/doors/d1"), chromedp.WaitVisible(chromedp.CSS("#door-health")))
 	assert.Contains(t, text("#offline-for"), "offline for 3 h 20 min")
-	assert.Contains(t, text("#health-firmware"), "swc-edge 1.4.2")
-	assert.Contains(t, text("#health-outbox"), "12 events waiting")
+	assert.Contains(t, text("main"), "swc-edge 1.4.2", "the last known state")
+	assert.Contains(t, text("main"), "12 events waiting")
 	assert.Contains(t, text("#door-alerts"), "door offline")
 	assert.Contains(t, text("#offline-warning"), "waits until the door is back")
 	check("06-door-offline")
