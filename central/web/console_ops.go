@@ -14,7 +14,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -176,5 +175,3 @@ func duration(loc i18n.Locale, d time.Duration) string {
 	}
 	return strings.Join(parts, " ")
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -25,7 +25,9 @@
 // alarms, reason codes in words), hours (credited hours per day as an SVG
 // chart, the month's settlement with CSV download), door pages (status,
 // recent events, signed remote commands) and member lookup (badges,
-// bookings, passes, visits, statement).
+// bookings, passes, visits, statement). The staff console's operations
+// pages (console_ops.go: event search, network settings, the settlement
+// workflow, alerts and webhooks, the audit log) register in opsRoutes.
 package web
 
 import (
