@@ -579,6 +579,7 @@ func TestRoleGates(t *testing.T) {
 		"GET /tokens": true, "POST /tokens": true, "DELETE /tokens/{id}": true,
 		"POST /periods/{period}/close":         true,
 		"POST /periods/{period}/close-through": true,
+		"POST /periods/{period}/approve":       true,
 		"POST /doors/{id}/commands":            true,
 		"PUT /settings":                        true,                                // network settings: admins change them
 		"PUT /booking-rules":                   true, "DELETE /booking-rules": true, // the network's defaults (booking.go)

@@ -245,3 +245,52 @@ func (s *Server) closeThrough(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	return writeJSON(w, http.StatusOK, res)
 }
+
+// approvalErr gives the approval store's refusals their API codes.
+func approvalErr(err error, p credit.Period) error {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return &Error{Status: http.StatusConflict, Code: "already_approved", Field: "period", Message: fmt.Sprintf("%s is approved already", p)}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusConflict, Code: "not_closed", Field: "period", Message: fmt.Sprintf("%s is not closed: only a closed period is approved", p)}
+	}
+	return err
+}
+
+// approvePeriod is POST /periods/{period}/approve (admins): the caller
+// approves the closed period's settlement, once (store.ApprovalStore).
+func (s *Server) approvePeriod(w http.ResponseWriter, r *http.Request, p *principal) error {
+	period, err := pathPeriod(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	if q.err != nil {
+		return q.err
+	}
+	a, err := s.st.Credit().ApproveSettlement(r.Context(), store.SettlementApproval{Period: period, ApprovedBy: p.ID, ApprovedByName: p.Name})
+	if err != nil {
+		return approvalErr(err, period)
+	}
+	s.log.InfoContext(r.Context(), "api: settlement approved", "period", period.String(), "total_cents", a.TotalCents, "by", p.ID)
+	return created(w, a)
+}
+
+// getApproval is GET /periods/{period}/approval: who approved the period's
+// settlement and when (404 while it is not approved). Managers see it too:
+// the approval concerns every center's payment.
+func (s *Server) getApproval(w http.ResponseWriter, r *http.Request, p *principal) error {
+	period, err := pathPeriod(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	if q.err != nil {
+		return q.err
+	}
+	a, err := s.st.Credit().SettlementApproval(r.Context(), period)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a)
+}

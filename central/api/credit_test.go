@@ -463,4 +463,32 @@ func TestCloseThrough(t *testing.T) {
 		assert.Equal(t, tc.closed, names)
 	}
 	assert.Equal(t, int64(120), centers(f.settlement("admin", "/settlements/2026-03"))["c1"].NomadicMinutes)
+
+	// The closed March is approved once, by an admin.
+	approvals := []struct {
+		name, who, method, path string
+		status                  int
+		code                    string
+	}{
+		{"manager approves", "mgr1", "POST", "/periods/2026-03/approve", 403, "forbidden"},
+		{"not approved yet", "mgr1", "GET", "/periods/2026-03/approval", 404, "not_found"},
+		{"approve", "admin", "POST", "/periods/2026-03/approve", 201, ""},
+		{"again", "admin", "POST", "/periods/2026-03/approve", 409, "already_approved"},
+		{"open period", "admin", "POST", "/periods/2026-04/approve", 409, "not_closed"},
+		{"manager reads", "mgr1", "GET", "/periods/2026-03/approval", 200, ""},
+	}
+	for _, tc := range approvals {
+		res := f.do(tc.who, tc.method, tc.path, nil)
+		require.Equal(t, tc.status, res.Status, "%s: %s", tc.name, res.Body)
+		if tc.code != "" {
+			assert.Equal(t, tc.code, res.Err.Code, tc.name)
+			continue
+		}
+		checkSchema(t, "SettlementApproval", res.Body)
+		var a store.SettlementApproval
+		require.NoError(t, json.Unmarshal(res.Body, &a))
+		assert.Equal(t, "admin", a.ApprovedBy, tc.name)
+		assert.Equal(t, int64(5000), a.TotalCents, tc.name)
+		assert.Equal(t, "EUR", a.Currency, tc.name)
+	}
 }

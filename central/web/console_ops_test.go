@@ -104,6 +104,23 @@ func TestOpsAuthorization(t *testing.T) {
 	}
 	_, body := browsers["mgr1"].get("/webhooks")
 	assert.NotContains(t, body, hook.ID, "another center's endpoint is not listed")
+
+	// A new endpoint's secret is shown once, on the answer page only.
+	adm := browsers["admin"]
+	code, body, _ := adm.post("/webhooks", url.Values{"csrf": {adm.csrf}, "center": {"c1"}, "url": {"https://hooks.example/c1"},
+		"kinds": {"door_offline", "door_forced"}})
+	require.Equal(t, http.StatusCreated, code, body)
+	secret := regexp.MustCompile(`id="webhook-secret" class="secret">([0-9a-f]{64})<`).FindStringSubmatch(body)
+	require.NotNil(t, secret, body)
+	_, body = adm.get("/webhooks")
+	assert.NotContains(t, body, secret[1])
+	assert.Contains(t, body, "https://hooks.example/c1")
+	for _, bad := range []url.Values{{"url": {"ftp://x"}}, {"url": {"https://x"}, "kinds": {"nonsense"}}} {
+		bad.Set("csrf", adm.csrf)
+		code, body, _ = adm.post("/webhooks", bad)
+		assert.Equal(t, http.StatusBadRequest, code, body)
+		assert.Contains(t, body, `id="problem"`)
+	}
 	_, body = browsers["tech1"].get("/")
 	assert.NotContains(t, body, `href="/settlements"`, "no navigation to what the role cannot open")
 	assert.Contains(t, body, `href="/alerts"`)
