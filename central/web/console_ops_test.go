@@ -321,6 +321,21 @@ func TestOpsSettingsAndSettlements(t *testing.T) {
 	assert.NotContains(t, body, `id="close-period"`)
 	assert.NotContains(t, body, `data-center="c2"`)
 
+	// Exports: the manager's CSV holds Gent's lines only; the JSON is the frozen settlement.
+	code, csvText := mgr.get("/settlements/" + m2.String() + "/export?format=csv")
+	require.Equal(t, http.StatusOK, code)
+	lines := strings.Split(strings.TrimSpace(csvText), "\n")
+	assert.Equal(t, strings.Join(credit.SettlementCSVHeader, ","), lines[0])
+	assert.NotContains(t, csvText, ",c2,")
+	code, js := admin.get("/settlements/" + m2.String() + "/export?format=json")
+	require.Equal(t, http.StatusOK, code)
+	var frozen credit.Settlement
+	require.NoError(t, json.Unmarshal([]byte(js), &frozen))
+	assert.True(t, frozen.Closed)
+	assert.Equal(t, "EUR", frozen.Currency)
+	code, _ = admin.get("/settlements/" + m2.String() + "/export?format=xml")
+	assert.Equal(t, http.StatusBadRequest, code)
+
 	// The audit log has the closes and the settings version.
 	_, body = admin.get("/audit?action=close")
 	assert.Contains(t, body, "period "+m3.String())
