@@ -22,6 +22,10 @@ import (
 // also makes its events look late: the event search shows both times.
 const LateAfter = 5 * time.Minute
 
+// defaultEventDays is how far back the event search looks when no time
+// range is given.
+const defaultEventDays = 7
+
 // eventQuery is the event search's filter as the form shows it.
 type eventQuery struct {
 	Center, Door, Member, Badge, Reason, From, To string
@@ -31,6 +35,11 @@ type eventQuery struct {
 // eventFilter reads the event search's query into a store filter.
 func (w *Web) eventFilter(r *http.Request, v *viewer) (store.EventFilter, eventQuery, error) {
 	f := newFilterForm(r, w.loc)
+	if f.v.Get("from") == "" && f.v.Get("to") == "" {
+		// Without a time range: the last week (the store lists oldest
+		// first, and the network's first events are rarely the question).
+		f.v.Set("from", w.now().In(w.loc).AddDate(0, 0, -defaultEventDays).Format("2006-01-02"))
+	}
 	q := eventQuery{Center: f.id("center", "filter.center"), Door: f.id("door", "events.door"), Member: f.id("member", "events.member"),
 		Badge: f.text("badge", "events.badge", 40), Reason: f.text("reason", "events.result", 40), From: f.v.Get("from"), To: f.v.Get("to"),
 		Late: f.v.Get("late") == "1"}

@@ -138,6 +138,7 @@ func TestOpsEventSearch(t *testing.T) {
 	}
 	evs = append(evs, tap(56, now.Add(-2*time.Hour), "04D1D2D3", "m1", protocol.GrantedPass)) // kept while offline
 	evs = append(evs, tap(57, now.Add(-time.Second), "04FFFFFF", "", protocol.DeniedUnknownBadge))
+	evs = append(evs, tap(58, now.AddDate(0, 0, -10), "04A1B2C3", "n1", protocol.GrantedPass)) // before the default week
 	n.doors["d1"].events(t, evs...)
 	n.doors["d2"].events(t, tap(1, now.Add(-time.Second), "04E1E2E3", "m2", protocol.GrantedPass))
 	loc := brussels(t)
@@ -206,6 +207,9 @@ func TestOpsEventSearch(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, late)
+	code, csv = mgr.get("/events.csv?door=d1&from=" + now.In(loc).AddDate(0, 0, -11).Format("2006-01-02"))
+	require.Equal(t, http.StatusOK, code)
+	assert.Len(t, strings.Split(strings.TrimSpace(csv), "\n"), 1+58, "an older range asked for")
 }
 
 // TestOpsSettingsAndSettlements: an admin closes the two oldest periods in
