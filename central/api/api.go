@@ -3,7 +3,8 @@
 // the bulk import of bookings, the events query, door broker secrets, door
 // enrollment (one-time tokens and the public enroll endpoint), token
 // management, and the hours: settlements, member statements and period
-// closes, and the booking site's endpoints over central/booking
+// closes (one period, or every open period up to one in one call) and
+// approvals, and the booking site's endpoints over central/booking
 // (booking.go). Its OpenAPI document is served at /api/v1/openapi.json
 // and a test keeps it and the routes in step.
 package api
@@ -189,6 +190,9 @@ func (s *Server) table() []route {
 		{"GET", "/settlements/{period}", managers, s.getSettlement},
 		{"GET", "/members/{id}/statement", managers, s.getStatement},
 		{"POST", "/periods/{period}/close", admins, s.closePeriod},
+		{"POST", "/periods/{period}/close-through", admins, s.closeThrough},
+		{"POST", "/periods/{period}/approve", admins, s.approvePeriod},
+		{"GET", "/periods/{period}/approval", managers, s.getApproval},
 
 		{"GET", "/settings", managers, s.getSettings},
 		{"PUT", "/settings", admins, s.putSettings},

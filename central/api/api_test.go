@@ -577,10 +577,12 @@ func TestRoleGates(t *testing.T) {
 		"POST /centers": true, "PUT /centers/{id}": true, "DELETE /centers/{id}": true,
 		"POST /passes": true, "PUT /passes/{id}": true, "DELETE /passes/{id}": true,
 		"GET /tokens": true, "POST /tokens": true, "DELETE /tokens/{id}": true,
-		"POST /periods/{period}/close": true,
-		"POST /doors/{id}/commands":    true,
-		"PUT /settings":                true,                                // network settings: admins change them
-		"PUT /booking-rules":           true, "DELETE /booking-rules": true, // the network's defaults (booking.go)
+		"POST /periods/{period}/close":         true,
+		"POST /periods/{period}/close-through": true,
+		"POST /periods/{period}/approve":       true,
+		"POST /doors/{id}/commands":            true,
+		"PUT /settings":                        true,                                // network settings: admins change them
+		"PUT /booking-rules":                   true, "DELETE /booking-rules": true, // the network's defaults (booking.go)
 	}
 	fill := strings.NewReplacer("{id}", "x1", "{uid}", "11111111", "{member_id}", "m1", "{period}", "2026-03")
 	for _, r := range f.srv.Routes() {

@@ -20,6 +20,10 @@ type Credit interface {
 	Settlement(ctx context.Context, p credit.Period) (*credit.Settlement, error)
 	Statement(ctx context.Context, member string, p credit.Period) (*credit.Statement, error)
 	Close(ctx context.Context, p credit.Period) (*credit.Settlement, error)
+	// ToClose and CloseThrough close every open period up to one in one
+	// action (crediting.Service.CloseThrough).
+	ToClose(ctx context.Context, p credit.Period) ([]credit.Period, error)
+	CloseThrough(ctx context.Context, p credit.Period) ([]*credit.Settlement, error)
 }
 
 // Who sees what of the hours:
@@ -201,4 +205,92 @@ func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	s.log.InfoContext(r.Context(), "api: period closed", "period", period.String(), "total_cents", st.TotalCents, "by", p.ID)
 	return writeJSON(w, http.StatusOK, st)
+}
+
+// CloseThroughResult is the answer of POST /periods/{period}/close-through:
+// the periods closed, oldest first, and their frozen settlements.
+type CloseThroughResult struct {
+	Closed      []credit.Period      `json:"closed"`
+	Settlements []*credit.Settlement `json:"settlements"`
+}
+
+// closeThrough closes every open period up to the path's, oldest first,
+// in one request (instead of one POST /periods/{p}/close per month). When
+// a close fails after others succeeded, the answer is the error; the
+// periods closed before it stay closed (GET /settlements shows them) and a
+// new request continues where it stopped.
+func (s *Server) closeThrough(w http.ResponseWriter, r *http.Request, p *principal) error {
+	period, err := pathPeriod(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	if q.err != nil {
+		return q.err
+	}
+	cr, err := s.credit()
+	if err != nil {
+		return err
+	}
+	sts, err := cr.CloseThrough(r.Context(), period)
+	for _, st := range sts {
+		s.log.InfoContext(r.Context(), "api: period closed", "period", st.Period.String(), "total_cents", st.TotalCents, "through", period.String(), "by", p.ID)
+	}
+	if err != nil {
+		return creditErr(err)
+	}
+	res := CloseThroughResult{Closed: []credit.Period{}, Settlements: sts}
+	for _, st := range sts {
+		res.Closed = append(res.Closed, st.Period)
+	}
+	return writeJSON(w, http.StatusOK, res)
+}
+
+// approvalErr gives the approval store's refusals their API codes.
+func approvalErr(err error, p credit.Period) error {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return &Error{Status: http.StatusConflict, Code: "already_approved", Field: "period", Message: fmt.Sprintf("%s is approved already", p)}
+	case errors.Is(err, store.ErrNotFound):
+		return &Error{Status: http.StatusConflict, Code: "not_closed", Field: "period", Message: fmt.Sprintf("%s is not closed: only a closed period is approved", p)}
+	}
+	return err
+}
+
+// approvePeriod is POST /periods/{period}/approve (admins): the caller
+// approves the closed period's settlement, once (store.ApprovalStore).
+func (s *Server) approvePeriod(w http.ResponseWriter, r *http.Request, p *principal) error {
+	period, err := pathPeriod(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	if q.err != nil {
+		return q.err
+	}
+	a, err := s.st.Credit().ApproveSettlement(r.Context(), store.SettlementApproval{Period: period, ApprovedBy: p.ID, ApprovedByName: p.Name})
+	if err != nil {
+		return approvalErr(err, period)
+	}
+	s.log.InfoContext(r.Context(), "api: settlement approved", "period", period.String(), "total_cents", a.TotalCents, "by", p.ID)
+	return created(w, a)
+}
+
+// getApproval is GET /periods/{period}/approval: who approved the period's
+// settlement and when (404 while it is not approved). Managers see it too:
+// the approval concerns every center's payment.
+func (s *Server) getApproval(w http.ResponseWriter, r *http.Request, p *principal) error {
+	period, err := pathPeriod(r)
+	if err != nil {
+		return err
+	}
+	q := newQuery(r)
+	if q.err != nil {
+		return q.err
+	}
+	a, err := s.st.Credit().SettlementApproval(r.Context(), period)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, a)
 }

@@ -423,3 +423,72 @@ func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
 }
+
+// TestCloseThrough: the endpoint's roles, checks and answer (the crediting
+// clock stands on 10 April, so March alone can close here; closing several
+// periods at once is crediting's TestCloseThrough): the answer lists the
+// periods closed with their frozen settlements, as GET /settlements serves
+// them after.
+func TestCloseThrough(t *testing.T) {
+	f := newFixture(t)
+	march(t, f)
+	tests := []struct {
+		name, who, path string
+		status          int
+		code            string
+		closed          []string
+	}{
+		{"manager", "mgr1", "/periods/2026-03/close-through", 403, "forbidden", nil},
+		{"technician", "tech1", "/periods/2026-03/close-through", 403, "forbidden", nil},
+		{"not a period", "admin", "/periods/march/close-through", 400, "invalid", nil},
+		{"not over", "admin", "/periods/2026-04/close-through", 409, "period_not_over", nil},
+		{"through march", "admin", "/periods/2026-03/close-through", 200, "", []string{"2026-03"}},
+		{"already closed", "admin", "/periods/2026-03/close-through", 409, "already_closed", nil},
+	}
+	for _, tc := range tests {
+		res := f.do(tc.who, "POST", tc.path, nil)
+		require.Equal(t, tc.status, res.Status, "%s: %s", tc.name, res.Body)
+		if tc.code != "" {
+			assert.Equal(t, tc.code, res.Err.Code, tc.name)
+			continue
+		}
+		var got api.CloseThroughResult
+		require.NoError(t, json.Unmarshal(res.Body, &got))
+		var names []string
+		for i, p := range got.Closed {
+			names = append(names, p.String())
+			assert.True(t, got.Settlements[i].Closed)
+			assert.Equal(t, *got.Settlements[i], f.settlement("admin", "/settlements/"+p.String()))
+		}
+		assert.Equal(t, tc.closed, names)
+	}
+	assert.Equal(t, int64(120), centers(f.settlement("admin", "/settlements/2026-03"))["c1"].NomadicMinutes)
+
+	// The closed March is approved once, by an admin.
+	approvals := []struct {
+		name, who, method, path string
+		status                  int
+		code                    string
+	}{
+		{"manager approves", "mgr1", "POST", "/periods/2026-03/approve", 403, "forbidden"},
+		{"not approved yet", "mgr1", "GET", "/periods/2026-03/approval", 404, "not_found"},
+		{"approve", "admin", "POST", "/periods/2026-03/approve", 201, ""},
+		{"again", "admin", "POST", "/periods/2026-03/approve", 409, "already_approved"},
+		{"open period", "admin", "POST", "/periods/2026-04/approve", 409, "not_closed"},
+		{"manager reads", "mgr1", "GET", "/periods/2026-03/approval", 200, ""},
+	}
+	for _, tc := range approvals {
+		res := f.do(tc.who, tc.method, tc.path, nil)
+		require.Equal(t, tc.status, res.Status, "%s: %s", tc.name, res.Body)
+		if tc.code != "" {
+			assert.Equal(t, tc.code, res.Err.Code, tc.name)
+			continue
+		}
+		checkSchema(t, "SettlementApproval", res.Body)
+		var a store.SettlementApproval
+		require.NoError(t, json.Unmarshal(res.Body, &a))
+		assert.Equal(t, "admin", a.ApprovedBy, tc.name)
+		assert.Equal(t, int64(5000), a.TotalCents, tc.name)
+		assert.Equal(t, "EUR", a.Currency, tc.name)
+	}
+}

@@ -162,6 +162,8 @@ const (
 	Import Action = "import"
 	// Close closes a crediting period.
 	Close Action = "close"
+	// Approve approves a closed period's settlement.
+	Approve Action = "approve"
 )
 
 // Object kinds. Other packages add their own kinds as plain strings (a

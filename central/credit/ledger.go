@@ -416,6 +416,80 @@ func (l *Ledger) adjust(ctx context.Context, dir *Directory, truth *MemberPeriod
 func (l *Ledger) Close(ctx context.Context, dir *Directory, p Period, now time.Time) (*Settlement, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.closeLocked(ctx, dir, p, now)
+}
+
+// ToClose lists the open periods that closing through p closes, oldest
+// first: from the period after the last closed one (before any close: the
+// earliest period holding results, or p) to p. Closing p alone is
+// possible only when the list is [p]. A p already closed is
+// ErrAlreadyClosed.
+func (l *Ledger) ToClose(ctx context.Context, p Period) ([]Period, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.toClose(ctx, p)
+}
+
+func (l *Ledger) toClose(ctx context.Context, p Period) ([]Period, error) {
+	if p.IsZero() {
+		return nil, fmt.Errorf("credit: close %s: %w: no period", p, ErrPeriod)
+	}
+	last, err := l.store.LastClosed(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("credit: close %s: %w", p, err)
+	}
+	first := p
+	switch {
+	case !last.IsZero() && !last.Before(p):
+		return nil, fmt.Errorf("credit: close %s: %w (last closed %s)", p, ErrAlreadyClosed, last)
+	case !last.IsZero():
+		first = last.Next()
+	default:
+		earliest, err := l.store.EarliestPeriod(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("credit: close %s: %w", p, err)
+		}
+		if !earliest.IsZero() && earliest.Before(p) {
+			first = earliest
+		}
+	}
+	var out []Period
+	for q := first; !p.Before(q); q = q.Next() {
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// CloseThrough closes every open period up to and including p, oldest
+// first (the periods ToClose lists), in one call: a safe sequence of
+// closes, each atomic and checked against the one before it (the store's
+// Close fails with ErrStale if another close came between). p must have
+// ended at now, else nothing is closed (ErrPeriodNotOver). It returns the
+// frozen settlements, oldest first. Should one close fail, the periods
+// closed before it stay closed (they are returned with the error) and a
+// new CloseThrough continues where it stopped.
+func (l *Ledger) CloseThrough(ctx context.Context, dir *Directory, p Period, now time.Time) ([]*Settlement, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ps, err := l.toClose(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if now.Before(p.End(l.cfg.Location)) {
+		return nil, fmt.Errorf("credit: close %s: %w (it ends %s)", p, ErrPeriodNotOver, p.End(l.cfg.Location).Format(time.RFC3339))
+	}
+	out := make([]*Settlement, 0, len(ps))
+	for _, q := range ps {
+		s, err := l.closeLocked(ctx, dir, q, now)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (l *Ledger) closeLocked(ctx context.Context, dir *Directory, p Period, now time.Time) (*Settlement, error) {
 	if p.IsZero() {
 		return nil, fmt.Errorf("credit: close: %w: no period", ErrPeriod)
 	}

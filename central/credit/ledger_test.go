@@ -341,3 +341,42 @@ func TestLedgerRulesPerPeriod(t *testing.T) {
 	assert.Equal(t, octRules.DefaultRateCents, a.RateCents)
 	assert.Equal(t, int64(1), frozen.SettingsVersion, "the close records October's version")
 }
+
+func TestLedgerCloseThrough(t *testing.T) {
+	ctx := context.Background()
+	dir := testDir()
+	st := credit.NewMemStore()
+	l, err := credit.NewLedger(testConfig(t), st)
+	require.NoError(t, err)
+	sep, oct, nov, dec := mustPeriod(t, "2026-09"), mustPeriod(t, "2026-10"), mustPeriod(t, "2026-11"), mustPeriod(t, "2026-12")
+	ingest(t, l, st, dir, new(events).in("a-in", "nomad", "2026-09-15 09:00").in("a-in", "nomad", "2026-11-16 09:00").evs)
+
+	ps, err := l.ToClose(ctx, nov)
+	require.NoError(t, err)
+	assert.Equal(t, []credit.Period{sep, oct, nov}, ps, "from the earliest period holding results")
+
+	_, err = l.CloseThrough(ctx, dir, nov, at("2026-11-30 23:00"))
+	assert.True(t, errors.Is(err, credit.ErrPeriodNotOver), "%v", err)
+	last, err := st.LastClosed(ctx)
+	require.NoError(t, err)
+	assert.True(t, last.IsZero(), "nothing closed when the last period has not ended")
+
+	got, err := l.CloseThrough(ctx, dir, nov, at("2026-12-02 00:00"))
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for i, p := range []credit.Period{sep, oct, nov} {
+		assert.Equal(t, p, got[i].Period)
+		assert.True(t, got[i].Closed)
+		s, err := l.Settlement(ctx, dir, p)
+		require.NoError(t, err)
+		assert.Equal(t, got[i], s, "the frozen settlement of %s", p)
+	}
+	a, _ := got[2].Center("ctr-a")
+	assert.Equal(t, int64(240), a.NomadicMinutes)
+
+	_, err = l.ToClose(ctx, oct)
+	assert.True(t, errors.Is(err, credit.ErrAlreadyClosed), "%v", err)
+	ps, err = l.ToClose(ctx, dec)
+	require.NoError(t, err)
+	assert.Equal(t, []credit.Period{dec}, ps)
+}

@@ -185,8 +185,10 @@ type commit struct {
 
 type request struct {
 	close credit.Period // zero: flush only
-	sync  bool          // a read's barrier: commits and changes only
-	reply chan result
+	// through closes every open period up to close (CloseThrough).
+	through bool
+	sync    bool // a read's barrier: commits and changes only
+	reply   chan result
 	// who asked for the close, for the audit log (the close runs in the
 	// crediting's goroutine, not in the asker's context)
 	actor audit.Actor
@@ -194,6 +196,7 @@ type request struct {
 
 type result struct {
 	s   *credit.Settlement
+	all []*credit.Settlement // CloseThrough's, oldest first
 	err error
 }
 
@@ -448,6 +451,36 @@ func (s *Service) Close(ctx context.Context, p credit.Period) (*credit.Settlemen
 	return r.s, r.err
 }
 
+// ToClose lists the open periods that CloseThrough(p) would close, oldest
+// first (see credit.Ledger.ToClose): what the console lists before an
+// administrator confirms.
+func (s *Service) ToClose(ctx context.Context, p credit.Period) ([]credit.Period, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return s.ledger.ToClose(ctx, p)
+}
+
+// CloseThrough credits everything committed so far, then closes every open
+// period up to and including p, oldest first, in one action (see
+// credit.Ledger.CloseThrough; each close is audited as its own). It returns
+// the frozen settlements; when one close fails, those closed before it are
+// returned with the error.
+func (s *Service) CloseThrough(ctx context.Context, p credit.Period) ([]*credit.Settlement, error) {
+	if p.IsZero() {
+		return nil, fmt.Errorf("crediting: close: %w: no period", credit.ErrPeriod)
+	}
+	actor, ok := audit.ActorFrom(ctx)
+	if !ok {
+		actor = audit.System("crediting")
+	}
+	r, err := s.ask(ctx, request{close: p, through: true, actor: actor})
+	if err != nil {
+		return nil, err
+	}
+	return r.all, r.err
+}
+
 // Flush credits everything committed and every change made so far, without
 // waiting for Config.Every, NoMemberEvery or Debounce.
 func (s *Service) Flush(ctx context.Context) error {
@@ -622,6 +655,21 @@ func (s *Service) serve(ctx context.Context, r request) result {
 		return result{}
 	}
 	loc := s.cfg.Rules.Location
+	if r.through {
+		ps, err := s.ledger.ToClose(ctx, r.close)
+		if err != nil {
+			return result{err: err}
+		}
+		if err := s.ensureDirectory(ctx, ps[0].Start(loc).Add(-margin).UnixMilli()); err != nil {
+			return result{err: err}
+		}
+		sts, err := s.ledger.CloseThrough(audit.WithActor(ctx, r.actor), s.directory().dir, r.close, s.cfg.Now())
+		for _, st := range sts {
+			s.closes.Inc()
+			s.log.Info("crediting: period closed", "period", st.Period.String(), "total_cents", st.TotalCents, "through", r.close.String())
+		}
+		return result{all: sts, err: err}
+	}
 	if err := s.ensureDirectory(ctx, r.close.Start(loc).Add(-margin).UnixMilli()); err != nil {
 		return result{err: err}
 	}

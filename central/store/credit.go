@@ -27,6 +27,8 @@ import (
 //     commits. MemberEvents sees an event once Track has recorded it.
 type CreditStore interface {
 	credit.Store
+	// ApprovalStore keeps the approvals of closed settlements (approval.go).
+	ApprovalStore
 
 	// StartTracking begins a crediting session. When the last session did
 	// not end with StopTracking (a crash; or the first start on a

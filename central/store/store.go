@@ -369,6 +369,14 @@ type EventFilter struct {
 	MemberID  string
 	Kind      protocol.EventKind
 	From, To  time.Time
+	// UID and Reason select one badge's events and one decision's (the
+	// console's event search).
+	UID    protocol.UID
+	Reason protocol.Reason
+	// LateMs, when > 0, selects the late events: received by the central
+	// at least LateMs after their door time (ReceivedMs − TimeMs ≥
+	// LateMs), such as those a door kept in its outbox while offline.
+	LateMs int64
 	PageRequest
 }
 

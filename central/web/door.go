@@ -71,7 +71,12 @@ func (w *Web) showDoor(rw http.ResponseWriter, r *http.Request, v *viewer, d dom
 		}
 		views = append(views, ev)
 	}
-	w.render(rw, r, status, "door", v, map[string]any{
+	health, err := w.doorHealth(ctx, w.locale(r, v), d, int(api.CommandLifetime.Minutes()))
+	if err != nil {
+		fail(err)
+		return
+	}
+	w.render(rw, r, status, "door", v, map[string]any{"Health": health,
 		"Door": row, "Center": center, "Room": room, "Events": views, "Complete": complete,
 		"CanCommand": w.cfg.Commands != nil && v.MayCommand(d.CenterID), "MaxUnlock": protocol.MaxUnlockSeconds,
 		"Flash": flash, "Problem": problem, "LifetimeMinutes": int(api.CommandLifetime.Minutes()),
@@ -97,7 +102,8 @@ func (w *Web) command(rw http.ResponseWriter, r *http.Request, v *viewer) error 
 		}
 		req.Seconds = n
 	}
-	cmd, err := w.cfg.Commands.Send(r.Context(), v.Token, d.ID, req)
+	res, err := w.cfg.Commands.SendTracked(r.Context(), v.Token, d.ID, req)
+	cmd := res.Command
 	if err != nil {
 		ae, internal := api.AsError(err)
 		if internal {
@@ -108,7 +114,11 @@ func (w *Web) command(rw http.ResponseWriter, r *http.Request, v *viewer) error 
 	}
 	loc := w.locale(r, v)
 	what := loc.T("door.action."+cmd.Action, "n", cmd.Seconds)
-	w.setFlash(r, v, loc.T("door.sent", "what", what, "id", cmd.ID, "time", time.UnixMilli(cmd.ExpiresMs).In(w.loc).Format("15:04:05")))
+	msg := loc.T("door.sent", "what", what, "id", cmd.ID, "time", time.UnixMilli(cmd.ExpiresMs).In(w.loc).Format("15:04:05"))
+	if res.Delivery == store.CommandQueued { // the door is not online: say the command waits
+		msg += " " + loc.T("console.door.queued", "time", time.UnixMilli(cmd.ExpiresMs).In(w.loc).Format("15:04:05"))
+	}
+	w.setFlash(r, v, msg)
 	http.Redirect(rw, r, "/doors/"+d.ID, http.StatusSeeOther)
 	return nil
 }

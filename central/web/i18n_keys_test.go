@@ -3,6 +3,7 @@ package web
 import (
 	"html/template"
 	"io/fs"
+	"maps"
 	"os"
 	"regexp"
 	"strings"
@@ -141,6 +142,7 @@ func dynamicKeys() map[string][]string {
 	for _, k := range eventKinds() {
 		out["kind."] = append(out["kind."], string(k))
 	}
+	maps.Copy(out, opsDynamicKeys())
 	for _, r := range reasonCodes() {
 		out["reason."] = append(out["reason."], string(r))
 	}

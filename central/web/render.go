@@ -14,7 +14,9 @@ import (
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
 	return append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error",
-		"signin", "signin_code", "passkeys"}, sitePageNames()...)
+		"signin", "signin_code", "passkeys",
+		"console_events", "console_settings", "console_settlements", "console_alerts", "console_webhooks", "console_webhook", "console_audit"},
+		sitePageNames()...)
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.
@@ -28,7 +30,9 @@ const (
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
 		"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-		"ms": func(v int64) time.Time { return time.UnixMilli(v) },
+		// ms is a time in Unix milliseconds; list makes a list of strings (console pages)
+		"ms":   time.UnixMilli,
+		"list": func(s ...string) []string { return s },
 	}
 }
 
@@ -173,6 +177,7 @@ func navFor(area string, v *viewer, path string) []navItem {
 			items = append(items, navItem{Href: "/live", Key: "nav.live"}, navItem{Href: "/hours", Key: "nav.hours"},
 				navItem{Href: "/members", Key: "nav.members"})
 		}
+		items = append(items, opsNav(v)...)
 	case AreaMember:
 		items = append(items, siteNav()...)
 		items = append(items, navItem{Href: SitePrefix + "passkeys", Key: "nav.passkeys"})

@@ -468,10 +468,3 @@ func TestSiteNavigationAndLanguages(t *testing.T) {
 		}
 	}
 }
-
-func brussels(t *testing.T) *time.Location {
-	t.Helper()
-	loc, err := time.LoadLocation("Europe/Brussels")
-	require.NoError(t, err)
-	return loc
-}

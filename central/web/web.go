@@ -35,6 +35,10 @@
 // booking e-mails with an .ics go through Config.Mail. The member API
 // (MeAPIPrefix, site_api.go) offers the same as JSON on the member's
 // session.
+//
+// The staff console's operations
+// pages (console_ops.go: event search, network settings, the settlement
+// workflow, alerts and webhooks, the audit log) register in opsRoutes.
 package web
 
 import (
@@ -127,9 +131,11 @@ type Web struct {
 
 	logins *metrics.CounterVec
 	// badNext counts login redirect targets refused by safeNext.
-	badNext  *metrics.Counter
-	closeOne sync.Once
-	done     chan struct{}
+	badNext *metrics.Counter
+	// opsRefused counts console-ops forms and filters refused, by page and field.
+	opsRefused *metrics.CounterVec
+	closeOne   sync.Once
+	done       chan struct{}
 
 	booking    *booking.Service
 	noMail     sync.Once        // logs once that booking e-mails are off
@@ -190,6 +196,7 @@ func New(cfg Config) (*Web, error) {
 		w.booking = booking.New(cfg.Store, booking.Options{Now: cfg.Now, Logger: cfg.Logger, Metrics: cfg.Metrics})
 	}
 	w.mailFailed = cfg.Metrics.Counter("swc_web_booking_mail_failed_total", "Booking e-mails (confirmation, change, cancellation) that could not be queued.")
+	w.opsRefused = cfg.Metrics.CounterVec("swc_web_console_refused_total", "Console forms and filters refused as invalid, by page and field.", "page", "field")
 	w.last = newLastEvents()
 	w.hub = newHub(w, cfg.Metrics)
 	w.routes()
@@ -232,6 +239,7 @@ func (w *Web) routes() {
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
 	w.siteRoutes()
 	w.memberSignInRoutes()
+	w.opsRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))

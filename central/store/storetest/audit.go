@@ -218,6 +218,10 @@ func auditCases() []auditCase {
 			return s.Credit().Close(ctx, credit.Period{}, &credit.Settlement{Period: p, TimeZone: "Europe/Brussels", Closed: true,
 				Centers: []credit.CenterLine{{CenterID: "c1"}}, TotalCents: 1234})
 		}, want: []wantRow{{audit.Close, audit.ObjectPeriod, "2026-02", []string{"", "c1"}, `"closed":false`, `"total_cents":1234`}}},
+		{verb: "Credit.ApproveSettlement", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.Credit().ApproveSettlement(ctx, store.SettlementApproval{Period: credit.Period{Year: 2026, Month: time.February}, ApprovedBy: "tk1"})
+			return err
+		}, want: []wantRow{{audit.Approve, audit.ObjectPeriod, "2026-02", []string{"", "c1"}, `"approved":false`, `"approved_by":"tk1"`}}},
 	}
 }
 

@@ -139,6 +139,8 @@ func Run(t *testing.T, open Factory) {
 		{"EventStoresConcurrent", testEventStoresConcurrent},
 		{"EventSeqBound", testEventSeqBound},
 		{"ListEvents", testListEvents},
+		{"EventSearch", testEventSearch},
+		{"SettlementApprovals", testSettlementApprovals},
 		{"WhitelistStates", testWhitelistStates},
 		{"Tokens", testTokens},
 		{"Enrollment", testEnrollment},

@@ -499,6 +499,15 @@ func (s *DB) ListEvents(ctx context.Context, f store.EventFilter) (store.Page[do
 	if f.Kind != "" {
 		w.add("kind = ?", string(f.Kind))
 	}
+	if f.UID != "" {
+		w.add("uid = ?", string(f.UID))
+	}
+	if f.Reason != "" {
+		w.add("reason = ?", string(f.Reason))
+	}
+	if f.LateMs > 0 {
+		w.add("received_ms - time_ms >= ?", f.LateMs)
+	}
 	if !f.From.IsZero() {
 		w.add("time_ms >= ?", ms(f.From))
 	}
