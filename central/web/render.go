@@ -13,7 +13,8 @@ import (
 
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
-	return []string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my"}
+	names := []string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my"}
+	return append(names, consolePages()...)
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.
@@ -171,6 +172,7 @@ func navFor(area string, v *viewer, path string) []navItem {
 			items = append(items, navItem{Href: "/live", Key: "nav.live"}, navItem{Href: "/hours", Key: "nav.hours"},
 				navItem{Href: "/members", Key: "nav.members"})
 		}
+		items = append(items, consoleNav(v)...)
 	case AreaMember:
 		items = append(items, navItem{Href: SitePrefix, Key: "nav.my"})
 	}

@@ -102,6 +102,7 @@ type Web struct {
 	mux    *http.ServeMux
 	hub    *hub
 	last   *lastEvents
+	learn  *learner // learn mode's unknown badges (console.go)
 
 	logins *metrics.CounterVec
 	// badNext counts login redirect targets refused by safeNext.
@@ -161,6 +162,7 @@ func New(cfg Config) (*Web, error) {
 	w.badNext = cfg.Metrics.Counter("swc_web_unsafe_redirects_total", "Login redirect targets refused as not plainly a path of this site (sent to / instead).")
 	w.last = newLastEvents()
 	w.hub = newHub(w, cfg.Metrics)
+	w.learn = newLearner()
 	w.routes()
 	return w, nil
 }
@@ -177,7 +179,10 @@ func (w *Web) Close() {
 // ingest.CommitFeed). It never blocks: the work is queued for a worker,
 // and a commit that finds the queue full is dropped from the live view
 // (counted) — it is stored all the same.
-func (w *Web) OnCommit(receivedMs int64, batches []ingest.Batch) { w.hub.offer(receivedMs, batches) }
+func (w *Web) OnCommit(receivedMs int64, batches []ingest.Batch) {
+	w.learn.observe(receivedMs, batches)
+	w.hub.offer(receivedMs, batches)
+}
 
 // handler serves a page for a logged-in viewer.
 type handler func(rw http.ResponseWriter, r *http.Request, v *viewer) error
@@ -200,6 +205,7 @@ func (w *Web) routes() {
 	m.Handle("GET /members/{id}", w.page(eventRoles(), w.member))
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
 	m.Handle("GET "+SitePrefix+"{$}", w.memberPage(w.my))
+	w.consoleRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))
