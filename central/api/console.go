@@ -28,4 +28,6 @@ func SeesBadge(r *http.Request, st store.Store, tk store.Token, x domain.Badge) 
 
 // ScopeBadges narrows a badge list to what tk sees; true means it sees
 // none of what f asks for.
-func ScopeBadges(tk store.Token, f *store.BadgeFilter) (none bool) { return badgeFilter(&principal{tk}, f) }
+func ScopeBadges(tk store.Token, f *store.BadgeFilter) (none bool) {
+	return badgeFilter(&principal{tk}, f)
+}

@@ -104,11 +104,20 @@ func afterBadge(r *http.Request, v *viewer, member string) string {
 	return "/badges"
 }
 
+// failTo is where a refused badge change goes back to: the form's retry
+// (the learn page it came from) or back, else the badge list.
+func failTo(r *http.Request) string {
+	if to := r.PostFormValue("retry"); to != "" {
+		return localPath(to, "/badges")
+	}
+	return localPath(r.PostFormValue("back"), "/badges")
+}
+
 // badgeAssign attaches a new badge (form: uid, member) with the API's rule.
 func (c *console) badgeAssign(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	member := strings.TrimSpace(r.PostFormValue("member"))
 	uid, err := protocol.ParseUID(strings.TrimSpace(r.PostFormValue("uid")))
-	to := afterBadge(r, v, member)
+	to := failTo(r)
 	if err != nil {
 		return c.back(rw, r, v, to, "console.refused", "why", "uid: "+err.Error())
 	}
@@ -122,7 +131,7 @@ func (c *console) badgeAssign(rw http.ResponseWriter, r *http.Request, v *viewer
 	if err := c.w.st.CreateBadge(r.Context(), b); err != nil {
 		return c.refused(rw, r, v, to, err)
 	}
-	return c.back(rw, r, v, to, "console.badge_assigned", "uid", string(uid), "member", member)
+	return c.back(rw, r, v, afterBadge(r, v, member), "console.badge_assigned", "uid", string(uid), "member", member)
 }
 
 // refusedAPI shows a refusal of the API's rules as a flash message.
@@ -141,7 +150,10 @@ func (c *console) badgeMove(rw http.ResponseWriter, r *http.Request, v *viewer) 
 		return err
 	}
 	member := strings.TrimSpace(r.PostFormValue("member"))
-	to := afterBadge(r, v, member)
+	to := failTo(r)
+	if b.MemberID != "" && v.SeesEvents() && r.PostFormValue("retry") == "" && r.PostFormValue("back") == "" {
+		to = "/members/" + b.MemberID // the form of the badge's member page
+	}
 	if protocol.ValidID(member) != nil {
 		return c.back(rw, r, v, to, "console.refused", "why", "member: required")
 	}
@@ -152,7 +164,7 @@ func (c *console) badgeMove(rw http.ResponseWriter, r *http.Request, v *viewer) 
 	if err := c.w.st.UpdateBadge(r.Context(), b); err != nil {
 		return c.refused(rw, r, v, to, err)
 	}
-	return c.back(rw, r, v, to, "console.badge_moved", "uid", string(b.UID), "member", member)
+	return c.back(rw, r, v, afterBadge(r, v, member), "console.badge_moved", "uid", string(b.UID), "member", member)
 }
 
 // badgeRevoke revokes the badge (it stays known, so doors deny it as

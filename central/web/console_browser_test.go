@@ -1,0 +1,190 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/web/webtest"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// TestConsoleBrowser drives headless Chromium through the console as the
+// manager of Gent, at desktop width and at 390 px: they create a member,
+// assign them a badge in learn mode at Gent's door (the door reports the
+// unknown badge as a real door does, over MQTT), and suspend them. Then
+// every console screen is checked at 390 px: nothing wider than the
+// screen, no serious or critical axe-core violation. Screenshots go to
+// testout/screenshots/console-*.png.
+func TestConsoleBrowser(t *testing.T) {
+	needChromium(t)
+	n := startNetwork(t)
+	n.api("POST", "/rooms", map[string]any{"id": "r1", "center_id": "c1", "name": "Gent meeting room", "capacity": 8, "equipment": []string{"screen"}})
+	n.api("PUT", "/centers/c1/desks", map[string]any{"center_id": "c1", "capacity": 12})
+	shots := screenshotDir(t)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900))
+	defer cancelAlloc()
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	defer cancelCtx()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelTimeout()
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+			t.Fatalf("%s: %v; at %s: %s", what, err, loc, body)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		require.NoError(t, err, sel)
+		return s
+	}
+	axe := webtest.NewAxe()
+	a11y := func(page string) {
+		t.Helper()
+		t.Run("a11y/"+page, func(t *testing.T) { axe.Check(t, ctx) })
+	}
+	var written []string
+	shoot := func(name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err, name)
+		require.NoError(t, os.WriteFile(filepath.Join(shots, name), png, 0o644))
+		written = append(written, name)
+	}
+	width := 1280
+	fits := func(page string) {
+		t.Helper()
+		w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		require.NoError(t, err)
+		assert.LessOrEqual(t, w, width, "%s scrolls sideways at %d px", page, width)
+	}
+
+	do("log in", chromedp.Navigate(n.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#token")),
+		chromedp.SendKeys(chromedp.CSS("#token"), n.tokens["mgr1"]), chromedp.Click(chromedp.CSS("#login")),
+		chromedp.WaitVisible(chromedp.CSS("#summary")))
+
+	seq := uint64(0)
+	for _, run := range []struct {
+		size, member, name string
+		uid               protocol.UID
+		width, height     int
+	}{
+		{"desktop", "m7", "Greet Gent", "04C0FFEE", 1280, 900},
+		{"390px", "m8", "Hanne Gent", "04C0FFEF", 390, 844},
+	} {
+		width = run.width
+		do("viewport "+run.size, chromedp.EmulateViewport(int64(run.width), int64(run.height), chromedp.EmulateScale(2)))
+		// A new member.
+		do("members", chromedp.Navigate(n.base+"/members"), chromedp.WaitVisible(chromedp.CSS("#member-new")))
+		fits("members")
+		shoot("console-01-members-" + run.size + ".png")
+		a11y("members-" + run.size)
+		do("new member form", chromedp.Click(chromedp.CSS("#member-new")), chromedp.WaitVisible(chromedp.CSS("#member-id")))
+		fits("member form")
+		shoot("console-02-member-new-" + run.size + ".png")
+		a11y("member-form-" + run.size)
+		do("create", chromedp.SendKeys(chromedp.CSS("#member-id"), run.member), chromedp.SendKeys(chromedp.CSS("#member-name"), run.name),
+			chromedp.SendKeys(chromedp.CSS("#member-email"), run.member+"@example.org"), chromedp.Click(chromedp.CSS("#member-save")),
+			chromedp.WaitVisible(chromedp.CSS("#member-learn")))
+		assert.Contains(t, text("#flash"), "Member "+run.name+" created.")
+		fits("member")
+		shoot("console-03-member-created-" + run.size + ".png")
+		a11y("member-" + run.size)
+
+		// Learn mode at Gent's door: the door reports the unknown badge.
+		do("learn mode", chromedp.Click(chromedp.CSS("#member-learn")), chromedp.WaitVisible(chromedp.CSS("#learn-go")))
+		member, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#learn-member")))
+		require.NoError(t, err)
+		assert.Equal(t, run.member, member, "the member is filled in")
+		fits("learn")
+		shoot("console-04-learn-choose-" + run.size + ".png")
+		a11y("learn-" + run.size)
+		do("start", chromedp.Click(chromedp.CSS("#learn-go")), chromedp.WaitVisible(chromedp.CSS("#learn-wait")))
+		assert.Contains(t, text("#learn-wait"), "Gent front")
+		fits("learn waiting")
+		shoot("console-05-learn-waiting-" + run.size + ".png")
+		a11y("learn-waiting-" + run.size)
+		seq++
+		n.doors["d1"].events(t, protocol.Event{Seq: seq, TimeMs: time.Now().UnixMilli(), Trusted: true, Boot: "b", Kind: protocol.EventTap,
+			UID: run.uid, Reason: protocol.DeniedUnknownBadge, WLVersion: 1})
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = chromedp.Do(wctx, chromedp.WaitVisible(chromedp.CSS("#assign-form")))
+		cancel()
+		require.NoError(t, err, "the page offers the badge the door reported")
+		assert.Contains(t, text("#learn-uid"), string(run.uid))
+		fits("learn found")
+		shoot("console-06-learn-found-" + run.size + ".png")
+		a11y("learn-found-" + run.size)
+		do("assign", chromedp.Click(chromedp.CSS("#assign")), chromedp.WaitVisible(chromedp.CSS("#badges")))
+		assert.Contains(t, text("#badges"), string(run.uid))
+		assert.Contains(t, text("#flash"), fmt.Sprintf("Badge %s assigned to %s.", run.uid, run.member))
+		b, err := n.srv.Store.Badge(context.Background(), run.uid)
+		require.NoError(t, err)
+		assert.Equal(t, domain.Badge{UID: run.uid, MemberID: run.member, AddedBy: "mgr1"}, b)
+
+		// Suspend.
+		do("suspend", chromedp.Click(chromedp.CSS("#member-suspend")), chromedp.WaitVisible(chromedp.CSS("#member-reinstate")))
+		assert.Equal(t, "suspended", text("#member-status"))
+		fits("member suspended")
+		shoot("console-07-member-suspended-" + run.size + ".png")
+		m, err := n.srv.Store.Member(context.Background(), run.member)
+		require.NoError(t, err)
+		assert.Equal(t, domain.MemberSuspended, m.Status)
+	}
+
+	// Every other screen, at 390 px.
+	loc, err := time.LoadLocation("Europe/Brussels")
+	require.NoError(t, err)
+	tomorrow := time.Now().In(loc).AddDate(0, 0, 1).Format(time.DateOnly)
+	n.api("POST", "/members/m1/bookings", map[string]any{"center_id": "c1", "room_id": "r1",
+		"start": tomorrow + "T09:00:00+01:00", "end": tomorrow + "T11:00:00+01:00"})
+	n.doors["d1"].events(t, tap(seq+1, time.Now().Add(-time.Minute), "04D1D2D3", "m1", protocol.GrantedBooking))
+	for _, p := range []struct{ name, path, wait string }{
+		{"badges", "/badges", "#badge-list"},
+		{"bookings-week", "/bookings?day=" + tomorrow, "#calendar"},
+		{"bookings-day", "/bookings?view=day&day=" + tomorrow, "#calendar"},
+		{"presence", "/presence", "#presence"},
+		{"staff", "/staff", "#staff-form"},
+		{"places", "/places", "#rules-form"},
+	} {
+		do(p.name, chromedp.Navigate(n.base+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
+		fits(p.name)
+		shoot("console-08-" + p.name + "-390px.png")
+		a11y(p.name + "-390px")
+	}
+	assert.Contains(t, text("#main"), "Gent meeting room")
+	do("bookings", chromedp.Navigate(n.base+"/bookings?day="+tomorrow), chromedp.WaitVisible(chromedp.CSS("#calendar")))
+	assert.Contains(t, text("#calendar"), "Ann Gent")
+	do("desktop", chromedp.EmulateViewport(1280, 900))
+	width = 1280
+	do("bookings desktop", chromedp.Navigate(n.base+"/bookings?day="+tomorrow), chromedp.WaitVisible(chromedp.CSS("#calendar")))
+	shoot("console-09-bookings-week-desktop.png")
+	a11y("bookings-desktop")
+
+	pg, err := n.srv.Store.ListAudit(context.Background(), store.AuditFilter{ActorID: "mgr1", ObjectKind: "member"})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, len(pg.Items), 4, "two creations and two suspensions by the manager are in the audit log")
+	for _, f := range written {
+		fi, err := os.Stat(filepath.Join(shots, f))
+		require.NoError(t, err)
+		assert.Positive(t, fi.Size())
+	}
+}
