@@ -84,8 +84,8 @@ func TestConsoleBrowser(t *testing.T) {
 	seq := uint64(0)
 	for _, run := range []struct {
 		size, member, name string
-		uid               protocol.UID
-		width, height     int
+		uid                protocol.UID
+		width, height      int
 	}{
 		{"desktop", "m7", "Greet Gent", "04C0FFEE", 1280, 900},
 		{"390px", "m8", "Hanne Gent", "04C0FFEF", 390, 844},
