@@ -6,7 +6,8 @@ package web
 // minute is offered for assignment), the bookings calendar of a center and
 // room (book and cancel on behalf of a member through central/booking),
 // who is in now, staff, and places (desk pool, rooms, booking rules). Every
-// list has a search and pages; members and badges download as CSV.
+// list has a search and pages; members, badges and a center's events
+// download as CSV.
 //
 // The rules are the API's: the screens are open to the roles of the API's
 // routes (managers: admin and manager; badges also to technicians), a
@@ -74,6 +75,7 @@ func (w *Web) consoleRoutes() {
 	m.Handle("POST /bookings", w.page(mgr, c.bookFor))
 	m.Handle("POST /bookings/{id}/cancel", w.page(mgr, c.cancelFor))
 	m.Handle("GET /presence", w.page(mgr, c.presence))
+	m.Handle("GET /presence/events.csv", w.page(mgr, c.eventsCSV))
 	m.Handle("GET /staff", w.page(mgr, c.staff))
 	m.Handle("POST /staff", w.page(mgr, c.staffAdd))
 	m.Handle("POST /staff/remove", w.page(mgr, c.staffRemove))

@@ -20,6 +20,7 @@ import (
 // calDay is one day of the calendar with its confirmed bookings.
 type calDay struct {
 	Date     time.Time
+	Weekday  int // 0 Sunday, as time.Weekday
 	Today    bool
 	Bookings []calBooking
 }
@@ -103,6 +104,7 @@ func (c *console) calendar(rw http.ResponseWriter, r *http.Request, v *viewer) e
 	for i := range days {
 		days[i].Date = day.AddDate(0, 0, i)
 		days[i].Today = days[i].Date.Equal(today)
+		days[i].Weekday = int(days[i].Date.Weekday())
 	}
 	sort.Slice(bs, func(i, j int) bool { return bs[i].Start.Before(bs[j].Start) })
 	for _, b := range bs {
@@ -278,8 +280,56 @@ func (c *console) presence(rw http.ResponseWriter, r *http.Request, v *viewer) e
 	sort.Slice(list, func(i, j int) bool { return list[i].Since.Before(list[j].Since) })
 	items, pg := pageSlice(r, list)
 	c.w.render(rw, r, http.StatusOK, "console_presence", v, map[string]any{"Centers": cs, "Center": center, "People": items, "Pager": pg,
-		"Query": q, "Visit": ver.Settings.DefaultVisitMinutes, "Loc": loc})
+		"Query": q, "Visit": ver.Settings.DefaultVisitMinutes, "Loc": loc,
+		"EventsCSV": queryWith("/presence/events.csv", "center", center.ID), "EventDays": eventsCSVDays})
 	return nil
+}
+
+// eventsCSVDays is how many days back the events CSV reaches by default.
+const eventsCSVDays = 31
+
+// eventsCSV downloads a center's door events, oldest first: the last
+// eventsCSVDays days, or [from, to) given as dates (the center's days).
+// The event search of the console (console-ops) has its own export with
+// every filter; this one is the center's plain record.
+func (c *console) eventsCSV(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	cs, err := c.centers(r, v)
+	if err != nil {
+		return err
+	}
+	center, err := c.center(r, v, cs)
+	if err != nil {
+		return err
+	}
+	loc, err := center.Location()
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	to := c.w.now()
+	from := to.AddDate(0, 0, -eventsCSVDays)
+	for k, p := range map[string]*time.Time{"from": &from, "to": &to} {
+		if s := q.Get(k); s != "" {
+			d, err := time.ParseInLocation(time.DateOnly, s, loc)
+			if err != nil {
+				return pageErr(http.StatusBadRequest, "console.bad_day")
+			}
+			*p = d
+		}
+	}
+	ctx := r.Context()
+	evs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Event], error) {
+		return c.w.st.ListEvents(ctx, store.EventFilter{CenterIDs: []string{center.ID}, From: from, To: to, PageRequest: p})
+	})
+	if err != nil {
+		return err
+	}
+	rows := make([][]string, 0, len(evs))
+	for _, e := range evs {
+		rows = append(rows, []string{time.UnixMilli(e.TimeMs).UTC().Format(time.RFC3339Nano), e.Door, e.Center, string(e.Kind), string(e.Reason),
+			string(e.UID), e.Member, strconv.FormatBool(e.Trusted), time.UnixMilli(e.ReceivedMs).UTC().Format(time.RFC3339Nano), strconv.FormatUint(e.Seq, 10)})
+	}
+	return writeCSV(rw, "events-"+center.ID+".csv", []string{"time", "door", "center", "kind", "reason", "uid", "member", "clock_trusted", "received", "seq"}, rows)
 }
 
 // ---- staff

@@ -89,6 +89,8 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"mgr1", "POST", "/bookings/b2/cancel", url.Values{}, 404, "not found: booking b2", ""},
 		{"mgr1", "POST", "/bookings", url.Values{"center": {"c2"}, "member": {"m2"}, "day": {day}, "from": {"09:00"}, "to": {"10:00"}}, 404, "", ""},
 		{"mgr1", "GET", "/presence?center=c2", nil, 404, "", ""},
+		{"mgr1", "GET", "/presence/events.csv?center=c2", nil, 404, "", ""},
+		{"tech1", "GET", "/presence/events.csv", nil, 403, "", ""},
 		{"tech1", "GET", "/presence", nil, 403, "", ""},
 		{"mgr1", "GET", "/presence", nil, 200, "Gent", ""},
 		{"mgr1", "GET", "/staff", nil, 200, "", ""},
@@ -243,8 +245,8 @@ func TestConsoleMemberLifecycle(t *testing.T) {
 	assert.Subset(t, seen, []string{"create member m7", "update member m7", "create badge 04C0FFEE", "update badge 04C0FFEE"})
 }
 
-// TestConsoleCSV: members' and badges' CSV have a header, the viewer's rows
-// only, and a cell a spreadsheet would evaluate is quoted.
+// TestConsoleCSV: members', badges' and events' CSV have a header, the
+// viewer's rows only, and a cell a spreadsheet would evaluate is quoted.
 func TestConsoleCSV(t *testing.T) {
 	n := startNetwork(t)
 	n.api("POST", "/members", map[string]any{"id": "m8", "name": "=HYPERLINK(\"http://x\")", "home_center_id": "c1", "status": "active"})
@@ -262,6 +264,21 @@ func TestConsoleCSV(t *testing.T) {
 	assert.Equal(t, []string{"uid", "member_id", "revoked", "added_by"}, rows[0])
 	assert.Equal(t, []string{"04D1D2D3", "m1", "false"}, rows[1][:3], "Gent's badge only")
 	assert.True(t, strings.HasPrefix(rows[1][3], "tok-"), "added by the admin's token")
+
+	// Events: Gent's only, oldest first.
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	n.doors["d1"].events(t, tap(1, at, "04D1D2D3", "m1", protocol.GrantedPass), tap(2, at.Add(time.Minute), "04FFFFFF", "", protocol.DeniedUnknownBadge))
+	n.doors["d2"].events(t, tap(1, at, "04E1E2E3", "m2", protocol.GrantedPass))
+	code, body = b.get("/presence/events.csv")
+	require.Equal(t, 200, code)
+	rows, err = csv.NewReader(strings.NewReader(body)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 3, body)
+	assert.Equal(t, []string{"time", "door", "center", "kind", "reason", "uid", "member", "clock_trusted", "received", "seq"}, rows[0])
+	assert.Equal(t, []string{at.UTC().Format(time.RFC3339Nano), "d1", "c1", "tap", "granted_pass", "04D1D2D3", "m1", "true"}, rows[1][:8])
+	assert.Equal(t, []string{"d1", "denied_unknown_badge", "04FFFFFF", "", "2"}, []string{rows[2][1], rows[2][4], rows[2][5], rows[2][6], rows[2][9]})
+	code, _ = b.get("/presence/events.csv?from=yesterday")
+	assert.Equal(t, http.StatusBadRequest, code)
 }
 
 // TestConsoleBookingsPresenceStaffPlaces: a manager sets Gent's places and

@@ -136,6 +136,7 @@ func dynamicKeys() map[string][]string {
 		"class.":              str(string(credit.ClassNomadic), string(credit.ClassCrossCenter), string(credit.ClassHome)),
 		"source.":             str(string(credit.SourceBooking), string(credit.SourceWalkIn), string(credit.SourceBookingAndWalkIn)),
 		"console.rules_from.": str("center", "network", "default"),
+		"console.wd.":         str("0", "1", "2", "3", "4", "5", "6"),
 		"why.":                str("", string(credit.WhyHomeCenter), string(credit.WhyNoShow), string(credit.WhyNoPass), string(credit.WhyStaff), string(credit.WhyClosed)),
 	}
 	for _, k := range eventKinds() {
