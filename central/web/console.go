@@ -233,6 +233,10 @@ func localPath(p, fallback string) string {
 // presented at the door is offered for assignment.
 const learnWindow = time.Minute
 
+// learnKept is how long a learn mode's page still answers (offers what
+// the door reported in its minute); older starts are refused.
+const learnKept = 15 * time.Minute
+
 // learner remembers, per door, the newest unknown badge the door reported
 // (a tap denied_unknown_badge), from the ingest's commits (Web.OnCommit).
 // It is the fast path of learn mode; the events in the store are the
@@ -289,7 +293,7 @@ func (c *console) unknownBadge(r *http.Request, door string, fromMs int64) (prot
 	// by the event's time, and keep what the central received in the window.
 	from := time.UnixMilli(fromMs).Add(-learnWindow)
 	evs, err := c.w.st.ListEvents(r.Context(), store.EventFilter{Door: door, Kind: protocol.EventTap, From: from,
-		PageRequest: store.PageRequest{Limit: store.MaxLimit}})
+		To: time.UnixMilli(toMs).Add(learnWindow), PageRequest: store.PageRequest{Limit: store.MaxLimit}})
 	if err != nil {
 		return "", false, err
 	}

@@ -212,7 +212,7 @@ func (c *console) learnPage(rw http.ResponseWriter, r *http.Request, v *viewer) 
 		}
 		since, err := strconv.ParseInt(q.Get("since"), 10, 64)
 		now := c.w.now().UnixMilli()
-		if err != nil || since > now {
+		if err != nil || since > now || now-since > learnKept.Milliseconds() {
 			return pageErr(http.StatusBadRequest, "console.learn_bad_start")
 		}
 		data["Door"] = d

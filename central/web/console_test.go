@@ -81,6 +81,8 @@ func TestConsoleAuthorization(t *testing.T) {
 		{"mgr1", "GET", "/badges/learn?door=d2&since=" + since, nil, 404, "not found: door d2", "Leuven front"},
 		{"mgr1", "POST", "/badges/learn", url.Values{"door": {"d2"}}, 404, "", ""},
 		{"tech1", "GET", "/badges/learn", nil, 200, "Gent front", "Leuven front"},
+		{"mgr1", "GET", "/badges/learn?door=d1&since=1", nil, 400, "start learn mode again", ""},
+		{"mgr1", "GET", "/badges/learn?door=d1&since=x", nil, 400, "start learn mode again", ""},
 		{"admin", "GET", "/badges/learn", nil, 200, "Leuven front", ""},
 		{"mgr1", "GET", "/bookings?center=c2&day=" + day, nil, 404, "not found: center c2", ""},
 		{"mgr1", "GET", "/bookings?center=c1&room=r2", nil, 404, "not found: room r2", ""},
@@ -127,6 +129,24 @@ func TestConsoleAuthorization(t *testing.T) {
 			}
 		})
 	}
+	// A technician assigns a badge to a member of Gent without staff
+	// rights, then sees it (and only it) in their list; staff of Gent is
+	// the manager's to enroll, as in the API.
+	tech := browsers["tech1"]
+	code, _, hdr := tech.post("/badges", url.Values{"csrf": {tech.csrf}, "uid": {"04AB0001"}, "member": {"m1"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	assert.Equal(t, "/badges", location(hdr))
+	_, body := tech.get("/badges")
+	assert.Contains(t, body, "04AB0001")
+	assert.NotContains(t, body, "04D1D2D3")
+	n.api("POST", "/staff", map[string]any{"member_id": "m1", "center_id": "c1"})
+	code, _, hdr = tech.post("/badges", url.Values{"csrf": {tech.csrf}, "uid": {"04AB0002"}, "member": {"m1"}})
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body = tech.get(location(hdr))
+	assert.Contains(t, body, "a technician enrolls badges of members without staff rights only")
+	_, err := n.srv.Store.Badge(context.Background(), "04AB0002")
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
 	// Nothing of Leuven changed.
 	m2, err := n.srv.Store.Member(context.Background(), "m2")
 	require.NoError(t, err)
