@@ -25,7 +25,9 @@
 // alarms, reason codes in words), hours (credited hours per day as an SVG
 // chart, the month's settlement with CSV download), door pages (status,
 // recent events, signed remote commands) and member lookup (badges,
-// bookings, passes, visits, statement).
+// bookings, passes, visits, statement); the staff console's screens that
+// run a center (console.go: members, badges with learn mode, bookings
+// calendar, who is in now, staff, places, CSV exports).
 package web
 
 import (
