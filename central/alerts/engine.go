@@ -7,8 +7,9 @@
 //
 // Rules (store.AlertKinds):
 //
-//   - door_offline: the door's status has said offline for Config.OfflineAfter,
-//     or the door has sent nothing for that long; resolved by an online status.
+//   - door_offline: the door's status has said offline for the settings'
+//     alerts.door_offline_minutes, or the door has sent nothing for that
+//     long; resolved by an online status.
 //   - door_forced, door_held_open: the door's event (or status door_state);
 //     resolved by a door_closed event or a status with the door closed.
 //   - reader_fault: a reader_fault event or a status with reader "fault";
@@ -16,10 +17,18 @@
 //   - clock_untrusted: an online status, or the last event of a batch, with
 //     an untrusted clock; resolved when the clock is trusted again.
 //   - whitelist_behind: an online door whose whitelist version has been below
-//     the central's (Config.Versions) for Config.WhitelistBehindAfter.
+//     the central's (Config.Version) for alerts.whitelist_behind_minutes.
 //   - cert_expiring: the door's certificate (CertificateIssued, from
-//     enrollment and renewals) expires within Config.CertExpiringWithin;
+//     enrollment and renewals) expires within alerts.cert_expiry_days;
 //     resolved by a renewal.
+//
+// The thresholds are the network settings' (central/settings, the one
+// table of their defaults), the version in force now: the engine reads
+// them at its first check, again when the store notifies a new version
+// (subscribe Changed to the store's Feed) and when the month, and so
+// possibly the version in force, changes. door_held_open is the door's own
+// judgement (its event or status); alerts.held_open_seconds is not applied
+// here.
 //
 // Every replica runs an Engine; an open alert is unique per (door, kind) in
 // the database, so an alert that several replicas see is stored and
@@ -31,6 +40,7 @@
 //	go eng.Run(ctx)
 //	ingestCfg.StatusSeen = eng.ObserveStatus    // every door status
 //	commitFeed.Subscribe(eng.Committed)          // every committed event batch
+//	changes.Subscribe(eng.Changed)               // new settings versions (store.Feed)
 //	enrollCfg.CertIssued = eng.CertificateIssued // door certificate expiries
 package alerts
 
@@ -43,7 +53,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -51,23 +64,14 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultOfflineAfter         = 5 * time.Minute
-	DefaultCertExpiringWithin   = 7 * 24 * time.Hour
-	DefaultWhitelistBehindAfter = 10 * time.Minute
-	DefaultStateWriteInterval   = time.Minute
-	DefaultCheckInterval        = 30 * time.Second
+	DefaultStateWriteInterval = time.Minute
+	DefaultCheckInterval      = 30 * time.Second
 )
 
-// Config holds the thresholds (the lead feeds them from the network
-// settings); zero values take the defaults.
+// Config configures the engine; zero values take the defaults. The alert
+// thresholds are not here: they are the network settings' (see the package
+// documentation).
 type Config struct {
-	// OfflineAfter is how long a door must be offline before it is an alert.
-	OfflineAfter time.Duration
-	// CertExpiringWithin raises cert_expiring this long before expiry.
-	CertExpiringWithin time.Duration
-	// WhitelistBehindAfter is how long an online door may stay behind the
-	// central's whitelist version before it is an alert.
-	WhitelistBehindAfter time.Duration
 	// StateWriteInterval bounds the store writes of one door's state: a
 	// status that changes nothing but counters (outbox depth, clock
 	// reading) is written at most once per interval; a change of state,
@@ -88,15 +92,6 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.OfflineAfter <= 0 {
-		c.OfflineAfter = DefaultOfflineAfter
-	}
-	if c.CertExpiringWithin <= 0 {
-		c.CertExpiringWithin = DefaultCertExpiringWithin
-	}
-	if c.WhitelistBehindAfter <= 0 {
-		c.WhitelistBehindAfter = DefaultWhitelistBehindAfter
-	}
 	if c.StateWriteInterval <= 0 {
 		c.StateWriteInterval = DefaultStateWriteInterval
 	}
@@ -136,9 +131,12 @@ type doorMem struct {
 }
 
 // fingerprint is the part of a door's state whose change is written at once.
+// Whether the outbox is empty is part of it: the release of room no-shows
+// (central/booking) waits for a door's stored state to say every event was
+// delivered.
 func fingerprint(h store.DoorHealth) string {
 	return h.State + "|" + strconv.FormatUint(h.WLVersion, 10) + "|" + strconv.FormatBool(h.ClockTrusted) + "|" +
-		h.DoorState + "|" + h.Reader + "|" + h.Firmware + "|" + h.Boot
+		h.DoorState + "|" + h.Reader + "|" + h.Firmware + "|" + h.Boot + "|" + strconv.FormatBool(h.OutboxDepth == 0)
 }
 
 // Engine observes doors, persists their state and raises and resolves alerts.
@@ -153,8 +151,13 @@ type Engine struct {
 	mu    sync.Mutex
 	doors map[string]*doorMem
 
+	thrMu sync.Mutex
+	thr   settings.Alerts // the thresholds in force
+	thrOf thrSource       // where thr came from; zero: to be read
+
 	raised, resolvedC, notifyErrs, writes, skipped *metrics.CounterVec
 	openGauge                                      *metrics.GaugeVec
+	settingsErrs                                   *metrics.Counter
 }
 
 // New returns an engine over the store; notifiers may be empty.
@@ -175,6 +178,8 @@ func New(cfg Config, st store.Store, notifiers []Notifier, log *slog.Logger, reg
 		writes:     reg.CounterVec("swc_door_state_writes_total", "Door state writes to the store, by cause (change, interval, error).", "cause"),
 		skipped:    reg.CounterVec("swc_door_state_writes_skipped_total", "Door statuses not written (nothing but counters changed within the write interval).", "reason"),
 		openGauge:  reg.GaugeVec("swc_alerts_open", "Open alerts in the network, by kind (as of the last check).", "kind"),
+		settingsErrs: reg.Counter("swc_alerts_settings_errors_total",
+			"Failed reads of the alert thresholds from the stored settings (the last ones read stay in force)."),
 	}
 }
 
@@ -198,6 +203,55 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// thrSource is where the thresholds in force were read: the settings
+// version, of the month it is in force for.
+type thrSource struct {
+	read    bool
+	version int64
+	period  credit.Period
+}
+
+// thresholds returns the alert thresholds in force at now: the stored
+// settings' version of now's month, read again after Changed saw a new
+// version and when the month changes. A failed read is logged and counted,
+// and the thresholds read last stay in force (the defaults, before any).
+func (e *Engine) thresholds(ctx context.Context, now time.Time) settings.Alerts {
+	period := credit.PeriodOf(now, settings.Location())
+	e.thrMu.Lock()
+	defer e.thrMu.Unlock()
+	if e.thrOf.read && e.thrOf.period == period {
+		return e.thr
+	}
+	cur, err := settings.Current(ctx, e.st, now)
+	if err != nil {
+		e.settingsErrs.Inc()
+		if !e.thrOf.read && e.thr == (settings.Alerts{}) {
+			e.thr = settings.Defaults().Alerts
+		}
+		e.log.Warn("alerts: could not read the thresholds from the settings; keeping the last ones", "err", err,
+			"door_offline", e.thr.DoorOffline())
+		return e.thr
+	}
+	if !e.thrOf.read || cur.Number != e.thrOf.version || cur.Settings.Alerts != e.thr {
+		e.log.Info("alerts: thresholds from the network settings", "settings_version", cur.Number,
+			"door_offline", cur.Settings.Alerts.DoorOffline(), "cert_expiring", cur.Settings.Alerts.CertExpiry(),
+			"whitelist_behind", cur.Settings.Alerts.WhitelistBehind())
+	}
+	e.thr, e.thrOf = cur.Settings.Alerts, thrSource{read: true, version: cur.Number, period: period}
+	return e.thr
+}
+
+// Changed is a store.Feed subscriber: a new settings version has the
+// thresholds read again at their next use.
+func (e *Engine) Changed(_ context.Context, ch domain.Change) {
+	if ch.Kind != domain.KindSettings {
+		return
+	}
+	e.thrMu.Lock()
+	e.thrOf.read = false
+	e.thrMu.Unlock()
 }
 
 // enqueue hands fn to Run, waiting while the queue is full (the callers
@@ -241,12 +295,13 @@ func (e *Engine) CertificateIssued(ctx context.Context, door string, notAfter ti
 		m.h.CertNotAfterMs = notAfter.UnixMilli()
 	}
 	e.mu.Unlock()
-	if notAfter.Sub(e.cfg.Now()) > e.cfg.CertExpiringWithin {
+	now := e.cfg.Now()
+	if notAfter.Sub(now) > e.thresholds(ctx, now).CertExpiry() {
 		open, err := e.openOf(ctx, door)
 		if err != nil {
 			return err
 		}
-		return e.resolve(ctx, open, door, store.AlertCertExpiring, e.cfg.Now())
+		return e.resolve(ctx, open, door, store.AlertCertExpiring, now)
 	}
 	return nil
 }
@@ -463,6 +518,7 @@ func (e *Engine) ApplyEvents(ctx context.Context, door string, receivedMs int64,
 // alerts and their gauge. Run calls it every CheckInterval.
 func (e *Engine) Check(ctx context.Context) error {
 	now := e.cfg.Now()
+	thr := e.thresholds(ctx, now)
 	open, err := store.All(ctx, func(p store.PageRequest) (store.Page[store.Alert], error) {
 		yes := true
 		return e.hs.ListAlerts(ctx, store.AlertFilter{Open: &yes, PageRequest: p})
@@ -496,9 +552,9 @@ func (e *Engine) Check(ctx context.Context) error {
 		// A door that says online but has sent nothing (doors republish
 		// their status every 30 s) for the threshold is offline too: its
 		// last will may have been lost with a broker that restarted.
-		silent := h.State == store.DoorOnline && h.LastSeenMs != 0 && now.Sub(time.UnixMilli(h.LastSeenMs)) >= e.cfg.OfflineAfter
+		silent := h.State == store.DoorOnline && h.LastSeenMs != 0 && now.Sub(time.UnixMilli(h.LastSeenMs)) >= thr.DoorOffline()
 		switch {
-		case h.State == store.DoorOffline && h.OfflineFor(now) >= e.cfg.OfflineAfter:
+		case h.State == store.DoorOffline && h.OfflineFor(now) >= thr.DoorOffline():
 			add(e.raise(ctx, open, h, store.AlertOffline, now, map[string]string{
 				"offline_since": time.UnixMilli(h.OfflineSinceMs).UTC().Format(time.RFC3339),
 				"last_seen":     time.UnixMilli(h.LastSeenMs).UTC().Format(time.RFC3339)}))
@@ -510,7 +566,7 @@ func (e *Engine) Check(ctx context.Context) error {
 			add(e.resolve(ctx, open, h.Door, store.AlertOffline, now))
 		}
 		if h.CertNotAfterMs != 0 {
-			if left := time.UnixMilli(h.CertNotAfterMs).Sub(now); left <= e.cfg.CertExpiringWithin {
+			if left := time.UnixMilli(h.CertNotAfterMs).Sub(now); left <= thr.CertExpiry() {
 				add(e.raise(ctx, open, h, store.AlertCertExpiring, now, map[string]string{
 					"not_after": time.UnixMilli(h.CertNotAfterMs).UTC().Format(time.RFC3339)}))
 			} else {
@@ -518,13 +574,13 @@ func (e *Engine) Check(ctx context.Context) error {
 			}
 		}
 		if e.cfg.Version != nil && h.State == store.DoorOnline {
-			add(e.whitelistRule(ctx, open, h, now))
+			add(e.whitelistRule(ctx, open, h, now, thr))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (e *Engine) whitelistRule(ctx context.Context, open map[store.AlertKind]bool, h store.DoorHealth, now time.Time) error {
+func (e *Engine) whitelistRule(ctx context.Context, open map[store.AlertKind]bool, h store.DoorHealth, now time.Time, thr settings.Alerts) error {
 	want, ok := e.cfg.Version(h.Door)
 	e.mu.Lock()
 	m := e.doors[h.Door]
@@ -543,7 +599,7 @@ func (e *Engine) whitelistRule(ctx context.Context, open map[store.AlertKind]boo
 	if !behind {
 		return e.resolve(ctx, open, h.Door, store.AlertWhitelistBehind, now)
 	}
-	if now.Sub(time.UnixMilli(since)) < e.cfg.WhitelistBehindAfter {
+	if now.Sub(time.UnixMilli(since)) < thr.WhitelistBehind() {
 		return nil
 	}
 	return e.raise(ctx, open, h, store.AlertWhitelistBehind, now, map[string]string{

@@ -15,6 +15,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
@@ -139,6 +140,10 @@ func TestAlertKinds(t *testing.T) {
 	}
 	untrusted := ev(5, protocol.EventTap)
 	untrusted.Trusted = false
+	// The thresholds: the settings' defaults (no version stored).
+	defaults := settings.Defaults().Alerts
+	offline, certExpiring := defaults.DoorOffline(), defaults.CertExpiry()
+	require.Equal(t, 10*time.Minute, defaults.WhitelistBehind(), "the whitelist steps below")
 	for i, tc := range []struct {
 		kind  store.AlertKind
 		steps []step
@@ -146,8 +151,8 @@ func TestAlertKinds(t *testing.T) {
 		{store.AlertOffline, []step{
 			{status(func(*protocol.Status) {}), nil},
 			{status(func(s *protocol.Status) { *s = protocol.Status{V: 1, Door: "d1", State: protocol.StateOffline} }), nil},
-			{after(4 * time.Minute), nil},
-			{after(2 * time.Minute), []string{"raised door_offline d1"}},
+			{after(offline - time.Minute), nil},
+			{after(time.Minute), []string{"raised door_offline d1"}},
 			{after(time.Minute), nil},
 			{status(func(s *protocol.Status) { *s = protocol.Status{V: 1, Door: "d1", State: protocol.StateOffline} }), nil},
 			{after(time.Minute), nil},
@@ -156,8 +161,8 @@ func TestAlertKinds(t *testing.T) {
 		}},
 		{store.AlertOffline, []step{ // silent: online, then nothing at all
 			{status(func(*protocol.Status) {}), nil},
-			{after(4 * time.Minute), nil},
-			{after(2 * time.Minute), []string{"raised door_offline d1"}},
+			{after(offline - time.Minute), nil},
+			{after(time.Minute), []string{"raised door_offline d1"}},
 			{after(time.Minute), nil},
 			{status(func(*protocol.Status) {}), []string{"resolved door_offline d1"}},
 			{after(time.Minute), nil},
@@ -205,7 +210,8 @@ func TestAlertKinds(t *testing.T) {
 		{store.AlertCertExpiring, []step{
 			{cert(30 * 24 * time.Hour), nil},
 			{after(time.Hour), nil},
-			{after(23 * 24 * time.Hour), []string{"raised cert_expiring d1"}},
+			{after(30*24*time.Hour - certExpiring - 2*time.Hour), nil},
+			{after(time.Hour), []string{"raised cert_expiring d1"}},
 			{after(time.Hour), nil},
 			{cert(30 * 24 * time.Hour), []string{"resolved cert_expiring d1"}},
 			{after(time.Hour), nil},
@@ -326,7 +332,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 			require.Equal(t, 7*time.Minute, h.OfflineFor(wentOffline.Add(7*time.Minute)))
 
 			rec := &recorder{}
-			c.Add(6 * time.Minute)
+			c.Add(settings.Defaults().Alerts.DoorOffline())
 			e2 := alerts.New(alerts.Config{Now: c.Now}, st2, []alerts.Notifier{rec}, quiet(), nil)
 			// The retained offline status is delivered again to the new
 			// process: the door stays offline since the stored time.
@@ -349,12 +355,12 @@ func TestStateWriteBound(t *testing.T) {
 	e := alerts.New(alerts.Config{Now: c.Now, StateWriteInterval: time.Minute}, st, nil, quiet(), reg)
 	s := online("d1")
 	for i := range 20 {
-		s.OutboxDepth = uint64(i)
+		s.OutboxDepth = uint64(i + 1)
 		require.NoError(t, e.ApplyStatus(ctx, s, c.Add(time.Second)))
 	}
 	h, err := st.Health().DoorHealth(ctx, "d1")
 	require.NoError(t, err)
-	require.Zero(t, h.OutboxDepth, "counters alone wait for the interval")
+	require.Equal(t, uint64(1), h.OutboxDepth, "counters alone wait for the interval")
 	s.OutboxDepth = 99
 	require.NoError(t, e.ApplyStatus(ctx, s, c.Add(time.Minute)))
 	h, err = st.Health().DoorHealth(ctx, "d1")
@@ -371,6 +377,14 @@ func TestStateWriteBound(t *testing.T) {
 	require.Contains(t, sb.String(), `swc_door_state_writes_total{cause="change"} 2`)
 	require.Contains(t, sb.String(), `swc_door_state_writes_total{cause="interval"} 1`)
 	require.Contains(t, sb.String(), `swc_door_state_writes_skipped_total{reason="unchanged"} 19`)
+
+	// An outbox that empties is written at once (the release of room
+	// no-shows waits for it, central/booking).
+	s.OutboxDepth = 0
+	require.NoError(t, e.ApplyStatus(ctx, s, c.Add(time.Second)))
+	h, err = st.Health().DoorHealth(ctx, "d1")
+	require.NoError(t, err)
+	require.Zero(t, h.OutboxDepth, "an emptied outbox is written at once")
 
 	// A status of a door the store does not know is not an error.
 	require.NoError(t, e.ApplyStatus(ctx, online("ghost"), c.Now()))

@@ -105,7 +105,10 @@ type Payload struct {
 
 // WebhookConfig configures Webhooks; zero values take the defaults.
 type WebhookConfig struct {
-	Client     *http.Client  // default: a client with DefaultWebhookTimeout
+	// Policy says where deliveries may go (https, public addresses only,
+	// unless AllowInsecure).
+	Policy     WebhookPolicy
+	Timeout    time.Duration // per request (default DefaultWebhookTimeout)
 	Attempts   int           // per notification and endpoint
 	Backoff    time.Duration // before the second attempt, doubling
 	MaxBackoff time.Duration
@@ -115,9 +118,12 @@ type WebhookConfig struct {
 // Webhooks is the Notifier that POSTs signed JSON to the endpoints stored
 // for the alert's center and network-wide (store.Webhook), retrying with
 // exponential backoff on network errors, 408, 429 and 5xx answers, and
-// logging every attempt in the store's delivery log.
+// logging every attempt in the store's delivery log. Only destinations
+// the WebhookPolicy allows are reached: a refused one is logged once and
+// not retried.
 type Webhooks struct {
 	cfg    WebhookConfig
+	client *http.Client
 	hs     store.HealthStore
 	log    *slog.Logger
 	ctx    context.Context
@@ -129,8 +135,8 @@ type Webhooks struct {
 
 // NewWebhooks returns the webhook notifier. Close it to stop its retries.
 func NewWebhooks(cfg WebhookConfig, hs store.HealthStore, log *slog.Logger, reg *metrics.Registry) *Webhooks {
-	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: DefaultWebhookTimeout}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultWebhookTimeout
 	}
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = DefaultWebhookAttempts
@@ -151,9 +157,10 @@ func NewWebhooks(cfg WebhookConfig, hs store.HealthStore, log *slog.Logger, reg 
 		reg = metrics.NewRegistry()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Webhooks{cfg: cfg, hs: hs, log: log.With("component", "webhooks"), ctx: ctx, cancel: cancel,
+	return &Webhooks{cfg: cfg, client: cfg.Policy.Client(cfg.Timeout), hs: hs, log: log.With("component", "webhooks"), ctx: ctx, cancel: cancel,
 		deliveries: reg.CounterVec("swc_webhook_deliveries_total",
-			"Webhook delivery attempts, by result (ok, retry: failed and tried again, failed: failed and given up).", "result")}
+			"Webhook delivery attempts, by result (ok, retry: failed and tried again, failed: failed and given up, "+
+				"refused: a destination that is not public, see WebhookPolicy).", "result")}
 }
 
 // Close stops pending retries and waits for deliveries in flight.
@@ -202,7 +209,8 @@ func (w *Webhooks) deliver(h store.Webhook, n Notification, body []byte) {
 	for attempt := 1; attempt <= w.cfg.Attempts; attempt++ {
 		status, err := w.post(h, body)
 		ok := err == nil && status/100 == 2
-		retry := !ok && attempt < w.cfg.Attempts && (err != nil || status == 408 || status == 429 || status >= 500)
+		refused := errors.Is(err, ErrDestinationRefused) // for good: no retry
+		retry := !ok && !refused && attempt < w.cfg.Attempts && (err != nil || status == 408 || status == 429 || status >= 500)
 		d := store.Delivery{Webhook: h.ID, Alert: n.Alert.ID, Event: n.Event, Attempt: attempt, HTTPStatus: status, OK: ok, AtMs: w.cfg.Now().UnixMilli()}
 		if err != nil {
 			d.Error = err.Error()
@@ -222,6 +230,10 @@ func (w *Webhooks) deliver(h store.Webhook, n Notification, body []byte) {
 			return
 		case retry:
 			w.deliveries.With("retry").Inc()
+		case refused:
+			w.deliveries.With("refused").Inc()
+			w.log.Warn("webhook delivery refused: its destination is not public", "webhook", h.ID, "url", h.URL, "alert", n.Alert.ID, "err", err)
+			return
 		default:
 			w.deliveries.With("failed").Inc()
 			w.log.Warn("webhook delivery failed", "webhook", h.ID, "url", h.URL, "alert", n.Alert.ID, "attempt", attempt, "status", status, "err", err)
@@ -237,6 +249,11 @@ func (w *Webhooks) deliver(h store.Webhook, n Notification, body []byte) {
 }
 
 func (w *Webhooks) post(h store.Webhook, body []byte) (int, error) {
+	// Stored URLs are checked again: one stored under a laxer policy (or
+	// before there was one) is refused, not sent.
+	if err := w.cfg.Policy.check(h.URL, false); err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrDestinationRefused, err)
+	}
 	req, err := http.NewRequestWithContext(w.ctx, http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -244,7 +261,7 @@ func (w *Webhooks) post(h store.Webhook, body []byte) (int, error) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "swc-central-alerts")
 	req.Header.Set(SignatureHeader, Sign([]byte(h.Secret), w.cfg.Now(), body))
-	res, err := w.cfg.Client.Do(req)
+	res, err := w.client.Do(req)
 	if err != nil {
 		return 0, err
 	}

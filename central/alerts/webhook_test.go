@@ -1,10 +1,12 @@
 package alerts_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/alerts"
+	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -80,7 +83,8 @@ func TestWebhookDelivery(t *testing.T) {
 					Secret: h.r.secret, Kinds: h.kinds, CreatedBy: "tk", CreatedMs: 1}))
 			}
 			reg := metrics.NewRegistry()
-			wh := alerts.NewWebhooks(alerts.WebhookConfig{Backoff: time.Millisecond}, st.Health(), quiet(), reg)
+			// The receivers are httptest servers on loopback, over http.
+			wh := alerts.NewWebhooks(alerts.WebhookConfig{Backoff: time.Millisecond, Policy: alerts.WebhookPolicy{AllowInsecure: true}}, st.Health(), quiet(), reg)
 			t.Cleanup(wh.Close)
 			e := alerts.New(alerts.Config{}, st, []alerts.Notifier{wh}, quiet(), nil)
 			require.NoError(t, e.ApplyEvents(ctx, "d1", t0().UnixMilli(), []protocol.Event{ev(1, protocol.EventDoorForced)}))
@@ -140,7 +144,7 @@ func TestWebhookGivesUp(t *testing.T) {
 		require.NoError(t, st.Health().CreateWebhook(ctx, store.Webhook{ID: id, Center: "c1", URL: srv.URL, Secret: r.secret, CreatedBy: "tk", CreatedMs: 1}))
 	}
 	reg := metrics.NewRegistry()
-	wh := alerts.NewWebhooks(alerts.WebhookConfig{Attempts: 3, Backoff: time.Millisecond}, st.Health(), quiet(), reg)
+	wh := alerts.NewWebhooks(alerts.WebhookConfig{Attempts: 3, Backoff: time.Millisecond, Policy: alerts.WebhookPolicy{AllowInsecure: true}}, st.Health(), quiet(), reg)
 	t.Cleanup(wh.Close)
 	require.NoError(t, wh.Notify(ctx, alerts.Notification{Event: alerts.Resolved, Alert: store.Alert{ID: "al-1", Door: "d1", Center: "c1", Kind: store.AlertOffline}}))
 	wh.Wait()
@@ -193,35 +197,51 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// fakeMailer stands in for central/mail's outbox.
+// fakeMailer stands in for central/mail's outbox (keys deduplicate).
 type fakeMailer struct {
 	mu   sync.Mutex
+	keys map[string]bool
 	sent []string
 }
 
-func (m *fakeMailer) Enqueue(_ context.Context, to, subject, body string) error {
+func (m *fakeMailer) Enqueue(_ context.Context, key string, msg mail.Message) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sent = append(m.sent, to+"|"+subject+"|"+body)
-	return nil
+	if m.keys[key] {
+		return "", false, nil
+	}
+	if m.keys == nil {
+		m.keys = map[string]bool{}
+	}
+	m.keys[key] = true
+	m.sent = append(m.sent, msg.To+"|"+msg.Subject+"|"+msg.Text)
+	return key, true, nil
 }
 
 // TestMailNotifier: each recipient of the alert's center gets one message
-// naming the door, the kind and the center's local time.
+// naming the door, the kind and the center's local time, once however
+// often it is handed over; a center without recipients is logged once and
+// counted each time.
 func TestMailNotifier(t *testing.T) {
 	ctx := context.Background()
 	fm := &fakeMailer{}
 	brussels, err := time.LoadLocation("Europe/Brussels")
 	require.NoError(t, err)
-	m := alerts.NewMail(fm, func(_ context.Context, center string) ([]string, error) {
+	var logs bytes.Buffer
+	reg := metrics.NewRegistry()
+	m := alerts.NewMail(alerts.MailConfig{Mailer: fm, Recipients: func(_ context.Context, center string) ([]string, error) {
 		if center == "c1" {
 			return []string{"ann@c1.example", "bob@c1.example"}, nil
 		}
 		return nil, nil
-	}, func(string) *time.Location { return brussels })
+	}, Zone: func(context.Context, string) *time.Location { return brussels },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: reg})
 	a := store.Alert{ID: "al-1", Door: "d1", Center: "c1", Kind: store.AlertForced, RaisedMs: t0().UnixMilli(), Details: map[string]string{"seq": "4"}}
 	require.NoError(t, m.Notify(ctx, alerts.Notification{Event: alerts.Raised, Alert: a}))
-	require.NoError(t, m.Notify(ctx, alerts.Notification{Event: alerts.Raised, Alert: store.Alert{ID: "al-2", Door: "e1", Center: "c2", Kind: store.AlertOffline}}))
+	require.NoError(t, m.Notify(ctx, alerts.Notification{Event: alerts.Raised, Alert: a}), "handed over again")
+	for _, id := range []string{"al-2", "al-3"} {
+		require.NoError(t, m.Notify(ctx, alerts.Notification{Event: alerts.Raised, Alert: store.Alert{ID: id, Door: "e1", Center: "c2", Kind: store.AlertOffline}}))
+	}
 	require.Len(t, fm.sent, 2)
 	parts := strings.SplitN(fm.sent[0], "|", 3)
 	require.Equal(t, "ann@c1.example", parts[0])
@@ -229,4 +249,11 @@ func TestMailNotifier(t *testing.T) {
 	require.Contains(t, parts[2], "2026-12-07 10:00:00 CET")
 	require.Contains(t, parts[2], "seq: 4")
 	require.True(t, strings.HasPrefix(fm.sent[1], "bob@c1.example|"))
+
+	require.Equal(t, 1, strings.Count(logs.String(), "no one to e-mail"), logs.String())
+	require.Contains(t, logs.String(), "center=c2")
+	var text bytes.Buffer
+	require.NoError(t, reg.WriteText(&text))
+	require.Contains(t, text.String(), "swc_alert_mail_unaddressed_total 2\n")
+	require.Contains(t, text.String(), "swc_alert_mail_enqueued_total 2\n")
 }

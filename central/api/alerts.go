@@ -173,6 +173,9 @@ func (s *Server) createWebhook(w http.ResponseWriter, r *http.Request, p *princi
 	if x.Kinds == nil {
 		x.Kinds = []store.AlertKind{}
 	}
+	if err := s.webhooks.CheckURL(x.URL); err != nil {
+		return err
+	}
 	if err := s.st.Health().CreateWebhook(r.Context(), x); err != nil {
 		return err
 	}
@@ -210,6 +213,9 @@ func (s *Server) updateWebhook(w http.ResponseWriter, r *http.Request, p *princi
 	}
 	if x.Center != "" && x.Center != old.Center {
 		return errInvalid("center", "an endpoint's center does not change")
+	}
+	if err := s.webhooks.CheckURL(x.URL); err != nil {
+		return err
 	}
 	if err := s.st.Health().UpdateWebhook(r.Context(), x); err != nil {
 		return err

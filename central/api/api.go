@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/enroll"
@@ -63,6 +64,9 @@ type Config struct {
 	// DefaultReservedIDs: the MQTT user and shared-subscription group this
 	// central is configured with (see reserved.go).
 	ReservedIDs []string
+	// Webhooks says which webhook URLs are accepted (alerts.WebhookPolicy:
+	// https to a public host unless AllowInsecure).
+	Webhooks alerts.WebhookPolicy
 	// Booking serves the booking site's endpoints (booking.go); nil makes
 	// one over Store.
 	Booking *booking.Service
@@ -85,6 +89,7 @@ type Server struct {
 	enroll    *enroll.Service
 	publicURL string
 	reserved  []string // door ids may not start with these (reserved.go)
+	webhooks  alerts.WebhookPolicy
 	bk        *booking.Service
 }
 
@@ -165,6 +170,7 @@ func (s *Server) table() []route {
 		{"POST", "/bookings", managers, s.createBooking},
 		{"POST", "/bookings/import", managers, s.importBookings},
 		{"GET", "/bookings/{id}", managers, s.getBooking},
+		{"GET", "/bookings/{id}/check-in", managers, s.getCheckIn},
 		{"PUT", "/bookings/{id}", managers, s.updateBooking},
 		{"DELETE", "/bookings/{id}", managers, s.deleteBooking},
 
@@ -218,7 +224,7 @@ func (s *Server) table() []route {
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, log: cfg.Logger, now: cfg.Now, maxBody: cfg.MaxBody, maxImp: cfg.MaxImportBody, mux: http.NewServeMux(), cmds: cfg.Commands,
-		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit, reserved: append(DefaultReservedIDs(), cfg.ReservedIDs...)}
+		enroll: cfg.Enroll, publicURL: cfg.PublicURL, cr: cfg.Credit, reserved: append(DefaultReservedIDs(), cfg.ReservedIDs...), webhooks: cfg.Webhooks}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -398,7 +398,7 @@ func (s *Server) putRules(w http.ResponseWriter, r *http.Request, p *principal) 
 			return err
 		}
 	}
-	var x domain.BookingRules
+	x := domain.UndecodedBookingRules() // release_after_minutes left out: its default
 	if err := s.decode(w, r, &x); err != nil {
 		return err
 	}

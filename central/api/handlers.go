@@ -623,7 +623,7 @@ func (s *Server) deleteBadge(w http.ResponseWriter, r *http.Request, p *principa
 func (s *Server) listBookings(w http.ResponseWriter, r *http.Request, p *principal) error {
 	q := newQuery(r, "center_id", "member_id", "room_id", "status", "from", "to")
 	f := store.BookingFilter{CenterIDs: narrow(p, q.id("center_id")), MemberID: q.id("member_id"), RoomID: q.id("room_id"),
-		Status: q.oneOf("status", domain.BookingConfirmed, domain.BookingCancelled), From: q.time("from"), To: q.time("to"), PageRequest: q.page()}
+		Status: q.oneOf("status", domain.BookingConfirmed, domain.BookingCancelled, domain.BookingReleased), From: q.time("from"), To: q.time("to"), PageRequest: q.page()}
 	if q.err != nil {
 		return q.err
 	}
@@ -837,6 +837,9 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, p *principal
 		return q.err
 	}
 	pg, err := s.st.ListEvents(r.Context(), f)
+	for i := range pg.Items {
+		pg.Items[i] = pg.Items[i].WithDoorSeq()
+	}
 	return sendPage(w, pg, err)
 }
 

@@ -13,6 +13,16 @@
 //	var be *booking.Error
 //	if errors.As(err, &be) { /* be.Code, be.Field: show it in the member's language */ }
 //
+// Check-in and no-show release (checkin.go, release.go): a Follower
+// subscribed to the ingest's CommitFeed checks bookings in from granted
+// taps; RunReleases releases room bookings nobody checked in to:
+//
+//	f := booking.NewFollower(svc)
+//	commitFeed.Subscribe(f.Committed)
+//	go f.Run(ctx)
+//	go svc.RunReleases(ctx, 0)
+//	ins, err := svc.CheckIns(ctx, []string{b.ID}) // for the site's pages
+//
 // Every refusal is a *Error with a stable machine Code (see the Code
 // constants) and the Field it is about, so that the site translates it.
 // Capacity is enforced by the store inside the booking's transaction
@@ -87,6 +97,15 @@ type Options struct {
 	Metrics *metrics.Registry // optional: refusals by code, bookings made
 	// NewID makes booking ids (default: "bk-" and 16 random hex digits).
 	NewID func() string
+	// CheckInGrace: a tap this long before a booking's start checks it in
+	// (DefaultCheckInGrace when 0).
+	CheckInGrace time.Duration
+	// GraceAt, when set, is the grace in force at a time (serve gives the
+	// crediting's, from the network settings), overriding CheckInGrace, so
+	// that a check-in and an attended booking are the same thing.
+	GraceAt func(ctx context.Context, at time.Time) time.Duration
+	// Mailer queues the no-show release notices (nil: none are sent).
+	Mailer Mailer
 }
 
 // Service books places. It holds no state of its own besides its
@@ -99,11 +118,21 @@ type Service struct {
 	newID   func() string
 	refused *metrics.CounterVec
 	made    *metrics.Counter
+	grace   time.Duration
+	graceAt func(ctx context.Context, at time.Time) time.Duration
+	mailer  Mailer
+
+	checkedIn *metrics.Counter
+	released  *metrics.Counter
+	waiting   *metrics.Gauge
 }
 
 // New returns a Service over the store.
 func New(st store.Store, opts Options) *Service {
-	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID}
+	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID, grace: opts.CheckInGrace, graceAt: opts.GraceAt, mailer: opts.Mailer}
+	if s.grace <= 0 {
+		s.grace = DefaultCheckInGrace
+	}
 	if st != nil {
 		s.ps = st.Places()
 	}
@@ -126,6 +155,9 @@ func New(st store.Store, opts Options) *Service {
 	}
 	s.refused = reg.CounterVec("swc_booking_refused_total", "Booking requests refused, by code.", "code")
 	s.made = reg.Counter("swc_booking_made_total", "Bookings made through the booking service.")
+	s.checkedIn = reg.Counter("swc_booking_checkins_total", "Bookings checked in by a granted tap (or moved to an earlier tap).")
+	s.released = reg.Counter("swc_booking_released_total", "Room bookings released because nobody checked in.")
+	s.waiting = reg.Gauge("swc_booking_release_waiting", "Room bookings due for release that wait for a door offline or with undelivered events (last pass).")
 	return s
 }
 
@@ -166,6 +198,16 @@ func storeErr(err error, b *domain.Booking) error {
 		return refuse(CodeUnknownCenter, "center_id", "no center %s", b.CenterID)
 	}
 	return fmt.Errorf("booking %s: %w", b.ID, err)
+}
+
+// graceOf is the check-in grace in force at t.
+func (s *Service) graceOf(ctx context.Context, t time.Time) time.Duration {
+	if s.graceAt != nil {
+		if g := s.graceAt(ctx, t); g >= 0 {
+			return g
+		}
+	}
+	return s.grace
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

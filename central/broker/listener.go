@@ -203,8 +203,10 @@ func (l *listener) track(raw net.Conn) net.Conn {
 		first := !l.shedding
 		l.shedding = true
 		l.pendingMu.Unlock()
-		_ = raw.Close()
+		// Counted before it is closed: whoever sees the close (the
+		// client, a test) finds it counted.
 		l.m.shed.With(l.id).Inc()
+		_ = raw.Close()
 		if first {
 			l.log.Warn("broker: too many connections without CONNECT; closing new ones until some go",
 				"max_connecting", l.maxConnecting)

@@ -115,7 +115,10 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 			problem(domain.KindBooking, b.ID, "left out: unknown member %q", b.MemberID)
 		case d.centers[b.CenterID] == nil:
 			problem(domain.KindBooking, b.ID, "left out: unknown center %q", b.CenterID)
-		case b.Status != domain.BookingConfirmed:
+		case b.Status != domain.BookingConfirmed && b.Status != domain.BookingReleased:
+			// Cancelled: not held, worth nothing. A released booking (a room
+			// nobody checked in to, issue 15) stays: it is a no-show, credited
+			// per the no-show policy, not a cancellation.
 			seenBooking[b.ID] = true
 		default:
 			seenBooking[b.ID] = true

@@ -32,7 +32,7 @@
 //
 // # Visits
 //
-// Attended booking: a confirmed booking is cut at its center's local
+// Attended booking: a confirmed (or released, issue 15) booking is cut at its center's local
 // midnights and credited day by day. A day of it is attended when an entry
 // of its member at its center (any door, room doors included) falls in
 // [s − Grace, e), where [s, e) is the booking's part of that day and Grace

@@ -86,6 +86,29 @@ func TestRules(t *testing.T) {
 			want:     []string{"ctr-a 11-10 09:00→12:00 booking nomadic 180 +no_show"},
 		},
 		{
+			name:     "room booking released as a no-show (issue 15): a no-show, credited 0",
+			bookings: []domain.Booking{withStatus(booking("bk1", "booker", "ctr-a", "2026-11-10 09:00", "2026-11-10 12:00"), domain.BookingReleased)},
+			events:   new(events),
+			member:   "booker",
+			want:     []string{"ctr-a 11-10 09:00→12:00 booking nomadic no_show"},
+		},
+		{
+			name:     "room booking released as a no-show: credited as booked under that policy",
+			bookings: []domain.Booking{withStatus(booking("bk1", "booker", "ctr-a", "2026-11-10 09:00", "2026-11-10 12:00"), domain.BookingReleased)},
+			events:   new(events),
+			config:   func(c *credit.Config) { c.NoShow = credit.NoShowBooked },
+			member:   "booker",
+			want:     []string{"ctr-a 11-10 09:00→12:00 booking nomadic 180 +no_show"},
+		},
+		{
+			name:     "cancelled booking: nothing, under either policy",
+			bookings: []domain.Booking{withStatus(booking("bk1", "booker", "ctr-a", "2026-11-10 09:00", "2026-11-10 12:00"), domain.BookingCancelled)},
+			events:   new(events),
+			config:   func(c *credit.Config) { c.NoShow = credit.NoShowBooked },
+			member:   "booker",
+			want:     []string{},
+		},
+		{
 			name: "two overlapping bookings, one entry still inside: merged, nothing counts twice",
 			bookings: []domain.Booking{
 				booking("bk1", "booker", "ctr-a", "2026-11-10 09:00", "2026-11-10 12:00"),

@@ -97,6 +97,11 @@ func booking(id, member, center, start, end string) domain.Booking {
 	return domain.Booking{ID: id, MemberID: member, CenterID: center, Start: at(start), End: at(end), Status: domain.BookingConfirmed}
 }
 
+func withStatus(b domain.Booking, status string) domain.Booking {
+	b.Status = status
+	return b
+}
+
 // events builds door events with per-door sequence numbers, received one
 // minute after they happened unless said otherwise.
 type events struct {

@@ -33,7 +33,9 @@
 //
 // Nothing is lost across a crash: the store remembers the receipt time up
 // to which events were credited, and StartTracking returns what was
-// committed since (see store.CreditStore). Each start also rebuilds the
+// committed since (see store.CreditStore); an event that the ingest
+// committed while the crediting started is both among those and queued by
+// Committed, and is credited and counted once. Each start also rebuilds the
 // open periods from the stored events, so that they follow this version's
 // rules (see rebuildOpen). Run must be running before the
 // ingest starts and stop after it.
@@ -153,10 +155,25 @@ type Service struct {
 	rest        time.Duration          // the pause before the next: Every, or twice the last update's time
 	lastNoMem   time.Time
 	retryAt     time.Time
+	// recovered holds the keys of the events start credited from the
+	// store, until the ingest's hook is past them (see track): a commit
+	// stored before StartTracking read the events may also be queued, or
+	// be about to be queued, by Committed. Such an event is counted and
+	// credited once.
+	recovered map[eventKey]struct{}
 
 	eventsCredited, updates, rebuilds, closes *metrics.Counter
 	errs                                      *metrics.CounterVec
 	pending                                   *metrics.Gauge
+}
+
+// eventKey identifies a committed event: its door and seq, with its receipt
+// and door times (the same stored event has the same ones whichever way it
+// reaches the crediting).
+type eventKey struct {
+	door               string
+	seq                uint64
+	receivedMs, timeMs int64
 }
 
 // commit is one ingest commit, reduced to what crediting reads (door, seq,
@@ -512,6 +529,7 @@ func (s *Service) start(ctx context.Context) error {
 		return err
 	}
 	s.setDirectory(d)
+	s.recovered = keysOf(recovered)
 	if len(recovered) > 0 {
 		s.log.Info("crediting: crediting events committed before an unclean stop", "events", len(recovered))
 		s.pending.Add(float64(len(recovered)))
@@ -528,6 +546,18 @@ func (s *Service) start(ctx context.Context) error {
 	}
 	s.log.Info("crediting: started", "first_open_period", first.String(), "recovered_events", len(recovered))
 	return nil
+}
+
+// keysOf returns the keys of the events start recovered (nil for none).
+func keysOf(recovered []domain.Event) map[eventKey]struct{} {
+	if len(recovered) == 0 {
+		return nil
+	}
+	keys := make(map[eventKey]struct{}, len(recovered))
+	for _, e := range recovered {
+		keys[eventKey{e.Door, e.Seq, e.ReceivedMs, e.TimeMs}] = struct{}{}
+	}
+	return keys
 }
 
 // rebuildOpen rebuilds every open period from the stored events at start.
@@ -570,6 +600,7 @@ func (s *Service) stop() {
 		s.log.Error("crediting: could not end the session; the next start checks the last events again", "err", err)
 	}
 	s.setDirectory(nil)
+	s.recovered = nil
 }
 
 func (s *Service) setDirectory(d *directory) {
@@ -707,6 +738,16 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 }
 
 // track records the commits' events and queues them for the ledger.
+//
+// StartTracking reads every stored event since the last mark while the
+// ingest, which runs alongside, keeps committing and calls Committed after
+// each commit: the first commits queued may hold events start already
+// credited from the store. The ingest commits one group at a time and
+// calls Committed in commit order, so those are the commits queued first:
+// their events found among the recovered ones are skipped (they were
+// credited, and counted, at start), and the first commit with an event that
+// was not recovered was stored after the read, as is every later one; the
+// recovered keys are dropped then.
 func (s *Service) track(ctx context.Context, commits []commit) error {
 	var batches []store.DoorEvents
 	for _, c := range commits {
@@ -715,13 +756,31 @@ func (s *Service) track(ctx context.Context, commits []commit) error {
 	if err := s.cs.Track(ctx, batches); err != nil {
 		return err
 	}
+	again := 0
 	for _, c := range commits {
+		fresh := false
 		for _, b := range c.batches {
 			for _, e := range b.Events {
+				if s.recovered != nil {
+					if _, ok := s.recovered[eventKey{b.Door, e.Seq, c.receivedMs, e.TimeMs}]; ok {
+						again++
+						continue
+					}
+				}
 				s.queueTracked(domain.Event{Door: b.Door, ReceivedMs: c.receivedMs, Event: e})
+				fresh = true
 			}
 		}
+		if fresh {
+			// Something new: this commit, and every later one, was stored
+			// after the read.
+			s.recovered = nil
+		}
 		s.trackedMax = max(s.trackedMax, c.receivedMs)
+	}
+	if again > 0 {
+		s.pending.Add(-float64(again))
+		s.log.Info("crediting: events committed during the start skipped: credited from the store", "events", again)
 	}
 	return nil
 }

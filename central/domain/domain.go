@@ -223,6 +223,11 @@ func (b *Badge) Validate() error {
 const (
 	BookingConfirmed = "confirmed"
 	BookingCancelled = "cancelled"
+	// BookingReleased: a room booking nobody checked in to within the
+	// center's release_after_minutes, released by the central (the room is
+	// free again). It is a no-show: the crediting counts it as booked and
+	// not attended, per the no-show policy.
+	BookingReleased = "released"
 )
 
 // Booking is a reservation of a workspace (RoomID empty) or a meeting room at
@@ -323,8 +328,8 @@ func (b *Booking) Validate() error {
 	if b.End.Sub(b.Start) > MaxBookingLength {
 		return fieldErr("end", "booking longer than %v", MaxBookingLength)
 	}
-	if b.Status != BookingConfirmed && b.Status != BookingCancelled {
-		return fieldErr("status", "%q; want confirmed or cancelled", b.Status)
+	if b.Status != BookingConfirmed && b.Status != BookingCancelled && b.Status != BookingReleased {
+		return fieldErr("status", "%q; want confirmed, cancelled or released", b.Status)
 	}
 	return b.CreatedBy.Validate()
 }
@@ -399,5 +404,19 @@ type Event struct {
 	Door       string `json:"door"`
 	Center     string `json:"center,omitempty"`
 	ReceivedMs int64  `json:"received_ms"`
+	// DoorSeq is the number the door gave the event in its own store (the
+	// door's journal and logs show it); StoreSlot tells the door's stores
+	// apart (0: a door without store identities, then 1, 2, ... for each
+	// store in the order the central first heard of it). The central keeps
+	// the event as Seq = StoreSlot×2^32 + DoorSeq, unique per door. The
+	// store leaves both zero; WithDoorSeq fills them for showing.
+	DoorSeq   uint64 `json:"door_seq,omitempty"`
+	StoreSlot uint64 `json:"store_slot,omitempty"`
 	protocol.Event
+}
+
+// WithDoorSeq returns e with DoorSeq and StoreSlot taken from its Seq.
+func (e Event) WithDoorSeq() Event {
+	e.StoreSlot, e.DoorSeq = e.Seq>>32, e.Seq&protocol.MaxSeq
+	return e
 }

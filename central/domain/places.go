@@ -99,14 +99,32 @@ type BookingRules struct {
 	// WithinOpeningHours keeps bookings inside one opening span of the
 	// center's local day.
 	WithinOpeningHours bool `json:"within_opening_hours"`
+	// ReleaseAfterMinutes releases a room booking that nobody checked in to
+	// (a granted tap of the member at the center) this long after its
+	// start: the room is free again (0: never released). Rules stored or
+	// sent without it take DefaultReleaseAfterMinutes (decode them over
+	// UndecodedBookingRules).
+	ReleaseAfterMinutes int `json:"release_after_minutes"`
+}
+
+// DefaultReleaseAfterMinutes is BookingRules.ReleaseAfterMinutes when the
+// rules do not say.
+const DefaultReleaseAfterMinutes = 15
+
+// UndecodedBookingRules is what JSON rules are decoded over: zero but for
+// ReleaseAfterMinutes, so that rules stored or sent before it existed keep
+// its default rather than "never".
+func UndecodedBookingRules() BookingRules {
+	return BookingRules{ReleaseAfterMinutes: DefaultReleaseAfterMinutes}
 }
 
 // DefaultBookingRules are the network defaults before the cooperative sets
 // any: 60 days ahead, 30 minutes to 12 hours, 20 open bookings, cancel up
-// to an hour before, nomads may book rooms, within opening hours.
+// to an hour before, nomads may book rooms, within opening hours, rooms
+// released 15 minutes after their start when nobody checked in.
 func DefaultBookingRules() BookingRules {
 	return BookingRules{MaxAdvanceDays: 60, MinMinutes: 30, MaxMinutes: 12 * 60, MaxOpenBookings: 20,
-		CancelDeadlineMinutes: 60, NomadsBookRooms: true, WithinOpeningHours: true}
+		CancelDeadlineMinutes: 60, NomadsBookRooms: true, WithinOpeningHours: true, ReleaseAfterMinutes: DefaultReleaseAfterMinutes}
 }
 
 // Validate checks the rules.
@@ -122,6 +140,8 @@ func (r *BookingRules) Validate() error {
 		return fieldErr("max_open_bookings", "%d; want 0 (no limit) to 10000", r.MaxOpenBookings)
 	case r.CancelDeadlineMinutes < 0 || r.CancelDeadlineMinutes > 30*24*60:
 		return fieldErr("cancel_deadline_minutes", "%d; want 0 to %d", r.CancelDeadlineMinutes, 30*24*60)
+	case r.ReleaseAfterMinutes < 0 || r.ReleaseAfterMinutes > 24*60:
+		return fieldErr("release_after_minutes", "%d; want 0 (never) to %d", r.ReleaseAfterMinutes, 24*60)
 	}
 	return nil
 }

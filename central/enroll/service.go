@@ -217,17 +217,14 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 	if tok.Door != door {
 		return nil, fmt.Errorf("enroll: token %s is for door %s, checked for %s", tok.ID, tok.Door, door)
 	}
-	seq, err := s.cfg.Store.EventSeq(ctx, door)
-	if err != nil {
-		return nil, fmt.Errorf("enroll: event sequence of %s: %w", door, err)
-	}
+	next := s.nextSeq(ctx, door)
 	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
 	e := &protocol.Enrollment{
 		V: protocol.Version, Door: door, Certificate: string(certPEM), CA: string(s.cfg.CA.CertPEM()),
-		Broker: s.cfg.Broker, SigningKeys: append([]string(nil), s.cfg.SigningKeys...), NextSeq: seq.Max + 1,
+		Broker: s.cfg.Broker, SigningKeys: append([]string(nil), s.cfg.SigningKeys...), NextSeq: next,
 		NotAfterMs: cert.NotAfter.UnixMilli(), TopicPrefix: s.cfg.TopicPrefix,
 	}
 	if err := e.Validate(); err != nil {
@@ -236,6 +233,23 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 	s.log.InfoContext(ctx, "door enrolled", "door", door, "token_id", tok.ID, "key_sha256", fp, "next_seq", e.NextSeq, "not_after", cert.NotAfter.UTC())
 	s.certIssued(ctx, door, cert.NotAfter)
 	return e, nil
+}
+
+// nextSeq is the Enrollment's NextSeq: one above the highest seq the
+// central holds for the door, for doors from before store identities (a
+// door of today numbers every database's events in a store of its own and
+// does not use it). It is bounded to 1..protocol.MaxSeq whatever the central
+// holds (numbers stored before seqs were bounded, such as a forged 2^63-1),
+// and a failure to read it gives 1 rather than failing an enrollment whose
+// token is already spent: an old door that reuses numbers is refused as a
+// conflict by the ingest, never acknowledged as duplicates.
+func (s *Service) nextSeq(ctx context.Context, door string) uint64 {
+	seq, err := s.cfg.Store.EventSeq(ctx, door)
+	if err != nil {
+		s.log.WarnContext(ctx, "enrollment: the door's event sequence could not be read; answering 1", "door", door, "err", err)
+		return 1
+	}
+	return min(seq.Max, protocol.MaxSeq-1) + 1
 }
 
 // result labels an outcome for the counters.

@@ -32,12 +32,14 @@ type fixture struct {
 	svc   *enroll.Service
 	clock time.Time
 	key   string // the signing key doors pin
+	path  string // the SQLite file
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "swc.db"), sqlite.Options{})
+	path := filepath.Join(t.TempDir(), "swc.db")
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	var h domain.OpeningHours
@@ -45,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	for _, d := range []string{"door-a", "door-b", "swc-central-x"} {
 		require.NoError(t, st.CreateDoor(ctx, domain.Door{ID: d, CenterID: "c1", Name: d}))
 	}
-	f := &fixture{t: t, ctx: ctx, st: st, clock: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	f := &fixture{t: t, ctx: ctx, st: st, path: path, clock: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
 	f.ca, _, err = enroll.NewCA("test CA", f.clock)
 	require.NoError(t, err)
 	pub, _, err := ed25519.GenerateKey(rand.Reader)

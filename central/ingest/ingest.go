@@ -14,7 +14,15 @@
 // sends no more than its in-flight window); when it keeps failing, doors are
 // committed one by one and a door whose batch still fails is PUBACKed without
 // an application ack, so one door never stalls the others and the door sends
-// its events again later.
+// its events again later. A batch the store refuses for its own content
+// (RejectedError: events in conflict with stored ones, or invalid) is taken
+// out at once, without retries or backoff, and never acknowledged.
+//
+// Event identity (see central/store.DoorEvents): events are committed and
+// acknowledged per (door, store): the identity of the door database that
+// numbered them, so that a door whose numbering restarted (a new or
+// restored database) is never acknowledged for events the central holds
+// from another database. Each Ack names its store.
 package ingest
 
 import (
@@ -37,25 +45,56 @@ import (
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
-// Batch is one door's events to commit.
+// Batch is the events of one door's store to commit. Handed to
+// Config.Committed, its events carry the central's numbers (Stored.Base +
+// the store's seq), unique per door.
 type Batch struct {
 	Door   string
+	Store  string // identity of the door database that numbered the events ("" for old doors)
 	Events []protocol.Event
 }
 
-// EventStore commits door events.
-type EventStore interface {
-	// StoreEvents commits every batch idempotently on (door, seq) and returns,
-	// per door in the batches, the number of new events and the contiguous
-	// high-water mark after the commit (every seq from 1 to it is stored).
-	StoreEvents(ctx context.Context, receivedMs int64, batches []Batch) (map[string]Stored, error)
+// Stream names one store of one door: what an Ack acknowledges.
+type Stream struct {
+	Door  string
+	Store string
 }
 
-// Stored is the outcome of StoreEvents for one door.
+func (b *Batch) stream() Stream { return Stream{Door: b.Door, Store: b.Store} }
+
+// EventStore commits door events.
+type EventStore interface {
+	// StoreEvents commits every batch idempotently on (door, store, seq) and
+	// returns, per stream in the batches, the number of new events, the
+	// contiguous high-water mark after the commit (every seq from 1 to it is
+	// stored) and the stream's base. A batch refused for its own content
+	// fails the call with a *RejectedError naming it.
+	StoreEvents(ctx context.Context, receivedMs int64, batches []Batch) (map[Stream]Stored, error)
+}
+
+// Stored is the outcome of StoreEvents for one stream.
 type Stored struct {
 	New     int
 	Through uint64
+	Base    uint64 // the central's number of the store's seq 0
 }
+
+// RejectedError is a failure of StoreEvents caused by one batch's own
+// content: the same batch fails the same way every time. Reason is the
+// counter label ("conflict": a seq the central holds with other content;
+// "invalid").
+type RejectedError struct {
+	Index  int // the batch's position in the call
+	Reason string
+	Err    error
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("batch %d refused (%s): %v", e.Index, e.Reason, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *RejectedError) Unwrap() error { return e.Err }
 
 // WhitelistSource is the whitelist compiler as the ingest uses it: it answers
 // a door's sync request with the signed messages that bring the door from
@@ -139,6 +178,7 @@ type Ingest struct {
 
 type item struct {
 	door     string
+	store    string
 	events   []protocol.Event
 	received time.Time
 	msg      mqtt.Message
@@ -510,7 +550,7 @@ func (in *Ingest) onEvents(_ mqtt.Client, m mqtt.Message) {
 	in.seen(door, received)
 	// This runs on its own goroutine (OrderMatters false), so waiting for
 	// room in the queue applies backpressure without blocking paho's router.
-	in.queue <- item{door: door, events: b.Events, received: received, msg: m}
+	in.queue <- item{door: door, store: b.Store, events: b.Events, received: received, msg: m}
 }
 
 func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
@@ -655,57 +695,86 @@ func (in *Ingest) writer(ctx context.Context) {
 }
 
 func (in *Ingest) commit(ctx context.Context, group []item) {
-	// Merge by door, keeping seq order and dropping repeats within the group.
-	byDoor := map[string][]protocol.Event{}
-	var doors []string
+	// Merge by stream, keeping seq order and dropping repeats within the
+	// group; two different events under one seq are a conflict.
+	byStream := map[Stream][]protocol.Event{}
+	var streams []Stream
 	for _, it := range group {
-		if _, ok := byDoor[it.door]; !ok {
-			doors = append(doors, it.door)
+		k := Stream{Door: it.door, Store: it.store}
+		if _, ok := byStream[k]; !ok {
+			streams = append(streams, k)
 		}
-		byDoor[it.door] = append(byDoor[it.door], it.events...)
+		byStream[k] = append(byStream[k], it.events...)
 	}
-	sort.Strings(doors)
-	batches := make([]Batch, 0, len(doors))
-	for _, d := range doors {
-		evs := byDoor[d]
+	sort.Slice(streams, func(i, j int) bool {
+		if streams[i].Door != streams[j].Door {
+			return streams[i].Door < streams[j].Door
+		}
+		return streams[i].Store < streams[j].Store
+	})
+	failed := map[Stream]string{}
+	batches := make([]Batch, 0, len(streams))
+	for _, k := range streams {
+		evs := byStream[k]
 		sort.SliceStable(evs, func(i, j int) bool { return evs[i].Seq < evs[j].Seq })
 		out := evs[:0]
 		for i, e := range evs {
-			if i == 0 || e.Seq != evs[i-1].Seq {
-				out = append(out, e)
+			if i > 0 && e.Seq == evs[i-1].Seq {
+				if e != out[len(out)-1] {
+					failed[k] = "conflict"
+					in.log.Error("two different events under one seq of a door's store; not acknowledged", "door", k.Door, "store", k.Store, "seq", e.Seq)
+				}
+				continue
 			}
+			out = append(out, e)
 		}
-		byDoor[d] = out
-		batches = append(batches, Batch{Door: d, Events: out})
+		byStream[k] = out
+		if failed[k] == "" {
+			batches = append(batches, Batch{Door: k.Door, Store: k.Store, Events: out})
+		}
 	}
 
 	receivedMs := in.cfg.Now().UnixMilli()
-	stored, failed := in.storeIsolating(ctx, receivedMs, batches)
+	stored, refused := in.storeIsolating(ctx, receivedMs, batches)
 	if ctx.Err() != nil {
 		return // shutting down; nothing is acked, the doors send again
 	}
-	if in.cfg.Committed != nil {
-		ok := batches[:0:0]
-		for _, b := range batches {
-			if !failed[b.Door] {
-				ok = append(ok, b)
-			}
+	for k, reason := range refused {
+		failed[k] = reason
+	}
+	ok := batches[:0:0]
+	for _, b := range batches {
+		if failed[b.stream()] == "" {
+			ok = append(ok, b)
 		}
-		in.cfg.Committed(receivedMs, ok)
+	}
+	if in.cfg.Committed != nil {
+		// Under the central's numbers, unique per door.
+		central := make([]Batch, len(ok))
+		for i, b := range ok {
+			base := stored[b.stream()].Base
+			evs := make([]protocol.Event, len(b.Events))
+			for j, e := range b.Events {
+				e.Seq += base
+				evs[j] = e
+			}
+			central[i] = Batch{Door: b.Door, Store: b.Store, Events: evs}
+		}
+		in.cfg.Committed(receivedMs, central)
 	}
 	now := in.cfg.Now()
 	newCount, committed := 0, 0
-	for d, s := range stored {
+	for k, s := range stored {
 		newCount += s.New
-		committed += len(byDoor[d])
+		committed += len(byStream[k])
 	}
 	in.events.Add(uint64(newCount))
 	in.dups.Add(uint64(committed - newCount))
 	for _, it := range group {
-		if failed[it.door] {
+		if reason := failed[Stream{Door: it.door, Store: it.store}]; reason != "" {
 			// PUBACK so the broker's window does not clog, but no
 			// application ack: the door keeps the events and sends again.
-			in.rejected.With("store_error").Inc()
+			in.rejected.With(reason).Inc()
 			it.msg.Ack()
 			continue
 		}
@@ -713,40 +782,61 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 		in.latency.Observe(now.Sub(it.received).Seconds())
 		it.msg.Ack()
 	}
-	for _, d := range doors {
-		if !failed[d] {
-			in.publishAck(d, stored[d].Through, now)
+	for _, k := range streams {
+		if failed[k] == "" {
+			in.publishAck(k, stored[k].Through, now)
 		}
 	}
 }
 
-// storeIsolating commits the batches together, retrying with backoff; when
-// that keeps failing it commits door by door so that one door's bad batch
-// never stalls the others. It returns what was stored and the doors whose
-// batches could not be stored.
-func (in *Ingest) storeIsolating(ctx context.Context, receivedMs int64, batches []Batch) (map[string]Stored, map[string]bool) {
+// storeIsolating commits the batches together. A batch the store refuses
+// for its own content (RejectedError) is taken out at once and the others
+// committed again without it, without backoff. Other failures are retried
+// with backoff; when that keeps failing it commits stream by stream so that
+// one door's bad batch never stalls the others. It returns what was stored
+// and, per stream not stored, the reason (the rejection counter's label).
+func (in *Ingest) storeIsolating(ctx context.Context, receivedMs int64, batches []Batch) (map[Stream]Stored, map[Stream]string) {
 	const attempts = 3
-	if stored, err := in.storeWithRetry(ctx, receivedMs, batches, attempts); err == nil {
-		return stored, nil
+	failed := map[Stream]string{}
+	for len(batches) > 0 {
+		stored, err := in.storeWithRetry(ctx, receivedMs, batches, attempts)
+		if err == nil {
+			return stored, failed
+		}
+		var re *RejectedError
+		if !errors.As(err, &re) || re.Index < 0 || re.Index >= len(batches) {
+			break
+		}
+		b := batches[re.Index]
+		failed[b.stream()] = re.Reason
+		in.log.Error("a door's batch is refused; it is not acknowledged", "door", b.Door, "store", b.Store, "events", len(b.Events), "reason", re.Reason, "err", re.Err)
+		batches = append(batches[:re.Index:re.Index], batches[re.Index+1:]...)
 	}
-	stored, failed := map[string]Stored{}, map[string]bool{}
+	stored := map[Stream]Stored{}
 	for _, b := range batches {
 		if ctx.Err() != nil {
-			failed[b.Door] = true
+			failed[b.stream()] = "store_error"
 			continue
 		}
 		s, err := in.storeWithRetry(ctx, receivedMs, []Batch{b}, 1)
 		if err != nil {
-			failed[b.Door] = true
-			in.log.Error("giving up on a door's batch for now; the door will send it again", "door", b.Door, "events", len(b.Events), "err", err)
+			reason := "store_error"
+			var re *RejectedError
+			if errors.As(err, &re) {
+				reason = re.Reason
+			}
+			failed[b.stream()] = reason
+			in.log.Error("giving up on a door's batch for now; the door will send it again", "door", b.Door, "store", b.Store, "events", len(b.Events), "err", err)
 			continue
 		}
-		stored[b.Door] = s[b.Door]
+		stored[b.stream()] = s[b.stream()]
 	}
 	return stored, failed
 }
 
-func (in *Ingest) storeWithRetry(ctx context.Context, receivedMs int64, batches []Batch, attempts int) (map[string]Stored, error) {
+// storeWithRetry commits, retrying failures of the store with backoff; a
+// RejectedError is returned at once (retrying cannot help).
+func (in *Ingest) storeWithRetry(ctx context.Context, receivedMs int64, batches []Batch, attempts int) (map[Stream]Stored, error) {
 	backoff := in.cfg.RetryBackoff
 	var err error
 	for i := 0; i < attempts; i++ {
@@ -758,10 +848,14 @@ func (in *Ingest) storeWithRetry(ctx context.Context, receivedMs int64, batches 
 			}
 			backoff = min(backoff*2, 5*time.Second)
 		}
-		var stored map[string]Stored
+		var stored map[Stream]Stored
 		stored, err = in.store.StoreEvents(ctx, receivedMs, batches)
 		if err == nil {
 			return stored, nil
+		}
+		var re *RejectedError
+		if errors.As(err, &re) {
+			return nil, err
 		}
 		in.storeErrs.Inc()
 		in.log.Error("committing events failed", "batches", len(batches), "attempt", i+1, "err", err)
@@ -769,15 +863,15 @@ func (in *Ingest) storeWithRetry(ctx context.Context, receivedMs int64, batches 
 	return nil, err
 }
 
-func (in *Ingest) publishAck(door string, through uint64, now time.Time) {
-	payload, err := protocol.Encode(&protocol.Ack{V: protocol.Version, Door: door, Through: through, ServerMs: now.UnixMilli()})
+func (in *Ingest) publishAck(k Stream, through uint64, now time.Time) {
+	payload, err := protocol.Encode(&protocol.Ack{V: protocol.Version, Door: k.Door, Store: k.Store, Through: through, ServerMs: now.UnixMilli()})
 	if err != nil {
-		in.log.Error("encode ack", "door", door, "err", err)
+		in.log.Error("encode ack", "door", k.Door, "store", k.Store, "err", err)
 		return
 	}
 	// Not waited for: an ack that does not arrive makes the door send again,
 	// and the repeat is acknowledged again.
-	in.pub.Publish(in.cfg.Topics.Door(door, protocol.TopicAck), 1, false, payload)
+	in.pub.Publish(in.cfg.Topics.Door(k.Door, protocol.TopicAck), 1, false, payload)
 	in.acksSent.Inc()
 }
 

@@ -26,17 +26,21 @@ import (
 )
 
 // memStore is an in-memory EventStore with the semantics the SQL stores
-// have: idempotent on (door, seq), contiguous high-water mark.
+// have: idempotent on (door, store, seq), a conflict for a held seq with
+// other content, contiguous high-water mark per stream, a slot per stream.
 type memStore struct {
 	mu     sync.Mutex
-	events map[string]map[uint64]protocol.Event
+	events map[Stream]map[uint64]protocol.Event
+	slots  map[Stream]uint64
 	fail   func(batches []Batch) error
 	calls  int
 }
 
-func newMemStore() *memStore { return &memStore{events: map[string]map[uint64]protocol.Event{}} }
+func newMemStore() *memStore {
+	return &memStore{events: map[Stream]map[uint64]protocol.Event{}, slots: map[Stream]uint64{}}
+}
 
-func (s *memStore) StoreEvents(_ context.Context, _ int64, batches []Batch) (map[string]Stored, error) {
+func (s *memStore) StoreEvents(_ context.Context, _ int64, batches []Batch) (map[Stream]Stored, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -45,14 +49,32 @@ func (s *memStore) StoreEvents(_ context.Context, _ int64, batches []Batch) (map
 			return nil, err
 		}
 	}
-	out := map[string]Stored{}
+	for i, b := range batches {
+		for _, e := range b.Events {
+			if held, ok := s.events[b.stream()][e.Seq]; ok && held != e {
+				return nil, &RejectedError{Index: i, Reason: "conflict", Err: fmt.Errorf("seq %d held with other content", e.Seq)}
+			}
+		}
+	}
+	out := map[Stream]Stored{}
 	for _, b := range batches {
-		m := s.events[b.Door]
+		k := b.stream()
+		m := s.events[k]
 		if m == nil {
 			m = map[uint64]protocol.Event{}
-			s.events[b.Door] = m
+			s.events[k] = m
+			if k.Store != "" {
+				n := uint64(0)
+				for o, slot := range s.slots {
+					if o.Door == k.Door {
+						n = max(n, slot)
+					}
+				}
+				s.slots[k] = n + 1
+			}
 		}
-		st := out[b.Door]
+		st := out[k]
+		st.Base = s.slots[k] << 32
 		for _, e := range b.Events {
 			if _, ok := m[e.Seq]; !ok {
 				m[e.Seq] = e
@@ -62,15 +84,22 @@ func (s *memStore) StoreEvents(_ context.Context, _ int64, batches []Batch) (map
 		for m[st.Through+1].Seq != 0 {
 			st.Through++
 		}
-		out[b.Door] = st
+		out[k] = st
 	}
 	return out, nil
 }
 
+// count is the number of events of the door, over its stores.
 func (s *memStore) count(door string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.events[door])
+	n := 0
+	for k, m := range s.events {
+		if k.Door == door {
+			n += len(m)
+		}
+	}
+	return n
 }
 
 // memStates keeps the compiler's per-door state in memory.

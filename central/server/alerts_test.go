@@ -30,7 +30,9 @@ import (
 // warns, and all of it is still there after the central restarts.
 func TestDoorHealthThroughServe(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	s, _ := start(t, server.Config{DataDir: dir})
+	// The webhook receiver is an httptest server: http on loopback.
+	lab := server.AlertsConfig{WebhookAllowInsecure: true}
+	s, _ := start(t, server.Config{DataDir: dir, Alerts: lab})
 	raw, err := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
 	require.NoError(t, err)
 	token := strings.TrimSpace(string(raw))
@@ -103,7 +105,7 @@ func TestDoorHealthThroughServe(t *testing.T) {
 	require.Contains(t, cr.Warning, "is offline")
 
 	require.NoError(t, s.Shutdown(context.Background()))
-	s2, _ := start(t, server.Config{DataDir: dir})
+	s2, _ := start(t, server.Config{DataDir: dir, Alerts: lab})
 	st = api.DoorStateView{}
 	require.NoError(t, json.Unmarshal(mustCall(s2, "GET", "/api/v1/doors/door-a/state", nil), &st))
 	require.Equal(t, protocol.StateOffline, st.State, "the state survives the restart")
@@ -143,4 +145,41 @@ func dashboardGet(t *testing.T, s *server.Server, token, path string) string {
 	require.NoError(t, err)
 	res.Body.Close()
 	return get(path)
+}
+
+// TestWebhookURLNeedsInsecureFlag: without --webhook-allow-insecure, serve
+// refuses a webhook to an http:// or internal URL (naming the field url)
+// and takes an https URL to a public host; with it, the loopback receiver
+// of the tests is accepted.
+func TestWebhookURLNeedsInsecureFlag(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		insecure bool
+		url      string
+		want     int
+	}{
+		{"http loopback", false, "http://127.0.0.1:9/hook", http.StatusBadRequest},
+		{"https loopback", false, "https://127.0.0.1:9/hook", http.StatusBadRequest},
+		{"https localhost", false, "https://localhost:9/hook", http.StatusBadRequest},
+		{"cloud metadata", false, "https://169.254.169.254/latest", http.StatusBadRequest},
+		{"https public", false, "https://hooks.example.com/swc", http.StatusCreated},
+		{"http loopback with the flag", true, "http://127.0.0.1:9/hook", http.StatusCreated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			s, _ := start(t, server.Config{DataDir: dir, Alerts: server.AlertsConfig{WebhookAllowInsecure: tc.insecure}})
+			raw, err := os.ReadFile(filepath.Join(dir, server.AdminTokenFile))
+			require.NoError(t, err)
+			token := strings.TrimSpace(string(raw))
+			code, body := call(t, s, token, "POST", "/api/v1/webhooks", map[string]any{"url": tc.url})
+			require.Equal(t, tc.want, code, "%s", body)
+			if tc.want == http.StatusBadRequest {
+				var e struct{ Code, Field, Message string }
+				require.NoError(t, json.Unmarshal(body, &e))
+				require.Equal(t, "invalid", e.Code)
+				require.Equal(t, "url", e.Field)
+				require.Contains(t, e.Message, "--webhook-allow-insecure")
+			}
+		})
+	}
 }

@@ -13,10 +13,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/smartworkcenters/swc/central/doorqueue"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -109,9 +111,22 @@ func (s *Server) startEnroll(ctx context.Context, ic ingest.Config) error {
 	return s.startRenewals(ctx, ic)
 }
 
+// The renewal throttle, per door (central/doorqueue): a door is answered
+// RenewalBurst times at once, then once per RenewalInterval. A door renews once
+// per certificate lifetime and retries after a failure, so two answers at
+// once and then one per 30 s cover every honest door; a door asking faster
+// has its requests merged (the newest is answered) and costs the central
+// one signature per interval.
+const (
+	RenewalBurst    = 2
+	RenewalInterval = 30 * time.Second
+	renewalWorkers  = 2
+)
+
 // startRenewals connects a client of its own (renewals are rare; the
 // ingest's connections stay as they are) that takes the doors' renewal
-// requests through a shared subscription and publishes the answers.
+// requests through a shared subscription, throttles them per door and
+// publishes the answers.
 func (s *Server) startRenewals(ctx context.Context, ic ingest.Config) error {
 	topics := ic.Topics
 	if topics.Prefix() == "" {
@@ -121,25 +136,44 @@ func (s *Server) startRenewals(ctx context.Context, ic ingest.Config) error {
 	filter := protocol.Shared(ic.ShareGroup+"-renew", topics.All(protocol.TopicRenew))
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	handle := func(c mqtt.Client, m mqtt.Message) {
+	received := s.Metrics.Counter("swc_cert_renewal_requests_total", "Door certificate renewal requests received over MQTT (answered or merged).")
+	coalesced := s.Metrics.Counter("swc_cert_renewal_requests_coalesced_total",
+		"Renewal requests merged into a request of the same door already waiting (a door asking faster than one answer per interval).")
+	queue := doorqueue.New(doorqueue.Config{Burst: RenewalBurst, Interval: RenewalInterval},
+		func(_, newest []byte) []byte { return newest })
+	var lastMergeLog atomic.Int64 // unix ms: merges are logged at most once per interval
+	var c mqtt.Client
+	answer := func(ctx context.Context, door string, payload []byte) {
+		reply := s.Enroll.HandleRenewal(ctx, door, payload)
+		if reply == nil {
+			return
+		}
+		tok := c.Publish(topics.Door(door, protocol.TopicCert), 1, false, reply)
+		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+			s.log.Warn("renewal: publishing the answer failed; the door asks again later", "door", door, "err", tok.Error())
+		}
+	}
+	handle := func(_ mqtt.Client, m mqtt.Message) {
 		door, kind, err := topics.Parse(m.Topic())
 		if err != nil || kind != protocol.TopicRenew {
 			s.log.Warn("renewal: message on an unexpected topic", "topic", m.Topic())
 			return
 		}
-		reply := s.Enroll.HandleRenewal(runCtx, door, m.Payload())
-		if reply == nil {
+		received.Inc()
+		if !queue.Add(door, m.Payload()) {
 			return
 		}
-		tok := c.Publish(topics.Door(door, protocol.TopicCert), 1, false, reply)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-				s.log.Warn("renewal: publishing the answer failed; the door asks again later", "door", door, "err", tok.Error())
-			}
-		}()
+		coalesced.Inc()
+		if now, last := time.Now().UnixMilli(), lastMergeLog.Load(); now-last >= RenewalInterval.Milliseconds() && lastMergeLog.CompareAndSwap(last, now) {
+			s.log.Warn("renewal: a door asks for certificates faster than it is answered; merging its requests (said once per interval)",
+				"door", door, "burst", RenewalBurst, "interval", RenewalInterval)
+		}
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		queue.Serve(runCtx, renewalWorkers, answer)
+	}()
 	opts := mqtt.NewClientOptions().AddBroker(ic.Broker).SetClientID(id).SetUsername(ic.Username).SetPassword(ic.Password).
 		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
 		SetMaxReconnectInterval(10 * time.Second).SetKeepAlive(30 * time.Second).SetOrderMatters(false).
@@ -154,7 +188,7 @@ func (s *Server) startRenewals(ctx context.Context, ic ingest.Config) error {
 	if ic.TLS != nil {
 		opts.SetTLSConfig(ic.TLS)
 	}
-	c := mqtt.NewClient(opts)
+	c = mqtt.NewClient(opts)
 	tok := c.Connect() // retries in the background until ctx ends
 	go func() {
 		select {

@@ -250,24 +250,34 @@ func (s *Server) externalBroker(ic *ingest.Config) error {
 }
 
 // eventStore adapts the store to the ingest: many doors' batches in one
-// transaction.
+// transaction. A batch refused for its own content (store.BatchError: a
+// conflict, or invalid) becomes an ingest.RejectedError, which the ingest
+// takes out at once instead of retrying.
 type eventStore struct{ st store.Store }
 
-func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches []ingest.Batch) (map[string]ingest.Stored, error) {
+func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches []ingest.Batch) (map[ingest.Stream]ingest.Stored, error) {
 	in := make([]store.DoorEvents, len(batches))
 	for i, b := range batches {
-		in[i] = store.DoorEvents{Door: b.Door, Events: b.Events}
+		in[i] = store.DoorEvents{Door: b.Door, Store: b.Store, Events: b.Events}
 	}
 	res, err := e.st.AppendBatches(ctx, receivedMs, in)
+	var be *store.BatchError
+	if errors.As(err, &be) {
+		reason := "invalid"
+		if errors.Is(err, store.ErrConflict) {
+			reason = "conflict"
+		}
+		return nil, &ingest.RejectedError{Index: be.Index, Reason: reason, Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}
 	if len(res) != len(batches) {
 		return nil, errors.New("store: AppendBatches returned a result count that does not match the batches")
 	}
-	out := make(map[string]ingest.Stored, len(batches))
+	out := make(map[ingest.Stream]ingest.Stored, len(batches))
 	for i, b := range batches {
-		out[b.Door] = ingest.Stored{New: res[i].New, Through: res[i].Through}
+		out[ingest.Stream{Door: b.Door, Store: b.Store}] = ingest.Stored{New: res[i].New, Through: res[i].Through, Base: res[i].Base}
 	}
 	return out, nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
@@ -113,6 +114,12 @@ type Config struct {
 
 	// Mail is the SMTP relay (see mail.go); the zero value disables mail.
 	Mail mail.Config
+	// Alerts tunes the door alerts (see alerts.go); their thresholds are
+	// the stored network settings.
+	Alerts AlertsConfig
+	// ReleaseEvery is how often the release of room no-shows looks for
+	// bookings due (booking.DefaultReleaseEvery when 0).
+	ReleaseEvery time.Duration
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -201,6 +208,9 @@ type Server struct {
 	Credit *crediting.Service
 	// Mail is the e-mail outbox (nil when no SMTP relay is configured).
 	Mail *mail.Outbox
+	// Booking is the booking service of the API and the site; it checks
+	// bookings in and releases room no-shows (checkin.go).
+	Booking *booking.Service
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -262,6 +272,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.startAlerts()
+	s.startBooking()
 	if err := s.startMessaging(ctx); err != nil {
 		return nil, err
 	}
@@ -354,7 +365,8 @@ func (s *Server) startHTTP() error {
 	s.httpLn = ln
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
-		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup}}))
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, Booking: s.Booking, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
+		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {
@@ -364,7 +376,9 @@ func (s *Server) startHTTP() error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("/", s.Web) // the dashboard
+	mux.Handle("/", s.Web)             // the dashboard
+	mux.Handle(web.MeAPIPrefix, s.Web) // the member-facing API: the member's session, served by the web layer
+	mux.Handle(web.MeAPIPrefix+"/", s.Web)
 	s.httpSrv = &http.Server{
 		Handler:           api.LogRequests(s.log, mux),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -19,8 +19,12 @@ import (
 func (s *Server) startDashboard() error {
 	s.Commands = api.NewCommander(s.Store, s.Signer, s.Ingest.PublishCommand, s.log, s.Metrics, nil)
 	hours := ledgerHours{Service: s.Credit, results: s.Store.Credit()}
+	var from string
+	if a := s.cfg.Mail.FromAddress(); a != nil {
+		from = a.String()
+	}
 	w, err := web.New(web.Config{Store: s.Store, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
-		Hours: hours, Logger: s.log, Metrics: s.Metrics})
+		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from})
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,9 @@ type Alerts struct {
 	// CertExpiryDays: a door certificate expiring within this many days
 	// raises "certificate expiring".
 	CertExpiryDays int `json:"cert_expiry_days"`
+	// WhitelistBehindMinutes: an online door whose whitelist stays behind
+	// the central's this long raises "whitelist behind".
+	WhitelistBehindMinutes int `json:"whitelist_behind_minutes"`
 }
 
 // DoorOffline is DoorOfflineMinutes as a duration.
@@ -84,6 +87,11 @@ func (a Alerts) HeldOpen() time.Duration { return time.Duration(a.HeldOpenSecond
 // CertExpiry is CertExpiryDays as a duration.
 func (a Alerts) CertExpiry() time.Duration { return time.Duration(a.CertExpiryDays) * 24 * time.Hour }
 
+// WhitelistBehind is WhitelistBehindMinutes as a duration.
+func (a Alerts) WhitelistBehind() time.Duration {
+	return time.Duration(a.WhitelistBehindMinutes) * time.Minute
+}
+
 // Default values: the one table of them, with credit.DefaultConfig's
 // (currency, grace, default visit, no-show policy), which Defaults takes.
 const (
@@ -92,6 +100,7 @@ const (
 	DefaultDoorOfflineMinutes   = 10
 	DefaultHeldOpenSeconds      = 60
 	DefaultCertExpiryDays       = 14
+	DefaultWhitelistBehindMins  = 10
 )
 
 // Limits of the values.
@@ -103,6 +112,7 @@ const (
 	MaxDoorOfflineMinutes   = 7 * 24 * 60
 	MaxHeldOpenSeconds      = 24 * 60 * 60
 	MaxCertExpiryDays       = 365
+	MaxWhitelistBehindMins  = 7 * 24 * 60
 )
 
 // Location is the network's time zone (domain.NetworkTimeZone), whose
@@ -134,6 +144,10 @@ func Defaults() Settings {
 			DoorOfflineMinutes: DefaultDoorOfflineMinutes,
 			HeldOpenSeconds:    DefaultHeldOpenSeconds,
 			CertExpiryDays:     DefaultCertExpiryDays,
+			// Set by Defaults only: versions stored before the field
+			// existed read it as the default (the store decodes a stored
+			// version over Defaults).
+			WhitelistBehindMinutes: DefaultWhitelistBehindMins,
 		},
 	}
 }
@@ -164,6 +178,8 @@ func (s *Settings) Validate() error {
 		return bad("alerts.held_open_seconds", "%d: want 1 to %d seconds", s.Alerts.HeldOpenSeconds, MaxHeldOpenSeconds)
 	case s.Alerts.CertExpiryDays < 1 || s.Alerts.CertExpiryDays > MaxCertExpiryDays:
 		return bad("alerts.cert_expiry_days", "%d: want 1 to %d days", s.Alerts.CertExpiryDays, MaxCertExpiryDays)
+	case s.Alerts.WhitelistBehindMinutes < 1 || s.Alerts.WhitelistBehindMinutes > MaxWhitelistBehindMins:
+		return bad("alerts.whitelist_behind_minutes", "%d: want 1 to %d minutes", s.Alerts.WhitelistBehindMinutes, MaxWhitelistBehindMins)
 	}
 	for _, id := range sortedKeys(s.CenterRates) {
 		if err := protocol.ValidID(id); err != nil {

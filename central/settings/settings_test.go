@@ -61,6 +61,8 @@ func TestValidate(t *testing.T) {
 		{"door offline 0", func(s *settings.Settings) { s.Alerts.DoorOfflineMinutes = 0 }, "alerts.door_offline_minutes"},
 		{"held open 0", func(s *settings.Settings) { s.Alerts.HeldOpenSeconds = 0 }, "alerts.held_open_seconds"},
 		{"cert expiry over a year", func(s *settings.Settings) { s.Alerts.CertExpiryDays = 366 }, "alerts.cert_expiry_days"},
+		{"whitelist behind 0", func(s *settings.Settings) { s.Alerts.WhitelistBehindMinutes = 0 }, "alerts.whitelist_behind_minutes"},
+		{"whitelist behind over a week", func(s *settings.Settings) { s.Alerts.WhitelistBehindMinutes = 7*24*60 + 1 }, "alerts.whitelist_behind_minutes"},
 		{"center rate", func(s *settings.Settings) { s.CenterRates = map[string]int64{"gent": 500} }, ""},
 		{"center rate 0", func(s *settings.Settings) { s.CenterRates = map[string]int64{"gent": 0} }, "center_rates.gent"},
 		{"center id invalid", func(s *settings.Settings) { s.CenterRates = map[string]int64{"a b": 500} }, "center_rates"},

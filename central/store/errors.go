@@ -22,7 +22,30 @@ var (
 	// that was already redeemed or has expired.
 	ErrTokenUsed    = errors.New("enrollment token already used")
 	ErrTokenExpired = errors.New("enrollment token expired")
+	// ErrConflict refuses events whose (door, store, seq) is stored with
+	// other content: a door whose numbering restarted within one store,
+	// which only a door from before store identities does (or a forged
+	// message). Such events are not duplicates and are not acknowledged.
+	ErrConflict = errors.New("an event with the same door, store and seq is stored with other content")
 )
+
+// BatchError is a failure of AppendBatches caused by one batch's own
+// content (an invalid event, a conflict): the same batch fails the same
+// way every time, and the other batches can be stored without it. Index
+// is the batch's position in the call.
+type BatchError struct {
+	Index int
+	Door  string
+	Store string
+	Err   error
+}
+
+func (e *BatchError) Error() string {
+	return fmt.Sprintf("batch %d (door %s, store %q): %v", e.Index, e.Door, e.Store, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *BatchError) Unwrap() error { return e.Err }
 
 // Error is a store error of one Kind about one field.
 type Error struct {

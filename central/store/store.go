@@ -97,23 +97,27 @@ type Store interface {
 	RemoveStaff(ctx context.Context, s domain.Staff) error
 	ListStaff(ctx context.Context, f StaffFilter) (Page[domain.Staff], error)
 
-	// AppendEvents stores a door's events idempotently on (door, seq) in one
-	// transaction and returns how many were new and the door's sequence state
-	// after it (Through is what the ingest acknowledges). Duplicates are not
-	// an error. Every event is validated; an invalid one fails the whole call.
+	// AppendEvents stores events of a door's store without identity ("")
+	// idempotently on (door, store, seq) in one transaction and returns how
+	// many were new and the store's sequence state after it (Through is what
+	// the ingest acknowledges). Duplicates are not an error; the same seq
+	// with other content is ErrConflict (see DoorEvents). Every event is
+	// validated; an invalid one fails the whole call.
 	AppendEvents(ctx context.Context, door string, receivedMs int64, events []protocol.Event) (AppendResult, error)
 	// AppendBatches is AppendEvents for several doors' batches in ONE
 	// transaction (the ingest gathers the batches that arrive within a few
 	// milliseconds: one commit for all of them is most of the speed-up).
-	// Results are in the order of batches; one invalid batch fails all.
-	// Batches of the same door are applied in order (a result's Through may
-	// already count later batches of the same door in the call). At most
-	// MaxBatches batches.
+	// Results are in the order of batches; one invalid or conflicting batch
+	// fails all, with a *BatchError naming it. Batches of the same store are
+	// applied in order (a result's Through may already count later batches
+	// of the same store in the call). At most MaxBatches batches.
 	AppendBatches(ctx context.Context, receivedMs int64, batches []DoorEvents) ([]AppendResult, error)
-	// EventSeq returns the door's sequence state (zero for a door without events).
+	// EventSeq returns the door's sequence state summed over its stores
+	// (zero for a door without events).
 	EventSeq(ctx context.Context, door string) (SeqState, error)
 	// EventGaps lists up to limit ranges of sequence numbers missing between
-	// the door's high-water mark and its highest stored event.
+	// a store's high-water mark and its highest stored event, for each of the
+	// door's stores.
 	EventGaps(ctx context.Context, door string, limit int) ([]SeqRange, error)
 	// ListEvents returns stored events, by event time then door and seq.
 	ListEvents(ctx context.Context, f EventFilter) (Page[domain.Event], error)
@@ -154,6 +158,11 @@ type Store interface {
 	SettingsStore
 	// Places returns the booking site's storage in the same database.
 	Places() PlaceStore
+	// Site returns the booking site's feed tokens and booking revisions.
+	Site() SiteStore
+	// CheckIns returns the bookings' check-ins and the release of room
+	// no-shows in the same database (checkin.go).
+	CheckIns() CheckInStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.
@@ -199,30 +208,55 @@ type Options struct {
 // MaxBatches bounds the batches of one AppendBatches call.
 const MaxBatches = 5000
 
-// DoorEvents are events of one door, as one EventBatch carries them.
+// DoorEvents are events of one door's store, as one EventBatch carries
+// them.
+//
+// Event identity: an event is identified by (door, store, seq), where store
+// is the identity of the door database that numbered it ("" for doors from
+// before store identities). Each (door, store) is a stream numbered from 1,
+// with its own high-water mark (what the ingest acknowledges to that store).
+// The first time the central sees a stream it gives it the door's next
+// slot (0 for the store ""), and keeps its events under the central's
+// number slot×2^32 + seq (AppendResult.Base + seq; protocol.MaxSeq keeps seq
+// below 2^32): unique per door, so that everything that reads events by
+// (door, seq), crediting included, sees each event of each store once.
+//
+// A (door, store, seq) held with other content is a conflict, not a
+// duplicate (ErrConflict): acknowledging it would make the door delete an
+// event the central does not have.
 type DoorEvents struct {
 	Door   string
-	Events []protocol.Event
+	Store  string
+	Events []protocol.Event // the store's seqs
+}
+
+// StreamKey names one store of one door.
+type StreamKey struct {
+	Door  string
+	Store string
 }
 
 // AppendResult is what AppendEvents did.
 type AppendResult struct {
-	New int // events that were not stored before
-	SeqState
+	New      int    // events that were not stored before
+	Base     uint64 // the central's number of the store's seq 0: events are kept as (door, Base+seq)
+	SeqState        // the store's sequence state (the store's seqs)
 }
 
-// SeqState is a door's event sequence as stored: Through is the highest seq
-// such that every seq from 1 to it is stored; Max is the highest stored seq.
-// Max > Through means events are missing (see EventGaps).
+// SeqState is a stream's event sequence as stored: Through is the highest
+// seq such that every seq from 1 to it is stored; Max is the highest stored
+// seq. Max > Through means events are missing (see EventGaps). For a whole
+// door (EventSeq) both are sums over the door's stores.
 type SeqState struct {
 	Through uint64 `json:"through"`
 	Max     uint64 `json:"max"`
 }
 
-// SeqRange is an inclusive range of sequence numbers.
+// SeqRange is an inclusive range of sequence numbers of one store.
 type SeqRange struct {
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
+	Store string `json:"store,omitempty"`
+	From  uint64 `json:"from"`
+	To    uint64 `json:"to"`
 }
 
 // Limits on list pages.

@@ -13,7 +13,8 @@ import (
 
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
-	names := []string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my"}
+	names := append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error"},
+		sitePageNames()...)
 	return append(names, consolePages()...)
 }
 
@@ -152,7 +153,7 @@ type langLink struct {
 // areaOf is the area of a page: today every page is the staff's; the
 // booking site's pages return AreaMember here when they are added.
 func areaOf(page string) string {
-	if page == "my" {
+	if strings.HasPrefix(page, "site_") {
 		return AreaMember
 	}
 	return AreaStaff
@@ -174,7 +175,7 @@ func navFor(area string, v *viewer, path string) []navItem {
 		}
 		items = append(items, consoleNav(v)...)
 	case AreaMember:
-		items = append(items, navItem{Href: SitePrefix, Key: "nav.my"})
+		items = append(items, siteNav()...)
 	}
 	for i := range items {
 		items[i].Current = items[i].Href == path

@@ -62,9 +62,3 @@ func (w *Web) memberPage(h handler) http.Handler {
 		}
 	})
 }
-
-// my is the booking site's home page.
-func (w *Web) my(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	w.render(rw, r, http.StatusOK, "my", v, nil)
-	return nil
-}

@@ -28,6 +28,15 @@
 // bookings, passes, visits, statement); the staff console's screens that
 // run a center (console.go: members, badges with learn mode, bookings
 // calendar, who is in now, staff, places, CSV exports).
+//
+// The booking site (issue 15, site_*.go) is the members' side under
+// SitePrefix, for a member's session: find a place (network or one center,
+// each in its own time zone), a center's week, book once or every week,
+// change, cancel, cancel a date range, my hours, my door refusals, and the
+// private calendar feed (GET /my/calendar/{token}.ics, token-protected);
+// booking e-mails with an .ics go through Config.Mail. The member API
+// (MeAPIPrefix, site_api.go) offers the same as JSON on the member's
+// session.
 package web
 
 import (
@@ -45,8 +54,10 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/web/i18n"
 	"github.com/smartworkcenters/swc/shared/metrics"
@@ -85,6 +96,13 @@ type Config struct {
 	// Lang is the language of a browser that names none of ours (default
 	// English: neutral between Belgium's communities).
 	Lang i18n.Lang
+	// Booking is the booking site's service (default: one over Store, with
+	// Now, Logger and Metrics).
+	Booking *booking.Service
+	// Mail queues the booking site's e-mails (nil: no relay, no e-mail);
+	// MailFrom is the From address, also the organizer of their .ics.
+	Mail     *mail.Outbox
+	MailFrom string
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
@@ -111,6 +129,10 @@ type Web struct {
 	badNext  *metrics.Counter
 	closeOne sync.Once
 	done     chan struct{}
+
+	booking    *booking.Service
+	noMail     sync.Once        // logs once that booking e-mails are off
+	mailFailed *metrics.Counter // booking e-mails that could not be queued
 }
 
 // New returns the dashboard. It starts the worker that feeds live events;
@@ -162,6 +184,11 @@ func New(cfg Config) (*Web, error) {
 	w.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	w.logins = cfg.Metrics.CounterVec("swc_web_logins_total", "Dashboard logins, by result (ok, refused).", "result")
 	w.badNext = cfg.Metrics.Counter("swc_web_unsafe_redirects_total", "Login redirect targets refused as not plainly a path of this site (sent to / instead).")
+	w.booking = cfg.Booking
+	if w.booking == nil {
+		w.booking = booking.New(cfg.Store, booking.Options{Now: cfg.Now, Logger: cfg.Logger, Metrics: cfg.Metrics})
+	}
+	w.mailFailed = cfg.Metrics.Counter("swc_web_booking_mail_failed_total", "Booking e-mails (confirmation, change, cancellation) that could not be queued.")
 	w.last = newLastEvents()
 	w.hub = newHub(w, cfg.Metrics)
 	w.learn = newLearner()
@@ -206,7 +233,7 @@ func (w *Web) routes() {
 	m.Handle("GET /members", w.page(eventRoles(), w.members))
 	m.Handle("GET /members/{id}", w.page(eventRoles(), w.member))
 	m.Handle("GET /members/{id}/statement.csv", w.page(eventRoles(), w.statementCSV))
-	m.Handle("GET "+SitePrefix+"{$}", w.memberPage(w.my))
+	w.siteRoutes()
 	w.consoleRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")

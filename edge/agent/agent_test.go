@@ -283,10 +283,11 @@ func TestHostOutboxAckAndClock(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("no append signal")
 	}
-	evs, err := h.agent.Pending(ctx, 0, 2)
+	p, err := h.agent.Pending(ctx, 0, 2)
 	require.NoError(t, err)
+	evs := p.Events
 	require.Len(t, evs, 2)
-	n, err := h.agent.Ack(ctx, &protocol.Ack{V: 1, Door: "door-1", Through: evs[1].Seq, ServerMs: h.time.wall.UnixMilli()})
+	n, err := h.agent.Ack(ctx, &protocol.Ack{V: 1, Door: "door-1", Store: p.Store, Through: evs[1].Seq, ServerMs: h.time.wall.UnixMilli()})
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	assert.True(t, h.agent.Now().Trusted, "the ack's server time makes the clock trusted")

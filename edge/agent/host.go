@@ -30,12 +30,14 @@ type Host interface {
 	// Now is the door's clock; TrustedNow judges signed messages' expiry.
 	Now() Reading
 	TrustedNow() time.Time
-	// Pending returns up to max outbox events with seq > after, in order.
-	Pending(ctx context.Context, after uint64, max int) ([]protocol.Event, error)
+	// Pending returns up to max waiting events of one store after outbox
+	// position after (0: the oldest), in order (store.Store.Pending).
+	Pending(ctx context.Context, after uint64, max int) (store.Pending, error)
 	// Appended is signalled (coalesced) after each event appended.
 	Appended() <-chan struct{}
-	// Ack applies the central's cumulative acknowledgement: deletes events
-	// through ack.Through and learns the exact time from ack.ServerMs.
+	// Ack applies the central's cumulative acknowledgement: deletes the
+	// events of store ack.Store through ack.Through and learns the exact
+	// time from ack.ServerMs.
 	Ack(ctx context.Context, ack *protocol.Ack) (deleted int, err error)
 	// AdvanceTrustedTime learns a trusted time from the central: exact (a
 	// server timestamp just received) or a lower bound (a signed issued-at);
@@ -78,8 +80,8 @@ func (a *Agent) Now() Reading { return a.clock.Now() }
 // TrustedNow is the time to judge signed messages' expiry by.
 func (a *Agent) TrustedNow() time.Time { return a.clock.TrustedNow() }
 
-// Pending returns outbox events after a seq, in order.
-func (a *Agent) Pending(ctx context.Context, after uint64, max int) ([]protocol.Event, error) {
+// Pending returns waiting events of one store after an outbox position.
+func (a *Agent) Pending(ctx context.Context, after uint64, max int) (store.Pending, error) {
 	return a.store.Pending(ctx, after, max)
 }
 
@@ -94,7 +96,7 @@ func (a *Agent) Ack(ctx context.Context, ack *protocol.Ack) (int, error) {
 	if ack.Door != a.cfg.DoorID {
 		return 0, &protocol.Error{Kind: protocol.ErrWrongDoor, Field: "door", Detail: fmt.Sprintf("%q, this door is %q", ack.Door, a.cfg.DoorID)}
 	}
-	n, err := a.store.Ack(ctx, ack.Through)
+	n, err := a.store.Ack(ctx, ack.Store, ack.Through)
 	if err != nil {
 		a.storeFailed("ack", err)
 		return 0, err

@@ -132,7 +132,7 @@ func (a *Agent) serveOutbox(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if s := q.Get("after"); s != "" {
 		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
-			a.reject(w, http.StatusBadRequest, "bad_query", fmt.Errorf("after = %q: want a sequence number", s))
+			a.reject(w, http.StatusBadRequest, "bad_query", fmt.Errorf("after = %q: want an outbox position", s))
 			return
 		}
 	}
@@ -142,15 +142,15 @@ func (a *Agent) serveOutbox(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	evs, err := a.store.Pending(r.Context(), after, max)
+	p, err := a.store.Pending(r.Context(), after, max)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, APIError{Error: err.Error(), Code: "store"})
 		return
 	}
-	if evs == nil {
-		evs = []protocol.Event{}
+	if p.Events == nil {
+		p.Events = []protocol.Event{}
 	}
-	writeJSON(w, http.StatusOK, evs)
+	writeJSON(w, http.StatusOK, p.Events)
 }
 
 func (a *Agent) serveWhitelist(w http.ResponseWriter, r *http.Request) {

@@ -103,7 +103,6 @@ func TestProvision(t *testing.T) {
 	o := Options{Central: f.srv.URL, Token: f.token, Door: "door-7", DataDir: filepath.Join(dir, "data"), Config: filepath.Join(dir, "etc", "swc-edge.toml")}
 	res, err := Provision(ctx, o)
 	require.NoError(t, err)
-	assert.Equal(t, uint64(42), res.NextSeq)
 	assert.Empty(t, res.ClockWarning)
 	assert.Empty(t, res.Backup)
 
@@ -131,12 +130,17 @@ func TestProvision(t *testing.T) {
 		assert.Contains(t, string(raw), want)
 	}
 
-	// The door's database continues after the central's events.
+	// The door's database is bound to the door; its events are numbered
+	// from 1 in a store identity of their own, whatever the central's
+	// NextSeq (which only doors from before store identities follow).
 	st, err := store.Open(ctx, res.DB, store.Options{Door: "door-7"})
 	require.NoError(t, err)
+	bound, err := st.BoundDoor(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "door-7", bound)
 	ev, err := st.Append(ctx, protocol.Event{Kind: protocol.EventDoorClosed, Boot: "1-a", TimeMs: time.Now().UnixMilli()})
 	require.NoError(t, err)
-	assert.Equal(t, uint64(42), ev.Seq)
+	assert.Equal(t, uint64(1), ev.Seq)
 	require.NoError(t, st.Close())
 
 	// The same token again: refused with the central's words; the files

@@ -49,7 +49,6 @@ type Result struct {
 	DB         string    // the door's database
 	Config     string    // the configuration written
 	Backup     string    // the previous configuration, kept ("" when there was none)
-	NextSeq    uint64    // the number the door's next event carries
 	NotAfter   time.Time // when the certificate expires
 	// ClockWarning is set when this machine's clock is outside the
 	// certificate's validity (a Pi without NTP yet).
@@ -173,14 +172,14 @@ func Provision(ctx context.Context, o Options) (*Result, error) {
 			now.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
 	}
 
-	// The event numbers go on after the central's.
+	// The database is bound to the door. Its events need not go on after
+	// the central's numbers (Enrollment.NextSeq, for doors from before
+	// store identities): every Open numbers them in a new store identity,
+	// which the central keeps apart from every other (edge/store).
 	st.Close()
 	st, err = store.Open(ctx, db, store.Options{Door: e.Door, OpenTimeout: 2 * time.Second})
 	if err != nil {
 		return nil, err
-	}
-	if res.NextSeq, err = st.ContinueSequence(ctx, e.NextSeq); err != nil {
-		return nil, fmt.Errorf("door %s enrolled, but its events cannot be numbered after the central's: %w; nothing else was written", e.Door, err)
 	}
 
 	for _, w := range []struct {

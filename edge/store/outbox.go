@@ -141,12 +141,26 @@ func (s *Store) Append(ctx context.Context, ev protocol.Event) (protocol.Event, 
 	return out, nil
 }
 
-// appendIn assigns the next sequence number to ev, validates it and puts it.
-// bbolt's bucket sequence is part of the transaction, so a rolled-back
-// append leaves no gap.
+// appendIn assigns the next sequence number of the current stream to ev,
+// validates it and puts it at the next outbox position. bbolt's bucket
+// sequence is part of the transaction, so a rolled-back append leaves no
+// gap. A stream that reached protocol.MaxSeq (never, at any real rate) is
+// followed by a new one, so that recording never fails for its number.
 func appendIn(tx *bolt.Tx, ev protocol.Event) (protocol.Event, error) {
 	b := tx.Bucket(bucketOutbox)
-	ev.Seq = b.Sequence() + 1
+	pos := b.Sequence() + 1
+	k, _ := tx.Bucket(bucketStreams).Cursor().Last()
+	base, ok := getU64(k)
+	if !ok {
+		return protocol.Event{}, fmt.Errorf("outbox has no current stream")
+	}
+	if pos-base > protocol.MaxSeq {
+		if _, err := startStream(tx); err != nil {
+			return protocol.Event{}, err
+		}
+		base = pos - 1
+	}
+	ev.Seq = pos - base
 	if err := ev.Validate(""); err != nil {
 		return protocol.Event{}, err
 	}
@@ -154,89 +168,94 @@ func appendIn(tx *bolt.Tx, ev protocol.Event) (protocol.Event, error) {
 	if err != nil {
 		return protocol.Event{}, err
 	}
-	seq, err := b.NextSequence()
+	next, err := b.NextSequence()
 	if err != nil {
 		return protocol.Event{}, err
 	}
-	if seq != ev.Seq {
-		return protocol.Event{}, fmt.Errorf("outbox sequence moved from %d to %d", ev.Seq-1, seq)
+	if next != pos {
+		return protocol.Event{}, fmt.Errorf("outbox position moved from %d to %d", pos-1, next)
 	}
-	return ev, b.Put(u64(seq), v)
+	return ev, b.Put(u64(pos), v)
 }
 
-// ContinueSequence makes the door's next event carry at least next: the
-// central's high-water mark for this door plus one, handed over at
-// enrollment, so that a door whose database was replaced (a new SD card)
-// never reuses a sequence number the central already holds (the central
-// would take the new event for a duplicate of the old one). It never lowers
-// the sequence: a next at or below the next number changes nothing. Raising
-// it while the outbox holds events fails with ErrOutboxNotEmpty, since the
-// central then holds numbers those waiting events also carry. It returns
-// the number the next event will carry.
-func (s *Store) ContinueSequence(ctx context.Context, next uint64) (uint64, error) {
-	if next == 0 || next > 1<<62 {
-		return 0, fmt.Errorf("store: continue sequence: next %d; want 1 to 2^62", next)
-	}
-	var out uint64
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		cur := b.Sequence()
-		if next <= cur+1 {
-			out = cur + 1
-			return nil
-		}
-		if k, _ := b.Cursor().First(); k != nil {
-			return fmt.Errorf("%w: events %d to %d wait, and the central already holds numbers up to %d",
-				ErrOutboxNotEmpty, binary.BigEndian.Uint64(k), cur, next-1)
-		}
-		out = next
-		return b.SetSequence(next - 1)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("store: continue sequence at %d: %w", next, err)
-	}
-	return out, nil
+// Pending is a run of waiting events of one stream, as one EventBatch
+// carries them.
+type Pending struct {
+	Store  string           // the stream's identity ("" for events from before identities)
+	Events []protocol.Event // in seq order; empty when nothing waits
+	Last   uint64           // outbox position of the last event: the after of the next call
 }
 
-// Pending returns up to max events with seq > after, in seq order: what the
-// sync publishes next. Events stay until Ack covers them.
-func (s *Store) Pending(ctx context.Context, after uint64, max int) ([]protocol.Event, error) {
+// Pending returns up to max waiting events after outbox position after (0:
+// from the oldest), in order and all of one stream: what the sync publishes
+// next. Events stay until an Ack of their stream covers them.
+func (s *Store) Pending(ctx context.Context, after uint64, max int) (Pending, error) {
 	if max <= 0 {
-		return nil, fmt.Errorf("store: pending: max %d; want at least 1", max)
+		return Pending{}, fmt.Errorf("store: pending: max %d; want at least 1", max)
 	}
-	var out []protocol.Event
+	var out Pending
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
+		k, v := c.Seek(u64(after + 1))
+		if k == nil {
+			return nil
+		}
+		st, err := streamAt(tx, binary.BigEndian.Uint64(k))
+		if err != nil {
+			return err
+		}
+		out.Store = st.id
+		for ; k != nil && len(out.Events) < max; k, v = c.Next() {
+			pos := binary.BigEndian.Uint64(k)
+			if pos > st.end {
+				break
+			}
 			var ev protocol.Event
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("outbox record %x: %w", k, err)
 			}
-			out = append(out, ev)
+			out.Events = append(out.Events, ev)
+			out.Last = pos
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: pending: %w", err)
+		return Pending{}, fmt.Errorf("store: pending: %w", err)
 	}
 	return out, nil
 }
 
-// Ack deletes every event with seq ≤ through, on the central's cumulative
-// acknowledgement, and returns how many it deleted. An ack beyond the last
-// recorded sequence deletes nothing and returns ErrAckAhead (the central is
-// confused about this door, for example after the door's data was wiped);
-// an ack at or below what was already deleted deletes nothing and is fine.
-func (s *Store) Ack(ctx context.Context, through uint64) (int, error) {
+// Ack deletes the events of stream store with seq ≤ through, on the
+// central's cumulative acknowledgement of that stream, and returns how many
+// it deleted. Events of other streams are never touched. An ack of a stream
+// this database does not hold (a stream already wholly acknowledged and
+// forgotten, or the stream of another database of the same door) deletes
+// nothing and is fine; an ack at or below what was already deleted deletes
+// nothing and is fine. An ack beyond the last event of a closed stream (one
+// of an earlier Open) deletes the whole stream: the database is a restored
+// copy, the central holds that stream as the original went on recording it,
+// and the events this copy holds of it were recorded before the copy was
+// made, so they are among those stored. An ack beyond the current stream's
+// last event deletes nothing and returns ErrAckAhead: no other database
+// numbers in the current stream. A closed stream is forgotten once its last
+// event is deleted.
+func (s *Store) Ack(ctx context.Context, store string, through uint64) (int, error) {
 	n := 0
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		if last := b.Sequence(); through > last {
-			return fmt.Errorf("%w: ack through %d, last recorded %d", ErrAckAhead, through, last)
+		st, ok := streamByID(tx, store)
+		if !ok {
+			return nil
 		}
+		if !st.current {
+			through = min(through, st.end-st.base)
+		}
+		if through > st.end-st.base {
+			return fmt.Errorf("%w: ack through %d of store %q, which numbered %d", ErrAckAhead, through, store, st.end-st.base)
+		}
+		b := tx.Bucket(bucketOutbox)
 		var keys [][]byte
 		c := b.Cursor()
-		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= through; k, _ = c.Next() {
+		for k, _ := c.Seek(u64(st.base + 1)); k != nil && binary.BigEndian.Uint64(k) <= st.base+through; k, _ = c.Next() {
 			keys = append(keys, k)
 		}
 		for _, k := range keys {
@@ -245,6 +264,11 @@ func (s *Store) Ack(ctx context.Context, through uint64) (int, error) {
 			}
 		}
 		n = len(keys)
+		if !st.current {
+			if k, _ := b.Cursor().Seek(u64(st.base + 1)); k == nil || binary.BigEndian.Uint64(k) > st.end {
+				return tx.Bucket(bucketStreams).Delete(u64(st.base))
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -254,28 +278,50 @@ func (s *Store) Ack(ctx context.Context, through uint64) (int, error) {
 }
 
 // OutboxStats describes the outbox for status, metrics and the alarm.
+// FirstSeq and LastSeq are outbox positions, counted over the file's whole
+// life across its store identities (an event's seq counts within its
+// stream).
 type OutboxStats struct {
+	Store    string    // identity of the stream the database records in now
 	Depth    uint64    // events waiting for an ack
-	FirstSeq uint64    // oldest waiting seq (0 when empty)
-	LastSeq  uint64    // last seq ever assigned
+	FirstSeq uint64    // outbox position of the oldest waiting event (0 when empty)
+	LastSeq  uint64    // last outbox position ever assigned
 	Oldest   time.Time // wall time of the oldest waiting event (zero when empty)
 	Alarm    bool      // Depth reached the alarm threshold
 	AlarmAt  uint64    // the threshold
 }
 
 // OutboxStats reads the outbox's depth and oldest event. Acks delete a
-// prefix, so the waiting events are exactly FirstSeq..LastSeq.
+// prefix of each stream, so the waiting events of a stream are exactly its
+// first waiting position to its end.
 func (s *Store) OutboxStats(ctx context.Context) (OutboxStats, error) {
 	st := OutboxStats{AlarmAt: s.alarm}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox)
 		st.LastSeq = b.Sequence()
-		k, v := b.Cursor().First()
+		c := b.Cursor()
+		for _, sm := range streams(tx) {
+			st.Store = sm.id
+			first, _ := c.Seek(u64(sm.base + 1))
+			if first == nil || binary.BigEndian.Uint64(first) > sm.end {
+				continue
+			}
+			// A stream's waiting events are consecutive positions (acks
+			// delete a prefix); its range may also cover positions of
+			// forgotten streams, which hold nothing.
+			last, _ := c.Seek(u64(sm.end + 1))
+			if last == nil {
+				last, _ = c.Last()
+			} else {
+				last, _ = c.Prev()
+			}
+			st.Depth += binary.BigEndian.Uint64(last) - binary.BigEndian.Uint64(first) + 1
+		}
+		k, v := c.First()
 		if k == nil {
 			return nil
 		}
 		st.FirstSeq = binary.BigEndian.Uint64(k)
-		st.Depth = st.LastSeq - st.FirstSeq + 1
 		var ev protocol.Event
 		if err := json.Unmarshal(v, &ev); err != nil {
 			return fmt.Errorf("outbox record %d: %w", st.FirstSeq, err)

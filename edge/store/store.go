@@ -1,7 +1,7 @@
 // Package store is the door agent's durable state in one bbolt file: the
-// whitelist with its signed header, the outbox of events keyed by the door's
-// persistent gap-free sequence, the last trusted time, the boot counter and
-// the ids of executed remote commands.
+// whitelist with its signed header, the outbox of events numbered gap-free
+// per store identity (a new one at every Open: see streams.go), the last
+// trusted time, the boot counter and the ids of executed remote commands.
 //
 // Every verb is one bbolt transaction, so it is either wholly on disk (after
 // one fsync) or not at all. Tap decides and appends the tap event in the same
@@ -39,6 +39,7 @@ var (
 	bucketStaging   = []byte("staging")
 	bucketOutbox    = []byte("outbox")
 	bucketCommands  = []byte("commands")
+	bucketStreams   = []byte("streams")
 
 	keySchema  = []byte("schema")
 	keyDoor    = []byte("door")
@@ -48,7 +49,9 @@ var (
 	keyHeader  = []byte("header")
 )
 
-const schemaVersion = 1
+// schemaVersion 2 added the streams bucket (store identities); a version 1
+// file is upgraded at Open, its events becoming the stream without identity.
+const schemaVersion = 2
 
 // DefaultOpenTimeout is how long Open waits for another process's lock.
 const DefaultOpenTimeout = 5 * time.Second
@@ -71,9 +74,6 @@ var (
 	ErrWrongDoor = errors.New("the database belongs to another door")
 	// ErrClosed means the store was used after Close.
 	ErrClosed = errors.New("store closed")
-	// ErrOutboxNotEmpty means the outbox holds events the central has not
-	// acknowledged, so their numbers cannot be moved.
-	ErrOutboxNotEmpty = errors.New("the outbox holds events the central has not acknowledged")
 )
 
 // Options configure Open.
@@ -135,7 +135,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketWhitelist, bucketStaging, bucketOutbox, bucketCommands} {
+		for _, name := range [][]byte{bucketMeta, bucketWhitelist, bucketStaging, bucketOutbox, bucketCommands, bucketStreams} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -145,20 +145,27 @@ func (s *Store) init() error {
 			if err := meta.Put(keySchema, u64(schemaVersion)); err != nil {
 				return err
 			}
-		} else if n, ok := getU64(v); !ok || n != schemaVersion {
+		} else if n, ok := getU64(v); ok && n == 1 {
+			if err := upgradeStreams(tx); err != nil {
+				return err
+			}
+		} else if !ok || n != schemaVersion {
 			return fmt.Errorf("schema %x is not %d: written by another swc-edge version", v, schemaVersion)
 		}
-		if s.door == "" {
-			return nil
+		if s.door != "" {
+			switch held := string(meta.Get(keyDoor)); held {
+			case "":
+				if err := meta.Put(keyDoor, []byte(s.door)); err != nil {
+					return err
+				}
+			case s.door:
+			default:
+				return fmt.Errorf("%w: it holds door %q, the configuration says %q (use a fresh data_dir for another door)", ErrWrongDoor, held, s.door)
+			}
 		}
-		switch held := string(meta.Get(keyDoor)); held {
-		case "":
-			return meta.Put(keyDoor, []byte(s.door))
-		case s.door:
-			return nil
-		default:
-			return fmt.Errorf("%w: it holds door %q, the configuration says %q (use a fresh data_dir for another door)", ErrWrongDoor, held, s.door)
-		}
+		// In the same transaction: opening costs no extra fsync.
+		_, err := startStream(tx)
+		return err
 	})
 }
 

@@ -150,8 +150,9 @@ func TestTapDecidesAndRecords(t *testing.T) {
 		assert.Equal(t, uint64(5), ev.WLVersion)
 		assert.Equal(t, tt.at.UnixMilli(), ev.TimeMs)
 	}
-	pending, err := s.Pending(ctx, 0, 100)
+	p, err := s.Pending(ctx, 0, 100)
 	require.NoError(t, err)
+	pending := p.Events
 	require.Len(t, pending, 6)
 	for i, ev := range pending {
 		assert.Equal(t, uint64(i+1), ev.Seq)
@@ -244,7 +245,8 @@ func TestOutboxPendingAckAndStats(t *testing.T) {
 	s := openTest(t, Options{OutboxAlarm: 5})
 	st, err := s.OutboxStats(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, OutboxStats{AlarmAt: 5}, st)
+	assert.Equal(t, OutboxStats{AlarmAt: 5, Store: st.Store}, st)
+	assert.NotEmpty(t, st.Store)
 
 	for i := 0; i < 7; i++ {
 		_, err := s.Append(ctx, protocol.Event{Kind: protocol.EventDoorClosed, Boot: "1-a", TimeMs: t0.Add(time.Duration(i) * time.Minute).UnixMilli()})
@@ -257,25 +259,35 @@ func TestOutboxPendingAckAndStats(t *testing.T) {
 	assert.True(t, st.Oldest.Equal(t0))
 	assert.True(t, st.Alarm)
 
-	batch, err := s.Pending(ctx, 0, 3)
+	id, err := s.StoreID(ctx)
 	require.NoError(t, err)
+	require.NoError(t, protocol.ValidStoreID(id))
+	p, err := s.Pending(ctx, 0, 3)
+	require.NoError(t, err)
+	batch := p.Events
 	require.Len(t, batch, 3)
+	assert.Equal(t, id, p.Store)
+	assert.Equal(t, uint64(3), p.Last)
 	assert.Equal(t, []uint64{1, 2, 3}, []uint64{batch[0].Seq, batch[1].Seq, batch[2].Seq})
-	batch, err = s.Pending(ctx, 3, 100)
+	p, err = s.Pending(ctx, 3, 100)
 	require.NoError(t, err)
+	batch = p.Events
 	require.Len(t, batch, 4)
 	assert.Equal(t, uint64(4), batch[0].Seq)
 	_, err = s.Pending(ctx, 0, 0)
 	require.Error(t, err)
 
-	n, err := s.Ack(ctx, 3)
+	n, err := s.Ack(ctx, id, 3)
 	require.NoError(t, err)
 	assert.Equal(t, 3, n)
-	n, err = s.Ack(ctx, 2)
+	n, err = s.Ack(ctx, id, 2)
 	require.NoError(t, err)
 	assert.Zero(t, n, "a duplicate older ack deletes nothing")
-	_, err = s.Ack(ctx, 8)
+	_, err = s.Ack(ctx, id, 8)
 	require.ErrorIs(t, err, ErrAckAhead)
+	n, err = s.Ack(ctx, "another-store", 7)
+	require.NoError(t, err)
+	assert.Zero(t, n, "an ack of another store deletes nothing here")
 
 	st, err = s.OutboxStats(ctx)
 	require.NoError(t, err)
@@ -284,7 +296,7 @@ func TestOutboxPendingAckAndStats(t *testing.T) {
 	assert.True(t, st.Oldest.Equal(t0.Add(3*time.Minute)))
 	assert.False(t, st.Alarm)
 
-	n, err = s.Ack(ctx, 7)
+	n, err = s.Ack(ctx, id, 7)
 	require.NoError(t, err)
 	assert.Equal(t, 4, n)
 	st, err = s.OutboxStats(ctx)
@@ -487,54 +499,4 @@ func TestSignedSnapshotThroughTheProtocol(t *testing.T) {
 	assert.Equal(t, uint64(5000), wi.Badges)
 	assert.Equal(t, protocol.GrantedBooking, tap(t, s, uidN(4999), t0, false).Reason)
 	require.NoError(t, s.Check(ctx))
-}
-
-func TestContinueSequence(t *testing.T) {
-	appendOne := func(s *Store) uint64 {
-		t.Helper()
-		ev, err := s.Append(ctx, protocol.Event{Kind: protocol.EventDoorClosed, Boot: "1-a", TimeMs: t0.UnixMilli()})
-		require.NoError(t, err)
-		return ev.Seq
-	}
-	tests := []struct {
-		name     string
-		appended int    // events appended before
-		acked    uint64 // acknowledged before
-		next     uint64
-		want     uint64 // the next event's seq, 0 when refused
-		err      error
-	}{
-		{"a new database starts after the central's events", 0, 0, 42, 42, nil},
-		{"a new database, a new door", 0, 0, 1, 1, nil},
-		{"never lowers the sequence", 5, 5, 3, 6, nil},
-		{"at the next number changes nothing", 5, 5, 6, 6, nil},
-		{"raised above an emptied outbox", 5, 5, 10, 10, nil},
-		{"below, with events waiting", 5, 2, 4, 6, nil},
-		{"raised with events waiting", 5, 2, 10, 0, ErrOutboxNotEmpty},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s := openTest(t, Options{})
-			for range tc.appended {
-				appendOne(s)
-			}
-			if tc.acked > 0 {
-				_, err := s.Ack(ctx, tc.acked)
-				require.NoError(t, err)
-			}
-			got, err := s.ContinueSequence(ctx, tc.next)
-			if tc.err != nil {
-				require.ErrorIs(t, err, tc.err)
-				assert.Equal(t, uint64(tc.appended+1), appendOne(s), "a refused call changes nothing")
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-			assert.Equal(t, tc.want, appendOne(s), "the next event carries the promised number")
-			assert.Equal(t, tc.want+1, appendOne(s), "and the sequence stays gap-free after it")
-		})
-	}
-	s := openTest(t, Options{})
-	_, err := s.ContinueSequence(ctx, 0)
-	require.Error(t, err)
 }

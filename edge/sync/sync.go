@@ -8,7 +8,10 @@
 // are published at QoS 1, at most MaxInFlight unacknowledged at a time; when
 // no ack arrives within Retransmit, and on every (re)connection, everything
 // not yet acknowledged is sent again from the oldest event (the central
-// stores idempotently on door and seq, and acknowledges repeats again).
+// stores idempotently on door, store and seq, and acknowledges repeats
+// again). A batch carries events of one store identity (edge/store numbers
+// each Open's events in a new one), and an ack deletes events of the store
+// it names only.
 //
 // Incoming messages are queued by the paho handlers (which never block
 // paho's router) and handled one at a time in arrival order by the sync's
@@ -431,18 +434,21 @@ func (s *Sync) onConnect(c mqtt.Client) {
 	}()
 }
 
-// flight is one published, unacknowledged batch.
+// flight is one published, unacknowledged batch: its store, the seq of its
+// last event in that store, when it left.
 type flight struct {
-	last uint64
-	at   time.Time
+	store string
+	last  uint64
+	at    time.Time
 }
 
 // state is the loop's own: nothing else touches it.
 type state struct {
-	gen       uint64   // connection generation the flights belong to
-	sent      uint64   // highest seq published in this round (0: start from the oldest)
-	flights   []flight // published and not yet acknowledged, in order
-	staging   uint64   // snapshot version being staged, 0 if none
+	gen       uint64            // connection generation the flights belong to
+	sent      uint64            // outbox position of the last event published in this round (0: start from the oldest)
+	sentSeq   map[string]uint64 // per store, the highest seq published in this round
+	flights   []flight          // published and not yet acknowledged, in order
+	staging   uint64            // snapshot version being staged, 0 if none
 	stagingAt time.Time
 	statusAt  time.Time
 	renewAt   time.Time // when the certificate was last looked at or a renewal asked for
@@ -468,7 +474,7 @@ func (s *Sync) loop(ctx context.Context) error {
 		// A new connection: start over from the oldest unacknowledged event,
 		// tell the central who we are and what we hold.
 		if g := s.gen.Load(); g != st.gen && s.online.Load() {
-			st.gen, st.sent, st.flights = g, 0, nil
+			st.gen, st.sent, st.sentSeq, st.flights = g, 0, nil, nil
 			st.renewAt = time.Time{} // look at the certificate on every new connection
 			s.publishStatus(ctx, &st)
 			s.requestSync(ctx, false)
@@ -487,7 +493,7 @@ func (s *Sync) loop(ctx context.Context) error {
 		if len(st.flights) > 0 && now.Sub(st.flights[0].at) > s.cfg.Retransmit {
 			s.resends.Inc()
 			s.log.Info("no acknowledgement in time; sending the outbox again", "waited", now.Sub(st.flights[0].at).Round(time.Millisecond), "from_seq", st.flights[0].last)
-			st.sent, st.flights = 0, nil
+			st.sent, st.sentSeq, st.flights = 0, nil, nil
 		}
 		s.send(ctx, &st)
 		if st.staging != 0 && now.Sub(st.stagingAt) > s.cfg.SnapshotWait {
@@ -584,21 +590,24 @@ func (s *Sync) renewed(st *state, payload []byte) {
 // send publishes batches while the in-flight window has room.
 func (s *Sync) send(ctx context.Context, st *state) {
 	for len(st.flights) < s.cfg.MaxInFlight {
-		evs, err := s.h.Pending(ctx, st.sent, s.cfg.BatchSize)
+		p, err := s.h.Pending(ctx, st.sent, s.cfg.BatchSize)
 		if err != nil {
 			s.log.Error("reading the outbox failed", "err", err)
 			return
 		}
+		evs := p.Events
 		if len(evs) == 0 {
 			return
 		}
-		payload, err := protocol.Encode(&protocol.EventBatch{V: protocol.Version, Door: s.door, Events: evs})
+		payload, err := protocol.Encode(&protocol.EventBatch{V: protocol.Version, Door: s.door, Store: p.Store, Events: evs})
 		for errors.Is(err, protocol.ErrTooLarge) && len(evs) > 1 {
-			evs = evs[:len(evs)/2]
-			payload, err = protocol.Encode(&protocol.EventBatch{V: protocol.Version, Door: s.door, Events: evs})
+			half := evs[:len(evs)/2]
+			p.Last -= evs[len(evs)-1].Seq - half[len(half)-1].Seq // position = the store's base + seq
+			evs = half
+			payload, err = protocol.Encode(&protocol.EventBatch{V: protocol.Version, Door: s.door, Store: p.Store, Events: evs})
 		}
 		if err != nil {
-			s.log.Error("encoding an event batch failed; it stays in the outbox", "first_seq", evs[0].Seq, "err", err)
+			s.log.Error("encoding an event batch failed; it stays in the outbox", "store", p.Store, "first_seq", evs[0].Seq, "err", err)
 			return
 		}
 		tok := s.client.Publish(s.topics.Door(s.door, protocol.TopicEvents), 1, false, payload)
@@ -610,8 +619,12 @@ func (s *Sync) send(ctx context.Context, st *state) {
 				s.publishErrs.Inc()
 			}
 		}()
-		st.flights = append(st.flights, flight{last: last, at: time.Now()})
-		st.sent = last
+		st.flights = append(st.flights, flight{store: p.Store, last: last, at: time.Now()})
+		st.sent = p.Last
+		if st.sentSeq == nil {
+			st.sentSeq = map[string]uint64{}
+		}
+		st.sentSeq[p.Store] = last
 		s.batches.Inc()
 		s.sentEvents.Add(uint64(len(evs)))
 	}
@@ -630,12 +643,13 @@ func (s *Sync) handle(ctx context.Context, st *state, m incoming) {
 		}
 		n, err := s.h.Ack(ctx, ack)
 		if errors.Is(err, store.ErrAckAhead) {
-			// The central holds events of this door beyond anything this
-			// store numbered: the door's database was replaced. Events it
-			// numbers now would collide with stored ones.
+			// The central acknowledges events of the current store beyond
+			// any it numbered: no other database numbers in that store
+			// (a fresh random identity at every Open), so the ack is wrong.
+			// Nothing is deleted.
 			s.rejected.With(m.kind, "ack_ahead").Inc()
-			s.log.Error("the central acknowledges events this door never recorded: its database was replaced; "+
-				"provision the door again so that its numbering continues after the central's", "through", ack.Through)
+			s.log.Error("the central acknowledges events this door's current store never recorded; nothing deleted",
+				"store", ack.Store, "through", ack.Through)
 			return
 		}
 		if err != nil {
@@ -646,12 +660,12 @@ func (s *Sync) handle(ctx context.Context, st *state, m incoming) {
 		s.acked.Add(uint64(n))
 		keep := st.flights[:0]
 		for _, f := range st.flights {
-			if f.last > ack.Through {
+			if f.store != ack.Store || f.last > ack.Through {
 				keep = append(keep, f)
 			}
 		}
 		st.flights = keep
-		if len(keep) == 0 && st.sent > ack.Through {
+		if len(keep) == 0 && st.sentSeq[ack.Store] > ack.Through {
 			// Everything we sent was answered, but the central is still
 			// missing some of it: start over from the oldest event.
 			st.sent = 0

@@ -77,7 +77,8 @@ type central struct {
 	autoAck bool
 
 	mu      gosync.Mutex
-	stored  map[uint64]protocol.Event
+	stored  map[storeSeq]protocol.Event
+	store   string // the store of the last batch
 	batches int
 	syncs   []uint64
 	status  []protocol.Status
@@ -85,7 +86,7 @@ type central struct {
 
 func newCentral(t *testing.T, b *broker, signer *protocol.Signer) *central {
 	t.Helper()
-	c := &central{t: t, signer: signer, tp: protocol.DefaultTopics(), stored: map[uint64]protocol.Event{}, autoAck: true}
+	c := &central{t: t, signer: signer, tp: protocol.DefaultTopics(), stored: map[storeSeq]protocol.Event{}, autoAck: true}
 	opts := mqtt.NewClientOptions().AddBroker("tcp://" + b.addr).SetClientID("central").SetCleanSession(true).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).
 		SetOrderMatters(true)
@@ -111,21 +112,36 @@ func (c *central) onEvents(_ mqtt.Client, m mqtt.Message) {
 	c.mu.Lock()
 	c.batches++
 	for _, e := range b.Events {
-		c.stored[e.Seq] = e
+		c.stored[storeSeq{b.Store, e.Seq}] = e
 	}
+	c.store = b.Store
 	var through uint64
-	for c.stored[through+1].Seq != 0 {
+	for c.stored[storeSeq{b.Store, through + 1}].Seq != 0 {
 		through++
 	}
 	ack := c.autoAck
 	c.mu.Unlock()
 	if ack {
-		c.ack(b.Door, through)
+		c.ackStore(b.Door, b.Store, through)
 	}
 }
 
+// storeSeq identifies an event of a door: its store and seq.
+type storeSeq struct {
+	store string
+	seq   uint64
+}
+
+// ack acknowledges the store of the last batch received.
 func (c *central) ack(door string, through uint64) {
-	p, _ := protocol.Encode(&protocol.Ack{V: protocol.Version, Door: door, Through: through, ServerMs: time.Now().UnixMilli()})
+	c.mu.Lock()
+	store := c.store
+	c.mu.Unlock()
+	c.ackStore(door, store, through)
+}
+
+func (c *central) ackStore(door, store string, through uint64) {
+	p, _ := protocol.Encode(&protocol.Ack{V: protocol.Version, Door: door, Store: store, Through: through, ServerMs: time.Now().UnixMilli()})
 	c.c.Publish(c.tp.Door(door, protocol.TopicAck), 1, false, p)
 }
 

@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 // with the test binary) bound to a test.
 type proc struct {
 	launch.Proc
-	t *testing.T
+	t testing.TB
 }
 
 // start starts the process, failing the test when it cannot.
@@ -92,14 +92,15 @@ type central struct {
 
 type centralOpts struct {
 	name       string
-	dir        string // data folder; shared by replicas for the signing key
-	brokerURL  string // external broker
-	passwdFile string // the central's password on it
-	db         string // PostgreSQL URL
-	token      string // an API token, for a replica whose store already has one
+	dir        string   // data folder; shared by replicas for the signing key
+	brokerURL  string   // external broker
+	passwdFile string   // the central's password on it
+	db         string   // PostgreSQL URL
+	token      string   // an API token, for a replica whose store already has one
+	args       []string // more serve flags
 }
 
-func startCentral(t *testing.T, o centralOpts) *central {
+func startCentral(t testing.TB, o centralOpts) *central {
 	t.Helper()
 	if o.name == "" {
 		o.name = "central"
@@ -121,6 +122,7 @@ func startCentral(t *testing.T, o centralOpts) *central {
 	if o.db != "" {
 		args = append(args, "--db", o.db)
 	}
+	args = append(args, o.args...)
 	c.proc = proc{t: t, Proc: launch.Proc{Name: o.name, Args: args, Log: filepath.Join(filepath.Dir(o.dir), o.name+".log")}}
 	// Registered before the start, so that a start that fails the test
 	// leaves no process behind.
@@ -192,9 +194,9 @@ func (c *central) must(method, path string, body any) []byte {
 
 // sequence is what the central stored of a door's events.
 type sequence struct {
-	Through uint64             `json:"through"`
-	Max     uint64             `json:"max"`
-	Gaps    []map[string]int64 `json:"gaps"`
+	Through uint64           `json:"through"`
+	Max     uint64           `json:"max"`
+	Gaps    []map[string]any `json:"gaps"` // {store, from, to}
 }
 
 func (c *central) sequence(door string) sequence {
@@ -220,7 +222,7 @@ func (c *central) metric(sample string) float64 {
 
 // scrape reads one sample (name and labels, as exposed) from a /metrics
 // page; 0 when it is absent.
-func scrape(t *testing.T, url, sample string) float64 {
+func scrape(t testing.TB, url, sample string) float64 {
 	t.Helper()
 	resp, err := http.Get(url)
 	require.NoError(t, err)
@@ -255,7 +257,7 @@ type doorOpts struct {
 	extra  string // more [mqtt] settings
 }
 
-func startDoor(t *testing.T, o doorOpts) *door {
+func startDoor(t testing.TB, o doorOpts) *door {
 	t.Helper()
 	dir := t.TempDir()
 	d := &door{id: o.id, dir: dir, http: fmt.Sprintf("127.0.0.1:%d", servicetest.FreePort(t)), link: servicetest.StartProxy(t, o.broker)}
@@ -370,7 +372,7 @@ func (d *door) tap(uid protocol.UID) protocol.Reason {
 	return ev.Reason
 }
 
-func eventually(t *testing.T, cond func() bool, format string, args ...any) time.Duration {
+func eventually(t testing.TB, cond func() bool, format string, args ...any) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(wait)
@@ -398,7 +400,7 @@ func readFile(parts ...string) (string, error) {
 	return string(b), err
 }
 
-func newKey(t *testing.T) ed25519.PrivateKey {
+func newKey(t testing.TB) ed25519.PrivateKey {
 	t.Helper()
 	_, k, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)

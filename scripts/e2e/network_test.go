@@ -18,7 +18,7 @@ import (
 
 // network is one central service (or several replicas) and its doors.
 type network struct {
-	t         *testing.T
+	t         testing.TB
 	centrals  []*central
 	mosquitto *servicetest.Mosquitto // nil with the embedded broker
 	broker    string                 // host:port doors connect to (through their proxies)
@@ -34,6 +34,7 @@ type netOpts struct {
 	db        string // PostgreSQL URL; "" = SQLite in the data folder
 	doors     int
 	mqttExtra string
+	serveArgs []string // more swc-central serve flags
 }
 
 // The badges of the seeded network.
@@ -52,7 +53,7 @@ func variants(t *testing.T, f func(t *testing.T, mosquitto bool)) {
 	})
 }
 
-func newNetwork(t *testing.T, o netOpts) *network {
+func newNetwork(t testing.TB, o netOpts) *network {
 	t.Helper()
 	if o.replicas == 0 {
 		o.replicas = 1
@@ -60,7 +61,7 @@ func newNetwork(t *testing.T, o netOpts) *network {
 	n := &network{t: t, doors: map[string]*door{}, secrets: map[string]string{}}
 	root := t.TempDir()
 	dataDir := filepath.Join(root, "data")
-	co := centralOpts{dir: dataDir, db: o.db}
+	co := centralOpts{dir: dataDir, db: o.db, args: o.serveArgs}
 	if o.mosquitto {
 		n.svcPass = "svc-" + fmt.Sprint(time.Now().UnixNano()) + "-secret"
 		pw := filepath.Join(root, "central-password")

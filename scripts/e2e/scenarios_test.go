@@ -28,7 +28,7 @@ func (d *door) lastSeq() uint64 {
 }
 
 // synced waits until the door holds a whitelist.
-func synced(t *testing.T, d *door) {
+func synced(t testing.TB, d *door) {
 	t.Helper()
 	eventually(t, func() bool { return d.whitelistVersion() > 0 }, "%s received its whitelist", d.id)
 }

@@ -40,14 +40,20 @@ func openEvents(dataDir string) (*sql.DB, error) {
 	return db, nil
 }
 
-// stored is what the central's database holds of one door.
+// stored is what the central's database holds of one door, summed over
+// its stores.
 type stored struct {
 	rows, distinct, max uint64
 }
 
 // storedEvents counts the stored events of every door.
 func storedEvents(ctx context.Context, db *sql.DB) (map[string]stored, error) {
-	rows, err := db.QueryContext(ctx, `SELECT door, COUNT(*), COUNT(DISTINCT seq), MAX(seq) FROM events GROUP BY door`)
+	// The central keeps each door store's seq s as slot×2^32 + s (see
+	// central/store.DoorEvents); max sums the stores' highest seqs, which is
+	// the door's last outbox position when every store is complete.
+	rows, err := db.QueryContext(ctx, `SELECT door, SUM(n), SUM(d), SUM(mx) FROM (
+		SELECT door, COUNT(*) AS n, COUNT(DISTINCT seq) AS d, MAX(seq & 4294967295) AS mx FROM events GROUP BY door, seq >> 32
+	) GROUP BY door`)
 	if err != nil {
 		return nil, fmt.Errorf("counting stored events: %w", err)
 	}

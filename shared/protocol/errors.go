@@ -23,6 +23,9 @@ var (
 	ErrReplay             = errors.New("version is not newer than the current one")
 	ErrGap                = errors.New("delta does not follow the current version")
 	ErrWrongDoor          = errors.New("message is for another door")
+	// ErrSeqRange is a sequence number above MaxSeq: no door numbers that
+	// far, so it is a forged or corrupt message, refused before storage.
+	ErrSeqRange = errors.New("sequence number out of range")
 )
 
 // Error is a protocol error: a Kind (one of the sentinels above), the field it
@@ -90,6 +93,8 @@ func Code(err error) string {
 		return "gap"
 	case ErrWrongDoor:
 		return "wrong_door"
+	case ErrSeqRange:
+		return "seq_range"
 	}
 	return "other"
 }

@@ -99,7 +99,7 @@ func (r Reason) Text() string {
 
 // Event is one journaled occurrence at a door (PRODUCT.md 4.3).
 type Event struct {
-	Seq       uint64    `json:"seq"`                 // persistent, gap-free per door, from 1
+	Seq       uint64    `json:"seq"`                 // persistent, gap-free per store (EventBatch.Store), from 1 to MaxSeq
 	TimeMs    int64     `json:"time_ms"`             // door's wall clock, Unix ms
 	Trusted   bool      `json:"trusted"`             // the door's clock was trusted at TimeMs
 	Boot      string    `json:"boot"`                // boot id of the agent run that recorded it
@@ -112,7 +112,9 @@ type Event struct {
 	Command   string    `json:"command,omitempty"`   // command id, for remote_unlock
 }
 
-// Validate checks the event; field names are prefixed with prefix.
+// Validate checks the event; field names are prefixed with prefix. The
+// bound on Seq (MaxSeq) is the wire's, checked by EventBatch.Validate: the
+// central keeps events under numbers of its own above it (central/store).
 func (e *Event) Validate(prefix string) error {
 	f := func(name string) string { return prefix + name }
 	if e.Seq == 0 {
@@ -160,17 +162,25 @@ func (e *Event) Validate(prefix string) error {
 	return nil
 }
 
-// EventBatch is published by a door on its events topic: consecutive or not,
-// at most MaxBatchEvents events in increasing seq order.
+// EventBatch is published by a door on its events topic: events of one
+// store (see Store), consecutive or not, at most MaxBatchEvents in
+// increasing seq order.
 type EventBatch struct {
-	V      int     `json:"v"`
-	Door   string  `json:"door"`
+	V    int    `json:"v"`
+	Door string `json:"door"`
+	// Store is the identity of the door database that numbered the events
+	// (NewStoreID); events are identified by (door, store, seq). Empty is
+	// the stream of a door from before store identities, numbered per door.
+	Store  string  `json:"store,omitempty"`
 	Events []Event `json:"events"`
 }
 
 // Validate checks the batch.
 func (b *EventBatch) Validate() error {
 	if err := checkID("door", b.Door); err != nil {
+		return err
+	}
+	if err := checkStoreID("store", b.Store); err != nil {
 		return err
 	}
 	if len(b.Events) == 0 {
@@ -185,6 +195,9 @@ func (b *EventBatch) Validate() error {
 		if err := b.Events[i].Validate(p); err != nil {
 			return err
 		}
+		if b.Events[i].Seq > MaxSeq {
+			return seqRange(p+"seq", b.Events[i].Seq)
+		}
 		if b.Events[i].Seq <= last {
 			return invalid(p+"seq", "%d not above the previous %d", b.Events[i].Seq, last)
 		}
@@ -193,11 +206,15 @@ func (b *EventBatch) Validate() error {
 	return nil
 }
 
-// Ack is the central's cumulative acknowledgement: every event of the door
-// with seq ≤ Through is durably stored. The door may delete those events.
+// Ack is the central's cumulative acknowledgement of one store's stream:
+// every event of the door numbered by Store with seq ≤ Through is durably
+// stored. The door may delete those events of that store, and only those:
+// an ack names the store so that a door never deletes events of its own
+// stream on an ack of another (an older database of the same door).
 type Ack struct {
 	V        int    `json:"v"`
 	Door     string `json:"door"`
+	Store    string `json:"store,omitempty"` // as in EventBatch; empty for the stream from before store identities
 	Through  uint64 `json:"through"`
 	ServerMs int64  `json:"server_ms"` // central's clock when it acked, Unix ms
 }
@@ -206,6 +223,12 @@ type Ack struct {
 func (a *Ack) Validate() error {
 	if err := checkID("door", a.Door); err != nil {
 		return err
+	}
+	if err := checkStoreID("store", a.Store); err != nil {
+		return err
+	}
+	if a.Through > MaxSeq {
+		return seqRange("through", a.Through)
 	}
 	if a.ServerMs < minSignedMs || a.ServerMs > maxMs {
 		return invalid("server_ms", "%d out of range", a.ServerMs)

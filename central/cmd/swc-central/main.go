@@ -1,7 +1,7 @@
 // Command swc-central is the cooperative's central service: booking source of
 // truth, whitelist compiler, event ingest and hours settlement.
 //
-//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G] [--smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U [--smtp-password-file F]] [--smtp-ca F] --mail-from ADDR]
+//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G] [--smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U [--smtp-password-file F]] [--smtp-ca F] --mail-from ADDR] [--webhook-allow-insecure]
 //	swc-central key [--data DIR]
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/mail"
@@ -84,6 +85,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "how technicians reach the API, such as https://central.example.org:8443 (default: taken from each request)")
 	fs.StringVar(&cfg.PublicMQTT, "public-mqtt", "", "broker address given to doors at enrollment, mqtts://host:port (default: the first --hosts name and the --mqtts port, or --broker when it is mqtts://)")
 	fs.DurationVar(&cfg.DoorCertValidity, "door-cert-validity", 0, "lifetime of door certificates, renewed by the doors over MQTT (default 720h)")
+	fs.DurationVar(&cfg.ReleaseEvery, "release-every", booking.DefaultReleaseEvery, "how often serve releases room bookings nobody checked in to (the center's release_after_minutes after their start)")
 	fs.StringVar(&cfg.BrokerURL, "broker", "", "external broker, mqtt://host:port or mqtts://host:port, instead of the embedded one")
 	fs.StringVar(&cfg.DBURL, "db", "", "PostgreSQL URL (postgres://...) instead of SQLite in the data folder")
 	fs.StringVar(&cfg.BrokerUser, "broker-user", server.ServiceUser, "with --broker: the central's user name on the broker")
@@ -94,6 +96,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.MQTTServiceSecretFile, "mqtt-service-secret-file", "", "with the embedded broker: file holding the secret of its "+server.ServiceUser+" account (created when missing), for operators' tools")
 	fs.StringVar(&cfg.ShareGroup, "share-group", server.DefaultShareGroup, "MQTT shared-subscription group the central replicas split door traffic with")
 	fs.Int64Var(&cfg.DefaultRateCents, "rate-cents", 0, "at the first start only: the network's default hourly rate in cents stored in the network settings (default "+strconv.Itoa(settings.DefaultRateCents)+"); afterwards change it with PUT /api/v1/settings, and a different value here is refused")
+	fs.BoolVar(&cfg.Alerts.WebhookAllowInsecure, "webhook-allow-insecure", false, "accept http:// webhook URLs and deliveries to loopback, private and other internal addresses (tests and labs only; by default webhooks go over https to public hosts)")
 	fs.StringVar(&cfg.Mail.Host, "smtp-host", "", "SMTP relay for the central's e-mail (sign-in codes, booking confirmations, alerts); empty: e-mail disabled")
 	fs.IntVar(&cfg.Mail.Port, "smtp-port", 0, "SMTP relay port (default 587, or 465 with --smtp-security tls)")
 	smtpSecurity := fs.String("smtp-security", "", "starttls (default: STARTTLS required), tls (TLS from the first byte, port 465) or none (only to a loopback relay)")

@@ -133,15 +133,18 @@ func insertBatches(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []
 	return news, rows.Err()
 }
 
-func saveSeqs(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error {
+func saveSeqs(ctx context.Context, tx *sql.Tx, states map[store.StreamKey]store.SeqState) error {
 	doors := make([]string, 0, len(states))
+	stores := make([]string, 0, len(states))
 	through := make([]int64, 0, len(states))
 	mx := make([]int64, 0, len(states))
-	for d, st := range states {
-		doors, through, mx = append(doors, d), append(through, int64(st.Through)), append(mx, int64(st.Max))
+	for k, st := range states {
+		doors, stores = append(doors, k.Door), append(stores, k.Store)
+		through, mx = append(through, int64(st.Through)), append(mx, int64(st.Max))
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE event_seqs AS s SET through_seq = u.through_seq, max_seq = u.max_seq
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(door, through_seq, max_seq) WHERE s.door = u.door`,
-		doors, through, mx)
+	_, err := tx.ExecContext(ctx, `UPDATE event_streams AS s SET through_seq = u.through_seq, max_seq = u.max_seq
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS u(door, store, through_seq, max_seq)
+		WHERE s.door = u.door AND s.store = u.store`,
+		doors, stores, through, mx)
 	return err
 }

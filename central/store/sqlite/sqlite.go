@@ -164,10 +164,10 @@ func (s *Store) insertBatches(ctx context.Context, tx *sql.Tx, receivedMs int64,
 	return news, nil
 }
 
-func saveSeqs(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error {
-	for door, st := range states {
-		if _, err := tx.ExecContext(ctx, `UPDATE event_seqs SET through_seq = ?, max_seq = ? WHERE door = ?`,
-			int64(st.Through), int64(st.Max), door); err != nil {
+func saveSeqs(ctx context.Context, tx *sql.Tx, states map[store.StreamKey]store.SeqState) error {
+	for k, st := range states {
+		if _, err := tx.ExecContext(ctx, `UPDATE event_streams SET through_seq = ?, max_seq = ? WHERE door = ? AND store = ?`,
+			int64(st.Through), int64(st.Max), k.Door, k.Store); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,8 @@ var storeReads = []string{
 	// below, or are exempt in their own code (the e-mail outbox, derived
 	// door health and alerts, the booking site's places).
 	"Health", "Outbox", "SettingsHistory", "Places", "Sessions", "Token",
+	"Site", // the booking site's feeds and revisions: cases "Site.Verb" below
+	"CheckIns",
 }
 
 // wantRow is an audit row a verb must leave.
@@ -157,6 +159,14 @@ func auditCases() []auditCase {
 		{verb: "UpdateBooking", run: func(ctx context.Context, s store.Store) error {
 			return s.UpdateBooking(ctx, booking("k3", "m1", "c2", "r2", 1, 3))
 		}, want: []wantRow{{audit.Update, audit.ObjectBooking, "k3", []string{"c1", "c2"}, `"room_id":"r1"`, `"room_id":"r2"`}}},
+		{verb: "Site.BumpBookingRevision", exempt: "a booking's revision counts its changes, each audited on the booking itself",
+			run: func(ctx context.Context, s store.Store) error {
+				_, err := s.Site().BumpBookingRevision(ctx, "k3")
+				return err
+			}},
+		{verb: "Site.ResetFeedToken", run: func(ctx context.Context, s store.Store) error {
+			return s.Site().ResetFeedToken(ctx, "m1", auditFeedSecret, now)
+		}, want: []wantRow{{audit.Create, "member_feed", "m1", []string{"c1"}, "", `"member_id":"m1"`}}},
 		{verb: "DeleteBooking", run: func(ctx context.Context, s store.Store) error { return s.DeleteBooking(ctx, "k3") },
 			want: []wantRow{{audit.Delete, audit.ObjectBooking, "k3", []string{"c2"}, `"id":"k3"`, ""}}},
 		{verb: "ImportBookings", run: func(ctx context.Context, s store.Store) error {
@@ -208,6 +218,7 @@ func auditCases() []auditCase {
 var (
 	auditTokenSecret  = store.NewSecret("swct_")
 	auditEnrollSecret = store.NewSecret("swce_")
+	auditFeedSecret   = store.NewSecret("swcf_")
 )
 
 // actorOf is the actor a case runs as.
@@ -299,7 +310,7 @@ func testAuditSecrets(e *env) {
 	require.Greater(t, len(all), len(auditCases()))
 	b, err := json.Marshal(all)
 	require.NoError(t, err)
-	for _, secret := range []string{auditTokenSecret, auditEnrollSecret, doorSecret} {
+	for _, secret := range []string{auditTokenSecret, auditEnrollSecret, auditFeedSecret, doorSecret} {
 		require.NotContains(t, string(b), secret)
 		require.NotContains(t, string(b), store.HashSecret(secret))
 	}

@@ -134,6 +134,10 @@ func Run(t *testing.T, open Factory) {
 		{"AppendEventsConcurrent", testAppendEventsConcurrent},
 		{"AppendBatches", testAppendBatches},
 		{"AppendBatchesConcurrent", testAppendBatchesConcurrent},
+		{"EventConflict", testEventConflict},
+		{"EventStores", testEventStores},
+		{"EventStoresConcurrent", testEventStoresConcurrent},
+		{"EventSeqBound", testEventSeqBound},
 		{"ListEvents", testListEvents},
 		{"WhitelistStates", testWhitelistStates},
 		{"Tokens", testTokens},
@@ -159,6 +163,8 @@ func Run(t *testing.T, open Factory) {
 		{"AuditFilters", testAuditFilters},
 		{"RoomPlaces", testRoomPlaces},
 		{"DeskPools", testDeskPools},
+		{"CheckIns", testCheckIns},
+		{"Release", testRelease},
 		{"BookingRules", testBookingRules},
 		{"DeskCapacity", testDeskCapacity},
 		{"DeskCapacityConcurrent", testDeskCapacityConcurrent},
@@ -168,6 +174,8 @@ func Run(t *testing.T, open Factory) {
 		{"SessionsInvalid", testSessionsInvalid},
 		{"SessionsOfDeletedToken", testSessionsOfDeletedToken},
 		{"SessionsConcurrent", testSessionsConcurrent},
+		{"SiteFeeds", testSiteFeeds},
+		{"SiteRevisions", testSiteRevisions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

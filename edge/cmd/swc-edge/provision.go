@@ -61,7 +61,7 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "  CA           %s\n", res.Files.CA)
 	fmt.Fprintf(stdout, "  broker       %s\n", e.Broker)
 	fmt.Fprintf(stdout, "  signing key  %s (pinned)\n", strings.Join(e.SigningKeys, ", "))
-	fmt.Fprintf(stdout, "  events       numbered from %d on\n", res.NextSeq)
+	fmt.Fprintf(stdout, "  events       numbered from 1 in a new store identity at every start\n")
 	fmt.Fprintf(stdout, "  config       %s", res.Config)
 	if res.Backup != "" {
 		fmt.Fprintf(stdout, " (the previous file is in %s)", res.Backup)

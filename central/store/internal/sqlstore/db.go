@@ -44,10 +44,11 @@ type Dialect struct {
 	// InsertBatches inserts the events of every batch, ignoring (door, seq)
 	// already stored, and returns how many events of each batch were new
 	// (an event given twice counts for the first batch that holds it).
-	// centers maps door ids to their centers.
+	// centers maps door ids to their centers. The events carry the central's
+	// numbers (the store's base + seq); the batches' Store is not used.
 	InsertBatches func(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, centers map[string]string) ([]int, error)
-	// SaveSeqs writes the doors' sequence states (rows exist).
-	SaveSeqs func(ctx context.Context, tx *sql.Tx, states map[string]store.SeqState) error
+	// SaveSeqs writes the streams' sequence states (rows exist).
+	SaveSeqs func(ctx context.Context, tx *sql.Tx, states map[store.StreamKey]store.SeqState) error
 	// TrackEvents: the crediting reads events by member through the
 	// credit_taps table that store.CreditStore.Track fills, instead of an
 	// index on the events table (see store.CreditStore).

@@ -30,7 +30,7 @@ func EventArgs(args []any, door, center string, receivedMs int64, e *protocol.Ev
 // high-water mark over events that arrived out of order.
 const walkChunk = 1000
 
-// AppendEvents implements store.Store.
+// AppendEvents implements store.Store, for the store without identity ("").
 func (s *DB) AppendEvents(ctx context.Context, door string, receivedMs int64, events []protocol.Event) (store.AppendResult, error) {
 	res, err := s.AppendBatches(ctx, receivedMs, []store.DoorEvents{{Door: door, Events: events}})
 	if err != nil {
@@ -39,7 +39,9 @@ func (s *DB) AppendEvents(ctx context.Context, door string, receivedMs int64, ev
 	return res[0], nil
 }
 
-// AppendBatches implements store.Store.
+// AppendBatches implements store.Store. A batch that fails for its own
+// content (invalid, or in conflict with stored events) fails the call with
+// a *store.BatchError naming it.
 func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []store.DoorEvents) ([]store.AppendResult, error) {
 	if len(batches) > store.MaxBatches {
 		return nil, &domain.FieldError{Field: "batches", Message: fmt.Sprintf("%d batches; at most %d in one call", len(batches), store.MaxBatches)}
@@ -47,11 +49,8 @@ func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []stor
 	seqs := make([][]uint64, len(batches))
 	for b := range batches {
 		var err error
-		if seqs[b], err = checkBatch(batches[b].Door, batches[b].Events); err != nil {
-			if len(batches) > 1 {
-				return nil, fmt.Errorf("batch %d of %s: %w", b, batches[b].Door, err)
-			}
-			return nil, err
+		if seqs[b], err = checkBatch(batches[b].Door, batches[b].Store, batches[b].Events); err != nil {
+			return nil, &store.BatchError{Index: b, Door: batches[b].Door, Store: batches[b].Store, Err: err}
 		}
 	}
 	var out []store.AppendResult
@@ -66,18 +65,40 @@ func (s *DB) AppendBatches(ctx context.Context, receivedMs int64, batches []stor
 	return out, nil
 }
 
+// stream is a (door, store)'s row of event_streams.
+type stream struct {
+	slot uint64
+	store.SeqState
+}
+
+// maxStreamRounds bounds the rounds of slot allocation for streams seen
+// for the first time: each round, of all the writers racing for a door's
+// next slot, one wins, so this is the most new stores of one door that can
+// be first seen at the same moment.
+const maxStreamRounds = 100
+
+// maxSlot bounds a door's slots so that slot×2^32 + seq fits a signed
+// 64-bit column.
+const maxSlot = 1<<31 - 1
+
 // appendTx stores the batches in a fixed number of statements whatever the
-// number of doors (on PostgreSQL each statement is a round trip): lock every
-// door's sequence row, read the doors' centers, insert every event, then
-// save the sequence states.
+// number of doors (on PostgreSQL each statement is a round trip) plus one
+// per stream seen for the first time and one per batch holding duplicates:
+// lock the streams' rows, read the doors' centers, insert every event under
+// the central's number, compare duplicates with what is stored, then save
+// the streams' states.
 func (s *DB) appendTx(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []store.DoorEvents, seqs [][]uint64) ([]store.AppendResult, error) {
+	var keys []store.StreamKey
 	var doors []string
 	for _, b := range batches {
+		keys = append(keys, store.StreamKey{Door: b.Door, Store: b.Store})
 		doors = append(doors, b.Door)
 	}
+	slices.SortFunc(keys, compareKeys)
+	keys = slices.Compact(keys)
 	slices.Sort(doors)
 	doors = slices.Compact(doors)
-	states, err := s.lockSeqs(ctx, tx, doors)
+	states, err := s.lockStreams(ctx, tx, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -99,14 +120,33 @@ func (s *DB) appendTx(ctx context.Context, tx *sql.Tx, receivedMs int64, batches
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	news, err := s.d.InsertBatches(ctx, tx, receivedMs, batches, centers)
+	// The events under the central's numbers.
+	kept := make([]store.DoorEvents, len(batches))
+	for b, batch := range batches {
+		base := states[store.StreamKey{Door: batch.Door, Store: batch.Store}].slot << 32
+		evs := make([]protocol.Event, len(batch.Events))
+		for i, e := range batch.Events {
+			e.Seq += base
+			evs[i] = e
+		}
+		kept[b] = store.DoorEvents{Door: batch.Door, Store: batch.Store, Events: evs}
+	}
+	news, err := s.d.InsertBatches(ctx, tx, receivedMs, kept, centers)
 	if err != nil {
 		return nil, fmt.Errorf("insert events: %w", err)
 	}
+	for b := range kept {
+		if news[b] == len(kept[b].Events) {
+			continue
+		}
+		if err := s.sameAsStored(ctx, tx, kept[b]); err != nil {
+			return nil, &store.BatchError{Index: b, Door: batches[b].Door, Store: batches[b].Store, Err: err}
+		}
+	}
 	out := make([]store.AppendResult, len(batches))
-	for b := range batches {
-		door := batches[b].Door
-		st := states[door]
+	for b, batch := range batches {
+		k := store.StreamKey{Door: batch.Door, Store: batch.Store}
+		st := states[k]
 		for _, q := range seqs[b] {
 			if q == st.Through+1 {
 				st.Through = q
@@ -118,72 +158,168 @@ func (s *DB) appendTx(ctx context.Context, tx *sql.Tx, receivedMs int64, batches
 			st.Max = max(st.Max, seqs[b][len(seqs[b])-1])
 		}
 		if st.Max > st.Through {
-			// Sees the later batches of this door too: Through may run ahead
-			// of this batch, never beyond what is stored.
-			if st.Through, err = s.walk(ctx, tx, door, st.Through); err != nil {
+			// Sees the later batches of this stream too: Through may run
+			// ahead of this batch, never beyond what is stored.
+			if st.Through, err = s.walk(ctx, tx, batch.Door, st.slot<<32, st.Through); err != nil {
 				return nil, err
 			}
 		}
-		states[door] = st
-		out[b] = store.AppendResult{New: news[b], SeqState: st}
+		states[k] = st
+		out[b] = store.AppendResult{New: news[b], Base: st.slot << 32, SeqState: st.SeqState}
 	}
-	maps.DeleteFunc(states, func(door string, st store.SeqState) bool { return before[door] == st })
+	maps.DeleteFunc(states, func(k store.StreamKey, st stream) bool { return before[k] == st })
 	if len(states) > 0 {
-		if err := s.d.SaveSeqs(ctx, tx, states); err != nil {
-			return nil, fmt.Errorf("update event_seqs: %w", err)
+		save := make(map[store.StreamKey]store.SeqState, len(states))
+		for k, st := range states {
+			save[k] = st.SeqState
+		}
+		if err := s.d.SaveSeqs(ctx, tx, save); err != nil {
+			return nil, fmt.Errorf("update event_streams: %w", err)
 		}
 	}
 	return out, nil
 }
 
-// lockSeqs reads (creating missing ones, and locking) the doors' sequence
-// rows; doors are sorted, so concurrent callers lock in the same order.
-func (s *DB) lockSeqs(ctx context.Context, tx *sql.Tx, doors []string) (map[string]store.SeqState, error) {
-	states := make(map[string]store.SeqState, len(doors))
-	read := func(ds []string) error {
-		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT door, through_seq, max_seq FROM event_seqs WHERE door IN (`+
-			placeholders(len(ds))+`) ORDER BY door`+s.d.ForUpdate), anySlice(ds)...)
+func compareKeys(a, b store.StreamKey) int {
+	if c := strings.Compare(a.Door, b.Door); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Store, b.Store)
+}
+
+// sameAsStored checks that every event of the batch (central numbers) is
+// stored with the same content: a repeat is a duplicate, another event under
+// the same number is store.ErrConflict.
+func (s *DB) sameAsStored(ctx context.Context, tx *sql.Tx, b store.DoorEvents) error {
+	const chunk = 500
+	for lo := 0; lo < len(b.Events); lo += chunk {
+		evs := b.Events[lo:min(lo+chunk, len(b.Events))]
+		args := []any{b.Door}
+		for i := range evs {
+			args = append(args, int64(evs[i].Seq))
+		}
+		rows, err := tx.QueryContext(ctx, s.d.rebind(eventCols+` WHERE door = ? AND seq IN (`+placeholders(len(evs))+`)`), args...)
 		if err != nil {
-			return fmt.Errorf("read event_seqs: %w", err)
+			return fmt.Errorf("read stored events: %w", err)
+		}
+		stored := make(map[uint64]protocol.Event, len(evs))
+		for rows.Next() {
+			e, err := scanEvent(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			stored[e.Seq] = e.Event
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if got, ok := stored[e.Seq]; ok && got != e {
+				return fmt.Errorf("%w: seq %d (stored: %s %s at %d, boot %s; received: %s %s at %d, boot %s)", store.ErrConflict,
+					e.Seq&protocol.MaxSeq, got.Kind, got.UID, got.TimeMs, got.Boot, e.Kind, e.UID, e.TimeMs, e.Boot)
+			}
+		}
+	}
+	return nil
+}
+
+// lockStreams reads (creating missing ones, and locking) the streams' rows;
+// keys are sorted, so concurrent callers lock in the same order. A stream
+// seen for the first time takes its door's next slot (the store "" slot 0).
+func (s *DB) lockStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey) (map[store.StreamKey]stream, error) {
+	states := make(map[store.StreamKey]stream, len(keys))
+	read := func(ks []store.StreamKey) error {
+		conds := make([]string, len(ks))
+		args := make([]any, 0, 2*len(ks))
+		for i, k := range ks {
+			conds[i] = "(door = ? AND store = ?)"
+			args = append(args, k.Door, k.Store)
+		}
+		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT door, store, slot, through_seq, max_seq FROM event_streams WHERE `+
+			strings.Join(conds, " OR ")+` ORDER BY door, store`+s.d.ForUpdate), args...)
+		if err != nil {
+			return fmt.Errorf("read event_streams: %w", err)
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var door string
-			var through, mx int64
-			if err := rows.Scan(&door, &through, &mx); err != nil {
+			var k store.StreamKey
+			var slot, through, mx int64
+			if err := rows.Scan(&k.Door, &k.Store, &slot, &through, &mx); err != nil {
 				return err
 			}
-			states[door] = store.SeqState{Through: uint64(through), Max: uint64(mx)}
+			states[k] = stream{slot: uint64(slot), SeqState: store.SeqState{Through: uint64(through), Max: uint64(mx)}}
 		}
 		return rows.Err()
 	}
-	if err := read(doors); err != nil {
+	if err := read(keys); err != nil {
 		return nil, err
 	}
-	var missing []string
-	for _, d := range doors {
-		if _, ok := states[d]; !ok {
-			missing = append(missing, d)
+	// A stream seen for the first time. Without a conflict target, DO
+	// NOTHING also covers another transaction creating the same row, or
+	// taking the same slot for another store, at the same moment
+	// (PostgreSQL raises a conflict on a unique index other than the
+	// target); the stream is then read as created by the other, or still
+	// missing and takes the next slot on the next round.
+	var missing []store.StreamKey
+	for round := 0; ; round++ {
+		missing = missing[:0]
+		for _, k := range keys {
+			if _, ok := states[k]; !ok {
+				missing = append(missing, k)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if round == maxStreamRounds {
+			return nil, fmt.Errorf("create event_streams: no slot for door %s store %q after %d rounds", missing[0].Door, missing[0].Store, round)
+		}
+		if err := s.createStreams(ctx, tx, missing); err != nil {
+			return nil, err
+		}
+		if err := read(missing); err != nil {
+			return nil, err
 		}
 	}
-	if len(missing) == 0 {
-		return states, nil
-	}
-	q := `INSERT INTO event_seqs (door, through_seq, max_seq) VALUES ` +
-		strings.TrimSuffix(strings.Repeat("(?, 0, 0), ", len(missing)), ", ") + ` ON CONFLICT (door) DO NOTHING`
-	if _, err := tx.ExecContext(ctx, s.d.rebind(q), anySlice(missing)...); err != nil {
-		return nil, fmt.Errorf("create event_seqs: %w", err)
-	}
-	if err := read(missing); err != nil {
-		return nil, err
+	for _, k := range keys {
+		if states[k].slot > maxSlot {
+			return nil, fmt.Errorf("door %s has used all its %d store slots", k.Door, maxSlot)
+		}
 	}
 	return states, nil
 }
 
+// createStreams inserts the rows of streams seen for the first time: the
+// store "" at slot 0, another at the door's next slot.
+func (s *DB) createStreams(ctx context.Context, tx *sql.Tx, missing []store.StreamKey) error {
+	for _, k := range missing {
+		var err error
+		if k.Store == "" {
+			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
+				VALUES (?, '', 0, 0, 0) ON CONFLICT DO NOTHING`), k.Door)
+		} else {
+			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
+				SELECT ?, ?, COALESCE(MAX(slot), 0) + 1, 0, 0 FROM event_streams WHERE door = ? ON CONFLICT DO NOTHING`),
+				k.Door, k.Store, k.Door)
+		}
+		if err != nil {
+			return fmt.Errorf("create event_streams: %w", err)
+		}
+	}
+	return nil
+}
+
 // checkBatch validates a door's events and returns their seqs, sorted.
-func checkBatch(door string, events []protocol.Event) ([]uint64, error) {
+func checkBatch(door, storeID string, events []protocol.Event) ([]uint64, error) {
 	if err := protocol.ValidID(door); err != nil {
 		return nil, &domain.FieldError{Field: "door", Message: fmt.Sprintf("%q: %v", door, err)}
+	}
+	if storeID != "" {
+		if err := protocol.ValidStoreID(storeID); err != nil {
+			return nil, &domain.FieldError{Field: "store", Message: fmt.Sprintf("%q: %v", storeID, err)}
+		}
 	}
 	seqs := make([]uint64, len(events))
 	for i := range events {
@@ -195,8 +331,11 @@ func checkBatch(door string, events []protocol.Event) ([]uint64, error) {
 			}
 			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d]", i), Message: err.Error()}
 		}
-		if e.Seq > math.MaxInt64 || e.WLVersion > math.MaxInt64 {
-			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d].seq", i), Message: "above 2^63-1"}
+		if e.Seq > protocol.MaxSeq {
+			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d].seq", i), Message: fmt.Sprintf("%d above %d", e.Seq, protocol.MaxSeq)}
+		}
+		if e.WLVersion > math.MaxInt64 {
+			return nil, &domain.FieldError{Field: fmt.Sprintf("events[%d].wl_version", i), Message: "above 2^63-1"}
 		}
 		seqs[i] = e.Seq
 	}
@@ -204,11 +343,12 @@ func checkBatch(door string, events []protocol.Event) ([]uint64, error) {
 	return seqs, nil
 }
 
-// walk advances through over stored seqs that follow it without a gap.
-func (s *DB) walk(ctx context.Context, tx *sql.Tx, door string, through uint64) (uint64, error) {
-	q := s.d.rebind(`SELECT seq FROM events WHERE door = ? AND seq > ? ORDER BY seq LIMIT ` + strconv.Itoa(walkChunk))
+// walk advances through (a store's seq) over the stream's stored seqs
+// (base+1 to base+MaxSeq) that follow it without a gap.
+func (s *DB) walk(ctx context.Context, tx *sql.Tx, door string, base, through uint64) (uint64, error) {
+	q := s.d.rebind(`SELECT seq FROM events WHERE door = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ` + strconv.Itoa(walkChunk))
 	for {
-		rows, err := tx.QueryContext(ctx, q, door, int64(through))
+		rows, err := tx.QueryContext(ctx, q, door, int64(base+through), int64(base+protocol.MaxSeq))
 		if err != nil {
 			return 0, fmt.Errorf("walk seqs: %w", err)
 		}
@@ -220,7 +360,7 @@ func (s *DB) walk(ctx context.Context, tx *sql.Tx, door string, through uint64) 
 				return 0, err
 			}
 			n++
-			if uint64(seq) != through+1 {
+			if uint64(seq) != base+through+1 {
 				gap = true
 				break
 			}
@@ -251,26 +391,65 @@ func (s *DB) EventSeq(ctx context.Context, door string) (store.SeqState, error) 
 
 // EventGaps implements store.Store.
 func (s *DB) EventGaps(ctx context.Context, door string, limit int) ([]store.SeqRange, error) {
-	st, err := s.EventSeq(ctx, door)
-	if err != nil || st.Max <= st.Through || limit <= 0 {
-		return nil, err
+	if limit <= 0 {
+		return nil, nil
 	}
-	rows, err := s.query(ctx, `SELECT seq FROM events WHERE door = ? AND seq > ? ORDER BY seq`, door, int64(st.Through))
+	rows, err := s.query(ctx, `SELECT store, slot, through_seq, max_seq FROM event_streams WHERE door = ? AND max_seq > through_seq ORDER BY slot`, door)
 	if err != nil {
 		return nil, fmt.Errorf("event gaps of %s: %w", door, err)
 	}
+	type open struct {
+		store                string
+		base, through, maxSq uint64
+	}
+	var streams []open
+	for rows.Next() {
+		var o open
+		var slot, through, mx int64
+		if err := rows.Scan(&o.store, &slot, &through, &mx); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		o.base, o.through, o.maxSq = uint64(slot)<<32, uint64(through), uint64(mx)
+		streams = append(streams, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var gaps []store.SeqRange
+	for _, o := range streams {
+		if len(gaps) >= limit {
+			break
+		}
+		more, err := s.streamGaps(ctx, door, o.store, o.base, o.through, min(o.maxSq, protocol.MaxSeq), limit-len(gaps))
+		if err != nil {
+			return nil, fmt.Errorf("event gaps of %s: %w", door, err)
+		}
+		gaps = append(gaps, more...)
+	}
+	return gaps, nil
+}
+
+// streamGaps lists up to limit gaps of one stream between through and mx.
+func (s *DB) streamGaps(ctx context.Context, door, storeID string, base, through, mx uint64, limit int) ([]store.SeqRange, error) {
+	rows, err := s.query(ctx, `SELECT seq FROM events WHERE door = ? AND seq > ? AND seq <= ? ORDER BY seq`, door, int64(base+through), int64(base+mx))
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
 	var gaps []store.SeqRange
-	prev := st.Through
+	prev := through
 	for rows.Next() && len(gaps) < limit {
 		var seq int64
 		if err := rows.Scan(&seq); err != nil {
 			return nil, err
 		}
-		if uint64(seq) > prev+1 {
-			gaps = append(gaps, store.SeqRange{From: prev + 1, To: uint64(seq) - 1})
+		q := uint64(seq) - base
+		if q > prev+1 {
+			gaps = append(gaps, store.SeqRange{Store: storeID, From: prev + 1, To: q - 1})
 		}
-		prev = uint64(seq)
+		prev = q
 	}
 	return gaps, rows.Err()
 }

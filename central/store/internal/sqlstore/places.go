@@ -154,7 +154,7 @@ func (t *wtx) rulesBefore(ctx context.Context, center string) (*domain.BookingRu
 	if err != nil {
 		return nil, fmt.Errorf("booking rules of %s: %w", scopeName(center), err)
 	}
-	var r domain.BookingRules
+	r := domain.UndecodedBookingRules()
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
 		return nil, fmt.Errorf("booking rules of %s: %w", scopeName(center), err)
 	}
@@ -236,14 +236,14 @@ func (p *placeStore) DeleteDeskPool(ctx context.Context, center string) error {
 
 // BookingRules implements store.PlaceStore.
 func (p *placeStore) BookingRules(ctx context.Context, center string) (domain.BookingRules, error) {
-	var r domain.BookingRules
+	r := domain.UndecodedBookingRules()
 	var raw string
 	err := p.db.queryRow(ctx, `SELECT rules FROM booking_rules WHERE scope = ?`, center).Scan(&raw)
 	if err := one(err, "booking rules of", scopeName(center)); err != nil {
-		return r, err
+		return domain.BookingRules{}, err
 	}
 	if err := json.Unmarshal([]byte(raw), &r); err != nil {
-		return r, fmt.Errorf("booking rules of %s: %w", scopeName(center), err)
+		return domain.BookingRules{}, fmt.Errorf("booking rules of %s: %w", scopeName(center), err)
 	}
 	return r, nil
 }

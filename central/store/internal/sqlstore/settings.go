@@ -30,6 +30,9 @@ func (s *DB) SettingsHistory(ctx context.Context) (settings.History, error) {
 			return nil, fmt.Errorf("settings version %d: %w", v.Number, err)
 		}
 		v.EffectiveFrom = p
+		// Over the defaults: a field added after the version was stored
+		// reads as its default.
+		v.Settings = settings.Defaults()
 		if err := json.Unmarshal([]byte(body), &v.Settings); err != nil {
 			return nil, fmt.Errorf("settings version %d: decode: %w", v.Number, err)
 		}

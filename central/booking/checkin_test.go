@@ -1,0 +1,412 @@
+package booking_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/booking"
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/mail"
+	"github.com/smartworkcenters/swc/central/mail/mailtest"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/store/postgres"
+	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/central/store/storetest"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// clock is a test clock that the test moves.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// tap is a tap event at the door.
+func tap(seq uint64, member string, reason protocol.Reason, t time.Time) protocol.Event {
+	return protocol.Event{Seq: seq, TimeMs: t.UnixMilli(), Trusted: true, Boot: "boot1", Kind: protocol.EventTap,
+		UID: "04A1B2C3D4E5F6", Member: member, Reason: reason, WLVersion: 1}
+}
+
+// checkInFixture seeds the centers, doors front (c1), big (room r1 of c1)
+// and other (c2), and a room booking of m1 in r1 Monday 09:00–11:00.
+func checkInFixture(t *testing.T, st store.Store, opts booking.Options) (*booking.Service, *clock, domain.Booking) {
+	t.Helper()
+	ctx := context.Background()
+	seed(t, st, 2)
+	for _, d := range []domain.Door{{ID: "front", CenterID: "c1", Name: "Front"}, {ID: "big", CenterID: "c1", Name: "Big room", RoomID: "r1"},
+		{ID: "other", CenterID: "c2", Name: "Other"}} {
+		require.NoError(t, st.CreateDoor(ctx, d))
+	}
+	m, err := st.Member(ctx, "m1")
+	require.NoError(t, err)
+	m.Email = "ann@example.org"
+	require.NoError(t, st.UpdateMember(ctx, m))
+	clk := &clock{t: now}
+	opts.Now = clk.Now
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := booking.New(st, opts)
+	b, err := svc.Book(ctx, booking.Request{MemberID: "m1", CenterID: "c1", RoomID: "r1", People: 2, Start: at(0, 9, 0), End: at(0, 11, 0)})
+	require.NoError(t, err)
+	return svc, clk, b
+}
+
+// TestCheckIn checks which taps check a booking in, and that duplicates and
+// later taps keep the first one, whatever the order of arrival.
+func TestCheckIn(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc, _, b := checkInFixture(t, st, booking.Options{})
+		none := store.CheckIn{}
+		steps := []struct {
+			name  string
+			door  string
+			ev    protocol.Event
+			moved int
+			want  store.CheckIn
+		}{
+			{"denied tap", "front", tap(1, "m1", protocol.DeniedOutsideWindow, at(0, 8, 50)), 0, none},
+			{"granted before the grace", "front", tap(2, "m1", protocol.GrantedBooking, at(0, 8, 44)), 0, none},
+			{"another member", "front", tap(3, "n1", protocol.GrantedBooking, at(0, 8, 50)), 0, none},
+			{"another center", "other", tap(1, "m1", protocol.GrantedPass, at(0, 8, 50)), 0, none},
+			{"within the grace", "front", tap(4, "m1", protocol.GrantedBooking, at(0, 8, 50)), 1, store.CheckIn{BookingID: b.ID, AtMs: at(0, 8, 50).UnixMilli(), Door: "front", Seq: 4}},
+			{"the same event again", "front", tap(4, "m1", protocol.GrantedBooking, at(0, 8, 50)), 0, store.CheckIn{BookingID: b.ID, AtMs: at(0, 8, 50).UnixMilli(), Door: "front", Seq: 4}},
+			{"a later tap at the room's door", "big", tap(1, "m1", protocol.GrantedBooking, at(0, 9, 5)), 0, store.CheckIn{BookingID: b.ID, AtMs: at(0, 8, 50).UnixMilli(), Door: "front", Seq: 4}},
+			{"an earlier tap arriving late", "big", tap(2, "m1", protocol.GrantedStaff, at(0, 8, 46)), 1, store.CheckIn{BookingID: b.ID, AtMs: at(0, 8, 46).UnixMilli(), Door: "big", Seq: 2}},
+			{"after the end", "front", tap(5, "m1", protocol.GrantedBooking, at(0, 11, 0)), 0, store.CheckIn{BookingID: b.ID, AtMs: at(0, 8, 46).UnixMilli(), Door: "big", Seq: 2}},
+		}
+		for _, s := range steps {
+			n, err := svc.CheckInTaps(ctx, s.door, []protocol.Event{s.ev})
+			require.NoError(t, err, s.name)
+			require.Equal(t, s.moved, n, s.name)
+			got, err := svc.CheckIns(ctx, []string{b.ID})
+			require.NoError(t, err, s.name)
+			if s.want == none {
+				require.Empty(t, got, s.name)
+				continue
+			}
+			require.Equal(t, map[string]store.CheckIn{b.ID: s.want}, got, s.name)
+		}
+	})
+}
+
+// TestFollowerChecksIn checks the ingest's commits reach the check-in
+// through the CommitFeed.
+func TestFollowerChecksIn(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc, _, b := checkInFixture(t, st, booking.Options{})
+		feed := &ingest.CommitFeed{}
+		f := booking.NewFollower(svc)
+		feed.Subscribe(f.Committed)
+		feed.Notify(now.UnixMilli(), []ingest.Batch{{Door: "front", Events: []protocol.Event{tap(1, "m1", protocol.GrantedBooking, at(0, 9, 3))}}})
+		f.Drain(ctx)
+		got, err := svc.CheckIns(ctx, []string{b.ID})
+		require.NoError(t, err)
+		require.Equal(t, map[string]store.CheckIn{b.ID: {BookingID: b.ID, AtMs: at(0, 9, 3).UnixMilli(), Door: "front", Seq: 1}}, got)
+	})
+}
+
+// outbox returns a real e-mail outbox over the store, delivering to srv.
+func outbox(t *testing.T, st store.Store, srv *mailtest.Server, owner string) *mail.Outbox {
+	t.Helper()
+	o, err := mail.NewOutbox(mail.OutboxConfig{Mail: srv.Config("bookings@swc.example"), Store: st.Outbox(), Owner: owner,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	return o
+}
+
+// TestReleaseNoShow checks a room booking nobody checked in to is released
+// N minutes after its start, once: the room is free again, the member gets
+// one e-mail, and it stays a no-show booking (status released).
+func TestReleaseNoShow(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		srv := mailtest.Start(t, mailtest.Options{})
+		ob := outbox(t, st, srv, "replica-a")
+		svc, clk, b := checkInFixture(t, st, booking.Options{Mailer: ob})
+		// A second replica: its own service and outbox over the same store.
+		ob2 := outbox(t, st, srv, "replica-b")
+		svc2 := booking.New(st, booking.Options{Now: clk.Now, Mailer: ob2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+
+		clk.Set(at(0, 9, 14))
+		rep, err := svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Empty(t, rep.Released, "not yet 15 minutes after the start")
+
+		clk.Set(at(0, 9, 15))
+		var wg sync.WaitGroup
+		reps := make([]booking.ReleaseReport, 2)
+		for i, s := range []*booking.Service{svc, svc2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := s.ReleaseNoShows(ctx)
+				require.NoError(t, err)
+				reps[i] = r
+			}()
+		}
+		wg.Wait()
+		require.Equal(t, 1, len(reps[0].Released)+len(reps[1].Released), "released by exactly one replica")
+		got, err := st.Booking(ctx, b.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.BookingReleased, got.Status)
+
+		for _, o := range []*mail.Outbox{ob, ob2} {
+			_, err := o.Flush(ctx)
+			require.NoError(t, err)
+		}
+		msgs := srv.Wait(t, 1)
+		require.Len(t, msgs, 1)
+		require.Equal(t, []string{"ann@example.org"}, msgs[0].To)
+		require.Contains(t, msgs[0].Subject, "Booking released")
+		require.Contains(t, msgs[0].Text, "no-show")
+		require.Len(t, srv.Messages(), 1, "one e-mail")
+
+		// The room is free again: another member books it.
+		_, err = svc.Book(ctx, booking.Request{MemberID: "n1", CenterID: "c1", RoomID: "r1", People: 2, Start: at(0, 9, 30), End: at(0, 10, 30)})
+		require.NoError(t, err)
+		// A later pass changes nothing.
+		rep, err = svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Empty(t, rep.Released)
+	})
+}
+
+// TestReleaseRules checks what is never released: a checked-in room
+// booking, a desk booking, a center whose rules say 0.
+func TestReleaseRules(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc, clk, b := checkInFixture(t, st, booking.Options{})
+		desk, err := svc.Book(ctx, booking.Request{MemberID: "n1", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0)})
+		require.NoError(t, err)
+		never := domain.DefaultBookingRules()
+		never.ReleaseAfterMinutes = 0
+		require.NoError(t, svc.SetRules(ctx, "c2", never))
+		other, err := svc.Book(ctx, booking.Request{MemberID: "n2", CenterID: "c2", RoomID: "r3", People: 2, Start: at(0, 9, 0), End: at(0, 11, 0)})
+		require.NoError(t, err)
+		_, err = svc.CheckInTaps(ctx, "big", []protocol.Event{tap(1, "m1", protocol.GrantedBooking, at(0, 9, 2))})
+		require.NoError(t, err)
+
+		clk.Set(at(0, 10, 0))
+		rep, err := svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Empty(t, rep.Released)
+		for _, id := range []string{b.ID, desk.ID, other.ID} {
+			got, err := st.Booking(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, domain.BookingConfirmed, got.Status, id)
+		}
+	})
+}
+
+// TestReleaseWaitsForOfflineDoor checks the release waits while a door of
+// the center is offline or still has events to deliver, and that the
+// member's tap in the door's backlog checks the booking in: never released.
+func TestReleaseWaitsForOfflineDoor(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc, clk, b := checkInFixture(t, st, booking.Options{})
+		hs := st.Health()
+		health := func(state string, depth uint64, seen time.Time) {
+			require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "big", State: state, OutboxDepth: depth,
+				LastSeenMs: seen.UnixMilli(), StatusTimeMs: seen.UnixMilli(), UpdatedMs: seen.UnixMilli()}))
+		}
+		front := func(seen time.Time) {
+			require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "front", State: store.DoorOnline, LastSeenMs: seen.UnixMilli(), UpdatedMs: seen.UnixMilli()}))
+		}
+		front(at(0, 9, 16))
+		health(store.DoorOffline, 0, at(0, 8, 55))
+
+		for _, step := range []struct {
+			name string
+			at   time.Time
+			why  string
+		}{
+			{"offline at the release time", at(0, 9, 15), "offline"},
+			{"still offline", at(0, 9, 40), "offline"},
+		} {
+			clk.Set(step.at)
+			rep, err := svc.ReleaseNoShows(ctx)
+			require.NoError(t, err, step.name)
+			require.Empty(t, rep.Released, step.name)
+			require.Equal(t, []booking.Waiting{{Booking: b, Door: "big", Why: step.why}}, rep.Waiting, step.name)
+		}
+
+		// The door is back with its backlog not yet delivered.
+		health(store.DoorOnline, 3, at(0, 9, 41))
+		clk.Set(at(0, 9, 41))
+		rep, err := svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Empty(t, rep.Released)
+		require.Equal(t, []booking.Waiting{{Booking: b, Door: "big", Why: "outbox"}}, rep.Waiting)
+
+		// The backlog arrives (the member tapped at 09:01 while the door was
+		// offline) and the outbox is empty. The follower has not run: the
+		// release pass finds the tap among the stored events.
+		_, err = st.AppendEvents(ctx, "big", at(0, 9, 42).UnixMilli(), []protocol.Event{
+			tap(1, "m1", protocol.GrantedBooking, at(0, 9, 1)), tap(2, "n1", protocol.DeniedNoBooking, at(0, 9, 3))})
+		require.NoError(t, err)
+		health(store.DoorOnline, 0, at(0, 9, 42))
+		clk.Set(at(0, 9, 43))
+		rep, err = svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Empty(t, rep.Released)
+		require.Empty(t, rep.Waiting)
+		require.Equal(t, []string{b.ID}, rep.CheckedIn)
+		got, err := st.Booking(ctx, b.ID)
+		require.NoError(t, err)
+		require.Equal(t, domain.BookingConfirmed, got.Status, "never released")
+		ins, err := svc.CheckIns(ctx, []string{b.ID})
+		require.NoError(t, err)
+		require.Equal(t, store.CheckIn{BookingID: b.ID, AtMs: at(0, 9, 1).UnixMilli(), Door: "big", Seq: 1}, ins[b.ID])
+
+		clk.Set(at(0, 10, 30))
+		rep, err = svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Empty(t, rep.Released, "a checked-in booking is no candidate")
+		require.Empty(t, rep.CheckedIn)
+	})
+}
+
+// TestReleaseAfterDoorCaughtUpWithoutTap checks an offline door delays the
+// release, which happens once the door is back and caught up without the
+// member's tap.
+func TestReleaseAfterDoorCaughtUpWithoutTap(t *testing.T) {
+	// Waits while the door is offline, while it reports undelivered
+	// events, and until it was heard from after the release time.
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc, clk, b := checkInFixture(t, st, booking.Options{})
+		hs := st.Health()
+		require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "big", State: store.DoorOffline, LastSeenMs: at(0, 8, 0).UnixMilli(), UpdatedMs: at(0, 8, 0).UnixMilli()}))
+		clk.Set(at(0, 9, 20))
+		rep, err := svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Empty(t, rep.Released)
+		require.Len(t, rep.Waiting, 1)
+		for _, step := range []struct {
+			name  string
+			h     store.DoorHealth
+			clock time.Time
+			why   string
+		}{
+			{"online, events not delivered", store.DoorHealth{Door: "big", State: store.DoorOnline, OutboxDepth: 2, LastSeenMs: at(0, 9, 21).UnixMilli()}, at(0, 9, 21), "outbox"},
+			{"online, empty outbox, last heard from before the release time", store.DoorHealth{Door: "big", State: store.DoorOnline, LastSeenMs: at(0, 9, 10).UnixMilli()}, at(0, 9, 22), "stale"},
+		} {
+			step.h.UpdatedMs = step.h.LastSeenMs
+			require.NoError(t, hs.SaveDoorHealth(ctx, step.h), step.name)
+			clk.Set(step.clock)
+			rep, err = svc.ReleaseNoShows(ctx)
+			require.NoError(t, err, step.name)
+			require.Empty(t, rep.Released, step.name)
+			require.Equal(t, []booking.Waiting{{Booking: b, Door: "big", Why: step.why}}, rep.Waiting, step.name)
+		}
+		require.NoError(t, hs.SaveDoorHealth(ctx, store.DoorHealth{Door: "big", State: store.DoorOnline, LastSeenMs: at(0, 9, 30).UnixMilli(), UpdatedMs: at(0, 9, 30).UnixMilli()}))
+		clk.Set(at(0, 9, 30))
+		rep, err = svc.ReleaseNoShows(ctx)
+		require.NoError(t, err)
+		require.Len(t, rep.Released, 1)
+		require.Equal(t, b.ID, rep.Released[0].ID)
+	})
+}
+
+// TestCheckInGraceFromSettings checks the grace in force (Options.GraceAt,
+// the crediting's) bounds how early a tap checks a booking in.
+func TestCheckInGraceFromSettings(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		svc, _, b := checkInFixture(t, st, booking.Options{GraceAt: func(context.Context, time.Time) time.Duration { return 5 * time.Minute }})
+		for _, tc := range []struct {
+			name string
+			at   time.Time
+			want int
+		}{
+			{"10 minutes early: outside a 5-minute grace", at(0, 8, 50), 0},
+			{"5 minutes early", at(0, 8, 55), 1},
+		} {
+			n, err := svc.CheckInTaps(ctx, "front", []protocol.Event{tap(1, "m1", protocol.GrantedBooking, tc.at)})
+			require.NoError(t, err, tc.name)
+			require.Equal(t, tc.want, n, tc.name)
+		}
+		ins, err := svc.CheckIns(ctx, []string{b.ID})
+		require.NoError(t, err)
+		require.Equal(t, at(0, 8, 55).UnixMilli(), ins[b.ID].AtMs)
+	})
+}
+
+// TestReleaseAcrossReplicas: two central replicas, each with its own
+// connection pool to one PostgreSQL database (and, for SQLite, two handles
+// on one file), run the release at once: the booking is released once and
+// its member gets one e-mail.
+func TestReleaseAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) (store.Store, store.Store)
+	}{
+		{"sqlite", func(t *testing.T) (store.Store, store.Store) {
+			path := filepath.Join(t.TempDir(), "swc.db")
+			var out [2]store.Store
+			for i := range out {
+				s, err := sqlite.Open(ctx, path, sqlite.Options{})
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				out[i] = s
+			}
+			return out[0], out[1]
+		}},
+		{"postgres", func(t *testing.T) (store.Store, store.Store) {
+			url := storetest.PostgresSchema(t)
+			var out [2]store.Store
+			for i := range out {
+				s, err := postgres.Open(ctx, url, store.Options{})
+				require.NoError(t, err)
+				t.Cleanup(func() { s.Close() })
+				out[i] = s
+			}
+			return out[0], out[1]
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st1, st2 := tc.open(t)
+			srv := mailtest.Start(t, mailtest.Options{})
+			svc1, clk, b := checkInFixture(t, st1, booking.Options{Mailer: outbox(t, st1, srv, "replica-1")})
+			ob2 := outbox(t, st2, srv, "replica-2")
+			svc2 := booking.New(st2, booking.Options{Now: clk.Now, Mailer: ob2, Logger: quiet})
+			clk.Set(at(0, 9, 20))
+			var wg sync.WaitGroup
+			released := make([]int, 2)
+			for i, s := range []*booking.Service{svc1, svc2} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rep, err := s.ReleaseNoShows(ctx)
+					require.NoError(t, err)
+					released[i] = len(rep.Released)
+				}()
+			}
+			wg.Wait()
+			require.Equal(t, 1, released[0]+released[1], "one replica released it")
+			got, err := st2.Booking(ctx, b.ID)
+			require.NoError(t, err)
+			require.Equal(t, domain.BookingReleased, got.Status)
+			_, err = ob2.Flush(ctx)
+			require.NoError(t, err)
+			require.Len(t, srv.Wait(t, 1), 1)
+			require.Len(t, srv.Messages(), 1, "one e-mail")
+		})
+	}
+}

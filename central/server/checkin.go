@@ -1,0 +1,47 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/booking"
+	"github.com/smartworkcenters/swc/central/settings"
+)
+
+// startBooking makes the booking service that the API and the site share,
+// checks bookings in from the ingest's commits (subscribed before the
+// ingest starts) and runs the release of room no-shows. Every replica runs
+// both: check-ins are idempotent and a release is one conditional UPDATE,
+// so a booking is released, and its member e-mailed, once.
+func (s *Server) startBooking() {
+	opts := booking.Options{Logger: s.log, Metrics: s.Metrics, GraceAt: func(ctx context.Context, at time.Time) time.Duration {
+		v, err := settings.Current(ctx, s.Store, at)
+		if err != nil {
+			s.log.Warn("booking: check-in grace from the settings", "err", err)
+			return -1 // the default
+		}
+		return time.Duration(v.Settings.GraceMinutes) * time.Minute
+	}}
+	if s.Mail != nil {
+		opts.Mailer = s.Mail
+	}
+	s.Booking = booking.New(s.Store, opts)
+	f := booking.NewFollower(s.Booking)
+	s.Committed.Subscribe(f.Committed)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() {
+		defer func() { done <- struct{}{} }()
+		_ = f.Run(ctx)
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		_ = s.Booking.RunReleases(ctx, s.cfg.ReleaseEvery)
+	}()
+	s.stops = append(s.stops, func(context.Context) error {
+		cancel()
+		<-done
+		<-done
+		return nil
+	})
+}
