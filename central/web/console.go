@@ -207,7 +207,13 @@ func (c *console) refused(rw http.ResponseWriter, r *http.Request, v *viewer, to
 	var se *store.Error
 	switch {
 	case errors.As(err, &be):
-		return c.back(rw, r, v, to, "console.refused", "why", be.Message)
+		// The booking site's words for the refusal, in the viewer's
+		// language (site.error.CODE), else the service's English.
+		why, loc := be.Message, c.w.locale(r, v)
+		if key := "site.error." + be.Code; c.w.cat.Has(loc.Lang, key) {
+			why = loc.T(key)
+		}
+		return c.back(rw, r, v, to, "console.refused", "why", why)
 	case errors.As(err, &fe):
 		return c.back(rw, r, v, to, "console.refused", "why", fe.Error())
 	case errors.As(err, &se) && (errors.Is(err, store.ErrExists) || errors.Is(err, store.ErrInUse) || errors.Is(err, store.ErrMissingRef)):

@@ -346,7 +346,7 @@ func TestConsoleBookingsPresenceStaffPlaces(t *testing.T) {
 	assert.Equal(t, domain.BookingCreator{Role: domain.CreatorCenterStaff, CenterID: "c1", TokenID: "mgr1"}, bk.CreatedBy)
 	assert.Contains(t, body, `data-booking="`+bk.ID+`"`)
 	// The rules apply: 30 minutes is under the center's minimum.
-	assert.Contains(t, post("/bookings", url.Values{"center": {"c1"}, "member": {"m1"}, "day": {day}, "from": {"13:00"}, "to": {"13:30"}}), "Not done:")
+	assert.Contains(t, post("/bookings", url.Values{"center": {"c1"}, "member": {"m1"}, "day": {day}, "from": {"13:00"}, "to": {"13:30"}}), "Not done: This booking is shorter than the center allows.")
 	_, dayBody := b.get("/bookings?view=day&day=" + day + "&room=r1")
 	assert.NotContains(t, dayBody, `data-booking="`+bk.ID+`"`, "a desk booking is not in the room's calendar")
 	assert.Contains(t, post("/bookings/"+bk.ID+"/cancel", url.Values{}), "Booking of m1 cancelled.")
