@@ -21,7 +21,9 @@ import (
 // TestConsoleBrowser drives headless Chromium through the console as the
 // manager of Gent, at desktop width and at 390 px: they create a member,
 // assign them a badge in learn mode at Gent's door (the door reports the
-// unknown badge as a real door does, over MQTT), and suspend them. Then
+// unknown badge as a real door does, over MQTT) — the whitelist the
+// central publishes to the door then grants it — and suspend them, after
+// which it no longer does. Then
 // every console screen is checked at 390 px: nothing wider than the
 // screen, no serious or critical axe-core violation. Screenshots go to
 // testout/screenshots/console-*.png.
@@ -109,6 +111,9 @@ func TestConsoleBrowser(t *testing.T) {
 		shoot("console-03-member-created-" + run.size + ".png")
 		a11y("member-" + run.size)
 
+		from := time.Now().AddDate(0, 0, -1).UTC().Truncate(time.Hour)
+		n.api("POST", "/passes", map[string]any{"id": "p-" + run.member, "member_id": run.member, "valid_from": from, "valid_until": from.AddDate(0, 1, 0)})
+
 		// Learn mode at Gent's door: the door reports the unknown badge.
 		do("learn mode", chromedp.Click(chromedp.CSS("#member-learn")), chromedp.WaitVisible(chromedp.CSS("#learn-go")))
 		member, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#learn-member")))
@@ -139,6 +144,8 @@ func TestConsoleBrowser(t *testing.T) {
 		b, err := n.srv.Store.Badge(context.Background(), run.uid)
 		require.NoError(t, err)
 		assert.Equal(t, domain.Badge{UID: run.uid, MemberID: run.member, AddedBy: "mgr1"}, b)
+		require.Eventually(t, func() bool { return opens(n, "d1", run.uid) }, 5*time.Second, 10*time.Millisecond,
+			"Gent's door lets the new badge in")
 
 		// Suspend.
 		do("suspend", chromedp.Click(chromedp.CSS("#member-suspend")), chromedp.WaitVisible(chromedp.CSS("#member-reinstate")))
@@ -148,6 +155,8 @@ func TestConsoleBrowser(t *testing.T) {
 		m, err := n.srv.Store.Member(context.Background(), run.member)
 		require.NoError(t, err)
 		assert.Equal(t, domain.MemberSuspended, m.Status)
+		require.Eventually(t, func() bool { return !opens(n, "d1", run.uid) }, 5*time.Second, 10*time.Millisecond,
+			"Gent's door no longer lets the suspended member in")
 	}
 
 	// Every other screen, at 390 px.

@@ -194,6 +194,11 @@ func TestConsoleMemberLifecycle(t *testing.T) {
 	assert.Equal(t, "Greet Gentse", m.Name)
 	assert.Empty(t, m.Email)
 
+	// The cooperative gives Greet a pass, so that a badge of hers opens
+	// Gent's door.
+	from := time.Now().AddDate(0, 0, -1).UTC().Truncate(time.Hour)
+	n.api("POST", "/passes", map[string]any{"id": "p7", "member_id": "m7", "valid_from": from, "valid_until": from.AddDate(0, 1, 0)})
+
 	// Learn mode: a tap of an unknown badge before the start is not
 	// offered; the one after it is.
 	d1 := n.doors["d1"]
@@ -219,6 +224,8 @@ func TestConsoleMemberLifecycle(t *testing.T) {
 	badge, err := n.srv.Store.Badge(ctx, "04C0FFEE")
 	require.NoError(t, err)
 	assert.Equal(t, domain.Badge{UID: "04C0FFEE", MemberID: "m7", AddedBy: "mgr1"}, badge)
+	require.Eventually(t, func() bool { return opens(n, "d1", "04C0FFEE") }, 5*time.Second, 10*time.Millisecond,
+		"the door's whitelist lets the new badge in")
 	// Assigning a badge to Leuven's member is answered as a missing member.
 	code, _, hdr = b.post("/badges", url.Values{"csrf": {b.csrf}, "uid": {"04C0FFEF"}, "member": {"m2"}, "retry": {learn}})
 	require.Equal(t, http.StatusSeeOther, code)
@@ -234,6 +241,8 @@ func TestConsoleMemberLifecycle(t *testing.T) {
 	m, err = n.srv.Store.Member(ctx, "m7")
 	require.NoError(t, err)
 	assert.Equal(t, domain.MemberSuspended, m.Status)
+	require.Eventually(t, func() bool { return !opens(n, "d1", "04C0FFEE") }, 5*time.Second, 10*time.Millisecond,
+		"the door's whitelist no longer lets the suspended member in")
 	_, body = b.get("/members/m7")
 	assert.Contains(t, body, `id="member-reinstate"`)
 	code, _, _ = b.post("/members/m7/status", url.Values{"csrf": {b.csrf}, "status": {"gone"}})
@@ -263,6 +272,21 @@ func TestConsoleMemberLifecycle(t *testing.T) {
 		seen = append(seen, string(e.Action)+" "+e.ObjectKind+" "+e.ObjectID)
 	}
 	assert.Subset(t, seen, []string{"create member m7", "update member m7", "create badge 04C0FFEE", "update badge 04C0FFEE"})
+}
+
+// opens reports whether the whitelist the central publishes to door
+// grants the badge anything.
+func opens(n *network, door string, uid protocol.UID) bool {
+	es, _, err := n.srv.Whitelist().Entries(door)
+	if err != nil {
+		return false
+	}
+	for _, e := range es {
+		if e.UID == uid {
+			return !e.Revoked && len(e.Grants) > 0
+		}
+	}
+	return false
 }
 
 // TestConsoleCSV: members', badges' and events' CSV have a header, the
