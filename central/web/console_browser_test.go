@@ -180,6 +180,21 @@ func TestConsoleBrowser(t *testing.T) {
 		a11y(p.name + "-390px")
 	}
 	assert.Contains(t, text("#main"), "Gent meeting room")
+	// In Dutch and French, whose words are longer, still nothing is cut off.
+	for _, lang := range []string{"nl-BE", "fr-BE"} {
+		do("to "+lang, chromedp.Navigate(n.base+"/lang/"+lang+"?next=/places"), chromedp.WaitVisible(chromedp.CSS("#rules-form")))
+		for _, p := range []struct{ name, path, wait string }{
+			{"places", "/places", "#rules-form"},
+			{"bookings", "/bookings?day=" + tomorrow, "#calendar"},
+			{"learn", "/badges/learn?member=m1", "#learn-go"},
+			{"member", "/members/m1", "#member-learn"},
+		} {
+			do(p.name+" in "+lang, chromedp.Navigate(n.base+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
+			fits(p.name + " in " + lang)
+			shoot("console-10-" + p.name + "-" + lang + "-390px.png")
+		}
+	}
+	do("to English", chromedp.Navigate(n.base+"/lang/en?next=/"), chromedp.WaitVisible(chromedp.CSS("#summary")))
 	do("bookings", chromedp.Navigate(n.base+"/bookings?day="+tomorrow), chromedp.WaitVisible(chromedp.CSS("#calendar")))
 	assert.Contains(t, text("#calendar"), "Ann Gent")
 	do("desktop", chromedp.EmulateViewport(1280, 900))
