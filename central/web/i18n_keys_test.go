@@ -130,13 +130,15 @@ func walk(n parse.Node, f func(*parse.CommandNode)) {
 func dynamicKeys() map[string][]string {
 	str := func(xs ...string) []string { return xs }
 	out := map[string][]string{
-		"state.":          str(protocol.StateOnline, protocol.StateOffline, "unknown"),
-		"role.":           str(string(store.RoleAdmin), string(store.RoleManager), string(store.RoleTechnician)),
-		"member_status.":  str(domain.MemberActive, domain.MemberSuspended),
-		"booking_status.": str(domain.BookingConfirmed, domain.BookingCancelled, domain.BookingReleased),
-		"class.":          str(string(credit.ClassNomadic), string(credit.ClassCrossCenter), string(credit.ClassHome)),
-		"source.":         str(string(credit.SourceBooking), string(credit.SourceWalkIn), string(credit.SourceBookingAndWalkIn)),
-		"why.":            str("", string(credit.WhyHomeCenter), string(credit.WhyNoShow), string(credit.WhyNoPass), string(credit.WhyStaff), string(credit.WhyClosed)),
+		"state.":              str(protocol.StateOnline, protocol.StateOffline, "unknown"),
+		"role.":               str(string(store.RoleAdmin), string(store.RoleManager), string(store.RoleTechnician)),
+		"member_status.":      str(domain.MemberActive, domain.MemberSuspended),
+		"booking_status.":     str(domain.BookingConfirmed, domain.BookingCancelled, domain.BookingReleased),
+		"class.":              str(string(credit.ClassNomadic), string(credit.ClassCrossCenter), string(credit.ClassHome)),
+		"source.":             str(string(credit.SourceBooking), string(credit.SourceWalkIn), string(credit.SourceBookingAndWalkIn)),
+		"console.rules_from.": str("center", "network", "default"),
+		"console.wd.":         str("0", "1", "2", "3", "4", "5", "6"),
+		"why.":                str("", string(credit.WhyHomeCenter), string(credit.WhyNoShow), string(credit.WhyNoPass), string(credit.WhyStaff), string(credit.WhyClosed)),
 	}
 	out["site.error."], out["site.field."] = siteErrorCodes(), siteFields()
 	for _, k := range eventKinds() {

@@ -10,9 +10,6 @@ import (
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
-// maxMemberResults bounds a lookup's answer.
-const maxMemberResults = 50
-
 // memberFilter is the viewer's member scope, as in the API: a manager
 // handles the local members of their center; the cooperative, everyone.
 func memberFilter(v *viewer) store.MemberFilter {
@@ -25,13 +22,12 @@ func memberFilter(v *viewer) store.MemberFilter {
 func seesMember(v *viewer, m domain.Member) bool { return v.Admin() || v.Sees(m.HomeCenterID) }
 
 // members looks members up by badge UID, or by part of their id, name or
-// e-mail address.
+// e-mail address, a page at a time (console.go's pageSlice).
 func (w *Web) members(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	ctx, cancel := w.context(r)
 	defer cancel()
 	var found []domain.Member
-	more := false
 	if uid, err := protocol.ParseUID(q); err == nil && q != "" {
 		b, err := w.st.Badge(ctx, uid)
 		if err == nil {
@@ -50,22 +46,19 @@ func (w *Web) members(rw http.ResponseWriter, r *http.Request, v *viewer) error 
 				return err
 			}
 			for _, m := range pg.Items {
-				if needle == "" || strings.Contains(strings.ToLower(m.ID), needle) || strings.Contains(strings.ToLower(m.Name), needle) ||
-					strings.Contains(strings.ToLower(m.Email), needle) {
-					if len(found) == maxMemberResults {
-						more = true
-						break
-					}
+				if matches(needle, m.ID, m.Name, m.Email) {
 					found = append(found, m)
 				}
 			}
-			if more || pg.Next == "" {
+			if pg.Next == "" {
 				break
 			}
 			f.After = pg.Next
 		}
 	}
-	w.render(rw, r, http.StatusOK, "members", v, map[string]any{"Query": q, "Members": found, "More": more, "Max": maxMemberResults})
+	page, pgr := pageSlice(r, found)
+	w.render(rw, r, http.StatusOK, "members", v, map[string]any{"Query": q, "Members": page, "Pager": pgr,
+		"CSV": queryWith("/members.csv", "q", q), "Flash": w.takeFlash(r, v)})
 	return nil
 }
 
@@ -121,7 +114,8 @@ func (w *Web) member(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 		return err
 	}
 	data := map[string]any{"Member": m, "Badges": badges, "Bookings": bookings, "Passes": passes, "Period": p,
-		"Periods": recentPeriods(w.now(), w.loc), "Available": w.cfg.Hours != nil, "Month": w.locale(r, v).Month(p.Start(w.loc))}
+		"Periods": recentPeriods(w.now(), w.loc), "Available": w.cfg.Hours != nil, "Month": w.locale(r, v).Month(p.Start(w.loc)),
+		"Flash": w.takeFlash(r, v)}
 	if w.cfg.Hours != nil {
 		st, err := w.cfg.Hours.Statement(ctx, m.ID, p)
 		if err != nil {

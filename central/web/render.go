@@ -13,10 +13,11 @@ import (
 
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
-	return append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error",
+	names := append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error",
 		"signin", "signin_code", "passkeys",
 		"console_events", "console_settings", "console_settlements", "console_alerts", "console_webhooks", "console_webhook", "console_audit"},
 		sitePageNames()...)
+	return append(names, consolePages()...)
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.
@@ -178,6 +179,7 @@ func navFor(area string, v *viewer, path string) []navItem {
 				navItem{Href: "/members", Key: "nav.members"})
 		}
 		items = append(items, opsNav(v)...)
+		items = append(items, consoleNav(v)...)
 	case AreaMember:
 		items = append(items, siteNav()...)
 		items = append(items, navItem{Href: SitePrefix + "passkeys", Key: "nav.passkeys"})

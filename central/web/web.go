@@ -25,7 +25,9 @@
 // alarms, reason codes in words), hours (credited hours per day as an SVG
 // chart, the month's settlement with CSV download), door pages (status,
 // recent events, signed remote commands) and member lookup (badges,
-// bookings, passes, visits, statement).
+// bookings, passes, visits, statement); the staff console's screens that
+// run a center (console.go: members, badges with learn mode, bookings
+// calendar, who is in now, staff, places, CSV exports).
 //
 // The booking site (issue 15, site_*.go) is the members' side under
 // SitePrefix, for a member's session: find a place (network or one center,
@@ -128,6 +130,7 @@ type Web struct {
 	mux    *http.ServeMux
 	hub    *hub
 	last   *lastEvents
+	learn  *learner // learn mode's unknown badges (console.go)
 
 	logins *metrics.CounterVec
 	// badNext counts login redirect targets refused by safeNext.
@@ -199,6 +202,7 @@ func New(cfg Config) (*Web, error) {
 	w.opsRefused = cfg.Metrics.CounterVec("swc_web_console_refused_total", "Console forms and filters refused as invalid, by page and field.", "page", "field")
 	w.last = newLastEvents()
 	w.hub = newHub(w, cfg.Metrics)
+	w.learn = newLearner()
 	w.routes()
 	return w, nil
 }
@@ -215,7 +219,10 @@ func (w *Web) Close() {
 // ingest.CommitFeed). It never blocks: the work is queued for a worker,
 // and a commit that finds the queue full is dropped from the live view
 // (counted) — it is stored all the same.
-func (w *Web) OnCommit(receivedMs int64, batches []ingest.Batch) { w.hub.offer(receivedMs, batches) }
+func (w *Web) OnCommit(receivedMs int64, batches []ingest.Batch) {
+	w.learn.observe(receivedMs, batches)
+	w.hub.offer(receivedMs, batches)
+}
 
 // handler serves a page for a logged-in viewer.
 type handler func(rw http.ResponseWriter, r *http.Request, v *viewer) error
@@ -240,6 +247,7 @@ func (w *Web) routes() {
 	w.siteRoutes()
 	w.memberSignInRoutes()
 	w.opsRoutes()
+	w.consoleRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))
