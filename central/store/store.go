@@ -154,6 +154,8 @@ type Store interface {
 	SettingsStore
 	// Places returns the booking site's storage in the same database.
 	Places() PlaceStore
+	// StaffAccounts returns the staff accounts' storage (staffaccount.go).
+	StaffAccounts() StaffAccountStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

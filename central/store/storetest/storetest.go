@@ -168,6 +168,9 @@ func Run(t *testing.T, open Factory) {
 		{"SessionsInvalid", testSessionsInvalid},
 		{"SessionsOfDeletedToken", testSessionsOfDeletedToken},
 		{"SessionsConcurrent", testSessionsConcurrent},
+		{"StaffAccounts", testStaffAccounts},
+		{"StaffAccountTokens", testStaffAccountTokens},
+		{"SignInFailures", testSignInFailures},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
