@@ -70,8 +70,11 @@ const (
 	ResetTTL        = time.Hour
 	TicketTTL       = 5 * time.Minute // between the password and the second factor
 	// StaffPrincipalPrefix starts the id of an account's principal
-	// (Principal): API token ids cannot hold ':', so the two never collide.
-	StaffPrincipalPrefix = "staff:"
+	// (Principal): API token ids may not start with it
+	// (store.StaffPrincipalPrefix), so the two never collide, and the id
+	// stays a valid id where one is recorded (a command's sender, a
+	// badge's AddedBy).
+	StaffPrincipalPrefix = store.StaffPrincipalPrefix
 	// DefaultIssuer names the service in authenticator apps.
 	DefaultIssuer = "Smart Work Centers"
 )

@@ -134,7 +134,7 @@ func TestInvitationToSignIn(t *testing.T) {
 	require.ErrorIs(t, err, accounts.ErrExpired, "a ticket signs in once")
 
 	tk := accounts.Principal(got)
-	require.Equal(t, "staff:"+got.ID, tk.ID)
+	require.Equal(t, "staff."+got.ID, tk.ID)
 	require.Equal(t, store.RoleTechnician, tk.Role)
 	require.Equal(t, []string{"c1"}, tk.Centers)
 }

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
@@ -113,6 +114,9 @@ type Config struct {
 
 	// Mail is the SMTP relay (see mail.go); the zero value disables mail.
 	Mail mail.Config
+	// PasswordParams are the staff passwords' argon2id costs (zero:
+	// accounts.DefaultParams; tests use accounts.TestParams).
+	PasswordParams accounts.PasswordParams
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -191,6 +195,8 @@ type Server struct {
 	Alerts    *alerts.Engine   // door health and alerts (alerts.go)
 	Webhooks  *alerts.Webhooks // the alerts' webhook notifier
 	Web       *web.Web
+	// Accounts are the staff accounts (staffaccounts.go).
+	Accounts *accounts.Service
 
 	CA     *enroll.CA      // the central's CA (ca.pem, ca-key.pem in the data folder)
 	Enroll *enroll.Service // nil when no broker address for doors is known
@@ -354,7 +360,7 @@ func (s *Server) startHTTP() error {
 	s.httpLn = ln
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
-		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup}}))
+		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup}, Accounts: s.Accounts}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {

@@ -19,8 +19,11 @@ import (
 func (s *Server) startDashboard() error {
 	s.Commands = api.NewCommander(s.Store, s.Signer, s.Ingest.PublishCommand, s.log, s.Metrics, nil)
 	hours := ledgerHours{Service: s.Credit, results: s.Store.Credit()}
+	if err := s.startAccounts(); err != nil {
+		return err
+	}
 	w, err := web.New(web.Config{Store: s.Store, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
-		Hours: hours, Logger: s.log, Metrics: s.Metrics})
+		Hours: hours, Logger: s.log, Metrics: s.Metrics, Accounts: s.Accounts})
 	if err != nil {
 		return err
 	}

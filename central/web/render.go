@@ -13,7 +13,8 @@ import (
 
 // pageNames are the templates, each with the layout.
 func pageNames() []string {
-	return []string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my"}
+	return []string{"login", "overview", "live", "hours", "door", "members", "member", "error", "my",
+		"staff_login", "staff_totp", "staff_forgot", "staff_reset", "staff_invite", "staff_codes", "staff_account", "staff_accounts"}
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.
@@ -170,6 +171,9 @@ func navFor(area string, v *viewer, path string) []navItem {
 		if v.SeesEvents() {
 			items = append(items, navItem{Href: "/live", Key: "nav.live"}, navItem{Href: "/hours", Key: "nav.hours"},
 				navItem{Href: "/members", Key: "nav.members"})
+		}
+		if v.SeesEvents() || v.Account != nil {
+			items = append(items, staffNav(v)...)
 		}
 	case AreaMember:
 		items = append(items, navItem{Href: SitePrefix, Key: "nav.my"})

@@ -41,6 +41,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
@@ -83,6 +84,9 @@ type Config struct {
 	// Lang is the language of a browser that names none of ours (default
 	// English: neutral between Belgium's communities).
 	Lang i18n.Lang
+	// Accounts signs staff in with e-mail, password and TOTP (package
+	// accounts); nil leaves only the API-token sign-in, at /login.
+	Accounts *accounts.Service
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
@@ -184,8 +188,9 @@ type handler func(rw http.ResponseWriter, r *http.Request, v *viewer) error
 
 func (w *Web) routes() {
 	m := w.mux
-	m.HandleFunc("GET /login", w.loginForm)
-	m.HandleFunc("POST /login", w.login)
+	m.HandleFunc("GET /login", w.staffLoginForm)
+	m.HandleFunc("POST /login", w.staffLogin)
+	w.staffRoutes()
 	m.Handle("POST /logout", w.page(nil, w.logout))
 	m.Handle("GET /static/", w.static)
 	m.HandleFunc("GET /lang/{lang}", w.switchLang)
@@ -282,7 +287,11 @@ func (w *Web) page(roles []store.Role, h handler) http.Handler {
 			return
 		}
 		api.SetCaller(r.Context(), v.Token)
-		r = r.WithContext(audit.WithActor(r.Context(), api.TokenActor(r, v.Token))) // who changes things, for the audit log
+		actor := api.TokenActor(r, v.Token) // who changes things, for the audit log
+		if v.Account != nil {
+			actor = staffActor(r, *v.Account)
+		}
+		r = r.WithContext(audit.WithActor(r.Context(), actor))
 		if roles != nil && !containsRole(roles, v.Role) {
 			w.errorPage(rw, r, v, pageErr(http.StatusForbidden, "error.role", "role", w.locale(r, v).T("role."+string(v.Role))))
 			return
