@@ -94,12 +94,20 @@ func everyDay() [7][]map[string]int {
 	return h
 }
 
-func startNetwork(t *testing.T) *network {
+func startNetwork(t *testing.T) *network { return startNetworkWith(t, nil) }
+
+// startNetworkWith is startNetwork with the server's configuration changed
+// by adjust first (such as an SMTP relay).
+func startNetworkWith(t *testing.T, adjust func(*server.Config)) *network {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	n := &network{t: t, log: &syncBuffer{}, tokens: map[string]string{}, doors: map[string]*doorClient{}}
-	s, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
-		DefaultRateCents: 1000, Out: io.Discard, PasswordParams: accounts.TestParams(), Logger: slog.New(slog.NewJSONHandler(n.log, nil))})
+	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
+		DefaultRateCents: 1000, Out: io.Discard, PasswordParams: accounts.TestParams(), Logger: slog.New(slog.NewJSONHandler(n.log, nil))}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	s, err := server.Start(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	n.srv, n.base = s, "http://"+s.HTTPAddr()
