@@ -40,7 +40,7 @@ func mayManage(by store.Token, role store.Role, centers []string) error {
 		}
 		for i, c := range centers {
 			if !slices.Contains(by.Centers, c) {
-				return &Error{Kind: store.ErrMissingRef, Field: fmt.Sprintf("centers[%d]", i), Message: fmt.Sprintf("center %s does not exist", c)}
+				return store.Errf(store.ErrMissingRef, fmt.Sprintf("centers[%d]", i), "center %s does not exist", c)
 			}
 		}
 		return nil
