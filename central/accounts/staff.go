@@ -108,7 +108,7 @@ type Service struct {
 	resets      *metrics.Counter
 }
 
-// NewService returns a Service; it registers the accounts_* metrics.
+// NewService returns a Service; it registers the swc_staff_* metrics.
 func NewService(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("accounts: no store")
@@ -130,9 +130,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
 	s := &Service{cfg: cfg, st: cfg.Store.StaffAccounts(), log: cfg.Logger, common: commonPasswords(),
-		signIns:     cfg.Metrics.CounterVec("accounts_staff_sign_ins_total", "Staff sign-in steps by result (ok, bad_credentials, rate_limited, replayed).", "step", "result"),
-		invitations: cfg.Metrics.Counter("accounts_staff_invitations_total", "Staff invitations sent."),
-		resets:      cfg.Metrics.Counter("accounts_staff_password_resets_total", "Staff passwords reset by e-mail link."),
+		signIns:     cfg.Metrics.CounterVec("swc_staff_sign_ins_total", "Staff sign-in steps by result (ok, bad_credentials, rate_limited, replayed).", "step", "result"),
+		invitations: cfg.Metrics.Counter("swc_staff_invitations_total", "Staff invitations sent."),
+		resets:      cfg.Metrics.Counter("swc_staff_password_resets_total", "Staff passwords reset by e-mail link."),
 	}
 	s.dummyHash = HashPassword(cfg.Params, "dummy password for timing")
 	return s, nil

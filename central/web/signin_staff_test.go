@@ -61,7 +61,7 @@ func TestStaffSignInRateLimited(t *testing.T) {
 	metrics := n.srv.Metrics
 	var sb strings.Builder
 	require.NoError(t, metrics.WriteText(&sb))
-	require.Regexp(t, `accounts_staff_sign_ins_total\{step="password",result="rate_limited"\} 1`, sb.String())
+	require.Regexp(t, `swc_staff_sign_ins_total\{step="password",result="rate_limited"\} 1`, sb.String())
 }
 
 // TestStaffResetByMail: the reset link from the e-mail sets a new
