@@ -334,7 +334,11 @@ func (w *Web) staffInvite(rw http.ResponseWriter, r *http.Request) {
 // ---- one's own account
 
 func (w *Web) staffAccount(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	w.render(rw, r, http.StatusOK, "staff_account", v, map[string]any{"Flash": w.takeFlash(r, v)})
+	notice := ""
+	if r.URL.Query().Get("changed") == "password" {
+		notice = "staff.account.password_changed"
+	}
+	w.render(rw, r, http.StatusOK, "staff_account", v, map[string]any{"Notice": notice})
 	return nil
 }
 
