@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/mail"
@@ -207,7 +208,21 @@ func (s *Service) RequestReset(ctx context.Context, email, ip string) (string, e
 	if err := s.limited(ctx, a.ID, ip); err != nil {
 		return "", err
 	}
+	// At most ResetMails links an hour per account: the form cannot be
+	// used to flood someone's mailbox (further asks are answered alike).
 	now := s.cfg.Now()
+	key := "reset:" + a.ID
+	n, err := s.st.SignInFailures(ctx, key, now.Add(-time.Hour).UnixMilli())
+	if err != nil {
+		return "", err
+	}
+	if n >= ResetMails {
+		s.log.WarnContext(ctx, "accounts: reset link not sent: too many this hour", "account", a.ID, "ip", ip)
+		return "", nil
+	}
+	if err := s.st.RecordSignInFailure(ctx, []string{key}, now.UnixMilli()); err != nil {
+		return "", err
+	}
 	secret := store.NewSecret("swcr_")
 	if err := s.st.CreateAccountToken(ctx, store.StaffAccountToken{AccountID: a.ID, Purpose: store.PurposeReset,
 		CreatedMs: now.UnixMilli(), ExpiresMs: now.Add(ResetTTL).UnixMilli()}, secret); err != nil {

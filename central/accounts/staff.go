@@ -68,6 +68,7 @@ const (
 	FailureWindow   = 15 * time.Minute // a lock lifts when its failures age out
 	InviteTTL       = 72 * time.Hour
 	ResetTTL        = time.Hour
+	ResetMails      = 3 // reset links sent per account and hour
 	TicketTTL       = 5 * time.Minute // between the password and the second factor
 	// StaffPrincipalPrefix starts the id of an account's principal
 	// (Principal): API token ids may not start with it

@@ -239,6 +239,14 @@ func TestResetRevokesSessionsAndKeepsTOTP(t *testing.T) {
 	_, err = f.svc.RequestReset(f.ctx, a.Email, "127.0.0.1")
 	require.NoError(t, err)
 	secret = f.mailedLink(3)[len(accounts.ResetPath):]
+	for range accounts.ResetMails - 1 {
+		link, err := f.svc.RequestReset(f.ctx, a.Email, "127.0.0.1")
+		require.NoError(t, err)
+		require.NotEmpty(t, link)
+	}
+	link, err := f.svc.RequestReset(f.ctx, a.Email, "127.0.0.1")
+	require.NoError(t, err, "the same answer")
+	require.Empty(t, link, "no more than ResetMails links an hour")
 	f.now = f.now.Add(accounts.ResetTTL)
 	_, err = f.svc.Reset(f.ctx, secret, newPassword+" again")
 	require.ErrorIs(t, err, accounts.ErrExpired, "a reset link lasts an hour")
