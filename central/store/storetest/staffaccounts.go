@@ -174,6 +174,13 @@ func testStaffAccountTokens(e *env) {
 	require.Equal(t, int32(1), ok.Load())
 	_, err = as.CheckAccountToken(ctx, store.PurposeInvite, secret, now+1)
 	requireKind(t, err, store.ErrBadCredentials, "token")
+
+	// A new token purges the expired ones.
+	old := store.NewSecret("swcr_")
+	require.NoError(t, as.CreateAccountToken(ctx, store.StaffAccountToken{AccountID: "a1", Purpose: store.PurposeReset, CreatedMs: now, ExpiresMs: now + 10}, old))
+	require.NoError(t, as.CreateAccountToken(ctx, store.StaffAccountToken{AccountID: "a1", Purpose: store.PurposeReset, CreatedMs: now + 20, ExpiresMs: now + 1000}, store.NewSecret("swcr_")))
+	_, err = as.CheckAccountToken(ctx, store.PurposeReset, old, now)
+	requireKind(t, err, store.ErrBadCredentials, "token")
 }
 
 // testSignInFailures: failures are counted per key within a window and
@@ -200,4 +207,10 @@ func testSignInFailures(e *env) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 	requireKind(t, as.RecordSignInFailure(ctx, []string{""}, now), domain.ErrValidation, "key")
+
+	// A day later, the old failures of every key are gone.
+	require.NoError(t, as.RecordSignInFailure(ctx, []string{"account:a2"}, now+25*3600*1000))
+	n, err = as.SignInFailures(ctx, "ip:127.0.0.1", 0)
+	require.NoError(t, err)
+	require.Zero(t, n, "purged")
 }

@@ -284,8 +284,11 @@ func (as *accountStore) CreateAccountToken(ctx context.Context, tk store.StaffAc
 		if err := t.need(ctx, "account_id", "account", `SELECT 1 FROM staff_accounts WHERE id = ?`, tk.AccountID); err != nil {
 			return err
 		}
-		// Older sign-in steps and expired tokens of the account go.
-		if _, err := t.exec(ctx, `DELETE FROM staff_account_tokens WHERE account_id = ? AND (expires_ms <= ? OR used_ms > 0)`, tk.AccountID, tk.CreatedMs); err != nil {
+		// Expired tokens (anyone's) and used ones of the account go.
+		if _, err := t.exec(ctx, `DELETE FROM staff_account_tokens WHERE expires_ms <= ?`, tk.CreatedMs); err != nil {
+			return fmt.Errorf("purge account tokens: %w", err)
+		}
+		if _, err := t.exec(ctx, `DELETE FROM staff_account_tokens WHERE account_id = ? AND used_ms > 0`, tk.AccountID); err != nil {
 			return fmt.Errorf("purge account tokens: %w", err)
 		}
 		_, err := t.exec(ctx, `INSERT INTO staff_account_tokens (hash, account_id, purpose, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)`,
@@ -350,12 +353,13 @@ const failureWindowMs = 24 * 3600 * 1000
 func (as *accountStore) RecordSignInFailure(ctx context.Context, keys []string, nowMs int64) error {
 	return as.db.write(ctx, func(t *wtx) error {
 		t.noAudit("sign-in bookkeeping: failure counters of the rate limit")
+		// Failures older than the longest window go, whoever's.
+		if _, err := t.exec(ctx, `DELETE FROM sign_in_failures WHERE at_ms < ?`, nowMs-failureWindowMs); err != nil {
+			return fmt.Errorf("purge sign-in failures: %w", err)
+		}
 		for _, k := range keys {
 			if k == "" || len(k) > 300 {
 				return &domain.FieldError{Field: "key", Message: "1 to 300 bytes"}
-			}
-			if _, err := t.exec(ctx, `DELETE FROM sign_in_failures WHERE key = ? AND at_ms < ?`, k, nowMs-failureWindowMs); err != nil {
-				return fmt.Errorf("purge sign-in failures: %w", err)
 			}
 			if _, err := t.exec(ctx, `INSERT INTO sign_in_failures (key, at_ms) VALUES (?, ?)`, k, nowMs); err != nil {
 				return fmt.Errorf("record sign-in failure: %w", err)

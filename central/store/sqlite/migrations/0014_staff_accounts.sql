@@ -29,6 +29,7 @@ CREATE TABLE staff_account_tokens (
 	used_ms    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX staff_account_tokens_account ON staff_account_tokens(account_id);
+CREATE INDEX staff_account_tokens_expires ON staff_account_tokens(expires_ms);
 
 -- Failed sign-ins by key (account:ID, ip:ADDR): the rate limit, shared by
 -- every replica on the database.
@@ -37,3 +38,4 @@ CREATE TABLE sign_in_failures (
 	at_ms INTEGER NOT NULL
 );
 CREATE INDEX sign_in_failures_key ON sign_in_failures(key, at_ms);
+CREATE INDEX sign_in_failures_at ON sign_in_failures(at_ms);
