@@ -121,7 +121,7 @@ func (s *Service) OpenInvitation(ctx context.Context, secret string) (store.Staf
 	if err != nil {
 		return store.StaffAccount{}, linkErr(err)
 	}
-	a, err := s.st.Account(ctx, tk.AccountID)
+	a, err := s.account(ctx, tk.AccountID)
 	if err != nil {
 		return store.StaffAccount{}, err
 	}
@@ -130,7 +130,7 @@ func (s *Service) OpenInvitation(ctx context.Context, secret string) (store.Staf
 	}
 	if a.TOTPSecret == "" || a.TOTPConfirmed {
 		a.TOTPSecret, a.TOTPConfirmed = NewTOTPSecret(), false
-		if err := s.st.SetTOTP(ctx, a.ID, a.TOTPSecret, false, nil); err != nil {
+		if err := s.setTOTP(ctx, a.ID, a.TOTPSecret, false, nil); err != nil {
 			return store.StaffAccount{}, err
 		}
 	}
@@ -163,13 +163,13 @@ func (s *Service) AcceptInvitation(ctx context.Context, secret, password, code s
 		return store.StaffAccount{}, nil, err
 	}
 	codes, hashes := newRecoveryCodes()
-	if err := s.st.SetTOTP(ctx, a.ID, a.TOTPSecret, true, hashes); err != nil {
+	if err := s.setTOTP(ctx, a.ID, a.TOTPSecret, true, hashes); err != nil {
 		return store.StaffAccount{}, nil, err
 	}
 	if err := s.st.UseTOTPStep(ctx, a.ID, step); err != nil {
 		return store.StaffAccount{}, nil, err
 	}
-	a, err = s.st.Account(ctx, a.ID)
+	a, err = s.account(ctx, a.ID)
 	if err != nil {
 		return store.StaffAccount{}, nil, err
 	}

@@ -68,7 +68,7 @@ const (
 	FailureWindow   = 15 * time.Minute // a lock lifts when its failures age out
 	InviteTTL       = 72 * time.Hour
 	ResetTTL        = time.Hour
-	ResetMails      = 3 // reset links sent per account and hour
+	ResetMails      = 3               // reset links sent per account and hour
 	TicketTTL       = 5 * time.Minute // between the password and the second factor
 	// StaffPrincipalPrefix starts the id of an account's principal
 	// (Principal): API token ids may not start with it
@@ -91,6 +91,9 @@ type Config struct {
 	BaseURL string
 	Issuer  string         // shown in authenticator apps (default DefaultIssuer)
 	Params  PasswordParams // argon2id costs (zero: DefaultParams)
+	// TOTPKey (32 bytes) encrypts the TOTP secrets at rest (totp_key.go;
+	// serve keeps it in TOTPKeyFile); nil stores them as they are.
+	TOTPKey []byte
 	Metrics *metrics.Registry
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -116,6 +119,9 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	if cfg.Params == (PasswordParams{}) {
 		cfg.Params = DefaultParams()
+	}
+	if n := len(cfg.TOTPKey); n != 0 && n != 32 {
+		return nil, fmt.Errorf("accounts: the TOTP key has %d bytes; want 32", n)
 	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = DefaultIssuer
@@ -256,7 +262,7 @@ func (s *Service) SecondFactor(ctx context.Context, ticket, code, ip string) (st
 		s.signIns.With("code", "rate_limited").Inc()
 		return store.StaffAccount{}, err
 	}
-	a, err := s.st.Account(ctx, tk.AccountID)
+	a, err := s.account(ctx, tk.AccountID)
 	if err != nil {
 		return store.StaffAccount{}, err
 	}
@@ -385,9 +391,9 @@ func (s *Service) CreateActive(ctx context.Context, in Invitation, password, tot
 		return store.StaffAccount{}, nil, err
 	}
 	codes, hashes := newRecoveryCodes()
-	if err := s.st.SetTOTP(ctx, a.ID, strings.ToUpper(totpSecret), true, hashes); err != nil {
+	if err := s.setTOTP(ctx, a.ID, strings.ToUpper(totpSecret), true, hashes); err != nil {
 		return store.StaffAccount{}, nil, err
 	}
-	a, err := s.st.Account(ctx, a.ID)
+	a, err := s.account(ctx, a.ID)
 	return a, codes, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ type fixture struct {
 	smtp *mailtest.Server
 	ob   *mail.Outbox
 	svc  *accounts.Service
+	key  []byte
 	now  time.Time
 }
 
@@ -45,7 +47,9 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{t: t, ctx: ctx, st: st, smtp: mailtest.Start(t, mailtest.Options{}), now: time.Date(2026, 12, 7, 9, 0, 10, 0, time.UTC)}
 	f.ob, err = mail.NewOutbox(mail.OutboxConfig{Mail: f.smtp.Config("console@swc.example"), Store: st.Outbox(), Now: f.clock})
 	require.NoError(t, err)
-	f.svc, err = accounts.NewService(accounts.Config{Store: st, Mail: f.ob, BaseURL: "https://central.example", Params: accounts.TestParams(), Now: f.clock})
+	f.key, err = accounts.LoadOrCreateTOTPKey(filepath.Join(t.TempDir(), accounts.TOTPKeyFile))
+	require.NoError(t, err)
+	f.svc, err = accounts.NewService(accounts.Config{Store: st, Mail: f.ob, BaseURL: "https://central.example", Params: accounts.TestParams(), Now: f.clock, TOTPKey: f.key})
 	require.NoError(t, err)
 	return f
 }
@@ -328,4 +332,45 @@ func TestCreateActive(t *testing.T) {
 	require.NoError(t, err)
 	_, _, err = f.svc.CreateActive(f.ctx, accounts.Invitation{Email: "x@demo.example", Name: "X", Role: store.RoleAdmin}, "password1234", "")
 	require.ErrorIs(t, err, &accounts.PasswordError{Code: accounts.PwCommon})
+}
+
+// TestTOTPSecretsSealed: the store holds TOTP secrets encrypted; they open
+// with the key only, and only for their own account; the key file is made
+// once and read back.
+func TestTOTPSecretsSealed(t *testing.T) {
+	f := newFixture(t)
+	a := f.invited("ann@example.org", store.RoleAdmin)
+	b := f.invited("bob@example.org", store.RoleAdmin)
+	stored, err := f.st.StaffAccounts().Account(f.ctx, a.ID)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(stored.TOTPSecret, "enc1:"), stored.TOTPSecret)
+	require.NotContains(t, stored.TOTPSecret, a.TOTPSecret)
+
+	// Bob's sealed secret copied into Ann's row does not open for Ann.
+	storedB, err := f.st.StaffAccounts().Account(f.ctx, b.ID)
+	require.NoError(t, err)
+	require.NoError(t, f.st.StaffAccounts().SetTOTP(f.ctx, a.ID, storedB.TOTPSecret, true, nil))
+	f.now = f.now.Add(time.Minute)
+	ticket, err := f.svc.SignIn(f.ctx, a.Email, goodPassword, "127.0.0.1")
+	require.NoError(t, err)
+	_, err = f.svc.SecondFactor(f.ctx, ticket, f.code(b.TOTPSecret), "127.0.0.1")
+	require.ErrorContains(t, err, "does not open")
+
+	// Without the key, a sealed secret is an error, not a silent pass.
+	bare, err := accounts.NewService(accounts.Config{Store: f.st, Params: accounts.TestParams(), Now: f.clock})
+	require.NoError(t, err)
+	ticket, err = bare.SignIn(f.ctx, b.Email, goodPassword, "127.0.0.1")
+	require.NoError(t, err)
+	_, err = bare.SecondFactor(f.ctx, ticket, f.code(b.TOTPSecret), "127.0.0.1")
+	require.ErrorContains(t, err, "no key")
+
+	path := filepath.Join(t.TempDir(), accounts.TOTPKeyFile)
+	k1, err := accounts.LoadOrCreateTOTPKey(path)
+	require.NoError(t, err)
+	k2, err := accounts.LoadOrCreateTOTPKey(path)
+	require.NoError(t, err)
+	require.Equal(t, k1, k2)
+	require.Len(t, k1, 32)
+	_, err = accounts.NewService(accounts.Config{Store: f.st, TOTPKey: []byte("short")})
+	require.Error(t, err)
 }

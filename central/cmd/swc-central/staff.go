@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -88,6 +89,7 @@ func staffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	publicURL := fs.String("public-url", "", "the address staff reach the console at, for the invitation link (https://host)")
 	pwFile := fs.String("password-file", "", "create the account active with the password on this file's first line")
 	secret := fs.String("totp-secret", "", "with --password-file: the base32 TOTP secret (default: a new one)")
+	keyFile := fs.String("totp-key-file", "", "the key that encrypts TOTP secrets at rest, shared with serve (default: totp.key in --data)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -124,7 +126,14 @@ func staffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(1, "%v", err)
 	}
 	defer st.Close()
-	svc, err := accounts.NewService(accounts.Config{Store: st, BaseURL: *publicURL})
+	if *keyFile == "" {
+		*keyFile = filepath.Join(*dataDir, accounts.TOTPKeyFile)
+	}
+	key, err := accounts.LoadOrCreateTOTPKey(*keyFile)
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	svc, err := accounts.NewService(accounts.Config{Store: st, BaseURL: *publicURL, TOTPKey: key})
 	if err != nil {
 		return fail(1, "%v", err)
 	}
@@ -143,10 +152,7 @@ func staffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(1, "%v", err)
 	}
-	full, err := st.StaffAccounts().Account(ctx, a.ID)
-	if err != nil {
-		return fail(1, "%v", err)
-	}
+	full := a // with its TOTP secret, opened
 	uri, err := svc.TOTPURIOf(full)
 	if err != nil {
 		return fail(1, "%v", err)
