@@ -31,4 +31,25 @@
 // minutes, so that its two halves may reach different replicas. A sign-in
 // whose signature counter did not move forward is refused (the
 // authenticator may have been cloned) and the credential marked.
+//
+// Staff accounts
+// (issue 16; files staff*.go, password*.go, totp*.go, invite*.go) sign in to
+// the staff console with an e-mail address, a password (argon2id, NIST SP
+// 800-63B rules) and a TOTP code, are invited by e-mail and reset their
+// password by e-mail; members' sign-in is in the member*.go files.
+//
+// Staff use:
+//
+//	svc, err := accounts.NewService(accounts.Config{Store: st, Mail: outbox, BaseURL: "https://central.example"})
+//	acct, link, err := svc.Invite(ctx, caller, accounts.Invitation{Email: "ann@example.org", Name: "Ann", Role: store.RoleManager, Centers: []string{"c1"}})
+//	// the invitee opens link (/invite/SECRET): OpenInvitation, TOTPQR, AcceptInvitation
+//	ticket, err := svc.SignIn(ctx, email, password, clientIP)   // step 1
+//	acct, err := svc.SecondFactor(ctx, ticket, code, clientIP)  // step 2: TOTP or recovery code
+//	tk := accounts.Principal(acct)                              // for central/api's authorization helpers
+//	ctx = audit.WithActor(ctx, accounts.Actor(acct))            // changes are the person's
+//
+// Every failed step counts against the account and the client address in
+// the store (every replica sees the same counts); past the limits sign-in
+// answers ErrRateLimited (as members' sign-in does) until the window has
+// passed.
 package accounts

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/booking"
@@ -71,6 +72,8 @@ type Config struct {
 	// Booking serves the booking site's endpoints (booking.go); nil makes
 	// one over Store.
 	Booking *booking.Service
+	// Accounts serves the staff accounts (accounts.go); nil answers 503.
+	Accounts *accounts.Service
 }
 
 // Server serves the API.
@@ -92,6 +95,7 @@ type Server struct {
 	reserved  []string // door ids may not start with these (reserved.go)
 	webhooks  alerts.WebhookPolicy
 	bk        *booking.Service
+	accounts  *accounts.Service
 }
 
 // handler serves one route for an authenticated caller.
@@ -250,7 +254,8 @@ func New(cfg Config) *Server {
 	}
 	s.rejects = reg.CounterVec("swc_api_rejects_total", "API requests refused, by error code.", "code")
 	s.reqs = reg.CounterVec("swc_api_requests_total", "API requests, by method and status class.", "method", "class")
-	s.routes = s.table()
+	s.accounts = cfg.Accounts
+	s.routes = append(s.table(), s.accountRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.wrap(rt))
 	}

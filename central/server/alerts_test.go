@@ -122,8 +122,8 @@ func TestDoorHealthThroughServe(t *testing.T) {
 	require.Contains(t, page, "offline")
 }
 
-// dashboardGet signs in to the dashboard with the token through its login
-// form and returns the page at path.
+// dashboardGet signs in to the dashboard with the (admin) token through
+// the break-glass token form and returns the page at path.
 func dashboardGet(t *testing.T, s *server.Server, token, path string) string {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
@@ -139,9 +139,9 @@ func dashboardGet(t *testing.T, s *server.Server, token, path string) string {
 		require.Equal(t, http.StatusOK, res.StatusCode, "%s", b)
 		return string(b)
 	}
-	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/login"))
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/login/token"))
 	require.NotNil(t, m)
-	res, err := c.PostForm(base+"/login", url.Values{"token": {token}, "csrf": {m[1]}, "next": {"/"}})
+	res, err := c.PostForm(base+"/login/token", url.Values{"token": {token}, "csrf": {m[1]}, "next": {"/"}})
 	require.NoError(t, err)
 	res.Body.Close()
 	return get(path)

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
@@ -121,6 +122,9 @@ type Config struct {
 	// ReleaseEvery is how often the release of room no-shows looks for
 	// bookings due (booking.DefaultReleaseEvery when 0).
 	ReleaseEvery time.Duration
+	// PasswordParams are the staff passwords' argon2id costs (zero:
+	// accounts.DefaultParams; tests use accounts.TestParams).
+	PasswordParams accounts.PasswordParams
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
@@ -199,6 +203,8 @@ type Server struct {
 	Alerts    *alerts.Engine   // door health and alerts (alerts.go)
 	Webhooks  *alerts.Webhooks // the alerts' webhook notifier
 	Web       *web.Web
+	// Accounts are the staff accounts (staffaccounts.go).
+	Accounts *accounts.Service
 
 	CA     *enroll.CA      // the central's CA (ca.pem, ca-key.pem in the data folder)
 	Enroll *enroll.Service // nil when no broker address for doors is known
@@ -367,7 +373,7 @@ func (s *Server) startHTTP() error {
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
 		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, Booking: s.Booking, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
-		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}}))
+		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}, Accounts: s.Accounts}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {

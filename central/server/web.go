@@ -24,12 +24,16 @@ func (s *Server) startDashboard() error {
 	if err != nil {
 		return err
 	}
+	if err := s.startAccounts(); err != nil {
+		return err
+	}
 	var from string
 	if a := s.cfg.Mail.FromAddress(); a != nil {
 		from = a.String()
 	}
 	w, err := web.New(web.Config{Store: s.Store, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
-		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from, Members: members})
+		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from, Members: members,
+		Accounts: s.Accounts})
 	if err != nil {
 		return err
 	}

@@ -167,6 +167,8 @@ type Store interface {
 	// CheckIns returns the bookings' check-ins and the release of room
 	// no-shows in the same database (checkin.go).
 	CheckIns() CheckInStore
+	// StaffAccounts returns the staff accounts' storage (staffaccount.go).
+	StaffAccounts() StaffAccountStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

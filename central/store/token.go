@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -30,10 +31,17 @@ type Token struct {
 	CreatedMs int64    `json:"created_ms"`
 }
 
+// StaffPrincipalPrefix starts the ids of staff accounts acting as tokens
+// (central/accounts.Principal); an API token's id may not start with it.
+const StaffPrincipalPrefix = "staff."
+
 // Validate checks the token.
 func (t *Token) Validate() error {
 	if err := protocol.ValidID(t.ID); err != nil {
 		return &domain.FieldError{Field: "id", Message: fmt.Sprintf("%q: %v", t.ID, err)}
+	}
+	if strings.HasPrefix(t.ID, StaffPrincipalPrefix) {
+		return &domain.FieldError{Field: "id", Message: fmt.Sprintf("%q: the prefix %q is reserved for staff accounts", t.ID, StaffPrincipalPrefix)}
 	}
 	if t.Name == "" || len(t.Name) > 200 {
 		return &domain.FieldError{Field: "name", Message: "required, at most 200 bytes"}

@@ -38,7 +38,7 @@ func TestDoorCommands(t *testing.T) {
 	cmd := received(1)
 	assert.Equal(t, protocol.ActionUnlock, cmd.Action)
 	assert.Equal(t, 7, cmd.Seconds)
-	assert.Equal(t, "tech1", cmd.By)
+	assert.Equal(t, tech.id, cmd.By)
 	assert.Equal(t, api.CommandLifetime, time.Duration(cmd.ExpiresMs-cmd.IssuedMs)*time.Millisecond)
 	assert.GreaterOrEqual(t, cmd.IssuedMs, before.UnixMilli()-1000)
 	_, page := tech.get("/doors/d1")
@@ -82,7 +82,7 @@ func TestDoorCommands(t *testing.T) {
 	require.Len(t, audit, 3)
 	for i, c := range []*protocol.Command{cmd, cmd2, cmd3} {
 		assert.Equal(t, c.ID, audit[i]["command"])
-		assert.Equal(t, "tech1", audit[i]["by"])
+		assert.Equal(t, []string{tech.id, tech.id, "tech1"}[i], audit[i]["by"], "the web's staff account, then the API's token")
 		assert.Equal(t, "technician", audit[i]["role"])
 	}
 	assert.True(t, strings.Contains(n.log.String(), `"msg":"api: door command not sent"`), "refusals are logged too")

@@ -22,6 +22,8 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/accounts"
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -78,7 +80,9 @@ type network struct {
 	base   string
 	log    *syncBuffer
 	tokens map[string]string // admin, mgr1, mgr2, tech1 → secret
-	doors  map[string]*doorClient
+	// staffSeq numbers the staff accounts tests sign in with.
+	staffSeq int
+	doors    map[string]*doorClient
 }
 
 // everyDay opens a center 08:00–18:00 every day.
@@ -90,12 +94,20 @@ func everyDay() [7][]map[string]int {
 	return h
 }
 
-func startNetwork(t *testing.T) *network {
+func startNetwork(t *testing.T) *network { return startNetworkWith(t, nil) }
+
+// startNetworkWith is startNetwork with the server's configuration changed
+// by adjust first (such as an SMTP relay).
+func startNetworkWith(t *testing.T, adjust func(*server.Config)) *network {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	n := &network{t: t, log: &syncBuffer{}, tokens: map[string]string{}, doors: map[string]*doorClient{}}
-	s, err := server.Start(context.Background(), server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
-		DefaultRateCents: 1000, Out: io.Discard, Logger: slog.New(slog.NewJSONHandler(n.log, nil))})
+	cfg := server.Config{DataDir: dir, HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
+		DefaultRateCents: 1000, Out: io.Discard, PasswordParams: accounts.TestParams(), Logger: slog.New(slog.NewJSONHandler(n.log, nil))}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	s, err := server.Start(context.Background(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	n.srv, n.base = s, "http://"+s.HTTPAddr()
@@ -164,6 +176,9 @@ func (n *network) apiAs(who, method, path string, body any) (int, []byte) {
 
 // browser is an HTTP client with a session, as a browser would hold it.
 type browser struct {
+	// id is the principal the pages act as: the admin token's id, or
+	// "staff.ACCOUNT" for a staff account.
+	id   string
 	t    *testing.T
 	n    *network
 	c    *http.Client
@@ -172,25 +187,81 @@ type browser struct {
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-// login logs in with the named token through the login form.
+// login signs in as who through the sign-in forms: the admin with the
+// break-glass API-token form (/login/token); the managers and the
+// technician as staff accounts with their token's role and centers
+// (e-mail, password, then the TOTP code computed from the secret).
 func (n *network) login(who string) *browser {
 	n.t.Helper()
 	jar, err := cookiejar.New(nil)
 	require.NoError(n.t, err)
 	b := &browser{t: n.t, n: n, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	code, body := b.get("/login")
-	require.Equal(n.t, http.StatusOK, code)
-	m := csrfRE.FindStringSubmatch(body)
-	require.NotNil(n.t, m, "the login form has a CSRF token")
-	code, _, hdr := b.post("/login", url.Values{"token": {n.tokens[who]}, "csrf": {m[1]}, "next": {"/"}})
-	require.Equal(n.t, http.StatusSeeOther, code)
-	require.Equal(n.t, "/", hdr.Get("Location"))
-	code, body = b.get("/")
+	if strings.HasPrefix(who, "admin") { // admin, admin2: admin tokens
+		code, body := b.get("/login/token")
+		require.Equal(n.t, http.StatusOK, code)
+		m := csrfRE.FindStringSubmatch(body)
+		require.NotNil(n.t, m, "the login form has a CSRF token")
+		code, _, hdr := b.post("/login/token", url.Values{"token": {n.tokens[who]}, "csrf": {m[1]}, "next": {"/"}})
+		require.Equal(n.t, http.StatusSeeOther, code)
+		require.Equal(n.t, "/", hdr.Get("Location"))
+		tk, err := n.srv.Store.AuthenticateToken(context.Background(), n.tokens[who])
+		require.NoError(n.t, err)
+		b.id = tk.ID
+	} else {
+		u := n.staffAccount(who)
+		n.staffSignIn(b, u)
+		b.id = "staff." + u.id
+	}
+	code, body := b.get("/")
 	require.Equal(n.t, http.StatusOK, code, body)
-	m = csrfRE.FindStringSubmatch(body)
+	m := csrfRE.FindStringSubmatch(body)
 	require.NotNil(n.t, m, "pages carry the session's CSRF token")
 	b.csrf = m[1]
 	return b
+}
+
+// staffPassword is the password of the test's staff accounts.
+const staffPassword = "correct ostrich paperclip 42"
+
+// staffUser is a staff account a test signs in with.
+type staffUser struct {
+	id, email, secret string
+}
+
+// staffAccount creates an active staff account with the role and centers
+// of the token who (a new one at each call: a TOTP code signs in once).
+func (n *network) staffAccount(who string) staffUser {
+	n.t.Helper()
+	tk, err := n.srv.Store.Token(context.Background(), who)
+	require.NoError(n.t, err)
+	n.staffSeq++
+	u := staffUser{email: fmt.Sprintf("%s.%d@staff.example", who, n.staffSeq), secret: accounts.NewTOTPSecret()}
+	a, _, err := n.srv.Accounts.CreateActive(audit.WithSystem(context.Background(), "test"),
+		accounts.Invitation{Email: u.email, Name: tk.Name, Role: tk.Role, Centers: tk.Centers}, staffPassword, u.secret)
+	require.NoError(n.t, err)
+	u.id = a.ID
+	return u
+}
+
+// staffSignIn signs b in with e-mail, password and TOTP code.
+func (n *network) staffSignIn(b *browser, u staffUser) {
+	n.t.Helper()
+	code, body := b.get("/login")
+	require.Equal(n.t, http.StatusOK, code)
+	m := csrfRE.FindStringSubmatch(body)
+	require.NotNil(n.t, m, "the sign-in form has a CSRF token")
+	code, body, hdr := b.post("/login", url.Values{"email": {u.email}, "password": {staffPassword}, "csrf": {m[1]}, "next": {"/"}})
+	require.Equal(n.t, http.StatusSeeOther, code, body)
+	require.Equal(n.t, "/login/totp?next=%2F", hdr.Get("Location"))
+	code, body = b.get(hdr.Get("Location"))
+	require.Equal(n.t, http.StatusOK, code)
+	m = csrfRE.FindStringSubmatch(body)
+	require.NotNil(n.t, m)
+	totp, err := accounts.TOTPCode(u.secret, time.Now())
+	require.NoError(n.t, err)
+	code, body, hdr = b.post("/login/totp", url.Values{"code": {totp}, "csrf": {m[1]}, "next": {"/"}})
+	require.Equal(n.t, http.StatusSeeOther, code, body)
+	require.Equal(n.t, "/", hdr.Get("Location"))
 }
 
 func (b *browser) get(path string) (int, string) {

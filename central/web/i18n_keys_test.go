@@ -132,6 +132,7 @@ func dynamicKeys() map[string][]string {
 	out := map[string][]string{
 		"state.":              str(protocol.StateOnline, protocol.StateOffline, "unknown"),
 		"role.":               str(string(store.RoleAdmin), string(store.RoleManager), string(store.RoleTechnician)),
+		"staff.status.":       str(string(store.AccountInvited), string(store.AccountActive), string(store.AccountDisabled)),
 		"member_status.":      str(domain.MemberActive, domain.MemberSuspended),
 		"booking_status.":     str(domain.BookingConfirmed, domain.BookingCancelled, domain.BookingReleased),
 		"class.":              str(string(credit.ClassNomadic), string(credit.ClassCrossCenter), string(credit.ClassHome)),

@@ -15,7 +15,8 @@ import (
 func pageNames() []string {
 	names := append([]string{"login", "overview", "live", "hours", "door", "members", "member", "error",
 		"signin", "signin_code", "passkeys",
-		"console_events", "console_settings", "console_settlements", "console_alerts", "console_webhooks", "console_webhook", "console_audit"},
+		"console_events", "console_settings", "console_settlements", "console_alerts", "console_webhooks", "console_webhook", "console_audit",
+		"staff_login", "staff_totp", "staff_forgot", "staff_reset", "staff_invite", "staff_codes", "staff_account", "staff_accounts"},
 		sitePageNames()...)
 	return append(names, consolePages()...)
 }
@@ -180,6 +181,9 @@ func navFor(area string, v *viewer, path string) []navItem {
 		}
 		items = append(items, opsNav(v)...)
 		items = append(items, consoleNav(v)...)
+		if v.SeesEvents() || v.Account != nil {
+			items = append(items, staffNav(v)...)
+		}
 	case AreaMember:
 		items = append(items, siteNav()...)
 		items = append(items, navItem{Href: SitePrefix + "passkeys", Key: "nav.passkeys"})

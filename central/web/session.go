@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
@@ -135,7 +136,12 @@ type viewer struct {
 	// kind store.SubjectMember); nil for staff and API-token sessions,
 	// whose Token (role and centers) is set instead. A member has no role,
 	// so no staff page lets them in.
-	Member    *domain.Member
+	Member *domain.Member
+	// Account is the signed-in staff account (a session of kind
+	// store.SubjectStaff); Token is then its principal
+	// (accounts.Principal: the account's role and centers, id
+	// "staff:ID"). nil for API-token and member sessions.
+	Account   *store.StaffAccount
 	CSRF      string
 	Lang      string // the language stored in the session ("" = none chosen)
 	sessionID string
@@ -178,6 +184,17 @@ func (w *Web) viewer(r *http.Request) (*viewer, error) {
 	}
 	switch sess.SubjectKind {
 	case store.SubjectAPIToken:
+	case store.SubjectStaff:
+		a, err := w.st.StaffAccounts().Account(r.Context(), sess.SubjectID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && a.Status != store.AccountActive) {
+			w.revoke(r, id, sess)
+			return nil, errNoSession
+		}
+		if err != nil {
+			return nil, err
+		}
+		a.PasswordHash, a.TOTPSecret, a.RecoveryHashes = "", "", nil
+		return &viewer{Token: accounts.Principal(a), Account: &a, CSRF: sess.CSRF, Lang: sess.Lang, sessionID: id}, nil
 	case store.SubjectMember:
 		m, err := w.st.Member(r.Context(), sess.SubjectID)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && m.Status != domain.MemberActive) { // gone or suspended
@@ -213,7 +230,17 @@ func (w *Web) revoke(r *http.Request, id string, sess store.Session) {
 // stillValid rechecks a viewer's session and token (for long streams).
 func (w *Web) stillValid(r *http.Request, v *viewer) bool {
 	sess, _, err := w.session(r, false)
-	if err != nil || sess.SubjectID != v.ID {
+	if err != nil {
+		return false
+	}
+	if v.Account != nil {
+		if sess.SubjectKind != store.SubjectStaff || sess.SubjectID != v.Account.ID {
+			return false
+		}
+		a, err := w.st.StaffAccounts().Account(r.Context(), v.Account.ID)
+		return err == nil && a.Status == store.AccountActive
+	}
+	if sess.SubjectID != v.ID {
 		return false
 	}
 	_, err = w.st.Token(r.Context(), v.ID)
@@ -292,6 +319,13 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 	}
 	secret := strings.TrimSpace(r.PostFormValue("token"))
 	tk, err := api.Authenticate(r.Context(), w.st, secret)
+	if err == nil && tk.Role != store.RoleAdmin && w.cfg.Accounts != nil {
+		// Break-glass only: people sign in with their staff account.
+		w.logins.With("refused").Inc()
+		w.log.WarnContext(r.Context(), "web: token sign-in refused: not an admin token", "token", tk.ID, "role", tk.Role, "remote", r.RemoteAddr)
+		w.showLogin(rw, r, http.StatusForbidden, "login.admin_only")
+		return
+	}
 	if err != nil {
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {

@@ -111,6 +111,9 @@ type Config struct {
 	// Members signs members in on the booking site (e-mail codes and
 	// passkeys, package accounts); nil: member sign-in is not available.
 	Members *accounts.Members
+	// Accounts signs staff in with e-mail, password and TOTP (package
+	// accounts); nil leaves only the API-token sign-in, at /login.
+	Accounts *accounts.Service
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
@@ -229,8 +232,9 @@ type handler func(rw http.ResponseWriter, r *http.Request, v *viewer) error
 
 func (w *Web) routes() {
 	m := w.mux
-	m.HandleFunc("GET /login", w.loginForm)
-	m.HandleFunc("POST /login", w.login)
+	m.HandleFunc("GET /login", w.staffLoginForm)
+	m.HandleFunc("POST /login", w.staffLogin)
+	w.staffRoutes()
 	m.Handle("POST /logout", w.page(nil, w.logout))
 	m.Handle("GET /static/", w.static)
 	m.HandleFunc("GET /lang/{lang}", w.switchLang)
@@ -330,7 +334,11 @@ func (w *Web) page(roles []store.Role, h handler) http.Handler {
 			return
 		}
 		api.SetCaller(r.Context(), v.Token)
-		r = r.WithContext(audit.WithActor(r.Context(), api.TokenActor(r, v.Token))) // who changes things, for the audit log
+		actor := api.TokenActor(r, v.Token) // who changes things, for the audit log
+		if v.Account != nil {
+			actor = staffActor(r, *v.Account)
+		}
+		r = r.WithContext(audit.WithActor(r.Context(), actor))
 		if roles != nil && !containsRole(roles, v.Role) {
 			w.errorPage(rw, r, v, pageErr(http.StatusForbidden, "error.role", "role", w.locale(r, v).T("role."+string(v.Role))))
 			return

@@ -32,8 +32,9 @@ func TestLoginAndSession(t *testing.T) {
 	code, _ := anon.get("/live/stream")
 	require.Equal(t, http.StatusUnauthorized, code, "a stream without a session is refused, not redirected")
 
-	// The login form sets a CSRF cookie and puts the same value in the form.
-	res, err = anon.c.Get(n.base + "/login")
+	// The break-glass token form sets a CSRF cookie and puts the same
+	// value in the form; it takes admin tokens only.
+	res, err = anon.c.Get(n.base + "/login/token")
 	require.NoError(t, err)
 	res.Body.Close()
 	var loginCSRF *http.Cookie
@@ -44,7 +45,7 @@ func TestLoginAndSession(t *testing.T) {
 	}
 	require.NotNil(t, loginCSRF)
 	post := func(form url.Values, cookies ...*http.Cookie) *http.Response {
-		req, err := http.NewRequest("POST", n.base+"/login", strings.NewReader(form.Encode()))
+		req, err := http.NewRequest("POST", n.base+"/login/token", strings.NewReader(form.Encode()))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		for _, c := range cookies {
@@ -61,8 +62,9 @@ func TestLoginAndSession(t *testing.T) {
 		cookies []*http.Cookie
 		want    int
 	}{
-		{"no csrf cookie", url.Values{"token": {n.tokens["mgr1"]}, "csrf": {loginCSRF.Value}}, nil, http.StatusForbidden},
-		{"csrf mismatch", url.Values{"token": {n.tokens["mgr1"]}, "csrf": {"forged"}}, []*http.Cookie{loginCSRF}, http.StatusForbidden},
+		{"manager token", url.Values{"token": {n.tokens["mgr1"]}, "csrf": {loginCSRF.Value}}, []*http.Cookie{loginCSRF}, http.StatusForbidden},
+		{"no csrf cookie", url.Values{"token": {n.tokens["admin"]}, "csrf": {loginCSRF.Value}}, nil, http.StatusForbidden},
+		{"csrf mismatch", url.Values{"token": {n.tokens["admin"]}, "csrf": {"forged"}}, []*http.Cookie{loginCSRF}, http.StatusForbidden},
 		{"unknown token", url.Values{"token": {"swct_not-a-token"}, "csrf": {loginCSRF.Value}}, []*http.Cookie{loginCSRF}, http.StatusUnauthorized},
 		{"empty token", url.Values{"token": {""}, "csrf": {loginCSRF.Value}}, []*http.Cookie{loginCSRF}, http.StatusUnauthorized},
 	}
@@ -73,7 +75,7 @@ func TestLoginAndSession(t *testing.T) {
 			require.NotEqual(t, "swc_session", c.Name, "%s: no session", tc.name)
 		}
 	}
-	res = post(url.Values{"token": {n.tokens["mgr1"]}, "csrf": {loginCSRF.Value}, "next": {"//evil.example/x"}}, loginCSRF)
+	res = post(url.Values{"token": {n.tokens["admin"]}, "csrf": {loginCSRF.Value}, "next": {"//evil.example/x"}}, loginCSRF)
 	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 	require.Equal(t, "/", res.Header.Get("Location"), "no redirect off the site")
 	var sess *http.Cookie
@@ -88,7 +90,8 @@ func TestLoginAndSession(t *testing.T) {
 	assert.Equal(t, "/", sess.Path)
 	assert.False(t, sess.Secure, "plain HTTP here (TLS is tested in TestSecureCookieOverTLS)")
 	assert.Positive(t, sess.MaxAge)
-	assert.NotContains(t, sess.Value, n.tokens["mgr1"], "the cookie never holds the token")
+	assert.NotContains(t, sess.Value, n.tokens["admin"], "the cookie never holds the token")
+	assert.NotContains(t, n.log.String(), n.tokens["admin"], "no token secret in the logs")
 	assert.NotContains(t, n.log.String(), n.tokens["mgr1"], "no token secret in the logs")
 
 	// Forms need the session's CSRF token, and a same-site origin.
@@ -121,12 +124,23 @@ func TestLoginAndSession(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, code, "logged out")
 
 	// Deleting the API token ends its sessions at once.
-	m := n.login("mgr2")
+	var admin2 struct{ Secret string }
+	require.NoError(t, json.Unmarshal(n.api("POST", "/tokens", map[string]any{"id": "admin2", "name": "Second admin", "role": "admin"}), &admin2))
+	n.tokens["admin2"] = admin2.Secret
+	m := n.login("admin2")
 	code, _ = m.get("/")
 	require.Equal(t, http.StatusOK, code)
-	n.api("DELETE", "/tokens/mgr2", nil)
+	n.api("DELETE", "/tokens/admin2", nil)
 	code, _ = m.get("/")
 	require.Equal(t, http.StatusSeeOther, code, "the session of a deleted token ends")
+
+	// Disabling a staff account ends its sessions at once.
+	m = n.login("mgr2")
+	code, _ = m.get("/")
+	require.Equal(t, http.StatusOK, code)
+	n.api("PUT", "/accounts/"+strings.TrimPrefix(m.id, "staff."), map[string]any{"status": "disabled"})
+	code, _ = m.get("/")
+	require.Equal(t, http.StatusSeeOther, code, "the session of a disabled account ends")
 }
 
 // TestManagerSeesOnlyTheirCenter checks every page and download for a
@@ -184,8 +198,9 @@ func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 	}
 
 	// Every request has a structured log line with the caller's role.
-	lines := n.log.lines(map[string]any{"msg": "http request", "method": "GET", "path": "/doors/d2", "role": "manager", "token": "mgr1"})
+	lines := n.log.lines(map[string]any{"msg": "http request", "method": "GET", "path": "/doors/d2", "role": "manager"})
 	require.Len(t, lines, 1, "one line for the manager's refused door page")
+	assert.Regexp(t, `^staff\.sa-`, lines[0]["token"], "the manager's staff account")
 	assert.EqualValues(t, 404, lines[0]["status"])
 	assert.Contains(t, lines[0], "duration")
 }

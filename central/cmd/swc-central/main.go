@@ -4,6 +4,8 @@
 //	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G] [--smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U [--smtp-password-file F]] [--smtp-ca F] --mail-from ADDR] [--webhook-allow-insecure]
 //	swc-central key [--data DIR]
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
+//	swc-central staff add --email ADDR --name NAME --role ROLE [--center ID]... [--data DIR | --db postgres://...] [--public-url URL] [--password-file F [--totp-secret BASE32]]
+//	swc-central staff code --totp-secret BASE32
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
 package main
 
@@ -37,6 +39,8 @@ const usage = `usage:
                                central's own client certificate from the CA
   swc-central settle --period YYYY-MM [flags]
                                print a period's settlement (CSV or JSON)
+  swc-central staff add|code [flags]
+                               create or invite a staff account; print a TOTP code
 
 Run 'swc-central serve -h' or 'swc-central settle -h' for their flags.
 `
@@ -62,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return brokerCert(args[1:], stdout, stderr)
 	case "settle":
 		return settle(ctx, args[1:], stdout, stderr)
+	case "staff":
+		return staff(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -36,6 +36,7 @@ var storeReads = []string{
 	"Site", // the booking site's feeds and revisions: cases "Site.Verb" below
 	"CheckIns",
 	"MemberAuth", // its codes, counters and ceremonies are exempt; passkeys are audited below
+	"StaffAccounts",
 }
 
 // wantRow is an audit row a verb must leave.
@@ -102,6 +103,47 @@ func auditCases() []auditCase {
 		}, want: []wantRow{{audit.Create, "booking_rules", "c3", []string{"c3"}, "", `"max_open_bookings":7`}}},
 		{verb: "Places.DeleteBookingRules", run: func(ctx context.Context, s store.Store) error { return s.Places().DeleteBookingRules(ctx, "c3") },
 			want: []wantRow{{audit.Delete, "booking_rules", "c3", []string{"c3"}, `"max_open_bookings":7`, ""}}},
+		{verb: "StaffAccounts.CreateAccount", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().CreateAccount(ctx, store.StaffAccount{ID: "sa1", Email: "ann@example.org", Name: "Ann", Role: store.RoleManager,
+				Centers: []string{"c1"}, Status: store.AccountInvited, CreatedMs: now, UpdatedMs: now})
+		}, want: []wantRow{{audit.Create, "staff_account", "sa1", []string{"c1"}, "", `"email":"ann@example.org"`}}},
+		{verb: "StaffAccounts.SetTOTPPending", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().SetTOTP(ctx, "sa1", auditTOTPSecret, false, nil)
+		}, exempt: "an enrolment under way"},
+		{verb: "StaffAccounts.SetPassword", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().SetPassword(ctx, "sa1", auditPasswordHash)
+		}, want: []wantRow{{audit.RotateSecret, "staff_account", "sa1", []string{"c1"}, "", `"changed":"password"`}}},
+		{verb: "StaffAccounts.SetTOTP", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().SetTOTP(ctx, "sa1", auditTOTPSecret, true, []string{auditRecoveryHash})
+		}, want: []wantRow{
+			{audit.Update, "staff_account", "sa1", []string{"c1"}, `"status":"invited"`, `"status":"active"`},
+			{audit.RotateSecret, "staff_account", "sa1", []string{"c1"}, "", `"changed":"second_factor"`},
+		}},
+		{verb: "StaffAccounts.UseTOTPStep", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().UseTOTPStep(ctx, "sa1", 100)
+		}, exempt: "the replay guard"},
+		{verb: "StaffAccounts.UseRecoveryCode", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().UseRecoveryCode(ctx, "sa1", auditRecoveryHash)
+		}, want: []wantRow{{audit.Redeem, "staff_account", "sa1", []string{"c1"}, "", `"changed":"recovery_code_used"`}}},
+		{verb: "StaffAccounts.SetRecoveryCodes", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().SetRecoveryCodes(ctx, "sa1", []string{auditRecoveryHash})
+		}, want: []wantRow{{audit.RotateSecret, "staff_account", "sa1", []string{"c1"}, "", `"changed":"recovery_codes"`}}},
+		{verb: "StaffAccounts.CreateAccountToken", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().CreateAccountToken(ctx, store.StaffAccountToken{AccountID: "sa1", Purpose: store.PurposeReset, CreatedMs: now, ExpiresMs: now + 3_600_000}, auditAccountSecret)
+		}, exempt: "a one-time link"},
+		{verb: "StaffAccounts.SpendAccountToken", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.StaffAccounts().SpendAccountToken(ctx, store.PurposeReset, auditAccountSecret, now+1)
+			return err
+		}, exempt: "a one-time link used"},
+		{verb: "StaffAccounts.RecordSignInFailure", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().RecordSignInFailure(ctx, []string{"account:sa1", "ip:127.0.0.1"}, now)
+		}, exempt: "failure counters"},
+		{verb: "StaffAccounts.ClearSignInFailures", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().ClearSignInFailures(ctx, "account:sa1")
+		}, exempt: "failure counters"},
+		{verb: "StaffAccounts.UpdateAccount", run: func(ctx context.Context, s store.Store) error {
+			return s.StaffAccounts().UpdateAccount(ctx, store.StaffAccount{ID: "sa1", Name: "Ann", Role: store.RoleManager, Centers: []string{"c1"}, Status: store.AccountDisabled})
+		}, want: []wantRow{{audit.Update, "staff_account", "sa1", []string{"c1"}, `"status":"active"`, `"status":"disabled"`}}},
 		{verb: "SaveSettings", run: func(ctx context.Context, s store.Store) error {
 			_, err := s.SaveSettings(ctx, settings.Version{EffectiveFrom: period(2026, 3), Settings: settings.Defaults(), CreatedBy: "tk1", Note: "audited"})
 			return err
@@ -230,6 +272,11 @@ var (
 	auditTokenSecret  = store.NewSecret("swct_")
 	auditEnrollSecret = store.NewSecret("swce_")
 	auditFeedSecret   = store.NewSecret("swcf_")
+	// Staff account secrets (never in an audit row).
+	auditPasswordHash  = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
+	auditTOTPSecret    = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	auditRecoveryHash  = store.HashSecret("recovery-code-1")
+	auditAccountSecret = store.NewSecret("swcs_")
 )
 
 // actorOf is the actor a case runs as.
@@ -321,7 +368,7 @@ func testAuditSecrets(e *env) {
 	require.Greater(t, len(all), len(auditCases()))
 	b, err := json.Marshal(all)
 	require.NoError(t, err)
-	for _, secret := range []string{auditTokenSecret, auditEnrollSecret, auditFeedSecret, doorSecret} {
+	for _, secret := range []string{auditTokenSecret, auditEnrollSecret, auditFeedSecret, doorSecret, auditPasswordHash, auditTOTPSecret, auditRecoveryHash, auditAccountSecret} {
 		require.NotContains(t, string(b), secret)
 		require.NotContains(t, string(b), store.HashSecret(secret))
 	}

@@ -184,6 +184,9 @@ func Run(t *testing.T, open Factory) {
 		{"RateHitsConcurrent", testRateHitsConcurrent},
 		{"Passkeys", testPasskeys},
 		{"Ceremonies", testCeremonies},
+		{"StaffAccounts", testStaffAccounts},
+		{"StaffAccountTokens", testStaffAccountTokens},
+		{"SignInFailures", testSignInFailures},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
