@@ -57,14 +57,20 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 	return card, tap, err
 }
 
-// pollLocked reads the cards answering REQA until one is new: a card that
-// was halted and never left may answer again (it lost power for a moment,
-// the field was reset after a card error, or it ignores HLTA); it is halted
-// again and the poll goes on, so a new card lying with it is read at once.
+// pollLocked reads the cards answering REQA until one is new. A card that
+// was halted and never left may answer again (the field was reset after a
+// card error, or it ignores HLTA); it is halted again and the poll goes on,
+// so a new card lying with it is read at once. A known card that was seen
+// asleep (see presence) and answers REQA again has left the field and come
+// back: it is new, even when no poll saw the field without it.
 func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 	for range maxPresent + 1 {
 		atqa, err := d.request(ctx, false)
 		if errors.Is(err, ErrNoCard) {
+			// No card answers REQA: every card in the field is halted.
+			for i := range d.present {
+				d.present[i].asleep = true
+			}
 			return reader.Card{}, false, d.checkPresent(ctx)
 		}
 		if err != nil {
@@ -77,8 +83,12 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 		if err := d.halt(); err != nil {
 			return reader.Card{}, false, err
 		}
-		if !d.isPresent(card.UID) {
+		switch p := d.known(card.UID); {
+		case p == nil:
 			d.remember(card.UID)
+			return card, true, nil
+		case p.asleep:
+			p.asleep = false // halted again, not yet seen asleep
 			return card, true, nil
 		}
 	}
@@ -130,7 +140,7 @@ func isCardError(err error) bool {
 // field. So a garbled answer keeps the card, and only silence drops it.
 func (d *Dev) checkPresent(ctx context.Context) error {
 	for i := 0; i < len(d.present); {
-		there, anyLeft, err := d.stillThere(ctx, d.present[i])
+		there, anyLeft, err := d.stillThere(ctx, d.present[i].uid)
 		if err != nil {
 			return err
 		}
@@ -220,7 +230,7 @@ func (d *Dev) readCard(ctx context.Context) (reader.Card, error) {
 	if err := d.halt(); err != nil {
 		return reader.Card{}, err
 	}
-	if !d.isPresent(card.UID) {
+	if d.known(card.UID) == nil {
 		d.remember(card.UID)
 	}
 	return card, nil
@@ -235,5 +245,5 @@ func (d *Dev) remember(uid []byte) {
 	if len(d.present) == maxPresent {
 		d.present = append(d.present[:0], d.present[1:]...)
 	}
-	d.present = append(d.present, append([]byte(nil), uid...))
+	d.present = append(d.present, presence{uid: append([]byte(nil), uid...)})
 }
