@@ -30,8 +30,13 @@
 // frame carrying the whole last level, which only that card answers), so that
 // a card taken away and presented again is a new tap even while another card
 // sharing its first cascade level stays, and one presentation gives exactly
-// one. ReadCard reads whatever card is in the field now (WUPA, so halted cards
-// too), for a technician's test.
+// one. A remembered card that answers REQA again after a REQA went
+// unanswered (so it was asleep in HALT) has lost power since: it was taken
+// away and presented again, if need be between two polls (the driver's
+// goroutine held up on a loaded host), and that is a new tap too; a card
+// woken by the driver's own field reset, or one that ignores HLTA (never
+// asleep), is not. ReadCard reads whatever card is in the field now (WUPA, so
+// halted cards too), for a technician's test.
 //
 // A card error (a card taken away in the middle of its read, a garbled,
 // colliding or CRC-failed answer) matches reader.ErrCard; chip failures do
@@ -41,7 +46,9 @@
 // driver resets the field (5.1 ms off, then the 5 ms guard time): every card
 // powers up in IDLE and the next poll reads it. Halted cards resting on the
 // reader wake too; a poll reads them again as the same presentations and
-// goes on, in the same poll, to the card that is new.
+// goes on, in the same poll, to the card that is new. Before the reset the
+// remembered cards are looked for among the halted ones, so that a badge that
+// came back between two polls and failed its first read is not among them.
 //
 // # Bus traffic
 //

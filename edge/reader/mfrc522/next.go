@@ -52,7 +52,7 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 	}
 	defer d.mu.Unlock()
 	card, tap, err := d.pollLocked(ctx)
-	err = d.afterCardError(err)
+	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)
 	return card, tap, err
 }
@@ -96,7 +96,7 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 }
 
 // afterCardError resets the card state after a card error and returns err,
-// or the chip's error if the reset fails. A read cut short leaves the card
+// or the chip's error if the check or the reset fails. A read cut short leaves the card
 // in READY or ACTIVE (after a SELECT whose SAK was lost), where it takes the
 // next REQA or WUPA as "any other command" and falls silently back to IDLE,
 // or, from ACTIVE after HLTA, sleeps in HALT where REQA never reaches it: so
@@ -105,10 +105,20 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 // one that failed), so it resets the field: every card in it powers up in
 // IDLE, and the next REQA finds it. Halted cards resting on the reader wake
 // too; the poll reads them again as the same presentations (no tap) and
-// halts them.
-func (d *Dev) afterCardError(err error) error {
+// halts them. So first the remembered cards are looked for among the halted
+// ones (checkPresent): the card whose read failed is not halted, and if it
+// is a remembered badge that was taken away and came back between two
+// polls, it is forgotten here, and read after the reset as the new
+// presentation it is.
+func (d *Dev) afterCardError(ctx context.Context, err error) error {
 	if !isCardError(err) {
 		return err
+	}
+	// The caller's context ending cuts the check short: the cards not
+	// checked are kept (a resting card forgotten would be read again after
+	// the reset as a new tap), and the field is reset all the same.
+	if cerr := d.checkPresent(ctx); errors.Is(cerr, ErrChipNotResponding) {
+		return cerr
 	}
 	if rerr := d.resetField(); rerr != nil {
 		return rerr
@@ -135,9 +145,11 @@ func isCardError(err error) bool {
 // puts every woken card back to sleep (from READY* any frame but SELECT
 // returns to HALT). A WUPA without answer means no halted card is left.
 //
-// A card wrongly kept would miss its next tap; one wrongly dropped costs
-// nothing, since a halted card does not answer REQA until it has left the
-// field. So a garbled answer keeps the card, and only silence drops it.
+// A card wrongly kept would miss its next tap if it came back after a card
+// error; one wrongly dropped costs nothing while it sleeps, since a halted
+// card does not answer REQA until it has left the field (but a field reset
+// after a card error would wake it and read it as a new tap). So a garbled
+// answer keeps the card, and only silence drops it.
 func (d *Dev) checkPresent(ctx context.Context) error {
 	for i := 0; i < len(d.present); {
 		there, anyLeft, err := d.stillThere(ctx, d.present[i].uid)
@@ -213,7 +225,7 @@ func (d *Dev) ReadCard(ctx context.Context) (reader.Card, error) {
 	}
 	defer d.mu.Unlock()
 	card, err := d.readCard(ctx)
-	err = d.afterCardError(err)
+	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)
 	return card, err
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522"
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522/mfrc522sim"
 )
@@ -145,4 +146,59 @@ func (c *deafToHLTA) Respond(f []byte, bits int) ([]byte, int, bool) {
 		return crcAppend([]byte{0x08}), 24, true
 	}
 	return nil, 0, false // HLTA and anything else: silence
+}
+
+// TestCardErrorOnReturn: a badge resting on the reader (seen asleep) is
+// taken away and presented again between two polls, and its first read
+// fails (the driver then resets the field, which wakes every card). The
+// retry reads it as the new presentation it is. A card error of another
+// badge presented beside a resting one does not make a second tap of the
+// resting one.
+func TestCardErrorOnReturn(t *testing.T) {
+	fault := mfrc522sim.Fault{Kind: mfrc522sim.NoAnswer, On: mfrc522sim.Select}
+	for _, tt := range []struct {
+		name string
+		uid  []byte
+	}{
+		{"4-byte", uid4()},
+		{"7-byte", uid7()},
+	} {
+		t.Run(tt.name+"/the same badge back", func(t *testing.T) {
+			r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
+			card := r.present(t, tt.uid, mfrc522sim.MifareClassic1K)
+			_, err := r.dev.Next(ctx(t, time.Second))
+			require.NoError(t, err)
+			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			require.ErrorIs(t, err, mfrc522.ErrTimeout, "resting")
+
+			r.sim.Remove(card)
+			card = r.present(t, tt.uid, mfrc522sim.MifareClassic1K)
+			card.Inject(fault)
+			_, err = r.dev.Next(ctx(t, time.Second))
+			require.ErrorIs(t, err, reader.ErrCard)
+			got, err := r.dev.Next(ctx(t, time.Second))
+			require.NoError(t, err, "the retry after the card error reads the returned badge")
+			assert.Equal(t, tt.uid, got.UID)
+			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			require.ErrorIs(t, err, mfrc522.ErrTimeout, "and once only")
+		})
+		t.Run(tt.name+"/another badge beside it", func(t *testing.T) {
+			r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
+			r.present(t, tt.uid, mfrc522sim.MifareClassic1K)
+			_, err := r.dev.Next(ctx(t, time.Second))
+			require.NoError(t, err)
+			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			require.ErrorIs(t, err, mfrc522.ErrTimeout, "resting")
+
+			other := []byte{0x11, 0x22, 0x33, 0x44}
+			r.present(t, other, mfrc522sim.MifareClassic1K).Inject(fault)
+			_, err = r.dev.Next(ctx(t, time.Second))
+			require.ErrorIs(t, err, reader.ErrCard)
+			got, err := r.dev.Next(ctx(t, time.Second))
+			require.NoError(t, err)
+			assert.Equal(t, other, got.UID, "the other badge, read after its card error")
+			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			require.ErrorIs(t, err, mfrc522.ErrTimeout, "no second tap of the resting badge")
+		})
+	}
 }
