@@ -318,9 +318,11 @@ type simControls struct {
 // tap however long the card stays.
 const simTap = 6 * time.Second
 
-// simAway is how long a card is taken away before it is presented again:
-// long enough for the driver's polls to see it gone (a person pulling a
-// badge back and tapping again takes longer still).
+// simAway is how long a card is taken away before it is presented again, as
+// a person pulling a badge back and tapping again. The driver need not poll
+// meanwhile: a badge that was asleep on the reader and answers REQA again
+// came back, and is a new tap (on a loaded host the driver's goroutine may
+// well sleep through these 200 ms).
 const simAway = 200 * time.Millisecond
 
 func (s *simControls) Present(uid []byte) error {

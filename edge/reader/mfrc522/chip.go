@@ -76,6 +76,7 @@ func (d *Dev) resetField() error {
 		return &Error{Op: op, Kind: ErrChipNotResponding, Err: err}
 	}
 	d.live, d.dirty = false, false
+	d.fieldWasOff()
 	d.clock.Sleep(fieldOff)
 	if err := d.writeReg(regTxControl, txControlAntennaOn); err != nil {
 		return &Error{Op: op, Kind: ErrChipNotResponding, Err: err}
@@ -89,6 +90,7 @@ func (d *Dev) resetField() error {
 // oscillator and checks its version; d.mu is held.
 func (d *Dev) resetChip(ctx context.Context, op string) error {
 	d.noPackets, d.busChecked = false, false
+	d.fieldWasOff() // a reset chip has its antenna off
 	if d.reset != nil {
 		if err := d.reset.Out(gpio.Low); err != nil {
 			return &Error{Op: op, Kind: ErrChipNotResponding, Detail: "driving NRSTPD low", Err: err}

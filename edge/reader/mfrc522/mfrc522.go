@@ -30,8 +30,13 @@
 // frame carrying the whole last level, which only that card answers), so that
 // a card taken away and presented again is a new tap even while another card
 // sharing its first cascade level stays, and one presentation gives exactly
-// one. ReadCard reads whatever card is in the field now (WUPA, so halted cards
-// too), for a technician's test.
+// one. A remembered card that answers REQA again after a REQA went
+// unanswered (so it was asleep in HALT) has lost power since: it was taken
+// away and presented again, if need be between two polls (the driver's
+// goroutine held up on a loaded host), and that is a new tap too; a card
+// woken by the driver's own field reset, or one that ignores HLTA (never
+// asleep), is not. ReadCard reads whatever card is in the field now (WUPA, so
+// halted cards too), for a technician's test.
 //
 // A card error (a card taken away in the middle of its read, a garbled,
 // colliding or CRC-failed answer) matches reader.ErrCard; chip failures do
@@ -41,7 +46,9 @@
 // driver resets the field (5.1 ms off, then the 5 ms guard time): every card
 // powers up in IDLE and the next poll reads it. Halted cards resting on the
 // reader wake too; a poll reads them again as the same presentations and
-// goes on, in the same poll, to the card that is new.
+// goes on, in the same poll, to the card that is new. Before the reset the
+// remembered cards are looked for among the halted ones, so that a badge that
+// came back between two polls and failed its first read is not among them.
 //
 // # Bus traffic
 //
@@ -145,10 +152,10 @@ type Dev struct {
 	ready   bool // initialised
 	version Version
 	gain    Gain
-	live    bool      // the chip is in Transceive with its receiver done: waiting for StartSend
-	dirty   bool      // the FIFO may hold bytes
-	quiet   time.Time // a frame without answer is on the air (or its timer runs) until then
-	present [][]byte  // UIDs of the halted cards known to be in the field
+	live    bool       // the chip is in Transceive with its receiver done: waiting for StartSend
+	dirty   bool       // the FIFO may hold bytes
+	quiet   time.Time  // a frame without answer is on the air (or its timer runs) until then
+	present []presence // the halted cards known to be in the field
 
 	// The bus path, detected after each chip reset by the first batch of
 	// writes (see batch.send): packets, or one Tx per register access.
@@ -332,12 +339,37 @@ func ctxErr(ctx context.Context, op string) error {
 	return fmt.Errorf("mfrc522: %s: %w", op, err)
 }
 
-// isPresent reports whether uid is one of the halted cards known present.
-func (d *Dev) isPresent(uid []byte) bool {
-	for _, u := range d.present {
-		if bytes.Equal(u, uid) {
-			return true
+// presence is a halted card known to be in the field.
+//
+// asleep says that a REQA went unanswered since the card was halted (and the
+// field was not switched off since): the card was then in HALT, where REQA
+// never reaches it, and it stays there while it keeps its power. If it
+// answers REQA again, it has lost power since: it left the field and came
+// back, however briefly, even between two polls (a goroutine held up on a
+// loaded host, a badge taken away and tapped again quickly). That is a new
+// presentation. A card that answers REQA without having been asleep is the
+// same presentation: it was woken by the driver's own field reset (after a
+// card error, or a chip reset), or it ignores HLTA and answers every REQA
+// (it is then never asleep, so it still counts once).
+type presence struct {
+	uid    []byte
+	asleep bool
+}
+
+// known returns the halted card with this UID known present, or nil.
+func (d *Dev) known(uid []byte) *presence {
+	for i := range d.present {
+		if bytes.Equal(d.present[i].uid, uid) {
+			return &d.present[i]
 		}
 	}
-	return false
+	return nil
+}
+
+// fieldWasOff records that the field was switched off: every card in it
+// powers up in IDLE and answers the next REQA, as the same presentation.
+func (d *Dev) fieldWasOff() {
+	for i := range d.present {
+		d.present[i].asleep = false
+	}
 }

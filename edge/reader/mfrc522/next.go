@@ -52,19 +52,25 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 	}
 	defer d.mu.Unlock()
 	card, tap, err := d.pollLocked(ctx)
-	err = d.afterCardError(err)
+	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)
 	return card, tap, err
 }
 
-// pollLocked reads the cards answering REQA until one is new: a card that
-// was halted and never left may answer again (it lost power for a moment,
-// the field was reset after a card error, or it ignores HLTA); it is halted
-// again and the poll goes on, so a new card lying with it is read at once.
+// pollLocked reads the cards answering REQA until one is new. A card that
+// was halted and never left may answer again (the field was reset after a
+// card error, or it ignores HLTA); it is halted again and the poll goes on,
+// so a new card lying with it is read at once. A known card that was seen
+// asleep (see presence) and answers REQA again has left the field and come
+// back: it is new, even when no poll saw the field without it.
 func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 	for range maxPresent + 1 {
 		atqa, err := d.request(ctx, false)
 		if errors.Is(err, ErrNoCard) {
+			// No card answers REQA: every card in the field is halted.
+			for i := range d.present {
+				d.present[i].asleep = true
+			}
 			return reader.Card{}, false, d.checkPresent(ctx)
 		}
 		if err != nil {
@@ -77,8 +83,12 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 		if err := d.halt(); err != nil {
 			return reader.Card{}, false, err
 		}
-		if !d.isPresent(card.UID) {
+		switch p := d.known(card.UID); {
+		case p == nil:
 			d.remember(card.UID)
+			return card, true, nil
+		case p.asleep:
+			p.asleep = false // halted again, not yet seen asleep
 			return card, true, nil
 		}
 	}
@@ -86,7 +96,7 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 }
 
 // afterCardError resets the card state after a card error and returns err,
-// or the chip's error if the reset fails. A read cut short leaves the card
+// or the chip's error if the check or the reset fails. A read cut short leaves the card
 // in READY or ACTIVE (after a SELECT whose SAK was lost), where it takes the
 // next REQA or WUPA as "any other command" and falls silently back to IDLE,
 // or, from ACTIVE after HLTA, sleeps in HALT where REQA never reaches it: so
@@ -95,10 +105,20 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 // one that failed), so it resets the field: every card in it powers up in
 // IDLE, and the next REQA finds it. Halted cards resting on the reader wake
 // too; the poll reads them again as the same presentations (no tap) and
-// halts them.
-func (d *Dev) afterCardError(err error) error {
+// halts them. So first the remembered cards are looked for among the halted
+// ones (checkPresent): the card whose read failed is not halted, and if it
+// is a remembered badge that was taken away and came back between two
+// polls, it is forgotten here, and read after the reset as the new
+// presentation it is.
+func (d *Dev) afterCardError(ctx context.Context, err error) error {
 	if !isCardError(err) {
 		return err
+	}
+	// The caller's context ending cuts the check short: the cards not
+	// checked are kept (a resting card forgotten would be read again after
+	// the reset as a new tap), and the field is reset all the same.
+	if cerr := d.checkPresent(ctx); errors.Is(cerr, ErrChipNotResponding) {
+		return cerr
 	}
 	if rerr := d.resetField(); rerr != nil {
 		return rerr
@@ -125,12 +145,14 @@ func isCardError(err error) bool {
 // puts every woken card back to sleep (from READY* any frame but SELECT
 // returns to HALT). A WUPA without answer means no halted card is left.
 //
-// A card wrongly kept would miss its next tap; one wrongly dropped costs
-// nothing, since a halted card does not answer REQA until it has left the
-// field. So a garbled answer keeps the card, and only silence drops it.
+// A card wrongly kept would miss its next tap if it came back after a card
+// error; one wrongly dropped costs nothing while it sleeps, since a halted
+// card does not answer REQA until it has left the field (but a field reset
+// after a card error would wake it and read it as a new tap). So a garbled
+// answer keeps the card, and only silence drops it.
 func (d *Dev) checkPresent(ctx context.Context) error {
 	for i := 0; i < len(d.present); {
-		there, anyLeft, err := d.stillThere(ctx, d.present[i])
+		there, anyLeft, err := d.stillThere(ctx, d.present[i].uid)
 		if err != nil {
 			return err
 		}
@@ -203,7 +225,7 @@ func (d *Dev) ReadCard(ctx context.Context) (reader.Card, error) {
 	}
 	defer d.mu.Unlock()
 	card, err := d.readCard(ctx)
-	err = d.afterCardError(err)
+	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)
 	return card, err
 }
@@ -220,7 +242,7 @@ func (d *Dev) readCard(ctx context.Context) (reader.Card, error) {
 	if err := d.halt(); err != nil {
 		return reader.Card{}, err
 	}
-	if !d.isPresent(card.UID) {
+	if d.known(card.UID) == nil {
 		d.remember(card.UID)
 	}
 	return card, nil
@@ -235,5 +257,5 @@ func (d *Dev) remember(uid []byte) {
 	if len(d.present) == maxPresent {
 		d.present = append(d.present[:0], d.present[1:]...)
 	}
-	d.present = append(d.present, append([]byte(nil), uid...))
+	d.present = append(d.present, presence{uid: append([]byte(nil), uid...)})
 }
