@@ -129,7 +129,11 @@ func TestDemo(t *testing.T) {
 	}()
 
 	base := con.await(`^Dashboard:\s+(http://\S+)/$`)[1]
-	token := con.await(`log in with the admin token: (\S+)$`)[1]
+	staff := con.await(`staff sign-in: (\S+), password (\S+),$`)
+	staffEmail, staffPassword := staff[1], staff[2]
+	codeCommand := con.await(`then the code of TOTP secret \S+ \(any authenticator app, or: (.+)\)$`)[1]
+	token := con.await(`log in with the admin token: (\S+)\s`)[1]
+	memberEmail := con.await(`^\s+sign in as (\S+): the code arrives`)[1]
 	granted := con.await(`granted, Nora's desk booking:\s+(.+)$`)[1]
 	unknown := con.await(`an unknown badge, refused:\s+(.+)$`)[1]
 	later := con.await(`Leo's booking starts later:\s+(.+)$`)[1]
@@ -187,17 +191,39 @@ func TestDemo(t *testing.T) {
 
 	// The grant reached the central and shows on the dashboard.
 	eventually(t, "the granted tap stored by the central", func() bool { return stored("bru-front", ev.Seq) })
-	jar, _ := cookiejar.New(nil)
-	web := &http.Client{Jar: jar, Timeout: 30 * time.Second}
-	resp, err := web.Get(base + "/login")
+	// The staff sign-in the demo printed works: e-mail, password, then the
+	// TOTP code its printed command gives.
+	web := signIn(t, base, "/login", url.Values{"email": {staffEmail}, "password": {staffPassword}})
+	code, err := exec.Command(strings.Fields(codeCommand)[0], strings.Fields(codeCommand)[1:]...).Output()
+	require.NoError(t, err, "%s", codeCommand)
+	require.Regexp(t, `^\d{6}\s*$`, string(code))
+	submit(t, web, base, "/login/totp", url.Values{"code": {strings.TrimSpace(string(code))}})
+	resp, err := web.Get(base + "/")
 	require.NoError(t, err)
-	form, _ := io.ReadAll(resp.Body)
+	home, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(form))
-	require.NotNil(t, csrf, "login form:\n%s", form)
-	resp, err = web.PostForm(base+"/login", url.Values{"csrf": {csrf[1]}, "token": {token}})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(home), "Demo admin", "signed in as the demo's admin")
+	// The admin token too, at the break-glass page.
+	tokenWeb := signIn(t, base, "/login/token", url.Values{"token": {token}})
+	resp, err = tokenWeb.Get(base + "/")
 	require.NoError(t, err)
 	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// A member signs in to the booking site with the code the demo's mail
+	// sink prints.
+	member := signIn(t, base, "/my/signin", url.Values{"email": {memberEmail}})
+	con.await(`^\[mail\] to ` + regexp.QuoteMeta(memberEmail) + `: `)
+	memberCode := con.await(`^\[mail\]\s+.*\b(\d{6})\b`)[1]
+	submit(t, member, base, "/my/signin/code", url.Values{"code": {memberCode}})
+	resp, err = member.Get(base + "/my/")
+	require.NoError(t, err)
+	mine, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(mine), "Nora Nomad", "signed in to the booking site")
+
 	resp, err = web.Get(base + "/live")
 	require.NoError(t, err)
 	live, _ := io.ReadAll(resp.Body)
@@ -233,4 +259,34 @@ func TestDemo(t *testing.T) {
 	assert.Empty(t, processesUnder(t, dir), "processes left behind")
 	_, err = os.Stat(dir)
 	assert.True(t, os.IsNotExist(err), "the temporary folder is removed")
+}
+
+// signIn opens a sign-in form at path (for its CSRF token) and submits it
+// with the values; it returns the browser, cookies and all.
+func signIn(t *testing.T, base, path string, values url.Values) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	web := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	submit(t, web, base, path, values)
+	return web
+}
+
+// submit gets the form at path, adds its CSRF token to values and posts
+// them; the answer must be a redirect (the next step).
+func submit(t *testing.T, web *http.Client, base, path string, values url.Values) {
+	t.Helper()
+	resp, err := web.Get(base + path)
+	require.NoError(t, err)
+	form, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(string(form))
+	require.NotNil(t, csrf, "%s form:\n%s", path, form)
+	values.Set("csrf", csrf[1])
+	web.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	defer func() { web.CheckRedirect = nil }()
+	resp, err = web.PostForm(base+path, values)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s: %s", path, body)
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,15 +35,16 @@ func main() {
 }
 
 type options struct {
-	http string // dashboard and API address
-	dir  string // working folder; a new temporary one when empty
-	keep bool   // keep the folder at the end
+	http string    // dashboard and API address
+	dir  string    // working folder; a new temporary one when empty
+	keep bool      // keep the folder at the end
+	out  io.Writer // where the demo's mail sink prints the e-mail it receives
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o options
+	o := options{out: stdout}
 	fs.StringVar(&o.http, "http", "127.0.0.1:8080", "dashboard and API address (another free port is taken when it is busy)")
 	fs.StringVar(&o.dir, "dir", "", "working folder for the data, logs and door configurations (default: a new temporary folder, removed at the end)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the working folder at the end")
@@ -78,6 +80,8 @@ type demo struct {
 	central   *launch.Central
 	doors     []*door
 	edge      string // the swc-edge binary
+	mail      *mailSink
+	staff     staffLogin
 
 	mu sync.Mutex // guards the doors' cut flags
 }
@@ -109,12 +113,20 @@ func start(ctx context.Context, o options) (d *demo, err error) {
 	if !portFree(o.http) {
 		o.http = ""
 	}
-	d.central, err = launch.StartCentral(ctx, launch.CentralOptions{Binary: bins.Central, DataDir: filepath.Join(d.dir, "central"), HTTPAddr: o.http, Log: filepath.Join(d.dir, "swc-central.log")})
+	if d.mail, err = startMailSink(o.out); err != nil {
+		return d, err
+	}
+	d.central, err = launch.StartCentral(ctx, launch.CentralOptions{Binary: bins.Central, DataDir: filepath.Join(d.dir, "central"), HTTPAddr: o.http, Log: filepath.Join(d.dir, "swc-central.log"),
+		Extra: []string{"--smtp-host", "127.0.0.1", "--smtp-port", strconv.Itoa(d.mail.Port()), "--smtp-security", "none",
+			"--mail-from", "Smart Work Centers demo <noreply@demo.example>"}})
 	if err != nil {
 		return d, err
 	}
 	net := network(time.Now().UTC())
 	if err := seed(ctx, d.central, net); err != nil {
+		return d, err
+	}
+	if d.staff, err = addStaff(ctx, bins.Central, d.dir, filepath.Join(d.dir, "central")); err != nil {
 		return d, err
 	}
 	key, err := d.central.PublicKey(ctx)
@@ -176,11 +188,17 @@ func (d *demo) instructions(w io.Writer, took time.Duration) {
 The network is up (%s): 3 centers, %d doors, 20 members, an embedded MQTT broker and SQLite.
 
 Dashboard:  %s/
-  log in with the admin token: %s
+  staff sign-in: %s, password %s,
+    then the code of TOTP secret %s (any authenticator app, or: %s)
+  log in with the admin token: %s  (break-glass, at /login/token)
   (the same token works for the API: curl -H 'Authorization: Bearer %s' %s/api/v1/doors)
 
+Booking site:  %s/my/
+  sign in as %s: the code arrives as an e-mail, printed here as [mail] lines
+
 Doors (each a swc-edge process on simulated hardware; its relay journal is data/sim-gpio.log):
-`, took.Round(100*time.Millisecond), len(d.doors), c.URL(), c.Token, c.Token, c.URL())
+`, took.Round(100*time.Millisecond), len(d.doors), c.URL(), d.staff.email, d.staff.password, d.staff.secret, d.staff.codeCommand,
+		c.Token, c.Token, c.URL(), c.URL(), demoMemberEmail)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	for _, x := range d.doors {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", x.ID, x.Door.Name, x.hint)
@@ -295,6 +313,11 @@ func (d *demo) stop() error {
 		d.central.Stop()
 	}
 	var errs []error
+	if d.mail != nil {
+		if err := d.mail.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("mail sink: %w", err))
+		}
+	}
 	for _, x := range d.doors {
 		state, err := x.relayJournal()
 		if err != nil {

@@ -183,5 +183,11 @@ func seed(ctx context.Context, c *launch.Central, n demoNetwork) error {
 			return fmt.Errorf("seeding the demo network: %w", err)
 		}
 	}
+	// Desks members can book on the booking site.
+	for _, x := range n.centers {
+		if err := c.API(ctx, http.MethodPut, "/centers/"+x.ID+"/desks", map[string]int{"capacity": 20}, nil); err != nil {
+			return fmt.Errorf("seeding the demo network: desks of %s: %w", x.ID, err)
+		}
+	}
 	return nil
 }
