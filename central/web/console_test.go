@@ -410,3 +410,23 @@ func TestConsoleBookingsPresenceStaffPlaces(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, st.Items)
 }
+
+// TestHeaderSaysHowStaffSignedIn: the header's name carries, as its title,
+// how the person signed in: their staff account's e-mail address, or the
+// API token of a break-glass sign-in.
+func TestHeaderSaysHowStaffSignedIn(t *testing.T) {
+	n := startNetwork(t)
+	for _, who := range []string{"admin", "mgr1", "tech1"} {
+		b := n.login(who)
+		want := `title="API token ` + b.id + `"`
+		if id, ok := strings.CutPrefix(b.id, store.StaffPrincipalPrefix); ok {
+			a, err := n.srv.Store.StaffAccounts().Account(context.Background(), id)
+			require.NoError(t, err)
+			want = `title="Staff account ` + a.Email + `"`
+		}
+		_, body := b.get("/")
+		assert.Contains(t, body, `<span id="who" `+want+`>`, who)
+		assert.Contains(t, body, `action="/logout"`, who)
+		assert.NotContains(t, body, `action="/my/signout"`, who)
+	}
+}
