@@ -30,6 +30,19 @@ func TokenActor(r *http.Request, tk store.Token) audit.Actor {
 		Centers: tk.Centers})
 }
 
+// ActorOf is the audit actor kind and id under which principal tk's own
+// changes are logged: a staff account's principal (id
+// store.StaffPrincipalPrefix + the account's id, see
+// central/accounts.Principal) as audit.KindStaffAccount with the account's
+// id, an API token as audit.KindAPIToken with the token's id. The prefix is
+// reserved, so the two never collide.
+func ActorOf(tk store.Token) (audit.ActorKind, string) {
+	if id, ok := strings.CutPrefix(tk.ID, store.StaffPrincipalPrefix); ok {
+		return audit.KindStaffAccount, id
+	}
+	return audit.KindAPIToken, tk.ID
+}
+
 // auditParams are the filters of GET /audit and /audit.csv.
 var auditParams = []string{"center_id", "actor_kind", "actor_id", "object_kind", "object_id", "action", "from", "to", "format"}
 
@@ -49,10 +62,11 @@ func (s *Server) auditFilter(r *http.Request, p *principal) (store.AuditFilter, 
 	q.oneOf("format", "json", "csv")
 	if p.Role == store.RoleTechnician {
 		// Their own actions only (see above).
-		if (f.ActorKind != "" && f.ActorKind != audit.KindAPIToken) || (f.ActorID != "" && f.ActorID != p.ID) {
+		kind, id := ActorOf(p.Token)
+		if (f.ActorKind != "" && f.ActorKind != kind) || (f.ActorID != "" && f.ActorID != id) {
 			f.CenterIDs = []string{} // another's actions: nothing, as for another center
 		}
-		f.ActorKind, f.ActorID = audit.KindAPIToken, p.ID
+		f.ActorKind, f.ActorID = kind, id
 	}
 	return f, q
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/enroll"
+	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -214,4 +215,23 @@ func TestAuditEnrollment(t *testing.T) {
 	all := f.do("admin", "GET", "/audit.csv", nil)
 	require.NotContains(t, string(all.Body), tok.Secret)
 	require.Empty(t, f.audit("mgr1", "?center_id=c2&object_kind=enrollment_token").Items)
+}
+
+// TestActorOf: a staff account's principal is logged as the staff account
+// (its id without the prefix), an API token as the token, so a
+// technician's "own actions" filter finds what either did.
+func TestActorOf(t *testing.T) {
+	for _, c := range []struct {
+		id   string
+		kind audit.ActorKind
+		want string
+	}{
+		{"tech1", audit.KindAPIToken, "tech1"},
+		{store.StaffPrincipalPrefix + "sa-0123", audit.KindStaffAccount, "sa-0123"},
+		{"staffer", audit.KindAPIToken, "staffer"},
+	} {
+		kind, id := api.ActorOf(store.Token{ID: c.id, Role: store.RoleTechnician})
+		require.Equal(t, c.kind, kind, c.id)
+		require.Equal(t, c.want, id, c.id)
+	}
 }

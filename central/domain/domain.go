@@ -199,8 +199,10 @@ type Badge struct {
 	UID      protocol.UID `json:"uid"`
 	MemberID string       `json:"member_id"`
 	Revoked  bool         `json:"revoked,omitempty"`
-	// AddedBy is the id of the API token that added the badge. The API
-	// sets it (a body's value is ignored); it lets a technician see and
+	// AddedBy is the principal that added the badge: an API token's id,
+	// or "staff." and the staff account's id (store.StaffPrincipalPrefix)
+	// when added in the staff console. The API and the console set it (a
+	// body's value is ignored); it lets a technician see and
 	// revoke the badges they enrolled, and the center's manager see who
 	// enrolled them. "" for badges added before it was recorded.
 	AddedBy string `json:"added_by,omitempty"`
@@ -259,7 +261,9 @@ const (
 )
 
 // BookingCreator is who created a booking: the role of the caller and, for
-// a center's staff, which center; TokenID is the API token used, for audit.
+// a center's staff, which center; TokenID is the principal used, for audit:
+// an API token's id, or "staff." and the staff account's id for a booking
+// made in the staff console.
 //
 // Design: a booking made by the host center's own staff credits hours to
 // that same center, so the settlement shows those hours apart

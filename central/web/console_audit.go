@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/store"
 )
@@ -45,10 +46,13 @@ func (w *Web) auditFilter(r *http.Request, v *viewer) (store.AuditFilter, auditQ
 	}
 	af.CenterIDs = centers
 	if v.Role == store.RoleTechnician {
-		if af.ActorID != "" && af.ActorID != v.ID {
+		// Their own actions only, as in the API: those of their staff
+		// account, or of their token for a break-glass session.
+		kind, id := api.ActorOf(v.Token)
+		if af.ActorID != "" && af.ActorID != id {
 			af.CenterIDs = []string{} // another's actions: nothing, as for another center
 		}
-		af.ActorKind, af.ActorID = audit.KindAPIToken, v.ID
+		af.ActorKind, af.ActorID = kind, id
 	}
 	return af, q, nil
 }

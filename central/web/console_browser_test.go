@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/accounts"
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/web/webtest"
@@ -79,8 +81,15 @@ func TestConsoleBrowser(t *testing.T) {
 		assert.LessOrEqual(t, w, width, "%s scrolls sideways at %d px", page, width)
 	}
 
-	do("log in", chromedp.Navigate(n.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#token")),
-		chromedp.SendKeys(chromedp.CSS("#token"), n.tokens["mgr1"]), chromedp.Click(chromedp.CSS("#login")),
+	// The manager signs in with their staff account: e-mail, password,
+	// then the code of their authenticator app.
+	mgr := n.staffAccount("mgr1")
+	do("log in", chromedp.Navigate(n.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), mgr.email), chromedp.SendKeys(chromedp.CSS("#password"), staffPassword),
+		chromedp.Click(chromedp.CSS("#login")), chromedp.WaitVisible(chromedp.CSS("#code")))
+	totp, err := accounts.TOTPCode(mgr.secret, time.Now())
+	require.NoError(t, err)
+	do("second factor", chromedp.SendKeys(chromedp.CSS("#code"), totp), chromedp.Click(chromedp.CSS("#verify")),
 		chromedp.WaitVisible(chromedp.CSS("#summary")))
 
 	seq := uint64(0)
@@ -143,7 +152,7 @@ func TestConsoleBrowser(t *testing.T) {
 		assert.Contains(t, text("#flash"), fmt.Sprintf("Badge %s assigned to %s.", run.uid, run.member))
 		b, err := n.srv.Store.Badge(context.Background(), run.uid)
 		require.NoError(t, err)
-		assert.Equal(t, domain.Badge{UID: run.uid, MemberID: run.member, AddedBy: "mgr1"}, b)
+		assert.Equal(t, domain.Badge{UID: run.uid, MemberID: run.member, AddedBy: store.StaffPrincipalPrefix + mgr.id}, b)
 		require.Eventually(t, func() bool { return opens(n, "d1", run.uid) }, 5*time.Second, 10*time.Millisecond,
 			"Gent's door lets the new badge in")
 
@@ -203,7 +212,7 @@ func TestConsoleBrowser(t *testing.T) {
 	shoot("console-09-bookings-week-desktop.png")
 	a11y("bookings-desktop")
 
-	pg, err := n.srv.Store.ListAudit(context.Background(), store.AuditFilter{ActorID: "mgr1", ObjectKind: "member"})
+	pg, err := n.srv.Store.ListAudit(context.Background(), store.AuditFilter{ActorKind: audit.KindStaffAccount, ActorID: mgr.id, ObjectKind: "member"})
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, len(pg.Items), 4, "two creations and two suspensions by the manager are in the audit log")
 	for _, f := range written {

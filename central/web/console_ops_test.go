@@ -388,9 +388,11 @@ func TestOpsDoorHealth(t *testing.T) {
 	_, body = n.login("mgr2").get("/alerts")
 	assert.Contains(t, body, `id="no-alerts"`, "another center's alert is not shown")
 
-	// The technician's own command is in their audit rows, the admin's
-	// changes are not.
+	// The technician's own command is in their audit rows (made as their
+	// staff account), the admin's changes are not.
 	_, body = tech.get("/audit")
+	assert.Contains(t, body, `id="audit-log"`)
+	assert.Contains(t, body, "staff_account · technician")
 	assert.Contains(t, body, "tech1")
 	assert.NotContains(t, body, "member n1")
 }

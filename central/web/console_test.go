@@ -223,7 +223,7 @@ func TestConsoleMemberLifecycle(t *testing.T) {
 	assert.Equal(t, "/members/m7", location(hdr))
 	badge, err := n.srv.Store.Badge(ctx, "04C0FFEE")
 	require.NoError(t, err)
-	assert.Equal(t, domain.Badge{UID: "04C0FFEE", MemberID: "m7", AddedBy: "mgr1"}, badge)
+	assert.Equal(t, domain.Badge{UID: "04C0FFEE", MemberID: "m7", AddedBy: b.id}, badge)
 	require.Eventually(t, func() bool { return opens(n, "d1", "04C0FFEE") }, 5*time.Second, 10*time.Millisecond,
 		"the door's whitelist lets the new badge in")
 	// Assigning a badge to Leuven's member is answered as a missing member.
@@ -261,14 +261,16 @@ func TestConsoleMemberLifecycle(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, code)
 	badge, err = n.srv.Store.Badge(ctx, "04C0FFEE")
 	require.NoError(t, err)
-	assert.Equal(t, domain.Badge{UID: "04C0FFEE", MemberID: "m1", AddedBy: "mgr1"}, badge)
+	assert.Equal(t, domain.Badge{UID: "04C0FFEE", MemberID: "m1", AddedBy: b.id}, badge)
 
-	// The audit log names the manager for every change.
-	pg, err := n.srv.Store.ListAudit(ctx, store.AuditFilter{ActorID: "mgr1"})
+	// The audit log names the manager's staff account for every change.
+	account := strings.TrimPrefix(b.id, store.StaffPrincipalPrefix)
+	require.NotEqual(t, b.id, account, "the manager is signed in with a staff account")
+	pg, err := n.srv.Store.ListAudit(ctx, store.AuditFilter{ActorID: account})
 	require.NoError(t, err)
 	var seen []string
 	for _, e := range pg.Items {
-		assert.Equal(t, audit.KindAPIToken, e.Actor.Kind)
+		assert.Equal(t, audit.KindStaffAccount, e.Actor.Kind)
 		seen = append(seen, string(e.Action)+" "+e.ObjectKind+" "+e.ObjectID)
 	}
 	assert.Subset(t, seen, []string{"create member m7", "update member m7", "create badge 04C0FFEE", "update badge 04C0FFEE"})
@@ -367,7 +369,7 @@ func TestConsoleBookingsPresenceStaffPlaces(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, bs.Items, 1)
 	bk := bs.Items[0]
-	assert.Equal(t, domain.BookingCreator{Role: domain.CreatorCenterStaff, CenterID: "c1", TokenID: "mgr1"}, bk.CreatedBy)
+	assert.Equal(t, domain.BookingCreator{Role: domain.CreatorCenterStaff, CenterID: "c1", TokenID: b.id}, bk.CreatedBy)
 	assert.Contains(t, body, `data-booking="`+bk.ID+`"`)
 	// The rules apply: 30 minutes is under the center's minimum.
 	assert.Contains(t, post("/bookings", url.Values{"center": {"c1"}, "member": {"m1"}, "day": {day}, "from": {"13:00"}, "to": {"13:30"}}), "Not done: This booking is shorter than the center allows.")
@@ -407,4 +409,24 @@ func TestConsoleBookingsPresenceStaffPlaces(t *testing.T) {
 	st, err = n.srv.Store.ListStaff(ctx, store.StaffFilter{MemberID: "m1"})
 	require.NoError(t, err)
 	assert.Empty(t, st.Items)
+}
+
+// TestHeaderSaysHowStaffSignedIn: the header's name carries, as its title,
+// how the person signed in: their staff account's e-mail address, or the
+// API token of a break-glass sign-in.
+func TestHeaderSaysHowStaffSignedIn(t *testing.T) {
+	n := startNetwork(t)
+	for _, who := range []string{"admin", "mgr1", "tech1"} {
+		b := n.login(who)
+		want := `title="API token ` + b.id + `"`
+		if id, ok := strings.CutPrefix(b.id, store.StaffPrincipalPrefix); ok {
+			a, err := n.srv.Store.StaffAccounts().Account(context.Background(), id)
+			require.NoError(t, err)
+			want = `title="Staff account ` + a.Email + `"`
+		}
+		_, body := b.get("/")
+		assert.Contains(t, body, `<span id="who" `+want+`>`, who)
+		assert.Contains(t, body, `action="/logout"`, who)
+		assert.NotContains(t, body, `action="/my/signout"`, who)
+	}
 }

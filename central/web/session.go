@@ -128,8 +128,9 @@ func (w *Web) takeFlash(r *http.Request, v *viewer) string {
 	return msg
 }
 
-// viewer is the logged-in person as the pages see them: their API token
-// (role and centers) and their session's CSRF token.
+// viewer is the logged-in person as the pages see them: their principal
+// (role and centers: an API token, or a staff account's principal) and
+// their session's CSRF token.
 type viewer struct {
 	store.Token
 	// Member is the signed-in member on the booking site (a session of
@@ -140,7 +141,8 @@ type viewer struct {
 	// Account is the signed-in staff account (a session of kind
 	// store.SubjectStaff); Token is then its principal
 	// (accounts.Principal: the account's role and centers, id
-	// "staff:ID"). nil for API-token and member sessions.
+	// "staff.ID", store.StaffPrincipalPrefix). nil for API-token and
+	// member sessions.
 	Account   *store.StaffAccount
 	CSRF      string
 	Lang      string // the language stored in the session ("" = none chosen)
@@ -356,7 +358,7 @@ func (w *Web) login(rw http.ResponseWriter, r *http.Request) {
 
 func (w *Web) logout(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	w.EndSession(rw, r)
-	w.log.InfoContext(r.Context(), "web: logout", "token", v.ID)
+	w.log.InfoContext(r.Context(), "web: logout", "principal", v.ID)
 	http.Redirect(rw, r, "/login", http.StatusSeeOther)
 	return nil
 }

@@ -60,6 +60,8 @@ func TestMemberAndStaffSessionsKeepToTheirSide(t *testing.T) {
 	code, body, _ := get(member, web.SitePrefix)
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, "Nora Nomad")
+	require.Contains(t, body, `action="/my/signout"`, "a member signs out of the booking site")
+	require.NotContains(t, body, `action="/logout"`)
 	for _, p := range []string{"/", "/members", "/doors/d1", "/hours"} {
 		code, _, loc := get(member, p)
 		require.Equal(t, http.StatusSeeOther, code, "%s: a member's session opens no staff page", p)
@@ -70,8 +72,10 @@ func TestMemberAndStaffSessionsKeepToTheirSide(t *testing.T) {
 	code, _, loc := get(staff, web.SitePrefix)
 	require.Equal(t, http.StatusSeeOther, code)
 	require.True(t, strings.HasPrefix(loc, web.SiteSignIn+"?next="), loc)
-	code, _, _ = get(staff, "/")
+	code, body, _ = get(staff, "/")
 	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, `action="/logout"`, "staff log out of the console")
+	require.NotContains(t, body, `action="/my/signout"`)
 
 	require.NoError(t, st.DeleteMember(ctx, "n1"))
 	code, _, loc = get(member, web.SitePrefix)

@@ -8,9 +8,12 @@
 //
 // Sessions live in the store (store.SessionStore): they survive restarts,
 // are shared by replicas, end when idle or at their absolute expiry, carry a
-// CSRF token and the chosen language, and name their subject (an API token
-// today; staff accounts and members later). A login form exchanges an API
-// token for a session; every form carries the session's CSRF token; a
+// CSRF token and the chosen language, and name their subject (a staff
+// account, an admin's API token for the break-glass sign-in, or a member
+// of the booking site). Staff sign in with e-mail, password and TOTP code
+// (/login), an admin also with an API token (/login/token), members with
+// an e-mail code or a passkey (/my/signin); every form carries the
+// session's CSRF token; a
 // manager sees only their center on every page and in every live event.
 //
 // Adding a page: a template templates/NAME.html defining "content" (added
@@ -96,7 +99,8 @@ type Config struct {
 	Location *time.Location // time zone of the pages and periods; default the network's
 	// SessionIdle and SessionMax bound a session: it ends after SessionIdle
 	// without a request (default 30 min) and SessionMax after login
-	// (default 12 h), and at once when its API token is deleted.
+	// (default 12 h), and at once when its API token is deleted or its
+	// staff account disabled.
 	SessionIdle, SessionMax time.Duration
 	// Lang is the language of a browser that names none of ours (default
 	// English: neutral between Belgium's communities).
