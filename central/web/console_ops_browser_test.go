@@ -231,6 +231,10 @@ func TestConsoleOpsBrowser(t *testing.T) {
 		assert.Contains(t, log, want)
 	}
 	assert.Equal(t, 1, count(t, ctx, `#audit-log tr[data-action="create"][data-object="webhook/`+hookID+`"]`), "the webhook's creation")
+	auditHTML, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#audit-log").innerHTML`))
+	require.NoError(t, err)
+	assert.NotContains(t, auditHTML, secret, "the audit log never shows the webhook's secret")
+	assert.Contains(t, auditHTML, "[redacted]")
 	check("12-audit")
 
 	// At 390 px: nothing wider than the screen.
