@@ -155,6 +155,7 @@ func TestSiteBookingReachesDoor(t *testing.T) {
 	v = d.whitelistVersion()
 	do("cancel", chromedp.Click(chromedp.CSS(`#cancel-form button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS("#flash")))
 	shoot("6-cancelled")
+	require.Contains(t, text("#flash"), "Cancelled: Center One")
 	require.True(t, exists(ctx, t, "#no-bookings"), "the cancelled booking is no longer upcoming")
 	eventually(t, func() bool { return d.whitelistVersion() > v }, "the cancellation reached the door")
 	require.Equal(t, protocol.DeniedUnknownBadge, d.tap(uidMember), "cancelled: no right at the door")
