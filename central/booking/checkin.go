@@ -40,22 +40,64 @@ func granted(r protocol.Reason) bool { return strings.HasPrefix(string(r), "gran
 
 // CheckInTaps checks in the bookings that the door's granted taps attend;
 // other events are ignored. It returns how many check-ins were stored or
-// moved earlier.
+// moved earlier. One batch costs one read of the door, one grace per hour
+// of its taps (settings change at month starts, which are whole hours) and
+// one read of the center's bookings over the batch's span, whatever the
+// number of taps: the ingest's commits must not wait behind a query per
+// tap.
 func (s *Service) CheckInTaps(ctx context.Context, door string, events []protocol.Event) (int, error) {
-	center := ""
-	n := 0
+	type tap struct {
+		member string
+		seq    uint64
+		at     time.Time
+		grace  time.Duration
+	}
+	var taps []tap
+	graces := map[time.Time]time.Duration{}
+	var from, to time.Time
 	for _, ev := range events {
 		if ev.Kind != protocol.EventTap || !granted(ev.Reason) || ev.Member == "" || ev.TimeMs <= 0 {
 			continue
 		}
-		if center == "" {
-			d, err := s.st.Door(ctx, door)
-			if err != nil {
-				return n, fmt.Errorf("booking: check-in at door %s: %w", door, err)
-			}
-			center = d.CenterID
+		at := time.UnixMilli(ev.TimeMs)
+		hour := at.Truncate(time.Hour)
+		g, ok := graces[hour]
+		if !ok {
+			g = s.graceOf(ctx, at)
+			graces[hour] = g
 		}
-		got, err := s.checkInTap(ctx, center, door, ev.Member, ev.Seq, time.UnixMilli(ev.TimeMs))
+		taps = append(taps, tap{member: ev.Member, seq: ev.Seq, at: at, grace: g})
+		if from.IsZero() || at.Before(from) {
+			from = at
+		}
+		if end := at.Add(g + time.Millisecond); end.After(to) {
+			to = end
+		}
+	}
+	if len(taps) == 0 {
+		return 0, nil
+	}
+	d, err := s.st.Door(ctx, door)
+	if err != nil {
+		return 0, fmt.Errorf("booking: check-in at door %s: %w", door, err)
+	}
+	// Every booking a tap can attend overlaps [at, at+grace], so it is in
+	// the center's bookings overlapping the batch's span.
+	bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+		return s.st.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{d.CenterID}, From: from, To: to, PageRequest: p})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("booking: check-in at door %s: %w", door, err)
+	}
+	byMember := map[string][]domain.Booking{}
+	for _, b := range bs {
+		if b.Status != domain.BookingCancelled {
+			byMember[b.MemberID] = append(byMember[b.MemberID], b)
+		}
+	}
+	n := 0
+	for _, t := range taps {
+		got, err := s.checkInTap(ctx, byMember[t.member], door, t.member, t.seq, t.at, t.grace)
 		n += got
 		if err != nil {
 			return n, err
@@ -64,20 +106,12 @@ func (s *Service) CheckInTaps(ctx context.Context, door string, events []protoco
 	return n, nil
 }
 
-// checkInTap checks in every booking of the member at the center that a
-// tap at `at` attends: start - grace ≤ at < end, confirmed or released.
-func (s *Service) checkInTap(ctx context.Context, center, door, member string, seq uint64, at time.Time) (int, error) {
-	grace := s.graceOf(ctx, at)
-	bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
-		return s.st.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{center}, MemberID: member,
-			From: at, To: at.Add(grace + time.Millisecond), PageRequest: p})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("booking: check-in of %s: %w", member, err)
-	}
+// checkInTap checks in every booking among bs (the member's at the
+// center) that a tap at `at` attends: start - grace ≤ at < end.
+func (s *Service) checkInTap(ctx context.Context, bs []domain.Booking, door, member string, seq uint64, at time.Time, grace time.Duration) (int, error) {
 	n := 0
 	for _, b := range bs {
-		if b.Status == domain.BookingCancelled || at.Before(b.Start.Add(-grace)) || !at.Before(b.End) {
+		if at.Before(b.Start.Add(-grace)) || !at.Before(b.End) {
 			continue
 		}
 		changed, err := s.st.CheckIns().CheckIn(ctx, store.CheckIn{BookingID: b.ID, AtMs: at.UnixMilli(), Door: door, Seq: seq})
