@@ -423,11 +423,26 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// closeWithin runs closeFn and waits for it until ctx ends. A close that
-// does not finish in time (the embedded broker waiting on thousands of
-// clients) is left to the process exit, which drops the connections anyway,
-// so that the shutdown stays within its timeout and the service restarts.
+// closeWithin runs closeFn and waits for it until ctx ends, or at most
+// closeBound when ctx has no deadline. A close that does not finish in time
+// (the embedded broker waiting on thousands of clients; mochi v2.7.9 can
+// also deadlock in Close — Clients.GetByListener takes its read lock twice,
+// which blocks behind a client's pending Delete) is left to the process
+// exit, which drops the connections anyway, so that the shutdown stays
+// within its timeout and the service restarts.
 func closeWithin(ctx context.Context, what string, closeFn func() error) error {
+	return closeWithinOr(ctx, closeBound, what, closeFn)
+}
+
+// closeBound bounds a close whose context has no deadline.
+const closeBound = 30 * time.Second
+
+func closeWithinOr(ctx context.Context, bound time.Duration, what string, closeFn func() error) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, bound)
+		defer cancel()
+	}
 	done := make(chan error, 1)
 	go func() { done <- closeFn() }()
 	select {
