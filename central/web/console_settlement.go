@@ -245,6 +245,13 @@ func (w *Web) settlementExport(rw http.ResponseWriter, r *http.Request, v *viewe
 		w.opsRefused.With("settlements", "format").Inc()
 		return pageErr(http.StatusBadRequest, "console.bad_filter", "field", w.locale(r, v).T("console.settle.format"))
 	}
+	return w.sendSettlement(rw, r, v, p, format)
+}
+
+// sendSettlement sends period p's settlement (the viewer's center's part
+// when the request names one) as a CSV or JSON download: the console's
+// export and the dashboard's hours page share it.
+func (w *Web) sendSettlement(rw http.ResponseWriter, r *http.Request, v *viewer, p credit.Period, format string) error {
 	center, err := w.centerOf(r, v)
 	if err != nil {
 		return err

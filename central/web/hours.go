@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -356,27 +355,5 @@ func (w *Web) settlementCSV(rw http.ResponseWriter, r *http.Request, v *viewer) 
 	if err != nil {
 		return err
 	}
-	center, err := w.centerOf(r, v)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := w.context(r)
-	defer cancel()
-	s, err := w.cfg.Hours.Settlement(ctx, p)
-	if err != nil {
-		return err
-	}
-	name := "settlement-" + p.String()
-	if center != "" {
-		s = s.ForCenter(center)
-		name += "-" + center
-	}
-	var buf strings.Builder
-	if err := s.WriteCSV(&buf); err != nil {
-		return err
-	}
-	rw.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	rw.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
-	_, err = fmt.Fprint(rw, buf.String())
-	return err
+	return w.sendSettlement(rw, r, v, p, credit.FormatCSV)
 }
