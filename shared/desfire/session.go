@@ -214,10 +214,14 @@ func (s *Session) OpenResponse(sc byte, body []byte, mode CommMode) ([]byte, err
 
 // OpenCommand is the card's side of SealCommand: it checks the MAC of the bytes
 // after the command code, splits off the first headerLen bytes, decrypts the
-// rest in Full mode, and advances CmdCtr. A wrong MAC or padding is ErrIntegrity.
+// rest in Full mode, and advances CmdCtr. A wrong MAC or padding, or a counter
+// at FFFFh, is ErrIntegrity.
 func (s *Session) OpenCommand(cmd byte, payload []byte, headerLen int, mode CommMode) (header, data []byte, err error) {
 	if len(payload) < headerLen {
 		return nil, nil, ErrLength
+	}
+	if s.CmdCtr == 0xFFFF { // "handled like the MAC was wrong" (NT4H2421Gx §9.1.2)
+		return nil, nil, ErrIntegrity
 	}
 	header, body := payload[:headerLen], payload[headerLen:]
 	switch mode {

@@ -25,6 +25,7 @@ const (
 func (c *Card) Transceive(apdu []byte) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.prevRead, c.readStreak = c.readStreak, false
 	cla, ins, p1, p2, data, err := desfire.ParseAPDU(apdu)
 	if err != nil {
 		c.drop()
@@ -501,6 +502,9 @@ func (c *Card) changeFileSettings(payload []byte) ([]byte, error) {
 	} else if len(data) != 3 {
 		return nil, status(desfire.SWLength)
 	}
+	if sdm != nil && !f.sdmCtrOn {
+		f.sdmCtr = 0 // reset when SDM is enabled
+	}
 	f.option, f.comm, f.access, f.sdm = data[0], commMode(data[0]), [2]byte(data[1:3]), sdm
 	f.sdmCtrOn = sdm != nil
 	return c.seal(nil, desfire.Full), nil
@@ -564,8 +568,11 @@ func (c *Card) readData(payload []byte) ([]byte, error) {
 	if n > 240 {
 		return nil, status(desfire.SWLength) // no response chaining in this simulator
 	}
-	if f.sdmCtrOn && f.sdmCtr < 0xFFFFFF {
-		f.sdmCtr++
+	if f.sdmCtrOn && c.sess == nil {
+		if !c.prevRead && f.sdmCtr < 0xFFFFFF {
+			f.sdmCtr++
+		}
+		c.readStreak = true
 	}
 	return c.seal(append([]byte(nil), f.data[off:off+n]...), mode), nil
 }
@@ -605,6 +612,13 @@ func (c *Card) clone(cmd byte, payload []byte) ([]byte, error) {
 	switch cmd {
 	case desfire.CmdSelectApplication:
 		return ok(nil), nil
+	case desfire.CmdReadData: // the NDEF content a clone copied, or anything
+		if len(payload) != 7 || desfire.LE24(payload[4:7]) > 240 {
+			return nil, status(desfire.SWLength)
+		}
+		junk := make([]byte, desfire.LE24(payload[4:7]))
+		_, _ = io.ReadFull(c.rand, junk)
+		return ok(junk), nil
 	case desfire.CmdAuthenticateEV2First, desfire.CmdAuthenticateEV2NonFirst:
 		junk := make([]byte, 16)
 		_, _ = io.ReadFull(c.rand, junk)

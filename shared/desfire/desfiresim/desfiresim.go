@@ -12,10 +12,12 @@
 //
 // Simplifications, stated: the DESFire PICC master key is an AES key (real EV2
 // cards ship a 2K3DES one, which AuthenticateEV2First cannot use); only standard
-// data files exist; the NTAG 424 DNA's SDM read counter counts every ReadData of
-// the NDEF file while SDM is enabled (authenticated or not), and the SDM mirror
-// (SUN message in the NDEF data) is not generated; no LRP, no originality
-// signature, no transaction MAC.
+// data files exist; the NTAG 424 DNA's SDM read counter follows the datasheet
+// (NT4H2421Gx §9.3: reset when SDM is enabled, incremented by the first ReadData
+// of the file after any other command, only when not authenticated) but the SDM
+// mirror (SUN message in the NDEF data) is not generated, nor is
+// ISOReadBinary; no LRP, no originality signature, no transaction MAC, no
+// response chaining beyond GetVersion (reads are limited to 240 bytes).
 package desfiresim
 
 import (
@@ -125,6 +127,9 @@ type Card struct {
 	sess    *desfire.Session
 	pending *pendingAuth
 	frames  [][]byte // the rest of a chained response
+	// readStreak: the previous command was a successful ReadData of an SDM
+	// file, so a following read does not increment SDMReadCtr again.
+	readStreak, prevRead bool
 }
 
 func newCard(kind Kind, uid []byte, opt Options) (*Card, error) {

@@ -73,16 +73,17 @@ func personaliseNTAG424(t *testing.T, ctx context.Context, h *desfire.Card, uid 
 	assert.Nil(t, h.Session())
 }
 
-// doorTapNTAG424 is what a door does: select, authenticate with the badge's
-// door key, read the NDEF file's head (which counts) and the SDM read counter.
+// doorTapNTAG424 is what a door does: select, read the NDEF file's head
+// unauthenticated (which increments the SDM read counter), authenticate with
+// the badge's door key and read the counter in full mode.
 func doorTapNTAG424(ctx context.Context, h *desfire.Card, doorKey []byte) (uint32, error) {
 	if err := h.SelectNTAG424Application(ctx); err != nil {
 		return 0, err
 	}
-	if err := h.AuthenticateEV2First(ctx, 1, doorKey); err != nil {
+	if _, err := h.ReadData(ctx, 0x02, 0, 16, desfire.Plain); err != nil {
 		return 0, err
 	}
-	if _, err := h.ReadData(ctx, 0x02, 0, 16, desfire.Plain); err != nil {
+	if err := h.AuthenticateEV2First(ctx, 1, doorKey); err != nil {
 		return 0, err
 	}
 	return h.GetFileCounters(ctx, 0x02)
@@ -145,7 +146,8 @@ func TestNTAG424EndToEnd(t *testing.T) {
 			assert.ErrorIs(t, err, desfire.ErrAuthenticationError, "version 1 key refused")
 			c3, err := doorTapNTAG424(ctx, h, cardKey(t, masterV2, uid, NTAG424App, 1))
 			require.NoError(t, err)
-			assert.Equal(t, c2+1, c3)
+			// Each tap's unauthenticated read counted, the two refused ones too.
+			assert.Equal(t, c2+3, c3)
 			ver, err = h.GetKeyVersion(ctx, 1)
 			require.NoError(t, err)
 			assert.Equal(t, byte(2), ver)
@@ -206,6 +208,21 @@ func TestCardChecks(t *testing.T) {
 	assert.ErrorIs(t, err, desfire.ErrIntegrity)
 	k2, _ := sim.Key(NTAG424App, 2)
 	assert.Equal(t, [16]byte{}, k2.Value, "key unchanged")
+
+	// SDMReadCtr: only unauthenticated reads count, and a run of reads once.
+	n0 := sim.SDMReadCounter()
+	require.NoError(t, h.SelectNTAG424Application(ctx))
+	for range 3 {
+		_, err = h.ReadData(ctx, 0x02, 0, 4, desfire.Plain)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, n0+1, sim.SDMReadCounter())
+	require.NoError(t, h.AuthenticateEV2First(ctx, 0, zero))
+	_, err = h.ReadData(ctx, 0x02, 0, 4, desfire.Plain)
+	require.NoError(t, err)
+	n, err := h.GetFileCounters(ctx, 0x02)
+	require.NoError(t, err)
+	assert.Equal(t, n0+1, n, "authenticated reads do not count")
 
 	// The proprietary file 03 is read in full mode with key 2.
 	require.NoError(t, h.AuthenticateEV2First(ctx, 2, zero))
