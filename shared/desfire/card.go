@@ -47,6 +47,19 @@ func (c *Card) transmit(ctx context.Context, apdu []byte) ([]byte, uint16, error
 	return data, sw, err
 }
 
+// expect sends one APDU and requires the status word want.
+func (c *Card) expect(ctx context.Context, cmd byte, apdu []byte, want uint16) ([]byte, error) {
+	data, sw, err := c.transmit(ctx, apdu)
+	if err != nil {
+		return nil, err
+	}
+	if sw != want {
+		c.sess = nil
+		return nil, &StatusError{Cmd: cmd, SW: sw}
+	}
+	return data, nil
+}
+
 // command sends a native command protected for mode (plain outside a session),
 // follows 91AF chaining, checks the status and opens the response.
 func (c *Card) command(ctx context.Context, cmd byte, header, data []byte, mode CommMode) ([]byte, error) {
@@ -122,12 +135,9 @@ func (c *Card) authenticate(ctx context.Context, cmd, keyNo byte, key []byte) er
 		first = first[:1]
 	}
 	apdu, _ := WrapNative(cmd, first)
-	encB, sw, err := c.transmit(ctx, apdu)
+	encB, err := c.expect(ctx, cmd, apdu, SWAdditional)
 	if err != nil {
 		return err
-	}
-	if sw != SWAdditional {
-		return &StatusError{Cmd: cmd, SW: sw}
 	}
 	if len(encB) != 16 {
 		return fmt.Errorf("%w: E(RndB) of %d bytes", ErrMalformed, len(encB))
@@ -142,12 +152,9 @@ func (c *Card) authenticate(ctx context.Context, cmd, keyNo byte, key []byte) er
 	var zero [16]byte
 	cipher.NewCBCEncrypter(block, zero[:]).CryptBlocks(msg, msg)
 	apdu, _ = WrapNative(CmdAdditionalFrame, msg)
-	enc, sw, err := c.transmit(ctx, apdu)
+	enc, err := c.expect(ctx, cmd, apdu, SWOK)
 	if err != nil {
 		return err
-	}
-	if sw != SWOK {
-		return &StatusError{Cmd: cmd, SW: sw}
 	}
 	want := 32
 	if cmd == CmdAuthenticateEV2NonFirst {
@@ -196,14 +203,8 @@ func (c *Card) SelectNTAG424Application(ctx context.Context) error {
 	c.sess = nil
 	apdu := append([]byte{0x00, ISOSelectFile, 0x04, 0x0C, byte(len(NTAG424DFName))}, NTAG424DFName[:]...)
 	apdu = append(apdu, 0x00)
-	_, sw, err := c.transmit(ctx, apdu)
-	if err != nil {
-		return err
-	}
-	if sw != SWISOOK {
-		return &StatusError{Cmd: ISOSelectFile, SW: sw}
-	}
-	return nil
+	_, err := c.expect(ctx, ISOSelectFile, apdu, SWISOOK)
+	return err
 }
 
 // SelectApplication selects a DESFire application (AID 000000 is the PICC level).
@@ -381,12 +382,9 @@ func (c *Card) ChangeKey(ctx context.Context, keyNo byte, oldKey, newKey []byte,
 	if err != nil {
 		return err
 	}
-	resp, sw, err := c.transmit(ctx, apdu)
+	resp, err := c.expect(ctx, CmdChangeKey, apdu, SWOK)
 	if err != nil {
 		return err
-	}
-	if sw != SWOK {
-		return &StatusError{Cmd: CmdChangeKey, SW: sw}
 	}
 	if len(resp) != 0 {
 		return fmt.Errorf("%w: ChangeKey of the session key answered %d bytes", ErrMalformed, len(resp))

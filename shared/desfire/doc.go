@@ -35,6 +35,32 @@
 // badge's application master key. Whoever holds it cannot re-key, re-personalise
 // or make working copies of badges that have no right at that door.
 //
+// Personalisation (a technician's station, from the factory state):
+//
+//   - NTAG 424 DNA: SelectNTAG424Application, AuthenticateEV2First with the
+//     factory key 0 (zero), ChangeFileSettings of the NDEF file with
+//     NTAG424SDMCounterSettings(KeyDoor), ChangeKey of keys 1 to 4 (another key:
+//     the old value is needed, a wrong one is refused with ErrIntegrity and
+//     changes nothing), and ChangeKey of key 0 last (it ends the session).
+//   - DESFire EV2/EV3: SelectApplication(PICC), CreateApplication with two AES
+//     keys, SelectApplication, AuthenticateEV2First with key 0 (zero), ChangeKey
+//     of key 1, then of key 0, then ChangeKeySettings to forbid free creation.
+//
+// Key 0 is changed last, so a card pulled away mid-way still opens with its
+// factory key 0 and the next attempt rolls forward (keys already changed are
+// recognised by the ErrIntegrity of a ChangeKey that assumed the factory value);
+// a card whose key 0 opens with neither the factory nor the network's key
+// belongs to someone else and is refused.
+//
+// At the door (NTAG 424 DNA): SelectNTAG424Application, ReadData of the NDEF
+// file's first bytes unauthenticated (the card increments its SDM read counter
+// on the first unauthenticated read after another command, never when
+// authenticated), AuthenticateEV2First(KeyDoor, the badge's door key), then
+// GetFileCounters(NTAG424NDEFFile) in full mode: the counter is authenticated and
+// must grow from one tap to the next. DESFire: SelectApplication and
+// AuthenticateEV2First(KeyDoor, ...). IsAuthFailure tells a card that failed to
+// prove the key (suspected clone) from a transport error.
+//
 // Key versions. The card's key version byte records the master key version its
 // keys come from. A new master key version is rolled out by re-keying cards
 // (ChangeKey under the old application master key, which the central or a

@@ -389,8 +389,11 @@ func (c *Card) changeKeySettings(payload []byte) ([]byte, error) {
 	return c.seal(nil, desfire.Full), nil
 }
 
-func (c *Card) createApplication(payload []byte) ([]byte, error) {
-	if c.kind != DESFireEV2 || c.curAID != PICC {
+// openCreate opens a DESFire create command (on the PICC level or in an
+// application): allowed to anyone when the key settings' free create bit is
+// set, else to the level's master key; MAC mode in a session; wantLen bytes.
+func (c *Card) openCreate(cmd byte, payload []byte, piccLevel bool, wantLen int) ([]byte, error) {
+	if c.kind != DESFireEV2 || (c.curAID == PICC) != piccLevel {
 		return nil, status(desfire.SWPermission)
 	}
 	if c.cur.keySettings&0x04 == 0 {
@@ -398,12 +401,20 @@ func (c *Card) createApplication(payload []byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	_, data, err := c.open(desfire.CmdCreateApplication, payload, 0, desfire.MAC, false)
+	_, data, err := c.open(cmd, payload, 0, desfire.MAC, false)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) != 5 {
+	if len(data) != wantLen {
 		return nil, status(desfire.SWLength)
+	}
+	return data, nil
+}
+
+func (c *Card) createApplication(payload []byte) ([]byte, error) {
+	data, err := c.openCreate(desfire.CmdCreateApplication, payload, true, 5)
+	if err != nil {
+		return nil, err
 	}
 	aid := [3]byte(data[:3])
 	n := int(data[4] & 0x0F)
@@ -428,20 +439,9 @@ func commMode(option byte) desfire.CommMode {
 }
 
 func (c *Card) createStdDataFile(payload []byte) ([]byte, error) {
-	if c.kind != DESFireEV2 || c.curAID == PICC {
-		return nil, status(desfire.SWPermission)
-	}
-	if c.cur.keySettings&0x04 == 0 {
-		if err := c.needKey(0); err != nil {
-			return nil, err
-		}
-	}
-	_, data, err := c.open(desfire.CmdCreateStdDataFile, payload, 0, desfire.MAC, false)
+	data, err := c.openCreate(desfire.CmdCreateStdDataFile, payload, false, 7)
 	if err != nil {
 		return nil, err
-	}
-	if len(data) != 7 {
-		return nil, status(desfire.SWLength)
 	}
 	size := desfire.LE24(data[4:7])
 	if data[0] > 31 || size == 0 || size > 8192 {
@@ -502,11 +502,11 @@ func (c *Card) changeFileSettings(payload []byte) ([]byte, error) {
 	} else if len(data) != 3 {
 		return nil, status(desfire.SWLength)
 	}
-	if sdm != nil && !f.sdmCtrOn {
+	if sdm != nil && f.sdm == nil {
 		f.sdmCtr = 0 // reset when SDM is enabled
 	}
 	f.option, f.comm, f.access, f.sdm = data[0], commMode(data[0]), [2]byte(data[1:3]), sdm
-	f.sdmCtrOn = sdm != nil
+	f.sdmCtrOn = sdm != nil && sdm[0]&0x40 != 0 // SDMOptions bit 6: SDMReadCtr
 	return c.seal(nil, desfire.Full), nil
 }
 
@@ -569,7 +569,10 @@ func (c *Card) readData(payload []byte) ([]byte, error) {
 		return nil, status(desfire.SWLength) // no response chaining in this simulator
 	}
 	if f.sdmCtrOn && c.sess == nil {
-		if !c.prevRead && f.sdmCtr < 0xFFFFFF {
+		if !c.prevRead {
+			if f.sdmCtr == 0xFFFFFF { // the limit: unauthenticated reads refused
+				return nil, status(desfire.SWPermission)
+			}
 			f.sdmCtr++
 		}
 		c.readStreak = true

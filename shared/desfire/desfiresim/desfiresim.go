@@ -165,7 +165,7 @@ func NewNTAG424(uid []byte, opt Options) (*Card, error) {
 	if opt.SDMEnabled {
 		f := a.files[0x02]
 		f.option |= 0x40
-		f.sdm = []byte{0x01, 0xF0 | opt.SDMCtrRetKey&0x0F, 0xFF}
+		f.sdm = desfire.NTAG424SDMCounterSettings(opt.SDMCtrRetKey)[3:]
 		f.sdmCtrOn = true
 	}
 	c.apps[NTAG424App] = a

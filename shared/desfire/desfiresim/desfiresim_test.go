@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"testing"
 
 	"github.com/smartworkcenters/swc/shared/desfire"
@@ -59,8 +60,10 @@ func personaliseNTAG424(t *testing.T, ctx context.Context, h *desfire.Card, uid 
 	}
 	require.NoError(t, h.AuthenticateEV2First(ctx, 0, key0))
 	if oldMaster == nil {
-		// FileOption 40 (SDM, plain), access E0EE, SDMOptions 01, SDMAccessRights F1 FF (CtrRet key 1).
-		require.NoError(t, h.ChangeFileSettings(ctx, 0x02, []byte{0x40, 0xE0, 0xEE, 0x01, 0xF1, 0xFF}))
+		require.NoError(t, h.ChangeFileSettings(ctx, 0x02, desfire.NTAG424SDMCounterSettings(1)))
+		fs, err := h.GetFileSettings(ctx, 0x02)
+		require.NoError(t, err)
+		assert.Equal(t, append([]byte{0x00, 0x40, 0xE0, 0xEE, 0x00, 0x01, 0x00}, desfire.NTAG424SDMCounterSettings(1)[3:]...), fs)
 	}
 	for k := byte(1); k <= 4; k++ {
 		old := zero
@@ -364,5 +367,78 @@ func TestMagicClone(t *testing.T) {
 		require.NoError(t, err)
 		err = h.AuthenticateEV2First(ctx, 1, cardKey(t, masterV1, uid, swcAID, 1))
 		assert.ErrorIs(t, err, desfire.ErrCardCryptogram)
+	}
+}
+
+// pulled is a link whose card leaves the field after `after` APDUs.
+type pulled struct {
+	card  *Card
+	after int
+}
+
+func (p *pulled) Transceive(_ context.Context, apdu []byte) ([]byte, error) {
+	if p.after == 0 {
+		return nil, errors.New("card left the field")
+	}
+	p.after--
+	return p.card.Transceive(apdu), nil
+}
+
+// rollForward is the recovery the package documentation describes: key 0
+// still factory, keys already changed recognised by ErrIntegrity.
+func rollForward(t *testing.T, ctx context.Context, h *desfire.Card, uid []byte, master [16]byte, v byte) {
+	t.Helper()
+	auth := func() {
+		require.NoError(t, h.SelectNTAG424Application(ctx))
+		require.NoError(t, h.AuthenticateEV2First(ctx, desfire.KeyAppMaster, zero))
+	}
+	auth()
+	fs, err := h.GetFileSettings(ctx, desfire.NTAG424NDEFFile)
+	require.NoError(t, err)
+	if fs[1]&0x40 == 0 { // SDM not enabled yet
+		require.NoError(t, h.ChangeFileSettings(ctx, desfire.NTAG424NDEFFile, desfire.NTAG424SDMCounterSettings(desfire.KeyDoor)))
+	}
+	for k := byte(1); k <= 4; k++ {
+		newKey := cardKey(t, master, uid, NTAG424App, k)
+		err := h.ChangeKey(ctx, k, zero, newKey, v)
+		if errors.Is(err, desfire.ErrIntegrity) { // already changed: the old value is ours
+			auth()
+			err = h.ChangeKey(ctx, k, newKey, newKey, v)
+		}
+		require.NoError(t, err, "key %d", k)
+	}
+	require.NoError(t, h.ChangeKey(ctx, desfire.KeyAppMaster, nil, cardKey(t, master, uid, NTAG424App, 0), v))
+}
+
+func TestPersonalisationPulledAwayRollsForward(t *testing.T) {
+	ctx := context.Background()
+	uid := uids["uid7"]
+	for after := 1; after <= 12; after++ {
+		sim, err := NewNTAG424(uid, Options{})
+		require.NoError(t, err)
+		p := &pulled{card: sim, after: after}
+		h := desfire.New(p, rand.Reader)
+		// The interrupted attempt (its errors are expected).
+		func() {
+			if h.SelectNTAG424Application(ctx) != nil || h.AuthenticateEV2First(ctx, 0, zero) != nil ||
+				h.ChangeFileSettings(ctx, 0x02, desfire.NTAG424SDMCounterSettings(1)) != nil {
+				return
+			}
+			for k := byte(1); k <= 4; k++ {
+				if h.ChangeKey(ctx, k, zero, cardKey(t, masterV1, uid, NTAG424App, k), 1) != nil {
+					return
+				}
+			}
+		}()
+		sim.Reset()
+		p.after = 1000
+		rollForward(t, ctx, h, uid, masterV1, 1)
+		for k := byte(0); k <= 4; k++ {
+			key, _ := sim.Key(NTAG424App, k)
+			require.Equal(t, cardKey(t, masterV1, uid, NTAG424App, k), key.Value[:], "pulled after %d APDUs: key %d", after, k)
+		}
+		n, err := doorTapNTAG424(ctx, h, cardKey(t, masterV1, uid, NTAG424App, 1))
+		require.NoError(t, err)
+		assert.Equal(t, uint32(1), n)
 	}
 }
