@@ -58,7 +58,7 @@ func TestSumRFC4493(t *testing.T) {
 	}
 }
 
-// AN12196 Table 26 (ChangeKey): CMAC B7A60161F202EC3489BD4BEDEF64BB32 under
+// AN12196 rev. 2.0 Table 26 (rev. 1.8 Table 27, ChangeKey of key 0): CMAC B7A60161F202EC3489BD4BEDEF64BB32 under
 // KSesAuthMACKey 5529860B2FC5FB6154B7F28361D30BF9 over Cmd‖CmdCtr‖TI‖KeyNo‖E(data),
 // truncated to A6610234BDED6432.
 func TestTruncatedAN12196(t *testing.T) {
