@@ -374,3 +374,18 @@ func TestPadding(t *testing.T) {
 	_, err := unpad(make([]byte, 16))
 	assert.ErrorIs(t, err, ErrMalformed)
 }
+
+// endless answers 91AF forever.
+type endless struct{ n int }
+
+func (e *endless) Transceive(context.Context, []byte) ([]byte, error) {
+	e.n++
+	return []byte{0x01, 0x91, 0xAF}, nil
+}
+
+func TestEndlessChainingRefused(t *testing.T) {
+	e := &endless{}
+	_, err := New(e, nil).GetVersion(context.Background())
+	require.ErrorIs(t, err, ErrMalformed)
+	assert.Equal(t, maxFrames, e.n)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
@@ -27,8 +28,16 @@ type Card struct {
 	sess *Session
 }
 
-// New returns a Card on a transport; random provides RndA (crypto/rand.Reader in production).
-func New(t Transceiver, random io.Reader) *Card { return &Card{t: t, rand: random} }
+// New returns a Card on a transport; random provides RndA (nil means crypto/rand.Reader).
+func New(t Transceiver, random io.Reader) *Card {
+	if random == nil {
+		random = rand.Reader
+	}
+	return &Card{t: t, rand: random}
+}
+
+// maxFrames bounds 91AF response chaining: a card that never stops is refused.
+const maxFrames = 64
 
 // Session returns the current session, or nil before an authentication or after an error.
 func (c *Card) Session() *Session { return c.sess }
@@ -73,10 +82,15 @@ func (c *Card) command(ctx context.Context, cmd byte, header, data []byte, mode 
 	}
 	apdu, err := WrapNative(cmd, payload)
 	if err != nil {
+		c.sess = nil
 		return nil, err
 	}
 	var resp []byte
-	for {
+	for frames := 1; ; frames++ {
+		if frames > maxFrames {
+			c.sess = nil
+			return nil, fmt.Errorf("%w: command %02X: more than %d response frames", ErrMalformed, cmd, maxFrames)
+		}
 		part, sw, err := c.transmit(ctx, apdu)
 		if err != nil {
 			return nil, err
@@ -174,7 +188,7 @@ func (c *Card) authenticate(ctx context.Context, cmd, keyNo byte, key []byte) er
 		ti = prev.TI
 	}
 	if subtle.ConstantTimeCompare(rotl(rndA), rndAr) != 1 {
-		return ErrCardCryptogram
+		return fmt.Errorf("desfire: command %02X key %d: %w", cmd, keyNo, ErrCardCryptogram)
 	}
 	encKey, macKey, err := DeriveSessionKeys(key, rndA, rndB)
 	if err != nil {
