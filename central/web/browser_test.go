@@ -20,26 +20,7 @@ import (
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/web/webtest"
 	"github.com/smartworkcenters/swc/shared/protocol"
-	"github.com/smartworkcenters/swc/shared/servicetest"
 )
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// needChromium skips the test when Chromium is absent, unless
-// SWC_REQUIRE_SERVICES=1, which makes it a failure. The test installs
-// nothing: `apt-get install -y chromium chromium-driver` does.
-func needChromium(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(chromiumPath); err == nil {
-		return
-	}
-	msg := fmt.Sprintf("%s is absent: the browser test needs Debian's chromium (apt-get install -y chromium chromium-driver)", chromiumPath)
-	if os.Getenv(servicetest.EnvRequire) == "1" {
-		t.Fatalf("%s, and %s=1 requires it", msg, servicetest.EnvRequire)
-	}
-	t.Skip(msg)
-}
 
 // void drops an action's value.
 func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
@@ -47,24 +28,6 @@ func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 		_, err := a(ctx, t)
 		return chromedp.Void{}, err
 	}
-}
-
-// screenshotDir is testout/screenshots at the root of the repository.
-func screenshotDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqual(t, parent, dir, "no go.mod above the test")
-		dir = parent
-	}
-	out := filepath.Join(dir, "testout", "screenshots")
-	require.NoError(t, os.MkdirAll(out, 0o755))
-	return out
 }
 
 // TestBrowser drives headless Chromium through the dashboard as the manager
@@ -76,9 +39,9 @@ func screenshotDir(t *testing.T) string {
 // language switch turns the pages French and Dutch. Screenshots of the
 // pages go to testout/screenshots.
 func TestBrowser(t *testing.T) {
-	needChromium(t)
+	webtest.NeedChromium(t)
 	n := startNetwork(t)
-	shots := screenshotDir(t)
+	shots := webtest.ScreenshotDir(t)
 	downloads := t.TempDir()
 
 	// Some hours earlier this month, so that the chart has bars: Nora
@@ -101,48 +64,10 @@ func TestBrowser(t *testing.T) {
 	n.doors["d2"].publish(t, protocol.TopicStatus, &protocol.Status{V: protocol.Version, Door: "d2", State: protocol.StateOnline,
 		TimeMs: time.Now().UnixMilli(), Firmware: "swc-edge 0.9.0", ClockTrusted: true})
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
+	b := webtest.StartBrowser(t, 2*time.Minute)
+	ctx := b.Ctx
+	do, text, a11y, shoot := b.Do, b.Text, b.A11y, b.Shoot
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		require.NoError(t, chromedp.Do(ctx, steps...), what)
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		require.NoError(t, err, sel)
-		return s
-	}
-	axe := webtest.NewAxe()
-	a11y := func(page string) {
-		t.Helper()
-		t.Run("a11y/"+page, func(t *testing.T) { axe.Check(t, ctx) })
-	}
-	shoot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err, name)
-		require.NoError(t, os.WriteFile(filepath.Join(shots, name), png, 0o644))
-	}
 	login := func(who string) {
 		t.Helper()
 		if who == "admin" { // the break-glass token sign-in

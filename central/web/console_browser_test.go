@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,49 +29,16 @@ import (
 // screen, no serious or critical axe-core violation. Screenshots go to
 // testout/screenshots/console-*.png.
 func TestConsoleBrowser(t *testing.T) {
-	needChromium(t)
+	webtest.NeedChromium(t)
 	n := startNetwork(t)
 	n.api("POST", "/rooms", map[string]any{"id": "r1", "center_id": "c1", "name": "Gent meeting room", "capacity": 8, "equipment": []string{"screen"}})
 	n.api("PUT", "/centers/c1/desks", map[string]any{"center_id": "c1", "capacity": 12})
-	shots := screenshotDir(t)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
+	b := webtest.StartBrowser(t, 2*time.Minute)
+	ctx := b.Ctx
+	do, text, a11y := b.Do, b.Text, b.A11y
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
-			t.Fatalf("%s: %v; at %s: %s", what, err, loc, body)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		require.NoError(t, err, sel)
-		return s
-	}
-	axe := webtest.NewAxe()
-	a11y := func(page string) {
-		t.Helper()
-		t.Run("a11y/"+page, func(t *testing.T) { axe.Check(t, ctx) })
-	}
 	var written []string
-	shoot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err, name)
-		require.NoError(t, os.WriteFile(filepath.Join(shots, name), png, 0o644))
-		written = append(written, name)
-	}
+	shoot := func(name string) { written = append(written, b.Shoot(name)) }
 	width := 1280
 	fits := func(page string) {
 		t.Helper()
@@ -84,13 +50,11 @@ func TestConsoleBrowser(t *testing.T) {
 	// The manager signs in with their staff account: e-mail, password,
 	// then the code of their authenticator app.
 	mgr := n.staffAccount("mgr1")
-	do("log in", chromedp.Navigate(n.base+"/login"), chromedp.WaitVisible(chromedp.CSS("#email")),
-		chromedp.SendKeys(chromedp.CSS("#email"), mgr.email), chromedp.SendKeys(chromedp.CSS("#password"), staffPassword),
-		chromedp.Click(chromedp.CSS("#login")), chromedp.WaitVisible(chromedp.CSS("#code")))
-	totp, err := accounts.TOTPCode(mgr.secret, time.Now())
-	require.NoError(t, err)
-	do("second factor", chromedp.SendKeys(chromedp.CSS("#code"), totp), chromedp.Click(chromedp.CSS("#verify")),
-		chromedp.WaitVisible(chromedp.CSS("#summary")))
+	b.StaffSignIn(n.base, mgr.email, staffPassword, func() string {
+		code, err := accounts.TOTPCode(mgr.secret, time.Now())
+		require.NoError(t, err)
+		return code
+	})
 
 	seq := uint64(0)
 	for _, run := range []struct {
@@ -216,7 +180,7 @@ func TestConsoleBrowser(t *testing.T) {
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, len(pg.Items), 4, "two creations and two suspensions by the manager are in the audit log")
 	for _, f := range written {
-		fi, err := os.Stat(filepath.Join(shots, f))
+		fi, err := os.Stat(f)
 		require.NoError(t, err)
 		assert.Positive(t, fi.Size())
 	}

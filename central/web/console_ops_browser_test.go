@@ -37,7 +37,7 @@ import (
 // desktop and at 390 px (where nothing is wider than the screen), and
 // photographed to testout/screenshots (ops-*.png).
 func TestConsoleOpsBrowser(t *testing.T) {
-	needChromium(t)
+	webtest.NeedChromium(t)
 	relay := mailtest.Start(t, mailtest.Options{})
 	var skew atomic.Int64 // the alerts engine's clock, moved past the offline threshold
 	n := startNetworkWith(t, func(c *server.Config) {
@@ -51,7 +51,7 @@ func TestConsoleOpsBrowser(t *testing.T) {
 	// Gent's front desk: staff of c1 with an e-mail address.
 	n.api("POST", "/members", map[string]any{"id": "desk1", "name": "Gent desk", "email": "desk@gent.example", "home_center_id": "c1", "status": "active"})
 	n.api("POST", "/staff", map[string]any{"member_id": "desk1", "center_id": "c1"})
-	shots := screenshotDir(t)
+	shots := webtest.ScreenshotDir(t)
 	loc := brussels(t)
 	var evs []protocol.Event
 	seq := uint64(0)
@@ -65,33 +65,15 @@ func TestConsoleOpsBrowser(t *testing.T) {
 	m2, m1 := credit.PeriodOf(monthDay(t, 2), loc), credit.PeriodOf(monthDay(t, 1), loc)
 	ctx0 := context.Background()
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(chromiumPath), chromedp.Headless,
-		chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		require.NoError(t, chromedp.Do(ctx, steps...), what)
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		require.NoError(t, err, sel)
-		return s
-	}
-	axe := webtest.NewAxe()
+	b := webtest.StartBrowser(t, 2*time.Minute)
+	ctx := b.Ctx
+	do, text := b.Do, b.Text
 	var shotNames []string
 	check := func(name string) { // axe, and a screenshot
 		t.Helper()
-		t.Run("a11y/"+name, func(t *testing.T) { axe.Check(t, ctx) })
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err, name)
+		b.A11y(name)
 		file := "ops-" + name + ".png"
-		require.NoError(t, os.WriteFile(filepath.Join(shots, file), png, 0o644))
+		b.Shoot(file)
 		shotNames = append(shotNames, file)
 	}
 	// The cooperative's admin signs in with the break-glass token form.

@@ -249,6 +249,28 @@ func (w *Web) stillValid(r *http.Request, v *viewer) bool {
 	return err == nil
 }
 
+// preSessionToken returns the double-submit CSRF token of a form shown
+// before a session exists (the staff and member sign-ins, invitations,
+// resets): the token of the browser's cookie when it has one, else a new
+// one set in the cookie, for path and maxAge seconds. The form carries it
+// in csrfField; preSessionOK checks the pair.
+func (w *Web) preSessionToken(rw http.ResponseWriter, r *http.Request, cookie, path string, maxAge int) string {
+	tok := randomToken()
+	if c, err := r.Cookie(cookie); err == nil && len(c.Value) == len(tok) {
+		tok = c.Value
+	}
+	w.setCookie(rw, r, cookie, tok, path, maxAge)
+	return tok
+}
+
+// preSessionOK checks a form posted before a session exists: same origin,
+// and the form's token is the cookie's.
+func preSessionOK(r *http.Request, cookie string) bool {
+	c, err := r.Cookie(cookie)
+	return sameOrigin(r) && err == nil && c.Value != "" &&
+		subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue(csrfField))) == 1
+}
+
 // checkCSRF accepts a POST only with the session's CSRF token in the form,
 // and, when the browser says where the request comes from, only from this
 // origin.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"net"
@@ -51,24 +50,16 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// signinToken returns the browser's sign-in CSRF token, setting a new one
-// when it has none.
+// signinToken returns the browser's sign-in CSRF token (preSessionToken).
 func (w *Web) signinToken(rw http.ResponseWriter, r *http.Request) string {
-	tok := randomToken()
-	if c, err := r.Cookie(signinCSRFCookie); err == nil && len(c.Value) == len(tok) {
-		return c.Value
-	}
-	w.setCookie(rw, r, signinCSRFCookie, tok, signinPath, 3600)
-	return tok
+	return w.preSessionToken(rw, r, signinCSRFCookie, signinPath, 3600)
 }
 
-// signinCSRFOK checks a sign-in POST: same origin, and the form's token is
-// the cookie's.
+// signinCSRFOK checks a sign-in POST (preSessionOK), its body bounded to a
+// passkey ceremony's size.
 func (w *Web) signinCSRFOK(r *http.Request) bool {
 	r.Body = http.MaxBytesReader(nil, r.Body, accounts.MaxCeremonyBody+4096)
-	c, err := r.Cookie(signinCSRFCookie)
-	return sameOrigin(r) && err == nil && c.Value != "" &&
-		subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue(csrfField))) == 1
+	return preSessionOK(r, signinCSRFCookie)
 }
 
 // signinData is what the sign-in pages show.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -46,22 +45,14 @@ func (w *Web) staffRoutes() {
 	m.Handle("POST /accounts/{id}", w.page(eventRoles(), w.staffAccountsChange))
 }
 
-// preCSRF returns the double-submit token of a form shown before a session
-// exists (cookie and form field), keeping the browser's earlier one.
+// preCSRF returns the token of a staff form shown before a session exists
+// (preSessionToken), for ten minutes.
 func (w *Web) preCSRF(rw http.ResponseWriter, r *http.Request, path string) string {
-	tok := randomToken()
-	if c, err := r.Cookie(loginCSRFCookie); err == nil && len(c.Value) == len(tok) {
-		tok = c.Value
-	}
-	w.setCookie(rw, r, loginCSRFCookie, tok, path, 600)
-	return tok
+	return w.preSessionToken(rw, r, loginCSRFCookie, path, 600)
 }
 
-// checkPreCSRF checks a form posted before a session exists.
-func checkPreCSRF(r *http.Request) bool {
-	c, err := r.Cookie(loginCSRFCookie)
-	return sameOrigin(r) && err == nil && c.Value != "" && subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue(csrfField))) == 1
-}
+// checkPreCSRF checks a staff form posted before a session exists.
+func checkPreCSRF(r *http.Request) bool { return preSessionOK(r, loginCSRFCookie) }
 
 // problemOf turns an accounts error into a catalog key.
 func problemOf(err error) string {

@@ -1,9 +1,6 @@
 package web_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -30,48 +27,13 @@ var inviteLinkRE = regexp.MustCompile(`/invite/[A-Za-z0-9_-]+`)
 // in again with password and TOTP; a wrong code is refused. Every page is
 // checked with axe-core and fits the phone's width.
 func TestBrowserStaffInvitation(t *testing.T) {
-	needChromium(t)
+	webtest.NeedChromium(t)
 	relay := mailtest.Start(t, mailtest.Options{})
 	n := startNetworkWith(t, func(c *server.Config) { c.Mail = relay.Config("console@swc.example") })
-	shots := screenshotDir(t)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			t.Fatalf("%s: %v; at %s: %s", what, err, loc, body)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		require.NoError(t, err, sel)
-		return s
-	}
-	axe := webtest.NewAxe()
-	a11y := func(page string) {
-		t.Helper()
-		t.Run("a11y/"+page, func(t *testing.T) { axe.Check(t, ctx) })
-	}
-	shoot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err, name)
-		require.NoError(t, os.WriteFile(filepath.Join(shots, name), png, 0o644))
-	}
+	b := webtest.StartBrowser(t, 2*time.Minute)
+	ctx := b.Ctx
+	do, text, a11y, shoot := b.Do, b.Text, b.A11y, b.Shoot
 	fits := func(page string) {
 		t.Helper()
 		w, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))

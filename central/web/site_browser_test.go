@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,9 +29,8 @@ import (
 // and, at 390 px, nothing is wider than the screen. Screenshots go to
 // testout/screenshots (site-*.png).
 func TestSiteBrowser(t *testing.T) {
-	needChromium(t)
+	webtest.NeedChromium(t)
 	n := startNetwork(t)
-	shots := screenshotDir(t)
 	ctx0 := audit.WithSystem(context.Background(), "test")
 	st := n.srv.Store
 	require.NoError(t, st.Places().PutDeskPool(ctx0, domain.DeskPool{CenterID: "c1", Capacity: 3}))
@@ -56,42 +54,12 @@ func TestSiteBrowser(t *testing.T) {
 	n.doors["d1"].events(t, taps...)
 	cookie, _ := memberSession(t, st, "n1")
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancelTimeout()
+	b := webtest.StartBrowser(t, 2*time.Minute)
+	ctx := b.Ctx
+	do, text, a11y := b.Do, b.Text, b.A11y
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		require.NoError(t, chromedp.Do(ctx, steps...), what)
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		require.NoError(t, err, sel)
-		return s
-	}
-	axe := webtest.NewAxe()
-	a11y := func(page string) {
-		t.Helper()
-		t.Run("a11y/"+page, func(t *testing.T) { axe.Check(t, ctx) })
-	}
 	var shotFiles []string
-	shoot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err, name)
-		require.NoError(t, os.WriteFile(filepath.Join(shots, name), png, 0o644))
-		shotFiles = append(shotFiles, name)
-	}
+	shoot := func(name string) { shotFiles = append(shotFiles, b.Shoot(name)) }
 	phone := false
 	fits := func(page string) {
 		t.Helper()
@@ -222,7 +190,7 @@ func TestSiteBrowser(t *testing.T) {
 	assert.Equal(t, "skip|solid", focus)
 
 	for _, f := range shotFiles {
-		fi, err := os.Stat(filepath.Join(shots, f))
+		fi, err := os.Stat(f)
 		require.NoError(t, err)
 		assert.Positive(t, fi.Size())
 	}

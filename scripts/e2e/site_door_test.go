@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/mail/mailtest"
+	"github.com/smartworkcenters/swc/central/web/webtest"
 	"github.com/smartworkcenters/swc/shared/protocol"
 	"github.com/smartworkcenters/swc/shared/servicetest"
 )
@@ -75,40 +75,11 @@ func TestSiteBookingReachesDoor(t *testing.T) {
 		require.True(t, end.After(start), "a slot that ends the same day")
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	defer cancelCtx()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancelTimeout()
+	b := webtest.StartBrowser(t, 3*time.Minute)
+	ctx := b.Ctx
+	do, text := b.Do, b.Text
+	shoot := func(name string) { b.Shoot("e2e-site-door-" + name + ".png") }
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-			t.Fatalf("%s: %v; at %s: %s", what, err, loc, body)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		require.NoError(t, err, sel)
-		return s
-	}
-	shots := screenshotDir(t)
-	shoot := func(name string) {
-		t.Helper()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		require.NoError(t, err, name)
-		require.NoError(t, os.WriteFile(filepath.Join(shots, "e2e-site-door-"+name+".png"), png, 0o644))
-	}
 	base := "http://" + c.httpAddr
 
 	// Sign in with a code by e-mail.
@@ -167,12 +138,4 @@ func exists(ctx context.Context, t *testing.T, sel string) bool {
 	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
 	require.NoError(t, err)
 	return ok
-}
-
-// screenshotDir is testout/screenshots at the module's root.
-func screenshotDir(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join("..", "..", "testout", "screenshots")
-	require.NoError(t, os.MkdirAll(out, 0o755))
-	return out
 }

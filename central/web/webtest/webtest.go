@@ -1,6 +1,8 @@
-// Package webtest helps the web layer's browser tests (chromedp driving
-// Debian's Chromium): an accessibility check with axe-core, run inside the
-// page under test.
+// Package webtest helps the project's browser tests (chromedp driving
+// Debian's Chromium): StartBrowser gives a headless tab with the steps every
+// test repeats (actions that report where the page was when they failed,
+// texts, screenshots, width checks, the staff sign-in), and an
+// accessibility check with axe-core, run inside the page under test.
 //
 // axe-core comes from npm: the first check installs a pinned version into
 // testout/node at the root of the repository (npm must be on the PATH and
