@@ -118,6 +118,7 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -346,7 +347,7 @@ func New(cfg Config) (*Broker, error) {
 	}
 	lm := newListenerMetrics(cfg.Metrics)
 	if cfg.Addr != "" {
-		b.tcp = newListener(listenerSecret, cfg.Addr, cfg.TLS, cfg.ConnectTimeout, cfg.MaxConnecting, lm)
+		b.tcp = newListener(listenerSecret, cfg.Addr, cfg.TLS, cfg.ConnectTimeout, cfg.MaxConnecting, lm, b.disconnectListener)
 	}
 	if cfg.CertAddr != "" {
 		tc := cfg.CertTLS.Clone()
@@ -366,7 +367,7 @@ func New(cfg Config) (*Broker, error) {
 			}
 			return nil
 		}
-		b.mtls = newListener(listenerCert, cfg.CertAddr, tc, cfg.ConnectTimeout, cfg.MaxConnecting, lm)
+		b.mtls = newListener(listenerCert, cfg.CertAddr, tc, cfg.ConnectTimeout, cfg.MaxConnecting, lm, b.disconnectListener)
 	}
 	return b, nil
 }
@@ -471,6 +472,17 @@ func (b *Broker) Close() error {
 		return fmt.Errorf("broker: close: %w", err)
 	}
 	return nil
+}
+
+// disconnectListener disconnects the clients of one listener when it
+// closes (listener.Close says why not with mochi's own function): it lists
+// them with Clients.GetAll, which takes the read lock once.
+func (b *Broker) disconnectListener(id string) {
+	for _, cl := range b.server.Clients.GetAll() {
+		if cl.Net.Listener == id && !cl.Closed() {
+			_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+		}
+	}
 }
 
 // isServiceClientID reports whether a client id belongs to the central's

@@ -90,6 +90,9 @@ type listener struct {
 	maxConnecting  int
 	m              *listenerMetrics
 	log            *slog.Logger
+	// disconnect disconnects the listener's clients at Close, instead of
+	// the CloseFn mochi passes (see Close).
+	disconnect func(listener string)
 
 	ln      net.Listener
 	closing atomic.Bool
@@ -107,9 +110,10 @@ type listener struct {
 
 var _ listeners.Listener = (*listener)(nil)
 
-func newListener(id, address string, tc *tls.Config, connectTimeout time.Duration, maxConnecting int, m *listenerMetrics) *listener {
+func newListener(id, address string, tc *tls.Config, connectTimeout time.Duration, maxConnecting int, m *listenerMetrics,
+	disconnect func(listener string)) *listener {
 	return &listener{id: id, address: address, tls: tc, connectTimeout: connectTimeout, maxConnecting: maxConnecting, m: m,
-		pending: map[*connectConn]struct{}{}}
+		disconnect: disconnect, pending: map[*connectConn]struct{}{}}
 }
 
 // ID returns the listener's id.
@@ -228,17 +232,22 @@ func (l *listener) track(raw net.Conn) net.Conn {
 	return cc
 }
 
-// Close stops accepting and closes the listener's clients, and the
+// Close stops accepting, then closes the listener's clients and the
 // connections that have not sent CONNECT yet: mochi's Server.Close waits
 // for every connection it was handed, and mochi closes only its clients.
-func (l *listener) Close(closeClients listeners.CloseFn) {
+// The clients are closed by l.disconnect, not by mochi's CloseFn: in
+// mochi v2.7.9 that function (closeListenerClients) lists the clients with
+// Clients.GetByListener, which takes the clients' read lock twice and so
+// deadlocks when a client's Delete waits for the write lock in between
+// (a door leaving while the broker closes).
+func (l *listener) Close(_ listeners.CloseFn) {
 	l.closeMu.Lock()
 	defer l.closeMu.Unlock()
-	if l.closing.CompareAndSwap(false, true) {
-		closeClients(l.id)
-	}
 	if l.ln != nil {
 		_ = l.ln.Close()
+	}
+	if l.closing.CompareAndSwap(false, true) {
+		l.disconnect(l.id)
 	}
 	l.pendingMu.Lock()
 	pending := make([]*connectConn, 0, len(l.pending))

@@ -425,9 +425,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // closeWithin runs closeFn and waits for it until ctx ends, or at most
 // closeBound when ctx has no deadline. A close that does not finish in time
-// (the embedded broker waiting on thousands of clients; mochi v2.7.9 can
-// also deadlock in Close — Clients.GetByListener takes its read lock twice,
-// which blocks behind a client's pending Delete) is left to the process
+// (the embedded broker waiting on thousands of clients, or a close that
+// hangs as mochi v2.7.9's listener close could, see central/broker's
+// listener.Close) is left to the process
 // exit, which drops the connections anyway, so that the shutdown stays
 // within its timeout and the service restarts.
 func closeWithin(ctx context.Context, what string, closeFn func() error) error {

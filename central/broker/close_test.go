@@ -1,0 +1,73 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/shared/metrics"
+)
+
+// TestCloseWhileClientsLeave closes the broker while its clients leave and
+// others come and leave: Close returns every time, promptly. (mochi
+// v2.7.9's own way of closing a listener's clients takes the clients' read
+// lock twice and can deadlock behind a leaving client's Delete, as it did
+// once in CI; this churn did not hit that narrow window in 15 rounds with
+// the old code, so the test guards Close in general rather than
+// reproducing that deadlock. listener.Close says what changed.)
+func TestCloseWhileClientsLeave(t *testing.T) {
+	const rounds, clients = 15, 40
+	for round := 0; round < rounds; round++ {
+		cfg := Config{Addr: "127.0.0.1:0", Doors: testDoors, ServiceUsername: serviceUser, ServiceSecret: serviceSecret,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.NewRegistry()}
+		b, err := New(cfg)
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		require.NoError(t, b.Start(ctx))
+		tg := &target{name: "mochi", addr: b.Addr(), scheme: "tcp", broker: b}
+		cs := make([]*client, clients)
+		for i := range cs {
+			cs[i] = tg.mustDial(t, serviceUser, serviceSecret, fmt.Sprintf("%s-close-%d-%d", serviceUser, round, i))
+		}
+		// Clients leave, and others come and leave, while the broker closes.
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for i, c := range cs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.Disconnect(0)
+				for j := 0; ; j++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					c, err := tg.dial(t, serviceUser, serviceSecret, fmt.Sprintf("%s-churn-%d-%d-%d", serviceUser, round, i, j))
+					if err != nil {
+						return // the broker is closing
+					}
+					c.Disconnect(0)
+				}
+			}()
+		}
+		time.Sleep(20 * time.Millisecond)
+		closed := make(chan error, 1)
+		go func() { closed <- b.Close() }()
+		select {
+		case err := <-closed:
+			require.NoError(t, err, "round %d", round)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("round %d: the broker's Close did not return within 20 s while clients were leaving", round)
+		}
+		close(stop)
+		wg.Wait()
+		cancel()
+	}
+}
