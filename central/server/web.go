@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/accounts"
+	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/crediting"
@@ -31,7 +32,7 @@ func (s *Server) startDashboard() error {
 	if a := s.cfg.Mail.FromAddress(); a != nil {
 		from = a.String()
 	}
-	w, err := web.New(web.Config{Store: s.Store, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
+	w, err := web.New(web.Config{Store: s.Store, Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
 		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from, Members: members,
 		Accounts: s.Accounts})
 	if err != nil {

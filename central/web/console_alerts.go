@@ -140,10 +140,10 @@ func (w *Web) alertsPage(rw http.ResponseWriter, r *http.Request, v *viewer) err
 // webhooksPage is GET /webhooks: the endpoints the viewer sees (an admin
 // every one, a manager their center's) and the form of a new one.
 func (w *Web) webhooksPage(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	return w.showWebhooks(rw, r, v, http.StatusOK, nil, "")
+	return w.showWebhooks(rw, r, v, http.StatusOK, nil, "", "")
 }
 
-func (w *Web) showWebhooks(rw http.ResponseWriter, r *http.Request, v *viewer, status int, created *store.Webhook, problem string) error {
+func (w *Web) showWebhooks(rw http.ResponseWriter, r *http.Request, v *viewer, status int, created *store.Webhook, problem, flash string) error {
 	ctx, cancel := w.context(r)
 	defer cancel()
 	var scope []string // nil: every endpoint, network-wide ones too
@@ -164,7 +164,7 @@ func (w *Web) showWebhooks(rw http.ResponseWriter, r *http.Request, v *viewer, s
 		hooks[i].Secret = "" // shown once, when created
 	}
 	w.render(rw, r, status, "console_webhooks", v, map[string]any{"Hooks": hooks, "Centers": centers, "Kinds": store.AlertKinds(),
-		"Created": created, "Problem": problem})
+		"Created": created, "Problem": problem, "Flash": flash})
 	return nil
 }
 
@@ -175,7 +175,7 @@ func (w *Web) createWebhook(rw http.ResponseWriter, r *http.Request, v *viewer) 
 	refuse := func(field, key string, args ...any) error {
 		w.opsRefused.With("webhooks", field).Inc()
 		w.log.WarnContext(r.Context(), "web: webhook refused", "field", field)
-		return w.showWebhooks(rw, r, v, http.StatusBadRequest, nil, loc.T(key, args...))
+		return w.showWebhooks(rw, r, v, http.StatusBadRequest, nil, loc.T(key, args...), "")
 	}
 	center := strings.TrimSpace(r.PostFormValue("center"))
 	if center == "" && !v.Admin() {
@@ -200,11 +200,14 @@ func (w *Web) createWebhook(rw http.ResponseWriter, r *http.Request, v *viewer) 
 		}
 		return err
 	}
+	if err := w.cfg.Webhooks.CheckURL(hook.URL); err != nil {
+		return refuse("url", "console.webhooks.public_url")
+	}
 	if err := w.st.Health().CreateWebhook(r.Context(), hook); err != nil {
 		return err
 	}
 	w.log.InfoContext(r.Context(), "web: webhook created", "webhook", hook.ID, "center", hook.Center, "url", hook.URL, "by", v.ID)
-	return w.showWebhooks(rw, r, v, http.StatusCreated, &hook, "")
+	return w.showWebhooks(rw, r, v, http.StatusCreated, &hook, "", "")
 }
 
 func randomHex(n int) string {
@@ -217,19 +220,37 @@ func randomHex(n int) string {
 // newest first. Another center's endpoint (or, for a manager, a
 // network-wide one) is answered like a missing one.
 func (w *Web) webhookPage(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	return w.showWebhook(rw, r, v, http.StatusOK, "", "", "")
+}
+
+// visibleWebhook is the endpoint of the request's {id} when v may see it;
+// another center's endpoint (or, for a manager, a network-wide one) is
+// answered like a missing one.
+func (w *Web) visibleWebhook(ctx context.Context, r *http.Request, v *viewer) (store.Webhook, error) {
 	id := r.PathValue("id")
 	if protocol.ValidID(id) != nil {
-		return hidden("webhook", id)
+		return store.Webhook{}, hidden("webhook", id)
 	}
+	hook, err := w.st.Health().Webhook(ctx, id)
+	if err != nil {
+		return store.Webhook{}, err
+	}
+	if !v.Admin() && (hook.Center == "" || !v.Sees(hook.Center)) {
+		return store.Webhook{}, hidden("webhook", id)
+	}
+	return hook, nil
+}
+
+// showWebhook renders an endpoint's page with a flash, a problem, or a
+// new secret shown once.
+func (w *Web) showWebhook(rw http.ResponseWriter, r *http.Request, v *viewer, status int, flash, problem, secret string) error {
 	ctx, cancel := w.context(r)
 	defer cancel()
-	hook, err := w.st.Health().Webhook(ctx, id)
+	hook, err := w.visibleWebhook(ctx, r, v)
 	if err != nil {
 		return err
 	}
-	if !v.Admin() && (hook.Center == "" || !v.Sees(hook.Center)) {
-		return hidden("webhook", id)
-	}
+	id := hook.ID
 	hook.Secret = ""
 	f := newFilterForm(r, w.loc)
 	after := f.cursor()
@@ -248,7 +269,76 @@ func (w *Web) webhookPage(rw http.ResponseWriter, r *http.Request, v *viewer) er
 	for _, d := range pg.Items {
 		rows = append(rows, delivery{Delivery: d, At: time.UnixMilli(d.AtMs)})
 	}
-	w.render(rw, r, http.StatusOK, "console_webhook", v, map[string]any{"Hook": hook, "Deliveries": rows,
-		"Next": nextLink(r, "/webhooks/"+id, pg.Next)})
+	wanted := map[store.AlertKind]bool{}
+	for _, k := range hook.Kinds {
+		wanted[k] = true
+	}
+	w.render(rw, r, status, "console_webhook", v, map[string]any{"Hook": hook, "Deliveries": rows,
+		"Next": nextLink(r, "/webhooks/"+id, pg.Next), "Kinds": store.AlertKinds(), "Wanted": wanted,
+		"Flash": flash, "Problem": problem, "Secret": secret})
 	return nil
+}
+
+// updateWebhook is POST /webhooks/{id}: a new URL and alert kinds (the
+// center and the secret stay).
+func (w *Web) updateWebhook(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	loc := w.locale(r, v)
+	hook, err := w.visibleWebhook(r.Context(), r, v)
+	if err != nil {
+		return err
+	}
+	refuse := func(field, key string, args ...any) error {
+		w.opsRefused.With("webhooks", field).Inc()
+		w.log.WarnContext(r.Context(), "web: webhook change refused", "webhook", hook.ID, "field", field)
+		return w.showWebhook(rw, r, v, http.StatusBadRequest, "", loc.T(key, args...), "")
+	}
+	hook.URL, hook.Kinds = strings.TrimSpace(r.PostFormValue("url")), []store.AlertKind{}
+	for _, k := range r.PostForm["kinds"] {
+		kind := store.AlertKind(k)
+		if !kind.Known() {
+			return refuse("kinds", "console.bad_filter", "field", loc.T("console.webhooks.kinds"))
+		}
+		hook.Kinds = append(hook.Kinds, kind)
+	}
+	if err := hook.Validate(); err != nil {
+		return refuse("url", "console.webhooks.bad_url")
+	}
+	if err := w.cfg.Webhooks.CheckURL(hook.URL); err != nil {
+		return refuse("url", "console.webhooks.public_url")
+	}
+	hook.Secret = "" // kept by the store
+	if err := w.st.Health().UpdateWebhook(r.Context(), hook); err != nil {
+		return err
+	}
+	w.log.InfoContext(r.Context(), "web: webhook changed", "webhook", hook.ID, "url", hook.URL, "by", v.ID)
+	return w.showWebhook(rw, r, v, http.StatusOK, loc.T("console.webhooks.saved"), "", "")
+}
+
+// rotateWebhookSecret is POST /webhooks/{id}/secret: a new signing secret,
+// shown once on the answer page; deliveries are signed with it from now.
+func (w *Web) rotateWebhookSecret(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	hook, err := w.visibleWebhook(r.Context(), r, v)
+	if err != nil {
+		return err
+	}
+	hook.Secret = randomHex(32)
+	if err := w.st.Health().UpdateWebhook(r.Context(), hook); err != nil {
+		return err
+	}
+	w.log.InfoContext(r.Context(), "web: webhook secret replaced", "webhook", hook.ID, "by", v.ID)
+	return w.showWebhook(rw, r, v, http.StatusOK, "", "", hook.Secret)
+}
+
+// deleteWebhook is POST /webhooks/{id}/delete: the endpoint and its
+// delivery log go; the list says so.
+func (w *Web) deleteWebhook(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	hook, err := w.visibleWebhook(r.Context(), r, v)
+	if err != nil {
+		return err
+	}
+	if err := w.st.Health().DeleteWebhook(r.Context(), hook.ID); err != nil {
+		return err
+	}
+	w.log.InfoContext(r.Context(), "web: webhook deleted", "webhook", hook.ID, "by", v.ID)
+	return w.showWebhooks(rw, r, v, http.StatusOK, nil, "", w.locale(r, v).T("console.webhooks.deleted", "id", hook.ID))
 }

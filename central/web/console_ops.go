@@ -39,6 +39,9 @@ func (w *Web) opsRoutes() {
 	m.Handle("GET /webhooks", w.page(eventRoles(), w.webhooksPage))
 	m.Handle("POST /webhooks", w.page(eventRoles(), w.createWebhook))
 	m.Handle("GET /webhooks/{id}", w.page(eventRoles(), w.webhookPage))
+	m.Handle("POST /webhooks/{id}", w.page(eventRoles(), w.updateWebhook))
+	m.Handle("POST /webhooks/{id}/secret", w.page(eventRoles(), w.rotateWebhookSecret))
+	m.Handle("POST /webhooks/{id}/delete", w.page(eventRoles(), w.deleteWebhook))
 	m.Handle("GET /audit", w.page(everyone, w.auditPage))
 	m.Handle("GET /audit.csv", w.page(everyone, w.auditCSV))
 }

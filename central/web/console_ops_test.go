@@ -88,7 +88,9 @@ func TestOpsAuthorization(t *testing.T) {
 	}{
 		{"/settings", url.Values{"grace_minutes": {"x"}}, 400, 403, 403},
 		{"/settlements/" + prev + "/close", url.Values{"periods": {"nonsense"}}, 303, 403, 403},
-		{"/webhooks", url.Values{"center": {"c2"}, "url": {"http://127.0.0.1:1/y"}}, 201, 404, 403},
+		{"/webhooks", url.Values{"center": {"c2"}, "url": {"https://hooks.example/y"}}, 201, 404, 403},
+		{"/webhooks/" + hook.ID, url.Values{"url": {"https://hooks.example/z"}}, 200, 404, 403},
+		{"/webhooks/" + hook.ID + "/secret", nil, 200, 404, 403},
 		{"/settlements/" + prev + "/approve", nil, 303, 403, 403},
 	}
 	for _, p := range posts {
@@ -123,7 +125,74 @@ func TestOpsAuthorization(t *testing.T) {
 	}
 	_, body = browsers["tech1"].get("/")
 	assert.NotContains(t, body, `href="/settlements"`, "no navigation to what the role cannot open")
+	for who, want := range map[string]int{"tech1": 403, "mgr1": 404} {
+		b := browsers[who]
+		code, body, _ := b.post("/webhooks/"+hook.ID+"/delete", url.Values{"csrf": {b.csrf}})
+		assert.Equal(t, want, code, "%s deletes another center's endpoint: %.300s", who, body)
+	}
+	_, err := n.srv.Store.Health().Webhook(context.Background(), hook.ID)
+	require.NoError(t, err, "the endpoint is still there")
 	assert.Contains(t, body, `href="/alerts"`)
+}
+
+// TestOpsWebhookChanges: an endpoint's URL and kinds are changed in the
+// console (an internal address refused, as by the API), its secret
+// replaced and shown once, and the endpoint deleted; each change is in the
+// audit log.
+func TestOpsWebhookChanges(t *testing.T) {
+	n := startNetwork(t)
+	ctx := context.Background()
+	mgr := n.login("mgr1")
+	code, body, _ := mgr.post("/webhooks", url.Values{"csrf": {mgr.csrf}, "center": {"c1"}, "url": {"http://10.0.0.5/hook"}})
+	require.Equal(t, http.StatusBadRequest, code, "an internal address is refused: %.300s", body)
+	assert.Contains(t, body, "a webhook goes to a public https:// address")
+	code, body, _ = mgr.post("/webhooks", url.Values{"csrf": {mgr.csrf}, "center": {"c1"}, "url": {"https://hooks.example/a"}})
+	require.Equal(t, http.StatusCreated, code, body)
+	first := regexp.MustCompile(`id="webhook-secret" class="secret">([0-9a-f]{64})<`).FindStringSubmatch(body)
+	require.NotNil(t, first, body)
+	hooks, err := n.srv.Store.Health().ListWebhooks(ctx, []string{"c1"}, store.PageRequest{Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, hooks.Items, 1)
+	id := hooks.Items[0].ID
+
+	code, body, _ = mgr.post("/webhooks/"+id, url.Values{"csrf": {mgr.csrf}, "url": {"https://127.0.0.1/x"}})
+	assert.Equal(t, http.StatusBadRequest, code, body)
+	assert.Contains(t, body, `id="problem"`)
+	code, body, _ = mgr.post("/webhooks/"+id, url.Values{"csrf": {mgr.csrf}, "url": {"https://hooks.example/b"}, "kinds": {"door_forced", "reader_fault"}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "Endpoint saved.")
+	got, err := n.srv.Store.Health().Webhook(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "https://hooks.example/b", got.URL)
+	assert.Equal(t, []store.AlertKind{store.AlertForced, store.AlertReaderFault}, got.Kinds)
+	assert.Equal(t, first[1], got.Secret, "a change of URL keeps the secret")
+
+	code, body, _ = mgr.post("/webhooks/"+id+"/secret", url.Values{"csrf": {mgr.csrf}})
+	require.Equal(t, http.StatusOK, code, body)
+	second := regexp.MustCompile(`id="webhook-secret" class="secret">([0-9a-f]{64})<`).FindStringSubmatch(body)
+	require.NotNil(t, second, body)
+	assert.NotEqual(t, first[1], second[1])
+	got, err = n.srv.Store.Health().Webhook(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, second[1], got.Secret, "deliveries are signed with the new secret")
+	_, body = mgr.get("/webhooks/" + id)
+	assert.NotContains(t, body, second[1], "the secret is shown once")
+
+	code, body, _ = mgr.post("/webhooks/"+id+"/delete", url.Values{"csrf": {mgr.csrf}})
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Contains(t, body, "deleted")
+	_, err = n.srv.Store.Health().Webhook(ctx, id)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+
+	pg, err := n.srv.Store.ListAudit(ctx, store.AuditFilter{ObjectKind: "webhook", ObjectID: id})
+	require.NoError(t, err)
+	var actions []string
+	for _, e := range pg.Items {
+		actions = append(actions, string(e.Action))
+		assert.NotContains(t, string(e.Before)+string(e.After), first[1], "no secret in the audit log")
+		assert.NotContains(t, string(e.Before)+string(e.After), second[1], "no secret in the audit log")
+	}
+	assert.ElementsMatch(t, []string{"create", "update", "update", "delete"}, actions)
 }
 
 // TestOpsEventSearch: events by door, badge and reason, a page at a time,

@@ -60,6 +60,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/accounts"
+	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/booking"
@@ -118,6 +119,9 @@ type Config struct {
 	// Accounts signs staff in with e-mail, password and TOTP (package
 	// accounts); nil leaves only the API-token sign-in, at /login.
 	Accounts *accounts.Service
+	// Webhooks is the rule webhook URLs follow (the API's: public https
+	// hosts unless AllowInsecure).
+	Webhooks alerts.WebhookPolicy
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
