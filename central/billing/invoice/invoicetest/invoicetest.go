@@ -1,0 +1,133 @@
+// Package invoicetest holds sample documents for the tests of the billing
+// formats: one per VAT case and document type the network issues.
+package invoicetest
+
+import (
+	"time"
+
+	"github.com/smartworkcenters/swc/central/billing/bank"
+	"github.com/smartworkcenters/swc/central/billing/invoice"
+)
+
+// Sample is a named document.
+type Sample struct {
+	Name string
+	Doc  invoice.Document
+}
+
+func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
+
+// Cooperative is the network's cooperative as a party.
+func Cooperative() invoice.Party {
+	return invoice.Party{
+		Name:             "Smart Work Centers SC",
+		Address:          invoice.Address{Street: "Rue de la Loi 16", City: "Bruxelles", PostalCode: "1000", Country: "BE"},
+		VATNumber:        "BE0403170701",
+		EnterpriseNumber: "0403170701",
+		Email:            "billing@smartworkcenters.example",
+	}
+}
+
+// Center is a member center as a party.
+func Center() invoice.Party {
+	return invoice.Party{
+		Name:             "Centre de Namur SRL",
+		Address:          invoice.Address{Street: "Place d'Armes 1", City: "Namur", PostalCode: "5000", Country: "BE"},
+		VATNumber:        "BE0202239951",
+		EnterpriseNumber: "0202239951",
+		Email:            "compta@namur.example",
+	}
+}
+
+// Communication is the structured communication of the samples.
+func Communication() bank.Communication {
+	c, err := bank.NewCommunication(1234567890)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Samples are the five documents every format must render validly:
+// standard VAT 21 %, reverse charge to a Dutch company, an exempt supply,
+// a credit note correcting the first, and a self-billed invoice.
+func Samples() []Sample {
+	member := invoice.Party{
+		Name:    "Marie Dupont",
+		Address: invoice.Address{Street: "Rue Haute 5", City: "Liège", PostalCode: "4000", Country: "BE"},
+		Email:   "marie@example.be",
+	}
+	company := invoice.Party{
+		Name:             "Atelier Verhaegen BV",
+		Address:          invoice.Address{Street: "Meir 10", City: "Antwerpen", PostalCode: "2000", Country: "BE"},
+		VATNumber:        "BE0477472701",
+		EnterpriseNumber: "0477472701",
+		Email:            "factuur@verhaegen.example",
+	}
+	dutch := invoice.Party{
+		Name:      "Kantoor Maastricht BV",
+		Address:   invoice.Address{Street: "Markt 1", City: "Maastricht", PostalCode: "6211 CK", Country: "NL"},
+		VATNumber: "NL123456789B01",
+		Email:     "ap@kantoor.example",
+	}
+	payment := &invoice.Payment{IBAN: "BE68539007547034", BIC: "GKCCBEBB", AccountName: "Smart Work Centers SC", Communication: Communication(), Terms: "30 days"}
+	standard := invoice.Document{
+		Type: invoice.TypeInvoice, Number: "SWC-2026-000001",
+		IssueDate: day(2026, 12, 1), DueDate: day(2026, 12, 31),
+		PeriodStart: day(2026, 11, 1), PeriodEnd: day(2026, 11, 30),
+		BuyerReference: "member-42", Note: "Usage of November 2026",
+		Seller: Cooperative(), Buyer: company,
+		Lines: []invoice.Line{
+			{Description: "Desk hours, Namur", Quantity: invoice.Quantity(12_250), Unit: "HUR", UnitPriceCents: 850, VAT: invoice.VAT{Category: invoice.CategoryStandard, Rate: invoice.Percent(21)}},
+			{Description: "Meeting room, Liège (7 minutes)", Quantity: invoice.Units(7), Unit: "MIN", UnitPriceCents: 2500, BaseQuantity: invoice.Units(60), VAT: invoice.VAT{Category: invoice.CategoryStandard, Rate: invoice.Percent(21)}},
+			{Description: "Monthly pass", Quantity: invoice.Units(1), Unit: "MON", UnitPriceCents: 9900, VAT: invoice.VAT{Category: invoice.CategoryStandard, Rate: invoice.Percent(21)}},
+		},
+		Allowances: []invoice.Allowance{{Reason: "Founding member discount", AmountCents: 500, VAT: invoice.VAT{Category: invoice.CategoryStandard, Rate: invoice.Percent(21)}}},
+		Payment:    payment,
+	}
+	reverse := invoice.Document{
+		Type: invoice.TypeInvoice, Number: "SWC-2026-000002",
+		IssueDate: day(2026, 12, 1), DueDate: day(2026, 12, 31),
+		PeriodStart: day(2026, 11, 1), PeriodEnd: day(2026, 11, 30),
+		BuyerReference: "member-77",
+		Seller:         Cooperative(), Buyer: dutch,
+		Lines: []invoice.Line{
+			{Description: "Desk hours, Liège", Quantity: invoice.Units(30), Unit: "HUR", UnitPriceCents: 800, VAT: invoice.VAT{Category: invoice.CategoryReverseCharge, ExemptionReasonCode: "VATEX-EU-AE", ExemptionReason: "Reverse charge: VAT due by the customer (Art. 196 Directive 2006/112/EC)"}},
+		},
+		Payment: payment,
+	}
+	exempt := invoice.Document{
+		Type: invoice.TypeInvoice, Number: "SWC-2026-000003",
+		IssueDate: day(2026, 12, 1), DueDate: day(2026, 12, 31),
+		BuyerReference: "member-43",
+		Seller:         Cooperative(), Buyer: member,
+		Lines: []invoice.Line{
+			{Description: "Training session room (educational, exempt)", Quantity: invoice.Units(3), Unit: "HUR", UnitPriceCents: 4000, VAT: invoice.VAT{Category: invoice.CategoryExempt, ExemptionReason: "Exempt: article 44 § 2, 4° of the Belgian VAT Code"}},
+		},
+		Payment: payment,
+	}
+	credit := invoice.Document{
+		Type: invoice.TypeCreditNote, Number: "SWC-2026-000004",
+		IssueDate:      day(2026, 12, 10),
+		BuyerReference: "member-42",
+		Seller:         Cooperative(), Buyer: company,
+		Lines: []invoice.Line{
+			{Description: "Desk hours, Namur: late exit, correction", Quantity: invoice.Units(1), Unit: "HUR", UnitPriceCents: 850, VAT: invoice.VAT{Category: invoice.CategoryStandard, Rate: invoice.Percent(21)}},
+		},
+		Corrects: &invoice.Reference{Number: "SWC-2026-000001", IssueDate: day(2026, 12, 1)},
+		Payment:  &invoice.Payment{IBAN: "BE68539007547034", BIC: "GKCCBEBB"},
+	}
+	self := invoice.Document{
+		Type: invoice.TypeSelfBilled, Number: "SB-NAMUR-2026-11",
+		IssueDate: day(2026, 12, 2), DueDate: day(2026, 12, 16),
+		PeriodStart: day(2026, 11, 1), PeriodEnd: day(2026, 11, 30),
+		BuyerReference: "settlement-2026-11",
+		Note:           "Self-billed: nomadic hours hosted in November 2026",
+		Seller:         Center(), Buyer: Cooperative(),
+		Lines: []invoice.Line{
+			{Description: "Nomadic hours hosted", Quantity: invoice.Units(1234), Unit: "MIN", UnitPriceCents: 600, BaseQuantity: invoice.Units(60), VAT: invoice.VAT{Category: invoice.CategoryStandard, Rate: invoice.Percent(21)}},
+		},
+		Payment: &invoice.Payment{IBAN: "BE71096123456769", BIC: "GKCCBEBB", AccountName: "Centre de Namur SRL"},
+	}
+	return []Sample{{"standard", standard}, {"reverse_charge", reverse}, {"exempt", exempt}, {"credit_note", credit}, {"self_billed", self}}
+}
