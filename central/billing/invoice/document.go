@@ -1,7 +1,6 @@
 package invoice
 
 import (
-	"strings"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/billing/bank"
@@ -182,9 +181,7 @@ func (p Party) ElectronicAddress() (scheme, id string) {
 	case p.EnterpriseNumber != "":
 		return "0208", p.EnterpriseNumber
 	case len(p.VATNumber) > 2 && vatEndpointSchemes[p.VATNumber[:2]] != "":
-		return vatEndpointSchemes[p.VATNumber[:2]], strings.ToLower(p.VATNumber)
-	case p.Email != "":
-		return "EM", p.Email
+		return vatEndpointSchemes[p.VATNumber[:2]], p.VATNumber
 	}
 	return "", ""
 }

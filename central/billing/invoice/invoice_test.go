@@ -136,11 +136,11 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"bad enterprise number", func() invoice.Document { d := base(); d.Buyer.EnterpriseNumber = "0477472702"; return d }, "buyer.enterprise_number"},
 		{"bad country", func() invoice.Document { d := base(); d.Buyer.Address.Country = "Belgium"; return d }, "buyer.address.country"},
 		{"bad e-mail", func() invoice.Document { d := base(); d.Buyer.Email = "marie at home"; return d }, "buyer.email"},
-		{"no buyer address", func() invoice.Document {
+		{"no seller Peppol address", func() invoice.Document {
 			d := invoicetest.Samples()[2].Doc
-			d.Buyer.Email = ""
+			d.Seller.EnterpriseNumber, d.Seller.VATNumber = "", ""
 			return d
-		}, "buyer.email"},
+		}, "seller.enterprise_number"},
 		{"bad IBAN", func() invoice.Document {
 			d := base()
 			p := *d.Payment
@@ -208,9 +208,9 @@ func TestElectronicAddress(t *testing.T) {
 		scheme, id string
 	}{
 		{invoice.Party{EnterpriseNumber: "0403170701", VATNumber: "BE0403170701"}, "0208", "0403170701"},
-		{invoice.Party{VATNumber: "BE0403170701"}, "9925", "be0403170701"},
-		{invoice.Party{VATNumber: "NL123456789B01", Email: "a@b.nl"}, "9944", "nl123456789b01"},
-		{invoice.Party{VATNumber: "PL1234567890", Email: "a@b.pl"}, "EM", "a@b.pl"},
+		{invoice.Party{VATNumber: "BE0403170701"}, "9925", "BE0403170701"},
+		{invoice.Party{VATNumber: "NL123456789B01", Email: "a@b.nl"}, "9944", "NL123456789B01"},
+		{invoice.Party{VATNumber: "PL1234567890", Email: "a@b.pl"}, "", ""},
 		{invoice.Party{EndpointScheme: "0088", EndpointID: "5790000435975", Email: "a@b.be"}, "0088", "5790000435975"},
 		{invoice.Party{}, "", ""},
 	} {

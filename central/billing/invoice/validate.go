@@ -106,10 +106,7 @@ func (v *validator) document(d *Document) {
 	v.party("seller", d.Seller)
 	v.party("buyer", d.Buyer)
 	if s, _ := d.Seller.ElectronicAddress(); s == "" {
-		v.add("seller.enterprise_number", "required (or a VAT number, an e-mail or an endpoint): Peppol needs the seller's electronic address")
-	}
-	if s, _ := d.Buyer.ElectronicAddress(); s == "" {
-		v.add("buyer.email", "required (or an enterprise number, a VAT number or an endpoint): Peppol needs the buyer's electronic address")
+		v.add("seller.enterprise_number", "required (or a VAT number or an endpoint): the seller's Peppol address")
 	}
 	switch {
 	case len(d.Lines) == 0:

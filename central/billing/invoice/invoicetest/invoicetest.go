@@ -49,13 +49,15 @@ func Communication() bank.Communication {
 }
 
 // Samples are the five documents every format must render validly:
-// standard VAT 21 %, reverse charge to a Dutch company, an exempt supply,
+// standard VAT 21 %, reverse charge to a Dutch company, an exempt supply
+// to a non-profit without a VAT number,
 // a credit note correcting the first, and a self-billed invoice.
 func Samples() []Sample {
-	member := invoice.Party{
-		Name:    "Marie Dupont",
-		Address: invoice.Address{Street: "Rue Haute 5", City: "Liège", PostalCode: "4000", Country: "BE"},
-		Email:   "marie@example.be",
+	school := invoice.Party{
+		Name:             "École des Devoirs ASBL",
+		Address:          invoice.Address{Street: "Rue Haute 5", City: "Liège", PostalCode: "4000", Country: "BE"},
+		EnterpriseNumber: "0412345614",
+		Email:            "tresorerie@ecole.example",
 	}
 	company := invoice.Party{
 		Name:             "Atelier Verhaegen BV",
@@ -67,7 +69,7 @@ func Samples() []Sample {
 	dutch := invoice.Party{
 		Name:      "Kantoor Maastricht BV",
 		Address:   invoice.Address{Street: "Markt 1", City: "Maastricht", PostalCode: "6211 CK", Country: "NL"},
-		VATNumber: "NL123456789B01",
+		VATNumber: "NL859223791B01",
 		Email:     "ap@kantoor.example",
 	}
 	payment := &invoice.Payment{IBAN: "BE68539007547034", BIC: "GKCCBEBB", AccountName: "Smart Work Centers SC", Communication: Communication(), Terms: "30 days"}
@@ -100,7 +102,7 @@ func Samples() []Sample {
 		Type: invoice.TypeInvoice, Number: "SWC-2026-000003",
 		IssueDate: day(2026, 12, 1), DueDate: day(2026, 12, 31),
 		BuyerReference: "member-43",
-		Seller:         Cooperative(), Buyer: member,
+		Seller:         Cooperative(), Buyer: school,
 		Lines: []invoice.Line{
 			{Description: "Training session room (educational, exempt)", Quantity: invoice.Units(3), Unit: "HUR", UnitPriceCents: 4000, VAT: invoice.VAT{Category: invoice.CategoryExempt, ExemptionReason: "Exempt: article 44 § 2, 4° of the Belgian VAT Code"}},
 		},

@@ -1,0 +1,151 @@
+package ubl_test
+
+import (
+	"encoding/xml"
+	"errors"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/smartworkcenters/swc/central/billing/invoice"
+	"github.com/smartworkcenters/swc/central/billing/invoice/invoicetest"
+	"github.com/smartworkcenters/swc/central/billing/ubl"
+)
+
+// parsed reads back the figures of a UBL document.
+type parsed struct {
+	XMLName  xml.Name
+	Customiz string `xml:"CustomizationID"`
+	Profile  string `xml:"ProfileID"`
+	Type     string `xml:"InvoiceTypeCode"`
+	CNType   string `xml:"CreditNoteTypeCode"`
+	Billing  string `xml:"BillingReference>InvoiceDocumentReference>ID"`
+	Payment  string `xml:"PaymentMeans>PaymentID"`
+	IBAN     string `xml:"PaymentMeans>PayeeFinancialAccount>ID"`
+	Tax      struct {
+		Amount    string `xml:"TaxAmount"`
+		Subtotals []struct {
+			Taxable string `xml:"TaxableAmount"`
+			Amount  string `xml:"TaxAmount"`
+			Cat     string `xml:"TaxCategory>ID"`
+		} `xml:"TaxSubtotal"`
+	} `xml:"TaxTotal"`
+	Total struct {
+		Lines      string `xml:"LineExtensionAmount"`
+		Exclusive  string `xml:"TaxExclusiveAmount"`
+		Inclusive  string `xml:"TaxInclusiveAmount"`
+		Allowances string `xml:"AllowanceTotalAmount"`
+		Payable    string `xml:"PayableAmount"`
+	} `xml:"LegalMonetaryTotal"`
+	Lines []struct {
+		Amount string `xml:"LineExtensionAmount"`
+	} `xml:"InvoiceLine"`
+	CNLines []struct {
+		Amount string `xml:"LineExtensionAmount"`
+	} `xml:"CreditNoteLine"`
+}
+
+func parse(t interface{ Fatalf(string, ...any) }, b []byte) parsed {
+	var p parsed
+	if err := xml.Unmarshal(b, &p); err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return p
+}
+
+func cents(t interface{ Fatalf(string, ...any) }, s string) int64 {
+	c, err := invoice.ParseCents(s)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return c
+}
+
+func TestMarshalSamples(t *testing.T) {
+	for _, s := range invoicetest.Samples() {
+		b, err := ubl.Marshal(&s.Doc)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		p := parse(t, b)
+		switch s.Doc.Type {
+		case invoice.TypeCreditNote:
+			if p.XMLName.Local != "CreditNote" || p.CNType != "381" || p.Billing != s.Doc.Corrects.Number || len(p.CNLines) != len(s.Doc.Lines) {
+				t.Errorf("%s: %+v", s.Name, p)
+			}
+		case invoice.TypeSelfBilled:
+			if p.XMLName.Local != "Invoice" || p.Type != "389" || p.Customiz != ubl.SelfBillingCustomizationID || p.Profile != ubl.SelfBillingProfileID {
+				t.Errorf("%s: %+v", s.Name, p)
+			}
+		default:
+			if p.XMLName.Local != "Invoice" || p.Type != "380" || p.Customiz != ubl.BillingCustomizationID || p.Profile != ubl.BillingProfileID {
+				t.Errorf("%s: %+v", s.Name, p)
+			}
+		}
+		if s.Name == "standard" && (p.Payment != "+++123/4567/89002+++" || p.IBAN != "BE68539007547034") {
+			t.Errorf("standard payment: %q %q", p.Payment, p.IBAN)
+		}
+	}
+}
+
+func TestMarshalRefuses(t *testing.T) {
+	d := invoicetest.Samples()[0].Doc
+	d.Lines[0].Unit = ""
+	if _, err := ubl.Marshal(&d); !errors.Is(err, invoice.ErrInvalid) || !strings.Contains(err.Error(), "lines[0].unit") {
+		t.Errorf("invalid document: %v", err)
+	}
+	d = invoicetest.Samples()[0].Doc
+	d.Buyer.EnterpriseNumber, d.Buyer.VATNumber = "", ""
+	if _, err := ubl.Marshal(&d); !errors.Is(err, ubl.ErrNoPeppolAddress) {
+		t.Errorf("consumer: %v; want ErrNoPeppolAddress", err)
+	}
+}
+
+// The property: for random documents, the XML's figures (every line
+// amount, each VAT breakdown, every total) equal the model's Totals.
+func TestXMLTotalsProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		d := invoicetest.Random(rt)
+		if rapid.Bool().Draw(rt, "credit note") {
+			d.Type = invoice.TypeCreditNote
+			d.Corrects = &invoice.Reference{Number: "SWC-2025-000099"}
+		}
+		b, err := ubl.Marshal(&d)
+		if err != nil {
+			rt.Fatalf("marshal: %v", err)
+		}
+		p := parse(rt, b)
+		want := d.Totals()
+		lines := p.Lines
+		if d.IsCreditNote() {
+			lines = p.CNLines
+		}
+		if len(lines) != len(want.LineNetCents) {
+			rt.Fatalf("%d lines in XML; want %d", len(lines), len(want.LineNetCents))
+		}
+		for i, l := range lines {
+			if got := cents(rt, l.Amount); got != want.LineNetCents[i] {
+				rt.Fatalf("line %d: XML %d; model %d", i, got, want.LineNetCents[i])
+			}
+		}
+		if len(p.Tax.Subtotals) != len(want.Breakdown) {
+			rt.Fatalf("%d breakdowns; want %d", len(p.Tax.Subtotals), len(want.Breakdown))
+		}
+		for i, s := range p.Tax.Subtotals {
+			w := want.Breakdown[i]
+			if cents(rt, s.Taxable) != w.TaxableCents || cents(rt, s.Amount) != w.VATCents || s.Cat != string(w.VAT.Category) {
+				rt.Fatalf("breakdown %d: XML %+v; model %+v", i, s, w)
+			}
+		}
+		allow := int64(0)
+		if p.Total.Allowances != "" {
+			allow = cents(rt, p.Total.Allowances)
+		}
+		if cents(rt, p.Total.Lines) != want.LineExtensionCents || cents(rt, p.Total.Exclusive) != want.TaxExclusiveCents ||
+			cents(rt, p.Total.Inclusive) != want.TaxInclusiveCents || cents(rt, p.Total.Payable) != want.PayableCents ||
+			cents(rt, p.Tax.Amount) != want.VATCents || allow != want.AllowanceCents {
+			rt.Fatalf("totals: XML %+v %+v; model %+v", p.Total, p.Tax.Amount, want)
+		}
+	})
+}
