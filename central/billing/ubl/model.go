@@ -135,9 +135,13 @@ type paymentMeans struct {
 }
 
 type financialAccount struct {
-	ID     string `xml:"cbc:ID"`
-	Name   string `xml:"cbc:Name,omitempty"`
-	Branch string `xml:"cac:FinancialInstitutionBranch>cbc:ID,omitempty"`
+	ID     string  `xml:"cbc:ID"`
+	Name   string  `xml:"cbc:Name,omitempty"`
+	Branch *branch `xml:"cac:FinancialInstitutionBranch"`
+}
+
+type branch struct {
+	ID string `xml:"cbc:ID"`
 }
 
 type paymentTerms struct {
@@ -235,7 +239,10 @@ func build(d *invoice.Document) common {
 	}
 	if p := d.Payment; p != nil {
 		c.payment = &paymentMeans{Code: "58", PaymentID: p.Communication.String(),
-			Account: &financialAccount{ID: p.IBAN, Name: p.AccountName, Branch: p.BIC}}
+			Account: &financialAccount{ID: p.IBAN, Name: p.AccountName}}
+		if p.BIC != "" {
+			c.payment.Account.Branch = &branch{ID: p.BIC}
+		}
 		if d.IsCreditNote() && !d.DueDate.IsZero() {
 			c.payment.PaymentDueDate = invoice.Date(d.DueDate)
 		}

@@ -1,6 +1,7 @@
 package ubl_test
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"strings"
@@ -89,6 +90,54 @@ func TestMarshalSamples(t *testing.T) {
 	}
 }
 
+// emptyElement names the first element without text nor children, or "".
+func emptyElement(b []byte) string {
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	type open struct {
+		name    string
+		content bool
+	}
+	var stack []open
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		switch tk := tok.(type) {
+		case xml.StartElement:
+			if len(stack) > 0 {
+				stack[len(stack)-1].content = true
+			}
+			stack = append(stack, open{name: tk.Name.Local})
+		case xml.CharData:
+			if len(stack) > 0 && len(bytes.TrimSpace(tk)) > 0 {
+				stack[len(stack)-1].content = true
+			}
+		case xml.EndElement:
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if !top.content {
+				return top.name
+			}
+		}
+	}
+}
+
+func TestNoEmptyElements(t *testing.T) {
+	for _, s := range invoicetest.Samples() {
+		b, err := ubl.Marshal(&s.Doc)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+		if e := emptyElement(b); e != "" {
+			t.Errorf("%s: empty element %s (Peppol R008)", s.Name, e)
+		}
+	}
+	if e := emptyElement([]byte("<a><b>x</b><c></c></a>")); e != "c" {
+		t.Errorf("emptyElement missed <c></c>: %q", e)
+	}
+}
+
 func TestMarshalRefuses(t *testing.T) {
 	d := invoicetest.Samples()[0].Doc
 	d.Lines[0].Unit = ""
@@ -114,6 +163,9 @@ func TestXMLTotalsProperty(t *testing.T) {
 		b, err := ubl.Marshal(&d)
 		if err != nil {
 			rt.Fatalf("marshal: %v", err)
+		}
+		if e := emptyElement(b); e != "" {
+			rt.Fatalf("empty element %s (Peppol R008)", e)
 		}
 		p := parse(rt, b)
 		want := d.Totals()

@@ -3,12 +3,15 @@ package ubl_test
 import (
 	"bytes"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"pgregory.net/rapid"
 
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/invoice/invoicetest"
@@ -106,9 +109,10 @@ func fatal(r svrl) []assertion {
 	return out
 }
 
-// TestValidators writes the five sample documents (standard 21 %, reverse
+// TestValidators writes the sample documents (standard 21 %, reverse
 // charge to a Dutch company, exempt with a reason, a credit note referring
-// to an invoice, a self-billed invoice) and checks them with the real
+// to an invoice, a self-billed invoice, intra-community K, outside scope O)
+// and four random invoices, and checks them with the real
 // validators: the OASIS UBL 2.1 schema (xmllint), the EN 16931 UBL rules
 // and the Peppol BIS Billing (or, for 389, Self-Billing) rules (Saxon-HE).
 // A tampered copy of the first proves that the validators do reject.
@@ -139,6 +143,23 @@ func TestValidators(t *testing.T) {
 		} else {
 			invoices = append(invoices, f)
 		}
+	}
+	// Random documents (deterministic: rapid's example for fixed seeds),
+	// so that rounding cases beyond the samples meet the rules too.
+	gen := rapid.Custom(invoicetest.Random)
+	for seed := range 4 {
+		d := gen.Example(seed)
+		d.Number = fmt.Sprintf("RANDOM-%d", seed)
+		b, err := ubl.Marshal(&d)
+		if err != nil {
+			t.Fatalf("random %d: %v", seed, err)
+		}
+		for _, dir := range []string{all, billing} {
+			if err := os.WriteFile(filepath.Join(dir, d.Number+".xml"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		invoices = append(invoices, filepath.Join(billing, d.Number+".xml"))
 	}
 	// The tampered copy: total with VAT off by one cent (BR-CO-15), and an
 	// element the schema does not know.

@@ -48,10 +48,11 @@ func Communication() bank.Communication {
 	return c
 }
 
-// Samples are the five documents every format must render validly:
-// standard VAT 21 %, reverse charge to a Dutch company, an exempt supply
-// to a non-profit without a VAT number,
-// a credit note correcting the first, and a self-billed invoice.
+// Samples are the documents every format must render validly: standard
+// VAT 21 % with a discount, reverse charge to a Dutch company, an exempt
+// supply to a non-profit without a VAT number, a credit note correcting
+// the first, a self-billed invoice, an intra-community supply (K) and a
+// fee outside the scope of VAT (O) from a seller without a VAT number.
 func Samples() []Sample {
 	school := invoice.Party{
 		Name:             "École des Devoirs ASBL",
@@ -131,5 +132,32 @@ func Samples() []Sample {
 		},
 		Payment: &invoice.Payment{IBAN: "BE71096123456769", BIC: "GKCCBEBB", AccountName: "Centre de Namur SRL"},
 	}
-	return []Sample{{"standard", standard}, {"reverse_charge", reverse}, {"exempt", exempt}, {"credit_note", credit}, {"self_billed", self}}
+	intra := invoice.Document{
+		Type: invoice.TypeInvoice, Number: "SWC-2026-000005",
+		IssueDate: day(2026, 12, 1), DueDate: day(2026, 12, 31),
+		PeriodStart: day(2026, 11, 1), PeriodEnd: day(2026, 11, 30),
+		BuyerReference: "PO-4711",
+		Seller:         Cooperative(), Buyer: dutch,
+		Lines: []invoice.Line{
+			{Description: "Badge readers (intra-community supply)", Quantity: invoice.Units(4), Unit: "C62", UnitPriceCents: 4500, VAT: invoice.VAT{Category: invoice.CategoryIntraCommunity, ExemptionReasonCode: "VATEX-EU-IC", ExemptionReason: "Intra-community supply (Art. 138 Directive 2006/112/EC)"}},
+		},
+		Payment: payment,
+	}
+	outside := invoice.Document{
+		Type: invoice.TypeInvoice, Number: "ASSOC-2026-0001",
+		IssueDate: day(2026, 12, 1), DueDate: day(2026, 12, 31),
+		BuyerReference: "membership-2027",
+		Seller: invoice.Party{
+			Name:             "Amis des Centres ASBL",
+			Address:          invoice.Address{Street: "Rue de Fer 3", City: "Namur", PostalCode: "5000", Country: "BE"},
+			EnterpriseNumber: "0410230024",
+		},
+		Buyer: school,
+		Lines: []invoice.Line{
+			{Description: "Membership fee 2027", Quantity: invoice.Units(1), Unit: "C62", UnitPriceCents: 2500, VAT: invoice.VAT{Category: invoice.CategoryOutsideScope, ExemptionReasonCode: "VATEX-EU-O", ExemptionReason: "Not subject to VAT"}},
+		},
+		Payment: &invoice.Payment{IBAN: "BE71096123456769"},
+	}
+	return []Sample{{"standard", standard}, {"reverse_charge", reverse}, {"exempt", exempt}, {"credit_note", credit}, {"self_billed", self},
+		{"intra_community", intra}, {"outside_scope", outside}}
 }
