@@ -387,12 +387,11 @@ func (r *renderer) payment() error {
 		kv("terms", pay.Terms, "", body)
 	}
 	bottom := p.GetY()
-	if !d.IsCreditNote() && r.totals.PayableCents > 0 {
-		payload, err := sepa.QRPayload(sepa.QR{BIC: pay.BIC, Name: holder, IBAN: pay.IBAN, AmountCents: r.totals.PayableCents,
-			Communication: pay.Communication, Text: qrText(pay, d)})
-		if err != nil {
-			return err
-		}
+	payload, err := sepa.InvoiceQR(d)
+	if err != nil {
+		return err
+	}
+	if payload != "" {
 		if err := r.qr(payload, margin+width-qrSize, y); err != nil {
 			return err
 		}
@@ -405,21 +404,12 @@ func (r *renderer) payment() error {
 	return nil
 }
 
-// qrText is the QR's free text when there is no structured communication:
-// the document number, so that the payment can still be matched.
-func qrText(p *invoice.Payment, d *invoice.Document) string {
-	if !p.Communication.IsZero() {
-		return ""
-	}
-	return d.Number
-}
-
 func (r *renderer) qr(payload string, x, y float64) error {
 	code, err := qr.Encode(payload, qr.M, qr.Unicode)
 	if err != nil {
 		return fmt.Errorf("qr code: %w", err)
 	}
-	px := code.Bounds().Dx() * 8
+	px := code.Bounds().Dx() * 4
 	scaled, err := barcode.Scale(code, px, px)
 	if err != nil {
 		return fmt.Errorf("qr code: %w", err)

@@ -33,5 +33,5 @@
 // unstructured text, lines separated by LF and trailing empty lines
 // dropped; at most 331 bytes. A Belgian structured communication goes in the
 // structured reference field as its twelve digits, where Belgian banking
-// apps look for it.
+// apps look for it. InvoiceQR builds the payload of an invoice.Document.
 package sepa

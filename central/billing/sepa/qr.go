@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/smartworkcenters/swc/central/billing/bank"
+	"github.com/smartworkcenters/swc/central/billing/invoice"
 )
 
 // ErrQR is matched (errors.Is) by every error of QRPayload.
@@ -80,4 +81,25 @@ func QRPayload(q QR) (string, error) {
 		return bad("text", "payload of %d bytes; at most %d", len(p), MaxQRPayload)
 	}
 	return p, nil
+}
+
+// InvoiceQR is the QR payload asking to pay document d: its amount due to
+// the seller's account, with its structured communication, or else its
+// number as text. It returns "" and no error when there is nothing to pay
+// by transfer (a credit note, an amount due of zero or less, no payment
+// details).
+func InvoiceQR(d *invoice.Document) (string, error) {
+	p := d.Payment
+	due := d.Totals().PayableCents
+	if p == nil || d.IsCreditNote() || due <= 0 {
+		return "", nil
+	}
+	q := QR{BIC: p.BIC, Name: p.AccountName, IBAN: p.IBAN, AmountCents: due, Communication: p.Communication}
+	if q.Name == "" {
+		q.Name = d.Seller.Name
+	}
+	if p.Communication.IsZero() {
+		q.Text = d.Number
+	}
+	return QRPayload(q)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/billing/bank"
 	"github.com/smartworkcenters/swc/central/billing/invoice"
+	"github.com/smartworkcenters/swc/central/billing/invoice/invoicetest"
 )
 
 func sample(t *testing.T) Transfer {
@@ -224,5 +225,21 @@ func TestQRPayload(t *testing.T) {
 		if _, err := QRPayload(q); !errors.Is(err, ErrQR) {
 			t.Errorf("QRPayload(%+v) = %v; want ErrQR", q, err)
 		}
+	}
+}
+
+func TestInvoiceQR(t *testing.T) {
+	samples := invoicetest.Samples()
+	got, err := InvoiceQR(&samples[0].Doc)
+	if want := "BCD\n002\n1\nSCT\nGKCCBEBB\nSmart Work Centers SC\nBE68539007547034\nEUR243.27\n\n123456789002"; err != nil || got != want {
+		t.Errorf("standard: %q, %v; want %q", got, err, want)
+	}
+	if got, err := InvoiceQR(&samples[3].Doc); got != "" || err != nil {
+		t.Errorf("credit note: %q, %v; want nothing to pay", got, err)
+	}
+	self := samples[4].Doc // no communication: the number as text
+	got, err = InvoiceQR(&self)
+	if err != nil || !strings.HasSuffix(got, "\n\n"+self.Number) || !strings.Contains(got, "\nCentre de Namur SRL\n") {
+		t.Errorf("self-billed: %q, %v", got, err)
 	}
 }
