@@ -9,35 +9,13 @@ import (
 // The element names carry their prefix literally (cbc:, cac:); the root
 // declares the prefixes. Field order is the UBL 2.1 schema's sequence.
 
-type ublInvoice struct {
-	XMLName          xml.Name      `xml:"Invoice"`
-	NS               string        `xml:"xmlns,attr"`
-	NSCAC            string        `xml:"xmlns:cac,attr"`
-	NSCBC            string        `xml:"xmlns:cbc,attr"`
-	CustomizationID  string        `xml:"cbc:CustomizationID"`
-	ProfileID        string        `xml:"cbc:ProfileID"`
-	ID               string        `xml:"cbc:ID"`
-	IssueDate        string        `xml:"cbc:IssueDate"`
-	DueDate          string        `xml:"cbc:DueDate,omitempty"`
-	InvoiceTypeCode  string        `xml:"cbc:InvoiceTypeCode"`
-	Note             string        `xml:"cbc:Note,omitempty"`
-	DocumentCurrency string        `xml:"cbc:DocumentCurrencyCode"`
-	BuyerReference   string        `xml:"cbc:BuyerReference"`
-	InvoicePeriod    *period       `xml:"cac:InvoicePeriod"`
-	BillingReference *billingRef   `xml:"cac:BillingReference"`
-	Supplier         partyWrap     `xml:"cac:AccountingSupplierParty"`
-	Customer         partyWrap     `xml:"cac:AccountingCustomerParty"`
-	Delivery         *delivery     `xml:"cac:Delivery"`
-	PaymentMeans     *paymentMeans `xml:"cac:PaymentMeans"`
-	PaymentTerms     *paymentTerms `xml:"cac:PaymentTerms"`
-	AllowanceCharges []allowance   `xml:"cac:AllowanceCharge"`
-	TaxTotal         taxTotal      `xml:"cac:TaxTotal"`
-	MonetaryTotal    monetaryTotal `xml:"cac:LegalMonetaryTotal"`
-	Lines            []invoiceLine `xml:"cac:InvoiceLine"`
-}
-
-type ublCreditNote struct {
-	XMLName            xml.Name      `xml:"CreditNote"`
+// document is the root, Invoice or CreditNote: the two share the UBL 2.1
+// sequence except for the due date and the type code (a credit note has
+// neither cbc:DueDate nor cbc:InvoiceTypeCode, an invoice no
+// cbc:CreditNoteTypeCode) and the name of their lines, so one struct with
+// those fields optional writes both in schema order.
+type document struct {
+	XMLName            xml.Name
 	NS                 string        `xml:"xmlns,attr"`
 	NSCAC              string        `xml:"xmlns:cac,attr"`
 	NSCBC              string        `xml:"xmlns:cbc,attr"`
@@ -45,7 +23,9 @@ type ublCreditNote struct {
 	ProfileID          string        `xml:"cbc:ProfileID"`
 	ID                 string        `xml:"cbc:ID"`
 	IssueDate          string        `xml:"cbc:IssueDate"`
-	CreditNoteTypeCode string        `xml:"cbc:CreditNoteTypeCode"`
+	DueDate            string        `xml:"cbc:DueDate,omitempty"`
+	InvoiceTypeCode    string        `xml:"cbc:InvoiceTypeCode,omitempty"`
+	CreditNoteTypeCode string        `xml:"cbc:CreditNoteTypeCode,omitempty"`
 	Note               string        `xml:"cbc:Note,omitempty"`
 	DocumentCurrency   string        `xml:"cbc:DocumentCurrencyCode"`
 	BuyerReference     string        `xml:"cbc:BuyerReference"`
@@ -59,7 +39,8 @@ type ublCreditNote struct {
 	AllowanceCharges   []allowance   `xml:"cac:AllowanceCharge"`
 	TaxTotal           taxTotal      `xml:"cac:TaxTotal"`
 	MonetaryTotal      monetaryTotal `xml:"cac:LegalMonetaryTotal"`
-	Lines              []invoiceLine `xml:"cac:CreditNoteLine"`
+	InvoiceLines       []invoiceLine `xml:"cac:InvoiceLine"`
+	CreditNoteLines    []invoiceLine `xml:"cac:CreditNoteLine"`
 }
 
 type amount struct {
@@ -201,63 +182,64 @@ type price struct {
 	BaseQuantity *quantity `xml:"cbc:BaseQuantity"`
 }
 
-// toXML builds the parts common to both roots.
-type common struct {
-	period    *period
-	billing   *billingRef
-	supplier  partyWrap
-	customer  partyWrap
-	delivery  *delivery
-	payment   *paymentMeans
-	terms     *paymentTerms
-	allowance []allowance
-	tax       taxTotal
-	total     monetaryTotal
-	lines     []invoiceLine
-}
-
-func build(d *invoice.Document) common {
+// build makes the XML of d (which Validates).
+func build(d *invoice.Document) *document {
 	cur := d.CurrencyCode()
 	amt := func(c int64) amount { return amount{Currency: cur, Value: invoice.FormatCents(c)} }
 	t := d.Totals()
-	var c common
-	if !d.PeriodStart.IsZero() {
-		c.period = &period{StartDate: invoice.Date(d.PeriodStart), EndDate: invoice.Date(d.PeriodEnd)}
-	}
-	if d.Corrects != nil {
-		c.billing = &billingRef{ID: d.Corrects.Number}
-		if !d.Corrects.IssueDate.IsZero() {
-			c.billing.IssueDate = invoice.Date(d.Corrects.IssueDate)
+	c := &document{NSCAC: nsCAC, NSCBC: nsCBC,
+		CustomizationID: BillingCustomizationID, ProfileID: BillingProfileID, ID: d.Number,
+		IssueDate: invoice.Date(d.IssueDate), Note: d.Note,
+		DocumentCurrency: d.CurrencyCode(), BuyerReference: d.BuyerReference}
+	switch {
+	case d.IsCreditNote():
+		c.XMLName, c.NS, c.CreditNoteTypeCode = xml.Name{Local: "CreditNote"}, nsCreditNote, string(d.Type)
+	default:
+		c.XMLName, c.NS, c.InvoiceTypeCode = xml.Name{Local: "Invoice"}, nsInvoice, string(d.Type)
+		if !d.DueDate.IsZero() {
+			c.DueDate = invoice.Date(d.DueDate)
 		}
 	}
-	c.supplier = partyWrap{toParty(d.Seller)}
-	c.customer = partyWrap{toParty(d.Buyer)}
+	if d.Type == invoice.TypeSelfBilled {
+		c.CustomizationID, c.ProfileID = SelfBillingCustomizationID, SelfBillingProfileID
+	}
+	if !d.PeriodStart.IsZero() {
+		c.InvoicePeriod = &period{StartDate: invoice.Date(d.PeriodStart), EndDate: invoice.Date(d.PeriodEnd)}
+	}
+	if d.Corrects != nil {
+		c.BillingReference = &billingRef{ID: d.Corrects.Number}
+		if !d.Corrects.IssueDate.IsZero() {
+			c.BillingReference.IssueDate = invoice.Date(d.Corrects.IssueDate)
+		}
+	}
+	c.Supplier = partyWrap{toParty(d.Seller)}
+	c.Customer = partyWrap{toParty(d.Buyer)}
 	for _, cat := range d.Categories() {
 		if cat == invoice.CategoryIntraCommunity {
-			c.delivery = &delivery{Country: d.Buyer.Address.Country}
+			c.Delivery = &delivery{Country: d.Buyer.Address.Country}
 		}
 	}
 	if p := d.Payment; p != nil {
-		c.payment = &paymentMeans{Code: "58", PaymentID: p.Communication.String(),
+		c.PaymentMeans = &paymentMeans{Code: "58", PaymentID: p.Communication.String(),
 			Account: &financialAccount{ID: p.IBAN, Name: p.AccountName}}
 		if p.BIC != "" {
-			c.payment.Account.Branch = &branch{ID: p.BIC}
+			c.PaymentMeans.Account.Branch = &branch{ID: p.BIC}
 		}
 		if d.IsCreditNote() && !d.DueDate.IsZero() {
-			c.payment.PaymentDueDate = invoice.Date(d.DueDate)
+			c.PaymentMeans.PaymentDueDate = invoice.Date(d.DueDate)
 		}
 		if p.Terms != "" {
-			c.terms = &paymentTerms{Note: p.Terms}
+			c.PaymentTerms = &paymentTerms{Note: p.Terms}
 		}
 	}
 	for _, a := range d.Allowances {
-		c.allowance = append(c.allowance, allowance{Reason: a.Reason, Amount: amt(a.AmountCents), TaxCategory: toCategory(a.VAT, false)})
+		c.AllowanceCharges = append(c.AllowanceCharges, allowance{Reason: a.Reason, Amount: amt(a.AmountCents), TaxCategory: toCategory(a.VAT, false)})
 	}
-	c.tax.TaxAmount = amt(t.VATCents)
+	c.TaxTotal.TaxAmount = amt(t.VATCents)
 	for _, s := range t.Breakdown {
-		c.tax.Subtotals = append(c.tax.Subtotals, taxSubtotal{TaxableAmount: amt(s.TaxableCents), TaxAmount: amt(s.VATCents), TaxCategory: toCategory(s.VAT, true)})
+		c.TaxTotal.Subtotals = append(c.TaxTotal.Subtotals, taxSubtotal{TaxableAmount: amt(s.TaxableCents), TaxAmount: amt(s.VATCents), TaxCategory: toCategory(s.VAT, true)})
 	}
-	c.total = monetaryTotal{
+	c.MonetaryTotal = monetaryTotal{
 		LineExtensionAmount: amt(t.LineExtensionCents),
 		TaxExclusiveAmount:  amt(t.TaxExclusiveCents),
 		TaxInclusiveAmount:  amt(t.TaxInclusiveCents),
@@ -265,7 +247,7 @@ func build(d *invoice.Document) common {
 	}
 	if len(d.Allowances) > 0 {
 		a := amt(t.AllowanceCents)
-		c.total.AllowanceTotalAmount = &a
+		c.MonetaryTotal.AllowanceTotalAmount = &a
 	}
 	for i, l := range d.Lines {
 		q := &quantity{Unit: l.Unit, Value: l.Quantity.String()}
@@ -280,7 +262,11 @@ func build(d *invoice.Document) common {
 		if l.BaseQuantity != 0 {
 			line.Price.BaseQuantity = &quantity{Unit: l.Unit, Value: l.BaseQuantity.String()}
 		}
-		c.lines = append(c.lines, line)
+		if d.IsCreditNote() {
+			c.CreditNoteLines = append(c.CreditNoteLines, line)
+		} else {
+			c.InvoiceLines = append(c.InvoiceLines, line)
+		}
 	}
 	return c
 }
@@ -318,34 +304,4 @@ func toCategory(v invoice.VAT, breakdown bool) taxCategory {
 		c.TaxExemptionReason = v.ExemptionReason
 	}
 	return c
-}
-
-func invoiceDoc(d *invoice.Document) *ublInvoice {
-	c := build(d)
-	cust, prof := BillingCustomizationID, BillingProfileID
-	if d.Type == invoice.TypeSelfBilled {
-		cust, prof = SelfBillingCustomizationID, SelfBillingProfileID
-	}
-	out := &ublInvoice{NS: nsInvoice, NSCAC: nsCAC, NSCBC: nsCBC,
-		CustomizationID: cust, ProfileID: prof, ID: d.Number,
-		IssueDate: invoice.Date(d.IssueDate), InvoiceTypeCode: string(d.Type), Note: d.Note,
-		DocumentCurrency: d.CurrencyCode(), BuyerReference: d.BuyerReference,
-		InvoicePeriod: c.period, BillingReference: c.billing, Supplier: c.supplier, Customer: c.customer,
-		Delivery: c.delivery, PaymentMeans: c.payment, PaymentTerms: c.terms, AllowanceCharges: c.allowance,
-		TaxTotal: c.tax, MonetaryTotal: c.total, Lines: c.lines}
-	if !d.DueDate.IsZero() {
-		out.DueDate = invoice.Date(d.DueDate)
-	}
-	return out
-}
-
-func creditNote(d *invoice.Document) *ublCreditNote {
-	c := build(d)
-	return &ublCreditNote{NS: nsCreditNote, NSCAC: nsCAC, NSCBC: nsCBC,
-		CustomizationID: BillingCustomizationID, ProfileID: BillingProfileID, ID: d.Number,
-		IssueDate: invoice.Date(d.IssueDate), CreditNoteTypeCode: string(d.Type), Note: d.Note,
-		DocumentCurrency: d.CurrencyCode(), BuyerReference: d.BuyerReference,
-		InvoicePeriod: c.period, BillingReference: c.billing, Supplier: c.supplier, Customer: c.customer,
-		Delivery: c.delivery, PaymentMeans: c.payment, PaymentTerms: c.terms, AllowanceCharges: c.allowance,
-		TaxTotal: c.tax, MonetaryTotal: c.total, Lines: c.lines}
 }

@@ -39,12 +39,7 @@ func Marshal(d *invoice.Document) ([]byte, error) {
 	if s, _ := d.Buyer.ElectronicAddress(); s == "" {
 		return nil, fmt.Errorf("ubl: %s: %w", d.Number, ErrNoPeppolAddress)
 	}
-	var root any
-	if d.IsCreditNote() {
-		root = creditNote(d)
-	} else {
-		root = invoiceDoc(d)
-	}
+	root := build(d)
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	enc := xml.NewEncoder(&b)
