@@ -9,9 +9,10 @@
 //
 // Seller and Buyer are the EN 16931 roles: the seller supplies the service
 // and is paid. For an invoice (380) and a credit note (381) the seller
-// issues the document; for a self-billed invoice (389) the buyer issues it
-// in the seller's name (the cooperative invoicing itself for the hours a
-// center hosted), and the seller is still the center that is paid.
+// issues the document; for a self-billed invoice (389) and its credit note
+// (261) the buyer issues it in the seller's name (the cooperative invoicing
+// itself for the hours a center hosted), and the seller is still the
+// center that is paid.
 //
 // # Amounts and rounding
 //

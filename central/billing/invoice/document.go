@@ -14,6 +14,9 @@ const (
 	TypeInvoice    TypeCode = "380" // commercial invoice
 	TypeCreditNote TypeCode = "381" // credit note, refers to the invoice it corrects
 	TypeSelfBilled TypeCode = "389" // self-billed invoice, issued by the buyer
+	// TypeSelfBilledCreditNote corrects a self-billed invoice, issued by
+	// the buyer too.
+	TypeSelfBilledCreditNote TypeCode = "261"
 )
 
 // Category is a VAT category code (UNCL5305, as EN 16931 restricts it).
@@ -161,8 +164,15 @@ func (d *Document) LineID(i int) string {
 	return itoa(i + 1)
 }
 
-// IsCreditNote reports whether d is rendered as a credit note.
-func (d *Document) IsCreditNote() bool { return d.Type == TypeCreditNote }
+// IsCreditNote reports whether d is rendered as a credit note (381, 261).
+func (d *Document) IsCreditNote() bool {
+	return d.Type == TypeCreditNote || d.Type == TypeSelfBilledCreditNote
+}
+
+// IsSelfBilled reports whether the buyer issues d (389, 261).
+func (d *Document) IsSelfBilled() bool {
+	return d.Type == TypeSelfBilled || d.Type == TypeSelfBilledCreditNote
+}
 
 // vatEndpointSchemes are the Peppol EAS codes of VAT numbers, by country
 // (read-only).

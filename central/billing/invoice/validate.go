@@ -81,9 +81,9 @@ func (v *validator) text(field, s string, required bool, max int) {
 
 func (v *validator) document(d *Document) {
 	switch d.Type {
-	case TypeInvoice, TypeSelfBilled, TypeCreditNote:
+	case TypeInvoice, TypeSelfBilled, TypeCreditNote, TypeSelfBilledCreditNote:
 	default:
-		v.add("type", "%q; want 380 (invoice), 381 (credit note) or 389 (self-billed invoice)", d.Type)
+		v.add("type", "%q; want 380 (invoice), 381 (credit note), 389 (self-billed invoice) or 261 (self-billed credit note)", d.Type)
 	}
 	v.text("number", d.Number, true, maxIdentifierLen)
 	if d.IssueDate.IsZero() {
@@ -132,7 +132,7 @@ func (v *validator) document(d *Document) {
 		v.vat(f+".vat", d, a.VAT, reasons)
 	}
 	v.categories(d)
-	if d.Type == TypeCreditNote && d.Corrects == nil {
+	if d.IsCreditNote() && d.Corrects == nil {
 		v.add("corrects", "a credit note names the invoice it corrects")
 	}
 	if d.Corrects != nil {
@@ -149,7 +149,7 @@ func (v *validator) document(d *Document) {
 		if abs(t.TaxInclusiveCents) > maxAmountCents {
 			v.add("lines", "total %s exceeds %s", FormatCents(t.TaxInclusiveCents), FormatCents(maxAmountCents))
 		}
-		if t.PayableCents > 0 && d.Type != TypeCreditNote && d.DueDate.IsZero() && (d.Payment == nil || d.Payment.Terms == "") {
+		if t.PayableCents > 0 && !d.IsCreditNote() && d.DueDate.IsZero() && (d.Payment == nil || d.Payment.Terms == "") {
 			v.add("due_date", "an amount is due: give a due date or payment terms (BR-CO-25)")
 		}
 	}

@@ -35,6 +35,7 @@ var labels = map[string][3]string{ // en, fr, nl
 	"380":            {"Invoice", "Facture", "Factuur"},
 	"381":            {"Credit note", "Note de crédit", "Creditnota"},
 	"389":            {"Self-billed invoice", "Autofacture", "Zelffactuur"},
+	"261":            {"Self-billed credit note", "Note de crédit d'autofacturation", "Creditnota bij zelffacturering"},
 	"self_billed":    {"Self-billing: issued by the buyer in the name and on behalf of the seller.", "Autofacturation : émise par le client au nom et pour le compte du fournisseur.", "Zelffacturering: uitgereikt door de afnemer in naam en voor rekening van de leverancier."},
 	"number":         {"Number", "Numéro", "Nummer"},
 	"issue_date":     {"Date", "Date", "Datum"},

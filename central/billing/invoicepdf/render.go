@@ -173,7 +173,7 @@ func (r *renderer) header() {
 		}
 		row("corrects", v)
 	}
-	if d.Type == invoice.TypeSelfBilled {
+	if d.IsSelfBilled() {
 		r.font("I", small)
 		p.MultiCell(width, lineH, r.txt(r.l("self_billed")), "", "L", false)
 	}

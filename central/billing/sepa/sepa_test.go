@@ -59,13 +59,7 @@ func parse(t interface{ Fatalf(string, ...any) }, b []byte) parsedFile {
 	return p
 }
 
-func cents(t interface{ Fatalf(string, ...any) }, s string) int64 {
-	c, err := invoice.ParseCents(s)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	return c
-}
+func cents(t interface{ Fatalf(string, ...any) }, s string) int64 { return invoicetest.Cents(t, s) }
 
 func TestMarshal(t *testing.T) {
 	tr := sample(t)

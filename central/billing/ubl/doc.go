@@ -1,8 +1,9 @@
 // Package ubl writes an invoice.Document as a Peppol BIS Billing 3.0
 // document in OASIS UBL 2.1 XML: an Invoice for an invoice (380), a
-// CreditNote for a credit note (381), and, for a self-billed invoice
-// (389), an Invoice under Peppol BIS Self-Billing 3.0, since Peppol BIS
-// Billing does not admit type 389.
+// CreditNote for a credit note (381), and, for a self-billed invoice (389)
+// and a self-billed credit note (261), an Invoice or a CreditNote under
+// Peppol BIS Self-Billing 3.0, since Peppol BIS Billing admits neither
+// type.
 //
 // The amounts are the document's Totals (see invoice.RoundingRule), written
 // with two decimals; prices keep their cents and a line priced per base

@@ -200,7 +200,7 @@ func build(d *invoice.Document) *document {
 			c.DueDate = invoice.Date(d.DueDate)
 		}
 	}
-	if d.Type == invoice.TypeSelfBilled {
+	if d.IsSelfBilled() {
 		c.CustomizationID, c.ProfileID = SelfBillingCustomizationID, SelfBillingProfileID
 	}
 	if !d.PeriodStart.IsZero() {

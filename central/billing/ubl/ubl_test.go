@@ -55,13 +55,7 @@ func parse(t interface{ Fatalf(string, ...any) }, b []byte) parsed {
 	return p
 }
 
-func cents(t interface{ Fatalf(string, ...any) }, s string) int64 {
-	c, err := invoice.ParseCents(s)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	return c
-}
+func cents(t interface{ Fatalf(string, ...any) }, s string) int64 { return invoicetest.Cents(t, s) }
 
 func TestMarshalSamples(t *testing.T) {
 	for _, s := range invoicetest.Samples() {
@@ -73,6 +67,10 @@ func TestMarshalSamples(t *testing.T) {
 		switch s.Doc.Type {
 		case invoice.TypeCreditNote:
 			if p.XMLName.Local != "CreditNote" || p.CNType != "381" || p.Billing != s.Doc.Corrects.Number || len(p.CNLines) != len(s.Doc.Lines) {
+				t.Errorf("%s: %+v", s.Name, p)
+			}
+		case invoice.TypeSelfBilledCreditNote:
+			if p.XMLName.Local != "CreditNote" || p.CNType != "261" || p.Customiz != ubl.SelfBillingCustomizationID || p.Billing != s.Doc.Corrects.Number {
 				t.Errorf("%s: %+v", s.Name, p)
 			}
 		case invoice.TypeSelfBilled:

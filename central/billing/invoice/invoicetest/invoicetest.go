@@ -17,6 +17,16 @@ type Sample struct {
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
 
+// Cents reads an amount written by a format ("243.27"), failing t on a
+// malformed one.
+func Cents(t interface{ Fatalf(string, ...any) }, s string) int64 {
+	c, err := invoice.ParseCents(s)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return c
+}
+
 // Cooperative is the network's cooperative as a party.
 func Cooperative() invoice.Party {
 	return invoice.Party{
@@ -51,7 +61,8 @@ func Communication() bank.Communication {
 // Samples are the documents every format must render validly: standard
 // VAT 21 % with a discount, reverse charge to a Dutch company, an exempt
 // supply to a non-profit without a VAT number, a credit note correcting
-// the first, a self-billed invoice, an intra-community supply (K) and a
+// the first, a self-billed invoice and a credit note correcting it, an
+// intra-community supply (K) and a
 // fee outside the scope of VAT (O) from a seller without a VAT number.
 func Samples() []Sample {
 	school := invoice.Party{
@@ -132,6 +143,17 @@ func Samples() []Sample {
 		},
 		Payment: &invoice.Payment{IBAN: "BE71096123456769", BIC: "GKCCBEBB", AccountName: "Centre de Namur SRL"},
 	}
+	selfCredit := invoice.Document{
+		Type: invoice.TypeSelfBilledCreditNote, Number: "SBC-NAMUR-2026-11-1",
+		IssueDate:      day(2026, 12, 20),
+		BuyerReference: "settlement-2026-11",
+		Note:           "Late exit taps of November 2026",
+		Seller:         Center(), Buyer: Cooperative(),
+		Lines: []invoice.Line{
+			{Description: "Nomadic hours hosted: correction", Quantity: invoice.Units(45), Unit: "MIN", UnitPriceCents: 600, BaseQuantity: invoice.Units(60), VAT: invoice.VAT{Category: invoice.CategoryStandard, Rate: invoice.Percent(21)}},
+		},
+		Corrects: &invoice.Reference{Number: "SB-NAMUR-2026-11", IssueDate: day(2026, 12, 2)},
+	}
 	intra := invoice.Document{
 		Type: invoice.TypeInvoice, Number: "SWC-2026-000005",
 		IssueDate: day(2026, 12, 1), DueDate: day(2026, 12, 31),
@@ -159,5 +181,5 @@ func Samples() []Sample {
 		Payment: &invoice.Payment{IBAN: "BE71096123456769"},
 	}
 	return []Sample{{"standard", standard}, {"reverse_charge", reverse}, {"exempt", exempt}, {"credit_note", credit}, {"self_billed", self},
-		{"intra_community", intra}, {"outside_scope", outside}}
+		{"self_billed_credit_note", selfCredit}, {"intra_community", intra}, {"outside_scope", outside}}
 }
