@@ -135,7 +135,7 @@ func (r *renderer) render() error {
 	r.lines()
 	r.vat()
 	r.totalsBlock()
-	if d.Payment != nil {
+	if d.Payment != nil && !d.IsCreditNote() { // a credit note asks nobody to pay
 		if err := r.payment(); err != nil {
 			return err
 		}

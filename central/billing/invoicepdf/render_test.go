@@ -88,6 +88,9 @@ func TestRenderSamples(t *testing.T) {
 				if !strings.Contains(text, "SWC-2026-000001") {
 					t.Errorf("credit note %s: the corrected invoice's number is missing", lang)
 				}
+				if strings.Contains(text, cp(label(lang, "pay_to"))) {
+					t.Errorf("credit note %s: asks to pay", lang)
+				}
 			case "reverse_charge":
 				if !strings.Contains(text, "VATEX-EU-AE") || !strings.Contains(text, cp(label(lang, "cat_AE"))) {
 					t.Errorf("reverse charge %s: mention missing", lang)
@@ -189,5 +192,13 @@ func toCP1252(t *testing.T) func(string) string {
 		out := r.txt(s)
 		// the PDF escapes parentheses and backslashes in strings
 		return strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`).Replace(out)
+	}
+}
+
+func TestFileName(t *testing.T) {
+	d := invoicetest.Samples()[0].Doc
+	d.Number = "SWC/2026 001"
+	if got := FileName(&d, Dutch); got != "SWC_2026_001-nl.pdf" {
+		t.Errorf("FileName = %q", got)
 	}
 }

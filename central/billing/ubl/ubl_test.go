@@ -199,3 +199,11 @@ func TestXMLTotalsProperty(t *testing.T) {
 		}
 	})
 }
+
+func TestFileName(t *testing.T) {
+	d := invoicetest.Samples()[0].Doc
+	d.Number = "SWC/2026 001"
+	if got := ubl.FileName(&d); got != "SWC_2026_001.xml" {
+		t.Errorf("FileName = %q", got)
+	}
+}
