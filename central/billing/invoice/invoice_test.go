@@ -3,7 +3,6 @@ package invoice_test
 import (
 	"errors"
 	"math/big"
-	"strings"
 	"testing"
 	"time"
 
@@ -278,7 +277,7 @@ func TestTotalsProperty(t *testing.T) {
 			got.VATCents != vat || got.TaxInclusiveCents != sumLines-sumAllow+vat || got.PayableCents != got.TaxInclusiveCents {
 			t.Fatalf("totals %+v; want lines %d allowances %d vat %d", got, sumLines, sumAllow, vat)
 		}
-		if err := d.Validate(); err != nil && !strings.Contains(err.Error(), "exceeds") {
+		if err := d.Validate(); err != nil {
 			t.Fatalf("random document invalid: %v", err)
 		}
 	})
