@@ -162,6 +162,10 @@ type Dev struct {
 	noPackets  bool // the connection refused TxPackets and Tx works: one Tx per frame
 	busChecked bool // the first batch since the reset has gone through
 
+	tPre    int      // TPrescaler (12 bits) as last written
+	tReload int      // TReload as last written
+	session *Session // the ISO 14443-4 session open with a card, or nil
+
 	irqMisses int  // exchanges in a row completed without an IRQ edge
 	irqOff    bool // the IRQ pin never fires: wait by time instead
 	buf       []byte
@@ -369,6 +373,9 @@ func (d *Dev) known(uid []byte) *presence {
 // fieldWasOff records that the field was switched off: every card in it
 // powers up in IDLE and answers the next REQA, as the same presentation.
 func (d *Dev) fieldWasOff() {
+	if d.session != nil { // the card lost its power, and the protocol state with it
+		d.session.done, d.session = true, nil
+	}
 	for i := range d.present {
 		d.present[i].asleep = false
 	}

@@ -51,6 +51,9 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 		return reader.Card{}, false, err
 	}
 	defer d.mu.Unlock()
+	if err := d.endSession(ctx); err != nil && !isCardError(err) {
+		return reader.Card{}, false, err
+	}
 	card, tap, err := d.pollLocked(ctx)
 	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)
@@ -224,6 +227,9 @@ func (d *Dev) ReadCard(ctx context.Context) (reader.Card, error) {
 		return reader.Card{}, err
 	}
 	defer d.mu.Unlock()
+	if err := d.endSession(ctx); err != nil && !isCardError(err) {
+		return reader.Card{}, err
+	}
 	card, err := d.readCard(ctx)
 	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)

@@ -32,8 +32,11 @@
 // for a bit collision. A CardSpec.Responder
 // replaces the state machine altogether (a broken or hostile card; the
 // driver's fuzz target uses one). A card in the ACTIVE state hands every other
-// valid frame to its Application, which is where ISO 14443-4 (RATS, I-blocks)
-// will plug in.
+// valid frame to its Application; a card with a CardSpec.ISODEP speaks
+// ISO/IEC 14443-4 instead (RATS and ATS, I-, R- and S-blocks, chaining both
+// ways, S(WTX) when slow, S(DESELECT)) to an App that takes and returns
+// whole APDUs, with faults injected on its blocks (Block: a bad CRC_A, a bad
+// PCB, a lost answer, the card pulled out half-way through a block).
 //
 // Counters tells the SPI calls, transactions (chip-select frames) and bytes,
 // bus violations, resets, frames on the air and the modelled wire and air
@@ -163,6 +166,8 @@ type Counters struct {
 	Exchanges  int64         // frames sent on the air
 	WireTime   time.Duration // modelled SPI time (overheads and clocking)
 	AirTime    time.Duration // modelled RF time of frames and their answers
+	AirBits    int64         // bit periods on the air at 106 kbit/s, both ways (start, data, parity, end), also with AnswerAtOnce
+	CardTime   time.Duration // the cards' frame delay times and processing times before their answers, also with AnswerAtOnce
 	Now        time.Duration // the virtual clock
 }
 
