@@ -114,7 +114,9 @@ func ParseATS(b []byte) (ATS, error) {
 			}
 			a.NAD, a.CID = v&0x01 != 0, v&0x02 != 0
 		}
-		a.Historical = append([]byte(nil), b[i:]...)
+		if i < tl {
+			a.Historical = append([]byte(nil), b[i:]...)
+		}
 	}
 	switch {
 	case a.FWI == 15:

@@ -122,6 +122,11 @@ const (
 	// which the chip's Manchester decoder takes for a bit collision, as
 	// with two cards (ErrorReg.CollErr, CollReg.CollPos at that bit).
 	Collide
+	// Deaf: the card does not hear the reader's frame (noise on the way to
+	// the card): its state does not change and it stays silent. With On:
+	// Block it hits the frames a card in the ISO 14443-4 protocol state
+	// gets; with AnyCommand, any frame.
+	Deaf
 	// BadPCB replaces the protocol control byte of an ISO 14443-4 block by
 	// one no block may have (an I-block with bit 6 set), with a CRC_A that
 	// is right for it: only the block's coding can tell.
@@ -363,6 +368,9 @@ func (c *Card) receive(f bitString, gain int) (answer, bool) {
 		bits.n = max(min(n, bits.n), 0)
 		return answer{bits: bits}, true
 	}
+	if c.deaf() {
+		return answer{}, false
+	}
 	level := c.level + 1
 	ans, cmd, ok := c.step(f)
 	if !ok {
@@ -461,6 +469,24 @@ func (c *Card) anticollision(f bitString) (answer, Command, bool) {
 	return answer{bits: clBits.slice(known, 40)}, Anticollision, true
 }
 
+// deaf consumes a matching Deaf fault, if any, for the frame the card is
+// about to hear.
+func (c *Card) deaf() bool {
+	for i := range c.faults {
+		f := &c.faults[i]
+		if f.Kind != Deaf || f.Count <= 0 || (f.On != AnyCommand && (f.On != Block || !c.dep.active)) {
+			continue
+		}
+		if f.After > 0 {
+			f.After--
+			continue
+		}
+		f.Count--
+		return true
+	}
+	return false
+}
+
 // spoil applies the first matching injected fault to an answer to a command
 // of the given cascade level (1-based).
 func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
@@ -472,7 +498,7 @@ func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
 		if f.Kind == BadCRC && cmd != Select && cmd != AnyCommand && cmd != Block {
 			continue
 		}
-		if f.Kind == BadPCB && cmd != Block {
+		if f.Kind == BadPCB && cmd != Block || f.Kind == Deaf {
 			continue
 		}
 		if f.After > 0 {
