@@ -48,6 +48,7 @@ type ISODEP struct {
 type depState struct {
 	active  bool   // RATS answered: the protocol state
 	fsd     int    // the largest frame the reader takes, CRC_A included
+	fsc     int    // the largest frame the card takes, from its ATS
 	num     byte   // the card's block number (rule C: 1 at activation)
 	rx      []byte // command APDU being chained in
 	out     []byte // response still to send
@@ -65,6 +66,15 @@ func fsdTable(code byte) int {
 		return 256
 	}
 	return t[code]
+}
+
+// atsFSC reads the card's FSC from its ATS: FSCI in T0, 32 bytes without
+// T0.
+func atsFSC(ats []byte) int {
+	if len(ats) < 2 {
+		return 32
+	}
+	return fsdTable(ats[1] & 0x0F)
 }
 
 // Block coding (ISO/IEC 14443-4 7.1.1).
@@ -89,15 +99,15 @@ func (c *Card) isoDEP(data []byte) ([]byte, time.Duration, bool) {
 			if ats == nil {
 				ats = DESFireATS
 			}
-			*d = depState{active: true, fsd: fsdTable(data[1] >> 4), num: 1}
+			*d = depState{active: true, fsd: fsdTable(data[1] >> 4), fsc: atsFSC(ats), num: 1}
 			d.last = append([]byte(nil), ats...)
 			return d.last, 0, true
 		}
 		c.other()
 		return nil, 0, false
 	}
-	if len(data) == 0 {
-		return nil, 0, false
+	if len(data) == 0 || len(data)+2 > d.fsc {
+		return nil, 0, false // a frame over the card's FSC is not taken
 	}
 	pcb := data[0]
 	body := data[1:]
