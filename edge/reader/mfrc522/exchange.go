@@ -109,8 +109,8 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 	timedOut := tx + d.timerDuration() + 10*time.Microsecond
 	wait := max(answered, timedOut)
 	first, step := wait, 200*time.Microsecond
-	if f.block {
-		first = answered
+	if f.block && (d.irq == nil || d.irqOff) {
+		first = answered // poll: the card may answer at any time up to the timer
 	}
 	edge := d.wait(first)
 	chipErr := func(err error) (reply, error) {

@@ -94,6 +94,13 @@ func TestISODEPFaults(t *testing.T) {
 			_, err = s.Transceive(context.Background(), tt.apdu)
 			require.ErrorIs(t, err, mfrc522.ErrSessionClosed)
 			require.NoError(t, s.Close())
+			if len(r.sim.Cards()) > 0 {
+				// Still in the field: the field was reset, and the next
+				// poll reads the card afresh, as after a failed read.
+				got, err := r.dev.Next(ctx(t, time.Second))
+				require.NoError(t, err)
+				assert.Equal(t, uid7(), got.UID)
+			}
 			assertReady(t, r)
 		})
 	}
@@ -121,8 +128,15 @@ func TestISODEPWTX(t *testing.T) {
 	for _, tt := range []struct {
 		wtxm      byte
 		exchanges int64
-	}{{2, 2}, {1, 3}} {
+		irq       bool
+	}{{2, 2, false}, {1, 3, false}, {2, 2, true}} {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
+		if tt.irq {
+			dev, err := mfrc522.New(r.sim, &mfrc522.Options{Clock: r.sim, IRQ: r.sim.IRQ(), PollInterval: time.Millisecond})
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = dev.Close() })
+			r.dev = dev
+		}
 		r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: &echo{}, Processing: 150 * time.Millisecond, WTX: 1, WTXM: tt.wtxm})
 		s := r.open(t)
 		c0 := r.sim.Counters()

@@ -173,10 +173,18 @@ func TestISODEPExchange(t *testing.T) {
 		{"long response to a short command", uid4(), nil, 5, 700},
 		{"FSC 16 card", uid4(), []byte{0x03, 0x20, 0x81}, 100, -1},
 	}
-	for _, timing := range []bool{false, true} {
+	for _, mode := range []struct {
+		once, irq bool
+	}{{false, false}, {true, false}, {false, true}} {
 		for _, tt := range tests {
-			t.Run(fmt.Sprintf("%s/at-once=%v", tt.name, timing), func(t *testing.T) {
-				r := newRig(t, mfrc522sim.Options{AnswerAtOnce: timing}, mfrc522.Options{})
+			t.Run(fmt.Sprintf("%s/at-once=%v/irq=%v", tt.name, mode.once, mode.irq), func(t *testing.T) {
+				r := newRig(t, mfrc522sim.Options{AnswerAtOnce: mode.once}, mfrc522.Options{})
+				if mode.irq {
+					dev, err := mfrc522.New(r.sim, &mfrc522.Options{Clock: r.sim, IRQ: r.sim.IRQ(), PollInterval: time.Millisecond})
+					require.NoError(t, err)
+					t.Cleanup(func() { _ = dev.Close() })
+					r.dev = dev
+				}
 				var app mfrc522sim.App = &echo{}
 				if tt.resp >= 0 {
 					app = sized{}

@@ -50,6 +50,64 @@
 // remembered cards are looked for among the halted ones, so that a badge that
 // came back between two polls and failed its first read is not among them.
 //
+// # ISO/IEC 14443-4 (T=CL, ISO-DEP)
+//
+// A card whose SAK has bit 6 (20h: MIFARE DESFire, NTAG 424 DNA, smart
+// cards, phones) takes APDUs. Next and ReadCard read and halt it like any
+// other card, so a UID-only tap costs the same; the door agent then calls
+// OpenISODEP with the card while it is still in the field:
+//
+//	card, err := dev.Next(ctx)
+//	s, err := dev.OpenISODEP(ctx, card) // WUPA, SELECT, RATS, ATS checked
+//	resp, err := s.Transceive(ctx, apdu)
+//	err = s.Close()                      // S(DESELECT): the card sleeps in HALT
+//
+// OpenISODEP wakes the card (WUPA and a SELECT of its UID at each cascade
+// level; a card woken with it from HALT falls back asleep at the next
+// frame), sends RATS with FSDI 5 (FSD 64 bytes, the FIFO: a frame is read
+// in one burst and never streamed) and CID 0, and checks the ATS (ParseATS:
+// TL, T0, TA(1), TB(1), TC(1), caps MaxFWI and MaxSFGI; ErrATS). The
+// driver sends no CID nor NAD byte and stays at 106 kbit/s (no PPS). Its
+// frames are cut to min(FSC, 64) bytes with PCB and CRC_A.
+//
+// Session.Transceive follows ISO/IEC 14443-4 7.5: block numbers from 0
+// (rule A, toggled by rule B), chaining both ways (rule 2: each chained
+// block acknowledged with R(ACK)), and the recovery rules of 7.5.4: a
+// timeout, a CRC_A error, a parity error or an invalid PCB gets R(NAK) (or
+// R(ACK) while the card chains, rule 5); an R(ACK) with the other block
+// number makes the reader send its last I-block again (rule 6); at most 3
+// such steps in a row, then ErrTimeout, ErrCRC or ErrProtocol. S(WTX) is
+// answered with the same WTXM and the chip's timer set to WTXM times the
+// FWT for that one wait (at most FWI 14's 4.9 s); more than 8 requests in a
+// row end with ErrWTXLimit, and ctx's deadline bounds the whole exchange
+// (it is checked before every frame). Every error ends the session and
+// leaves the chip ready: a card error resets the field, as after a failed
+// read (the next poll reads the card afresh), and so does the end of ctx.
+//
+// The chip's timer (TPrescaler, TReload, TAuto) is set per frame from the
+// waiting time: 65536/fc for the ATS and the S(DESELECT) answer, the card's
+// FWT (302 µs·2^FWI) for blocks, each plus EMVCo's ΔFWT of 49152/fc
+// (3.6 ms). The 9.96 µs tick of the UID reads is kept up to 652 ms, so a
+// change costs the two TReload writes, made in the batch of the frame that
+// needs it. CRC_A is computed in software, as for the UID reads. With the
+// IRQ pin, the driver waits for its edge (the answer, or the timer at the
+// end of the waiting time); without, it reads the status once the expected
+// answer could be complete and then every 0.2 ms, 0.4 ms, ... up to 1 ms
+// while the card processes.
+//
+// Counted on the simulator, with the card answering at once:
+// OpenISODEP after Next costs 19, 24 and 29 SPI transactions for 4-, 7- and
+// 10-byte UIDs (WUPA 7, SELECT 5 per level, RATS 7), a short APDU 7 and
+// Close 7: 33, 38 and 43 for RATS, one short APDU and S(DESELECT)
+// (TestISODEPSPITransactions). BenchmarkISODEP reports them with the time
+// modelled on a Pi Zero (mfrc522sim.PiZeroTime).
+//
+// The door agent reaches this through edge/reader by the smallest addition
+// proposed for it: an interface with OpenISODEP(ctx, reader.Card) returning
+// a session with Transceive(ctx, apdu) ([]byte, error) and Close() error,
+// which *Dev would implement (its OpenISODEP returns *Session today, since
+// reader has no session type yet).
+//
 // # Bus traffic
 //
 // Register writes that do not depend on each other go in one TxPackets call
