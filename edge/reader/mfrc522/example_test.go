@@ -74,4 +74,6 @@ func ExampleDev_OpenISODEP() {
 // echoApp answers every APDU with itself and 90 00.
 type echoApp struct{}
 
-func (echoApp) Transceive(apdu []byte) []byte { return append(append([]byte(nil), apdu...), 0x90, 0x00) }
+func (echoApp) Transceive(apdu []byte) []byte {
+	return append(append([]byte(nil), apdu...), 0x90, 0x00)
+}
