@@ -1,6 +1,7 @@
 package mfrc522
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -70,8 +71,8 @@ type Session struct {
 
 // OpenISODEP activates card, the card just read by Next or ReadCard (its SAK
 // must say ISO/IEC 14443-4, else ErrNotISODEP), and returns its session:
-// WUPA and SELECT of its UID at every cascade level (Next left it halted),
-// RATS with FSDI 5 (64 bytes, the FIFO) and CID 0 (the driver sends no
+// unless Next left it selected, WUPA and SELECT of its UID at every
+// cascade level; RATS with FSDI 5 (64 bytes, the FIFO) and CID 0 (the driver sends no
 // CID nor NAD in its blocks), the ATS checked (ParseATS: ErrATS), the
 // chip's timer set from the card's FWT, and the start-up frame guard time
 // waited. A session already open is deselected first. A card error
@@ -82,16 +83,19 @@ func (d *Dev) OpenISODEP(ctx context.Context, card reader.Card) (*Session, error
 		return nil, err
 	}
 	defer d.mu.Unlock()
-	if err := d.endSession(ctx); err != nil && !isCardError(err) {
-		return nil, err
-	}
 	if card.SAK&sakISODEP == 0 {
 		return nil, fail("RATS", ErrNotISODEP, fmt.Sprintf("SAK %#02x", card.SAK))
 	}
 	if n := len(card.UID); n != 4 && n != 7 && n != 10 {
 		return nil, fmt.Errorf("mfrc522: OpenISODEP: a UID has 4, 7 or 10 bytes, not %d", n)
 	}
-	s, err := d.activate(ctx, card)
+	selected := d.held != nil && bytes.Equal(d.held, card.UID)
+	if selected {
+		d.held = nil
+	} else if err := d.release(ctx); err != nil {
+		return nil, err
+	}
+	s, err := d.activate(ctx, card, selected)
 	if err != nil {
 		return nil, d.sessionFailed(ctx, err)
 	}
@@ -99,34 +103,30 @@ func (d *Dev) OpenISODEP(ctx context.Context, card reader.Card) (*Session, error
 	return s, nil
 }
 
-// activate wakes and selects the card, sends RATS and checks the ATS.
-func (d *Dev) activate(ctx context.Context, card reader.Card) (*Session, error) {
-	if _, err := d.request(ctx, true); err != nil {
-		if errors.Is(err, ErrNoCard) {
-			return nil, fail("WUPA", ErrTimeout, "the card is no longer in the field")
-		}
-		return nil, err
-	}
-	levels := cascade(card.UID)
-	var sak byte
-	for level, cl := range levels {
-		op := fmt.Sprintf("SELECT CL%d", level+1)
-		r, err := d.exchange(ctx, frame{op: op, tx: appendCRCA(append([]byte{selCode(level), nvbSel}, cl[:]...)), expectBits: 24})
-		if errors.Is(err, errNoAnswer) {
-			return nil, fail(op, ErrTimeout, "the card is no longer in the field")
-		}
-		if err != nil {
-			return nil, err
-		}
-		if sak, err = checkSAK(op, r); err != nil {
-			return nil, err
-		}
-		if more := level < len(levels)-1; more != (sak&sakMore != 0) {
-			return nil, fail(op, ErrProtocol, fmt.Sprintf("SAK %#02x at cascade level %d of a %d-byte UID", sak, level+1, len(card.UID)))
+// release ends what the last operation left with a card: the open
+// session (S(DESELECT)) or the card Next left selected (HLTA). Only chip
+// failures are returned: a card that does not take its S(DESELECT) has had
+// its field reset.
+func (d *Dev) release(ctx context.Context) error {
+	if d.held != nil {
+		d.held = nil
+		if err := d.halt(); err != nil {
+			return err
 		}
 	}
-	if sak&sakISODEP == 0 {
-		return nil, fail("SELECT", ErrProtocol, fmt.Sprintf("SAK %#02x, where the read gave %#02x", sak, card.SAK))
+	if err := d.endSession(ctx); err != nil && !isCardError(err) {
+		return err
+	}
+	return nil
+}
+
+// activate sends RATS to the card, after waking and selecting it unless it
+// is still selected, and checks the ATS.
+func (d *Dev) activate(ctx context.Context, card reader.Card, selected bool) (*Session, error) {
+	if !selected {
+		if err := d.wake(ctx, card); err != nil {
+			return nil, err
+		}
 	}
 	const op = "RATS"
 	r, err := d.exchange(ctx, frame{op: op, tx: appendCRCA([]byte{piccRATS, fsdi << 4}), expectBits: 64, timeout: activationFWT, block: true})
@@ -146,6 +146,39 @@ func (d *Dev) activate(ctx context.Context, card reader.Card) (*Session, error) 
 	}
 	card.UID = append([]byte(nil), card.UID...)
 	return &Session{d: d, card: card, ats: ats, fsc: min(ats.FSC, FSD), fwt: ats.FWT + deltaFWT}, nil
+}
+
+// wake brings a halted card back to ACTIVE: WUPA and a SELECT of its UID at
+// each cascade level.
+func (d *Dev) wake(ctx context.Context, card reader.Card) error {
+	if _, err := d.request(ctx, true); err != nil {
+		if errors.Is(err, ErrNoCard) {
+			return fail("WUPA", ErrTimeout, "the card is no longer in the field")
+		}
+		return err
+	}
+	levels := cascade(card.UID)
+	var sak byte
+	for level, cl := range levels {
+		op := fmt.Sprintf("SELECT CL%d", level+1)
+		r, err := d.exchange(ctx, frame{op: op, tx: appendCRCA(append([]byte{selCode(level), nvbSel}, cl[:]...)), expectBits: 24})
+		if errors.Is(err, errNoAnswer) {
+			return fail(op, ErrTimeout, "the card is no longer in the field")
+		}
+		if err != nil {
+			return err
+		}
+		if sak, err = checkSAK(op, r); err != nil {
+			return err
+		}
+		if more := level < len(levels)-1; more != (sak&sakMore != 0) {
+			return fail(op, ErrProtocol, fmt.Sprintf("SAK %#02x at cascade level %d of a %d-byte UID", sak, level+1, len(card.UID)))
+		}
+	}
+	if sak&sakISODEP == 0 {
+		return fail("SELECT", ErrProtocol, fmt.Sprintf("SAK %#02x, where the read gave %#02x", sak, card.SAK))
+	}
+	return nil
 }
 
 // ATS returns the card's answer to select.

@@ -23,7 +23,8 @@
 // a card answering is walked through every cascade level (as SAK bit 2 says),
 // with the bit collisions of several cards resolved from CollReg so that one
 // card is read and never a mix of two, its BCC and every CRC_A checked, and a
-// SELECT at each level. The card is then halted (HLTA). A halted card does not
+// SELECT at each level. The card is then halted (HLTA; an ISO 14443-4
+// card by the next frame, see below). A halted card does not
 // answer REQA, so it is not read again while it stays. When no card answers
 // REQA, WUPA wakes the halted cards and each one remembered is looked for by
 // its whole UID (SELECT of the levels before the last, then an ANTICOLLISION
@@ -53,19 +54,23 @@
 // # ISO/IEC 14443-4 (T=CL, ISO-DEP)
 //
 // A card whose SAK has bit 6 (20h: MIFARE DESFire, NTAG 424 DNA, smart
-// cards, phones) takes APDUs. Next and ReadCard read and halt it like any
-// other card, so a UID-only tap costs the same; the door agent then calls
-// OpenISODEP with the card while it is still in the field:
+// cards, phones) takes APDUs. The door agent calls OpenISODEP with the card
+// Next returned, while it is still in the field:
 //
 //	card, err := dev.Next(ctx)
-//	s, err := dev.OpenISODEP(ctx, card) // WUPA, SELECT, RATS, ATS checked
+//	s, err := dev.OpenISODEP(ctx, card) // RATS, ATS checked
 //	resp, err := s.Transceive(ctx, apdu)
 //	err = s.Close()                      // S(DESELECT): the card sleeps in HALT
 //
-// OpenISODEP wakes the card (WUPA and a SELECT of its UID at each cascade
-// level; a card woken with it from HALT falls back asleep at the next
-// frame), sends RATS with FSDI 5 (FSD 64 bytes, the FIFO: a frame is read
-// in one burst and never streamed) and CID 0, and checks the ATS (ParseATS:
+// Next leaves such a card selected instead of halting it: its HLTA is
+// deferred to whatever the driver sends next, unless that is OpenISODEP
+// for this card, which then starts at once with RATS. A UID-only tap of it
+// costs the same transactions, the HLTA's 3 being paid by the next poll. A
+// card halted meanwhile (read by ReadCard, or by Next before another
+// operation) is woken first: WUPA and a SELECT of its UID at each cascade
+// level (another card woken with it from HALT falls back asleep at the next
+// frame). RATS goes with FSDI 5 (FSD 64 bytes, the FIFO: a frame is read
+// in one burst and never streamed) and CID 0, and the ATS is checked (ParseATS:
 // TL, T0, TA(1), TB(1), TC(1), caps MaxFWI and MaxSFGI; ErrATS). The
 // driver sends no CID nor NAD byte and stays at 106 kbit/s (no PPS). Its
 // frames are cut to min(FSC, 64) bytes with PCB and CRC_A.
@@ -95,12 +100,14 @@
 // answer could be complete and then every 0.2 ms, 0.4 ms, ... up to 1 ms
 // while the card processes.
 //
-// Counted on the simulator, with the card answering at once:
-// OpenISODEP after Next costs 19, 24 and 29 SPI transactions for 4-, 7- and
-// 10-byte UIDs (WUPA 7, SELECT 5 per level, RATS 7), a short APDU 7 and
-// Close 7: 33, 38 and 43 for RATS, one short APDU and S(DESELECT)
-// (TestISODEPSPITransactions). BenchmarkISODEP reports them with the time
-// modelled on a Pi Zero (mfrc522sim.PiZeroTime).
+// Counted on the simulator, with the card answering at once
+// (TestISODEPSPITransactions): Next reads an ISO 14443-4 card in 17, 27
+// and 37 SPI transactions for 4-, 7- and 10-byte UIDs (the UID read's 20,
+// 30 and 40 without the deferred HLTA); then RATS costs 7, a short APDU 7
+// and S(DESELECT) 7: 21 for RATS, one short APDU and S(DESELECT). Waking a
+// halted card first adds WUPA (7) and a SELECT (5) per cascade level.
+// BenchmarkISODEP reports these with the time modelled on a Pi Zero
+// (mfrc522sim.PiZeroTime).
 //
 // The door agent reaches this through edge/reader by the smallest addition
 // proposed for it: an interface with OpenISODEP(ctx, reader.Card) returning
@@ -223,6 +230,7 @@ type Dev struct {
 	tPre    int      // TPrescaler (12 bits) as last written
 	tReload int      // TReload as last written
 	session *Session // the ISO 14443-4 session open with a card, or nil
+	held    []byte   // UID of the ISO 14443-4 card Next left selected (HLTA deferred), or nil
 
 	irqMisses int  // exchanges in a row completed without an IRQ edge
 	irqOff    bool // the IRQ pin never fires: wait by time instead
@@ -434,6 +442,7 @@ func (d *Dev) fieldWasOff() {
 	if d.session != nil { // the card lost its power, and the protocol state with it
 		d.session.done, d.session = true, nil
 	}
+	d.held = nil
 	for i := range d.present {
 		d.present[i].asleep = false
 	}
