@@ -71,7 +71,8 @@ func ExampleDev_OpenISODEP() {
 	// Output: FSC 64, FWT 77ms: 90 60 00 00 00 90 00 <nil>
 }
 
-// echoApp answers every APDU with itself and 90 00.
+// echoApp is a loopback card application: it answers every APDU with the
+// APDU itself followed by the status word 90 00.
 type echoApp struct{}
 
 func (echoApp) Transceive(apdu []byte) []byte {

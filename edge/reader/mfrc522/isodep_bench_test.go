@@ -53,7 +53,7 @@ func TestISODEPSPITransactions(t *testing.T) {
 				require.NoError(t, err)
 				r.sim.Remove(c)
 				r.sim.Advance(50 * time.Millisecond)
-				card := r.isoCard(t, tt.uid, &mfrc522sim.ISODEP{App: &echo{}})
+				card := r.isoCard(t, tt.uid, &mfrc522sim.ISODEP{App: echoApp{}})
 
 				c0 := r.sim.Counters()
 				got, err := r.dev.Next(ctx(t, time.Second))
@@ -128,7 +128,7 @@ func BenchmarkISODEP(b *testing.B) {
 			session := func() {
 				b.StopTimer()
 				taps++ // a new badge each time, so that each is a tap
-				c := r.isoCard(b, []byte{0x04, 0x8E, 0x21, 0x6A, byte(taps >> 16), byte(taps >> 8), byte(taps)}, &mfrc522sim.ISODEP{App: &echo{}})
+				c := r.isoCard(b, []byte{0x04, 0x8E, 0x21, 0x6A, byte(taps >> 16), byte(taps >> 8), byte(taps)}, &mfrc522sim.ISODEP{App: echoApp{}})
 				card, err := r.dev.Next(ctx(b, time.Second))
 				if err != nil {
 					b.Fatal(err)

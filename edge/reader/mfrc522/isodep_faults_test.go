@@ -66,7 +66,7 @@ func TestISODEPFaults(t *testing.T) {
 			r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
 			dep := tt.dep
 			if dep.App == nil {
-				dep.App = &echo{}
+				dep.App = echoApp{}
 			}
 			card := r.isoCard(t, uid7(), &dep)
 			s := r.open(t)
@@ -132,12 +132,9 @@ func TestISODEPWTX(t *testing.T) {
 	}{{2, 2, false}, {1, 3, false}, {2, 2, true}} {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
 		if tt.irq {
-			dev, err := mfrc522.New(r.sim, &mfrc522.Options{Clock: r.sim, IRQ: r.sim.IRQ(), PollInterval: time.Millisecond})
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = dev.Close() })
-			r.dev = dev
+			r = r.withIRQ(t)
 		}
-		r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: &echo{}, Processing: 150 * time.Millisecond, WTX: 1, WTXM: tt.wtxm})
+		r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}, Processing: 150 * time.Millisecond, WTX: 1, WTXM: tt.wtxm})
 		s := r.open(t)
 		c0 := r.sim.Counters()
 		got, err := s.Transceive(context.Background(), []byte{1, 2, 3})
@@ -167,7 +164,7 @@ func TestISODEPContext(t *testing.T) {
 
 	// A context already done: nothing is sent.
 	r = newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-	r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: &echo{}})
+	r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}})
 	s = r.open(t)
 	before := r.sim.Counters().Exchanges
 	_, err = s.Transceive(c, []byte{1})
@@ -196,7 +193,7 @@ func TestISODEPOpen(t *testing.T) {
 	})
 	t.Run("card gone", func(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-		c := r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: &echo{}})
+		c := r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: echoApp{}})
 		card, err := r.dev.Next(ctx(t, time.Second))
 		require.NoError(t, err)
 		r.sim.Remove(c)
@@ -207,7 +204,7 @@ func TestISODEPOpen(t *testing.T) {
 	})
 	t.Run("hostile ATS", func(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-		r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: &echo{}, ATS: []byte{0x03, 0x25, 0xF0}})
+		r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: echoApp{}, ATS: []byte{0x03, 0x25, 0xF0}})
 		card, err := r.dev.Next(ctx(t, time.Second))
 		require.NoError(t, err)
 		_, err = r.dev.OpenISODEP(context.Background(), card)
@@ -217,7 +214,7 @@ func TestISODEPOpen(t *testing.T) {
 	})
 	t.Run("garbled ATS", func(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-		c := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: &echo{}})
+		c := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}})
 		card, err := r.dev.Next(ctx(t, time.Second))
 		require.NoError(t, err)
 		c.Inject(mfrc522sim.Fault{Kind: mfrc522sim.BadCRC, On: mfrc522sim.Block})
@@ -232,7 +229,7 @@ func TestISODEPOpen(t *testing.T) {
 	})
 	t.Run("a poll deselects an open session", func(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-		c := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: &echo{}})
+		c := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}})
 		s := r.open(t)
 		_, err := r.dev.Next(ctx(t, 20*time.Millisecond))
 		require.ErrorIs(t, err, mfrc522.ErrTimeout, "the card is not read twice")
@@ -243,7 +240,7 @@ func TestISODEPOpen(t *testing.T) {
 	})
 	t.Run("a tap without session: halted by the next poll, read once", func(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-		c := r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: &echo{}})
+		c := r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: echoApp{}})
 		_, err := r.dev.Next(ctx(t, time.Second))
 		require.NoError(t, err)
 		r.sim.Advance(time.Millisecond)
@@ -256,10 +253,10 @@ func TestISODEPOpen(t *testing.T) {
 	})
 	t.Run("another card's session: the selected one is halted, the other woken", func(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-		a := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: &echo{}})
+		a := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}})
 		first, err := r.dev.ReadCard(context.Background()) // halted at once
 		require.NoError(t, err)
-		b := r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: &echo{}})
+		b := r.isoCard(t, uid7(), &mfrc522sim.ISODEP{App: echoApp{}})
 		second, err := r.dev.Next(ctx(t, time.Second))
 		require.NoError(t, err)
 		require.Equal(t, uid7(), second.UID)
@@ -275,7 +272,7 @@ func TestISODEPOpen(t *testing.T) {
 	})
 	t.Run("a second session replaces the first", func(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
-		r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: &echo{}})
+		r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}})
 		s1 := r.open(t)
 		s2, err := r.dev.OpenISODEP(context.Background(), s1.Card())
 		require.NoError(t, err)

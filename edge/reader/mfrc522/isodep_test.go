@@ -16,15 +16,6 @@ import (
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522/mfrc522sim"
 )
 
-// echo is a loopback card application: it answers every APDU with the
-// APDU itself followed by the status word 90 00, and counts the APDUs.
-type echo struct{ calls int }
-
-func (e *echo) Transceive(apdu []byte) []byte {
-	e.calls++
-	return append(append([]byte(nil), apdu...), 0x90, 0x00)
-}
-
 // sized answers an APDU whose last two bytes give n (big endian) with n
 // bytes 0, 1, 2, ... and 90 00: a long response to a short command.
 type sized struct{}
@@ -180,12 +171,9 @@ func TestISODEPExchange(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/at-once=%v/irq=%v", tt.name, mode.once, mode.irq), func(t *testing.T) {
 				r := newRig(t, mfrc522sim.Options{AnswerAtOnce: mode.once}, mfrc522.Options{})
 				if mode.irq {
-					dev, err := mfrc522.New(r.sim, &mfrc522.Options{Clock: r.sim, IRQ: r.sim.IRQ(), PollInterval: time.Millisecond})
-					require.NoError(t, err)
-					t.Cleanup(func() { _ = dev.Close() })
-					r.dev = dev
+					r = r.withIRQ(t)
 				}
-				var app mfrc522sim.App = &echo{}
+				var app mfrc522sim.App = echoApp{}
 				if tt.resp >= 0 {
 					app = sized{}
 				}
