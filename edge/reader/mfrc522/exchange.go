@@ -112,6 +112,9 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 	if f.block && (d.irq == nil || d.irqOff) {
 		first = answered // poll: the card may answer at any time up to the timer
 	}
+	if dl, ok := ctx.Deadline(); ok && f.block {
+		first = max(min(first, time.Until(dl)), 0) // a long waiting time does not outlast ctx
+	}
 	edge := d.wait(first)
 	chipErr := func(err error) (reply, error) {
 		return reply{}, &Error{Op: f.op, Kind: ErrChipNotResponding, Err: err}

@@ -283,3 +283,34 @@ func TestISODEPOpen(t *testing.T) {
 		assert.Equal(t, []byte{1, 0x90, 0x00}, got)
 	})
 }
+
+// TestISODEPDeadline: on the wall clock (the simulator following it, the
+// driver on the system clock, as swc-edge runs with driver = "sim"), a
+// card that asks for a 4.8 s waiting time extension and then never answers
+// is given up at the caller's deadline, with and without the IRQ pin.
+func TestISODEPDeadline(t *testing.T) {
+	for _, irq := range []bool{false, true} {
+		sim := mfrc522sim.New(mfrc522sim.Options{WallClock: true})
+		o := &mfrc522.Options{PollInterval: time.Millisecond}
+		if irq {
+			o.IRQ = sim.IRQ()
+		}
+		dev, err := mfrc522.New(sim, o)
+		require.NoError(t, err)
+		spec := mfrc522sim.NewCard(uid4(), mfrc522sim.DESFire)
+		spec.ISODEP = &mfrc522sim.ISODEP{App: echoApp{}, WTX: 1, WTXM: 59, Processing: time.Hour}
+		_, err = sim.Present(spec)
+		require.NoError(t, err)
+		card, err := dev.Next(ctx(t, 2*time.Second))
+		require.NoError(t, err)
+		s, err := dev.OpenISODEP(ctx(t, time.Second), card)
+		require.NoError(t, err)
+		start := time.Now()
+		_, err = s.Transceive(ctx(t, 300*time.Millisecond), []byte{1})
+		took := time.Since(start)
+		require.ErrorIs(t, err, context.DeadlineExceeded, "IRQ %v", irq)
+		require.ErrorIs(t, err, mfrc522.ErrTimeout)
+		assert.Less(t, took, time.Second, "IRQ %v: given up at the deadline", irq)
+		require.NoError(t, dev.Close())
+	}
+}
