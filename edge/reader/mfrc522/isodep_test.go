@@ -66,7 +66,7 @@ func TestParseATS(t *testing.T) {
 	}{
 		{name: "MIFARE DESFire EV1", ats: []byte{0x06, 0x75, 0x77, 0x81, 0x02, 0x80},
 			want: mfrc522.ATS{FSC: 64, FWI: 8, SFGI: 1, TA: 0x77, CID: true, Historical: []byte{0x80}}},
-		{name: "NTAG 424 DNA", ats: []byte{0x06, 0x77, 0x77, 0x71, 0x02, 0x80},
+		{name: "NTAG 424 DNA", ats: mfrc522sim.NTAG424ATS,
 			want: mfrc522.ATS{FSC: 128, FWI: 7, SFGI: 1, TA: 0x77, CID: true, Historical: []byte{0x80}}},
 		{name: "TL only: defaults", ats: []byte{0x01},
 			want: mfrc522.ATS{FSC: 32, FWI: 4, CID: true}},
@@ -163,6 +163,7 @@ func TestISODEPExchange(t *testing.T) {
 		{"300 bytes both ways, FSC 32", uid7(), fsc32, 300, -1},
 		{"long response to a short command", uid4(), nil, 5, 700},
 		{"FSC 16 card", uid4(), []byte{0x03, 0x20, 0x81}, 100, -1},
+		{"NTAG 424 DNA's ATS (FSC 128: frames of 64)", uid7(), mfrc522sim.NTAG424ATS, 200, -1},
 	}
 	for _, mode := range []struct {
 		once, irq bool

@@ -15,6 +15,11 @@ type App interface {
 // supported, one historical byte.
 var DESFireATS = []byte{0x06, 0x75, 0x77, 0x81, 0x02, 0x80}
 
+// NTAG424ATS is the ATS NTAG 424 DNA (and TagTamper) cards answer: FSCI 7
+// (128 bytes), TA 77h, FWI 7 (39 ms) and SFGI 1, CID supported, one
+// historical byte.
+var NTAG424ATS = []byte{0x06, 0x77, 0x77, 0x71, 0x02, 0x80}
+
 // ISODEP is the ISO/IEC 14443-4 (T=CL) layer of a simulated card, between
 // the ISO 14443-3 state machine and the App. After SELECT, RATS (E0h)
 // makes the card answer its ATS and enter the protocol state, where it
