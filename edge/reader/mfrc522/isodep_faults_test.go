@@ -120,21 +120,30 @@ func assertReady(t *testing.T, r rig) {
 	assert.Zero(t, r.sim.Counters().Violations)
 }
 
-// TestISODEPWTX: a card that takes 150 ms, more than its 77 ms FWT, and asks
-// for it with S(WTX). With WTXM 2 the reader waits the 155 ms it asks: two
-// frames on the air (the I-block and the S(WTX) response), no R(NAK). With
-// WTXM 1 it times out, sends R(NAK), and the card sends its answer again.
+// TestISODEPWTX: a card that takes longer than its 77 ms FWT and asks for
+// it with S(WTX). With WTXM 2 the reader waits the 162 ms it asks (the
+// card takes 150): two frames on the air (the I-block and the S(WTX)
+// response), no R(NAK). With WTXM 1 it times out, sends R(NAK), and the card
+// sends its answer again. Longer extensions need a coarser timer
+// prescaler.
 func TestISODEPWTX(t *testing.T) {
 	for _, tt := range []struct {
-		wtxm      byte
-		exchanges int64
-		irq       bool
-	}{{2, 2, false}, {1, 3, false}, {2, 2, true}} {
+		wtxm       byte
+		processing time.Duration
+		exchanges  int64
+		irq        bool
+	}{
+		{2, 150 * time.Millisecond, 2, false},
+		{1, 150 * time.Millisecond, 3, false},
+		{2, 150 * time.Millisecond, 2, true},
+		{10, 700 * time.Millisecond, 2, false}, // 809 ms: beyond the default prescaler's 652 ms
+		{59, 4 * time.Second, 2, true},         // 4.77 s: the longest a WTX gets with FWI 8
+	} {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
 		if tt.irq {
 			r = r.withIRQ(t)
 		}
-		r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}, Processing: 150 * time.Millisecond, WTX: 1, WTXM: tt.wtxm})
+		r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}, Processing: tt.processing, WTX: 1, WTXM: tt.wtxm})
 		s := r.open(t)
 		c0 := r.sim.Counters()
 		got, err := s.Transceive(context.Background(), []byte{1, 2, 3})
