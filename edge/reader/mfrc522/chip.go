@@ -53,6 +53,7 @@ func (d *Dev) init(ctx context.Context) error {
 	if !bytes.Equal(got, want) {
 		return fail("init", ErrChipNotResponding, fmt.Sprintf("configuration registers read back % X, written % X: the chip does not take writes; %s", got, want, wiringHint))
 	}
+	d.tPre, d.tReload = timerPrescaler, timerReload
 	d.clock.Sleep(guardTime)
 	d.quiet = time.Time{}
 	d.ready = true

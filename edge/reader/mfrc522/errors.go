@@ -38,6 +38,18 @@ var (
 	// ErrNoSelfTestReference: no reference bytes are known for this chip
 	// version, so the self-test cannot conclude.
 	ErrNoSelfTestReference = errors.New("no self-test reference for this chip version")
+	// ErrATS: a card's answer to RATS breaks ISO/IEC 14443-4 or asks more
+	// than the driver grants (see ParseATS).
+	ErrATS = errors.New("invalid ATS")
+	// ErrWTXLimit: a card asked for more waiting time extensions in a row
+	// than the driver grants (a WTX storm).
+	ErrWTXLimit = errors.New("too many waiting time extensions")
+	// ErrNotISODEP: the card's SAK does not say ISO/IEC 14443-4 (bit 6,
+	// 20h): it takes no APDUs.
+	ErrNotISODEP = errors.New("card not ISO/IEC 14443-4 compliant")
+	// ErrSessionClosed: an ISO-DEP session used after its Close, after an
+	// error ended it, or after another session or a poll took the chip.
+	ErrSessionClosed = errors.New("ISO-DEP session closed")
 )
 
 // Error is a failure with what the driver was doing and what it saw.
@@ -69,7 +81,7 @@ func (e *Error) Error() string {
 
 // Unwrap returns the kind and the cause, for errors.Is and errors.As; a
 // card error (ErrTimeout from a card, ErrCollision, ErrCRC, ErrBCC,
-// ErrProtocol) also matches reader.ErrCard.
+// ErrProtocol, ErrATS, ErrWTXLimit) also matches reader.ErrCard.
 func (e *Error) Unwrap() []error {
 	errs := []error{e.Kind}
 	if e.card() {
@@ -88,7 +100,7 @@ func (e *Error) card() bool {
 		return false
 	}
 	switch e.Kind {
-	case ErrTimeout, ErrCollision, ErrCRC, ErrBCC, ErrProtocol:
+	case ErrTimeout, ErrCollision, ErrCRC, ErrBCC, ErrProtocol, ErrATS, ErrWTXLimit:
 		return true
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -14,6 +15,14 @@ type frame struct {
 	txBits     int // valid bits of the last byte (TxLastBits); 0 means 8
 	rxAlign    int // bit position of the first received bit (RxAlign)
 	expectBits int // length of the expected answer, for the wait
+	// timeout is the chip timer's run from the end of the frame (the frame
+	// waiting time of ISO 14443-4 blocks); 0 means the default, for ISO
+	// 14443-3 commands.
+	timeout time.Duration
+	// block marks an ISO 14443-4 frame, whose answer may come at any time
+	// up to the timeout: the status is polled from the expected answer's
+	// end on, instead of read once after the timer.
+	block bool
 }
 
 // bits is the frame's length in bits.
@@ -70,6 +79,7 @@ func (d *Dev) start(f frame) error {
 			b.write(regFIFOLevel, fifoFlush)
 		}
 	}
+	d.setTimer(b, f.timeout)
 	b.write(regComIrq, irqAll)
 	b.write(regFIFOData, f.tx...)
 	if !d.live {
@@ -95,8 +105,17 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 	}
 	t0 := d.clock.Now()
 	tx := pcdTime(f.bits())
-	wait := max(tx+frameDelay()+piccTime(f.expectBits, f.rxAlign), tx+timerTimeout()) + 10*time.Microsecond
-	edge := d.wait(wait)
+	answered := tx + frameDelay() + piccTime(f.expectBits, f.rxAlign) + 10*time.Microsecond
+	timedOut := tx + d.timerDuration() + 10*time.Microsecond
+	wait := max(answered, timedOut)
+	first, step := wait, 200*time.Microsecond
+	if f.block && (d.irq == nil || d.irqOff) {
+		first = answered // poll: the card may answer at any time up to the timer
+	}
+	if dl, ok := ctx.Deadline(); ok && f.block {
+		first = max(min(first, time.Until(dl)), 0) // a long waiting time does not outlast ctx
+	}
+	edge := d.wait(first)
 	chipErr := func(err error) (reply, error) {
 		return reply{}, &Error{Op: f.op, Kind: ErrChipNotResponding, Err: err}
 	}
@@ -137,7 +156,8 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 			d.live = true
 			return r, nil
 		case irq&irqTimer != 0:
-			d.dirty = level > 0
+			// A late answer to a block may still land in the FIFO.
+			d.dirty = level > 0 || f.block
 			return reply{}, errNoAnswer
 		}
 		elapsed := d.clock.Now().Sub(t0)
@@ -151,7 +171,10 @@ func (d *Dev) exchange(ctx context.Context, f frame) (reply, error) {
 		if err := ctxErr(ctx, f.op); err != nil {
 			return reply{}, err
 		}
-		edge = d.wait(200 * time.Microsecond)
+		edge = d.wait(step)
+		if f.block {
+			step = min(2*step, blockPollMax) // a card processing a command: poll less often
+		}
 	}
 }
 
@@ -189,6 +212,52 @@ func (d *Dev) send(f frame) error {
 	if err := d.start(f); err != nil {
 		return err
 	}
-	d.quiet = d.clock.Now().Add(pcdTime(f.bits()) + timerTimeout() + 10*time.Microsecond)
+	d.quiet = d.clock.Now().Add(pcdTime(f.bits()) + d.timerDuration() + 10*time.Microsecond)
 	return nil
+}
+
+// blockPollMax is the longest pause between two status reads while a card
+// processes a command (without the IRQ pin): the answer is seen at most
+// that late, and a 20 ms command costs about 20 reads.
+const blockPollMax = time.Millisecond
+
+// setTimer queues the writes that make the chip's timer run for timeout (0:
+// the default), only those of registers that change. The prescaler stays
+// at the default 9.96 µs tick up to 652 ms, so a frame waiting time
+// usually costs the two TReload writes.
+func (d *Dev) setTimer(b *batch, timeout time.Duration) {
+	pre, reload := timerSettings(timeout)
+	if pre != d.tPre {
+		b.write(regTMode, tModeTAuto|byte(pre>>8))
+		b.write(regTPrescaler, byte(pre))
+	}
+	if reload>>8 != d.tReload>>8 {
+		b.write(regTReloadH, byte(reload>>8))
+	}
+	if reload&0xFF != d.tReload&0xFF {
+		b.write(regTReloadL, byte(reload))
+	}
+	d.tPre, d.tReload = pre, reload
+}
+
+// timerSettings returns TPrescaler and TReload for a timeout (0: the
+// default): the default prescaler when the 16-bit reload can count it,
+// else the smallest prescaler that can, up to 12 bits (39.6 s).
+func timerSettings(timeout time.Duration) (pre, reload int) {
+	if timeout <= 0 {
+		return timerPrescaler, timerReload
+	}
+	cycles := int(math.Ceil(timeout.Seconds() * carrier))
+	pre = timerPrescaler
+	if cycles > 65536*(2*pre+1) {
+		pre = min((cycles/65536+1)/2, 0xFFF)
+	}
+	reload = min((cycles+2*pre)/(2*pre+1)-1, 0xFFFF)
+	return pre, max(reload, 1)
+}
+
+// timerDuration is how long the chip's timer runs now before TimerIRq:
+// (TReload+1)·(2·TPrescaler+1)/fc.
+func (d *Dev) timerDuration() time.Duration {
+	return carrierTime((d.tReload + 1) * (2*d.tPre + 1))
 }

@@ -95,7 +95,8 @@ func FuzzDriver(f *testing.F) {
 // checkTyped fails unless err is one of the driver's kinds.
 func checkTyped(t *testing.T, err error) {
 	for _, kind := range []error{mfrc522.ErrNoCard, mfrc522.ErrTimeout, mfrc522.ErrCollision, mfrc522.ErrCRC,
-		mfrc522.ErrBCC, mfrc522.ErrProtocol, mfrc522.ErrChipNotResponding, mfrc522.ErrUnknownChip} {
+		mfrc522.ErrBCC, mfrc522.ErrProtocol, mfrc522.ErrChipNotResponding, mfrc522.ErrUnknownChip,
+		mfrc522.ErrATS, mfrc522.ErrWTXLimit, mfrc522.ErrNotISODEP, mfrc522.ErrSessionClosed} {
 		if errors.Is(err, kind) {
 			return
 		}

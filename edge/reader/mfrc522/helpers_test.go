@@ -37,6 +37,17 @@ func newRig(t testing.TB, so mfrc522sim.Options, do mfrc522.Options) rig {
 	return rig{sim: sim, dev: dev}
 }
 
+// withIRQ returns the rig with a driver that waits on the simulator's IRQ
+// pin.
+func (r rig) withIRQ(t testing.TB) rig {
+	t.Helper()
+	dev, err := mfrc522.New(r.sim, &mfrc522.Options{Clock: r.sim, IRQ: r.sim.IRQ(), PollInterval: time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dev.Close() })
+	r.dev = dev
+	return r
+}
+
 func (r rig) present(t testing.TB, uid []byte, typ mfrc522sim.CardType) *mfrc522sim.Card {
 	t.Helper()
 	c, err := r.sim.Present(mfrc522sim.NewCard(uid, typ))

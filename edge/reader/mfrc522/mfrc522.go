@@ -23,7 +23,8 @@
 // a card answering is walked through every cascade level (as SAK bit 2 says),
 // with the bit collisions of several cards resolved from CollReg so that one
 // card is read and never a mix of two, its BCC and every CRC_A checked, and a
-// SELECT at each level. The card is then halted (HLTA). A halted card does not
+// SELECT at each level. The card is then halted (HLTA; an ISO 14443-4
+// card by the next frame, see below). A halted card does not
 // answer REQA, so it is not read again while it stays. When no card answers
 // REQA, WUPA wakes the halted cards and each one remembered is looked for by
 // its whole UID (SELECT of the levels before the last, then an ANTICOLLISION
@@ -49,6 +50,70 @@
 // goes on, in the same poll, to the card that is new. Before the reset the
 // remembered cards are looked for among the halted ones, so that a badge that
 // came back between two polls and failed its first read is not among them.
+//
+// # ISO/IEC 14443-4 (T=CL, ISO-DEP)
+//
+// A card whose SAK has bit 6 (20h: MIFARE DESFire, NTAG 424 DNA, smart
+// cards, phones) takes APDUs. The door agent calls OpenISODEP with the card
+// Next returned, while it is still in the field:
+//
+//	card, err := dev.Next(ctx)
+//	s, err := dev.OpenISODEP(ctx, card) // RATS, ATS checked
+//	resp, err := s.Transceive(ctx, apdu)
+//	err = s.Close()                      // S(DESELECT): the card sleeps in HALT
+//
+// Next leaves such a card selected instead of halting it: its HLTA is
+// deferred to whatever the driver sends next, unless that is OpenISODEP
+// for this card, which then starts at once with RATS. A UID-only tap of it
+// costs the same transactions, the HLTA's 3 being paid by the next poll. A
+// card halted meanwhile (read by ReadCard, or by Next before another
+// operation) is woken first: WUPA and a SELECT of its UID at each cascade
+// level (another card woken with it from HALT falls back asleep at the next
+// frame). RATS goes with FSDI 5 (FSD 64 bytes, the FIFO: a frame is read
+// in one burst and never streamed) and CID 0, and the ATS is checked (ParseATS:
+// TL, T0, TA(1), TB(1), TC(1), caps MaxFWI and MaxSFGI; ErrATS). The
+// driver sends no CID nor NAD byte and stays at 106 kbit/s (no PPS). Its
+// frames are cut to min(FSC, 64) bytes with PCB and CRC_A.
+//
+// Session.Transceive follows ISO/IEC 14443-4 7.5: block numbers from 0
+// (rule A, toggled by rule B), chaining both ways (rule 2: each chained
+// block acknowledged with R(ACK)), and the recovery rules of 7.5.4: a
+// timeout, a CRC_A error, a parity error or an invalid PCB gets R(NAK) (or
+// R(ACK) while the card chains, rule 5); an R(ACK) with the other block
+// number makes the reader send its last I-block again (rule 6); at most 3
+// such steps in a row, then ErrTimeout, ErrCRC or ErrProtocol. S(WTX) is
+// answered with the same WTXM and the chip's timer set to WTXM times the
+// FWT for that one wait (at most FWI 14's 4.9 s); more than 8 requests in a
+// row end with ErrWTXLimit, and ctx's deadline bounds the whole exchange
+// (it is checked before every frame). Every error ends the session and
+// leaves the chip ready: a card error resets the field, as after a failed
+// read (the next poll reads the card afresh), and so does the end of ctx.
+//
+// The chip's timer (TPrescaler, TReload, TAuto) is set per frame from the
+// waiting time: 65536/fc for the ATS and the S(DESELECT) answer, the card's
+// FWT (302 µs·2^FWI) for blocks, each plus EMVCo's ΔFWT of 49152/fc
+// (3.6 ms). The 9.96 µs tick of the UID reads is kept up to 652 ms, so a
+// change costs the two TReload writes, made in the batch of the frame that
+// needs it. CRC_A is computed in software, as for the UID reads. With the
+// IRQ pin, the driver waits for its edge (the answer, or the timer at the
+// end of the waiting time); without, it reads the status once the expected
+// answer could be complete and then every 0.2 ms, 0.4 ms, ... up to 1 ms
+// while the card processes.
+//
+// Counted on the simulator, with the card answering at once
+// (TestISODEPSPITransactions): Next reads an ISO 14443-4 card in 17, 27
+// and 37 SPI transactions for 4-, 7- and 10-byte UIDs (the UID read's 20,
+// 30 and 40 without the deferred HLTA); then RATS costs 7, a short APDU 7
+// and S(DESELECT) 7: 21 for RATS, one short APDU and S(DESELECT). Waking a
+// halted card first adds WUPA (7) and a SELECT (5) per cascade level.
+// BenchmarkISODEP reports these with the time modelled on a Pi Zero
+// (mfrc522sim.PiZeroTime).
+//
+// The door agent reaches this through edge/reader by the smallest addition
+// proposed for it: an interface with OpenISODEP(ctx, reader.Card) returning
+// a session with Transceive(ctx, apdu) ([]byte, error) and Close() error,
+// which *Dev would implement (its OpenISODEP returns *Session today, since
+// reader has no session type yet).
 //
 // # Bus traffic
 //
@@ -161,6 +226,11 @@ type Dev struct {
 	// writes (see batch.send): packets, or one Tx per register access.
 	noPackets  bool // the connection refused TxPackets and Tx works: one Tx per frame
 	busChecked bool // the first batch since the reset has gone through
+
+	tPre    int      // TPrescaler (12 bits) as last written
+	tReload int      // TReload as last written
+	session *Session // the ISO 14443-4 session open with a card, or nil
+	held    []byte   // UID of the ISO 14443-4 card Next left selected (HLTA deferred), or nil
 
 	irqMisses int  // exchanges in a row completed without an IRQ edge
 	irqOff    bool // the IRQ pin never fires: wait by time instead
@@ -369,6 +439,10 @@ func (d *Dev) known(uid []byte) *presence {
 // fieldWasOff records that the field was switched off: every card in it
 // powers up in IDLE and answers the next REQA, as the same presentation.
 func (d *Dev) fieldWasOff() {
+	if d.session != nil { // the card lost its power, and the protocol state with it
+		d.session.done, d.session = true, nil
+	}
+	d.held = nil
 	for i := range d.present {
 		d.present[i].asleep = false
 	}

@@ -10,7 +10,9 @@ import (
 )
 
 // Next blocks until a card is newly presented and returns it, verified and
-// halted. A card left in the field is returned once. Card errors (ErrCRC,
+// halted: an ISO/IEC 14443-4 card (SAK bit 6) is left selected for
+// OpenISODEP and halted by whatever the driver does next on the air, unless
+// that is OpenISODEP for it. A card left in the field is returned once. Card errors (ErrCRC,
 // ErrBCC, ErrProtocol, ErrCollision, ErrTimeout for a card taken away too
 // early; all match reader.ErrCard) are returned as they happen, after the
 // field is reset so that the next poll reads the card afresh; call Next
@@ -51,6 +53,9 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 		return reader.Card{}, false, err
 	}
 	defer d.mu.Unlock()
+	if err := d.release(ctx); err != nil {
+		return reader.Card{}, false, err
+	}
 	card, tap, err := d.pollLocked(ctx)
 	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)
@@ -80,10 +85,13 @@ func (d *Dev) pollLocked(ctx context.Context) (reader.Card, bool, error) {
 		if err != nil {
 			return reader.Card{}, false, err
 		}
-		if err := d.halt(); err != nil {
+		p := d.known(card.UID)
+		if tap := p == nil || p.asleep; tap && card.SAK&sakISODEP != 0 {
+			d.held = append(d.held[:0], card.UID...) // HLTA deferred: OpenISODEP may follow
+		} else if err := d.halt(); err != nil {
 			return reader.Card{}, false, err
 		}
-		switch p := d.known(card.UID); {
+		switch {
 		case p == nil:
 			d.remember(card.UID)
 			return card, true, nil
@@ -224,6 +232,9 @@ func (d *Dev) ReadCard(ctx context.Context) (reader.Card, error) {
 		return reader.Card{}, err
 	}
 	defer d.mu.Unlock()
+	if err := d.release(ctx); err != nil {
+		return reader.Card{}, err
+	}
 	card, err := d.readCard(ctx)
 	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)

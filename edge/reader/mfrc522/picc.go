@@ -126,17 +126,23 @@ func (d *Dev) selectLevel(ctx context.Context, level int) ([5]byte, byte, error)
 	if err != nil {
 		return cl, 0, err
 	}
+	sak, err := checkSAK(op, r)
+	return cl, sak, err
+}
+
+// checkSAK checks the answer to a SELECT and returns the SAK.
+func checkSAK(op string, r reply) (byte, error) {
 	switch {
 	case r.errs&errColl != 0:
-		return cl, 0, fail(op, ErrCollision, "two cards answered the SELECT of one UID")
+		return 0, fail(op, ErrCollision, "two cards answered the SELECT of one UID")
 	case r.errs&(errParity|errProtocol) != 0:
-		return cl, 0, fail(op, ErrProtocol, fmt.Sprintf("SAK received with ErrorReg %#02x", r.errs))
+		return 0, fail(op, ErrProtocol, fmt.Sprintf("SAK received with ErrorReg %#02x", r.errs))
 	case len(r.data) != 3 || r.lastBits != 0:
-		return cl, 0, fail(op, ErrProtocol, fmt.Sprintf("SAK answer of %d bits, not 24", r.rxBits(0)))
+		return 0, fail(op, ErrProtocol, fmt.Sprintf("SAK answer of %d bits, not 24", r.rxBits(0)))
 	case !validCRCA(r.data):
-		return cl, 0, fail(op, ErrCRC, fmt.Sprintf("SAK answer % X", r.data))
+		return 0, fail(op, ErrCRC, fmt.Sprintf("SAK answer % X", r.data))
 	}
-	return cl, r.data[0], nil
+	return r.data[0], nil
 }
 
 // halt sends HLTA to the selected card; it does not answer.

@@ -37,6 +37,11 @@ type CardSpec struct {
 	// App receives the frames the card gets in the ACTIVE state beyond
 	// ISO 14443-3 (RATS, I-blocks, MIFARE commands). Nil ignores them.
 	App Application
+	// ISODEP, when set, makes the card an ISO/IEC 14443-4 card: it answers
+	// RATS with its ATS and then speaks the block protocol to its App
+	// (see ISODEP). It takes precedence over App. Give the card SAK 20h
+	// (NewCard with DESFire) so that readers know to send RATS.
+	ISODEP *ISODEP
 	// Faults are injected from the presentation on, as Card.Inject does
 	// later: a card that is already being read when Present returns gets
 	// them all the same.
@@ -117,6 +122,15 @@ const (
 	// which the chip's Manchester decoder takes for a bit collision, as
 	// with two cards (ErrorReg.CollErr, CollReg.CollPos at that bit).
 	Collide
+	// Deaf: the card does not hear the reader's frame (noise on the way to
+	// the card): its state does not change and it stays silent. With On:
+	// Block it hits the frames a card in the ISO 14443-4 protocol state
+	// gets; with AnyCommand, any frame.
+	Deaf
+	// BadPCB replaces the protocol control byte of an ISO 14443-4 block by
+	// one no block may have (an I-block with bit 6 set), with a CRC_A that
+	// is right for it: only the block's coding can tell.
+	BadPCB
 )
 
 // Command selects which of a card's answers a fault hits.
@@ -127,6 +141,7 @@ const (
 	Request               // REQA and WUPA
 	Anticollision         // ANTICOLLISION at any cascade level
 	Select                // SELECT at any cascade level
+	Block                 // an ISO 14443-4 frame: the ATS and every block
 )
 
 // Fault is a fault to inject into a card's next matching answers.
@@ -135,6 +150,7 @@ type Fault struct {
 	On    Command
 	Level int // cascade level 1 to 3 for Anticollision and Select; 0: any
 	Count int // how many answers to spoil; 0 means 1
+	After int // matching answers to let through unspoiled first
 }
 
 // Card is a card presented to the simulator.
@@ -152,6 +168,7 @@ type Card struct {
 	faults    []Fault
 	selects   int
 	leaving   bool // pulled out of the field during its answer
+	dep       depState
 }
 
 // Present puts a card into the field. It is safe to call while a driver polls.
@@ -304,6 +321,7 @@ func (c *Card) fieldChanged(on bool, now time.Duration) {
 	} else {
 		c.state = PowerOff
 	}
+	c.dep = depState{}
 }
 
 // readyAt reports whether the card is powered long enough to answer at t.
@@ -319,7 +337,8 @@ func (c *Card) leftAt() (bool, time.Duration) { return !c.present, c.removedAt }
 type answer struct {
 	bits      bitString
 	parityErr bool
-	collide   int // 1-based bit the chip sees as a collision (Collide fault); 0: none
+	collide   int           // 1-based bit the chip sees as a collision (Collide fault); 0: none
+	delay     time.Duration // the card's processing time beyond the minimum frame delay time
 }
 
 // selCode is the SEL byte of a cascade level (0-based): 93h, 95h, 97h.
@@ -334,6 +353,7 @@ func (c *Card) other() {
 		c.state = Idle
 	}
 	c.level = 0
+	c.dep = depState{}
 }
 
 // receive runs the card's state machine on a reader frame and returns its
@@ -347,6 +367,9 @@ func (c *Card) receive(f bitString, gain int) (answer, bool) {
 		bits := bytesToBits(out)
 		bits.n = max(min(n, bits.n), 0)
 		return answer{bits: bits}, true
+	}
+	if c.deaf() {
+		return answer{}, false
 	}
 	level := c.level + 1
 	ans, cmd, ok := c.step(f)
@@ -383,9 +406,16 @@ func (c *Card) step(f bitString) (answer, Command, bool) {
 			return answer{}, 0, false // a damaged frame is ignored
 		}
 		data = data[:len(data)-2]
-		if len(data) == 2 && data[0] == 0x50 && data[1] == 0x00 {
+		if len(data) == 2 && data[0] == 0x50 && data[1] == 0x00 && !c.dep.active {
 			c.state = Halt
 			return answer{}, 0, false
+		}
+		if c.spec.ISODEP != nil {
+			out, delay, ok := c.isoDEP(data)
+			if !ok {
+				return answer{}, 0, false
+			}
+			return answer{bits: bytesToBits(appendCRCA(out)), delay: delay}, Block, true
 		}
 		if c.spec.App != nil {
 			if out, ok := c.spec.App.Handle(append([]byte(nil), data...)); ok {
@@ -439,6 +469,24 @@ func (c *Card) anticollision(f bitString) (answer, Command, bool) {
 	return answer{bits: clBits.slice(known, 40)}, Anticollision, true
 }
 
+// deaf consumes a matching Deaf fault, if any, for the frame the card is
+// about to hear.
+func (c *Card) deaf() bool {
+	for i := range c.faults {
+		f := &c.faults[i]
+		if f.Kind != Deaf || f.Count <= 0 || (f.On != AnyCommand && (f.On != Block || !c.dep.active)) {
+			continue
+		}
+		if f.After > 0 {
+			f.After--
+			continue
+		}
+		f.Count--
+		return true
+	}
+	return false
+}
+
 // spoil applies the first matching injected fault to an answer to a command
 // of the given cascade level (1-based).
 func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
@@ -447,7 +495,14 @@ func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
 		if f.Count <= 0 || (f.On != AnyCommand && f.On != cmd) || (f.Level != 0 && f.Level != level) {
 			continue
 		}
-		if f.Kind == BadCRC && cmd != Select && cmd != AnyCommand {
+		if f.Kind == BadCRC && cmd != Select && cmd != AnyCommand && cmd != Block {
+			continue
+		}
+		if f.Kind == BadPCB && cmd != Block || f.Kind == Deaf {
+			continue
+		}
+		if f.After > 0 {
+			f.After--
 			continue
 		}
 		f.Count--
@@ -466,6 +521,10 @@ func (c *Card) spoil(a answer, cmd Command, level int) (answer, bool) {
 			c.leaving = true
 		case Collide:
 			a.collide = bits.n/2 + 1
+		case BadPCB:
+			data, _ := bits.wholeBytes()
+			data = append([]byte{data[0]&^0xE0 | 0x22}, data[1:len(data)-2]...)
+			bits = bytesToBits(appendCRCA(data))
 		}
 		a.bits = bits
 		return a, true

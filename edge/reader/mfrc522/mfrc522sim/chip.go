@@ -584,6 +584,7 @@ func (c *chip) startTx(cmd byte) {
 	c.ex = &exchange{cmd: cmd, tx: bits, txEnd: now + d}
 	c.modem = modemTransmitting
 	c.s.counters.Exchanges++
+	c.s.counters.AirBits += int64(frameBits(bits.n, 0))
 	c.s.counters.AirTime += d
 }
 
@@ -606,18 +607,22 @@ func (c *chip) txEnd(t time.Duration) {
 		return
 	}
 	n := 0
+	var delay time.Duration
 	for _, a := range ex.answers {
 		n = max(n, a.ans.bits.n)
+		delay = max(delay, a.ans.delay)
 	}
 	align := int(c.regs[regBitFraming] >> 4 & 0x07)
+	var last byte
+	if ex.tx.n > 0 {
+		last = ex.tx.bit(ex.tx.n - 1)
+	}
+	c.s.counters.AirBits += int64(frameBits(n, align))
+	c.s.counters.CardTime += frameDelay(last) + delay
 	if c.s.opts.AnswerAtOnce {
 		ex.rxStart, ex.rxEnd, ex.stopAt = t, t, t
 	} else {
-		var last byte
-		if ex.tx.n > 0 {
-			last = ex.tx.bit(ex.tx.n - 1)
-		}
-		ex.rxStart = t + frameDelay(last)
+		ex.rxStart = t + frameDelay(last) + delay
 		ex.rxEnd = ex.rxStart + piccFrameTime(n, align)
 		ex.stopAt = ex.rxStart + etus(6) // start bit and 5 data bits
 		c.s.counters.AirTime += ex.rxEnd - t

@@ -46,6 +46,12 @@ func (s bitString) wholeBytes() ([]byte, bool) {
 	return s.b[:s.n/8], s.n%8 != 0
 }
 
+// frameBits is the length on the air, in bit periods (etus at 106 kbit/s),
+// of a frame of n data bits that starts at bit position align of its first
+// byte: start of communication, the data, a parity bit for every byte
+// completed (9 bits a byte), end of communication.
+func frameBits(n, align int) int { return 1 + n + (align+n)/8 + 1 }
+
 // pcdFrameTime is the air time of a reader frame of n data bits: start of
 // communication, the data with a parity bit after each complete byte (none in
 // a 7-bit short frame), end of communication.

@@ -32,12 +32,31 @@
 // for a bit collision. A CardSpec.Responder
 // replaces the state machine altogether (a broken or hostile card; the
 // driver's fuzz target uses one). A card in the ACTIVE state hands every other
-// valid frame to its Application, which is where ISO 14443-4 (RATS, I-blocks)
-// will plug in.
+// valid frame to its Application; a card with a CardSpec.ISODEP speaks
+// ISO/IEC 14443-4 instead (RATS and ATS, I-, R- and S-blocks, chaining both
+// ways, S(WTX) when slow, S(DESELECT)) to an App that takes and returns
+// whole APDUs, with faults injected on its blocks (Block: a bad CRC_A, a bad
+// PCB, a lost answer, the card pulled out half-way through a block).
+//
+// The ISO 14443-4 layer (ISODEP) answers RATS with a configurable ATS (the
+// DESFire's by default; hostile ones are sent as given), takes frames up
+// to the FSC of that ATS and sends frames up to the FSD of the RATS, and
+// follows the PICC rules of ISO/IEC 14443-4 7.5.4: its block number starts
+// at 1, an R(NAK) with its number gets the last block again and one with
+// the other number R(ACK), an R(ACK) with the other number continues its
+// chain, invalid blocks are ignored. A slow card (ISODEP.WTX, WTXM) sends
+// S(WTX) requests before its answer, which comes ISODEP.Processing after
+// the reader's last frame. Faults on its blocks: BadCRC, BadPCB, Noise,
+// NoAnswer, Pulled (the card leaves the field half-way through a block:
+// in the middle of a chained exchange with Fault.After), Deaf (the card
+// does not hear a reader's block), and a WTX storm (WTX set very high).
 //
 // Counters tells the SPI calls, transactions (chip-select frames) and bytes,
 // bus violations, resets, frames on the air and the modelled wire and air
-// time; Register and Card.State let a test look inside without bus traffic.
+// time, and the bits on the air and the cards' frame delay and processing
+// times that PiZeroTime turns into the modelled time of the counted work on
+// a Raspberry Pi Zero; Register and Card.State let a test look inside
+// without bus traffic.
 //
 // # Time
 //
@@ -163,6 +182,8 @@ type Counters struct {
 	Exchanges  int64         // frames sent on the air
 	WireTime   time.Duration // modelled SPI time (overheads and clocking)
 	AirTime    time.Duration // modelled RF time of frames and their answers
+	AirBits    int64         // bit periods on the air at 106 kbit/s, both ways (start, data, parity, end), also with AnswerAtOnce
+	CardTime   time.Duration // the cards' frame delay times and processing times before their answers, also with AnswerAtOnce
 	Now        time.Duration // the virtual clock
 }
 
