@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/keys"
+	"github.com/smartworkcenters/swc/shared/cmdline/cmdlinetest"
+)
+
+func runCLI(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// TestHelpEverywhere: -h, -help and --help on every command and
+// subcommand print its help on stdout and exit 0.
+func TestHelpEverywhere(t *testing.T) {
+	lines := [][]string{{}, {"staff", "add"}, {"staff", "code"}}
+	for _, c := range commands(context.Background(), nil, nil) {
+		lines = append(lines, []string{c.Name})
+	}
+	for _, words := range lines {
+		for _, h := range []string{"-h", "-help", "--help"} {
+			args := append(append([]string{}, words...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				out, errOut, code := runCLI(args...)
+				require.Equal(t, 0, code, errOut)
+				require.Empty(t, errOut)
+				require.True(t, strings.HasPrefix(out, "usage:"), out)
+				require.Contains(t, out, strings.TrimSpace("swc-central "+strings.Join(words, " ")))
+			})
+		}
+	}
+	out, _, _ := runCLI("serve", "--help")
+	assert.Contains(t, out, "-log-format")
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+		out, errOut, code := runCLI(args...)
+		require.Equal(t, 0, code, errOut)
+		require.Regexp(t, `^swc-central \S+ \(commit \S+, built \S+\)\n$`, out)
+	}
+}
+
+func TestFlagsAfterWordsAndUnknownCommands(t *testing.T) {
+	dir := t.TempDir()
+	// Flags after a word are read: key --data DIR given last.
+	out, errOut, code := runCLI("key", "--data", filepath.Join(dir, "d"))
+	require.Equal(t, 0, code, errOut)
+	require.FileExists(t, filepath.Join(dir, "d", keys.FileName), "the key was made where --data said")
+	require.NotEmpty(t, out)
+
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"frobnicate"}, []string{`swc-central: unknown command "frobnicate"`, "  serve ", "  settle ", "  version "}},
+		{[]string{"staff", "remove"}, []string{`swc-central staff: unknown command "remove"`, "  add ", "  code "}},
+		{[]string{"key", "extra", "--data", dir}, []string{`unexpected argument "extra"`}},
+		{[]string{"serve", "--log-format", "xml"}, []string{`log format "xml": want text, json or journal`}},
+	} {
+		out, errOut, code := runCLI(tc.args...)
+		assert.Equal(t, 2, code, "%q", tc.args)
+		assert.Empty(t, out, "%q", tc.args)
+		for _, w := range tc.want {
+			assert.Contains(t, errOut, w, "%q", tc.args)
+		}
+	}
+}
+
+// TestReadmeCommands runs every swc-central command line the README
+// quotes with --help: each command and each flag it uses must exist.
+func TestReadmeCommands(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	require.NoError(t, err)
+	lines := cmdlinetest.CommandLines(readme, "swc-central")
+	require.NotEmpty(t, lines)
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, errOut, code := runCLI(append(args, "--help")...)
+			require.Equal(t, 0, code, "swc-central %s --help: %s", strings.Join(args, " "), errOut)
+			require.True(t, strings.HasPrefix(out, "usage:"), out)
+		})
+	}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/shared/cmdline/cmdlinetest"
+)
+
+// runCLI runs swc-edge in this process.
+func runCLI(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = cli(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// TestHelpEverywhere: -h, -help and --help on every command and
+// subcommand print its help on stdout and exit 0.
+func TestHelpEverywhere(t *testing.T) {
+	lines := [][]string{{}}
+	for _, c := range commands {
+		lines = append(lines, strings.Fields(c.name))
+	}
+	for _, words := range lines {
+		for _, h := range []string{"-h", "-help", "--help"} {
+			args := append(append([]string{}, words...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				out, errOut, code := runCLI(args...)
+				require.Equal(t, 0, code, errOut)
+				require.Empty(t, errOut)
+				require.Contains(t, out, "usage: swc-edge "+strings.Join(words, " "))
+			})
+		}
+	}
+	out, _, _ := runCLI("run", "--help")
+	assert.Contains(t, out, "-log-format")
+	assert.Contains(t, out, "-config")
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-version"}, {"version"}} {
+		out, errOut, code := runCLI(args...)
+		require.Equal(t, 0, code, errOut)
+		require.Regexp(t, `^swc-edge \S+ \(commit \S+, built \S+\)\n$`, out)
+	}
+	_, errOut, code := runCLI("version", "extra")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `unexpected argument "extra"`)
+}
+
+// TestFlagsAfterWords: flags after a command's words are honoured (the
+// --config given after `sim door open` is the one read), and words where
+// none belong are refused.
+func TestFlagsAfterWords(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.toml")
+	for _, args := range [][]string{
+		{"sim", "door", "open", "--config", missing},
+		{"sim", "door", "--config=" + missing, "open"},
+		{"status", "--json", "--config", missing},
+		{"whitelist", "load", "msgs.txt", "--config", missing},
+		{"test", "relay", "--config", missing},
+	} {
+		_, errOut, code := runCLI(args...)
+		assert.Equal(t, 2, code, "%q", args)
+		assert.Contains(t, errOut, missing, "%q reads the --config given", args)
+	}
+	for _, args := range [][]string{
+		{"check", "--config", missing, "now"},
+		{"run", "extra", "--config", missing},
+		{"tap", "04A1B2C3", "--config", missing},
+	} {
+		_, errOut, code := runCLI(args...)
+		assert.Equal(t, 2, code, "%q", args)
+		assert.Contains(t, errOut, "unexpected argument", "%q", args)
+	}
+	_, errOut, code := runCLI("sim", "door", "open", "--confg", "x")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "flag provided but not defined: -confg")
+}
+
+// TestUnknownCommandListsCommands: a mistyped command or subcommand prints
+// the list to choose from, exit 2.
+func TestUnknownCommandListsCommands(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"frobnicate"}, []string{`unknown command "frobnicate"`, "  check ", "  provision ", "  version "}},
+		{[]string{"whitelist", "lod"}, []string{`swc-edge whitelist: unknown command "lod"`, "  load ", "  keygen ", "  sign "}},
+		{[]string{"test", "relais"}, []string{`unknown command "relais"`, "  reader ", "  relay ", "  inputs "}},
+		{[]string{"test"}, []string{"  reader "}},
+		{nil, []string{"usage: swc-edge COMMAND", "  run "}},
+	} {
+		out, errOut, code := runCLI(tc.args...)
+		assert.Equal(t, 2, code, "%q", tc.args)
+		assert.Empty(t, out)
+		for _, w := range tc.want {
+			assert.Contains(t, errOut, w, "%q", tc.args)
+		}
+	}
+}
+
+// TestReadmeCommands runs every swc-edge command line the README quotes
+// with --help: each command and each flag it uses must exist.
+func TestReadmeCommands(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	require.NoError(t, err)
+	lines := cmdlinetest.CommandLines(readme, "swc-edge")
+	require.NotEmpty(t, lines)
+	for _, args := range lines {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			out, errOut, code := runCLI(append(args, "--help")...)
+			require.Equal(t, 0, code, "swc-edge %s --help: %s", strings.Join(args, " "), errOut)
+			require.Contains(t, out, "usage: swc-edge")
+		})
+	}
+}
