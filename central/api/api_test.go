@@ -112,7 +112,9 @@ func (f *fixture) do(who, method, path string, body any, contentType ...string) 
 		req.Header.Set("Authorization", "Bearer "+f.tokens[who])
 	}
 	rec := httptest.NewRecorder()
+	checkResponse := checkOpenAPI(f.t, req)
 	f.srv.ServeHTTP(rec, req)
+	checkResponse(rec)
 	res := response{Status: rec.Code, Body: rec.Body.Bytes()}
 	if rec.Code >= 400 {
 		require.NoError(f.t, json.Unmarshal(res.Body, &res.Err), "error body %s", res.Body)
