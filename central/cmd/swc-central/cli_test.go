@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -92,4 +93,28 @@ func TestReadmeCommands(t *testing.T) {
 			require.True(t, strings.HasPrefix(out, "usage:"), out)
 		})
 	}
+}
+
+// TestReadmeServeFlags: every flag of the README's table of serve flags
+// is a flag of serve.
+func TestReadmeServeFlags(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	require.NoError(t, err)
+	_, after, ok := strings.Cut(string(readme), "`swc-central serve` flags:")
+	require.True(t, ok, "the README's table of serve flags")
+	help, _, code := runCLI("serve", "--help")
+	require.Equal(t, 0, code)
+	flagRE := regexp.MustCompile(`--([a-z][a-z0-9-]*)`)
+	n := 0
+	for _, l := range strings.Split(strings.TrimLeft(after, "\n"), "\n") {
+		if !strings.HasPrefix(l, "|") {
+			break
+		}
+		cells := strings.Split(l, "|")
+		for _, m := range flagRE.FindAllStringSubmatch(cells[1], -1) {
+			n++
+			assert.Regexp(t, `(?m)^  -`+regexp.QuoteMeta(m[1])+`\b`, help, "--%s in the README is no flag of serve", m[1])
+		}
+	}
+	require.Greater(t, n, 5)
 }

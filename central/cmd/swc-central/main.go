@@ -6,6 +6,7 @@
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
 //	swc-central staff add --email ADDR --name NAME --role ROLE [--center ID]... [--data DIR | --db postgres://...] [--public-url URL] [--password-file F [--totp-secret BASE32]]
 //	swc-central staff code --totp-secret BASE32
+//	swc-central version (or --version)
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
 package main
 

@@ -4,7 +4,8 @@
 // commands:
 //
 //	swc-edge run --config FILE                 run the door
-//	swc-edge check --config FILE               validate the configuration
+//	swc-edge check --config FILE               configuration, reader, pins, certificate,
+//	                                           broker, clock and whitelist: OK or what to do
 //	swc-edge status --config FILE [--json]     whitelist, outbox, clock, door
 //	swc-edge tap --config FILE --uid HEX       present a badge (simulated reader;
 //	                                           HEX in either case, with spaces, colons
@@ -16,6 +17,10 @@
 //	swc-edge provision --central URL --token T enroll the door at the central
 //	swc-edge test reader|relay|inputs          the technician's hardware checks
 //	swc-edge enroll-badge --member M ...       read a badge and register it
+//	swc-edge version (or --version)            version, commit and build date
+//
+// Flags may come before or after a command's words; -h or --help on any
+// command prints its help.
 //
 // Exit status: 0 on success and after SIGTERM/SIGINT, 1 when the door or a
 // command failed, 2 for a usage or configuration error.
