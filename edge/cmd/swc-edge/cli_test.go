@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -121,4 +123,25 @@ func TestReadmeCommands(t *testing.T) {
 			require.Contains(t, out, "usage: swc-edge")
 		})
 	}
+}
+
+// TestRunLogFormat: run --log-format json logs JSON lines whatever [log]
+// says.
+func TestRunLogFormat(t *testing.T) {
+	s := newSite(t, "")
+	p := &agentProc{cmd: edgeCmd(context.Background(), "run", "--config", s.config, "--log-format", "json"), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Stderr = p.stderr
+	require.NoError(t, p.cmd.Start())
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	s.eventually(func() bool { return strings.Contains(p.stderr.String(), "\n") }, "a log line")
+	require.Equal(t, 0, p.stop(t, syscall.SIGTERM))
+	lines := strings.Split(strings.TrimSpace(p.stderr.String()), "\n")
+	for _, l := range lines {
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(l), &m), "%q is not JSON", l)
+		require.Contains(t, m, "msg")
+	}
+	_, errOut, code := runCLI("run", "--config", s.config, "--log-format", "xml")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, `log format "xml": want text, json or journal`)
 }
