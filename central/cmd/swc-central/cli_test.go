@@ -29,18 +29,7 @@ func TestHelpEverywhere(t *testing.T) {
 	for _, c := range commands(context.Background(), nil, nil) {
 		lines = append(lines, []string{c.Name})
 	}
-	for _, words := range lines {
-		for _, h := range []string{"-h", "-help", "--help"} {
-			args := append(append([]string{}, words...), h)
-			t.Run(strings.Join(args, " "), func(t *testing.T) {
-				out, errOut, code := runCLI(args...)
-				require.Equal(t, 0, code, errOut)
-				require.Empty(t, errOut)
-				require.True(t, strings.HasPrefix(out, "usage:"), out)
-				require.Contains(t, out, strings.TrimSpace("swc-central "+strings.Join(words, " ")))
-			})
-		}
-	}
+	cmdlinetest.HelpWorks(t, "swc-central", runCLI, lines)
 	out, _, _ := runCLI("serve", "--help")
 	assert.Contains(t, out, "-log-format")
 }
@@ -82,17 +71,7 @@ func TestFlagsAfterWordsAndUnknownCommands(t *testing.T) {
 // TestReadmeCommands runs every swc-central command line the README
 // quotes with --help: each command and each flag it uses must exist.
 func TestReadmeCommands(t *testing.T) {
-	readme, err := os.ReadFile("../../../README.md")
-	require.NoError(t, err)
-	lines := cmdlinetest.CommandLines(readme, "swc-central")
-	require.NotEmpty(t, lines)
-	for _, args := range lines {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			out, errOut, code := runCLI(append(args, "--help")...)
-			require.Equal(t, 0, code, "swc-central %s --help: %s", strings.Join(args, " "), errOut)
-			require.True(t, strings.HasPrefix(out, "usage:"), out)
-		})
-	}
+	cmdlinetest.DocHelpWorks(t, "../../../README.md", "swc-central", runCLI)
 }
 
 // TestReadmeServeFlags: every flag of the README's table of serve flags

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -30,17 +29,7 @@ func TestHelpEverywhere(t *testing.T) {
 	for _, c := range commands {
 		lines = append(lines, strings.Fields(c.name))
 	}
-	for _, words := range lines {
-		for _, h := range []string{"-h", "-help", "--help"} {
-			args := append(append([]string{}, words...), h)
-			t.Run(strings.Join(args, " "), func(t *testing.T) {
-				out, errOut, code := runCLI(args...)
-				require.Equal(t, 0, code, errOut)
-				require.Empty(t, errOut)
-				require.Contains(t, out, "usage: swc-edge "+strings.Join(words, " "))
-			})
-		}
-	}
+	cmdlinetest.HelpWorks(t, "swc-edge", runCLI, lines)
 	out, _, _ := runCLI("run", "--help")
 	assert.Contains(t, out, "-log-format")
 	assert.Contains(t, out, "-config")
@@ -112,17 +101,7 @@ func TestUnknownCommandListsCommands(t *testing.T) {
 // TestReadmeCommands runs every swc-edge command line the README quotes
 // with --help: each command and each flag it uses must exist.
 func TestReadmeCommands(t *testing.T) {
-	readme, err := os.ReadFile("../../../README.md")
-	require.NoError(t, err)
-	lines := cmdlinetest.CommandLines(readme, "swc-edge")
-	require.NotEmpty(t, lines)
-	for _, args := range lines {
-		t.Run(strings.Join(args, " "), func(t *testing.T) {
-			out, errOut, code := runCLI(append(args, "--help")...)
-			require.Equal(t, 0, code, "swc-edge %s --help: %s", strings.Join(args, " "), errOut)
-			require.Contains(t, out, "usage: swc-edge")
-		})
-	}
+	cmdlinetest.DocHelpWorks(t, "../../../README.md", "swc-edge", runCLI)
 }
 
 // TestRunLogFormat: run --log-format json logs JSON lines whatever [log]

@@ -4,8 +4,10 @@
 package cmdlinetest
 
 import (
+	"os"
 	"regexp"
 	"strings"
+	"testing"
 )
 
 var (
@@ -73,4 +75,49 @@ func split(line string) []string {
 		words = append(words, cur.String())
 	}
 	return words
+}
+
+// Runner runs the program under test in the test's process and returns
+// what it wrote and its exit status.
+type Runner func(args ...string) (stdout, stderr string, code int)
+
+// HelpWorks runs prog with each line followed by -h, -help and --help and
+// fails the test unless each exits 0, prints its usage on stdout (starting
+// "usage:" and naming prog and the line's command) and nothing on stderr.
+func HelpWorks(t *testing.T, prog string, run Runner, lines [][]string) {
+	t.Helper()
+	for _, words := range lines {
+		name := prog
+		if len(words) > 0 && !strings.HasPrefix(words[0], "-") {
+			name += " " + words[0]
+		}
+		for _, h := range []string{"-h", "-help", "--help"} {
+			args := append(append([]string{}, words...), h)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				out, errOut, code := run(args...)
+				if code != 0 || errOut != "" || !strings.HasPrefix(out, "usage:") {
+					t.Fatalf("%s %s: exit %d, stderr %q, stdout %q: want exit 0 and the usage on stdout", prog, strings.Join(args, " "), code, errOut, out)
+				}
+				if !strings.Contains(out, name) {
+					t.Errorf("%s %s: the help does not name %q:\n%s", prog, strings.Join(args, " "), name, out)
+				}
+			})
+		}
+	}
+}
+
+// DocHelpWorks runs HelpWorks on every command line of prog that the
+// markdown file at path quotes (CommandLines), and fails when it quotes
+// none.
+func DocHelpWorks(t *testing.T, path, prog string, run Runner) {
+	t.Helper()
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := CommandLines(doc, prog)
+	if len(lines) == 0 {
+		t.Fatalf("%s quotes no %s command line", path, prog)
+	}
+	HelpWorks(t, prog, run, lines)
 }
