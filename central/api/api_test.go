@@ -155,7 +155,9 @@ func TestAuthentication(t *testing.T) {
 			req.Header.Set("Authorization", tc.header)
 		}
 		rec := httptest.NewRecorder()
+		checkResponse := checkOpenAPI(t, req)
 		f.srv.ServeHTTP(rec, req)
+		checkResponse(rec)
 		require.Equal(t, http.StatusUnauthorized, rec.Code, tc.name)
 		require.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer", tc.name)
 		require.Contains(t, rec.Body.String(), `"code":"unauthorized"`, tc.name)
