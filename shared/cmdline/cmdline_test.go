@@ -116,7 +116,7 @@ func TestNewLogger(t *testing.T) {
 			require.Contains(t, line, `level=INFO msg=hello k=v`)
 		}},
 		{LogJournal, func(t *testing.T, line string) {
-			require.Equal(t, "level=INFO msg=hello k=v\n", line)
+			require.Equal(t, "<6>level=INFO msg=hello k=v\n", line)
 		}},
 		{LogJSON, func(t *testing.T, line string) {
 			var m map[string]any
@@ -160,5 +160,17 @@ func TestJournalDetected(t *testing.T) {
 	log.Info("hello")
 	data, err := os.ReadFile(f.Name())
 	require.NoError(t, err)
-	require.Equal(t, "level=INFO msg=hello\n", string(data))
+	require.Equal(t, "<6>level=INFO msg=hello\n", string(data))
+}
+
+// TestJournalPriorities: journald reads the level from the line's prefix.
+func TestJournalPriorities(t *testing.T) {
+	var buf bytes.Buffer
+	log, err := NewLogger(&buf, LogJournal, "debug")
+	require.NoError(t, err)
+	log.Debug("d")
+	log.Info("i")
+	log.Warn("w")
+	log.Error("e")
+	require.Equal(t, "<7>level=DEBUG msg=d\n<6>level=INFO msg=i\n<4>level=WARN msg=w\n<3>level=ERROR msg=e\n", buf.String())
 }

@@ -1,6 +1,7 @@
 package cmdline
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +13,7 @@ import (
 const (
 	LogText    = "text"    // key=value lines with their time
 	LogJSON    = "json"    // one JSON object a line, for log shippers
-	LogJournal = "journal" // key=value lines without time=: journald stamps each line itself
+	LogJournal = "journal" // key=value lines without time=, with a syslog priority prefix for journald
 )
 
 // LogFormats lists the formats, for flag help and errors.
@@ -21,7 +22,7 @@ const LogFormats = "text, json or journal"
 // NewLogger returns a logger writing to w in format at level. format "" or
 // "text" becomes "journal" when w is the stream systemd's journal reads
 // (JOURNAL_STREAM names w's device and inode), so that lines under
-// journald carry no second time.
+// journald carry no second time and their priority is the level's.
 func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -43,9 +44,29 @@ func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 			}
 			return a
 		}
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(slog.NewTextHandler(journalWriter{w}, opts)), nil
 	}
 	return nil, fmt.Errorf("log format %q: want %s", format, LogFormats)
+}
+
+// journalWriter puts the syslog priority of each line's level in front of
+// it ("<3>level=ERROR ..."), which journald reads (and strips) so that
+// `journalctl -p err` finds the errors. The text handler writes each record
+// in one Write, starting with level= once time= is left out.
+type journalWriter struct{ w io.Writer }
+
+func (j journalWriter) Write(p []byte) (int, error) {
+	prio := "<6>"
+	for _, l := range []struct{ level, prio string }{{"level=ERROR", "<3>"}, {"level=WARN", "<4>"}, {"level=INFO", "<6>"}, {"level=DEBUG", "<7>"}} {
+		if bytes.HasPrefix(p, []byte(l.level)) {
+			prio = l.prio
+			break
+		}
+	}
+	if _, err := j.w.Write(append([]byte(prio), p...)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
 
 // toJournal reports whether w is the file named by JOURNAL_STREAM
