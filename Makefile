@@ -11,13 +11,20 @@ ARM_PKGS    ?= ./edge/... ./shared/...
 # Version of the .deb packages and of swc-edge's firmware string.
 VERSION     ?= 0.1.0
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# What `swc-edge --version` and `swc-central --version` print: the version,
+# the commit and the build date (SOURCE_DATE_EPOCH when set, for
+# reproducible packages). A plain `go build` prints "devel" and what Go
+# recorded of the commit.
+COMMIT      ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+DATE        ?= $(shell date -u -d "@$${SOURCE_DATE_EPOCH:-$$(date +%s)}" +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS     := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
 .PHONY: all build test demo bench lint cross test-arm package clean
 
 all: build
 
 build:
-	$(GO) build ./...
+	$(GO) build -ldflags "$(LDFLAGS)" ./...
 
 ## test: every test. Tests that need Mosquitto or PostgreSQL run when
 ## SWC_TEST_MOSQUITTO / SWC_TEST_POSTGRES_URL are set and skip otherwise
@@ -48,11 +55,11 @@ lint:
 ## cross: release binaries for the Pi (armv6, armv7, arm64) and the central (amd64, arm64).
 cross:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/swc-edge-linux-armv6 ./edge/cmd/swc-edge
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/swc-edge-linux-armv7 ./edge/cmd/swc-edge
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(BIN)/swc-edge-linux-arm64 ./edge/cmd/swc-edge
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o $(BIN)/swc-central-linux-amd64 ./central/cmd/swc-central
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -o $(BIN)/swc-central-linux-arm64 ./central/cmd/swc-central
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=6 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/swc-edge-linux-armv6 ./edge/cmd/swc-edge
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/swc-edge-linux-armv7 ./edge/cmd/swc-edge
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/swc-edge-linux-arm64 ./edge/cmd/swc-edge
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/swc-central-linux-amd64 ./central/cmd/swc-central
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/swc-central-linux-arm64 ./central/cmd/swc-central
 	@ls -l $(BIN)
 
 ## test-arm: edge and shared tests built for 32-bit ARMv6 (Pi Zero) and run under qemu.

@@ -112,7 +112,9 @@ func (f *fixture) do(who, method, path string, body any, contentType ...string) 
 		req.Header.Set("Authorization", "Bearer "+f.tokens[who])
 	}
 	rec := httptest.NewRecorder()
+	checkResponse := checkOpenAPI(f.t, req)
 	f.srv.ServeHTTP(rec, req)
+	checkResponse(rec)
 	res := response{Status: rec.Code, Body: rec.Body.Bytes()}
 	if rec.Code >= 400 {
 		require.NoError(f.t, json.Unmarshal(res.Body, &res.Err), "error body %s", res.Body)
@@ -153,7 +155,9 @@ func TestAuthentication(t *testing.T) {
 			req.Header.Set("Authorization", tc.header)
 		}
 		rec := httptest.NewRecorder()
+		checkResponse := checkOpenAPI(t, req)
 		f.srv.ServeHTTP(rec, req)
+		checkResponse(rec)
 		require.Equal(t, http.StatusUnauthorized, rec.Code, tc.name)
 		require.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer", tc.name)
 		require.Contains(t, rec.Body.String(), `"code":"unauthorized"`, tc.name)

@@ -40,7 +40,9 @@ func (f *fixture) doAs(who, agent, method, path string, body string) *httptest.R
 	req.Header.Set("Authorization", "Bearer "+f.tokens[who])
 	req.Header.Set("User-Agent", agent)
 	rec := httptest.NewRecorder()
+	checkResponse := checkOpenAPI(f.t, req)
 	f.srv.ServeHTTP(rec, req)
+	checkResponse(rec)
 	return rec
 }
 

@@ -181,7 +181,9 @@ func TestSettlementCSVDownload(t *testing.T) {
 			req.Header.Set("Accept", accept)
 		}
 		rec := httptest.NewRecorder()
+		checkResponse := checkOpenAPI(t, req)
 		f.srv.ServeHTTP(rec, req)
+		checkResponse(rec)
 		require.Equal(t, http.StatusOK, rec.Code, "%s", rec.Body)
 		return rec
 	}

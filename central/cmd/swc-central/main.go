@@ -6,16 +6,14 @@
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
 //	swc-central staff add --email ADDR --name NAME --role ROLE [--center ID]... [--data DIR | --db postgres://...] [--public-url URL] [--password-file F [--totp-secret BASE32]]
 //	swc-central staff code --totp-secret BASE32
+//	swc-central version (or --version)
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -29,21 +27,17 @@ import (
 	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/settings"
+	"github.com/smartworkcenters/swc/shared/cmdline"
 )
 
-const usage = `usage:
-  swc-central serve [flags]    run the central service
-  swc-central key [--data DIR] print the public signing key that doors pin
-  swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
-                               issue Mosquitto's server certificate and the
-                               central's own client certificate from the CA
-  swc-central settle --period YYYY-MM [flags]
-                               print a period's settlement (CSV or JSON)
-  swc-central staff add|code [flags]
-                               create or invite a staff account; print a TOTP code
+// version, commit and date are set at build time by the Makefile with
+// -ldflags "-X main.version=... -X main.commit=... -X main.date=...";
+// a plain `go build` falls back on Go's build information.
+var version, commit, date string
 
-Run 'swc-central serve -h' or 'swc-central settle -h' for their flags.
-`
+const usageHeader = `usage: swc-central COMMAND [flags]   (flags may come before or after the command's words)
+       swc-central COMMAND --help      the command's flags
+       swc-central --version`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,34 +45,58 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// commands are swc-central's commands, in the order of the help. A new
+// command is a file of its own and one entry here.
+func commands(ctx context.Context, stdout, stderr io.Writer) []cmdline.Command {
+	return []cmdline.Command{
+		{Name: "serve", Synopsis: "[flags]", Summary: "run the central service",
+			Run: func(a []string) int { return serve(ctx, a, stdout, stderr) }},
+		{Name: "key", Synopsis: "[--data DIR]", Summary: "print the public signing key that doors pin",
+			Run: func(a []string) int { return key(a, stdout, stderr) }},
+		{Name: "broker-cert", Synopsis: "[--data DIR] --hosts H,... [--out DIR]", Summary: "issue Mosquitto's server certificate and the\ncentral's own client certificate from the CA",
+			Run: func(a []string) int { return brokerCert(a, stdout, stderr) }},
+		{Name: "settle", Synopsis: "--period YYYY-MM [flags]", Summary: "print a period's settlement (CSV or JSON)",
+			Run: func(a []string) int { return settle(ctx, a, stdout, stderr) }},
+		{Name: "staff", Synopsis: "add|code [flags]", Summary: "create or invite a staff account; print a TOTP code",
+			Run: func(a []string) int { return staff(ctx, a, stdout, stderr) }},
+		{Name: "version", Summary: "print the version, commit and build date",
+			Run: func(a []string) int { return printVersion(a, stdout, stderr) }},
+	}
+}
+
 // run executes one command and returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-version") {
+		args = []string{"version"}
 	}
-	switch args[0] {
-	case "serve":
-		return serve(ctx, args[1:], stdout, stderr)
-	case "key":
-		return key(args[1:], stdout, stderr)
-	case "broker-cert":
-		return brokerCert(args[1:], stdout, stderr)
-	case "settle":
-		return settle(ctx, args[1:], stdout, stderr)
-	case "staff":
-		return staff(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
+	return cmdline.Dispatch("swc-central", usageHeader, commands(ctx, stdout, stderr), args, stdout, stderr)
+}
+
+// usageOf is the help of the command name, from commands.
+func usageOf(name string) string {
+	for _, c := range commands(context.Background(), io.Discard, io.Discard) {
+		if c.Name == name {
+			return "usage: swc-central " + strings.TrimSpace(c.Name+" "+c.Synopsis) + "\n\n" + c.Summary
+		}
 	}
-	fmt.Fprintf(stderr, "swc-central: unknown command %q\n%s", args[0], usage)
-	return 2
+	return "usage: swc-central " + name + " [flags]"
+}
+
+func printVersion(args []string, stdout, stderr io.Writer) int {
+	fs := cmdline.NewFlagSet("swc-central version", usageOf("version"), stdout, stderr)
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "swc-central version: unexpected argument %q\n", fs.Arg(0))
+		return cmdline.ExitUsage
+	}
+	fmt.Fprintln(stdout, "swc-central", cmdline.BuildOf(version, commit, date))
+	return 0
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cmdline.NewFlagSet("swc-central serve", usageOf("serve"), stdout, stderr)
 	var cfg server.Config
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data folder: signing key, first admin token, SQLite database")
 	fs.StringVar(&cfg.HTTPAddr, "http", "127.0.0.1:8080", "HTTP API listen address")
@@ -111,19 +129,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Mail.CAFile, "smtp-ca", "", "CA certificates (PEM) to check the SMTP relay's certificate against (default: the system's)")
 	fs.StringVar(&cfg.Mail.From, "mail-from", "", "From address of the central's e-mail, such as \"Smart Work Centers <noreply@example.org>\"")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	logFormat := fs.String("log-format", cmdline.LogText, "log format: "+cmdline.LogFormats+" (text under journald loses its time= field:\njournald stamps each line)")
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "swc-central serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintf(stderr, "swc-central serve: --log-level %q: want debug, info, warn or error\n", *logLevel)
+	logger, err := cmdline.NewLogger(stderr, *logFormat, *logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "swc-central serve: --log-format, --log-level: %v\n", err)
 		return 2
 	}
 	if *hosts != "" {
@@ -134,7 +150,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.Mail.Security = mail.Security(*smtpSecurity)
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = logger
 	cfg.Out = stdout
 	if err := cfg.Check(); err != nil {
 		fmt.Fprintf(stderr, "swc-central serve: %v\n", err)
@@ -148,14 +164,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func key(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("key", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cmdline.NewFlagSet("swc-central key", usageOf("key"), stdout, stderr)
 	dir := fs.String("data", "./data", "data folder holding the signing key (created there if missing)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return cmdline.ExitUsage
 	}
 	pub, err := server.PublicKey(*dir)
 	if err != nil {
@@ -170,16 +186,16 @@ func key(args []string, stdout, stderr io.Writer) int {
 // certificate, the broker's server certificate and key, and the central's
 // own client certificate and key, from the CA in the data folder.
 func brokerCert(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("broker-cert", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cmdline.NewFlagSet("swc-central broker-cert", usageOf("broker-cert"), stdout, stderr)
 	dir := fs.String("data", "./data", "data folder holding the CA (created there if missing)")
 	hosts := fs.String("hosts", "", "comma-separated DNS names and IP addresses doors and the central use to reach Mosquitto (required)")
 	out := fs.String("out", "./mosquitto-certs", "folder to write ca.pem, broker.pem, broker-key.pem, swc-central.pem and swc-central-key.pem into")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return cmdline.ExitUsage
 	}
 	var names []string
 	for _, h := range strings.Split(*hosts, ",") {

@@ -20,6 +20,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/shared/cmdline"
 )
 
 const settleHelp = `usage: swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [overrides]]
@@ -46,17 +47,10 @@ recomputation, --from-scratch accepts overrides (--rate-cents,
 --grace-minutes, --no-show, --default-visit-minutes); the output then
 says so (an "override" line in CSV, "override" in JSON, and a line on
 stderr) and nothing is stored.
-
-Flags:
 `
 
 func settle(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("settle", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, settleHelp)
-		fs.PrintDefaults()
-	}
+	fs := cmdline.NewFlagSet("swc-central settle", settleHelp, stdout, stderr)
 	periodFlag := fs.String("period", "", "the month to settle, such as 2026-11 (required)")
 	format := fs.String("format", credit.FormatCSV, "csv or json")
 	dataDir := fs.String("data", "./data", "serve's data folder, holding the SQLite database")
@@ -67,11 +61,8 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	grace := fs.Int("grace-minutes", 0, "with --from-scratch, one-off override: the grace in minutes instead of the stored settings'")
 	noShow := fs.String("no-show", "", "with --from-scratch, one-off override: the no-show policy (zero or booked) instead of the stored settings'")
 	visit := fs.Int("default-visit-minutes", 0, "with --from-scratch, one-off override: the default visit in minutes instead of the stored settings'")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "swc-central settle: "+format+"\n", a...)

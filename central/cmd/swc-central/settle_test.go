@@ -166,7 +166,7 @@ func TestSettle(t *testing.T) {
 		})
 	}
 	var help bytes.Buffer
-	require.Equal(t, 0, run(context.Background(), []string{"settle", "-h"}, io.Discard, &help))
+	require.Equal(t, 0, run(context.Background(), []string{"settle", "-h"}, &help, io.Discard), "help on stdout")
 	assert.Contains(t, help.String(), "ledger's state")
 	assert.Contains(t, help.String(), "--from-scratch")
 	_, err = os.Stat(filepath.Join(empty, server.DBFile))

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +12,7 @@ import (
 	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/cmdline"
 )
 
 const staffHelp = `usage:
@@ -32,8 +31,6 @@ the first admin of a new network. Changes are in the audit log as the
 system actor "staff-cli".
 
 code prints the current TOTP code of a secret (for the demo and scripts).
-
-Flags of add:
 `
 
 // centersFlag collects --center.
@@ -43,42 +40,35 @@ func (c *centersFlag) String() string     { return strings.Join(*c, ",") }
 func (c *centersFlag) Set(v string) error { *c = append(*c, v); return nil }
 
 func staff(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, staffHelp)
+	return cmdline.Dispatch("swc-central staff", staffHelp, []cmdline.Command{
+		{Name: "add", Synopsis: "--email ADDR --name NAME --role ROLE [flags]", Summary: "create or invite a staff account",
+			Run: func(a []string) int { return staffAdd(ctx, a, stdout, stderr) }},
+		{Name: "code", Synopsis: "--totp-secret BASE32", Summary: "print the current TOTP code of a secret",
+			Run: func(a []string) int { return staffCode(a, stdout, stderr) }},
+	}, args, stdout, stderr)
+}
+
+func staffCode(args []string, stdout, stderr io.Writer) int {
+	fs := cmdline.NewFlagSet("swc-central staff code", "usage: swc-central staff code --totp-secret BASE32\n\nprints the current TOTP code of a secret (for the demo and scripts)", stdout, stderr)
+	secret := fs.String("totp-secret", "", "the base32 TOTP secret")
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "swc-central staff code: unexpected argument %q\n", fs.Arg(0))
+		return cmdline.ExitUsage
+	}
+	code, err := accounts.TOTPCode(strings.ToUpper(strings.TrimSpace(*secret)), time.Now())
+	if err != nil || *secret == "" {
+		fmt.Fprintf(stderr, "swc-central staff code: --totp-secret: want a base32 secret (%v)\n", err)
 		return 2
 	}
-	switch args[0] {
-	case "add":
-		return staffAdd(ctx, args[1:], stdout, stderr)
-	case "code":
-		fs := flag.NewFlagSet("staff code", flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		secret := fs.String("totp-secret", "", "the base32 TOTP secret")
-		if err := fs.Parse(args[1:]); err != nil {
-			return 2
-		}
-		code, err := accounts.TOTPCode(strings.ToUpper(strings.TrimSpace(*secret)), time.Now())
-		if err != nil || *secret == "" {
-			fmt.Fprintf(stderr, "swc-central staff code: --totp-secret: want a base32 secret (%v)\n", err)
-			return 2
-		}
-		fmt.Fprintln(stdout, code)
-		return 0
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, staffHelp)
-		return 0
-	}
-	fmt.Fprintf(stderr, "swc-central staff: unknown command %q\n%s", args[0], staffHelp)
-	return 2
+	fmt.Fprintln(stdout, code)
+	return 0
 }
 
 func staffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("staff add", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, staffHelp)
-		fs.PrintDefaults()
-	}
+	fs := cmdline.NewFlagSet("swc-central staff add", staffHelp, stdout, stderr)
 	email := fs.String("email", "", "the person's e-mail address (required)")
 	name := fs.String("name", "", "the person's name (required)")
 	role := fs.String("role", "", "admin, manager (one --center) or technician (one or more --center)")
@@ -90,11 +80,8 @@ func staffAdd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	pwFile := fs.String("password-file", "", "create the account active with the password on this file's first line")
 	secret := fs.String("totp-secret", "", "with --password-file: the base32 TOTP secret (default: a new one)")
 	keyFile := fs.String("totp-key-file", "", "the key that encrypts TOTP secrets at rest, shared with serve (default: totp.key in --data)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	fail := func(code int, format string, a ...any) int {
 		fmt.Fprintf(stderr, "swc-central staff add: "+format+"\n", a...)

@@ -37,7 +37,10 @@ func openCheck(ctx context.Context, cfg *agent.Config, stdout, stderr io.Writer)
 	if running(ctx, cfg) {
 		return nil, nil, exitErr(stderr, 1, "the door agent (or another check) is running on %s and holds the hardware: stop it first (sudo systemctl stop swc-edge)", cfg.HTTP.Listen)
 	}
-	log := newLogger(cfg.Log, stderr)
+	log, err := newLogger(cfg.Log, "", stderr)
+	if err != nil {
+		return nil, nil, exitErr(stderr, 2, "%v", err)
+	}
 	hw, err := openCheckHardware(cfg, log)
 	if err != nil {
 		f := &selftest.Failure{What: "the door's GPIOs cannot be opened", Err: err, Check: []string{
@@ -124,24 +127,37 @@ func serveSimHands(cfg *agent.Config, sc *simControls) (func(), error) {
 
 // cmdTest runs one of the technician's hardware checks.
 func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || (args[0] != "reader" && args[0] != "relay" && args[0] != "inputs") {
-		return exitErr(stderr, 2, "test: want reader, relay or inputs\n%s", usage)
+	run := map[string]func([]string) int{}
+	for _, what := range []string{"reader", "relay", "inputs"} {
+		run[what] = func(a []string) int { return cmdTestOne(ctx, what, a, stdout, stderr) }
 	}
-	what := args[0]
-	fs := newFlags("test "+what, stderr)
-	path := fs.String("config", "/etc/swc-edge/swc-edge.toml", "configuration file")
-	wait := fs.Duration("wait", 30*time.Second, "reader: how long to wait for a badge")
-	pulse := fs.Duration("seconds", 2*time.Second, "relay: how long the lock is released")
-	watch := fs.Duration("for", time.Minute, "inputs: how long to watch the inputs")
-	if !fs.parse(args[1:]) {
-		return 2
+	return dispatch("test", run, args, stdout, stderr)
+}
+
+func cmdTestOne(ctx context.Context, what string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("test "+what, stdout, stderr)
+	path := fs.String("config", defaultConfig, "configuration file")
+	var wait, pulse, watch time.Duration
+	switch what {
+	case "reader":
+		fs.DurationVar(&wait, "wait", 30*time.Second, "how long to wait for a badge")
+	case "relay":
+		fs.DurationVar(&pulse, "seconds", 2*time.Second, "how long the lock is released")
+	case "inputs":
+		fs.DurationVar(&watch, "for", time.Minute, "how long to watch the inputs")
+	}
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if code, ok := noArgs(fs, stderr); !ok {
+		return code
 	}
 	cfg, err := agent.Load(*path)
 	if err != nil {
 		return exitErr(stderr, 2, "%v", err)
 	}
-	if *pulse < time.Second/2 || *pulse > door.MaxUnlock {
-		return exitErr(stderr, 2, "--seconds %v: want 0.5s to %v", *pulse, door.MaxUnlock)
+	if what == "relay" && (pulse < time.Second/2 || pulse > door.MaxUnlock) {
+		return exitErr(stderr, 2, "--seconds %v: want 0.5s to %v", pulse, door.MaxUnlock)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -153,11 +169,11 @@ func cmdTest(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	switch what {
 	case "reader":
-		err = c.reader(ctx, *wait, "Tap a badge on the reader")
+		err = c.reader(ctx, wait, "Tap a badge on the reader")
 	case "relay":
-		err = c.relay(ctx, *pulse)
+		err = c.relay(ctx, pulse)
 	case "inputs":
-		err = c.inputs(ctx, *watch)
+		err = c.inputs(ctx, watch)
 	}
 	return checkResult(err, stdout, stderr)
 }

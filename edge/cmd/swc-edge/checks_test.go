@@ -180,7 +180,10 @@ func TestChecksRefuseWhileTheAgentRuns(t *testing.T) {
 
 	_, errOut, code = swcEdge(t, "test", "frobnicate", "--config", s.config)
 	assert.Equal(t, 2, code)
-	assert.Contains(t, errOut, "want reader, relay or inputs")
+	assert.Contains(t, errOut, `unknown command "frobnicate"`)
+	assert.Contains(t, errOut, "  reader ")
+	assert.Contains(t, errOut, "  relay ")
+	assert.Contains(t, errOut, "  inputs ")
 }
 
 // badgeAPI plays the central's POST /api/v1/badges.

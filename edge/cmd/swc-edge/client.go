@@ -68,14 +68,19 @@ func (c *client) do(ctx context.Context, method, path string, body []byte, out a
 	return nil
 }
 
-func loadConfig(name string, args []string, stderr io.Writer, extra func(flags)) (*agent.Config, flags, int) {
-	fs := newFlags(name, stderr)
-	path := fs.String("config", "/etc/swc-edge/swc-edge.toml", "configuration file")
+// loadConfig parses a command's flags (--config and extra's) and loads the
+// configuration. A command that takes no words (words false) refuses them.
+func loadConfig(name string, args []string, words bool, stdout, stderr io.Writer, extra func(flags)) (*agent.Config, flags, int) {
+	fs := newFlags(name, stdout, stderr)
+	path := fs.String("config", defaultConfig, "configuration file")
 	if extra != nil {
 		extra(fs)
 	}
-	if !fs.parse(args) {
-		return nil, fs, 2
+	if code, ok := fs.Parse(args); !ok {
+		return nil, fs, code
+	}
+	if code, ok := noArgs(fs, stderr); !words && !ok {
+		return nil, fs, code
 	}
 	cfg, err := agent.Load(*path)
 	if err != nil {
@@ -94,7 +99,7 @@ func loadConfig(name string, args []string, stderr io.Writer, extra func(flags))
 func cmdTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var uid *string
 	var asJSON *bool
-	cfg, _, code := loadConfig("tap", args, stderr, func(fs flags) {
+	cfg, _, code := loadConfig("tap", args, false, stdout, stderr, func(fs flags) {
 		uid = fs.String("uid", "", "badge UID: 8, 14 or 20 hex digits (4, 7 or 10 bytes), in either case, optionally grouped with spaces, colons or dashes\n"+
 			"(04:a1:b2:c3, \"04 A1 B2 C3\" and 04A1B2C3 are the same badge); the door records, prints and sends it in canonical form, upper-case hex without separators")
 		asJSON = fs.Bool("json", false, "print the recorded event as JSON")
@@ -140,7 +145,7 @@ func printJSON(w io.Writer, v any) int {
 }
 
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, fs, code := loadConfig("sim", args, stderr, nil)
+	cfg, fs, code := loadConfig("sim", args, true, stdout, stderr, nil)
 	if cfg == nil {
 		return code
 	}
@@ -182,7 +187,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func cmdStatus(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var asJSON *bool
-	cfg, _, code := loadConfig("status", args, stderr, func(fs flags) {
+	cfg, _, code := loadConfig("status", args, false, stdout, stderr, func(fs flags) {
 		asJSON = fs.Bool("json", false, "print the status as JSON")
 	})
 	if cfg == nil {

@@ -473,7 +473,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"sim", "--config", s.config, "door", "ajar"}, 2, "want `door open`"},
 		{[]string{"whitelist", "load", "--config", s.config}, 2, "name one or more files"},
 		{[]string{"whitelist", "keygen", "--out", s.keyFile}, 1, "exists"},
-		{[]string{"check", "--config", s.config}, 0, "configuration OK for door door-7"},
+		{[]string{"check", "--config", s.config}, 1, "OK    configuration " + s.config + ": door door-7, reader sim"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -24,7 +24,7 @@ const ServiceUser = "swc-edge"
 
 // cmdProvision enrolls the door at the central.
 func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("provision", stderr)
+	fs := newFlags("provision", stdout, stderr)
 	var o enroll.Options
 	fs.StringVar(&o.Central, "central", "", "the central's address, such as https://central.example.org:8443 (required)")
 	fs.StringVar(&o.Token, "token", "", "the one-time enrollment token made for this door (required)")
@@ -34,8 +34,8 @@ func cmdProvision(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&o.DataDir, "data", enroll.DefaultDataDir, "the door's data folder: its key, certificate and database")
 	fs.StringVar(&o.Config, "config", enroll.DefaultConfig, "the configuration to write (an existing one keeps its settings; the old file is kept as .bak)")
 	owner := fs.String("user", "", "hand the data folder and its files to this user (default: "+ServiceUser+" when run as root and that user exists)")
-	if !fs.parse(args) {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if o.Central == "" || o.Token == "" {
 		return exitErr(stderr, 2, "provision: --central and --token are required (the command shown with the enrollment token has both)")
@@ -114,8 +114,8 @@ func fileOwner(name string) (*enroll.Owner, error) {
 // cmdEnrollBadge reads a badge and registers it for a member at the
 // central, with the technician's API token.
 func cmdEnrollBadge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("enroll-badge", stderr)
-	path := fs.String("config", "/etc/swc-edge/swc-edge.toml", "configuration file")
+	fs := newFlags("enroll-badge", stdout, stderr)
+	path := fs.String("config", defaultConfig, "configuration file")
 	member := fs.String("member", "", "the member the badge belongs to (required)")
 	central := fs.String("central", "", "the central's address, such as https://central.example.org:8443 (required)")
 	tokenFile := fs.String("api-token-file", "", "file holding your API token (default: $SWC_API_TOKEN)")
@@ -123,8 +123,11 @@ func cmdEnrollBadge(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&trust.Fingerprint, "ca-fingerprint", "", "sha256:... of the central's CA (default: the door's CA file, [mqtt] ca_file)")
 	fs.StringVar(&trust.CAFile, "ca", "", "the central's CA certificate (PEM file)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for the badge")
-	if !fs.parse(args) {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
+	}
+	if code, ok := noArgs(fs, stderr); !ok {
+		return code
 	}
 	if *member == "" || *central == "" {
 		return exitErr(stderr, 2, "enroll-badge: --member and --central are required")

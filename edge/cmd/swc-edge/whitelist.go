@@ -21,18 +21,11 @@ import (
 )
 
 func cmdWhitelist(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		return exitErr(stderr, 2, "whitelist: want load, keygen or sign")
-	}
-	switch args[0] {
-	case "load":
-		return cmdWhitelistLoad(ctx, args[1:], stdout, stderr)
-	case "keygen":
-		return cmdWhitelistKeygen(args[1:], stdout, stderr)
-	case "sign":
-		return cmdWhitelistSign(args[1:], stdout, stderr)
-	}
-	return exitErr(stderr, 2, "whitelist: unknown subcommand %q: want load, keygen or sign", args[0])
+	return dispatch("whitelist", map[string]func([]string) int{
+		"load":   func(a []string) int { return cmdWhitelistLoad(ctx, a, stdout, stderr) },
+		"keygen": func(a []string) int { return cmdWhitelistKeygen(a, stdout, stderr) },
+		"sign":   func(a []string) int { return cmdWhitelistSign(a, stdout, stderr) },
+	}, args, stdout, stderr)
 }
 
 // readMessages reads signed messages, one JSON envelope per line; blank
@@ -64,7 +57,7 @@ func readMessages(path string) ([][]byte, error) {
 // Either way the signature is checked against the keys pinned in
 // [whitelist] keys before anything is stored.
 func cmdWhitelistLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, fs, code := loadConfig("whitelist load", args, stderr, nil)
+	cfg, fs, code := loadConfig("whitelist load", args, true, stdout, stderr, nil)
 	if cfg == nil {
 		return code
 	}
@@ -125,10 +118,10 @@ const keyPrefix = "ed25519-private:"
 // the central service signs whitelists. The private key file is written
 // with mode 0600 and never overwritten.
 func cmdWhitelistKeygen(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("whitelist keygen", stderr)
+	fs := newFlags("whitelist keygen", stdout, stderr)
 	out := fs.String("out", "", "file for the private key (created, never overwritten)")
-	if !fs.parse(args) {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *out == "" {
 		return exitErr(stderr, 2, "whitelist keygen: --out FILE is required")
@@ -171,15 +164,15 @@ func readKey(path string) (ed25519.PrivateKey, error) {
 // cmdWhitelistSign signs a snapshot of a JSON array of protocol.Entry for
 // development and demos, printing one signed message per line.
 func cmdWhitelistSign(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("whitelist sign", stderr)
-	keyPath := fs.String("key", "", "private key file from `swc-edge whitelist keygen`")
+	fs := newFlags("whitelist sign", stdout, stderr)
+	keyPath := fs.String("key", "", "private key file (from swc-edge whitelist keygen)")
 	doorID := fs.String("door", "", "door id")
 	version := fs.Uint64("version", 0, "whitelist version, above the one the door holds")
 	center := fs.String("center", "", "the door's center")
 	room := fs.String("room", "", "the meeting room the door guards (empty for an entrance)")
 	valid := fs.Duration("valid", 30*24*time.Hour, "validity from now")
-	if !fs.parse(args) {
-		return 2
+	if code, ok := fs.Parse(args); !ok {
+		return code
 	}
 	if *keyPath == "" || *doorID == "" || *version == 0 || fs.NArg() != 1 {
 		return exitErr(stderr, 2, "whitelist sign: want --key FILE --door ID --version N ENTRIES.json")
