@@ -28,7 +28,7 @@ func TestPackageFiles(t *testing.T) {
 		for _, f := range p.Files {
 			switch {
 			case strings.HasPrefix(f.Dst, "/usr/bin/"):
-				binary = f.Src == filepath.Join("bin", p.Binary) && f.Mode == "0755"
+				binary = f.Src == filepath.Join("bin", p.Binary.Name) && f.Mode == "0755"
 				continue
 			case strings.HasPrefix(f.Dst, "/lib/systemd/system/"):
 				unit = true
@@ -39,17 +39,22 @@ func TestPackageFiles(t *testing.T) {
 			assert.NoError(t, err, "%s %s: %s", p.Name, p.DebArch, f.Src)
 		}
 		assert.True(t, binary && unit && example, "%s %s: binary %v, unit %v, example %v", p.Name, p.DebArch, binary, unit, example)
-		for _, s := range []string{p.PostInst, p.PreRm} {
+		for _, s := range []string{p.PostInst, p.PreRm, p.PostRm} {
 			out, err := exec.Command("sh", "-n", filepath.Join(root, s)).CombinedOutput()
 			assert.NoError(t, err, "%s: %s", s, out)
 		}
 		var b bytes.Buffer
-		require.NoError(t, nfpmConfig.Execute(&b, struct {
-			pkg
-			Version string
-		}{p, "1.2.3"}))
+		require.NoError(t, nfpmConfig.Execute(&b, nfpmInput{pkg: p, Version: "1.2.3", Docs: "docs"}))
 		assert.Contains(t, b.String(), `dst: "/usr/bin/`+p.Name+`"`)
 		assert.Contains(t, b.String(), `description: "Smart Work Centers`, "quoted: the description holds a colon")
+		assert.Contains(t, b.String(), `dst: "/usr/share/doc/`+p.Name+`/copyright"`)
+		assert.Contains(t, b.String(), `dst: "/usr/share/doc/`+p.Name+`/changelog.gz"`)
+		// Policy 5.6.13: the synopsis fits in 80 columns with the package
+		// name; lintian wants the extended lines within 80 too.
+		assert.LessOrEqual(t, len(p.Name)+2+len(p.Summary), 80, "%s: synopsis %q", p.Name, p.Summary)
+		for _, line := range strings.Split(p.Description, "\n") {
+			assert.LessOrEqual(t, len(line)+1, 80, "%s: description line %q", p.Name, line)
+		}
 	}
 	assert.Equal(t, map[string][]string{"swc-edge": {"armhf", "arm64"}, "swc-central": {"amd64", "arm64"}}, arches)
 	out, err := exec.Command("sh", "-n", filepath.Join(root, "scripts/pi/setup.sh")).CombinedOutput()
@@ -61,13 +66,21 @@ func TestUnits(t *testing.T) {
 	edge, err := os.ReadFile(filepath.Join(root, "scripts/systemd/swc-edge.service"))
 	require.NoError(t, err)
 	for _, want := range []string{"Type=notify", "WatchdogSec=", "Restart=always", "After=time-sync.target", "User=swc-edge",
-		"SupplementaryGroups=gpio spi", "ExecStart=/usr/bin/swc-edge run --config /etc/swc-edge/swc-edge.toml", "StateDirectory=swc-edge", "WantedBy=multi-user.target"} {
+		"SupplementaryGroups=gpio spi", "ExecStart=/usr/bin/swc-edge run --config /etc/swc-edge/swc-edge.toml", "StateDirectory=swc-edge", "WantedBy=multi-user.target",
+		"ProtectSystem=strict", "DevicePolicy=closed", "DeviceAllow=char-spi rw", "DeviceAllow=char-gpiochip rw", "\nCapabilityBoundingSet=\n",
+		"SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes", "RestrictNamespaces=yes", "SystemCallFilter=adjtimex"} {
 		assert.Contains(t, string(edge), want)
 	}
+	// ProtectClock=yes would refuse the agent's read-only adjtimex (systemd
+	// 252 blocks every @clock call): the clock is protected by the empty
+	// capability set instead.
+	assert.NotRegexp(t, `(?m)^ProtectClock=yes`, string(edge))
 	central, err := os.ReadFile(filepath.Join(root, "scripts/systemd/swc-central.service"))
 	require.NoError(t, err)
 	for _, want := range []string{"EnvironmentFile=-/etc/default/swc-central", "ExecStart=/usr/bin/swc-central serve --data /var/lib/swc-central $SWC_CENTRAL_FLAGS",
-		"Restart=on-failure", "User=swc-central", "StateDirectory=swc-central", "WantedBy=multi-user.target"} {
+		"Restart=on-failure", "User=swc-central", "StateDirectory=swc-central", "WantedBy=multi-user.target",
+		"Type=notify", "WatchdogSec=", "LimitNOFILE=65536", "ProtectSystem=strict", "\nCapabilityBoundingSet=\n", "ProtectClock=yes",
+		"SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes", "RestrictNamespaces=yes", "PrivateDevices=yes"} {
 		assert.Contains(t, string(central), want)
 	}
 }
