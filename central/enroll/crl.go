@@ -35,11 +35,12 @@ const (
 
 // CRLValidity is the CRL's NextUpdate from its ThisUpdate; the list is
 // written again (with the same entries) when less than CRLRenewBefore is
-// left, so a broker never holds an expired CRL, which OpenSSL would treat as
-// no CRL and refuse every door.
+// left, once a month. A broker must never hold an expired CRL: OpenSSL
+// then refuses every door ("CRL has expired"), so the margin is long
+// enough for a central that is down for months.
 const (
-	CRLValidity    = 90 * 24 * time.Hour
-	CRLRenewBefore = 30 * 24 * time.Hour
+	CRLValidity    = 365 * 24 * time.Hour
+	CRLRenewBefore = 335 * 24 * time.Hour
 )
 
 // IssuedCert is a door certificate the CA issued.
