@@ -8,8 +8,8 @@
 //
 // It builds the binaries itself, stripped (-ldflags "-s -w", plus --ldflags),
 // into <out>/bin. Each package holds its binary, its systemd units, a
-// configuration example, a DEP-5 copyright file (the project's LICENSE)
-// and the Debian changelog (scripts/package/changelog, whose newest entry
+// configuration example, a manual page (scripts/package/man), a DEP-5
+// copyright file (the project's LICENSE) and the Debian changelog (scripts/package/changelog, whose newest entry
 // must be --version), gzipped as policy 12.7 says. After building,
 // `dpkg-deb --info` and `--contents` of every package are printed and
 // checked, and lintian runs on it: an error (E:) fails the build; warnings
@@ -42,6 +42,7 @@ const Nfpm = "github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2"
 const (
 	ChangelogFile = "scripts/package/changelog"
 	OverridesDir  = "scripts/package/lintian-overrides"
+	ManDir        = "scripts/package/man"
 	LicenseFile   = "LICENSE"
 )
 
@@ -86,7 +87,7 @@ func packages(bin string) []pkg {
 		}
 	}
 	edgeCheck := []string{"./usr/bin/swc-edge", "./lib/systemd/system/swc-edge.service", "./usr/share/doc/swc-edge/swc-edge.toml.example",
-		"./usr/share/swc-edge/setup-pi.sh", "./usr/share/doc/swc-edge/copyright", "./usr/share/doc/swc-edge/changelog.gz"}
+		"./usr/share/swc-edge/setup-pi.sh", "./usr/share/doc/swc-edge/copyright", "./usr/share/doc/swc-edge/changelog.gz", "./usr/share/man/man1/swc-edge.1.gz"}
 	centralFiles := func(binary string) []file {
 		return []file{
 			{filepath.Join(bin, binary), "/usr/bin/swc-central", "0755", ""},
@@ -102,7 +103,7 @@ func packages(bin string) []pkg {
 	}
 	centralCheck := []string{"./usr/bin/swc-central", "./lib/systemd/system/swc-central.service", "./lib/systemd/system/swc-central-crl.path",
 		"./etc/default/swc-central", "./usr/share/doc/swc-central/swc-central.default.example", "./usr/share/doc/swc-central/copyright",
-		"./usr/share/doc/swc-central/changelog.gz"}
+		"./usr/share/doc/swc-central/changelog.gz", "./usr/share/man/man1/swc-central.1.gz"}
 	const edgeSummary = "Smart Work Centers door agent for a Raspberry Pi"
 	const edgeDesc = `Reads members' badges with an RC522 reader, decides offline from a signed
 whitelist, drives the door relay and sensors over GPIO, and syncs events
@@ -203,13 +204,14 @@ type nfpmInput struct {
 // extended description.
 func (in nfpmInput) FullDescription() string { return in.Summary + "\n" + in.Description }
 
-// AllFiles are the package's files with its copyright, changelog and
-// lintian overrides.
+// AllFiles are the package's files with its copyright, changelog, manual
+// page and lintian overrides.
 func (in nfpmInput) AllFiles() []file {
 	fs := append([]file(nil), in.Files...)
 	fs = append(fs,
 		file{filepath.Join(in.Docs, "copyright"), "/usr/share/doc/" + in.Name + "/copyright", "0644", ""},
 		file{filepath.Join(in.Docs, "changelog.gz"), "/usr/share/doc/" + in.Name + "/changelog.gz", "0644", ""},
+		file{filepath.Join(in.Docs, in.Name+".1.gz"), "/usr/share/man/man1/" + in.Name + ".1.gz", "0644", ""},
 		file{filepath.Join(OverridesDir, in.Name), "/usr/share/lintian/overrides/" + in.Name, "0644", ""})
 	return fs
 }
@@ -358,8 +360,8 @@ func checkChangelog(changelog []byte, version string) error {
 }
 
 // writeDocs writes the package's copyright file (machine-readable, DEP-5,
-// with the project's license) and its changelog, gzipped at the best
-// compression without a name or time stamp (reproducible), into dir.
+// with the project's license), its changelog and its manual page (from
+// ManDir), both gzipped, into dir.
 func writeDocs(dir, name string, license, changelog []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -389,18 +391,31 @@ func writeDocs(dir, name string, license, changelog []byte) error {
 	if err := os.WriteFile(filepath.Join(dir, "copyright"), c.Bytes(), 0o644); err != nil {
 		return err
 	}
+	if err := writeGzip(filepath.Join(dir, "changelog.gz"), changelog); err != nil {
+		return err
+	}
+	man, err := os.ReadFile(filepath.Join(ManDir, name+".1"))
+	if err != nil {
+		return err
+	}
+	return writeGzip(filepath.Join(dir, name+".1.gz"), man)
+}
+
+// writeGzip writes data gzipped at the best compression, without a name or
+// time stamp (reproducible), as policy wants for documentation.
+func writeGzip(path string, data []byte) error {
 	var z bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&z, gzip.BestCompression)
 	if err != nil {
 		return err
 	}
-	if _, err := zw.Write(changelog); err != nil {
+	if _, err := zw.Write(data); err != nil {
 		return err
 	}
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "changelog.gz"), z.Bytes(), 0o644)
+	return os.WriteFile(path, z.Bytes(), 0o644)
 }
 
 // lintian runs lintian on a package and fails on any error (E:) it

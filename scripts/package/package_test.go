@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,4 +92,60 @@ func TestContainsPath(t *testing.T) {
 	assert.True(t, containsPath(listing, "./usr/bin/swc-edge"))
 	assert.False(t, containsPath(listing, "./usr/bin/swc-central"))
 	assert.False(t, containsPath(listing, "./usr/bin/swc"))
+}
+
+// TestChangelog: the shipped changelog's newest entry is checked against
+// the packages' version (make package's VERSION), and malformed ones are
+// refused.
+func TestChangelog(t *testing.T) {
+	changelog, err := os.ReadFile(filepath.Join(root, ChangelogFile))
+	require.NoError(t, err)
+	assert.NoError(t, checkChangelog(changelog, "0.1.0"), "Makefile's VERSION")
+	assert.ErrorContains(t, checkChangelog(changelog, "0.2.0"), "add an entry for 0.2.0")
+	assert.ErrorContains(t, checkChangelog([]byte("swc 0.1.0\n"), "0.1.0"), "first line")
+	assert.ErrorContains(t, checkChangelog([]byte("swc (0.1.0) unstable; urgency=medium\n\n  * x\n"), "0.1.0"), "--")
+}
+
+// TestDocs: the copyright file is machine-readable (DEP-5) with the whole
+// license; the changelog and the manual page are gzipped at the best
+// compression without a time stamp (what lintian checks).
+func TestDocs(t *testing.T) {
+	dir := t.TempDir()
+	license, err := os.ReadFile(filepath.Join(root, LicenseFile))
+	require.NoError(t, err)
+	changelog := []byte("swc (1.2.3) unstable; urgency=medium\n\n  * x\n\n -- A <a@b.c>  Mon, 07 Dec 2026 06:00:00 +0000\n")
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	require.NoError(t, os.Chdir(root))
+	err = writeDocs(dir, "swc-edge", license, changelog)
+	require.NoError(t, os.Chdir(wd))
+	require.NoError(t, err)
+
+	c, err := os.ReadFile(filepath.Join(dir, "copyright"))
+	require.NoError(t, err)
+	text := string(c)
+	assert.True(t, strings.HasPrefix(text, "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"))
+	assert.Contains(t, text, "\nFiles: *\nCopyright: 2026 The Smart Work Centers cooperative and contributors\nLicense: Expat\n Permission is hereby granted")
+	for _, line := range strings.Split(strings.TrimSuffix(text[strings.Index(text, "License: Expat\n")+len("License: Expat\n"):], "\n"), "\n") {
+		assert.True(t, strings.HasPrefix(line, " "), "license line %q is not indented", line)
+	}
+	assert.Contains(t, text, "THE SOFTWARE IS PROVIDED \"AS IS\"")
+
+	for name, want := range map[string][]byte{"changelog.gz": changelog, "swc-edge.1.gz": nil} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		require.Greater(t, len(raw), 10)
+		assert.Equal(t, []byte{0, 0, 0, 0}, raw[4:8], "%s: no time stamp", name)
+		assert.Equal(t, byte(2), raw[8], "%s: best compression (XFL 2)", name)
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		require.NoError(t, err)
+		got, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		assert.Empty(t, zr.Name, name)
+		if want != nil {
+			assert.Equal(t, want, got)
+		} else {
+			assert.True(t, bytes.HasPrefix(got, []byte(".TH SWC-EDGE 1")), "the manual page")
+		}
+	}
 }
