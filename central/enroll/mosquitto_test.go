@@ -322,3 +322,30 @@ func TestMosquittoRevocation(t *testing.T) {
 		t.Log(m.Log())
 	}
 }
+
+// TestShippedMosquittoConfigOptions: the shipped configuration uses no
+// option that Mosquitto 2.0's mosquitto.conf(5) calls deprecated, nor
+// per_listener_settings (deprecated in 2.1), and names the CRL.
+func TestShippedMosquittoConfigOptions(t *testing.T) {
+	conf, err := os.ReadFile(filepath.Join("..", "..", "scripts", "mosquitto", "swc.conf"))
+	require.NoError(t, err)
+	deprecated := map[string]string{
+		"allow_duplicate_messages": "2.0", "clientid_prefixes": "2.0", "bind_address": "2.0", "port": "2.0",
+		"per_listener_settings": "2.1", "auth_plugin": "2.1 (plugin)",
+	}
+	options := map[string]string{}
+	for _, line := range strings.Split(string(conf), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if v, ok := deprecated[f[0]]; ok {
+			t.Errorf("%s is deprecated since Mosquitto %s", f[0], v)
+		}
+		assert.False(t, strings.HasPrefix(f[0], "auth_opt_"), "%s: deprecated since Mosquitto 2.1 (plugin_opt_)", f[0])
+		options[f[0]] = strings.Join(f[1:], " ")
+	}
+	assert.Equal(t, "/etc/mosquitto/swc/crl.pem", options["crlfile"])
+	assert.Equal(t, "true", options["require_certificate"])
+	assert.Equal(t, "false", options["allow_anonymous"])
+}
