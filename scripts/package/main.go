@@ -421,7 +421,7 @@ func writeGzip(path string, data []byte) error {
 // lintian runs lintian on a package and fails on any error (E:) it
 // reports; warnings and the rest are printed.
 func lintian(ctx context.Context, deb string, stdout io.Writer) error {
-	out, err := exec.CommandContext(ctx, "lintian", "--fail-on", "error", "--display-info", "--no-tag-display-limit", deb).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "lintian", "--fail-on", "error", "--display-info", "--tag-display-limit", "0", deb).CombinedOutput()
 	fmt.Fprintf(stdout, "==> lintian %s\n%s", deb, out)
 	if err != nil {
 		return fmt.Errorf("lintian %s: %w (its errors are above)", deb, err)
