@@ -77,6 +77,9 @@ func TestUnits(t *testing.T) {
 	// 252 blocks every @clock call): the clock is protected by the empty
 	// capability set instead.
 	assert.NotRegexp(t, `(?m)^ProtectClock=yes`, string(edge))
+	// ProcSubset=pid would hide /proc/device-tree and /proc/cpuinfo, by
+	// which periph.io finds the Raspberry Pi's GPIO drivers.
+	assert.NotRegexp(t, `(?m)^ProcSubset=pid`, string(edge))
 	central, err := os.ReadFile(filepath.Join(root, "scripts/systemd/swc-central.service"))
 	require.NoError(t, err)
 	for _, want := range []string{"EnvironmentFile=-/etc/default/swc-central", "ExecStart=/usr/bin/swc-central serve --data /var/lib/swc-central $SWC_CENTRAL_FLAGS",
