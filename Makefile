@@ -72,11 +72,17 @@ test-arm:
 		$(GO) test $(TEST_FLAGS) -exec qemu-arm-static $(ARM_PKGS)
 
 ## package: the four .deb files in dist/ (swc-edge armhf and arm64, swc-central
-## amd64 and arm64), built with nfpm through `go run` and checked with dpkg-deb
-## (--info and --contents must show the binary, the systemd unit and a
-## configuration example).
-package: cross
-	$(GO) run ./scripts/package --version $(VERSION) --bin $(BIN) --out dist
+## amd64 and arm64), built with nfpm through `go run` from stripped binaries
+## (-s -w) the script builds into dist/bin, and checked with dpkg-deb (--info
+## and --contents must show the binary, the systemd units, a configuration
+## example, the copyright and changelog) and lintian (an error fails; Debian's
+## lintian package is installed with apt-get when missing).
+PACKAGE_LDFLAGS ?= $(LDFLAGS)
+package:
+	@command -v lintian >/dev/null 2>&1 || { \
+		echo "package: lintian is missing; installing Debian's lintian with apt-get"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lintian; }
+	$(GO) run ./scripts/package --version $(VERSION) --ldflags "$(PACKAGE_LDFLAGS)" --out dist
 
 clean:
 	rm -rf $(BIN) dist

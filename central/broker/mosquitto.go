@@ -25,8 +25,15 @@ var topicKinds = []string{
 //     username, which Mosquitto sets to the certificate's subject with
 //     use_identity_as_username (or the door's username with a password
 //     file), the door id;
-//   - the service user reads and writes every topic, shared subscriptions
-//     included, and reads $SYS.
+//   - the service user (the central's clients) gets the other side of
+//     each door rule and nothing else: it reads every door's topics of the
+//     kinds doors publish ("topic read <prefix>/door/+/<kind>", and the
+//     same through a shared subscription of any group,
+//     "$share/+/<prefix>/door/+/<kind>") and writes every door's topics of
+//     the kinds doors read ("topic write <prefix>/door/+/<kind>"). It
+//     cannot publish on a door's events, sync, status or renew topic (a
+//     stolen central certificate cannot forge door events) nor touch any
+//     topic outside the door layout.
 //
 // Mosquitto checks "read" both when a client subscribes and when a message is
 // delivered, as the hook does.
@@ -51,9 +58,16 @@ func MosquittoACL(topics protocol.Topics, serviceUsername string) (string, error
 			fmt.Fprintf(&b, "pattern read %s\n", pattern)
 		}
 	}
-	fmt.Fprintf(&b, "\n# The central's clients: everything, shared subscriptions included.\nuser %s\n", serviceUsername)
-	b.WriteString("topic readwrite #\n")
-	b.WriteString("topic read $share/#\n")
-	b.WriteString("topic read $SYS/#\n")
+	fmt.Fprintf(&b, "\n# The central's clients: the other side of the door rules, nothing else.\nuser %s\n", serviceUsername)
+	for _, kind := range topicKinds {
+		all := topics.All(kind)
+		switch {
+		case topics.DoorMayPublish(probe, topics.Door(probe, kind)):
+			fmt.Fprintf(&b, "topic read %s\n", all)
+			fmt.Fprintf(&b, "topic read %s\n", protocol.Shared("+", all))
+		case topics.DoorMaySubscribe(probe, topics.Door(probe, kind)):
+			fmt.Fprintf(&b, "topic write %s\n", all)
+		}
+	}
 	return b.String(), nil
 }

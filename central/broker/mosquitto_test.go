@@ -27,7 +27,26 @@ pattern write swc/v1/door/%u/renew
 pattern read swc/v1/door/%u/cert
 `
 	assert.Contains(t, acl, want)
-	assert.Contains(t, acl, "user swc-central\ntopic readwrite #\n")
+	assert.Contains(t, acl, `user swc-central
+topic read swc/v1/door/+/events
+topic read $share/+/swc/v1/door/+/events
+topic read swc/v1/door/+/sync
+topic read $share/+/swc/v1/door/+/sync
+topic read swc/v1/door/+/status
+topic read $share/+/swc/v1/door/+/status
+topic write swc/v1/door/+/ack
+topic write swc/v1/door/+/whitelist
+topic write swc/v1/door/+/commands
+topic read swc/v1/door/+/renew
+topic read $share/+/swc/v1/door/+/renew
+topic write swc/v1/door/+/cert
+`)
+	assert.NotContains(t, acl, "readwrite", "no user may both read and write a topic")
+	for _, line := range strings.Split(acl, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			assert.NotContains(t, line, "#", "no user gets a multi-level wildcard")
+		}
+	}
 
 	custom, err := protocol.NewTopics("coop/test")
 	require.NoError(t, err)

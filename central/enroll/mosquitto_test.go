@@ -1,7 +1,9 @@
 package enroll
 
 import (
+	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
 	"github.com/smartworkcenters/swc/shared/servicetest"
 )
@@ -151,6 +154,18 @@ func TestShippedMosquittoConfig(t *testing.T) {
 	central.publish(t, tp.Door("door-a", protocol.TopicAck), "ack-a")
 	require.Eventually(t, func() bool { return len(a.received(tp.Door("door-a", protocol.TopicAck))) == 1 }, 5*time.Second, 10*time.Millisecond)
 
+	// The central's user has only the other side of the door rules: it
+	// cannot publish as a door (its own shared subscription would get the
+	// forged event) nor use a topic outside the door layout.
+	central.publish(t, tp.Door("door-a", protocol.TopicEvents), "forged-by-central")
+	central.publish(t, tp.Door("door-a", protocol.TopicStatus), "forged-status-by-central")
+	require.Equal(t, byte(1), central.subscribe(t, tp.All(protocol.TopicStatus)))
+	// Nor read what it writes (Mosquitto 2.0 may grant the subscription and
+	// deliver nothing).
+	assert.Contains(t, []byte{0x80, 1}, central.subscribe(t, tp.All(protocol.TopicAck)))
+	central.publish(t, tp.Door("door-a", protocol.TopicAck), "ack-a-2")
+	require.Eventually(t, func() bool { return len(a.received(tp.Door("door-a", protocol.TopicAck))) == 2 }, 5*time.Second, 10*time.Millisecond)
+
 	// Door A cannot read door B's topics: Mosquitto 2.0 grants the
 	// subscription (or refuses it with 0x80) and never delivers B's messages.
 	for _, f := range []string{tp.Door("door-b", protocol.TopicAck), tp.All(protocol.TopicWhitelist), "swc/v1/#", "#"} {
@@ -169,6 +184,9 @@ func TestShippedMosquittoConfig(t *testing.T) {
 		"door-a's own whitelist reaches it through its wildcard subscription")
 	time.Sleep(200 * time.Millisecond)
 	assert.Equal(t, []string{"from-b"}, central.received(tp.Door("door-b", protocol.TopicEvents)))
+	assert.Equal(t, []string{"from-a"}, central.received(tp.Door("door-a", protocol.TopicEvents)), "the central published as door-a")
+	assert.Empty(t, central.received(tp.Door("door-a", protocol.TopicStatus)), "the central published door-a's status")
+	assert.Empty(t, central.received(tp.Door("door-a", protocol.TopicAck)), "the central read door-a's acks")
 	a.mu.Lock()
 	for topic := range a.got {
 		assert.NotContains(t, topic, "door-b", "door-a received a message of door-b")
@@ -198,4 +216,136 @@ func TestShippedMosquittoConfig(t *testing.T) {
 	_, err = connect(t, m, ca, tls.Certificate{}, "anonymous")
 	assert.Error(t, err, "a client without a certificate connected")
 	assert.Contains(t, m.Log(), "certificate", "mosquitto logged the refusal")
+}
+
+// keyMap is DoorKeys from a map of door to key fingerprint.
+type keyMap map[string]string
+
+func (k keyMap) DoorKey(_ context.Context, door string) (store.DoorKey, error) {
+	fp, ok := k[door]
+	if !ok {
+		return store.DoorKey{}, store.ErrNotFound
+	}
+	return store.DoorKey{KeySHA256: fp}, nil
+}
+
+func certKey(t *testing.T, c tls.Certificate) string {
+	t.Helper()
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	require.NoError(t, err)
+	fp, err := KeyFingerprint(leaf.PublicKey)
+	require.NoError(t, err)
+	return fp
+}
+
+func certPEM(c tls.Certificate) []byte { return pemBlock("CERTIFICATE", c.Certificate[0]) }
+
+// TestMosquittoRevocation runs the shipped configuration with the CRL the
+// central writes: after a door is enrolled again and another removed, and
+// the documented reload (the CRL copied to crlfile, then SIGHUP, which
+// swc-central-crl.service does with systemctl reload), the re-enrolled
+// door's old certificate and the removed door's certificate are refused, as
+// on the embedded broker; the new certificate and the central's own still
+// connect.
+func TestMosquittoRevocation(t *testing.T) {
+	ca, _, err := NewCA("swc test CA", time.Now())
+	require.NoError(t, err)
+	var svcCert tls.Certificate
+	m := startShippedMosquitto(t, ca, &svcCert)
+
+	keys := keyMap{}
+	rev, err := NewRevocations(RevocationsConfig{CA: ca, Dir: t.TempDir(), Keys: keys})
+	require.NoError(t, err)
+	issue := func(door string) tls.Certificate {
+		c := doorCert(t, ca, door)
+		require.NoError(t, rev.Issued(certPEM(c)))
+		keys[door] = certKey(t, c)
+		return c
+	}
+	oldA, doorB := issue("door-a"), issue("door-b")
+	written, err := rev.Refresh(context.Background())
+	require.NoError(t, err)
+	assert.True(t, written, "the first refresh writes the CRL")
+	install := func(restart bool) {
+		b, err := os.ReadFile(rev.Path())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(m.Dir, CRLFile), b, 0o644))
+		if restart {
+			m.Stop()
+			m.Start()
+			return
+		}
+		m.Reload()
+		time.Sleep(300 * time.Millisecond) // the signal is handled in Mosquitto's loop
+	}
+	install(true)
+	for name, c := range map[string]tls.Certificate{"door-a": oldA, "door-b": doorB, "swc-central": svcCert} {
+		_, err := connect(t, m, ca, c, name)
+		require.NoError(t, err, "%s before any revocation", name)
+	}
+
+	// A connection made before the revocation, under another client id
+	// than the door's (as a thief's copy would be).
+	thief, err := connect(t, m, ca, oldA, "door-a-copy")
+	require.NoError(t, err)
+
+	newA := issue("door-a") // enrolled again with a new key
+	delete(keys, "door-b")  // removed
+	written, err = rev.Refresh(context.Background())
+	require.NoError(t, err)
+	require.True(t, written)
+
+	// Mosquitto reads crlfile when it starts and on SIGHUP only.
+	require.NoError(t, os.WriteFile(filepath.Join(m.Dir, CRLFile), []byte("not yet reloaded"), 0o644))
+	_, err = connect(t, m, ca, oldA, "door-a-before-reload")
+	assert.NoError(t, err, "before the reload Mosquitto still holds the CRL it read")
+
+	install(false) // the documented reload: copy, then SIGHUP (systemctl reload mosquitto)
+	_, err = connect(t, m, ca, oldA, "door-a-old")
+	assert.Error(t, err, "the re-enrolled door's old certificate is refused")
+	_, err = connect(t, m, ca, doorB, "door-b")
+	assert.Error(t, err, "the removed door's certificate is refused")
+	_, err = connect(t, m, ca, newA, "door-a")
+	assert.NoError(t, err, "the re-enrolled door's new certificate connects")
+	_, err = connect(t, m, ca, svcCert, "swc-central-1")
+	assert.NoError(t, err, "the central's own certificate connects")
+	time.Sleep(500 * time.Millisecond)
+	// What the documentation says: a reload refuses new connections of a
+	// revoked certificate but leaves open the ones it has; a restart
+	// closes them.
+	assert.True(t, thief.c.IsConnectionOpen(), "Mosquitto closed a connection of a revoked certificate on SIGHUP: simplify the documentation")
+	install(true)
+	assert.Eventually(t, func() bool { return !thief.c.IsConnectionOpen() }, 5*time.Second, 10*time.Millisecond)
+	_, err = connect(t, m, ca, oldA, "door-a-copy")
+	assert.Error(t, err, "after a restart too")
+	if t.Failed() {
+		t.Log(m.Log())
+	}
+}
+
+// TestShippedMosquittoConfigOptions: the shipped configuration uses no
+// option that Mosquitto 2.0's mosquitto.conf(5) calls deprecated, nor
+// per_listener_settings (deprecated in 2.1), and names the CRL.
+func TestShippedMosquittoConfigOptions(t *testing.T) {
+	conf, err := os.ReadFile(filepath.Join("..", "..", "scripts", "mosquitto", "swc.conf"))
+	require.NoError(t, err)
+	deprecated := map[string]string{
+		"allow_duplicate_messages": "2.0", "clientid_prefixes": "2.0", "bind_address": "2.0", "port": "2.0",
+		"per_listener_settings": "2.1", "auth_plugin": "2.1 (plugin)",
+	}
+	options := map[string]string{}
+	for _, line := range strings.Split(string(conf), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if v, ok := deprecated[f[0]]; ok {
+			t.Errorf("%s is deprecated since Mosquitto %s", f[0], v)
+		}
+		assert.False(t, strings.HasPrefix(f[0], "auth_opt_"), "%s: deprecated since Mosquitto 2.1 (plugin_opt_)", f[0])
+		options[f[0]] = strings.Join(f[1:], " ")
+	}
+	assert.Equal(t, "/etc/mosquitto/swc/crl.pem", options["crlfile"])
+	assert.Equal(t, "true", options["require_certificate"])
+	assert.Equal(t, "false", options["allow_anonymous"])
 }

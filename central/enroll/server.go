@@ -106,7 +106,11 @@ const (
 // BrokerFiles are the paths WriteBrokerFiles wrote.
 type BrokerFiles struct {
 	CA, BrokerCert, BrokerKey, ServiceCert, ServiceKey string
-	NotAfter                                           time.Time
+	// CRL is the revocation list Mosquitto's crlfile names: left as it is
+	// when dir holds one, else a list of no certificates, which the central's
+	// own (CRLFile in its data folder) replaces.
+	CRL      string
+	NotAfter time.Time
 }
 
 // WriteBrokerFiles writes what an operator installing Mosquitto needs into
@@ -114,7 +118,9 @@ type BrokerFiles struct {
 // hosts and its key (broker.pem, broker-key.pem), and the central's own
 // client certificate with CN service and its key (swc-central.pem,
 // swc-central-key.pem), which `swc-central serve --broker mqtts://...`
-// presents. Keys are written 0600. Existing files are replaced.
+// presents, and a certificate revocation list (crl.pem, Mosquitto's
+// crlfile) when dir holds none. Keys are written 0600. Existing files are
+// replaced, except crl.pem: the central's own list is newer.
 func (ca *CA) WriteBrokerFiles(dir string, hosts []string, service string, now time.Time) (BrokerFiles, error) {
 	if len(hosts) == 0 {
 		return BrokerFiles{}, errors.New("enroll: the broker certificate needs at least one host name or address")
@@ -133,6 +139,16 @@ func (ca *CA) WriteBrokerFiles(dir string, hosts []string, service string, now t
 	f := BrokerFiles{
 		CA: filepath.Join(dir, CACertFile), BrokerCert: filepath.Join(dir, BrokerCertFile), BrokerKey: filepath.Join(dir, BrokerKeyFile),
 		ServiceCert: filepath.Join(dir, ServiceCertFile), ServiceKey: filepath.Join(dir, ServiceKeyFile), NotAfter: now.Add(ServerValidity),
+		CRL: filepath.Join(dir, CRLFile),
+	}
+	if _, err := os.Stat(f.CRL); errors.Is(err, os.ErrNotExist) {
+		crl, err := ca.crl(issuedState{}, now)
+		if err != nil {
+			return BrokerFiles{}, err
+		}
+		if err := atomicfile.Write(f.CRL, pemBlock("X509 CRL", crl), 0o644); err != nil {
+			return BrokerFiles{}, err
+		}
 	}
 	for _, w := range []struct {
 		path string

@@ -60,9 +60,13 @@ type Config struct {
 	// to a door (enrollment and renewal; central/alerts watches it). Its
 	// error is logged: the door still gets its certificate.
 	CertIssued func(ctx context.Context, door string, notAfter time.Time) error
-	Now        func() time.Time
-	Logger     *slog.Logger
-	Metrics    *metrics.Registry
+	// Revocations, when set, records every door certificate issued (an
+	// enrollment or renewal fails when it cannot) and is refreshed after
+	// each enrollment, which revokes the door's earlier certificates.
+	Revocations *Revocations
+	Now         func() time.Time
+	Logger      *slog.Logger
+	Metrics     *metrics.Registry
 }
 
 // Service enrolls doors and renews their certificates.
@@ -209,6 +213,12 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	// Recorded before the token is spent: a certificate the CRL cannot
+	// know of is never handed out, and one recorded but not handed out
+	// (the redemption fails) is revoked like any other of an old key.
+	if err := s.recordIssued(certPEM); err != nil {
+		return nil, err
+	}
 	tok, err := s.cfg.Store.RedeemEnrollment(ctx, req.Token, store.DoorKey{KeySHA256: fp, EnrolledMs: now.UnixMilli()})
 	if err != nil {
 		s.log.WarnContext(ctx, "enrollment refused", "reason", result(err), "err", err)
@@ -232,6 +242,10 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 	}
 	s.log.InfoContext(ctx, "door enrolled", "door", door, "token_id", tok.ID, "key_sha256", fp, "next_seq", e.NextSeq, "not_after", cert.NotAfter.UTC())
 	s.certIssued(ctx, door, cert.NotAfter)
+	if s.cfg.Revocations != nil {
+		// Logged and counted by Refresh; the periodic refresh tries again.
+		_, _ = s.cfg.Revocations.Refresh(ctx)
+	}
 	return e, nil
 }
 
@@ -301,11 +315,25 @@ func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequ
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	if err := s.recordIssued(cert); err != nil {
+		return nil, err
+	}
 	s.log.InfoContext(ctx, "door certificate renewed", "door", door)
 	if c, err := pki.ParseCertificate(cert); err == nil {
 		s.certIssued(ctx, door, c.NotAfter)
 	}
 	return cert, nil
+}
+
+// recordIssued records a new door certificate in Config.Revocations.
+func (s *Service) recordIssued(certPEM []byte) error {
+	if s.cfg.Revocations == nil {
+		return nil
+	}
+	if err := s.cfg.Revocations.Issued(certPEM); err != nil {
+		return fmt.Errorf("enroll: the certificate could not be recorded for revocation, so it is not issued: %w", err)
+	}
+	return nil
 }
 
 // certIssued hands a new certificate's expiry to Config.CertIssued.

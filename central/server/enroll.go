@@ -18,6 +18,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/doorqueue"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
@@ -98,10 +99,14 @@ func (s *Server) startEnroll(ctx context.Context, ic ingest.Config) error {
 		s.log.Warn("serve: doors cannot be enrolled: no certificate listener (--mqtts) and no --public-mqtt; POST /api/v1/enroll answers 503")
 		return nil
 	}
+	rev, err := s.startRevocations(ctx)
+	if err != nil {
+		return err
+	}
 	svc, err := enroll.NewService(enroll.Config{
 		CA: s.CA, Store: s.Store, SigningKeys: []string{protocol.FormatPublicKey(s.Signer.PublicKey())},
 		Broker: addr, TopicPrefix: ic.Topics.Prefix(), DoorValidity: s.cfg.DoorCertValidity, ServiceUsername: ServiceUser,
-		Logger: s.log, Metrics: s.Metrics, CertIssued: s.Alerts.CertificateIssued,
+		Logger: s.log, Metrics: s.Metrics, CertIssued: s.Alerts.CertificateIssued, Revocations: rev,
 	})
 	if err != nil {
 		return err
@@ -109,6 +114,44 @@ func (s *Server) startEnroll(ctx context.Context, ic ingest.Config) error {
 	s.Enroll = svc
 	s.log.Info("serve: doors enroll through POST /api/v1/enroll", "broker_for_doors", addr, "ca_fingerprint", s.CA.Fingerprint())
 	return s.startRenewals(ctx, ic)
+}
+
+// CRLRefreshInterval is how often the CRL is checked besides the changes
+// that revoke certificates at once (an enrollment, a door removed through
+// this central): door removals made through another replica, and the CRL's
+// own NextUpdate.
+const CRLRefreshInterval = 10 * time.Minute
+
+// startRevocations keeps the door CA's certificate revocation list
+// (crl.pem in the data folder, for an external Mosquitto's crlfile): written
+// now, after every enrollment, when a door is removed, and every
+// CRLRefreshInterval.
+func (s *Server) startRevocations(ctx context.Context) (*enroll.Revocations, error) {
+	rev, err := enroll.NewRevocations(enroll.RevocationsConfig{CA: s.CA, Dir: s.cfg.DataDir, Keys: s.Store, Logger: s.log, Metrics: s.Metrics})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rev.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
+		if ch.Kind == domain.KindDoor && ch.Deleted {
+			_, _ = rev.Refresh(ctx) // logged and counted; the periodic refresh tries again
+		}
+	})
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rev.Run(runCtx, CRLRefreshInterval)
+	}()
+	s.stops = append(s.stops, func(context.Context) error {
+		cancel()
+		<-done
+		return nil
+	})
+	s.log.Info("serve: door certificate revocation list kept", "path", rev.Path())
+	return rev, nil
 }
 
 // The renewal throttle, per door (central/doorqueue): a door is answered

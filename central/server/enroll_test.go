@@ -28,6 +28,7 @@ import (
 // tlsCentral is serve with HTTPS and only the certificate listener.
 type tlsCentral struct {
 	t      *testing.T
+	dir    string // the data folder
 	s      *server.Server
 	token  string
 	client *http.Client
@@ -46,7 +47,7 @@ func startTLS(t *testing.T) *tlsCentral {
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(caPEM), "the CA is in the data folder")
-	return &tlsCentral{t: t, s: s, token: strings.TrimSpace(string(raw)),
+	return &tlsCentral{t: t, dir: dir, s: s, token: strings.TrimSpace(string(raw)),
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
 }
 

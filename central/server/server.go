@@ -44,6 +44,7 @@ import (
 	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
+	"github.com/smartworkcenters/swc/shared/sdnotify"
 )
 
 // Files in the data folder.
@@ -459,12 +460,28 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// Under systemd (Type=notify, WatchdogSec=): ready once every listener
+	// is up; keep-alives while the store answers (not the broker: an
+	// external Mosquitto that is down is waited for, not a reason to
+	// restart the central).
+	sd, err := sdnotify.FromEnv()
+	if err != nil {
+		s.log.Warn("serve: systemd notification settings ignored", "err", err)
+	}
+	kctx, stopKeepAlive := context.WithCancel(ctx)
+	defer stopKeepAlive()
+	go sd.KeepAlive(kctx, func(ctx context.Context) error { _, err := s.Store.CountTokens(ctx); return err }, s.log)
+	if err := sd.Ready(); err != nil {
+		s.log.Warn("serve: telling systemd the central is ready failed", "err", err)
+	}
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-s.httpErr:
 		runErr = fmt.Errorf("http: %w", runErr)
 	}
+	stopKeepAlive()
+	_ = sd.Stopping()
 	s.log.Info("serve: shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()

@@ -227,12 +227,13 @@ func brokerCert(args []string, stdout, stderr io.Writer) int {
   %s    its key (keyfile; readable by this user only)
   %s     the central's client certificate (CN %s): --broker-cert
   %s its key: --broker-key
-Install the first three in /etc/mosquitto/swc/ (key readable by the mosquitto user), with
+  %s           the door certificates' revocation list (crlfile): serve keeps it in its data folder
+Install the first three and the list in /etc/mosquitto/swc/ (key readable by the mosquitto user), with
 scripts/mosquitto/swc.conf and swc.acl, then run
   swc-central serve --broker mqtts://%s:8883 --public-mqtt mqtts://%s:8883 \
       --broker-ca %s --broker-cert %s --broker-key %s
 Run this again before %s to renew them.
 `, *dir, ca.Fingerprint(), f.CA, f.BrokerCert, strings.Join(names, ", "), f.NotAfter.Format("2006-01-02"), f.BrokerKey,
-		f.ServiceCert, server.ServiceUser, f.ServiceKey, names[0], names[0], f.CA, f.ServiceCert, f.ServiceKey, f.NotAfter.Add(-30*24*time.Hour).Format("2006-01-02"))
+		f.ServiceCert, server.ServiceUser, f.ServiceKey, f.CRL, names[0], names[0], f.CA, f.ServiceCert, f.ServiceKey, f.NotAfter.Add(-30*24*time.Hour).Format("2006-01-02"))
 	return 0
 }
