@@ -187,6 +187,11 @@ func Run(t *testing.T, open Factory) {
 		{"StaffAccounts", testStaffAccounts},
 		{"StaffAccountTokens", testStaffAccountTokens},
 		{"SignInFailures", testSignInFailures},
+		{"Import", testImport},
+		{"ImportRejected", testImportRejected},
+		{"ImportAllOrNothing", testImportAllOrNothing},
+		{"ImportAgain", testImportAgain},
+		{"ImportDryRun", testImportDryRun},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
