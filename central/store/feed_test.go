@@ -17,7 +17,9 @@ func TestFeedNotifyAll(t *testing.T) {
 	var log []string
 	f.Subscribe(func(_ context.Context, ch domain.Change) { log = append(log, "one:"+ch.Center.ID) })
 	f.SubscribeAll(func(_ context.Context, ch domain.Change) { log = append(log, "single:"+ch.Center.ID) },
-		func(_ context.Context, chs []domain.Change) { log = append(log, "all:"+chs[0].Center.ID+","+chs[1].Center.ID) })
+		func(_ context.Context, chs []domain.Change) {
+			log = append(log, "all:"+chs[0].Center.ID+","+chs[1].Center.ID)
+		})
 	chs := []domain.Change{
 		{Kind: domain.KindCenter, Center: &domain.Center{ID: "c1"}},
 		{Kind: domain.KindCenter, Center: &domain.Center{ID: "c2"}},
