@@ -68,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return settle(ctx, args[1:], stdout, stderr)
 	case "staff":
 		return staff(ctx, args[1:], stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr) // import.go
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
