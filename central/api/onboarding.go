@@ -11,17 +11,25 @@ import (
 // importBundle creates a bundle of centers, places, doors, members, badges
 // and passes all or nothing (package onboarding), for admins: JSON (an
 // array per list), a zip of LIST.csv files, or one CSV file with
-// ?list=LIST. With ?dry_run=true it checks everything and stores nothing.
-// Badges are recorded as added by the caller, as POST /badges does.
+// ?list=LIST. With ?dry_run=true it checks everything and stores nothing;
+// with ?door_secrets=true every imported door gets a broker secret, answered
+// once (as POST /doors/{id}/secret does). Badges are recorded as added by
+// the caller, as POST /badges does.
 func (s *Server) importBundle(w http.ResponseWriter, r *http.Request, p *principal) error {
-	var dryRun bool
-	switch v := r.URL.Query().Get("dry_run"); v {
-	case "", "false":
-	case "true":
-		dryRun = true
-	default:
-		return errInvalid("dry_run", "%q: want true or false", v)
+	var o store.ImportOptions
+	for _, f := range []struct {
+		name string
+		v    *bool
+	}{{"dry_run", &o.DryRun}, {"door_secrets", &o.DoorSecrets}} {
+		switch v := r.URL.Query().Get(f.name); v {
+		case "", "false":
+		case "true":
+			*f.v = true
+		default:
+			return errInvalid(f.name, "%q: want true or false", v)
+		}
 	}
+	dryRun := o.DryRun
 	b := onboarding.NewBundle()
 	mt := mediaType(r)
 	switch mt {
@@ -49,7 +57,7 @@ func (s *Server) importBundle(w http.ResponseWriter, r *http.Request, p *princip
 	for i := range b.Badges {
 		b.Badges[i].AddedBy = p.ID
 	}
-	res, err := onboarding.Import(r.Context(), s.st, b, store.ImportOptions{DryRun: dryRun})
+	res, err := onboarding.Import(r.Context(), s.st, b, o)
 	var rep *onboarding.Report
 	if errors.As(err, &rep) {
 		s.log.InfoContext(r.Context(), "api: bundle import rejected", "problems", rep.Total, "dry_run", dryRun, "token", p.ID)

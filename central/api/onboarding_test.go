@@ -79,10 +79,13 @@ func TestImportBundle(t *testing.T) {
 	_, err = f.st.Center(ctx, "c8")
 	require.ErrorIs(t, err, store.ErrNotFound, "all or nothing")
 
-	res = f.do("admin", "POST", "/import?list=doors", "id,center_id,name\nd11,c2,Back\n", "text/csv")
+	res = f.do("admin", "POST", "/import?list=doors&door_secrets=true", "id,center_id,name\nd11,c2,Back\n", "text/csv")
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
 	_, err = f.st.Door(ctx, "d11")
 	require.NoError(t, err)
+	got = store.ImportResult{}
+	require.NoError(t, json.Unmarshal(res.Body, &got))
+	require.NoError(t, f.st.VerifyDoorSecret(ctx, "d11", got.DoorSecrets["d11"]), "the secret answered is the door's")
 
 	for _, tc := range []struct {
 		path, ct string
@@ -93,6 +96,7 @@ func TestImportBundle(t *testing.T) {
 		{"/import", "text/csv", http.StatusBadRequest, "invalid"},
 		{"/import?list=tables", "text/csv", http.StatusBadRequest, "invalid"},
 		{"/import?dry_run=maybe", "application/json", http.StatusBadRequest, "invalid"},
+		{"/import?door_secrets=1", "application/json", http.StatusBadRequest, "invalid"},
 	} {
 		res := f.do("admin", "POST", tc.path, "x", tc.ct)
 		require.Equal(t, tc.status, res.Status, "%s %s: %s", tc.path, tc.ct, res.Body)

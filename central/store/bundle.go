@@ -50,6 +50,11 @@ type ImportOptions struct {
 	// transaction, then rolls it back: nothing is stored, audited or
 	// notified.
 	DryRun bool
+	// DoorSecrets gives every imported door a new random broker secret
+	// (as RotateDoorSecret does, in the same transaction): only its hash
+	// is stored, and ImportResult.DoorSecrets is the only time the
+	// secrets are seen. Not in a dry run.
+	DoorSecrets bool
 }
 
 // ImportResult counts the objects an import created (or, in a dry run,
@@ -63,6 +68,9 @@ type ImportResult struct {
 	Members   int  `json:"members"`
 	Badges    int  `json:"badges"`
 	Passes    int  `json:"passes"`
+	// DoorSecrets maps each imported door to its broker secret
+	// (ImportOptions.DoorSecrets).
+	DoorSecrets map[string]string `json:"door_secrets,omitempty"`
 }
 
 // Total is the number of objects.

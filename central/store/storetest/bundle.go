@@ -392,3 +392,29 @@ func benchRegion(doors int) store.Bundle {
 	}
 	return b
 }
+
+// testImportDoorSecrets: with DoorSecrets every imported door gets a broker
+// secret that authenticates it, seen only in the result; the audit says a
+// secret was issued without holding it or its hash; a dry run issues none.
+func testImportDoorSecrets(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	b := store.Bundle{Centers: []domain.Center{center("s-c1")}, Doors: []domain.Door{
+		{ID: "s-d1", CenterID: "s-c1", Name: "Front"}, {ID: "s-d2", CenterID: "s-c1", Name: "Back"}}}
+	res, err := s.Import(ctx, b, store.ImportOptions{DryRun: true, DoorSecrets: true})
+	require.NoError(t, err)
+	require.Nil(t, res.DoorSecrets)
+	res, err = s.Import(ctx, b, store.ImportOptions{DoorSecrets: true})
+	require.NoError(t, err)
+	require.Len(t, res.DoorSecrets, 2)
+	require.NotEqual(t, res.DoorSecrets["s-d1"], res.DoorSecrets["s-d2"])
+	for door, secret := range res.DoorSecrets {
+		require.NoError(t, s.VerifyDoorSecret(ctx, door, secret), door)
+		require.ErrorIs(t, s.VerifyDoorSecret(ctx, door, secret+"x"), store.ErrBadCredentials)
+		page, err := s.ListAudit(ctx, store.AuditFilter{ObjectKind: audit.ObjectDoor, ObjectID: door})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 1)
+		require.Contains(t, string(page.Items[0].After), `"secret":"`+audit.Redacted+`"`)
+		require.NotContains(t, string(page.Items[0].After), secret)
+		require.NotContains(t, string(page.Items[0].After), store.HashSecret(secret))
+	}
+}

@@ -192,6 +192,7 @@ func Run(t *testing.T, open Factory) {
 		{"ImportAllOrNothing", testImportAllOrNothing},
 		{"ImportAgain", testImportAgain},
 		{"ImportDryRun", testImportDryRun},
+		{"ImportDoorSecrets", testImportDoorSecrets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -89,10 +89,16 @@ func (s *DB) Import(ctx context.Context, b store.Bundle, o store.ImportOptions) 
 		if c.rep.Total > 0 {
 			return c.rep
 		}
-		if err := t.insertBundle(ctx, &b); err != nil {
+		if o.DoorSecrets && !o.DryRun {
+			res.DoorSecrets = make(map[string]string, len(b.Doors))
+			for _, d := range b.Doors {
+				res.DoorSecrets[d.ID] = store.NewSecret("swcd_")
+			}
+		}
+		if err := t.insertBundle(ctx, &b, res.DoorSecrets); err != nil {
 			return err
 		}
-		if err := t.auditBundle(ctx, &b, c); err != nil {
+		if err := t.auditBundle(ctx, &b, c, res.DoorSecrets != nil); err != nil {
 			return err
 		}
 		if o.DryRun {
@@ -101,7 +107,7 @@ func (s *DB) Import(ctx context.Context, b store.Bundle, o store.ImportOptions) 
 		return nil
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
-		return res, err
+		return store.ImportResult{DryRun: o.DryRun}, err
 	}
 	res.Centers, res.Rooms, res.DeskPools, res.Doors = len(b.Centers), len(b.Rooms), len(b.DeskPools), len(b.Doors)
 	res.Members, res.Badges, res.Passes = len(b.Members), len(b.Badges), len(b.Passes)
@@ -360,8 +366,9 @@ func (t *wtx) insertRows(ctx context.Context, table string, cols []string, n int
 }
 
 // insertBundle inserts every object, parents first, and records the
-// changes.
-func (t *wtx) insertBundle(ctx context.Context, b *store.Bundle) error {
+// changes. secrets (nil: none) are the doors' broker secrets; their hashes
+// are stored.
+func (t *wtx) insertBundle(ctx context.Context, b *store.Bundle, secrets map[string]string) error {
 	err := t.insertRows(ctx, "centers", []string{"id", "name", "time_zone", "hours", "rate_cents"}, len(b.Centers), func(i int) []any {
 		x := &b.Centers[i]
 		return []any{x.ID, x.Name, x.TimeZone, hoursJSON(x.Hours), x.RateCents}
@@ -388,9 +395,13 @@ func (t *wtx) insertBundle(ctx context.Context, b *store.Bundle) error {
 	if err != nil {
 		return err
 	}
-	err = t.insertRows(ctx, "doors", []string{"id", "center_id", "name", "room_id", "is_exit"}, len(b.Doors), func(i int) []any {
+	err = t.insertRows(ctx, "doors", []string{"id", "center_id", "name", "room_id", "is_exit", "secret_hash"}, len(b.Doors), func(i int) []any {
 		x := &b.Doors[i]
-		return []any{x.ID, x.CenterID, x.Name, nullStr(x.RoomID), x.Exit}
+		hash := ""
+		if secret, ok := secrets[x.ID]; ok {
+			hash = store.HashSecret(secret)
+		}
+		return []any{x.ID, x.CenterID, x.Name, nullStr(x.RoomID), x.Exit, nullStr(hash)}
 	})
 	if err != nil {
 		return err
@@ -450,8 +461,9 @@ func (t *wtx) insertBundle(ctx context.Context, b *store.Bundle) error {
 }
 
 // auditBundle records one audit.Import row per object, as the single
-// writes would record their creation.
-func (t *wtx) auditBundle(ctx context.Context, b *store.Bundle, c *bundleCheck) error {
+// writes would record their creation. A door given a secret says so in
+// its row (redacted, as RotateDoorSecret's row).
+func (t *wtx) auditBundle(ctx context.Context, b *store.Bundle, c *bundleCheck, secrets bool) error {
 	if b.Len() == 0 {
 		t.noAudit("an empty import changes nothing")
 		return nil
@@ -467,7 +479,14 @@ func (t *wtx) auditBundle(ctx context.Context, b *store.Bundle, c *bundleCheck) 
 		rows = append(rows, auditRow{audit.Import, "desk_pool", x.CenterID, []string{x.CenterID}, nil, x})
 	}
 	for _, x := range b.Doors {
-		rows = append(rows, auditRow{audit.Import, audit.ObjectDoor, x.ID, []string{x.CenterID}, nil, x})
+		var after any = x
+		if secrets {
+			after = struct {
+				domain.Door
+				Secret string `json:"secret"`
+			}{x, audit.Redacted}
+		}
+		rows = append(rows, auditRow{audit.Import, audit.ObjectDoor, x.ID, []string{x.CenterID}, nil, after})
 	}
 	for _, x := range b.Members {
 		rows = append(rows, auditRow{audit.Import, audit.ObjectMember, x.ID, []string{x.HomeCenterID}, nil, x})
