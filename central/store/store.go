@@ -82,7 +82,7 @@ type Store interface {
 	// ImportBookings creates every booking or none. When a row is wrong it
 	// returns an *ImportError listing the rows (1-based) and why, and stores
 	// nothing; otherwise it returns how many were created and notifies one
-	// change per booking.
+	// change per booking (all at once through Options.NotifyAll when set).
 	ImportBookings(ctx context.Context, bookings []domain.Booking) (int, error)
 
 	// Import creates every object of the bundle or none (bundle.go), in one

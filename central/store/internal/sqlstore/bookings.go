@@ -262,6 +262,7 @@ func (s *DB) ImportBookings(ctx context.Context, bookings []domain.Booking) (int
 	}
 	chunk := max(1, s.d.MaxParams/8)
 	err := s.write(ctx, func(t *wtx) error {
+		t.bulk = true // the changes go to Options.NotifyAll at once, as Import's
 		members, err := t.existing(ctx, "members", "id", distinct(bookings, func(b *domain.Booking) string { return b.MemberID }), chunk)
 		if err != nil {
 			return err

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/scripts/internal/launch"
+)
+
+// BenchmarkSeed measures how long the fleet takes to seed a network of
+// doors (the fleet's default centers and members) into a running central
+// by bulk import (--seed-via import): the directory, the bookings, then the
+// doors with their broker secrets. It reports s/seed.
+func BenchmarkSeed(b *testing.B) {
+	root, err := launch.RepoRoot()
+	require.NoError(b, err)
+	bins, err := launch.Build(b.Context(), root, filepath.Join(b.TempDir(), "bin"))
+	require.NoError(b, err)
+	for _, doors := range []int{1000, 10_000} {
+		b.Run("doors="+strconv.Itoa(doors), func(b *testing.B) {
+			o := defaultOptions()
+			o.doors = doors
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			var total time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				tmp := b.TempDir()
+				f := &fleet{o: o, log: log, tmp: tmp, bins: bins}
+				require.NoError(b, os.MkdirAll(filepath.Join(tmp, "central"), 0o700))
+				require.NoError(b, f.startServices(b.Context()))
+				b.StartTimer()
+				t0 := time.Now()
+				n, err := seed(b.Context(), f.central, o, time.Now(), log)
+				total += time.Since(t0)
+				b.StopTimer()
+				require.NoError(b, err)
+				require.Len(b, n.doors, doors)
+				f.central.Stop()
+				b.StartTimer()
+			}
+			b.ReportMetric(total.Seconds()/float64(b.N), "s/seed")
+		})
+	}
+}
