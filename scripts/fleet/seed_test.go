@@ -15,18 +15,23 @@ import (
 )
 
 // BenchmarkSeed measures how long the fleet takes to seed a network of
-// doors (the fleet's default centers and members) into a running central
-// by bulk import (--seed-via import): the directory, the bookings, then the
-// doors with their broker secrets. It reports s/seed.
+// doors (the fleet's default centers and members) into a running central:
+// by bulk import (--seed-via import: the directory, the bookings, then the
+// doors with their broker secrets), and for comparison through the API one
+// object at a time (--seed-via api, 1,000 doors). It reports s/seed.
 func BenchmarkSeed(b *testing.B) {
 	root, err := launch.RepoRoot()
 	require.NoError(b, err)
 	bins, err := launch.Build(b.Context(), root, filepath.Join(b.TempDir(), "bin"))
 	require.NoError(b, err)
-	for _, doors := range []int{1000, 10_000} {
-		b.Run("doors="+strconv.Itoa(doors), func(b *testing.B) {
+	for _, run := range []struct {
+		via   string
+		doors int
+	}{{seedImport, 1000}, {seedImport, 10_000}, {seedAPI, 1000}} {
+		doors := run.doors
+		b.Run("via="+run.via+"/doors="+strconv.Itoa(doors), func(b *testing.B) {
 			o := defaultOptions()
-			o.doors = doors
+			o.doors, o.seedVia = doors, run.via
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			var total time.Duration
 			for b.Loop() {

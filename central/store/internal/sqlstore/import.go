@@ -187,11 +187,12 @@ func (c *bundleCheck) checkOwn(b *store.Bundle) {
 // stored.
 func (t *wtx) checkStored(ctx context.Context, b *store.Bundle, c *bundleCheck, chunk int) error {
 	taken := func(list, table, col, field, what string) error {
-		found, err := t.lookup(ctx, table, col, "''", c.sorted(list), chunk)
+		ids := c.sorted(list)
+		found, err := t.lookup(ctx, table, col, "''", ids, chunk)
 		if err != nil {
 			return err
 		}
-		for _, id := range c.sorted(list) {
+		for _, id := range ids {
 			if _, ok := found[id]; ok {
 				c.add(list, c.ids[list][id], "exists", field, "%s %s already exists", what, id)
 			}
@@ -211,11 +212,12 @@ func (t *wtx) checkStored(ctx context.Context, b *store.Bundle, c *bundleCheck, 
 			return err
 		}
 	}
-	retired, err := t.lookup(ctx, "deleted_centers", "id", "''", c.sorted(store.ListCenters), chunk)
+	centerIDs := c.sorted(store.ListCenters)
+	retired, err := t.lookup(ctx, "deleted_centers", "id", "''", centerIDs, chunk)
 	if err != nil {
 		return err
 	}
-	for _, id := range c.sorted(store.ListCenters) {
+	for _, id := range centerIDs {
 		if _, ok := retired[id]; ok {
 			c.add(store.ListCenters, c.ids[store.ListCenters][id], "retired", "id",
 				"center id %s belonged to a deleted center; the ids of deleted centers are not reused", id)
