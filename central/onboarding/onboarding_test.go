@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -191,7 +193,7 @@ func TestProblems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			st := openStore(t)
 			b := onboarding.NewBundle()
-			for _, name := range sortedKeys(tc.files) {
+			for _, name := range slices.Sorted(maps.Keys(tc.files)) {
 				b.AddFile(name, []byte(tc.files[name]))
 			}
 			_, err := onboarding.Import(context.Background(), st, b, store.ImportOptions{})
@@ -201,21 +203,6 @@ func TestProblems(t *testing.T) {
 			require.Empty(t, page.Items, "a bundle with problems stores nothing")
 		})
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 // TestDryRun: a dry run answers the counts, or the problems, and stores

@@ -50,17 +50,7 @@ func TestImportReachesDoors(t *testing.T) {
 	d, err := connectDoor(t, s, "door-i1", sec.Secret)
 	require.NoError(t, err)
 
-	var snap *protocol.Whitelist
-	require.Eventually(t, func() bool {
-		if len(d.received(protocol.TopicWhitelist)) == 0 {
-			d.publish(t, protocol.TopicSync, &protocol.SyncRequest{V: protocol.Version, Door: "door-i1"})
-			time.Sleep(50 * time.Millisecond)
-			return false
-		}
-		snap, err = keys.OpenWhitelist(d.received(protocol.TopicWhitelist)[0], time.Now())
-		require.NoError(t, err)
-		return true
-	}, 20*time.Second, 100*time.Millisecond)
+	snap := d.firstWhitelist(t, keys)
 	require.Equal(t, protocol.Snapshot, snap.Kind)
 	require.Len(t, snap.Entries, 1)
 	require.Equal(t, protocol.UID("04A1B2C3"), snap.Entries[0].UID)
