@@ -22,8 +22,8 @@ func day(s string) (time.Weekday, error) {
 // ParseHours reads a center's opening hours in the CSV form: groups
 // separated by ";", each days then spans, such as
 // "mon-fri 08:00-12:30 13:30-18:00; sat 09:00-12:00". Days are a day, a
-// range (mon-fri) or a list (mon,wed); a span closes at 24:00 at the
-// latest. Empty is closed every day. Spans are checked by
+// range (mon-fri; mon-sun and fri-mon run over the week's end) or a list
+// (mon,wed); a span closes at 24:00 at the latest. Empty is closed every day. Spans are checked by
 // domain.OpeningHours.Validate when the center is.
 func ParseHours(s string) (domain.OpeningHours, error) {
 	var h domain.OpeningHours
@@ -47,12 +47,12 @@ func ParseHours(s string) (domain.OpeningHours, error) {
 				if z, err = day(to); err != nil {
 					return h, err
 				}
-				if z < a {
-					return h, fmt.Errorf("%q: a range of days goes from sun to sat", part)
-				}
 			}
-			for d := a; d <= z; d++ {
+			for d := a; ; d = (d + 1) % 7 { // a range may run over the week's end: fri-mon, mon-sun
 				days = append(days, d)
+				if d == z {
+					break
+				}
 			}
 		}
 		for _, span := range fields[1:] {

@@ -180,8 +180,40 @@ func Import(ctx context.Context, st store.Store, b *Bundle, o store.ImportOption
 // locate turns a store's row error into a problem of a file and line.
 func (b *Bundle) locate(r store.RowError) Problem {
 	p := Problem{List: r.List, Field: r.Field, Code: r.Code, Message: r.Message}
-	if src := b.sources[r.List]; r.Row >= 1 && r.Row <= len(src) {
-		p.File, p.Line = src[r.Row-1].file, src[r.Row-1].line
+	src := b.sources[r.List]
+	if r.Row < 1 || r.Row > len(src) {
+		return p
+	}
+	p.File, p.Line = src[r.Row-1].file, src[r.Row-1].line
+	if r.Code == "duplicate_id" { // say where the first one is, by file and line
+		key := b.key(r.List, r.Row-1)
+		for i := 0; i < r.Row-1; i++ {
+			if b.key(r.List, i) == key {
+				p.Message = fmt.Sprintf("%s is also at %s:%d", key, src[i].file, src[i].line)
+				break
+			}
+		}
 	}
 	return p
+}
+
+// key is what identifies the i-th object of a list.
+func (b *Bundle) key(list string, i int) string {
+	switch list {
+	case store.ListCenters:
+		return b.Centers[i].ID
+	case store.ListRooms:
+		return b.Rooms[i].ID
+	case store.ListDeskPools:
+		return b.DeskPools[i].CenterID
+	case store.ListDoors:
+		return b.Doors[i].ID
+	case store.ListMembers:
+		return b.Members[i].ID
+	case store.ListBadges:
+		return string(b.Badges[i].UID)
+	case store.ListPasses:
+		return b.Passes[i].ID
+	}
+	return ""
 }

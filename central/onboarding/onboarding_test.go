@@ -244,7 +244,10 @@ func TestParseHours(t *testing.T) {
 		{"", map[int][]domain.Span{}, false},
 		{"mon 08:00-24:00", map[int][]domain.Span{1: {{Open: 480, Close: 1440}}}, false},
 		{"mon,wed 09:00-10:00; sun 00:00-01:00", map[int][]domain.Span{0: {{Open: 0, Close: 60}}, 1: {{Open: 540, Close: 600}}, 3: {{Open: 540, Close: 600}}}, false},
-		{"fri-mon 08:00-18:00", nil, true},
+		{"fri-mon 08:00-18:00", map[int][]domain.Span{5: {{Open: 480, Close: 1080}}, 6: {{Open: 480, Close: 1080}}, 0: {{Open: 480, Close: 1080}}, 1: {{Open: 480, Close: 1080}}}, false},
+		{"mon-sun 08:00-09:00", map[int][]domain.Span{0: {{Open: 480, Close: 540}}, 1: {{Open: 480, Close: 540}}, 2: {{Open: 480, Close: 540}}, 3: {{Open: 480, Close: 540}}, 4: {{Open: 480, Close: 540}}, 5: {{Open: 480, Close: 540}}, 6: {{Open: 480, Close: 540}}}, false},
+		{"mon-mon 08:00-09:00", map[int][]domain.Span{1: {{Open: 480, Close: 540}}}, false},
+		{"mon-xyz 08:00-09:00", nil, true},
 		{"mon", nil, true},
 		{"mon 8-18", nil, true},
 		{"mon 08:00-24:30", nil, true},
@@ -268,4 +271,17 @@ func TestReportError(t *testing.T) {
 	rep := &onboarding.Report{Problems: []onboarding.Problem{{File: "doors.csv", Line: 3, Field: "center_id", Code: "missing_ref", Message: "center c9 is neither in the bundle nor stored"}}, Total: 1}
 	require.Equal(t, "onboarding: nothing imported, 1 problems; first doors.csv:3: center_id: missing_ref: center c9 is neither in the bundle nor stored", rep.Error())
 	require.True(t, errors.Is(rep, store.ErrImport))
+}
+
+// TestDuplicateNamesTheFirst: a duplicate says where the first one is, by
+// file and line, across files.
+func TestDuplicateNamesTheFirst(t *testing.T) {
+	b := onboarding.NewBundle()
+	b.AddFile("a.json", []byte("{\"centers\": [\n{\"id\": \"c1\", \"name\": \"Gent\", \"time_zone\": \"Europe/Brussels\"}]}"))
+	b.AddFile("centers.csv", []byte("id,name,time_zone\nc2,Two,Europe/Brussels\nc1,Again,Europe/Brussels\n"))
+	_, err := onboarding.Import(context.Background(), openStore(t), b, store.ImportOptions{})
+	var rep *onboarding.Report
+	require.ErrorAs(t, err, &rep)
+	require.Len(t, rep.Problems, 1)
+	require.Equal(t, onboarding.Problem{File: "centers.csv", Line: 3, List: "centers", Field: "id", Code: "duplicate_id", Message: "c1 is also at a.json:2"}, rep.Problems[0])
 }
