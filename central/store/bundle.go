@@ -37,7 +37,7 @@ func BundleLists() []string {
 }
 
 // Len counts the bundle's objects.
-func (b *Bundle) Len() int {
+func (b Bundle) Len() int {
 	return len(b.Centers) + len(b.Rooms) + len(b.DeskPools) + len(b.Doors) + len(b.Members) + len(b.Badges) + len(b.Passes)
 }
 

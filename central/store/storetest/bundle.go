@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -417,4 +418,33 @@ func testImportDoorSecrets(e *env) {
 		require.NotContains(t, string(page.Items[0].After), secret)
 		require.NotContains(t, string(page.Items[0].After), store.HashSecret(secret))
 	}
+}
+
+// testImportConcurrent: two imports of the same region at once: one
+// stores it, the other is refused whole (its checks or, on PostgreSQL, the
+// unique keys catch the race).
+func testImportConcurrent(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	before := counts(e)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := s.Import(ctx, region(), store.ImportOptions{})
+			errs <- err
+		}()
+	}
+	var failed int
+	for range 2 {
+		if err := <-errs; err != nil {
+			failed++
+			t.Logf("refused: %v", err)
+			require.True(t, errors.Is(err, store.ErrImport) || errors.Is(err, store.ErrExists), "%v", err)
+		}
+	}
+	require.Equal(t, 1, failed, "exactly one import stores the region")
+	after := counts(e)
+	require.Equal(t, before[store.ListDoors]+3, after[store.ListDoors])
+	require.Equal(t, before[store.ListPasses]+2, after[store.ListPasses])
+	require.Equal(t, before["audit"]+region().Len(), after["audit"])
 }

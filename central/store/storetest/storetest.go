@@ -193,6 +193,7 @@ func Run(t *testing.T, open Factory) {
 		{"ImportAgain", testImportAgain},
 		{"ImportDryRun", testImportDryRun},
 		{"ImportDoorSecrets", testImportDoorSecrets},
+		{"ImportConcurrent", testImportConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

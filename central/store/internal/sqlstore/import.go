@@ -361,6 +361,15 @@ func (t *wtx) insertRows(ctx context.Context, table string, cols []string, n int
 			args = append(args, row(i)...)
 		}
 		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+			// The checks ran in this transaction; a concurrent writer can
+			// still have created an id or deleted a referenced object
+			// (PostgreSQL's READ COMMITTED).
+			switch {
+			case t.d.IsUnique(err):
+				return store.Errf(store.ErrExists, "", "import %s: an object of the bundle was created meanwhile; nothing imported: %v", table, err)
+			case t.d.IsForeignKey(err):
+				return store.Errf(store.ErrMissingRef, "", "import %s: an object the bundle refers to was deleted meanwhile; nothing imported: %v", table, err)
+			}
 			return fmt.Errorf("import %s: %w", table, err)
 		}
 	}
