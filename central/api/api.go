@@ -174,6 +174,7 @@ func (s *Server) table() []route {
 		{"GET", "/bookings", managers, s.listBookings},
 		{"POST", "/bookings", managers, s.createBooking},
 		{"POST", "/bookings/import", managers, s.importBookings},
+		{"POST", "/import", admins, s.importBundle}, // onboarding.go
 		{"GET", "/bookings/{id}", managers, s.getBooking},
 		{"GET", "/bookings/{id}/check-in", managers, s.getCheckIn},
 		{"PUT", "/bookings/{id}", managers, s.updateBooking},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/onboarding"
 	"github.com/smartworkcenters/swc/central/store"
 )
 
@@ -24,6 +25,8 @@ type Error struct {
 	Message string           `json:"message"`
 	Rows    []store.RowError `json:"rows,omitempty"`
 	Total   int              `json:"total_rows_wrong,omitempty"`
+	// Problems lists what is wrong with a bundle (POST /import).
+	Problems []onboarding.Problem `json:"problems,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -47,13 +47,20 @@ func (s *Server) startLeaderElection(ctx context.Context) (stop func(), err erro
 	if err != nil {
 		return nil, fmt.Errorf("--db: %w", err)
 	}
-	s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
+	s.Changes.SubscribeAll(func(ctx context.Context, ch domain.Change) {
 		note, err := json.Marshal(changeNote{Change: &ch})
 		if err != nil || len(note) > maxNotify {
 			note, _ = json.Marshal(changeNote{Reload: true})
 		}
 		if _, err := pool.Exec(ctx, "SELECT pg_notify($1, $2)", changesChannel, string(note)); err != nil {
 			s.log.Error("whitelist: announcing a change to the leader failed; the leader's periodic reload picks it up", "kind", ch.Kind, "err", err)
+		}
+	}, func(ctx context.Context, chs []domain.Change) {
+		// A bulk import: one reload of the leader instead of a note per
+		// object.
+		note, _ := json.Marshal(changeNote{Reload: true})
+		if _, err := pool.Exec(ctx, "SELECT pg_notify($1, $2)", changesChannel, string(note)); err != nil {
+			s.log.Error("whitelist: announcing an import to the leader failed; the leader's periodic reload picks it up", "changes", len(chs), "err", err)
 		}
 	})
 	ctx, cancel := context.WithCancel(ctx)

@@ -98,9 +98,13 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		s.compiler.Store(c)
 		// No API request runs before startHTTP, so no change can fall
 		// between the load above and this subscription.
-		s.Changes.Subscribe(func(ctx context.Context, ch domain.Change) {
+		s.Changes.SubscribeAll(func(ctx context.Context, ch domain.Change) {
 			if err := c.Apply(ctx, ch); err != nil {
 				s.log.Error("whitelist: applying a change failed; it is retried with the next change or tick", "kind", ch.Kind, "err", err)
+			}
+		}, func(ctx context.Context, chs []domain.Change) { // a bulk import: its doors are compiled once
+			if err := c.ApplyAll(ctx, chs); err != nil {
+				s.log.Error("whitelist: applying an import's changes failed; they are retried with the next change or tick", "changes", len(chs), "err", err)
 			}
 		})
 		s.Ingest.SetWhitelist(c)

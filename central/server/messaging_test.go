@@ -62,6 +62,25 @@ func (d *doorClient) publish(t *testing.T, kind string, v any) {
 	require.NoError(t, tok.Error())
 }
 
+// firstWhitelist asks for the door's whitelist until one comes, and
+// returns it opened with keys.
+func (d *doorClient) firstWhitelist(t *testing.T, keys *protocol.KeyRing) *protocol.Whitelist {
+	t.Helper()
+	var w *protocol.Whitelist
+	require.Eventually(t, func() bool {
+		if len(d.received(protocol.TopicWhitelist)) == 0 {
+			d.publish(t, protocol.TopicSync, &protocol.SyncRequest{V: protocol.Version, Door: d.id})
+			time.Sleep(50 * time.Millisecond)
+			return false
+		}
+		var err error
+		w, err = keys.OpenWhitelist(d.received(protocol.TopicWhitelist)[0], time.Now())
+		require.NoError(t, err)
+		return true
+	}, 20*time.Second, 100*time.Millisecond)
+	return w
+}
+
 func (d *doorClient) received(kind string) [][]byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -97,17 +116,7 @@ func TestDoorTalksToServe(t *testing.T) {
 
 	// Starting empty, the door asks for its whitelist and gets a snapshot
 	// signed by the central's key (no rights yet: no entries).
-	var snap *protocol.Whitelist
-	require.Eventually(t, func() bool {
-		if len(d.received(protocol.TopicWhitelist)) == 0 {
-			d.publish(t, protocol.TopicSync, &protocol.SyncRequest{V: protocol.Version, Door: "door-a"})
-			time.Sleep(50 * time.Millisecond)
-			return false
-		}
-		snap, err = keys.OpenWhitelist(d.received(protocol.TopicWhitelist)[0], time.Now())
-		require.NoError(t, err)
-		return true
-	}, 20*time.Second, 100*time.Millisecond)
+	snap := d.firstWhitelist(t, keys)
 	assert.Equal(t, protocol.Snapshot, snap.Kind)
 	assert.Empty(t, snap.Entries)
 

@@ -294,7 +294,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 }
 
 func (s *Server) openStore(ctx context.Context) error {
-	opts := store.Options{Notify: s.Changes.Notify}
+	opts := store.Options{Notify: s.Changes.Notify, NotifyAll: s.Changes.NotifyAll}
 	if s.cfg.DBURL != "" {
 		st, err := postgres.Open(ctx, s.cfg.DBURL, opts)
 		if err != nil {

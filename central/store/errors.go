@@ -75,6 +75,9 @@ func Errf(kind error, field, format string, args ...any) *Error {
 
 // RowError says why one row of an import was refused. Row is 1-based.
 type RowError struct {
+	// List names the bundle's list of the row (Store.Import; "" for
+	// ImportBookings).
+	List    string `json:"list,omitempty"`
 	Row     int    `json:"row"`
 	Code    string `json:"code"`
 	Field   string `json:"field,omitempty"`

@@ -82,8 +82,20 @@ type Store interface {
 	// ImportBookings creates every booking or none. When a row is wrong it
 	// returns an *ImportError listing the rows (1-based) and why, and stores
 	// nothing; otherwise it returns how many were created and notifies one
-	// change per booking.
+	// change per booking (all at once through Options.NotifyAll when set).
 	ImportBookings(ctx context.Context, bookings []domain.Booking) (int, error)
+
+	// Import creates every object of the bundle or none (bundle.go), in one
+	// transaction. Every object is validated, and checked against the
+	// others and the stored ones: a duplicate within the bundle, an id
+	// already stored (a second import of the same bundle is refused, object
+	// by object, with code "exists": imports are not idempotent), a
+	// reference to an object that is neither in the bundle nor stored.
+	// When anything is wrong it returns an *ImportError listing every
+	// object (RowError.List and Row, 1-based within its list) and stores
+	// nothing. Each created object is audited (audit.Import) and notified,
+	// all at once through Options.NotifyAll when it is set.
+	Import(ctx context.Context, b Bundle, o ImportOptions) (ImportResult, error)
 
 	// Passes.
 	CreatePass(ctx context.Context, p domain.Pass) error
@@ -209,6 +221,9 @@ type Notifier func(ctx context.Context, ch domain.Change)
 type Options struct {
 	// Notify, when set, receives every committed change.
 	Notify Notifier
+	// NotifyAll, when set, receives the changes of a bulk write
+	// (Import) in one call instead of Notify once per change.
+	NotifyAll BatchNotifier
 }
 
 // MaxBatches bounds the batches of one AppendBatches call.

@@ -369,17 +369,43 @@ func (c *Compiler) Entries(door string) ([]protocol.Entry, uint64, error) {
 // new state is returned; the change is kept and its version is saved and
 // published on the next Apply, Tick or ForSync.
 func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
-	if ch.Kind == domain.KindSettings {
-		return nil // network settings list nothing on a door (the horizon is read at start)
+	return c.ApplyAll(ctx, []domain.Change{ch})
+}
+
+// ApplyAll is Apply for the changes of one bulk write (store.Import): the
+// doors they concern are recomputed and committed once, after all of them,
+// rather than once per change. Invalid changes are refused and the others
+// applied; the errors are joined.
+func (c *Compiler) ApplyAll(ctx context.Context, chs []domain.Change) error {
+	var errs []error
+	valid := make([]domain.Change, 0, len(chs))
+	for _, ch := range chs {
+		if ch.Kind == domain.KindSettings {
+			continue // network settings list nothing on a door (the horizon is read at start)
+		}
+		if err := checkChange(ch); err != nil {
+			c.met.rejected.With(string(ch.Kind)).Inc()
+			c.log.Warn("whitelist: change refused", "kind", ch.Kind, "deleted", ch.Deleted, "error", err)
+			errs = append(errs, err)
+			continue
+		}
+		valid = append(valid, ch)
 	}
-	if err := checkChange(ch); err != nil {
-		c.met.rejected.With(string(ch.Kind)).Inc()
-		c.log.Warn("whitelist: change refused", "kind", ch.Kind, "deleted", ch.Deleted, "error", err)
-		return err
+	if len(valid) == 0 {
+		return errors.Join(errs...)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := newWork()
+	for _, ch := range valid {
+		c.apply(w, ch)
+	}
+	return errors.Join(append(errs, c.finish(ctx, w))...)
+}
+
+// apply takes one valid change into the compiler's state and marks in w
+// what it touches.
+func (c *Compiler) apply(w *work, ch domain.Change) {
 	switch ch.Kind {
 	case domain.KindCenter, domain.KindRoom:
 		// Centers and rooms carry nothing a door lists: doors name their
@@ -427,7 +453,6 @@ func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
 		c.setStaff(s, !ch.Deleted)
 		c.touch(w, s.MemberID, s.CenterID)
 	}
-	return c.finish(ctx, w)
 }
 
 // Tick moves the compiler's time to now: bookings and passes that come within

@@ -85,7 +85,8 @@ func TestOptionsAreChecked(t *testing.T) {
 		"--broker emqx":                 `--broker "emqx": want embedded or mosquitto`,
 		"--duration 10ms":               "--duration 10ms: want 1s to 24h",
 		"--broker mosquitto --mosquitto-bin /nonexistent": `--mosquitto-bin "/nonexistent": no such program`,
-		"extra": `unexpected argument "extra"`,
+		"extra":            `unexpected argument "extra"`,
+		"--seed-via email": `--seed-via "email": want import or api`,
 	} {
 		_, err := parseOptions(strings.Fields(args), &bytes.Buffer{})
 		require.Error(t, err, args)
@@ -94,6 +95,7 @@ func TestOptionsAreChecked(t *testing.T) {
 	o, err := parseOptions(strings.Fields("--doors 1000 --faults broker-restart,link-cuts --profile lunch"), &bytes.Buffer{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{faultBrokerRestart, faultLinkCuts}, o.faults)
+	assert.Equal(t, seedImport, o.seedVia, "the fleet seeds by bulk import unless told")
 }
 
 func TestProfiles(t *testing.T) {

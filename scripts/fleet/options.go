@@ -50,11 +50,12 @@ type options struct {
 	keep        bool
 	seed        uint64
 	shards      int // processes the doors run in; 0: as the open-file limit requires
+	seedVia     string
 }
 
 func defaultOptions() options {
 	return options{doors: 100, centers: 8, members: 2000, tapsPerDoor: 20, profile: profileRush, duration: 30 * time.Second,
-		broker: brokerEmbedded, within: 60 * time.Second, timeout: 3 * time.Minute, mosquitto: os.Getenv("SWC_TEST_MOSQUITTO")}
+		broker: brokerEmbedded, seedVia: seedImport, within: 60 * time.Second, timeout: 3 * time.Minute, mosquitto: os.Getenv("SWC_TEST_MOSQUITTO")}
 }
 
 const usageText = `usage: go run ./scripts/fleet [flags]
@@ -93,6 +94,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (databases, logs) and print where it is")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random taps and link cuts")
 	fs.IntVar(&o.shards, "processes", 0, "processes the doors run in (0: this one, or more when the open-file limit requires)")
+	fs.StringVar(&o.seedVia, "seed-via", o.seedVia, "how the network is created: import (POST /import, a few requests) or api (one request per object, as before the bulk import)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -124,6 +126,9 @@ func (o *options) check() error {
 	}
 	if o.tapsPerDoor < 0 || o.tapsPerDoor > 100000 {
 		errs = append(errs, fmt.Errorf("--taps-per-door %d: want 0 to 100000", o.tapsPerDoor))
+	}
+	if o.seedVia != seedImport && o.seedVia != seedAPI {
+		errs = append(errs, fmt.Errorf("--seed-via %q: want import or api", o.seedVia))
 	}
 	if !slices.Contains([]string{profileRush, profileLunch, profileSteady}, o.profile) {
 		errs = append(errs, fmt.Errorf("--profile %q: want rush, lunch or steady", o.profile))

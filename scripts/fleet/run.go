@@ -94,6 +94,7 @@ func (f *fleet) run(ctx context.Context) (err error) {
 		return err
 	}
 	f.notes.seed = time.Since(t)
+	f.res.SeedS = f.notes.seed.Seconds()
 	f.logCentral("seeded")
 	if f.mosq != nil {
 		if err := f.mosq.writeAccounts(f.svcPass, f.net.doors); err != nil {

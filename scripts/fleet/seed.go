@@ -121,10 +121,73 @@ feed:
 // central's SQLite takes one writer at a time, more only queue.
 const seedWorkers = 8
 
-// seed creates the network through the API and returns it with every
-// door's broker secret.
+// How the fleet seeds the central (--seed-via).
+const (
+	seedImport = "import"
+	seedAPI    = "api"
+)
+
+// seed creates the network and returns it with every door's broker secret:
+// by bulk import (the directory, the bookings, then the doors a thousand
+// at a time), or through the API one object at a time.
 func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log *slog.Logger) (*network, error) {
 	n, centers, badges, passes, bookings := seedPlan(o.centers, o.members, o.doors, now)
+	if o.seedVia == seedAPI {
+		return n, seedOneByOne(ctx, c, n, centers, badges, passes, bookings, log)
+	}
+	t0 := time.Now()
+	// The directory, then the bookings (which name its members), then the
+	// doors: each door is compiled once, with everything, when the last
+	// import lands.
+	dir := map[string]any{"centers": centers, "members": n.members, "badges": badges, "passes": passes}
+	if err := c.API(ctx, "POST", "/import", dir, nil); err != nil {
+		return nil, fmt.Errorf("seeding the directory: %w", err)
+	}
+	if err := importBookings(ctx, c, bookings); err != nil {
+		return nil, err
+	}
+	log.Info("directory seeded by import", "centers", len(centers), "members", len(n.members), "passes", len(passes), "bookings", len(bookings), "took", time.Since(t0).Round(time.Millisecond))
+	t1 := time.Now()
+	doors := make([]domain.Door, len(n.doors))
+	for i, d := range n.doors {
+		doors[i] = domain.Door{ID: d.ID, CenterID: d.Center, Name: "Door " + d.ID}
+	}
+	// A thousand doors a request: the central compiles each door's
+	// whitelist before it answers, and the launcher's client waits a minute.
+	const chunk = 1000
+	for i := 0; i < len(doors); i += chunk {
+		var res struct {
+			DoorSecrets map[string]string `json:"door_secrets"`
+		}
+		if err := c.API(ctx, "POST", "/import?door_secrets=true", map[string]any{"doors": doors[i:min(i+chunk, len(doors))]}, &res); err != nil {
+			return nil, fmt.Errorf("seeding doors: %w", err)
+		}
+		for j := i; j < min(i+chunk, len(doors)); j++ {
+			d := &n.doors[j]
+			if d.Secret = res.DoorSecrets[d.ID]; d.Secret == "" {
+				return nil, fmt.Errorf("seeding doors: the import answered no secret for door %s", d.ID)
+			}
+		}
+	}
+	log.Info("doors seeded by import", "doors", len(doors), "took", time.Since(t1).Round(time.Millisecond))
+	return n, nil
+}
+
+// importBookings imports the bookings a few thousand per request.
+func importBookings(ctx context.Context, c *launch.Central, bookings []domain.Booking) error {
+	const chunk = 5000
+	for i := 0; i < len(bookings); i += chunk {
+		body := map[string]any{"bookings": bookings[i:min(i+chunk, len(bookings))]}
+		if err := c.API(ctx, "POST", "/bookings/import", body, nil); err != nil {
+			return fmt.Errorf("seeding bookings: %w", err)
+		}
+	}
+	return nil
+}
+
+// seedOneByOne creates the network through the API one object at a time
+// (--seed-via api), and fills every door's broker secret.
+func seedOneByOne(ctx context.Context, c *launch.Central, n *network, centers []domain.Center, badges []domain.Badge, passes []domain.Pass, bookings []domain.Booking, log *slog.Logger) error {
 	t0 := time.Now()
 	post := func(path string, items int, body func(i int) any) error {
 		return parallel(ctx, items, seedWorkers, func(ctx context.Context, i int) error {
@@ -132,24 +195,19 @@ func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log 
 		})
 	}
 	if err := post("/centers", len(centers), func(i int) any { return centers[i] }); err != nil {
-		return nil, fmt.Errorf("seeding centers: %w", err)
+		return fmt.Errorf("seeding centers: %w", err)
 	}
 	if err := post("/members", len(n.members), func(i int) any { return n.members[i] }); err != nil {
-		return nil, fmt.Errorf("seeding members: %w", err)
+		return fmt.Errorf("seeding members: %w", err)
 	}
 	if err := post("/badges", len(badges), func(i int) any { return badges[i] }); err != nil {
-		return nil, fmt.Errorf("seeding badges: %w", err)
+		return fmt.Errorf("seeding badges: %w", err)
 	}
 	if err := post("/passes", len(passes), func(i int) any { return passes[i] }); err != nil {
-		return nil, fmt.Errorf("seeding passes: %w", err)
+		return fmt.Errorf("seeding passes: %w", err)
 	}
-	// Bookings go through the bulk import, a few thousand per request.
-	const chunk = 5000
-	for i := 0; i < len(bookings); i += chunk {
-		body := map[string]any{"bookings": bookings[i:min(i+chunk, len(bookings))]}
-		if err := c.API(ctx, "POST", "/bookings/import", body, nil); err != nil {
-			return nil, fmt.Errorf("seeding bookings: %w", err)
-		}
+	if err := importBookings(ctx, c, bookings); err != nil {
+		return err
 	}
 	log.Info("directory seeded", "centers", len(centers), "members", len(n.members), "passes", len(passes), "bookings", len(bookings), "took", time.Since(t0).Round(time.Millisecond))
 	t1 := time.Now()
@@ -165,8 +223,8 @@ func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log 
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("seeding doors: %w", err)
+		return fmt.Errorf("seeding doors: %w", err)
 	}
 	log.Info("doors seeded", "doors", len(n.doors), "took", time.Since(t1).Round(time.Millisecond))
-	return n, nil
+	return nil
 }

@@ -59,6 +59,8 @@ func commands(ctx context.Context, stdout, stderr io.Writer) []cmdline.Command {
 			Run: func(a []string) int { return settle(ctx, a, stdout, stderr) }},
 		{Name: "staff", Synopsis: "add|code [flags]", Summary: "create or invite a staff account; print a TOTP code",
 			Run: func(a []string) int { return staff(ctx, a, stdout, stderr) }},
+		{Name: "import", Synopsis: "[--dry-run] [--api URL | --data DIR | --db URL] FILE...", Summary: "load centers, places, doors, members, badges and\npasses from JSON or CSV files, all or nothing",
+			Run: func(a []string) int { return importCmd(ctx, a, stdout, stderr) }},
 		{Name: "version", Summary: "print the version, commit and build date",
 			Run: func(a []string) int { return printVersion(a, stdout, stderr) }},
 	}

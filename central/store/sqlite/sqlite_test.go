@@ -111,6 +111,14 @@ func BenchmarkImportBookings(b *testing.B) {
 	storetest.BenchmarkImportBookings(b, open, 100_000)
 }
 
+// BenchmarkImport is the onboarding of a region by bulk import: doors/10
+// centers, as many members with badges (storetest.BenchmarkImport).
+func BenchmarkImport(b *testing.B) {
+	for _, doors := range []int{1000, 10_000} {
+		b.Run("doors="+strconv.Itoa(doors), func(b *testing.B) { storetest.BenchmarkImport(b, open, doors) })
+	}
+}
+
 func itoa(n int) string {
 	return strconv.Itoa(n)
 }

@@ -219,6 +219,14 @@ func auditCases() []auditCase {
 			{audit.Import, audit.ObjectBooking, "k5", []string{"c2"}, "", `"member_id":"m2"`},
 			{audit.Import, audit.ObjectBooking, "k4", []string{"c1"}, "", `"member_id":"m1"`},
 		}},
+		{verb: "Import", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.Import(ctx, store.Bundle{Centers: []domain.Center{center("ci1")},
+				Doors: []domain.Door{{ID: "di1", CenterID: "ci1", Name: "Imported"}}}, store.ImportOptions{})
+			return err
+		}, want: []wantRow{
+			{audit.Import, audit.ObjectDoor, "di1", []string{"ci1"}, "", `"name":"Imported"`},
+			{audit.Import, audit.ObjectCenter, "ci1", []string{"ci1"}, "", `"name":"Center ci1"`},
+		}},
 		{verb: "CreatePass", run: func(ctx context.Context, s store.Store) error { return s.CreatePass(ctx, pass) },
 			want: []wantRow{{audit.Create, audit.ObjectPass, "pa1", []string{"c1"}, "", `"center_ids":["c1"]`}}},
 		{verb: "UpdatePass", run: func(ctx context.Context, s store.Store) error { return s.UpdatePass(ctx, pass2) },

@@ -187,6 +187,13 @@ func Run(t *testing.T, open Factory) {
 		{"StaffAccounts", testStaffAccounts},
 		{"StaffAccountTokens", testStaffAccountTokens},
 		{"SignInFailures", testSignInFailures},
+		{"Import", testImport},
+		{"ImportRejected", testImportRejected},
+		{"ImportAllOrNothing", testImportAllOrNothing},
+		{"ImportAgain", testImportAgain},
+		{"ImportDryRun", testImportDryRun},
+		{"ImportDoorSecrets", testImportDoorSecrets},
+		{"ImportConcurrent", testImportConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -27,4 +27,7 @@ type Report struct {
 	FleetRSSMiB           float64  `json:"fleet_rss_mib"`
 	DurationS             float64  `json:"duration_s"`
 	Error                 string   `json:"error"`
+	// SeedS is how long seeding the network into the central took (by
+	// bulk import unless the fleet ran with --seed-via api).
+	SeedS float64 `json:"seed_s"`
 }

@@ -176,13 +176,20 @@ func (s *DB) ListBookings(ctx context.Context, f store.BookingFilter) (store.Pag
 
 // ---- bulk import
 
-// existing returns which of ids are in table's column.
+// existing returns which of ids are in table's column (with the room's
+// center for rooms).
 func (t *wtx) existing(ctx context.Context, table, col string, ids []string, chunk int) (map[string]string, error) {
-	found := make(map[string]string, len(ids))
 	extra := "''"
 	if table == "rooms" {
 		extra = "center_id"
 	}
+	return t.lookup(ctx, table, col, extra, ids, chunk)
+}
+
+// lookup returns the value of the expression extra for each of ids found
+// in table's column, chunk ids a query.
+func (t *wtx) lookup(ctx context.Context, table, col, extra string, ids []string, chunk int) (map[string]string, error) {
+	found := make(map[string]string, len(ids))
 	for len(ids) > 0 {
 		n := min(chunk, len(ids))
 		rows, err := t.query(ctx, `SELECT `+col+`, `+extra+` FROM `+table+` WHERE `+col+` IN (`+placeholders(n)+`)`, anySlice(ids[:n])...)
@@ -255,6 +262,7 @@ func (s *DB) ImportBookings(ctx context.Context, bookings []domain.Booking) (int
 	}
 	chunk := max(1, s.d.MaxParams/8)
 	err := s.write(ctx, func(t *wtx) error {
+		t.bulk = true // the changes go to Options.NotifyAll at once, as Import's
 		members, err := t.existing(ctx, "members", "id", distinct(bookings, func(b *domain.Booking) string { return b.MemberID }), chunk)
 		if err != nil {
 			return err

@@ -57,16 +57,17 @@ type Dialect struct {
 
 // DB is a store.Store.
 type DB struct {
-	w, r   *sql.DB // writer and reader pools (the same for PostgreSQL)
-	d      Dialect
-	notify store.Notifier
-	now    func() time.Time
+	w, r      *sql.DB // writer and reader pools (the same for PostgreSQL)
+	d         Dialect
+	notify    store.Notifier
+	notifyAll store.BatchNotifier
+	now       func() time.Time
 }
 
 // New returns a store over the pools after applying the migrations in
 // migrations (files NNNN_name.sql, applied in order, each once).
 func New(ctx context.Context, w, r *sql.DB, d Dialect, migrations fs.FS, opts store.Options) (*DB, error) {
-	s := &DB{w: w, r: r, d: d, notify: opts.Notify, now: time.Now}
+	s := &DB{w: w, r: r, d: d, notify: opts.Notify, notifyAll: opts.NotifyAll, now: time.Now}
 	if err := s.migrate(ctx, migrations); err != nil {
 		return nil, err
 	}
@@ -191,6 +192,7 @@ type wtx struct {
 	tx      *sql.Tx
 	d       *Dialect
 	changes []domain.Change
+	bulk    bool // the changes go to notifyAll at once (Import)
 
 	// The audit (audit.go): who writes, when, and what was recorded.
 	actor   audit.Actor
@@ -235,6 +237,12 @@ func (s *DB) write(ctx context.Context, fn func(t *wtx) error) error {
 	})
 	if err != nil {
 		return err
+	}
+	if t.bulk && s.notifyAll != nil {
+		if len(t.changes) > 0 {
+			s.notifyAll(ctx, t.changes)
+		}
+		return nil
 	}
 	if s.notify != nil {
 		for _, ch := range t.changes {
