@@ -167,6 +167,10 @@ type Compiler struct {
 	members        map[string]*domain.Member
 	badges         map[protocol.UID]*domain.Badge
 	badgesByMember map[string]map[protocol.UID]*domain.Badge
+	// interned is the last entry computed for each badge: an audience whose
+	// entry for the badge is equal shares it (network staff and network
+	// passes are the same entry at every entrance of the network).
+	interned map[protocol.UID]interned
 
 	// Live bookings (confirmed, not ended) and passes (not ended), indexed.
 	bookings         map[string]*domain.Booking
@@ -178,9 +182,10 @@ type Compiler struct {
 	staffAt          map[string]map[string]bool // center ("" = network) → member
 	staffByMember    map[string]map[string]bool // member → center
 
-	doors   map[string]*door
-	doorsAt map[string]map[string]*door // center → door id
-	retired map[string]uint64           // deleted (or not yet created) doors → last version
+	doors       map[string]*door
+	audiences   map[audienceKey]*audience
+	audiencesAt map[string]map[string]*audience // center → room ("" = entrances) → audience
+	retired     map[string]uint64               // deleted (or not yet created) doors → last version
 
 	timeline timeline
 	unsaved  map[*door]bool // doors whose last change could not be saved
@@ -203,6 +208,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		members:          map[string]*domain.Member{},
 		badges:           map[protocol.UID]*domain.Badge{},
 		badgesByMember:   map[string]map[protocol.UID]*domain.Badge{},
+		interned:         map[protocol.UID]interned{},
 		bookings:         map[string]*domain.Booking{},
 		bookingsAt:       map[string]map[string]map[string]*domain.Booking{},
 		bookingsByMember: map[string]map[string]*domain.Booking{},
@@ -212,7 +218,8 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		staffAt:          map[string]map[string]bool{},
 		staffByMember:    map[string]map[string]bool{},
 		doors:            map[string]*door{},
-		doorsAt:          map[string]map[string]*door{},
+		audiences:        map[audienceKey]*audience{},
+		audiencesAt:      map[string]map[string]*audience{},
 		retired:          map[string]uint64{},
 		unsaved:          map[*door]bool{},
 		watchers:         map[*Watcher]bool{},
@@ -232,16 +239,19 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 			c.retired[st.Door] = st.Version
 		}
 	}
+	for _, a := range c.audiences {
+		for m := range c.candidates(a) {
+			c.recompute(a, m)
+		}
+		c.commitAudience(a, noPin)
+	}
 	for _, id := range sortedKeys(c.doors) {
 		d := c.doors[id]
-		for m := range c.candidates(d) {
-			c.recompute(d, m)
-		}
 		st, ok := byDoor[id]
-		if ok && st.Hash == d.contentHash() {
+		if ok && st.Hash == d.aud.hash {
 			d.version, d.hash, d.issued = st.Version, st.Hash, time.UnixMilli(st.IssuedMs)
-			d.committedCenter, d.committedRoom = d.d.CenterID, d.d.RoomID
-			d.pending = nil
+			d.caud, d.cav = d.aud, d.aud.version
+			d.record(d.version, d.cav, true, c.cfg.MaxLogDeltas)
 			continue
 		}
 		d.version = st.Version // 0 when never saved
@@ -250,7 +260,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 			return nil, err
 		}
 	}
-	c.log.Info("whitelists compiled", "doors", len(c.doors), "badges", len(c.badges),
+	c.log.Info("whitelists compiled", "doors", len(c.doors), "audiences", len(c.audiences), "badges", len(c.badges),
 		"live_bookings", len(c.bookings), "live_passes", len(c.passes), "now", now.UTC().Format(time.RFC3339))
 	return c, nil
 }
@@ -327,7 +337,7 @@ func (c *Compiler) load(in Input) {
 			c.reject(domain.KindDoor, d.ID, errors.New("door listed twice; the first is kept"))
 			continue
 		}
-		c.addDoor(newDoor(d))
+		c.addDoor(&door{d: d})
 	}
 }
 
@@ -481,38 +491,43 @@ func (c *Compiler) Tick(ctx context.Context, now time.Time) error {
 
 // work collects what one Apply or Tick has to recompute and commit.
 type work struct {
-	members   map[*door]map[string]bool
+	members   map[*audience]map[string]bool
 	heartbeat map[*door]bool
 }
 
 func newWork() *work {
-	return &work{members: map[*door]map[string]bool{}, heartbeat: map[*door]bool{}}
+	return &work{members: map[*audience]map[string]bool{}, heartbeat: map[*door]bool{}}
 }
 
-func (w *work) add(d *door, member string) {
-	ms := w.members[d]
+func (w *work) add(a *audience, member string) {
+	ms := w.members[a]
 	if ms == nil {
 		ms = map[string]bool{}
-		w.members[d] = ms
+		w.members[a] = ms
 	}
 	ms[member] = true
 }
 
-// finish recomputes the touched members at the touched doors and commits
-// every door that changed (and every door left unsaved before).
+// noPin is the pin of an audience without unsaved doors.
+const noPin = ^uint64(0)
+
+// finish recomputes the touched members in the touched audiences, makes the
+// next version of every audience that changed, and commits every door of
+// those audiences (and every door forced or left unsaved before).
 func (c *Compiler) finish(ctx context.Context, w *work) error {
-	for d, ms := range w.members {
-		if c.doors[d.d.ID] != d {
-			continue // deleted meanwhile
+	doors := map[*door]bool{}
+	for a, ms := range w.members {
+		if c.audiences[a.key] != a {
+			continue // its last door left meanwhile
 		}
 		for m := range ms {
-			c.recompute(d, m)
+			c.recompute(a, m)
 		}
-	}
-	var errs []error
-	doors := map[*door]bool{}
-	for d := range w.members {
-		doors[d] = true
+		if c.commitAudience(a, c.pin(a)) {
+			for d := range a.doors {
+				doors[d] = true
+			}
+		}
 	}
 	for d := range w.heartbeat {
 		doors[d] = true
@@ -520,6 +535,7 @@ func (c *Compiler) finish(ctx context.Context, w *work) error {
 	for d := range c.unsaved {
 		doors[d] = true
 	}
+	var errs []error
 	for _, d := range sortedDoors(doors) {
 		if c.doors[d.d.ID] != d {
 			delete(c.unsaved, d)
@@ -532,17 +548,28 @@ func (c *Compiler) finish(ctx context.Context, w *work) error {
 	return errors.Join(errs...)
 }
 
-// touch marks member for recomputation at every door of center ("" = every
-// door of the network).
+// pin returns the oldest version of a that an unsaved door still publishes.
+func (c *Compiler) pin(a *audience) uint64 {
+	p := noPin
+	for d := range c.unsaved {
+		if d.caud == a {
+			p = min(p, d.cav)
+		}
+	}
+	return p
+}
+
+// touch marks member for recomputation in every audience of center ("" =
+// every audience of the network).
 func (c *Compiler) touch(w *work, member, center string) {
 	if center == "" {
-		for _, d := range c.doors {
-			w.add(d, member)
+		for _, a := range c.audiences {
+			w.add(a, member)
 		}
 		return
 	}
-	for _, d := range c.doorsAt[center] {
-		w.add(d, member)
+	for _, a := range c.audiencesAt[center] {
+		w.add(a, member)
 	}
 }
 
@@ -556,12 +583,12 @@ func (c *Compiler) touchPass(w *work, p *domain.Pass) {
 	}
 }
 
-// touchEverywhere marks member at every door where it is listed or may have a
-// right: for a change of the member itself or of one of its badges.
+// touchEverywhere marks member in every audience where it is listed or may
+// have a right: for a change of the member itself or of one of its badges.
 func (c *Compiler) touchEverywhere(w *work, member string) {
-	for _, d := range c.doors {
-		if len(d.byMember[member]) > 0 {
-			w.add(d, member)
+	for _, a := range c.audiences {
+		if len(a.byMember[member]) > 0 {
+			w.add(a, member)
 		}
 	}
 	for _, b := range c.bookingsByMember[member] {
@@ -591,27 +618,30 @@ func (c *Compiler) applyDoor(w *work, nd domain.Door, deleted bool) {
 	}
 	d := old
 	if d == nil {
-		d = newDoor(nd)
-		d.version = c.retired[nd.ID]
+		d = &door{d: nd, version: c.retired[nd.ID]}
 		delete(c.retired, nd.ID)
 	} else {
 		c.removeDoor(d)
 		d.d = nd
 	}
-	c.addDoor(d)
+	if a := c.addDoor(d); a.fresh {
+		for m := range c.candidates(a) {
+			w.add(a, m)
+		}
+		if _, ok := w.members[a]; !ok {
+			w.members[a] = map[string]bool{} // compiled even when nobody is listed
+		}
+	}
 	d.resetLog = true // the header changed: doors get a snapshot
 	w.heartbeat[d] = true
-	for m := range c.candidates(d) {
-		w.add(d, m)
-	}
 }
 
-// candidates lists the members that may have a right at d, plus those
+// candidates lists the members that may have a right in a, plus those
 // listed there now.
-func (c *Compiler) candidates(d *door) map[string]bool {
+func (c *Compiler) candidates(a *audience) map[string]bool {
 	out := map[string]bool{}
-	center := d.d.CenterID
-	for m := range d.byMember {
+	center := a.key.center
+	for m := range a.byMember {
 		out[m] = true
 	}
 	for _, s := range []map[string]bool{c.staffAt[center], c.staffAt[""]} {
@@ -622,7 +652,7 @@ func (c *Compiler) candidates(d *door) map[string]bool {
 	for m := range c.bookingsAt[center] {
 		out[m] = true
 	}
-	if d.d.RoomID == "" {
+	if a.key.room == "" {
 		for m := range c.passesAt[center] {
 			out[m] = true
 		}
@@ -633,23 +663,31 @@ func (c *Compiler) candidates(d *door) map[string]bool {
 	return out
 }
 
-func (c *Compiler) addDoor(d *door) {
+// addDoor indexes d and joins it to the audience of its center and room,
+// created (fresh, not compiled) when d is its first door.
+func (c *Compiler) addDoor(d *door) *audience {
 	c.doors[d.d.ID] = d
-	at := c.doorsAt[d.d.CenterID]
-	if at == nil {
-		at = map[string]*door{}
-		c.doorsAt[d.d.CenterID] = at
+	k := audienceKey{center: d.d.CenterID, room: d.d.RoomID}
+	a := c.audiences[k]
+	if a == nil {
+		a = newAudience(k)
+		c.audiences[k] = a
+		index2(c.audiencesAt, k.center, k.room, a)
 	}
-	at[d.d.ID] = d
+	a.doors[d] = true
+	d.aud = a
+	return a
 }
 
+// removeDoor unindexes d; an audience left without doors is dropped (an
+// unsaved door may still publish from it: it keeps its pointer).
 func (c *Compiler) removeDoor(d *door) {
 	delete(c.doors, d.d.ID)
-	if at := c.doorsAt[d.d.CenterID]; at != nil {
-		delete(at, d.d.ID)
-		if len(at) == 0 {
-			delete(c.doorsAt, d.d.CenterID)
-		}
+	a := d.aud
+	delete(a.doors, d)
+	if len(a.doors) == 0 {
+		delete(c.audiences, a.key)
+		unindex2(c.audiencesAt, a.key.center, a.key.room)
 	}
 }
 
@@ -665,6 +703,7 @@ func (c *Compiler) addBadge(b *domain.Badge) {
 
 func (c *Compiler) removeBadge(b *domain.Badge) {
 	delete(c.badges, b.UID)
+	delete(c.interned, b.UID)
 	if m := c.badgesByMember[b.MemberID]; m != nil {
 		delete(m, b.UID)
 		if len(m) == 0 {

@@ -88,33 +88,31 @@ func (c *Compiler) ForSync(ctx context.Context, doorID string, from uint64) (Syn
 	return c.snapshotLocked(d)
 }
 
-// mergedDelta merges the log from version from to the current version. It
-// reports false when the log does not reach back to from.
+// mergedDelta merges the door's steps from version from to its published
+// version: the audience's steps between the matching audience versions. It
+// reports false when the door's runs or the audience's log do not reach back
+// to from.
 func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool) {
-	i := sort.Search(len(d.log), func(i int) bool { return d.log[i].base >= from })
-	if i == len(d.log) || d.log[i].base != from {
+	av, ok := d.avAt(from)
+	if !ok {
 		return nil, false
 	}
-	merged := make(map[protocol.UID]change)
-	for _, step := range d.log[i:] {
-		for uid, ch := range step.changes {
-			if prev, ok := merged[uid]; ok {
-				ch.existed = prev.existed // present at from?
-			}
-			merged[uid] = ch
-		}
+	merged, ok := d.caud.merged(av, d.cav)
+	if !ok {
+		return nil, false
 	}
+	k := d.committedKey()
 	w := &protocol.Whitelist{
 		Door: d.d.ID, Kind: protocol.Delta, Base: from, Version: d.version,
 		IssuedMs: c.now.UnixMilli(), ExpiresMs: c.now.Add(c.cfg.Expiry).UnixMilli(),
-		Center: d.committedCenter, Room: d.committedRoom,
+		Center: k.center, Room: k.room,
 	}
 	var upserts []*protocol.Entry
 	for uid, ch := range merged {
 		switch {
 		case ch.e != nil:
 			upserts = append(upserts, ch.e)
-		case ch.existed:
+		case ch.before != nil:
 			w.Removed = append(w.Removed, uid)
 		}
 	}
@@ -123,20 +121,18 @@ func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool)
 	return w, true
 }
 
-// snapshotLocked returns the signed snapshot parts of d's current version,
-// reusing recent parts. It is called with c.mu held and releases it; the
-// signing runs outside the lock.
+// snapshotLocked returns the signed snapshot parts of d's published version.
+// It is called with c.mu held and releases it; the sorting and signing run
+// outside the lock. Snapshots are signed for each request and not kept: a
+// door asks for one when it starts empty or fell behind the log, and keeping
+// every door's signed parts would cost a copy of its entries per door.
 func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 	now := c.now
-	if s := d.snap; s != nil && s.version == d.version && now.Sub(s.issued) < c.cfg.SnapshotMaxAge {
-		c.mu.Unlock()
-		c.met.syncs.With("snapshot_cached").Inc()
-		return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: s.version, Entries: s.entries, Messages: s.parts}, nil
-	}
+	k := d.committedKey()
 	h := protocol.Whitelist{
 		Door: d.d.ID, Version: d.version,
 		IssuedMs: now.UnixMilli(), ExpiresMs: now.Add(c.cfg.Expiry).UnixMilli(),
-		Center: d.committedCenter, Room: d.committedRoom,
+		Center: k.center, Room: k.room,
 	}
 	es := d.committedEntries()
 	c.mu.Unlock()
@@ -148,11 +144,6 @@ func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 		c.log.Error("whitelist: signing a snapshot failed", "door", d.d.ID, "version", h.Version, "error", err)
 		return Sync{}, fmt.Errorf("whitelist: sign snapshot of door %s version %d: %w", d.d.ID, h.Version, err)
 	}
-	c.mu.Lock()
-	if d.version == h.Version {
-		d.snap = &snapshot{version: h.Version, issued: now, parts: parts, entries: len(entries)}
-	}
-	c.mu.Unlock()
 	c.met.syncs.With("snapshot").Inc()
 	return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: h.Version, Entries: len(entries), Messages: parts}, nil
 }
