@@ -31,7 +31,7 @@ type audience struct {
 	key      audienceKey
 	entries  map[protocol.UID]*protocol.Entry
 	byMember map[string][]protocol.UID // most members have one badge
-	sum      [4]uint64 // sum of the entries' digests, lane by lane
+	sum      [4]uint64                 // sum of the entries' digests, lane by lane
 	pending  map[protocol.UID]*protocol.Entry
 	fresh    bool // created and not compiled yet: the first commit is version 1, without a log step
 
