@@ -573,13 +573,21 @@ func (c *Compiler) touch(w *work, member, center string) {
 	}
 }
 
+// touchPass marks the pass's member at the entrances the pass covers:
+// passes do not open room doors.
 func (c *Compiler) touchPass(w *work, p *domain.Pass) {
 	if len(p.CenterIDs) == 0 {
-		c.touch(w, p.MemberID, "")
+		for _, rooms := range c.audiencesAt {
+			if a := rooms[""]; a != nil {
+				w.add(a, p.MemberID)
+			}
+		}
 		return
 	}
 	for _, center := range p.CenterIDs {
-		c.touch(w, p.MemberID, center)
+		if a := c.audiencesAt[center][""]; a != nil {
+			w.add(a, p.MemberID)
+		}
 	}
 }
 
