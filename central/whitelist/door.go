@@ -26,6 +26,11 @@ type door struct {
 	cav      uint64
 	resetLog bool  // the next version drops the log (new door, new center or room, version jump)
 	runs     []run // the door versions a delta may start from, oldest first
+
+	// The version and issue time of the last snapshot signed (see
+	// snapshotLocked).
+	snapVersion uint64
+	snapIssued  time.Time
 }
 
 // run maps n consecutive door versions from version on to the consecutive

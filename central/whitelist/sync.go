@@ -123,15 +123,22 @@ func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool)
 
 // snapshotLocked returns the signed snapshot parts of d's published version.
 // It is called with c.mu held and releases it; the sorting and signing run
-// outside the lock. Snapshots are signed for each request and not kept: a
-// door asks for one when it starts empty or fell behind the log, and keeping
-// every door's signed parts would cost a copy of its entries per door.
+// outside the lock.
+//
+// The parts are not kept: keeping every door's signed parts costs a copy of
+// its entries per door. A door keeps only the issue time of its last
+// snapshot; a request for the same version within SnapshotMaxAge is signed
+// again with that issue time, and Ed25519 signatures are deterministic, so
+// it gets the very bytes it got before.
 func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
-	now := c.now
+	issued, again := c.now, false
+	if d.snapVersion == d.version && c.now.Sub(d.snapIssued) < c.cfg.SnapshotMaxAge {
+		issued, again = d.snapIssued, true
+	}
 	k := d.committedKey()
 	h := protocol.Whitelist{
 		Door: d.d.ID, Version: d.version,
-		IssuedMs: now.UnixMilli(), ExpiresMs: now.Add(c.cfg.Expiry).UnixMilli(),
+		IssuedMs: issued.UnixMilli(), ExpiresMs: issued.Add(c.cfg.Expiry).UnixMilli(),
 		Center: k.center, Room: k.room,
 	}
 	es := d.committedEntries()
@@ -144,7 +151,16 @@ func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 		c.log.Error("whitelist: signing a snapshot failed", "door", d.d.ID, "version", h.Version, "error", err)
 		return Sync{}, fmt.Errorf("whitelist: sign snapshot of door %s version %d: %w", d.d.ID, h.Version, err)
 	}
-	c.met.syncs.With("snapshot").Inc()
+	if again {
+		c.met.syncs.With("snapshot_cached").Inc()
+	} else {
+		c.mu.Lock()
+		if d.version == h.Version {
+			d.snapVersion, d.snapIssued = h.Version, issued
+		}
+		c.mu.Unlock()
+		c.met.syncs.With("snapshot").Inc()
+	}
 	return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: h.Version, Entries: len(entries), Messages: parts}, nil
 }
 
