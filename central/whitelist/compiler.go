@@ -47,13 +47,13 @@ type Config struct {
 	// Refresh is the longest a door goes without a new version (24 h): Tick
 	// issues an empty delta for a door whose version is older.
 	Refresh time.Duration
-	// MaxLogDeltas and MaxLogChanges bound each door's in-memory delta log
-	// (versions kept, and changed entries summed over them). A door further
-	// behind gets a snapshot.
+	// MaxLogDeltas and MaxLogChanges bound each audience's in-memory log
+	// (steps kept, and changed entries summed over them) and each door's
+	// reach (MaxLogDeltas versions). A door further behind gets a snapshot.
 	MaxLogDeltas  int
 	MaxLogChanges int
-	// SnapshotMaxAge is how long signed snapshot parts of a version are
-	// reused for further requests before they are signed again (1 h).
+	// SnapshotMaxAge is how long a door's snapshot of one version keeps its
+	// issue time (and so its bytes) for further requests (1 h).
 	SnapshotMaxAge time.Duration
 
 	Logger *slog.Logger
@@ -149,13 +149,13 @@ func newMetrics(r *metrics.Registry) *compilerMetrics {
 		saveErrors: r.Counter("swc_whitelist_save_errors_total", "Failures to persist a door's whitelist state; the version is retried and not published meanwhile."),
 		syncs:      r.CounterVec("swc_whitelist_syncs_total", "Sync answers by result.", "result"),
 		truncated:  r.Counter("swc_whitelist_grants_truncated_total", "Badge entries whose grants were cut to protocol.MaxGrantsPerEntry."),
-		recomputes: r.Counter("swc_whitelist_member_recomputes_total", "Recomputations of one member's entries at one door."),
+		recomputes: r.Counter("swc_whitelist_member_recomputes_total", "Recomputations of one member's entries in one audience (a center's entrances, or one room's doors)."),
 	}
 }
 
 // Compiler holds the domain objects that matter for access, the compiled
-// whitelist of every door, and each door's recent deltas. It is safe for
-// concurrent use.
+// whitelist of every audience with its recent steps, and every door's
+// version line over its audience. It is safe for concurrent use.
 type Compiler struct {
 	cfg Config
 	log *slog.Logger
@@ -192,8 +192,8 @@ type Compiler struct {
 	watchers map[*Watcher]bool
 }
 
-// New loads the domain, compiles every door's whitelist as of now, and
-// reconciles versions with the saved states: a door whose content hash is
+// New loads the domain, compiles every audience's whitelist as of now, and
+// reconciles the doors' versions with the saved states: a door whose content hash is
 // unchanged keeps its version, any other gets the next one, saved before New
 // returns.
 func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, error) {
