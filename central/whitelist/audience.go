@@ -40,6 +40,12 @@ type audience struct {
 	log        []*delta // contiguous: log[i].version == log[i+1].base
 	logChanges int
 	doors      map[*door]bool
+
+	// The sorted, encoded entries of version encodedVersion, made for the
+	// first door that asked for a snapshot (see encodedLocked).
+	encoded        *protocol.SnapshotEntries
+	encodedVersion uint64
+	encodedAt      time.Time
 }
 
 // delta is one version step of an audience.
@@ -139,6 +145,7 @@ func (c *Compiler) commitAudience(a *audience, pin uint64) bool {
 	}
 	a.log = append(a.log, &delta{base: a.version, version: a.version + 1, changes: changes})
 	a.version++
+	a.encoded = nil
 	a.hash = a.contentHash()
 	a.logChanges += len(changes)
 	for len(a.log) > 0 && a.log[0].base < pin && (len(a.log) > c.cfg.MaxLogDeltas || a.logChanges > c.cfg.MaxLogChanges) {

@@ -486,6 +486,11 @@ func (c *Compiler) Tick(ctx context.Context, now time.Time) error {
 			w.heartbeat[d] = true
 		}
 	}
+	for _, a := range c.audiences {
+		if a.encoded != nil && now.Sub(a.encodedAt) >= c.cfg.SnapshotMaxAge {
+			a.encoded = nil // the doors that reconnect ask within minutes; free it
+		}
+	}
 	return c.finish(ctx, w)
 }
 

@@ -122,14 +122,16 @@ func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool)
 }
 
 // snapshotLocked returns the signed snapshot parts of d's published version.
-// It is called with c.mu held and releases it; the sorting and signing run
+// It is called with c.mu held and releases it; the encoding and signing run
 // outside the lock.
 //
-// The parts are not kept: keeping every door's signed parts costs a copy of
-// its entries per door. A door keeps only the issue time of its last
-// snapshot; a request for the same version within SnapshotMaxAge is signed
-// again with that issue time, and Ed25519 signatures are deterministic, so
-// it gets the very bytes it got before.
+// The entries of an audience version are sorted and encoded once, kept on the
+// audience (encodedFor), and signed per door, since the header names the
+// door and its version. The signed parts are not kept: that would cost a
+// copy of the entries per door. A door keeps only the issue time of its
+// last snapshot; a request for the same version within SnapshotMaxAge is
+// signed again with that issue time, and Ed25519 signatures are
+// deterministic, so it gets the very bytes it got before.
 func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 	issued, again := c.now, false
 	if d.snapVersion == d.version && c.now.Sub(d.snapIssued) < c.cfg.SnapshotMaxAge {
@@ -141,11 +143,13 @@ func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 		IssuedMs: issued.UnixMilli(), ExpiresMs: issued.Add(c.cfg.Expiry).UnixMilli(),
 		Center: k.center, Room: k.room,
 	}
-	es := d.committedEntries()
-	c.mu.Unlock()
-
-	entries := sortEntries(es)
-	parts, err := c.cfg.Signer.SignSnapshot(h, entries)
+	se, err := c.encodedLocked(d)
+	if err != nil {
+		c.met.syncs.With("error").Inc()
+		c.log.Error("whitelist: encoding a snapshot failed", "door", d.d.ID, "version", h.Version, "error", err)
+		return Sync{}, fmt.Errorf("whitelist: encode snapshot of door %s version %d: %w", d.d.ID, h.Version, err)
+	}
+	parts, err := c.cfg.Signer.SignSnapshotEntries(h, se)
 	if err != nil {
 		c.met.syncs.With("error").Inc()
 		c.log.Error("whitelist: signing a snapshot failed", "door", d.d.ID, "version", h.Version, "error", err)
@@ -161,7 +165,37 @@ func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 		c.mu.Unlock()
 		c.met.syncs.With("snapshot").Inc()
 	}
-	return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: h.Version, Entries: len(entries), Messages: parts}, nil
+	return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: h.Version, Entries: se.Len(), Messages: parts}, nil
+}
+
+// encodedLocked returns the encoded entries of the audience version d
+// publishes. It is called with c.mu held and releases it. The encoding of
+// an audience's current version is kept on the audience for the next door
+// that asks (until the audience moves on, or SnapshotMaxAge after it was
+// made: Tick drops it); the version of a lagging door is encoded for it
+// alone.
+func (c *Compiler) encodedLocked(d *door) (*protocol.SnapshotEntries, error) {
+	a, av := d.caud, d.cav
+	if a != nil && a.encoded != nil && a.encodedVersion == av {
+		se := a.encoded
+		c.mu.Unlock()
+		return se, nil
+	}
+	es := d.committedEntries()
+	current := a != nil && av == a.version
+	now := c.now
+	c.mu.Unlock()
+
+	se, err := protocol.EncodeSnapshotEntries(sortEntries(es))
+	if err != nil || !current {
+		return se, err
+	}
+	c.mu.Lock()
+	if a.version == av {
+		a.encoded, a.encodedVersion, a.encodedAt = se, av, now
+	}
+	c.mu.Unlock()
+	return se, nil
 }
 
 // Update says that a door has a new version. Base is the version the door was

@@ -1,0 +1,25 @@
+package whitelist
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"testing"
+
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+func TestZZHeap(t *testing.T) {
+	in := network(10000)
+	c, err := New(context.Background(), Config{Signer: protocol.NewSigner(testKey), States: newMemStates(), Logger: quietLogger()}, in, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = Input{}
+	runtime.GC()
+	f, _ := os.Create("/tmp/heap.out")
+	pprof.WriteHeapProfile(f)
+	f.Close()
+	runtime.KeepAlive(c)
+}
