@@ -30,7 +30,6 @@ type audienceKey struct{ center, room string }
 type audience struct {
 	key      audienceKey
 	entries  map[protocol.UID]*protocol.Entry
-	byMember map[string][]protocol.UID // most members have one badge
 	sum      [4]uint64                 // sum of the entries' digests, lane by lane
 	pending  map[protocol.UID]*protocol.Entry
 	fresh    bool // created and not compiled yet: the first commit is version 1, without a log step
@@ -68,7 +67,7 @@ type change struct {
 }
 
 func newAudience(k audienceKey) *audience {
-	return &audience{key: k, entries: map[protocol.UID]*protocol.Entry{}, byMember: map[string][]protocol.UID{},
+	return &audience{key: k, entries: map[protocol.UID]*protocol.Entry{},
 		fresh: true, version: 1, doors: map[*door]bool{}}
 }
 
@@ -90,17 +89,11 @@ func (a *audience) set(uid protocol.UID, e *protocol.Entry, digest [32]byte) {
 	}
 	if old != nil {
 		sumSub(&a.sum, entryDigest(old))
-		if uids := slices.DeleteFunc(a.byMember[old.Member], func(u protocol.UID) bool { return u == uid }); len(uids) > 0 {
-			a.byMember[old.Member] = uids
-		} else {
-			delete(a.byMember, old.Member)
-		}
 		delete(a.entries, uid)
 	}
 	if e != nil {
 		sumAdd(&a.sum, digest)
 		a.entries[uid] = e
-		a.byMember[e.Member] = append(a.byMember[e.Member], uid)
 	}
 }
 
@@ -228,8 +221,10 @@ func (a *audience) merged(from, to uint64) (map[protocol.UID]change, bool) {
 // recompute sets the entries of one member in one audience from the domain:
 // every badge of a member with a right there, with the member's grants, or
 // listed as revoked (a revoked badge, or a suspended member); nothing for a
-// member without a right or unknown.
-func (c *Compiler) recompute(a *audience, member string) {
+// member without a right or unknown. gone are badges that left the member
+// (moved to another member, or deleted): listed under the member, they are
+// removed. An audience keeps no index by member: an entry names its member.
+func (c *Compiler) recompute(a *audience, member string, gone []protocol.UID) {
 	c.met.recomputes.Inc()
 	m := c.members[member]
 	badges := c.badgesByMember[member]
@@ -237,15 +232,19 @@ func (c *Compiler) recompute(a *audience, member string) {
 	if m != nil && len(badges) > 0 {
 		grants = c.grants(a.key, member)
 	}
-	if len(grants) == 0 {
-		badges = nil
-	}
-	for _, uid := range slices.Clone(a.byMember[member]) {
-		if _, ok := badges[uid]; !ok {
+	for _, uid := range gone {
+		if e := a.entries[uid]; e != nil && e.Member == member {
 			a.set(uid, nil, [32]byte{})
 		}
 	}
-	for uid, b := range badges {
+	for _, b := range badges {
+		uid := b.UID
+		if len(grants) == 0 {
+			if e := a.entries[uid]; e != nil && e.Member == member {
+				a.set(uid, nil, [32]byte{})
+			}
+			continue
+		}
 		e := &protocol.Entry{UID: uid, Member: member}
 		if b.Revoked || m.Status != domain.MemberActive {
 			e.Revoked = true
@@ -275,7 +274,7 @@ func (c *Compiler) grants(k audienceKey, member string) []protocol.Grant {
 	}
 	if room == "" {
 		start := len(gs)
-		for _, ps := range []map[string]*domain.Pass{c.passesAt[center][member], c.passesAt[""][member]} {
+		for _, ps := range [][]*domain.Pass{c.passesAt[center][member], c.passesAt[""][member]} {
 			for _, p := range ps {
 				if p.ValidUntil.After(c.now) && !p.ValidFrom.After(until) {
 					gs = append(gs, passGrant(p))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -166,7 +167,7 @@ type Compiler struct {
 
 	members        map[string]*domain.Member
 	badges         map[protocol.UID]*domain.Badge
-	badgesByMember map[string]map[protocol.UID]*domain.Badge
+	badgesByMember map[string][]*domain.Badge // most members have one
 	// interned is the last entry computed for each badge: an audience whose
 	// entry for the badge is equal shares it (network staff and network
 	// passes are the same entry at every entrance of the network).
@@ -174,11 +175,11 @@ type Compiler struct {
 
 	// Live bookings (confirmed, not ended) and passes (not ended), indexed.
 	bookings         map[string]*domain.Booking
-	bookingsAt       map[string]map[string]map[string]*domain.Booking // center → member → id
-	bookingsByMember map[string]map[string]*domain.Booking            // member → id
+	bookingsAt       map[string]map[string][]*domain.Booking // center → member
+	bookingsByMember map[string][]*domain.Booking
 	passes           map[string]*domain.Pass
-	passesAt         map[string]map[string]map[string]*domain.Pass // center ("" = every center) → member → id
-	passesByMember   map[string]map[string]*domain.Pass
+	passesAt         map[string]map[string][]*domain.Pass // center ("" = every center) → member
+	passesByMember   map[string][]*domain.Pass
 	staffAt          map[string]map[string]bool // center ("" = network) → member
 	staffByMember    map[string]map[string]bool // member → center
 
@@ -207,14 +208,14 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		now:              now,
 		members:          map[string]*domain.Member{},
 		badges:           map[protocol.UID]*domain.Badge{},
-		badgesByMember:   map[string]map[protocol.UID]*domain.Badge{},
+		badgesByMember:   map[string][]*domain.Badge{},
 		interned:         map[protocol.UID]interned{},
 		bookings:         map[string]*domain.Booking{},
-		bookingsAt:       map[string]map[string]map[string]*domain.Booking{},
-		bookingsByMember: map[string]map[string]*domain.Booking{},
+		bookingsAt:       map[string]map[string][]*domain.Booking{},
+		bookingsByMember: map[string][]*domain.Booking{},
 		passes:           map[string]*domain.Pass{},
-		passesAt:         map[string]map[string]map[string]*domain.Pass{},
-		passesByMember:   map[string]map[string]*domain.Pass{},
+		passesAt:         map[string]map[string][]*domain.Pass{},
+		passesByMember:   map[string][]*domain.Pass{},
 		staffAt:          map[string]map[string]bool{},
 		staffByMember:    map[string]map[string]bool{},
 		doors:            map[string]*door{},
@@ -241,7 +242,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 	}
 	for _, a := range c.audiences {
 		for m := range c.candidates(a) {
-			c.recompute(a, m)
+			c.recompute(a, m, nil)
 		}
 		c.commitAudience(a, noPin)
 	}
@@ -406,9 +407,10 @@ func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
 		c.touchEverywhere(w, m.ID)
 	case domain.KindBadge:
 		b := *ch.Badge
+		w.gone = append(w.gone, b.UID)
 		if old, ok := c.badges[b.UID]; ok {
 			c.removeBadge(old)
-			c.touchEverywhere(w, old.MemberID)
+			c.touchEverywhere(w, old.MemberID, b.UID)
 		}
 		if !ch.Deleted {
 			c.addBadge(&b)
@@ -498,6 +500,7 @@ func (c *Compiler) Tick(ctx context.Context, now time.Time) error {
 type work struct {
 	members   map[*audience]map[string]bool
 	heartbeat map[*door]bool
+	gone      []protocol.UID // badges that left their member (recompute)
 }
 
 func newWork() *work {
@@ -526,7 +529,7 @@ func (c *Compiler) finish(ctx context.Context, w *work) error {
 			continue // its last door left meanwhile
 		}
 		for m := range ms {
-			c.recompute(a, m)
+			c.recompute(a, m, w.gone)
 		}
 		if c.commitAudience(a, c.pin(a)) {
 			for d := range a.doors {
@@ -596,12 +599,25 @@ func (c *Compiler) touchPass(w *work, p *domain.Pass) {
 	}
 }
 
-// touchEverywhere marks member in every audience where it is listed or may
-// have a right: for a change of the member itself or of one of its badges.
-func (c *Compiler) touchEverywhere(w *work, member string) {
+// touchEverywhere marks member in every audience where it is listed (under
+// one of its badges, or under gone, a badge it just lost) or may have a
+// right: for a change of the member itself or of one of its badges.
+func (c *Compiler) touchEverywhere(w *work, member string, gone ...protocol.UID) {
+	listed := func(a *audience, uid protocol.UID) bool {
+		e := a.entries[uid]
+		return e != nil && e.Member == member
+	}
 	for _, a := range c.audiences {
-		if len(a.byMember[member]) > 0 {
-			w.add(a, member)
+		for _, b := range c.badgesByMember[member] {
+			if listed(a, b.UID) {
+				w.add(a, member)
+				break
+			}
+		}
+		for _, uid := range gone {
+			if listed(a, uid) {
+				w.add(a, member)
+			}
 		}
 	}
 	for _, b := range c.bookingsByMember[member] {
@@ -654,8 +670,8 @@ func (c *Compiler) applyDoor(w *work, nd domain.Door, deleted bool) {
 func (c *Compiler) candidates(a *audience) map[string]bool {
 	out := map[string]bool{}
 	center := a.key.center
-	for m := range a.byMember {
-		out[m] = true
+	for _, e := range a.entries {
+		out[e.Member] = true
 	}
 	for _, s := range []map[string]bool{c.staffAt[center], c.staffAt[""]} {
 		for m := range s {
@@ -706,22 +722,16 @@ func (c *Compiler) removeDoor(d *door) {
 
 func (c *Compiler) addBadge(b *domain.Badge) {
 	c.badges[b.UID] = b
-	m := c.badgesByMember[b.MemberID]
-	if m == nil {
-		m = map[protocol.UID]*domain.Badge{}
-		c.badgesByMember[b.MemberID] = m
-	}
-	m[b.UID] = b
+	c.badgesByMember[b.MemberID] = append(c.badgesByMember[b.MemberID], b)
 }
 
 func (c *Compiler) removeBadge(b *domain.Badge) {
 	delete(c.badges, b.UID)
 	delete(c.interned, b.UID)
-	if m := c.badgesByMember[b.MemberID]; m != nil {
-		delete(m, b.UID)
-		if len(m) == 0 {
-			delete(c.badgesByMember, b.MemberID)
-		}
+	if bs := slices.DeleteFunc(c.badgesByMember[b.MemberID], func(x *domain.Badge) bool { return x.UID == b.UID }); len(bs) > 0 {
+		c.badgesByMember[b.MemberID] = bs
+	} else {
+		delete(c.badgesByMember, b.MemberID)
 	}
 }
 
@@ -732,9 +742,12 @@ func (c *Compiler) addBooking(b *domain.Booking) bool {
 	if b.Status != domain.BookingConfirmed || !b.End.After(c.now) {
 		return false
 	}
+	if old := c.bookings[b.ID]; old != nil {
+		c.removeBooking(old) // listed twice in a load: the last is kept
+	}
 	c.bookings[b.ID] = b
-	index3(c.bookingsAt, b.CenterID, b.MemberID, b.ID, b)
-	index2(c.bookingsByMember, b.MemberID, b.ID, b)
+	list2(c.bookingsAt, b.CenterID, b.MemberID, b)
+	c.bookingsByMember[b.MemberID] = append(c.bookingsByMember[b.MemberID], b)
 	if enter := b.Start.Add(-c.cfg.Horizon); enter.After(c.now) {
 		c.timeline.push(item{at: enter, enter: true, booking: b})
 	}
@@ -744,26 +757,34 @@ func (c *Compiler) addBooking(b *domain.Booking) bool {
 
 func (c *Compiler) removeBooking(b *domain.Booking) {
 	delete(c.bookings, b.ID)
-	unindex3(c.bookingsAt, b.CenterID, b.MemberID, b.ID)
-	unindex2(c.bookingsByMember, b.MemberID, b.ID)
+	same := func(x *domain.Booking) bool { return x.ID == b.ID }
+	unlist2(c.bookingsAt, b.CenterID, b.MemberID, same)
+	unlist(c.bookingsByMember, b.MemberID, same)
 }
 
+// passCenters lists the centers a pass covers, each once ("" = every
+// center).
 func passCenters(p *domain.Pass) []string {
 	if len(p.CenterIDs) == 0 {
 		return []string{""}
 	}
-	return p.CenterIDs
+	cs := slices.Clone(p.CenterIDs)
+	slices.Sort(cs)
+	return slices.Compact(cs)
 }
 
 func (c *Compiler) addPass(p *domain.Pass) bool {
 	if !p.ValidUntil.After(c.now) {
 		return false
 	}
+	if old := c.passes[p.ID]; old != nil {
+		c.removePass(old) // listed twice in a load: the last is kept
+	}
 	c.passes[p.ID] = p
 	for _, center := range passCenters(p) {
-		index3(c.passesAt, center, p.MemberID, p.ID, p)
+		list2(c.passesAt, center, p.MemberID, p)
 	}
-	index2(c.passesByMember, p.MemberID, p.ID, p)
+	c.passesByMember[p.MemberID] = append(c.passesByMember[p.MemberID], p)
 	if enter := p.ValidFrom.Add(-c.cfg.Horizon); enter.After(c.now) {
 		c.timeline.push(item{at: enter, enter: true, pass: p})
 	}
@@ -773,10 +794,11 @@ func (c *Compiler) addPass(p *domain.Pass) bool {
 
 func (c *Compiler) removePass(p *domain.Pass) {
 	delete(c.passes, p.ID)
+	same := func(x *domain.Pass) bool { return x.ID == p.ID }
 	for _, center := range passCenters(p) {
-		unindex3(c.passesAt, center, p.MemberID, p.ID)
+		unlist2(c.passesAt, center, p.MemberID, same)
 	}
-	unindex2(c.passesByMember, p.MemberID, p.ID)
+	unlist(c.passesByMember, p.MemberID, same)
 }
 
 func (c *Compiler) setStaff(s domain.Staff, on bool) {
@@ -807,21 +829,32 @@ func unindex2[V any](m map[string]map[string]V, a, b string) {
 	}
 }
 
-func index3[V any](m map[string]map[string]map[string]V, a, b, k string, v V) {
+// list2 appends v to m[a][b]. Bookings and passes are listed in small
+// slices rather than maps keyed by id: a member has a few at one center,
+// and a map per member and center would cost hundreds of bytes each.
+func list2[V any](m map[string]map[string][]V, a, b string, v V) {
 	inner := m[a]
 	if inner == nil {
-		inner = map[string]map[string]V{}
+		inner = map[string][]V{}
 		m[a] = inner
 	}
-	index2(inner, b, k, v)
+	inner[b] = append(inner[b], v)
 }
 
-func unindex3[V any](m map[string]map[string]map[string]V, a, b, k string) {
+func unlist2[V any](m map[string]map[string][]V, a, b string, drop func(V) bool) {
 	if inner := m[a]; inner != nil {
-		unindex2(inner, b, k)
+		unlist(inner, b, drop)
 		if len(inner) == 0 {
 			delete(m, a)
 		}
+	}
+}
+
+func unlist[V any](m map[string][]V, k string, drop func(V) bool) {
+	if vs := slices.DeleteFunc(m[k], drop); len(vs) > 0 {
+		m[k] = vs
+	} else {
+		delete(m, k)
 	}
 }
 
