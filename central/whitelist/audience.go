@@ -28,11 +28,11 @@ type audienceKey struct{ center, room string }
 // modified in place: a change replaces the pointer, so readers may keep
 // pointers outside the lock.
 type audience struct {
-	key      audienceKey
-	entries  map[protocol.UID]*protocol.Entry
-	sum      [4]uint64                 // sum of the entries' digests, lane by lane
-	pending  map[protocol.UID]*protocol.Entry
-	fresh    bool // created and not compiled yet: the first commit is version 1, without a log step
+	key     audienceKey
+	entries map[protocol.UID]*protocol.Entry
+	sum     [4]uint64 // sum of the entries' digests, lane by lane
+	pending map[protocol.UID]*protocol.Entry
+	fresh   bool // created and not compiled yet: the first commit is version 1, without a log step
 
 	version    uint64
 	hash       string   // contentHash at version, shared by the doors' saved states

@@ -271,3 +271,72 @@ func (s *failFor) SaveWhitelistState(ctx context.Context, st domain.WhitelistSta
 	}
 	return s.States.SaveWhitelistState(ctx, st)
 }
+
+// batchStates is memStates saving batches all or none, refusing any batch
+// or save that holds the door refuse.
+type batchStates struct {
+	*memStates
+	batches [][]string
+	refuse  string
+}
+
+func (b *batchStates) SaveWhitelistStates(ctx context.Context, sts []domain.WhitelistState) error {
+	var doors []string
+	for _, st := range sts {
+		if st.Door == b.refuse {
+			return fmt.Errorf("door %s refused", st.Door)
+		}
+		doors = append(doors, st.Door)
+	}
+	b.batches = append(b.batches, doors)
+	for _, st := range sts {
+		if err := b.memStates.SaveWhitelistState(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *batchStates) SaveWhitelistState(ctx context.Context, st domain.WhitelistState) error {
+	if st.Door == b.refuse {
+		return fmt.Errorf("door %s refused", st.Door)
+	}
+	return b.memStates.SaveWhitelistState(ctx, st)
+}
+
+func TestDoorsOfAChangeAreSavedInOneBatch(t *testing.T) {
+	ctx := context.Background()
+	bs := &batchStates{memStates: newMemStates()}
+	f := newFixture(t, sharedWorld(), func(c *Config) { c.States = bs })
+	f.states = bs.memStates
+	require.Equal(t, [][]string{{"d1", "d1r1", "d1r1b", "d1r2", "d1x", "d2"}}, bs.batches, "the start saves every new door in one batch")
+	saves := f.states.saves
+
+	bk := domain.Booking{ID: "bk-gina", MemberID: "gina", CenterID: "c1", Start: t0, End: t0.Add(time.Hour), Status: domain.BookingConfirmed}
+	f.apply(domain.Change{Kind: domain.KindBooking, Booking: &bk})
+	assert.Equal(t, []string{"d1", "d1r1", "d1r1b", "d1r2", "d1x"}, bs.batches[1], "one batch for the five doors of c1")
+	assert.Equal(t, saves+5, f.states.saves)
+
+	// A batch holding a door whose save is refused is saved door by door:
+	// only that door lags, and it catches up later.
+	bs.refuse = "d1r2"
+	bk.End = t0.Add(2 * time.Hour)
+	require.Error(t, f.c.Apply(ctx, domain.Change{Kind: domain.KindBooking, Booking: &bk}))
+	assert.Len(t, bs.batches, 2, "the refused batch saved nothing")
+	for _, id := range []string{"d1", "d1r1", "d1r1b", "d1x"} {
+		assert.Equal(t, uint64(3), f.version(id), id)
+	}
+	assert.Equal(t, uint64(2), f.version("d1r2"), "held back alone")
+	var ds doorState
+	ds.applySync(t, f.keys, "d1r2", must(f.c.ForSync(ctx, "d1r2", 0)), t0)
+	assert.Equal(t, uint64(2), ds.version)
+	bs.refuse = ""
+	require.NoError(t, f.c.Tick(ctx, t0.Add(time.Second)))
+	assert.Equal(t, uint64(3), f.version("d1r2"))
+	s := must(f.c.ForSync(ctx, "d1r2", 2))
+	assert.Equal(t, protocol.Delta, s.Kind)
+	ds.applySync(t, f.keys, "d1r2", s, t0)
+	want, _, _ := f.c.Entries("d1r2")
+	assert.Equal(t, want, ds.sorted())
+	assert.Contains(t, uids(want), protocol.UID("0A000001"), "gina's booking reached the door")
+}

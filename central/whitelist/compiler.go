@@ -23,6 +23,15 @@ type States interface {
 	SaveWhitelistState(ctx context.Context, st domain.WhitelistState) error
 }
 
+// BatchStates is States that also saves several doors' states in one
+// transaction, all or none. When Config.States is one, the compiler saves
+// together the doors that one change reaches (every door of an audience),
+// and those a start moves on.
+type BatchStates interface {
+	States
+	SaveWhitelistStates(ctx context.Context, sts []domain.WhitelistState) error
+}
+
 // Defaults of Config.
 const (
 	DefaultHorizon        = 14 * 24 * time.Hour
@@ -246,6 +255,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		}
 		c.commitAudience(a, noPin)
 	}
+	var moved []*door
 	for _, id := range sortedKeys(c.doors) {
 		d := c.doors[id]
 		st, ok := byDoor[id]
@@ -257,9 +267,10 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		}
 		d.version = st.Version // 0 when never saved
 		d.resetLog = true
-		if err := c.commit(ctx, d, commitOpts{}); err != nil {
-			return nil, err
-		}
+		moved = append(moved, d)
+	}
+	if err := c.commitAll(ctx, moved, func(*door) bool { return false }); err != nil {
+		return nil, err
 	}
 	c.log.Info("whitelists compiled", "doors", len(c.doors), "audiences", len(c.audiences), "badges", len(c.badges),
 		"live_bookings", len(c.bookings), "live_passes", len(c.passes), "now", now.UTC().Format(time.RFC3339))
@@ -543,17 +554,15 @@ func (c *Compiler) finish(ctx context.Context, w *work) error {
 	for d := range c.unsaved {
 		doors[d] = true
 	}
-	var errs []error
+	live := make([]*door, 0, len(doors))
 	for _, d := range sortedDoors(doors) {
 		if c.doors[d.d.ID] != d {
 			delete(c.unsaved, d)
 			continue
 		}
-		if err := c.commit(ctx, d, commitOpts{force: w.heartbeat[d]}); err != nil {
-			errs = append(errs, err)
-		}
+		live = append(live, d)
 	}
-	return errors.Join(errs...)
+	return c.commitAll(ctx, live, func(d *door) bool { return w.heartbeat[d] })
 }
 
 // pin returns the oldest version of a that an unsaved door still publishes.

@@ -2,6 +2,7 @@ package whitelist
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -124,22 +125,89 @@ type commitOpts struct {
 // first, and only then the version becomes visible to ForSync and watchers.
 // On a save failure nothing is published and the door is retried later.
 func (c *Compiler) commit(ctx context.Context, d *door, o commitOpts) error {
+	st, ok := c.prepare(d, o)
+	if !ok {
+		return nil
+	}
+	if err := c.cfg.States.SaveWhitelistState(ctx, st); err != nil {
+		return c.saveFailed(d, st, err)
+	}
+	c.publish(d, st)
+	return nil
+}
+
+// maxBatch is how many door states one SaveWhitelistStates call saves.
+const maxBatch = 1000
+
+// commitAll commits doors (sorted by id) as commit does, saving their states
+// in batches of maxBatch when States is a BatchStates. A batch that fails is
+// saved door by door, so that one door's failure holds back only that door.
+func (c *Compiler) commitAll(ctx context.Context, doors []*door, force func(*door) bool) error {
+	type prepared struct {
+		d  *door
+		st domain.WhitelistState
+	}
+	var todo []prepared
+	for _, d := range doors {
+		if st, ok := c.prepare(d, commitOpts{force: force(d)}); ok {
+			todo = append(todo, prepared{d, st})
+		}
+	}
+	batch, _ := c.cfg.States.(BatchStates)
+	var errs []error
+	for len(todo) > 0 {
+		chunk := todo[:min(len(todo), maxBatch)]
+		todo = todo[len(chunk):]
+		if batch != nil && len(chunk) > 1 {
+			sts := make([]domain.WhitelistState, len(chunk))
+			for i, p := range chunk {
+				sts[i] = p.st
+			}
+			err := batch.SaveWhitelistStates(ctx, sts)
+			if err == nil {
+				for _, p := range chunk {
+					c.publish(p.d, p.st)
+				}
+				continue
+			}
+			c.log.Warn("whitelist: saving a batch of door versions failed; saving them one by one", "doors", len(chunk), "error", err)
+		}
+		for _, p := range chunk {
+			if err := c.cfg.States.SaveWhitelistState(ctx, p.st); err != nil {
+				errs = append(errs, c.saveFailed(p.d, p.st, err))
+				continue
+			}
+			c.publish(p.d, p.st)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prepare returns the state of d's next version, or false when d has
+// nothing to publish.
+func (c *Compiler) prepare(d *door, o commitOpts) (domain.WhitelistState, bool) {
 	a := d.aud
 	if d.caud == a && d.cav == a.version && !o.force && !d.resetLog && o.minVersion <= d.version {
 		delete(c.unsaved, d)
-		return nil
+		return domain.WhitelistState{}, false
 	}
-	base := d.version
 	next := max(d.version, o.minVersion) + 1
-	st := domain.WhitelistState{Door: d.d.ID, Version: next, Hash: a.hash, IssuedMs: c.now.UnixMilli()}
-	if err := c.cfg.States.SaveWhitelistState(ctx, st); err != nil {
-		c.met.saveErrors.Inc()
-		c.unsaved[d] = true
-		c.log.Error("whitelist: saving a door's version failed; it is retried and not published meanwhile",
-			"door", d.d.ID, "version", next, "error", err)
-		return fmt.Errorf("whitelist: save door %s version %d: %w", d.d.ID, next, err)
-	}
+	return domain.WhitelistState{Door: d.d.ID, Version: next, Hash: a.hash, IssuedMs: c.now.UnixMilli()}, true
+}
+
+func (c *Compiler) saveFailed(d *door, st domain.WhitelistState, err error) error {
+	c.met.saveErrors.Inc()
+	c.unsaved[d] = true
+	c.log.Error("whitelist: saving a door's version failed; it is retried and not published meanwhile",
+		"door", d.d.ID, "version", st.Version, "error", err)
+	return fmt.Errorf("whitelist: save door %s version %d: %w", d.d.ID, st.Version, err)
+}
+
+// publish makes the saved state st d's published version.
+func (c *Compiler) publish(d *door, st domain.WhitelistState) {
 	delete(c.unsaved, d)
+	a := d.aud
+	base, next := d.version, st.Version
 	reset := d.resetLog || next != base+1 || d.caud != a
 	d.version, d.hash, d.issued = next, a.hash, c.now
 	d.caud, d.cav, d.resetLog = a, a.version, false
@@ -148,7 +216,6 @@ func (c *Compiler) commit(ctx context.Context, d *door, o commitOpts) error {
 	c.log.Debug("whitelist: new version", "door", d.d.ID, "version", next,
 		"center", a.key.center, "room", a.key.room, "audience_version", a.version)
 	c.notify(Update{Door: d.d.ID, Base: base, Version: next})
-	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {
