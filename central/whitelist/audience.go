@@ -50,7 +50,7 @@ type audience struct {
 // delta is one version step of an audience.
 type delta struct {
 	base, version uint64
-	changes       map[protocol.UID]change
+	changes       []change // one per UID; a slice, not a map: most steps change one or two entries
 }
 
 // interned is an entry shared by the audiences where it is equal, with its
@@ -63,6 +63,7 @@ type interned struct {
 // change is the value of a UID after a step (nil: removed) and before it
 // (nil: absent).
 type change struct {
+	uid       protocol.UID
 	e, before *protocol.Entry
 }
 
@@ -121,16 +122,13 @@ func (c *Compiler) commitAudience(a *audience, pin uint64) bool {
 		a.hash = a.contentHash()
 		return true
 	}
-	var changes map[protocol.UID]change
+	var changes []change
 	for uid, before := range a.pending {
 		after := a.entries[uid]
 		if entryEqual(before, after) {
 			continue
 		}
-		if changes == nil {
-			changes = make(map[protocol.UID]change, len(a.pending))
-		}
-		changes[uid] = change{e: after, before: before}
+		changes = append(changes, change{uid: uid, e: after, before: before})
 	}
 	a.pending = nil
 	if len(changes) == 0 {
@@ -169,8 +167,8 @@ func (a *audience) entriesAt(v uint64) (es []*protocol.Entry, ok bool) {
 			undo = map[protocol.UID]*protocol.Entry{}
 		}
 		for j := len(a.log) - 1; j >= i; j-- {
-			for uid, ch := range a.log[j].changes {
-				undo[uid] = ch.before
+			for _, ch := range a.log[j].changes {
+				undo[ch.uid] = ch.before
 			}
 		}
 	}
@@ -208,7 +206,8 @@ func (a *audience) merged(from, to uint64) (map[protocol.UID]change, bool) {
 		if step.version > to {
 			break
 		}
-		for uid, ch := range step.changes {
+		for _, ch := range step.changes {
+			uid := ch.uid
 			if prev, ok := merged[uid]; ok {
 				ch.before = prev.before // the value at from
 			}
