@@ -1,6 +1,7 @@
 package whitelist
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -249,8 +250,22 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 			c.retired[st.Door] = st.Version
 		}
 	}
-	for _, a := range c.audiences {
-		for m := range c.candidates(a) {
+	// Audiences by center, so that the room audiences of one center, whose
+	// entries are mostly equal, follow each other and share them (interned
+	// keeps the last entry of each badge).
+	keys := make([]audienceKey, 0, len(c.audiences))
+	for k := range c.audiences {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y audienceKey) int {
+		return cmp.Or(cmp.Compare(x.center, y.center), cmp.Compare(x.room, y.room))
+	})
+	scratch := map[string]bool{}
+	for _, k := range keys {
+		a := c.audiences[k]
+		clear(scratch)
+		c.addCandidates(scratch, a)
+		for m := range scratch {
 			c.recompute(a, m, nil)
 		}
 		c.commitAudience(a, noPin)
@@ -678,6 +693,12 @@ func (c *Compiler) applyDoor(w *work, nd domain.Door, deleted bool) {
 // listed there now.
 func (c *Compiler) candidates(a *audience) map[string]bool {
 	out := map[string]bool{}
+	c.addCandidates(out, a)
+	return out
+}
+
+// addCandidates adds candidates(a) to out.
+func (c *Compiler) addCandidates(out map[string]bool, a *audience) {
 	center := a.key.center
 	for _, e := range a.entries {
 		out[e.Member] = true
@@ -698,7 +719,6 @@ func (c *Compiler) candidates(a *audience) map[string]bool {
 			out[m] = true
 		}
 	}
-	return out
 }
 
 // addDoor indexes d and joins it to the audience of its center and room,
