@@ -21,15 +21,16 @@ import (
 //   - every center has 100 local members with one badge each: 5 staff of
 //     the center, 60 holders of a pass for the center (every third of them
 //     also books one of its rooms in the next 14 days), 30 members with two
-//     bookings each in the next 14 days (a desk or a room), and 5 members
-//     without any current right (listed nowhere);
+//     bookings each in the next 14 days (a desk, and one of its rooms), and
+//     5 members without any current right (listed nowhere);
 //   - network-wide, 20 staff of the whole network and 200 holders of a pass
 //     for every center: the no-right members of the first 44 centers. They
 //     are listed at every entrance (and the staff at every room door) of
 //     the network, whatever its size.
 //
-// So 10,000 doors are 1,000 centers, 100,000 badges, 40,000 bookings and
-// 60,200 passes; 100,000 doors are 10,000 centers and 1,000,000 badges.
+// So 10,000 doors are 1,000 centers, 7,000 audiences, 100,000 badges,
+// 80,000 bookings and 60,200 passes; 100,000 doors are 10,000 centers and
+// 1,000,000 badges. An entrance lists 315 badges, a room door 75.
 func network(doors int) Input {
 	centers := doors / 10
 	h, day := time.Hour, 24*time.Hour
