@@ -224,6 +224,11 @@ func (a *audience) merged(from, to uint64) (map[protocol.UID]change, bool) {
 // (moved to another member, or deleted): listed under the member, they are
 // removed. An audience keeps no index by member: an entry names its member.
 func (c *Compiler) recompute(a *audience, member string, gone []protocol.UID) {
+	c.recomputeIn(a, member, gone, c.interned)
+}
+
+// recomputeIn is recompute interning entries in table.
+func (c *Compiler) recomputeIn(a *audience, member string, gone []protocol.UID, table map[protocol.UID]interned) {
 	c.met.recomputes.Inc()
 	m := c.members[member]
 	badges := c.badgesByMember[member]
@@ -250,12 +255,12 @@ func (c *Compiler) recompute(a *audience, member string, gone []protocol.UID) {
 		} else {
 			e.Grants = grants
 		}
-		last, ok := c.interned[uid]
+		last, ok := table[uid]
 		if ok && entryEqual(last.e, e) {
 			e = last.e // the same entry as in another audience: shared
 		} else {
 			last = interned{e: e, digest: entryDigest(e)}
-			c.interned[uid] = last
+			table[uid] = last
 		}
 		a.set(uid, e, last.digest)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -339,4 +340,28 @@ func TestDoorsOfAChangeAreSavedInOneBatch(t *testing.T) {
 	want, _, _ := f.c.Entries("d1r2")
 	assert.Equal(t, want, ds.sorted())
 	assert.Contains(t, uids(want), protocol.UID("0A000001"), "gina's booking reached the door")
+}
+
+// TestStartCompilesInParallelAsOneByOne compares a start, which compiles
+// the audiences of a 300-door network on several goroutines, with the same
+// network whose doors are created one change at a time.
+func TestStartCompilesInParallelAsOneByOne(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	in := network(300)
+	f := newFixture(t, in)
+	doors := in.Doors
+	in.Doors = nil
+	g := newFixture(t, in)
+	for i := range doors {
+		g.apply(domain.Change{Kind: domain.KindDoor, Door: &doors[i]})
+	}
+	require.Len(t, f.c.audiences, 210)
+	for _, d := range doors {
+		want, _, err := g.c.Entries(d.ID)
+		require.NoError(t, err)
+		got, _, err := f.c.Entries(d.ID)
+		require.NoError(t, err)
+		require.Equal(t, want, got, d.ID)
+		require.Equal(t, g.states.get(d.ID).Hash, f.states.get(d.ID).Hash, d.ID)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -260,16 +261,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 	slices.SortFunc(keys, func(x, y audienceKey) int {
 		return cmp.Or(cmp.Compare(x.center, y.center), cmp.Compare(x.room, y.room))
 	})
-	scratch := map[string]bool{}
-	for _, k := range keys {
-		a := c.audiences[k]
-		clear(scratch)
-		c.addCandidates(scratch, a)
-		for m := range scratch {
-			c.recompute(a, m, nil)
-		}
-		c.commitAudience(a, noPin)
-	}
+	c.compileAll(keys)
 	var moved []*door
 	for _, id := range sortedKeys(c.doors) {
 		d := c.doors[id]
@@ -290,6 +282,46 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 	c.log.Info("whitelists compiled", "doors", len(c.doors), "audiences", len(c.audiences), "badges", len(c.badges),
 		"live_bookings", len(c.bookings), "live_passes", len(c.passes), "now", now.UTC().Format(time.RFC3339))
 	return c, nil
+}
+
+// compileAll compiles the audiences of keys (sorted by center) from
+// scratch, on as many goroutines as there are CPUs, each taking a run of
+// whole centers: while it runs, the domain indexes are only read, each
+// audience is written by one goroutine, and each goroutine interns entries
+// in its own table, merged into c.interned at the end.
+func (c *Compiler) compileAll(keys []audienceKey) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(keys)/64))
+	tables := make([]map[protocol.UID]interned, workers)
+	var wg sync.WaitGroup
+	start := 0
+	for i := range workers {
+		end := len(keys) * (i + 1) / workers
+		for end < len(keys) && end > 0 && keys[end].center == keys[end-1].center {
+			end++ // keep a center's audiences together
+		}
+		part := keys[start:end]
+		start = end
+		table := map[protocol.UID]interned{}
+		tables[i] = table
+		wg.Go(func() {
+			scratch := map[string]bool{}
+			for _, k := range part {
+				a := c.audiences[k]
+				clear(scratch)
+				c.addCandidates(scratch, a)
+				for m := range scratch {
+					c.recomputeIn(a, m, nil, table)
+				}
+				c.commitAudience(a, noPin)
+			}
+		})
+	}
+	wg.Wait()
+	for _, t := range tables {
+		for uid, e := range t {
+			c.interned[uid] = e
+		}
+	}
 }
 
 // reject logs and counts an invalid object.
