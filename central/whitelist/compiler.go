@@ -301,7 +301,7 @@ func (c *Compiler) compileAll(keys []audienceKey) {
 		}
 		part := keys[start:end]
 		start = end
-		table := map[protocol.UID]interned{}
+		table := make(map[protocol.UID]interned, len(c.badges)/workers)
 		tables[i] = table
 		wg.Go(func() {
 			scratch := map[string]bool{}
@@ -309,6 +309,9 @@ func (c *Compiler) compileAll(keys []audienceKey) {
 				a := c.audiences[k]
 				clear(scratch)
 				c.addCandidates(scratch, a)
+				if len(a.entries) == 0 {
+					a.entries = make(map[protocol.UID]*protocol.Entry, len(scratch))
+				}
 				for m := range scratch {
 					c.recomputeIn(a, m, nil, table)
 				}
@@ -317,7 +320,8 @@ func (c *Compiler) compileAll(keys []audienceKey) {
 		})
 	}
 	wg.Wait()
-	for _, t := range tables {
+	c.interned = tables[0]
+	for _, t := range tables[1:] {
 		for uid, e := range t {
 			c.interned[uid] = e
 		}
@@ -332,6 +336,16 @@ func (c *Compiler) reject(kind domain.Kind, id string, err error) {
 
 // load indexes a full input. Doors are created without compiling them.
 func (c *Compiler) load(in Input) {
+	// Sized once: growing maps of a million members step by step costs
+	// seconds of rehashing at start.
+	c.members = make(map[string]*domain.Member, len(in.Members))
+	c.badges = make(map[protocol.UID]*domain.Badge, len(in.Badges))
+	c.badgesByMember = make(map[string][]*domain.Badge, len(in.Badges))
+	c.bookings = make(map[string]*domain.Booking, len(in.Bookings))
+	c.bookingsByMember = make(map[string][]*domain.Booking, len(in.Bookings))
+	c.passes = make(map[string]*domain.Pass, len(in.Passes))
+	c.passesByMember = make(map[string][]*domain.Pass, len(in.Passes))
+	c.doors = make(map[string]*door, len(in.Doors))
 	for i := range in.Centers {
 		if err := in.Centers[i].Validate(); err != nil {
 			c.reject(domain.KindCenter, in.Centers[i].ID, err)

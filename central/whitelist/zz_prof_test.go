@@ -23,3 +23,15 @@ func TestZZHeap(t *testing.T) {
 	f.Close()
 	runtime.KeepAlive(c)
 }
+
+func TestZZCount(t *testing.T) {
+	c, err := New(context.Background(), Config{Signer: protocol.NewSigner(testKey), States: newMemStates(), Logger: quietLogger()}, network(1000), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[bool][]int{}
+	for _, a := range c.audiences {
+		n[a.key.room == ""] = append(n[a.key.room == ""], len(a.entries))
+	}
+	t.Log(len(c.audiences), n[true][:5], n[false][:8])
+}
