@@ -73,7 +73,11 @@
 // center and room), so a one-entry change updates it in constant time; it
 // is computed once per audience version. On start, a door whose saved hash
 // equals its audience's keeps its version; any other door gets the saved
-// version plus one. A door whose save fails keeps publishing the audience
+// version plus one. When States is a BatchStates (the store is), the doors
+// one change reaches and those a start moves on are saved in batches, one
+// transaction each, rather than one transaction per door. At start the
+// audiences are compiled on every CPU, a run of whole centers each.
+// A door whose save fails keeps publishing the audience
 // version it last saved (rebuilt from the audience's log, which keeps the
 // steps such a door needs) and is retried on the next Apply, Tick or
 // ForSync.

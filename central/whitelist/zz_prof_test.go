@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"testing"
+	"unsafe"
 
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -34,4 +35,8 @@ func TestZZCount(t *testing.T) {
 		n[a.key.room == ""] = append(n[a.key.room == ""], len(a.entries))
 	}
 	t.Log(len(c.audiences), n[true][:5], n[false][:8])
+}
+
+func TestZZSize(t *testing.T) {
+	t.Log("door", unsafe.Sizeof(door{}), "run", unsafe.Sizeof(run{}), "audience", unsafe.Sizeof(audience{}))
 }
