@@ -114,8 +114,9 @@ func (a *audience) contentHash() string {
 // commitAudience turns the pending changes into the audience's next version
 // and reports whether there was one. A fresh audience takes its content as
 // version 1 without a log step. pin is the oldest audience version an
-// unsaved door still publishes: the log keeps every step after it, whatever
-// the limits, so that the door's content can be rebuilt.
+// unsaved door still publishes: the log keeps every step after it, and its
+// newest step, whatever the limits, so that the door's content can be
+// rebuilt.
 func (c *Compiler) commitAudience(a *audience, pin uint64) bool {
 	if a.fresh {
 		a.fresh, a.pending = false, nil
@@ -139,7 +140,9 @@ func (c *Compiler) commitAudience(a *audience, pin uint64) bool {
 	a.encoded = nil
 	a.hash = a.contentHash()
 	a.logChanges += len(changes)
-	for len(a.log) > 0 && a.log[0].base < pin && (len(a.log) > c.cfg.MaxLogDeltas || a.logChanges > c.cfg.MaxLogChanges) {
+	// The newest step stays whatever its size: a door whose save fails right
+	// after this step still publishes the version before it.
+	for len(a.log) > 1 && a.log[0].base < pin && (len(a.log) > c.cfg.MaxLogDeltas || a.logChanges > c.cfg.MaxLogChanges) {
 		a.logChanges -= len(a.log[0].changes)
 		a.log[0] = nil
 		a.log = a.log[1:]

@@ -365,3 +365,27 @@ func TestStartCompilesInParallelAsOneByOne(t *testing.T) {
 		require.Equal(t, g.states.get(d.ID).Hash, f.states.get(d.ID).Hash, d.ID)
 	}
 }
+
+// TestLaggingDoorBehindAnOversizeStep has a door's save fail on a step
+// larger than MaxLogChanges: the audience keeps that step, so the door still
+// publishes its previous content.
+func TestLaggingDoorBehindAnOversizeStep(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, sharedWorld(), func(c *Config) { c.MaxLogChanges = 1 })
+	want, _, err := f.c.Entries("d1x")
+	require.NoError(t, err)
+	f.c.cfg.States = &failFor{States: f.states, door: "d1x"}
+	// Nine hours on, alice's, erin's and frank's bookings have ended: one
+	// step removes their four badges from c1's entrances.
+	require.Error(t, f.c.Tick(ctx, t0.Add(9*time.Hour)))
+	assert.Equal(t, uint64(2), f.version("d1"))
+	dw := f.delta("d1", 1)
+	assert.Len(t, dw.Removed, 4)
+	got, v, err := f.c.Entries("d1x")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), v)
+	assert.Equal(t, want, got, "the lagging door still publishes version 1")
+	var ds doorState
+	ds.applySync(t, f.keys, "d1x", must(f.c.ForSync(ctx, "d1x", 0)), t0)
+	assert.Equal(t, want, ds.sorted())
+}

@@ -441,8 +441,12 @@ func (c *Compiler) Entries(door string) ([]protocol.Entry, uint64, error) {
 		c.mu.Unlock()
 		return nil, 0, fmt.Errorf("%w: %q", ErrUnknownDoor, door)
 	}
-	es, v := d.committedEntries(), d.version
+	es, err := d.committedEntries()
+	v := d.version
 	c.mu.Unlock()
+	if err != nil {
+		return nil, 0, err
+	}
 	return sortEntries(es), v, nil
 }
 

@@ -84,21 +84,22 @@ func (d *door) record(v, av uint64, reset bool, maxDeltas int) {
 }
 
 // committedEntries returns the entries of the published version.
-func (d *door) committedEntries() []*protocol.Entry {
+func (d *door) committedEntries() ([]*protocol.Entry, error) {
 	if d.caud == nil {
-		return nil
+		return nil, nil
 	}
 	es, ok := d.caud.entriesAt(d.cav)
 	if !ok {
 		// The audience keeps its log back to the versions of its unsaved
-		// doors (the pin), and a saved door publishes its audience's
-		// version: this cannot happen.
-		panic(fmt.Sprintf("whitelist: door %s publishes audience version %d that its audience no longer holds", d.d.ID, d.cav))
+		// doors (the pin) and always its newest step, and a saved door
+		// publishes its audience's version: this is a bug.
+		return nil, fmt.Errorf("whitelist: door %s publishes audience version %d, which its audience (center %q, room %q, version %d) no longer holds",
+			d.d.ID, d.cav, d.caud.key.center, d.caud.key.room, d.caud.version)
 	}
-	return es
+	return es, nil
 }
 
-// committedCenter and committedRoom name the published version's header.
+// committedKey names the center and room of the published version's header.
 func (d *door) committedKey() audienceKey {
 	if d.caud == nil {
 		return audienceKey{}

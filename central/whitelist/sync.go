@@ -181,10 +181,13 @@ func (c *Compiler) encodedLocked(d *door) (*protocol.SnapshotEntries, error) {
 		c.mu.Unlock()
 		return se, nil
 	}
-	es := d.committedEntries()
+	es, err := d.committedEntries()
 	current := a != nil && av == a.version
 	now := c.now
 	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 
 	se, err := protocol.EncodeSnapshotEntries(sortEntries(es))
 	if err != nil || !current {
