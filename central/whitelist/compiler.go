@@ -285,12 +285,13 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 }
 
 // compileAll compiles the audiences of keys (sorted by center) from
-// scratch, on as many goroutines as there are CPUs, each taking a run of
-// whole centers: while it runs, the domain indexes are only read, each
-// audience is written by one goroutine, and each goroutine interns entries
-// in its own table, merged into c.interned at the end.
+// scratch, on all CPUs but one (the ingest stores the doors' events while
+// the central starts: it keeps a CPU), each goroutine taking a run of whole
+// centers: while it runs, the domain indexes are only read, each audience
+// is written by one goroutine, and each goroutine interns entries in its
+// own table, merged into c.interned at the end.
 func (c *Compiler) compileAll(keys []audienceKey) {
-	workers := max(1, min(runtime.GOMAXPROCS(0), len(keys)/64))
+	workers := max(1, min(runtime.GOMAXPROCS(0)-1, len(keys)/64))
 	tables := make([]map[protocol.UID]interned, workers)
 	var wg sync.WaitGroup
 	start := 0

@@ -76,7 +76,8 @@
 // version plus one. When States is a BatchStates (the store is), the doors
 // one change reaches and those a start moves on are saved in batches, one
 // transaction each, rather than one transaction per door. At start the
-// audiences are compiled on every CPU, a run of whole centers each.
+// audiences are compiled on every CPU but one (left to the ingest, which
+// stores events meanwhile), a run of whole centers each.
 // A door whose save fails keeps publishing the audience
 // version it last saved (rebuilt from the audience's log, which keeps the
 // steps such a door needs) and is retried on the next Apply, Tick or
