@@ -140,6 +140,10 @@ type Store interface {
 	// goes back (ErrStale), and a version is saved again only with the same
 	// hash.
 	SaveWhitelistState(ctx context.Context, st domain.WhitelistState) error
+	// SaveWhitelistStates stores several doors' states in one transaction,
+	// each as SaveWhitelistState would: all of them, or none (the error
+	// names the door).
+	SaveWhitelistStates(ctx context.Context, sts []domain.WhitelistState) error
 
 	// API tokens. Only a hash of the secret is kept.
 	CreateToken(ctx context.Context, t Token, secret string) error

@@ -66,9 +66,20 @@ func BenchmarkSnapshot100k(b *testing.B) {
 }
 
 // BenchmarkSnapshotSign100k signs the snapshot of the compiled door only
-// (sort and sign, no compile): a door asking from 0 once the parts cached
-// for its version are older than SnapshotMaxAge.
+// (sort, encode and sign, no compile): the first door of an audience asking
+// from 0 for a version, or asking again once SnapshotMaxAge passed.
 func BenchmarkSnapshotSign100k(b *testing.B) {
+	benchSnapshotSign(b, true)
+}
+
+// BenchmarkSnapshotSignShared100k signs the snapshot for a door whose
+// audience already encoded this version's entries: every further door of
+// the audience (header and signature only).
+func BenchmarkSnapshotSignShared100k(b *testing.B) {
+	benchSnapshotSign(b, false)
+}
+
+func benchSnapshotSign(b *testing.B, encode bool) {
 	ctx := context.Background()
 	c, err := New(ctx, Config{Signer: protocol.NewSigner(testKey), States: newMemStates(), Logger: quietLogger()}, bigDoor(), t0)
 	if err != nil {
@@ -78,7 +89,10 @@ func BenchmarkSnapshotSign100k(b *testing.B) {
 	for b.Loop() {
 		c.mu.Lock()
 		d := c.doors["d1"]
-		d.snap = nil
+		d.snapVersion = 0
+		if encode {
+			d.aud.encoded = nil
+		}
 		s, err = c.snapshotLocked(d)
 		if err != nil {
 			b.Fatal(err)

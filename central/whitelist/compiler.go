@@ -1,10 +1,13 @@
 package whitelist
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +23,15 @@ type States interface {
 	WhitelistStates(ctx context.Context) ([]domain.WhitelistState, error)
 	// SaveWhitelistState saves one door's state (insert or replace).
 	SaveWhitelistState(ctx context.Context, st domain.WhitelistState) error
+}
+
+// BatchStates is States that also saves several doors' states in one
+// transaction, all or none. When Config.States is one, the compiler saves
+// together the doors that one change reaches (every door of an audience),
+// and those a start moves on.
+type BatchStates interface {
+	States
+	SaveWhitelistStates(ctx context.Context, sts []domain.WhitelistState) error
 }
 
 // Defaults of Config.
@@ -47,13 +59,13 @@ type Config struct {
 	// Refresh is the longest a door goes without a new version (24 h): Tick
 	// issues an empty delta for a door whose version is older.
 	Refresh time.Duration
-	// MaxLogDeltas and MaxLogChanges bound each door's in-memory delta log
-	// (versions kept, and changed entries summed over them). A door further
-	// behind gets a snapshot.
+	// MaxLogDeltas and MaxLogChanges bound each audience's in-memory log
+	// (steps kept, and changed entries summed over them) and each door's
+	// reach (MaxLogDeltas versions). A door further behind gets a snapshot.
 	MaxLogDeltas  int
 	MaxLogChanges int
-	// SnapshotMaxAge is how long signed snapshot parts of a version are
-	// reused for further requests before they are signed again (1 h).
+	// SnapshotMaxAge is how long a door's snapshot of one version keeps its
+	// issue time (and so its bytes) for further requests (1 h).
 	SnapshotMaxAge time.Duration
 
 	Logger *slog.Logger
@@ -149,13 +161,13 @@ func newMetrics(r *metrics.Registry) *compilerMetrics {
 		saveErrors: r.Counter("swc_whitelist_save_errors_total", "Failures to persist a door's whitelist state; the version is retried and not published meanwhile."),
 		syncs:      r.CounterVec("swc_whitelist_syncs_total", "Sync answers by result.", "result"),
 		truncated:  r.Counter("swc_whitelist_grants_truncated_total", "Badge entries whose grants were cut to protocol.MaxGrantsPerEntry."),
-		recomputes: r.Counter("swc_whitelist_member_recomputes_total", "Recomputations of one member's entries at one door."),
+		recomputes: r.Counter("swc_whitelist_member_recomputes_total", "Recomputations of one member's entries in one audience (a center's entrances, or one room's doors)."),
 	}
 }
 
 // Compiler holds the domain objects that matter for access, the compiled
-// whitelist of every door, and each door's recent deltas. It is safe for
-// concurrent use.
+// whitelist of every audience with its recent steps, and every door's
+// version line over its audience. It is safe for concurrent use.
 type Compiler struct {
 	cfg Config
 	log *slog.Logger
@@ -166,29 +178,34 @@ type Compiler struct {
 
 	members        map[string]*domain.Member
 	badges         map[protocol.UID]*domain.Badge
-	badgesByMember map[string]map[protocol.UID]*domain.Badge
+	badgesByMember map[string][]*domain.Badge // most members have one
+	// interned is the last entry computed for each badge: an audience whose
+	// entry for the badge is equal shares it (network staff and network
+	// passes are the same entry at every entrance of the network).
+	interned map[protocol.UID]interned
 
 	// Live bookings (confirmed, not ended) and passes (not ended), indexed.
 	bookings         map[string]*domain.Booking
-	bookingsAt       map[string]map[string]map[string]*domain.Booking // center → member → id
-	bookingsByMember map[string]map[string]*domain.Booking            // member → id
+	bookingsAt       map[string]map[string][]*domain.Booking // center → member
+	bookingsByMember map[string][]*domain.Booking
 	passes           map[string]*domain.Pass
-	passesAt         map[string]map[string]map[string]*domain.Pass // center ("" = every center) → member → id
-	passesByMember   map[string]map[string]*domain.Pass
+	passesAt         map[string]map[string][]*domain.Pass // center ("" = every center) → member
+	passesByMember   map[string][]*domain.Pass
 	staffAt          map[string]map[string]bool // center ("" = network) → member
 	staffByMember    map[string]map[string]bool // member → center
 
-	doors   map[string]*door
-	doorsAt map[string]map[string]*door // center → door id
-	retired map[string]uint64           // deleted (or not yet created) doors → last version
+	doors       map[string]*door
+	audiences   map[audienceKey]*audience
+	audiencesAt map[string]map[string]*audience // center → room ("" = entrances) → audience
+	retired     map[string]uint64               // deleted (or not yet created) doors → last version
 
 	timeline timeline
 	unsaved  map[*door]bool // doors whose last change could not be saved
 	watchers map[*Watcher]bool
 }
 
-// New loads the domain, compiles every door's whitelist as of now, and
-// reconciles versions with the saved states: a door whose content hash is
+// New loads the domain, compiles every audience's whitelist as of now, and
+// reconciles the doors' versions with the saved states: a door whose content hash is
 // unchanged keeps its version, any other gets the next one, saved before New
 // returns.
 func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, error) {
@@ -202,17 +219,19 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		now:              now,
 		members:          map[string]*domain.Member{},
 		badges:           map[protocol.UID]*domain.Badge{},
-		badgesByMember:   map[string]map[protocol.UID]*domain.Badge{},
+		badgesByMember:   map[string][]*domain.Badge{},
+		interned:         map[protocol.UID]interned{},
 		bookings:         map[string]*domain.Booking{},
-		bookingsAt:       map[string]map[string]map[string]*domain.Booking{},
-		bookingsByMember: map[string]map[string]*domain.Booking{},
+		bookingsAt:       map[string]map[string][]*domain.Booking{},
+		bookingsByMember: map[string][]*domain.Booking{},
 		passes:           map[string]*domain.Pass{},
-		passesAt:         map[string]map[string]map[string]*domain.Pass{},
-		passesByMember:   map[string]map[string]*domain.Pass{},
+		passesAt:         map[string]map[string][]*domain.Pass{},
+		passesByMember:   map[string][]*domain.Pass{},
 		staffAt:          map[string]map[string]bool{},
 		staffByMember:    map[string]map[string]bool{},
 		doors:            map[string]*door{},
-		doorsAt:          map[string]map[string]*door{},
+		audiences:        map[audienceKey]*audience{},
+		audiencesAt:      map[string]map[string]*audience{},
 		retired:          map[string]uint64{},
 		unsaved:          map[*door]bool{},
 		watchers:         map[*Watcher]bool{},
@@ -232,27 +251,82 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 			c.retired[st.Door] = st.Version
 		}
 	}
+	// Audiences by center, so that the room audiences of one center, whose
+	// entries are mostly equal, follow each other and share them (interned
+	// keeps the last entry of each badge).
+	keys := make([]audienceKey, 0, len(c.audiences))
+	for k := range c.audiences {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y audienceKey) int {
+		return cmp.Or(cmp.Compare(x.center, y.center), cmp.Compare(x.room, y.room))
+	})
+	c.compileAll(keys)
+	var moved []*door
 	for _, id := range sortedKeys(c.doors) {
 		d := c.doors[id]
-		for m := range c.candidates(d) {
-			c.recompute(d, m)
-		}
 		st, ok := byDoor[id]
-		if ok && st.Hash == d.contentHash() {
+		if ok && st.Hash == d.aud.hash {
 			d.version, d.hash, d.issued = st.Version, st.Hash, time.UnixMilli(st.IssuedMs)
-			d.committedCenter, d.committedRoom = d.d.CenterID, d.d.RoomID
-			d.pending = nil
+			d.caud, d.cav = d.aud, d.aud.version
+			d.record(d.version, d.cav, true, c.cfg.MaxLogDeltas)
 			continue
 		}
 		d.version = st.Version // 0 when never saved
 		d.resetLog = true
-		if err := c.commit(ctx, d, commitOpts{}); err != nil {
-			return nil, err
-		}
+		moved = append(moved, d)
 	}
-	c.log.Info("whitelists compiled", "doors", len(c.doors), "badges", len(c.badges),
+	if err := c.commitAll(ctx, moved, func(*door) bool { return false }); err != nil {
+		return nil, err
+	}
+	c.log.Info("whitelists compiled", "doors", len(c.doors), "audiences", len(c.audiences), "badges", len(c.badges),
 		"live_bookings", len(c.bookings), "live_passes", len(c.passes), "now", now.UTC().Format(time.RFC3339))
 	return c, nil
+}
+
+// compileAll compiles the audiences of keys (sorted by center) from
+// scratch, on all CPUs but one (the ingest stores the doors' events while
+// the central starts: it keeps a CPU), each goroutine taking a run of whole
+// centers: while it runs, the domain indexes are only read, each audience
+// is written by one goroutine, and each goroutine interns entries in its
+// own table, merged into c.interned at the end.
+func (c *Compiler) compileAll(keys []audienceKey) {
+	workers := max(1, min(runtime.GOMAXPROCS(0)-1, len(keys)/64))
+	tables := make([]map[protocol.UID]interned, workers)
+	var wg sync.WaitGroup
+	start := 0
+	for i := range workers {
+		end := len(keys) * (i + 1) / workers
+		for end < len(keys) && end > 0 && keys[end].center == keys[end-1].center {
+			end++ // keep a center's audiences together
+		}
+		part := keys[start:end]
+		start = end
+		table := make(map[protocol.UID]interned, len(c.badges)/workers)
+		tables[i] = table
+		wg.Go(func() {
+			scratch := map[string]bool{}
+			for _, k := range part {
+				a := c.audiences[k]
+				clear(scratch)
+				c.addCandidates(scratch, a)
+				if len(a.entries) == 0 {
+					a.entries = make(map[protocol.UID]*protocol.Entry, len(scratch))
+				}
+				for m := range scratch {
+					c.recomputeIn(a, m, nil, table)
+				}
+				c.commitAudience(a, noPin)
+			}
+		})
+	}
+	wg.Wait()
+	c.interned = tables[0]
+	for _, t := range tables[1:] {
+		for uid, e := range t {
+			c.interned[uid] = e
+		}
+	}
 }
 
 // reject logs and counts an invalid object.
@@ -263,6 +337,16 @@ func (c *Compiler) reject(kind domain.Kind, id string, err error) {
 
 // load indexes a full input. Doors are created without compiling them.
 func (c *Compiler) load(in Input) {
+	// Sized once: growing maps of a million members step by step costs
+	// seconds of rehashing at start.
+	c.members = make(map[string]*domain.Member, len(in.Members))
+	c.badges = make(map[protocol.UID]*domain.Badge, len(in.Badges))
+	c.badgesByMember = make(map[string][]*domain.Badge, len(in.Badges))
+	c.bookings = make(map[string]*domain.Booking, len(in.Bookings))
+	c.bookingsByMember = make(map[string][]*domain.Booking, len(in.Bookings))
+	c.passes = make(map[string]*domain.Pass, len(in.Passes))
+	c.passesByMember = make(map[string][]*domain.Pass, len(in.Passes))
+	c.doors = make(map[string]*door, len(in.Doors))
 	for i := range in.Centers {
 		if err := in.Centers[i].Validate(); err != nil {
 			c.reject(domain.KindCenter, in.Centers[i].ID, err)
@@ -327,7 +411,7 @@ func (c *Compiler) load(in Input) {
 			c.reject(domain.KindDoor, d.ID, errors.New("door listed twice; the first is kept"))
 			continue
 		}
-		c.addDoor(newDoor(d))
+		c.addDoor(&door{d: d})
 	}
 }
 
@@ -358,8 +442,12 @@ func (c *Compiler) Entries(door string) ([]protocol.Entry, uint64, error) {
 		c.mu.Unlock()
 		return nil, 0, fmt.Errorf("%w: %q", ErrUnknownDoor, door)
 	}
-	es, v := d.committedEntries(), d.version
+	es, err := d.committedEntries()
+	v := d.version
 	c.mu.Unlock()
+	if err != nil {
+		return nil, 0, err
+	}
 	return sortEntries(es), v, nil
 }
 
@@ -422,9 +510,10 @@ func (c *Compiler) apply(w *work, ch domain.Change) {
 		c.touchEverywhere(w, m.ID)
 	case domain.KindBadge:
 		b := *ch.Badge
+		w.gone = append(w.gone, b.UID)
 		if old, ok := c.badges[b.UID]; ok {
 			c.removeBadge(old)
-			c.touchEverywhere(w, old.MemberID)
+			c.touchEverywhere(w, old.MemberID, b.UID)
 		}
 		if !ch.Deleted {
 			c.addBadge(&b)
@@ -501,43 +590,54 @@ func (c *Compiler) Tick(ctx context.Context, now time.Time) error {
 			w.heartbeat[d] = true
 		}
 	}
+	for _, a := range c.audiences {
+		if a.encoded != nil && now.Sub(a.encodedAt) >= c.cfg.SnapshotMaxAge {
+			a.encoded = nil // the doors that reconnect ask within minutes; free it
+		}
+	}
 	return c.finish(ctx, w)
 }
 
 // work collects what one Apply or Tick has to recompute and commit.
 type work struct {
-	members   map[*door]map[string]bool
+	members   map[*audience]map[string]bool
 	heartbeat map[*door]bool
+	gone      []protocol.UID // badges that left their member (recompute)
 }
 
 func newWork() *work {
-	return &work{members: map[*door]map[string]bool{}, heartbeat: map[*door]bool{}}
+	return &work{members: map[*audience]map[string]bool{}, heartbeat: map[*door]bool{}}
 }
 
-func (w *work) add(d *door, member string) {
-	ms := w.members[d]
+func (w *work) add(a *audience, member string) {
+	ms := w.members[a]
 	if ms == nil {
 		ms = map[string]bool{}
-		w.members[d] = ms
+		w.members[a] = ms
 	}
 	ms[member] = true
 }
 
-// finish recomputes the touched members at the touched doors and commits
-// every door that changed (and every door left unsaved before).
+// noPin is the pin of an audience without unsaved doors.
+const noPin = ^uint64(0)
+
+// finish recomputes the touched members in the touched audiences, makes the
+// next version of every audience that changed, and commits every door of
+// those audiences (and every door forced or left unsaved before).
 func (c *Compiler) finish(ctx context.Context, w *work) error {
-	for d, ms := range w.members {
-		if c.doors[d.d.ID] != d {
-			continue // deleted meanwhile
+	doors := map[*door]bool{}
+	for a, ms := range w.members {
+		if c.audiences[a.key] != a {
+			continue // its last door left meanwhile
 		}
 		for m := range ms {
-			c.recompute(d, m)
+			c.recompute(a, m, w.gone)
 		}
-	}
-	var errs []error
-	doors := map[*door]bool{}
-	for d := range w.members {
-		doors[d] = true
+		if c.commitAudience(a, c.pin(a)) {
+			for d := range a.doors {
+				doors[d] = true
+			}
+		}
 	}
 	for d := range w.heartbeat {
 		doors[d] = true
@@ -545,48 +645,79 @@ func (c *Compiler) finish(ctx context.Context, w *work) error {
 	for d := range c.unsaved {
 		doors[d] = true
 	}
+	live := make([]*door, 0, len(doors))
 	for _, d := range sortedDoors(doors) {
 		if c.doors[d.d.ID] != d {
 			delete(c.unsaved, d)
 			continue
 		}
-		if err := c.commit(ctx, d, commitOpts{force: w.heartbeat[d]}); err != nil {
-			errs = append(errs, err)
-		}
+		live = append(live, d)
 	}
-	return errors.Join(errs...)
+	return c.commitAll(ctx, live, func(d *door) bool { return w.heartbeat[d] })
 }
 
-// touch marks member for recomputation at every door of center ("" = every
-// door of the network).
+// pin returns the oldest version of a that an unsaved door still publishes.
+func (c *Compiler) pin(a *audience) uint64 {
+	p := noPin
+	for d := range c.unsaved {
+		if d.caud == a {
+			p = min(p, d.cav)
+		}
+	}
+	return p
+}
+
+// touch marks member for recomputation in every audience of center ("" =
+// every audience of the network).
 func (c *Compiler) touch(w *work, member, center string) {
 	if center == "" {
-		for _, d := range c.doors {
-			w.add(d, member)
+		for _, a := range c.audiences {
+			w.add(a, member)
 		}
 		return
 	}
-	for _, d := range c.doorsAt[center] {
-		w.add(d, member)
+	for _, a := range c.audiencesAt[center] {
+		w.add(a, member)
 	}
 }
 
+// touchPass marks the pass's member at the entrances the pass covers:
+// passes do not open room doors.
 func (c *Compiler) touchPass(w *work, p *domain.Pass) {
 	if len(p.CenterIDs) == 0 {
-		c.touch(w, p.MemberID, "")
+		for _, rooms := range c.audiencesAt {
+			if a := rooms[""]; a != nil {
+				w.add(a, p.MemberID)
+			}
+		}
 		return
 	}
 	for _, center := range p.CenterIDs {
-		c.touch(w, p.MemberID, center)
+		if a := c.audiencesAt[center][""]; a != nil {
+			w.add(a, p.MemberID)
+		}
 	}
 }
 
-// touchEverywhere marks member at every door where it is listed or may have a
+// touchEverywhere marks member in every audience where it is listed (under
+// one of its badges, or under gone, a badge it just lost) or may have a
 // right: for a change of the member itself or of one of its badges.
-func (c *Compiler) touchEverywhere(w *work, member string) {
-	for _, d := range c.doors {
-		if len(d.byMember[member]) > 0 {
-			w.add(d, member)
+func (c *Compiler) touchEverywhere(w *work, member string, gone ...protocol.UID) {
+	listed := func(a *audience, uid protocol.UID) bool {
+		e := a.entries[uid]
+		return e != nil && e.Member == member
+	}
+	for _, a := range c.audiences {
+		for _, b := range c.badgesByMember[member] {
+			if listed(a, b.UID) {
+				w.add(a, member)
+				break
+			}
+		}
+		for _, uid := range gone {
+			if listed(a, uid) {
+				w.add(a, member)
+			}
 		}
 	}
 	for _, b := range c.bookingsByMember[member] {
@@ -616,28 +747,37 @@ func (c *Compiler) applyDoor(w *work, nd domain.Door, deleted bool) {
 	}
 	d := old
 	if d == nil {
-		d = newDoor(nd)
-		d.version = c.retired[nd.ID]
+		d = &door{d: nd, version: c.retired[nd.ID]}
 		delete(c.retired, nd.ID)
 	} else {
 		c.removeDoor(d)
 		d.d = nd
 	}
-	c.addDoor(d)
+	if a := c.addDoor(d); a.fresh {
+		for m := range c.candidates(a) {
+			w.add(a, m)
+		}
+		if _, ok := w.members[a]; !ok {
+			w.members[a] = map[string]bool{} // compiled even when nobody is listed
+		}
+	}
 	d.resetLog = true // the header changed: doors get a snapshot
 	w.heartbeat[d] = true
-	for m := range c.candidates(d) {
-		w.add(d, m)
-	}
 }
 
-// candidates lists the members that may have a right at d, plus those
+// candidates lists the members that may have a right in a, plus those
 // listed there now.
-func (c *Compiler) candidates(d *door) map[string]bool {
+func (c *Compiler) candidates(a *audience) map[string]bool {
 	out := map[string]bool{}
-	center := d.d.CenterID
-	for m := range d.byMember {
-		out[m] = true
+	c.addCandidates(out, a)
+	return out
+}
+
+// addCandidates adds candidates(a) to out.
+func (c *Compiler) addCandidates(out map[string]bool, a *audience) {
+	center := a.key.center
+	for _, e := range a.entries {
+		out[e.Member] = true
 	}
 	for _, s := range []map[string]bool{c.staffAt[center], c.staffAt[""]} {
 		for m := range s {
@@ -647,7 +787,7 @@ func (c *Compiler) candidates(d *door) map[string]bool {
 	for m := range c.bookingsAt[center] {
 		out[m] = true
 	}
-	if d.d.RoomID == "" {
+	if a.key.room == "" {
 		for m := range c.passesAt[center] {
 			out[m] = true
 		}
@@ -655,46 +795,48 @@ func (c *Compiler) candidates(d *door) map[string]bool {
 			out[m] = true
 		}
 	}
-	return out
 }
 
-func (c *Compiler) addDoor(d *door) {
+// addDoor indexes d and joins it to the audience of its center and room,
+// created (fresh, not compiled) when d is its first door.
+func (c *Compiler) addDoor(d *door) *audience {
 	c.doors[d.d.ID] = d
-	at := c.doorsAt[d.d.CenterID]
-	if at == nil {
-		at = map[string]*door{}
-		c.doorsAt[d.d.CenterID] = at
+	k := audienceKey{center: d.d.CenterID, room: d.d.RoomID}
+	a := c.audiences[k]
+	if a == nil {
+		a = newAudience(k)
+		c.audiences[k] = a
+		index2(c.audiencesAt, k.center, k.room, a)
 	}
-	at[d.d.ID] = d
+	a.doors[d] = true
+	d.aud = a
+	return a
 }
 
+// removeDoor unindexes d; an audience left without doors is dropped (an
+// unsaved door may still publish from it: it keeps its pointer).
 func (c *Compiler) removeDoor(d *door) {
 	delete(c.doors, d.d.ID)
-	if at := c.doorsAt[d.d.CenterID]; at != nil {
-		delete(at, d.d.ID)
-		if len(at) == 0 {
-			delete(c.doorsAt, d.d.CenterID)
-		}
+	a := d.aud
+	delete(a.doors, d)
+	if len(a.doors) == 0 {
+		delete(c.audiences, a.key)
+		unindex2(c.audiencesAt, a.key.center, a.key.room)
 	}
 }
 
 func (c *Compiler) addBadge(b *domain.Badge) {
 	c.badges[b.UID] = b
-	m := c.badgesByMember[b.MemberID]
-	if m == nil {
-		m = map[protocol.UID]*domain.Badge{}
-		c.badgesByMember[b.MemberID] = m
-	}
-	m[b.UID] = b
+	c.badgesByMember[b.MemberID] = append(c.badgesByMember[b.MemberID], b)
 }
 
 func (c *Compiler) removeBadge(b *domain.Badge) {
 	delete(c.badges, b.UID)
-	if m := c.badgesByMember[b.MemberID]; m != nil {
-		delete(m, b.UID)
-		if len(m) == 0 {
-			delete(c.badgesByMember, b.MemberID)
-		}
+	delete(c.interned, b.UID)
+	if bs := slices.DeleteFunc(c.badgesByMember[b.MemberID], func(x *domain.Badge) bool { return x.UID == b.UID }); len(bs) > 0 {
+		c.badgesByMember[b.MemberID] = bs
+	} else {
+		delete(c.badgesByMember, b.MemberID)
 	}
 }
 
@@ -705,9 +847,12 @@ func (c *Compiler) addBooking(b *domain.Booking) bool {
 	if b.Status != domain.BookingConfirmed || !b.End.After(c.now) {
 		return false
 	}
+	if old := c.bookings[b.ID]; old != nil {
+		c.removeBooking(old) // listed twice in a load: the last is kept
+	}
 	c.bookings[b.ID] = b
-	index3(c.bookingsAt, b.CenterID, b.MemberID, b.ID, b)
-	index2(c.bookingsByMember, b.MemberID, b.ID, b)
+	list2(c.bookingsAt, b.CenterID, b.MemberID, b)
+	c.bookingsByMember[b.MemberID] = append(c.bookingsByMember[b.MemberID], b)
 	if enter := b.Start.Add(-c.cfg.Horizon); enter.After(c.now) {
 		c.timeline.push(item{at: enter, enter: true, booking: b})
 	}
@@ -717,26 +862,34 @@ func (c *Compiler) addBooking(b *domain.Booking) bool {
 
 func (c *Compiler) removeBooking(b *domain.Booking) {
 	delete(c.bookings, b.ID)
-	unindex3(c.bookingsAt, b.CenterID, b.MemberID, b.ID)
-	unindex2(c.bookingsByMember, b.MemberID, b.ID)
+	same := func(x *domain.Booking) bool { return x.ID == b.ID }
+	unlist2(c.bookingsAt, b.CenterID, b.MemberID, same)
+	unlist(c.bookingsByMember, b.MemberID, same)
 }
 
+// passCenters lists the centers a pass covers, each once ("" = every
+// center).
 func passCenters(p *domain.Pass) []string {
 	if len(p.CenterIDs) == 0 {
 		return []string{""}
 	}
-	return p.CenterIDs
+	cs := slices.Clone(p.CenterIDs)
+	slices.Sort(cs)
+	return slices.Compact(cs)
 }
 
 func (c *Compiler) addPass(p *domain.Pass) bool {
 	if !p.ValidUntil.After(c.now) {
 		return false
 	}
+	if old := c.passes[p.ID]; old != nil {
+		c.removePass(old) // listed twice in a load: the last is kept
+	}
 	c.passes[p.ID] = p
 	for _, center := range passCenters(p) {
-		index3(c.passesAt, center, p.MemberID, p.ID, p)
+		list2(c.passesAt, center, p.MemberID, p)
 	}
-	index2(c.passesByMember, p.MemberID, p.ID, p)
+	c.passesByMember[p.MemberID] = append(c.passesByMember[p.MemberID], p)
 	if enter := p.ValidFrom.Add(-c.cfg.Horizon); enter.After(c.now) {
 		c.timeline.push(item{at: enter, enter: true, pass: p})
 	}
@@ -746,10 +899,11 @@ func (c *Compiler) addPass(p *domain.Pass) bool {
 
 func (c *Compiler) removePass(p *domain.Pass) {
 	delete(c.passes, p.ID)
+	same := func(x *domain.Pass) bool { return x.ID == p.ID }
 	for _, center := range passCenters(p) {
-		unindex3(c.passesAt, center, p.MemberID, p.ID)
+		unlist2(c.passesAt, center, p.MemberID, same)
 	}
-	unindex2(c.passesByMember, p.MemberID, p.ID)
+	unlist(c.passesByMember, p.MemberID, same)
 }
 
 func (c *Compiler) setStaff(s domain.Staff, on bool) {
@@ -780,21 +934,32 @@ func unindex2[V any](m map[string]map[string]V, a, b string) {
 	}
 }
 
-func index3[V any](m map[string]map[string]map[string]V, a, b, k string, v V) {
+// list2 appends v to m[a][b]. Bookings and passes are listed in small
+// slices rather than maps keyed by id: a member has a few at one center,
+// and a map per member and center would cost hundreds of bytes each.
+func list2[V any](m map[string]map[string][]V, a, b string, v V) {
 	inner := m[a]
 	if inner == nil {
-		inner = map[string]map[string]V{}
+		inner = map[string][]V{}
 		m[a] = inner
 	}
-	index2(inner, b, k, v)
+	inner[b] = append(inner[b], v)
 }
 
-func unindex3[V any](m map[string]map[string]map[string]V, a, b, k string) {
+func unlist2[V any](m map[string]map[string][]V, a, b string, drop func(V) bool) {
 	if inner := m[a]; inner != nil {
-		unindex2(inner, b, k)
+		unlist(inner, b, drop)
 		if len(inner) == 0 {
 			delete(m, a)
 		}
+	}
+}
+
+func unlist[V any](m map[string][]V, k string, drop func(V) bool) {
+	if vs := slices.DeleteFunc(m[k], drop); len(vs) > 0 {
+		m[k] = vs
+	} else {
+		delete(m, k)
 	}
 }
 

@@ -41,6 +41,28 @@
 // bookings in 14 days at one center) are logged and counted, and come in as
 // the earlier ones expire.
 //
+// # Audiences
+//
+// Doors that list the same entries share one compiled list, their audience:
+// the entrances of a center (Door.RoomID empty; an exit door is an entrance:
+// its name and exit flag are nothing a whitelist carries), and the doors of
+// one room. The compiler computes each audience once, at start and on every
+// change, and an audience holds its own in-memory version line with a log
+// of its steps. An entry equal in several audiences (a network staff member
+// or a network pass at every entrance) is one shared value.
+//
+// A door holds no entries: a reference to its audience, the audience
+// version it publishes, and runs that map its recent door versions to
+// audience versions (a few hundred bytes). A change touches the members it
+// concerns in the audiences it concerns; each audience whose content
+// changed makes one step, and then each of its doors gets its next version.
+// A delta for a door from version v is the audience's merged steps from the
+// audience version of v to the door's, under the door's own header (door,
+// base, version, center, room), so what a door receives is exactly what a
+// door with its own copy of the list would receive. A door moved to another
+// center or room joins that audience with a new version and a snapshot (its
+// header changed).
+//
 // # Versions, hashes and persistence
 //
 // Each door has a version that increases by one with every change of its
@@ -48,9 +70,24 @@
 // through the States interface before anything of that version can be
 // published, so a version number is never reused for other content. The hash
 // is order independent (a sum of per-entry SHA-256 digests plus the door's
-// center and room), so a one-entry change updates it in constant time. On
-// start, a door whose recompiled hash equals the saved one keeps its version;
-// any other door gets the saved version plus one.
+// center and room), so a one-entry change updates it in constant time; it
+// is computed once per audience version. On start, a door whose saved hash
+// equals its audience's keeps its version; any other door gets the saved
+// version plus one. When States is a BatchStates (the store is), the doors
+// one change reaches and those a start moves on are saved in batches, one
+// transaction each, rather than one transaction per door. At start the
+// audiences are compiled on every CPU but one (left to the ingest, which
+// stores events meanwhile), a run of whole centers each.
+// A door whose save fails keeps publishing the audience
+// version it last saved (rebuilt from the audience's log, which keeps the
+// steps such a door needs) and is retried on the next Apply, Tick or
+// ForSync.
+//
+// Snapshots carry the door's id and version, so they are signed per door,
+// when asked for (ForSync), and not kept: a door keeps only the issue time
+// of its last snapshot, and a request for the same version within
+// SnapshotMaxAge is signed again with it (Ed25519 is deterministic: the
+// same bytes).
 //
 // # Time
 //

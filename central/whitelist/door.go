@@ -1,293 +1,110 @@
 package whitelist
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
+	"errors"
 	"fmt"
-	"slices"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
-// door is one door's compiled whitelist.
-//
-// entries is the desired content: what the domain says now. pending holds,
-// for every UID changed since the last saved version, its value in that
-// version (nil: absent), so that the committed content is entries with
-// pending undone. Entries are never modified in place: a change replaces
-// the pointer, so readers may keep pointers outside the lock.
+// door is one door's version line over the content of its audience. It holds
+// no entries: its published version is an audience version (caud, cav), and
+// runs map the door's recent versions to audience versions, so a delta
+// between two door versions is the audience's delta between the matching
+// audience versions. A few hundred bytes per door.
 type door struct {
-	d        domain.Door
-	entries  map[protocol.UID]*protocol.Entry
-	byMember map[string]map[protocol.UID]bool
-	sum      [4]uint64 // sum of the entries' digests, lane by lane
-	pending  map[protocol.UID]*protocol.Entry
-	resetLog bool // the next version drops the log (new door, new center or room, version jump)
+	d   domain.Door
+	aud *audience // the audience of d's center and room: the desired content
 
-	version                        uint64
-	hash                           string
-	issued                         time.Time
-	committedCenter, committedRoom string
+	version  uint64
+	hash     string // saved with version (the audience's hash, shared)
+	issued   time.Time
+	caud     *audience // the audience version is published from; nil before the first version
+	cav      uint64
+	resetLog bool  // the next version drops the log (new door, new center or room, version jump)
+	runs     []run // the door versions a delta may start from, oldest first
 
-	log        []*delta // contiguous: log[i].version == log[i+1].base
-	logChanges int
-	snap       *snapshot
+	// The version and issue time of the last snapshot signed (see
+	// snapshotLocked).
+	snapVersion uint64
+	snapIssued  time.Time
 }
 
-// delta is one version step in a door's log.
-type delta struct {
-	base, version uint64
-	changes       map[protocol.UID]change
+// run maps n consecutive door versions from version on to the consecutive
+// audience versions from av on. A heartbeat (a door version without an
+// audience change) or an audience version skipped by a door whose save
+// failed starts a new run.
+type run struct {
+	version, av uint64
+	n           uint64
 }
 
-// change is the value of a UID after a step (nil: removed) and whether it was
-// present before the step.
-type change struct {
-	e       *protocol.Entry
-	existed bool
+// avAt returns the audience version of door version v, if the runs reach it.
+func (d *door) avAt(v uint64) (uint64, bool) {
+	for i := len(d.runs) - 1; i >= 0; i-- {
+		r := d.runs[i]
+		if v >= r.version && v < r.version+r.n {
+			return r.av + (v - r.version), true
+		}
+	}
+	return 0, false
 }
 
-// snapshot caches the signed parts of one version.
-type snapshot struct {
-	version uint64
-	issued  time.Time
-	parts   [][]byte
-	entries int
-}
-
-func newDoor(d domain.Door) *door {
-	return &door{d: d, entries: map[protocol.UID]*protocol.Entry{}, byMember: map[string]map[protocol.UID]bool{}}
-}
-
-// set makes uid's entry e (nil: remove), keeping the indexes, the hash sum
-// and the pending record.
-func (d *door) set(uid protocol.UID, e *protocol.Entry) {
-	old := d.entries[uid]
-	if entryEqual(old, e) {
+// record adds door version v holding audience version av to the runs and
+// forgets the versions more than maxDeltas behind.
+func (d *door) record(v, av uint64, reset bool, maxDeltas int) {
+	if reset {
+		d.runs = d.runs[:0]
+	}
+	if n := len(d.runs); n > 0 {
+		r := &d.runs[n-1]
+		if r.version+r.n == v && r.av+r.n == av {
+			r.n++
+		} else {
+			d.runs = append(d.runs, run{version: v, av: av, n: 1})
+		}
+	} else {
+		d.runs = append(d.runs, run{version: v, av: av, n: 1})
+	}
+	if v <= uint64(maxDeltas) {
 		return
 	}
-	if d.pending == nil {
-		d.pending = map[protocol.UID]*protocol.Entry{}
+	oldest := v - uint64(maxDeltas)
+	for len(d.runs) > 0 && d.runs[0].version+d.runs[0].n <= oldest {
+		d.runs = d.runs[1:]
 	}
-	if _, ok := d.pending[uid]; !ok {
-		d.pending[uid] = old
-	}
-	if old != nil {
-		sumSub(&d.sum, entryDigest(old))
-		if ms := d.byMember[old.Member]; ms != nil {
-			delete(ms, uid)
-			if len(ms) == 0 {
-				delete(d.byMember, old.Member)
-			}
-		}
-		delete(d.entries, uid)
-	}
-	if e != nil {
-		sumAdd(&d.sum, entryDigest(e))
-		d.entries[uid] = e
-		ms := d.byMember[e.Member]
-		if ms == nil {
-			ms = map[protocol.UID]bool{}
-			d.byMember[e.Member] = ms
-		}
-		ms[uid] = true
+	if r := &d.runs[0]; r.version < oldest {
+		cut := oldest - r.version
+		r.version, r.av, r.n = oldest, r.av+cut, r.n-cut
 	}
 }
 
-// recompute sets the entries of one member at one door from the domain.
-func (c *Compiler) recompute(d *door, member string) {
-	c.met.recomputes.Inc()
-	want := c.memberEntries(d, member)
-	for uid := range d.byMember[member] {
-		if _, ok := want[uid]; !ok {
-			d.set(uid, nil)
-		}
+// committedEntries returns the entries of the published version.
+func (d *door) committedEntries() ([]*protocol.Entry, error) {
+	if d.caud == nil {
+		return nil, nil
 	}
-	for uid, e := range want {
-		d.set(uid, e)
+	es, ok := d.caud.entriesAt(d.cav)
+	if !ok {
+		// The audience keeps its log back to the versions of its unsaved
+		// doors (the pin) and always its newest step, and a saved door
+		// publishes its audience's version: this is a bug.
+		return nil, fmt.Errorf("whitelist: door %s publishes audience version %d, which its audience (center %q, room %q, version %d) no longer holds",
+			d.d.ID, d.cav, d.caud.key.center, d.caud.key.room, d.caud.version)
 	}
+	return es, nil
 }
 
-// memberEntries returns the entries of the member's badges at door d.
-func (c *Compiler) memberEntries(d *door, member string) map[protocol.UID]*protocol.Entry {
-	m := c.members[member]
-	badges := c.badgesByMember[member]
-	if m == nil || len(badges) == 0 {
-		return nil
+// committedKey names the center and room of the published version's header.
+func (d *door) committedKey() audienceKey {
+	if d.caud == nil {
+		return audienceKey{}
 	}
-	grants := c.grants(d, member)
-	if len(grants) == 0 {
-		return nil
-	}
-	suspended := m.Status != domain.MemberActive
-	out := make(map[protocol.UID]*protocol.Entry, len(badges))
-	for uid, b := range badges {
-		e := &protocol.Entry{UID: uid, Member: member}
-		if b.Revoked || suspended {
-			e.Revoked = true
-		} else {
-			e.Grants = grants
-		}
-		out[uid] = e
-	}
-	return out
-}
-
-// grants computes the member's rights at door d within the horizon, in the
-// order of the package documentation, cut to protocol.MaxGrantsPerEntry.
-func (c *Compiler) grants(d *door, member string) []protocol.Grant {
-	center, room := d.d.CenterID, d.d.RoomID
-	until := c.now.Add(c.cfg.Horizon)
-	var gs []protocol.Grant
-	if c.staffAt[center][member] || c.staffAt[""][member] {
-		gs = append(gs, protocol.Grant{Kind: protocol.GrantStaff})
-	}
-	if room == "" {
-		start := len(gs)
-		for _, ps := range []map[string]*domain.Pass{c.passesAt[center][member], c.passesAt[""][member]} {
-			for _, p := range ps {
-				if p.ValidUntil.After(c.now) && !p.ValidFrom.After(until) {
-					gs = append(gs, passGrant(p))
-				}
-			}
-		}
-		slices.SortFunc(gs[start:], compareGrants)
-	}
-	start := len(gs)
-	for _, b := range c.bookingsAt[center][member] {
-		if b.End.After(c.now) && !b.Start.After(until) {
-			gs = append(gs, protocol.Grant{Kind: protocol.GrantBooking, From: floorSec(b.Start), To: ceilSec(b.End), Room: b.RoomID, Ref: b.ID})
-		}
-	}
-	bookings := gs[start:]
-	slices.SortFunc(bookings, func(a, b protocol.Grant) int {
-		if room != "" && (a.Room == room) != (b.Room == room) {
-			if a.Room == room {
-				return -1
-			}
-			return 1
-		}
-		return compareGrants(a, b)
-	})
-	if len(gs) > protocol.MaxGrantsPerEntry {
-		c.met.truncated.Inc()
-		c.log.Warn("whitelist: too many grants for one badge; the latest are left out until earlier ones end",
-			"door", d.d.ID, "member", member, "grants", len(gs), "kept", protocol.MaxGrantsPerEntry)
-		gs = gs[:protocol.MaxGrantsPerEntry:protocol.MaxGrantsPerEntry]
-	}
-	return gs
-}
-
-// maxGrantSec is the latest grant time the protocol accepts (2200-01-01).
-var maxGrantSec = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
-
-// passGrant makes a pass grant; bounds outside what the protocol carries
-// (before 1970, after 2200) become unbounded.
-func passGrant(p *domain.Pass) protocol.Grant {
-	g := protocol.Grant{Kind: protocol.GrantPass, From: floorSec(p.ValidFrom), To: ceilSec(p.ValidUntil), Ref: p.ID}
-	if g.From < 0 {
-		g.From = 0
-	}
-	if g.To > maxGrantSec {
-		g.To = 0
-	}
-	return g
-}
-
-func floorSec(t time.Time) int64 { return t.Unix() }
-
-func ceilSec(t time.Time) int64 {
-	if t.Nanosecond() != 0 {
-		return t.Unix() + 1
-	}
-	return t.Unix()
-}
-
-func compareGrants(a, b protocol.Grant) int {
-	return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.Room, b.Room), cmp.Compare(a.Ref, b.Ref))
-}
-
-func entryEqual(a, b *protocol.Entry) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a.UID == b.UID && a.Member == b.Member && a.Revoked == b.Revoked && slices.Equal(a.Grants, b.Grants)
-}
-
-// entryDigest is the SHA-256 of a length-prefixed canonical encoding.
-func entryDigest(e *protocol.Entry) [32]byte {
-	b := make([]byte, 0, 64+len(e.Grants)*48)
-	str := func(s string) {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	str(string(e.UID))
-	str(e.Member)
-	if e.Revoked {
-		b = append(b, 1)
-	} else {
-		b = append(b, 0)
-	}
-	b = binary.AppendUvarint(b, uint64(len(e.Grants)))
-	for _, g := range e.Grants {
-		str(string(g.Kind))
-		b = binary.AppendVarint(b, g.From)
-		b = binary.AppendVarint(b, g.To)
-		str(g.Room)
-		str(g.Ref)
-	}
-	return sha256.Sum256(b)
-}
-
-func sumAdd(s *[4]uint64, d [32]byte) {
-	for i := range s {
-		s[i] += binary.LittleEndian.Uint64(d[i*8:])
-	}
-}
-
-func sumSub(s *[4]uint64, d [32]byte) {
-	for i := range s {
-		s[i] -= binary.LittleEndian.Uint64(d[i*8:])
-	}
-}
-
-// contentHash names the desired content: center, room, entry count and the
-// sum of entry digests. It does not depend on the order of anything.
-func (d *door) contentHash() string {
-	b := []byte("swc-whitelist-v1\n" + d.d.CenterID + "\n" + d.d.RoomID + "\n" + strconv.Itoa(len(d.entries)) + "\n")
-	for _, v := range d.sum {
-		b = binary.LittleEndian.AppendUint64(b, v)
-	}
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-// committedEntries returns the entries of the published version: the desired
-// entries with unsaved changes undone.
-func (d *door) committedEntries() []*protocol.Entry {
-	out := make([]*protocol.Entry, 0, len(d.entries))
-	for uid, e := range d.entries {
-		if before, ok := d.pending[uid]; ok {
-			if before != nil {
-				out = append(out, before)
-			}
-			continue
-		}
-		out = append(out, e)
-	}
-	for uid, before := range d.pending {
-		if _, ok := d.entries[uid]; !ok && before != nil {
-			out = append(out, before)
-		}
-	}
-	return out
+	return d.caud.key
 }
 
 func sortEntries(es []*protocol.Entry) []protocol.Entry {
@@ -304,54 +121,102 @@ type commitOpts struct {
 	minVersion uint64 // the new version is above this (version jump)
 }
 
-// commit saves and publishes a new version of d when its content changed (or
-// when forced): the state is saved first, and only then the version becomes
-// visible to ForSync and watchers. On a save failure nothing is published and
-// the door is retried later.
+// commit saves and publishes a new version of d when its audience moved past
+// the door's published audience version (or when forced): the state is saved
+// first, and only then the version becomes visible to ForSync and watchers.
+// On a save failure nothing is published and the door is retried later.
 func (c *Compiler) commit(ctx context.Context, d *door, o commitOpts) error {
-	changes := make(map[protocol.UID]change, len(d.pending))
-	for uid, before := range d.pending {
-		after := d.entries[uid]
-		if entryEqual(before, after) {
-			continue
-		}
-		changes[uid] = change{e: after, existed: before != nil}
-	}
-	if len(changes) == 0 && !o.force && !d.resetLog && o.minVersion <= d.version {
-		d.pending = nil
-		delete(c.unsaved, d)
+	st, ok := c.prepare(d, o)
+	if !ok {
 		return nil
 	}
-	base := d.version
-	next := max(d.version, o.minVersion) + 1
-	st := domain.WhitelistState{Door: d.d.ID, Version: next, Hash: d.contentHash(), IssuedMs: c.now.UnixMilli()}
 	if err := c.cfg.States.SaveWhitelistState(ctx, st); err != nil {
-		c.met.saveErrors.Inc()
-		c.unsaved[d] = true
-		c.log.Error("whitelist: saving a door's version failed; it is retried and not published meanwhile",
-			"door", d.d.ID, "version", next, "error", err)
-		return fmt.Errorf("whitelist: save door %s version %d: %w", d.d.ID, next, err)
+		return c.saveFailed(d, st, err)
 	}
-	delete(c.unsaved, d)
-	d.version, d.hash, d.issued = next, st.Hash, c.now
-	d.committedCenter, d.committedRoom = d.d.CenterID, d.d.RoomID
-	d.pending = nil
-	d.snap = nil
-	if d.resetLog || next != base+1 {
-		d.log, d.logChanges, d.resetLog = nil, 0, false
-	} else {
-		d.log = append(d.log, &delta{base: base, version: next, changes: changes})
-		d.logChanges += len(changes)
-		for len(d.log) > 0 && (len(d.log) > c.cfg.MaxLogDeltas || d.logChanges > c.cfg.MaxLogChanges) {
-			d.logChanges -= len(d.log[0].changes)
-			d.log[0] = nil
-			d.log = d.log[1:]
+	c.publish(d, st)
+	return nil
+}
+
+// maxBatch is how many door states one SaveWhitelistStates call saves.
+const maxBatch = 1000
+
+// commitAll commits doors (sorted by id) as commit does, saving their states
+// in batches of maxBatch when States is a BatchStates. A batch that fails is
+// saved door by door, so that one door's failure holds back only that door.
+func (c *Compiler) commitAll(ctx context.Context, doors []*door, force func(*door) bool) error {
+	type prepared struct {
+		d  *door
+		st domain.WhitelistState
+	}
+	var todo []prepared
+	for _, d := range doors {
+		if st, ok := c.prepare(d, commitOpts{force: force(d)}); ok {
+			todo = append(todo, prepared{d, st})
 		}
 	}
+	batch, _ := c.cfg.States.(BatchStates)
+	var errs []error
+	for len(todo) > 0 {
+		chunk := todo[:min(len(todo), maxBatch)]
+		todo = todo[len(chunk):]
+		if batch != nil && len(chunk) > 1 {
+			sts := make([]domain.WhitelistState, len(chunk))
+			for i, p := range chunk {
+				sts[i] = p.st
+			}
+			err := batch.SaveWhitelistStates(ctx, sts)
+			if err == nil {
+				for _, p := range chunk {
+					c.publish(p.d, p.st)
+				}
+				continue
+			}
+			c.log.Warn("whitelist: saving a batch of door versions failed; saving them one by one", "doors", len(chunk), "error", err)
+		}
+		for _, p := range chunk {
+			if err := c.cfg.States.SaveWhitelistState(ctx, p.st); err != nil {
+				errs = append(errs, c.saveFailed(p.d, p.st, err))
+				continue
+			}
+			c.publish(p.d, p.st)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prepare returns the state of d's next version, or false when d has
+// nothing to publish.
+func (c *Compiler) prepare(d *door, o commitOpts) (domain.WhitelistState, bool) {
+	a := d.aud
+	if d.caud == a && d.cav == a.version && !o.force && !d.resetLog && o.minVersion <= d.version {
+		delete(c.unsaved, d)
+		return domain.WhitelistState{}, false
+	}
+	next := max(d.version, o.minVersion) + 1
+	return domain.WhitelistState{Door: d.d.ID, Version: next, Hash: a.hash, IssuedMs: c.now.UnixMilli()}, true
+}
+
+func (c *Compiler) saveFailed(d *door, st domain.WhitelistState, err error) error {
+	c.met.saveErrors.Inc()
+	c.unsaved[d] = true
+	c.log.Error("whitelist: saving a door's version failed; it is retried and not published meanwhile",
+		"door", d.d.ID, "version", st.Version, "error", err)
+	return fmt.Errorf("whitelist: save door %s version %d: %w", d.d.ID, st.Version, err)
+}
+
+// publish makes the saved state st d's published version.
+func (c *Compiler) publish(d *door, st domain.WhitelistState) {
+	delete(c.unsaved, d)
+	a := d.aud
+	base, next := d.version, st.Version
+	reset := d.resetLog || next != base+1 || d.caud != a
+	d.version, d.hash, d.issued = next, a.hash, c.now
+	d.caud, d.cav, d.resetLog = a, a.version, false
+	d.record(next, a.version, reset, c.cfg.MaxLogDeltas)
 	c.met.versions.Inc()
-	c.log.Debug("whitelist: new version", "door", d.d.ID, "version", next, "changes", len(changes))
+	c.log.Debug("whitelist: new version", "door", d.d.ID, "version", next,
+		"center", a.key.center, "room", a.key.room, "audience_version", a.version)
 	c.notify(Update{Door: d.d.ID, Base: base, Version: next})
-	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

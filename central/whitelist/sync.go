@@ -88,33 +88,31 @@ func (c *Compiler) ForSync(ctx context.Context, doorID string, from uint64) (Syn
 	return c.snapshotLocked(d)
 }
 
-// mergedDelta merges the log from version from to the current version. It
-// reports false when the log does not reach back to from.
+// mergedDelta merges the door's steps from version from to its published
+// version: the audience's steps between the matching audience versions. It
+// reports false when the door's runs or the audience's log do not reach back
+// to from.
 func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool) {
-	i := sort.Search(len(d.log), func(i int) bool { return d.log[i].base >= from })
-	if i == len(d.log) || d.log[i].base != from {
+	av, ok := d.avAt(from)
+	if !ok {
 		return nil, false
 	}
-	merged := make(map[protocol.UID]change)
-	for _, step := range d.log[i:] {
-		for uid, ch := range step.changes {
-			if prev, ok := merged[uid]; ok {
-				ch.existed = prev.existed // present at from?
-			}
-			merged[uid] = ch
-		}
+	merged, ok := d.caud.merged(av, d.cav)
+	if !ok {
+		return nil, false
 	}
+	k := d.committedKey()
 	w := &protocol.Whitelist{
 		Door: d.d.ID, Kind: protocol.Delta, Base: from, Version: d.version,
 		IssuedMs: c.now.UnixMilli(), ExpiresMs: c.now.Add(c.cfg.Expiry).UnixMilli(),
-		Center: d.committedCenter, Room: d.committedRoom,
+		Center: k.center, Room: k.room,
 	}
 	var upserts []*protocol.Entry
 	for uid, ch := range merged {
 		switch {
 		case ch.e != nil:
 			upserts = append(upserts, ch.e)
-		case ch.existed:
+		case ch.before != nil:
 			w.Removed = append(w.Removed, uid)
 		}
 	}
@@ -123,38 +121,84 @@ func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool)
 	return w, true
 }
 
-// snapshotLocked returns the signed snapshot parts of d's current version,
-// reusing recent parts. It is called with c.mu held and releases it; the
-// signing runs outside the lock.
+// snapshotLocked returns the signed snapshot parts of d's published version.
+// It is called with c.mu held and releases it; the encoding and signing run
+// outside the lock.
+//
+// The entries of an audience version are sorted and encoded once, kept on the
+// audience (encodedFor), and signed per door, since the header names the
+// door and its version. The signed parts are not kept: that would cost a
+// copy of the entries per door. A door keeps only the issue time of its
+// last snapshot; a request for the same version within SnapshotMaxAge is
+// signed again with that issue time, and Ed25519 signatures are
+// deterministic, so it gets the very bytes it got before.
 func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
-	now := c.now
-	if s := d.snap; s != nil && s.version == d.version && now.Sub(s.issued) < c.cfg.SnapshotMaxAge {
-		c.mu.Unlock()
-		c.met.syncs.With("snapshot_cached").Inc()
-		return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: s.version, Entries: s.entries, Messages: s.parts}, nil
+	issued, again := c.now, false
+	if d.snapVersion == d.version && c.now.Sub(d.snapIssued) < c.cfg.SnapshotMaxAge {
+		issued, again = d.snapIssued, true
 	}
+	k := d.committedKey()
 	h := protocol.Whitelist{
 		Door: d.d.ID, Version: d.version,
-		IssuedMs: now.UnixMilli(), ExpiresMs: now.Add(c.cfg.Expiry).UnixMilli(),
-		Center: d.committedCenter, Room: d.committedRoom,
+		IssuedMs: issued.UnixMilli(), ExpiresMs: issued.Add(c.cfg.Expiry).UnixMilli(),
+		Center: k.center, Room: k.room,
 	}
-	es := d.committedEntries()
-	c.mu.Unlock()
-
-	entries := sortEntries(es)
-	parts, err := c.cfg.Signer.SignSnapshot(h, entries)
+	se, err := c.encodedLocked(d)
+	if err != nil {
+		c.met.syncs.With("error").Inc()
+		c.log.Error("whitelist: encoding a snapshot failed", "door", d.d.ID, "version", h.Version, "error", err)
+		return Sync{}, fmt.Errorf("whitelist: encode snapshot of door %s version %d: %w", d.d.ID, h.Version, err)
+	}
+	parts, err := c.cfg.Signer.SignSnapshotEntries(h, se)
 	if err != nil {
 		c.met.syncs.With("error").Inc()
 		c.log.Error("whitelist: signing a snapshot failed", "door", d.d.ID, "version", h.Version, "error", err)
 		return Sync{}, fmt.Errorf("whitelist: sign snapshot of door %s version %d: %w", d.d.ID, h.Version, err)
 	}
+	if again {
+		c.met.syncs.With("snapshot_cached").Inc()
+	} else {
+		c.mu.Lock()
+		if d.version == h.Version {
+			d.snapVersion, d.snapIssued = h.Version, issued
+		}
+		c.mu.Unlock()
+		c.met.syncs.With("snapshot").Inc()
+	}
+	return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: h.Version, Entries: se.Len(), Messages: parts}, nil
+}
+
+// encodedLocked returns the encoded entries of the audience version d
+// publishes. It is called with c.mu held and releases it. The encoding of
+// an audience's current version is kept on the audience for the next door
+// that asks (until the audience moves on, or SnapshotMaxAge after it was
+// made: Tick drops it); the version of a lagging door is encoded for it
+// alone.
+func (c *Compiler) encodedLocked(d *door) (*protocol.SnapshotEntries, error) {
+	a, av := d.caud, d.cav
+	if a != nil && a.encoded != nil && a.encodedVersion == av {
+		se := a.encoded
+		c.mu.Unlock()
+		return se, nil
+	}
+	es, err := d.committedEntries()
+	current := a != nil && av == a.version
+	now := c.now
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+
+	se, err := protocol.EncodeSnapshotEntries(sortEntries(es))
+	if err != nil || !current {
+		return se, err
+	}
 	c.mu.Lock()
-	if d.version == h.Version {
-		d.snap = &snapshot{version: h.Version, issued: now, parts: parts, entries: len(entries)}
+	if a.version == av {
+		a.encoded, a.encodedVersion, a.encodedAt = se, av, now
 	}
 	c.mu.Unlock()
-	c.met.syncs.With("snapshot").Inc()
-	return Sync{Door: d.d.ID, Kind: protocol.Snapshot, Version: h.Version, Entries: len(entries), Messages: parts}, nil
+	return se, nil
 }
 
 // Update says that a door has a new version. Base is the version the door was

@@ -418,3 +418,22 @@ func TestReasons(t *testing.T) {
 	assert.Equal(t, "denied: badge revoked", DeniedRevoked.Text())
 	assert.False(t, Reason("nope").Known())
 }
+
+func TestSnapshotEntriesSignedForSeveralDoors(t *testing.T) {
+	signer := NewSigner(testKey(1))
+	entries := sampleEntries(5000)
+	se, err := EncodeSnapshotEntries(entries)
+	require.NoError(t, err)
+	assert.Equal(t, 5000, se.Len())
+	assert.Greater(t, se.Size(), 5000)
+	for _, door := range []string{"door-a", "door-b"} {
+		h := Whitelist{Door: door, Version: 3, IssuedMs: ms(testNow), ExpiresMs: ms(testNow.Add(time.Hour)), Center: "c1", Room: "r1"}
+		want, err := signer.SignSnapshot(h, entries)
+		require.NoError(t, err)
+		got, err := signer.SignSnapshotEntries(h, se)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%s: the same messages as SignSnapshot", door)
+	}
+	_, err = EncodeSnapshotEntries(append(sampleEntries(2), sampleEntries(1)...))
+	assert.ErrorIs(t, err, ErrInvalid)
+}

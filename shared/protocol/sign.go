@@ -147,10 +147,39 @@ const partBudget = MaxMessageSize - 4096
 // into as few parts as fit MaxMessageSize and signs each. Entries are written
 // in the order given. An empty snapshot is one part with no entries.
 func (s *Signer) SignSnapshot(h Whitelist, entries []Entry) ([][]byte, error) {
-	h.V, h.Kind, h.Base, h.Entries, h.Removed = Version, Snapshot, 0, nil, nil
-	enc := make([][]byte, len(entries))
-	var groups [][2]int // [start, end) into entries
-	start, size := 0, 0
+	se, err := EncodeSnapshotEntries(entries)
+	if err != nil {
+		return nil, err
+	}
+	return s.SignSnapshotEntries(h, se)
+}
+
+// SnapshotEntries are a snapshot's entries validated, encoded and grouped
+// into parts once, so that the same list can be signed for several doors
+// (SignSnapshotEntries) without encoding it again. It is immutable.
+type SnapshotEntries struct {
+	groups [][]byte // per part, the entries' JSON separated by commas
+	n      int
+}
+
+// Len returns the number of entries.
+func (se *SnapshotEntries) Len() int { return se.n }
+
+// Size returns the bytes the encoded entries hold.
+func (se *SnapshotEntries) Size() int {
+	n := 0
+	for _, g := range se.groups {
+		n += len(g)
+	}
+	return n
+}
+
+// EncodeSnapshotEntries validates and encodes entries, in the order given,
+// and groups them into the parts SignSnapshot would make.
+func EncodeSnapshotEntries(entries []Entry) (*SnapshotEntries, error) {
+	se := &SnapshotEntries{n: len(entries)}
+	var group []byte
+	size := 0 // the group's entries plus one byte each, as the part budget counts them
 	seen := make(map[UID]bool, len(entries))
 	for i := range entries {
 		p := fmt.Sprintf("entries[%d].", i)
@@ -169,16 +198,26 @@ func (s *Signer) SignSnapshot(h Whitelist, entries []Entry) ([][]byte, error) {
 			return nil, &Error{Kind: ErrTooLarge, Field: p + "grants", Detail: "one entry does not fit a message"}
 		}
 		if size+len(b)+1 > partBudget {
-			groups = append(groups, [2]int{start, i})
-			start, size = i, 0
+			se.groups = append(se.groups, group)
+			group, size = nil, 0
 		}
-		enc[i] = b
+		if len(group) > 0 {
+			group = append(group, ',')
+		}
+		group = append(group, b...)
 		size += len(b) + 1
 	}
-	groups = append(groups, [2]int{start, len(entries)})
-	out := make([][]byte, 0, len(groups))
-	for gi, g := range groups {
-		h.Part, h.Parts = gi+1, len(groups)
+	se.groups = append(se.groups, group)
+	return se, nil
+}
+
+// SignSnapshotEntries signs a snapshot of encoded entries (header fields
+// from h; h.Entries is ignored): the same messages as SignSnapshot.
+func (s *Signer) SignSnapshotEntries(h Whitelist, se *SnapshotEntries) ([][]byte, error) {
+	h.V, h.Kind, h.Base, h.Entries, h.Removed = Version, Snapshot, 0, nil, nil
+	out := make([][]byte, 0, len(se.groups))
+	for gi, g := range se.groups {
+		h.Part, h.Parts = gi+1, len(se.groups)
 		if err := h.Validate(); err != nil {
 			return nil, err
 		}
@@ -187,15 +226,11 @@ func (s *Signer) SignSnapshot(h Whitelist, entries []Entry) ([][]byte, error) {
 			return nil, fmt.Errorf("protocol: encode snapshot header: %w", err)
 		}
 		var body bytes.Buffer
+		body.Grow(len(head) + len(g) + 16)
 		body.Write(head[:len(head)-1]) // drop the closing brace
-		if g[1] > g[0] {
+		if len(g) > 0 {
 			body.WriteString(`,"entries":[`)
-			for i := g[0]; i < g[1]; i++ {
-				if i > g[0] {
-					body.WriteByte(',')
-				}
-				body.Write(enc[i])
-			}
+			body.Write(g)
 			body.WriteByte(']')
 		}
 		body.WriteByte('}')

@@ -263,6 +263,10 @@ func auditCases() []auditCase {
 			run: func(ctx context.Context, s store.Store) error {
 				return s.SaveWhitelistState(ctx, domain.WhitelistState{Door: "d1", Version: 1, Hash: "h1", IssuedMs: now})
 			}},
+		{verb: "SaveWhitelistStates", exempt: "as SaveWhitelistState",
+			run: func(ctx context.Context, s store.Store) error {
+				return s.SaveWhitelistStates(ctx, []domain.WhitelistState{{Door: "d1", Version: 2, Hash: "h2", IssuedMs: now}})
+			}},
 		{verb: "Credit().Close", run: func(ctx context.Context, s store.Store) error {
 			p := credit.Period{Year: 2026, Month: time.February}
 			return s.Credit().Close(ctx, credit.Period{}, &credit.Settlement{Period: p, TimeZone: "Europe/Brussels", Closed: true,

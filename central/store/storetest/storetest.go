@@ -952,6 +952,22 @@ func testWhitelistStates(e *env) {
 	states, err = s.WhitelistStates(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []domain.WhitelistState{b, a}, states)
+
+	// Several doors in one transaction: all, or none.
+	c := domain.WhitelistState{Door: "d2", Version: 1, Hash: "c1", IssuedMs: 300}
+	a5 := domain.WhitelistState{Door: "d1", Version: 5, Hash: "h5", IssuedMs: 300}
+	err = s.SaveWhitelistStates(ctx, []domain.WhitelistState{c, {Door: "d1", Version: 3, Hash: "h3"}})
+	requireKind(t, err, store.ErrStale, "version")
+	require.Contains(t, err.Error(), "d1", "the error names the door")
+	requireKind(t, s.SaveWhitelistStates(ctx, []domain.WhitelistState{c, {Door: "d3", Hash: "x"}}), domain.ErrValidation, "version")
+	states, err = s.WhitelistStates(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []domain.WhitelistState{b, a}, states, "nothing of a refused batch is saved")
+	require.NoError(t, s.SaveWhitelistStates(ctx, []domain.WhitelistState{c, a5}))
+	require.NoError(t, s.SaveWhitelistStates(ctx, nil))
+	states, err = s.WhitelistStates(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []domain.WhitelistState{b, a5, c}, states)
 }
 
 func testTokens(e *env) {

@@ -175,34 +175,60 @@ func (s *DB) WhitelistStates(ctx context.Context) ([]domain.WhitelistState, erro
 
 // SaveWhitelistState implements store.Store.
 func (s *DB) SaveWhitelistState(ctx context.Context, st domain.WhitelistState) error {
+	return s.SaveWhitelistStates(ctx, []domain.WhitelistState{st})
+}
+
+// SaveWhitelistStates implements store.Store.
+func (s *DB) SaveWhitelistStates(ctx context.Context, sts []domain.WhitelistState) error {
+	for _, st := range sts {
+		if err := checkWhitelistState(st); err != nil {
+			return err
+		}
+	}
+	if len(sts) == 0 {
+		return nil
+	}
+	return s.write(ctx, func(t *wtx) error {
+		t.noAudit("the whitelist state is derived from the audited domain on every publish")
+		for _, st := range sts {
+			if err := s.saveWhitelistState(ctx, t, st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func checkWhitelistState(st domain.WhitelistState) error {
 	if err := protocol.ValidID(st.Door); err != nil {
 		return &domain.FieldError{Field: "door", Message: fmt.Sprintf("%q: %v", st.Door, err)}
 	}
 	if st.Version == 0 || st.Version > math.MaxInt64 {
-		return &domain.FieldError{Field: "version", Message: "must be 1 to 2^63-1"}
+		return &domain.FieldError{Field: "version", Message: fmt.Sprintf("door %s: must be 1 to 2^63-1", st.Door)}
 	}
 	if st.Hash == "" || len(st.Hash) > 256 {
-		return &domain.FieldError{Field: "hash", Message: "required, at most 256 bytes"}
+		return &domain.FieldError{Field: "hash", Message: fmt.Sprintf("door %s: required, at most 256 bytes", st.Door)}
 	}
-	return s.write(ctx, func(t *wtx) error {
-		t.noAudit("the whitelist state is derived from the audited domain on every publish")
-		var v int64
-		var hash string
-		err := t.queryRow(ctx, `SELECT version, hash FROM whitelist_states WHERE door = ?`+t.d.ForUpdate, st.Door).Scan(&v, &hash)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			_, err := t.exec(ctx, `INSERT INTO whitelist_states (door, version, hash, issued_ms) VALUES (?, ?, ?, ?)`,
-				st.Door, int64(st.Version), st.Hash, st.IssuedMs)
-			return s.mapErr(err, "whitelist state of "+st.Door, "door")
-		case err != nil:
-			return fmt.Errorf("whitelist state of %s: %w", st.Door, err)
-		case st.Version < uint64(v):
-			return store.Errf(store.ErrStale, "version", "door %s is at version %d; %d goes back", st.Door, v, st.Version)
-		case st.Version == uint64(v) && st.Hash != hash:
-			return store.Errf(store.ErrStale, "hash", "door %s version %d was saved with another hash", st.Door, v)
-		}
-		_, err = t.exec(ctx, `UPDATE whitelist_states SET version = ?, hash = ?, issued_ms = ? WHERE door = ?`,
-			int64(st.Version), st.Hash, st.IssuedMs, st.Door)
-		return err
-	})
+	return nil
+}
+
+func (s *DB) saveWhitelistState(ctx context.Context, t *wtx, st domain.WhitelistState) error {
+	var v int64
+	var hash string
+	err := t.queryRow(ctx, `SELECT version, hash FROM whitelist_states WHERE door = ?`+t.d.ForUpdate, st.Door).Scan(&v, &hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err := t.exec(ctx, `INSERT INTO whitelist_states (door, version, hash, issued_ms) VALUES (?, ?, ?, ?)`,
+			st.Door, int64(st.Version), st.Hash, st.IssuedMs)
+		return s.mapErr(err, "whitelist state of "+st.Door, "door")
+	case err != nil:
+		return fmt.Errorf("whitelist state of %s: %w", st.Door, err)
+	case st.Version < uint64(v):
+		return store.Errf(store.ErrStale, "version", "door %s is at version %d; %d goes back", st.Door, v, st.Version)
+	case st.Version == uint64(v) && st.Hash != hash:
+		return store.Errf(store.ErrStale, "hash", "door %s version %d was saved with another hash", st.Door, v)
+	}
+	_, err = t.exec(ctx, `UPDATE whitelist_states SET version = ?, hash = ?, issued_ms = ? WHERE door = ?`,
+		int64(st.Version), st.Hash, st.IssuedMs, st.Door)
+	return err
 }
