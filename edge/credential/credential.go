@@ -18,7 +18,7 @@ import (
 )
 
 // DESFireAID is the network's application on DESFire EV2/EV3 badges ("SWC").
-var DESFireAID = [3]byte{0x53, 0x57, 0x43}
+var DESFireAID = desfire.NetworkDESFireAID
 
 // DiversificationAID returns the AID that enters a card type's key
 // diversification (desfire.CardKey).
