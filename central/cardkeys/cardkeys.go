@@ -309,4 +309,6 @@ func (r *Ring) AppKeys(uid protocol.UID, card protocol.CardType, v uint8) ([]pro
 }
 
 // String keeps the keys out of logs.
-func (r *Ring) String() string { return fmt.Sprintf("cardkeys.Ring(%s, current version %d)", r.path, r.Current()) }
+func (r *Ring) String() string {
+	return fmt.Sprintf("cardkeys.Ring(%s, current version %d)", r.path, r.Current())
+}

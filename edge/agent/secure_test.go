@@ -207,7 +207,9 @@ func TestSecureBadgePulledMidAuthenticationIsNoDecision(t *testing.T) {
 	h.load(1, false, []protocol.Entry{b.entry})
 	for after := 1; after <= 4; after++ {
 		h.presentSecure(b.sim, after)
-		h.eventually(func() bool { return h.metric(`swc_edge_secure_auth_total{result="card_error"} ` + string(rune('0'+after))) }, "the card error")
+		h.eventually(func() bool {
+			return h.metric(`swc_edge_secure_auth_total{result="card_error"} ` + string(rune('0'+after)))
+		}, "the card error")
 	}
 	assert.Empty(t, h.outbox(), "no decision, nothing recorded")
 	assert.Zero(t, h.lock.unlockedWrites(), "the relay never unlocked")
