@@ -56,6 +56,11 @@ type Config struct {
 	// reused for further requests before they are signed again (1 h).
 	SnapshotMaxAge time.Duration
 
+	// CardKeys gives the door keys of secure badges (central/cardkeys). Nil:
+	// no card keys, and secure badges are listed revoked (a door cannot
+	// authenticate them; fail secure).
+	CardKeys CardKeys
+
 	Logger *slog.Logger
 	// Metrics receives the compiler's counters; nil uses a private registry.
 	// One registry holds the metrics of one compiler: successive compilers
@@ -102,6 +107,12 @@ func (c *Config) defaults() error {
 		c.MetricSet = newMetrics(c.Metrics)
 	}
 	return nil
+}
+
+// CardKeys derives the door keys a whitelist lists for a secure badge whose
+// card holds key version v (central/cardkeys.Ring).
+type CardKeys interface {
+	DoorKeys(uid protocol.UID, card protocol.CardType, v uint8, now time.Time) ([]protocol.DoorKey, error)
 }
 
 // Input is a full load of the domain, as the store lists it. Objects that do
@@ -165,6 +176,7 @@ type Compiler struct {
 	now time.Time
 
 	members        map[string]*domain.Member
+	secureCenters  map[string]bool // centers that require secure credentials
 	badges         map[protocol.UID]*domain.Badge
 	badgesByMember map[string]map[protocol.UID]*domain.Badge
 
@@ -211,6 +223,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		passesByMember:   map[string]map[string]*domain.Pass{},
 		staffAt:          map[string]map[string]bool{},
 		staffByMember:    map[string]map[string]bool{},
+		secureCenters:    map[string]bool{},
 		doors:            map[string]*door{},
 		doorsAt:          map[string]map[string]*door{},
 		retired:          map[string]uint64{},
@@ -241,6 +254,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		if ok && st.Hash == d.contentHash() {
 			d.version, d.hash, d.issued = st.Version, st.Hash, time.UnixMilli(st.IssuedMs)
 			d.committedCenter, d.committedRoom = d.d.CenterID, d.d.RoomID
+			d.committedSecure = d.requireSecure
 			d.pending = nil
 			continue
 		}
@@ -266,6 +280,10 @@ func (c *Compiler) load(in Input) {
 	for i := range in.Centers {
 		if err := in.Centers[i].Validate(); err != nil {
 			c.reject(domain.KindCenter, in.Centers[i].ID, err)
+			continue
+		}
+		if in.Centers[i].RequireSecure {
+			c.secureCenters[in.Centers[i].ID] = true
 		}
 	}
 	for i := range in.Rooms {
@@ -381,9 +399,12 @@ func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
 	defer c.mu.Unlock()
 	w := newWork()
 	switch ch.Kind {
-	case domain.KindCenter, domain.KindRoom:
-		// Centers and rooms carry nothing a door lists: doors name their
-		// center and room themselves.
+	case domain.KindCenter:
+		// A center carries one thing its doors' whitelists say: its
+		// require_secure_credentials policy.
+		c.applyCenterPolicy(w, *ch.Center, ch.Deleted)
+	case domain.KindRoom:
+		// Rooms carry nothing a door lists: doors name their room themselves.
 	case domain.KindDoor:
 		c.applyDoor(w, *ch.Door, ch.Deleted)
 	case domain.KindMember:
@@ -633,7 +654,48 @@ func (c *Compiler) candidates(d *door) map[string]bool {
 	return out
 }
 
+// applyCenterPolicy gives the center's doors its require_secure_credentials
+// policy: a new version for each when it changes.
+func (c *Compiler) applyCenterPolicy(w *work, ctr domain.Center, deleted bool) {
+	want := ctr.RequireSecure && !deleted
+	if c.secureCenters[ctr.ID] == want {
+		return
+	}
+	if want {
+		c.secureCenters[ctr.ID] = true
+	} else {
+		delete(c.secureCenters, ctr.ID)
+	}
+	for _, d := range c.doorsAt[ctr.ID] {
+		d.requireSecure = want
+		w.heartbeat[d] = true
+	}
+}
+
+// secureEntry adds a secure badge's card type and door keys to its entry.
+// Without them (no card keys, a version the ring no longer holds) the badge
+// is listed revoked: no door could authenticate it.
+func (c *Compiler) secureEntry(e *protocol.Entry, b *domain.Badge) {
+	if !b.Card.Secure() {
+		return
+	}
+	e.Card = b.Card
+	var err error
+	if c.cfg.CardKeys == nil {
+		err = errors.New("no card master keys configured")
+	} else {
+		e.Keys, err = c.cfg.CardKeys.DoorKeys(b.UID, b.Card, b.KeyVersion, c.now)
+	}
+	if err != nil || len(e.Keys) == 0 {
+		c.met.rejected.With(string(domain.KindBadge)).Inc()
+		c.log.Error("whitelist: no door key for a secure badge; it is listed revoked", "uid", b.UID, "key_version", b.KeyVersion, "error", err)
+		e.Keys, e.Revoked, e.Grants = nil, true, nil
+		e.Card = ""
+	}
+}
+
 func (c *Compiler) addDoor(d *door) {
+	d.requireSecure = c.secureCenters[d.d.CenterID]
 	c.doors[d.d.ID] = d
 	at := c.doorsAt[d.d.CenterID]
 	if at == nil {

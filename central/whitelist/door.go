@@ -35,6 +35,9 @@ type door struct {
 	hash                           string
 	issued                         time.Time
 	committedCenter, committedRoom string
+	// requireSecure is the door's center's require_secure_credentials
+	// policy; committedSecure the one of the published version.
+	requireSecure, committedSecure bool
 
 	log        []*delta // contiguous: log[i].version == log[i+1].base
 	logChanges int
@@ -135,6 +138,7 @@ func (c *Compiler) memberEntries(d *door, member string) map[protocol.UID]*proto
 		} else {
 			e.Grants = grants
 		}
+		c.secureEntry(e, b)
 		out[uid] = e
 	}
 	return out
@@ -218,7 +222,8 @@ func entryEqual(a, b *protocol.Entry) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.UID == b.UID && a.Member == b.Member && a.Revoked == b.Revoked && slices.Equal(a.Grants, b.Grants)
+	return a.UID == b.UID && a.Member == b.Member && a.Revoked == b.Revoked && slices.Equal(a.Grants, b.Grants) &&
+		a.Card == b.Card && slices.Equal(a.Keys, b.Keys)
 }
 
 // entryDigest is the SHA-256 of a length-prefixed canonical encoding.
@@ -243,6 +248,14 @@ func entryDigest(e *protocol.Entry) [32]byte {
 		str(g.Room)
 		str(g.Ref)
 	}
+	if e.Card.Secure() { // nothing more for a UID-only badge: its digest is as before
+		str(string(e.Card))
+		for _, k := range e.Keys {
+			b = append(b, k.Version)
+			b = append(b, k.Key[:]...)
+			b = binary.AppendVarint(b, k.NotAfterMs)
+		}
+	}
 	return sha256.Sum256(b)
 }
 
@@ -262,6 +275,9 @@ func sumSub(s *[4]uint64, d [32]byte) {
 // sum of entry digests. It does not depend on the order of anything.
 func (d *door) contentHash() string {
 	b := []byte("swc-whitelist-v1\n" + d.d.CenterID + "\n" + d.d.RoomID + "\n" + strconv.Itoa(len(d.entries)) + "\n")
+	if d.requireSecure {
+		b = append(b, "require_secure\n"...)
+	}
 	for _, v := range d.sum {
 		b = binary.LittleEndian.AppendUint64(b, v)
 	}
@@ -335,6 +351,7 @@ func (c *Compiler) commit(ctx context.Context, d *door, o commitOpts) error {
 	delete(c.unsaved, d)
 	d.version, d.hash, d.issued = next, st.Hash, c.now
 	d.committedCenter, d.committedRoom = d.d.CenterID, d.d.RoomID
+	d.committedSecure = d.requireSecure
 	d.pending = nil
 	d.snap = nil
 	if d.resetLog || next != base+1 {

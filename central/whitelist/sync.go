@@ -107,7 +107,7 @@ func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool)
 	w := &protocol.Whitelist{
 		Door: d.d.ID, Kind: protocol.Delta, Base: from, Version: d.version,
 		IssuedMs: c.now.UnixMilli(), ExpiresMs: c.now.Add(c.cfg.Expiry).UnixMilli(),
-		Center: d.committedCenter, Room: d.committedRoom,
+		Center: d.committedCenter, Room: d.committedRoom, RequireSecure: d.committedSecure,
 	}
 	var upserts []*protocol.Entry
 	for uid, ch := range merged {
@@ -136,7 +136,7 @@ func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 	h := protocol.Whitelist{
 		Door: d.d.ID, Version: d.version,
 		IssuedMs: now.UnixMilli(), ExpiresMs: now.Add(c.cfg.Expiry).UnixMilli(),
-		Center: d.committedCenter, Room: d.committedRoom,
+		Center: d.committedCenter, Room: d.committedRoom, RequireSecure: d.committedSecure,
 	}
 	es := d.committedEntries()
 	c.mu.Unlock()
