@@ -6,6 +6,7 @@
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
 //	swc-central staff add --email ADDR --name NAME --role ROLE [--center ID]... [--data DIR | --db postgres://...] [--public-url URL] [--password-file F [--totp-secret BASE32]]
 //	swc-central staff code --totp-secret BASE32
+//	swc-central card-keys list|rotate [--data DIR] [--old-valid-for D]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
 package main
 
@@ -41,6 +42,9 @@ const usage = `usage:
                                print a period's settlement (CSV or JSON)
   swc-central staff add|code [flags]
                                create or invite a staff account; print a TOTP code
+  swc-central card-keys list|rotate [--data DIR] [--old-valid-for D]
+                               the secure badges' card master key versions;
+                               rotate makes a new one
 
 Run 'swc-central serve -h' or 'swc-central settle -h' for their flags.
 `
@@ -68,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return settle(ctx, args[1:], stdout, stderr)
 	case "staff":
 		return staff(ctx, args[1:], stdout, stderr)
+	case "card-keys":
+		return cardKeysCmd(args[1:], stdout, stderr, time.Now())
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
