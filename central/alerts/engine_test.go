@@ -223,7 +223,7 @@ func TestAlertKinds(t *testing.T) {
 			{events(tapOf(1, "04A1B2C3", protocol.GrantedStaff)), nil},
 			{events(tapOf(2, "04A1B2C3", protocol.DeniedAuthFailed), cloneOf(3, "04A1B2C3")), []string{"raised suspected_clone d1"}},
 			{events(tapOf(4, "04A1B2C3", protocol.DeniedAuthFailed), cloneOf(5, "04A1B2C3")), nil},
-			{events(tapOf(6, "0A0B0C0D", protocol.GrantedPass)), nil}, // another badge
+			{events(tapOf(6, "0A0B0C0D", protocol.GrantedPass)), nil},                          // another badge
 			{events(cloneOf(7, "04A1B2C3"), tapOf(8, "04A1B2C3", protocol.GrantedStaff)), nil}, // the clone's batch
 			{events(tapOf(9, "04A1B2C3", protocol.GrantedStaff)), []string{"resolved suspected_clone d1"}},
 		}},
