@@ -36,23 +36,6 @@ type CardKeyRing interface {
 	AppKeys(uid protocol.UID, card protocol.CardType, v uint8) ([]protocol.CardKey, error)
 }
 
-// Personalisation is the answer of POST /badges/{uid}/personalisation.
-type Personalisation struct {
-	UID        protocol.UID       `json:"uid"`
-	CardType   protocol.CardType  `json:"card_type"`
-	KeyVersion uint8              `json:"key_version"`
-	Keys       []protocol.CardKey `json:"keys"`
-	// Current is the card's keys now, when it is a badge recorded as secure
-	// with an older key version (a re-key); absent otherwise.
-	Current *CardKeys `json:"current,omitempty"`
-}
-
-// CardKeys are one card's application keys of one version.
-type CardKeys struct {
-	KeyVersion uint8              `json:"key_version"`
-	Keys       []protocol.CardKey `json:"keys"`
-}
-
 // PersonalisationRequest is the body of POST /badges/{uid}/personalisation.
 type PersonalisationRequest struct {
 	CardType protocol.CardType `json:"card_type"`
@@ -107,7 +90,7 @@ func (s *Server) personalise(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	out := Personalisation{UID: uid, CardType: req.CardType, KeyVersion: ring.Current()}
+	out := protocol.Personalisation{UID: uid, CardType: req.CardType, KeyVersion: ring.Current()}
 	if out.Keys, err = ring.AppKeys(uid, req.CardType, out.KeyVersion); err != nil {
 		return err
 	}
@@ -116,7 +99,7 @@ func (s *Server) personalise(w http.ResponseWriter, r *http.Request, p *principa
 		if err != nil {
 			return errInvalid("key_version", "badge %s holds key version %d, which this central no longer has: the card cannot be re-keyed, only replaced", uid, badge.KeyVersion)
 		}
-		out.Current = &CardKeys{KeyVersion: badge.KeyVersion, Keys: keys}
+		out.Current = &protocol.VersionedKeys{KeyVersion: badge.KeyVersion, Keys: keys}
 	}
 	s.log.Info("api: card keys handed to a personalisation station", "by", p.ID, "uid", string(uid), "card_type", string(req.CardType),
 		"key_version", out.KeyVersion, "registered", badge != nil)

@@ -37,8 +37,9 @@ func TestPersonalisation(t *testing.T) {
 	// A new card: its keys, then its registration as a secure badge.
 	res = f.do("tech1", "POST", "/badges/04A1B2C3D4E5F6/personalisation", map[string]any{"card_type": "ntag424dna"})
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
-	var p api.Personalisation
+	var p protocol.Personalisation
 	require.NoError(t, json.Unmarshal(res.Body, &p))
+	require.NoError(t, p.Validate("04A1B2C3D4E5F6", protocol.CardNTAG424DNA))
 	assert.Equal(t, uint8(1), p.KeyVersion)
 	want, err := ring.AppKeys("04A1B2C3D4E5F6", protocol.CardNTAG424DNA, 1)
 	require.NoError(t, err)

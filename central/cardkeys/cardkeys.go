@@ -234,15 +234,6 @@ func AID(card protocol.CardType) ([3]byte, error) {
 	return [3]byte{}, fmt.Errorf("cardkeys: card type %q is not a secure card", card)
 }
 
-// KeyCount is how many application keys the network sets on a card type:
-// NTAG 424 DNA keys 0 to 4, DESFire keys 0 (application master) and 1 (door).
-func KeyCount(card protocol.CardType) int {
-	if card == protocol.CardNTAG424DNA {
-		return 5
-	}
-	return 2
-}
-
 // ErrUnknownVersion is a key version the ring does not hold (never made, or
 // dropped after its cut-off).
 var ErrUnknownVersion = errors.New("cardkeys: unknown key version")
@@ -295,9 +286,12 @@ func (r *Ring) AppKeys(uid protocol.UID, card protocol.CardType, v uint8) ([]pro
 	if err := uid.Validate(); err != nil {
 		return nil, fmt.Errorf("cardkeys: uid: %w", err)
 	}
+	if _, err := AID(card); err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]protocol.CardKey, KeyCount(card))
+	out := make([]protocol.CardKey, protocol.PersonalisationKeyCount(card))
 	for n := range out {
 		k, err := r.cardKey(uid, card, v, byte(n))
 		if err != nil {

@@ -19,12 +19,7 @@ type AppKeys struct {
 }
 
 // KeyCount returns how many application keys a card type has in the network.
-func KeyCount(t protocol.CardType) int {
-	if t == protocol.CardNTAG424DNA {
-		return 5
-	}
-	return 2
-}
+func KeyCount(t protocol.CardType) int { return protocol.PersonalisationKeyCount(t) }
 
 func (k *AppKeys) check(t protocol.CardType, what string) error {
 	if len(k.Keys) != KeyCount(t) {

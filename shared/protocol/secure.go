@@ -128,3 +128,65 @@ func (e *Entry) DoorKeyFor(v uint8, nowMs int64) (CardKey, bool) {
 
 // MaxReadCounter is the largest NTAG 424 DNA SDM read counter (24 bits).
 const MaxReadCounter = 0xFFFFFF
+
+// Personalisation is the central's answer to a technician's station that
+// personalises or re-keys one card (POST /api/v1/badges/{uid}/personalisation):
+// the card's application keys of KeyVersion (key 0, the application master
+// key, first; then key 1, the door key; keys 2 to 4 too on an NTAG 424 DNA),
+// diversified for its UID, and, for a badge recorded as secure with an older
+// version, the keys the card holds now (Current), needed to re-key it.
+type Personalisation struct {
+	UID        UID            `json:"uid"`
+	CardType   CardType       `json:"card_type"`
+	KeyVersion uint8          `json:"key_version"`
+	Keys       []CardKey      `json:"keys"`
+	Current    *VersionedKeys `json:"current,omitempty"`
+}
+
+// VersionedKeys are one card's application keys of one key version.
+type VersionedKeys struct {
+	KeyVersion uint8     `json:"key_version"`
+	Keys       []CardKey `json:"keys"`
+}
+
+// PersonalisationKeyCount is how many application keys the network sets on
+// a card type: NTAG 424 DNA keys 0 to 4, DESFire keys 0 (application
+// master) and 1 (door); 0 for a UID-only badge.
+func PersonalisationKeyCount(t CardType) int {
+	switch t {
+	case CardNTAG424DNA:
+		return 5
+	case CardDESFireEV2:
+		return 2
+	}
+	return 0
+}
+
+// Validate checks an answer for the card the station holds.
+func (p *Personalisation) Validate(uid UID, card CardType) error {
+	if p.UID != uid {
+		return invalid("uid", "keys of badge %s, not %s", p.UID, uid)
+	}
+	if p.CardType != card || !card.Secure() {
+		return invalid("card_type", "keys for %q, not %q", p.CardType, card)
+	}
+	for _, vk := range append([]VersionedKeys{{KeyVersion: p.KeyVersion, Keys: p.Keys}}, derefKeys(p.Current)...) {
+		if vk.KeyVersion == 0 {
+			return invalid("key_version", "0 is the factory version")
+		}
+		if len(vk.Keys) != PersonalisationKeyCount(card) {
+			return invalid("keys", "%d keys for a %s; want %d", len(vk.Keys), card, PersonalisationKeyCount(card))
+		}
+	}
+	if p.Current != nil && p.Current.KeyVersion == p.KeyVersion {
+		return invalid("current.key_version", "the same as key_version %d", p.KeyVersion)
+	}
+	return nil
+}
+
+func derefKeys(v *VersionedKeys) []VersionedKeys {
+	if v == nil {
+		return nil
+	}
+	return []VersionedKeys{*v}
+}

@@ -168,3 +168,30 @@ func TestParseCardType(t *testing.T) {
 	_, err := ParseCardType("classic")
 	assert.Error(t, err)
 }
+
+func TestPersonalisationValidate(t *testing.T) {
+	keys := func(n int) []CardKey { return make([]CardKey, n) }
+	good := Personalisation{UID: "04A1B2C3", CardType: CardNTAG424DNA, KeyVersion: 2, Keys: keys(5), Current: &VersionedKeys{KeyVersion: 1, Keys: keys(5)}}
+	require.NoError(t, good.Validate("04A1B2C3", CardNTAG424DNA))
+	for name, tc := range map[string]struct {
+		edit  func(p *Personalisation)
+		field string
+	}{
+		"other uid":        {func(p *Personalisation) { p.UID = "04A1B2C4" }, "uid"},
+		"other card":       {func(p *Personalisation) { p.CardType = CardDESFireEV2 }, "card_type"},
+		"version 0":        {func(p *Personalisation) { p.KeyVersion = 0 }, "key_version"},
+		"too few keys":     {func(p *Personalisation) { p.Keys = keys(2) }, "keys"},
+		"current too few":  {func(p *Personalisation) { p.Current.Keys = keys(4) }, "keys"},
+		"current the same": {func(p *Personalisation) { p.Current.KeyVersion = 2 }, "current.key_version"},
+	} {
+		p := good
+		cur := *good.Current
+		p.Current = &cur
+		tc.edit(&p)
+		var pe *Error
+		require.ErrorAs(t, p.Validate("04A1B2C3", CardNTAG424DNA), &pe, name)
+		assert.Equal(t, tc.field, pe.Field, name)
+	}
+	assert.Equal(t, 2, PersonalisationKeyCount(CardDESFireEV2))
+	assert.Zero(t, PersonalisationKeyCount(CardUIDOnly))
+}
