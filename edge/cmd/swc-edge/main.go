@@ -70,9 +70,11 @@ technician:
                                      pulse the lock relay and confirm it moved
   test inputs --config FILE [--for 60s]
                                      show the door contact and exit button as they change
-  enroll-badge --config FILE --member M --central URL [--api-token-file F]
+  enroll-badge --config FILE --member M --central URL [--api-token-file F] [--secure [--card TYPE]]
                                      read a badge and register it for member M
-                                     (API token in the file or $SWC_API_TOKEN)
+                                     (API token in the file or $SWC_API_TOKEN);
+                                     --secure personalises an NTAG 424 DNA or
+                                     DESFire card with its keys from the central first
 `
 
 // cli runs one command and returns the exit status.
