@@ -64,6 +64,37 @@ func testSecureBadges(e *env) {
 	require.NoError(t, err)
 	require.Equal(t, domain.Badge{UID: "11223344", MemberID: "m1"}, got)
 
+	// The door's NTAG 424 DNA read counter is stored with its events, so
+	// that a re-delivered batch is a duplicate, not a conflict.
+	tap := protocol.Event{Seq: 1, TimeMs: 1_772_000_000_000, Trusted: true, Boot: "b1", Kind: protocol.EventTap, UID: sec.UID, Member: "m2",
+		Reason: protocol.DeniedAuthFailed, ReadCounter: 7, WLVersion: 3}
+	alarm := tap
+	alarm.Seq, alarm.Kind, alarm.Reason = 2, protocol.EventSuspectedClone, ""
+	granted := tap
+	granted.Seq, granted.Reason, granted.ReadCounter = 1, protocol.GrantedStaff, 8
+	for i := 0; i < 2; i++ {
+		res, err := s.AppendEvents(ctx, "d1", 1_772_000_000_500, []protocol.Event{tap, alarm})
+		require.NoError(t, err, "delivery %d", i)
+		require.Equal(t, 2*(1-i), res.New)
+		rs, err := s.AppendBatches(ctx, 1_772_000_000_600, []store.DoorEvents{{Door: "d1", Store: "0123456789abcdef", Events: []protocol.Event{granted}}})
+		require.NoError(t, err, "delivery %d", i)
+		require.Equal(t, 1-i, rs[0].New)
+	}
+	pg, err := s.ListEvents(ctx, store.EventFilter{Door: "d1", UID: sec.UID})
+	require.NoError(t, err)
+	require.Len(t, pg.Items, 3)
+	var ctrs []uint32
+	var kinds []protocol.EventKind
+	for _, ev := range pg.Items {
+		ctrs, kinds = append(ctrs, ev.ReadCounter), append(kinds, ev.Kind)
+	}
+	require.ElementsMatch(t, []uint32{7, 7, 8}, ctrs)
+	require.Contains(t, kinds, protocol.EventSuspectedClone)
+	changed := tap
+	changed.ReadCounter = 9
+	_, err = s.AppendEvents(ctx, "d1", 1_772_000_000_700, []protocol.Event{changed})
+	requireKind(t, err, store.ErrConflict, "")
+
 	counts, err := s.CountBadgeCredentials(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []store.BadgeCredentialCount{
