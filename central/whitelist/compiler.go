@@ -177,6 +177,9 @@ type Compiler struct {
 
 	members        map[string]*domain.Member
 	secureCenters  map[string]bool // centers that require secure credentials
+	// doorKeys caches each secure badge's door keys (derived once per badge,
+	// not once per door that lists it; read-only, shared by its entries).
+	doorKeys map[protocol.UID]cachedKeys
 	badges         map[protocol.UID]*domain.Badge
 	badgesByMember map[string]map[protocol.UID]*domain.Badge
 
@@ -224,6 +227,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		staffAt:          map[string]map[string]bool{},
 		staffByMember:    map[string]map[string]bool{},
 		secureCenters:    map[string]bool{},
+		doorKeys:         map[protocol.UID]cachedKeys{},
 		doors:            map[string]*door{},
 		doorsAt:          map[string]map[string]*door{},
 		retired:          map[string]uint64{},
@@ -423,6 +427,8 @@ func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
 		}
 		if !ch.Deleted {
 			c.addBadge(&b)
+		} else {
+			delete(c.doorKeys, b.UID) // kept across other changes: checked against the card type and version
 		}
 		c.touchEverywhere(w, b.MemberID)
 	case domain.KindBooking:
@@ -681,10 +687,16 @@ func (c *Compiler) secureEntry(e *protocol.Entry, b *domain.Badge) {
 	}
 	e.Card = b.Card
 	var err error
-	if c.cfg.CardKeys == nil {
+	switch ck, ok := c.doorKeys[b.UID]; {
+	case ok && ck.card == b.Card && ck.version == b.KeyVersion:
+		e.Keys = ck.keys
+	case c.cfg.CardKeys == nil:
 		err = errors.New("no card master keys configured")
-	} else {
+	default:
 		e.Keys, err = c.cfg.CardKeys.DoorKeys(b.UID, b.Card, b.KeyVersion, c.now)
+		if err == nil {
+			c.doorKeys[b.UID] = cachedKeys{card: b.Card, version: b.KeyVersion, keys: e.Keys}
+		}
 	}
 	if err != nil || len(e.Keys) == 0 {
 		c.met.rejected.With(string(domain.KindBadge)).Inc()
@@ -692,6 +704,13 @@ func (c *Compiler) secureEntry(e *protocol.Entry, b *domain.Badge) {
 		e.Keys, e.Revoked, e.Grants = nil, true, nil
 		e.Card = ""
 	}
+}
+
+// cachedKeys are a badge's door keys for its card type and key version.
+type cachedKeys struct {
+	card    protocol.CardType
+	version uint8
+	keys    []protocol.DoorKey
 }
 
 func (c *Compiler) addDoor(d *door) {

@@ -121,3 +121,38 @@ func TestRequireSecurePolicy(t *testing.T) {
 	got, _ := c2.Version("d1")
 	assert.Equal(t, v1+2, got)
 }
+
+// countingKeys counts derivations.
+type countingKeys struct {
+	CardKeys
+	n int
+}
+
+func (c *countingKeys) DoorKeys(uid protocol.UID, card protocol.CardType, v uint8, now time.Time) ([]protocol.DoorKey, error) {
+	c.n++
+	return c.CardKeys.DoorKeys(uid, card, v, now)
+}
+
+// TestDoorKeysDerivedOncePerBadge: a badge listed at several doors has its
+// door keys derived once, and again only when its card changes.
+func TestDoorKeysDerivedOncePerBadge(t *testing.T) {
+	ring, _, err := cardkeys.LoadOrCreate(t.TempDir(), t0)
+	require.NoError(t, err)
+	keys := &countingKeys{CardKeys: ring}
+	in := world()
+	in.Badges[0].Card, in.Badges[0].KeyVersion = protocol.CardNTAG424DNA, 1 // alice: listed at d1 and d1r1
+	f := newFixture(t, in, func(c *Config) { c.CardKeys = keys })
+	assert.Equal(t, 1, keys.n)
+	for _, d := range []string{"d1", "d1r1"} {
+		es, _, err := f.c.Entries(d)
+		require.NoError(t, err)
+		assert.Len(t, entryOf(t, es, "A1000001").Keys, 1, d)
+	}
+	b := in.Badges[0]
+	b.Revoked = true // the same card: nothing to derive
+	f.apply(domain.Change{Kind: domain.KindBadge, Badge: &b})
+	assert.Equal(t, 1, keys.n)
+	b.Revoked, b.Card = false, protocol.CardDESFireEV2 // another card
+	f.apply(domain.Change{Kind: domain.KindBadge, Badge: &b})
+	assert.Equal(t, 2, keys.n)
+}
