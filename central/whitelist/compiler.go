@@ -175,11 +175,11 @@ type Compiler struct {
 	mu  sync.Mutex
 	now time.Time
 
-	members        map[string]*domain.Member
-	secureCenters  map[string]bool // centers that require secure credentials
+	members       map[string]*domain.Member
+	secureCenters map[string]bool // centers that require secure credentials
 	// doorKeys caches each secure badge's door keys (derived once per badge,
 	// not once per door that lists it; read-only, shared by its entries).
-	doorKeys map[protocol.UID]cachedKeys
+	doorKeys       map[protocol.UID]cachedKeys
 	badges         map[protocol.UID]*domain.Badge
 	badgesByMember map[string]map[protocol.UID]*domain.Badge
 
