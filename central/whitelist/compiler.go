@@ -175,13 +175,15 @@ type Compiler struct {
 	mu  sync.Mutex
 	now time.Time
 
-	members       map[string]*domain.Member
-	secureCenters map[string]bool // centers that require secure credentials
-	// doorKeys caches each secure badge's door keys (derived once per badge,
-	// not once per door that lists it; read-only, shared by its entries).
-	doorKeys       map[protocol.UID]cachedKeys
+	members        map[string]*domain.Member
 	badges         map[protocol.UID]*domain.Badge
 	badgesByMember map[string]map[protocol.UID]*domain.Badge
+
+	// Secure credentials: the centers that require them, and each secure
+	// badge's door keys (derived once per badge, not once per door that
+	// lists it; read-only, shared by its entries).
+	secureCenters map[string]bool
+	doorKeys      map[protocol.UID]cachedKeys
 
 	// Live bookings (confirmed, not ended) and passes (not ended), indexed.
 	bookings         map[string]*domain.Booking
