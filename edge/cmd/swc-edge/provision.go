@@ -174,7 +174,7 @@ func cmdEnrollBadge(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err != nil {
 			return checkResult(err, stdout, stderr)
 		}
-		station := &stationCentral{client: client, base: strings.TrimSuffix(base.String(), "/"), token: token}
+		station := &credential.HTTPCentral{Client: client, Base: base.String(), Token: token}
 		done, err := credential.Enroll(ctx, card, cardType, *member, station, nil)
 		if err != nil {
 			if errors.Is(err, credential.ErrForeignCard) {

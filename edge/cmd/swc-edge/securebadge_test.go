@@ -72,12 +72,12 @@ func (f *fakeStationAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func TestStationCentral(t *testing.T) {
+func TestHTTPCentral(t *testing.T) {
 	ctx := context.Background()
 	api := &fakeStationAPI{master: []byte("station test key"), badges: map[string]map[string]any{}}
 	srv := httptest.NewServer(api)
 	defer srv.Close()
-	station := &stationCentral{client: srv.Client(), base: srv.URL, token: "swct_tech"}
+	station := &credential.HTTPCentral{Client: srv.Client(), Base: srv.URL, Token: "swct_tech"}
 
 	uid := []byte{0x04, 0x51, 0xA7, 0x10, 0x80, 0x1D, 0x80}
 	sim, err := desfiresim.NewNTAG424(uid, desfiresim.Options{})
@@ -102,7 +102,7 @@ func TestStationCentral(t *testing.T) {
 	assert.Contains(t, api.calls, "PUT /api/v1/badges/0451A710801D80/credential")
 
 	// A refused token is explained.
-	bad := &stationCentral{client: srv.Client(), base: srv.URL, token: "swct_wrong"}
+	bad := &credential.HTTPCentral{Client: srv.Client(), Base: srv.URL, Token: "swct_wrong"}
 	_, err = bad.Keys(ctx, "04A1B2C3", protocol.CardDESFireEV2)
 	require.Error(t, err)
 	assert.Contains(t, explainStation(err, "m1"), "does not accept your API token")
