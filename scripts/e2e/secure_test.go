@@ -190,7 +190,9 @@ func TestSecureBadgesEndToEnd(t *testing.T) {
 	}, "the clone's denial and alarm at the central")
 	eventually(t, func() bool {
 		code, body := c.api("GET", "/alerts?kind=suspected_clone&door=secure-door", nil)
-		var page struct{ Items []struct{ Details map[string]string } }
+		var page struct {
+			Items []struct{ Details map[string]string }
+		}
 		return code == http.StatusOK && jsonDecode(body, &page) == nil && len(page.Items) == 1 && page.Items[0].Details["uid"] == string(uid)
 	}, "an open suspected_clone alert for the badge")
 	assert.Equal(t, 2, d.lock.unlocks(), "the clone never unlocked the relay")
