@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -56,26 +55,7 @@ type secureDoor struct {
 func startSecureDoor(t *testing.T, id, broker, secret, key string) *secureDoor {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := agent.Parse([]byte(fmt.Sprintf(`door_id = %q
-data_dir = %q
-[reader]
-driver = "sim"
-[door]
-lock_pin = "GPIO5"
-unlock_time = "1s"
-[clock]
-ntp = "assume_synced"
-[policy]
-debounce = "50ms"
-[whitelist]
-keys = [%q]
-[mqtt]
-broker = "tcp://%s"
-password = %q
-retransmit = "2s"
-max_reconnect = "2s"
-status_interval = "2s"
-`, id, filepath.Join(dir, "data"), key, broker, secret)))
+	cfg, err := agent.Parse([]byte(doorTOML(id, filepath.Join(dir, "data"), key, "127.0.0.1:0", broker, secret, "")))
 	require.NoError(t, err)
 	d := &secureDoor{reader: readerfake.New(), lock: &unlockPin{Pin: &gpiotest.Pin{N: "GPIO5"}}}
 	ctrl, err := edgedoor.New(edgedoor.Config{Lock: edgedoor.Output{Pin: d.lock, ActiveLow: cfg.Door.LockActiveLow}, LockKind: edgedoor.LockKind(cfg.Door.LockType),
