@@ -18,6 +18,10 @@
 //     an untrusted clock; resolved when the clock is trusted again.
 //   - whitelist_behind: an online door whose whitelist version has been below
 //     the central's (Config.Version) for alerts.whitelist_behind_minutes.
+//   - suspected_clone: a suspected_clone event (a badge listed as secure
+//     failed its authentication, or replayed its read counter), with the
+//     badge's uid and member; resolved when that badge is next granted at
+//     that door (the genuine card authenticated there again).
 //   - cert_expiring: the door's certificate (CertificateIssued, from
 //     enrollment and renewals) expires within alerts.cert_expiry_days;
 //     resolved by a renewal.
@@ -480,6 +484,7 @@ func (e *Engine) ApplyEvents(ctx context.Context, door string, receivedMs int64,
 	}
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
+	cloned := map[protocol.UID]bool{} // badges with a suspected_clone in this batch
 	for _, ev := range events {
 		details := map[string]string{"source": "event", "seq": strconv.FormatUint(ev.Seq, 10),
 			"door_time": time.UnixMilli(ev.TimeMs).UTC().Format(time.RFC3339)}
@@ -500,6 +505,17 @@ func (e *Engine) ApplyEvents(ctx context.Context, door string, receivedMs int64,
 			add(e.resolve(ctx, open, door, store.AlertReaderFault, at))
 		case protocol.EventRemoteUnlock:
 			add(e.hs.CommandExecuted(ctx, door, ev.Command, receivedMs))
+		case protocol.EventSuspectedClone:
+			details["uid"], details["member"] = string(ev.UID), ev.Member
+			if ev.ReadCounter != 0 {
+				details["read_ctr"] = strconv.FormatUint(uint64(ev.ReadCounter), 10)
+			}
+			add(e.raise(ctx, open, h, store.AlertSuspectedClone, at, details))
+			cloned[ev.UID] = true
+		case protocol.EventTap:
+			if ev.Reason.Granted() && open[store.AlertSuspectedClone] && !cloned[ev.UID] && e.cloneOf(ctx, door, ev.UID) {
+				add(e.resolve(ctx, open, door, store.AlertSuspectedClone, at))
+			}
 		}
 	}
 	// The clock: only the batch's last event counts (a door catching up
@@ -511,6 +527,13 @@ func (e *Engine) ApplyEvents(ctx context.Context, door string, receivedMs int64,
 		add(e.raise(ctx, open, h, store.AlertClockUntrusted, at, map[string]string{"source": "event", "seq": strconv.FormatUint(last.Seq, 10)}))
 	}
 	return errors.Join(errs...)
+}
+
+// cloneOf reports whether the door's open suspected_clone alert is about uid.
+func (e *Engine) cloneOf(ctx context.Context, door string, uid protocol.UID) bool {
+	yes := true
+	pg, err := e.hs.ListAlerts(ctx, store.AlertFilter{Door: door, Kind: store.AlertSuspectedClone, Open: &yes, PageRequest: store.PageRequest{Limit: 1}})
+	return err == nil && len(pg.Items) == 1 && pg.Items[0].Details["uid"] == string(uid)
 }
 
 // Check evaluates the time rules over every door's stored state (offline

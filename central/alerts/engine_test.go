@@ -112,6 +112,18 @@ func ev(seq uint64, kind protocol.EventKind) protocol.Event {
 	return protocol.Event{Seq: seq, TimeMs: t0().UnixMilli(), Trusted: true, Boot: "boot1", Kind: kind, WLVersion: 10}
 }
 
+func tapOf(seq uint64, uid protocol.UID, r protocol.Reason) protocol.Event {
+	e := ev(seq, protocol.EventTap)
+	e.UID, e.Member, e.Reason = uid, "m1", r
+	return e
+}
+
+func cloneOf(seq uint64, uid protocol.UID) protocol.Event {
+	e := ev(seq, protocol.EventSuspectedClone)
+	e.UID, e.Member, e.ReadCounter = uid, "m1", 7
+	return e
+}
+
 func t0() time.Time { return time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC) }
 
 // TestAlertKinds raises every kind of alert once, however often its
@@ -206,6 +218,14 @@ func TestAlertKinds(t *testing.T) {
 			{after(time.Minute), nil},
 			{status(func(s *protocol.Status) { s.WLVersion = 11 }), nil},
 			{after(0), []string{"resolved whitelist_behind d1"}},
+		}},
+		{store.AlertSuspectedClone, []step{
+			{events(tapOf(1, "04A1B2C3", protocol.GrantedStaff)), nil},
+			{events(tapOf(2, "04A1B2C3", protocol.DeniedAuthFailed), cloneOf(3, "04A1B2C3")), []string{"raised suspected_clone d1"}},
+			{events(tapOf(4, "04A1B2C3", protocol.DeniedAuthFailed), cloneOf(5, "04A1B2C3")), nil},
+			{events(tapOf(6, "0A0B0C0D", protocol.GrantedPass)), nil},                          // another badge
+			{events(cloneOf(7, "04A1B2C3"), tapOf(8, "04A1B2C3", protocol.GrantedStaff)), nil}, // the clone's batch
+			{events(tapOf(9, "04A1B2C3", protocol.GrantedStaff)), []string{"resolved suspected_clone d1"}},
 		}},
 		{store.AlertCertExpiring, []step{
 			{cert(30 * 24 * time.Hour), nil},

@@ -205,6 +205,8 @@ func Describe(k store.AlertKind) string {
 		return "door certificate expiring"
 	case store.AlertClockUntrusted:
 		return "door clock not trusted"
+	case store.AlertSuspectedClone:
+		return "suspected badge clone"
 	}
 	return string(k)
 }

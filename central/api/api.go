@@ -74,6 +74,9 @@ type Config struct {
 	Booking *booking.Service
 	// Accounts serves the staff accounts (accounts.go); nil answers 503.
 	Accounts *accounts.Service
+	// CardKeys serves the personalisation of secure badges
+	// (personalisation.go); nil answers 503.
+	CardKeys CardKeyRing
 }
 
 // Server serves the API.
@@ -96,6 +99,7 @@ type Server struct {
 	webhooks  alerts.WebhookPolicy
 	bk        *booking.Service
 	accounts  *accounts.Service
+	cardKeys  CardKeyRing
 }
 
 // handler serves one route for an authenticated caller.
@@ -170,6 +174,8 @@ func (s *Server) table() []route {
 		{"GET", "/badges/{uid}", badgeRole, s.getBadge},
 		{"PUT", "/badges/{uid}", badgeRole, s.updateBadge},
 		{"DELETE", "/badges/{uid}", badgeRole, s.deleteBadge},
+		{"POST", "/badges/{uid}/personalisation", commanders, s.personalise}, // technicians' stations (swc-edge enroll-badge --secure)
+		{"PUT", "/badges/{uid}/credential", commanders, s.setCredential},
 
 		{"GET", "/bookings", managers, s.listBookings},
 		{"POST", "/bookings", managers, s.createBooking},
@@ -256,6 +262,7 @@ func New(cfg Config) *Server {
 	s.rejects = reg.CounterVec("swc_api_rejects_total", "API requests refused, by error code.", "code")
 	s.reqs = reg.CounterVec("swc_api_requests_total", "API requests, by method and status class.", "method", "class")
 	s.accounts = cfg.Accounts
+	s.cardKeys = cfg.CardKeys
 	s.routes = append(s.table(), s.accountRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.wrap(rt))

@@ -572,6 +572,8 @@ func TestRoleGates(t *testing.T) {
 		"POST /doors/{id}/enrollments": true, "POST /enroll": true, "POST /badges": true,
 		// the badges they added (badges.go)
 		"GET /badges": true, "GET /badges/{uid}": true, "PUT /badges/{uid}": true, "DELETE /badges/{uid}": true,
+		// their personalisation stations (personalisation.go)
+		"POST /badges/{uid}/personalisation": true, "PUT /badges/{uid}/credential": true,
 		// their own actions (audit.go)
 		"GET /audit": true, "GET /audit.csv": true,
 	}
@@ -585,6 +587,8 @@ func TestRoleGates(t *testing.T) {
 		"POST /periods/{period}/close-through": true,
 		"POST /periods/{period}/approve":       true,
 		"POST /doors/{id}/commands":            true,
+		"POST /badges/{uid}/personalisation":   true, // technicians' stations and admins (personalisation.go)
+		"PUT /badges/{uid}/credential":         true,
 		"PUT /settings":                        true,                                // network settings: admins change them
 		"PUT /booking-rules":                   true, "DELETE /booking-rules": true, // the network's defaults (booking.go)
 		"POST /import": true, // onboarding a region (onboarding.go)

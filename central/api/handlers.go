@@ -903,6 +903,7 @@ func eventKinds() []string {
 	return []string{
 		string(protocol.EventTap), string(protocol.EventRexExit), string(protocol.EventDoorForced), string(protocol.EventDoorHeldOpen),
 		string(protocol.EventDoorClosed), string(protocol.EventRemoteUnlock), string(protocol.EventReaderFault), string(protocol.EventReaderOK),
+		string(protocol.EventSuspectedClone),
 	}
 }
 

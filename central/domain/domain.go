@@ -76,6 +76,9 @@ type Center struct {
 	TimeZone  string       `json:"time_zone"` // IANA name, such as Europe/Brussels
 	Hours     OpeningHours `json:"hours"`
 	RateCents int64        `json:"rate_cents,omitempty"` // hourly rate override in cents; 0 = network default
+	// RequireSecure is the center's require_secure_credentials policy: its
+	// doors refuse UID-only badges (denied_not_secure).
+	RequireSecure bool `json:"require_secure_credentials,omitempty"`
 }
 
 // Location loads the center's time zone.
@@ -206,12 +209,39 @@ type Badge struct {
 	// revoke the badges they enrolled, and the center's manager see who
 	// enrolled them. "" for badges added before it was recorded.
 	AddedBy string `json:"added_by,omitempty"`
+	// Card is the badge's card type ("" or uid_only: its UID alone opens;
+	// ntag424dna, desfire_ev2: a secure badge that authenticates at the
+	// door). KeyVersion is the card master key version its keys come from
+	// (0 for a UID-only badge). A station sets both when it personalises
+	// or re-keys the card; UpdateBadge keeps them.
+	Card       protocol.CardType `json:"card_type,omitempty"`
+	KeyVersion uint8             `json:"key_version,omitempty"`
+}
+
+// Secure reports whether the badge is a secure credential.
+func (b *Badge) Secure() bool { return b.Card.Secure() }
+
+// CheckCredential checks a card type and key version pair.
+func CheckCredential(card protocol.CardType, keyVersion uint8) error {
+	if !card.Valid() {
+		return fieldErr("card_type", "%q; want %s, %s or %s", card, protocol.CardUIDOnly, protocol.CardNTAG424DNA, protocol.CardDESFireEV2)
+	}
+	if card.Secure() && keyVersion == 0 {
+		return fieldErr("key_version", "a secure badge has a key version of 1 or more")
+	}
+	if !card.Secure() && keyVersion != 0 {
+		return fieldErr("key_version", "a UID-only badge has no key version")
+	}
+	return nil
 }
 
 // Validate checks the badge.
 func (b *Badge) Validate() error {
 	if err := b.UID.Validate(); err != nil {
 		return fieldErr("uid", "%v", err)
+	}
+	if err := CheckCredential(b.Card, b.KeyVersion); err != nil {
+		return err
 	}
 	if b.AddedBy != "" {
 		if err := checkID("added_by", b.AddedBy); err != nil {

@@ -32,6 +32,7 @@ import (
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/broker"
+	"github.com/smartworkcenters/swc/central/cardkeys"
 	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
@@ -189,6 +190,9 @@ type Server struct {
 	Key     ed25519.PrivateKey
 	Signer  *protocol.Signer
 	Metrics *metrics.Registry
+	// CardKeys are the card master keys (secure badges' door keys in the
+	// whitelists, the personalisation endpoint).
+	CardKeys *cardkeys.Ring
 
 	compiler  atomic.Pointer[whitelist.Compiler] // see Whitelist
 	wlMetrics *whitelist.MetricSet               // shared by the compilers this process builds
@@ -257,6 +261,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.log.Info("serve: created the signing key", "path", filepath.Join(cfg.DataDir, keys.FileName), "key_id", s.Signer.KeyID(), "public_key", pub)
 	} else {
 		s.log.Info("serve: signing key loaded", "key_id", s.Signer.KeyID(), "public_key", pub)
+	}
+	ring, created, err := cardkeys.LoadOrCreate(cfg.DataDir, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	s.CardKeys = ring
+	if created {
+		s.log.Info("serve: created the card master key", "path", filepath.Join(cfg.DataDir, cardkeys.FileName), "key_version", ring.Current())
+	} else {
+		s.log.Info("serve: card master keys loaded", "current_version", ring.Current(), "versions", len(ring.Versions()))
 	}
 
 	if err := s.openStore(ctx); err != nil {
@@ -374,7 +388,7 @@ func (s *Server) startHTTP() error {
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
 		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, Booking: s.Booking, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
-		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}, Accounts: s.Accounts}))
+		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}, Accounts: s.Accounts, CardKeys: s.CardKeys}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {

@@ -146,11 +146,12 @@ const (
 	AlertWhitelistBehind AlertKind = "whitelist_behind" // the door's whitelist is older than the central's
 	AlertCertExpiring    AlertKind = "cert_expiring"    // the door's certificate expires soon
 	AlertClockUntrusted  AlertKind = "clock_untrusted"  // the door does not trust its clock
+	AlertSuspectedClone  AlertKind = "suspected_clone"  // a secure badge failed its authentication at the door
 )
 
 // AlertKinds lists every kind.
 func AlertKinds() []AlertKind {
-	return []AlertKind{AlertOffline, AlertForced, AlertHeldOpen, AlertReaderFault, AlertWhitelistBehind, AlertCertExpiring, AlertClockUntrusted}
+	return []AlertKind{AlertOffline, AlertForced, AlertHeldOpen, AlertReaderFault, AlertWhitelistBehind, AlertCertExpiring, AlertClockUntrusted, AlertSuspectedClone}
 }
 
 // Known reports whether k is one of AlertKinds.

@@ -69,6 +69,13 @@ type Store interface {
 	DeleteBadge(ctx context.Context, uid protocol.UID) error
 	Badge(ctx context.Context, uid protocol.UID) (domain.Badge, error)
 	ListBadges(ctx context.Context, f BadgeFilter) (Page[domain.Badge], error)
+	// SetBadgeCredential records what a personalisation station made of a
+	// badge: its card type and key version (UpdateBadge keeps them).
+	SetBadgeCredential(ctx context.Context, uid protocol.UID, card protocol.CardType, keyVersion uint8) error
+	// CountBadgeCredentials counts the badges that are not revoked, per
+	// home center of their member ("" for the cooperative's nomadic members)
+	// and secure or UID-only, for the dashboard.
+	CountBadgeCredentials(ctx context.Context) ([]BadgeCredentialCount, error)
 
 	// Bookings. A confirmed booking of a room must not overlap another
 	// confirmed booking of that room (ErrOverlap). Create and import store
@@ -342,6 +349,14 @@ type MemberFilter struct {
 	Nomadic       bool
 	Status        string
 	PageRequest
+}
+
+// BadgeCredentialCount is how many badges of one home center are secure
+// and how many are still UID-only.
+type BadgeCredentialCount struct {
+	Center  string // home center of their members; "" for the cooperative
+	Secure  int
+	UIDOnly int
 }
 
 // BadgeFilter selects badges; HomeCenterIDs keeps badges of local members of

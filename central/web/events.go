@@ -59,6 +59,8 @@ func kindText(k protocol.EventKind) string {
 		return "reader fault"
 	case protocol.EventReaderOK:
 		return "reader answers again"
+	case protocol.EventSuspectedClone:
+		return "suspected badge clone"
 	}
 	return string(k)
 }
@@ -67,7 +69,8 @@ func kindText(k protocol.EventKind) string {
 // "kind.KIND").
 func eventKinds() []protocol.EventKind {
 	return []protocol.EventKind{protocol.EventTap, protocol.EventRexExit, protocol.EventDoorForced, protocol.EventDoorHeldOpen,
-		protocol.EventDoorClosed, protocol.EventRemoteUnlock, protocol.EventReaderFault, protocol.EventReaderOK}
+		protocol.EventDoorClosed, protocol.EventRemoteUnlock, protocol.EventReaderFault, protocol.EventReaderOK,
+		protocol.EventSuspectedClone}
 }
 
 // reasonCodes are the access decisions' reason codes (catalog keys
@@ -76,12 +79,13 @@ func reasonCodes() []protocol.Reason {
 	return []protocol.Reason{protocol.GrantedBooking, protocol.GrantedPass, protocol.GrantedStaff, protocol.DeniedUnknownBadge,
 		protocol.DeniedRevoked, protocol.DeniedNoBooking, protocol.DeniedOutsideWindow, protocol.DeniedWrongRoom,
 		protocol.DeniedStaleWhitelist, protocol.DeniedClockUntrusted, protocol.DeniedNoWhitelist, protocol.DeniedDebounce,
-		protocol.DeniedReaderUntrusted}
+		protocol.DeniedReaderUntrusted, protocol.DeniedAuthFailed, protocol.DeniedNotSecure}
 }
 
 // alarm reports the kinds that are door alarms.
 func alarm(k protocol.EventKind) bool {
-	return k == protocol.EventDoorForced || k == protocol.EventDoorHeldOpen || k == protocol.EventReaderFault
+	return k == protocol.EventDoorForced || k == protocol.EventDoorHeldOpen || k == protocol.EventReaderFault ||
+		k == protocol.EventSuspectedClone
 }
 
 // tapOrAlarm is what the live view shows by default.

@@ -41,6 +41,9 @@ type centerRow struct {
 	LastEvent                time.Time
 	Backlog                  uint64
 	Lagging                  int
+	// Badges of the center's members that are not revoked: secure, and
+	// still UID-only (which anyone can copy).
+	Secure, UIDOnly int
 }
 
 func (w *Web) doorStates() map[string]ingest.DoorState {
@@ -134,6 +137,15 @@ func (w *Web) overview(rw http.ResponseWriter, r *http.Request, v *viewer) error
 		cr := &centerRow{Center: c, Loc: w.centerLoc(c)}
 		rows = append(rows, cr)
 		byID[c.ID] = cr
+	}
+	counts, err := w.st.CountBadgeCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	for _, bc := range counts {
+		if cr := byID[bc.Center]; cr != nil {
+			cr.Secure, cr.UIDOnly = bc.Secure, bc.UIDOnly
+		}
 	}
 	var totals struct{ Centers, Doors, Online, Offline, Unknown, Lagging int }
 	var backlog uint64

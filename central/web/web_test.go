@@ -154,7 +154,7 @@ func TestManagerSeesOnlyTheirCenter(t *testing.T) {
 		status    int
 		has, not  []string
 	}{
-		{"mgr1", "/", 200, []string{"Gent front", `data-center="c1"`}, []string{"Leuven", `data-door="d2"`, `/doors/d2`}},
+		{"mgr1", "/", 200, []string{"Gent front", `data-center="c1"`, `data-uid-only="1">1 badge still UID-only`}, []string{"Leuven", `data-door="d2"`, `/doors/d2`}},
 		{"mgr1", "/doors/d1", 200, []string{"Gent front", "Recent events", `data-label="Member">m1</td>`}, []string{"Remote commands"}},
 		{"mgr1", "/doors/d2", 404, []string{"not found: door d2"}, []string{"Leuven front"}},
 		{"mgr1", "/doors/d404", 404, []string{"not found: door d404"}, nil},

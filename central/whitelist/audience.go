@@ -258,6 +258,7 @@ func (c *Compiler) recomputeIn(a *audience, member string, gone []protocol.UID, 
 		} else {
 			e.Grants = grants
 		}
+		c.secureEntry(e, b)
 		last, ok := table[uid]
 		if ok && entryEqual(last.e, e) {
 			e = last.e // the same entry as in another audience: shared
@@ -348,7 +349,8 @@ func entryEqual(a, b *protocol.Entry) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	return a.UID == b.UID && a.Member == b.Member && a.Revoked == b.Revoked && slices.Equal(a.Grants, b.Grants)
+	return a.UID == b.UID && a.Member == b.Member && a.Revoked == b.Revoked && slices.Equal(a.Grants, b.Grants) &&
+		a.Card == b.Card && slices.Equal(a.Keys, b.Keys)
 }
 
 // entryDigest is the SHA-256 of a length-prefixed canonical encoding.
@@ -372,6 +374,14 @@ func entryDigest(e *protocol.Entry) [32]byte {
 		b = binary.AppendVarint(b, g.To)
 		str(g.Room)
 		str(g.Ref)
+	}
+	if e.Card.Secure() { // nothing more for a UID-only badge: its digest is as before
+		str(string(e.Card))
+		for _, k := range e.Keys {
+			b = append(b, k.Version)
+			b = append(b, k.Key[:]...)
+			b = binary.AppendVarint(b, k.NotAfterMs)
+		}
 	}
 	return sha256.Sum256(b)
 }

@@ -68,6 +68,11 @@ type Config struct {
 	// issue time (and so its bytes) for further requests (1 h).
 	SnapshotMaxAge time.Duration
 
+	// CardKeys gives the door keys of secure badges (central/cardkeys). Nil:
+	// no card keys, and secure badges are listed revoked (a door cannot
+	// authenticate them; fail secure).
+	CardKeys CardKeys
+
 	Logger *slog.Logger
 	// Metrics receives the compiler's counters; nil uses a private registry.
 	// One registry holds the metrics of one compiler: successive compilers
@@ -114,6 +119,12 @@ func (c *Config) defaults() error {
 		c.MetricSet = newMetrics(c.Metrics)
 	}
 	return nil
+}
+
+// CardKeys derives the door keys a whitelist lists for a secure badge whose
+// card holds key version v (central/cardkeys.Ring).
+type CardKeys interface {
+	DoorKeys(uid protocol.UID, card protocol.CardType, v uint8, now time.Time) ([]protocol.DoorKey, error)
 }
 
 // Input is a full load of the domain, as the store lists it. Objects that do
@@ -184,6 +195,12 @@ type Compiler struct {
 	// passes are the same entry at every entrance of the network).
 	interned map[protocol.UID]interned
 
+	// Secure credentials: the centers that require them, and each secure
+	// badge's door keys (derived once per badge, not once per door that
+	// lists it; read-only, shared by its entries).
+	secureCenters map[string]bool
+	doorKeys      map[protocol.UID]cachedKeys
+
 	// Live bookings (confirmed, not ended) and passes (not ended), indexed.
 	bookings         map[string]*domain.Booking
 	bookingsAt       map[string]map[string][]*domain.Booking // center → member
@@ -229,6 +246,8 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		passesByMember:   map[string][]*domain.Pass{},
 		staffAt:          map[string]map[string]bool{},
 		staffByMember:    map[string]map[string]bool{},
+		secureCenters:    map[string]bool{},
+		doorKeys:         map[protocol.UID]cachedKeys{},
 		doors:            map[string]*door{},
 		audiences:        map[audienceKey]*audience{},
 		audiencesAt:      map[string]map[string]*audience{},
@@ -266,10 +285,11 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 	for _, id := range sortedKeys(c.doors) {
 		d := c.doors[id]
 		st, ok := byDoor[id]
-		if ok && st.Hash == d.aud.hash {
+		if ok && st.Hash == d.stateHash() {
 			d.version, d.hash, d.issued = st.Version, st.Hash, time.UnixMilli(st.IssuedMs)
 			d.caud, d.cav = d.aud, d.aud.version
 			d.record(d.version, d.cav, true, c.cfg.MaxLogDeltas)
+			d.committedSecure = d.requireSecure
 			continue
 		}
 		d.version = st.Version // 0 when never saved
@@ -350,6 +370,10 @@ func (c *Compiler) load(in Input) {
 	for i := range in.Centers {
 		if err := in.Centers[i].Validate(); err != nil {
 			c.reject(domain.KindCenter, in.Centers[i].ID, err)
+			continue
+		}
+		if in.Centers[i].RequireSecure {
+			c.secureCenters[in.Centers[i].ID] = true
 		}
 	}
 	for i := range in.Rooms {
@@ -495,9 +519,12 @@ func (c *Compiler) ApplyAll(ctx context.Context, chs []domain.Change) error {
 // what it touches.
 func (c *Compiler) apply(w *work, ch domain.Change) {
 	switch ch.Kind {
-	case domain.KindCenter, domain.KindRoom:
-		// Centers and rooms carry nothing a door lists: doors name their
-		// center and room themselves.
+	case domain.KindCenter:
+		// A center carries one thing its doors' whitelists say: its
+		// require_secure_credentials policy.
+		c.applyCenterPolicy(w, *ch.Center, ch.Deleted)
+	case domain.KindRoom:
+		// Rooms carry nothing a door lists: doors name their room themselves.
 	case domain.KindDoor:
 		c.applyDoor(w, *ch.Door, ch.Deleted)
 	case domain.KindMember:
@@ -517,6 +544,8 @@ func (c *Compiler) apply(w *work, ch domain.Change) {
 		}
 		if !ch.Deleted {
 			c.addBadge(&b)
+		} else {
+			delete(c.doorKeys, b.UID) // kept across other changes: checked against the card type and version
 		}
 		c.touchEverywhere(w, b.MemberID)
 	case domain.KindBooking:
@@ -797,9 +826,66 @@ func (c *Compiler) addCandidates(out map[string]bool, a *audience) {
 	}
 }
 
+// applyCenterPolicy gives the center's doors its require_secure_credentials
+// policy: a new version for each when it changes.
+func (c *Compiler) applyCenterPolicy(w *work, ctr domain.Center, deleted bool) {
+	want := ctr.RequireSecure && !deleted
+	if c.secureCenters[ctr.ID] == want {
+		return
+	}
+	if want {
+		c.secureCenters[ctr.ID] = true
+	} else {
+		delete(c.secureCenters, ctr.ID)
+	}
+	for _, d := range c.doors {
+		if d.d.CenterID == ctr.ID {
+			d.requireSecure = want
+			w.heartbeat[d] = true
+		}
+	}
+}
+
+// secureEntry adds a secure badge's card type and door keys to its entry.
+// Without them (no card keys, a version the ring no longer holds) the badge
+// is listed revoked: no door could authenticate it.
+func (c *Compiler) secureEntry(e *protocol.Entry, b *domain.Badge) {
+	if !b.Card.Secure() {
+		return
+	}
+	e.Card = b.Card
+	var err error
+	switch ck, ok := c.doorKeys[b.UID]; {
+	case ok && ck.card == b.Card && ck.version == b.KeyVersion:
+		e.Keys = ck.keys
+	case c.cfg.CardKeys == nil:
+		err = errors.New("no card master keys configured")
+	default:
+		e.Keys, err = c.cfg.CardKeys.DoorKeys(b.UID, b.Card, b.KeyVersion, c.now)
+		if err == nil {
+			c.doorKeys[b.UID] = cachedKeys{card: b.Card, version: b.KeyVersion, keys: e.Keys}
+		}
+	}
+	if err != nil || len(e.Keys) == 0 {
+		c.met.rejected.With(string(domain.KindBadge)).Inc()
+		c.log.Error("whitelist: no door key for a secure badge; it is listed revoked", "uid", b.UID, "key_version", b.KeyVersion, "error", err)
+		e.Keys, e.Revoked, e.Grants = nil, true, nil
+		e.Card = ""
+	}
+}
+
+// cachedKeys are a badge's door keys for its card type and key version.
+type cachedKeys struct {
+	card    protocol.CardType
+	version uint8
+	keys    []protocol.DoorKey
+}
+
+
 // addDoor indexes d and joins it to the audience of its center and room,
 // created (fresh, not compiled) when d is its first door.
 func (c *Compiler) addDoor(d *door) *audience {
+	d.requireSecure = c.secureCenters[d.d.CenterID]
 	c.doors[d.d.ID] = d
 	k := audienceKey{center: d.d.CenterID, room: d.d.RoomID}
 	a := c.audiences[k]

@@ -27,11 +27,26 @@ type door struct {
 	cav      uint64
 	resetLog bool  // the next version drops the log (new door, new center or room, version jump)
 	runs     []run // the door versions a delta may start from, oldest first
+	// requireSecure is the door's center's require_secure_credentials
+	// policy; committedSecure the one of the published version (every
+	// message of the door says it, so a change is a new door version).
+	requireSecure, committedSecure bool
 
 	// The version and issue time of the last snapshot signed (see
 	// snapshotLocked).
 	snapVersion uint64
 	snapIssued  time.Time
+}
+
+// stateHash is the hash saved with the door's next version: its audience's,
+// and its center's require_secure_credentials policy when set (so that a
+// policy changed while this central was down is a new version at start,
+// and a UID-only network keeps the hashes it had).
+func (d *door) stateHash() string {
+	if d.requireSecure {
+		return d.aud.hash + "+require_secure"
+	}
+	return d.aud.hash
 }
 
 // run maps n consecutive door versions from version on to the consecutive
@@ -188,12 +203,12 @@ func (c *Compiler) commitAll(ctx context.Context, doors []*door, force func(*doo
 // nothing to publish.
 func (c *Compiler) prepare(d *door, o commitOpts) (domain.WhitelistState, bool) {
 	a := d.aud
-	if d.caud == a && d.cav == a.version && !o.force && !d.resetLog && o.minVersion <= d.version {
+	if d.caud == a && d.cav == a.version && d.committedSecure == d.requireSecure && !o.force && !d.resetLog && o.minVersion <= d.version {
 		delete(c.unsaved, d)
 		return domain.WhitelistState{}, false
 	}
 	next := max(d.version, o.minVersion) + 1
-	return domain.WhitelistState{Door: d.d.ID, Version: next, Hash: a.hash, IssuedMs: c.now.UnixMilli()}, true
+	return domain.WhitelistState{Door: d.d.ID, Version: next, Hash: d.stateHash(), IssuedMs: c.now.UnixMilli()}, true
 }
 
 func (c *Compiler) saveFailed(d *door, st domain.WhitelistState, err error) error {
@@ -210,8 +225,8 @@ func (c *Compiler) publish(d *door, st domain.WhitelistState) {
 	a := d.aud
 	base, next := d.version, st.Version
 	reset := d.resetLog || next != base+1 || d.caud != a
-	d.version, d.hash, d.issued = next, a.hash, c.now
-	d.caud, d.cav, d.resetLog = a, a.version, false
+	d.version, d.hash, d.issued = next, st.Hash, c.now
+	d.caud, d.cav, d.resetLog, d.committedSecure = a, a.version, false, d.requireSecure
 	d.record(next, a.version, reset, c.cfg.MaxLogDeltas)
 	c.met.versions.Inc()
 	c.log.Debug("whitelist: new version", "door", d.d.ID, "version", next,

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/smartworkcenters/swc/edge/credential"
 	"github.com/smartworkcenters/swc/edge/decide"
 	"github.com/smartworkcenters/swc/edge/door"
 	"github.com/smartworkcenters/swc/edge/reader"
@@ -389,8 +390,19 @@ func (a *Agent) handleCard(ctx context.Context, card reader.Card) {
 	// Debounce on the monotonic uptime: a wall-clock step neither opens nor
 	// closes the window.
 	repeat := a.debounce.Repeat(uid, time.Time{}.Add(r.Uptime))
+	req := store.TapRequest{UID: uid, Time: r.Time, Trusted: r.Trusted, Boot: a.boot, UptimeMs: r.Uptime.Milliseconds(), Repeat: repeat}
+	if !repeat {
+		if err := a.authenticate(ctx, card, &req); err != nil {
+			// No decision, nothing recorded, nothing opens: as a card read
+			// error, and the next presentation is not a repeat.
+			a.debounce.Forget(uid)
+			a.door.Feedback(false)
+			a.deliver(uid, protocol.Event{}, err)
+			return
+		}
+	}
 	start := time.Now()
-	ev, err := a.store.Tap(ctx, store.TapRequest{UID: uid, Time: r.Time, Trusted: r.Trusted, Boot: a.boot, UptimeMs: r.Uptime.Milliseconds(), Repeat: repeat}, a.policy)
+	ev, err := a.store.Tap(ctx, req, a.policy)
 	a.m.tapSeconds.Observe(time.Since(start).Seconds())
 	if err != nil {
 		// Nothing recorded, so nothing opens.
@@ -402,6 +414,11 @@ func (a *Agent) handleCard(ctx context.Context, card reader.Card) {
 	a.notifyAppended()
 	a.m.taps.With(string(ev.Reason)).Inc()
 	a.m.events.With(string(protocol.EventTap)).Inc()
+	if ev.Reason == protocol.DeniedAuthFailed {
+		a.m.events.With(string(protocol.EventSuspectedClone)).Inc()
+		a.log.Warn("suspected clone: a badge listed as secure failed its authentication or replayed its read counter; the door stays locked and the alarm goes to the central",
+			"uid", string(uid), "member", ev.Member, "read_ctr", ev.ReadCounter)
+	}
 	a.log.Info("tap", "uid", string(uid), "reason", string(ev.Reason), "member", ev.Member, "seq", ev.Seq, "trusted", ev.Trusted, "wl_version", ev.WLVersion)
 	switch {
 	case ev.Reason.Granted():
@@ -413,6 +430,50 @@ func (a *Agent) handleCard(ctx context.Context, card reader.Card) {
 		a.door.Feedback(false)
 	}
 	a.deliver(uid, ev, nil)
+}
+
+// authTimeout bounds one secure badge's authentication (a handful of
+// APDUs: tens of milliseconds on a real reader).
+const authTimeout = 2 * time.Second
+
+// authenticate authenticates the card when the whitelist lists its UID as a
+// secure badge, and fills req.Auth (and the NTAG 424 DNA read counter). A
+// card that fails to prove its key is decided (denied_auth_failed); an error
+// return is a transport error or a store error: no decision at all.
+func (a *Agent) authenticate(ctx context.Context, card reader.Card, req *store.TapRequest) error {
+	e, found, err := a.store.Entry(ctx, req.UID)
+	if err != nil {
+		a.storeFailed("entry", err)
+		return err
+	}
+	if !found || !e.Card.Secure() {
+		return nil
+	}
+	if card.APDU == nil {
+		a.m.secureAuth.With("no_apdu").Inc()
+		a.log.Warn("a badge listed as secure answered without ISO 14443-4 (a UID clone, or a reader driver without APDU support)",
+			"uid", string(req.UID), "card", card.String())
+		req.Auth = decide.AuthFailed
+		return nil
+	}
+	actx, cancel := context.WithTimeout(ctx, authTimeout)
+	defer cancel()
+	res, err := credential.Authenticate(actx, card.APDU, &e, req.Time, nil)
+	switch {
+	case err == nil:
+		a.m.secureAuth.With("ok").Inc()
+		req.Auth, req.ReadCounter, req.HasCounter = decide.AuthOK, res.ReadCounter, res.HasCounter
+		return nil
+	case errors.Is(err, credential.ErrAuthFailed):
+		a.m.secureAuth.With("failed").Inc()
+		a.log.Warn("secure badge failed authentication", "uid", string(req.UID), "err", err)
+		req.Auth = decide.AuthFailed
+		return nil
+	}
+	a.m.secureAuth.With("card_error").Inc()
+	a.m.cardErrors.Inc()
+	a.log.Debug("secure badge left before its authentication ended; it is read again at its next presentation", "uid", string(req.UID), "err", err)
+	return fmt.Errorf("secure badge %s: %w", req.UID, err)
 }
 
 // storeFailed counts a store error; a closed or broken store is fatal.

@@ -18,6 +18,7 @@ type agentMetrics struct {
 	whitelist      *metrics.CounterVec
 	commands       *metrics.CounterVec
 	componentFails *metrics.CounterVec
+	secureAuth     *metrics.CounterVec
 }
 
 func newAgentMetrics(r *metrics.Registry) *agentMetrics {
@@ -35,5 +36,7 @@ func newAgentMetrics(r *metrics.Registry) *agentMetrics {
 		whitelist:      r.CounterVec("swc_edge_whitelist_messages_total", "Signed whitelist messages received, by result (applied, staged, or the protocol error code).", "result"),
 		commands:       r.CounterVec("swc_edge_commands_total", "Remote commands, by action and result.", "action", "result"),
 		componentFails: r.CounterVec("swc_edge_component_failures_total", "Times an extra component (such as the MQTT sync) stopped with an error and was restarted.", "component"),
+		secureAuth: r.CounterVec("swc_edge_secure_auth_total",
+			"Authentications of badges listed as secure, by result: ok, failed (a suspected clone: denied_auth_failed), no_apdu (the reader gave no ISO 14443-4 channel: denied_auth_failed), card_error (the card left mid-exchange: no decision).", "result"),
 	}
 }

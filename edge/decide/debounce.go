@@ -50,6 +50,15 @@ func (d *Debouncer) Repeat(uid protocol.UID, now time.Time) bool {
 	return false
 }
 
+// Forget un-counts uid: its last presentation ended without a decision (a
+// secure badge pulled away in the middle of its authentication), so that
+// presenting it again at once is not a repeat.
+func (d *Debouncer) Forget(uid protocol.UID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.last, uid)
+}
+
 // Len returns how many badges are remembered.
 func (d *Debouncer) Len() int {
 	d.mu.Lock()

@@ -72,7 +72,26 @@ type Whitelist struct {
 	Issued  time.Time // signed issued-at of the version held
 	Center  string    // the door's center
 	Room    string    // the meeting room the door guards; "" for an entrance
+	// RequireSecure is the center's require_secure_credentials policy:
+	// UID-only badges are refused.
+	RequireSecure bool
 }
+
+// Auth is the outcome of a secure badge's authentication at this tap.
+type Auth int
+
+// Authentication outcomes.
+const (
+	// AuthNone: nothing was authenticated (a UID-only badge, or a repeat).
+	AuthNone Auth = iota
+	// AuthOK: the card proved it holds the door key of its entry (and, for
+	// an NTAG 424 DNA, its read counter grew).
+	AuthOK
+	// AuthFailed: the card did not prove it (wrong cryptogram, no such
+	// application, no door key for its key version, a reader that cannot
+	// talk to it, or a read counter that did not grow).
+	AuthFailed
+)
 
 // Input is everything one decision depends on.
 type Input struct {
@@ -81,6 +100,7 @@ type Input struct {
 	Repeat       bool            // the same badge was counted less than Policy.Debounce ago
 	Whitelist    Whitelist       // header of the whitelist held
 	Badge        *protocol.Entry // the badge's entry; nil when not in the whitelist
+	Auth         Auth            // for a secure badge: whether it authenticated
 }
 
 // Decide applies the rules in this order, and the first that matches gives
@@ -88,17 +108,21 @@ type Input struct {
 //
 //  1. a repeat within the debounce time: denied_debounce;
 //  2. no whitelist: denied_no_whitelist;
-//  3. badge not listed: denied_unknown_badge; revoked: denied_revoked;
-//  4. untrusted clock under deny_all: denied_clock_untrusted;
-//  5. a staff grant valid now: granted_staff (staff pass the stale and
+//  3. badge not listed: denied_unknown_badge;
+//  4. a secure badge that did not authenticate: denied_auth_failed (before
+//     revoked, so that a clone of a revoked badge raises its alarm too);
+//  5. revoked: denied_revoked; a UID-only badge at a center that requires
+//     secure credentials: denied_not_secure (staff included);
+//  6. untrusted clock under deny_all: denied_clock_untrusted;
+//  7. a staff grant valid now: granted_staff (staff pass the stale and
 //     untrusted-clock rules);
-//  6. untrusted clock under staff_only: denied_clock_untrusted;
-//  7. whitelist older than MaxWhitelistAge: denied_stale_whitelist;
-//  8. at an entrance, a pass valid now: granted_pass; a booking open now
+//  8. untrusted clock under staff_only: denied_clock_untrusted;
+//  9. whitelist older than MaxWhitelistAge: denied_stale_whitelist;
+//  10. at an entrance, a pass valid now: granted_pass; a booking open now
 //     (from start - grace until end), whatever its room: granted_booking;
-//  9. at a meeting-room door, a booking of that room open now:
+//  11. at a meeting-room door, a booking of that room open now:
 //     granted_booking (passes do not open meeting rooms);
-//  10. otherwise a denial that says why: a booking of another room at a
+//  12. otherwise a denial that says why: a booking of another room at a
 //     meeting-room door denied_wrong_room; rights that exist but are not
 //     open now denied_outside_window; no right at all denied_no_booking.
 //
@@ -116,8 +140,14 @@ func (p Policy) Decide(in Input) protocol.Reason {
 	if b == nil {
 		return protocol.DeniedUnknownBadge
 	}
+	if b.Card.Secure() && in.Auth != AuthOK {
+		return protocol.DeniedAuthFailed
+	}
 	if b.Revoked {
 		return protocol.DeniedRevoked
+	}
+	if in.Whitelist.RequireSecure && !b.Card.Secure() {
+		return protocol.DeniedNotSecure
 	}
 	if !in.ClockTrusted && p.UntrustedClock == DenyAll {
 		return protocol.DeniedClockUntrusted

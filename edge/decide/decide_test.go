@@ -30,6 +30,14 @@ func entry(grants ...protocol.Grant) *protocol.Entry {
 	return &protocol.Entry{UID: "04A1B2C3", Member: "m-1", Grants: grants}
 }
 
+func secure(e *protocol.Entry) *protocol.Entry {
+	e.Card = protocol.CardNTAG424DNA
+	e.Keys = []protocol.DoorKey{{Version: 1, Key: protocol.CardKey{1, 2, 3}}}
+	return e
+}
+
+func revoke(e *protocol.Entry) *protocol.Entry { e.Revoked = true; return e }
+
 func TestDecideRules(t *testing.T) {
 	loc := brussels(t)
 	now := time.Date(2026, 5, 12, 10, 0, 0, 0, loc)
@@ -37,6 +45,8 @@ func TestDecideRules(t *testing.T) {
 	roomWL := wl
 	roomWL.Room = "r-blue"
 	staleWL := wl
+	secureWL := wl
+	secureWL.RequireSecure = true
 	staleWL.Issued = now.Add(-DefaultMaxWhitelistAge - time.Second)
 	staff := protocol.Grant{Kind: protocol.GrantStaff}
 	h := time.Hour
@@ -77,6 +87,16 @@ func TestDecideRules(t *testing.T) {
 		{name: "pass before booking when both open", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: entry(pass(now.Add(-h), now.Add(h)), booking(now.Add(-h), now.Add(h), ""))}, want: protocol.GrantedPass},
 		{name: "second booking open", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: entry(booking(now.Add(-5*h), now.Add(-4*h), ""), booking(now.Add(-h), now.Add(h), ""))}, want: protocol.GrantedBooking},
 		{name: "no rights", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: entry()}, want: protocol.DeniedNoBooking},
+		{name: "secure badge authenticated", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: secure(entry(staff)), Auth: AuthOK}, want: protocol.GrantedStaff},
+		{name: "secure badge failed", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: secure(entry(staff)), Auth: AuthFailed}, want: protocol.DeniedAuthFailed},
+		{name: "secure badge not authenticated", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: secure(entry(staff))}, want: protocol.DeniedAuthFailed},
+		{name: "clone of a revoked secure badge", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: revoke(secure(entry(staff))), Auth: AuthFailed}, want: protocol.DeniedAuthFailed},
+		{name: "revoked secure badge", in: Input{Now: now, ClockTrusted: true, Whitelist: wl, Badge: revoke(secure(entry(staff))), Auth: AuthOK}, want: protocol.DeniedRevoked},
+		{name: "debounce before authentication", in: Input{Now: now, ClockTrusted: true, Repeat: true, Whitelist: wl, Badge: secure(entry(staff))}, want: protocol.DeniedDebounce},
+		{name: "uid-only staff where secure is required", in: Input{Now: now, ClockTrusted: true, Whitelist: secureWL, Badge: entry(staff)}, want: protocol.DeniedNotSecure},
+		{name: "uid-only pass where secure is required", in: Input{Now: now, ClockTrusted: true, Whitelist: secureWL, Badge: entry(pass(now.Add(-h), now.Add(h)))}, want: protocol.DeniedNotSecure},
+		{name: "revoked uid-only where secure is required", in: Input{Now: now, ClockTrusted: true, Whitelist: secureWL, Badge: revoke(entry(staff))}, want: protocol.DeniedRevoked},
+		{name: "secure pass where secure is required", in: Input{Now: now, ClockTrusted: true, Whitelist: secureWL, Badge: secure(entry(pass(now.Add(-h), now.Add(h)))), Auth: AuthOK}, want: protocol.GrantedPass},
 		{name: "room: booking of this room", in: Input{Now: now, ClockTrusted: true, Whitelist: roomWL, Badge: entry(booking(now.Add(-h), now.Add(h), "r-blue"))}, want: protocol.GrantedBooking},
 		{name: "room: booking of another room", in: Input{Now: now, ClockTrusted: true, Whitelist: roomWL, Badge: entry(booking(now.Add(-h), now.Add(h), "r-red"))}, want: protocol.DeniedWrongRoom},
 		{name: "room: desk booking elsewhere at the center", in: Input{Now: now, ClockTrusted: true, Whitelist: roomWL, Badge: entry(booking(now.Add(-h), now.Add(h), ""))}, want: protocol.DeniedWrongRoom},

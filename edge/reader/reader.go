@@ -16,6 +16,19 @@ type Card struct {
 	UID  []byte  // 4, 7 or 10 bytes, checked (BCC and CRC_A) by the driver
 	ATQA [2]byte // answer to request, as received (LSB first)
 	SAK  byte    // select acknowledge of the last cascade level
+	// APDU, when not nil, exchanges ISO 7816-4 APDUs with the card while it
+	// stays in the field (ISO 14443-4); it is valid until the next call to
+	// Next. A reader or driver without ISO 14443-4, or a card without it
+	// (SAK bit 0x20 clear), leaves it nil.
+	APDU Transceiver
+}
+
+// Transceiver sends one command APDU to the card and returns its complete
+// response, status bytes included (the shape of desfire.Transceiver). An
+// error is a transport failure (the card left the field, a broken frame, or
+// the presentation is over): it matches ErrCard with errors.Is.
+type Transceiver interface {
+	Transceive(ctx context.Context, apdu []byte) ([]byte, error)
 }
 
 // ID returns the card's UID in the wire protocol's form.

@@ -11,11 +11,13 @@ import (
 // Whitelist entries are stored in a compact binary form, so that 100,000
 // badges take a few megabytes of file and page cache:
 //
-//	flags byte (bit 0: revoked)
+//	flags byte (bit 0: revoked, bit 1: secure badge)
 //	uvarint len, member bytes
 //	uvarint grant count, then per grant:
 //	  kind byte (1 booking, 2 pass, 3 staff), varint from, varint to,
 //	  uvarint len, room bytes, uvarint len, ref bytes
+//	for a secure badge: card byte (1 ntag424dna, 2 desfire_ev2), key count
+//	  byte, then per door key: version byte, 16 key bytes, varint not-after ms
 //
 // The key is the UID's raw bytes (4, 7 or 10).
 
@@ -26,6 +28,31 @@ const (
 )
 
 var errCorrupt = errors.New("corrupt whitelist record")
+
+const (
+	flagRevoked byte = 1 << 0
+	flagSecure  byte = 1 << 1
+
+	cardNTAG424    byte = 1
+	cardDESFireEV2 byte = 2
+)
+
+func cardByte(t protocol.CardType) byte {
+	if t == protocol.CardDESFireEV2 {
+		return cardDESFireEV2
+	}
+	return cardNTAG424
+}
+
+func cardType(b byte) protocol.CardType {
+	switch b {
+	case cardNTAG424:
+		return protocol.CardNTAG424DNA
+	case cardDESFireEV2:
+		return protocol.CardDESFireEV2
+	}
+	return ""
+}
 
 func grantKindByte(k protocol.GrantKind) byte {
 	switch k {
@@ -60,7 +87,10 @@ func appendString(b []byte, s string) []byte {
 func encodeEntry(b []byte, e *protocol.Entry) []byte {
 	var flags byte
 	if e.Revoked {
-		flags |= 1
+		flags |= flagRevoked
+	}
+	if e.Card.Secure() {
+		flags |= flagSecure
 	}
 	b = append(b, flags)
 	b = appendString(b, e.Member)
@@ -72,6 +102,15 @@ func encodeEntry(b []byte, e *protocol.Entry) []byte {
 		b = binary.AppendVarint(b, g.To)
 		b = appendString(b, g.Room)
 		b = appendString(b, g.Ref)
+	}
+	if flags&flagSecure != 0 {
+		b = append(b, cardByte(e.Card), byte(len(e.Keys)))
+		for i := range e.Keys {
+			k := &e.Keys[i]
+			b = append(b, k.Version)
+			b = append(b, k.Key[:]...)
+			b = binary.AppendVarint(b, k.NotAfterMs)
+		}
 	}
 	return b
 }
@@ -139,7 +178,7 @@ func decodeEntry(uid protocol.UID, v []byte, e *protocol.Entry, refs bool) error
 	if d.err != nil || n > protocol.MaxGrantsPerEntry {
 		return fmt.Errorf("badge %s: %w", uid, errCorrupt)
 	}
-	e.UID, e.Revoked, e.Member = uid, flags&1 != 0, string(member)
+	e.UID, e.Revoked, e.Member = uid, flags&flagRevoked != 0, string(member)
 	e.Grants = e.Grants[:0]
 	for i := uint64(0); i < n; i++ {
 		g := protocol.Grant{Kind: grantKind(d.byte()), From: d.varint(), To: d.varint()}
@@ -150,6 +189,28 @@ func decodeEntry(uid protocol.UID, v []byte, e *protocol.Entry, refs bool) error
 			g.Ref = string(ref)
 		}
 		e.Grants = append(e.Grants, g)
+	}
+	e.Card, e.Keys = "", e.Keys[:0]
+	if flags&flagSecure != 0 {
+		e.Card = cardType(d.byte())
+		n := d.byte()
+		if e.Card == "" || n == 0 || n > protocol.MaxDoorKeys {
+			return fmt.Errorf("badge %s: %w", uid, errCorrupt)
+		}
+		for range n {
+			k := protocol.DoorKey{Version: d.byte()}
+			if d.err == nil && len(d.b) >= protocol.CardKeySize {
+				copy(k.Key[:], d.b)
+				d.b = d.b[protocol.CardKeySize:]
+			} else {
+				d.err = errCorrupt
+			}
+			k.NotAfterMs = d.varint()
+			e.Keys = append(e.Keys, k)
+		}
+	}
+	if len(e.Keys) == 0 {
+		e.Keys = nil
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return fmt.Errorf("badge %s: %w", uid, errCorrupt)
@@ -167,6 +228,9 @@ type header struct {
 	Parts     uint64 // staging only
 	Center    string
 	Room      string
+	// RequireSecure: the center refuses UID-only badges. Encoded as a
+	// trailing byte only when set, so headers from before it decode as false.
+	RequireSecure bool
 }
 
 func (h *header) encode() []byte {
@@ -176,7 +240,11 @@ func (h *header) encode() []byte {
 	b = binary.AppendUvarint(b, h.Badges)
 	b = binary.AppendUvarint(b, h.Parts)
 	b = appendString(b, h.Center)
-	return appendString(b, h.Room)
+	b = appendString(b, h.Room)
+	if h.RequireSecure {
+		b = append(b, 1)
+	}
+	return b
 }
 
 func decodeHeader(v []byte) (header, error) {
@@ -184,6 +252,9 @@ func decodeHeader(v []byte) (header, error) {
 	h := header{Version: d.uvarint(), IssuedMs: d.varint(), ExpiresMs: d.varint(), Badges: d.uvarint(), Parts: d.uvarint()}
 	h.Center = string(d.bytes())
 	h.Room = string(d.bytes())
+	if d.err == nil && len(d.b) > 0 {
+		h.RequireSecure = d.byte() == 1
+	}
 	if d.err != nil || len(d.b) != 0 {
 		return header{}, errors.New("corrupt whitelist header")
 	}

@@ -21,6 +21,15 @@ type TapRequest struct {
 	Boot     string    // boot id of this run
 	UptimeMs int64     // monotonic ms since this run started
 	Repeat   bool      // the debouncer saw this badge within its window
+	// Auth is the outcome of a secure badge's authentication by the agent
+	// (decide.AuthNone for a UID-only badge).
+	Auth decide.Auth
+	// ReadCounter, when HasCounter, is the NTAG 424 DNA's authenticated SDM
+	// read counter at this tap. It must be above the last one stored for the
+	// UID, or the tap is a replay: denied_auth_failed. The tap's event
+	// carries it, and the store keeps it as the UID's last.
+	ReadCounter uint32
+	HasCounter  bool
 }
 
 // Tap decides a presentation and appends its event to the outbox in one
@@ -28,6 +37,8 @@ type TapRequest struct {
 // disk and the caller may drive the relay if the reason is a grant; when it
 // returns an error nothing was recorded and the door must stay locked. A
 // trusted Time also advances the last trusted time in the same transaction.
+// A denied_auth_failed tap is followed, in the same transaction, by its
+// suspected_clone alarm event (the returned event is the tap's).
 func (s *Store) Tap(ctx context.Context, req TapRequest, p decide.Policy) (protocol.Event, error) {
 	if err := req.UID.Validate(); err != nil {
 		return protocol.Event{}, fmt.Errorf("store: tap: uid %q: %w", req.UID, err)
@@ -43,7 +54,21 @@ func (s *Store) Tap(ctx context.Context, req TapRequest, p decide.Policy) (proto
 				return err
 			}
 		}
-		ev, err = appendIn(tx, ev)
+		if req.HasCounter {
+			if last, ok := lastReadCounter(tx, req.UID); !ok || req.ReadCounter > last {
+				if err := tx.Bucket(bucketReadCtr).Put(req.UID.Bytes(), u64(uint64(req.ReadCounter))); err != nil {
+					return err
+				}
+			}
+		}
+		if ev, err = appendIn(tx, ev); err != nil {
+			return err
+		}
+		if ev.Reason == protocol.DeniedAuthFailed {
+			alarm := ev
+			alarm.Seq, alarm.Kind, alarm.Reason = 0, protocol.EventSuspectedClone, ""
+			_, err = appendIn(tx, alarm)
+		}
 		return err
 	})
 	if err != nil {
@@ -73,7 +98,13 @@ func decideIn(tx *bolt.Tx, req TapRequest, p decide.Policy) (protocol.Event, err
 		Now:          req.Time,
 		ClockTrusted: req.Trusted,
 		Repeat:       req.Repeat,
-		Whitelist:    decide.Whitelist{Version: h.Version, Issued: time.UnixMilli(h.IssuedMs), Center: h.Center, Room: h.Room},
+		Whitelist:    decide.Whitelist{Version: h.Version, Issued: time.UnixMilli(h.IssuedMs), Center: h.Center, Room: h.Room, RequireSecure: h.RequireSecure},
+		Auth:         req.Auth,
+	}
+	if req.HasCounter && in.Auth == decide.AuthOK {
+		if last, ok := lastReadCounter(tx, req.UID); ok && req.ReadCounter <= last {
+			in.Auth = decide.AuthFailed // a replayed or rolled-back counter
+		}
 	}
 	var e protocol.Entry
 	var key [10]byte
@@ -87,7 +118,7 @@ func decideIn(tx *bolt.Tx, req TapRequest, p decide.Policy) (protocol.Event, err
 		}
 		in.Badge = &e
 	}
-	return protocol.Event{
+	ev := protocol.Event{
 		TimeMs:    req.Time.UnixMilli(),
 		Trusted:   req.Trusted,
 		Boot:      req.Boot,
@@ -97,7 +128,28 @@ func decideIn(tx *bolt.Tx, req TapRequest, p decide.Policy) (protocol.Event, err
 		Member:    e.Member,
 		Reason:    p.Decide(in),
 		WLVersion: h.Version,
-	}, nil
+	}
+	if req.HasCounter {
+		ev.ReadCounter = req.ReadCounter
+	}
+	return ev, nil
+}
+
+// lastReadCounter returns the last NTAG 424 DNA read counter stored for uid.
+func lastReadCounter(tx *bolt.Tx, uid protocol.UID) (uint32, bool) {
+	v, ok := getU64(tx.Bucket(bucketReadCtr).Get(uid.Bytes()))
+	return uint32(v), ok
+}
+
+// LastReadCounter returns the last NTAG 424 DNA read counter recorded for a badge.
+func (s *Store) LastReadCounter(ctx context.Context, uid protocol.UID) (uint32, bool, error) {
+	var n uint32
+	var ok bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		n, ok = lastReadCounter(tx, uid)
+		return nil
+	})
+	return n, ok, err
 }
 
 // hexDecode decodes upper-case hex (already validated) without allocating.

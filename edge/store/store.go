@@ -40,6 +40,9 @@ var (
 	bucketOutbox    = []byte("outbox")
 	bucketCommands  = []byte("commands")
 	bucketStreams   = []byte("streams")
+	// bucketReadCtr holds each secure badge's last NTAG 424 DNA read
+	// counter (UID bytes → 8-byte big-endian), to refuse replays.
+	bucketReadCtr = []byte("readctr")
 
 	keySchema  = []byte("schema")
 	keyDoor    = []byte("door")
@@ -135,7 +138,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 
 func (s *Store) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketWhitelist, bucketStaging, bucketOutbox, bucketCommands, bucketStreams} {
+		for _, name := range [][]byte{bucketMeta, bucketWhitelist, bucketStaging, bucketOutbox, bucketCommands, bucketStreams, bucketReadCtr} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -98,6 +98,7 @@ func TestEntryEncodingRoundTrip(t *testing.T) {
 			{Kind: protocol.GrantBooking, From: t0.Unix(), To: t0.Unix() + 3600, Room: "r-blue", Ref: "bk-9"},
 		}},
 	}
+	tests = append(tests, secureEntries(4)[2:]...) // secure badges with one door key, and with two
 	for _, want := range tests {
 		t.Run(string(want.UID), func(t *testing.T) {
 			v := encodeEntry(nil, &want)

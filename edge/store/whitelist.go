@@ -24,15 +24,17 @@ func headerIn(tx *bolt.Tx) (header, error) {
 
 // WhitelistInfo describes the whitelist held and any snapshot being staged.
 type WhitelistInfo struct {
-	Version     uint64 // 0: none
-	Issued      time.Time
-	Expires     time.Time
-	Center      string
-	Room        string
-	Badges      uint64
-	Staging     uint64 // version of a snapshot whose parts are arriving, or 0
-	StagedParts int    // parts of it stored so far
-	StagingOf   int    // parts it has
+	Version uint64 // 0: none
+	Issued  time.Time
+	Expires time.Time
+	Center  string
+	Room    string
+	// RequireSecure is the center's require_secure_credentials policy.
+	RequireSecure bool
+	Badges        uint64
+	Staging       uint64 // version of a snapshot whose parts are arriving, or 0
+	StagedParts   int    // parts of it stored so far
+	StagingOf     int    // parts it has
 }
 
 // Whitelist reads the whitelist header.
@@ -43,7 +45,7 @@ func (s *Store) Whitelist(ctx context.Context) (WhitelistInfo, error) {
 		if err != nil {
 			return err
 		}
-		wi = WhitelistInfo{Version: h.Version, Center: h.Center, Room: h.Room, Badges: h.Badges}
+		wi = WhitelistInfo{Version: h.Version, Center: h.Center, Room: h.Room, RequireSecure: h.RequireSecure, Badges: h.Badges}
 		if h.Version != 0 {
 			wi.Issued, wi.Expires = time.UnixMilli(h.IssuedMs), time.UnixMilli(h.ExpiresMs)
 		}
@@ -139,7 +141,7 @@ func (s *Store) StageSnapshot(ctx context.Context, w *protocol.Whitelist) (Apply
 			return err
 		}
 		st := tx.Bucket(bucketStaging)
-		want := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Parts: uint64(w.Parts), Center: w.Center, Room: w.Room}
+		want := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Parts: uint64(w.Parts), Center: w.Center, Room: w.Room, RequireSecure: w.RequireSecure}
 		if v := st.Get(keyHeader); v != nil {
 			sh, err := decodeHeader(v)
 			if err != nil {
@@ -322,7 +324,8 @@ func (s *Store) ApplyDelta(ctx context.Context, w *protocol.Whitelist) (ApplyRes
 				return err
 			}
 		}
-		h := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Badges: n, Center: cur.Center, Room: cur.Room}
+		// The policy comes with every message (protocol.Whitelist.RequireSecure).
+		h := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Badges: n, Center: cur.Center, Room: cur.Room, RequireSecure: w.RequireSecure}
 		if w.Center != "" {
 			h.Center = w.Center
 		}

@@ -263,7 +263,23 @@ func startDoor(t testing.TB, o doorOpts) *door {
 	dir := t.TempDir()
 	d := &door{id: o.id, dir: dir, http: fmt.Sprintf("127.0.0.1:%d", servicetest.FreePort(t)), link: servicetest.StartProxy(t, o.broker)}
 	d.config = filepath.Join(dir, "swc-edge.toml")
-	cfg := fmt.Sprintf(`door_id = %q
+	cfg := doorTOML(o.id, filepath.Join(dir, "data"), o.key, d.http, d.link.Addr(), o.secret, o.extra)
+	require.NoError(t, os.WriteFile(d.config, []byte(cfg), 0o600))
+	d.proc = proc{t: t, Proc: launch.Proc{Name: o.id, Args: []string{bins.edge, "run", "--config", d.config}, Log: filepath.Join(dir, "swc-edge.log")}}
+	t.Cleanup(func() {
+		d.kill()
+		if t.Failed() {
+			t.Logf("%s log:\n%s", d.id, tail(d.logText(), 30))
+		}
+	})
+	d.start()
+	return d
+}
+
+// doorTOML is the configuration of a test door on simulated hardware whose
+// MQTT sync reaches broker (host:port) with its secret.
+func doorTOML(id, dataDir, key, listen, broker, secret, extra string) string {
+	return fmt.Sprintf(`door_id = %q
 data_dir = %q
 [reader]
 driver = "sim"
@@ -286,17 +302,7 @@ retransmit = "2s"
 max_reconnect = "2s"
 status_interval = "2s"
 %s
-`, o.id, filepath.Join(dir, "data"), o.key, d.http, d.link.Addr(), o.secret, o.extra)
-	require.NoError(t, os.WriteFile(d.config, []byte(cfg), 0o600))
-	d.proc = proc{t: t, Proc: launch.Proc{Name: o.id, Args: []string{bins.edge, "run", "--config", d.config}, Log: filepath.Join(dir, "swc-edge.log")}}
-	t.Cleanup(func() {
-		d.kill()
-		if t.Failed() {
-			t.Logf("%s log:\n%s", d.id, tail(d.logText(), 30))
-		}
-	})
-	d.start()
-	return d
+`, id, dataDir, key, listen, broker, secret, extra)
 }
 
 // start starts (or restarts) the agent and waits until it answers.

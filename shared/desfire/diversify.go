@@ -18,6 +18,10 @@ const SystemIdentifier = "SWC"
 // bytes of its DF name (85 01 01) are used.
 var NTAG424DiversificationAID = [3]byte{0x85, 0x01, 0x01}
 
+// NetworkDESFireAID is the AID of the network's application on DESFire
+// EV2/EV3 badges ("SWC"), which is also its diversification AID.
+var NetworkDESFireAID = [3]byte{0x53, 0x57, 0x43}
+
 // DiversifyAES128 derives a card key from a master key with NXP AN10922 §2.2
 // (AES-128): the CMAC of D = 0x01 ‖ M, where D is always padded to 32 bytes
 // (0x80 then zeros, last block XORed with K2) or, when 0x01 ‖ M is exactly 32

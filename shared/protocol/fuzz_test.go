@@ -44,6 +44,7 @@ func seedBatches() [][]byte {
 		good,
 		[]byte(`{"v":1,"door":"d","events":[{"seq":1,"time_ms":0,"trusted":false,"boot":"b","kind":"door_forced","wl_version":0}]}`),
 		[]byte(`{"v":1,"door":"d","events":[{"seq":1,"time_ms":1,"boot":"b","kind":"remote_unlock","command":"c1","wl_version":0}]}`),
+		[]byte(`{"v":1,"door":"d","events":[{"seq":1,"time_ms":1,"boot":"b","kind":"tap","uid":"04A1B2C3","reason":"denied_auth_failed","read_ctr":5,"wl_version":2},{"seq":2,"time_ms":1,"boot":"b","kind":"suspected_clone","uid":"04A1B2C3","read_ctr":5,"wl_version":2}]}`),
 		[]byte(`{"v":2}`),
 		[]byte(`{"v":1,"door":"d","events":[{"seq":"x"}]}`),
 		[]byte(`{"v":1,"door":"d","events":[`),
@@ -141,6 +142,10 @@ func signedSeeds(typ string) (msgs [][]byte, bodies map[string]bool) {
 	switch typ {
 	case TypeWhitelist:
 		add(signer.SignWhitelist(sampleDelta()))
+		secure := sampleDelta()
+		secure.Version, secure.Base, secure.RequireSecure = 9, 8, true
+		secure.Entries[0] = secureEntry()
+		add(signer.SignWhitelist(secure))
 		parts, err := signer.SignSnapshot(Whitelist{Door: "door-a", Version: 3, IssuedMs: ms(testNow), ExpiresMs: ms(testNow.Add(time.Hour)), Room: "r1"}, sampleEntries(3))
 		for _, p := range parts {
 			add(p, err)

@@ -40,11 +40,16 @@ const (
 	EventRemoteUnlock EventKind = "remote_unlock"  // a signed command unlocked the door
 	EventReaderFault  EventKind = "reader_fault"   // the badge reader stopped answering
 	EventReaderOK     EventKind = "reader_ok"      // the badge reader answers again
+	// EventSuspectedClone is the alarm of a badge listed as secure that failed
+	// its authentication (or replayed an NTAG 424 DNA read counter): recorded
+	// with the denied_auth_failed tap, carrying the same uid and member.
+	EventSuspectedClone EventKind = "suspected_clone"
 )
 
 var eventKinds = map[EventKind]bool{
 	EventTap: true, EventRexExit: true, EventDoorForced: true, EventDoorHeldOpen: true,
 	EventDoorClosed: true, EventRemoteUnlock: true, EventReaderFault: true, EventReaderOK: true,
+	EventSuspectedClone: true,
 }
 
 // Reason is the single reason code of an access decision (PRODUCT.md 4.1).
@@ -65,6 +70,12 @@ const (
 	DeniedNoWhitelist     Reason = "denied_no_whitelist"
 	DeniedDebounce        Reason = "denied_debounce"
 	DeniedReaderUntrusted Reason = "denied_reader_untrusted"
+	// DeniedAuthFailed: a badge listed as secure did not prove its door key
+	// (wrong cryptogram, no such application, no door key for its key
+	// version) or its NTAG 424 DNA read counter did not grow: a suspected clone.
+	DeniedAuthFailed Reason = "denied_auth_failed"
+	// DeniedNotSecure: a UID-only badge at a center that requires secure credentials.
+	DeniedNotSecure Reason = "denied_not_secure"
 )
 
 var reasonText = map[Reason]string{
@@ -81,6 +92,8 @@ var reasonText = map[Reason]string{
 	DeniedNoWhitelist:     "denied: door has no whitelist yet",
 	DeniedDebounce:        "denied: same badge presented again too soon",
 	DeniedReaderUntrusted: "denied: reader reported an unverified card",
+	DeniedAuthFailed:      "denied: secure badge failed authentication (suspected clone)",
+	DeniedNotSecure:       "denied: this center requires secure badges",
 }
 
 // Granted reports whether the reason is a grant.
@@ -110,6 +123,9 @@ type Event struct {
 	Reason    Reason    `json:"reason,omitempty"`    // for taps
 	WLVersion uint64    `json:"wl_version"`          // whitelist version the decision used
 	Command   string    `json:"command,omitempty"`   // command id, for remote_unlock
+	// ReadCounter is the NTAG 424 DNA's authenticated SDM read counter read
+	// at this tap (0: not read, a UID-only or DESFire badge).
+	ReadCounter uint32 `json:"read_ctr,omitempty"`
 }
 
 // Validate checks the event; field names are prefixed with prefix. The
@@ -143,7 +159,20 @@ func (e *Event) Validate(prefix string) error {
 	if err := checkOptionalID(f("command"), e.Command); err != nil {
 		return err
 	}
+	if e.ReadCounter > MaxReadCounter {
+		return invalid(f("read_ctr"), "%d above the card's 24-bit counter", e.ReadCounter)
+	}
+	if e.ReadCounter != 0 && e.Kind != EventTap && e.Kind != EventSuspectedClone {
+		return invalid(f("read_ctr"), "only taps and suspected_clone carry a read counter")
+	}
 	switch e.Kind {
+	case EventSuspectedClone:
+		if e.UID == "" {
+			return invalid(f("uid"), "required for suspected_clone")
+		}
+		if e.Reason != "" {
+			return invalid(f("reason"), "only taps carry a reason")
+		}
 	case EventTap:
 		if e.UID == "" {
 			return invalid(f("uid"), "required for a tap")
@@ -322,6 +351,11 @@ type Entry struct {
 	Member  string  `json:"member"`
 	Revoked bool    `json:"revoked,omitempty"`
 	Grants  []Grant `json:"grants,omitempty"`
+	// Card is the badge's card type; empty or uid_only: the UID alone
+	// identifies it. A secure badge (ntag424dna, desfire_ev2) lists its door
+	// key for the key version it holds, and during a rotation the next one's.
+	Card CardType  `json:"card,omitempty"`
+	Keys []DoorKey `json:"keys,omitempty"`
 }
 
 // Validate checks the entry.
@@ -330,6 +364,9 @@ func (e *Entry) Validate(prefix string) error {
 		return err
 	}
 	if err := checkID(prefix+"member", e.Member); err != nil {
+		return err
+	}
+	if err := e.checkSecure(prefix); err != nil {
 		return err
 	}
 	if len(e.Grants) > MaxGrantsPerEntry {
@@ -390,6 +427,11 @@ type Whitelist struct {
 	Room      string        `json:"room,omitempty"`   // the meeting room the door guards; empty for an entrance
 	Entries   []Entry       `json:"entries,omitempty"`
 	Removed   []UID         `json:"removed,omitempty"`
+	// RequireSecure is the center's require_secure_credentials policy: the
+	// door refuses UID-only badges (denied_not_secure). Every message carries
+	// the center's current policy, deltas included, and the door takes it
+	// from each message it applies.
+	RequireSecure bool `json:"require_secure,omitempty"`
 }
 
 // Validate checks the whitelist body on its own (not against the door's state).

@@ -7,6 +7,7 @@
 //	swc-central staff add --email ADDR --name NAME --role ROLE [--center ID]... [--data DIR | --db postgres://...] [--public-url URL] [--password-file F [--totp-secret BASE32]]
 //	swc-central staff code --totp-secret BASE32
 //	swc-central version (or --version)
+//	swc-central card-keys list|rotate [--data DIR] [--old-valid-for D]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
 package main
 
@@ -61,6 +62,8 @@ func commands(ctx context.Context, stdout, stderr io.Writer) []cmdline.Command {
 			Run: func(a []string) int { return staff(ctx, a, stdout, stderr) }},
 		{Name: "import", Synopsis: "[--dry-run] [--api URL | --data DIR | --db URL] FILE...", Summary: "load centers, places, doors, members, badges and\npasses from JSON or CSV files, all or nothing",
 			Run: func(a []string) int { return importCmd(ctx, a, stdout, stderr) }},
+		{Name: "card-keys", Synopsis: "list|rotate [--data DIR] [--old-valid-for D]", Summary: "the secure badges' card master key versions;\nrotate makes a new one",
+			Run: func(a []string) int { return cardKeysCmd(a, stdout, stderr, time.Now()) }},
 		{Name: "version", Summary: "print the version, commit and build date",
 			Run: func(a []string) int { return printVersion(a, stdout, stderr) }},
 	}

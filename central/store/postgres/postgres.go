@@ -77,9 +77,9 @@ func pgCode(err error) string {
 // insertBatchesSQL inserts the events of many doors as one statement and
 // returns the rows it inserted, which tells each batch how many were new.
 const insertBatchesSQL = `INSERT INTO events (` + sqlstore.EventColumns + `)
-SELECT t.door, t.seq, t.center_id, $1, t.time_ms, t.trusted, t.boot, t.uptime_ms, t.kind, t.uid, t.member, t.reason, t.wl_version, t.command
-FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::boolean[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[])
-	AS t(door, seq, center_id, time_ms, trusted, boot, uptime_ms, kind, uid, member, reason, wl_version, command)
+SELECT t.door, t.seq, t.center_id, $1, t.time_ms, t.trusted, t.boot, t.uptime_ms, t.kind, t.uid, t.member, t.reason, t.wl_version, t.command, t.read_ctr
+FROM unnest($2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::boolean[], $7::text[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::text[], $15::bigint[])
+	AS t(door, seq, center_id, time_ms, trusted, boot, uptime_ms, kind, uid, member, reason, wl_version, command, read_ctr)
 ON CONFLICT (door, seq) DO NOTHING
 RETURNING door, seq`
 
@@ -95,7 +95,7 @@ func insertBatches(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []
 	}
 	var (
 		door, center, boot, kind, uid, member, reason, cm = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		seq, timeMs, uptime, wl                           = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
+		seq, timeMs, uptime, wl, readCtr                  = make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n), make([]int64, 0, n)
 		trusted                                           = make([]bool, 0, n)
 	)
 	owner := make(map[doorSeq]int, n) // which batch first holds each event
@@ -110,7 +110,7 @@ func insertBatches(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []
 			door, center, seq = append(door, b.Door), append(center, centers[b.Door]), append(seq, int64(e.Seq))
 			timeMs, trusted, boot, uptime = append(timeMs, e.TimeMs), append(trusted, e.Trusted), append(boot, e.Boot), append(uptime, e.UptimeMs)
 			kind, uid, member, reason = append(kind, string(e.Kind)), append(uid, string(e.UID)), append(member, e.Member), append(reason, string(e.Reason))
-			wl, cm = append(wl, int64(e.WLVersion)), append(cm, e.Command)
+			wl, cm, readCtr = append(wl, int64(e.WLVersion)), append(cm, e.Command), append(readCtr, int64(e.ReadCounter))
 		}
 	}
 	news := make([]int, len(batches))
@@ -118,7 +118,7 @@ func insertBatches(ctx context.Context, tx *sql.Tx, receivedMs int64, batches []
 		return news, nil
 	}
 	rows, err := tx.QueryContext(ctx, insertBatchesSQL, receivedMs,
-		door, seq, center, timeMs, trusted, boot, uptime, kind, uid, member, reason, wl, cm)
+		door, seq, center, timeMs, trusted, boot, uptime, kind, uid, member, reason, wl, cm, readCtr)
 	if err != nil {
 		return nil, err
 	}

@@ -138,7 +138,7 @@ func (s *Store) prepare(ctx context.Context, n int) error {
 		if i > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 	}
 	st, err := s.w.PrepareContext(ctx, q.String())
 	if err != nil {
@@ -179,7 +179,7 @@ func saveSeqs(ctx context.Context, tx *sql.Tx, states map[store.StreamKey]store.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, door, center string, receivedMs int64, events []protocol.Event) (int64, error) {
 	var total int64
 	chunks := eventChunks()
-	args := make([]any, 0, 14*min(len(events), chunks[0]))
+	args := make([]any, 0, 15*min(len(events), chunks[0]))
 	for len(events) > 0 {
 		n := chunks[len(chunks)-1]
 		for _, c := range chunks {

@@ -26,7 +26,7 @@ import (
 // testAuditVerbsCovered.
 var storeReads = []string{
 	"Center", "ListCenters", "Room", "ListRooms", "Door", "ListDoors", "VerifyDoorSecret", "AuthenticateDoor",
-	"Member", "ListMembers", "Badge", "ListBadges", "Booking", "ListBookings", "Pass", "ListPasses", "ListStaff",
+	"Member", "ListMembers", "Badge", "ListBadges", "CountBadgeCredentials", "Booking", "ListBookings", "Pass", "ListPasses", "ListStaff",
 	"EventSeq", "EventGaps", "ListEvents", "WhitelistStates", "AuthenticateToken", "ListTokens", "CountTokens",
 	"Credit", "CheckEnrollment", "DoorKey", "ListAudit", "Close",
 	// Accessors of sub-stores: their writes have cases named "Health.Verb"
@@ -194,6 +194,9 @@ func auditCases() []auditCase {
 		{verb: "UpdateBadge", run: func(ctx context.Context, s store.Store) error {
 			return s.UpdateBadge(ctx, domain.Badge{UID: "0A0B0C01", MemberID: "m1", Revoked: true})
 		}, want: []wantRow{{audit.Revoke, audit.ObjectBadge, "0A0B0C01", []string{"c1", "c2"}, `"member_id":"m3"`, `"added_by":"tech1"`}}},
+		{verb: "SetBadgeCredential", run: func(ctx context.Context, s store.Store) error {
+			return s.SetBadgeCredential(ctx, "0A0B0C01", protocol.CardNTAG424DNA, 1)
+		}, want: []wantRow{{audit.Update, audit.ObjectBadge, "0A0B0C01", []string{"c1"}, `"revoked":true`, `"card_type":"ntag424dna"`}}},
 		{verb: "DeleteBadge", run: func(ctx context.Context, s store.Store) error { return s.DeleteBadge(ctx, "0A0B0C01") },
 			want: []wantRow{{audit.Delete, audit.ObjectBadge, "0A0B0C01", []string{"c1"}, `"revoked":true`, ""}}},
 		{verb: "CreateBooking", run: func(ctx context.Context, s store.Store) error {

@@ -121,6 +121,7 @@ func Run(t *testing.T, open Factory) {
 		{"DoorSecrets", testDoorSecrets},
 		{"Members", testMembers},
 		{"Badges", testBadges},
+		{"SecureBadges", testSecureBadges},
 		{"Bookings", testBookings},
 		{"BookingOverlapConcurrent", testBookingOverlapConcurrent},
 		{"ImportBookings", testImportBookings},

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smartworkcenters/swc/edge/agent"
 	"github.com/smartworkcenters/swc/edge/door"
+	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/selftest"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -204,15 +205,21 @@ func (c *check) reader(ctx context.Context, wait time.Duration, prompt string) e
 }
 
 func (c *check) readBadge(ctx context.Context, wait time.Duration, prompt string) (protocol.UID, error) {
-	w := c.wiring()
-	if c.hw.reader == nil {
-		return "", &selftest.Failure{What: "the reader cannot be opened", Err: c.hw.readerErr, Check: append(w.SPIHints(), w.WiringHints()...)}
-	}
-	card, err := selftest.Reader(ctx, selftest.ReaderCheck{Chip: c.hw.reader, Wiring: w, TapWait: wait, Out: c.out, Prompt: prompt})
+	card, err := c.readCard(ctx, wait, prompt)
 	if err != nil {
 		return "", err
 	}
 	return card.ID(), nil
+}
+
+// readCard reads one card; its APDU channel (when the driver gives one)
+// works while it stays on the reader.
+func (c *check) readCard(ctx context.Context, wait time.Duration, prompt string) (reader.Card, error) {
+	w := c.wiring()
+	if c.hw.reader == nil {
+		return reader.Card{}, &selftest.Failure{What: "the reader cannot be opened", Err: c.hw.readerErr, Check: append(w.SPIHints(), w.WiringHints()...)}
+	}
+	return selftest.Reader(ctx, selftest.ReaderCheck{Chip: c.hw.reader, Wiring: w, TapWait: wait, Out: c.out, Prompt: prompt})
 }
 
 func (c *check) relay(ctx context.Context, pulse time.Duration) error {

@@ -76,7 +76,7 @@ var commands = []command{
 	{"test reader", "[--config FILE] [--wait 30s]", "chip version, self-test, then read a badge"},
 	{"test relay", "[--config FILE] [--seconds 2s]", "pulse the lock relay and confirm it moved"},
 	{"test inputs", "[--config FILE] [--for 60s]", "show the door contact and exit button as they change"},
-	{"enroll-badge", "[--config FILE] --member M --central URL [--api-token-file F]", "technician: read a badge and register it for member M\n(API token in the file or $SWC_API_TOKEN)"},
+	{"enroll-badge", "[--config FILE] --member M --central URL [--api-token-file F] [--secure [--card TYPE]]", "technician: read a badge and register it for member M\n(API token in the file or $SWC_API_TOKEN); --secure personalises an\nNTAG 424 DNA or DESFire card with its keys from the central first"},
 	{"version", "", "print the version, commit and build date"},
 }
 

@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/edge/agent"
+	"github.com/smartworkcenters/swc/edge/credential"
 	"github.com/smartworkcenters/swc/edge/enroll"
 	"github.com/smartworkcenters/swc/edge/sync"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // ServiceUser is the user the packaged swc-edge service runs as.
@@ -123,11 +125,21 @@ func cmdEnrollBadge(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&trust.Fingerprint, "ca-fingerprint", "", "sha256:... of the central's CA (default: the door's CA file, [mqtt] ca_file)")
 	fs.StringVar(&trust.CAFile, "ca", "", "the central's CA certificate (PEM file)")
 	wait := fs.Duration("wait", 30*time.Second, "how long to wait for the badge")
+	secure := fs.Bool("secure", false, "personalise the card as a secure badge first (NTAG 424 DNA or DESFire EV2/EV3: the card's keys come from the central) and register it as secure")
+	cardFlag := fs.String("card", "", "with --secure: ntag424dna or desfire_ev2 (default: found on the card)")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
 	if code, ok := noArgs(fs, stderr); !ok {
 		return code
+	}
+	var cardType protocol.CardType
+	if *cardFlag != "" {
+		t, err := protocol.ParseCardType(*cardFlag)
+		if err != nil || !t.Secure() || !*secure {
+			return exitErr(stderr, 2, "enroll-badge: --card %q: with --secure, ntag424dna or desfire_ev2", *cardFlag)
+		}
+		cardType = t
 	}
 	if *member == "" || *central == "" {
 		return exitErr(stderr, 2, "enroll-badge: --member and --central are required")
@@ -160,6 +172,24 @@ func cmdEnrollBadge(ctx context.Context, args []string, stdout, stderr io.Writer
 		return code
 	}
 	defer closeAll()
+	if *secure {
+		card, err := c.readCard(ctx, *wait, "Put the card of member "+*member+" on the reader and leave it there until this says done")
+		if err != nil {
+			return checkResult(err, stdout, stderr)
+		}
+		station := &credential.HTTPCentral{Client: client, Base: base.String(), Token: token}
+		done, err := credential.Enroll(ctx, card, cardType, *member, station, nil)
+		if err != nil {
+			if errors.Is(err, credential.ErrForeignCard) {
+				return exitErr(stderr, 1, "card %s belongs to someone else (its keys are neither the factory's nor this network's): it was left untouched; use another card", card.ID())
+			}
+			return exitErr(stderr, 1, "enroll-badge --secure: card %s: %s\nNothing is lost: run the same command again with the card on the reader; it carries on where it stopped.", card.ID(), explainStation(err, *member))
+		}
+		fmt.Fprintf(stdout, "Done: badge %s is a secure %s badge (card master key version %d, %s) registered for member %s.\n"+
+			"Doors authenticate it with its own key from their next whitelist update; a copy of its UID no longer opens them.\n",
+			done.UID, done.Card, done.KeyVersion, done.Outcome, *member)
+		return 0
+	}
 	uid, err := c.readBadge(ctx, *wait, "Tap the badge of member "+*member)
 	if err != nil {
 		return checkResult(err, stdout, stderr)

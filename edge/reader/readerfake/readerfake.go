@@ -1,6 +1,7 @@
 // Package readerfake is a badge reader without hardware, behind the
-// reader.Reader interface: Present puts a card in front of it once, and
-// SetFault makes it stop answering. The agent uses it for driver = "sim"
+// reader.Reader interface: Present puts a card in front of it once,
+// PresentSecure a simulated smart card (package desfiresim) that the caller
+// then talks to through Card.APDU, and SetFault makes it stop answering. The agent uses it for driver = "sim"
 // until the MFRC522 simulator replaces it, and tests use it directly.
 package readerfake
 
@@ -11,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/smartworkcenters/swc/edge/reader"
+	"github.com/smartworkcenters/swc/shared/desfire/desfiresim"
 )
 
 // MaxQueued bounds presentations waiting for Next.
@@ -25,6 +27,7 @@ type Reader struct {
 	queue  []reader.Card
 	fault  error
 	closed bool
+	gen    uint64 // presentations returned by Next; an APDU channel works while it is its own
 	wake   chan struct{}
 }
 
@@ -87,6 +90,9 @@ func (r *Reader) SetFault(err error) {
 
 // Next returns the next presented card, or the fault, or ctx's error.
 func (r *Reader) Next(ctx context.Context) (reader.Card, error) {
+	r.mu.Lock()
+	r.gen++ // the card returned last is no longer in front of the reader
+	r.mu.Unlock()
 	for {
 		r.mu.Lock()
 		switch {
@@ -100,6 +106,9 @@ func (r *Reader) Next(ctx context.Context) (reader.Card, error) {
 		case len(r.queue) > 0:
 			c := r.queue[0]
 			r.queue = r.queue[1:]
+			if l, ok := c.APDU.(*simLink); ok {
+				l.gen = r.gen
+			}
 			r.mu.Unlock()
 			return c, nil
 		}
@@ -122,3 +131,47 @@ func (r *Reader) Close() error {
 }
 
 var _ reader.Reader = (*Reader)(nil)
+
+// PresentSecure presents a simulated contactless smart card (an NTAG 424
+// DNA, a DESFire EV2 or a magic UID clone of package desfiresim) with its
+// ATQA and SAK, and with Card.APDU talking to it. pullAfter > 0 takes the
+// card away after that many APDUs (the next one fails with reader.ErrCard),
+// as a badge pulled mid-exchange. Each presentation is a fresh power-up of
+// the card (desfiresim.Card.Reset); the APDU channel closes at the next Next.
+func (r *Reader) PresentSecure(sim *desfiresim.Card, pullAfter int) error {
+	uid := sim.UID()
+	c := reader.Card{UID: uid, ATQA: [2]byte{0x04, 0x03}, SAK: 0x20}
+	if len(uid) > 4 {
+		c.ATQA[0] = 0x44
+	}
+	sim.Reset()
+	c.APDU = &simLink{r: r, sim: sim, left: pullAfter}
+	return r.Present(c)
+}
+
+// simLink is the APDU channel of one presentation of a simulated card.
+type simLink struct {
+	r    *Reader
+	sim  *desfiresim.Card
+	gen  uint64 // the reader's presentation count when Next returned the card
+	left int    // APDUs before the card is pulled; 0: never
+	used int
+}
+
+// Transceive passes one APDU to the simulated card.
+func (l *simLink) Transceive(ctx context.Context, apdu []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	l.r.mu.Lock()
+	stale := l.gen != l.r.gen || l.r.closed
+	l.r.mu.Unlock()
+	if stale {
+		return nil, fmt.Errorf("readerfake: APDU after the card's presentation ended: %w", reader.ErrCard)
+	}
+	if l.left > 0 && l.used >= l.left {
+		return nil, fmt.Errorf("readerfake: card left the field after %d APDUs: %w", l.used, reader.ErrCard)
+	}
+	l.used++
+	return l.sim.Transceive(apdu), nil
+}

@@ -85,12 +85,12 @@ func updated(res sql.Result, err error, what string, id any) error {
 
 // ---- centers
 
-const centerCols = `SELECT id, name, time_zone, hours, rate_cents FROM centers c`
+const centerCols = `SELECT id, name, time_zone, hours, rate_cents, require_secure_credentials FROM centers c`
 
 func scanCenter(r interface{ Scan(...any) error }) (domain.Center, error) {
 	var c domain.Center
 	var hours string
-	if err := r.Scan(&c.ID, &c.Name, &c.TimeZone, &hours, &c.RateCents); err != nil {
+	if err := r.Scan(&c.ID, &c.Name, &c.TimeZone, &hours, &c.RateCents, &c.RequireSecure); err != nil {
 		return c, err
 	}
 	if err := json.Unmarshal([]byte(hours), &c.Hours); err != nil {
@@ -123,8 +123,8 @@ func (s *DB) CreateCenter(ctx context.Context, c domain.Center) error {
 		if err := t.needFreshCenterID(ctx, c.ID); err != nil {
 			return err
 		}
-		_, err := t.exec(ctx, `INSERT INTO centers (id, name, time_zone, hours, rate_cents) VALUES (?, ?, ?, ?, ?)`,
-			c.ID, c.Name, c.TimeZone, hoursJSON(c.Hours), c.RateCents)
+		_, err := t.exec(ctx, `INSERT INTO centers (id, name, time_zone, hours, rate_cents, require_secure_credentials) VALUES (?, ?, ?, ?, ?, ?)`,
+			c.ID, c.Name, c.TimeZone, hoursJSON(c.Hours), c.RateCents, c.RequireSecure)
 		if err != nil {
 			return s.mapErr(err, "center "+c.ID, "id")
 		}
@@ -143,8 +143,8 @@ func (s *DB) UpdateCenter(ctx context.Context, c domain.Center) error {
 		if err != nil {
 			return err
 		}
-		res, err := t.exec(ctx, `UPDATE centers SET name = ?, time_zone = ?, hours = ?, rate_cents = ? WHERE id = ?`,
-			c.Name, c.TimeZone, hoursJSON(c.Hours), c.RateCents, c.ID)
+		res, err := t.exec(ctx, `UPDATE centers SET name = ?, time_zone = ?, hours = ?, rate_cents = ?, require_secure_credentials = ? WHERE id = ?`,
+			c.Name, c.TimeZone, hoursJSON(c.Hours), c.RateCents, c.RequireSecure, c.ID)
 		if err := updated(res, err, "center", c.ID); err != nil {
 			return err
 		}
@@ -497,14 +497,27 @@ func (s *DB) ListMembers(ctx context.Context, f store.MemberFilter) (store.Page[
 
 // ---- badges
 
-const badgeCols = `SELECT b.uid, b.member_id, b.revoked, b.added_by FROM badges b`
+const badgeCols = `SELECT b.uid, b.member_id, b.revoked, b.added_by, b.card_type, b.key_version FROM badges b`
 
 func scanBadge(r interface{ Scan(...any) error }) (domain.Badge, error) {
 	var x domain.Badge
-	var uid string
-	err := r.Scan(&uid, &x.MemberID, &x.Revoked, &x.AddedBy)
+	var uid, card string
+	var kv int
+	err := r.Scan(&uid, &x.MemberID, &x.Revoked, &x.AddedBy, &card, &kv)
 	x.UID = protocol.UID(uid)
+	if card != string(protocol.CardUIDOnly) {
+		x.Card = protocol.CardType(card)
+	}
+	x.KeyVersion = uint8(kv)
 	return x, err
+}
+
+// cardCol is a card type as stored (uid_only for the empty type).
+func cardCol(t protocol.CardType) string {
+	if t == "" {
+		return string(protocol.CardUIDOnly)
+	}
+	return string(t)
 }
 
 func (t *wtx) needMember(ctx context.Context, field, id string) error {
@@ -520,8 +533,8 @@ func (s *DB) CreateBadge(ctx context.Context, b domain.Badge) error {
 		if err := t.needMember(ctx, "member_id", b.MemberID); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `INSERT INTO badges (uid, member_id, revoked, added_by) VALUES (?, ?, ?, ?)`,
-			string(b.UID), b.MemberID, b.Revoked, b.AddedBy); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO badges (uid, member_id, revoked, added_by, card_type, key_version) VALUES (?, ?, ?, ?, ?, ?)`,
+			string(b.UID), b.MemberID, b.Revoked, b.AddedBy, cardCol(b.Card), int(b.KeyVersion)); err != nil {
 			return s.mapErr(err, "badge "+string(b.UID), "uid")
 		}
 		t.changed(domain.Change{Kind: domain.KindBadge, Badge: &b})
@@ -550,6 +563,7 @@ func (s *DB) UpdateBadge(ctx context.Context, b domain.Badge) error {
 		if err := updated(res, err, "badge", b.UID); err != nil {
 			return err
 		}
+		b.Card, b.KeyVersion = old.Card, old.KeyVersion // kept by the update (SetBadgeCredential sets them)
 		t.changed(domain.Change{Kind: domain.KindBadge, Badge: &b})
 		after := b
 		after.AddedBy = old.AddedBy // kept by the update
@@ -563,6 +577,62 @@ func (s *DB) UpdateBadge(ctx context.Context, b domain.Badge) error {
 		}
 		return t.audit(ctx, action, audit.ObjectBadge, string(b.UID), cs, old, after)
 	})
+}
+
+// SetBadgeCredential implements store.Store.
+func (s *DB) SetBadgeCredential(ctx context.Context, uid protocol.UID, card protocol.CardType, keyVersion uint8) error {
+	if err := domain.CheckCredential(card, keyVersion); err != nil {
+		return err
+	}
+	return s.write(ctx, func(t *wtx) error {
+		old, err := t.badgeBefore(ctx, string(uid))
+		if err != nil {
+			return err
+		}
+		res, err := t.exec(ctx, `UPDATE badges SET card_type = ?, key_version = ? WHERE uid = ?`, cardCol(card), int(keyVersion), string(uid))
+		if err := updated(res, err, "badge", uid); err != nil {
+			return err
+		}
+		after := *old
+		after.Card, after.KeyVersion = card, keyVersion
+		if card == protocol.CardUIDOnly {
+			after.Card = ""
+		}
+		t.changed(domain.Change{Kind: domain.KindBadge, Badge: &after})
+		cs, err := t.badgeCenters(ctx, old.MemberID)
+		if err != nil {
+			return err
+		}
+		return t.audit(ctx, audit.Update, audit.ObjectBadge, string(uid), cs, old, after)
+	})
+}
+
+// CountBadgeCredentials implements store.Store.
+func (s *DB) CountBadgeCredentials(ctx context.Context) ([]store.BadgeCredentialCount, error) {
+	rows, err := s.query(ctx, `SELECT COALESCE(m.home_center_id, ''), b.card_type = 'uid_only', count(*) FROM badges b
+		JOIN members m ON m.id = b.member_id WHERE b.revoked = ? GROUP BY 1, 2 ORDER BY 1, 2`, false)
+	if err != nil {
+		return nil, fmt.Errorf("count badge credentials: %w", err)
+	}
+	defer rows.Close()
+	var out []store.BadgeCredentialCount
+	for rows.Next() {
+		var center string
+		var uidOnly bool
+		var n int
+		if err := rows.Scan(&center, &uidOnly, &n); err != nil {
+			return nil, fmt.Errorf("count badge credentials: %w", err)
+		}
+		if len(out) == 0 || out[len(out)-1].Center != center {
+			out = append(out, store.BadgeCredentialCount{Center: center})
+		}
+		if uidOnly {
+			out[len(out)-1].UIDOnly += n
+		} else {
+			out[len(out)-1].Secure += n
+		}
+	}
+	return out, rows.Err()
 }
 
 // DeleteBadge implements store.Store.

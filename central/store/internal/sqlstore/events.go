@@ -18,12 +18,12 @@ import (
 
 // EventColumns lists the events table's columns in the order InsertEvents
 // binds them.
-const EventColumns = "door, seq, center_id, received_ms, time_ms, trusted, boot, uptime_ms, kind, uid, member, reason, wl_version, command"
+const EventColumns = "door, seq, center_id, received_ms, time_ms, trusted, boot, uptime_ms, kind, uid, member, reason, wl_version, command, read_ctr"
 
 // EventArgs appends the bind arguments of one event in EventColumns order.
 func EventArgs(args []any, door, center string, receivedMs int64, e *protocol.Event) []any {
 	return append(args, door, int64(e.Seq), center, receivedMs, e.TimeMs, e.Trusted, e.Boot, e.UptimeMs,
-		string(e.Kind), string(e.UID), e.Member, string(e.Reason), int64(e.WLVersion), e.Command)
+		string(e.Kind), string(e.UID), e.Member, string(e.Reason), int64(e.WLVersion), e.Command, int64(e.ReadCounter))
 }
 
 // walkChunk is how many stored seqs one query reads while advancing the
@@ -454,15 +454,15 @@ func (s *DB) streamGaps(ctx context.Context, door, storeID string, base, through
 	return gaps, rows.Err()
 }
 
-const eventCols = `SELECT door, seq, center_id, received_ms, time_ms, trusted, boot, uptime_ms, kind, uid, member, reason, wl_version, command FROM events`
+const eventCols = `SELECT door, seq, center_id, received_ms, time_ms, trusted, boot, uptime_ms, kind, uid, member, reason, wl_version, command, read_ctr FROM events`
 
 func scanEvent(r *sql.Rows) (domain.Event, error) {
 	var e domain.Event
-	var seq, wl int64
+	var seq, wl, ctr int64
 	var kind, uid, reason string
 	err := r.Scan(&e.Door, &seq, &e.Center, &e.ReceivedMs, &e.TimeMs, &e.Trusted, &e.Boot, &e.UptimeMs,
-		&kind, &uid, &e.Member, &reason, &wl, &e.Command)
-	e.Seq, e.WLVersion = uint64(seq), uint64(wl)
+		&kind, &uid, &e.Member, &reason, &wl, &e.Command, &ctr)
+	e.Seq, e.WLVersion, e.ReadCounter = uint64(seq), uint64(wl), uint32(ctr)
 	e.Kind, e.UID, e.Reason = protocol.EventKind(kind), protocol.UID(uid), protocol.Reason(reason)
 	return e, err
 }
