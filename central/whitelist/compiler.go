@@ -881,7 +881,6 @@ type cachedKeys struct {
 	keys    []protocol.DoorKey
 }
 
-
 // addDoor indexes d and joins it to the audience of its center and room,
 // created (fresh, not compiled) when d is its first door.
 func (c *Compiler) addDoor(d *door) *audience {
