@@ -1,13 +1,12 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/cardkeys"
+	"github.com/smartworkcenters/swc/shared/cmdline"
 )
 
 const cardKeysUsage = `usage:
@@ -22,19 +21,19 @@ const cardKeysUsage = `usage:
 
 // cardKeysCmd lists or rotates the card master keys of a data folder.
 func cardKeysCmd(args []string, stdout, stderr io.Writer, now time.Time) int {
+	if len(args) > 0 && cmdline.WantsHelp(args[:1]) {
+		fmt.Fprint(stdout, cardKeysUsage)
+		return 0
+	}
 	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
 		fmt.Fprint(stderr, cardKeysUsage)
 		return 2
 	}
-	fs := flag.NewFlagSet("card-keys "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := cmdline.NewFlagSet("swc-central card-keys "+args[0], cardKeysUsage, stdout, stderr)
 	dir := fs.String("data", "./data", "data folder holding the card master keys (created there if missing)")
 	validFor := fs.Duration("old-valid-for", 30*24*time.Hour, "rotate: how long doors still accept the previous version (at least 1h)")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := fs.Parse(args[1:]); !ok {
+		return code
 	}
 	ring, created, err := cardkeys.LoadOrCreate(*dir, now)
 	if err != nil {
