@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/settings"
 )
 
@@ -18,7 +18,7 @@ func (s *Server) startCrediting() error {
 	if err != nil {
 		return err
 	}
-	svc, err := crediting.New(crediting.Config{Rules: rules, Store: s.Store, Logger: s.log, Metrics: s.Metrics})
+	svc, err := posting.New(posting.Config{Rules: rules, Store: s.Store, Logger: s.log, Metrics: s.Metrics})
 	if err != nil {
 		return err
 	}

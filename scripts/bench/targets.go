@@ -112,8 +112,8 @@ var Figures = []figure{
 			{Label: "SQLite store alone: several doors' batches per transaction, taps spread over many members", Pkg: "central/store/sqlite", Bench: "BenchmarkAppendBatchesMembers", Unit: "events/s", Anchor: "≈ 350k rows/s in 100-row inserts"},
 			{Label: "SQLite store alone: one batch per transaction (batch=100), synchronous FULL", Pkg: "central/store/sqlite", Bench: "BenchmarkAppendEvents/sync=FULL/batch=100", Unit: "events/s", Anchor: "≈ 350k rows/s in 100-row inserts"},
 			{Label: "PostgreSQL store alone: several doors' batches per transaction, taps spread over many members", Pkg: "central/store/postgres", Bench: "BenchmarkAppendBatchesMembers", Unit: "events/s"},
-			{Label: "SQLite commits of the month network's taps with the hours crediting hooked in", Pkg: "central/crediting", Bench: "BenchmarkIngestWithCrediting/hook=on", Unit: "events/s"},
-			{Label: "… and credited, until the crediting caught up", Pkg: "central/crediting", Bench: "BenchmarkIngestWithCrediting/hook=on", Unit: "credited-events/s", Shown: "events/s"},
+			{Label: "SQLite commits of the month network's taps with the hours crediting hooked in", Pkg: "central/posting", Bench: "BenchmarkIngestWithCrediting/hook=on", Unit: "events/s"},
+			{Label: "… and credited, until the crediting caught up", Pkg: "central/posting", Bench: "BenchmarkIngestWithCrediting/hook=on", Unit: "credited-events/s", Shown: "events/s"},
 		},
 	},
 	{

@@ -1,8 +1,10 @@
-// Package crediting runs the hours ledger inside the central service
-// (PRODUCT.md 4.6): it feeds a credit.Ledger from the ingest's commits and
-// from the store's domain changes, keeps the directory of centers, doors,
-// members, bookings and passes that the ledger credits against, and serves
-// settlements, statements and period closes to the API and the dashboard.
+// Package posting runs the hours ledger inside the central service
+// (PRODUCT.md 4.6): it posts the stored events to the ledger (the pure
+// computation of package credit), in order, on exactly one replica. It
+// feeds a credit.Ledger from the ingest's commits and from the store's
+// domain changes, keeps the directory of centers, doors, members, bookings
+// and passes that the ledger credits against, and serves settlements,
+// statements and period closes to the API and the dashboard.
 //
 // One worker goroutine (Run) does every write to the ledger, so the ingest
 // and the store's writers only append to a list and never wait for it:
@@ -44,7 +46,7 @@
 // ingest must run the crediting in one of them only, and that one sees
 // only its own commits until a period is closed (closing rebuilds the
 // period from every stored event) — see Config.
-package crediting
+package posting
 
 import (
 	"cmp"
@@ -203,7 +205,7 @@ type result struct {
 // New returns the crediting over cfg.Store; Run does its work.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("crediting: a store is required")
+		return nil, errors.New("posting: a store is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -226,7 +228,7 @@ func New(cfg Config) (*Service, error) {
 	cs := cfg.Store.Credit()
 	ledger, err := credit.NewLedger(cfg.Rules, cs)
 	if err != nil {
-		return nil, fmt.Errorf("crediting: %w", err)
+		return nil, fmt.Errorf("posting: %w", err)
 	}
 	reg := cfg.Metrics
 	return &Service{
@@ -368,7 +370,7 @@ func (s *Service) directory() *directory {
 
 // ErrNotRunning is returned while the crediting has not started (or has
 // stopped).
-var ErrNotRunning = errors.New("crediting: not running")
+var ErrNotRunning = errors.New("posting: not running")
 
 func (s *Service) ready() (*directory, error) {
 	d := s.directory()
@@ -438,7 +440,7 @@ func (s *Service) Statement(ctx context.Context, member string, p credit.Period)
 // credit.Ledger.Close) and returns its frozen settlement.
 func (s *Service) Close(ctx context.Context, p credit.Period) (*credit.Settlement, error) {
 	if p.IsZero() {
-		return nil, fmt.Errorf("crediting: close: %w: no period", credit.ErrPeriod)
+		return nil, fmt.Errorf("posting: close: %w: no period", credit.ErrPeriod)
 	}
 	actor, ok := audit.ActorFrom(ctx)
 	if !ok {
@@ -468,7 +470,7 @@ func (s *Service) ToClose(ctx context.Context, p credit.Period) ([]credit.Period
 // returned with the error.
 func (s *Service) CloseThrough(ctx context.Context, p credit.Period) ([]*credit.Settlement, error) {
 	if p.IsZero() {
-		return nil, fmt.Errorf("crediting: close: %w: no period", credit.ErrPeriod)
+		return nil, fmt.Errorf("posting: close: %w: no period", credit.ErrPeriod)
 	}
 	actor, ok := audit.ActorFrom(ctx)
 	if !ok {
@@ -686,7 +688,7 @@ func (s *Service) serve(ctx context.Context, r request) result {
 func (s *Service) flush(ctx context.Context, mode int) error {
 	s.work(ctx, mode)
 	if !s.retryAt.IsZero() {
-		return errors.New("crediting: a step failed (see the log); retried shortly")
+		return errors.New("posting: a step failed (see the log); retried shortly")
 	}
 	return nil
 }
