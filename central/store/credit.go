@@ -46,8 +46,41 @@ type CreditStore interface {
 	// StopTracking ends the session after the last MarkCredited.
 	StopTracking(ctx context.Context) error
 
+	// PostingCursor is the crediting leader's cursor over the stored
+	// events, for replicas sharing a PostgreSQL store (see PostingCursor).
+	PostingCursor
+
 	// WindowEvents returns every stored event whose door time or receipt
 	// time lies in [fromMs, toMs), whole, in no particular order: the input
 	// of credit.Compute over credit.EventWindow. It reads the whole table.
 	WindowEvents(ctx context.Context, fromMs, toMs int64) ([]domain.Event, error)
+}
+
+// PostingCursor lets exactly one replica (the crediting leader) post every
+// event any replica stored to the hours ledger, none skipped although
+// replicas commit concurrently, in any order. PostgreSQL implements it over
+// the inserting transaction of each event (a sequence would skip an event
+// whose transaction took a lower id but committed after a higher one was
+// read); SQLite, one process whose commits are serialized and whose
+// crediting reads the ingest's commits, returns errors.ErrUnsupported.
+//
+// Positions are opaque, grow, and start at 0.
+type PostingCursor interface {
+	// EventsFrom returns, read in one snapshot, every stored event written
+	// at or after position from (door, seq, member and times only), and
+	// next: no event written below next remains unreturned by this call or
+	// an earlier one from a lower position. Events at or after next may be
+	// returned again by the next call (from next): the caller ignores what
+	// it already has.
+	EventsFrom(ctx context.Context, from int64) (events []domain.Event, next int64, err error)
+	// PostingHorizon returns a position below which lies every event
+	// committed before the call: once the leader's posted position
+	// reaches it, a read sees them all credited.
+	PostingHorizon(ctx context.Context) (int64, error)
+	// Posted returns the leader's positions: posted, below which every
+	// event of a member is in the ledger, and resume, below which every
+	// event is credited (members' and doors'), where a new leader starts.
+	Posted(ctx context.Context) (posted, resume int64, err error)
+	// SetPosted records the leader's positions (they never go back).
+	SetPosted(ctx context.Context, posted, resume int64) error
 }

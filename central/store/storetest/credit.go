@@ -3,6 +3,7 @@ package storetest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -59,6 +60,65 @@ func RunCredit(t *testing.T, open Factory) {
 	})
 	t.Run("EventRanges", func(t *testing.T) { testEventRanges(t, open) })
 	t.Run("Tracking", func(t *testing.T) { testTracking(t, open) })
+	t.Run("PostingCursor", func(t *testing.T) { testPostingCursor(t, open) })
+}
+
+// testPostingCursor checks the crediting leader's cursor: every committed
+// event is returned from the start, none again from the position returned
+// once nothing is in flight, and the positions only grow. SQLite has no
+// cursor (errors.ErrUnsupported on every method). Events committed out of
+// the order of their transactions are checked on PostgreSQL itself
+// (central/store/postgres).
+func testPostingCursor(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s := open(t, store.Options{})
+	cs := s.Credit()
+	if _, _, err := cs.EventsFrom(ctx, 0); errors.Is(err, errors.ErrUnsupported) {
+		_, err := cs.PostingHorizon(ctx)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		_, _, err = cs.Posted(ctx)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		require.ErrorIs(t, cs.SetPosted(ctx, 1, 1), errors.ErrUnsupported)
+		return
+	}
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	evs := []domain.Event{tap("d1", 1, "m1", at, at), tap("d1", 2, "", at, at), tap("d2", 1, "m2", at, at.Add(time.Second))}
+	Commit(t, s, evs)
+	got, next, err := cs.EventsFrom(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{1, 1, 2}, seqsOf(got))
+	for _, e := range got {
+		if e.Door == "d2" {
+			assert.Equal(t, "m2", e.Member)
+			assert.Equal(t, at.UnixMilli(), e.TimeMs)
+			assert.Equal(t, at.Add(time.Second).UnixMilli(), e.ReceivedMs)
+		}
+	}
+	assert.Positive(t, next)
+	again, next2, err := cs.EventsFrom(ctx, next)
+	require.NoError(t, err)
+	assert.Empty(t, again, "nothing in flight: nothing below the returned position comes back")
+	assert.GreaterOrEqual(t, next2, next)
+	h, err := cs.PostingHorizon(ctx)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, h, next)
+
+	Commit(t, s, []domain.Event{tap("d2", 2, "m2", at.Add(time.Hour), at.Add(time.Hour))})
+	more, _, err := cs.EventsFrom(ctx, next2)
+	require.NoError(t, err)
+	require.Len(t, more, 1)
+	assert.Equal(t, uint64(2), more[0].Seq)
+
+	posted, resume, err := cs.Posted(ctx)
+	require.NoError(t, err)
+	assert.Zero(t, posted)
+	assert.Zero(t, resume)
+	require.NoError(t, cs.SetPosted(ctx, next2, next))
+	require.NoError(t, cs.SetPosted(ctx, next, next-1), "an older position changes nothing")
+	posted, resume, err = cs.Posted(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next2, posted)
+	assert.Equal(t, next, resume)
 }
 
 func tap(door string, seq uint64, member string, at, received time.Time) domain.Event {

@@ -314,6 +314,88 @@ func (c *creditStore) MarkCredited(ctx context.Context, receivedMs int64) error 
 	return nil
 }
 
+// errNoCursor is what SQLite answers to the posting cursor.
+var errNoCursor = fmt.Errorf("posting cursor: %w: one process, serialized commits: the crediting reads the ingest's commits", errors.ErrUnsupported)
+
+// EventsFrom implements store.PostingCursor: in one repeatable-read
+// snapshot, the events whose transaction is at or after from, and the
+// snapshot's xmin, the oldest transaction still running: every transaction
+// below it had committed (its events are in the snapshot, read now or by an
+// earlier call) or aborted.
+func (c *creditStore) EventsFrom(ctx context.Context, from int64) ([]domain.Event, int64, error) {
+	if !c.db.d.PostingCursor {
+		return nil, 0, errNoCursor
+	}
+	tx, err := c.db.r.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return nil, 0, fmt.Errorf("events from %d: begin: %w", from, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&next); err != nil {
+		return nil, 0, fmt.Errorf("events from %d: snapshot: %w", from, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT door, seq, member, time_ms, received_ms FROM events WHERE xid >= $1`, from)
+	if err != nil {
+		return nil, 0, fmt.Errorf("events from %d: %w", from, err)
+	}
+	defer rows.Close()
+	var out []domain.Event
+	for rows.Next() {
+		var e domain.Event
+		var seq int64
+		if err := rows.Scan(&e.Door, &seq, &e.Member, &e.TimeMs, &e.ReceivedMs); err != nil {
+			return nil, 0, fmt.Errorf("events from %d: %w", from, err)
+		}
+		e.Seq = uint64(seq)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("events from %d: %w", from, err)
+	}
+	return out, max(next, from), nil
+}
+
+// PostingHorizon implements store.PostingCursor: the snapshot's xmax, the
+// first transaction not yet started.
+func (c *creditStore) PostingHorizon(ctx context.Context) (int64, error) {
+	if !c.db.d.PostingCursor {
+		return 0, errNoCursor
+	}
+	var h int64
+	if err := c.db.r.QueryRowContext(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&h); err != nil {
+		return 0, fmt.Errorf("posting horizon: %w", err)
+	}
+	return h, nil
+}
+
+// Posted implements store.PostingCursor.
+func (c *creditStore) Posted(ctx context.Context) (posted, resume int64, err error) {
+	if !c.db.d.PostingCursor {
+		return 0, 0, errNoCursor
+	}
+	if err := c.db.queryRow(ctx, `SELECT posted_xid, resume_xid FROM credit_state WHERE id = 1`).Scan(&posted, &resume); err != nil {
+		return 0, 0, fmt.Errorf("posted positions: %w", err)
+	}
+	return posted, resume, nil
+}
+
+// SetPosted implements store.PostingCursor.
+func (c *creditStore) SetPosted(ctx context.Context, posted, resume int64) error {
+	if !c.db.d.PostingCursor {
+		return errNoCursor
+	}
+	err := c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the crediting leader's positions over the stored events: bookkeeping derived from them")
+		_, err := t.exec(ctx, `UPDATE credit_state SET posted_xid = greatest(posted_xid, ?), resume_xid = greatest(resume_xid, ?) WHERE id = 1`, posted, resume)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set posted positions: %w", err)
+	}
+	return nil
+}
+
 // StopTracking implements store.CreditStore.
 func (c *creditStore) StopTracking(ctx context.Context) error {
 	if _, err := c.db.w.ExecContext(ctx, `UPDATE credit_state SET tracking = 0 WHERE id = 1`); err != nil {
