@@ -42,10 +42,10 @@
 // rules (see rebuildOpen). Run must be running before the
 // ingest starts and stop after it.
 //
-// Only one process may credit a store: PostgreSQL replicas sharing the
-// ingest must run the crediting in one of them only, and that one sees
-// only its own commits until a period is closed (closing rebuilds the
-// period from every stored event) — see Config.
+// Only one process credits a store. PostgreSQL replicas sharing the store
+// run with Config.Cursor: the one the server elects runs Run and posts the
+// events every replica stored, read through the store's posting cursor;
+// the others serve reads from the ledger it persisted (see replica.go).
 package posting
 
 import (
@@ -118,6 +118,20 @@ type Config struct {
 	// a burst afterwards in one update also costs less per event.
 	Quiet    time.Duration
 	MaxDefer time.Duration
+
+	// Cursor: replicas share a PostgreSQL store. The events to credit come
+	// from the store's posting cursor, stored by any replica, not from the
+	// Committed hook, which only wakes the worker; while Run does not run,
+	// the service is a follower (see replica.go).
+	Cursor bool
+	// PollEvery is how often the leader reads the events other replicas
+	// stored (Cursor).
+	PollEvery time.Duration
+	// FollowWait bounds how long a follower's read waits for the leader to
+	// post the events stored before it.
+	FollowWait time.Duration
+	// FollowReload is how old a follower's directory may be.
+	FollowReload time.Duration
 }
 
 // Service is the central's crediting.
@@ -163,6 +177,18 @@ type Service struct {
 	// be about to be queued, by Committed. Such an event is counted and
 	// credited once.
 	recovered map[eventKey]struct{}
+	// cur is the leader's reading position (Cursor).
+	cur cursorState
+
+	// running is set while Run runs: with Cursor, reads are a follower's
+	// when it is not.
+	running atomic.Bool
+	// A follower's directory (replica), read again when older than
+	// FollowReload or stale after a local change.
+	repMu    sync.Mutex
+	rep      *directory
+	repAt    time.Time
+	repStale bool
 
 	eventsCredited, updates, rebuilds, closes *metrics.Counter
 	errs                                      *metrics.CounterVec
@@ -220,7 +246,8 @@ func New(cfg Config) (*Service, error) {
 		v   *time.Duration
 		def time.Duration
 	}{{&cfg.Every, DefaultEvery}, {&cfg.NoMemberEvery, DefaultNoMemberEvery}, {&cfg.Debounce, DefaultDebounce},
-		{&cfg.Quiet, DefaultQuiet}, {&cfg.MaxDefer, DefaultMaxDefer}, {&cfg.RetryAfter, DefaultRetryAfter}} {
+		{&cfg.Quiet, DefaultQuiet}, {&cfg.MaxDefer, DefaultMaxDefer}, {&cfg.RetryAfter, DefaultRetryAfter},
+		{&cfg.PollEvery, DefaultPollEvery}, {&cfg.FollowWait, DefaultFollowWait}, {&cfg.FollowReload, DefaultFollowReload}} {
 		if *d.v <= 0 {
 			*d.v = d.def
 		}
@@ -309,6 +336,10 @@ func LoadRules(ctx context.Context, st store.Store, base credit.Config) (func(cr
 // Committed is the ingest's Committed hook: it queues the events and
 // returns at once.
 func (s *Service) Committed(receivedMs int64, batches []ingest.Batch) {
+	if s.cfg.Cursor {
+		s.committedCursor(receivedMs, batches)
+		return
+	}
 	c := commit{receivedMs: receivedMs, batches: make([]store.DoorEvents, 0, len(batches))}
 	n := 0
 	for _, b := range batches {
@@ -343,6 +374,14 @@ func (s *Service) Changed(_ context.Context, ch domain.Change) {
 	default:
 		return // rooms, badges and staff do not change credits
 	}
+	if s.cfg.Cursor && !s.running.Load() {
+		// The leader learns it from the replicas' change notes; this
+		// follower reads its directory again.
+		s.repMu.Lock()
+		s.repStale = true
+		s.repMu.Unlock()
+		return
+	}
 	now := time.Now() // pacing runs on the real clock; Config.Now says which periods are open
 	s.mu.Lock()
 	if len(s.changes) == 0 {
@@ -372,7 +411,10 @@ func (s *Service) directory() *directory {
 // stopped).
 var ErrNotRunning = errors.New("posting: not running")
 
-func (s *Service) ready() (*directory, error) {
+func (s *Service) ready(ctx context.Context) (*directory, error) {
+	if s.following() {
+		return s.replica(ctx, 1<<62)
+	}
 	d := s.directory()
 	if d == nil {
 		return nil, ErrNotRunning
@@ -386,12 +428,17 @@ func (s *Service) ready() (*directory, error) {
 // it. When a step fails (it is logged, counted and retried), Sync returns
 // nil all the same: the reader gets the ledger as it stands.
 func (s *Service) Sync(ctx context.Context) error {
-	if _, err := s.ready(); err != nil {
+	if s.following() {
+		return s.followSync(ctx)
+	}
+	if _, err := s.ready(ctx); err != nil {
 		return err
 	}
 	s.checkSettings(ctx)
 	s.mu.Lock()
-	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working
+	// With Cursor, other replicas' events are not queued here: the
+	// worker reads them.
+	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working || s.cfg.Cursor
 	s.mu.Unlock()
 	if !queued {
 		return nil
@@ -408,7 +455,7 @@ func (s *Service) Settlement(ctx context.Context, p credit.Period) (*credit.Sett
 	if err := s.Sync(ctx); err != nil {
 		return nil, err
 	}
-	d, err := s.ready()
+	d, err := s.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -422,7 +469,7 @@ func (s *Service) Statement(ctx context.Context, member string, p credit.Period)
 	if err := s.Sync(ctx); err != nil {
 		return nil, err
 	}
-	d, err := s.ready()
+	d, err := s.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +493,15 @@ func (s *Service) Close(ctx context.Context, p credit.Period) (*credit.Settlemen
 	if !ok {
 		actor = audit.System("crediting")
 	}
-	r, err := s.ask(ctx, request{close: p, actor: actor})
+	req := request{close: p, actor: actor}
+	if s.following() {
+		r, err := s.closeAsFollower(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return r.s, r.err
+	}
+	r, err := s.ask(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -476,7 +531,15 @@ func (s *Service) CloseThrough(ctx context.Context, p credit.Period) ([]*credit.
 	if !ok {
 		actor = audit.System("crediting")
 	}
-	r, err := s.ask(ctx, request{close: p, through: true, actor: actor})
+	req := request{close: p, through: true, actor: actor}
+	if s.following() {
+		r, err := s.closeAsFollower(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return r.all, r.err
+	}
+	r, err := s.ask(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -486,6 +549,9 @@ func (s *Service) CloseThrough(ctx context.Context, p credit.Period) ([]*credit.
 // Flush credits everything committed and every change made so far, without
 // waiting for Config.Every, NoMemberEvery or Debounce.
 func (s *Service) Flush(ctx context.Context) error {
+	if s.following() {
+		return s.followSync(ctx)
+	}
 	r, err := s.ask(ctx, request{})
 	if err != nil {
 		return err
@@ -512,6 +578,8 @@ func (s *Service) ask(ctx context.Context, req request) (result, error) {
 // then it credits what is queued and ends the session. It returns nil once
 // stopped.
 func (s *Service) Run(ctx context.Context) error {
+	s.running.Store(true)
+	defer s.running.Store(false)
 	for {
 		err := s.start(ctx)
 		if err == nil {
@@ -565,6 +633,11 @@ func (s *Service) start(ctx context.Context) error {
 	}
 	s.setDirectory(d)
 	s.recovered = keysOf(recovered)
+	if s.cfg.Cursor {
+		if err := s.startCursor(ctx); err != nil {
+			return err
+		}
+	}
 	if len(recovered) > 0 {
 		s.log.Info("crediting: crediting events committed before an unclean stop", "events", len(recovered))
 		s.pending.Add(float64(len(recovered)))
@@ -745,7 +818,19 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 
 	// Commits first: a directory change then sees their events.
 	began := time.Now()
-	if len(commits) > 0 {
+	fresh := false
+	if s.cfg.Cursor {
+		// The commits only say that there is something to read: every
+		// replica's events come from the store.
+		if force || len(commits) > 0 || (!burst && now.Sub(s.cur.lastPoll) >= s.cfg.PollEvery) {
+			n, err := s.poll(ctx)
+			if err != nil {
+				return fail("poll", err)
+			}
+			fresh = n > 0
+			s.recovered = nil // the first read returns what start recovered: skipped once
+		}
+	} else if len(commits) > 0 {
 		if err := s.track(ctx, commits); err != nil {
 			s.mu.Lock()
 			s.commits = append(commits, s.commits...)
@@ -765,6 +850,11 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 		took := time.Since(began)
 		s.lastUpdate, s.rest = time.Now(), max(s.cfg.Every, 2*took)
 	}
+	if s.cfg.Cursor {
+		if err := s.persist(ctx, fresh); err != nil {
+			return fail("persist", err)
+		}
+	}
 	if len(changes) > 0 {
 		if err := s.follow(ctx, changes); err != nil {
 			s.mu.Lock()
@@ -783,6 +873,9 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 	}
 	if len(s.noMember) > 0 {
 		wait = min(wait, max(0, s.lastNoMem.Add(s.cfg.NoMemberEvery).Sub(now)))
+	}
+	if s.cfg.Cursor {
+		wait = min(wait, max(0, s.cur.lastPoll.Add(s.cfg.PollEvery).Sub(now)))
 	}
 	return max(wait, time.Millisecond)
 }

@@ -77,6 +77,10 @@ type PostingCursor interface {
 	// committed before the call: once the leader's posted position
 	// reaches it, a read sees them all credited.
 	PostingHorizon(ctx context.Context) (int64, error)
+	// Unposted reports whether an event of a member written below horizon
+	// lies at or after the recorded posted position: what a read waits
+	// for the leader to post.
+	Unposted(ctx context.Context, horizon int64) (bool, error)
 	// Posted returns the leader's positions: posted, below which every
 	// event of a member is in the ledger, and resume, below which every
 	// event is credited (members' and doors'), where a new leader starts.

@@ -79,6 +79,8 @@ func testPostingCursor(t *testing.T, open Factory) {
 		_, _, err = cs.Posted(ctx)
 		require.ErrorIs(t, err, errors.ErrUnsupported)
 		require.ErrorIs(t, cs.SetPosted(ctx, 1, 1), errors.ErrUnsupported)
+		_, err = cs.Unposted(ctx, 1)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
 		return
 	}
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
@@ -102,9 +104,12 @@ func testPostingCursor(t *testing.T, open Factory) {
 	h, err := cs.PostingHorizon(ctx)
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, h, next)
+	pending, err := cs.Unposted(ctx, h)
+	require.NoError(t, err)
+	assert.True(t, pending, "nothing posted yet")
 
 	Commit(t, s, []domain.Event{tap("d2", 2, "m2", at.Add(time.Hour), at.Add(time.Hour))})
-	more, _, err := cs.EventsFrom(ctx, next2)
+	more, next3, err := cs.EventsFrom(ctx, next2)
 	require.NoError(t, err)
 	require.Len(t, more, 1)
 	assert.Equal(t, uint64(2), more[0].Seq)
@@ -119,6 +124,18 @@ func testPostingCursor(t *testing.T, open Factory) {
 	require.NoError(t, err)
 	assert.Equal(t, next2, posted)
 	assert.Equal(t, next, resume)
+	require.NoError(t, cs.SetPosted(ctx, next3, next3))
+	h, err = cs.PostingHorizon(ctx)
+	require.NoError(t, err)
+	pending, err = cs.Unposted(ctx, h)
+	require.NoError(t, err)
+	assert.False(t, pending, "every event of a member is below the posted position")
+	Commit(t, s, []domain.Event{tap("d3", 1, "", at, at)})
+	h, err = cs.PostingHorizon(ctx)
+	require.NoError(t, err)
+	pending, err = cs.Unposted(ctx, h)
+	require.NoError(t, err)
+	assert.False(t, pending, "an event without a member is not waited for")
 }
 
 func tap(door string, seq uint64, member string, at, received time.Time) domain.Event {

@@ -369,6 +369,19 @@ func (c *creditStore) PostingHorizon(ctx context.Context) (int64, error) {
 	return h, nil
 }
 
+// Unposted implements store.PostingCursor.
+func (c *creditStore) Unposted(ctx context.Context, horizon int64) (bool, error) {
+	if !c.db.d.PostingCursor {
+		return false, errNoCursor
+	}
+	var pending bool
+	if err := c.db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events e, credit_state c
+		WHERE c.id = 1 AND e.xid >= c.posted_xid AND e.xid < ? AND e.member <> '')`, horizon).Scan(&pending); err != nil {
+		return false, fmt.Errorf("unposted events: %w", err)
+	}
+	return pending, nil
+}
+
 // Posted implements store.PostingCursor.
 func (c *creditStore) Posted(ctx context.Context) (posted, resume int64, err error) {
 	if !c.db.d.PostingCursor {
