@@ -213,6 +213,8 @@ type Server struct {
 	// Credit is the hours ledger: settlements, statements, closes (the API
 	// and the dashboard read it).
 	Credit *posting.Service
+	// leadingCredit is 1 while this replica is the crediting leader.
+	leadingCredit *metrics.Gauge
 	// Mail is the e-mail outbox (nil when no SMTP relay is configured).
 	Mail *mail.Outbox
 	// Booking is the booking service of the API and the site; it checks
