@@ -132,6 +132,11 @@ type Config struct {
 	FollowWait time.Duration
 	// FollowReload is how old a follower's directory may be.
 	FollowReload time.Duration
+	// Build identifies the code's crediting rules (Cursor): a leader
+	// rebuilds the open periods at start only when the store says another
+	// build rebuilt them last. Default: this binary's VCS revision when
+	// its tree was clean, else none (every start rebuilds).
+	Build string
 }
 
 // Service is the central's crediting.
@@ -241,6 +246,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Build == "" {
+		cfg.Build = buildID()
 	}
 	for _, d := range []struct {
 		v   *time.Duration
@@ -616,9 +624,20 @@ func (s *Service) Run(ctx context.Context) error {
 // start begins the session: the directory, then whatever an unclean stop
 // left uncredited.
 func (s *Service) start(ctx context.Context) error {
-	recovered, err := s.cs.StartTracking(ctx)
-	if err != nil {
-		return err
+	var recovered []domain.Event
+	if s.cfg.Cursor {
+		if err := s.startCursor(ctx); err != nil {
+			return err
+		}
+	}
+	// With the cursor, the receipt-time session only matters for events
+	// stored before it (no transaction recorded): before the first
+	// position.
+	if !s.cfg.Cursor || s.cur.next == 0 {
+		var err error
+		if recovered, err = s.cs.StartTracking(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.loadSettings(ctx); err != nil {
 		return err
@@ -633,11 +652,6 @@ func (s *Service) start(ctx context.Context) error {
 	}
 	s.setDirectory(d)
 	s.recovered = keysOf(recovered)
-	if s.cfg.Cursor {
-		if err := s.startCursor(ctx); err != nil {
-			return err
-		}
-	}
 	if len(recovered) > 0 {
 		s.log.Info("crediting: crediting events committed before an unclean stop", "events", len(recovered))
 		s.pending.Add(float64(len(recovered)))
@@ -649,7 +663,7 @@ func (s *Service) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.rebuildOpen(ctx, d); err != nil {
+	if err := s.rebuildOpenOnce(ctx, d); err != nil {
 		return err
 	}
 	s.log.Info("crediting: started", "first_open_period", first.String(), "recovered_events", len(recovered))
@@ -784,6 +798,10 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 	}
 	s.retryAt = time.Time{}
 	fail := func(step string, err error) time.Duration {
+		if ctx.Err() != nil {
+			// Stopping: what failed stays queued, and stop credits it.
+			return time.Millisecond
+		}
 		s.errs.With(step).Inc()
 		s.log.Error("crediting: step failed; retrying", "step", step, "err", err, "retry_in", s.cfg.RetryAfter)
 		s.retryAt = now.Add(s.cfg.RetryAfter)

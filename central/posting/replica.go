@@ -3,11 +3,13 @@ package posting
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/store"
 )
 
 // Replicas sharing a PostgreSQL store (Config.Cursor).
@@ -55,8 +57,10 @@ type cursorState struct {
 	// noMemberFrom is where the read that queued the oldest event without a
 	// member not yet credited started (-1: none): resume stays below it.
 	noMemberFrom int64
-	// lastPoll and lastPersist pace the reads and the records;
-	// persisted is the last recorded posted position.
+	// read is the last read (its events dropped); lastPoll and
+	// lastPersist pace the reads and the records; persisted is the Next of
+	// the last read recorded as posted.
+	read                  store.PostingRead
 	lastPoll, lastPersist time.Time
 	persisted             int64
 }
@@ -67,7 +71,7 @@ func (s *Service) startCursor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.cur = cursorState{next: resume, noMemberFrom: -1, persisted: posted}
+	s.cur = cursorState{next: resume, noMemberFrom: -1, persisted: posted, read: store.PostingRead{Next: resume}}
 	s.log.Info("crediting: leading: posting the stored events from the last recorded position", "resume", resume, "posted", posted)
 	return nil
 }
@@ -76,10 +80,11 @@ func (s *Service) startCursor(ctx context.Context) error {
 // queues the new ones for the ledger.
 func (s *Service) poll(ctx context.Context) (int, error) {
 	from := s.cur.next
-	evs, next, err := s.cs.EventsFrom(ctx, from)
+	r, err := s.cs.EventsFrom(ctx, from)
 	if err != nil {
 		return 0, err
 	}
+	evs := r.Events
 	s.cur.lastPoll = time.Now()
 	seen := make(map[eventKey]struct{}, len(evs))
 	fresh := 0
@@ -100,20 +105,21 @@ func (s *Service) poll(ctx context.Context) (int, error) {
 		s.trackedMax = max(s.trackedMax, e.ReceivedMs)
 		fresh++
 	}
-	s.cur.last, s.cur.next = seen, next
+	r.Events = nil
+	s.cur.last, s.cur.next, s.cur.read = seen, r.Next, r
 	s.pending.Add(float64(fresh))
 	return fresh, nil
 }
 
 // persist records the leader's positions after an update, or when idle at
-// most every persistIdle: posted once every queued event of a member is in
-// the ledger, resume below the oldest event without a member not yet
-// credited.
+// most every persistIdle: the last read as posted once every queued event
+// of a member is in the ledger, resume below the oldest event without a
+// member not yet credited.
 func (s *Service) persist(ctx context.Context, fresh bool) error {
 	if len(s.toCredit) > 0 {
 		return nil
 	}
-	if s.cur.next == s.cur.persisted || (!fresh && time.Since(s.cur.lastPersist) < persistIdle) {
+	if s.cur.read.Snapshot == "" || s.cur.next == s.cur.persisted || (!fresh && time.Since(s.cur.lastPersist) < persistIdle) {
 		return nil
 	}
 	if len(s.noMember) == 0 {
@@ -123,7 +129,7 @@ func (s *Service) persist(ctx context.Context, fresh bool) error {
 	if s.cur.noMemberFrom >= 0 {
 		resume = s.cur.noMemberFrom
 	}
-	if err := s.cs.SetPosted(ctx, s.cur.next, resume); err != nil {
+	if err := s.cs.SetPosted(ctx, s.cur.read, resume); err != nil {
 		return err
 	}
 	s.cur.persisted, s.cur.lastPersist = s.cur.next, time.Now()
@@ -263,4 +269,48 @@ func (s *Service) committedCursor(receivedMs int64, batches []ingest.Batch) {
 	s.lastCommit = now
 	s.mu.Unlock()
 	s.poke()
+}
+
+// rebuildOpenOnce rebuilds the open periods at start (rebuildOpen), but
+// with Cursor only when another build rebuilt them last: a handover
+// between replicas of one build goes on at once, and the time it takes
+// does not grow with the open periods' events.
+func (s *Service) rebuildOpenOnce(ctx context.Context, d *directory) error {
+	if !s.cfg.Cursor {
+		return s.rebuildOpen(ctx, d)
+	}
+	last, err := s.cs.RebuiltBy(ctx)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Build != "" && last == s.cfg.Build {
+		s.log.Info("crediting: open periods already rebuilt by this build", "build", s.cfg.Build)
+		return nil
+	}
+	if err := s.rebuildOpen(ctx, d); err != nil {
+		return err
+	}
+	return s.cs.SetRebuiltBy(ctx, s.cfg.Build)
+}
+
+// buildID is this binary's VCS revision when it was built from a clean
+// tree, else "" (unknown: every start rebuilds).
+func buildID() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var rev, modified string
+	for _, kv := range info.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			modified = kv.Value
+		}
+	}
+	if rev == "" || modified != "false" {
+		return ""
+	}
+	return "rev:" + rev
 }

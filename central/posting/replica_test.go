@@ -41,7 +41,8 @@ func newReplica(t *testing.T, url string, now time.Time) *replica {
 	r := &replica{st: st, log: &bytes.Buffer{}, stop: func() {}}
 	r.Service, err = posting.New(posting.Config{Rules: rules, Store: st, Metrics: metrics.NewRegistry(), Cursor: true,
 		Logger: slog.New(slog.NewTextHandler(r.log, nil)), Now: func() time.Time { return now },
-		Every: time.Millisecond, Debounce: time.Millisecond, PollEvery: 20 * time.Millisecond, FollowWait: 30 * time.Second})
+		Every: time.Millisecond, Debounce: time.Millisecond, PollEvery: 20 * time.Millisecond, FollowWait: 30 * time.Second,
+		Build: "test-build"})
 	require.NoError(t, err)
 	return r
 }
@@ -95,7 +96,8 @@ func commitTo(t *testing.T, events []domain.Event, rs ...*replica) {
 // settlement computed from scratch over every stored event, at once after
 // the commits (a follower's read waits for the leader to post what was
 // stored before it), also for an event whose transaction began first and
-// committed last, and after the leadership moves to the other replica.
+// committed last, and after the leadership moves to the other replica
+// (which, of the same build, does not rebuild the open periods).
 func TestReplicasShareTheLedger(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresSchema(t)
@@ -149,5 +151,10 @@ func TestReplicasShareTheLedger(t *testing.T) {
 	last, err := b.Settlement(ctx, n.Period)
 	require.NoError(t, err)
 	assert.Greater(t, last.TotalCents, first.TotalCents)
+	// The first leader rebuilt the open periods; the second, of the same
+	// build, did not need to.
+	assert.Contains(t, a.log.String(), "open periods rebuilt")
+	assert.NotContains(t, b.log.String(), "open periods rebuilt")
+	assert.Contains(t, b.log.String(), "already rebuilt by this build")
 	assert.NotContains(t, a.log.String()+b.log.String(), "level=ERROR")
 }

@@ -67,24 +67,38 @@ type CreditStore interface {
 // Positions are opaque, grow, and start at 0.
 type PostingCursor interface {
 	// EventsFrom returns, read in one snapshot, every stored event written
-	// at or after position from (door, seq, member and times only), and
-	// next: no event written below next remains unreturned by this call or
-	// an earlier one from a lower position. Events at or after next may be
-	// returned again by the next call (from next): the caller ignores what
-	// it already has.
-	EventsFrom(ctx context.Context, from int64) (events []domain.Event, next int64, err error)
+	// at or after position from (door, seq, member and times only), in
+	// read.Events, and read.Next: no event written below it remains
+	// unreturned by this call or an earlier one from a lower position.
+	// Events at or after Next may be returned again by the next call (from
+	// Next): the caller ignores what it already has.
+	EventsFrom(ctx context.Context, from int64) (PostingRead, error)
 	// PostingHorizon returns a position below which lies every event
-	// committed before the call: once the leader's posted position
-	// reaches it, a read sees them all credited.
+	// committed before the call.
 	PostingHorizon(ctx context.Context) (int64, error)
 	// Unposted reports whether an event of a member written below horizon
-	// lies at or after the recorded posted position: what a read waits
+	// is not in the recorded posted read (SetPosted): what a read waits
 	// for the leader to post.
 	Unposted(ctx context.Context, horizon int64) (bool, error)
-	// Posted returns the leader's positions: posted, below which every
-	// event of a member is in the ledger, and resume, below which every
-	// event is credited (members' and doors'), where a new leader starts.
+	// Posted returns the leader's positions: posted, the Next of the last
+	// read whose events of members are all in the ledger, and resume,
+	// below which every event is credited (members' and doors'), where a
+	// new leader starts.
 	Posted(ctx context.Context) (posted, resume int64, err error)
-	// SetPosted records the leader's positions (they never go back).
-	SetPosted(ctx context.Context, posted, resume int64) error
+	// SetPosted records that every event of a member of read (and of the
+	// reads before it) is in the ledger, and the resume position. Neither
+	// goes back.
+	SetPosted(ctx context.Context, read PostingRead, resume int64) error
+	// RebuiltBy returns the build recorded by SetRebuiltBy ("" for none).
+	RebuiltBy(ctx context.Context) (string, error)
+	// SetRebuiltBy records the build whose rules rebuilt the open periods.
+	SetRebuiltBy(ctx context.Context, build string) error
+}
+
+// PostingRead is one read of the posting cursor: the events, the position
+// of the next read, and the snapshot the read saw (opaque).
+type PostingRead struct {
+	Events   []domain.Event
+	Next     int64
+	Snapshot string
 }

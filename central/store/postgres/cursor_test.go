@@ -51,26 +51,38 @@ func TestPostingCursorOutOfOrder(t *testing.T) {
 	require.NoError(t, err)
 
 	seen := map[string]int{}
-	read := func(from int64) int64 {
+	read := func(from int64) store.PostingRead {
 		t.Helper()
-		evs, next, err := cs.EventsFrom(ctx, from)
+		r, err := cs.EventsFrom(ctx, from)
 		require.NoError(t, err)
-		assert.GreaterOrEqual(t, next, from, "the cursor never goes back")
-		for _, e := range evs {
+		assert.GreaterOrEqual(t, r.Next, from, "the cursor never goes back")
+		for _, e := range r.Events {
 			seen[e.Door]++
 		}
-		return next
+		return r
 	}
-	next := read(0)
+	unposted := func() bool {
+		t.Helper()
+		h, err := cs.PostingHorizon(ctx)
+		require.NoError(t, err)
+		pending, err := cs.Unposted(ctx, h)
+		require.NoError(t, err)
+		return pending
+	}
+	r := read(0)
 	assert.Equal(t, map[string]int{"fast": 1}, seen, "the slow transaction is not committed")
-	assert.LessOrEqual(t, next, slowXid, "the cursor stops below the transaction still running")
+	assert.LessOrEqual(t, r.Next, slowXid, "the cursor stops below the transaction still running")
+	require.NoError(t, cs.SetPosted(ctx, r, r.Next))
+	assert.False(t, unposted(), "the later transaction's event was read: a read need not wait for the one running")
 
 	require.NoError(t, slow.Commit())
-	next = read(next)
+	assert.True(t, unposted(), "committed now, it was not in the posted read")
+	r = read(r.Next)
 	assert.Equal(t, 1, seen["slow"], "committed after a later transaction, it is read all the same")
-	before := len(seen)
-	evs, _, err := cs.EventsFrom(ctx, next)
+	require.NoError(t, cs.SetPosted(ctx, r, r.Next))
+	assert.False(t, unposted())
+	last, err := cs.EventsFrom(ctx, r.Next)
 	require.NoError(t, err)
-	assert.Empty(t, evs, "nothing left in flight: nothing comes back")
-	assert.Equal(t, 2, before)
+	assert.Empty(t, last.Events, "nothing left in flight: nothing comes back")
+	assert.Len(t, seen, 2)
 }

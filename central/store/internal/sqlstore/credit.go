@@ -322,38 +322,38 @@ var errNoCursor = fmt.Errorf("posting cursor: %w: one process, serialized commit
 // snapshot's xmin, the oldest transaction still running: every transaction
 // below it had committed (its events are in the snapshot, read now or by an
 // earlier call) or aborted.
-func (c *creditStore) EventsFrom(ctx context.Context, from int64) ([]domain.Event, int64, error) {
+func (c *creditStore) EventsFrom(ctx context.Context, from int64) (store.PostingRead, error) {
+	var r store.PostingRead
 	if !c.db.d.PostingCursor {
-		return nil, 0, errNoCursor
+		return r, errNoCursor
 	}
 	tx, err := c.db.r.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return nil, 0, fmt.Errorf("events from %d: begin: %w", from, err)
+		return r, fmt.Errorf("events from %d: begin: %w", from, err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	var next int64
-	if err := tx.QueryRowContext(ctx, `SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&next); err != nil {
-		return nil, 0, fmt.Errorf("events from %d: snapshot: %w", from, err)
+	if err := tx.QueryRowContext(ctx, `SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&r.Snapshot, &r.Next); err != nil {
+		return r, fmt.Errorf("events from %d: snapshot: %w", from, err)
 	}
+	r.Next = max(r.Next, from)
 	rows, err := tx.QueryContext(ctx, `SELECT door, seq, member, time_ms, received_ms FROM events WHERE xid >= $1`, from)
 	if err != nil {
-		return nil, 0, fmt.Errorf("events from %d: %w", from, err)
+		return r, fmt.Errorf("events from %d: %w", from, err)
 	}
 	defer rows.Close()
-	var out []domain.Event
 	for rows.Next() {
 		var e domain.Event
 		var seq int64
 		if err := rows.Scan(&e.Door, &seq, &e.Member, &e.TimeMs, &e.ReceivedMs); err != nil {
-			return nil, 0, fmt.Errorf("events from %d: %w", from, err)
+			return r, fmt.Errorf("events from %d: %w", from, err)
 		}
 		e.Seq = uint64(seq)
-		out = append(out, e)
+		r.Events = append(r.Events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("events from %d: %w", from, err)
+		return r, fmt.Errorf("events from %d: %w", from, err)
 	}
-	return out, max(next, from), nil
+	return r, nil
 }
 
 // PostingHorizon implements store.PostingCursor: the snapshot's xmax, the
@@ -369,14 +369,17 @@ func (c *creditStore) PostingHorizon(ctx context.Context) (int64, error) {
 	return h, nil
 }
 
-// Unposted implements store.PostingCursor.
+// Unposted implements store.PostingCursor: the events of members below
+// horizon and at or after the posted read's xmin that its snapshot does
+// not show (their transactions were running or not yet begun).
 func (c *creditStore) Unposted(ctx context.Context, horizon int64) (bool, error) {
 	if !c.db.d.PostingCursor {
 		return false, errNoCursor
 	}
 	var pending bool
 	if err := c.db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events e, credit_state c
-		WHERE c.id = 1 AND e.xid >= c.posted_xid AND e.xid < ? AND e.member <> '')`, horizon).Scan(&pending); err != nil {
+		WHERE c.id = 1 AND e.xid >= c.posted_xid AND e.xid < ? AND e.member <> ''
+		AND (c.posted_snapshot = '' OR NOT pg_visible_in_snapshot(e.xid::text::xid8, c.posted_snapshot::pg_snapshot)))`, horizon).Scan(&pending); err != nil {
 		return false, fmt.Errorf("unposted events: %w", err)
 	}
 	return pending, nil
@@ -394,17 +397,48 @@ func (c *creditStore) Posted(ctx context.Context) (posted, resume int64, err err
 }
 
 // SetPosted implements store.PostingCursor.
-func (c *creditStore) SetPosted(ctx context.Context, posted, resume int64) error {
+func (c *creditStore) SetPosted(ctx context.Context, read store.PostingRead, resume int64) error {
 	if !c.db.d.PostingCursor {
 		return errNoCursor
 	}
 	err := c.db.write(ctx, func(t *wtx) error {
 		t.noAudit("the crediting leader's positions over the stored events: bookkeeping derived from them")
-		_, err := t.exec(ctx, `UPDATE credit_state SET posted_xid = greatest(posted_xid, ?), resume_xid = greatest(resume_xid, ?) WHERE id = 1`, posted, resume)
+		_, err := t.exec(ctx, `UPDATE credit_state SET
+			posted_snapshot = CASE WHEN ? >= posted_xid THEN ? ELSE posted_snapshot END,
+			posted_xid = greatest(posted_xid, ?), resume_xid = greatest(resume_xid, ?) WHERE id = 1`,
+			read.Next, read.Snapshot, read.Next, resume)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set posted positions: %w", err)
+	}
+	return nil
+}
+
+// RebuiltBy implements store.PostingCursor.
+func (c *creditStore) RebuiltBy(ctx context.Context) (string, error) {
+	if !c.db.d.PostingCursor {
+		return "", errNoCursor
+	}
+	var b string
+	if err := c.db.queryRow(ctx, `SELECT rebuilt_by FROM credit_state WHERE id = 1`).Scan(&b); err != nil {
+		return "", fmt.Errorf("rebuilt by: %w", err)
+	}
+	return b, nil
+}
+
+// SetRebuiltBy implements store.PostingCursor.
+func (c *creditStore) SetRebuiltBy(ctx context.Context, build string) error {
+	if !c.db.d.PostingCursor {
+		return errNoCursor
+	}
+	err := c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("which build rebuilt the crediting's open periods: bookkeeping")
+		_, err := t.exec(ctx, `UPDATE credit_state SET rebuilt_by = ? WHERE id = 1`, build)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set rebuilt by: %w", err)
 	}
 	return nil
 }

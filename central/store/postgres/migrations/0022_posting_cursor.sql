@@ -16,8 +16,16 @@ ALTER TABLE events ALTER COLUMN xid SET DEFAULT (pg_current_xact_id()::text::big
 -- Transactions ids grow: each insert appends at the index's right edge.
 CREATE INDEX events_xid ON events(xid);
 
--- posted_xid: every event of a member whose transaction is below it is in
--- the ledger (a replica's read waits for it); resume_xid: every event
+-- posted_snapshot: every event of a member visible in that snapshot (the
+-- leader's last read, as pg_snapshot text) is in the ledger, and
+-- posted_xid is its xmin (a replica's read waits for the events committed
+-- before it that the snapshot does not show); resume_xid: every event
 -- below it is credited, members' and doors' (a new leader reads from it).
 ALTER TABLE credit_state ADD COLUMN posted_xid BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE credit_state ADD COLUMN posted_snapshot TEXT NOT NULL DEFAULT '';
 ALTER TABLE credit_state ADD COLUMN resume_xid BIGINT NOT NULL DEFAULT 0;
+
+-- The build whose rules last rebuilt the open periods (posting rebuilds
+-- them when a leader of another build starts; a handover between replicas
+-- of one build does not): '' for none known.
+ALTER TABLE credit_state ADD COLUMN rebuilt_by TEXT NOT NULL DEFAULT '';
