@@ -48,25 +48,11 @@ func (s *Server) startPostingElection(svc *posting.Service) (stop func()) {
 // leadPosting waits for the crediting leadership, then runs the posting
 // service until ctx ends or the connection that holds the lock fails.
 func (s *Server) leadPosting(ctx context.Context, svc *posting.Service) error {
-	conn, err := pgx.Connect(ctx, s.cfg.DBURL)
-	if err != nil {
+	conn, err := s.waitForLock(ctx, postingLockKey)
+	if conn == nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", postingLockKey).Scan(&ok); err != nil {
-			return err
-		}
-		if ok {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(leaderRetry):
-		}
-	}
 	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
 		return err
 	}
@@ -100,5 +86,32 @@ func (s *Server) leadPosting(ctx context.Context, svc *posting.Service) error {
 			continue
 		}
 		svc.Changed(ctx, *note.Change)
+	}
+}
+
+// waitForLock connects to the database and waits until the connection
+// holds the advisory lock key, trying every leaderRetry. It returns a nil
+// connection when ctx ends first or on an error; the lock lasts as long as
+// the connection.
+func (s *Server) waitForLock(ctx context.Context, key int64) (*pgx.Conn, error) {
+	conn, err := pgx.Connect(ctx, s.cfg.DBURL)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+			conn.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+		if ok {
+			return conn, nil
+		}
+		select {
+		case <-ctx.Done():
+			conn.Close(context.WithoutCancel(ctx))
+			return nil, nil
+		case <-time.After(leaderRetry):
+		}
 	}
 }

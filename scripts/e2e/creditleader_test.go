@@ -119,6 +119,7 @@ func TestScaleOutCreditLeader(t *testing.T) {
 		total += lasts[id]
 	}
 	require.Greater(t, total, uint64(1000), "a rush")
+	t.Logf("%d taps from %d doors, the crediting leader killed in the middle", total, len(n.doors))
 	assert.Contains(t, other.logText(), creditLeaderLog)
 
 	for p := range periods {
