@@ -63,6 +63,10 @@ type cursorState struct {
 	read                  store.PostingRead
 	lastPoll, lastPersist time.Time
 	persisted             int64
+	// unrecorded: reads since the last record returned new events (the
+	// position may not have moved: a transaction elsewhere in the
+	// database cluster holds the snapshots' xmin back).
+	unrecorded bool
 }
 
 // startCursor reads the leader's recorded position (Run's start).
@@ -116,10 +120,11 @@ func (s *Service) poll(ctx context.Context) (int, error) {
 // of a member is in the ledger, resume below the oldest event without a
 // member not yet credited.
 func (s *Service) persist(ctx context.Context, fresh bool) error {
-	if len(s.toCredit) > 0 {
+	s.cur.unrecorded = s.cur.unrecorded || fresh
+	if len(s.toCredit) > 0 || s.cur.read.Snapshot == "" {
 		return nil
 	}
-	if s.cur.read.Snapshot == "" || s.cur.next == s.cur.persisted || (!fresh && time.Since(s.cur.lastPersist) < persistIdle) {
+	if !s.cur.unrecorded && (s.cur.next == s.cur.persisted || time.Since(s.cur.lastPersist) < persistIdle) {
 		return nil
 	}
 	if len(s.noMember) == 0 {
@@ -132,7 +137,7 @@ func (s *Service) persist(ctx context.Context, fresh bool) error {
 	if err := s.cs.SetPosted(ctx, s.cur.read, resume); err != nil {
 		return err
 	}
-	s.cur.persisted, s.cur.lastPersist = s.cur.next, time.Now()
+	s.cur.persisted, s.cur.lastPersist, s.cur.unrecorded = s.cur.next, time.Now(), false
 	return nil
 }
 

@@ -18,8 +18,10 @@ import (
 // TestPostingCursorOutOfOrder: a transaction that began (and took its id)
 // first but commits after a later one is not skipped by the crediting
 // leader's cursor. Read while it is in flight, the cursor stops below it;
-// once it commits, the next read returns it. Every event is returned, and
-// following the returned positions, an event is new to the reader once.
+// once it commits, the next read returns it. A read of another replica
+// waits for it only once it has committed. (Other transactions of the
+// database server, other tests', may hold the position back too: an event
+// may be returned again, which the leader ignores.)
 func TestPostingCursorOutOfOrder(t *testing.T) {
 	ctx := context.Background()
 	url := storetest.PostgresSchema(t)
@@ -81,8 +83,5 @@ func TestPostingCursorOutOfOrder(t *testing.T) {
 	assert.Equal(t, 1, seen["slow"], "committed after a later transaction, it is read all the same")
 	require.NoError(t, cs.SetPosted(ctx, r, r.Next))
 	assert.False(t, unposted())
-	last, err := cs.EventsFrom(ctx, r.Next)
-	require.NoError(t, err)
-	assert.Empty(t, last.Events, "nothing left in flight: nothing comes back")
 	assert.Len(t, seen, 2)
 }

@@ -103,7 +103,9 @@ func testPostingCursor(t *testing.T, open Factory) {
 	assert.NotEmpty(t, first.Snapshot)
 	again, err := cs.EventsFrom(ctx, first.Next)
 	require.NoError(t, err)
-	assert.Empty(t, again.Events, "nothing in flight: nothing below the returned position comes back")
+	// Other transactions of the database server (other tests) may hold
+	// the position back: what comes back again was returned before.
+	assert.Subset(t, first.Events, again.Events, "nothing new")
 	assert.GreaterOrEqual(t, again.Next, first.Next)
 
 	unposted := func() bool {
@@ -123,8 +125,15 @@ func testPostingCursor(t *testing.T, open Factory) {
 	assert.True(t, unposted(), "a later event of a member")
 	more, err := cs.EventsFrom(ctx, again.Next)
 	require.NoError(t, err)
-	require.Len(t, more.Events, 1)
-	assert.Equal(t, uint64(2), more.Events[0].Seq)
+	fresh := []domain.Event{}
+	for _, e := range more.Events {
+		if !slices.Contains(first.Events, e) {
+			fresh = append(fresh, e)
+		}
+	}
+	require.Len(t, fresh, 1)
+	assert.Equal(t, "d2", fresh[0].Door)
+	assert.Equal(t, uint64(2), fresh[0].Seq)
 	require.NoError(t, cs.SetPosted(ctx, more, first.Next))
 	assert.False(t, unposted())
 	Commit(t, s, []domain.Event{tap("d3", 1, "", at, at)})
