@@ -342,7 +342,9 @@ func LoadRules(ctx context.Context, st store.Store, base credit.Config) (func(cr
 }
 
 // Committed is the ingest's Committed hook: it queues the events and
-// returns at once.
+// returns at once. With Config.Cursor it only wakes the leader's worker,
+// which reads every replica's events from the store (a follower ignores
+// it).
 func (s *Service) Committed(receivedMs int64, batches []ingest.Batch) {
 	if s.cfg.Cursor {
 		s.committedCursor(receivedMs, batches)
