@@ -182,8 +182,10 @@ type Service struct {
 	// be about to be queued, by Committed. Such an event is counted and
 	// credited once.
 	recovered map[eventKey]struct{}
-	// cur is the leader's reading position (Cursor).
-	cur cursorState
+	// cur is the leader's reading position (Cursor), epoch its leader
+	// epoch (store.PostingCursor.TakeLead).
+	cur   cursorState
+	epoch int64
 
 	// running is set while Run runs: with Cursor, reads are a follower's
 	// when it is not.
@@ -606,6 +608,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-time.After(s.cfg.RetryAfter):
 		}
 	}
+	// With the cursor, the ledger's writes are fenced with this leader's
+	// epoch (see start).
+	ctx = s.fenced(ctx)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -628,6 +633,12 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) start(ctx context.Context) error {
 	var recovered []domain.Event
 	if s.cfg.Cursor {
+		epoch, err := s.cs.TakeLead(ctx)
+		if err != nil {
+			return err
+		}
+		s.epoch = epoch
+		ctx = s.fenced(ctx)
 		if err := s.startCursor(ctx); err != nil {
 			return err
 		}
@@ -715,6 +726,7 @@ func (s *Service) rebuildOpen(ctx context.Context, d *directory) error {
 func (s *Service) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ctx = s.fenced(ctx)
 	s.retryAt = time.Time{}
 	if err := s.flush(ctx, flushAll); err != nil {
 		s.log.Error("crediting: stopping with events not credited; the next start credits them", "err", err)

@@ -23,9 +23,17 @@ import (
 // from the stored events, so posting an event twice (a new leader reading
 // again from the last recorded position) changes nothing: a handover
 // neither doubles nor loses credit. After each update the leader records
-// its positions: posted (the events of members below it are in the ledger)
-// and resume (every event below it is credited; a new leader reads from
-// there).
+// its positions: posted (the read whose events of members are all in the
+// ledger) and resume (every event below it is credited; a new leader reads
+// from there). Each leader takes a new epoch as it starts, and its ledger
+// writes check it: a leader that lost its lock and has not noticed yet
+// cannot overwrite what its successor computed. A leader of the build that
+// last rebuilt the open periods does not rebuild them again, so a handover
+// takes about the lock's retry (2 s) and the directory's load.
+//
+// Domain changes made on a follower reach the leader's directory through
+// the replicas' change notes (NOTIFY), a moment after their commit; the
+// ledger follows them once they arrive.
 //
 // The other replicas (followers) do not run Run. Their reads (Settlement,
 // Statement) show the ledger the leader persisted, once it has posted every
@@ -67,6 +75,17 @@ type cursorState struct {
 	// position may not have moved: a transaction elsewhere in the
 	// database cluster holds the snapshots' xmin back).
 	unrecorded bool
+}
+
+// fenced returns ctx with the leader's epoch (Cursor): the ledger's writes
+// then fail with store.ErrNotLeader once another replica has taken the
+// lead, so that a leader that lost its lock without noticing yet cannot
+// overwrite what its successor computed.
+func (s *Service) fenced(ctx context.Context) context.Context {
+	if !s.cfg.Cursor {
+		return ctx
+	}
+	return store.WithLeaderEpoch(ctx, s.epoch)
 }
 
 // startCursor reads the leader's recorded position (Run's start).

@@ -158,3 +158,27 @@ func TestReplicasShareTheLedger(t *testing.T) {
 	assert.Contains(t, b.log.String(), "already rebuilt by this build")
 	assert.NotContains(t, a.log.String()+b.log.String(), "level=ERROR")
 }
+
+// TestStaleLeaderIsFenced: a leader that lost its lock without noticing
+// (here: still running when the next leader starts) cannot write the
+// ledger any more; the new leader's figures are exact.
+func TestStaleLeaderIsFenced(t *testing.T) {
+	ctx := context.Background()
+	url := storetest.PostgresSchema(t)
+	n := smallNetwork(t)
+	now := n.Period.End(n.Config.Location).Add(5 * 24 * time.Hour)
+	a, b := newReplica(t, url, now), newReplica(t, url, now)
+	loadDomain(t, a.st, n)
+	a.lead(t)
+	half := len(n.Events) / 2
+	commitTo(t, n.Events[:half], a)
+	require.NoError(t, a.Flush(ctx))
+
+	b.lead(t) // a has not noticed
+	commitTo(t, n.Events[half:], a, b)
+	require.Error(t, a.Flush(ctx), "the stale leader's writes fail")
+	got, err := b.Settlement(ctx, n.Period)
+	require.NoError(t, err)
+	require.Equal(t, canon(t, fromScratch(t, b.st, n.Period)), canon(t, got))
+	assert.Contains(t, a.log.String(), store.ErrNotLeader.Error())
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
@@ -89,6 +90,10 @@ type PostingCursor interface {
 	// reads before it) is in the ledger, and the resume position. Neither
 	// goes back.
 	SetPosted(ctx context.Context, read PostingRead, resume int64) error
+	// TakeLead raises and returns the leader epoch: the ledger's writes
+	// made with a context of WithLeaderEpoch and an older epoch then fail
+	// with ErrNotLeader.
+	TakeLead(ctx context.Context) (int64, error)
 	// RebuiltBy returns the build recorded by SetRebuiltBy ("" for none).
 	RebuiltBy(ctx context.Context) (string, error)
 	// SetRebuiltBy records the build whose rules rebuilt the open periods.
@@ -101,4 +106,23 @@ type PostingRead struct {
 	Events   []domain.Event
 	Next     int64
 	Snapshot string
+}
+
+// ErrNotLeader: a write of the hours ledger was made for a crediting leader
+// whose epoch is past (another replica took the lead since).
+var ErrNotLeader = errors.New("no longer the crediting leader")
+
+type leaderEpochKey struct{}
+
+// WithLeaderEpoch returns a context whose writes of the hours ledger
+// (credit.Store's Save) check that epoch is still the leader epoch
+// (PostingCursor.TakeLead).
+func WithLeaderEpoch(ctx context.Context, epoch int64) context.Context {
+	return context.WithValue(ctx, leaderEpochKey{}, epoch)
+}
+
+// LeaderEpoch returns the epoch of WithLeaderEpoch, if any.
+func LeaderEpoch(ctx context.Context) (int64, bool) {
+	e, ok := ctx.Value(leaderEpochKey{}).(int64)
+	return e, ok
 }

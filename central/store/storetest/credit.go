@@ -82,6 +82,8 @@ func testPostingCursor(t *testing.T, open Factory) {
 		require.ErrorIs(t, cs.SetPosted(ctx, store.PostingRead{Next: 1}, 1), errors.ErrUnsupported)
 		_, err = cs.Unposted(ctx, 1)
 		require.ErrorIs(t, err, errors.ErrUnsupported)
+		_, err = cs.TakeLead(ctx)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
 		_, err = cs.RebuiltBy(ctx)
 		require.ErrorIs(t, err, errors.ErrUnsupported)
 		require.ErrorIs(t, cs.SetRebuiltBy(ctx, "b1"), errors.ErrUnsupported)
@@ -145,6 +147,24 @@ func testPostingCursor(t *testing.T, open Factory) {
 	assert.Equal(t, more.Next, posted)
 	assert.Equal(t, first.Next, resume)
 	assert.False(t, unposted(), "the newer posted read stays")
+
+	// Fencing: the ledger's writes of a leader whose epoch is past fail.
+	e1, err := cs.TakeLead(ctx)
+	require.NoError(t, err)
+	e2, err := cs.TakeLead(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, e2, e1)
+	cm := &credit.Commit{Results: []credit.MemberPeriod{{MemberID: "m1", Period: credit.Period{Year: 2026, Month: time.March},
+		Counts: credit.Counts{credit.CountEntries: 1}}}}
+	require.ErrorIs(t, cs.Save(store.WithLeaderEpoch(ctx, e1), cm), store.ErrNotLeader)
+	mp, err := cs.MemberPeriod(ctx, "m1", credit.Period{Year: 2026, Month: time.March})
+	require.NoError(t, err)
+	assert.Empty(t, mp.Counts, "nothing saved by the stale leader")
+	require.NoError(t, cs.Save(store.WithLeaderEpoch(ctx, e2), cm))
+	require.NoError(t, cs.Save(ctx, cm), "a write without an epoch (a follower's close, a tool) is not fenced")
+	mp, err = cs.MemberPeriod(ctx, "m1", credit.Period{Year: 2026, Month: time.March})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), mp.Counts[credit.CountEntries])
 
 	b, err := cs.RebuiltBy(ctx)
 	require.NoError(t, err)

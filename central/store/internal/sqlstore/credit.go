@@ -403,16 +403,35 @@ func (c *creditStore) SetPosted(ctx context.Context, read store.PostingRead, res
 	}
 	err := c.db.write(ctx, func(t *wtx) error {
 		t.noAudit("the crediting leader's positions over the stored events: bookkeeping derived from them")
-		_, err := t.exec(ctx, `UPDATE credit_state SET
-			posted_snapshot = CASE WHEN ? >= posted_xid THEN ? ELSE posted_snapshot END,
-			posted_xid = greatest(posted_xid, ?), resume_xid = greatest(resume_xid, ?) WHERE id = 1`,
-			read.Next, read.Snapshot, read.Next, resume)
+		// A later read has a later xmax (and an xmin as late or later):
+		// an earlier one never replaces it.
+		_, err := t.exec(ctx, `UPDATE credit_state SET (posted_snapshot, posted_xid) =
+			(SELECT CASE WHEN newer THEN ? ELSE posted_snapshot END, CASE WHEN newer THEN greatest(posted_xid, ?) ELSE posted_xid END
+			 FROM (SELECT posted_snapshot = '' OR pg_snapshot_xmax(?::pg_snapshot) >= pg_snapshot_xmax(posted_snapshot::pg_snapshot) AS newer) n),
+			resume_xid = greatest(resume_xid, ?) WHERE id = 1`,
+			read.Snapshot, read.Next, read.Snapshot, resume)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("set posted positions: %w", err)
 	}
 	return nil
+}
+
+// TakeLead implements store.PostingCursor.
+func (c *creditStore) TakeLead(ctx context.Context) (int64, error) {
+	if !c.db.d.PostingCursor {
+		return 0, errNoCursor
+	}
+	var epoch int64
+	err := c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the crediting leader's epoch: bookkeeping of the replicas")
+		return t.queryRow(ctx, `UPDATE credit_state SET leader_epoch = leader_epoch + 1 WHERE id = 1 RETURNING leader_epoch`).Scan(&epoch)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("take the crediting lead: %w", err)
+	}
+	return epoch, nil
 }
 
 // RebuiltBy implements store.PostingCursor.
@@ -609,6 +628,16 @@ func (c *creditStore) Save(ctx context.Context, cm *credit.Commit) error {
 		last, err := c.lockLastClosed(ctx, t)
 		if err != nil {
 			return err
+		}
+		if epoch, ok := store.LeaderEpoch(ctx); ok {
+			// The state row is locked: a leader taking over waits.
+			var cur int64
+			if err := t.queryRow(ctx, `SELECT leader_epoch FROM credit_state WHERE id = 1`).Scan(&cur); err != nil {
+				return fmt.Errorf("leader epoch: %w", err)
+			}
+			if cur != epoch {
+				return fmt.Errorf("%w: epoch %d, the store is at %d", store.ErrNotLeader, epoch, cur)
+			}
 		}
 		if last != cm.LastClosed {
 			return fmt.Errorf("%w: commit against %q, store at %q", credit.ErrStale, cm.LastClosed, last)

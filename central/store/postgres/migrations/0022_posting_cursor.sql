@@ -32,3 +32,9 @@ ALTER TABLE credit_state ADD COLUMN resume_xid BIGINT NOT NULL DEFAULT 0;
 -- them when a leader of another build starts; a handover between replicas
 -- of one build does not): '' for none known.
 ALTER TABLE credit_state ADD COLUMN rebuilt_by TEXT NOT NULL DEFAULT '';
+
+-- The crediting leader's epoch, raised by each leader as it starts: the
+-- ledger's writes of a leader check it in their transaction, so a leader
+-- that lost its lock but has not noticed yet cannot overwrite what its
+-- successor computed (a fencing token).
+ALTER TABLE credit_state ADD COLUMN leader_epoch BIGINT NOT NULL DEFAULT 0;
