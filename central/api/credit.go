@@ -11,17 +11,17 @@ import (
 	"strings"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/store"
 )
 
-// Credit is the hours ledger as the API serves it (crediting.Service).
+// Credit is the hours ledger as the API serves it (posting.Service).
 type Credit interface {
 	Settlement(ctx context.Context, p credit.Period) (*credit.Settlement, error)
 	Statement(ctx context.Context, member string, p credit.Period) (*credit.Statement, error)
 	Close(ctx context.Context, p credit.Period) (*credit.Settlement, error)
 	// ToClose and CloseThrough close every open period up to one in one
-	// action (crediting.Service.CloseThrough).
+	// action (posting.Service.CloseThrough).
 	ToClose(ctx context.Context, p credit.Period) ([]credit.Period, error)
 	CloseThrough(ctx context.Context, p credit.Period) ([]*credit.Settlement, error)
 }
@@ -60,7 +60,7 @@ func creditErr(err error) error {
 		code = "already_closed"
 	case errors.Is(err, credit.ErrStale):
 		code = "stale"
-	case errors.Is(err, crediting.ErrNotRunning):
+	case errors.Is(err, posting.ErrNotRunning):
 		code, status = "crediting_unavailable", http.StatusServiceUnavailable
 	default:
 		return err

@@ -19,9 +19,9 @@ import (
 
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -39,7 +39,7 @@ import (
 // no-shows, recorded at home.
 //
 // Door d1 is c1's, d2 is c2's. The crediting's clock says 10 April.
-func march(t *testing.T, f *fixture) *crediting.Service {
+func march(t *testing.T, f *fixture) *posting.Service {
 	t.Helper()
 	ctx := context.Background()
 	must := func(err error) { t.Helper(); require.NoError(t, err) }
@@ -84,7 +84,7 @@ func march(t *testing.T, f *fixture) *crediting.Service {
 	}
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
-	svc, err := crediting.New(crediting.Config{Rules: rules, Store: f.st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	svc, err := posting.New(posting.Config{Rules: rules, Store: f.st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return utc("2026-04-10T10:00:00Z") }, Every: time.Millisecond, Debounce: time.Millisecond})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)

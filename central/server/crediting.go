@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/settings"
 )
 
@@ -18,7 +18,10 @@ func (s *Server) startCrediting() error {
 	if err != nil {
 		return err
 	}
-	svc, err := crediting.New(crediting.Config{Rules: rules, Store: s.Store, Logger: s.log, Metrics: s.Metrics})
+	// Replicas sharing PostgreSQL elect one crediting leader (see
+	// postingleader.go); the others serve the ledger it persists.
+	scaleOut := s.cfg.DBURL != ""
+	svc, err := posting.New(posting.Config{Rules: rules, Store: s.Store, Logger: s.log, Metrics: s.Metrics, Cursor: scaleOut})
 	if err != nil {
 		return err
 	}
@@ -26,6 +29,18 @@ func (s *Server) startCrediting() error {
 	// this subscription; the ingest starts after it.
 	s.Changes.Subscribe(svc.Changed)
 	s.Committed.Subscribe(svc.Committed)
+	s.Credit = svc
+	s.leadingCredit = s.Metrics.Gauge("swc_credit_leader", "1 while this replica is the crediting leader (it posts the stored events to the hours ledger).")
+	if scaleOut {
+		stop := s.startPostingElection(svc)
+		s.stops = append(s.stops, func(context.Context) error {
+			stop()
+			return nil
+		})
+		s.log.Info("serve: hours crediting elects a leader among the replicas", "time_zone", rules.Location.String())
+		return nil
+	}
+	s.leadingCredit.Set(1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -39,7 +54,6 @@ func (s *Server) startCrediting() error {
 		<-done
 		return nil
 	})
-	s.Credit = svc
 	s.log.Info("serve: hours crediting running, with the stored network settings", "time_zone", rules.Location.String())
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/smartworkcenters/swc/central/domain"
@@ -87,25 +86,11 @@ func (s *Server) startLeaderElection(ctx context.Context) (stop func(), err erro
 // lead waits for the leadership, then holds it until ctx ends or the
 // connection that holds the lock fails.
 func (s *Server) lead(ctx context.Context) error {
-	conn, err := pgx.Connect(ctx, s.cfg.DBURL)
-	if err != nil {
+	conn, err := s.waitForLock(ctx, leaderLockKey)
+	if conn == nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", leaderLockKey).Scan(&ok); err != nil {
-			return err
-		}
-		if ok {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(leaderRetry):
-		}
-	}
 	if _, err := conn.Exec(ctx, "LISTEN "+changesChannel); err != nil {
 		return err
 	}

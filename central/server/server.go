@@ -33,11 +33,11 @@ import (
 	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/cardkeys"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/keys"
 	"github.com/smartworkcenters/swc/central/mail"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
@@ -217,7 +217,9 @@ type Server struct {
 
 	// Credit is the hours ledger: settlements, statements, closes (the API
 	// and the dashboard read it).
-	Credit *crediting.Service
+	Credit *posting.Service
+	// leadingCredit is 1 while this replica is the crediting leader.
+	leadingCredit *metrics.Gauge
 	// Mail is the e-mail outbox (nil when no SMTP relay is configured).
 	Mail *mail.Outbox
 	// Booking is the booking service of the API and the site; it checks

@@ -10,7 +10,7 @@ import (
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/web"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -72,7 +72,7 @@ func (s *Server) memberSignIn() (*accounts.Members, error) {
 // statements as the API serves them, and the credited minutes per day from
 // the ledger's stored results.
 type ledgerHours struct {
-	*crediting.Service
+	*posting.Service
 	results credit.Store
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // PeriodCloser closes periods for the settlement workflow: the central's
-// crediting.Service, reached through Config.Hours (which it backs). When
+// posting.Service, reached through Config.Hours (which it backs). When
 // Hours does not implement it, the pages show settlements without the
 // close buttons.
 type PeriodCloser interface {

@@ -355,14 +355,8 @@ func (d *door) whitelistVersion() uint64 {
 // path, without the reader).
 func (d *door) burst(n int, uid protocol.UID) agent.SimBurstResult {
 	d.t.Helper()
-	body, _ := json.Marshal(agent.SimBurst{Count: n, UID: string(uid)})
-	resp, err := http.Post("http://"+d.http+"/v1/sim/burst", "application/json", bytes.NewReader(body))
+	res, err := simBurst(d.http, n, uid)
 	require.NoError(d.t, err)
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	require.Equal(d.t, http.StatusOK, resp.StatusCode, "%s", out)
-	var res agent.SimBurstResult
-	require.NoError(d.t, json.Unmarshal(out, &res))
 	return res
 }
 

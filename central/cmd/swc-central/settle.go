@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
@@ -108,7 +108,7 @@ func settle(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(1, "%v", err)
 	}
 	defer st.Close()
-	rulesFor, hist, err := crediting.LoadRules(ctx, st, base)
+	rulesFor, hist, err := posting.LoadRules(ctx, st, base)
 	if err != nil {
 		return fail(1, "%v", err)
 	}
@@ -177,13 +177,13 @@ func openStore(ctx context.Context, dataDir, dbURL string) (store.Store, error) 
 // the ledger computed with rulesFor (the stored settings, as serve).
 func settlement(ctx context.Context, st store.Store, rules credit.Config, rulesFor func(credit.Period) credit.Config, p credit.Period, scratch bool) (*credit.Settlement, error) {
 	if scratch {
-		r, err := crediting.FromScratch(ctx, st, rules, p)
+		r, err := posting.FromScratch(ctx, st, rules, p)
 		if err != nil {
 			return nil, err
 		}
 		return r.Settlement(p), nil
 	}
-	dir, err := crediting.LoadDirectory(ctx, st, p.Start(rules.Location).Add(-7*24*time.Hour), time.Time{})
+	dir, err := posting.LoadDirectory(ctx, st, p.Start(rules.Location).Add(-7*24*time.Hour), time.Time{})
 	if err != nil {
 		return nil, err
 	}

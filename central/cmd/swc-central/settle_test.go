@@ -20,9 +20,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
@@ -61,7 +61,7 @@ func credited(t *testing.T, st store.Store) (nov, dec *credit.Settlement) {
 
 	rules, err := credit.DefaultConfig(settings.DefaultRateCents)
 	require.NoError(t, err)
-	svc, err := crediting.New(crediting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	svc, err := posting.New(posting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return brussels(t, "2026-12-05 10:00") }})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)

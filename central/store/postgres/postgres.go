@@ -57,6 +57,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 		MaxParams:     65535,
 		InsertBatches: insertBatches,
 		SaveSeqs:      saveSeqs,
+		PostingCursor: true,
 	}
 	s, err := sqlstore.New(ctx, db, db, d, sub, opts)
 	if err != nil {

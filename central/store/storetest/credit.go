@@ -3,6 +3,7 @@ package storetest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -59,6 +60,119 @@ func RunCredit(t *testing.T, open Factory) {
 	})
 	t.Run("EventRanges", func(t *testing.T) { testEventRanges(t, open) })
 	t.Run("Tracking", func(t *testing.T) { testTracking(t, open) })
+	t.Run("PostingCursor", func(t *testing.T) { testPostingCursor(t, open) })
+}
+
+// testPostingCursor checks the crediting leader's cursor: every committed
+// event is returned from the start, none again from the position returned
+// once nothing is in flight, the positions only grow, and a read waits only
+// for events of members that the posted read did not see. SQLite has no
+// cursor (errors.ErrUnsupported on every method). Events committed out of
+// the order of their transactions are checked on PostgreSQL itself
+// (central/store/postgres).
+func testPostingCursor(t *testing.T, open Factory) {
+	ctx := context.Background()
+	s := open(t, store.Options{})
+	cs := s.Credit()
+	if _, err := cs.EventsFrom(ctx, 0); errors.Is(err, errors.ErrUnsupported) {
+		_, err := cs.PostingHorizon(ctx)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		_, _, err = cs.Posted(ctx)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		require.ErrorIs(t, cs.SetPosted(ctx, store.PostingRead{Next: 1}, 1), errors.ErrUnsupported)
+		_, err = cs.Unposted(ctx, 1)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		_, err = cs.TakeLead(ctx)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		_, err = cs.RebuiltBy(ctx)
+		require.ErrorIs(t, err, errors.ErrUnsupported)
+		require.ErrorIs(t, cs.SetRebuiltBy(ctx, "b1"), errors.ErrUnsupported)
+		return
+	}
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	Commit(t, s, []domain.Event{tap("d1", 1, "m1", at, at), tap("d1", 2, "", at, at), tap("d2", 1, "m2", at, at.Add(time.Second))})
+	first, err := cs.EventsFrom(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{1, 1, 2}, seqsOf(first.Events))
+	for _, e := range first.Events {
+		if e.Door == "d2" {
+			assert.Equal(t, "m2", e.Member)
+			assert.Equal(t, at.UnixMilli(), e.TimeMs)
+			assert.Equal(t, at.Add(time.Second).UnixMilli(), e.ReceivedMs)
+		}
+	}
+	assert.Positive(t, first.Next)
+	assert.NotEmpty(t, first.Snapshot)
+	again, err := cs.EventsFrom(ctx, first.Next)
+	require.NoError(t, err)
+	// Other transactions of the database server (other tests) may hold
+	// the position back: what comes back again was returned before.
+	assert.Subset(t, first.Events, again.Events, "nothing new")
+	assert.GreaterOrEqual(t, again.Next, first.Next)
+
+	unposted := func() bool {
+		t.Helper()
+		h, err := cs.PostingHorizon(ctx)
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, h, first.Next)
+		pending, err := cs.Unposted(ctx, h)
+		require.NoError(t, err)
+		return pending
+	}
+	assert.True(t, unposted(), "nothing posted yet")
+	require.NoError(t, cs.SetPosted(ctx, first, first.Next))
+	assert.False(t, unposted(), "every event of a member was in the posted read")
+
+	Commit(t, s, []domain.Event{tap("d2", 2, "m2", at.Add(time.Hour), at.Add(time.Hour))})
+	assert.True(t, unposted(), "a later event of a member")
+	more, err := cs.EventsFrom(ctx, again.Next)
+	require.NoError(t, err)
+	fresh := []domain.Event{}
+	for _, e := range more.Events {
+		if !slices.Contains(first.Events, e) {
+			fresh = append(fresh, e)
+		}
+	}
+	require.Len(t, fresh, 1)
+	assert.Equal(t, "d2", fresh[0].Door)
+	assert.Equal(t, uint64(2), fresh[0].Seq)
+	require.NoError(t, cs.SetPosted(ctx, more, first.Next))
+	assert.False(t, unposted())
+	Commit(t, s, []domain.Event{tap("d3", 1, "", at, at)})
+	assert.False(t, unposted(), "an event without a member is not waited for")
+
+	require.NoError(t, cs.SetPosted(ctx, first, first.Next-1), "an older read changes nothing")
+	posted, resume, err := cs.Posted(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, more.Next, posted)
+	assert.Equal(t, first.Next, resume)
+	assert.False(t, unposted(), "the newer posted read stays")
+
+	// Fencing: the ledger's writes of a leader whose epoch is past fail.
+	e1, err := cs.TakeLead(ctx)
+	require.NoError(t, err)
+	e2, err := cs.TakeLead(ctx)
+	require.NoError(t, err)
+	assert.Greater(t, e2, e1)
+	cm := &credit.Commit{Results: []credit.MemberPeriod{{MemberID: "m1", Period: credit.Period{Year: 2026, Month: time.March},
+		Counts: credit.Counts{credit.CountEntries: 1}}}}
+	require.ErrorIs(t, cs.Save(store.WithLeaderEpoch(ctx, e1), cm), store.ErrNotLeader)
+	mp, err := cs.MemberPeriod(ctx, "m1", credit.Period{Year: 2026, Month: time.March})
+	require.NoError(t, err)
+	assert.Empty(t, mp.Counts, "nothing saved by the stale leader")
+	require.NoError(t, cs.Save(store.WithLeaderEpoch(ctx, e2), cm))
+	require.NoError(t, cs.Save(ctx, cm), "a write without an epoch (a follower's close, a tool) is not fenced")
+	mp, err = cs.MemberPeriod(ctx, "m1", credit.Period{Year: 2026, Month: time.March})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), mp.Counts[credit.CountEntries])
+
+	b, err := cs.RebuiltBy(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, b)
+	require.NoError(t, cs.SetRebuiltBy(ctx, "rev:abc"))
+	b, err = cs.RebuiltBy(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "rev:abc", b)
 }
 
 func tap(door string, seq uint64, member string, at, received time.Time) domain.Event {

@@ -314,6 +314,154 @@ func (c *creditStore) MarkCredited(ctx context.Context, receivedMs int64) error 
 	return nil
 }
 
+// errNoCursor is what SQLite answers to the posting cursor.
+var errNoCursor = fmt.Errorf("posting cursor: %w: one process, serialized commits: the crediting reads the ingest's commits", errors.ErrUnsupported)
+
+// EventsFrom implements store.PostingCursor: in one repeatable-read
+// snapshot, the events whose transaction is at or after from, and the
+// snapshot's xmin, the oldest transaction still running: every transaction
+// below it had committed (its events are in the snapshot, read now or by an
+// earlier call) or aborted.
+func (c *creditStore) EventsFrom(ctx context.Context, from int64) (store.PostingRead, error) {
+	var r store.PostingRead
+	if !c.db.d.PostingCursor {
+		return r, errNoCursor
+	}
+	tx, err := c.db.r.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return r, fmt.Errorf("events from %d: begin: %w", from, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := tx.QueryRowContext(ctx, `SELECT pg_current_snapshot()::text, pg_snapshot_xmin(pg_current_snapshot())::text::bigint`).Scan(&r.Snapshot, &r.Next); err != nil {
+		return r, fmt.Errorf("events from %d: snapshot: %w", from, err)
+	}
+	r.Next = max(r.Next, from)
+	rows, err := tx.QueryContext(ctx, `SELECT door, seq, member, time_ms, received_ms FROM events WHERE xid >= $1`, from)
+	if err != nil {
+		return r, fmt.Errorf("events from %d: %w", from, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e domain.Event
+		var seq int64
+		if err := rows.Scan(&e.Door, &seq, &e.Member, &e.TimeMs, &e.ReceivedMs); err != nil {
+			return r, fmt.Errorf("events from %d: %w", from, err)
+		}
+		e.Seq = uint64(seq)
+		r.Events = append(r.Events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return r, fmt.Errorf("events from %d: %w", from, err)
+	}
+	return r, nil
+}
+
+// PostingHorizon implements store.PostingCursor: the snapshot's xmax, the
+// first transaction not yet started.
+func (c *creditStore) PostingHorizon(ctx context.Context) (int64, error) {
+	if !c.db.d.PostingCursor {
+		return 0, errNoCursor
+	}
+	var h int64
+	if err := c.db.r.QueryRowContext(ctx, `SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint`).Scan(&h); err != nil {
+		return 0, fmt.Errorf("posting horizon: %w", err)
+	}
+	return h, nil
+}
+
+// Unposted implements store.PostingCursor: the events of members below
+// horizon and at or after the posted read's xmin that its snapshot does
+// not show (their transactions were running or not yet begun).
+func (c *creditStore) Unposted(ctx context.Context, horizon int64) (bool, error) {
+	if !c.db.d.PostingCursor {
+		return false, errNoCursor
+	}
+	var pending bool
+	if err := c.db.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM events e, credit_state c
+		WHERE c.id = 1 AND e.xid >= c.posted_xid AND e.xid < ? AND e.member <> ''
+		AND (c.posted_snapshot = '' OR NOT pg_visible_in_snapshot(e.xid::text::xid8, c.posted_snapshot::pg_snapshot)))`, horizon).Scan(&pending); err != nil {
+		return false, fmt.Errorf("unposted events: %w", err)
+	}
+	return pending, nil
+}
+
+// Posted implements store.PostingCursor.
+func (c *creditStore) Posted(ctx context.Context) (posted, resume int64, err error) {
+	if !c.db.d.PostingCursor {
+		return 0, 0, errNoCursor
+	}
+	if err := c.db.queryRow(ctx, `SELECT posted_xid, resume_xid FROM credit_state WHERE id = 1`).Scan(&posted, &resume); err != nil {
+		return 0, 0, fmt.Errorf("posted positions: %w", err)
+	}
+	return posted, resume, nil
+}
+
+// SetPosted implements store.PostingCursor.
+func (c *creditStore) SetPosted(ctx context.Context, read store.PostingRead, resume int64) error {
+	if !c.db.d.PostingCursor {
+		return errNoCursor
+	}
+	err := c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the crediting leader's positions over the stored events: bookkeeping derived from them")
+		// A later read has a later xmax (and an xmin as late or later):
+		// an earlier one never replaces it.
+		_, err := t.exec(ctx, `UPDATE credit_state SET (posted_snapshot, posted_xid) =
+			(SELECT CASE WHEN newer THEN ? ELSE posted_snapshot END, CASE WHEN newer THEN greatest(posted_xid, ?) ELSE posted_xid END
+			 FROM (SELECT posted_snapshot = '' OR pg_snapshot_xmax(?::pg_snapshot) >= pg_snapshot_xmax(posted_snapshot::pg_snapshot) AS newer) n),
+			resume_xid = greatest(resume_xid, ?) WHERE id = 1`,
+			read.Snapshot, read.Next, read.Snapshot, resume)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set posted positions: %w", err)
+	}
+	return nil
+}
+
+// TakeLead implements store.PostingCursor.
+func (c *creditStore) TakeLead(ctx context.Context) (int64, error) {
+	if !c.db.d.PostingCursor {
+		return 0, errNoCursor
+	}
+	var epoch int64
+	err := c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("the crediting leader's epoch: bookkeeping of the replicas")
+		return t.queryRow(ctx, `UPDATE credit_state SET leader_epoch = leader_epoch + 1 WHERE id = 1 RETURNING leader_epoch`).Scan(&epoch)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("take the crediting lead: %w", err)
+	}
+	return epoch, nil
+}
+
+// RebuiltBy implements store.PostingCursor.
+func (c *creditStore) RebuiltBy(ctx context.Context) (string, error) {
+	if !c.db.d.PostingCursor {
+		return "", errNoCursor
+	}
+	var b string
+	if err := c.db.queryRow(ctx, `SELECT rebuilt_by FROM credit_state WHERE id = 1`).Scan(&b); err != nil {
+		return "", fmt.Errorf("rebuilt by: %w", err)
+	}
+	return b, nil
+}
+
+// SetRebuiltBy implements store.PostingCursor.
+func (c *creditStore) SetRebuiltBy(ctx context.Context, build string) error {
+	if !c.db.d.PostingCursor {
+		return errNoCursor
+	}
+	err := c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("which build rebuilt the crediting's open periods: bookkeeping")
+		_, err := t.exec(ctx, `UPDATE credit_state SET rebuilt_by = ? WHERE id = 1`, build)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set rebuilt by: %w", err)
+	}
+	return nil
+}
+
 // StopTracking implements store.CreditStore.
 func (c *creditStore) StopTracking(ctx context.Context) error {
 	if _, err := c.db.w.ExecContext(ctx, `UPDATE credit_state SET tracking = 0 WHERE id = 1`); err != nil {
@@ -480,6 +628,16 @@ func (c *creditStore) Save(ctx context.Context, cm *credit.Commit) error {
 		last, err := c.lockLastClosed(ctx, t)
 		if err != nil {
 			return err
+		}
+		if epoch, ok := store.LeaderEpoch(ctx); ok {
+			// The state row is locked: a leader taking over waits.
+			var cur int64
+			if err := t.queryRow(ctx, `SELECT leader_epoch FROM credit_state WHERE id = 1`).Scan(&cur); err != nil {
+				return fmt.Errorf("leader epoch: %w", err)
+			}
+			if cur != epoch {
+				return fmt.Errorf("%w: epoch %d, the store is at %d", store.ErrNotLeader, epoch, cur)
+			}
 		}
 		if last != cm.LastClosed {
 			return fmt.Errorf("%w: commit against %q, store at %q", credit.ErrStale, cm.LastClosed, last)

@@ -53,6 +53,10 @@ type Dialect struct {
 	// credit_taps table that store.CreditStore.Track fills, instead of an
 	// index on the events table (see store.CreditStore).
 	TrackEvents bool
+	// PostingCursor: the events table records each event's inserting
+	// transaction (column xid), and credit_state the crediting leader's
+	// positions (store.PostingCursor).
+	PostingCursor bool
 }
 
 // DB is a store.Store.

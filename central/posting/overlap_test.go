@@ -1,4 +1,4 @@
-package crediting_test
+package posting_test
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/shared/metrics"
 )
 
@@ -45,7 +45,7 @@ func TestStartOverlapsCommitsCountedOnce(t *testing.T) {
 			rules, err := credit.DefaultConfig(1000)
 			require.NoError(t, err)
 			reg, logs := metrics.NewRegistry(), &bytes.Buffer{}
-			s, err := crediting.New(crediting.Config{Rules: rules, Store: st, Metrics: reg,
+			s, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg,
 				Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return now },
 				Every: time.Millisecond, Debounce: time.Millisecond})
 			require.NoError(t, err)

@@ -1,4 +1,4 @@
-package crediting_test
+package posting_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -73,7 +73,7 @@ func TestStartRebuildsOpenPeriods(t *testing.T) {
 	// The earlier version credited the event and stopped cleanly.
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
-	first, err := crediting.New(crediting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	first, err := posting.New(posting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Millisecond, Debounce: time.Millisecond})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)

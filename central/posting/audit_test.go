@@ -1,4 +1,4 @@
-package crediting_test
+package posting_test
 
 import (
 	"context"

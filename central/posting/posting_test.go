@@ -1,4 +1,4 @@
-package crediting_test
+package posting_test
 
 import (
 	"bytes"
@@ -21,9 +21,9 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/credit/credittest"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
 	"github.com/smartworkcenters/swc/shared/metrics"
@@ -121,7 +121,7 @@ func coarse(events []domain.Event) []domain.Event {
 }
 
 type service struct {
-	*crediting.Service
+	*posting.Service
 	reg *metrics.Registry
 	log *bytes.Buffer
 }
@@ -132,7 +132,7 @@ func start(t *testing.T, st store.Store, feed *store.Feed, now time.Time) *servi
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
 	s := &service{reg: metrics.NewRegistry(), log: &bytes.Buffer{}}
-	s.Service, err = crediting.New(crediting.Config{Rules: rules, Store: st, Metrics: s.reg,
+	s.Service, err = posting.New(posting.Config{Rules: rules, Store: st, Metrics: s.reg,
 		Logger: slog.New(slog.NewTextHandler(s.log, nil)), Now: func() time.Time { return now },
 		Every: time.Millisecond, Debounce: time.Millisecond})
 	require.NoError(t, err)
@@ -176,7 +176,7 @@ func fromScratch(t *testing.T, st store.Store, p credit.Period) *credit.Settleme
 	t.Helper()
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
-	r, err := crediting.FromScratch(context.Background(), st, rules, p)
+	r, err := posting.FromScratch(context.Background(), st, rules, p)
 	require.NoError(t, err)
 	return r.Settlement(p)
 }
@@ -416,11 +416,11 @@ func TestCommittedNeverWaits(t *testing.T) {
 	scenario(t, st)
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
-	s, err := crediting.New(crediting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	s, err := posting.New(posting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return at(t, "2026-11-20 10:00") }})
 	require.NoError(t, err)
 	_, err = s.Settlement(ctx, period(t, "2026-11"))
-	require.ErrorIs(t, err, crediting.ErrNotRunning)
+	require.ErrorIs(t, err, posting.ErrNotRunning)
 	var evs []domain.Event
 	for i := range 200 {
 		day := at(t, "2026-11-02 09:00").AddDate(0, 0, i/10)
@@ -470,7 +470,7 @@ func TestFailedStepIsRetried(t *testing.T) {
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
 	reg, logs := metrics.NewRegistry(), &bytes.Buffer{}
-	s, err := crediting.New(crediting.Config{Rules: rules, Store: flaky{st, &fails}, Metrics: reg,
+	s, err := posting.New(posting.Config{Rules: rules, Store: flaky{st, &fails}, Metrics: reg,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: func() time.Time { return at(t, "2026-11-20 10:00") },
 		Every: time.Millisecond, RetryAfter: 10 * time.Millisecond})
 	require.NoError(t, err)
@@ -504,7 +504,7 @@ func TestReadsSeeEveryCommit(t *testing.T) {
 	scenario(t, st)
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
-	s, err := crediting.New(crediting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	s, err := posting.New(posting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Hour, Debounce: time.Hour})
 	require.NoError(t, err)
 	feed.Subscribe(s.Changed)
@@ -547,7 +547,7 @@ func TestBurstDefersCrediting(t *testing.T) {
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
 	reg := metrics.NewRegistry()
-	s, err := crediting.New(crediting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	s, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Millisecond, Debounce: time.Millisecond,
 		Quiet: 400 * time.Millisecond, MaxDefer: 1500 * time.Millisecond})
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package crediting_test
+package posting_test
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/credit/credittest"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/ingest"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
@@ -107,7 +107,7 @@ func BenchmarkSettleMonth(b *testing.B) {
 			b.Run("from_scratch", func(b *testing.B) {
 				var got *credit.Settlement
 				for b.Loop() {
-					r, err := crediting.FromScratch(ctx, st, n.Config, n.Period)
+					r, err := posting.FromScratch(ctx, st, n.Config, n.Period)
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -197,10 +197,10 @@ func BenchmarkIngestWithCrediting(b *testing.B) {
 			require.NoError(b, err)
 			defer st.Close()
 			loadDomain(b, st, n)
-			var svc *crediting.Service
+			var svc *posting.Service
 			reg := metrics.NewRegistry()
 			if hook {
-				svc, err = crediting.New(crediting.Config{Rules: n.Config, Store: st, Metrics: reg,
+				svc, err = posting.New(posting.Config{Rules: n.Config, Store: st, Metrics: reg,
 					Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return n.Period.End(n.Config.Location).Add(5 * 24 * time.Hour) }})
 				require.NoError(b, err)
 				runCtx, cancel := context.WithCancel(ctx)

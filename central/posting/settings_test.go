@@ -1,4 +1,4 @@
-package crediting_test
+package posting_test
 
 import (
 	"context"
@@ -8,8 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/credit"
-	"github.com/smartworkcenters/swc/central/crediting"
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
 )
@@ -81,9 +81,9 @@ func TestSettingsChangeOpenPeriodOnly(t *testing.T) {
 	// stored settings.
 	base, err := credit.DefaultConfig(settings.DefaultRateCents)
 	require.NoError(t, err)
-	rules, _, err := crediting.LoadRules(ctx, st, base)
+	rules, _, err := posting.LoadRules(ctx, st, base)
 	require.NoError(t, err)
-	r, err := crediting.FromScratch(ctx, st, rules(dec), dec)
+	r, err := posting.FromScratch(ctx, st, rules(dec), dec)
 	require.NoError(t, err)
 	assert.Equal(t, canon(t, r.Settlement(dec)), canon(t, after))
 

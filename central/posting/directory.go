@@ -1,4 +1,4 @@
-package crediting
+package posting
 
 import (
 	"context"
@@ -41,31 +41,31 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("crediting: load centers: %w", err)
+		return nil, fmt.Errorf("posting: load centers: %w", err)
 	}
 	doors, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
 		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("crediting: load doors: %w", err)
+		return nil, fmt.Errorf("posting: load doors: %w", err)
 	}
 	members, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
 		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("crediting: load members: %w", err)
+		return nil, fmt.Errorf("posting: load members: %w", err)
 	}
 	bookings, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return st.ListBookings(ctx, store.BookingFilter{From: from, To: to, PageRequest: p})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("crediting: load bookings: %w", err)
+		return nil, fmt.Errorf("posting: load bookings: %w", err)
 	}
 	passes, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
 		return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("crediting: load passes: %w", err)
+		return nil, fmt.Errorf("posting: load passes: %w", err)
 	}
 	d := &directory{
 		dir:      credit.NewDirectory(centers, doors, members, bookings, passes),
@@ -100,7 +100,7 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 // statements for p carry no adjustments and are not frozen.
 func FromScratch(ctx context.Context, st store.Store, rules credit.Config, p credit.Period) (*credit.Result, error) {
 	if p.IsZero() {
-		return nil, fmt.Errorf("crediting: from scratch: %w: no period", credit.ErrPeriod)
+		return nil, fmt.Errorf("posting: from scratch: %w: no period", credit.ErrPeriod)
 	}
 	// Bookings overlapping the period and a margin on both sides determine
 	// the window; the window then bounds the events read.
@@ -112,7 +112,7 @@ func FromScratch(ctx context.Context, st store.Store, rules credit.Config, p cre
 	from, to := credit.EventWindow(rules, dir, p)
 	events, err := st.Credit().WindowEvents(ctx, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
-		return nil, fmt.Errorf("crediting: from scratch: %w", err)
+		return nil, fmt.Errorf("posting: from scratch: %w", err)
 	}
 	return credit.Compute(rules, dir, events)
 }

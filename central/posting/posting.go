@@ -1,8 +1,10 @@
-// Package crediting runs the hours ledger inside the central service
-// (PRODUCT.md 4.6): it feeds a credit.Ledger from the ingest's commits and
-// from the store's domain changes, keeps the directory of centers, doors,
-// members, bookings and passes that the ledger credits against, and serves
-// settlements, statements and period closes to the API and the dashboard.
+// Package posting runs the hours ledger inside the central service
+// (PRODUCT.md 4.6): it posts the stored events to the ledger (the pure
+// computation of package credit), in order, on exactly one replica. It
+// feeds a credit.Ledger from the ingest's commits and from the store's
+// domain changes, keeps the directory of centers, doors, members, bookings
+// and passes that the ledger credits against, and serves settlements,
+// statements and period closes to the API and the dashboard.
 //
 // One worker goroutine (Run) does every write to the ledger, so the ingest
 // and the store's writers only append to a list and never wait for it:
@@ -40,11 +42,11 @@
 // rules (see rebuildOpen). Run must be running before the
 // ingest starts and stop after it.
 //
-// Only one process may credit a store: PostgreSQL replicas sharing the
-// ingest must run the crediting in one of them only, and that one sees
-// only its own commits until a period is closed (closing rebuilds the
-// period from every stored event) — see Config.
-package crediting
+// Only one process credits a store. PostgreSQL replicas sharing the store
+// run with Config.Cursor: the one the server elects runs Run and posts the
+// events every replica stored, read through the store's posting cursor;
+// the others serve reads from the ledger it persisted (see replica.go).
+package posting
 
 import (
 	"cmp"
@@ -116,6 +118,25 @@ type Config struct {
 	// a burst afterwards in one update also costs less per event.
 	Quiet    time.Duration
 	MaxDefer time.Duration
+
+	// Cursor: replicas share a PostgreSQL store. The events to credit come
+	// from the store's posting cursor, stored by any replica, not from the
+	// Committed hook, which only wakes the worker; while Run does not run,
+	// the service is a follower (see replica.go).
+	Cursor bool
+	// PollEvery is how often the leader reads the events other replicas
+	// stored (Cursor).
+	PollEvery time.Duration
+	// FollowWait bounds how long a follower's read waits for the leader to
+	// post the events stored before it.
+	FollowWait time.Duration
+	// FollowReload is how old a follower's directory may be.
+	FollowReload time.Duration
+	// Build identifies the code's crediting rules (Cursor): a leader
+	// rebuilds the open periods at start only when the store says another
+	// build rebuilt them last. Default: this binary's VCS revision when
+	// its tree was clean, else none (every start rebuilds).
+	Build string
 }
 
 // Service is the central's crediting.
@@ -161,6 +182,20 @@ type Service struct {
 	// be about to be queued, by Committed. Such an event is counted and
 	// credited once.
 	recovered map[eventKey]struct{}
+	// cur is the leader's reading position (Cursor), epoch its leader
+	// epoch (store.PostingCursor.TakeLead).
+	cur   cursorState
+	epoch int64
+
+	// running is set while Run runs: with Cursor, reads are a follower's
+	// when it is not.
+	running atomic.Bool
+	// A follower's directory (replica), read again when older than
+	// FollowReload or stale after a local change.
+	repMu    sync.Mutex
+	rep      *directory
+	repAt    time.Time
+	repStale bool
 
 	eventsCredited, updates, rebuilds, closes *metrics.Counter
 	errs                                      *metrics.CounterVec
@@ -203,7 +238,7 @@ type result struct {
 // New returns the crediting over cfg.Store; Run does its work.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("crediting: a store is required")
+		return nil, errors.New("posting: a store is required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -214,11 +249,15 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Build == "" {
+		cfg.Build = buildID()
+	}
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
 	}{{&cfg.Every, DefaultEvery}, {&cfg.NoMemberEvery, DefaultNoMemberEvery}, {&cfg.Debounce, DefaultDebounce},
-		{&cfg.Quiet, DefaultQuiet}, {&cfg.MaxDefer, DefaultMaxDefer}, {&cfg.RetryAfter, DefaultRetryAfter}} {
+		{&cfg.Quiet, DefaultQuiet}, {&cfg.MaxDefer, DefaultMaxDefer}, {&cfg.RetryAfter, DefaultRetryAfter},
+		{&cfg.PollEvery, DefaultPollEvery}, {&cfg.FollowWait, DefaultFollowWait}, {&cfg.FollowReload, DefaultFollowReload}} {
 		if *d.v <= 0 {
 			*d.v = d.def
 		}
@@ -226,7 +265,7 @@ func New(cfg Config) (*Service, error) {
 	cs := cfg.Store.Credit()
 	ledger, err := credit.NewLedger(cfg.Rules, cs)
 	if err != nil {
-		return nil, fmt.Errorf("crediting: %w", err)
+		return nil, fmt.Errorf("posting: %w", err)
 	}
 	reg := cfg.Metrics
 	return &Service{
@@ -305,8 +344,14 @@ func LoadRules(ctx context.Context, st store.Store, base credit.Config) (func(cr
 }
 
 // Committed is the ingest's Committed hook: it queues the events and
-// returns at once.
+// returns at once. With Config.Cursor it only wakes the leader's worker,
+// which reads every replica's events from the store (a follower ignores
+// it).
 func (s *Service) Committed(receivedMs int64, batches []ingest.Batch) {
+	if s.cfg.Cursor {
+		s.committedCursor(receivedMs, batches)
+		return
+	}
 	c := commit{receivedMs: receivedMs, batches: make([]store.DoorEvents, 0, len(batches))}
 	n := 0
 	for _, b := range batches {
@@ -341,6 +386,14 @@ func (s *Service) Changed(_ context.Context, ch domain.Change) {
 	default:
 		return // rooms, badges and staff do not change credits
 	}
+	if s.cfg.Cursor && !s.running.Load() {
+		// The leader learns it from the replicas' change notes; this
+		// follower reads its directory again.
+		s.repMu.Lock()
+		s.repStale = true
+		s.repMu.Unlock()
+		return
+	}
 	now := time.Now() // pacing runs on the real clock; Config.Now says which periods are open
 	s.mu.Lock()
 	if len(s.changes) == 0 {
@@ -368,9 +421,12 @@ func (s *Service) directory() *directory {
 
 // ErrNotRunning is returned while the crediting has not started (or has
 // stopped).
-var ErrNotRunning = errors.New("crediting: not running")
+var ErrNotRunning = errors.New("posting: not running")
 
-func (s *Service) ready() (*directory, error) {
+func (s *Service) ready(ctx context.Context) (*directory, error) {
+	if s.following() {
+		return s.replica(ctx, 1<<62)
+	}
 	d := s.directory()
 	if d == nil {
 		return nil, ErrNotRunning
@@ -384,12 +440,17 @@ func (s *Service) ready() (*directory, error) {
 // it. When a step fails (it is logged, counted and retried), Sync returns
 // nil all the same: the reader gets the ledger as it stands.
 func (s *Service) Sync(ctx context.Context) error {
-	if _, err := s.ready(); err != nil {
+	if s.following() {
+		return s.followSync(ctx)
+	}
+	if _, err := s.ready(ctx); err != nil {
 		return err
 	}
 	s.checkSettings(ctx)
 	s.mu.Lock()
-	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working
+	// With Cursor, other replicas' events are not queued here: the
+	// worker reads them.
+	queued := len(s.commits) > 0 || len(s.changes) > 0 || s.working || s.cfg.Cursor
 	s.mu.Unlock()
 	if !queued {
 		return nil
@@ -406,7 +467,7 @@ func (s *Service) Settlement(ctx context.Context, p credit.Period) (*credit.Sett
 	if err := s.Sync(ctx); err != nil {
 		return nil, err
 	}
-	d, err := s.ready()
+	d, err := s.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -420,7 +481,7 @@ func (s *Service) Statement(ctx context.Context, member string, p credit.Period)
 	if err := s.Sync(ctx); err != nil {
 		return nil, err
 	}
-	d, err := s.ready()
+	d, err := s.ready(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -438,13 +499,21 @@ func (s *Service) Statement(ctx context.Context, member string, p credit.Period)
 // credit.Ledger.Close) and returns its frozen settlement.
 func (s *Service) Close(ctx context.Context, p credit.Period) (*credit.Settlement, error) {
 	if p.IsZero() {
-		return nil, fmt.Errorf("crediting: close: %w: no period", credit.ErrPeriod)
+		return nil, fmt.Errorf("posting: close: %w: no period", credit.ErrPeriod)
 	}
 	actor, ok := audit.ActorFrom(ctx)
 	if !ok {
 		actor = audit.System("crediting")
 	}
-	r, err := s.ask(ctx, request{close: p, actor: actor})
+	req := request{close: p, actor: actor}
+	if s.following() {
+		r, err := s.closeAsFollower(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return r.s, r.err
+	}
+	r, err := s.ask(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -468,13 +537,21 @@ func (s *Service) ToClose(ctx context.Context, p credit.Period) ([]credit.Period
 // returned with the error.
 func (s *Service) CloseThrough(ctx context.Context, p credit.Period) ([]*credit.Settlement, error) {
 	if p.IsZero() {
-		return nil, fmt.Errorf("crediting: close: %w: no period", credit.ErrPeriod)
+		return nil, fmt.Errorf("posting: close: %w: no period", credit.ErrPeriod)
 	}
 	actor, ok := audit.ActorFrom(ctx)
 	if !ok {
 		actor = audit.System("crediting")
 	}
-	r, err := s.ask(ctx, request{close: p, through: true, actor: actor})
+	req := request{close: p, through: true, actor: actor}
+	if s.following() {
+		r, err := s.closeAsFollower(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return r.all, r.err
+	}
+	r, err := s.ask(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -484,6 +561,9 @@ func (s *Service) CloseThrough(ctx context.Context, p credit.Period) ([]*credit.
 // Flush credits everything committed and every change made so far, without
 // waiting for Config.Every, NoMemberEvery or Debounce.
 func (s *Service) Flush(ctx context.Context) error {
+	if s.following() {
+		return s.followSync(ctx)
+	}
 	r, err := s.ask(ctx, request{})
 	if err != nil {
 		return err
@@ -510,6 +590,8 @@ func (s *Service) ask(ctx context.Context, req request) (result, error) {
 // then it credits what is queued and ends the session. It returns nil once
 // stopped.
 func (s *Service) Run(ctx context.Context) error {
+	s.running.Store(true)
+	defer s.running.Store(false)
 	for {
 		err := s.start(ctx)
 		if err == nil {
@@ -526,6 +608,9 @@ func (s *Service) Run(ctx context.Context) error {
 		case <-time.After(s.cfg.RetryAfter):
 		}
 	}
+	// With the cursor, the ledger's writes are fenced with this leader's
+	// epoch (see start).
+	ctx = s.fenced(ctx)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -546,9 +631,26 @@ func (s *Service) Run(ctx context.Context) error {
 // start begins the session: the directory, then whatever an unclean stop
 // left uncredited.
 func (s *Service) start(ctx context.Context) error {
-	recovered, err := s.cs.StartTracking(ctx)
-	if err != nil {
-		return err
+	var recovered []domain.Event
+	if s.cfg.Cursor {
+		epoch, err := s.cs.TakeLead(ctx)
+		if err != nil {
+			return err
+		}
+		s.epoch = epoch
+		ctx = s.fenced(ctx)
+		if err := s.startCursor(ctx); err != nil {
+			return err
+		}
+	}
+	// With the cursor, the receipt-time session only matters for events
+	// stored before it (no transaction recorded): before the first
+	// position.
+	if !s.cfg.Cursor || s.cur.next == 0 {
+		var err error
+		if recovered, err = s.cs.StartTracking(ctx); err != nil {
+			return err
+		}
 	}
 	if err := s.loadSettings(ctx); err != nil {
 		return err
@@ -574,7 +676,7 @@ func (s *Service) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.rebuildOpen(ctx, d); err != nil {
+	if err := s.rebuildOpenOnce(ctx, d); err != nil {
 		return err
 	}
 	s.log.Info("crediting: started", "first_open_period", first.String(), "recovered_events", len(recovered))
@@ -624,6 +726,7 @@ func (s *Service) rebuildOpen(ctx context.Context, d *directory) error {
 func (s *Service) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ctx = s.fenced(ctx)
 	s.retryAt = time.Time{}
 	if err := s.flush(ctx, flushAll); err != nil {
 		s.log.Error("crediting: stopping with events not credited; the next start credits them", "err", err)
@@ -686,7 +789,7 @@ func (s *Service) serve(ctx context.Context, r request) result {
 func (s *Service) flush(ctx context.Context, mode int) error {
 	s.work(ctx, mode)
 	if !s.retryAt.IsZero() {
-		return errors.New("crediting: a step failed (see the log); retried shortly")
+		return errors.New("posting: a step failed (see the log); retried shortly")
 	}
 	return nil
 }
@@ -709,6 +812,10 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 	}
 	s.retryAt = time.Time{}
 	fail := func(step string, err error) time.Duration {
+		if ctx.Err() != nil {
+			// Stopping: what failed stays queued, and stop credits it.
+			return time.Millisecond
+		}
 		s.errs.With(step).Inc()
 		s.log.Error("crediting: step failed; retrying", "step", step, "err", err, "retry_in", s.cfg.RetryAfter)
 		s.retryAt = now.Add(s.cfg.RetryAfter)
@@ -743,7 +850,19 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 
 	// Commits first: a directory change then sees their events.
 	began := time.Now()
-	if len(commits) > 0 {
+	fresh := false
+	if s.cfg.Cursor {
+		// The commits only say that there is something to read: every
+		// replica's events come from the store.
+		if force || len(commits) > 0 || (!burst && now.Sub(s.cur.lastPoll) >= s.cfg.PollEvery) {
+			n, err := s.poll(ctx)
+			if err != nil {
+				return fail("poll", err)
+			}
+			fresh = n > 0
+			s.recovered = nil // the first read returns what start recovered: skipped once
+		}
+	} else if len(commits) > 0 {
 		if err := s.track(ctx, commits); err != nil {
 			s.mu.Lock()
 			s.commits = append(commits, s.commits...)
@@ -763,6 +882,11 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 		took := time.Since(began)
 		s.lastUpdate, s.rest = time.Now(), max(s.cfg.Every, 2*took)
 	}
+	if s.cfg.Cursor {
+		if err := s.persist(ctx, fresh); err != nil {
+			return fail("persist", err)
+		}
+	}
 	if len(changes) > 0 {
 		if err := s.follow(ctx, changes); err != nil {
 			s.mu.Lock()
@@ -781,6 +905,9 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 	}
 	if len(s.noMember) > 0 {
 		wait = min(wait, max(0, s.lastNoMem.Add(s.cfg.NoMemberEvery).Sub(now)))
+	}
+	if s.cfg.Cursor {
+		wait = min(wait, max(0, s.cur.lastPoll.Add(s.cfg.PollEvery).Sub(now)))
 	}
 	return max(wait, time.Millisecond)
 }
