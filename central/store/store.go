@@ -181,6 +181,9 @@ type Store interface {
 	CheckIns() CheckInStore
 	// StaffAccounts returns the staff accounts' storage (staffaccount.go).
 	StaffAccounts() StaffAccountStore
+	// DoorCerts returns the record of issued door certificates and their
+	// revocations, for the door CA's revocation list (doorcert.go).
+	DoorCerts() DoorCertStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.
