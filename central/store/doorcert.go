@@ -22,12 +22,14 @@ const (
 // DoorCert is a door certificate the central's CA issued, as recorded for
 // the CA's revocation list (migration 0023).
 type DoorCert struct {
-	Serial      string `json:"serial"` // lower-case hex without leading zeros (big.Int.Text(16))
-	Door        string `json:"door"`
-	KeySHA256   string `json:"key_sha256"`
-	NotBeforeMs int64  `json:"not_before_ms"`
-	NotAfterMs  int64  `json:"not_after_ms"`
-	IssuedMs    int64  `json:"issued_ms"`
+	Serial    string `json:"serial"` // lower-case hex without leading zeros (big.Int.Text(16))
+	Door      string `json:"door"`
+	KeySHA256 string `json:"key_sha256"`
+	// NotBeforeMs and IssuedMs (when the central recorded it) are 0 for a
+	// certificate imported from a door-certs.json, which did not keep them.
+	NotBeforeMs int64 `json:"not_before_ms"`
+	NotAfterMs  int64 `json:"not_after_ms"`
+	IssuedMs    int64 `json:"issued_ms"`
 	// RevokedMs is when it was revoked, 0 while it is valid; Reason is one
 	// of the Revoked* constants then.
 	RevokedMs int64  `json:"revoked_ms,omitempty"`
@@ -46,11 +48,11 @@ func (c *DoorCert) Validate() error {
 	if err := k.Validate(); err != nil {
 		return err
 	}
-	if c.NotBeforeMs <= 0 || c.NotAfterMs <= c.NotBeforeMs {
-		return &domain.FieldError{Field: "not_after_ms", Message: "want not_before_ms > 0 and not_after_ms after it"}
+	if c.NotBeforeMs < 0 || c.NotAfterMs <= c.NotBeforeMs {
+		return &domain.FieldError{Field: "not_after_ms", Message: "want not_before_ms ≥ 0 and not_after_ms after it"}
 	}
-	if c.IssuedMs <= 0 {
-		return &domain.FieldError{Field: "issued_ms", Message: "required"}
+	if c.IssuedMs < 0 {
+		return &domain.FieldError{Field: "issued_ms", Message: "negative"}
 	}
 	switch {
 	case c.RevokedMs < 0:

@@ -94,8 +94,13 @@ func (s *doorCertStore) RecordDoorCert(ctx context.Context, c store.DoorCert, re
 	if err := c.Validate(); err != nil {
 		return store.DoorCert{}, err
 	}
-	if c.RevokedMs != 0 {
+	switch {
+	case c.RevokedMs != 0:
 		return store.DoorCert{}, &domain.FieldError{Field: "revoked_ms", Message: "a certificate just issued is not revoked"}
+	case c.NotBeforeMs == 0:
+		return store.DoorCert{}, &domain.FieldError{Field: "not_before_ms", Message: "required"}
+	case c.IssuedMs == 0:
+		return store.DoorCert{}, &domain.FieldError{Field: "issued_ms", Message: "required"}
 	}
 	err := s.db.write(ctx, func(t *wtx) error {
 		if err := t.bornRevoked(ctx, &c, c.IssuedMs, !renewal); err != nil {
