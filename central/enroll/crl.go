@@ -148,6 +148,7 @@ func (r *Revocations) Issued(ctx context.Context, certPEM []byte, renewal bool) 
 	}
 	if c.RevokedMs != 0 {
 		r.log.WarnContext(ctx, "door certificate revoked as it was issued", "door", c.Door, "serial", c.Serial, "reason", c.Reason)
+		_, _ = r.Refresh(ctx) // logged and counted; the periodic refresh tries again
 	}
 	return nil
 }
@@ -242,6 +243,7 @@ func (r *Revocations) Refresh(ctx context.Context) (written bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("enroll: crl: %w", err)
 	}
+	r.revoked.Set(float64(len(revs.Certs)))
 	number := CRLNumber(now, revs.Revision)
 	old := r.current()
 	listed := map[string]bool{}
@@ -271,7 +273,6 @@ func (r *Revocations) Refresh(ctx context.Context) (written bool, err error) {
 				"revoked", time.UnixMilli(c.RevokedMs).UTC())
 		}
 	}
-	r.revoked.Set(float64(len(revs.Certs)))
 	r.log.InfoContext(ctx, "certificate revocation list written", "path", r.Path(), "number", number, "revoked", len(revs.Certs))
 	return true, nil
 }
