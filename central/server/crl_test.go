@@ -32,15 +32,7 @@ import (
 func TestRevocationListFile(t *testing.T) {
 	c := startTLS(t)
 	listed := func() []string {
-		b, err := os.ReadFile(filepath.Join(c.dir, enroll.CRLFile))
-		require.NoError(t, err)
-		crl, err := enroll.ParseCRL(b)
-		require.NoError(t, err)
-		require.NoError(t, crl.CheckSignatureFrom(c.s.CA.Cert()))
-		serials := []string{}
-		for _, e := range crl.RevokedCertificateEntries {
-			serials = append(serials, e.SerialNumber.Text(16))
-		}
+		serials, _ := crlSerials(t, c)
 		return serials
 	}
 	serial := func(certPEM string) string {
@@ -101,18 +93,10 @@ func TestRevocationListReplicas(t *testing.T) {
 	b := startReplica(dirB)
 	b.token = a.token
 
-	listed := func(dir string) ([]string, *big.Int) {
-		raw, err := os.ReadFile(filepath.Join(dir, enroll.CRLFile))
-		require.NoError(t, err)
-		crl, err := enroll.ParseCRL(raw)
-		require.NoError(t, err)
-		require.NoError(t, crl.CheckSignatureFrom(a.s.CA.Cert()))
-		serials := []string{}
-		for _, e := range crl.RevokedCertificateEntries {
-			serials = append(serials, e.SerialNumber.Text(16))
-		}
+	listed := func(c *tlsCentral) ([]string, *big.Int) {
+		serials, number := crlSerials(t, c)
 		slices.Sort(serials)
-		return serials, crl.Number
+		return serials, number
 	}
 	serial := func(certPEM string) string {
 		cert, err := pki.ParseCertificate([]byte(certPEM))
@@ -128,18 +112,34 @@ func TestRevocationListReplicas(t *testing.T) {
 	b1, _, _ := a.enrollDoor("door-b")
 	a2, _, _ := b.enrollDoor("door-a") // enrolled again through B
 	want := []string{serial(a1.Certificate)}
-	require.Eventually(t, func() bool { l, _ := listed(dirA); return slices.Equal(l, want) }, 10*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { l, _ := listed(a); return slices.Equal(l, want) }, 10*time.Second, 20*time.Millisecond,
 		"A lists the certificate it issued, superseded through B")
 
 	b.must("DELETE", "/api/v1/doors/door-b", nil)
 	want = []string{serial(a1.Certificate), serial(b1.Certificate)}
 	slices.Sort(want)
-	require.Eventually(t, func() bool { l, _ := listed(dirA); return slices.Equal(l, want) }, 10*time.Second, 20*time.Millisecond,
+	require.Eventually(t, func() bool { l, _ := listed(a); return slices.Equal(l, want) }, 10*time.Second, 20*time.Millisecond,
 		"A lists the certificate of the door removed through B")
-	require.Eventually(t, func() bool { l, _ := listed(dirB); return slices.Equal(l, want) }, 10*time.Second, 20*time.Millisecond)
-	la, na := listed(dirA)
-	lb, nb := listed(dirB)
+	require.Eventually(t, func() bool { l, _ := listed(b); return slices.Equal(l, want) }, 10*time.Second, 20*time.Millisecond)
+	la, na := listed(a)
+	lb, nb := listed(b)
 	assert.Equal(t, la, lb)
 	assert.Equal(t, na, nb, "the same number on both replicas")
 	assert.NotContains(t, la, serial(a2.Certificate))
+}
+
+// crlSerials returns the serials (hex) and the number of the CRL in c's
+// data folder, after checking that c's CA signed it.
+func crlSerials(t *testing.T, c *tlsCentral) ([]string, *big.Int) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.dir, enroll.CRLFile))
+	require.NoError(t, err)
+	crl, err := enroll.ParseCRL(raw)
+	require.NoError(t, err)
+	require.NoError(t, crl.CheckSignatureFrom(c.s.CA.Cert()))
+	serials := []string{}
+	for _, e := range crl.RevokedCertificateEntries {
+		serials = append(serials, e.SerialNumber.Text(16))
+	}
+	return serials, crl.Number
 }

@@ -30,11 +30,20 @@ func scanDoorCert(r interface{ Scan(...any) error }) (store.DoorCert, error) {
 	return c, err
 }
 
-func (t *wtx) insertDoorCert(ctx context.Context, c store.DoorCert) error {
+// insertDoorCert stores c and audits it as action (the door's center; the
+// network for a door that is gone).
+func (t *wtx) insertDoorCert(ctx context.Context, db *DB, action audit.Action, c store.DoorCert) error {
 	_, err := t.exec(ctx, `INSERT INTO door_certs (serial, door, key_sha256, not_before_ms, not_after_ms, issued_ms, revoked_ms, reason)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, c.Serial, c.Door, c.KeySHA256, c.NotBeforeMs, c.NotAfterMs, c.IssuedMs,
 		sql.NullInt64{Int64: c.RevokedMs, Valid: c.RevokedMs != 0}, c.Reason)
-	return err
+	if err != nil {
+		return db.mapErr(err, "door certificate "+c.Serial, "serial")
+	}
+	center, err := t.doorCenter(ctx, c.Door)
+	if err != nil {
+		return err
+	}
+	return t.audit(ctx, action, objectDoorCert, c.Serial, []string{center}, nil, c)
 }
 
 // bornRevoked revokes c at atMs when its door is gone (or never
@@ -106,14 +115,7 @@ func (s *doorCertStore) RecordDoorCert(ctx context.Context, c store.DoorCert, re
 		if err := t.bornRevoked(ctx, &c, c.IssuedMs, !renewal); err != nil {
 			return err
 		}
-		if err := t.insertDoorCert(ctx, c); err != nil {
-			return s.db.mapErr(err, "door certificate "+c.Serial, "serial")
-		}
-		center, err := t.doorCenter(ctx, c.Door)
-		if err != nil {
-			return err
-		}
-		return t.audit(ctx, audit.Create, objectDoorCert, c.Serial, []string{center}, nil, c)
+		return t.insertDoorCert(ctx, s.db, audit.Create, c)
 	})
 	if err != nil {
 		return store.DoorCert{}, err
@@ -144,14 +146,7 @@ func (s *doorCertStore) ImportDoorCerts(ctx context.Context, certs []store.DoorC
 					return err
 				}
 			}
-			if err := t.insertDoorCert(ctx, c); err != nil {
-				return s.db.mapErr(err, "door certificate "+c.Serial, "serial")
-			}
-			center, err := t.doorCenter(ctx, c.Door)
-			if err != nil {
-				return err
-			}
-			if err := t.audit(ctx, audit.Import, objectDoorCert, c.Serial, []string{center}, nil, c); err != nil {
+			if err := t.insertDoorCert(ctx, s.db, audit.Import, c); err != nil {
 				return err
 			}
 			n++
