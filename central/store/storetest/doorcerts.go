@@ -196,18 +196,19 @@ func testDoorCertsConcurrent(e *env) {
 		secret := store.NewSecret("swce_")
 		at := now + int64(i+1)*1000
 		require.NoError(t, s.CreateEnrollmentToken(ctx, store.EnrollmentToken{ID: "e" + serial, Door: "d1", CreatedBy: "t1", CreatedMs: at - 1000, ExpiresMs: at + 60_000}, secret))
+		var recErr, redeemErr error
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, err := s.DoorCerts().RecordDoorCert(ctx, doorCert(serial, "d1", oldKey, at), true)
-			require.NoError(t, err)
+			_, recErr = s.DoorCerts().RecordDoorCert(ctx, doorCert(serial, "d1", oldKey, at), true)
 		}()
 		go func() {
 			defer wg.Done()
-			_, err := s.RedeemEnrollment(ctx, secret, store.DoorKey{KeySHA256: keyHash(newKey), EnrolledMs: at})
-			require.NoError(t, err)
+			_, redeemErr = s.RedeemEnrollment(ctx, secret, store.DoorKey{KeySHA256: keyHash(newKey), EnrolledMs: at})
 		}()
 		wg.Wait()
+		require.NoError(t, recErr)
+		require.NoError(t, redeemErr)
 		got, err := s.DoorCerts().DoorCert(ctx, serial)
 		require.NoError(t, err)
 		require.Equal(t, store.RevokedSuperseded, got.Reason, "round %d", i)
