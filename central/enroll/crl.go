@@ -26,83 +26,89 @@ import (
 const (
 	// CRLFile is the certificate revocation list of the door CA (PEM "X509
 	// CRL"), for an external Mosquitto's crlfile. It is rewritten, in one
-	// step, whenever a certificate is revoked and before it expires.
+	// step, whenever a certificate is revoked and once a month.
 	CRLFile = "crl.pem"
-	// IssuedFile records the door certificates the CA issued (serial,
-	// door, key, expiry), which the CRL is computed from.
-	IssuedFile = "door-certs.json"
+	// IssuedFile is where a central kept the door certificates it issued
+	// before the store did (migration 0023). Revocations.ImportFile moves
+	// its records into the store once, then renames it IssuedFile +
+	// ImportedSuffix (kept as a backup, never written again).
+	IssuedFile     = "door-certs.json"
+	ImportedSuffix = ".imported"
 )
 
-// CRLValidity is the CRL's NextUpdate from its ThisUpdate; the list is
-// written again (with the same entries) when less than CRLRenewBefore is
-// left, once a month. A broker must never hold an expired CRL: OpenSSL
-// then refuses every door ("CRL has expired"), so the margin is long
-// enough for a central that is down for months.
+// CRLValidity is the CRL's NextUpdate from when it is written; the list is
+// written again once per CRLPeriod, so that less than CRLRenewBefore is
+// never left. A broker must never hold an expired CRL: OpenSSL then
+// refuses every door ("CRL has expired"), so the margin is long enough for
+// a central that is down for months.
 const (
 	CRLValidity    = 365 * 24 * time.Hour
 	CRLRenewBefore = 335 * 24 * time.Hour
+	// CRLPeriod: the periods are counted from the Unix epoch, the same for
+	// every replica, and number the CRL (CRLNumber).
+	CRLPeriod = CRLValidity - CRLRenewBefore
 )
 
-// IssuedCert is a door certificate the CA issued.
-type IssuedCert struct {
-	Serial     string `json:"serial"` // hex
-	Door       string `json:"door"`
-	KeySHA256  string `json:"key_sha256"`
-	NotAfterMs int64  `json:"not_after_ms"`
-	// RevokedMs is when the certificate was found revoked (its door was
-	// enrolled again with another key, or removed); 0 while it is valid.
-	// A revocation is never undone.
-	RevokedMs int64 `json:"revoked_ms,omitempty"`
+// CRLNumber is the number of the CRL of the store's revision during the
+// period that holds now: period × 10^12 + revision, where period counts
+// CRLPeriods since the Unix epoch and revision counts the certificates
+// ever revoked (store.Revocations.Revision). Every replica computes the
+// same number for the same store state, it grows with each revocation and
+// each month, and it never goes down (revocations are never undone nor
+// their records deleted); a number read in decimal shows both parts.
+func CRLNumber(now time.Time, revision int64) *big.Int {
+	n := new(big.Int).Mul(big.NewInt(now.UnixMilli()/CRLPeriod.Milliseconds()), big.NewInt(1_000_000_000_000))
+	return n.Add(n, big.NewInt(revision))
 }
 
-// issuedState is IssuedFile's content.
-type issuedState struct {
-	// CRLNumber is the number of the last CRL written (RFC 5280 cRLNumber).
-	CRLNumber int64        `json:"crl_number"`
-	Certs     []IssuedCert `json:"certs"`
+// periodStart is the start of the CRLPeriod that holds now.
+func periodStart(now time.Time) time.Time {
+	p := CRLPeriod.Milliseconds()
+	return time.UnixMilli(now.UnixMilli() / p * p)
 }
 
-// Revocations keeps the door CA's certificate revocation list: it records
-// every door certificate the CA issues, and a certificate is revoked once
-// the key it carries is no longer the key its door is enrolled with (the
-// door was enrolled again, as after a stolen SD card) or its door has no key
-// any more (the door was removed). This is the rule the embedded broker
-// applies on every connection (DoorIdentity); the CRL carries it to an
-// external Mosquitto. Certificates leave the list once they expire.
+// Revocations keeps the door CA's certificate revocation list for an
+// external Mosquitto. It records every door certificate the CA issues in
+// the store (store.DoorCertStore), which revokes them: a door enrolled
+// again with another key (as after a stolen SD card) supersedes the
+// certificates of its earlier keys, a removed door's certificates are
+// revoked, and a certificate can be revoked explicitly. This is the rule
+// the embedded broker applies on every connection (DoorIdentity); a
+// renewal keeps the door's key, so the certificate it replaces stays
+// valid until it expires, as on the embedded broker.
 //
-// The state lives in the central's data folder (IssuedFile, CRLFile), each
-// file replaced in one step. Certificates issued before the central kept
-// this record are not known to it; they expire within DoorValidity.
+// The list is computed from the store alone: every replica writes the
+// same entries and the same number (CRLNumber) for the same store state,
+// into its own data folder (CRLFile, replaced in one step). It lists the
+// revoked certificates unexpired at the start of the current CRLPeriod;
+// they leave it, with the next period, once expired.
 type Revocations struct {
-	ca   *CA
-	dir  string
-	keys DoorKeys
-	now  func() time.Time
-	log  *slog.Logger
+	ca    *CA
+	dir   string
+	certs store.DoorCertStore
+	now   func() time.Time
+	log   *slog.Logger
 
 	written *metrics.CounterVec
 	revoked *metrics.Gauge
 
-	mu    sync.Mutex
-	state issuedState
+	mu sync.Mutex // one Refresh at a time
 }
 
 // RevocationsConfig configures NewRevocations.
 type RevocationsConfig struct {
 	CA      *CA
-	Dir     string   // the central's data folder
-	Keys    DoorKeys // the key each door enrolled with
+	Dir     string              // the central's data folder
+	Certs   store.DoorCertStore // the store's record of door certificates
 	Now     func() time.Time
 	Logger  *slog.Logger
 	Metrics *metrics.Registry
 }
 
-// NewRevocations loads the record of issued certificates from the data
-// folder (an absent file is an empty record; a damaged one is an error, so
-// that revocations are never silently forgotten).
+// NewRevocations checks the configuration.
 func NewRevocations(cfg RevocationsConfig) (*Revocations, error) {
-	if cfg.CA == nil || cfg.Keys == nil || cfg.Dir == "" {
-		return nil, errors.New("enroll: RevocationsConfig.CA, Keys and Dir are required")
+	if cfg.CA == nil || cfg.Certs == nil || cfg.Dir == "" {
+		return nil, errors.New("enroll: RevocationsConfig.CA, Certs and Dir are required")
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -113,34 +119,20 @@ func NewRevocations(cfg RevocationsConfig) (*Revocations, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()
 	}
-	r := &Revocations{
-		ca: cfg.CA, dir: cfg.Dir, keys: cfg.Keys, now: cfg.Now, log: cfg.Logger.With("component", "crl"),
+	return &Revocations{
+		ca: cfg.CA, dir: cfg.Dir, certs: cfg.Certs, now: cfg.Now, log: cfg.Logger.With("component", "crl"),
 		written: cfg.Metrics.CounterVec("swc_crl_writes_total", "Writes of the door CA's certificate revocation list (crl.pem), by result.", "result"),
 		revoked: cfg.Metrics.Gauge("swc_crl_revoked_certificates", "Unexpired door certificates on the revocation list."),
-	}
-	b, err := os.ReadFile(filepath.Join(cfg.Dir, IssuedFile))
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return nil, fmt.Errorf("enroll: %w", err)
-	default:
-		if err := json.Unmarshal(b, &r.state); err != nil {
-			return nil, fmt.Errorf("enroll: %s: %w (restore it from a backup; without it re-enrolled doors' old certificates are not revoked)", IssuedFile, err)
-		}
-		for i, c := range r.state.Certs {
-			if _, ok := new(big.Int).SetString(c.Serial, 16); !ok || c.Door == "" || c.KeySHA256 == "" {
-				return nil, fmt.Errorf("enroll: %s: certificate %d: serial %q, door %q, key %q: incomplete entry", IssuedFile, i, c.Serial, c.Door, c.KeySHA256)
-			}
-		}
-	}
-	return r, nil
+	}, nil
 }
 
 // Path returns the CRL file's path.
 func (r *Revocations) Path() string { return filepath.Join(r.dir, CRLFile) }
 
-// Issued records a door certificate the CA just issued (PEM).
-func (r *Revocations) Issued(certPEM []byte) error {
+// Issued records a door certificate the CA just issued (PEM); renewal
+// tells a renewal (the door's enrolled key) from an enrollment's
+// certificate (store.DoorCertStore.RecordDoorCert).
+func (r *Revocations) Issued(ctx context.Context, certPEM []byte, renewal bool) error {
 	cert, err := pki.ParseCertificate(certPEM)
 	if err != nil {
 		return fmt.Errorf("enroll: issued certificate: %w", err)
@@ -149,23 +141,91 @@ func (r *Revocations) Issued(certPEM []byte) error {
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	next := r.state
-	next.Certs = append(slices.Clip(r.state.Certs), IssuedCert{
-		Serial: cert.SerialNumber.Text(16), Door: cert.Subject.CommonName, KeySHA256: fp, NotAfterMs: cert.NotAfter.UnixMilli(),
-	})
-	if err := r.save(next); err != nil {
-		return err
+	c, err := r.certs.RecordDoorCert(ctx, store.DoorCert{Serial: cert.SerialNumber.Text(16), Door: cert.Subject.CommonName, KeySHA256: fp,
+		NotBeforeMs: cert.NotBefore.UnixMilli(), NotAfterMs: cert.NotAfter.UnixMilli(), IssuedMs: r.now().UnixMilli()}, renewal)
+	if err != nil {
+		return fmt.Errorf("enroll: recording certificate %s of %s: %w", cert.SerialNumber.Text(16), cert.Subject.CommonName, err)
 	}
-	r.state = next
+	if c.RevokedMs != 0 {
+		r.log.WarnContext(ctx, "door certificate revoked as it was issued", "door", c.Door, "serial", c.Serial, "reason", c.Reason)
+		_, _ = r.Refresh(ctx) // logged and counted; the periodic refresh tries again
+	}
 	return nil
 }
 
-// Refresh revokes the recorded certificates whose door is now enrolled
-// with another key or removed, drops the expired ones, and writes the CRL
-// when its entries changed, when it is missing, or when it nears its
-// NextUpdate. It reports whether a CRL was written.
+// Revoke revokes a recorded certificate (serial in hex) and refreshes the
+// list.
+func (r *Revocations) Revoke(ctx context.Context, serial string) error {
+	if err := r.certs.RevokeDoorCert(ctx, serial, r.now().UnixMilli()); err != nil {
+		return fmt.Errorf("enroll: revoking certificate %s: %w", serial, err)
+	}
+	_, err := r.Refresh(ctx)
+	return err
+}
+
+// legacyCert is a record of IssuedFile.
+type legacyCert struct {
+	Serial     string `json:"serial"` // hex
+	Door       string `json:"door"`
+	KeySHA256  string `json:"key_sha256"`
+	NotAfterMs int64  `json:"not_after_ms"`
+	RevokedMs  int64  `json:"revoked_ms,omitempty"`
+}
+
+// ImportFile moves the records of IssuedFile, when the data folder holds
+// one, into the store (store.DoorCertStore.ImportDoorCerts: what the store
+// knows is skipped, so a second import, as after a failed rename, changes
+// nothing), then renames the file with ImportedSuffix. It returns how many
+// certificates were new to the store. A damaged file is an error (restore
+// it from a backup), so that revocations are never silently forgotten.
+// The file knew neither when a certificate was issued nor its NotBefore:
+// they are 0 in the store.
+func (r *Revocations) ImportFile(ctx context.Context) (int, error) {
+	path := filepath.Join(r.dir, IssuedFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("enroll: %w", err)
+	}
+	var st struct {
+		Certs []legacyCert `json:"certs"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return 0, fmt.Errorf("enroll: %s: %w (restore it from a backup; without it re-enrolled doors' old certificates are not revoked)", path, err)
+	}
+	now := r.now().UnixMilli()
+	certs := make([]store.DoorCert, 0, len(st.Certs))
+	for i, c := range st.Certs {
+		serial, ok := new(big.Int).SetString(c.Serial, 16)
+		if !ok || serial.Sign() <= 0 {
+			return 0, fmt.Errorf("enroll: %s: certificate %d: serial %q: not a hexadecimal number", path, i+1, c.Serial)
+		}
+		dc := store.DoorCert{Serial: serial.Text(16), Door: c.Door, KeySHA256: c.KeySHA256, NotAfterMs: c.NotAfterMs, RevokedMs: c.RevokedMs}
+		if c.RevokedMs != 0 {
+			dc.Reason = store.RevokedSuperseded // the file did not say; the store's rule of the time
+		}
+		if err := dc.Validate(); err != nil {
+			return 0, fmt.Errorf("enroll: %s: certificate %d: %w", path, i+1, err)
+		}
+		certs = append(certs, dc)
+	}
+	n, err := r.certs.ImportDoorCerts(ctx, certs, now)
+	if err != nil {
+		return 0, fmt.Errorf("enroll: %s: %w", path, err)
+	}
+	r.log.InfoContext(ctx, "door certificates moved from the data folder into the store", "path", path, "certificates", len(certs), "new", n)
+	if err := os.Rename(path, path+ImportedSuffix); err != nil {
+		return n, fmt.Errorf("enroll: %s imported but not renamed (it is imported again, harmlessly, at the next start): %w", path, err)
+	}
+	return n, nil
+}
+
+// Refresh writes the CRL when the store's revocations differ from the
+// file's, when the file is missing, damaged or not this CA's, when a new
+// CRLPeriod began, or when the file's NextUpdate is near (a clock that
+// jumped). It reports whether a CRL was written.
 func (r *Revocations) Refresh(ctx context.Context) (written bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -179,64 +239,46 @@ func (r *Revocations) Refresh(ctx context.Context) (written bool, err error) {
 		}
 	}()
 	now := r.now()
-	next := issuedState{CRLNumber: r.state.CRLNumber}
-	changed := false
-	keys := map[string]store.DoorKey{}
-	for _, c := range r.state.Certs {
-		if c.NotAfterMs <= now.UnixMilli() {
-			changed = changed || c.RevokedMs != 0
-			continue
-		}
-		if c.RevokedMs == 0 {
-			k, seen := keys[c.Door]
-			if !seen {
-				k, err = r.keys.DoorKey(ctx, c.Door)
-				switch {
-				case errors.Is(err, store.ErrNotFound):
-					k = store.DoorKey{}
-				case err != nil:
-					return false, fmt.Errorf("enroll: crl: key of %s: %w", c.Door, err)
-				}
-				keys[c.Door] = k
-			}
-			if k.KeySHA256 != c.KeySHA256 {
-				c.RevokedMs = now.UnixMilli()
-				changed = true
-				r.log.InfoContext(ctx, "door certificate revoked", "door", c.Door, "serial", c.Serial,
-					"reason", map[bool]string{true: "door removed", false: "door enrolled again"}[k.KeySHA256 == ""])
-			}
-		}
-		next.Certs = append(next.Certs, c)
+	revs, err := r.certs.RevokedDoorCerts(ctx, periodStart(now).UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("enroll: crl: %w", err)
 	}
-	if !changed && !r.crlDue(now) {
-		if len(next.Certs) != len(r.state.Certs) {
-			if err := r.save(next); err != nil {
-				return false, err
-			}
-			r.state = next
+	r.revoked.Set(float64(len(revs.Certs)))
+	number := CRLNumber(now, revs.Revision)
+	old := r.current()
+	listed := map[string]bool{}
+	if old != nil {
+		for _, e := range old.RevokedCertificateEntries {
+			listed[e.SerialNumber.Text(16)] = true
 		}
+	}
+	same := old != nil && len(listed) == len(revs.Certs) && !slices.ContainsFunc(revs.Certs, func(c store.DoorCert) bool { return !listed[c.Serial] })
+	if same && old.Number != nil && old.Number.Cmp(number) >= 0 && old.NextUpdate.Sub(now) >= CRLRenewBefore {
 		return false, nil
 	}
-	next.CRLNumber++
-	der, err := r.crl(next, now)
+	if old != nil && old.Number != nil && old.Number.Cmp(number) >= 0 {
+		// The clock went back across a period: the number still grows.
+		number = new(big.Int).Add(old.Number, big.NewInt(1))
+	}
+	der, err := r.ca.crl(number, revs.Certs, now)
 	if err != nil {
 		return false, err
 	}
-	// The record first: a CRL never lists what the record forgot.
-	if err := r.save(next); err != nil {
-		return false, err
-	}
-	r.state = next
 	if err := atomicfile.Write(r.Path(), pemBlock("X509 CRL", der), 0o644); err != nil {
 		return false, fmt.Errorf("enroll: crl: %w", err)
 	}
-	r.revoked.Set(float64(countRevoked(next)))
-	r.log.InfoContext(ctx, "certificate revocation list written", "path", r.Path(), "number", next.CRLNumber, "revoked", countRevoked(next))
+	for _, c := range revs.Certs {
+		if !listed[c.Serial] {
+			r.log.InfoContext(ctx, "door certificate revoked", "door", c.Door, "serial", c.Serial, "reason", c.Reason,
+				"revoked", time.UnixMilli(c.RevokedMs).UTC())
+		}
+	}
+	r.log.InfoContext(ctx, "certificate revocation list written", "path", r.Path(), "number", number, "revoked", len(revs.Certs))
 	return true, nil
 }
 
-// Run refreshes the CRL every interval until ctx ends (door removals that
-// no change notice reported, and the CRL's own NextUpdate).
+// Run refreshes the CRL every interval until ctx ends (changes whose
+// notice was lost, and the CRL's monthly rewrite).
 func (r *Revocations) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -250,34 +292,33 @@ func (r *Revocations) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// crlDue reports whether the CRL file is missing, unreadable, not this
-// CA's, or near its NextUpdate.
-func (r *Revocations) crlDue(now time.Time) bool {
+// current returns the CRL file's list, or nil when it is missing,
+// unreadable or not this CA's.
+func (r *Revocations) current() *x509.RevocationList {
 	b, err := os.ReadFile(r.Path())
 	if err != nil {
-		return true
+		return nil
 	}
 	crl, err := ParseCRL(b)
 	if err != nil || crl.CheckSignatureFrom(r.ca.cert) != nil {
-		return true
+		return nil
 	}
-	return crl.NextUpdate.Sub(now) < CRLRenewBefore
+	return crl
 }
 
-func (r *Revocations) crl(st issuedState, now time.Time) ([]byte, error) { return r.ca.crl(st, now) }
-
-// crl signs the CRL of the revoked certificates of st.
-func (ca *CA) crl(st issuedState, now time.Time) ([]byte, error) {
+// crl signs a CRL of certs numbered number. ThisUpdate is a little in the
+// past, for brokers whose clock is a little behind.
+func (ca *CA) crl(number *big.Int, certs []store.DoorCert, now time.Time) ([]byte, error) {
 	tmpl := &x509.RevocationList{
-		Number:     big.NewInt(st.CRLNumber),
+		Number:     number,
 		ThisUpdate: now.Add(-5 * time.Minute),
 		NextUpdate: now.Add(CRLValidity),
 	}
-	for _, c := range st.Certs {
-		if c.RevokedMs == 0 {
-			continue
+	for _, c := range certs {
+		serial, ok := new(big.Int).SetString(c.Serial, 16)
+		if !ok {
+			return nil, fmt.Errorf("enroll: crl: serial %q of %s: not hexadecimal", c.Serial, c.Door)
 		}
-		serial, _ := new(big.Int).SetString(c.Serial, 16) // checked when loaded or recorded
 		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{
 			SerialNumber: serial, RevocationTime: time.UnixMilli(c.RevokedMs).UTC(),
 		})
@@ -287,27 +328,6 @@ func (ca *CA) crl(st issuedState, now time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("enroll: crl: %w", err)
 	}
 	return der, nil
-}
-
-func (r *Revocations) save(st issuedState) error {
-	b, err := json.MarshalIndent(st, "", " ")
-	if err != nil {
-		return fmt.Errorf("enroll: %s: %w", IssuedFile, err)
-	}
-	if err := atomicfile.Write(filepath.Join(r.dir, IssuedFile), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("enroll: %w", err)
-	}
-	return nil
-}
-
-func countRevoked(st issuedState) int {
-	n := 0
-	for _, c := range st.Certs {
-		if c.RevokedMs != 0 {
-			n++
-		}
-	}
-	return n
 }
 
 // ParseCRL parses a PEM "X509 CRL".

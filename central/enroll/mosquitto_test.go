@@ -16,7 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/store/postgres"
+	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/central/store/storetest"
 	"github.com/smartworkcenters/swc/shared/protocol"
 	"github.com/smartworkcenters/swc/shared/servicetest"
 )
@@ -218,17 +222,6 @@ func TestShippedMosquittoConfig(t *testing.T) {
 	assert.Contains(t, m.Log(), "certificate", "mosquitto logged the refusal")
 }
 
-// keyMap is DoorKeys from a map of door to key fingerprint.
-type keyMap map[string]string
-
-func (k keyMap) DoorKey(_ context.Context, door string) (store.DoorKey, error) {
-	fp, ok := k[door]
-	if !ok {
-		return store.DoorKey{}, store.ErrNotFound
-	}
-	return store.DoorKey{KeySHA256: fp}, nil
-}
-
 func certKey(t *testing.T, c tls.Certificate) string {
 	t.Helper()
 	leaf, err := x509.ParseCertificate(c.Certificate[0])
@@ -240,6 +233,45 @@ func certKey(t *testing.T, c tls.Certificate) string {
 
 func certPEM(c tls.Certificate) []byte { return pemBlock("CERTIFICATE", c.Certificate[0]) }
 
+// replica is one central of a test: its store and its revocation list.
+type replica struct {
+	st  store.Store
+	rev *Revocations
+}
+
+func newReplica(t *testing.T, ca *CA, st store.Store) replica {
+	t.Helper()
+	rev, err := NewRevocations(RevocationsConfig{CA: ca, Dir: t.TempDir(), Certs: st.DoorCerts()})
+	require.NoError(t, err)
+	return replica{st: st, rev: rev}
+}
+
+// enroll issues door a certificate through the replica as an enrollment
+// does: the certificate recorded, then the door's token redeemed with its
+// key.
+func (r replica) enroll(t *testing.T, ca *CA, door string) tls.Certificate {
+	t.Helper()
+	ctx := context.Background()
+	c := doorCert(t, ca, door)
+	require.NoError(t, r.rev.Issued(ctx, certPEM(c), false))
+	secret := store.NewSecret(TokenPrefix)
+	now := time.Now().UnixMilli()
+	require.NoError(t, r.st.CreateEnrollmentToken(ctx, store.EnrollmentToken{ID: "enr-" + randomID(), Door: door, CreatedBy: "test", CreatedMs: now - 1000, ExpiresMs: now + 60_000}, secret))
+	_, err := r.st.RedeemEnrollment(ctx, secret, store.DoorKey{KeySHA256: certKey(t, c), EnrolledMs: now})
+	require.NoError(t, err)
+	return c
+}
+
+// seedDoors creates a center and the doors in st.
+func seedDoors(t *testing.T, st store.Store, doors ...string) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, st.CreateCenter(ctx, domain.Center{ID: "c1", Name: "C1", TimeZone: "Europe/Brussels"}))
+	for _, d := range doors {
+		require.NoError(t, st.CreateDoor(ctx, domain.Door{ID: d, CenterID: "c1", Name: d}))
+	}
+}
+
 // TestMosquittoRevocation runs the shipped configuration with the CRL the
 // central writes: after a door is enrolled again and another removed, and
 // the documented reload (the CRL copied to crlfile, then SIGHUP, which
@@ -248,26 +280,42 @@ func certPEM(c tls.Certificate) []byte { return pemBlock("CERTIFICATE", c.Certif
 // on the embedded broker; the new certificate and the central's own still
 // connect.
 func TestMosquittoRevocation(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "swc.db"), sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	mosquittoRevocation(t, st, st)
+}
+
+// TestMosquittoRevocationReplicas: two centrals on one PostgreSQL; door-a
+// enrolled through A, enrolled again and door-b removed through B: the
+// CRL replica A writes refuses the old certificates at Mosquitto.
+func TestMosquittoRevocationReplicas(t *testing.T) {
+	db := storetest.PostgresSchema(t)
+	open := func() store.Store {
+		st, err := postgres.Open(context.Background(), db, store.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	mosquittoRevocation(t, open(), open())
+}
+
+// mosquittoRevocation: the doors are first enrolled through stA, enrolled
+// again and removed through stB, and Mosquitto gets replica A's CRL.
+func mosquittoRevocation(t *testing.T, stA, stB store.Store) {
 	ca, _, err := NewCA("swc test CA", time.Now())
 	require.NoError(t, err)
 	var svcCert tls.Certificate
 	m := startShippedMosquitto(t, ca, &svcCert)
+	seedDoors(t, stA, "door-a", "door-b")
+	a, b := newReplica(t, ca, stA), newReplica(t, ca, stB)
 
-	keys := keyMap{}
-	rev, err := NewRevocations(RevocationsConfig{CA: ca, Dir: t.TempDir(), Keys: keys})
-	require.NoError(t, err)
-	issue := func(door string) tls.Certificate {
-		c := doorCert(t, ca, door)
-		require.NoError(t, rev.Issued(certPEM(c)))
-		keys[door] = certKey(t, c)
-		return c
-	}
-	oldA, doorB := issue("door-a"), issue("door-b")
-	written, err := rev.Refresh(context.Background())
+	oldA, doorB := a.enroll(t, ca, "door-a"), a.enroll(t, ca, "door-b")
+	written, err := a.rev.Refresh(context.Background())
 	require.NoError(t, err)
 	assert.True(t, written, "the first refresh writes the CRL")
 	install := func(restart bool) {
-		b, err := os.ReadFile(rev.Path())
+		b, err := os.ReadFile(a.rev.Path())
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(filepath.Join(m.Dir, CRLFile), b, 0o644))
 		if restart {
@@ -289,9 +337,9 @@ func TestMosquittoRevocation(t *testing.T) {
 	thief, err := connect(t, m, ca, oldA, "door-a-copy")
 	require.NoError(t, err)
 
-	newA := issue("door-a") // enrolled again with a new key
-	delete(keys, "door-b")  // removed
-	written, err = rev.Refresh(context.Background())
+	newA := b.enroll(t, ca, "door-a") // enrolled again with a new key, through B
+	require.NoError(t, stB.DeleteDoor(context.Background(), "door-b"))
+	written, err = a.rev.Refresh(context.Background())
 	require.NoError(t, err)
 	require.True(t, written)
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"sync"
@@ -142,7 +143,7 @@ func (ca *CA) WriteBrokerFiles(dir string, hosts []string, service string, now t
 		CRL: filepath.Join(dir, CRLFile),
 	}
 	if _, err := os.Stat(f.CRL); errors.Is(err, os.ErrNotExist) {
-		crl, err := ca.crl(issuedState{}, now)
+		crl, err := ca.crl(big.NewInt(0), nil, now)
 		if err != nil {
 			return BrokerFiles{}, err
 		}

@@ -215,13 +215,14 @@ func (s *Service) Enroll(ctx context.Context, req *protocol.EnrollRequest) (_ *p
 	}
 	// Recorded before the token is spent: a certificate the CRL cannot
 	// know of is never handed out, and one recorded but not handed out
-	// (the redemption fails) is revoked like any other of an old key.
-	if err := s.recordIssued(certPEM); err != nil {
+	// (the redemption fails) is revoked.
+	if err := s.recordIssued(ctx, certPEM, false); err != nil {
 		return nil, err
 	}
 	tok, err := s.cfg.Store.RedeemEnrollment(ctx, req.Token, store.DoorKey{KeySHA256: fp, EnrolledMs: now.UnixMilli()})
 	if err != nil {
 		s.log.WarnContext(ctx, "enrollment refused", "reason", result(err), "err", err)
+		s.revokeUnused(ctx, certPEM)
 		return nil, err
 	}
 	if tok.Door != door {
@@ -315,7 +316,7 @@ func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequ
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if err := s.recordIssued(cert); err != nil {
+	if err := s.recordIssued(ctx, cert, true); err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "door certificate renewed", "door", door)
@@ -325,15 +326,32 @@ func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequ
 	return cert, nil
 }
 
-// recordIssued records a new door certificate in Config.Revocations.
-func (s *Service) recordIssued(certPEM []byte) error {
+// recordIssued records a new door certificate in Config.Revocations
+// (renewal: it carries the door's enrolled key).
+func (s *Service) recordIssued(ctx context.Context, certPEM []byte, renewal bool) error {
 	if s.cfg.Revocations == nil {
 		return nil
 	}
-	if err := s.cfg.Revocations.Issued(certPEM); err != nil {
+	if err := s.cfg.Revocations.Issued(ctx, certPEM, renewal); err != nil {
 		return fmt.Errorf("enroll: the certificate could not be recorded for revocation, so it is not issued: %w", err)
 	}
 	return nil
+}
+
+// revokeUnused revokes a recorded certificate that is not handed out (its
+// enrollment failed). Nobody holds it, so a failure is only logged: the
+// door's next enrollment with another key supersedes it anyway.
+func (s *Service) revokeUnused(ctx context.Context, certPEM []byte) {
+	if s.cfg.Revocations == nil {
+		return
+	}
+	cert, err := pki.ParseCertificate(certPEM)
+	if err == nil {
+		err = s.cfg.Revocations.Revoke(ctx, cert.SerialNumber.Text(16))
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "enrollment: the certificate not handed out was not revoked", "err", err)
+	}
 }
 
 // certIssued hands a new certificate's expiry to Config.CertIssued.

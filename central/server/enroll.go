@@ -18,6 +18,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/doorqueue"
 	"github.com/smartworkcenters/swc/central/enroll"
@@ -118,17 +119,24 @@ func (s *Server) startEnroll(ctx context.Context, ic ingest.Config) error {
 
 // CRLRefreshInterval is how often the CRL is checked besides the changes
 // that revoke certificates at once (an enrollment, a door removed through
-// this central): door removals made through another replica, and the CRL's
-// own NextUpdate.
+// this central, and with PostgreSQL any change of the record announced by
+// another replica): notices lost while a connection was down, and the
+// CRL's monthly rewrite.
 const CRLRefreshInterval = 10 * time.Minute
 
 // startRevocations keeps the door CA's certificate revocation list
-// (crl.pem in the data folder, for an external Mosquitto's crlfile): written
-// now, after every enrollment, when a door is removed, and every
-// CRLRefreshInterval.
+// (crl.pem in the data folder, for an external Mosquitto's crlfile),
+// computed from the store's record of door certificates: the records of an
+// older central's door-certs.json are moved into the store first; the list
+// is written now, after every enrollment, when a door is removed, when
+// another replica changes the record (PostgreSQL: followDoorCerts), and
+// every CRLRefreshInterval.
 func (s *Server) startRevocations(ctx context.Context) (*enroll.Revocations, error) {
-	rev, err := enroll.NewRevocations(enroll.RevocationsConfig{CA: s.CA, Dir: s.cfg.DataDir, Keys: s.Store, Logger: s.log, Metrics: s.Metrics})
+	rev, err := enroll.NewRevocations(enroll.RevocationsConfig{CA: s.CA, Dir: s.cfg.DataDir, Certs: s.Store.DoorCerts(), Logger: s.log, Metrics: s.Metrics})
 	if err != nil {
+		return nil, err
+	}
+	if _, err := rev.ImportFile(audit.WithSystem(ctx, "serve")); err != nil {
 		return nil, err
 	}
 	if _, err := rev.Refresh(ctx); err != nil {
@@ -140,14 +148,22 @@ func (s *Server) startRevocations(ctx context.Context) (*enroll.Revocations, err
 		}
 	})
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		rev.Run(runCtx, CRLRefreshInterval)
 	}()
+	if s.cfg.DBURL != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.followDoorCerts(runCtx, rev)
+		}()
+	}
 	s.stops = append(s.stops, func(context.Context) error {
 		cancel()
-		<-done
+		wg.Wait()
 		return nil
 	})
 	s.log.Info("serve: door certificate revocation list kept", "path", rev.Path())

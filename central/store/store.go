@@ -192,6 +192,9 @@ type Store interface {
 	CheckIns() CheckInStore
 	// StaffAccounts returns the staff accounts' storage (staffaccount.go).
 	StaffAccounts() StaffAccountStore
+	// DoorCerts returns the record of issued door certificates and their
+	// revocations, for the door CA's revocation list (doorcert.go).
+	DoorCerts() DoorCertStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.
@@ -203,7 +206,9 @@ type Store interface {
 	// transaction: it must exist (ErrBadCredentials), be unused
 	// (ErrTokenUsed) and not expired at key.EnrolledMs (ErrTokenExpired);
 	// it is then marked used and key becomes the door's enrolled key
-	// (replacing an earlier one). It returns the token, with the door.
+	// (replacing an earlier one; the recorded certificates of the door's
+	// other keys are superseded, DoorCertStore). It returns the token,
+	// with the door.
 	RedeemEnrollment(ctx context.Context, secret string, key DoorKey) (EnrollmentToken, error)
 	// CheckEnrollment returns the token whose secret this is without
 	// spending it, with RedeemEnrollment's errors for a token that is

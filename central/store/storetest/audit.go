@@ -37,6 +37,7 @@ var storeReads = []string{
 	"CheckIns",
 	"MemberAuth", // its codes, counters and ceremonies are exempt; passkeys are audited below
 	"StaffAccounts",
+	"DoorCerts", // issued door certificates: cases "DoorCerts.Verb" below
 }
 
 // wantRow is an audit row a verb must leave.
@@ -168,6 +169,17 @@ func auditCases() []auditCase {
 			_, err := s.RedeemEnrollment(ctx, auditEnrollSecret, store.DoorKey{KeySHA256: keyHash("k3"), EnrolledMs: now + 1})
 			return err
 		}, want: []wantRow{{audit.Redeem, audit.ObjectEnrollmentToken, "e3", []string{"c3"}, `"id":"e3"`, `"key_sha256":"` + keyHash("k3") + `"`}}},
+		{verb: "DoorCerts.RecordDoorCert", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.DoorCerts().RecordDoorCert(ctx, doorCert("a3", "d3", "k3", now), false)
+			return err
+		}, want: []wantRow{{audit.Create, "door_certificate", "a3", []string{"c3"}, "", `"key_sha256":"` + keyHash("k3") + `"`}}},
+		{verb: "DoorCerts.RevokeDoorCert", run: func(ctx context.Context, s store.Store) error {
+			return s.DoorCerts().RevokeDoorCert(ctx, "a3", now+5)
+		}, want: []wantRow{{audit.Revoke, "door_certificate", "a3", []string{"c3"}, `"serial":"a3"`, `"reason":"revoked"`}}},
+		{verb: "DoorCerts.ImportDoorCerts", run: func(ctx context.Context, s store.Store) error {
+			_, err := s.DoorCerts().ImportDoorCerts(ctx, []store.DoorCert{doorCert("a3", "d3", "k3", now), doorCert("b3", "d3", "k3", now)}, now)
+			return err
+		}, want: []wantRow{{audit.Import, "door_certificate", "b3", []string{"c3"}, "", `"serial":"b3"`}}},
 		{verb: "DeleteDoor", run: func(ctx context.Context, s store.Store) error { return s.DeleteDoor(ctx, "d3") },
 			want: []wantRow{{audit.Delete, audit.ObjectDoor, "d3", []string{"c3"}, `"name":"Side door"`, ""}}},
 		{verb: "DeleteRoom", run: func(ctx context.Context, s store.Store) error { return s.DeleteRoom(ctx, "r3") },

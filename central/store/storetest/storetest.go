@@ -195,6 +195,8 @@ func Run(t *testing.T, open Factory) {
 		{"ImportDryRun", testImportDryRun},
 		{"ImportDoorSecrets", testImportDoorSecrets},
 		{"ImportConcurrent", testImportConcurrent},
+		{"DoorCerts", testDoorCerts},
+		{"DoorCertsConcurrent", testDoorCertsConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

@@ -367,6 +367,9 @@ func (s *DB) DeleteDoor(ctx context.Context, id string) error {
 		if _, err := t.exec(ctx, `DELETE FROM doors WHERE id = ?`, id); err != nil {
 			return s.mapErr(err, "door "+id, "")
 		}
+		if err := t.revokeDoorCerts(ctx, id, "", store.RevokedDoorRemoved, ms(t.now)); err != nil {
+			return err
+		}
 		t.changed(domain.Change{Kind: domain.KindDoor, Deleted: true, Door: &d})
 		return t.audit(ctx, audit.Delete, audit.ObjectDoor, id, []string{d.CenterID}, d, nil)
 	})

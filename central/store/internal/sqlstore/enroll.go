@@ -77,9 +77,13 @@ func (s *DB) RedeemEnrollment(ctx context.Context, secret string, key store.Door
 			return fmt.Errorf("door key of %s: %w", e.Door, err)
 		} else if n == 0 {
 			_, err := t.exec(ctx, `INSERT INTO door_keys (door, key_sha256, enrolled_ms) VALUES (?, ?, ?)`, e.Door, key.KeySHA256, key.EnrolledMs)
-			return s.mapErr(err, "door key of "+e.Door, "door")
+			if err := s.mapErr(err, "door key of "+e.Door, "door"); err != nil {
+				return err
+			}
 		}
-		return nil
+		// The certificates of the door's other keys are superseded (the
+		// revocation list's record, migration 0023).
+		return t.revokeDoorCerts(ctx, e.Door, key.KeySHA256, store.RevokedSuperseded, key.EnrolledMs)
 	})
 	if err != nil {
 		return store.EnrollmentToken{}, err

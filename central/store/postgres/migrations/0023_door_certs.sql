@@ -1,0 +1,33 @@
+-- Door certificates the central issued (issue 20): the record the door CA's
+-- revocation list (crl.pem, for an external Mosquitto's crlfile) is
+-- computed from, shared by every replica. A certificate is revoked once:
+-- when its door enrolls again with another key (superseded), when its door
+-- is removed (door_removed), or explicitly (revoked); a revocation is never
+-- undone and rows are never deleted, so the count of revoked rows only
+-- grows (it numbers the CRL). door has no foreign key: the certificates of
+-- a removed door must outlive it. Times are Unix milliseconds.
+CREATE TABLE door_certs (
+	serial        TEXT PRIMARY KEY,  -- lower-case hex, no leading zeros
+	door          TEXT NOT NULL,
+	key_sha256    TEXT NOT NULL,     -- SHA-256 of the SubjectPublicKeyInfo, hex
+	not_before_ms BIGINT NOT NULL,
+	not_after_ms  BIGINT NOT NULL,
+	issued_ms     BIGINT NOT NULL,   -- when the central recorded it
+	revoked_ms    BIGINT,            -- NULL while valid
+	reason        TEXT NOT NULL DEFAULT '' CHECK (reason IN ('', 'superseded', 'door_removed', 'revoked')),
+	CHECK ((revoked_ms IS NULL) = (reason = ''))
+);
+CREATE INDEX door_certs_door ON door_certs(door, key_sha256);
+
+-- Every replica keeps its own copy of the CRL: a committed change of the
+-- record is announced on this channel (at the commit, with the
+-- transaction), and every replica LISTENs and rewrites its copy
+-- (central/server).
+CREATE FUNCTION swc_door_certs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('swc_door_certs', '');
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER door_certs_notify AFTER INSERT OR UPDATE ON door_certs
+	FOR EACH STATEMENT EXECUTE FUNCTION swc_door_certs_notify();
