@@ -195,20 +195,31 @@ func TestInputs(t *testing.T) {
 		}
 	}
 
+	// Each change waits until the check has printed the previous one, so
+	// that a loaded machine (polls late, sleeps long) cannot make a change
+	// too short to be seen; the watch ends when all are seen.
 	out := &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := func(line string, n int) {
+		require.Eventually(t, func() bool { return strings.Count(out.String(), line) >= n }, 20*time.Second, time.Millisecond,
+			"output %q never showed %q %d times", out.String(), line, n)
+	}
 	go func() {
+		defer cancel()
 		out.waitFor(t, "Watching")
 		set(contact, gpio.High) // door opens
-		time.Sleep(100 * time.Millisecond)
+		seen("door contact: OPEN", 1)
 		set(contact, gpio.Low)
-		time.Sleep(100 * time.Millisecond)
-		rex.bounce.Store(1) // a bounce seen by one poll only is not a change, however late the polls come
+		seen("door contact: closed", 2) // the first is the starting state
+		rex.bounce.Store(1)             // a bounce seen by one poll only is not a change, however late the polls come
 		time.Sleep(100 * time.Millisecond)
 		set(&rex.Pin, gpio.Low)
-		time.Sleep(100 * time.Millisecond)
+		seen("exit button:  PRESSED", 1)
 		set(&rex.Pin, gpio.High)
+		seen("exit button:  released", 2)
 	}()
-	err := Inputs(context.Background(), InputsCheck{Inputs: inputs(), Duration: 1500 * time.Millisecond, Debounce: 30 * time.Millisecond, Out: out})
+	err := Inputs(ctx, InputsCheck{Inputs: inputs(), Duration: 30 * time.Second, Debounce: 30 * time.Millisecond, Out: out})
 	require.NoError(t, err, out.String())
 	text := out.String()
 	assert.Contains(t, text, "door contact: closed (GPIO6, nc switch)")
