@@ -1,0 +1,213 @@
+package billing
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+
+	"github.com/smartworkcenters/swc/central/billing/invoice"
+	"github.com/smartworkcenters/swc/central/credit"
+)
+
+// enterprise makes a valid Belgian enterprise number from n (its mod-97
+// check appended).
+func enterprise(n int64) string {
+	base := 2_000_000 + n
+	return fmt.Sprintf("0%07d%02d", base, 97-base%97)
+}
+
+func business(kind PartyKind, id, vatCountry string, n int64) Details {
+	d := Details{Kind: kind, ID: id, Name: "Party " + id, Street: "Rue 1", City: "Bruxelles", PostalCode: "1000",
+		Country: "BE", Email: id + "@example.org", IBAN: "BE68539007547034", BIC: "GKCCBEBB"}
+	switch vatCountry {
+	case "BE":
+		d.EnterpriseNumber = enterprise(n)
+		d.VATNumber = "BE" + d.EnterpriseNumber
+	case "NL":
+		d.Country, d.City, d.PostalCode, d.VATNumber = "NL", "Maastricht", "6211 CK", "NL859223791B01"
+	}
+	if kind == PartyMember {
+		d.IBAN, d.BIC = "", ""
+	}
+	return d
+}
+
+func private(id string) Details {
+	return Details{Kind: PartyMember, ID: id, Name: "Person " + id, Country: "BE", Email: id + "@example.org", Private: true}
+}
+
+func period(t require.TestingT, s string) credit.Period {
+	p, err := credit.ParsePeriod(s)
+	require.NoError(t, err)
+	return p
+}
+
+func TestDetailsValidate(t *testing.T) {
+	ok := business(PartyCenter, "c1", "BE", 1)
+	require.NoError(t, ok.Validate())
+	require.NoError(t, private("m1").Validate())
+	for _, c := range []struct {
+		name, field string
+		d           Details
+	}{
+		{"bad country", "country", func() Details { d := private("m1"); d.Country = "Belgium"; return d }()},
+		{"no e-mail", "email", func() Details { d := private("m1"); d.Email = ""; return d }()},
+		{"private with VAT", "private", func() Details { d := business(PartyMember, "m1", "BE", 2); d.Private = true; return d }()},
+		{"business without number", "vat_number", func() Details { d := private("m1"); d.Private = false; return d }()},
+		{"bad enterprise number", "enterprise_number", func() Details {
+			d := business(PartyMember, "m1", "BE", 2)
+			d.EnterpriseNumber, d.VATNumber = "0123456789", ""
+			return d
+		}()},
+		{"center without IBAN", "iban", func() Details { d := ok; d.IBAN = ""; return d }()},
+		{"bad IBAN", "iban", func() Details { d := ok; d.IBAN = "BE00539007547034"; return d }()},
+		{"bad plan", "plan", func() Details { d := private("m1"); d.Plan = "yearly"; return d }()},
+		{"bad kind", "kind", func() Details { d := private("m1"); d.Kind = "other"; return d }()},
+		{"no name", "name", func() Details { d := private("m1"); d.Name = ""; return d }()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.d.Validate()
+			require.Error(t, err)
+			require.Contains(t, err.Error(), c.field+":")
+		})
+	}
+}
+
+func TestPricesAt(t *testing.T) {
+	ps := Prices{
+		{Kind: PriceNomadicHour, ValidFrom: period(t, "2026-01"), Cents: 800},
+		{Kind: PriceNomadicHour, ValidFrom: period(t, "2026-06"), Cents: 900},
+		{Kind: PriceCenterHour, CenterID: "c1", ValidFrom: period(t, "2026-03"), Cents: 700},
+	}
+	for _, c := range []struct {
+		kind   PriceKind
+		center string
+		at     string
+		cents  int64
+		ok     bool
+	}{
+		{PriceNomadicHour, "", "2025-12", 0, false},
+		{PriceNomadicHour, "", "2026-01", 800, true},
+		{PriceNomadicHour, "", "2026-05", 800, true},
+		{PriceNomadicHour, "", "2026-06", 900, true},
+		{PriceNomadicHour, "", "2027-01", 900, true},
+		{PriceCenterHour, "c1", "2026-02", 0, false},
+		{PriceCenterHour, "c1", "2026-03", 700, true},
+		{PriceCenterHour, "c2", "2026-03", 0, false},
+	} {
+		p, ok := ps.At(c.kind, c.center, "", period(t, c.at))
+		require.Equal(t, c.ok, ok, "%s %s %s", c.kind, c.center, c.at)
+		require.Equal(t, c.cents, p.Cents, "%s %s %s", c.kind, c.center, c.at)
+	}
+	require.Error(t, Price{Kind: PriceRoomHour, CenterID: "c1", ValidFrom: period(t, "2026-01")}.Validate())
+	require.Error(t, Price{Kind: PriceNomadicHour, Cents: -1, ValidFrom: period(t, "2026-01")}.Validate())
+	require.NoError(t, Price{Kind: PriceRoomHour, CenterID: "c1", RoomID: "r1", ValidFrom: period(t, "2026-01"), Cents: 2500}.Validate())
+}
+
+func visit(member, center, home string, class credit.Class, minutes int64) credit.Visit {
+	start := time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC)
+	v := credit.Visit{MemberID: member, CenterID: center, HomeCenterID: home, Class: class,
+		Start: start, End: start.Add(time.Duration(minutes) * time.Minute)}
+	if class == credit.ClassHome {
+		v.Why = credit.WhyHomeCenter
+	} else {
+		v.Credited, v.CreditedMinutes = true, minutes
+	}
+	return v
+}
+
+// TestPlanProperty: for random months of visits, prices and VAT cases,
+// every member invoice has one line per (center, class) whose net is the
+// ledger's minutes there × the issuer's hourly price ÷ 60, rounded once,
+// and its VAT is 21 % of the taxable amount rounded once (0 under reverse
+// charge); every draft validates.
+func TestPlanProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		p := period(rt, "2026-11")
+		centers := []string{"c1", "c2", "c3"}
+		in := &Input{Period: p, IssueDate: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Details: map[string]Details{},
+			Prices: Prices{{Kind: PriceNomadicHour, ValidFrom: p, Cents: rapid.Int64Range(0, 5000).Draw(rt, "nomadic")}}}
+		in.Details[DetailsKey(PartyCooperative, CooperativeID)] = business(PartyCooperative, CooperativeID, "BE", 99)
+		for i, c := range centers {
+			in.Details[DetailsKey(PartyCenter, c)] = business(PartyCenter, c, "BE", int64(i))
+			in.Prices = append(in.Prices, Price{Kind: PriceCenterHour, CenterID: c, ValidFrom: p,
+				Cents: rapid.Int64Range(1, 5000).Draw(rt, "price-"+c), VATRate: invoice.Rate(rapid.SampledFrom([]int64{0, 600, 2100}).Draw(rt, "rate-"+c))})
+		}
+		want := map[string]map[[2]string]int64{}
+		for m := range rapid.IntRange(1, 6).Draw(rt, "members") {
+			id := fmt.Sprintf("m%d", m)
+			home := rapid.SampledFrom(append([]string{""}, centers...)).Draw(rt, "home-"+id)
+			mp := credit.MemberPeriod{MemberID: id, Period: p}
+			want[id] = map[[2]string]int64{}
+			for v := range rapid.IntRange(0, 8).Draw(rt, "visits-"+id) {
+				host := rapid.SampledFrom(centers).Draw(rt, fmt.Sprintf("host-%s-%d", id, v))
+				mins := 15 * rapid.Int64Range(1, 48).Draw(rt, fmt.Sprintf("q-%s-%d", id, v))
+				class := credit.ClassNomadic
+				switch {
+				case home == host:
+					class = credit.ClassHome
+				case home != "":
+					class = credit.ClassCrossCenter
+				}
+				mp.Visits = append(mp.Visits, visit(id, host, home, class, mins))
+				want[id][[2]string{host, string(class)}] += mins
+			}
+			in.Results = append(in.Results, mp)
+			switch rapid.IntRange(0, 2).Draw(rt, "vat-"+id) {
+			case 0:
+				in.Details[DetailsKey(PartyMember, id)] = private(id)
+			case 1:
+				in.Details[DetailsKey(PartyMember, id)] = business(PartyMember, id, "BE", int64(10+m))
+			case 2:
+				in.Details[DetailsKey(PartyMember, id)] = business(PartyMember, id, "NL", 0)
+			}
+		}
+		pl := MakePlan(in)
+		require.Empty(rt, pl.Missing)
+		seen := map[string]bool{}
+		for _, dr := range pl.Drafts {
+			if dr.Purpose != PurposeInvoice {
+				continue
+			}
+			seen[dr.MemberID] = true
+			require.False(rt, dr.Doc.IsCreditNote())
+			is, err := Finish(dr, 1, 0)
+			require.NoError(rt, err)
+			md := in.Details[DetailsKey(PartyMember, dr.MemberID)]
+			var home string
+			for _, v := range in.Results {
+				if v.MemberID == dr.MemberID {
+					home = v.Visits[0].HomeCenterID
+				}
+			}
+			var price Price
+			if home == "" {
+				price, _ = in.Prices.At(PriceNomadicHour, "", "", p)
+			} else {
+				price, _ = in.Prices.At(PriceCenterHour, home, "", p)
+			}
+			w := want[dr.MemberID]
+			require.Len(rt, dr.Doc.Lines, len(w))
+			var net int64
+			for _, mins := range w {
+				net += (mins*price.Cents + 30) / 60
+			}
+			tot := is.Doc.Totals()
+			require.Equal(rt, net, tot.TaxExclusiveCents, "net of %s", dr.MemberID)
+			wantVAT := (net*int64(price.Rate()) + 5000) / 10000
+			if md.VATNumber != "" && md.VATNumber[:2] == "NL" {
+				wantVAT = 0
+				require.Equal(rt, invoice.CategoryReverseCharge, dr.Doc.Lines[0].VAT.Category)
+			}
+			require.Equal(rt, wantVAT, tot.VATCents, "VAT of %s", dr.MemberID)
+			require.Equal(rt, net+wantVAT, is.PayableCents)
+			require.Equal(rt, md.Business(), is.UBL != nil, "UBL only for a buyer with a Peppol address")
+		}
+		for id, w := range want {
+			require.Equal(rt, len(w) > 0, seen[id], "member %s invoiced iff hours", id)
+		}
+	})
+}
