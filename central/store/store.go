@@ -169,6 +169,9 @@ type Store interface {
 	CheckIns() CheckInStore
 	// StaffAccounts returns the staff accounts' storage (staffaccount.go).
 	StaffAccounts() StaffAccountStore
+	// Billing returns the billing's prices, details and issued documents
+	// (billing.go).
+	Billing() BillingStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

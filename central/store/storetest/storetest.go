@@ -187,6 +187,10 @@ func Run(t *testing.T, open Factory) {
 		{"StaffAccounts", testStaffAccounts},
 		{"StaffAccountTokens", testStaffAccountTokens},
 		{"SignInFailures", testSignInFailures},
+		{"BillingPrices", testBillingPrices},
+		{"BillingDetails", testBillingDetails},
+		{"BillingIssue", testBillingIssue},
+		{"BillingIssueConcurrent", testBillingIssueConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
