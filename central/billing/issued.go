@@ -168,3 +168,14 @@ func (is *Issued) Check() error {
 	is.Doc = d
 	return nil
 }
+
+// DocumentFilter selects issued documents; empty fields select all.
+type DocumentFilter struct {
+	Period   credit.Period
+	Issuer   string
+	MemberID string
+	CenterID string
+	// Involving selects the documents of a center (what its manager may
+	// read): issued by it, or self-billed in its name.
+	Involving string
+}

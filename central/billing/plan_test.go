@@ -12,19 +12,21 @@ import (
 	"github.com/smartworkcenters/swc/central/credit"
 )
 
-// enterprise makes a valid Belgian enterprise number from n (its mod-97
-// check appended).
-func enterprise(n int64) string {
+// Enterprise makes a valid Belgian enterprise number from n (exported
+// for the external tests).
+func Enterprise(n int64) string {
 	base := 2_000_000 + n
 	return fmt.Sprintf("0%07d%02d", base, 97-base%97)
 }
 
-func business(kind PartyKind, id, vatCountry string, n int64) Details {
+// Business is valid details of a business, Belgian or Dutch (exported
+// for the external tests).
+func Business(kind PartyKind, id, vatCountry string, n int64) Details {
 	d := Details{Kind: kind, ID: id, Name: "Party " + id, Street: "Rue 1", City: "Bruxelles", PostalCode: "1000",
 		Country: "BE", Email: id + "@example.org", IBAN: "BE68539007547034", BIC: "GKCCBEBB"}
 	switch vatCountry {
 	case "BE":
-		d.EnterpriseNumber = enterprise(n)
+		d.EnterpriseNumber = Enterprise(n)
 		d.VATNumber = "BE" + d.EnterpriseNumber
 	case "NL":
 		d.Country, d.City, d.PostalCode, d.VATNumber = "NL", "Maastricht", "6211 CK", "NL859223791B01"
@@ -35,7 +37,8 @@ func business(kind PartyKind, id, vatCountry string, n int64) Details {
 	return d
 }
 
-func private(id string) Details {
+// Private is valid details of a private member.
+func Private(id string) Details {
 	return Details{Kind: PartyMember, ID: id, Name: "Person " + id, Country: "BE", Email: id + "@example.org", Private: true}
 }
 
@@ -46,27 +49,27 @@ func period(t require.TestingT, s string) credit.Period {
 }
 
 func TestDetailsValidate(t *testing.T) {
-	ok := business(PartyCenter, "c1", "BE", 1)
+	ok := Business(PartyCenter, "c1", "BE", 1)
 	require.NoError(t, ok.Validate())
-	require.NoError(t, private("m1").Validate())
+	require.NoError(t, Private("m1").Validate())
 	for _, c := range []struct {
 		name, field string
 		d           Details
 	}{
-		{"bad country", "country", func() Details { d := private("m1"); d.Country = "Belgium"; return d }()},
-		{"no e-mail", "email", func() Details { d := private("m1"); d.Email = ""; return d }()},
-		{"private with VAT", "private", func() Details { d := business(PartyMember, "m1", "BE", 2); d.Private = true; return d }()},
-		{"business without number", "vat_number", func() Details { d := private("m1"); d.Private = false; return d }()},
+		{"bad country", "country", func() Details { d := Private("m1"); d.Country = "Belgium"; return d }()},
+		{"no e-mail", "email", func() Details { d := Private("m1"); d.Email = ""; return d }()},
+		{"private with VAT", "private", func() Details { d := Business(PartyMember, "m1", "BE", 2); d.Private = true; return d }()},
+		{"business without number", "vat_number", func() Details { d := Private("m1"); d.Private = false; return d }()},
 		{"bad enterprise number", "enterprise_number", func() Details {
-			d := business(PartyMember, "m1", "BE", 2)
+			d := Business(PartyMember, "m1", "BE", 2)
 			d.EnterpriseNumber, d.VATNumber = "0123456789", ""
 			return d
 		}()},
 		{"center without IBAN", "iban", func() Details { d := ok; d.IBAN = ""; return d }()},
 		{"bad IBAN", "iban", func() Details { d := ok; d.IBAN = "BE00539007547034"; return d }()},
-		{"bad plan", "plan", func() Details { d := private("m1"); d.Plan = "yearly"; return d }()},
-		{"bad kind", "kind", func() Details { d := private("m1"); d.Kind = "other"; return d }()},
-		{"no name", "name", func() Details { d := private("m1"); d.Name = ""; return d }()},
+		{"bad plan", "plan", func() Details { d := Private("m1"); d.Plan = "yearly"; return d }()},
+		{"bad kind", "kind", func() Details { d := Private("m1"); d.Kind = "other"; return d }()},
+		{"no name", "name", func() Details { d := Private("m1"); d.Name = ""; return d }()},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.d.Validate()
@@ -130,9 +133,9 @@ func TestPlanProperty(t *testing.T) {
 		centers := []string{"c1", "c2", "c3"}
 		in := &Input{Period: p, IssueDate: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Details: map[string]Details{},
 			Prices: Prices{{Kind: PriceNomadicHour, ValidFrom: p, Cents: rapid.Int64Range(0, 5000).Draw(rt, "nomadic")}}}
-		in.Details[DetailsKey(PartyCooperative, CooperativeID)] = business(PartyCooperative, CooperativeID, "BE", 99)
+		in.Details[DetailsKey(PartyCooperative, CooperativeID)] = Business(PartyCooperative, CooperativeID, "BE", 99)
 		for i, c := range centers {
-			in.Details[DetailsKey(PartyCenter, c)] = business(PartyCenter, c, "BE", int64(i))
+			in.Details[DetailsKey(PartyCenter, c)] = Business(PartyCenter, c, "BE", int64(i))
 			in.Prices = append(in.Prices, Price{Kind: PriceCenterHour, CenterID: c, ValidFrom: p,
 				Cents: rapid.Int64Range(1, 5000).Draw(rt, "price-"+c), VATRate: invoice.Rate(rapid.SampledFrom([]int64{0, 600, 2100}).Draw(rt, "rate-"+c))})
 		}
@@ -158,11 +161,11 @@ func TestPlanProperty(t *testing.T) {
 			in.Results = append(in.Results, mp)
 			switch rapid.IntRange(0, 2).Draw(rt, "vat-"+id) {
 			case 0:
-				in.Details[DetailsKey(PartyMember, id)] = private(id)
+				in.Details[DetailsKey(PartyMember, id)] = Private(id)
 			case 1:
-				in.Details[DetailsKey(PartyMember, id)] = business(PartyMember, id, "BE", int64(10+m))
+				in.Details[DetailsKey(PartyMember, id)] = Business(PartyMember, id, "BE", int64(10+m))
 			case 2:
-				in.Details[DetailsKey(PartyMember, id)] = business(PartyMember, id, "NL", 0)
+				in.Details[DetailsKey(PartyMember, id)] = Business(PartyMember, id, "NL", 0)
 			}
 		}
 		pl := MakePlan(in)

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/smartworkcenters/swc/central/billing"
-	"github.com/smartworkcenters/swc/central/credit"
 )
 
 // BillingStore keeps the billing domain's prices, billing details and
@@ -41,19 +40,7 @@ type BillingStore interface {
 	IssueDocuments(ctx context.Context, drafts []billing.Draft, finish func(d billing.Draft, seq int64) (billing.Issued, error)) ([]billing.Issued, error)
 	// Documents lists issued documents (with Model and UBL) by issuer and
 	// number; a zero filter lists all.
-	Documents(ctx context.Context, f DocumentFilter) ([]billing.Issued, error)
+	Documents(ctx context.Context, f billing.DocumentFilter) ([]billing.Issued, error)
 	// Document returns one issued document (ErrNotFound).
 	Document(ctx context.Context, issuer, number string) (billing.Issued, error)
-}
-
-// DocumentFilter selects issued documents; empty fields select all.
-type DocumentFilter struct {
-	Period   credit.Period
-	Issuer   string
-	MemberID string
-	CenterID string
-	// Involving selects the documents of issuer or center CenterID
-	// (what a center's manager may read): issued by it, or self-billed
-	// in its name.
-	Involving string
 }

@@ -152,7 +152,7 @@ func testBillingIssue(e *env) {
 	require.NoError(t, err)
 	require.Equal(t, "SWC-2026-000003", next[0].Number, "the failed issues took no number")
 
-	docs, err := bs.Documents(ctx, store.DocumentFilter{Issuer: billing.CooperativeID})
+	docs, err := bs.Documents(ctx, billing.DocumentFilter{Issuer: billing.CooperativeID})
 	require.NoError(t, err)
 	require.Len(t, docs, 3)
 	one, err := bs.Document(ctx, billing.CooperativeID, "SWC-2026-000001")
@@ -161,7 +161,7 @@ func testBillingIssue(e *env) {
 	require.Equal(t, got[0].UBL, one.UBL)
 	require.Equal(t, got[0].Digest, one.Digest)
 	require.Equal(t, "SWC-2026-000001", one.Doc.Number)
-	mine, err := bs.Documents(ctx, store.DocumentFilter{Involving: "c1"})
+	mine, err := bs.Documents(ctx, billing.DocumentFilter{Involving: "c1"})
 	require.NoError(t, err)
 	require.Len(t, mine, 1)
 	_, err = bs.Document(ctx, billing.CooperativeID, "SWC-2026-000009")
@@ -204,7 +204,7 @@ func testBillingIssueConcurrent(e *env) {
 		require.NoError(t, err)
 	}
 	for _, issuer := range []string{billing.CooperativeID, "c1"} {
-		docs, err := s.Billing().Documents(ctx, store.DocumentFilter{Issuer: issuer})
+		docs, err := s.Billing().Documents(ctx, billing.DocumentFilter{Issuer: issuer})
 		require.NoError(t, err)
 		var seqs []int64
 		for _, d := range docs {

@@ -250,7 +250,7 @@ func scanDocument(sc interface{ Scan(...any) error }) (billing.Issued, error) {
 }
 
 // Documents implements store.BillingStore.
-func (b *billingStore) Documents(ctx context.Context, f store.DocumentFilter) ([]billing.Issued, error) {
+func (b *billingStore) Documents(ctx context.Context, f billing.DocumentFilter) ([]billing.Issued, error) {
 	w := &where{}
 	if !f.Period.IsZero() {
 		w.add("period = ?", f.Period.String())

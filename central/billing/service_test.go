@@ -1,0 +1,385 @@
+package billing_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/central/billing"
+	"github.com/smartworkcenters/swc/central/billing/invoice"
+	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/credit/credittest"
+	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/store/sqlite"
+	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
+)
+
+// month is a small generated network credited for November 2026 and
+// closed, with a SQLite store holding its centers and members, billing
+// details for all but one member, and prices.
+type month struct {
+	ctx     context.Context
+	net     *credittest.Network
+	dir     *credit.Directory
+	mem     *credit.MemStore
+	ledger  *credit.Ledger
+	st      store.Store
+	svc     *billing.Service
+	reg     *metrics.Registry
+	now     time.Time
+	missing string // the member without details
+}
+
+func newMonth(t *testing.T) *month {
+	t.Helper()
+	ctx := context.Background()
+	net, err := credittest.NewNetwork(credittest.NetworkSize{Centers: 4, Members: 40, Events: 4000, Rooms: 2, Workspaces: 12})
+	require.NoError(t, err)
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "swc.db"), sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	for _, c := range net.Centers {
+		require.NoError(t, st.CreateCenter(ctx, c))
+	}
+	for _, m := range net.Members {
+		require.NoError(t, st.CreateMember(ctx, m))
+	}
+	m := &month{ctx: ctx, net: net, dir: net.Directory(), mem: credit.NewMemStore(), st: st, reg: metrics.NewRegistry(),
+		now: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
+	m.ledger, err = credit.NewLedger(net.Config, m.mem)
+	require.NoError(t, err)
+	_, err = m.ledger.Update(ctx, m.dir, m.mem.AddEvents(net.Events))
+	require.NoError(t, err)
+	_, err = m.ledger.Close(ctx, m.dir, net.Period, m.now)
+	require.NoError(t, err)
+
+	bs := st.Billing()
+	require.NoError(t, bs.SetDetails(ctx, billing.Business(billing.PartyCooperative, billing.CooperativeID, "BE", 90)))
+	for i, c := range net.Centers {
+		require.NoError(t, bs.SetDetails(ctx, billing.Business(billing.PartyCenter, c.ID, "BE", int64(i))))
+		require.NoError(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceCenterHour, CenterID: c.ID, ValidFrom: net.Period, Cents: 700 + 55*int64(i)}))
+	}
+	require.NoError(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceNomadicHour, ValidFrom: net.Period, Cents: 850}))
+	require.NoError(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceNoShow, ValidFrom: net.Period, Cents: 500}))
+	results, err := m.mem.MemberPeriods(ctx, net.Period)
+	require.NoError(t, err)
+	m.missing = results[len(results)-1].MemberID
+	for i, mp := range results[:len(results)-1] {
+		var d billing.Details
+		switch i % 3 {
+		case 0:
+			d = billing.Private(mp.MemberID)
+		case 1:
+			d = billing.Business(billing.PartyMember, mp.MemberID, "BE", int64(100+i))
+		default:
+			d = billing.Business(billing.PartyMember, mp.MemberID, "NL", 0)
+		}
+		if i%7 == 3 {
+			d.Plan = billing.PlanMonthlyPass
+		}
+		require.NoError(t, bs.SetDetails(ctx, d))
+	}
+	require.NoError(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceMonthlyPass, ValidFrom: net.Period, Cents: 9900}))
+	for _, c := range net.Centers {
+		require.NoError(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceMonthlyPass, CenterID: c.ID, ValidFrom: net.Period, Cents: 7900}))
+	}
+	m.svc = billing.NewService(billing.Config{Store: bs, Ledger: m.mem, Metrics: m.reg, Log: slog.New(slog.DiscardHandler), Now: func() time.Time { return m.now }})
+	return m
+}
+
+// TestIssueMonth: a month of the generated network is invoiced. The dry
+// run lists the member without details and the totals per issuer; issuing
+// makes what the dry run showed, once; every UBL document passes the
+// schema; the self-billed invoices recompute the settlement's nomadic
+// amounts to the cent; the payouts file's control sum is the payouts.
+func TestIssueMonth(t *testing.T) {
+	m := newMonth(t)
+	ctx, p := m.ctx, m.net.Period
+	plan, err := m.svc.DryRun(ctx, p)
+	require.NoError(t, err)
+	require.Contains(t, plan.Missing, billing.Missing{Kind: billing.PartyMember, ID: m.missing, Reason: "no billing details"})
+	require.NotEmpty(t, plan.Totals)
+	require.Contains(t, metricsText(t, m.reg), `swc_billing_validation_failures_total{what="details"} 1`)
+
+	docs, plan2, err := m.svc.Issue(ctx, p)
+	require.NoError(t, err)
+	require.Len(t, docs, len(plan.Drafts))
+	require.Equal(t, plan.Totals, plan2.Totals)
+	var payable int64
+	for _, tot := range plan.Totals {
+		payable += tot.PayableCents
+	}
+	var got int64
+	issuers := map[string]int64{}
+	for _, d := range docs {
+		got += d.PayableCents
+		issuers[d.Issuer]++
+		require.Equal(t, issuers[d.Issuer], d.Seq, "numbers of %s follow each other", d.Issuer)
+		require.NotEqual(t, m.missing, d.MemberID)
+	}
+	require.Equal(t, payable, got)
+	again, _, err := m.svc.Issue(ctx, p)
+	require.NoError(t, err)
+	require.Empty(t, again, "a period is issued once")
+
+	// Self-billing recomputes the settlement, and the settlement the
+	// self-billing.
+	s, err := m.mem.ClosedSettlement(ctx, p)
+	require.NoError(t, err)
+	self := map[string]int64{}
+	for _, d := range docs {
+		if d.Type == invoice.TypeSelfBilled {
+			self[d.CenterID] += d.Doc.Totals().TaxExclusiveCents
+		}
+	}
+	var nomadic int64
+	for _, l := range s.Centers {
+		require.Equal(t, l.NomadicCents, self[l.CenterID], "center %s", l.CenterID)
+		nomadic += l.NomadicCents
+	}
+	require.NotZero(t, nomadic)
+
+	xmlFiles := writeUBL(t, docs)
+	validateUBL(t, xmlFiles)
+
+	file, payouts, err := m.svc.Payouts(ctx, p, time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	var sum, selfPayable int64
+	for _, po := range payouts {
+		sum += po.AmountCents
+	}
+	for _, d := range docs {
+		if d.Type == invoice.TypeSelfBilled {
+			selfPayable += d.PayableCents
+		}
+	}
+	require.Equal(t, selfPayable, sum)
+	var pain struct {
+		CtrlSum string `xml:"CstmrCdtTrfInitn>GrpHdr>CtrlSum"`
+		NbOfTxs int    `xml:"CstmrCdtTrfInitn>GrpHdr>NbOfTxs"`
+	}
+	require.NoError(t, xml.Unmarshal(file, &pain))
+	require.Equal(t, invoice.FormatCents(sum), pain.CtrlSum)
+	require.Equal(t, len(payouts), pain.NbOfTxs)
+	lintFile(t, file, filepath.Join("sepa", "testdata", "pain.001.001.09.xsd"))
+}
+
+// TestLateEventCorrects: an entry of November received in December, after
+// November was invoiced, is an adjustment of the ledger booked in
+// December; issuing December makes an extra invoice referring to the
+// November invoice, and every November document stays byte for byte what
+// was issued. Voiding an invoice makes a credit note referring to it,
+// once.
+func TestLateEventCorrects(t *testing.T) {
+	m := newMonth(t)
+	ctx, nov := m.ctx, m.net.Period
+	first, _, err := m.svc.Issue(ctx, nov)
+	require.NoError(t, err)
+	before := map[string]billing.Issued{}
+	pdfs := map[string][]byte{}
+	for _, d := range first {
+		before[d.Number] = d
+		pdfs[d.Number], err = billing.PDF(&d, "nl")
+		require.NoError(t, err)
+	}
+	// A nomadic member with a pass walks in late on the last evening.
+	member := "mem-0001" // nomadic, with a pass
+	var inv billing.Issued
+	for _, d := range first {
+		if d.MemberID == member && d.Purpose == billing.PurposeInvoice {
+			inv = d
+		}
+	}
+	require.NotEmpty(t, inv.Number, "%s was invoiced for November", member)
+	at := time.Date(2026, 11, 28, 20, 0, 0, 0, m.net.Config.Location)
+	late := domain.Event{Door: "ctr-01-in", ReceivedMs: m.now.UnixMilli(), Event: protocol.Event{Seq: 1_000_000, TimeMs: at.UnixMilli(), Trusted: true,
+		Boot: "boot", Kind: protocol.EventTap, UID: "04A1B2C3", Member: member, Reason: protocol.GrantedPass, WLVersion: 1}}
+	rep, err := m.ledger.Update(ctx, m.dir, m.mem.AddEvents([]domain.Event{late}))
+	require.NoError(t, err)
+	require.NotEmpty(t, rep.Adjusted)
+	dec := nov.Next()
+	_, err = m.ledger.Close(ctx, m.dir, dec, time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	m.now = time.Date(2027, 1, 3, 9, 0, 0, 0, time.UTC)
+	second, _, err := m.svc.Issue(ctx, dec)
+	require.NoError(t, err)
+	var extra *billing.Issued
+	for i := range second {
+		if second[i].MemberID == member && second[i].Purpose == "extra:"+nov.String() {
+			extra = &second[i]
+		}
+	}
+	require.NotNil(t, extra, "an extra invoice corrects November")
+	require.Equal(t, invoice.TypeInvoice, extra.Type)
+	require.Equal(t, inv.Number, extra.Corrects)
+	require.Equal(t, "SWC-2027-000001", extra.Number, "a new year starts the numbers again")
+	require.Contains(t, extra.Doc.Lines[0].Description, "Correction of 2026-11")
+
+	after, err := m.st.Billing().Documents(ctx, billing.DocumentFilter{Period: nov})
+	require.NoError(t, err)
+	require.Len(t, after, len(before))
+	for _, d := range after {
+		b := before[d.Number]
+		require.Equal(t, b.Model, d.Model, d.Number)
+		require.Equal(t, b.UBL, d.UBL, d.Number)
+		require.Equal(t, b.Digest, d.Digest, d.Number)
+		pdf, err := billing.PDF(&d, "nl")
+		require.NoError(t, err)
+		require.True(t, bytes.Equal(pdfs[d.Number], pdf), "PDF of %s", d.Number)
+	}
+
+	cn, err := m.svc.Void(ctx, inv.Issuer, inv.Number)
+	require.NoError(t, err)
+	require.Equal(t, invoice.TypeCreditNote, cn.Type)
+	require.Equal(t, inv.Number, cn.Corrects)
+	require.Equal(t, inv.PayableCents, cn.PayableCents)
+	_, err = m.svc.Void(ctx, inv.Issuer, inv.Number)
+	require.ErrorIs(t, err, store.ErrExists)
+	_, err = m.svc.Void(ctx, cn.Issuer, cn.Number)
+	require.ErrorIs(t, err, billing.ErrNotIssuable)
+	validateUBL(t, writeUBL(t, append(second, cn)))
+}
+
+func metricsText(t *testing.T, r *metrics.Registry) string {
+	var b bytes.Buffer
+	require.NoError(t, r.WriteText(&b))
+	return b.String()
+}
+
+// ubls are the UBL files of documents, by rule set.
+type ubls struct {
+	invoices, creditNotes []string
+	all, billing, self    string
+}
+
+func writeUBL(t *testing.T, docs []billing.Issued) ubls {
+	u := ubls{all: t.TempDir(), billing: t.TempDir(), self: t.TempDir()}
+	for _, d := range docs {
+		if d.UBL == nil {
+			require.False(t, d.Doc.Buyer.VATNumber != "" || d.Doc.Buyer.EnterpriseNumber != "", "%s: a business gets UBL", d.Number)
+			continue
+		}
+		dir := u.billing
+		if d.Doc.IsSelfBilled() {
+			dir = u.self
+		}
+		f := filepath.Join(dir, d.Number+".xml")
+		require.NoError(t, os.WriteFile(f, d.UBL, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(u.all, d.Number+".xml"), d.UBL, 0o644))
+		if d.Doc.IsCreditNote() {
+			u.creditNotes = append(u.creditNotes, f)
+		} else {
+			u.invoices = append(u.invoices, f)
+		}
+	}
+	return u
+}
+
+// need skips when a validator is missing, and fails under
+// SWC_REQUIRE_SERVICES=1 (.ci/run installs them).
+func need(t *testing.T, what string, err error) {
+	t.Helper()
+	if os.Getenv("SWC_REQUIRE_SERVICES") == "1" {
+		t.Fatalf("%s is required (SWC_REQUIRE_SERVICES=1): %v", what, err)
+	}
+	t.Skipf("skipping: %s not available (%v); apt-get install libxml2-utils libsaxonhe-java default-jre-headless", what, err)
+}
+
+func run(t *testing.T, args ...string) (string, error) {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func lintFile(t *testing.T, b []byte, xsd string) {
+	lint, err := exec.LookPath("xmllint")
+	if err != nil {
+		need(t, "xmllint", err)
+	}
+	f := filepath.Join(t.TempDir(), "file.xml")
+	require.NoError(t, os.WriteFile(f, b, 0o644))
+	if msg, err := run(t, lint, "--noout", "--nonet", "--schema", xsd, f); err != nil {
+		t.Fatalf("xmllint %s: %v\n%s", xsd, err, msg)
+	}
+}
+
+// validateUBL checks the files against the UBL 2.1 schema (xmllint) and
+// the EN 16931 and Peppol rules (Saxon-HE): no fatal assertion.
+func validateUBL(t *testing.T, u ubls) {
+	t.Helper()
+	lint, err := exec.LookPath("xmllint")
+	if err != nil {
+		need(t, "xmllint", err)
+	}
+	schemas := filepath.Join("ubl", "testdata", "ubl-2.1", "maindoc")
+	for schema, files := range map[string][]string{"UBL-Invoice-2.1.xsd": u.invoices, "UBL-CreditNote-2.1.xsd": u.creditNotes} {
+		if len(files) == 0 {
+			continue
+		}
+		args := append([]string{lint, "--noout", "--nonet", "--schema", filepath.Join(schemas, schema)}, files...)
+		if msg, err := run(t, args...); err != nil {
+			t.Fatalf("xmllint %s: %v\n%s", schema, err, msg)
+		}
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		need(t, "java", err)
+	}
+	jar := cmpOr(os.Getenv("SWC_SAXON_JAR"), "/usr/share/java/Saxon-HE.jar")
+	if _, err := os.Stat(jar); err != nil {
+		need(t, "Saxon-HE", err)
+	}
+	for _, rules := range []struct{ xslt, dir string }{
+		{"ubl/testdata/en16931/EN16931-UBL-validation.xslt", u.all},
+		{"ubl/testdata/peppol/PEPPOL-EN16931-UBL.xslt", u.billing},
+		{"ubl/testdata/peppol/PEPPOL-EN16931-UBL-SB.xslt", u.self},
+	} {
+		in, _ := filepath.Glob(filepath.Join(rules.dir, "*.xml"))
+		if len(in) == 0 {
+			continue
+		}
+		out := t.TempDir()
+		if msg, err := run(t, java, "-cp", jar, "net.sf.saxon.Transform", "-s:"+rules.dir, "-xsl:"+rules.xslt, "-o:"+out); err != nil {
+			t.Fatalf("saxon %s: %v\n%s", rules.xslt, err, msg)
+		}
+		reports, _ := filepath.Glob(filepath.Join(out, "*.xml"))
+		require.Len(t, reports, len(in), "a report per document (%s)", rules.xslt)
+		for _, r := range reports {
+			b, err := os.ReadFile(r)
+			require.NoError(t, err)
+			var rep struct {
+				Failed []struct {
+					ID   string `xml:"id,attr"`
+					Flag string `xml:"flag,attr"`
+					Text string `xml:"text"`
+				} `xml:"failed-assert"`
+			}
+			require.NoError(t, xml.Unmarshal(b, &rep))
+			for _, f := range rep.Failed {
+				if f.Flag != "warning" && f.Flag != "information" {
+					t.Errorf("%s %s: %s %s", filepath.Base(rules.xslt), filepath.Base(r), f.ID, strings.TrimSpace(f.Text))
+				}
+			}
+		}
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
