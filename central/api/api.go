@@ -23,6 +23,7 @@ import (
 	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
@@ -74,6 +75,9 @@ type Config struct {
 	Booking *booking.Service
 	// Accounts serves the staff accounts (accounts.go); nil answers 503.
 	Accounts *accounts.Service
+	// Billing issues invoices and payouts (billing.go); nil answers 503
+	// there (prices, details and documents are served from Store).
+	Billing *billing.Service
 }
 
 // Server serves the API.
@@ -96,6 +100,7 @@ type Server struct {
 	webhooks  alerts.WebhookPolicy
 	bk        *booking.Service
 	accounts  *accounts.Service
+	billing   *billing.Service
 }
 
 // handler serves one route for an authenticated caller.
@@ -256,6 +261,8 @@ func New(cfg Config) *Server {
 	s.reqs = reg.CounterVec("swc_api_requests_total", "API requests, by method and status class.", "method", "class")
 	s.accounts = cfg.Accounts
 	s.routes = append(s.table(), s.accountRoutes()...)
+	s.billing = cfg.Billing
+	s.routes = append(s.routes, s.billingRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.wrap(rt))
 	}

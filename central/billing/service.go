@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/billing/bank"
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/invoicepdf"
 	"github.com/smartworkcenters/swc/central/billing/sepa"
@@ -251,6 +252,7 @@ func (s *Service) Payouts(ctx context.Context, p credit.Period, execution time.T
 		return nil, nil, fmt.Errorf("%w: the cooperative has no billing details (its account pays)", ErrNotIssuable)
 	}
 	by := map[string]*Payout{}
+	comm := map[string]bank.Communication{}
 	var order []string
 	for _, d := range docs {
 		po := by[d.CenterID]
@@ -265,6 +267,9 @@ func (s *Service) Payouts(ctx context.Context, p credit.Period, execution time.T
 			po.AmountCents += d.PayableCents
 		}
 		po.Documents = append(po.Documents, d.Number)
+		if d.Doc.Payment != nil && len(po.Documents) == 1 {
+			comm[d.CenterID] = d.Doc.Payment.Communication
+		}
 	}
 	slices.Sort(order)
 	t := &sepa.Transfer{MessageID: "SWC-PAYOUT-" + p.String(), CreatedAt: s.cfg.Now().UTC(), ExecutionDate: execution,
@@ -281,6 +286,11 @@ func (s *Service) Payouts(ctx context.Context, p credit.Period, execution time.T
 		}
 		t.Payments = append(t.Payments, sepa.Payment{EndToEndID: po.Documents[0], Creditor: sepa.Account{Name: cd.Name, IBAN: cd.IBAN, BIC: cd.BIC},
 			AmountCents: po.AmountCents, Text: "Self-billed " + joinMax(po.Documents, 120)})
+		if len(po.Documents) == 1 { // one document: pay its structured communication
+			if c := comm[id]; !c.IsZero() {
+				t.Payments[len(t.Payments)-1].Communication, t.Payments[len(t.Payments)-1].Text = c, ""
+			}
+		}
 		payouts = append(payouts, *po)
 	}
 	if len(t.Payments) == 0 {
