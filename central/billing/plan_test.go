@@ -214,3 +214,42 @@ func TestPlanProperty(t *testing.T) {
 		}
 	})
 }
+
+// TestPlanCorrections: adjustments booked in a period make, per member and
+// corrected period, an extra invoice for hours added and a credit note for
+// hours taken back, both referring to the corrected invoice and priced at
+// the corrected period's prices; hours taken back with no invoice to
+// correct are reported, not guessed.
+func TestPlanCorrections(t *testing.T) {
+	oct, nov := period(t, "2026-10"), period(t, "2026-11")
+	in := &Input{Period: nov, IssueDate: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Details: map[string]Details{},
+		Prices: Prices{{Kind: PriceNomadicHour, ValidFrom: oct, Cents: 600}, {Kind: PriceNomadicHour, ValidFrom: nov, Cents: 900}}}
+	in.Details[DetailsKey(PartyCooperative, CooperativeID)] = Business(PartyCooperative, CooperativeID, "BE", 99)
+	for _, id := range []string{"n1", "n2"} {
+		in.Details[DetailsKey(PartyMember, id)] = Business(PartyMember, id, "BE", 7)
+	}
+	in.Adjustments = []credit.Adjustment{
+		{MemberID: "n1", CenterID: "c1", Class: credit.ClassNomadic, BelongsTo: oct, BookedIn: nov, Minutes: 90},
+		{MemberID: "n1", CenterID: "c2", Class: credit.ClassNomadic, BelongsTo: oct, BookedIn: nov, Minutes: -30},
+		{MemberID: "n2", CenterID: "c1", Class: credit.ClassNomadic, BelongsTo: oct, BookedIn: nov, Minutes: -15},
+	}
+	oInv := invoice.Document{IssueDate: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
+	in.Issued = []Issued{{Issuer: CooperativeID, Number: "SWC-2026-000007", Period: oct, MemberID: "n1", Purpose: PurposeInvoice, Doc: oInv}}
+	pl := MakePlan(in)
+	require.Equal(t, []Missing{{Kind: PartyMember, ID: "n2", Reason: "hours of 2026-10 to credit back, but no invoice of 2026-10 to correct"}}, pl.Missing)
+	require.Len(t, pl.Drafts, 2)
+	extra, cn := pl.Drafts[0], pl.Drafts[1]
+	require.Equal(t, "extra:2026-10", extra.Purpose)
+	require.Equal(t, invoice.TypeInvoice, extra.Doc.Type)
+	require.Equal(t, "SWC-2026-000007", extra.Doc.Corrects.Number)
+	require.Equal(t, int64(900), extra.Doc.Totals().TaxExclusiveCents, "90 min at October's 6.00")
+	require.Equal(t, "credit:2026-10", cn.Purpose)
+	require.Equal(t, invoice.TypeCreditNote, cn.Doc.Type)
+	require.Equal(t, "SWC-2026-000007", cn.Doc.Corrects.Number)
+	require.Equal(t, int64(300), cn.Doc.Totals().TaxExclusiveCents, "30 min at 6.00 credited")
+	for i, dr := range pl.Drafts {
+		_, err := Finish(dr, int64(i+1), 0)
+		require.NoError(t, err)
+	}
+	require.Equal(t, []IssuerTotal{{Issuer: CooperativeID, Documents: 1, CreditNotes: 1, NetCents: 900, VATCents: 189, PayableCents: 1089, CreditedCents: 363}}, pl.Totals)
+}
