@@ -41,10 +41,13 @@ type month struct {
 	missing string // the member without details
 }
 
-func newMonth(t *testing.T) *month {
+func newMonth(t *testing.T) *month { return newMonthTB(t, 40, 4000) }
+
+// newMonthTB is newMonth with a network of members and events.
+func newMonthTB(t testing.TB, members, events int) *month {
 	t.Helper()
 	ctx := context.Background()
-	net, err := credittest.NewNetwork(credittest.NetworkSize{Centers: 4, Members: 40, Events: 4000, Rooms: 2, Workspaces: 12})
+	net, err := credittest.NewNetwork(credittest.NetworkSize{Centers: 4, Members: members, Events: events, Rooms: 2, Workspaces: members * 3 / 10})
 	require.NoError(t, err)
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "swc.db"), sqlite.Options{})
 	require.NoError(t, err)
