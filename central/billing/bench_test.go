@@ -60,4 +60,3 @@ func BenchmarkIssueDocuments(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "docs/s")
 }
-
