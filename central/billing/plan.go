@@ -229,7 +229,10 @@ func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjus
 		return
 	}
 	cur := b.doc(issuer, md, id)
-	lines := b.hourLines(md, issuer, home, minutes, b.in.Period, "")
+	lines, priced := b.hourLines(md, issuer, home, minutes, b.in.Period, "")
+	if !priced {
+		return // a price is missing: recorded by price
+	}
 	if md.Plan == PlanMonthlyPass && len(minutes) > 0 {
 		if p, ok := b.price(PriceMonthlyPass, home, "", b.in.Period, ik, iid); ok {
 			lines = append(lines, b.line(md, issuer, "Monthly pass "+b.in.Period.String(), invoice.Units(1), "MON", p.Cents, 0, p.Rate()))
@@ -239,9 +242,6 @@ func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjus
 		if p, ok := b.in.Prices.At(PriceNoShow, home, "", b.in.Period); ok && p.Cents > 0 {
 			lines = append(lines, b.line(md, issuer, "No-show (booking not attended)", invoice.Units(noShows), "C62", p.Cents, 0, p.Rate()))
 		}
-	}
-	if lines == nil && len(minutes) > 0 {
-		return // a price is missing: recorded by price
 	}
 	if len(lines) > 0 {
 		cur.Type = invoice.TypeInvoice
@@ -288,7 +288,7 @@ func (b *builder) corrections(id string, md, issuer Details, home string, adjs [
 		ref := b.invoiceOf(id, p)
 		label := "Correction of " + p.String() + ": "
 		if len(plus) > 0 {
-			if lines := b.hourLines(md, issuer, home, plus, p, label); lines != nil {
+			if lines, ok := b.hourLines(md, issuer, home, plus, p, label); ok && lines != nil {
 				d := b.doc(issuer, md, id)
 				d.Type, d.Lines, d.Corrects = invoice.TypeInvoice, lines, ref
 				b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeExtra + p.String(), MemberID: id}, d)
@@ -299,7 +299,7 @@ func (b *builder) corrections(id string, md, issuer Details, home string, adjs [
 				b.missing(PartyMember, id, "hours of %s to credit back, but no invoice of %s to correct", p, p)
 				continue
 			}
-			if lines := b.hourLines(md, issuer, home, minus, p, label); lines != nil {
+			if lines, ok := b.hourLines(md, issuer, home, minus, p, label); ok && lines != nil {
 				d := b.doc(issuer, md, id)
 				d.Type, d.Lines, d.Corrects = invoice.TypeCreditNote, lines, ref
 				d.Payment = nil
@@ -329,8 +329,9 @@ func (b *builder) price(k PriceKind, center, room string, p credit.Period, ik Pa
 }
 
 // hourLines makes one line per (host center, class) of minutes, priced at
-// the issuer's hourly price valid in period p; nil when a price is missing.
-func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutesKey]int64, p credit.Period, label string) []invoice.Line {
+// the issuer's hourly price valid in period p, leaving out the hours a
+// monthly pass covers; ok is false when a price is missing.
+func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutesKey]int64, p credit.Period, label string) (lines []invoice.Line, ok bool) {
 	keys := make([]minutesKey, 0, len(minutes))
 	for k := range minutes {
 		keys = append(keys, k)
@@ -338,20 +339,19 @@ func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutes
 	slices.SortFunc(keys, func(a, b minutesKey) int {
 		return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.class, b.class))
 	})
-	var lines []invoice.Line
 	for _, k := range keys {
 		if md.Plan == PlanMonthlyPass && (k.class == credit.ClassNomadic || k.class == credit.ClassHome) {
 			continue // covered by the pass
 		}
 		ik, iid := issuerParty(home)
-		pr, ok := b.price(k.price, k.priceAt, "", p, ik, iid)
-		if !ok {
-			return nil
+		pr, found := b.price(k.price, k.priceAt, "", p, ik, iid)
+		if !found {
+			return nil, false
 		}
 		where := cmp.Or(b.names[k.host], k.host)
 		lines = append(lines, b.line(md, issuer, label+"Hours at "+where, invoice.Units(minutes[k]), "MIN", pr.Cents, invoice.Units(60), pr.Rate()))
 	}
-	return lines
+	return lines, true
 }
 
 // euCountries are the member states of the EU (ISO 3166-1; Greece's VAT

@@ -253,3 +253,27 @@ func TestPlanCorrections(t *testing.T) {
 	}
 	require.Equal(t, []IssuerTotal{{Issuer: CooperativeID, Documents: 1, CreditNotes: 1, NetCents: 900, VATCents: 189, PayableCents: 1089, CreditedCents: 363}}, pl.Totals)
 }
+
+// TestPlanMissingPrice: a member whose hours have no price gets no
+// invoice at all (not one with the no-show fee alone), and the issuer is
+// reported.
+func TestPlanMissingPrice(t *testing.T) {
+	nov := period(t, "2026-11")
+	in := &Input{Period: nov, IssueDate: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Details: map[string]Details{},
+		Prices: Prices{{Kind: PriceNoShow, ValidFrom: nov, Cents: 500}}}
+	in.Details[DetailsKey(PartyCooperative, CooperativeID)] = Business(PartyCooperative, CooperativeID, "BE", 99)
+	in.Details[DetailsKey(PartyMember, "n1")] = Private("n1")
+	noShow := credit.Visit{MemberID: "n1", CenterID: "c1", Class: credit.ClassNomadic, Why: credit.WhyNoShow, Bookings: []string{"b1", "b2"}}
+	in.Results = []credit.MemberPeriod{{MemberID: "n1", Period: nov, Visits: []credit.Visit{visit("n1", "c1", "", credit.ClassNomadic, 60), noShow}}}
+	pl := MakePlan(in)
+	require.Empty(t, pl.Drafts)
+	require.Equal(t, []Missing{{Kind: PartyCooperative, ID: CooperativeID, Reason: "no nomadic_hour price for 2026-11"}}, pl.Missing)
+
+	in.Prices = append(in.Prices, Price{Kind: PriceNomadicHour, ValidFrom: nov, Cents: 1000})
+	pl = MakePlan(in)
+	require.Len(t, pl.Drafts, 1)
+	lines := pl.Drafts[0].Doc.Lines
+	require.Len(t, lines, 2)
+	require.Equal(t, invoice.Units(2), lines[1].Quantity, "a no-show fee per booking not attended")
+	require.Equal(t, int64(1000+1000), pl.Drafts[0].Doc.Totals().TaxExclusiveCents)
+}
