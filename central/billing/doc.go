@@ -2,7 +2,7 @@
 // (invoice, bank, ubl, sepa, invoicepdf): prices with validity, the
 // parties' billing details, a period's member invoices, their corrections,
 // the cooperative's self-billed invoices to the centers and the payouts
-// file. It computes; the store (store.BillingStore) keeps, numbers and
+// file, and the cross-center invoices between centers. It computes; the store (store.BillingStore) keeps, numbers and
 // audits; the API and console call Service.
 //
 // # Who invoices whom
@@ -54,7 +54,12 @@
 // adjustments booked in the period, at the settlement's rates, one line
 // each, so that the net equals the settlement's nomadic amounts to the
 // cent. The payouts file (Payouts) is a SEPA pain.001 paying each center
-// the amount due of its self-billed invoices of the period.
+// the amount due of its self-billed invoices of the period. Each host
+// center invoices each home center for the home's members' hours it
+// hosted (the settlement's cross-center lines, at its rates, one line
+// each): the nets equal the settlement's cross-center amounts and the
+// home centers' invoice amounts to the cent; those are paid between the
+// centers, not through the payouts file.
 //
 // # Prices
 //
@@ -62,5 +67,5 @@
 // same kind, center and room. The store refuses a version starting in or
 // before a period already invoiced, so an invoiced period keeps its
 // prices. Not implemented: hour packs, room bookings on invoices (room
-// prices are stored), cross-center invoices between centers.
+// prices are stored, not yet billed), VAT exemptions per line category.
 package billing

@@ -14,6 +14,7 @@ import (
 const (
 	PurposeInvoice     = "invoice"      // a member's usage of the period
 	PurposeSelfBilling = "self_billing" // a center's nomadic hours, self-billed by the cooperative
+	purposeCross       = "cross_center:" // + the host: a home center's members' hours at the host
 	purposeExtra       = "extra:"       // + the corrected period: late hours billed
 	purposeCredit      = "credit:"      // + the corrected period: hours credited back
 	purposeVoid        = "void:"        // + the voided document's number
@@ -139,6 +140,7 @@ func MakePlan(in *Input) *Plan {
 		b.member(id, results[id], adjs[id])
 	}
 	b.selfBilling()
+	b.crossCenter()
 	b.totals()
 	return pl
 }
@@ -446,6 +448,53 @@ func (b *builder) selfBilling() {
 		d.Type, d.Lines = invoice.TypeSelfBilled, lines
 		d.BuyerReference = l.CenterID
 		b.add(Draft{Issuer: SelfBillingSeries, Subject: l.CenterID, Purpose: PurposeSelfBilling, CenterID: l.CenterID}, d)
+	}
+}
+
+// crossCenter plans, per host and home center, the host's invoice to the
+// home center for the home's members' hours at the host (and their
+// adjustments), at the settlement's rates, one line per settlement line:
+// its net equals the settlement's cross-center amounts to the cent.
+func (b *builder) crossCenter() {
+	s := b.in.Settlement
+	if s == nil {
+		return
+	}
+	type pair struct{ host, home string }
+	lines := map[pair][]invoice.Line{}
+	var order []pair
+	for _, l := range s.CrossCenter {
+		if l.Minutes == 0 || l.HomeCenterID == "" {
+			continue
+		}
+		k := pair{l.HostCenterID, l.HomeCenterID}
+		if lines[k] == nil {
+			order = append(order, k)
+		}
+		desc := "Hours of your members " + s.Period.String()
+		if !l.BelongsTo.IsZero() {
+			desc = "Hours of your members, correction of " + l.BelongsTo.String()
+		}
+		lines[k] = append(lines[k], invoice.Line{Description: desc, Quantity: invoice.Units(l.Minutes), Unit: "MIN",
+			UnitPriceCents: l.RateCents, BaseQuantity: invoice.Units(60)})
+	}
+	for _, k := range order {
+		host, hok := b.details(PartyCenter, k.host)
+		home, mok := b.details(PartyCenter, k.home)
+		if !hok || !mok {
+			continue
+		}
+		ls := lines[k]
+		for i := range ls {
+			ls[i].VAT = VATFor(host, home, DefaultVAT)
+		}
+		d := b.doc(host, home, k.home)
+		d.Type, d.Lines = invoice.TypeInvoice, ls
+		if d.Totals().PayableCents <= 0 {
+			b.missing(PartyCenter, k.host, "hours of %s's members to credit back: not invoiced", k.home)
+			continue
+		}
+		b.add(Draft{Issuer: k.host, Subject: k.home, Purpose: purposeCross + k.host, CenterID: k.home}, d)
 	}
 }
 

@@ -152,6 +152,29 @@ func TestIssueMonth(t *testing.T) {
 		nomadic += l.NomadicCents
 	}
 	require.NotZero(t, nomadic)
+	// Cross-center invoices between centers recompute the settlement's
+	// cross-center lines, and the home centers' invoice amounts.
+	cross := map[[2]string]int64{}
+	for _, d := range docs {
+		if strings.HasPrefix(d.Purpose, "cross_center:") {
+			cross[[2]string{d.Issuer, d.CenterID}] += d.Doc.Totals().TaxExclusiveCents
+		}
+	}
+	want := map[[2]string]int64{}
+	for _, l := range s.CrossCenter {
+		want[[2]string{l.HostCenterID, l.HomeCenterID}] += l.AmountCents
+	}
+	require.NotEmpty(t, want)
+	require.Equal(t, want, cross)
+	for _, l := range s.Centers {
+		var invoiced int64
+		for k, v := range cross {
+			if k[1] == l.CenterID {
+				invoiced += v
+			}
+		}
+		require.Equal(t, l.InvoiceCents, invoiced, "what %s is invoiced", l.CenterID)
+	}
 
 	xmlFiles := writeUBL(t, docs)
 	validateUBL(t, xmlFiles)
