@@ -12,12 +12,12 @@ import (
 
 // Purposes of a document: what it bills, unique per (period, subject).
 const (
-	PurposeInvoice     = "invoice"      // a member's usage of the period
-	PurposeSelfBilling = "self_billing" // a center's nomadic hours, self-billed by the cooperative
+	PurposeInvoice     = "invoice"       // a member's usage of the period
+	PurposeSelfBilling = "self_billing"  // a center's nomadic hours, self-billed by the cooperative
 	purposeCross       = "cross_center:" // + the host: a home center's members' hours at the host
-	purposeExtra       = "extra:"       // + the corrected period: late hours billed
-	purposeCredit      = "credit:"      // + the corrected period: hours credited back
-	purposeVoid        = "void:"        // + the voided document's number
+	purposeExtra       = "extra:"        // + the corrected period: late hours billed
+	purposeCredit      = "credit:"       // + the corrected period: hours credited back
+	purposeVoid        = "void:"         // + the voided document's number
 )
 
 // SelfBillingSeries is the issuer key of the cooperative's self-billed
