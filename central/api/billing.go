@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"errors"
 	"mime"
 	"net/http"
@@ -154,15 +155,22 @@ func (s *Server) putBillingDetails(w http.ResponseWriter, r *http.Request, p *pr
 	return writeJSON(w, http.StatusOK, d)
 }
 
-func (s *Server) billingDryRun(w http.ResponseWriter, r *http.Request, _ *principal) error {
+// periodCall reads the period of the path (no query parameters) and the
+// billing service.
+func (s *Server) periodCall(r *http.Request) (credit.Period, *billing.Service, error) {
 	period, err := pathPeriod(r)
 	if err != nil {
-		return err
+		return period, nil, err
 	}
 	if q := newQuery(r); q.err != nil {
-		return q.err
+		return period, nil, q.err
 	}
 	b, err := s.billingService()
+	return period, b, err
+}
+
+func (s *Server) billingDryRun(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	period, b, err := s.periodCall(r)
 	if err != nil {
 		return err
 	}
@@ -182,14 +190,7 @@ type issueResult struct {
 }
 
 func (s *Server) billingIssue(w http.ResponseWriter, r *http.Request, p *principal) error {
-	period, err := pathPeriod(r)
-	if err != nil {
-		return err
-	}
-	if q := newQuery(r); q.err != nil {
-		return q.err
-	}
-	b, err := s.billingService()
+	period, b, err := s.periodCall(r)
 	if err != nil {
 		return err
 	}
@@ -296,15 +297,8 @@ func (s *Server) documentPDF(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	l, _ := invoicepdf.ParseLang(cmpOrLang(lang))
+	l, _ := invoicepdf.ParseLang(cmp.Or(lang, "fr"))
 	return download(w, "application/pdf", invoicepdf.FileName(&d.Doc, l), b)
-}
-
-func cmpOrLang(l string) string {
-	if l == "" {
-		return "fr"
-	}
-	return l
 }
 
 func (s *Server) documentUBL(w http.ResponseWriter, r *http.Request, p *principal) error {

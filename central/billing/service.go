@@ -2,6 +2,7 @@ package billing
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -205,7 +206,7 @@ func (s *Service) Void(ctx context.Context, issuer, number string) (Issued, erro
 // PDF renders an issued document in lang (fr, nl or en): the same bytes
 // every time.
 func PDF(is *Issued, lang string) ([]byte, error) {
-	l, err := invoicepdf.ParseLang(cmpOr(lang, "fr"))
+	l, err := invoicepdf.ParseLang(cmp.Or(lang, "fr"))
 	if err != nil {
 		return nil, err
 	}
@@ -214,13 +215,6 @@ func PDF(is *Issued, lang string) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Payout is what one center is paid for a period.

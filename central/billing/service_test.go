@@ -2,6 +2,7 @@ package billing_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/xml"
 	"log/slog"
@@ -364,7 +365,7 @@ func validateUBL(t *testing.T, u ubls) {
 	if err != nil {
 		need(t, "java", err)
 	}
-	jar := cmpOr(os.Getenv("SWC_SAXON_JAR"), "/usr/share/java/Saxon-HE.jar")
+	jar := cmp.Or(os.Getenv("SWC_SAXON_JAR"), "/usr/share/java/Saxon-HE.jar")
 	if _, err := os.Stat(jar); err != nil {
 		need(t, "Saxon-HE", err)
 	}
@@ -401,11 +402,4 @@ func validateUBL(t *testing.T, u ubls) {
 			}
 		}
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
