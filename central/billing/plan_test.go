@@ -2,6 +2,7 @@ package billing
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/credit/credittest"
 )
 
 // Enterprise makes a valid Belgian enterprise number from n (exported
@@ -276,4 +278,81 @@ func TestPlanMissingPrice(t *testing.T) {
 	require.Len(t, lines, 2)
 	require.Equal(t, invoice.Units(2), lines[1].Quantity, "a no-show fee per booking not attended")
 	require.Equal(t, int64(1000+1000), pl.Drafts[0].Doc.Totals().TaxExclusiveCents)
+}
+
+// TestPlanFromEventsProperty: for months of door events (generated
+// networks of random size), random prices and VAT cases, each member
+// invoice's net is, per center and class of hours, the ledger's minutes
+// there (credit.Compute over the events) × the issuer's price ÷ 60,
+// rounded once per line; its VAT is the rate applied once to the net
+// (none under reverse charge).
+func TestPlanFromEventsProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		size := credittest.NetworkSize{Centers: rapid.IntRange(1, 4).Draw(rt, "centers"), Members: rapid.IntRange(5, 40).Draw(rt, "members"),
+			Events: rapid.IntRange(0, 3000).Draw(rt, "events"), Workspaces: rapid.IntRange(0, 10).Draw(rt, "workspaces")}
+		net, err := credittest.NewNetwork(size)
+		require.NoError(rt, err)
+		res, err := credit.Compute(net.Config, net.Directory(), net.Events)
+		require.NoError(rt, err)
+		p := net.Period
+		in := &Input{Period: p, IssueDate: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), Details: map[string]Details{}, Results: res.MemberPeriods(p),
+			Prices: Prices{{Kind: PriceNomadicHour, ValidFrom: p, Cents: rapid.Int64Range(0, 5000).Draw(rt, "nomadic")}}}
+		in.Details[DetailsKey(PartyCooperative, CooperativeID)] = Business(PartyCooperative, CooperativeID, "BE", 99)
+		for i, c := range net.Centers {
+			in.Details[DetailsKey(PartyCenter, c.ID)] = Business(PartyCenter, c.ID, "BE", int64(i))
+			in.Prices = append(in.Prices, Price{Kind: PriceCenterHour, CenterID: c.ID, ValidFrom: p,
+				Cents: rapid.Int64Range(0, 5000).Draw(rt, "price-"+c.ID), VATRate: invoice.Rate(rapid.SampledFrom([]int64{600, 1200, 2100}).Draw(rt, "rate-"+c.ID))})
+		}
+		for i, m := range net.Members {
+			switch rapid.IntRange(0, 2).Draw(rt, "vat-"+m.ID) {
+			case 0:
+				in.Details[DetailsKey(PartyMember, m.ID)] = Private(m.ID)
+			case 1:
+				in.Details[DetailsKey(PartyMember, m.ID)] = Business(PartyMember, m.ID, "BE", int64(100+i))
+			default:
+				in.Details[DetailsKey(PartyMember, m.ID)] = Business(PartyMember, m.ID, "NL", 0)
+			}
+		}
+		pl := MakePlan(in)
+		require.Empty(rt, pl.Missing)
+		dir := net.Directory()
+		byMember := map[string]credit.MemberPeriod{}
+		for _, mp := range in.Results {
+			byMember[mp.MemberID] = mp
+		}
+		for _, dr := range pl.Drafts {
+			if dr.Purpose != PurposeInvoice {
+				continue
+			}
+			mp := byMember[dr.MemberID]
+			home := dir.Member(dr.MemberID).HomeCenterID
+			minutes := map[[2]string]int64{}
+			for _, v := range mp.Visits {
+				switch {
+				case v.Credited:
+					minutes[[2]string{v.CenterID, string(v.Class)}] += v.CreditedMinutes
+				case v.Why == credit.WhyHomeCenter:
+					minutes[[2]string{v.CenterID, string(v.Class)}] += QuarterMinutes(v.End.Sub(v.Start))
+				}
+			}
+			price, _ := in.Prices.At(PriceNomadicHour, "", "", p)
+			if home != "" {
+				price, _ = in.Prices.At(PriceCenterHour, home, "", p)
+			}
+			var want int64
+			for _, m := range minutes {
+				want += invoice.LineNetCents(invoice.Units(m), price.Cents, invoice.Units(60))
+			}
+			require.Len(rt, dr.Doc.Lines, len(minutes), "one line per center and class")
+			tot := dr.Doc.Totals()
+			require.Equal(rt, want, tot.TaxExclusiveCents, "net of %s", dr.MemberID)
+			vat := invoice.VATCents(want, price.Rate())
+			if md := in.Details[DetailsKey(PartyMember, dr.MemberID)]; strings.HasPrefix(md.VATNumber, "NL") {
+				vat = 0
+			}
+			require.Equal(rt, vat, tot.VATCents, "VAT of %s", dr.MemberID)
+			_, err := Finish(dr, 1, 0)
+			require.NoError(rt, err)
+		}
+	})
 }
