@@ -252,6 +252,29 @@ func TestLateEventCorrects(t *testing.T) {
 	require.Equal(t, inv.Number, extra.Corrects)
 	require.Equal(t, "SWC-2027-000001", extra.Number, "a new year starts the numbers again")
 	require.Contains(t, extra.Doc.Lines[0].Description, "Correction of 2026-11")
+	// December's self-billing pays the nomadic adjustment of November at
+	// November's rate: it recomputes the settlement's adjustment lines.
+	ds, err := m.mem.ClosedSettlement(ctx, dec)
+	require.NoError(t, err)
+	want := map[string]int64{}
+	for _, l := range ds.Centers {
+		want[l.CenterID] += l.NomadicCents
+	}
+	for _, a := range ds.Adjustments {
+		if a.Class == credit.ClassNomadic {
+			want[a.CenterID] += a.AmountCents
+		}
+	}
+	got := map[string]int64{}
+	for _, d := range second {
+		if d.Type == invoice.TypeSelfBilled {
+			got[d.CenterID] += d.Doc.Totals().TaxExclusiveCents
+		}
+	}
+	for c, v := range want {
+		require.Equal(t, v, got[c], "self-billing of %s in December", c)
+	}
+	require.NotZero(t, want["ctr-01"], "the late hours are paid to their host")
 
 	after, err := m.st.Billing().Documents(ctx, billing.DocumentFilter{Period: nov})
 	require.NoError(t, err)
