@@ -114,9 +114,19 @@ func (s *Service) plan(ctx context.Context, p credit.Period) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("billing %s: %w", p, err)
 	}
-	issued, err := s.cfg.Store.Documents(ctx, DocumentFilter{})
-	if err != nil {
-		return nil, fmt.Errorf("billing %s: %w", p, err)
+	// What was issued for p (not issued twice) and for the periods the
+	// adjustments correct (the invoices they refer to).
+	periods := map[credit.Period]bool{p: true}
+	for _, a := range adjs {
+		periods[a.BelongsTo] = true
+	}
+	var issued []Issued
+	for q := range periods {
+		docs, err := s.cfg.Store.Documents(ctx, DocumentFilter{Period: q})
+		if err != nil {
+			return nil, fmt.Errorf("billing %s: %w", p, err)
+		}
+		issued = append(issued, docs...)
 	}
 	in := &Input{Period: p, IssueDate: s.today(), DueDays: s.cfg.DueDays, Currency: st.Currency, Settlement: st,
 		Results: results, Adjustments: adjs, Prices: prices, Details: map[string]Details{}, Issued: issued}
