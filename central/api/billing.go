@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"mime"
@@ -236,7 +237,8 @@ func download(w http.ResponseWriter, contentType, name string, b []byte) error {
 }
 
 func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p *principal) error {
-	q := newQuery(r, "period", "issuer", "member", "center")
+	q := newQuery(r, "period", "issuer", "member", "center", "format")
+	format := q.format(r)
 	f := billing.DocumentFilter{Issuer: q.v.Get("issuer"), MemberID: q.id("member"), CenterID: q.id("center")}
 	if v := q.v.Get("period"); v != "" && q.err == nil {
 		per, err := credit.ParsePeriod(v)
@@ -255,7 +257,7 @@ func (s *Server) listDocuments(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"items": docs})
+	return sendExport(w, format, "documents.csv", map[string]any{"items": docs}, func(b *bytes.Buffer) error { return billing.WriteCSV(b, docs) })
 }
 
 // document reads {issuer}/{number}; a manager sees only the documents of

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -116,6 +118,14 @@ func TestBilling(t *testing.T) {
 	require.NoError(t, json.Unmarshal(res.Body, &issued))
 	require.Empty(t, issued.Documents, "issued once")
 
+	res = f.do("admin", "GET", "/billing/documents?period=2026-03&format=csv", nil)
+	require.Equal(t, http.StatusOK, res.Status)
+	rows, err := csv.NewReader(bytes.NewReader(res.Body)).ReadAll()
+	require.NoError(t, err)
+	require.Len(t, rows, 7, "a header and six documents")
+	require.Equal(t, "payable", rows[0][17])
+	require.Equal(t, "24.20", rows[5][17], "n1's 2 h at c1, 10.00 an hour, 21 %% VAT: %v", rows[5])
+	require.Equal(t, "+++260/0000/00170+++", rows[5][18])
 	mine := f.items("mgr1", "/billing/documents")
 	require.ElementsMatch(t, []string{"C1-2026-000001", "SWC-SB-2026-000001", "C1-2026-000002", "C2-2026-000002"}, field(mine, "number"),
 		"what c1 issued, and what was issued to or in the name of c1")
