@@ -6,6 +6,7 @@ package web
 //	                                                 parties without details) and the issue button
 //	POST /billing/{period}/issue                     issue the closed period (admin); audited by the store
 //	GET  /billing/{period}/payouts.xml               the centers' payouts, SEPA pain.001 (admin)
+//	GET  /billing/{period}/documents.csv             the period's documents for accounting software
 //	GET  /billing/documents/{issuer}/{number}/pdf    a document as PDF (managers: their center's)
 //	GET  /billing/documents/{issuer}/{number}/ubl    a document as Peppol UBL
 //	POST /billing/documents/{issuer}/{number}/void   void by credit note (admin)
@@ -15,6 +16,7 @@ package web
 //	GET  /my/invoices/{issuer}/{number}/pdf          one of them as PDF
 
 import (
+	"bytes"
 	"errors"
 	"mime"
 	"net/http"
@@ -41,6 +43,7 @@ func (w *Web) billingRoutes() {
 	m.Handle("GET /billing", w.page(mgr, w.billingPage))
 	m.Handle("POST /billing/{period}/issue", w.page(admin, w.billingIssue))
 	m.Handle("GET /billing/{period}/payouts.xml", w.page(admin, w.billingPayouts))
+	m.Handle("GET /billing/{period}/documents.csv", w.page(mgr, w.billingCSV))
 	m.Handle("GET /billing/documents/{issuer}/{number}/pdf", w.page(mgr, w.billingPDF))
 	m.Handle("GET /billing/documents/{issuer}/{number}/ubl", w.page(mgr, w.billingUBL))
 	m.Handle("POST /billing/documents/{issuer}/{number}/void", w.page(admin, w.billingVoid))
@@ -67,14 +70,7 @@ func (w *Web) billingPage(rw http.ResponseWriter, r *http.Request, v *viewer) er
 	}
 	ctx, cancel := w.context(r)
 	defer cancel()
-	f := billing.DocumentFilter{Period: p}
-	if !v.Admin() {
-		if len(v.Centers) == 0 {
-			return pageErr(http.StatusNotFound, "error.no_center")
-		}
-		f.Involving = v.Centers[0]
-	}
-	docs, err := w.st.Billing().Documents(ctx, f)
+	docs, err := w.periodDocuments(r.WithContext(ctx), v, p)
 	if err != nil {
 		return err
 	}
@@ -116,6 +112,34 @@ func (w *Web) billingIssue(rw http.ResponseWriter, r *http.Request, v *viewer) e
 	}
 	http.Redirect(rw, r, "/billing?period="+p.String(), http.StatusSeeOther)
 	return nil
+}
+
+// periodDocuments are the documents of the path's period the viewer sees.
+func (w *Web) periodDocuments(r *http.Request, v *viewer, p credit.Period) ([]billing.Issued, error) {
+	f := billing.DocumentFilter{Period: p}
+	if !v.Admin() {
+		if len(v.Centers) == 0 {
+			return nil, pageErr(http.StatusNotFound, "error.no_center")
+		}
+		f.Involving = v.Centers[0]
+	}
+	return w.st.Billing().Documents(r.Context(), f)
+}
+
+func (w *Web) billingCSV(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	p, err := credit.ParsePeriod(r.PathValue("period"))
+	if err != nil {
+		return pageErr(http.StatusBadRequest, "error.bad_period")
+	}
+	docs, err := w.periodDocuments(r, v, p)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := billing.WriteCSV(&b, docs); err != nil {
+		return err
+	}
+	return attachment(rw, "text/csv; charset=utf-8", "documents-"+p.String()+".csv", b.Bytes())
 }
 
 func attachment(rw http.ResponseWriter, contentType, name string, b []byte) error {

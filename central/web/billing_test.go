@@ -61,6 +61,10 @@ func TestBillingPages(t *testing.T) {
 	code, body = mgr.get("/billing/documents/c1/" + gent.Number + "/ubl")
 	require.Equal(t, http.StatusOK, code)
 	require.Contains(t, body, gent.Number)
+	code, body = mgr.get("/billing/" + p.String() + "/documents.csv")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, gent.Number)
+	require.NotContains(t, body, leuven.Number)
 	code, _, _ = mgr.post("/billing/documents/c1/"+gent.Number+"/void", url.Values{"csrf": {mgr.csrf}})
 	require.Equal(t, http.StatusForbidden, code)
 
