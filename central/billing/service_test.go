@@ -298,7 +298,31 @@ func TestLateEventCorrects(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrExists)
 	_, err = m.svc.Void(ctx, cn.Issuer, cn.Number)
 	require.ErrorIs(t, err, billing.ErrNotIssuable)
-	validateUBL(t, writeUBL(t, append(second, cn)))
+	// A self-billed invoice is voided by a self-billed credit note (261),
+	// and the period's payouts then leave that center out.
+	var sb billing.Issued
+	for _, d := range second {
+		if d.Type == invoice.TypeSelfBilled && d.CenterID == "ctr-01" {
+			sb = d
+		}
+	}
+	_, paid, err := m.svc.Payouts(ctx, dec, m.now)
+	require.NoError(t, err)
+	sbn, err := m.svc.Void(ctx, sb.Issuer, sb.Number)
+	require.NoError(t, err)
+	require.Equal(t, invoice.TypeSelfBilledCreditNote, sbn.Type)
+	require.Equal(t, "ctr-01", sbn.CenterID)
+	_, paidAfter, err := m.svc.Payouts(ctx, dec, m.now)
+	if len(paid) == 1 { // December paid only the late hours
+		require.ErrorIs(t, err, billing.ErrNotIssuable)
+	} else {
+		require.NoError(t, err)
+		require.Len(t, paidAfter, len(paid)-1)
+	}
+	for _, po := range paidAfter {
+		require.NotEqual(t, "ctr-01", po.CenterID)
+	}
+	validateUBL(t, writeUBL(t, append(second, cn, sbn)))
 }
 
 func metricsText(t *testing.T, r *metrics.Registry) string {
