@@ -1,11 +1,13 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/billing"
@@ -178,17 +180,37 @@ func (b *billingStore) AllDetails(ctx context.Context) ([]billing.Details, error
 
 // IssueDocuments implements store.BillingStore.
 func (b *billingStore) IssueDocuments(ctx context.Context, drafts []billing.Draft, finish func(billing.Draft, int64) (billing.Issued, error)) ([]billing.Issued, error) {
+	// The counter rows are locked first, in one order (issuer, year), so
+	// that issues of several issuers in other orders cannot deadlock.
+	type counter struct {
+		issuer string
+		year   int
+	}
+	var counters []counter
+	for _, dr := range drafts {
+		c := counter{dr.Issuer, dr.Doc.IssueDate.Year()}
+		if !slices.Contains(counters, c) {
+			counters = append(counters, c)
+		}
+	}
+	slices.SortFunc(counters, func(a, b counter) int { return cmp.Or(cmp.Compare(a.issuer, b.issuer), cmp.Compare(a.year, b.year)) })
 	var out []billing.Issued
 	err := b.db.write(ctx, func(t *wtx) error {
 		out = out[:0]
+		for _, c := range counters {
+			if _, err := t.exec(ctx, `INSERT INTO billing_counters (issuer, year, last) VALUES (?, ?, 0) ON CONFLICT (issuer, year) DO NOTHING`, c.issuer, c.year); err != nil {
+				return fmt.Errorf("counter of %s %d: %w", c.issuer, c.year, err)
+			}
+			var last int64
+			if err := t.queryRow(ctx, `SELECT last FROM billing_counters WHERE issuer = ? AND year = ?`+t.d.ForUpdate, c.issuer, c.year).Scan(&last); err != nil {
+				return fmt.Errorf("counter of %s %d: %w", c.issuer, c.year, err)
+			}
+		}
 		for _, dr := range drafts {
 			year := dr.Doc.IssueDate.Year()
 			if ok, err := t.exists(ctx, `SELECT 1 FROM billing_documents WHERE period = ? AND subject = ? AND purpose = ?`,
 				dr.Period.String(), dr.Subject, dr.Purpose); err != nil || ok {
 				return errors.Join(err, store.Errf(store.ErrExists, "purpose", "%s of %s for %s is issued already", dr.Purpose, dr.Subject, dr.Period))
-			}
-			if _, err := t.exec(ctx, `INSERT INTO billing_counters (issuer, year, last) VALUES (?, ?, 0) ON CONFLICT (issuer, year) DO NOTHING`, dr.Issuer, year); err != nil {
-				return fmt.Errorf("counter of %s %d: %w", dr.Issuer, year, err)
 			}
 			var seq int64
 			if err := t.queryRow(ctx, `UPDATE billing_counters SET last = last + 1 WHERE issuer = ? AND year = ? RETURNING last`, dr.Issuer, year).Scan(&seq); err != nil {
