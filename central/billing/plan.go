@@ -200,12 +200,12 @@ func QuarterMinutes(d time.Duration) int64 {
 
 // member plans one member's documents.
 func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjustment) {
-	home, nomadicKnown := "", false
+	home, fromVisits := "", false
 	minutes := map[minutesKey]int64{}
 	var noShows int64
 	if mp != nil {
 		for _, v := range mp.Visits {
-			home, nomadicKnown = v.HomeCenterID, true
+			home, fromVisits = v.HomeCenterID, true
 			switch {
 			case v.Credited:
 				k, at := hourPrice(v.HomeCenterID)
@@ -218,7 +218,7 @@ func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjus
 			}
 		}
 	}
-	if !nomadicKnown && len(adjs) > 0 {
+	if !fromVisits && len(adjs) > 0 {
 		home = adjs[0].HomeCenterID
 	}
 	if len(minutes) == 0 && noShows == 0 && len(adjs) == 0 {
@@ -444,9 +444,8 @@ func (b *builder) selfBilling() {
 		for i := range lines {
 			lines[i].VAT = VATFor(cd, coop, DefaultVAT)
 		}
-		d := b.doc(cd, coop, "self-billing "+l.CenterID)
+		d := b.doc(cd, coop, l.CenterID)
 		d.Type, d.Lines = invoice.TypeSelfBilled, lines
-		d.BuyerReference = l.CenterID
 		b.add(Draft{Issuer: SelfBillingSeries, Subject: l.CenterID, Purpose: PurposeSelfBilling, CenterID: l.CenterID}, d)
 	}
 }
