@@ -44,8 +44,9 @@ type Input struct {
 	Prices      Prices
 	// Details by DetailsKey.
 	Details map[string]Details
-	// Issued are the documents issued before, to refer to the invoice a
-	// correction corrects.
+	// Issued are the documents issued before: those of Period are not
+	// planned again, and corrections refer to the invoices of the periods
+	// they correct.
 	Issued []Issued
 }
 
@@ -102,8 +103,8 @@ type minutesKey struct {
 	class   credit.Class
 }
 
-// MakePlan builds the documents of in.Period. It is pure: the same input
-// gives the same drafts. Each member gets at most one invoice of the
+// MakePlan builds the documents of in.Period not issued yet (in.Issued)
+// and their totals. It is pure: the same input gives the same drafts. Each member gets at most one invoice of the
 // period from the issuer that owns the client (the cooperative for a
 // nomadic member, the home center for a local one), with one line per
 // center where the hours were spent; each (member, corrected period)
@@ -141,6 +142,11 @@ func MakePlan(in *Input) *Plan {
 	}
 	b.selfBilling()
 	b.crossCenter()
+	done := map[[3]string]bool{}
+	for _, is := range in.Issued {
+		done[[3]string{is.Period.String(), is.Subject, is.Purpose}] = true
+	}
+	pl.Drafts = slices.DeleteFunc(pl.Drafts, func(d Draft) bool { return done[[3]string{d.Period.String(), d.Subject, d.Purpose}] })
 	b.totals()
 	return pl
 }

@@ -134,11 +134,6 @@ func (s *Service) plan(ctx context.Context, p credit.Period) (*Plan, error) {
 		in.Details[DetailsKey(d.Kind, d.ID)] = d
 	}
 	pl := MakePlan(in)
-	done := map[[3]string]bool{}
-	for _, is := range issued {
-		done[[3]string{is.Period.String(), is.Subject, is.Purpose}] = true
-	}
-	pl.Drafts = slices.DeleteFunc(pl.Drafts, func(d Draft) bool { return done[[3]string{d.Period.String(), d.Subject, d.Purpose}] })
 	for _, m := range pl.Missing {
 		s.invalid.With("details").Inc()
 		s.cfg.Log.WarnContext(ctx, "billing: party not invoiceable", "period", p.String(), "kind", m.Kind, "id", m.ID, "reason", m.Reason)

@@ -133,9 +133,11 @@ func TestIssueMonth(t *testing.T) {
 		require.NotEqual(t, m.missing, d.MemberID)
 	}
 	require.Equal(t, payable, got)
-	again, _, err := m.svc.Issue(ctx, p)
+	again, plan3, err := m.svc.Issue(ctx, p)
 	require.NoError(t, err)
 	require.Empty(t, again, "a period is issued once")
+	require.Empty(t, plan3.Drafts)
+	require.Empty(t, plan3.Totals, "the dry run after the issue has nothing left to total")
 
 	// Self-billing recomputes the settlement, and the settlement the
 	// self-billing.
