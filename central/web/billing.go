@@ -14,6 +14,7 @@ package web
 //	POST /billing/details/{kind}/{id}                save them; audited by the store
 //	GET  /my/invoices                                the member's own documents (booking site)
 //	GET  /my/invoices/{issuer}/{number}/pdf          one of them as PDF
+//	GET  /api/v1/me/invoices[/{issuer}/{number}/pdf] the same in the member API (JSON, PDF)
 
 import (
 	"bytes"
@@ -51,6 +52,8 @@ func (w *Web) billingRoutes() {
 	m.Handle("POST /billing/details/{kind}/{id}", w.page(mgr, w.billingDetailsSave))
 	m.Handle("GET "+SitePrefix+"invoices", w.memberPage(w.siteInvoices))
 	m.Handle("GET "+SitePrefix+"invoices/{issuer}/{number}/pdf", w.memberPage(w.siteInvoicePDF))
+	m.Handle("GET "+MeAPIPrefix+"/invoices", w.memberAPI(w.apiInvoices))
+	m.Handle("GET "+MeAPIPrefix+"/invoices/{issuer}/{number}/pdf", w.memberAPI(w.apiInvoicePDF))
 }
 
 // billingPeriod reads ?period= (default: last month, the one invoiced).
@@ -332,13 +335,44 @@ func (w *Web) siteInvoices(rw http.ResponseWriter, r *http.Request, v *viewer) e
 	return nil
 }
 
-func (w *Web) siteInvoicePDF(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	d, err := w.st.Billing().Document(r.Context(), r.PathValue("issuer"), r.PathValue("number"))
+// apiInvoices is the member API's list of the member's own documents.
+func (w *Web) apiInvoices(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	docs, err := w.st.Billing().Documents(r.Context(), billing.DocumentFilter{MemberID: v.Member.ID})
 	if err != nil {
 		return err
 	}
+	writeAPI(rw, http.StatusOK, map[string]any{"items": docs})
+	return nil
+}
+
+// memberDocument is a document of the signed-in member (another
+// member's is answered like a missing one).
+func (w *Web) memberDocument(r *http.Request, v *viewer) (billing.Issued, error) {
+	d, err := w.st.Billing().Document(r.Context(), r.PathValue("issuer"), r.PathValue("number"))
+	if err != nil {
+		return d, err
+	}
 	if d.MemberID != v.Member.ID {
-		return hidden("document", r.PathValue("number"))
+		return billing.Issued{}, hidden("document", r.PathValue("number"))
+	}
+	return d, nil
+}
+
+func (w *Web) siteInvoicePDF(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	d, err := w.memberDocument(r, v)
+	if err != nil {
+		return err
+	}
+	return w.sendPDF(rw, r, v, &d)
+}
+
+func (w *Web) apiInvoicePDF(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	d, err := w.memberDocument(r, v)
+	if errors.Is(err, store.ErrNotFound) {
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no such document of yours"}
+	}
+	if err != nil {
+		return err
 	}
 	return w.sendPDF(rw, r, v, &d)
 }

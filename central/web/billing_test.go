@@ -113,4 +113,13 @@ func TestBillingPages(t *testing.T) {
 	require.Equal(t, "application/pdf", r.header.Get("Content-Type"))
 	r = s.get("/my/invoices/c2/"+leuven.Number+"/pdf", "")
 	require.Equal(t, http.StatusNotFound, r.code)
+	code, out := s.apiCall("GET", "/api/v1/me/invoices", "", "", false)
+	require.Equal(t, http.StatusOK, code, out)
+	items, _ := out["items"].([]any)
+	require.Len(t, items, 2, "the invoice and its credit note")
+	r = s.get("/api/v1/me/invoices/c1/"+gent.Number+"/pdf", "")
+	require.Equal(t, http.StatusOK, r.code)
+	require.True(t, strings.HasPrefix(r.body, "%PDF-"))
+	code, out = s.apiCall("GET", "/api/v1/me/invoices/c2/"+leuven.Number+"/pdf", "", "", false)
+	require.Equal(t, http.StatusNotFound, code, out)
 }
