@@ -47,6 +47,18 @@ func TestBillingPages(t *testing.T) {
 	require.Contains(t, body, `data-number="`+leuven.Number+`"`)
 	require.Contains(t, body, `id="billing-not-closed"`)
 
+	// Once the period is closed, the dry run answers (no hours: nothing to
+	// issue) and the issue button's action issues nothing, in words.
+	n.api("POST", "/periods/"+p.String()+"/close", nil)
+	code, body = admin.get("/billing?period=" + p.String())
+	require.Equal(t, http.StatusOK, code, body)
+	require.NotContains(t, body, `id="billing-not-closed"`)
+	require.Contains(t, body, `id="billing-nothing"`)
+	code, _, hdr := admin.post("/billing/"+p.String()+"/issue", url.Values{"csrf": {admin.csrf}})
+	require.Equal(t, http.StatusSeeOther, code)
+	_, body = admin.get(location(hdr))
+	require.Contains(t, body, `id="flash"`)
+
 	mgr := n.login("mgr1")
 	code, body = mgr.get("/billing?period=" + p.String())
 	require.Equal(t, http.StatusOK, code, body)
@@ -74,7 +86,7 @@ func TestBillingPages(t *testing.T) {
 	code, _ = mgr.get("/billing/details/member/m2")
 	require.Equal(t, http.StatusNotFound, code)
 	form := url.Values{"csrf": {mgr.csrf}, "name": {"Ann Gent"}, "country": {"Belgium"}, "email": {"ann@example.org"}, "private": {"on"}, "lang": {"nl"}}
-	code, _, hdr := mgr.post("/billing/details/member/m1", form)
+	code, _, hdr = mgr.post("/billing/details/member/m1", form)
 	require.Equal(t, http.StatusSeeOther, code)
 	_, body = mgr.get(location(hdr))
 	require.Contains(t, body, "country:")
