@@ -60,3 +60,21 @@ func BenchmarkIssueDocuments(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "docs/s")
 }
+
+// BenchmarkIssueMonth issues a month of a generated network of 400
+// members on SQLite in one transaction (plan, numbers, UBL, audit):
+// documents/s.
+func BenchmarkIssueMonth(b *testing.B) {
+	docs := 0
+	for b.Loop() {
+		b.StopTimer()
+		m := newMonthTB(b, 400, 40_000)
+		b.StartTimer()
+		out, _, err := m.svc.Issue(context.Background(), m.net.Period)
+		if err != nil {
+			b.Fatal(err)
+		}
+		docs += len(out)
+	}
+	b.ReportMetric(float64(docs)/b.Elapsed().Seconds(), "docs/s")
+}
