@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,16 +31,62 @@ import (
 // closed, with a SQLite store holding its centers and members, billing
 // details for all but one member, and prices.
 type month struct {
-	ctx     context.Context
-	net     *credittest.Network
-	dir     *credit.Directory
-	mem     *credit.MemStore
-	ledger  *credit.Ledger
-	st      store.Store
-	svc     *billing.Service
-	reg     *metrics.Registry
-	now     time.Time
-	missing string // the member without details
+	ctx        context.Context
+	net        *credittest.Network
+	dir        *credit.Directory
+	mem        *credit.MemStore
+	ledger     *credit.Ledger
+	st         store.Store
+	svc        *billing.Service
+	reg        *metrics.Registry
+	now        time.Time
+	missing    string    // the member without details
+	walkIn     time.Time // walker's entry without exit (see newMonthTB), at walkCenter
+	walkCenter string
+}
+
+// walker is a nomadic member of the generated network with a pass, and
+// pays by the hour (newMonthTB puts every seventh member on a monthly pass).
+const walker = "mem-0011"
+
+// freeDay finds for member a weekday of the month and a center where the
+// member has no tap or booking that day, nor any tap or booking anywhere
+// from 08:00 to 14:00 (Brussels): it returns 09:00 that day and the center.
+func freeDay(t testing.TB, net *credittest.Network, member string) (time.Time, string) {
+	loc := net.Config.Location
+	start := net.Period.Start(loc)
+	for d := start; d.Month() == start.Month(); d = d.AddDate(0, 0, 1) {
+		if d.Weekday() == time.Sunday {
+			continue
+		}
+		from, to := d.Add(8*time.Hour), d.Add(14*time.Hour)
+		busy := map[string]bool{} // centers with a tap or booking that day
+		clash := false
+		for _, e := range net.Events {
+			at := time.UnixMilli(e.TimeMs)
+			if e.Member != member || at.Before(d) || !at.Before(d.AddDate(0, 0, 1)) {
+				continue
+			}
+			busy[strings.Split(e.Door, "-")[0]+"-"+strings.Split(e.Door, "-")[1]] = true
+			clash = clash || (!at.Before(from) && at.Before(to))
+		}
+		for _, b := range net.Bookings {
+			if b.MemberID == member && b.Start.Before(d.AddDate(0, 0, 1)) && b.End.After(d) {
+				busy[b.CenterID] = true
+				clash = clash || (b.Start.Before(to) && b.End.After(from))
+			}
+		}
+		if clash {
+			continue
+		}
+		for _, c := range net.Centers {
+			if !busy[c.ID] {
+				return d.Add(9 * time.Hour), c.ID
+			}
+		}
+	}
+	t.Fatalf("%s has no free day", member)
+	return time.Time{}, ""
 }
 
 func newMonth(t *testing.T) *month { return newMonthTB(t, 40, 4000) }
@@ -63,7 +110,13 @@ func newMonthTB(t testing.TB, members, events int) *month {
 		now: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)}
 	m.ledger, err = credit.NewLedger(net.Config, m.mem)
 	require.NoError(t, err)
-	_, err = m.ledger.Update(ctx, m.dir, m.mem.AddEvents(net.Events))
+	// A walk-in of walker without an exit tap (credited DefaultVisit) on a
+	// day they have no other tap or booking: a late exit tap shortens it.
+	m.walkIn, m.walkCenter = freeDay(t, net, walker)
+	entry := domain.Event{Door: m.walkCenter + "-in", ReceivedMs: m.walkIn.Add(time.Minute).UnixMilli(), Event: protocol.Event{Seq: 2_000_000,
+		TimeMs: m.walkIn.UnixMilli(), Trusted: true, Boot: "boot", Kind: protocol.EventTap, UID: "04A1B2C3", Member: walker,
+		Reason: protocol.GrantedPass, WLVersion: 1}}
+	_, err = m.ledger.Update(ctx, m.dir, m.mem.AddEvents(append(slices.Clone(net.Events), entry)))
 	require.NoError(t, err)
 	_, err = m.ledger.Close(ctx, m.dir, net.Period, m.now)
 	require.NoError(t, err)
@@ -207,8 +260,9 @@ func TestIssueMonth(t *testing.T) {
 // TestLateEventCorrects: an entry of November received in December, after
 // November was invoiced, is an adjustment of the ledger booked in
 // December; issuing December makes an extra invoice referring to the
-// November invoice, and every November document stays byte for byte what
-// was issued. Voiding an invoice makes a credit note referring to it,
+// November invoice. A late exit tap that shortens a November walk-in
+// makes a credit note (381) referring to that member's November invoice.
+// Every November document stays byte for byte what was issued. Voiding an invoice makes a credit note referring to it,
 // once.
 func TestLateEventCorrects(t *testing.T) {
 	m := newMonth(t)
@@ -234,7 +288,11 @@ func TestLateEventCorrects(t *testing.T) {
 	at := time.Date(2026, 11, 28, 20, 0, 0, 0, m.net.Config.Location)
 	late := domain.Event{Door: "ctr-01-in", ReceivedMs: m.now.UnixMilli(), Event: protocol.Event{Seq: 1_000_000, TimeMs: at.UnixMilli(), Trusted: true,
 		Boot: "boot", Kind: protocol.EventTap, UID: "04A1B2C3", Member: member, Reason: protocol.GrantedPass, WLVersion: 1}}
-	rep, err := m.ledger.Update(ctx, m.dir, m.mem.AddEvents([]domain.Event{late}))
+	// walker's exit tap, an hour after their entry, arrives late too: the
+	// walk-in credited for the default four hours lasted one.
+	exit := domain.Event{Door: m.walkCenter + "-out", ReceivedMs: m.now.UnixMilli(), Event: protocol.Event{Seq: 2_000_001, TimeMs: m.walkIn.Add(time.Hour).UnixMilli(),
+		Trusted: true, Boot: "boot", Kind: protocol.EventTap, UID: "04A1B2C3", Member: walker, Reason: protocol.GrantedPass, WLVersion: 1}}
+	rep, err := m.ledger.Update(ctx, m.dir, m.mem.AddEvents([]domain.Event{late, exit}))
 	require.NoError(t, err)
 	require.NotEmpty(t, rep.Adjusted)
 	dec := nov.Next()
@@ -277,6 +335,25 @@ func TestLateEventCorrects(t *testing.T) {
 		require.Equal(t, v, got[c], "self-billing of %s in December", c)
 	}
 	require.NotZero(t, want["ctr-01"], "the late hours are paid to their host")
+
+	var walkerInv billing.Issued
+	for _, d := range first {
+		if d.MemberID == walker && d.Purpose == billing.PurposeInvoice {
+			walkerInv = d
+		}
+	}
+	require.NotEmpty(t, walkerInv.Number, "%s was invoiced for November", walker)
+	var credited *billing.Issued
+	for i := range second {
+		if second[i].MemberID == walker && second[i].Purpose == "credit:"+nov.String() {
+			credited = &second[i]
+		}
+	}
+	require.NotNil(t, credited, "a credit note gives back the hours the late exit took off")
+	require.Equal(t, invoice.TypeCreditNote, credited.Type)
+	require.Equal(t, walkerInv.Number, credited.Corrects)
+	require.Equal(t, invoice.Units(180), credited.Doc.Lines[0].Quantity, "four hours credited, one spent")
+	require.Equal(t, int64(180*850/60), credited.Doc.Totals().TaxExclusiveCents, "at November's price")
 
 	after, err := m.st.Billing().Documents(ctx, billing.DocumentFilter{Period: nov})
 	require.NoError(t, err)
