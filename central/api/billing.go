@@ -80,7 +80,7 @@ func (s *Server) addPrice(w http.ResponseWriter, r *http.Request, p *principal) 
 	if !p.admin() && !p.in(x.CenterID) {
 		return errForbidden("a manager sets the prices of their own center only")
 	}
-	x.CreatedMs, x.CreatedBy = 0, p.ID
+	x.CreatedMs, x.CreatedBy = s.now().UnixMilli(), p.ID
 	if err := s.st.Billing().AddPrice(r.Context(), x); err != nil {
 		return err
 	}

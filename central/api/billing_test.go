@@ -57,6 +57,10 @@ func TestBilling(t *testing.T) {
 		}
 		res = f.do(who, "POST", "/billing/prices", p)
 		require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+		var got billing.Price
+		require.NoError(t, json.Unmarshal(res.Body, &got))
+		require.Equal(t, t0.UnixMilli(), got.CreatedMs)
+		require.Equal(t, who, got.CreatedBy)
 	}
 	res = f.do("mgr1", "POST", "/billing/prices", billing.Price{Kind: billing.PriceCenterHour, CenterID: "c2", ValidFrom: mustPeriod(t, "2026-05"), Cents: 1})
 	require.Equal(t, http.StatusForbidden, res.Status)
