@@ -178,4 +178,6 @@ type DocumentFilter struct {
 	// Involving selects the documents of a center (what its manager may
 	// read): issued by it, or self-billed in its name.
 	Involving string
+	// Corrects selects the documents that correct the one of this number.
+	Corrects string
 }

@@ -186,6 +186,17 @@ func (s *Service) Void(ctx context.Context, issuer, number string) (Issued, erro
 	if err != nil {
 		return Issued{}, err
 	}
+	// A credit note of all lines would credit twice what a correction
+	// credited already.
+	later, err := s.cfg.Store.Documents(ctx, DocumentFilter{Issuer: issuer, Corrects: number})
+	if err != nil {
+		return Issued{}, err
+	}
+	for _, l := range later {
+		if l.Doc.IsCreditNote() {
+			return Issued{}, fmt.Errorf("%w: %s is credited in part by %s already; correct the rest with a credit note by hand", ErrNotIssuable, number, l.Number)
+		}
+	}
 	d := is.Doc
 	switch d.Type {
 	case invoice.TypeInvoice:

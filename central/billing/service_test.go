@@ -374,9 +374,11 @@ func TestLateEventCorrects(t *testing.T) {
 	require.Equal(t, inv.Number, cn.Corrects)
 	require.Equal(t, inv.PayableCents, cn.PayableCents)
 	_, err = m.svc.Void(ctx, inv.Issuer, inv.Number)
-	require.ErrorIs(t, err, store.ErrExists)
+	require.ErrorIs(t, err, billing.ErrNotIssuable, "voided once")
 	_, err = m.svc.Void(ctx, cn.Issuer, cn.Number)
 	require.ErrorIs(t, err, billing.ErrNotIssuable)
+	_, err = m.svc.Void(ctx, walkerInv.Issuer, walkerInv.Number)
+	require.ErrorIs(t, err, billing.ErrNotIssuable, "credited in part already: no second credit of the same hours")
 	// A self-billed invoice is voided by a self-billed credit note (261),
 	// and the period's payouts then leave that center out.
 	var sb billing.Issued

@@ -163,6 +163,9 @@ func testBillingIssue(e *env) {
 	mine, err := bs.Documents(ctx, billing.DocumentFilter{Involving: "c1"})
 	require.NoError(t, err)
 	require.Len(t, mine, 1)
+	none, err := bs.Documents(ctx, billing.DocumentFilter{Corrects: "SWC-2026-000001"})
+	require.NoError(t, err)
+	require.Empty(t, none)
 	_, err = bs.Document(ctx, billing.CooperativeID, "SWC-2026-000009")
 	requireKind(t, err, store.ErrNotFound, "")
 }

@@ -286,6 +286,9 @@ func (b *billingStore) Documents(ctx context.Context, f billing.DocumentFilter) 
 	if f.CenterID != "" {
 		w.add("center_id = ?", f.CenterID)
 	}
+	if f.Corrects != "" {
+		w.add("corrects = ?", f.Corrects)
+	}
 	if f.Involving != "" {
 		w.add("(issuer = ? OR center_id = ?)", f.Involving, f.Involving)
 	}
