@@ -23,6 +23,7 @@ import (
 	"github.com/smartworkcenters/swc/central/accounts"
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
@@ -77,6 +78,9 @@ type Config struct {
 	// CardKeys serves the personalisation of secure badges
 	// (personalisation.go); nil answers 503.
 	CardKeys CardKeyRing
+	// Billing issues invoices and payouts (billing.go); nil answers 503
+	// there (prices, details and documents are served from Store).
+	Billing *billing.Service
 }
 
 // Server serves the API.
@@ -100,6 +104,7 @@ type Server struct {
 	bk        *booking.Service
 	accounts  *accounts.Service
 	cardKeys  CardKeyRing
+	billing   *billing.Service
 }
 
 // handler serves one route for an authenticated caller.
@@ -264,6 +269,8 @@ func New(cfg Config) *Server {
 	s.accounts = cfg.Accounts
 	s.cardKeys = cfg.CardKeys
 	s.routes = append(s.table(), s.accountRoutes()...)
+	s.billing = cfg.Billing
+	s.routes = append(s.routes, s.billingRoutes()...)
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+Prefix+rt.path, s.wrap(rt))
 	}

@@ -592,6 +592,9 @@ func TestRoleGates(t *testing.T) {
 		"PUT /settings":                        true,                                // network settings: admins change them
 		"PUT /booking-rules":                   true, "DELETE /booking-rules": true, // the network's defaults (booking.go)
 		"POST /import": true, // onboarding a region (onboarding.go)
+		// billing (billing.go): the period's issue, its payouts and voids are the admins'
+		"GET /billing/periods/{period}/dry-run": true, "POST /billing/periods/{period}/issue": true,
+		"GET /billing/periods/{period}/payouts.xml": true, "POST /billing/documents/{issuer}/{number}/void": true,
 	}
 	fill := strings.NewReplacer("{id}", "x1", "{uid}", "11111111", "{member_id}", "m1", "{period}", "2026-03")
 	for _, r := range f.srv.Routes() {

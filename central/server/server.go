@@ -30,6 +30,7 @@ import (
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/broker"
 	"github.com/smartworkcenters/swc/central/cardkeys"
@@ -225,6 +226,9 @@ type Server struct {
 	// Booking is the booking service of the API and the site; it checks
 	// bookings in and releases room no-shows (checkin.go).
 	Booking *booking.Service
+	// Billing issues invoices and payouts for the API and the console
+	// (billing.go).
+	Billing *billing.Service
 
 	httpLn  net.Listener
 	httpSrv *http.Server
@@ -297,6 +301,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}
 	s.startAlerts()
 	s.startBooking()
+	s.startBilling()
 	if err := s.startMessaging(ctx); err != nil {
 		return nil, err
 	}
@@ -390,7 +395,8 @@ func (s *Server) startHTTP() error {
 	mux := http.NewServeMux()
 	mux.Handle(api.Prefix+"/", api.New(api.Config{Store: s.Store, Logger: s.log, Metrics: s.Metrics, Commands: s.Commands,
 		Enroll: s.Enroll, PublicURL: s.cfg.PublicURL, Credit: s.Credit, Booking: s.Booking, ReservedIDs: []string{s.cfg.BrokerUser, s.cfg.ShareGroup},
-		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}, Accounts: s.Accounts, CardKeys: s.CardKeys}))
+		Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}, Accounts: s.Accounts, CardKeys: s.CardKeys,
+		Billing: s.Billing}))
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if _, err := s.Store.CountTokens(r.Context()); err != nil {

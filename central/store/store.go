@@ -195,6 +195,9 @@ type Store interface {
 	// DoorCerts returns the record of issued door certificates and their
 	// revocations, for the door CA's revocation list (doorcert.go).
 	DoorCerts() DoorCertStore
+	// Billing returns the billing's prices, details and issued documents
+	// (billing.go).
+	Billing() BillingStore
 
 	// Enrollment tokens (one-time, with an expiry; only a hash of the secret
 	// is kept) and the key each door enrolled with.

@@ -55,7 +55,7 @@ func opsNav(v *viewer) []navItem {
 	}
 	items = append(items, navItem{Href: "/alerts", Key: "console.nav.alerts"})
 	if v.SeesEvents() {
-		items = append(items, navItem{Href: "/webhooks", Key: "console.nav.webhooks"})
+		items = append(items, navItem{Href: "/webhooks", Key: "console.nav.webhooks"}, navItem{Href: "/billing", Key: "billing.nav"})
 	}
 	return append(items, navItem{Href: "/audit", Key: "console.nav.audit"})
 }

@@ -140,6 +140,7 @@ func dynamicKeys() map[string][]string {
 		"console.rules_from.": str("center", "network", "default"),
 		"console.wd.":         str("0", "1", "2", "3", "4", "5", "6"),
 		"why.":                str("", string(credit.WhyHomeCenter), string(credit.WhyNoShow), string(credit.WhyNoPass), string(credit.WhyStaff), string(credit.WhyClosed)),
+		"billing.type_":       str("380", "381", "389", "261"), // invoice.TypeCode of issued documents
 	}
 	out["site.error."], out["site.field."] = siteErrorCodes(), siteFields()
 	for _, k := range eventKinds() {

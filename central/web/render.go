@@ -18,7 +18,7 @@ func pageNames() []string {
 		"console_events", "console_settings", "console_settlements", "console_alerts", "console_webhooks", "console_webhook", "console_audit",
 		"staff_login", "staff_totp", "staff_forgot", "staff_reset", "staff_invite", "staff_codes", "staff_account", "staff_accounts"},
 		sitePageNames()...)
-	return append(names, consolePages()...)
+	return append(append(names, consolePages()...), billingPages()...)
 }
 
 // Areas of the web layer: the layout shows the navigation of the page's area.

@@ -160,5 +160,5 @@ func TestMemberAPIDocumented(t *testing.T) {
 			n++
 		}
 	}
-	require.Equal(t, 8, n)
+	require.Equal(t, 10, n)
 }

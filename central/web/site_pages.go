@@ -71,7 +71,7 @@ func sitePageNames() []string {
 func siteNav() []navItem {
 	return []navItem{{Href: SitePrefix, Key: "nav.my"}, {Href: SitePrefix + "find", Key: "site.nav.find"},
 		{Href: SitePrefix + "hours", Key: "site.nav.hours"}, {Href: SitePrefix + "denials", Key: "site.nav.denials"},
-		{Href: SitePrefix + "calendar", Key: "site.nav.calendar"}}
+		{Href: SitePrefix + "calendar", Key: "site.nav.calendar"}, {Href: SitePrefix + "invoices", Key: "billing.site.nav"}}
 }
 
 // Horizons of the site's lists.

@@ -63,6 +63,7 @@ import (
 	"github.com/smartworkcenters/swc/central/alerts"
 	"github.com/smartworkcenters/swc/central/api"
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/booking"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
@@ -125,6 +126,9 @@ type Config struct {
 	// SecureCookies marks cookies Secure even on plain HTTP (the dashboard
 	// behind a TLS proxy); over TLS they always are.
 	SecureCookies bool
+	// Billing issues invoices and payouts (billing.go); nil leaves the
+	// billing pages without dry run, issue, void and payouts.
+	Billing *billing.Service
 }
 
 // Web serves the dashboard. Close it before shutting the HTTP server down:
@@ -260,6 +264,7 @@ func (w *Web) routes() {
 	w.memberSignInRoutes()
 	w.opsRoutes()
 	w.consoleRoutes()
+	w.billingRoutes()
 	m.Handle("/", w.page(nil, func(http.ResponseWriter, *http.Request, *viewer) error {
 		return pageErr(http.StatusNotFound, "error.no_page")
 	}))

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/audit"
+	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/settings"
@@ -38,6 +39,7 @@ var storeReads = []string{
 	"MemberAuth", // its codes, counters and ceremonies are exempt; passkeys are audited below
 	"StaffAccounts",
 	"DoorCerts", // issued door certificates: cases "DoorCerts.Verb" below
+	"Billing",   // prices, details and documents: cases "Billing.Verb" below
 }
 
 // wantRow is an audit row a verb must leave.
@@ -291,6 +293,13 @@ func auditCases() []auditCase {
 			_, err := s.Credit().ApproveSettlement(ctx, store.SettlementApproval{Period: credit.Period{Year: 2026, Month: time.February}, ApprovedBy: "tk1"})
 			return err
 		}, want: []wantRow{{audit.Approve, audit.ObjectPeriod, "2026-02", []string{"", "c1"}, `"approved":false`, `"approved_by":"tk1"`}}},
+		// Billing (billing.go).
+		{verb: "Billing.AddPrice", run: auditAddPrice,
+			want: []wantRow{{audit.Create, billing.ObjectPrice, "nomadic_hour//@2026-01", []string{""}, "", `"cents":800`}}},
+		{verb: "Billing.SetDetails", run: auditSetDetails,
+			want: []wantRow{{audit.Create, billing.ObjectDetails, "member/m1", []string{"c1"}, "", `"name":"Ann Example"`}}},
+		{verb: "Billing.IssueDocuments", run: auditIssueDocuments,
+			want: []wantRow{{audit.Create, billing.ObjectDocument, "swc/SWC-2026-000001", []string{""}, "", `"number":"SWC-2026-000001"`}}},
 	}
 }
 

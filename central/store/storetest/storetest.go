@@ -197,6 +197,10 @@ func Run(t *testing.T, open Factory) {
 		{"ImportConcurrent", testImportConcurrent},
 		{"DoorCerts", testDoorCerts},
 		{"DoorCertsConcurrent", testDoorCertsConcurrent},
+		{"BillingPrices", testBillingPrices},
+		{"BillingDetails", testBillingDetails},
+		{"BillingIssue", testBillingIssue},
+		{"BillingIssueConcurrent", testBillingIssueConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

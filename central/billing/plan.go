@@ -1,0 +1,532 @@
+package billing
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/smartworkcenters/swc/central/billing/invoice"
+	"github.com/smartworkcenters/swc/central/credit"
+)
+
+// Purposes of a document: what it bills, unique per (period, subject).
+const (
+	PurposeInvoice     = "invoice"       // a member's usage of the period
+	PurposeSelfBilling = "self_billing"  // a center's nomadic hours, self-billed by the cooperative
+	purposeCross       = "cross_center:" // + the host: a home center's members' hours at the host
+	purposeExtra       = "extra:"        // + the corrected period: late hours billed
+	purposeCredit      = "credit:"       // + the corrected period: hours credited back
+	purposeVoid        = "void:"         // + the voided document's number
+)
+
+// SelfBillingSeries is the issuer key of the cooperative's self-billed
+// invoices: numbered apart from its member invoices.
+const SelfBillingSeries = CooperativeID + "-sb"
+
+// Input is what a period's documents are made from: the ledger's frozen
+// period, the prices, the parties' billing details and what was already
+// issued.
+type Input struct {
+	Period    credit.Period
+	IssueDate time.Time
+	// DueDays is the payment term (0: 30 days).
+	DueDays  int
+	Currency string
+	// Settlement is the frozen settlement of Period (center names, rates
+	// of the self-billing).
+	Settlement *credit.Settlement
+	// Results are the members' frozen results of Period.
+	Results []credit.MemberPeriod
+	// Adjustments are the adjustment lines booked in Period (late events
+	// of earlier, closed periods).
+	Adjustments []credit.Adjustment
+	Prices      Prices
+	// Details by DetailsKey.
+	Details map[string]Details
+	// Issued are the documents issued before: those of Period are not
+	// planned again, and corrections refer to the invoices of the periods
+	// they correct.
+	Issued []Issued
+}
+
+// DetailsKey is the key of a party's details in Input.Details.
+func DetailsKey(k PartyKind, id string) string { return string(k) + "/" + id }
+
+// Draft is a document ready to be numbered: Doc has no Number and no
+// structured communication yet.
+type Draft struct {
+	Issuer  string        `json:"issuer"`
+	Period  credit.Period `json:"period"`
+	Subject string        `json:"subject"` // the member, or the center self-billed
+	Purpose string        `json:"purpose"`
+	// MemberID or CenterID (self-billing) the document concerns.
+	MemberID string           `json:"member_id,omitempty"`
+	CenterID string           `json:"center_id,omitempty"`
+	Doc      invoice.Document `json:"-"`
+}
+
+// Missing is a party that cannot be invoiced: no or invalid details, or
+// no price.
+type Missing struct {
+	Kind   PartyKind `json:"kind"`
+	ID     string    `json:"id"`
+	Reason string    `json:"reason"`
+}
+
+// IssuerTotal is a dry run's figures for one issuer.
+type IssuerTotal struct {
+	Issuer        string `json:"issuer"`
+	Documents     int    `json:"documents"`
+	CreditNotes   int    `json:"credit_notes"`
+	NetCents      int64  `json:"net_cents"`
+	VATCents      int64  `json:"vat_cents"`
+	PayableCents  int64  `json:"payable_cents"`
+	CreditedCents int64  `json:"credited_cents"`
+}
+
+// Plan is a dry run: the documents a period would issue, their totals per
+// issuer, and every party that blocks its invoice.
+type Plan struct {
+	Period  credit.Period `json:"period"`
+	Drafts  []Draft       `json:"drafts"`
+	Totals  []IssuerTotal `json:"totals"`
+	Missing []Missing     `json:"missing"`
+}
+
+// minutesKey groups a member's billable minutes.
+type minutesKey struct {
+	issuer  string
+	price   PriceKind
+	priceAt string // center of the price ("" for the cooperative)
+	host    string // where the hours were spent
+	class   credit.Class
+}
+
+// MakePlan builds the documents of in.Period not issued yet (in.Issued)
+// and their totals. It is pure: the same input gives the same drafts. Each member gets at most one invoice of the
+// period from the issuer that owns the client (the cooperative for a
+// nomadic member, the home center for a local one), with one line per
+// center where the hours were spent; each (member, corrected period)
+// with late hours gets an extra invoice and, for hours taken back, a
+// credit note referring to the invoice of the corrected period.
+func MakePlan(in *Input) *Plan {
+	pl := &Plan{Period: in.Period, Drafts: []Draft{}, Missing: []Missing{}, Totals: []IssuerTotal{}}
+	names := map[string]string{}
+	if in.Settlement != nil {
+		for _, l := range in.Settlement.Centers {
+			names[l.CenterID] = cmp.Or(l.Name, l.CenterID)
+		}
+	}
+	b := &builder{in: in, pl: pl, names: names}
+	members := map[string]bool{}
+	for i := range in.Results {
+		members[in.Results[i].MemberID] = true
+	}
+	adjs := map[string][]credit.Adjustment{}
+	for _, a := range in.Adjustments {
+		adjs[a.MemberID] = append(adjs[a.MemberID], a)
+		members[a.MemberID] = true
+	}
+	results := map[string]*credit.MemberPeriod{}
+	for i := range in.Results {
+		results[in.Results[i].MemberID] = &in.Results[i]
+	}
+	ids := make([]string, 0, len(members))
+	for id := range members {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		b.member(id, results[id], adjs[id])
+	}
+	b.selfBilling()
+	b.crossCenter()
+	done := map[[3]string]bool{}
+	for _, is := range in.Issued {
+		done[[3]string{is.Period.String(), is.Subject, is.Purpose}] = true
+	}
+	pl.Drafts = slices.DeleteFunc(pl.Drafts, func(d Draft) bool { return done[[3]string{d.Period.String(), d.Subject, d.Purpose}] })
+	b.totals()
+	return pl
+}
+
+type builder struct {
+	in    *Input
+	pl    *Plan
+	names map[string]string
+}
+
+func (b *builder) missing(k PartyKind, id, format string, args ...any) {
+	for _, m := range b.pl.Missing {
+		if m.Kind == k && m.ID == id {
+			return
+		}
+	}
+	b.pl.Missing = append(b.pl.Missing, Missing{Kind: k, ID: id, Reason: fmt.Sprintf(format, args...)})
+}
+
+// details returns valid details, or records why they are missing.
+func (b *builder) details(k PartyKind, id string) (Details, bool) {
+	d, ok := b.in.Details[DetailsKey(k, id)]
+	if !ok {
+		b.missing(k, id, "no billing details")
+		return d, false
+	}
+	if err := d.Validate(); err != nil {
+		b.missing(k, id, "billing details: %v", err)
+		return d, false
+	}
+	return d, true
+}
+
+func issuerParty(home string) (PartyKind, string) {
+	if home == "" {
+		return PartyCooperative, CooperativeID
+	}
+	return PartyCenter, home
+}
+
+// hourPrice is the price of an hour with the issuer of the class.
+func hourPrice(home string) (PriceKind, string) {
+	if home == "" {
+		return PriceNomadicHour, ""
+	}
+	return PriceCenterHour, home
+}
+
+// QuarterMinutes is a duration rounded up to the quarter hour, in
+// minutes: the crediting's rounding (credit.Visit.CreditedMinutes), used
+// for a local member's hours at home, which the ledger records without
+// crediting them.
+func QuarterMinutes(d time.Duration) int64 {
+	q := int64(15 * time.Minute)
+	return (int64(d) + q - 1) / q * 15
+}
+
+// member plans one member's documents.
+func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjustment) {
+	home, fromVisits := "", false
+	minutes := map[minutesKey]int64{}
+	var noShows int64
+	if mp != nil {
+		for _, v := range mp.Visits {
+			home, fromVisits = v.HomeCenterID, true
+			switch {
+			case v.Credited:
+				k, at := hourPrice(v.HomeCenterID)
+				minutes[minutesKey{issuer: issuerOf(v.HomeCenterID), price: k, priceAt: at, host: v.CenterID, class: v.Class}] += v.CreditedMinutes
+			case v.Class == credit.ClassHome && v.Why == credit.WhyHomeCenter:
+				k, at := hourPrice(v.HomeCenterID)
+				minutes[minutesKey{issuer: issuerOf(v.HomeCenterID), price: k, priceAt: at, host: v.CenterID, class: v.Class}] += QuarterMinutes(v.End.Sub(v.Start))
+			case v.Why == credit.WhyNoShow:
+				noShows += max(int64(len(v.Bookings)), 1)
+			}
+		}
+	}
+	if !fromVisits && len(adjs) > 0 {
+		home = adjs[0].HomeCenterID
+	}
+	if len(minutes) == 0 && noShows == 0 && len(adjs) == 0 {
+		return
+	}
+	md, ok := b.details(PartyMember, id)
+	ik, iid := issuerParty(home)
+	issuer, iok := b.details(ik, iid)
+	if !ok || !iok {
+		return
+	}
+	cur := b.doc(issuer, md, id)
+	lines, priced := b.hourLines(md, issuer, home, minutes, b.in.Period, "")
+	if !priced {
+		return // a price is missing: recorded by price
+	}
+	if md.Plan == PlanMonthlyPass && len(minutes) > 0 {
+		if p, ok := b.price(PriceMonthlyPass, home, "", b.in.Period, ik, iid); ok {
+			lines = append(lines, b.line(md, issuer, "Monthly pass "+b.in.Period.String(), invoice.Units(1), "MON", p.Cents, 0, p.Rate()))
+		}
+	}
+	if noShows > 0 {
+		if p, ok := b.in.Prices.At(PriceNoShow, home, "", b.in.Period); ok && p.Cents > 0 {
+			lines = append(lines, b.line(md, issuer, "No-show (booking not attended)", invoice.Units(noShows), "C62", p.Cents, 0, p.Rate()))
+		}
+	}
+	if len(lines) > 0 {
+		cur.Type = invoice.TypeInvoice
+		cur.Lines = lines
+		b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: PurposeInvoice, MemberID: id}, cur)
+	}
+	b.corrections(id, md, issuer, home, adjs)
+}
+
+func issuerOf(home string) string {
+	if home == "" {
+		return CooperativeID
+	}
+	return home
+}
+
+// corrections plans the documents of the adjustments booked in the period.
+func (b *builder) corrections(id string, md, issuer Details, home string, adjs []credit.Adjustment) {
+	byPeriod := map[credit.Period]map[minutesKey]int64{}
+	for _, a := range adjs {
+		k, at := hourPrice(a.HomeCenterID)
+		m := byPeriod[a.BelongsTo]
+		if m == nil {
+			m = map[minutesKey]int64{}
+			byPeriod[a.BelongsTo] = m
+		}
+		m[minutesKey{issuer: issuerOf(a.HomeCenterID), price: k, priceAt: at, host: a.CenterID, class: a.Class}] += a.Minutes
+	}
+	periods := make([]credit.Period, 0, len(byPeriod))
+	for p := range byPeriod {
+		periods = append(periods, p)
+	}
+	slices.SortFunc(periods, func(a, b credit.Period) int { return cmp.Compare(a.String(), b.String()) })
+	for _, p := range periods {
+		plus, minus := map[minutesKey]int64{}, map[minutesKey]int64{}
+		for k, m := range byPeriod[p] {
+			switch {
+			case m > 0:
+				plus[k] = m
+			case m < 0:
+				minus[k] = -m
+			}
+		}
+		ref := b.invoiceOf(id, p)
+		label := "Correction of " + p.String() + ": "
+		if len(plus) > 0 {
+			if lines, ok := b.hourLines(md, issuer, home, plus, p, label); ok && lines != nil {
+				d := b.doc(issuer, md, id)
+				d.Type, d.Lines, d.Corrects = invoice.TypeInvoice, lines, ref
+				b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeExtra + p.String(), MemberID: id}, d)
+			}
+		}
+		if len(minus) > 0 {
+			if ref == nil {
+				b.missing(PartyMember, id, "hours of %s to credit back, but no invoice of %s to correct", p, p)
+				continue
+			}
+			if lines, ok := b.hourLines(md, issuer, home, minus, p, label); ok && lines != nil {
+				d := b.doc(issuer, md, id)
+				d.Type, d.Lines, d.Corrects = invoice.TypeCreditNote, lines, ref
+				d.Payment = nil
+				b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeCredit + p.String(), MemberID: id}, d)
+			}
+		}
+	}
+}
+
+// invoiceOf is the member's invoice of period p, if issued.
+func (b *builder) invoiceOf(member string, p credit.Period) *invoice.Reference {
+	for i := range b.in.Issued {
+		is := &b.in.Issued[i]
+		if is.MemberID == member && is.Period == p && is.Purpose == PurposeInvoice {
+			return &invoice.Reference{Number: is.Number, IssueDate: is.Doc.IssueDate}
+		}
+	}
+	return nil
+}
+
+func (b *builder) price(k PriceKind, center, room string, p credit.Period, ik PartyKind, iid string) (Price, bool) {
+	pr, ok := b.in.Prices.At(k, center, room, p)
+	if !ok {
+		b.missing(ik, iid, "no %s price for %s", k, p)
+	}
+	return pr, ok
+}
+
+// hourLines makes one line per (host center, class) of minutes, priced at
+// the issuer's hourly price valid in period p, leaving out the hours a
+// monthly pass covers; ok is false when a price is missing.
+func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutesKey]int64, p credit.Period, label string) (lines []invoice.Line, ok bool) {
+	keys := make([]minutesKey, 0, len(minutes))
+	for k := range minutes {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b minutesKey) int {
+		return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.class, b.class))
+	})
+	for _, k := range keys {
+		if md.Plan == PlanMonthlyPass && (k.class == credit.ClassNomadic || k.class == credit.ClassHome) {
+			continue // covered by the pass
+		}
+		ik, iid := issuerParty(home)
+		pr, found := b.price(k.price, k.priceAt, "", p, ik, iid)
+		if !found {
+			return nil, false
+		}
+		where := cmp.Or(b.names[k.host], k.host)
+		lines = append(lines, b.line(md, issuer, label+"Hours at "+where, invoice.Units(minutes[k]), "MIN", pr.Cents, invoice.Units(60), pr.Rate()))
+	}
+	return lines, true
+}
+
+// euCountries are the member states of the EU (ISO 3166-1; Greece's VAT
+// prefix is EL).
+var euCountries = map[string]bool{
+	"AT": true, "BE": true, "BG": true, "CY": true, "CZ": true, "DE": true, "DK": true, "EE": true, "EL": true,
+	"ES": true, "FI": true, "FR": true, "GR": true, "HR": true, "HU": true, "IE": true, "IT": true, "LT": true,
+	"LU": true, "LV": true, "MT": true, "NL": true, "PL": true, "PT": true, "RO": true, "SE": true, "SI": true, "SK": true,
+}
+
+// ReverseChargeReason is the exemption text of a reverse-charged line.
+const ReverseChargeReason = "Reverse charge: VAT due by the customer (Art. 196 Directive 2006/112/EC)"
+
+// VATFor is the VAT treatment of a supply by seller to buyer at the
+// standard rate: reverse charge (AE) for a buyer with a VAT number of
+// another EU member state than the seller's, else standard (S).
+func VATFor(seller, buyer Details, rate invoice.Rate) invoice.VAT {
+	if len(buyer.VATNumber) > 2 && len(seller.VATNumber) > 2 && euCountries[buyer.VATNumber[:2]] &&
+		buyer.VATNumber[:2] != seller.VATNumber[:2] {
+		return invoice.VAT{Category: invoice.CategoryReverseCharge, ExemptionReasonCode: "VATEX-EU-AE", ExemptionReason: ReverseChargeReason}
+	}
+	return invoice.VAT{Category: invoice.CategoryStandard, Rate: rate}
+}
+
+func (b *builder) line(buyer, seller Details, desc string, q invoice.Quantity, unit string, cents int64, base invoice.Quantity, rate invoice.Rate) invoice.Line {
+	return invoice.Line{Description: desc, Quantity: q, Unit: unit, UnitPriceCents: cents, BaseQuantity: base, VAT: VATFor(seller, buyer, rate)}
+}
+
+// doc is a document from seller to buyer for the period, without lines.
+func (b *builder) doc(seller, buyer Details, ref string) invoice.Document {
+	p := b.in.Period
+	loc := time.UTC
+	start := time.Date(p.Year, p.Month, 1, 0, 0, 0, 0, loc)
+	due := b.in.DueDays
+	if due == 0 {
+		due = 30
+	}
+	d := invoice.Document{
+		IssueDate: b.in.IssueDate, DueDate: b.in.IssueDate.AddDate(0, 0, due),
+		PeriodStart: start, PeriodEnd: start.AddDate(0, 1, -1),
+		Currency: b.in.Currency, BuyerReference: ref, Note: "Period " + p.String(),
+		Seller: seller.Party(), Buyer: buyer.Party(),
+	}
+	if seller.IBAN != "" {
+		d.Payment = &invoice.Payment{IBAN: seller.IBAN, BIC: seller.BIC, AccountName: seller.Name, Terms: fmt.Sprintf("%d days", due)}
+	}
+	return d
+}
+
+func (b *builder) add(dr Draft, d invoice.Document) {
+	dr.Period = b.in.Period
+	dr.Doc = d
+	b.pl.Drafts = append(b.pl.Drafts, dr)
+}
+
+// selfBilling plans one self-billed invoice per center with nomadic hours
+// (and nomadic adjustments) in the settlement, at the settlement's rates:
+// each line is minutes × rate ÷ 60 rounded once, the settlement's own
+// rounding, so its net equals the settlement's nomadic amount.
+func (b *builder) selfBilling() {
+	s := b.in.Settlement
+	if s == nil {
+		return
+	}
+	coop, cok := b.in.Details[DetailsKey(PartyCooperative, CooperativeID)]
+	for _, l := range s.Centers {
+		var lines []invoice.Line
+		if l.NomadicMinutes != 0 {
+			lines = append(lines, invoice.Line{Description: "Nomadic members' hours " + s.Period.String(),
+				Quantity: invoice.Units(l.NomadicMinutes), Unit: "MIN", UnitPriceCents: l.RateCents, BaseQuantity: invoice.Units(60)})
+		}
+		for _, a := range s.Adjustments {
+			if a.CenterID == l.CenterID && a.Class == credit.ClassNomadic && a.Minutes != 0 {
+				lines = append(lines, invoice.Line{Description: "Nomadic hours, correction of " + a.BelongsTo.String(),
+					Quantity: invoice.Units(a.Minutes), Unit: "MIN", UnitPriceCents: a.RateCents, BaseQuantity: invoice.Units(60)})
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		cd, ok := b.details(PartyCenter, l.CenterID)
+		if !cok {
+			b.missing(PartyCooperative, CooperativeID, "no billing details")
+		}
+		if !ok || !cok {
+			continue
+		}
+		for i := range lines {
+			lines[i].VAT = VATFor(cd, coop, DefaultVAT)
+		}
+		d := b.doc(cd, coop, l.CenterID)
+		d.Type, d.Lines = invoice.TypeSelfBilled, lines
+		b.add(Draft{Issuer: SelfBillingSeries, Subject: l.CenterID, Purpose: PurposeSelfBilling, CenterID: l.CenterID}, d)
+	}
+}
+
+// crossCenter plans, per host and home center, the host's invoice to the
+// home center for the home's members' hours at the host (and their
+// adjustments), at the settlement's rates, one line per settlement line:
+// its net equals the settlement's cross-center amounts to the cent.
+func (b *builder) crossCenter() {
+	s := b.in.Settlement
+	if s == nil {
+		return
+	}
+	type pair struct{ host, home string }
+	lines := map[pair][]invoice.Line{}
+	var order []pair
+	for _, l := range s.CrossCenter {
+		if l.Minutes == 0 || l.HomeCenterID == "" {
+			continue
+		}
+		k := pair{l.HostCenterID, l.HomeCenterID}
+		if lines[k] == nil {
+			order = append(order, k)
+		}
+		desc := "Hours of your members " + s.Period.String()
+		if !l.BelongsTo.IsZero() {
+			desc = "Hours of your members, correction of " + l.BelongsTo.String()
+		}
+		lines[k] = append(lines[k], invoice.Line{Description: desc, Quantity: invoice.Units(l.Minutes), Unit: "MIN",
+			UnitPriceCents: l.RateCents, BaseQuantity: invoice.Units(60)})
+	}
+	for _, k := range order {
+		host, hok := b.details(PartyCenter, k.host)
+		home, mok := b.details(PartyCenter, k.home)
+		if !hok || !mok {
+			continue
+		}
+		ls := lines[k]
+		for i := range ls {
+			ls[i].VAT = VATFor(host, home, DefaultVAT)
+		}
+		d := b.doc(host, home, k.home)
+		d.Type, d.Lines = invoice.TypeInvoice, ls
+		if d.Totals().PayableCents <= 0 {
+			b.missing(PartyCenter, k.host, "hours of %s's members to credit back: not invoiced", k.home)
+			continue
+		}
+		b.add(Draft{Issuer: k.host, Subject: k.home, Purpose: purposeCross + k.host, CenterID: k.home}, d)
+	}
+}
+
+func (b *builder) totals() {
+	by := map[string]*IssuerTotal{}
+	var order []string
+	for i := range b.pl.Drafts {
+		dr := &b.pl.Drafts[i]
+		t := by[dr.Issuer]
+		if t == nil {
+			t = &IssuerTotal{Issuer: dr.Issuer}
+			by[dr.Issuer] = t
+			order = append(order, dr.Issuer)
+		}
+		tt := dr.Doc.Totals()
+		if dr.Doc.IsCreditNote() {
+			t.CreditNotes++
+			t.CreditedCents += tt.PayableCents
+			continue
+		}
+		t.Documents++
+		t.NetCents += tt.TaxExclusiveCents
+		t.VATCents += tt.VATCents
+		t.PayableCents += tt.PayableCents
+	}
+	slices.Sort(order)
+	for _, id := range order {
+		b.pl.Totals = append(b.pl.Totals, *by[id])
+	}
+}
