@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -134,11 +135,23 @@ func writeAPI(rw http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(rw).Encode(v)
 }
 
-// decodeAPI reads a JSON body (at most 64 KiB, no unknown field).
+// maxAPIBody bounds a member API request's body.
+const maxAPIBody = 64 << 10
+
+// decodeAPI reads a JSON body: Content-Type application/json (else 415,
+// as the token API), at most maxAPIBody bytes (else 413), no unknown field.
 func decodeAPI(r *http.Request, dst any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Field: "Content-Type",
+			Message: "send Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxAPIBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Field: "body",
+				Message: fmt.Sprintf("request body over %d bytes", mbe.Limit)}
+		}
 		return &apiError{Status: http.StatusBadRequest, Code: booking.CodeInvalid, Field: "body", Message: fmt.Sprintf("not a valid JSON body: %v", err)}
 	}
 	return nil
@@ -176,7 +189,7 @@ func (w *Web) apiAvailability(rw http.ResponseWriter, r *http.Request, _ *viewer
 		query.CenterIDs = []string{c}
 	}
 	if p := q.Get("people"); p != "" {
-		if query.People, err = strconv.Atoi(p); err != nil {
+		if query.People, err = strconv.Atoi(p); err != nil || query.People < 1 {
 			return invalid("people")
 		}
 	}
