@@ -18,7 +18,7 @@ import (
 // The member-facing JSON API (issue 15): the booking site's operations for
 // the signed-in member, authenticated by the member's session cookie (the
 // same as the pages'), writes carrying the session's CSRF token in the
-// X-CSRF-Token header. It lives here, beside the pages, because the
+// X-CSRF-Token header and their bodies as application/json. It lives here, beside the pages, because the
 // session does; swc-central mounts it at MeAPIPrefix (the staff's token API
 // keeps /api/v1/members/{id}/bookings). Errors have the API's shape
 // {code, field, message}, the message in the member's language.
