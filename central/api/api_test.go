@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/api/apitest"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
@@ -111,10 +112,7 @@ func (f *fixture) do(who, method, path string, body any, contentType ...string) 
 	if who != "" {
 		req.Header.Set("Authorization", "Bearer "+f.tokens[who])
 	}
-	rec := httptest.NewRecorder()
-	checkResponse := checkOpenAPI(f.t, req)
-	f.srv.ServeHTTP(rec, req)
-	checkResponse(rec)
+	rec := apitest.Serve(f.t, f.srv, req)
 	res := response{Status: rec.Code, Body: rec.Body.Bytes()}
 	if rec.Code >= 400 {
 		require.NoError(f.t, json.Unmarshal(res.Body, &res.Err), "error body %s", res.Body)
@@ -154,10 +152,7 @@ func TestAuthentication(t *testing.T) {
 		if tc.header != "" {
 			req.Header.Set("Authorization", tc.header)
 		}
-		rec := httptest.NewRecorder()
-		checkResponse := checkOpenAPI(t, req)
-		f.srv.ServeHTTP(rec, req)
-		checkResponse(rec)
+		rec := apitest.Serve(t, f.srv, req)
 		require.Equal(t, http.StatusUnauthorized, rec.Code, tc.name)
 		require.Contains(t, rec.Header().Get("WWW-Authenticate"), "Bearer", tc.name)
 		require.Contains(t, rec.Body.String(), `"code":"unauthorized"`, tc.name)
@@ -517,8 +512,7 @@ func TestTokensAndSecrets(t *testing.T) {
 	require.Equal(t, "no-store", func() string {
 		req := httptest.NewRequest("POST", api.Prefix+"/doors/d1/secret", nil)
 		req.Header.Set("Authorization", "Bearer "+f.tokens["admin"])
-		rec := httptest.NewRecorder()
-		f.srv.ServeHTTP(rec, req)
+		rec := apitest.Serve(t, f.srv, req)
 		return rec.Header().Get("Cache-Control")
 	}())
 	require.Error(t, f.st.AuthenticateDoor(context.Background(), "d1", ds.Secret), "rotating again retires the secret")

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/api/apitest"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
@@ -39,10 +40,7 @@ func (f *fixture) doAs(who, agent, method, path string, body string) *httptest.R
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+f.tokens[who])
 	req.Header.Set("User-Agent", agent)
-	rec := httptest.NewRecorder()
-	checkResponse := checkOpenAPI(f.t, req)
-	f.srv.ServeHTTP(rec, req)
-	checkResponse(rec)
+	rec := apitest.Serve(f.t, f.srv, req)
 	return rec
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/api/apitest"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
@@ -180,10 +181,7 @@ func TestSettlementCSVDownload(t *testing.T) {
 		if accept != "" {
 			req.Header.Set("Accept", accept)
 		}
-		rec := httptest.NewRecorder()
-		checkResponse := checkOpenAPI(t, req)
-		f.srv.ServeHTTP(rec, req)
-		checkResponse(rec)
+		rec := apitest.Serve(t, f.srv, req)
 		require.Equal(t, http.StatusOK, rec.Code, "%s", rec.Body)
 		return rec
 	}

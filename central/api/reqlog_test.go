@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/api/apitest"
 )
 
 func TestLogRequests(t *testing.T) {
@@ -31,8 +32,7 @@ func TestLogRequests(t *testing.T) {
 		if tc.who != "" {
 			req.Header.Set("Authorization", "Bearer "+f.tokens[tc.who])
 		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := apitest.Serve(t, h, req)
 		require.Equal(t, tc.status, rec.Code)
 		if tc.path == "/healthz" {
 			require.Empty(t, buf.String(), "probes are not logged at info")

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/api"
+	"github.com/smartworkcenters/swc/central/api/apitest"
 	"github.com/smartworkcenters/swc/central/domain"
 )
 
@@ -85,16 +86,14 @@ func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
 		for _, sep := range []string{" ", "  "} {
 			req := httptest.NewRequest("GET", api.Prefix+"/whoami", nil)
 			req.Header.Set("Authorization", scheme+sep+f.tokens["mgr1"])
-			rec := httptest.NewRecorder()
-			f.srv.ServeHTTP(rec, req)
+			rec := apitest.Serve(t, f.srv, req)
 			require.Equal(t, http.StatusOK, rec.Code, "%q: %s", scheme+sep, rec.Body)
 		}
 	}
 	for _, h := range []string{"Bearer", "Bearer" + f.tokens["mgr1"], "Bearerx " + f.tokens["mgr1"], "Basic " + f.tokens["mgr1"], "bearer\t" + f.tokens["mgr1"] + "x"} {
 		req := httptest.NewRequest("GET", api.Prefix+"/whoami", nil)
 		req.Header.Set("Authorization", h)
-		rec := httptest.NewRecorder()
-		f.srv.ServeHTTP(rec, req)
+		rec := apitest.Serve(t, f.srv, req)
 		require.Equal(t, http.StatusUnauthorized, rec.Code, "%q", h)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/accounts"
+	"github.com/smartworkcenters/swc/central/api/apitest"
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/shared/protocol"
@@ -152,6 +153,11 @@ func (n *network) api(method, path string, body any) []byte {
 	return b
 }
 
+// checkedClient sends requests to the API through the OpenAPI check: an
+// exchange that does not match openapi.json is the request's error.
+func checkedClient() *http.Client { return &http.Client{Transport: apitest.Transport{}} }
+
+// apiAs calls the token API as who; the exchange must match openapi.json.
 func (n *network) apiAs(who, method, path string, body any) (int, []byte) {
 	n.t.Helper()
 	var rd io.Reader
@@ -166,7 +172,7 @@ func (n *network) apiAs(who, method, path string, body any) (int, []byte) {
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := checkedClient().Do(req)
 	require.NoError(n.t, err)
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -17,7 +18,7 @@ import (
 // The member-facing JSON API (issue 15): the booking site's operations for
 // the signed-in member, authenticated by the member's session cookie (the
 // same as the pages'), writes carrying the session's CSRF token in the
-// X-CSRF-Token header. It lives here, beside the pages, because the
+// X-CSRF-Token header and their bodies as application/json. It lives here, beside the pages, because the
 // session does; swc-central mounts it at MeAPIPrefix (the staff's token API
 // keeps /api/v1/members/{id}/bookings). Errors have the API's shape
 // {code, field, message}, the message in the member's language.
@@ -134,11 +135,23 @@ func writeAPI(rw http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(rw).Encode(v)
 }
 
-// decodeAPI reads a JSON body (at most 64 KiB, no unknown field).
+// maxAPIBody bounds a member API request's body.
+const maxAPIBody = 64 << 10
+
+// decodeAPI reads a JSON body: Content-Type application/json (else 415,
+// as the token API), at most maxAPIBody bytes (else 413), no unknown field.
 func decodeAPI(r *http.Request, dst any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 64<<10))
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Field: "Content-Type",
+			Message: "send Content-Type: application/json"}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxAPIBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Field: "body",
+				Message: fmt.Sprintf("request body over %d bytes", mbe.Limit)}
+		}
 		return &apiError{Status: http.StatusBadRequest, Code: booking.CodeInvalid, Field: "body", Message: fmt.Sprintf("not a valid JSON body: %v", err)}
 	}
 	return nil
@@ -176,7 +189,7 @@ func (w *Web) apiAvailability(rw http.ResponseWriter, r *http.Request, _ *viewer
 		query.CenterIDs = []string{c}
 	}
 	if p := q.Get("people"); p != "" {
-		if query.People, err = strconv.Atoi(p); err != nil {
+		if query.People, err = strconv.Atoi(p); err != nil || query.People < 1 {
 			return invalid("people")
 		}
 	}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,11 +18,15 @@ import (
 )
 
 // apiCall sends a member API request with the session cookie and, when
-// csrf is set, the CSRF header; it decodes the JSON answer.
+// csrf is set, the CSRF header; it decodes the JSON answer. The exchange
+// must match openapi.json.
 func (s *site) apiCall(method, path, lang, body string, csrf bool) (int, map[string]any) {
 	s.t.Helper()
 	req, err := http.NewRequest(method, s.srv.URL+path, strings.NewReader(body))
 	require.NoError(s.t, err)
+	if body != "" {
+		req.Header.Set("Content-Type", cmp.Or(s.contentType, "application/json"))
+	}
 	req.AddCookie(&http.Cookie{Name: "swc_session", Value: s.cookie})
 	if csrf {
 		req.Header.Set(web.CSRFHeader, s.csrf)
@@ -29,7 +34,7 @@ func (s *site) apiCall(method, path, lang, body string, csrf bool) (int, map[str
 	if lang != "" {
 		req.Header.Set("Accept-Language", lang)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := checkedClient().Do(req)
 	require.NoError(s.t, err)
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
@@ -82,6 +87,7 @@ func TestSiteMemberAPI(t *testing.T) {
 		{"count on a single booking", `{"center_id":"c2","start":"` + at(day, 9) + `","end":"` + at(day, 10) + `","count":2}`, "invalid", "count", 400},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			s := &site{t: t, st: s.st, srv: s.srv, cookie: s.cookie, csrf: s.csrf}
 			code, out := s.apiCall("POST", "/api/v1/me/bookings", "en", tc.body, true)
 			require.Equal(t, tc.status, code, out)
 			require.Equal(t, tc.code, out["code"])
@@ -161,4 +167,74 @@ func TestMemberAPIDocumented(t *testing.T) {
 		}
 	}
 	require.Equal(t, 10, n)
+}
+
+// TestMemberAPIRefusals: every refusal of every member API operation,
+// each answered with a status and body openapi.json documents (apiCall
+// checks the exchange).
+func TestMemberAPIRefusals(t *testing.T) {
+	s := newSite(t, nil)
+	day := tuesday()
+	at := func(d time.Time, h int) string { return d.Add(time.Duration(h) * time.Hour).Format(time.RFC3339) }
+	span := func(start, end string) string { return `"start":"` + start + `","end":"` + end + `"` }
+	book := func(s *site, center string, from, to int) string {
+		t.Helper()
+		code, out := s.apiCall("POST", "/api/v1/me/bookings", "", `{"center_id":"`+center+`",`+span(at(day, from), at(day, to))+`}`, true)
+		require.Equal(t, http.StatusCreated, code, out)
+		return out["id"].(string)
+	}
+	mine := book(s, "c1", 9, 10)
+	other, csrf := memberSession(t, s.st, "m2")
+	book(&site{t: t, st: s.st, srv: s.srv, cookie: other, csrf: csrf}, "c1", 11, 12) // c1's one desk, 11–12
+	gone := book(s, "c2", 13, 14)
+	code, out := s.apiCall("POST", "/api/v1/me/bookings/"+gone+"/cancel", "", "", true)
+	require.Equal(t, http.StatusOK, code, out)
+	q := url.QueryEscape
+
+	for _, tc := range []struct {
+		name, method, path, contentType, body string
+		status                                int
+		code, field                           string
+	}{
+		{"availability: no end", "GET", "/availability?start=" + q(at(day, 9)), "", "", 400, "invalid", "end"},
+		{"availability: end before start", "GET", "/availability?start=" + q(at(day, 9)) + "&end=" + q(at(day, 8)), "", "", 400, "invalid", "end"},
+		{"availability: over 31 days", "GET", "/availability?start=" + q(at(day, 9)) + "&end=" + q(at(day.AddDate(0, 0, 40), 9)), "", "", 400, "invalid", "end"},
+		{"availability: people 0", "GET", "/availability?start=" + q(at(day, 9)) + "&end=" + q(at(day, 10)) + "&people=0", "", "", 400, "invalid", "people"},
+		{"availability: bad kind", "GET", "/availability?start=" + q(at(day, 9)) + "&end=" + q(at(day, 10)) + "&kind=sofa", "", "", 400, "invalid", "kind"},
+		{"availability: unknown center", "GET", "/availability?start=" + q(at(day, 9)) + "&end=" + q(at(day, 10)) + "&center_id=zz", "", "", 404, "unknown_center", "center_id"},
+		{"bookings: bad from", "GET", "/bookings?from=monday", "", "", 400, "invalid", "from"},
+		{"bookings: to before from", "GET", "/bookings?from=" + q(at(day, 9)) + "&to=" + q(at(day, 8)), "", "", 400, "invalid", "to"},
+		{"book: not JSON", "POST", "/bookings", "text/plain", `{"center_id":"c2",` + span(at(day, 9), at(day, 10)) + `}`, 415, "unsupported_media_type", "Content-Type"},
+		{"book: body too large", "POST", "/bookings", "", `{"center_id":"` + strings.Repeat("c", 70<<10) + `"}`, 413, "body_too_large", "body"},
+		{"book: malformed JSON", "POST", "/bookings", "", `{"center_id":`, 400, "invalid", "body"},
+		{"book: room taken", "POST", "/bookings", "", `{"center_id":"c1","room_id":"r1",` + span(at(day, 9), at(day, 10)) + `}`, 201, "", ""},
+		{"book: room taken again", "POST", "/bookings", "", `{"center_id":"c1","room_id":"r1",` + span(at(day, 9), at(day, 10)) + `}`, 409, "room_taken", "room_id"},
+		{"book: unknown room", "POST", "/bookings", "", `{"center_id":"c1","room_id":"r9",` + span(at(day, 9), at(day, 10)) + `}`, 404, "unknown_room", "room_id"},
+		{"book: room too small", "POST", "/bookings", "", `{"center_id":"c1","room_id":"r1","people":9,` + span(at(day, 14), at(day, 15)) + `}`, 422, "room_too_small", "people"},
+		{"recurring: no date bookable", "POST", "/bookings/recurring", "", `{"center_id":"c2",` + span(at(day, 5), at(day, 7)) + `,"count":2,"every_weeks":1}`, 422, "", ""},
+		{"recurring: unknown center", "POST", "/bookings/recurring", "", `{"center_id":"zz",` + span(at(day, 9), at(day, 10)) + `,"count":2,"every_weeks":1}`, 404, "unknown_center", "center_id"},
+		{"recurring: count 0", "POST", "/bookings/recurring", "", `{"center_id":"c2",` + span(at(day, 9), at(day, 10)) + `,"count":0}`, 400, "invalid", "count"},
+		{"recurring: not JSON", "POST", "/bookings/recurring", "text/plain", `{}`, 415, "unsupported_media_type", "Content-Type"},
+		{"cancel-range: to before from", "POST", "/bookings/cancel-range", "", `{"from":"` + at(day, 9) + `","to":"` + at(day, 8) + `"}`, 400, "invalid", "to"},
+		{"cancel-range: no from", "POST", "/bookings/cancel-range", "", `{"to":"` + at(day, 8) + `"}`, 400, "invalid", "from"},
+		{"cancel-range: not JSON", "POST", "/bookings/cancel-range", "text/plain", `{}`, 415, "unsupported_media_type", "Content-Type"},
+		{"change: unknown booking", "PUT", "/bookings/nope", "", `{` + span(at(day, 9), at(day, 10)) + `}`, 404, "unknown_booking", "id"},
+		{"change: onto the last desk", "PUT", "/bookings/" + mine, "", `{` + span(at(day, 11), at(day, 12)) + `}`, 409, "no_desk_left", "start"},
+		{"change: outside hours", "PUT", "/bookings/" + mine, "", `{` + span(at(day, 6), at(day, 9)) + `}`, 422, "outside_opening_hours", "start"},
+		{"change: cancelled", "PUT", "/bookings/" + gone, "", `{` + span(at(day, 9), at(day, 10)) + `}`, 422, "already_cancelled", "id"},
+		{"change: bad time", "PUT", "/bookings/" + mine, "", `{"start":"9h","end":"` + at(day, 10) + `"}`, 400, "invalid", "start"},
+		{"change: not JSON", "PUT", "/bookings/" + mine, "text/plain", `{}`, 415, "unsupported_media_type", "Content-Type"},
+		{"cancel: unknown booking", "POST", "/bookings/nope/cancel", "", "", 404, "unknown_booking", "id"},
+		{"cancel: cancelled", "POST", "/bookings/" + gone + "/cancel", "", "", 422, "already_cancelled", "id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &site{t: t, st: s.st, srv: s.srv, cookie: s.cookie, csrf: s.csrf, contentType: tc.contentType}
+			code, out := s.apiCall(tc.method, "/api/v1/me"+tc.path, "en", tc.body, true)
+			require.Equal(t, tc.status, code, out)
+			if tc.code != "" {
+				require.Equal(t, tc.code, out["code"], out)
+				require.Equal(t, tc.field, out["field"], out)
+			}
+		})
+	}
 }

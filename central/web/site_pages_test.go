@@ -37,6 +37,8 @@ type site struct {
 	csrf   string
 	hours  *ownHours
 	log    *syncBuffer
+	// contentType is the member API requests' (default application/json).
+	contentType string
 }
 
 // ownHours is the ledger as the site sees it: it records which member's
