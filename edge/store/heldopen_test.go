@@ -79,3 +79,18 @@ func TestHeaderEncoding(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+// TestEmptySnapshot: a snapshot without entries (a door nobody may open
+// yet) is applied, with its header.
+func TestEmptySnapshot(t *testing.T) {
+	s := openTest(t, Options{})
+	parts := snapshotParts(1, nil, 1)
+	parts[0].HeldOpenS = 5
+	res := applyAll(t, s, parts)
+	assert.True(t, res.Applied)
+	wi, err := s.Whitelist(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), wi.Version)
+	assert.Zero(t, wi.Badges)
+	assert.Equal(t, 5*time.Second, wi.HeldOpen)
+}

@@ -249,8 +249,11 @@ func installSnapshot(tx *bolt.Tx, st *bolt.Bucket, h header) (uint64, error) {
 	type rec struct{ k, v []byte }
 	var recs []rec
 	for p := 1; p <= int(h.Parts); p++ {
-		blob := st.Get(partKey(p))
-		if blob == nil {
+		// A cursor, not Get: bbolt's Get answers nil for the empty value
+		// of a part without entries (an empty snapshot) as for a missing key.
+		key := partKey(p)
+		k, blob := st.Cursor().Seek(key)
+		if !bytes.Equal(k, key) {
 			return 0, fmt.Errorf("staged part %d missing", p)
 		}
 		d := decoder{b: blob}
