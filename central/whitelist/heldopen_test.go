@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/domain"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // fakeSettings is a Config.NetworkSettings whose value a test changes.
@@ -140,4 +141,44 @@ func TestHeldOpenSettingsPeriods(t *testing.T) {
 	for _, w := range g.open(s, t0) {
 		assert.Zero(t, w.HeldOpenS)
 	}
+}
+
+// BenchmarkHeldOpenChange is a settings change of the held-open threshold
+// on a network of 10,000 doors: one heartbeat version per door, saved and
+// published. ms/change is the time one Apply takes; versions/change the
+// door versions it saved.
+func BenchmarkHeldOpenChange(b *testing.B) {
+	ctx := context.Background()
+	fs := &fakeSettings{}
+	fs.set(30, time.Time{}, nil)
+	in := network(10_000)
+	st := newMemStates()
+	c, err := New(ctx, Config{Signer: protocol.NewSigner(testKey), States: st, Logger: quietLogger(), NetworkSettings: fs.read}, in, t0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	door := in.Doors[0].ID
+	v0, _ := c.Version(door)
+	saves := func() int {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.saves
+	}
+	saves0 := saves()
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		fs.set(5+i%2, time.Time{}, nil)
+		if err := c.Apply(ctx, domain.Change{Kind: domain.KindSettings}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	took := time.Since(start)
+	b.StopTimer()
+	v, _ := c.Version(door)
+	if v != v0+uint64(b.N) {
+		b.Fatalf("door %s at version %d after %d changes from %d", door, v, b.N, v0)
+	}
+	b.ReportMetric(took.Seconds()*1000/float64(b.N), "ms/change")
+	b.ReportMetric(float64(saves()-saves0)/float64(b.N), "versions/change")
 }
