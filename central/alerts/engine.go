@@ -11,7 +11,10 @@
 //     alerts.door_offline_minutes, or the door has sent nothing for that
 //     long; resolved by an online status.
 //   - door_forced, door_held_open: the door's event (or status door_state);
-//     resolved by a door_closed event or a status with the door closed.
+//     resolved by a door_closed event or a status with the door closed. The
+//     door judges held open against alerts.held_open_seconds, which its
+//     whitelist carries (central/whitelist; until a door has received it,
+//     its own door.held_open_time).
 //   - reader_fault: a reader_fault event or a status with reader "fault";
 //     resolved by reader_ok or a status with reader "ok".
 //   - clock_untrusted: an online status, or the last event of a batch, with
@@ -30,9 +33,10 @@
 // table of their defaults), the version in force now: the engine reads
 // them at its first check, again when the store notifies a new version
 // (subscribe Changed to the store's Feed) and when the month, and so
-// possibly the version in force, changes. door_held_open is the door's own
-// judgement (its event or status); alerts.held_open_seconds is not applied
-// here.
+// possibly the version in force, changes. alerts.held_open_seconds is not
+// applied here but at the doors: the whitelist compiler sends every door
+// the value in force with its whitelist (a new version for every door when
+// it changes), and the door raises door_held_open by it.
 //
 // Every replica runs an Engine; an open alert is unique per (door, kind) in
 // the database, so an alert that several replicas see is stored and

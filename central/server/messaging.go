@@ -43,7 +43,8 @@ func (s *Server) newCompiler(ctx context.Context) (*whitelist.Compiler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, MetricSet: s.wlMetrics, Horizon: horizon, CardKeys: s.CardKeys}, in, time.Now())
+	return whitelist.New(ctx, whitelist.Config{Signer: s.Signer, States: s.Store, Logger: s.log, MetricSet: s.wlMetrics, Horizon: horizon, CardKeys: s.CardKeys,
+		NetworkSettings: s.doorSettings}, in, time.Now())
 }
 
 // startMessaging starts the MQTT side: the embedded broker unless an

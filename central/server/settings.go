@@ -7,6 +7,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/settings"
+	"github.com/smartworkcenters/swc/central/whitelist"
 )
 
 // SeededBy is the settings.Version.CreatedBy of the version serve stores at
@@ -78,4 +79,17 @@ func (s *Server) whitelistHorizon(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Duration(cur.Settings.WhitelistHorizonDays) * 24 * time.Hour, nil
+}
+
+// doorSettings is what the whitelist compiler lists on every door from the
+// stored settings (whitelist.Config.NetworkSettings): the held-open
+// threshold of the version in force at now, which holds until the end of
+// now's period (a later version may start then).
+func (s *Server) doorSettings(ctx context.Context, now time.Time) (whitelist.DoorSettings, error) {
+	loc := settings.Location()
+	cur, err := settings.Current(ctx, s.Store, now)
+	if err != nil {
+		return whitelist.DoorSettings{}, err
+	}
+	return whitelist.DoorSettings{HeldOpenS: cur.Settings.Alerts.HeldOpenSeconds, Until: credit.PeriodOf(now, loc).End(loc)}, nil
 }

@@ -68,7 +68,10 @@ type Settings struct {
 type Alerts struct {
 	// DoorOfflineMinutes: a door unseen this long raises "door offline".
 	DoorOfflineMinutes int `json:"door_offline_minutes"`
-	// HeldOpenSeconds: a door open this long after a grant raises "held open".
+	// HeldOpenSeconds: a door open this long raises "held open". Every
+	// door's whitelist carries the value in force (protocol.Whitelist
+	// HeldOpenS) and the door judges it: until its whitelist carries one,
+	// a door uses its own door.held_open_time.
 	HeldOpenSeconds int `json:"held_open_seconds"`
 	// CertExpiryDays: a door certificate expiring within this many days
 	// raises "certificate expiring".
@@ -98,7 +101,7 @@ const (
 	DefaultRateCents            = 1000 // 10.00 per hour
 	DefaultWhitelistHorizonDays = 14
 	DefaultDoorOfflineMinutes   = 10
-	DefaultHeldOpenSeconds      = 60
+	DefaultHeldOpenSeconds      = 30 // PRODUCT.md 4.2, the doors' own default
 	DefaultCertExpiryDays       = 14
 	DefaultWhitelistBehindMins  = 10
 )
@@ -110,7 +113,7 @@ const (
 	MaxDefaultVisitMinutes  = 24 * 60
 	MaxWhitelistHorizonDays = 90
 	MaxDoorOfflineMinutes   = 7 * 24 * 60
-	MaxHeldOpenSeconds      = 24 * 60 * 60
+	MaxHeldOpenSeconds      = protocol.MaxHeldOpenSeconds // what a whitelist may carry
 	MaxCertExpiryDays       = 365
 	MaxWhitelistBehindMins  = 7 * 24 * 60
 )

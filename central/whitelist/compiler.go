@@ -73,6 +73,14 @@ type Config struct {
 	// authenticate them; fail secure).
 	CardKeys CardKeys
 
+	// NetworkSettings gives what every door's whitelist carries from the
+	// network settings in force (central/settings): the held-open
+	// threshold. It is read at New, after a settings change (a
+	// domain.KindSettings change) and by Tick when the value read last
+	// stops holding (DoorSettings.Until) or could not be read. Nil: the
+	// whitelists carry none, and doors keep their own.
+	NetworkSettings func(ctx context.Context, now time.Time) (DoorSettings, error)
+
 	Logger *slog.Logger
 	// Metrics receives the compiler's counters; nil uses a private registry.
 	// One registry holds the metrics of one compiler: successive compilers
@@ -125,6 +133,16 @@ func (c *Config) defaults() error {
 // card holds key version v (central/cardkeys.Ring).
 type CardKeys interface {
 	DoorKeys(uid protocol.UID, card protocol.CardType, v uint8, now time.Time) ([]protocol.DoorKey, error)
+}
+
+// DoorSettings are the network settings every door's whitelist carries.
+type DoorSettings struct {
+	// HeldOpenS is the held-open threshold in seconds (settings
+	// alerts.held_open_seconds; 1 to protocol.MaxHeldOpenSeconds, 0: none).
+	HeldOpenS int
+	// Until is when the settings in force may change without a settings
+	// change (the first day of the next settings period); zero: never.
+	Until time.Time
 }
 
 // Input is a full load of the domain, as the store lists it. Objects that do
@@ -201,6 +219,15 @@ type Compiler struct {
 	secureCenters map[string]bool
 	doorKeys      map[protocol.UID]cachedKeys
 
+	// The network settings every door lists (Config.NetworkSettings):
+	// the held-open threshold, until when it holds, and whether the last
+	// read failed (Tick reads again). settingsMu orders the reads (taken
+	// before mu, never inside it).
+	heldOpen      int
+	settingsUntil time.Time
+	settingsStale bool
+	settingsMu    sync.Mutex
+
 	// Live bookings (confirmed, not ended) and passes (not ended), indexed.
 	bookings         map[string]*domain.Booking
 	bookingsAt       map[string]map[string][]*domain.Booking // center → member
@@ -255,6 +282,13 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		unsaved:          map[*door]bool{},
 		watchers:         map[*Watcher]bool{},
 	}
+	if cfg.NetworkSettings != nil {
+		ds, err := c.readSettings(ctx, now)
+		if err != nil {
+			return nil, err
+		}
+		c.heldOpen, c.settingsUntil = ds.HeldOpenS, ds.Until
+	}
 	c.load(in)
 
 	saved, err := cfg.States.WhitelistStates(ctx)
@@ -289,7 +323,7 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 			d.version, d.hash, d.issued = st.Version, st.Hash, time.UnixMilli(st.IssuedMs)
 			d.caud, d.cav = d.aud, d.aud.version
 			d.record(d.version, d.cav, true, c.cfg.MaxLogDeltas)
-			d.committedSecure = d.requireSecure
+			d.committedSecure, d.committedHeldOpen = d.requireSecure, d.heldOpen
 			continue
 		}
 		d.version = st.Version // 0 when never saved
@@ -491,9 +525,13 @@ func (c *Compiler) Apply(ctx context.Context, ch domain.Change) error {
 func (c *Compiler) ApplyAll(ctx context.Context, chs []domain.Change) error {
 	var errs []error
 	valid := make([]domain.Change, 0, len(chs))
+	settingsChanged := false
 	for _, ch := range chs {
 		if ch.Kind == domain.KindSettings {
-			continue // network settings list nothing on a door (the horizon is read at start)
+			// Doors list the held-open threshold (read again below); the
+			// horizon is read at start.
+			settingsChanged = true
+			continue
 		}
 		if err := checkChange(ch); err != nil {
 			c.met.rejected.With(string(ch.Kind)).Inc()
@@ -502,6 +540,9 @@ func (c *Compiler) ApplyAll(ctx context.Context, chs []domain.Change) error {
 			continue
 		}
 		valid = append(valid, ch)
+	}
+	if settingsChanged && c.cfg.NetworkSettings != nil {
+		errs = append(errs, c.refreshSettings(ctx, c.Now()))
 	}
 	if len(valid) == 0 {
 		return errors.Join(errs...)
@@ -576,8 +617,23 @@ func (c *Compiler) apply(w *work, ch domain.Change) {
 // Tick moves the compiler's time to now: bookings and passes that come within
 // the horizon are listed, those that ended leave, and every door whose last
 // version is older than Refresh gets an empty delta. A time before the
-// current one is ignored (logged).
+// current one is ignored (logged). When the network settings read last stop
+// holding (a new settings period) or could not be read, they are read
+// again first (Config.NetworkSettings).
 func (c *Compiler) Tick(ctx context.Context, now time.Time) error {
+	var settingsErr error
+	if c.cfg.NetworkSettings != nil {
+		c.mu.Lock()
+		due := c.settingsStale || (!c.settingsUntil.IsZero() && !now.Before(c.settingsUntil))
+		c.mu.Unlock()
+		if due {
+			settingsErr = c.refreshSettings(ctx, now)
+		}
+	}
+	return errors.Join(settingsErr, c.tick(ctx, now))
+}
+
+func (c *Compiler) tick(ctx context.Context, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if now.Before(c.now) {
@@ -826,6 +882,50 @@ func (c *Compiler) addCandidates(out map[string]bool, a *audience) {
 	}
 }
 
+// readSettings calls Config.NetworkSettings and checks what it gives.
+func (c *Compiler) readSettings(ctx context.Context, now time.Time) (DoorSettings, error) {
+	ds, err := c.cfg.NetworkSettings(ctx, now)
+	if err == nil && (ds.HeldOpenS < 0 || ds.HeldOpenS > protocol.MaxHeldOpenSeconds) {
+		c.met.rejected.With(string(domain.KindSettings)).Inc()
+		err = fmt.Errorf("held-open threshold %d s: want 1 to %d, or 0 for none", ds.HeldOpenS, protocol.MaxHeldOpenSeconds)
+	}
+	if err != nil {
+		return DoorSettings{}, fmt.Errorf("whitelist: network settings: %w", err)
+	}
+	return ds, nil
+}
+
+// refreshSettings reads the network settings in force at now and, when
+// the held-open threshold changed, gives it to every door: a new version
+// for each (a heartbeat). A failed read keeps the value in force, logged,
+// and Tick reads again.
+func (c *Compiler) refreshSettings(ctx context.Context, now time.Time) error {
+	c.settingsMu.Lock()
+	defer c.settingsMu.Unlock()
+	ds, err := c.readSettings(ctx, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.settingsStale = true
+		c.log.Error("whitelist: reading the network settings failed; doors keep the held-open threshold in force, read again at the next tick",
+			"held_open_s", c.heldOpen, "error", err)
+		return err
+	}
+	c.settingsStale, c.settingsUntil = false, ds.Until
+	if ds.HeldOpenS == c.heldOpen {
+		return nil
+	}
+	c.log.Info("whitelist: new held-open threshold from the network settings; every door gets a new version",
+		"held_open_s", ds.HeldOpenS, "was", c.heldOpen, "doors", len(c.doors))
+	c.heldOpen = ds.HeldOpenS
+	w := newWork()
+	for _, d := range c.doors {
+		d.heldOpen = ds.HeldOpenS
+		w.heartbeat[d] = true
+	}
+	return c.finish(ctx, w)
+}
+
 // applyCenterPolicy gives the center's doors its require_secure_credentials
 // policy: a new version for each when it changes.
 func (c *Compiler) applyCenterPolicy(w *work, ctr domain.Center, deleted bool) {
@@ -885,6 +985,7 @@ type cachedKeys struct {
 // created (fresh, not compiled) when d is its first door.
 func (c *Compiler) addDoor(d *door) *audience {
 	d.requireSecure = c.secureCenters[d.d.CenterID]
+	d.heldOpen = c.heldOpen
 	c.doors[d.d.ID] = d
 	k := audienceKey{center: d.d.CenterID, room: d.d.RoomID}
 	a := c.audiences[k]

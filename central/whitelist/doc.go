@@ -63,6 +63,17 @@
 // center or room joins that audience with a new version and a snapshot (its
 // header changed).
 //
+// # Door settings in the header
+//
+// Besides door, versions, center and room, every message of a door (deltas
+// included) carries two settings, and a change of either is a new version
+// of each door it concerns (a heartbeat: no entry changes): its center's
+// require_secure_credentials policy (a center change), and the network's
+// held-open threshold (held_open_s, settings alerts.held_open_seconds of
+// the settings version in force, read through Config.NetworkSettings at
+// start, after a settings change and when a new settings period begins),
+// which reaches every door. Both are part of the saved hash only when set.
+//
 // # Versions, hashes and persistence
 //
 // Each door has a version that increases by one with every change of its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/domain"
@@ -31,6 +32,10 @@ type door struct {
 	// policy; committedSecure the one of the published version (every
 	// message of the door says it, so a change is a new door version).
 	requireSecure, committedSecure bool
+	// heldOpen is the network's held-open threshold (seconds, 0: none);
+	// committedHeldOpen the one of the published version (every message
+	// says it too).
+	heldOpen, committedHeldOpen int
 
 	// The version and issue time of the last snapshot signed (see
 	// snapshotLocked).
@@ -39,14 +44,19 @@ type door struct {
 }
 
 // stateHash is the hash saved with the door's next version: its audience's,
-// and its center's require_secure_credentials policy when set (so that a
-// policy changed while this central was down is a new version at start,
-// and a UID-only network keeps the hashes it had).
+// its center's require_secure_credentials policy when set and the
+// network's held-open threshold when set (so that a policy or threshold
+// changed while this central was down is a new version at start, and a
+// network without them keeps the hashes it had).
 func (d *door) stateHash() string {
+	h := d.aud.hash
 	if d.requireSecure {
-		return d.aud.hash + "+require_secure"
+		h += "+require_secure"
 	}
-	return d.aud.hash
+	if d.heldOpen != 0 {
+		h += "+held_open=" + strconv.Itoa(d.heldOpen)
+	}
+	return h
 }
 
 // run maps n consecutive door versions from version on to the consecutive
@@ -203,7 +213,7 @@ func (c *Compiler) commitAll(ctx context.Context, doors []*door, force func(*doo
 // nothing to publish.
 func (c *Compiler) prepare(d *door, o commitOpts) (domain.WhitelistState, bool) {
 	a := d.aud
-	if d.caud == a && d.cav == a.version && d.committedSecure == d.requireSecure && !o.force && !d.resetLog && o.minVersion <= d.version {
+	if d.caud == a && d.cav == a.version && d.committedSecure == d.requireSecure && d.committedHeldOpen == d.heldOpen && !o.force && !d.resetLog && o.minVersion <= d.version {
 		delete(c.unsaved, d)
 		return domain.WhitelistState{}, false
 	}
@@ -227,6 +237,7 @@ func (c *Compiler) publish(d *door, st domain.WhitelistState) {
 	reset := d.resetLog || next != base+1 || d.caud != a
 	d.version, d.hash, d.issued = next, st.Hash, c.now
 	d.caud, d.cav, d.resetLog, d.committedSecure = a, a.version, false, d.requireSecure
+	d.committedHeldOpen = d.heldOpen
 	d.record(next, a.version, reset, c.cfg.MaxLogDeltas)
 	c.met.versions.Inc()
 	c.log.Debug("whitelist: new version", "door", d.d.ID, "version", next,

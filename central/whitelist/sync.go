@@ -105,7 +105,7 @@ func (c *Compiler) mergedDelta(d *door, from uint64) (*protocol.Whitelist, bool)
 	w := &protocol.Whitelist{
 		Door: d.d.ID, Kind: protocol.Delta, Base: from, Version: d.version,
 		IssuedMs: c.now.UnixMilli(), ExpiresMs: c.now.Add(c.cfg.Expiry).UnixMilli(),
-		Center: k.center, Room: k.room, RequireSecure: d.committedSecure,
+		Center: k.center, Room: k.room, RequireSecure: d.committedSecure, HeldOpenS: d.committedHeldOpen,
 	}
 	var upserts []*protocol.Entry
 	for uid, ch := range merged {
@@ -141,7 +141,7 @@ func (c *Compiler) snapshotLocked(d *door) (Sync, error) {
 	h := protocol.Whitelist{
 		Door: d.d.ID, Version: d.version,
 		IssuedMs: issued.UnixMilli(), ExpiresMs: issued.Add(c.cfg.Expiry).UnixMilli(),
-		Center: k.center, Room: k.room, RequireSecure: d.committedSecure,
+		Center: k.center, Room: k.room, RequireSecure: d.committedSecure, HeldOpenS: d.committedHeldOpen,
 	}
 	se, err := c.encodedLocked(d)
 	if err != nil {

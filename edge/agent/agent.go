@@ -89,6 +89,7 @@ type Agent struct {
 	boot       string
 	started    time.Time
 	wlVersion  atomic.Uint64
+	heldFromWL atomic.Bool // the held-open time in force is the whitelist's
 	readerOK   atomic.Bool
 	readerErr  atomic.Value // string
 	storeOK    atomic.Bool
@@ -232,6 +233,7 @@ func (a *Agent) start(ctx context.Context) error {
 		return err
 	}
 	a.wlVersion.Store(wi.Version)
+	a.setHeldOpen(wi.HeldOpen)
 	for _, w := range a.cfg.Warnings {
 		a.log.Warn(w)
 	}

@@ -74,10 +74,13 @@ type ReaderConfig struct {
 
 // DoorConfig is [door]: the door's pins and timings.
 type DoorConfig struct {
-	LockPin         string        `toml:"lock_pin"`
-	LockActiveLow   bool          `toml:"lock_active_low"`
-	LockType        string        `toml:"lock_type"`
-	UnlockTime      time.Duration `toml:"unlock_time"`
+	LockPin       string        `toml:"lock_pin"`
+	LockActiveLow bool          `toml:"lock_active_low"`
+	LockType      string        `toml:"lock_type"`
+	UnlockTime    time.Duration `toml:"unlock_time"`
+	// HeldOpenTime is the door's own held-open threshold: in force until a
+	// whitelist carries the network's (settings alerts.held_open_seconds,
+	// protocol.Whitelist.HeldOpenS), and again after one without it.
 	HeldOpenTime    time.Duration `toml:"held_open_time"`
 	ContactPin      string        `toml:"contact_pin"`
 	Contact         string        `toml:"contact"`

@@ -126,14 +126,19 @@ type harnessOpts struct {
 	components  []ComponentFactory
 	listener    net.Listener
 	ntpSynced   *bool
-	logger      *slog.Logger // nil: discard
+	logger      *slog.Logger  // nil: discard
+	dir         string        // data_dir; empty: a new one (another harness's, closed, to restart it)
+	heldOpen    time.Duration // door.held_open_time; 0: the default
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	require.NoError(t, err)
-	dir := t.TempDir()
+	dir := o.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	cfg, err := Parse([]byte(fmt.Sprintf(`
 door_id = "door-1"
 data_dir = %q
@@ -149,6 +154,9 @@ input_debounce = "5ms"
 keys = [%q]
 %s`, dir, protocol.FormatPublicKey(pub), o.extraConfig)))
 	require.NoError(t, err)
+	if o.heldOpen != 0 {
+		cfg.Door.HeldOpenTime = o.heldOpen
+	}
 	h := &harness{t: t, cfg: cfg, signer: protocol.NewSigner(priv), time: &fakeTime{wall: time.Now(), synced: true}}
 	if o.ntpSynced != nil {
 		h.time.synced = *o.ntpSynced

@@ -148,6 +148,7 @@ func (a *Agent) afterWhitelist(w *protocol.Whitelist, res store.ApplyResult, err
 		a.wlVersion.Store(res.Version)
 		a.clock.Observe(time.UnixMilli(w.IssuedMs), false)
 		a.log.Info("whitelist applied", "version", res.Version, "kind", string(w.Kind))
+		a.setHeldOpen(time.Duration(w.HeldOpenS) * time.Second)
 		if w.Kind == protocol.Snapshot {
 			debug.FreeOSMemory() // a 100k-badge snapshot leaves megabytes of garbage; give them back
 		}
@@ -155,6 +156,27 @@ func (a *Agent) afterWhitelist(w *protocol.Whitelist, res store.ApplyResult, err
 		a.m.whitelist.With("staged").Inc()
 		a.log.Info("whitelist snapshot part staged", "version", w.Version, "staged", res.Staged, "parts", res.Parts)
 	}
+}
+
+// setHeldOpen puts the held-open threshold of the whitelist held in force
+// at the door: the network's value it carries, or (0) the door's own
+// door.held_open_time. The store keeps it with the whitelist, so that a
+// restart offline starts with it.
+func (a *Agent) setHeldOpen(d time.Duration) {
+	before := a.door.HeldOpen()
+	if err := a.door.SetHeldOpen(d); err != nil {
+		// The protocol and the store bound it (1 s to a day): a bug.
+		a.log.Error("held-open time of the whitelist refused; the door keeps its current one", "held_open", d, "err", err)
+		return
+	}
+	if now := a.door.HeldOpen(); now != before {
+		source := "whitelist"
+		if d == 0 {
+			source = "config"
+		}
+		a.log.Info("held-open time changed", "held_open", now, "was", before, "source", source)
+	}
+	a.heldFromWL.Store(d != 0)
 }
 
 // ReceiveWhitelist verifies a signed whitelist message with the pinned keys

@@ -62,6 +62,11 @@ type DoorReport struct {
 	Open          bool      `json:"open"`
 	HasContact    bool      `json:"has_contact"`
 	UnlockedUntil time.Time `json:"unlocked_until,omitzero"`
+	// HeldOpenSeconds is the held-open threshold in force; HeldOpenSource
+	// says whose it is: "whitelist" (the network's settings) or "config"
+	// (door.held_open_time).
+	HeldOpenSeconds float64 `json:"held_open_seconds"`
+	HeldOpenSource  string  `json:"held_open_source"`
 }
 
 // ReaderReport is the reader part of a Report.
@@ -96,7 +101,11 @@ func (a *Agent) Report(ctx context.Context) (Report, error) {
 		rep.Outbox.OldestAgeSeconds = math.Round(r.Time.Sub(ob.Oldest).Seconds())
 	}
 	ds := a.door.Status()
-	rep.Door = DoorReport{State: string(ds.State), Relay: "locked", Open: ds.DoorOpen, HasContact: ds.HasContact, UnlockedUntil: ds.UnlockedUntil}
+	rep.Door = DoorReport{State: string(ds.State), Relay: "locked", Open: ds.DoorOpen, HasContact: ds.HasContact, UnlockedUntil: ds.UnlockedUntil,
+		HeldOpenSeconds: a.door.HeldOpen().Seconds(), HeldOpenSource: "config"}
+	if a.heldFromWL.Load() {
+		rep.Door.HeldOpenSource = "whitelist"
+	}
 	if ds.RelayUnlocked {
 		rep.Door.Relay = "unlocked"
 	}

@@ -151,6 +151,8 @@ type Controller struct {
 	authorized    bool // the current opening began under an unlock
 	held          bool
 	heldTimer     *time.Timer
+	openedAt      time.Time     // when the current opening began
+	heldOpen      time.Duration // the held-open threshold in force (SetHeldOpen)
 	openGen       uint64
 	beepGen       uint64
 }
@@ -200,6 +202,7 @@ func New(cfg Config) (*Controller, error) {
 	if c.cfg.HeldOpen < 0 {
 		return nil, fmt.Errorf("door.held_open_time = %v: want more than 0", c.cfg.HeldOpen)
 	}
+	c.heldOpen = c.cfg.HeldOpen
 	if c.cfg.Debounce < 0 || c.cfg.Debounce > time.Second {
 		return nil, fmt.Errorf("door.input_debounce = %v: want 0 to 1s", c.cfg.Debounce)
 	}
@@ -252,6 +255,38 @@ func (c *Controller) relayLevel(unlocked bool) gpio.Level {
 		energise = !unlocked // a maglock is energised to hold
 	}
 	return c.cfg.Lock.level(energise)
+}
+
+// HeldOpen returns the held-open threshold in force: the one SetHeldOpen
+// gave, else the configured Config.HeldOpen.
+func (c *Controller) HeldOpen() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.heldOpen
+}
+
+// SetHeldOpen changes the held-open threshold while the door runs (the
+// network's value, from the whitelist); 0 returns to the configured
+// Config.HeldOpen. A door open now is judged by the new threshold from the
+// moment it opened: door_held_open fires at once if it has been open that
+// long already.
+func (c *Controller) SetHeldOpen(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("door: held-open time %v: want more than 0", d)
+	}
+	if d == 0 {
+		d = c.cfg.HeldOpen
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d == c.heldOpen {
+		return nil
+	}
+	c.heldOpen = d
+	if c.open && !c.held && !c.closed {
+		c.armHeldLocked(max(0, time.Until(c.openedAt.Add(d))))
+	}
+	return nil
 }
 
 // UnlockTime is the configured unlock pulse.
@@ -524,13 +559,21 @@ func (c *Controller) onContact(open bool) {
 	}
 }
 
+// startHeldLocked starts the held-open timer of an opening beginning now.
 func (c *Controller) startHeldLocked() {
 	c.openGen++
+	c.openedAt = time.Now()
+	c.armHeldLocked(c.heldOpen)
+}
+
+// armHeldLocked (re)schedules the current opening's held-open timer to
+// fire after d.
+func (c *Controller) armHeldLocked(d time.Duration) {
 	gen := c.openGen
 	if c.heldTimer != nil {
 		c.heldTimer.Stop()
 	}
-	c.heldTimer = time.AfterFunc(c.cfg.HeldOpen, func() {
+	c.heldTimer = time.AfterFunc(d, func() {
 		c.guard("held-open timer", func() {
 			c.mu.Lock()
 			fire := c.openGen == gen && c.open && !c.held

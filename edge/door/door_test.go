@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -332,6 +333,64 @@ func TestDoorStateMachine(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSetHeldOpen: the held-open threshold changes while the door runs; an
+// opening in progress is judged from when it began; 0 returns to the
+// configured value (10 s in the rig).
+func TestSetHeldOpen(t *testing.T) {
+	H := protocol.EventDoorHeldOpen
+	tests := []struct {
+		name     string
+		before   time.Duration // SetHeldOpen before the door opens (-1: none)
+		openFor  time.Duration // then, with the door open, SetHeldOpen(during)
+		during   time.Duration // -1: none
+		check    time.Duration // wait after that
+		want     []protocol.EventKind
+		inForce  time.Duration
+		notYet   bool // also assert nothing fired just before the threshold
+		notYetAt time.Duration
+	}{
+		{"shorter before opening", 5 * time.Second, 0, -1, 5*time.Second + 200*time.Millisecond, []protocol.EventKind{H}, 5 * time.Second, true, 4800 * time.Millisecond},
+		{"longer before opening", 20 * time.Second, 0, -1, 15 * time.Second, nil, 20 * time.Second, false, 0},
+		{"lowered below the time already open fires at once", -1, 7 * time.Second, 5 * time.Second, 200 * time.Millisecond, []protocol.EventKind{H}, 5 * time.Second, false, 0},
+		{"lowered while open fires at the new threshold from the opening", -1, 2 * time.Second, 5 * time.Second, 3*time.Second + 200*time.Millisecond, []protocol.EventKind{H}, 5 * time.Second, true, 2800 * time.Millisecond},
+		{"raised while open waits for the new threshold", -1, 2 * time.Second, 30 * time.Second, 20 * time.Second, nil, 30 * time.Second, false, 0},
+		{"zero returns to the configured value", 5 * time.Second, 0, 0, 9 * time.Second, nil, 10 * time.Second, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t, nil)
+				r.run(t)
+				assert.Equal(t, 10*time.Second, r.c.HeldOpen())
+				if tt.before >= 0 {
+					require.NoError(t, r.c.SetHeldOpen(tt.before))
+				}
+				start := time.Now()
+				r.contact.set(gpio.High)
+				time.Sleep(tt.openFor)
+				synctest.Wait()
+				if tt.during >= 0 {
+					require.NoError(t, r.c.SetHeldOpen(tt.during))
+				}
+				if tt.notYet {
+					time.Sleep(tt.notYetAt - time.Since(start))
+					synctest.Wait()
+					assert.NotContains(t, r.ev.get(), H, "not before the threshold")
+				}
+				time.Sleep(tt.openFor + tt.check - time.Since(start))
+				synctest.Wait()
+				got := slices.DeleteFunc(r.ev.get(), func(k protocol.EventKind) bool { return k == protocol.EventDoorForced })
+				assert.Equal(t, tt.want, append([]protocol.EventKind(nil), got...), "events (nil: none)")
+				assert.Equal(t, tt.inForce, r.c.HeldOpen())
+				require.NoError(t, r.stop())
+			})
+		})
+	}
+	r := newRig(t, nil)
+	assert.Error(t, r.c.SetHeldOpen(-time.Second))
+	assert.Equal(t, 10*time.Second, r.c.HeldOpen())
 }
 
 func TestSwitchWiring(t *testing.T) {

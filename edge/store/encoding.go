@@ -231,6 +231,10 @@ type header struct {
 	// RequireSecure: the center refuses UID-only badges. Encoded as a
 	// trailing byte only when set, so headers from before it decode as false.
 	RequireSecure bool
+	// HeldOpenS: the network's held-open threshold (protocol
+	// Whitelist.HeldOpenS; 0: none, the door's own). Encoded after the
+	// RequireSecure byte (then always written) as a uvarint, only when set.
+	HeldOpenS int
 }
 
 func (h *header) encode() []byte {
@@ -241,8 +245,15 @@ func (h *header) encode() []byte {
 	b = binary.AppendUvarint(b, h.Parts)
 	b = appendString(b, h.Center)
 	b = appendString(b, h.Room)
-	if h.RequireSecure {
-		b = append(b, 1)
+	if h.RequireSecure || h.HeldOpenS != 0 {
+		secure := byte(0)
+		if h.RequireSecure {
+			secure = 1
+		}
+		b = append(b, secure)
+	}
+	if h.HeldOpenS != 0 {
+		b = binary.AppendUvarint(b, uint64(h.HeldOpenS))
 	}
 	return b
 }
@@ -254,6 +265,13 @@ func decodeHeader(v []byte) (header, error) {
 	h.Room = string(d.bytes())
 	if d.err == nil && len(d.b) > 0 {
 		h.RequireSecure = d.byte() == 1
+	}
+	if d.err == nil && len(d.b) > 0 {
+		s := d.uvarint()
+		if s == 0 || s > protocol.MaxHeldOpenSeconds {
+			d.err = errCorrupt
+		}
+		h.HeldOpenS = int(s)
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return header{}, errors.New("corrupt whitelist header")

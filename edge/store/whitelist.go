@@ -31,10 +31,13 @@ type WhitelistInfo struct {
 	Room    string
 	// RequireSecure is the center's require_secure_credentials policy.
 	RequireSecure bool
-	Badges        uint64
-	Staging       uint64 // version of a snapshot whose parts are arriving, or 0
-	StagedParts   int    // parts of it stored so far
-	StagingOf     int    // parts it has
+	// HeldOpen is the network's held-open threshold the whitelist carries
+	// (protocol.Whitelist.HeldOpenS); 0 when it carries none.
+	HeldOpen    time.Duration
+	Badges      uint64
+	Staging     uint64 // version of a snapshot whose parts are arriving, or 0
+	StagedParts int    // parts of it stored so far
+	StagingOf   int    // parts it has
 }
 
 // Whitelist reads the whitelist header.
@@ -45,7 +48,7 @@ func (s *Store) Whitelist(ctx context.Context) (WhitelistInfo, error) {
 		if err != nil {
 			return err
 		}
-		wi = WhitelistInfo{Version: h.Version, Center: h.Center, Room: h.Room, RequireSecure: h.RequireSecure, Badges: h.Badges}
+		wi = WhitelistInfo{Version: h.Version, Center: h.Center, Room: h.Room, RequireSecure: h.RequireSecure, HeldOpen: time.Duration(h.HeldOpenS) * time.Second, Badges: h.Badges}
 		if h.Version != 0 {
 			wi.Issued, wi.Expires = time.UnixMilli(h.IssuedMs), time.UnixMilli(h.ExpiresMs)
 		}
@@ -141,7 +144,7 @@ func (s *Store) StageSnapshot(ctx context.Context, w *protocol.Whitelist) (Apply
 			return err
 		}
 		st := tx.Bucket(bucketStaging)
-		want := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Parts: uint64(w.Parts), Center: w.Center, Room: w.Room, RequireSecure: w.RequireSecure}
+		want := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Parts: uint64(w.Parts), Center: w.Center, Room: w.Room, RequireSecure: w.RequireSecure, HeldOpenS: w.HeldOpenS}
 		if v := st.Get(keyHeader); v != nil {
 			sh, err := decodeHeader(v)
 			if err != nil {
@@ -246,8 +249,11 @@ func installSnapshot(tx *bolt.Tx, st *bolt.Bucket, h header) (uint64, error) {
 	type rec struct{ k, v []byte }
 	var recs []rec
 	for p := 1; p <= int(h.Parts); p++ {
-		blob := st.Get(partKey(p))
-		if blob == nil {
+		// A cursor, not Get: bbolt's Get answers nil for the empty value
+		// of a part without entries (an empty snapshot) as for a missing key.
+		key := partKey(p)
+		k, blob := st.Cursor().Seek(key)
+		if !bytes.Equal(k, key) {
 			return 0, fmt.Errorf("staged part %d missing", p)
 		}
 		d := decoder{b: blob}
@@ -324,8 +330,9 @@ func (s *Store) ApplyDelta(ctx context.Context, w *protocol.Whitelist) (ApplyRes
 				return err
 			}
 		}
-		// The policy comes with every message (protocol.Whitelist.RequireSecure).
-		h := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Badges: n, Center: cur.Center, Room: cur.Room, RequireSecure: w.RequireSecure}
+		// The policy and the held-open threshold come with every message
+		// (protocol.Whitelist.RequireSecure, HeldOpenS).
+		h := header{Version: w.Version, IssuedMs: w.IssuedMs, ExpiresMs: w.ExpiresMs, Badges: n, Center: cur.Center, Room: cur.Room, RequireSecure: w.RequireSecure, HeldOpenS: w.HeldOpenS}
 		if w.Center != "" {
 			h.Center = w.Center
 		}

@@ -143,10 +143,10 @@ func signedSeeds(typ string) (msgs [][]byte, bodies map[string]bool) {
 	case TypeWhitelist:
 		add(signer.SignWhitelist(sampleDelta()))
 		secure := sampleDelta()
-		secure.Version, secure.Base, secure.RequireSecure = 9, 8, true
+		secure.Version, secure.Base, secure.RequireSecure, secure.HeldOpenS = 9, 8, true, 5
 		secure.Entries[0] = secureEntry()
 		add(signer.SignWhitelist(secure))
-		parts, err := signer.SignSnapshot(Whitelist{Door: "door-a", Version: 3, IssuedMs: ms(testNow), ExpiresMs: ms(testNow.Add(time.Hour)), Room: "r1"}, sampleEntries(3))
+		parts, err := signer.SignSnapshot(Whitelist{Door: "door-a", Version: 3, IssuedMs: ms(testNow), ExpiresMs: ms(testNow.Add(time.Hour)), Room: "r1", HeldOpenS: 45}, sampleEntries(3))
 		for _, p := range parts {
 			add(p, err)
 		}

@@ -16,7 +16,9 @@ const (
 	MaxBatchEvents    = 500
 	MaxGrantsPerEntry = 64
 	MaxUnlockSeconds  = 30
-	maxTextLen        = 256
+	// MaxHeldOpenSeconds bounds Whitelist.HeldOpenS (a day).
+	MaxHeldOpenSeconds = 24 * 60 * 60
+	maxTextLen         = 256
 )
 
 // Bounds for times carried as Unix milliseconds.
@@ -432,6 +434,13 @@ type Whitelist struct {
 	// the center's current policy, deltas included, and the door takes it
 	// from each message it applies.
 	RequireSecure bool `json:"require_secure,omitempty"`
+	// HeldOpenS is the network's held-open threshold in seconds (1 to
+	// MaxHeldOpenSeconds): the door reports door_held_open when it stays
+	// open this long. Like RequireSecure, every message carries the value
+	// in force, and the door takes it from each message it applies; a
+	// message without it (0, an older central) leaves the door on its own
+	// configured door.held_open_time.
+	HeldOpenS int `json:"held_open_s,omitempty"`
 }
 
 // Validate checks the whitelist body on its own (not against the door's state).
@@ -450,6 +459,9 @@ func (w *Whitelist) Validate() error {
 	}
 	if err := checkOptionalID("room", w.Room); err != nil {
 		return err
+	}
+	if w.HeldOpenS < 0 || w.HeldOpenS > MaxHeldOpenSeconds {
+		return invalid("held_open_s", "%d; want 1 to %d seconds, or absent", w.HeldOpenS, MaxHeldOpenSeconds)
 	}
 	switch w.Kind {
 	case Snapshot:

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -349,6 +350,8 @@ func TestWhitelistValidation(t *testing.T) {
 		{"booking without end", func(w *Whitelist) { w.Entries[0].Grants[0].To = 0 }, "entries[0].grants[0].from"},
 		{"unknown grant", func(w *Whitelist) { w.Entries[1].Grants[1].Kind = "vip" }, "entries[1].grants[1].kind"},
 		{"bad member", func(w *Whitelist) { w.Entries[1].Member = "" }, "entries[1].member"},
+		{"held open negative", func(w *Whitelist) { w.HeldOpenS = -1 }, "held_open_s"},
+		{"held open over a day", func(w *Whitelist) { w.HeldOpenS = MaxHeldOpenSeconds + 1 }, "held_open_s"},
 	}
 	for _, tc := range mut {
 		t.Run(tc.name, func(t *testing.T) {
@@ -360,6 +363,54 @@ func TestWhitelistValidation(t *testing.T) {
 			require.ErrorAs(t, err, &pe)
 			assert.Equal(t, tc.field, pe.Field)
 		})
+	}
+}
+
+// TestWhitelistHeldOpen: the held-open threshold travels in every message
+// of a whitelist (the delta and each snapshot part), is omitted when unset
+// (what an older door or central reads and writes), and is bounded on the
+// way in as on the way out.
+func TestWhitelistHeldOpen(t *testing.T) {
+	signer := NewSigner(testKey(1))
+	keys := NewKeyRing(signer.PublicKey())
+	for _, s := range []int{1, 5, MaxHeldOpenSeconds} {
+		d := sampleDelta()
+		d.HeldOpenS = s
+		msg, err := signer.SignWhitelist(d)
+		require.NoError(t, err)
+		assert.Contains(t, string(msg), fmt.Sprintf(`"held_open_s":%d`, s))
+		w, err := keys.OpenWhitelist(msg, testNow)
+		require.NoError(t, err)
+		assert.Equal(t, s, w.HeldOpenS)
+	}
+	msg, err := signer.SignWhitelist(sampleDelta())
+	require.NoError(t, err)
+	assert.NotContains(t, string(msg), "held_open", "absent when unset")
+	w, err := keys.OpenWhitelist(msg, testNow)
+	require.NoError(t, err)
+	assert.Zero(t, w.HeldOpenS)
+
+	parts, err := signer.SignSnapshot(Whitelist{Door: "door-a", Version: 3, IssuedMs: ms(testNow), ExpiresMs: ms(testNow.Add(time.Hour)), HeldOpenS: 5}, sampleEntries(3))
+	require.NoError(t, err)
+	for _, p := range parts {
+		w, err := keys.OpenWhitelist(p, testNow)
+		require.NoError(t, err)
+		assert.Equal(t, 5, w.HeldOpenS)
+	}
+
+	// A signed body out of bounds (a central without the check) is refused
+	// by the door as invalid, naming the field.
+	d := sampleDelta()
+	d.V = Version
+	body, err := json.Marshal(d)
+	require.NoError(t, err)
+	require.Contains(t, string(body), `"center":`)
+	for _, bad := range []string{`-1`, `86401`, `"5"`, `5.5`} {
+		msg, err := signer.seal(TypeWhitelist, []byte(strings.Replace(string(body), `"center":`, `"held_open_s":`+bad+`,"center":`, 1)))
+		require.NoError(t, err)
+		_, err = keys.OpenWhitelist(msg, testNow)
+		require.Error(t, err, bad)
+		assert.NotEqual(t, "other", Code(err), bad)
 	}
 }
 

@@ -232,6 +232,10 @@ func offlineReport(ctx context.Context, cfg *agent.Config) (agent.Report, error)
 	}
 	rep.Whitelist = agent.WhitelistReport{Version: wi.Version, Issued: wi.Issued, Expires: wi.Expires, Badges: wi.Badges, Center: wi.Center, Room: wi.Room,
 		Staging: wi.Staging, StagedParts: wi.StagedParts, StagingOf: wi.StagingOf}
+	rep.Door.HeldOpenSeconds, rep.Door.HeldOpenSource = cfg.Door.HeldOpenTime.Seconds(), "config"
+	if wi.HeldOpen != 0 {
+		rep.Door.HeldOpenSeconds, rep.Door.HeldOpenSource = wi.HeldOpen.Seconds(), "whitelist"
+	}
 	if wi.Version != 0 {
 		rep.Whitelist.AgeSeconds = now.Sub(wi.Issued).Round(time.Second).Seconds()
 		rep.Whitelist.Stale = now.Sub(wi.Issued) > cfg.Policy.MaxWhitelistAge
@@ -266,6 +270,13 @@ func printReport(w io.Writer, r agent.Report, running bool) {
 		}
 	}
 	fmt.Fprintf(w, "door state  %s\n", door)
+	if r.Door.HeldOpenSeconds > 0 {
+		source := "the network's setting, from the whitelist"
+		if r.Door.HeldOpenSource == "config" {
+			source = "door.held_open_time; no whitelist has carried the network's"
+		}
+		fmt.Fprintf(w, "held open   after %s (%s)\n", time.Duration(r.Door.HeldOpenSeconds*float64(time.Second)), source)
+	}
 	reader := r.Reader.State
 	if r.Reader.Error != "" {
 		reader += ": " + r.Reader.Error

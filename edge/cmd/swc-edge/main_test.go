@@ -313,7 +313,8 @@ func TestSimulatedDoorEndToEnd(t *testing.T) {
 
 	out, errOut, code = swcEdge(t, "status", "--config", s.config)
 	require.Equal(t, 0, code, errOut)
-	for _, w := range []string{"door        door-7", "whitelist   version 1", "4 badges", "outbox      6 events waiting (seq 1 to 6)", "clock       trusted (ntp)", "reader      ok"} {
+	for _, w := range []string{"door        door-7", "whitelist   version 1", "4 badges", "outbox      6 events waiting (seq 1 to 6)", "clock       trusted (ntp)", "reader      ok",
+		"held open   after 30s (door.held_open_time; no whitelist has carried the network's)"} {
 		assert.Contains(t, out, w)
 	}
 
@@ -339,6 +340,7 @@ func TestSimulatedDoorEndToEnd(t *testing.T) {
 	require.Equal(t, 0, code, errOut)
 	assert.Contains(t, out, "agent not running")
 	assert.Contains(t, out, "whitelist   version 2")
+	assert.Contains(t, out, "held open   after 30s (door.held_open_time")
 	assert.Contains(t, out, "7 events waiting")
 }
 
