@@ -17,6 +17,7 @@ import (
 	"github.com/smartworkcenters/swc/edge/door"
 	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/store"
+	"github.com/smartworkcenters/swc/shared/desfire/desfiresim"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
@@ -30,6 +31,14 @@ type SimControls interface {
 	// SetInput sets "contact" (active = door open) or "rex" (active =
 	// button pressed).
 	SetInput(name string, active bool) error
+}
+
+// SecureSimControls are SimControls that can also present a simulated
+// ISO 14443-4 smart card (an NTAG 424 DNA, a DESFire EV2 or a magic clone,
+// package desfiresim) with uid: POST /v1/sim/tap with a card.
+type SecureSimControls interface {
+	SimControls
+	PresentCard(uid []byte, card *desfiresim.Card) error
 }
 
 // Component is one more long-running part started from the configuration,
@@ -76,6 +85,7 @@ type Agent struct {
 	store    *store.Store
 	clock    *Clock
 	sim      SimControls
+	simCards simCards // the simulated secure badges presented, kept so that their counters go on
 	log      *slog.Logger
 	reg      *metrics.Registry
 	m        *agentMetrics

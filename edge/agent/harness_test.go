@@ -25,6 +25,7 @@ import (
 	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/reader/readerfake"
 	"github.com/smartworkcenters/swc/edge/store"
+	"github.com/smartworkcenters/swc/shared/desfire/desfiresim"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -84,6 +85,12 @@ func (s *sim) Present(uid []byte) error {
 		s.presentHook()
 	}
 	return s.r.PresentUID(uid)
+}
+func (s *sim) PresentCard(_ []byte, card *desfiresim.Card) error {
+	if s.presentHook != nil {
+		s.presentHook()
+	}
+	return s.r.PresentSecure(card, 0)
 }
 func (s *sim) SetReaderFault(err error) { s.r.SetFault(err) }
 func (s *sim) SetInput(name string, active bool) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/edge/reader"
+	"github.com/smartworkcenters/swc/shared/desfire/desfiresim"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -22,7 +23,8 @@ import (
 //	GET  /v1/status        Report as JSON
 //	GET  /v1/outbox        pending events: ?after=SEQ&max=N (N ≤ 500)
 //	POST /v1/whitelist     one signed whitelist message as the body
-//	POST /v1/sim/tap       {"uid":"04A1B2C3"}: present a badge (sim only)
+//	POST /v1/sim/tap       {"uid":"04A1B2C3"}: present a badge (sim only); with
+//	                       "card" and "key_version", a simulated secure card (SimTap)
 //	POST /v1/sim/reader    {"fault":true|false} (sim only)
 //	POST /v1/sim/input     {"input":"contact"|"rex","active":bool} (sim only)
 //	POST /v1/sim/burst     {"count":N,"uid":"04A1B2C3"}: N taps straight into the decision (sim only)
@@ -179,7 +181,18 @@ func (a *Agent) needSim(w http.ResponseWriter) bool {
 // SimTap is the body of POST /v1/sim/tap.
 type SimTap struct {
 	UID string `json:"uid"`
+	// Card, when set, presents a simulated secure card instead of a UID-only
+	// badge: "ntag424dna" or "desfire_ev2" holding the door key of
+	// KeyVersion that the door's whitelist lists for the badge (see
+	// simSecureCard), or "clone", a magic card with the UID and no keys.
+	Card string `json:"card,omitempty"`
+	// KeyVersion is the key version the card holds; 0: the newest the
+	// door knows for the badge.
+	KeyVersion uint8 `json:"key_version,omitempty"`
 }
+
+// SimCardClone is the SimTap.Card of a magic UID clone.
+const SimCardClone = "clone"
 
 func (a *Agent) serveSimTap(w http.ResponseWriter, r *http.Request) {
 	if !a.needSim(w) {
@@ -195,9 +208,26 @@ func (a *Agent) serveSimTap(w http.ResponseWriter, r *http.Request) {
 		a.reject(w, http.StatusBadRequest, "bad_uid", fmt.Errorf("uid: %w", err))
 		return
 	}
+	var card *desfiresim.Card
+	secure, canSecure := a.sim.(SecureSimControls)
+	if req.Card != "" {
+		if !canSecure {
+			a.reject(w, http.StatusBadRequest, "bad_card", errors.New("this simulated reader presents UID-only badges"))
+			return
+		}
+		if card, err = a.simSecureCard(r.Context(), uid, req.Card, req.KeyVersion); err != nil {
+			a.reject(w, http.StatusBadRequest, "bad_card", err)
+			return
+		}
+	}
 	wt := a.wait(uid)
 	defer a.unwait(wt)
-	if err := a.sim.Present(uid.Bytes()); err != nil {
+	if card != nil {
+		err = secure.PresentCard(uid.Bytes(), card)
+	} else {
+		err = a.sim.Present(uid.Bytes())
+	}
+	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, APIError{Error: err.Error(), Code: "reader"})
 		return
 	}

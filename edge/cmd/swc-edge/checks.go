@@ -19,6 +19,7 @@ import (
 	"github.com/smartworkcenters/swc/edge/door"
 	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/selftest"
+	"github.com/smartworkcenters/swc/shared/desfire/desfiresim"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -102,7 +103,12 @@ func serveSimHands(cfg *agent.Config, sc *simControls) (func(), error) {
 			return
 		}
 		b, _ := hex.DecodeString(string(uid))
-		if err := sc.Present(b); err != nil {
+		if req.Card != "" {
+			err = presentFactoryCard(sc, b, req.Card)
+		} else {
+			err = sc.Present(b)
+		}
+		if err != nil {
 			fail(w, http.StatusServiceUnavailable, err)
 			return
 		}
@@ -240,4 +246,26 @@ func (c *check) inputs(ctx context.Context, watch time.Duration) error {
 		{Name: "exit button", Key: "door.rex_pin", PinName: d.REXPin, Pin: c.hw.inputs["door.rex_pin"], Switch: door.Switch(d.REX),
 			Pull: pull(c.cfg), Active: "PRESSED", Resting: "released"},
 	}})
+}
+
+// presentFactoryCard presents, to a running check (enroll-badge --secure
+// personalises it through the central, as at a station), a simulated secure
+// card as it leaves the factory, or a magic clone.
+func presentFactoryCard(sc *simControls, uid []byte, kind string) error {
+	var card *desfiresim.Card
+	var err error
+	switch kind {
+	case string(protocol.CardNTAG424DNA):
+		card, err = desfiresim.NewNTAG424(uid, desfiresim.Options{})
+	case string(protocol.CardDESFireEV2):
+		card, err = desfiresim.NewDESFireEV2(uid, desfiresim.Options{})
+	case agent.SimCardClone:
+		card, err = desfiresim.NewMagicClone(uid, desfiresim.Options{})
+	default:
+		return fmt.Errorf("card %q: want %s, %s or %s", kind, protocol.CardNTAG424DNA, protocol.CardDESFireEV2, agent.SimCardClone)
+	}
+	if err != nil {
+		return err
+	}
+	return sc.PresentCard(uid, card)
 }

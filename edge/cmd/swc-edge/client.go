@@ -99,10 +99,15 @@ func loadConfig(name string, args []string, words bool, stdout, stderr io.Writer
 func cmdTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var uid *string
 	var asJSON *bool
+	var card *string
+	var keyVersion *uint
 	cfg, _, code := loadConfig("tap", args, false, stdout, stderr, func(fs flags) {
 		uid = fs.String("uid", "", "badge UID: 8, 14 or 20 hex digits (4, 7 or 10 bytes), in either case, optionally grouped with spaces, colons or dashes\n"+
 			"(04:a1:b2:c3, \"04 A1 B2 C3\" and 04A1B2C3 are the same badge); the door records, prints and sends it in canonical form, upper-case hex without separators")
 		asJSON = fs.Bool("json", false, "print the recorded event as JSON")
+		card = fs.String("card", "", "present a simulated secure card instead of a UID-only badge: ntag424dna or desfire_ev2 (to a door: personalised with\n"+
+			"the door key its whitelist lists for the badge; to a running enroll-badge --secure: as from the factory), or clone (a magic card with the UID and no keys)")
+		keyVersion = fs.Uint("key-version", 0, "with --card, the key version the card holds (0: the newest the door knows for the badge)")
 	})
 	if cfg == nil {
 		return code
@@ -111,7 +116,10 @@ func cmdTap(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return exitErr(stderr, 2, "--uid: %v", err)
 	}
-	body, _ := json.Marshal(agent.SimTap{UID: string(u)})
+	if *keyVersion > 255 || (*keyVersion != 0 && *card == "") {
+		return exitErr(stderr, 2, "--key-version: 1 to 255, with --card")
+	}
+	body, _ := json.Marshal(agent.SimTap{UID: string(u), Card: *card, KeyVersion: uint8(*keyVersion)})
 	var ev protocol.Event
 	if err := newClient(cfg).do(ctx, http.MethodPost, "/v1/sim/tap", body, &ev); err != nil {
 		if errors.Is(err, errNoAgent) {

@@ -28,6 +28,7 @@ import (
 	"github.com/smartworkcenters/swc/edge/reader"
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522"
 	"github.com/smartworkcenters/swc/edge/reader/mfrc522/mfrc522sim"
+	"github.com/smartworkcenters/swc/shared/desfire/desfiresim"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -325,7 +326,26 @@ const simTap = 6 * time.Second
 // well sleep through these 200 ms).
 const simAway = 200 * time.Millisecond
 
+var _ agent.SecureSimControls = (*simControls)(nil)
+
 func (s *simControls) Present(uid []byte) error {
+	return s.present(mfrc522sim.NewCard(uid, mfrc522sim.MifareClassic1K))
+}
+
+// PresentCard presents a simulated ISO 14443-4 card: the driver talks to
+// card through the simulated chip (RATS, blocks, S(DESELECT)), as to a
+// real one. It powers up afresh (desfiresim.Card.Reset).
+func (s *simControls) PresentCard(uid []byte, card *desfiresim.Card) error {
+	spec := mfrc522sim.NewCard(uid, mfrc522sim.DESFire)
+	spec.ISODEP = &mfrc522sim.ISODEP{App: card, ATS: mfrc522sim.DESFireATS}
+	if card.Kind() == desfiresim.NTAG424DNA {
+		spec.ISODEP.ATS = mfrc522sim.NTAG424ATS
+	}
+	card.Reset()
+	return s.present(spec)
+}
+
+func (s *simControls) present(spec mfrc522sim.CardSpec) error {
 	if f := s.fault.Load(); f != nil {
 		return fmt.Errorf("reader not answering: %w", *f)
 	}
@@ -337,7 +357,7 @@ func (s *simControls) Present(uid []byte) error {
 		}
 		time.Sleep(simAway)
 	}
-	_, err := s.chip.PresentFor(mfrc522sim.NewCard(uid, mfrc522sim.MifareClassic1K), simTap)
+	_, err := s.chip.PresentFor(spec, simTap)
 	return err
 }
 

@@ -9,7 +9,9 @@
 //	swc-edge status --config FILE [--json]     whitelist, outbox, clock, door
 //	swc-edge tap --config FILE --uid HEX       present a badge (simulated reader;
 //	                                           HEX in either case, with spaces, colons
-//	                                           or dashes; recorded as upper-case hex)
+//	                                           or dashes; recorded as upper-case hex);
+//	     [--card ntag424dna|desfire_ev2|clone  a simulated secure card instead, holding
+//	      --key-version N]                     the door key the whitelist lists (version N)
 //	swc-edge sim --config FILE door open|close | exit | reader fail|ok
 //	swc-edge whitelist load --config FILE MSGS load signed whitelist messages
 //	swc-edge whitelist keygen --out KEYFILE    (development) a signing key
@@ -65,7 +67,7 @@ var commands = []command{
 	{"run", "[--config FILE] [--log-format text|json|journal]", "run the door agent"},
 	{"check", "[--config FILE] [--cert-days N] [--timeout D]", "check what the door needs: configuration, reader, pins, certificate,\nbroker, clock and whitelist; each line OK or what to do"},
 	{"status", "[--config FILE] [--json]", "whitelist version and age, outbox, clock trust, door state"},
-	{"tap", "[--config FILE] --uid HEX [--json]", "present a badge to a simulated reader (reader.driver = \"sim\");\nHEX in either case, spaces, colons or dashes allowed (04:a1:b2:c3)"},
+	{"tap", "[--config FILE] --uid HEX [--card ntag424dna|desfire_ev2|clone [--key-version N]] [--json]", "present a badge to a simulated reader (reader.driver = \"sim\");\nHEX in either case, spaces, colons or dashes allowed (04:a1:b2:c3); --card: a secure card"},
 	{"sim", "[--config FILE] door open|close | exit | reader fail|ok | burst N UID", "drive the simulated door: open or close it, press the exit button,\nbreak or repair the reader, record N taps"},
 	{"whitelist", "load|keygen|sign [flags]", "load signed whitelists; development: make a key, sign a snapshot"},
 	{"whitelist load", "[--config FILE] MSGS...", "load signed whitelist messages (one per line) into the door"},

@@ -83,6 +83,12 @@ func (d *Dev) OpenISODEP(ctx context.Context, card reader.Card) (*Session, error
 		return nil, err
 	}
 	defer d.mu.Unlock()
+	d.taps++ // a Card.APDU channel given out before is over
+	return d.openISODEP(ctx, card)
+}
+
+// openISODEP is OpenISODEP with d.mu held.
+func (d *Dev) openISODEP(ctx context.Context, card reader.Card) (*Session, error) {
 	if card.SAK&sakISODEP == 0 {
 		return nil, fail("RATS", ErrNotISODEP, fmt.Sprintf("SAK %#02x", card.SAK))
 	}
@@ -203,17 +209,31 @@ func (s *Session) Card() reader.Card { return s.card }
 // failed read, and so does the end of ctx, since the card may be left in
 // the middle of a chain.
 func (s *Session) Transceive(ctx context.Context, apdu []byte) ([]byte, error) {
-	switch {
-	case len(apdu) == 0:
-		return nil, errors.New("mfrc522: Transceive: empty APDU")
-	case len(apdu) > MaxAPDU:
-		return nil, fmt.Errorf("mfrc522: Transceive: APDU of %d bytes exceeds %d", len(apdu), MaxAPDU)
+	if err := checkAPDU(apdu); err != nil {
+		return nil, err
 	}
 	d := s.d
 	if err := d.lock(ctx, true); err != nil {
 		return nil, err
 	}
 	defer d.mu.Unlock()
+	return s.transceive(ctx, apdu)
+}
+
+// checkAPDU refuses a command APDU Transceive cannot send.
+func checkAPDU(apdu []byte) error {
+	switch {
+	case len(apdu) == 0:
+		return errors.New("mfrc522: Transceive: empty APDU")
+	case len(apdu) > MaxAPDU:
+		return fmt.Errorf("mfrc522: Transceive: APDU of %d bytes exceeds %d", len(apdu), MaxAPDU)
+	}
+	return nil
+}
+
+// transceive is Transceive with d.mu held.
+func (s *Session) transceive(ctx context.Context, apdu []byte) ([]byte, error) {
+	d := s.d
 	if s.done || d.session != s {
 		return nil, fail("APDU", ErrSessionClosed, "")
 	}

@@ -109,11 +109,26 @@
 // BenchmarkISODEP reports these with the time modelled on a Pi Zero
 // (mfrc522sim.PiZeroTime).
 //
-// The door agent reaches this through edge/reader by the smallest addition
-// proposed for it: an interface with OpenISODEP(ctx, reader.Card) returning
-// a session with Transceive(ctx, apdu) ([]byte, error) and Close() error,
-// which *Dev would implement (its OpenISODEP returns *Session today, since
-// reader has no session type yet).
+// The door agent reaches this through reader.Card.APDU, which Next fills
+// for a card it leaves selected (SAK bit 6, a new tap): the first
+// Transceive on it opens the session (OpenISODEP: RATS alone), the next
+// ones reuse it, and the driver's next card operation (a poll of Next,
+// ReadCard, OpenISODEP) deselects it and ends the channel, whose
+// Transceive then fails with ErrSessionClosed. Every error of the channel
+// matches reader.ErrCard (a chip failure too: the agent makes no decision
+// on it, and the next Next initialises the chip again). A secure card
+// that is never sent an APDU costs what a UID-only badge does: 17, 27 or
+// 37 transactions, and the deferred HLTA's 3 in the next poll.
+//
+// BenchmarkSecureTap runs a whole secure tap on the simulator, the UID
+// read, edge/credential.Authenticate through Card.APDU and the S(DESELECT)
+// (TestSecureTap* check the same flow for NTAG 424 DNA and DESFire EV2
+// badges with 4- and 7-byte UIDs, a clone and a card pulled mid-way). It
+// reports the SPI transactions and the time modelled on a Pi Zero, with
+// the card's processing time per command from two models: the worst a
+// compliant card may take (the whole FWT of its ATS for every command) and
+// a typical figure, assumed (no public per-command timing exists; see
+// secureTimings in securetap_test.go).
 //
 // # Bus traffic
 //
@@ -231,6 +246,7 @@ type Dev struct {
 	tReload int      // TReload as last written
 	session *Session // the ISO 14443-4 session open with a card, or nil
 	held    []byte   // UID of the ISO 14443-4 card Next left selected (HLTA deferred), or nil
+	taps    uint64   // card operations so far (polls, ReadCard, OpenISODEP): a Card.APDU channel works while it is its own
 
 	irqMisses int  // exchanges in a row completed without an IRQ edge
 	irqOff    bool // the IRQ pin never fires: wait by time instead

@@ -1,6 +1,7 @@
 package mfrc522
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,12 +54,16 @@ func (d *Dev) poll(ctx context.Context) (reader.Card, bool, error) {
 		return reader.Card{}, false, err
 	}
 	defer d.mu.Unlock()
+	d.taps++ // the card Next returned before is over: so is its APDU channel
 	if err := d.release(ctx); err != nil {
 		return reader.Card{}, false, err
 	}
 	card, tap, err := d.pollLocked(ctx)
 	err = d.afterCardError(ctx, err)
 	d.chipFailed(err)
+	if err == nil && tap && d.held != nil && bytes.Equal(d.held, card.UID) {
+		card.APDU = d.newLink(card)
+	}
 	return card, tap, err
 }
 
@@ -232,6 +237,7 @@ func (d *Dev) ReadCard(ctx context.Context) (reader.Card, error) {
 		return reader.Card{}, err
 	}
 	defer d.mu.Unlock()
+	d.taps++
 	if err := d.release(ctx); err != nil {
 		return reader.Card{}, err
 	}

@@ -42,6 +42,10 @@ type ISODEP struct {
 	// minimum frame delay time, of its first block after the last block of
 	// a command, or after its last S(WTX) request when it sends some.
 	Processing time.Duration
+	// Timing, when not nil, gives the processing time of each command from
+	// its APDU instead of Processing: a card whose commands take different
+	// times (a read against an authentication's AES).
+	Timing func(apdu []byte) time.Duration
 	// WTX is how many S(WTX) requests the card sends before each response:
 	// a slow card. Each comes at the minimum frame delay time.
 	WTX int
@@ -51,16 +55,17 @@ type ISODEP struct {
 
 // depState is a card's ISO 14443-4 state.
 type depState struct {
-	active  bool   // RATS answered: the protocol state
-	fsd     int    // the largest frame the reader takes, CRC_A included
-	fsc     int    // the largest frame the card takes, from its ATS
-	num     byte   // the card's block number (rule C: 1 at activation)
-	rx      []byte // command APDU being chained in
-	out     []byte // response still to send
-	sending bool   // out is being chained out
-	last    []byte // the last block sent, for retransmission
-	wtxLeft int    // S(WTX) requests still to send before the response
-	inWTX   bool   // an S(WTX) request was sent: its response is awaited
+	active  bool          // RATS answered: the protocol state
+	fsd     int           // the largest frame the reader takes, CRC_A included
+	fsc     int           // the largest frame the card takes, from its ATS
+	num     byte          // the card's block number (rule C: 1 at activation)
+	rx      []byte        // command APDU being chained in
+	out     []byte        // response still to send
+	sending bool          // out is being chained out
+	last    []byte        // the last block sent, for retransmission
+	wtxLeft int           // S(WTX) requests still to send before the response
+	inWTX   bool          // an S(WTX) request was sent: its response is awaited
+	proc    time.Duration // the processing time of the command being answered
 }
 
 // fsdTable converts FSDI/FSCI into bytes (ISO/IEC 14443-4 5.2.3); codes
@@ -136,6 +141,10 @@ func (c *Card) isoDEP(data []byte) ([]byte, time.Duration, bool) {
 		if pcb&pcbChain != 0 {
 			return d.send([]byte{0xA2 | d.num}), 0, true // rule 2: acknowledge
 		}
+		d.proc = spec.Processing
+		if spec.Timing != nil {
+			d.proc = spec.Timing(d.rx)
+		}
 		app := spec.App
 		if app == nil {
 			d.out = []byte{0x6D, 0x00}
@@ -185,7 +194,7 @@ func (d *depState) next(spec *ISODEP) ([]byte, time.Duration, bool) {
 		return d.send([]byte{pcbWTX, m}), 0, true
 	}
 	d.sending = true
-	return d.chunk(), spec.Processing, true
+	return d.chunk(), d.proc, true
 }
 
 // chunk sends the next block of the response: as much as the reader's FSD

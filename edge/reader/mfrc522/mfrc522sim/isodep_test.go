@@ -107,3 +107,28 @@ func TestPiZeroTime(t *testing.T) {
 	assert.InDelta(t, float64(200*time.Microsecond+200*time.Microsecond+9439528*time.Nanosecond+time.Millisecond), float64(PiZeroTime(c)), 1000)
 	assert.Equal(t, c, c.Sub(Counters{}))
 }
+
+// TestISODEPTiming checks that ISODEP.Timing gives each command its own
+// processing time, in place of Processing.
+func TestISODEPTiming(t *testing.T) {
+	s := New(Options{})
+	antennaOn(t, s)
+	uid := []byte{0x11, 0x22, 0x33, 0x44}
+	spec := NewCard(uid, DESFire)
+	spec.ISODEP = &ISODEP{App: echoApp{}, Processing: time.Second, Timing: func(apdu []byte) time.Duration {
+		return time.Duration(apdu[0]) * time.Millisecond
+	}}
+	_, err := s.Present(spec)
+	require.NoError(t, err)
+	transceive(t, s, []byte{0x26}, 7, 0)
+	fifo(t, s)
+	block(t, s, 0x93, 0x70, 0x11, 0x22, 0x33, 0x44, 0x11^0x22^0x33^0x44)
+	block(t, s, 0xE0, 0x50)
+	for i, cmd := range []byte{1, 3} {
+		c0 := s.Counters()
+		assert.Equal(t, []byte{0x02 | byte(i), cmd, 0x90, 0x00}, block(t, s, 0x02|byte(i), cmd))
+		spent := s.Counters().Sub(c0).CardTime
+		assert.GreaterOrEqual(t, spent, time.Duration(cmd)*time.Millisecond, "command %d", cmd)
+		assert.Less(t, spent, time.Duration(cmd)*time.Millisecond+time.Millisecond, "command %d", cmd)
+	}
+}

@@ -40,8 +40,8 @@ const (
 
 // PiZeroTime is the modelled time on a Raspberry Pi Zero of the work
 // counted in c (a difference of two Counters readings, see Sub), the
-// figure reported as modelled-ms/op by BenchmarkISODEP (and to be by
-// BenchmarkSecureTap):
+// figure reported as modelled-ms/op by BenchmarkISODEP and
+// BenchmarkSecureTap:
 //
 //   - SPI: every transaction costs PiZeroPerTransaction, and every byte 8
 //     bits at PiZeroSPIClock (MFRC522 datasheet 8.1.2: one address byte and
@@ -54,10 +54,10 @@ const (
 //     = 91 µs after a 1 or (9·128 + 20)/fc = 86 µs after a 0 (ISO/IEC
 //     14443-3 6.2.1.1, the minimum an ISO/IEC 14443-4 card keeps too), plus
 //     the card's processing time as the simulated card declares it
-//     (ISODEP.Processing; for real cards the datasheets give only the upper
-//     bound, the frame waiting time of their ATS: FWI 8, 77 ms, on MIFARE
-//     DESFire EV1/EV2, NXP AN10833 and the MF3D(H)x2 datasheet)
-//     (Counters.CardTime).
+//     (ISODEP.Processing or ISODEP.Timing; for real cards the datasheets
+//     give only the upper bound, the frame waiting time of their ATS: FWI
+//     8, 77 ms, on MIFARE DESFire EV1/EV2, NXP AN10833 and the MF3D(H)x2
+//     datasheet) (Counters.CardTime).
 //
 // It leaves out the host's waits beyond those (the driver sleeps a
 // frame's modelled time and polls the status, which on a Pi adds timer
