@@ -200,11 +200,7 @@ func (s *Server) getStatement(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, p *principal) error {
-	period, err := periodAlone(r)
-	if err != nil {
-		return err
-	}
-	cr, err := s.credit()
+	period, cr, err := s.periodToClose(r)
 	if err != nil {
 		return err
 	}
@@ -214,6 +210,17 @@ func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	s.log.InfoContext(r.Context(), "api: period closed", "period", period.String(), "total_cents", st.TotalCents, "by", p.ID)
 	return writeJSON(w, http.StatusOK, st)
+}
+
+// periodToClose reads the path's period of a close request (no query
+// parameter) and the ledger that closes it.
+func (s *Server) periodToClose(r *http.Request) (credit.Period, Credit, error) {
+	period, err := periodAlone(r)
+	if err != nil {
+		return period, nil, err
+	}
+	cr, err := s.credit()
+	return period, cr, err
 }
 
 // CloseThroughResult is the answer of POST /periods/{period}/close-through:
@@ -229,11 +236,7 @@ type CloseThroughResult struct {
 // periods closed before it stay closed (GET /settlements shows them) and a
 // new request continues where it stopped.
 func (s *Server) closeThrough(w http.ResponseWriter, r *http.Request, p *principal) error {
-	period, err := periodAlone(r)
-	if err != nil {
-		return err
-	}
-	cr, err := s.credit()
+	period, cr, err := s.periodToClose(r)
 	if err != nil {
 		return err
 	}
