@@ -58,10 +58,9 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, p *princip
 	if err != nil {
 		return err
 	}
-	q := newQuery(r)
-	pr := q.page()
-	if q.err != nil {
-		return q.err
+	pr, err := pageAlone(r)
+	if err != nil {
+		return err
 	}
 	pg, err := svc.List(r.Context(), p.Token, pr)
 	return sendPage(w, pg, accountErr(err))
