@@ -45,6 +45,17 @@ func (s *Server) accountsSvc() (*accounts.Service, error) {
 	return s.accounts, nil
 }
 
+// accountPath is the accounts service and the path's account id of a
+// request about one account.
+func (s *Server) accountPath(r *http.Request) (*accounts.Service, string, error) {
+	svc, err := s.accountsSvc()
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := pathID(r, "id")
+	return svc, id, err
+}
+
 // accountErr maps account errors, leaving the rest to fail.
 func accountErr(err error) error {
 	if ae, ok := AccountError(err); ok {
@@ -58,10 +69,9 @@ func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request, p *princip
 	if err != nil {
 		return err
 	}
-	q := newQuery(r)
-	pr := q.page()
-	if q.err != nil {
-		return q.err
+	pr, err := pageAlone(r)
+	if err != nil {
+		return err
 	}
 	pg, err := svc.List(r.Context(), p.Token, pr)
 	return sendPage(w, pg, accountErr(err))
@@ -85,11 +95,7 @@ func (s *Server) inviteAccount(w http.ResponseWriter, r *http.Request, p *princi
 }
 
 func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, p *principal) error {
-	svc, err := s.accountsSvc()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	svc, id, err := s.accountPath(r)
 	if err != nil {
 		return err
 	}
@@ -101,11 +107,7 @@ func (s *Server) getAccount(w http.ResponseWriter, r *http.Request, p *principal
 }
 
 func (s *Server) changeAccount(w http.ResponseWriter, r *http.Request, p *principal) error {
-	svc, err := s.accountsSvc()
-	if err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
+	svc, id, err := s.accountPath(r)
 	if err != nil {
 		return err
 	}

@@ -248,10 +248,9 @@ func (s *Server) listDeliveries(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	q := newQuery(r)
-	pr := q.page()
-	if q.err != nil {
-		return q.err
+	pr, err := pageAlone(r)
+	if err != nil {
+		return err
 	}
 	pg, err := s.st.Health().ListDeliveries(r.Context(), x.ID, pr)
 	return sendPage(w, pg, err)

@@ -70,10 +70,9 @@ func (s *Server) listDoorCommands(w http.ResponseWriter, r *http.Request, p *pri
 	if err != nil {
 		return err
 	}
-	q := newQuery(r)
-	pr := q.page()
-	if q.err != nil {
-		return q.err
+	pr, err := pageAlone(r)
+	if err != nil {
+		return err
 	}
 	page, err := s.st.Health().ListCommands(r.Context(), d.ID, pr)
 	if err != nil {

@@ -76,6 +76,19 @@ func pathPeriod(r *http.Request) (credit.Period, error) {
 	return p, nil
 }
 
+// periodAlone reads the path's period of a request that takes no query
+// parameter of its own.
+func periodAlone(r *http.Request) (credit.Period, error) {
+	p, err := pathPeriod(r)
+	if err != nil {
+		return p, err
+	}
+	if q := newQuery(r); q.err != nil {
+		return p, q.err
+	}
+	return p, nil
+}
+
 // format reads ?format= and, without it, the Accept header: csv when
 // text/csv is preferred to application/json.
 func (q *query) format(r *http.Request) string {
@@ -187,15 +200,7 @@ func (s *Server) getStatement(w http.ResponseWriter, r *http.Request, p *princip
 }
 
 func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, p *principal) error {
-	period, err := pathPeriod(r)
-	if err != nil {
-		return err
-	}
-	q := newQuery(r)
-	if q.err != nil {
-		return q.err
-	}
-	cr, err := s.credit()
+	period, cr, err := s.periodToClose(r)
 	if err != nil {
 		return err
 	}
@@ -205,6 +210,17 @@ func (s *Server) closePeriod(w http.ResponseWriter, r *http.Request, p *principa
 	}
 	s.log.InfoContext(r.Context(), "api: period closed", "period", period.String(), "total_cents", st.TotalCents, "by", p.ID)
 	return writeJSON(w, http.StatusOK, st)
+}
+
+// periodToClose reads the path's period of a close request (no query
+// parameter) and the ledger that closes it.
+func (s *Server) periodToClose(r *http.Request) (credit.Period, Credit, error) {
+	period, err := periodAlone(r)
+	if err != nil {
+		return period, nil, err
+	}
+	cr, err := s.credit()
+	return period, cr, err
 }
 
 // CloseThroughResult is the answer of POST /periods/{period}/close-through:
@@ -220,15 +236,7 @@ type CloseThroughResult struct {
 // periods closed before it stay closed (GET /settlements shows them) and a
 // new request continues where it stopped.
 func (s *Server) closeThrough(w http.ResponseWriter, r *http.Request, p *principal) error {
-	period, err := pathPeriod(r)
-	if err != nil {
-		return err
-	}
-	q := newQuery(r)
-	if q.err != nil {
-		return q.err
-	}
-	cr, err := s.credit()
+	period, cr, err := s.periodToClose(r)
 	if err != nil {
 		return err
 	}
@@ -260,13 +268,9 @@ func approvalErr(err error, p credit.Period) error {
 // approvePeriod is POST /periods/{period}/approve (admins): the caller
 // approves the closed period's settlement, once (store.ApprovalStore).
 func (s *Server) approvePeriod(w http.ResponseWriter, r *http.Request, p *principal) error {
-	period, err := pathPeriod(r)
+	period, err := periodAlone(r)
 	if err != nil {
 		return err
-	}
-	q := newQuery(r)
-	if q.err != nil {
-		return q.err
 	}
 	a, err := s.st.Credit().ApproveSettlement(r.Context(), store.SettlementApproval{Period: period, ApprovedBy: p.ID, ApprovedByName: p.Name})
 	if err != nil {
@@ -280,13 +284,9 @@ func (s *Server) approvePeriod(w http.ResponseWriter, r *http.Request, p *princi
 // settlement and when (404 while it is not approved). Managers see it too:
 // the approval concerns every center's payment.
 func (s *Server) getApproval(w http.ResponseWriter, r *http.Request, p *principal) error {
-	period, err := pathPeriod(r)
+	period, err := periodAlone(r)
 	if err != nil {
 		return err
-	}
-	q := newQuery(r)
-	if q.err != nil {
-		return q.err
 	}
 	a, err := s.st.Credit().SettlementApproval(r.Context(), period)
 	if err != nil {

@@ -82,6 +82,14 @@ func (q *query) page() store.PageRequest {
 	return p
 }
 
+// pageAlone reads the paging of a list that takes no other query
+// parameter.
+func pageAlone(r *http.Request) (store.PageRequest, error) {
+	q := newQuery(r)
+	pr := q.page()
+	return pr, q.err
+}
+
 func (q *query) time(name string) time.Time {
 	v := q.v.Get(name)
 	if v == "" {

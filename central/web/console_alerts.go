@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -168,6 +169,20 @@ func (w *Web) showWebhooks(rw http.ResponseWriter, r *http.Request, v *viewer, s
 	return nil
 }
 
+// alertKinds reads a webhook form's alert kinds (none is an empty list);
+// an unknown kind is an error.
+func alertKinds(form []string) ([]store.AlertKind, error) {
+	kinds := []store.AlertKind{}
+	for _, k := range form {
+		kind := store.AlertKind(k)
+		if !kind.Known() {
+			return nil, fmt.Errorf("web: unknown alert kind %q", k)
+		}
+		kinds = append(kinds, kind)
+	}
+	return kinds, nil
+}
+
 // createWebhook is POST /webhooks: a new endpoint, its secret generated
 // and shown once on the answer page (never again).
 func (w *Web) createWebhook(rw http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -185,14 +200,12 @@ func (w *Web) createWebhook(rw http.ResponseWriter, r *http.Request, v *viewer) 
 		return hidden("center", center)
 	}
 	hook := store.Webhook{ID: "wh-" + randomHex(8), Center: center, URL: strings.TrimSpace(r.PostFormValue("url")), Secret: randomHex(32),
-		Kinds: []store.AlertKind{}, CreatedBy: v.ID, CreatedMs: w.now().UnixMilli()}
-	for _, k := range r.PostForm["kinds"] {
-		kind := store.AlertKind(k)
-		if !kind.Known() {
-			return refuse("kinds", "console.bad_filter", "field", loc.T("console.webhooks.kinds"))
-		}
-		hook.Kinds = append(hook.Kinds, kind)
+		CreatedBy: v.ID, CreatedMs: w.now().UnixMilli()}
+	kinds, err := alertKinds(r.PostForm["kinds"])
+	if err != nil {
+		return refuse("kinds", "console.bad_filter", "field", loc.T("console.webhooks.kinds"))
 	}
+	hook.Kinds = kinds
 	if err := hook.Validate(); err != nil {
 		var fe *domain.FieldError
 		if errors.As(err, &fe) && fe.Field == "url" {
@@ -292,14 +305,12 @@ func (w *Web) updateWebhook(rw http.ResponseWriter, r *http.Request, v *viewer) 
 		w.log.WarnContext(r.Context(), "web: webhook change refused", "webhook", hook.ID, "field", field)
 		return w.showWebhook(rw, r, v, http.StatusBadRequest, "", loc.T(key, args...), "")
 	}
-	hook.URL, hook.Kinds = strings.TrimSpace(r.PostFormValue("url")), []store.AlertKind{}
-	for _, k := range r.PostForm["kinds"] {
-		kind := store.AlertKind(k)
-		if !kind.Known() {
-			return refuse("kinds", "console.bad_filter", "field", loc.T("console.webhooks.kinds"))
-		}
-		hook.Kinds = append(hook.Kinds, kind)
+	hook.URL = strings.TrimSpace(r.PostFormValue("url"))
+	kinds, err := alertKinds(r.PostForm["kinds"])
+	if err != nil {
+		return refuse("kinds", "console.bad_filter", "field", loc.T("console.webhooks.kinds"))
 	}
+	hook.Kinds = kinds
 	if err := hook.Validate(); err != nil {
 		return refuse("url", "console.webhooks.bad_url")
 	}

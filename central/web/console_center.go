@@ -15,6 +15,30 @@ import (
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
+// viewedCenter returns the viewer's centers and the center the request is
+// about (console.center).
+func (c *console) viewedCenter(r *http.Request, v *viewer) ([]domain.Center, domain.Center, error) {
+	cs, err := c.centers(r, v)
+	if err != nil {
+		return nil, domain.Center{}, err
+	}
+	center, err := c.center(r, v, cs)
+	return cs, center, err
+}
+
+// localCenter is viewedCenter with the center's time zone.
+func (c *console) localCenter(r *http.Request, v *viewer) ([]domain.Center, domain.Center, *time.Location, error) {
+	cs, center, err := c.viewedCenter(r, v)
+	if err != nil {
+		return nil, domain.Center{}, nil, err
+	}
+	loc, err := center.Location()
+	if err != nil {
+		return nil, domain.Center{}, nil, err
+	}
+	return cs, center, loc, nil
+}
+
 // ---- bookings calendar
 
 // calDay is one day of the calendar with its confirmed bookings.
@@ -47,15 +71,7 @@ func roomOf(rooms []domain.Room, id string) (domain.Room, error) {
 // desks or one room, with a form to book for a member and a cancel button
 // on each booking.
 func (c *console) calendar(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	cs, err := c.centers(r, v)
-	if err != nil {
-		return err
-	}
-	center, err := c.center(r, v, cs)
-	if err != nil {
-		return err
-	}
-	loc, err := center.Location()
+	cs, center, loc, err := c.localCenter(r, v)
 	if err != nil {
 		return err
 	}
@@ -146,19 +162,11 @@ func (c *console) calendar(rw http.ResponseWriter, r *http.Request, v *viewer) e
 // rules apply), recorded as made by the center's staff or the cooperative.
 // Form: center, member, room ("" for a desk), day, from, to (local times).
 func (c *console) bookFor(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	cs, err := c.centers(r, v)
-	if err != nil {
-		return err
-	}
-	center, err := c.center(r, v, cs)
+	_, center, loc, err := c.localCenter(r, v)
 	if err != nil {
 		return err
 	}
 	to := localPath(r.PostFormValue("back"), queryWith("/bookings", "center", center.ID))
-	loc, err := center.Location()
-	if err != nil {
-		return err
-	}
 	day := r.PostFormValue("day")
 	start, err1 := time.ParseInLocation(time.DateOnly+" 15:04", day+" "+r.PostFormValue("from"), loc)
 	end, err2 := time.ParseInLocation(time.DateOnly+" 15:04", day+" "+r.PostFormValue("to"), loc)
@@ -214,15 +222,7 @@ type present struct {
 // exits name nobody, so a member who leaves by the button stays listed
 // until the default visit length has passed.
 func (c *console) presence(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	cs, err := c.centers(r, v)
-	if err != nil {
-		return err
-	}
-	center, err := c.center(r, v, cs)
-	if err != nil {
-		return err
-	}
-	loc, err := center.Location()
+	cs, center, loc, err := c.localCenter(r, v)
 	if err != nil {
 		return err
 	}
@@ -293,15 +293,7 @@ const eventsCSVDays = 31
 // The event search of the console (console-ops) has its own export with
 // every filter; this one is the center's plain record.
 func (c *console) eventsCSV(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	cs, err := c.centers(r, v)
-	if err != nil {
-		return err
-	}
-	center, err := c.center(r, v, cs)
-	if err != nil {
-		return err
-	}
-	loc, err := center.Location()
+	_, center, loc, err := c.localCenter(r, v)
 	if err != nil {
 		return err
 	}
@@ -415,11 +407,7 @@ func (c *console) staffRemove(rw http.ResponseWriter, r *http.Request, v *viewer
 
 // places shows a center's desk pool, rooms and booking rules, with forms.
 func (c *console) places(rw http.ResponseWriter, r *http.Request, v *viewer) error {
-	cs, err := c.centers(r, v)
-	if err != nil {
-		return err
-	}
-	center, err := c.center(r, v, cs)
+	cs, center, err := c.viewedCenter(r, v)
 	if err != nil {
 		return err
 	}
@@ -442,11 +430,7 @@ func (c *console) places(rw http.ResponseWriter, r *http.Request, v *viewer) err
 
 // placesCenter is the form's center, which the viewer must see.
 func (c *console) placesCenter(r *http.Request, v *viewer) (string, error) {
-	cs, err := c.centers(r, v)
-	if err != nil {
-		return "", err
-	}
-	center, err := c.center(r, v, cs)
+	_, center, err := c.viewedCenter(r, v)
 	return center.ID, err
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/web/i18n"
 )
 
@@ -35,7 +36,18 @@ func templateFuncs() template.FuncMap {
 		// ms is a time in Unix milliseconds; list makes a list of strings (console pages)
 		"ms":   time.UnixMilli,
 		"list": func(s ...string) []string { return s },
+		// centerFilter is what the "centerfilter" select of a filter form shows
+		"centerFilter": func(centers []domain.Center, selected string) centerFilter {
+			return centerFilter{Centers: centers, Selected: selected}
+		},
 	}
+}
+
+// centerFilter is a filter form's center select: the centers offered and
+// the one chosen ("" for all).
+type centerFilter struct {
+	Centers  []domain.Center
+	Selected string
 }
 
 // parseTemplates parses every page once per language, with the language's
