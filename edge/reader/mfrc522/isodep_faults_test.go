@@ -240,7 +240,9 @@ func TestISODEPOpen(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
 		c := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}})
 		s := r.open(t)
-		_, err := r.dev.Next(ctx(t, 20*time.Millisecond))
+		// A deadline a loaded machine cannot outrun before the DESELECT and
+		// HLTA are on the air (they honour it too).
+		_, err := r.dev.Next(ctx(t, 300*time.Millisecond))
 		require.ErrorIs(t, err, mfrc522.ErrTimeout, "the card is not read twice")
 		r.sim.Advance(time.Millisecond) // the last HLTA on the air
 		assert.Equal(t, mfrc522sim.Halt, c.State())
@@ -254,7 +256,7 @@ func TestISODEPOpen(t *testing.T) {
 		require.NoError(t, err)
 		r.sim.Advance(time.Millisecond)
 		assert.Equal(t, mfrc522sim.Active, c.State(), "left selected for OpenISODEP")
-		_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+		_, err = r.dev.Next(ctx(t, 300*time.Millisecond)) // as above
 		require.ErrorIs(t, err, mfrc522.ErrTimeout, "not a second tap")
 		r.sim.Advance(time.Millisecond)
 		assert.Equal(t, mfrc522sim.Halt, c.State())
