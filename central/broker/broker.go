@@ -335,6 +335,7 @@ func New(cfg Config) (*Broker, error) {
 	server := mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
 		Logger:                   log,
+		InlineClient:             true, // the central's ingest, in process (see Subscribe)
 		ClientNetReadBufferSize:  16 << 10,
 		ClientNetWriteBufferSize: 16 << 10,
 	})
@@ -488,3 +489,27 @@ func (b *Broker) disconnectListener(id string) {
 // isServiceClientID reports whether a client id belongs to the central's
 // clients: the service username itself or with a suffix.
 func isServiceClientID(service, id string) bool { return strings.HasPrefix(id, service) }
+
+// Subscribe subscribes the central's in-process client (mochi's inline
+// client) to filter: handler is called for every message published on a
+// matching topic, on the goroutine of the publishing client's connection,
+// after the broker's checks (a door's publish passed the door topic ACL).
+// central/ingest's InlineLink uses it instead of a network connection,
+// which mochi would give a write queue of fixed capacity.
+func (b *Broker) Subscribe(filter string, subscriptionID int, handler mqtt.InlineSubFn) error {
+	return b.server.Subscribe(filter, subscriptionID, handler)
+}
+
+// Unsubscribe removes a subscription made with Subscribe.
+func (b *Broker) Unsubscribe(filter string, subscriptionID int) error {
+	return b.server.Unsubscribe(filter, subscriptionID)
+}
+
+// Publish publishes from the central's in-process client to the clients
+// subscribed to topic, at up to qos: it needs no ACL (it is the central),
+// and a door receives it only on a topic the door ACL lets it subscribe to.
+// It runs on the caller's goroutine: a QoS 1 delivery to a door that
+// stopped reading can wait for that door (see the package documentation).
+func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	return b.server.Publish(topic, payload, retain, qos)
+}
