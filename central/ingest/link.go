@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -314,8 +315,12 @@ func (l *InlineLink) Close() {
 func (l *InlineLink) Connected() bool { return l.open.Load() }
 
 // Subscribe subscribes at once (a filter subscribed again replaces its
-// handler). Retained messages are handled before it returns.
+// handler). Retained messages are handled before it returns. A shared
+// subscription ($share/<group>/<filter>) is a plain one: the broker is this
+// process's own, there is no other replica to share with (and mochi's
+// inline subscriptions take no group).
 func (l *InlineLink) Subscribe(filter string, h Handler) Result {
+	filter = unshared(filter)
 	l.mu.Lock()
 	old, had := l.subs[filter]
 	l.nextID++
@@ -338,6 +343,7 @@ func (l *InlineLink) Subscribe(filter string, h Handler) Result {
 
 // Unsubscribe removes the filter's subscription.
 func (l *InlineLink) Unsubscribe(filter string) {
+	filter = unshared(filter)
 	l.mu.Lock()
 	id, ok := l.subs[filter]
 	delete(l.subs, filter)
@@ -393,6 +399,16 @@ func (l *InlineLink) drain(topic string) {
 		}
 		l.mu.Unlock()
 	}
+}
+
+// unshared returns the filter of a shared subscription filter.
+func unshared(filter string) string {
+	if rest, ok := strings.CutPrefix(filter, "$share/"); ok {
+		if _, f, ok := strings.Cut(rest, "/"); ok {
+			return f
+		}
+	}
+	return filter
 }
 
 type inlineMessage struct {
