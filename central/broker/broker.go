@@ -490,6 +490,14 @@ func (b *Broker) disconnectListener(id string) {
 // clients: the service username itself or with a suffix.
 func isServiceClientID(service, id string) bool { return strings.HasPrefix(id, service) }
 
+// Serving reports whether the broker is started and not closed: whether
+// its inline client (Subscribe, Publish) reaches doors.
+func (b *Broker) Serving() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.started && !b.closed
+}
+
 // Subscribe subscribes the central's in-process client (mochi's inline
 // client) to filter: handler is called for every message published on a
 // matching topic, on the goroutine of the publishing client's connection,

@@ -311,8 +311,14 @@ func (l *InlineLink) Close() {
 	}
 }
 
-// Connected reports whether the link is connected and not closed.
-func (l *InlineLink) Connected() bool { return l.open.Load() }
+// Connected reports whether the link is connected and not closed, and the
+// broker serving when it says (central/broker.Broker.Serving).
+func (l *InlineLink) Connected() bool {
+	if s, ok := l.srv.(interface{ Serving() bool }); ok && !s.Serving() {
+		return false
+	}
+	return l.open.Load()
+}
 
 // Subscribe subscribes at once (a filter subscribed again replaces its
 // handler). Retained messages are handled before it returns. A shared
@@ -355,7 +361,7 @@ func (l *InlineLink) Unsubscribe(filter string) {
 
 // Publish queues the message on its topic's lane.
 func (l *InlineLink) Publish(topic string, payload []byte) Result {
-	if !l.open.Load() {
+	if !l.Connected() {
 		return done(ErrNotConnected)
 	}
 	res := &result{done: make(chan struct{})}
