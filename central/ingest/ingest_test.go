@@ -181,12 +181,6 @@ func startMochi(t *testing.T) testBroker {
 	return testBroker{addr: "tcp://" + l.Address(), srv: srv}
 }
 
-// startBroker starts a mochi broker the ingest reaches over TCP with paho.
-func startBroker(t *testing.T) string {
-	t.Helper()
-	return startMochi(t).addr
-}
-
 // forEachBroker runs the test on the embedded mochi broker (the ingest on
 // its inline client) and on Mosquitto (the ingest on paho).
 func forEachBroker(t *testing.T, test func(t *testing.T, tb testBroker)) {
