@@ -86,7 +86,8 @@
 //     keepalive, a keepalive of 0 included, so the stall ends within 90 s.
 //     QoS 0 deliveries never block; they are dropped at a full queue.
 //     The central's publisher should therefore not share its connection
-//     with the ingest (TestHungSubscriberHoldsPublisherUntilDeadline).
+//     with the ingest (TestHungSubscriberHoldsPublisherUntilDeadline), and
+//     an inline Publish (below) runs where a stuck door holds no one else.
 //     The application protocol recovers from such drops: events are deleted
 //     by a door only on an application ack (a lost event or ack is sent
 //     again), a door that misses a whitelist delta sees a gap and asks for a
@@ -94,6 +95,16 @@
 //     its worst case memory is MaxWritesPending × MaxPacketSize per client
 //     (about 260 MiB at the defaults for a client that stops reading; doors
 //     receive a few messages at a time).
+//   - The central's own client: the ingest of the same process uses mochi's
+//     inline client (Subscribe, Publish) rather than a network connection,
+//     so that no write queue stands between every door's events and it:
+//     MaxWritesPending is allocated up front for every client, and raising
+//     it for the one subscriber of all doors would cost it for each door.
+//     Its subscriptions are called on the publishing door's connection
+//     goroutine, after the door topic ACL; its publishes bypass the ACL (it
+//     is the central) and reach a door only on a topic the door may
+//     subscribe to. mochi gives it the client id "inline", which no door
+//     may take (its session would replace the inline client's).
 //   - SessionExpiry (24 h): how long the broker keeps the session of a
 //     client that connected with a persistent session (clean session false)
 //     after it went away. Doors and the central use clean sessions.

@@ -3,9 +3,17 @@
 // them; it answers whitelist sync requests, publishes whitelist changes and
 // keeps each door's online state from its retained status.
 //
+// The broker is reached through a Link: PahoLink (an external broker such
+// as Mosquitto or EMQX, replicas sharing the events with a shared
+// subscription) or InlineLink (the embedded broker of central/broker, in
+// process, with no network connection and no broker write queue between
+// the doors and the ingest).
+//
 // Delivery contract (see shared/protocol/README.md): a batch's events are
-// committed before the MQTT PUBACK and before the application Ack is
-// published, so an Ack always means "durably stored". Duplicates are
+// committed before the ingest's MQTT PUBACK (paho) and before the
+// application Ack is published, so an Ack always means "durably stored".
+// (The broker PUBACKs the door on receipt either way; the door deletes its
+// events on the application Ack only.) Duplicates are
 // committed as no-ops and acknowledged again. A batch that cannot be decoded
 // or validated is acknowledged at the MQTT level (so it does not clog the
 // broker), counted and logged, and never acknowledged at the application
@@ -14,7 +22,15 @@
 // sends no more than its in-flight window); when it keeps failing, doors are
 // committed one by one and a door whose batch still fails is PUBACKed without
 // an application ack, so one door never stalls the others and the door sends
-// its events again later. A batch the store refuses for its own content
+// its events again later.
+//
+// Backpressure: a handler waits for room in the writer's queue. With paho
+// that holds the PUBACK back (one goroutine per message, the broker sending
+// no more than its in-flight window); inline it holds the publishing door's
+// connection, which slows that door alone, in its order. The inline wait is
+// bounded (InlineLink's wait, below the doors' keepalive): a batch that
+// found no room by then is not acknowledged (counted as "queue_full") and
+// its door sends it again. A batch the store refuses for its own content
 // (RejectedError: events in conflict with stored ones, or invalid) is taken
 // out at once, without retries or backoff, and never acknowledged.
 //
