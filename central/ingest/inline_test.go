@@ -90,9 +90,9 @@ type floodDoor struct {
 func dialDoor(t *testing.T, addr, id string) *floodDoor {
 	t.Helper()
 	d := &floodDoor{id: id}
-	d.c = mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://"+addr).SetClientID(id).SetUsername(id).SetPassword("s-"+id).
-		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(30*time.Second).SetKeepAlive(30*time.Second).
-		SetWriteTimeout(30*time.Second).SetOrderMatters(true))
+	d.c = mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(id).SetUsername(id).SetPassword("s-" + id).
+		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(30 * time.Second).SetKeepAlive(30 * time.Second).
+		SetWriteTimeout(30 * time.Second).SetOrderMatters(true))
 	tok := d.c.Connect()
 	require.True(t, tok.WaitTimeout(30*time.Second), "door %s connect", id)
 	require.NoError(t, tok.Error())
