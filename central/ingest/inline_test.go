@@ -1,16 +1,20 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -48,12 +52,12 @@ const floodWritesPending = 32
 
 // startEmbedded starts central/broker's embedded broker (door
 // authentication and ACL) and an ingest on its inline client.
-func startEmbedded(t *testing.T, store EventStore, cfg Config, wait time.Duration) (*broker.Broker, *metrics.Registry, *Ingest, *logBuffer) {
+func startEmbedded(t *testing.T, store EventStore, cfg Config, wait time.Duration, writesPending int32) (*broker.Broker, *metrics.Registry, *Ingest, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	reg := metrics.NewRegistry()
 	b, err := broker.New(broker.Config{Addr: "127.0.0.1:0", Doors: doorSecret{}, ServiceUsername: "swc-central",
-		ServiceSecret: "service-secret-0123456789", MaxWritesPending: floodWritesPending, Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: reg})
+		ServiceSecret: "service-secret-0123456789", MaxWritesPending: writesPending, Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: reg})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	require.NoError(t, b.Start(ctx))
@@ -149,7 +153,7 @@ func TestFloodOnTheEmbeddedBrokerDropsNothing(t *testing.T) {
 		allEvents = doors * perDoor
 	)
 	store := slowStore{memStore: newMemStore(), delay: 20 * time.Millisecond}
-	b, reg, in, logs := startEmbedded(t, store, Config{QueueDepth: 16, MaxBatchEvents: 1000}, 0)
+	b, reg, in, logs := startEmbedded(t, store, Config{QueueDepth: 16, MaxBatchEvents: 1000}, 0, floodWritesPending)
 
 	ds := make([]*floodDoor, doors)
 	for i := range ds {
@@ -224,7 +228,7 @@ func TestInlineWaitIsBounded(t *testing.T) {
 		<-release // the database hangs until released
 		return nil
 	}
-	b, reg, in, _ := startEmbedded(t, store, Config{QueueDepth: 1, MaxBatchEvents: 1}, 300*time.Millisecond)
+	b, reg, in, _ := startEmbedded(t, store, Config{QueueDepth: 1, MaxBatchEvents: 1}, 300*time.Millisecond, 0)
 	a := dialDoor(t, b.Addr(), "door-a")
 	other := dialDoor(t, b.Addr(), "door-b")
 
@@ -250,4 +254,78 @@ func TestInlineWaitIsBounded(t *testing.T) {
 	require.True(t, tok.WaitTimeout(5*time.Second))
 	require.Eventually(t, func() bool { return a.through() == 3 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, 3, store.count("door-a"))
+}
+
+// hungDoor connects door as a raw MQTT client with a long keepalive,
+// subscribes to its whitelist topic at QoS 1 and never reads again: once its
+// socket buffers are full, mochi's writer for it is stuck holding its lock.
+func hungDoor(t *testing.T, addr, door string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	require.NoError(t, conn.(*net.TCPConn).SetReadBuffer(4096))
+	var buf bytes.Buffer
+	connect := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: 4,
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), Clean: true, Keepalive: 60, ClientIdentifier: door,
+			UsernameFlag: true, Username: []byte(door), PasswordFlag: true, Password: []byte("s-" + door)}}
+	require.NoError(t, connect.ConnectEncode(&buf))
+	sub := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Subscribe, Qos: 1}, ProtocolVersion: 4, PacketID: 1,
+		Filters: packets.Subscriptions{{Filter: protocol.DefaultTopics().Door(door, protocol.TopicWhitelist), Qos: 1}}}
+	require.NoError(t, sub.SubscribeEncode(&buf))
+	_, err = conn.Write(buf.Bytes())
+	require.NoError(t, err)
+	require.NoError(t, conn.SetReadDeadline(time.Now().Add(5*time.Second)))
+	acks := make([]byte, 4+5) // CONNACK, SUBACK with one code
+	_, err = io.ReadFull(conn, acks)
+	require.NoError(t, err)
+	require.Equal(t, []byte{0x20, 2, 0, 0}, acks[:4], "CONNACK accepted")
+}
+
+// TestStuckDoorHoldsOnlyItsOwnPublishes: a door that stops reading holds
+// mochi's QoS 1 deliveries to it (see central/broker), and the inline
+// link's publishes to it with them; publishes to other doors go on, and the
+// stuck door's waiting publishes are bounded (ErrLaneFull beyond the lane).
+func TestStuckDoorHoldsOnlyItsOwnPublishes(t *testing.T) {
+	b, _, _, _ := startEmbedded(t, newMemStore(), Config{}, 0, 0) // the default write queue: mochi blocks before it drops
+	link := NewInlineLink(b, 0, 4)
+	require.NoError(t, link.Connect(context.Background(), nil))
+	t.Cleanup(link.Close)
+	hungDoor(t, b.Addr(), "door-a")
+	other := dialDoor(t, b.Addr(), "door-b")
+
+	// Up to 20 MB for door-a, one publish at a time: far more than its
+	// socket buffers hold, so one publish stays waiting.
+	payload := bytes.Repeat([]byte("w"), 200<<10)
+	topic := protocol.DefaultTopics().Door("door-a", protocol.TopicWhitelist)
+	var held Result
+	for i := 0; i < 100 && held == nil; i++ {
+		r := link.Publish(topic, payload)
+		select {
+		case <-r.Done():
+			require.NoError(t, r.Error())
+		case <-time.After(time.Second):
+			held = r
+		}
+	}
+	require.NotNil(t, held, "a publish to the stuck door-a is held")
+	// Its lane takes 4 in all, then refuses.
+	for i := 0; i < 3; i++ {
+		link.Publish(topic, payload)
+	}
+	r := link.Publish(topic, payload)
+	<-r.Done()
+	require.ErrorIs(t, r.Error(), ErrLaneFull)
+	assert.False(t, isDone(held), "still held")
+
+	ack, err := protocol.Encode(&protocol.Ack{V: protocol.Version, Door: "door-b", Through: 7, ServerMs: time.Now().UnixMilli()})
+	require.NoError(t, err)
+	r = link.Publish(protocol.DefaultTopics().Door("door-b", protocol.TopicAck), ack)
+	select {
+	case <-r.Done():
+		require.NoError(t, r.Error())
+	case <-time.After(5 * time.Second):
+		t.Fatal("a publish to door-b waited for the stuck door-a")
+	}
+	require.Eventually(t, func() bool { return other.through() == 7 }, 5*time.Second, 10*time.Millisecond, "door-b got its ack")
 }
