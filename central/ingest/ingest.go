@@ -328,8 +328,17 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}()
 	// Replicas split the events; every replica keeps every door's state;
 	// only the whitelist publisher takes sync requests (setWhitelist).
-	in.link.Subscribe(protocol.Shared(in.cfg.ShareGroup, in.cfg.Topics.All(protocol.TopicEvents)), in.onEvents)
-	in.link.Subscribe(in.cfg.Topics.All(protocol.TopicStatus), in.onStatus)
+	// A subscription that failed at once (inline: a bad filter) is an
+	// error; paho's are made on connection and logged by the link.
+	for _, r := range []Result{
+		in.link.Subscribe(protocol.Shared(in.cfg.ShareGroup, in.cfg.Topics.All(protocol.TopicEvents)), in.onEvents),
+		in.link.Subscribe(in.cfg.Topics.All(protocol.TopicStatus), in.onStatus),
+	} {
+		if isDone(r) && r.Error() != nil {
+			in.link.Close()
+			return fmt.Errorf("ingest: %w", r.Error())
+		}
+	}
 	if err := in.link.Connect(ctx, in.onConnect); err != nil {
 		in.link.Close()
 		return fmt.Errorf("ingest: %w", err)
@@ -386,9 +395,6 @@ func (in *Ingest) setWhitelist(src WhitelistSource) {
 		defer w.Close()
 		select {
 		case <-subscribed.Done():
-			if err := subscribed.Error(); err != nil {
-				in.log.Error("subscribe failed", "filter", syncFilter, "err", err)
-			}
 		case <-time.After(30 * time.Second):
 		case <-ctx.Done():
 			return
