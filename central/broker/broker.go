@@ -86,7 +86,8 @@
 //     keepalive, a keepalive of 0 included, so the stall ends within 90 s.
 //     QoS 0 deliveries never block; they are dropped at a full queue.
 //     The central's publisher should therefore not share its connection
-//     with the ingest (TestHungSubscriberHoldsPublisherUntilDeadline).
+//     with the ingest (TestHungSubscriberHoldsPublisherUntilDeadline), and
+//     an inline Publish (below) runs where a stuck door holds no one else.
 //     The application protocol recovers from such drops: events are deleted
 //     by a door only on an application ack (a lost event or ack is sent
 //     again), a door that misses a whitelist delta sees a gap and asks for a
@@ -94,6 +95,16 @@
 //     its worst case memory is MaxWritesPending × MaxPacketSize per client
 //     (about 260 MiB at the defaults for a client that stops reading; doors
 //     receive a few messages at a time).
+//   - The central's own client: the ingest of the same process uses mochi's
+//     inline client (Subscribe, Publish) rather than a network connection,
+//     so that no write queue stands between every door's events and it:
+//     MaxWritesPending is allocated up front for every client, and raising
+//     it for the one subscriber of all doors would cost it for each door.
+//     Its subscriptions are called on the publishing door's connection
+//     goroutine, after the door topic ACL; its publishes bypass the ACL (it
+//     is the central) and reach a door only on a topic the door may
+//     subscribe to. mochi gives it the client id "inline", which no door
+//     may take (its session would replace the inline client's).
 //   - SessionExpiry (24 h): how long the broker keeps the session of a
 //     client that connected with a persistent session (clean session false)
 //     after it went away. Doors and the central use clean sessions.
@@ -335,6 +346,7 @@ func New(cfg Config) (*Broker, error) {
 	server := mqtt.New(&mqtt.Options{
 		Capabilities:             caps,
 		Logger:                   log,
+		InlineClient:             true, // the central's ingest, in process (see Subscribe)
 		ClientNetReadBufferSize:  16 << 10,
 		ClientNetWriteBufferSize: 16 << 10,
 	})
@@ -488,3 +500,35 @@ func (b *Broker) disconnectListener(id string) {
 // isServiceClientID reports whether a client id belongs to the central's
 // clients: the service username itself or with a suffix.
 func isServiceClientID(service, id string) bool { return strings.HasPrefix(id, service) }
+
+// Serving reports whether the broker is started and not closed: whether
+// its inline client (Subscribe, Publish) reaches doors.
+func (b *Broker) Serving() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.started && !b.closed
+}
+
+// Subscribe subscribes the central's in-process client (mochi's inline
+// client) to filter: handler is called for every message published on a
+// matching topic, on the goroutine of the publishing client's connection,
+// after the broker's checks (a door's publish passed the door topic ACL).
+// central/ingest's InlineLink uses it instead of a network connection,
+// which mochi would give a write queue of fixed capacity.
+func (b *Broker) Subscribe(filter string, subscriptionID int, handler mqtt.InlineSubFn) error {
+	return b.server.Subscribe(filter, subscriptionID, handler)
+}
+
+// Unsubscribe removes a subscription made with Subscribe.
+func (b *Broker) Unsubscribe(filter string, subscriptionID int) error {
+	return b.server.Unsubscribe(filter, subscriptionID)
+}
+
+// Publish publishes from the central's in-process client to the clients
+// subscribed to topic, at up to qos: it needs no ACL (it is the central),
+// and a door receives it only on a topic the door ACL lets it subscribe to.
+// It runs on the caller's goroutine: a QoS 1 delivery to a door that
+// stopped reading can wait for that door (see the package documentation).
+func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	return b.server.Publish(topic, payload, retain, qos)
+}

@@ -219,6 +219,7 @@ func TestConnectRefused(t *testing.T) {
 		{name: "door with another door's client id", user: "door-a", pass: "secret-a", id: "door-b", reason: refusedClientID},
 		{name: "door with a random client id", user: "door-a", pass: "secret-a", id: "", reason: refusedClientID},
 		{name: "door id in the service's namespace", user: serviceUser + "-x", pass: "x", id: serviceUser + "-x", reason: refusedReservedID},
+		{name: "door id of the inline client", user: "inline", pass: "x", id: "inline", reason: refusedReservedID},
 		{name: "door id with a wildcard", user: "door/#", pass: "x", id: "door/#", reason: refusedBadDoorID},
 		{name: "will on another door's status", user: "door-a", pass: "secret-a", id: "door-a", reason: refusedWill,
 			mod: func(o *paho.ClientOptions) { o.SetWill(tp.Door("door-b", protocol.TopicStatus), `{"v":1}`, 1, true) }},

@@ -199,7 +199,9 @@ func (h *hook) admitDoor(cl *mqtt.Client, pk packets.Packet, door string) bool {
 	if err := protocol.ValidID(door); err != nil {
 		return h.refuse(cl, refusedBadDoorID, "error", err)
 	}
-	if isServiceClientID(h.cfg.ServiceUsername, door) {
+	if isServiceClientID(h.cfg.ServiceUsername, door) || door == mqtt.InlineClientId {
+		// mochi's inline client (the central's ingest) is a client of that
+		// id: a door of the same id would take its session over.
 		return h.refuse(cl, refusedReservedID)
 	}
 	if cl.ID != door {

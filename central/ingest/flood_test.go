@@ -17,7 +17,6 @@ import (
 
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
-	"github.com/smartworkcenters/swc/shared/servicetest"
 )
 
 // fakeClock is a clock that moves only when the test says so.
@@ -64,22 +63,12 @@ func (b *logBuffer) Len() int {
 	return b.buf.Len()
 }
 
-// forEachBroker runs the test against the embedded mochi broker and against
-// Mosquitto.
-func forEachBroker(t *testing.T, test func(t *testing.T, broker string)) {
-	t.Run("mochi", func(t *testing.T) { test(t, startBroker(t)) })
-	t.Run("mosquitto", func(t *testing.T) {
-		m := servicetest.StartMosquitto(t, "")
-		test(t, "tcp://"+m.Addr)
-	})
-}
-
 // startOn starts an ingest on broker with the test's clock and log, and
 // waits until it answers sync requests (like start).
-func startOn(t *testing.T, broker string, clock *fakeClock, logw io.Writer) *harness {
+func startOn(t *testing.T, b testBroker, clock *fakeClock, logw io.Writer) *harness {
 	t.Helper()
-	h := &harness{store: newMemStore(), wl: newCompiler(t), reg: metrics.NewRegistry(), broker: broker}
-	in, err := New(Config{Broker: broker, ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond, Now: clock.Now},
+	h := &harness{store: newMemStore(), wl: newCompiler(t), reg: metrics.NewRegistry(), broker: b.addr}
+	in, err := New(b.config(Config{ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond, Now: clock.Now}),
 		h.store, h.wl, slog.New(slog.NewTextHandler(logw, nil)), h.reg)
 	require.NoError(t, err)
 	h.in = in
@@ -133,10 +122,10 @@ func (h *harness) counter(name string) string {
 // small, every rejection is counted by reason, another door's rejection is
 // still logged, and the suppressed ones are summarised once the window ends.
 func TestRejectionFloodIsBoundedInTheLog(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, broker string) {
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
 		clock := newFakeClock()
 		var logs logBuffer
-		h := startOn(t, broker, clock, &logs)
+		h := startOn(t, tb, clock, &logs)
 		a := h.door(t, "door-a")
 		big := strings.Repeat("x", 250<<10)
 		bad := []struct{ kind, payload, reason string }{
@@ -195,9 +184,9 @@ func TestRejectionFloodIsBoundedInTheLog(t *testing.T) {
 // another door's request is answered meanwhile, and once the door's rate
 // allows, its one pending request is answered.
 func TestSyncFloodIsCoalescedAndRateLimited(t *testing.T) {
-	forEachBroker(t, func(t *testing.T, broker string) {
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
 		clock := newFakeClock()
-		h := startOn(t, broker, clock, io.Discard)
+		h := startOn(t, tb, clock, io.Discard)
 		a := h.door(t, "door-a")
 		const flood = 2000
 		for i := 0; i < flood; i++ {

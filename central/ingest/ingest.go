@@ -3,9 +3,17 @@
 // them; it answers whitelist sync requests, publishes whitelist changes and
 // keeps each door's online state from its retained status.
 //
+// The broker is reached through a Link: PahoLink (an external broker such
+// as Mosquitto or EMQX, replicas sharing the events with a shared
+// subscription) or InlineLink (the embedded broker of central/broker, in
+// process, with no network connection and no broker write queue between
+// the doors and the ingest).
+//
 // Delivery contract (see shared/protocol/README.md): a batch's events are
-// committed before the MQTT PUBACK and before the application Ack is
-// published, so an Ack always means "durably stored". Duplicates are
+// committed before the ingest's MQTT PUBACK (paho) and before the
+// application Ack is published, so an Ack always means "durably stored".
+// (The broker PUBACKs the door on receipt either way; the door deletes its
+// events on the application Ack only.) Duplicates are
 // committed as no-ops and acknowledged again. A batch that cannot be decoded
 // or validated is acknowledged at the MQTT level (so it does not clog the
 // broker), counted and logged, and never acknowledged at the application
@@ -14,7 +22,15 @@
 // sends no more than its in-flight window); when it keeps failing, doors are
 // committed one by one and a door whose batch still fails is PUBACKed without
 // an application ack, so one door never stalls the others and the door sends
-// its events again later. A batch the store refuses for its own content
+// its events again later.
+//
+// Backpressure: a handler waits for room in the writer's queue. With paho
+// that holds the PUBACK back (one goroutine per message, the broker sending
+// no more than its in-flight window); inline it holds the publishing door's
+// connection, which slows that door alone, in its order. The inline wait is
+// bounded (InlineLink's wait, below the doors' keepalive): a batch that
+// found no room by then is not acknowledged (counted as "queue_full") and
+// its door sends it again. A batch the store refuses for its own content
 // (RejectedError: events in conflict with stored ones, or invalid) is taken
 // out at once, without retries or backoff, and never acknowledged.
 //
@@ -37,8 +53,6 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
@@ -106,6 +120,10 @@ type WhitelistSource interface {
 
 // Config configures the ingest.
 type Config struct {
+	// Link, when set, is the ingest's connection to the broker (an
+	// InlineLink to the embedded broker); otherwise the ingest connects a
+	// PahoLink to Broker with the fields below.
+	Link       Link
 	Broker     string      // tcp://host:port, mqtt://, ssl:// or mqtts://
 	Username   string      // the central's service account on the broker
 	Password   string      //
@@ -142,18 +160,16 @@ type DoorState struct {
 	LastSeen time.Time // when a status or batch last came from the door
 }
 
-// Ingest runs the central's MQTT side over two connections: one subscribes
-// and never publishes, the other publishes acks and whitelists. A door that
-// stops reading can hold up a QoS 1 publisher's connection in some brokers
-// (mochi: until the door's keepalive expires); the separate connection keeps
-// that from ever stopping the intake.
+// Ingest runs the central's MQTT side over a Link: paho's two connections
+// to an external broker (see PahoLink), or the embedded broker's inline
+// client (see InlineLink).
 type Ingest struct {
 	cfg   Config
 	store EventStore
 	log   *slog.Logger
 	queue chan item
-	sub   mqtt.Client
-	pub   mqtt.Client
+	link  Link
+	stop  <-chan struct{} // closed when Run's context ends
 
 	// The whitelist publisher: the source may come and go at run time (a
 	// replica becomes or stops being the whitelist leader).
@@ -181,12 +197,12 @@ type item struct {
 	store    string
 	events   []protocol.Event
 	received time.Time
-	msg      mqtt.Message
+	msg      Message
 }
 
 // New prepares an ingest; Run connects and serves.
 func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg *metrics.Registry) (*Ingest, error) {
-	if cfg.Broker == "" {
+	if cfg.Broker == "" && cfg.Link == nil {
 		return nil, errors.New("ingest: broker address is required")
 	}
 	if cfg.Topics == (protocol.Topics{}) {
@@ -265,13 +281,13 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 		rejectLogsSuppressed: reg.Counter("swc_ingest_rejection_logs_suppressed_total",
 			"Rejected messages not logged one by one because their door exceeded its log lines per window (summarised instead)."),
 	}
-	// The clients exist from the start (Run connects them), so that
-	// Connected and PublishCommand may be called at any time.
-	in.sub = mqtt.NewClient(in.options(cfg.ClientID + "-sub").
-		SetOnConnectHandler(in.onConnect).
-		// A message on no route (cannot happen with our filters) is still acked.
-		SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { m.Ack() }))
-	in.pub = mqtt.NewClient(in.options(cfg.ClientID + "-pub"))
+	// The link exists from the start (Run connects it), so that Connected
+	// and PublishCommand may be called at any time.
+	in.link = cfg.Link
+	if in.link == nil {
+		in.link = NewPahoLink(PahoConfig{Broker: cfg.Broker, Username: cfg.Username, Password: cfg.Password,
+			TLS: cfg.TLS, ClientID: cfg.ClientID, Logger: log})
+	}
 	return in, nil
 }
 
@@ -291,6 +307,7 @@ func sanitize(s string) string {
 // Run connects to the broker, subscribes, commits batches and publishes
 // whitelist changes until ctx ends.
 func (in *Ingest) Run(ctx context.Context) error {
+	in.stop = ctx.Done()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -309,17 +326,22 @@ func (in *Ingest) Run(ctx context.Context) error {
 		defer wg.Done()
 		in.flushLogs(ctx)
 	}()
-	for _, c := range []mqtt.Client{in.pub, in.sub} {
-		tok := c.Connect()
-		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				in.sub.Disconnect(0)
-				in.pub.Disconnect(0)
-				return fmt.Errorf("ingest: connect %s: %w", in.cfg.Broker, err)
-			}
-		case <-ctx.Done():
+	// Replicas split the events; every replica keeps every door's state;
+	// only the whitelist publisher takes sync requests (setWhitelist).
+	// A subscription that failed at once (inline: a bad filter) is an
+	// error; paho's are made on connection and logged by the link.
+	for _, r := range []Result{
+		in.link.Subscribe(protocol.Shared(in.cfg.ShareGroup, in.cfg.Topics.All(protocol.TopicEvents)), in.onEvents),
+		in.link.Subscribe(in.cfg.Topics.All(protocol.TopicStatus), in.onStatus),
+	} {
+		if isDone(r) && r.Error() != nil {
+			in.link.Close()
+			return fmt.Errorf("ingest: %w", r.Error())
 		}
+	}
+	if err := in.link.Connect(ctx, in.onConnect); err != nil {
+		in.link.Close()
+		return fmt.Errorf("ingest: %w", err)
 	}
 	// The role given before Run (or while it connected) starts now, under
 	// the same lock, so that a SetWhitelist racing with this start is not
@@ -330,9 +352,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 	in.wlMu.Unlock()
 	<-ctx.Done()
 	in.SetWhitelist(nil)
-	in.sub.Disconnect(250)
 	wg.Wait()
-	in.pub.Disconnect(250)
+	in.link.Close()
 	return nil
 }
 
@@ -359,9 +380,7 @@ func (in *Ingest) setWhitelist(src WhitelistSource) {
 	}
 	syncFilter := in.cfg.Topics.All(protocol.TopicSync)
 	if src == nil {
-		if in.sub != nil && in.sub.IsConnectionOpen() {
-			in.sub.Unsubscribe(syncFilter)
-		}
+		in.link.Unsubscribe(syncFilter)
 		return
 	}
 	ctx, cancel := context.WithCancel(in.runCtx)
@@ -370,20 +389,15 @@ func (in *Ingest) setWhitelist(src WhitelistSource) {
 	// Sync requests are subscribed before the doors already online are
 	// caught up: a door whose status comes in after the catch-up looked
 	// sends its sync request after it, and that request is then received.
-	var subscribed mqtt.Token
-	if in.sub != nil && in.sub.IsConnectionOpen() {
-		subscribed = in.subscribe(in.sub, syncFilter, in.onSync)
-	}
+	subscribed := in.link.Subscribe(syncFilter, in.onSync)
 	go func() {
 		defer close(done)
 		defer w.Close()
-		if subscribed != nil {
-			select {
-			case <-subscribed.Done():
-			case <-time.After(30 * time.Second):
-			case <-ctx.Done():
-				return
-			}
+		select {
+		case <-subscribed.Done():
+		case <-time.After(30 * time.Second):
+		case <-ctx.Done():
+			return
 		}
 		in.catchUp(ctx, src)
 		in.publishChanges(ctx, src, w)
@@ -408,30 +422,6 @@ func (in *Ingest) catchUp(ctx context.Context, src WhitelistSource) {
 	}
 }
 
-func (in *Ingest) options(clientID string) *mqtt.ClientOptions {
-	opts := mqtt.NewClientOptions().
-		AddBroker(in.cfg.Broker).
-		SetClientID(clientID).
-		SetUsername(in.cfg.Username).
-		SetPassword(in.cfg.Password).
-		SetCleanSession(true).
-		SetOrderMatters(false).
-		SetAutoAckDisabled(true).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(10 * time.Second).
-		SetKeepAlive(30 * time.Second).
-		SetWriteTimeout(15 * time.Second).
-		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			in.log.Warn("lost broker connection; reconnecting", "broker", in.cfg.Broker, "client_id", clientID, "err", err)
-		})
-	if in.cfg.TLS != nil {
-		opts.SetTLSConfig(in.cfg.TLS)
-	}
-	return opts
-}
-
 // publishChanges sends each door what changed in its whitelist, from the
 // version before the changes the watcher reports.
 func (in *Ingest) publishChanges(ctx context.Context, src WhitelistSource, w *whitelist.Watcher) {
@@ -449,20 +439,10 @@ func (in *Ingest) publishChanges(ctx context.Context, src WhitelistSource, w *wh
 	}
 }
 
-func (in *Ingest) subscribe(c mqtt.Client, filter string, h mqtt.MessageHandler) mqtt.Token {
-	tok := c.Subscribe(filter, 1, h)
-	go func() {
-		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			in.log.Error("subscribe failed", "filter", filter, "err", tok.Error())
-		}
-	}()
-	return tok
-}
-
-// Connected reports whether both of the ingest's broker connections are up
-// (the readiness check).
+// Connected reports whether the ingest's link to the broker is up (the
+// readiness check).
 func (in *Ingest) Connected() bool {
-	return in.sub.IsConnectionOpen() && in.pub.IsConnectionOpen()
+	return in.link.Connected()
 }
 
 // ErrNotConnected is returned by PublishCommand while the publishing
@@ -478,10 +458,10 @@ func (in *Ingest) PublishCommand(ctx context.Context, door string, signed []byte
 	if err := protocol.ValidID(door); err != nil {
 		return fmt.Errorf("ingest: publish command: door %q: %w", door, err)
 	}
-	if !in.pub.IsConnectionOpen() {
+	if !in.link.Connected() {
 		return ErrNotConnected
 	}
-	tok := in.pub.Publish(in.cfg.Topics.Door(door, protocol.TopicCommands), 1, false, signed)
+	tok := in.link.Publish(in.cfg.Topics.Door(door, protocol.TopicCommands), signed)
 	select {
 	case <-tok.Done():
 		if err := tok.Error(); err != nil {
@@ -493,13 +473,10 @@ func (in *Ingest) PublishCommand(ctx context.Context, door string, signed []byte
 	}
 }
 
-func (in *Ingest) onConnect(c mqtt.Client) {
-	// Replicas split the events; every replica keeps every door's state;
-	// only the whitelist publisher takes sync requests.
-	in.subscribe(c, protocol.Shared(in.cfg.ShareGroup, in.cfg.Topics.All(protocol.TopicEvents)), in.onEvents)
-	in.subscribe(c, in.cfg.Topics.All(protocol.TopicStatus), in.onStatus)
-	if in.source() != nil {
-		in.subscribe(c, in.cfg.Topics.All(protocol.TopicSync), in.onSync)
+func (in *Ingest) onConnect() {
+	if _, inline := in.link.(*InlineLink); inline {
+		in.log.Info("connected to the embedded broker in process (inline client)")
+		return
 	}
 	in.log.Info("connected to broker", "broker", in.cfg.Broker, "client_id", in.cfg.ClientID, "share_group", in.cfg.ShareGroup)
 }
@@ -507,7 +484,7 @@ func (in *Ingest) onConnect(c mqtt.Client) {
 // reject counts and logs a bad message and acks it at the MQTT level only.
 // The log line holds excerpts of what the door sent, and a door's lines are
 // rate-limited (see logLimiter); the counter counts every message.
-func (in *Ingest) reject(m mqtt.Message, door string, err error) {
+func (in *Ingest) reject(m Message, door string, err error) {
 	code := protocol.Code(err)
 	in.rejected.With(code).Inc()
 	if in.rejectLog.allow(door, code) {
@@ -520,7 +497,7 @@ func (in *Ingest) reject(m mqtt.Message, door string, err error) {
 
 // topicDoor parses the door from the topic; the ACL guarantees a door can
 // only publish on its own topics, so the payload must name the same door.
-func (in *Ingest) topicDoor(m mqtt.Message, want string) (string, error) {
+func (in *Ingest) topicDoor(m Message, want string) (string, error) {
 	door, kind, err := in.cfg.Topics.Parse(m.Topic())
 	if err != nil {
 		return "", &protocol.Error{Kind: protocol.ErrInvalid, Field: "topic", Detail: err.Error()}
@@ -531,7 +508,7 @@ func (in *Ingest) topicDoor(m mqtt.Message, want string) (string, error) {
 	return door, nil
 }
 
-func (in *Ingest) onEvents(_ mqtt.Client, m mqtt.Message) {
+func (in *Ingest) onEvents(ctx context.Context, m Message) {
 	received := in.cfg.Now()
 	door, err := in.topicDoor(m, protocol.TopicEvents)
 	if err != nil {
@@ -548,12 +525,40 @@ func (in *Ingest) onEvents(_ mqtt.Client, m mqtt.Message) {
 		return
 	}
 	in.seen(door, received)
-	// This runs on its own goroutine (OrderMatters false), so waiting for
-	// room in the queue applies backpressure without blocking paho's router.
-	in.queue <- item{door: door, store: b.Store, events: b.Events, received: received, msg: m}
+	// Waiting for room in the queue is the backpressure: with paho it holds
+	// the PUBACK back (each message has its own goroutine), inline it holds
+	// the door's connection (see InlineLink). The link bounds the wait; a
+	// batch given up is not acknowledged and the door sends it again.
+	select {
+	case in.queue <- item{door: door, store: b.Store, events: b.Events, received: received, msg: m}:
+	case <-in.stop:
+	case <-ctx.Done():
+		if in.stopping() {
+			return
+		}
+		code := "queue_full"
+		in.rejected.With(code).Inc()
+		if in.rejectLog.allow(door, code) {
+			in.log.Warn("the ingest's queue stayed full; the batch is not acknowledged and the door sends it again",
+				"door", door, "events", len(b.Events), "queue", cap(in.queue))
+		} else {
+			in.rejectLogsSuppressed.Inc()
+		}
+		m.Ack()
+	}
 }
 
-func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
+// stopping reports whether Run's context ended.
+func (in *Ingest) stopping() bool {
+	select {
+	case <-in.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (in *Ingest) onSync(_ context.Context, m Message) {
 	door, err := in.topicDoor(m, protocol.TopicSync)
 	if err != nil {
 		in.reject(m, "", err)
@@ -576,7 +581,7 @@ func (in *Ingest) onSync(_ mqtt.Client, m mqtt.Message) {
 	in.syncsReceived.Inc()
 }
 
-func (in *Ingest) onStatus(_ mqtt.Client, m mqtt.Message) {
+func (in *Ingest) onStatus(_ context.Context, m Message) {
 	door, err := in.topicDoor(m, protocol.TopicStatus)
 	if err != nil {
 		in.reject(m, "", err)
@@ -649,7 +654,7 @@ func (in *Ingest) sendWhitelist(ctx context.Context, src WhitelistSource, door s
 	}
 	topic := in.cfg.Topics.Door(door, protocol.TopicWhitelist)
 	for _, msg := range sync.Messages {
-		tok := in.pub.Publish(topic, 1, false, msg)
+		tok := in.link.Publish(topic, msg)
 		// Bounded by ctx too: giving up the role (or stopping) must not
 		// wait 30 s for every door of a catch-up while the broker is away.
 		select {
@@ -871,12 +876,12 @@ func (in *Ingest) publishAck(k Stream, through uint64, now time.Time) {
 	}
 	// Not waited for: an ack that does not arrive makes the door send again,
 	// and the repeat is acknowledged again.
-	in.pub.Publish(in.cfg.Topics.Door(k.Door, protocol.TopicAck), 1, false, payload)
+	in.link.Publish(in.cfg.Topics.Door(k.Door, protocol.TopicAck), payload)
 	in.acksSent.Inc()
 }
 
 // isDone reports whether a token completed.
-func isDone(tok mqtt.Token) bool {
+func isDone(tok Result) bool {
 	select {
 	case <-tok.Done():
 		return true

@@ -23,6 +23,7 @@ import (
 	"github.com/smartworkcenters/swc/central/whitelist"
 	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
+	"github.com/smartworkcenters/swc/shared/servicetest"
 )
 
 // memStore is an in-memory EventStore with the semantics the SQL stores
@@ -148,15 +149,46 @@ func newCompiler(t *testing.T) *whitelist.Compiler {
 	return c
 }
 
-func startBroker(t *testing.T) string {
+// testBroker is a real broker the tests run on: mochi, which the ingest
+// reaches through its inline client (srv), or Mosquitto, which it reaches
+// with paho (srv nil). Doors connect to addr with paho.
+type testBroker struct {
+	addr string
+	srv  *mochi.Server
+}
+
+// config points the ingest's configuration at the broker.
+func (b testBroker) config(cfg Config) Config {
+	if b.srv != nil {
+		cfg.Link = NewInlineLink(b.srv, 0, 0)
+	} else {
+		cfg.Broker = b.addr
+	}
+	return cfg
+}
+
+// startMochi starts an embedded mochi broker with its inline client, as
+// central/broker does (without its door authentication, which
+// central/broker tests).
+func startMochi(t *testing.T) testBroker {
 	t.Helper()
-	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := mochi.New(&mochi.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InlineClient: true})
 	require.NoError(t, srv.AddHook(new(auth.AllowHook), nil))
 	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
 	require.NoError(t, srv.AddListener(l))
 	require.NoError(t, srv.Serve())
 	t.Cleanup(func() { _ = srv.Close() })
-	return "tcp://" + l.Address()
+	return testBroker{addr: "tcp://" + l.Address(), srv: srv}
+}
+
+// forEachBroker runs the test on the embedded mochi broker (the ingest on
+// its inline client) and on Mosquitto (the ingest on paho).
+func forEachBroker(t *testing.T, test func(t *testing.T, tb testBroker)) {
+	t.Run("mochi-inline", func(t *testing.T) { test(t, startMochi(t)) })
+	t.Run("mosquitto-paho", func(t *testing.T) {
+		m := servicetest.StartMosquitto(t, "")
+		test(t, testBroker{addr: "tcp://" + m.Addr})
+	})
 }
 
 type harness struct {
@@ -172,15 +204,15 @@ type harness struct {
 	stopped chan error
 }
 
-func start(t *testing.T, store *memStore) *harness {
+func start(t *testing.T, b testBroker, store *memStore) *harness {
 	t.Helper()
-	h := &harness{store: store, wl: newCompiler(t), reg: metrics.NewRegistry(), broker: startBroker(t)}
-	in, err := New(Config{Broker: h.broker, ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond,
+	h := &harness{store: store, wl: newCompiler(t), reg: metrics.NewRegistry(), broker: b.addr}
+	in, err := New(b.config(Config{ShareGroup: "ingest", RetryBackoff: 5 * time.Millisecond,
 		Committed: func(_ int64, bs []Batch) {
 			h.mu.Lock()
 			h.committed = append(h.committed, bs...)
 			h.mu.Unlock()
-		}}, store, h.wl,
+		}}), store, h.wl,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), h.reg)
 	require.NoError(t, err)
 	h.in = in
@@ -300,112 +332,118 @@ func ackedThrough(n uint64) func(string) bool {
 }
 
 func TestEventsAreCommittedThenAcked(t *testing.T) {
-	h := start(t, newMemStore())
-	d := h.door(t, "door-a")
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		h := start(t, tb, newMemStore())
+		d := h.door(t, "door-a")
 
-	d.publish(t, protocol.TopicEvents, batch("door-a", 1, 2, 3))
-	d.waitFor(t, protocol.TopicAck, ackedThrough(3))
-	assert.Equal(t, 3, h.store.count("door-a"))
+		d.publish(t, protocol.TopicEvents, batch("door-a", 1, 2, 3))
+		d.waitFor(t, protocol.TopicAck, ackedThrough(3))
+		assert.Equal(t, 3, h.store.count("door-a"))
 
-	// A duplicate is acknowledged again and not stored twice.
-	d.publish(t, protocol.TopicEvents, batch("door-a", 2, 3))
-	require.Eventually(t, func() bool { return len(d.acks(t)) == 2 }, 5*time.Second, 10*time.Millisecond)
-	assert.Equal(t, []uint64{3, 3}, d.acks(t))
-	assert.Equal(t, 3, h.store.count("door-a"))
+		// A duplicate is acknowledged again and not stored twice.
+		d.publish(t, protocol.TopicEvents, batch("door-a", 2, 3))
+		require.Eventually(t, func() bool { return len(d.acks(t)) == 2 }, 5*time.Second, 10*time.Millisecond)
+		assert.Equal(t, []uint64{3, 3}, d.acks(t))
+		assert.Equal(t, 3, h.store.count("door-a"))
 
-	// Events after a gap are stored, but the ack stays at the gap.
-	d.publish(t, protocol.TopicEvents, batch("door-a", 5, 6))
-	require.Eventually(t, func() bool { return len(d.acks(t)) == 3 }, 5*time.Second, 10*time.Millisecond)
-	assert.Equal(t, uint64(3), d.acks(t)[2])
-	assert.Equal(t, 5, h.store.count("door-a"))
-	d.publish(t, protocol.TopicEvents, batch("door-a", 4))
-	d.waitFor(t, protocol.TopicAck, ackedThrough(6))
+		// Events after a gap are stored, but the ack stays at the gap.
+		d.publish(t, protocol.TopicEvents, batch("door-a", 5, 6))
+		require.Eventually(t, func() bool { return len(d.acks(t)) == 3 }, 5*time.Second, 10*time.Millisecond)
+		assert.Equal(t, uint64(3), d.acks(t)[2])
+		assert.Equal(t, 5, h.store.count("door-a"))
+		d.publish(t, protocol.TopicEvents, batch("door-a", 4))
+		d.waitFor(t, protocol.TopicAck, ackedThrough(6))
 
-	h.mu.Lock()
-	var seen []uint64
-	for _, b := range h.committed {
-		assert.Equal(t, "door-a", b.Door)
-		for _, e := range b.Events {
-			seen = append(seen, e.Seq)
+		h.mu.Lock()
+		var seen []uint64
+		for _, b := range h.committed {
+			assert.Equal(t, "door-a", b.Door)
+			for _, e := range b.Events {
+				seen = append(seen, e.Seq)
+			}
 		}
-	}
-	h.mu.Unlock()
-	assert.Equal(t, []uint64{1, 2, 3, 2, 3, 5, 6, 4}, seen, "the Committed hook sees every committed batch, duplicates included")
+		h.mu.Unlock()
+		assert.Equal(t, []uint64{1, 2, 3, 2, 3, 5, 6, 4}, seen, "the Committed hook sees every committed batch, duplicates included")
 
-	var sb strings.Builder
-	require.NoError(t, h.reg.WriteText(&sb))
-	assert.Contains(t, sb.String(), "swc_ingest_events_total 6")
-	assert.Contains(t, sb.String(), "swc_ingest_duplicate_events_total 2")
+		var sb strings.Builder
+		require.NoError(t, h.reg.WriteText(&sb))
+		assert.Contains(t, sb.String(), "swc_ingest_events_total 6")
+		assert.Contains(t, sb.String(), "swc_ingest_duplicate_events_total 2")
+	})
 }
 
 func TestBadMessagesAreRejectedWithoutStallingOthers(t *testing.T) {
-	h := start(t, newMemStore())
-	a, b := h.door(t, "door-a"), h.door(t, "door-b")
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		h := start(t, tb, newMemStore())
+		a, b := h.door(t, "door-a"), h.door(t, "door-b")
 
-	bad := map[string]string{
-		"truncated":     `{"v":1,"door":"door-a","events":[`,
-		"malformed":     `{"v":1,"door":"door-a","events":[}`,
-		"unknown_field": `{"v":1,"door":"door-a","events":[],"x":1}`,
-		"invalid":       `{"v":1,"door":"door-a","events":[{"seq":0,"time_ms":1,"boot":"b","kind":"tap","wl_version":0}]}`,
-		"wrong_door":    batch("door-b", 1),
-	}
-	for _, p := range bad {
-		a.publish(t, protocol.TopicEvents, p)
-	}
-	b.publish(t, protocol.TopicEvents, batch("door-b", 1, 2))
-	b.waitFor(t, protocol.TopicAck, ackedThrough(2))
-	assert.Equal(t, 0, h.store.count("door-a"), "nothing of door-a's bad batches is stored")
-	assert.Equal(t, 2, h.store.count("door-b"), "door-a's payload naming door-b was not stored as door-b's")
-
-	require.Eventually(t, func() bool {
-		var sb strings.Builder
-		_ = h.reg.WriteText(&sb)
-		s := sb.String()
-		for code := range bad {
-			if !strings.Contains(s, fmt.Sprintf(`swc_ingest_rejected_messages_total{reason=%q} 1`, code)) {
-				return false
-			}
+		bad := map[string]string{
+			"truncated":     `{"v":1,"door":"door-a","events":[`,
+			"malformed":     `{"v":1,"door":"door-a","events":[}`,
+			"unknown_field": `{"v":1,"door":"door-a","events":[],"x":1}`,
+			"invalid":       `{"v":1,"door":"door-a","events":[{"seq":0,"time_ms":1,"boot":"b","kind":"tap","wl_version":0}]}`,
+			"wrong_door":    batch("door-b", 1),
 		}
-		return true
-	}, 5*time.Second, 10*time.Millisecond, "metrics: %s", h.metrics())
-	assert.Empty(t, a.acks(t), "a rejected batch is never acknowledged at the application level")
+		for _, p := range bad {
+			a.publish(t, protocol.TopicEvents, p)
+		}
+		b.publish(t, protocol.TopicEvents, batch("door-b", 1, 2))
+		b.waitFor(t, protocol.TopicAck, ackedThrough(2))
+		assert.Equal(t, 0, h.store.count("door-a"), "nothing of door-a's bad batches is stored")
+		assert.Equal(t, 2, h.store.count("door-b"), "door-a's payload naming door-b was not stored as door-b's")
+
+		require.Eventually(t, func() bool {
+			var sb strings.Builder
+			_ = h.reg.WriteText(&sb)
+			s := sb.String()
+			for code := range bad {
+				if !strings.Contains(s, fmt.Sprintf(`swc_ingest_rejected_messages_total{reason=%q} 1`, code)) {
+					return false
+				}
+			}
+			return true
+		}, 5*time.Second, 10*time.Millisecond, "metrics: %s", h.metrics())
+		assert.Empty(t, a.acks(t), "a rejected batch is never acknowledged at the application level")
+	})
 }
 
 func TestStoreFailuresAreRetriedAndIsolated(t *testing.T) {
-	store := newMemStore()
-	transient := 2
-	store.fail = func(batches []Batch) error {
-		for _, b := range batches {
-			if b.Door == "door-poison" {
-				return errors.New("constraint violated")
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		store := newMemStore()
+		transient := 2
+		store.fail = func(batches []Batch) error {
+			for _, b := range batches {
+				if b.Door == "door-poison" {
+					return errors.New("constraint violated")
+				}
 			}
+			if transient > 0 {
+				transient--
+				return errors.New("database is locked")
+			}
+			return nil
 		}
-		if transient > 0 {
-			transient--
-			return errors.New("database is locked")
-		}
-		return nil
-	}
-	h := start(t, store)
-	a := h.door(t, "door-a")
-	a.publish(t, protocol.TopicEvents, batch("door-a", 1))
-	a.waitFor(t, protocol.TopicAck, ackedThrough(1))
+		h := start(t, tb, store)
+		a := h.door(t, "door-a")
+		a.publish(t, protocol.TopicEvents, batch("door-a", 1))
+		a.waitFor(t, protocol.TopicAck, ackedThrough(1))
 
-	p := h.door(t, "door-poison")
-	p.publish(t, protocol.TopicEvents, batch("door-poison", 1))
-	a.publish(t, protocol.TopicEvents, batch("door-a", 2))
-	a.waitFor(t, protocol.TopicAck, ackedThrough(2))
-	require.Eventually(t, func() bool {
-		var sb strings.Builder
-		_ = h.reg.WriteText(&sb)
-		return strings.Contains(sb.String(), `swc_ingest_rejected_messages_total{reason="store_error"} 1`)
-	}, 10*time.Second, 10*time.Millisecond)
-	assert.Empty(t, p.acks(t), "the poisoned door got no ack, so it keeps its events")
-	h.mu.Lock()
-	for _, b := range h.committed {
-		assert.NotEqual(t, "door-poison", b.Door, "a batch that was not stored is not reported as committed")
-	}
-	h.mu.Unlock()
+		p := h.door(t, "door-poison")
+		p.publish(t, protocol.TopicEvents, batch("door-poison", 1))
+		a.publish(t, protocol.TopicEvents, batch("door-a", 2))
+		a.waitFor(t, protocol.TopicAck, ackedThrough(2))
+		require.Eventually(t, func() bool {
+			var sb strings.Builder
+			_ = h.reg.WriteText(&sb)
+			return strings.Contains(sb.String(), `swc_ingest_rejected_messages_total{reason="store_error"} 1`)
+		}, 10*time.Second, 10*time.Millisecond)
+		assert.Empty(t, p.acks(t), "the poisoned door got no ack, so it keeps its events")
+		h.mu.Lock()
+		for _, b := range h.committed {
+			assert.NotEqual(t, "door-poison", b.Door, "a batch that was not stored is not reported as committed")
+		}
+		h.mu.Unlock()
+	})
 }
 
 // whitelists opens every whitelist message the door received.
@@ -424,107 +462,112 @@ func (d *door) whitelists(t *testing.T) []*protocol.Whitelist {
 }
 
 func TestSyncAndStatus(t *testing.T) {
-	h := start(t, newMemStore())
-	d := h.door(t, "door-a")
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		h := start(t, tb, newMemStore())
+		d := h.door(t, "door-a")
 
-	// A door starting empty gets a signed snapshot.
-	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
-	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond)
-	snap := d.whitelists(t)[0]
-	assert.Equal(t, protocol.Snapshot, snap.Kind)
-	require.Len(t, snap.Entries, 1)
-	assert.Equal(t, protocol.UID("04A1B2C3"), snap.Entries[0].UID)
+		// A door starting empty gets a signed snapshot.
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond)
+		snap := d.whitelists(t)[0]
+		assert.Equal(t, protocol.Snapshot, snap.Kind)
+		require.Len(t, snap.Entries, 1)
+		assert.Equal(t, protocol.UID("04A1B2C3"), snap.Entries[0].UID)
 
-	// A door that is up to date gets nothing more (wait until the request
-	// was answered before changing anything).
-	answered := h.in.syncs.Value()
-	d.publish(t, protocol.TopicSync, fmt.Sprintf(`{"v":1,"door":"door-a","from":%d}`, snap.Version))
-	require.Eventually(t, func() bool { return h.in.syncs.Value() == answered+1 }, 5*time.Second, 10*time.Millisecond)
+		// A door that is up to date gets nothing more (wait until the request
+		// was answered before changing anything).
+		answered := h.in.syncs.Value()
+		d.publish(t, protocol.TopicSync, fmt.Sprintf(`{"v":1,"door":"door-a","from":%d}`, snap.Version))
+		require.Eventually(t, func() bool { return h.in.syncs.Value() == answered+1 }, 5*time.Second, 10*time.Millisecond)
 
-	// A change reaches the door as a delta from its version.
-	booking := domain.Booking{ID: "bk1", MemberID: "m2", CenterID: "c1", Start: time.Now().Add(time.Hour), End: time.Now().Add(2 * time.Hour), Status: domain.BookingConfirmed}
-	require.NoError(t, h.wl.Apply(context.Background(), domain.Change{Kind: domain.KindBooking, Booking: &booking}))
-	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 5*time.Second, 10*time.Millisecond)
-	delta := d.whitelists(t)[1]
-	assert.Equal(t, protocol.Delta, delta.Kind)
-	assert.NoError(t, delta.CheckFor("door-a", snap.Version), "the delta starts at the door's version")
-	require.Len(t, delta.Entries, 1)
-	assert.Equal(t, protocol.UID("04D1D2D3"), delta.Entries[0].UID)
-	assert.Positive(t, h.in.publishLag.Count(), "the change's publication was timed")
+		// A change reaches the door as a delta from its version.
+		booking := domain.Booking{ID: "bk1", MemberID: "m2", CenterID: "c1", Start: time.Now().Add(time.Hour), End: time.Now().Add(2 * time.Hour), Status: domain.BookingConfirmed}
+		require.NoError(t, h.wl.Apply(context.Background(), domain.Change{Kind: domain.KindBooking, Booking: &booking}))
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 5*time.Second, 10*time.Millisecond)
+		delta := d.whitelists(t)[1]
+		assert.Equal(t, protocol.Delta, delta.Kind)
+		assert.NoError(t, delta.CheckFor("door-a", snap.Version), "the delta starts at the door's version")
+		require.Len(t, delta.Entries, 1)
+		assert.Equal(t, protocol.UID("04D1D2D3"), delta.Entries[0].UID)
+		assert.Positive(t, h.in.publishLag.Count(), "the change's publication was timed")
 
-	// Retained status keeps the door's state.
-	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":9,"outbox_depth":4}`)
-	require.Eventually(t, func() bool {
-		st, ok := h.in.Doors()["door-a"]
-		return ok && st.Status.State == protocol.StateOnline && st.Status.OutboxDepth == 4
-	}, 5*time.Second, 10*time.Millisecond)
-	d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"offline"}`)
-	require.Eventually(t, func() bool { return h.in.Doors()["door-a"].Status.State == protocol.StateOffline }, 5*time.Second, 10*time.Millisecond)
-	assert.Len(t, d.whitelists(t), 2, "no whitelist message was sent to an up-to-date door")
+		// Retained status keeps the door's state.
+		d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":9,"outbox_depth":4}`)
+		require.Eventually(t, func() bool {
+			st, ok := h.in.Doors()["door-a"]
+			return ok && st.Status.State == protocol.StateOnline && st.Status.OutboxDepth == 4
+		}, 5*time.Second, 10*time.Millisecond)
+		d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"offline"}`)
+		require.Eventually(t, func() bool { return h.in.Doors()["door-a"].Status.State == protocol.StateOffline }, 5*time.Second, 10*time.Millisecond)
+		assert.Len(t, d.whitelists(t), 2, "no whitelist message was sent to an up-to-date door")
+	})
 }
 
 func TestWhitelistRoleComesAndGoes(t *testing.T) {
-	broker := startBroker(t)
-	in, err := New(Config{Broker: broker}, newMemStore(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	h := &harness{broker: broker, in: in}
-	d := h.door(t, "door-a")
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		broker := tb.addr
+		in, err := New(tb.config(Config{}), newMemStore(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- in.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		h := &harness{broker: broker, in: in}
+		d := h.door(t, "door-a")
 
-	// Not the whitelist publisher: the door's status is kept, its sync
-	// requests go unanswered.
-	tok := d.c.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicStatus), 1, true, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
-	require.True(t, tok.WaitTimeout(5*time.Second))
-	require.Eventually(t, func() bool { _, ok := in.Doors()["door-a"]; return ok }, 5*time.Second, 10*time.Millisecond, "the retained status reached the ingest")
-	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
-	time.Sleep(200 * time.Millisecond)
-	assert.Empty(t, d.whitelists(t))
-
-	// Taking the role: the door known to be behind is sent its whitelist,
-	// and sync requests are answered.
-	in.SetWhitelist(newCompiler(t))
-	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "catch-up snapshot")
-	require.Eventually(t, func() bool {
+		// Not the whitelist publisher: the door's status is kept, its sync
+		// requests go unanswered.
+		tok := d.c.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicStatus), 1, true, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+		require.True(t, tok.WaitTimeout(5*time.Second))
+		require.Eventually(t, func() bool { _, ok := in.Doors()["door-a"]; return ok }, 5*time.Second, 10*time.Millisecond, "the retained status reached the ingest")
 		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
-		time.Sleep(50 * time.Millisecond)
-		return len(d.whitelists(t)) >= 2
-	}, 5*time.Second, 10*time.Millisecond, "sync answered")
+		time.Sleep(200 * time.Millisecond)
+		assert.Empty(t, d.whitelists(t))
 
-	// Giving it up: no more answers.
-	in.SetWhitelist(nil)
-	time.Sleep(100 * time.Millisecond)
-	n := len(d.whitelists(t))
-	d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
-	time.Sleep(300 * time.Millisecond)
-	assert.Len(t, d.whitelists(t), n)
+		// Taking the role: the door known to be behind is sent its whitelist,
+		// and sync requests are answered.
+		in.SetWhitelist(newCompiler(t))
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "catch-up snapshot")
+		require.Eventually(t, func() bool {
+			d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+			time.Sleep(50 * time.Millisecond)
+			return len(d.whitelists(t)) >= 2
+		}, 5*time.Second, 10*time.Millisecond, "sync answered")
+
+		// Giving it up: no more answers.
+		in.SetWhitelist(nil)
+		time.Sleep(100 * time.Millisecond)
+		n := len(d.whitelists(t))
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+		time.Sleep(300 * time.Millisecond)
+		assert.Len(t, d.whitelists(t), n)
+	})
 }
 
 // The central starts the ingest without the role and gives it once the
 // whitelists are compiled (events are stored meanwhile): a door that came
 // online before gets its whitelist, and its sync requests are answered.
 func TestWhitelistRoleGivenWhileRunStarts(t *testing.T) {
-	broker := startBroker(t)
-	h := &harness{broker: broker}
-	d := h.door(t, "door-a")
-	tok := d.c.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicStatus), 1, true, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
-	require.True(t, tok.WaitTimeout(5*time.Second))
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		h := &harness{broker: tb.addr}
+		d := h.door(t, "door-a")
+		tok := d.c.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicStatus), 1, true, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+		require.True(t, tok.WaitTimeout(5*time.Second))
 
-	in, err := New(Config{Broker: broker}, newMemStore(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
-	require.NoError(t, err)
-	h.in = in
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- in.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	require.Eventually(t, func() bool { _, ok := in.Doors()["door-a"]; return ok }, 5*time.Second, 10*time.Millisecond, "the retained status reached the ingest")
-	in.SetWhitelist(newCompiler(t))
-	require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "catch-up snapshot of the door online before the role")
-	require.Eventually(t, func() bool {
-		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
-		time.Sleep(50 * time.Millisecond)
-		return len(d.whitelists(t)) >= 2
-	}, 5*time.Second, 10*time.Millisecond, "sync answered")
+		in, err := New(tb.config(Config{}), newMemStore(), nil, slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+		require.NoError(t, err)
+		h.in = in
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- in.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		require.Eventually(t, func() bool { _, ok := in.Doors()["door-a"]; return ok }, 5*time.Second, 10*time.Millisecond, "the retained status reached the ingest")
+		in.SetWhitelist(newCompiler(t))
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "catch-up snapshot of the door online before the role")
+		require.Eventually(t, func() bool {
+			d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+			time.Sleep(50 * time.Millisecond)
+			return len(d.whitelists(t)) >= 2
+		}, 5*time.Second, 10*time.Millisecond, "sync answered")
+	})
 }

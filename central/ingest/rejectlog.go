@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -141,7 +139,7 @@ func (l *logLimiter) summarise(door string, w *logWindow, now time.Time) {
 // with the sizes of the error and the payload. The payload itself is not
 // logged (it may hold badge UIDs and member ids); the error names the field
 // and the problem.
-func (in *Ingest) logRejection(m mqtt.Message, door, code string, err error) {
+func (in *Ingest) logRejection(m Message, door, code string, err error) {
 	msg := err.Error()
 	in.log.Warn("rejected message from door", "topic", protocol.Excerpt(m.Topic(), topicExcerptBytes), "door", door, "reason", code,
 		"err", protocol.Excerpt(msg, errExcerptBytes), "err_bytes", len(msg), "payload_bytes", len(m.Payload()))

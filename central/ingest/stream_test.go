@@ -47,57 +47,61 @@ func (h *harness) waitMetric(t *testing.T, line string) {
 // identity the same seqs are new events, stored and acknowledged for that
 // store, and handed to the crediting under numbers of their own.
 func TestRestartedNumberingIsNeverAckedAsDuplicates(t *testing.T) {
-	h := start(t, newMemStore())
-	d := h.door(t, "door-a")
-	d.publish(t, protocol.TopicEvents, storeBatch("door-a", "", "boot1", 1, 2, 3))
-	d.waitFor(t, protocol.TopicAck, ackOf("", 3))
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		h := start(t, tb, newMemStore())
+		d := h.door(t, "door-a")
+		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "", "boot1", 1, 2, 3))
+		d.waitFor(t, protocol.TopicAck, ackOf("", 3))
 
-	d.publish(t, protocol.TopicEvents, storeBatch("door-a", "", "boot2", 2, 3, 4))
-	h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="conflict"} 1`)
-	assert.Len(t, d.acks(t), 1, "the conflicting batch got no ack")
-	assert.Equal(t, 3, h.store.count("door-a"))
+		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "", "boot2", 2, 3, 4))
+		h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="conflict"} 1`)
+		assert.Len(t, d.acks(t), 1, "the conflicting batch got no ack")
+		assert.Equal(t, 3, h.store.count("door-a"))
 
-	d.publish(t, protocol.TopicEvents, storeBatch("door-a", "5e2c", "boot3", 1, 2))
-	d.waitFor(t, protocol.TopicAck, ackOf("5e2c", 2))
-	assert.Equal(t, 5, h.store.count("door-a"), "the new store's events are new events")
-	d.publish(t, protocol.TopicEvents, storeBatch("door-a", "5e2c", "boot3", 1, 2))
-	require.Eventually(t, func() bool { return len(d.acks(t)) == 3 }, 5*time.Second, 10*time.Millisecond)
-	assert.Equal(t, 5, h.store.count("door-a"), "a repeat of the new store is a duplicate")
+		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "5e2c", "boot3", 1, 2))
+		d.waitFor(t, protocol.TopicAck, ackOf("5e2c", 2))
+		assert.Equal(t, 5, h.store.count("door-a"), "the new store's events are new events")
+		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "5e2c", "boot3", 1, 2))
+		require.Eventually(t, func() bool { return len(d.acks(t)) == 3 }, 5*time.Second, 10*time.Millisecond)
+		assert.Equal(t, 5, h.store.count("door-a"), "a repeat of the new store is a duplicate")
 
-	h.mu.Lock()
-	seen := map[uint64]int{}
-	for _, b := range h.committed {
-		for _, e := range b.Events {
-			seen[e.Seq]++
+		h.mu.Lock()
+		seen := map[uint64]int{}
+		for _, b := range h.committed {
+			for _, e := range b.Events {
+				seen[e.Seq]++
+			}
 		}
-	}
-	h.mu.Unlock()
-	assert.Equal(t, map[uint64]int{1: 1, 2: 1, 3: 1, 1<<32 + 1: 2, 1<<32 + 2: 2}, seen,
-		"committed under the central's numbers: the new store's seq 1 and 2 are not the old 1 and 2")
+		h.mu.Unlock()
+		assert.Equal(t, map[uint64]int{1: 1, 2: 1, 3: 1, 1<<32 + 1: 2, 1<<32 + 2: 2}, seen,
+			"committed under the central's numbers: the new store's seq 1 and 2 are not the old 1 and 2")
+	})
 }
 
 // TestConflictInsideOneGroupIsNotAcked: two different events under one seq
 // of one store, arriving together, are not merged as repeats.
 func TestConflictInsideOneGroupIsNotAcked(t *testing.T) {
-	st := newMemStore()
-	block := make(chan struct{})
-	st.fail = func(bs []Batch) error {
-		if bs[0].Door == "door-x" {
-			<-block // hold the writer so that both batches queue together
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		st := newMemStore()
+		block := make(chan struct{})
+		st.fail = func(bs []Batch) error {
+			if bs[0].Door == "door-x" {
+				<-block // hold the writer so that both batches queue together
+			}
+			return nil
 		}
-		return nil
-	}
-	h := start(t, st)
-	x, d := h.door(t, "door-x"), h.door(t, "door-a")
-	x.publish(t, protocol.TopicEvents, storeBatch("door-x", "", "b1", 1))
-	time.Sleep(50 * time.Millisecond) // the writer takes door-x's batch and blocks
-	d.publish(t, protocol.TopicEvents, storeBatch("door-a", "aa", "boot1", 1, 2))
-	d.publish(t, protocol.TopicEvents, storeBatch("door-a", "aa", "boot2", 2, 3))
-	require.Eventually(t, func() bool { return len(h.in.queue) == 2 }, 5*time.Second, 5*time.Millisecond)
-	close(block)
-	h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="conflict"} 2`)
-	assert.Empty(t, d.acks(t))
-	assert.Zero(t, h.store.count("door-a"))
+		h := start(t, tb, st)
+		x, d := h.door(t, "door-x"), h.door(t, "door-a")
+		x.publish(t, protocol.TopicEvents, storeBatch("door-x", "", "b1", 1))
+		time.Sleep(50 * time.Millisecond) // the writer takes door-x's batch and blocks
+		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "aa", "boot1", 1, 2))
+		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "aa", "boot2", 2, 3))
+		require.Eventually(t, func() bool { return len(h.in.queue) == 2 }, 5*time.Second, 5*time.Millisecond)
+		close(block)
+		h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="conflict"} 2`)
+		assert.Empty(t, d.acks(t))
+		assert.Zero(t, h.store.count("door-a"))
+	})
 }
 
 // TestRefusedBatchIsIsolatedAtOnce: a batch the store refuses for its own
@@ -105,42 +109,44 @@ func TestConflictInsideOneGroupIsNotAcked(t *testing.T) {
 // store is called once with it and once without it), and the other doors
 // are acknowledged.
 func TestRefusedBatchIsIsolatedAtOnce(t *testing.T) {
-	st := newMemStore()
-	block := make(chan struct{})
-	var withBad, withGood int // counted under st.mu
-	st.fail = func(bs []Batch) error {
-		if bs[0].Door == "door-x" {
-			<-block
-		}
-		for _, b := range bs {
-			if b.Door == "door-good" {
-				withGood++
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		st := newMemStore()
+		block := make(chan struct{})
+		var withBad, withGood int // counted under st.mu
+		st.fail = func(bs []Batch) error {
+			if bs[0].Door == "door-x" {
+				<-block
 			}
-		}
-		for i, b := range bs {
-			if b.Door == "door-bad" {
-				withBad++
-				return refused(i)
+			for _, b := range bs {
+				if b.Door == "door-good" {
+					withGood++
+				}
 			}
+			for i, b := range bs {
+				if b.Door == "door-bad" {
+					withBad++
+					return refused(i)
+				}
+			}
+			return nil
 		}
-		return nil
-	}
-	h := start(t, st)
-	x, bad, good := h.door(t, "door-x"), h.door(t, "door-bad"), h.door(t, "door-good")
-	x.publish(t, protocol.TopicEvents, batch("door-x", 1))
-	time.Sleep(50 * time.Millisecond)
-	bad.publish(t, protocol.TopicEvents, batch("door-bad", 1))
-	good.publish(t, protocol.TopicEvents, batch("door-good", 1))
-	require.Eventually(t, func() bool { return len(h.in.queue) == 2 }, 5*time.Second, 5*time.Millisecond)
-	close(block)
-	good.waitFor(t, protocol.TopicAck, ackedThrough(1))
-	h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="invalid"} 1`)
-	st.mu.Lock()
-	assert.Equal(t, 1, withBad, "the refused batch was not retried")
-	assert.Equal(t, 2, withGood, "the others: one call with the refused batch, one without")
-	st.mu.Unlock()
-	assert.Contains(t, h.metrics(), "swc_ingest_store_errors_total 0", "a refused batch is not a store failure")
-	assert.Empty(t, bad.acks(t))
+		h := start(t, tb, st)
+		x, bad, good := h.door(t, "door-x"), h.door(t, "door-bad"), h.door(t, "door-good")
+		x.publish(t, protocol.TopicEvents, batch("door-x", 1))
+		time.Sleep(50 * time.Millisecond)
+		bad.publish(t, protocol.TopicEvents, batch("door-bad", 1))
+		good.publish(t, protocol.TopicEvents, batch("door-good", 1))
+		require.Eventually(t, func() bool { return len(h.in.queue) == 2 }, 5*time.Second, 5*time.Millisecond)
+		close(block)
+		good.waitFor(t, protocol.TopicAck, ackedThrough(1))
+		h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="invalid"} 1`)
+		st.mu.Lock()
+		assert.Equal(t, 1, withBad, "the refused batch was not retried")
+		assert.Equal(t, 2, withGood, "the others: one call with the refused batch, one without")
+		st.mu.Unlock()
+		assert.Contains(t, h.metrics(), "swc_ingest_store_errors_total 0", "a refused batch is not a store failure")
+		assert.Empty(t, bad.acks(t))
+	})
 }
 
 // refused is what the store adapter returns for a batch refused for its
@@ -153,17 +159,19 @@ func refused(i int) error {
 // (2^63-1, 2^63) is a typed, counted rejection; the store never sees it and
 // the door's later batches, and other doors, are acknowledged.
 func TestPoisonedSeqIsRefusedBeforeTheStore(t *testing.T) {
-	st := newMemStore()
-	h := start(t, st)
-	p, a := h.door(t, "door-p"), h.door(t, "door-a")
-	for _, seq := range []string{"9223372036854775807", "9223372036854775808"} {
-		p.publish(t, protocol.TopicEvents, strings.Replace(batch("door-p", 1), `"seq":1`, `"seq":`+seq, 1))
-	}
-	a.publish(t, protocol.TopicEvents, batch("door-a", 1))
-	a.waitFor(t, protocol.TopicAck, ackedThrough(1))
-	h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="seq_range"} 2`)
-	assert.Zero(t, st.count("door-p"))
-	p.publish(t, protocol.TopicEvents, batch("door-p", 1))
-	p.waitFor(t, protocol.TopicAck, ackedThrough(1))
-	assert.Contains(t, h.metrics(), "swc_ingest_store_errors_total 0")
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		st := newMemStore()
+		h := start(t, tb, st)
+		p, a := h.door(t, "door-p"), h.door(t, "door-a")
+		for _, seq := range []string{"9223372036854775807", "9223372036854775808"} {
+			p.publish(t, protocol.TopicEvents, strings.Replace(batch("door-p", 1), `"seq":1`, `"seq":`+seq, 1))
+		}
+		a.publish(t, protocol.TopicEvents, batch("door-a", 1))
+		a.waitFor(t, protocol.TopicAck, ackedThrough(1))
+		h.waitMetric(t, `swc_ingest_rejected_messages_total{reason="seq_range"} 2`)
+		assert.Zero(t, st.count("door-p"))
+		p.publish(t, protocol.TopicEvents, batch("door-p", 1))
+		p.waitFor(t, protocol.TopicAck, ackedThrough(1))
+		assert.Contains(t, h.metrics(), "swc_ingest_store_errors_total 0")
+	})
 }

@@ -3,9 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
@@ -182,10 +178,11 @@ const (
 	renewalWorkers  = 2
 )
 
-// startRenewals connects a client of its own (renewals are rare; the
-// ingest's connections stay as they are) that takes the doors' renewal
-// requests through a shared subscription, throttles them per door and
-// publishes the answers.
+// startRenewals opens a link of its own (renewals are rare; the ingest's
+// link stays as it is): the embedded broker's inline client, or paho
+// connections to the external broker that take the doors' renewal requests
+// through a shared subscription. It throttles them per door and publishes
+// the answers.
 func (s *Server) startRenewals(ctx context.Context, ic ingest.Config) error {
 	topics := ic.Topics
 	if topics.Prefix() == "" {
@@ -201,18 +198,31 @@ func (s *Server) startRenewals(ctx context.Context, ic ingest.Config) error {
 	queue := doorqueue.New(doorqueue.Config{Burst: RenewalBurst, Interval: RenewalInterval},
 		func(_, newest []byte) []byte { return newest })
 	var lastMergeLog atomic.Int64 // unix ms: merges are logged at most once per interval
-	var c mqtt.Client
+	var link ingest.Link
+	if s.Broker != nil {
+		link = ingest.NewInlineLink(s.Broker, 0, 0)
+	} else {
+		link = ingest.NewPahoLink(ingest.PahoConfig{Broker: ic.Broker, Username: ic.Username, Password: ic.Password,
+			TLS: ic.TLS, ClientID: id, Logger: s.log.With("component", "renewal")})
+	}
 	answer := func(ctx context.Context, door string, payload []byte) {
 		reply := s.Enroll.HandleRenewal(ctx, door, payload)
 		if reply == nil {
 			return
 		}
-		tok := c.Publish(topics.Door(door, protocol.TopicCert), 1, false, reply)
-		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			s.log.Warn("renewal: publishing the answer failed; the door asks again later", "door", door, "err", tok.Error())
+		tok := link.Publish(topics.Door(door, protocol.TopicCert), reply)
+		select {
+		case <-tok.Done():
+			if tok.Error() == nil {
+				return
+			}
+		case <-time.After(30 * time.Second):
+		case <-ctx.Done():
 		}
+		s.log.Warn("renewal: publishing the answer failed; the door asks again later", "door", door, "err", tok.Error())
 	}
-	handle := func(_ mqtt.Client, m mqtt.Message) {
+	handle := func(_ context.Context, m ingest.Message) {
+		m.Ack()
 		door, kind, err := topics.Parse(m.Topic())
 		if err != nil || kind != protocol.TopicRenew {
 			s.log.Warn("renewal: message on an unexpected topic", "topic", m.Topic())
@@ -233,66 +243,19 @@ func (s *Server) startRenewals(ctx context.Context, ic ingest.Config) error {
 		defer wg.Done()
 		queue.Serve(runCtx, renewalWorkers, answer)
 	}()
-	opts := mqtt.NewClientOptions().AddBroker(ic.Broker).SetClientID(id).SetUsername(ic.Username).SetPassword(ic.Password).
-		SetCleanSession(true).SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).
-		SetMaxReconnectInterval(10 * time.Second).SetKeepAlive(30 * time.Second).SetOrderMatters(false).
-		SetOnConnectHandler(func(c mqtt.Client) {
-			tok := c.Subscribe(filter, 1, handle)
-			go func() {
-				if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-					s.log.Error("renewal: subscribe failed; doors' renewals wait for the next connection", "filter", filter, "err", tok.Error())
-				}
-			}()
-		})
-	if ic.TLS != nil {
-		opts.SetTLSConfig(ic.TLS)
-	}
-	c = mqtt.NewClient(opts)
-	tok := c.Connect() // retries in the background until ctx ends
+	link.Subscribe(filter, handle)
 	go func() {
-		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				s.log.Error("renewal: cannot connect to the broker", "err", err)
-			}
-		case <-runCtx.Done():
+		if err := link.Connect(runCtx, nil); err != nil { // retries in the background until runCtx ends
+			s.log.Error("renewal: cannot connect to the broker", "err", err)
 		}
 	}()
 	s.stops = append(s.stops, func(context.Context) error {
 		cancel()
-		c.Disconnect(250)
+		link.Close()
 		wg.Wait()
 		return nil
 	})
 	return nil
-}
-
-// serviceTLS is how the central's own clients reach the embedded broker's
-// certificate listener: the CA as root, the service certificate as client
-// certificate, and "localhost" as the name (the certificate names it).
-func (s *Server) serviceTLS() (*tls.Config, error) {
-	certs, err := s.CA.ServiceCerts(ServiceUser, nil)
-	if err != nil {
-		return nil, fmt.Errorf("service certificate: %w", err)
-	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: s.CA.Pool(), ServerName: "localhost",
-		GetClientCertificate: certs.GetClientCertificate}, nil
-}
-
-// loopback turns a listener's address (":8883", "[::]:8883") into one this
-// process can dial.
-func loopback(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "127.0.0.1"
-	}
-	if port == "" {
-		return "", errors.New("no port")
-	}
-	return net.JoinHostPort(host, port), nil
 }
 
 func randomSuffix() string {

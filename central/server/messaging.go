@@ -131,9 +131,11 @@ func (s *Server) startMessaging(ctx context.Context) error {
 
 // startBroker starts the embedded broker: the certificate listener
 // (MQTTSAddr) where doors present their certificates, and the per-door
-// secret listener (MQTTAddr) when asked for. It fills the ingest's
-// connection: over the secret listener with a random service secret, or
-// over the certificate listener with a service certificate.
+// secret listener (MQTTAddr) when asked for. The ingest talks to it in
+// process, through the broker's inline client (ingest.InlineLink): no
+// network connection and no write queue of the broker's, which overflowed
+// for the one subscriber of every door's events when thousands of doors
+// reconnected at once.
 func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 	secret, err := s.serviceSecret()
 	if err != nil {
@@ -155,19 +157,8 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 	s.Broker = b
 	s.stops = append(s.stops, func(ctx context.Context) error { return closeWithin(ctx, "embedded broker", b.Close) })
 	ic.Username = ServiceUser
-	if b.Addr() != "" {
-		ic.Broker, ic.Password = "tcp://"+b.Addr(), secret
-	} else {
-		addr, err := loopback(b.CertAddr())
-		if err != nil {
-			return fmt.Errorf("--mqtts %s: %w", s.cfg.MQTTSAddr, err)
-		}
-		if ic.TLS, err = s.serviceTLS(); err != nil {
-			return err
-		}
-		ic.Broker = "ssl://" + addr
-	}
-	s.log.Info("serve: embedded MQTT broker listening", "certificates", b.CertAddr(), "door_secrets", b.Addr())
+	ic.Link = ingest.NewInlineLink(b, 0, 0)
+	s.log.Info("serve: embedded MQTT broker listening; the ingest uses its inline client", "certificates", b.CertAddr(), "door_secrets", b.Addr())
 	return nil
 }
 
