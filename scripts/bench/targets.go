@@ -164,6 +164,39 @@ var Figures = []figure{
 		},
 	},
 	{
+		Name:   "a secure tap: anticollision, RATS, AES authentication, counter read (issue 17)",
+		Target: "≤ 150 ms from card in the field to relay command (modelled Pi Zero)",
+		Anchor: "UID-only taps keep 20/30 SPI transactions",
+		Checks: []check{
+			{Label: "NTAG 424 DNA, 7-byte UID, typical card times (assumed: no public per-command timing)", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkSecureTap/ntag424dna/uid7/typical", Unit: "decision-modelled-ms/op", Cmp: atMost, Limit: 150, Shown: "ms", Target: "≤ 150 ms"},
+			{Label: "DESFire EV2, 7-byte UID, typical card times (assumed)", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkSecureTap/desfire_ev2/uid7/typical", Unit: "decision-modelled-ms/op", Cmp: atMost, Limit: 150, Shown: "ms", Target: "≤ 150 ms"},
+			{Label: "NTAG 424 DNA, 7-byte UID, every command at the card's full frame waiting time (a bound)", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkSecureTap/ntag424dna/uid7/worst", Unit: "decision-modelled-ms/op", Shown: "ms"},
+			{Label: "DESFire EV2, 7-byte UID, the same bound", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkSecureTap/desfire_ev2/uid7/worst", Unit: "decision-modelled-ms/op", Shown: "ms"},
+			{Label: "SPI transactions of the typical NTAG 424 DNA tap", Pkg: "edge/reader/mfrc522", Bench: "BenchmarkSecureTap/ntag424dna/uid7/typical", Unit: "spi-tx/op"},
+		},
+	},
+	{
+		Name:   "whitelists compiled in memory, shared per audience (issue 18)",
+		Target: "10,000 doors ≤ 3 s; 100,000 doors over 10,000 centers ≤ 4 GB, ≤ 30 s",
+		Anchor: "per-door compile before: 10,000 doors 927 MiB, 6.1 s",
+		Checks: []check{
+			{Label: "10,000 doors: start-up compile", Pkg: "central/whitelist", Bench: "BenchmarkCompileNetwork/doors=10000", Unit: "s/compile", Cmp: atMost, Limit: 3, Shown: "s", Target: "≤ 3 s"},
+			{Label: "… heap in use after it", Pkg: "central/whitelist", Bench: "BenchmarkCompileNetwork/doors=10000", Unit: "MiB"},
+			{Label: "100,000 doors: compile", Pkg: "central/whitelist", Bench: "BenchmarkCompileNetwork/doors=100000", Unit: "s/compile", Cmp: atMost, Limit: 30, Shown: "s", Target: "≤ 30 s"},
+			{Label: "… heap in use after it", Pkg: "central/whitelist", Bench: "BenchmarkCompileNetwork/doors=100000", Unit: "MiB", Cmp: atMost, Limit: 4096, Target: "≤ 4 GB"},
+			{Label: "… CPU time of the compile (one CPU is left to the ingest)", Pkg: "central/whitelist", Bench: "BenchmarkCompileNetwork/doors=100000", Unit: "cpu-s/compile", Shown: "s"},
+		},
+	},
+	{
+		Name:   "a region onboarded by bulk import (issue 18)",
+		Target: "10,000 doors (1,000 centers, members, badges, passes) ≤ 5 s",
+		Anchor: "through the API one object at a time: 32–35 s",
+		Checks: []check{
+			{Label: "SQLite, one transaction", Pkg: "central/store/sqlite", Bench: "BenchmarkImport/doors=10000", Unit: "s/import", Cmp: atMost, Limit: 5, Shown: "s", Target: "≤ 5 s"},
+			{Label: "PostgreSQL, one transaction", Pkg: "central/store/postgres", Bench: "BenchmarkImport/doors=10000", Unit: "s/import", Cmp: atMost, Limit: 5, Shown: "s", Target: "≤ 5 s"},
+		},
+	},
+	{
 		Name:   "edge memory",
 		Target: "≤ 30 MB resident with 100k badges",
 		Anchor: "",
