@@ -19,11 +19,9 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	netmail "net/mail"
 	"strings"
-	"time"
 
 	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/billing/invoicepdf"
@@ -51,10 +49,8 @@ type Config struct {
 	// https://central.example.org (the link is SiteURL/my/invoices); empty:
 	// the message names the path only.
 	SiteURL string
-	// Location formats the due date (the network's time zone when nil).
-	Location *time.Location
-	Log      *slog.Logger
-	Metrics  *metrics.Registry
+	Log     *slog.Logger
+	Metrics *metrics.Registry
 }
 
 // Notifier queues the members' e-mails of issued documents.
@@ -73,13 +69,6 @@ func New(cfg Config) (*Notifier, error) {
 	}
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewRegistry()
-	}
-	if cfg.Location == nil {
-		loc, err := time.LoadLocation("Europe/Brussels")
-		if err != nil {
-			return nil, fmt.Errorf("invoicemail: %w", err)
-		}
-		cfg.Location = loc
 	}
 	cfg.SiteURL = strings.TrimSuffix(cfg.SiteURL, "/")
 	return &Notifier{cfg: cfg,
@@ -157,7 +146,7 @@ func (n *Notifier) Message(ctx context.Context, is *billing.Issued) (mail.Messag
 	}
 	text := l.T("billing.mail."+kind+".text", args...)
 	if p := doc.Payment; p != nil && !doc.IsCreditNote() && is.PayableCents > 0 {
-		text += "\n\n" + l.T("billing.mail.invoice.pay", "amount", l.Money(is.PayableCents, is.Currency), "due", l.Date(doc.DueDate, n.cfg.Location),
+		text += "\n\n" + l.T("billing.mail.invoice.pay", "amount", l.Money(is.PayableCents, is.Currency), "due", l.Date(doc.DueDate, doc.DueDate.Location()), // a calendar date in its own location
 			"iban", p.IBAN, "communication", p.Communication.String())
 	}
 	pdf, err := billing.PDF(is, string(pl))

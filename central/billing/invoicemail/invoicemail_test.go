@@ -126,7 +126,7 @@ func TestNotify(t *testing.T) {
 			if tc.pay {
 				assert.Contains(t, m.Text, tc.doc.Doc.Payment.Communication.String())
 				assert.Contains(t, m.Text, "BE68539007547034")
-				assert.Contains(t, m.Text, l.Date(tc.doc.Doc.DueDate, time.UTC))
+				assert.Contains(t, m.Text, l.Date(tc.doc.Doc.DueDate, tc.doc.Doc.DueDate.Location()))
 			} else {
 				assert.NotContains(t, m.Text, "+++")
 			}
