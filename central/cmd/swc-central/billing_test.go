@@ -65,28 +65,29 @@ func billable(t *testing.T, st store.Store) {
 	require.NoError(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceNomadicHour, ValidFrom: nov, Cents: nomadicCents}))
 }
 
-// billingOn is how a test reaches one store: the CLI's flags and an open
+// storeOn is how a test reaches one store: the CLI's flags and an open
 // store for checks.
-type billingOn struct {
+type storeOn struct {
 	flags []string
 	open  func() store.Store
 }
 
-func billingSQLite(t *testing.T) billingOn {
+func sqliteOn(t *testing.T) storeOn {
 	dir := t.TempDir()
 	open := func() store.Store {
 		st, err := sqlite.Open(context.Background(), filepath.Join(dir, server.DBFile), sqlite.Options{})
 		require.NoError(t, err)
 		return st
 	}
-	return billingOn{flags: []string{"--data", dir}, open: open}
+	return storeOn{flags: []string{"--data", dir}, open: open}
 }
 
-func billingPostgres(t *testing.T) billingOn {
+// postgresOn is a PostgreSQL schema of the test's own, dropped at its end.
+func postgresOn(t *testing.T) storeOn {
 	base := servicetest.PostgresURL(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	schema := "swc_billing_cli_" + hex.EncodeToString(b)
+	schema := "swc_cli_" + hex.EncodeToString(b)
 	admin, err := sql.Open("pgx", base)
 	require.NoError(t, err)
 	t.Cleanup(func() { admin.Close() })
@@ -103,7 +104,7 @@ func billingPostgres(t *testing.T) billingOn {
 		require.NoError(t, err)
 		return st
 	}
-	return billingOn{flags: []string{"--db", u.String()}, open: open}
+	return storeOn{flags: []string{"--db", u.String()}, open: open}
 }
 
 // TestBillingCLI runs the operator's month on SQLite and PostgreSQL: the
@@ -115,13 +116,13 @@ func billingPostgres(t *testing.T) billingOn {
 func TestBillingCLI(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		on   func(t *testing.T) billingOn
-	}{{"sqlite", billingSQLite}, {"postgres", billingPostgres}} {
+		on   func(t *testing.T) storeOn
+	}{{"sqlite", sqliteOn}, {"postgres", postgresOn}} {
 		t.Run(tc.name, func(t *testing.T) { testBillingCLI(t, tc.on(t)) })
 	}
 }
 
-func testBillingCLI(t *testing.T, on billingOn) {
+func testBillingCLI(t *testing.T, on storeOn) {
 	ctx := context.Background()
 	st := on.open()
 	billable(t, st)
@@ -285,7 +286,7 @@ func testBillingCLI(t *testing.T, on billingOn) {
 
 // TestBillingCLIErrors: every flag is checked, and the error names it.
 func TestBillingCLIErrors(t *testing.T) {
-	on := billingSQLite(t)
+	on := sqliteOn(t)
 	st := on.open()
 	billable(t, st)
 	require.NoError(t, st.Close())
