@@ -168,7 +168,6 @@ func TestNotifyFailure(t *testing.T) {
 	assert.Contains(t, exposition(t, e.reg), "swc_billing_mail_failures_total 2\n")
 }
 
-
 // exposition is the registry as /metrics shows it.
 func exposition(t *testing.T, reg *metrics.Registry) string {
 	var b bytes.Buffer
