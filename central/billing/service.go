@@ -50,6 +50,10 @@ type Config struct {
 	Now func() time.Time
 	// DueDays is the payment term of member invoices (30 when 0).
 	DueDays int
+	// Notify, when set, is given the documents of each Issue after their
+	// transaction committed (the members' e-mail: package invoicemail).
+	// It cannot undo the issue: it logs and counts its own failures.
+	Notify func(ctx context.Context, docs []Issued)
 }
 
 // Service issues a period's documents, voids them, and writes payouts.
@@ -154,6 +158,9 @@ func (s *Service) Issue(ctx context.Context, p credit.Period) ([]Issued, *Plan, 
 		return nil, pl, err
 	}
 	s.cfg.Log.InfoContext(ctx, "billing: period issued", "period", p.String(), "documents", len(out), "missing", len(pl.Missing))
+	if s.cfg.Notify != nil && len(out) > 0 {
+		s.cfg.Notify(context.WithoutCancel(ctx), out)
+	}
 	return out, pl, nil
 }
 

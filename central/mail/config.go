@@ -126,18 +126,9 @@ func (c *Config) Validate() error {
 	if c.Port < 1 || c.Port > 65535 {
 		return fieldErr("smtp-port", "%d; want 1 to 65535", c.Port)
 	}
-	if c.From == "" {
-		return fieldErr("mail-from", "required: the From address of the central's mail, such as \"Smart Work Centers <noreply@example.org>\"")
-	}
-	if strings.ContainsAny(c.From, "\r\n") {
-		return fieldErr("mail-from", "holds a line break")
-	}
-	from, err := mail.ParseAddress(c.From)
+	from, err := parseFrom(c.From)
 	if err != nil {
-		return fieldErr("mail-from", "%q is not an RFC 5322 address: %v", c.From, err)
-	}
-	if !strings.Contains(from.Address, "@") || strings.HasSuffix(from.Address, "@") {
-		return fieldErr("mail-from", "%q has no domain", c.From)
+		return err
 	}
 	c.from = from
 	if c.Username != "" {
@@ -177,6 +168,24 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// parseFrom checks a From address (--mail-from).
+func parseFrom(s string) (*mail.Address, error) {
+	if s == "" {
+		return nil, fieldErr("mail-from", "required: the From address of the central's mail, such as \"Smart Work Centers <noreply@example.org>\"")
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, fieldErr("mail-from", "holds a line break")
+	}
+	from, err := mail.ParseAddress(s)
+	if err != nil {
+		return nil, fieldErr("mail-from", "%q is not an RFC 5322 address: %v", s, err)
+	}
+	if !strings.Contains(from.Address, "@") || strings.HasSuffix(from.Address, "@") {
+		return nil, fieldErr("mail-from", "%q has no domain", s)
+	}
+	return from, nil
 }
 
 // FromAddress returns the validated From address (after Validate).

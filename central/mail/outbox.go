@@ -14,6 +14,9 @@ import (
 	"github.com/smartworkcenters/swc/shared/metrics"
 )
 
+// ErrQueueOnly is returned by Flush and Run of a queue-only outbox.
+var ErrQueueOnly = errors.New("mail: this outbox only queues (OutboxConfig.QueueOnly): serve's sender delivers")
+
 // Sender delivers one composed message; *Relay is the real one.
 type Sender interface {
 	Send(ctx context.Context, rcpt string, msg []byte) error
@@ -46,6 +49,12 @@ type OutboxConfig struct {
 	GiveUpAfter time.Duration // a mail still undelivered this long after it was queued is given up
 	Lease       time.Duration // how long a claimed mail is this replica's (longer than an attempt)
 	Batch       int           // mails claimed at once
+
+	// QueueOnly makes an outbox that only queues, for a command-line tool
+	// beside a running serve whose sender delivers what is queued: Mail
+	// needs only From (the relay's fields are ignored), and Flush and Run
+	// refuse to deliver.
+	QueueOnly bool
 }
 
 // Outbox queues mail in the store and delivers it.
@@ -61,16 +70,21 @@ type Outbox struct {
 // NewOutbox validates cfg.Mail (which must be enabled) and returns an
 // Outbox. It registers the mail_* metrics in cfg.Metrics.
 func NewOutbox(cfg OutboxConfig) (*Outbox, error) {
-	if err := cfg.Mail.Validate(); err != nil {
+	if cfg.QueueOnly {
+		from, err := parseFrom(cfg.Mail.From)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Mail = Config{From: cfg.Mail.From, from: from}
+	} else if err := cfg.Mail.Validate(); err != nil {
 		return nil, err
-	}
-	if !cfg.Mail.Enabled() {
+	} else if !cfg.Mail.Enabled() {
 		return nil, ErrDisabled
 	}
 	if cfg.Store == nil {
 		return nil, errors.New("mail: OutboxConfig.Store is required")
 	}
-	if cfg.Sender == nil {
+	if cfg.Sender == nil && !cfg.QueueOnly {
 		r, err := NewRelay(cfg.Mail, relayTimeout)
 		if err != nil {
 			return nil, err
@@ -182,6 +196,9 @@ type FlushResult struct {
 // came of them, then counts the queue (the mail_queue_depth gauge). The loop
 // calls it; tests call it to deliver at once.
 func (o *Outbox) Flush(ctx context.Context) (FlushResult, error) {
+	if o.cfg.QueueOnly {
+		return FlushResult{}, ErrQueueOnly
+	}
 	res, err := o.flush(ctx)
 	if n, derr := o.cfg.Store.Depth(ctx); derr == nil {
 		o.depth.Set(float64(n))
@@ -270,6 +287,9 @@ func (o *Outbox) Backoff(attempts int) time.Duration {
 // A store or relay outage is logged and retried; Run returns nil when ctx
 // ends.
 func (o *Outbox) Run(ctx context.Context) error {
+	if o.cfg.QueueOnly {
+		return ErrQueueOnly
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {

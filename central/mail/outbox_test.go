@@ -337,3 +337,37 @@ func TestPrepare(t *testing.T) {
 	_, err = off.Prepare("k", signInCode("ann@example.org"))
 	require.ErrorIs(t, err, mail.ErrDisabled)
 }
+
+// TestQueueOnly: a command-line tool's outbox only queues, with just a
+// From address (no relay); it refuses to deliver, a bad From is refused
+// naming --mail-from, and serve's outbox on the same store delivers what
+// it queued, once.
+func TestQueueOnly(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, mailtest.Options{}, nil)
+	for _, bad := range []string{"", "nobody", "Ann <ann@>"} {
+		_, err := mail.NewOutbox(mail.OutboxConfig{Mail: mail.Config{From: bad}, Store: f.st.Outbox(), QueueOnly: true})
+		var fe *mail.FieldError
+		require.ErrorAs(t, err, &fe, "%q", bad)
+		require.Equal(t, "mail-from", fe.Field)
+	}
+	q, err := mail.NewOutbox(mail.OutboxConfig{Mail: mail.Config{From: from}, Store: f.st.Outbox(), QueueOnly: true, Now: f.clock.Now})
+	require.NoError(t, err)
+	id, queued, err := q.Enqueue(ctx, "invoice:swc:SWC-2026-000001", signInCode("ann@example.org"))
+	require.NoError(t, err)
+	require.True(t, queued)
+	_, err = q.Flush(ctx)
+	require.ErrorIs(t, err, mail.ErrQueueOnly)
+	require.ErrorIs(t, q.Run(ctx), mail.ErrQueueOnly)
+	require.Equal(t, store.MailQueued, f.status(t, id).Status)
+	require.Empty(t, f.srv.Messages())
+
+	_, queued, err = q.Enqueue(ctx, "invoice:swc:SWC-2026-000001", signInCode("ann@example.org"))
+	require.NoError(t, err)
+	require.False(t, queued, "the same key is queued once")
+	res, err := f.ob.Flush(ctx)
+	require.NoError(t, err)
+	require.Equal(t, mail.FlushResult{Sent: 1}, res)
+	require.Len(t, f.srv.Wait(t, 1), 1)
+	require.Equal(t, store.MailSent, f.status(t, id).Status)
+}

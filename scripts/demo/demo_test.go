@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -140,7 +142,18 @@ func TestDemo(t *testing.T) {
 	room := con.await(`the meeting room, Milan:\s+(.+)$`)[1]
 	revoked := con.await(`Omar's lost badge, revoked:\s+(.+)$`)[1]
 	offline := con.await(`then tap:\s+(.+)$`)[1]
+	billedPeriod := con.await(`^Invoices of (\d{4}-\d{2}), issued at start`)[1]
+	invoiced := con.await(`^\s+(\d+) documents, PDF .*:\s+(\S+)$`)
+	csvFile := con.await(`^\s+for accounting software:\s+(\S+)$`)[1]
+	payoutsFile := con.await(`^\s+the centers' payouts, SEPA pain\.001 .*:\s+(\S+)$`)[1]
+	billingPages := con.await(`^\s+in the console: (\S+)\s+members: (\S+)$`)
 	dir := con.await(`^Working folder: (\S+)$`)[1]
+	invoiceMails := 0
+	for _, l := range con.seen {
+		if regexp.MustCompile(`^\[mail\] to \S+@example\.org: .* \(PDF attached: \S+\.pdf\)$`).MatchString(l) {
+			invoiceMails++
+		}
+	}
 
 	api := func(path string, out any) {
 		t.Helper()
@@ -211,6 +224,13 @@ func TestDemo(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 
+	// Last month was invoiced at start: the documents are in the API and
+	// the console, each one's PDF (and UBL for businesses) in the folder
+	// the demo printed, with the CSV and the payouts file; every member
+	// document was e-mailed.
+	checkInvoices(t, invoiceCheck{api: api, web: web, period: billedPeriod, documents: invoiced[1], dir: invoiced[2], csv: csvFile,
+		payouts: payoutsFile, console: billingPages[1], working: dir, mails: invoiceMails})
+
 	// A member signs in to the booking site with the code the demo's mail
 	// sink prints.
 	member := signIn(t, base, "/my/signin", url.Values{"email": {memberEmail}})
@@ -223,6 +243,12 @@ func TestDemo(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, string(mine), "Nora Nomad", "signed in to the booking site")
+	resp, err = member.Get(billingPages[2])
+	require.NoError(t, err)
+	mine, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Regexp(t, `SWC-\d{4}-\d{6}`, string(mine), "Nora's invoice of last month on her invoices page")
 
 	resp, err = web.Get(base + "/live")
 	require.NoError(t, err)
@@ -289,4 +315,87 @@ func submit(t *testing.T, web *http.Client, base, path string, values url.Values
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode, "%s: %s", path, body)
+}
+
+// invoiceCheck is what the demo printed about last month's invoices.
+type invoiceCheck struct {
+	api                        func(path string, out any)
+	web                        *http.Client // the admin, signed in
+	period, documents          string
+	dir, csv, payouts, console string
+	working                    string
+	mails                      int
+}
+
+// checkInvoices: the period is last month; the API lists the documents
+// the demo counted; each has its PDF (a PDF file, and its text names the
+// document when pdftotext is installed) and, for a buyer with a Peppol
+// address, its UBL invoice naming it; the CSV has a row per document; the
+// payouts file is a pain.001 paying something; each member document was
+// e-mailed; the console's billing page lists them.
+func checkInvoices(t *testing.T, c invoiceCheck) {
+	t.Helper()
+	assert.Equal(t, lastMonth(time.Now()).String(), c.period)
+	assert.True(t, strings.HasPrefix(c.dir, c.working), "%s is in the demo folder", c.dir)
+	var page struct {
+		Items []struct {
+			Number   string `json:"number"`
+			MemberID string `json:"member_id"`
+		} `json:"items"`
+	}
+	c.api("/billing/documents?period="+c.period, &page)
+	require.NotEmpty(t, page.Items)
+	assert.Equal(t, c.documents, fmt.Sprint(len(page.Items)))
+	members, ubls := 0, 0
+	_, pdftotextErr := exec.LookPath("pdftotext")
+	for _, d := range page.Items {
+		if d.MemberID != "" {
+			members++
+		}
+		pdfs, err := filepath.Glob(filepath.Join(c.dir, d.Number+"-??.pdf"))
+		require.NoError(t, err)
+		require.Len(t, pdfs, 1, "the PDF of %s", d.Number)
+		b, err := os.ReadFile(pdfs[0])
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(string(b), "%PDF-"), pdfs[0])
+		assert.True(t, strings.HasSuffix(strings.TrimSpace(string(b)), "%%EOF"), pdfs[0])
+		if pdftotextErr == nil {
+			text, err := exec.Command("pdftotext", pdfs[0], "-").Output()
+			require.NoError(t, err, pdfs[0])
+			assert.Contains(t, string(text), d.Number, pdfs[0])
+		}
+		if x, err := os.ReadFile(filepath.Join(c.dir, d.Number+".xml")); err == nil {
+			ubls++
+			var doc struct {
+				XMLName xml.Name
+				ID      string `xml:"ID"`
+			}
+			require.NoError(t, xml.Unmarshal(x, &doc), d.Number)
+			assert.Contains(t, []string{"Invoice", "CreditNote"}, doc.XMLName.Local)
+			assert.Equal(t, d.Number, doc.ID)
+		}
+	}
+	assert.NotZero(t, ubls, "the businesses' UBL invoices")
+	assert.Equal(t, members, c.mails, "one e-mail per member document")
+	f, err := os.Open(c.csv)
+	require.NoError(t, err)
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	require.NoError(t, err)
+	assert.Len(t, rows, 1+len(page.Items))
+	raw, err := os.ReadFile(c.payouts)
+	require.NoError(t, err)
+	var sepa struct {
+		CtrlSum float64 `xml:"CstmrCdtTrfInitn>GrpHdr>CtrlSum"`
+	}
+	require.NoError(t, xml.Unmarshal(raw, &sepa))
+	assert.Positive(t, sepa.CtrlSum)
+	resp, err := c.web.Get(c.console)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, d := range page.Items {
+		assert.Contains(t, string(body), d.Number, "the console's billing page")
+	}
 }

@@ -17,11 +17,12 @@ import (
 // alerts) and that prints each message on the demo's console instead of
 // delivering it, so that a newcomer can sign in to the booking site.
 type mailSink struct {
-	srv  *smtp.Server
-	ln   net.Listener
-	mu   sync.Mutex // serialises printing
-	out  io.Writer
-	done chan struct{}
+	srv      *smtp.Server
+	ln       net.Listener
+	mu       sync.Mutex // serialises printing, guards invoices
+	invoices int        // messages with a PDF attached received
+	out      io.Writer
+	done     chan struct{}
 }
 
 // startMailSink listens on a free loopback port and prints to out.
@@ -47,8 +48,16 @@ func (m *mailSink) Port() int { return m.ln.Addr().(*net.TCPAddr).Port }
 // Close stops the sink.
 func (m *mailSink) Close() error {
 	err := m.srv.Close()
+	_ = m.ln.Close() // in case Serve had not taken the listener yet: its Accept ends
 	<-m.done
 	return err
+}
+
+// Invoices is how many messages with a PDF attached arrived.
+func (m *mailSink) Invoices() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.invoices
 }
 
 // print shows a received message: recipient, subject and its text.
@@ -59,6 +68,13 @@ func (m *mailSink) print(to []string, raw []byte) {
 	if err != nil {
 		fmt.Fprintf(m.out, "\n[mail] to %s: (unreadable: %v)\n", strings.Join(to, ", "), err)
 		return
+	}
+	for _, a := range msg.Attachments {
+		if a.MediaType == "application/pdf" { // an invoice: one line (the text is on the booking site)
+			m.invoices++
+			fmt.Fprintf(m.out, "[mail] to %s: %s (PDF attached: %s)\n", strings.Join(to, ", "), msg.Subject, a.Filename)
+			return
+		}
 	}
 	fmt.Fprintf(m.out, "\n[mail] to %s: %s\n", strings.Join(to, ", "), msg.Subject)
 	for _, l := range strings.Split(strings.TrimSpace(msg.Text), "\n") {

@@ -82,6 +82,7 @@ type demo struct {
 	edge      string // the swc-edge binary
 	mail      *mailSink
 	staff     staffLogin
+	invoices  *invoices // last month's, issued at start
 
 	mu sync.Mutex // guards the doors' cut flags
 }
@@ -122,8 +123,19 @@ func start(ctx context.Context, o options) (d *demo, err error) {
 	if err != nil {
 		return d, err
 	}
-	net := network(time.Now().UTC())
+	now := time.Now().UTC()
+	net := network(now)
+	billed := lastMonth(now)
+	if err := seedBillingPolicy(ctx, d.central, billed); err != nil {
+		return d, err
+	}
 	if err := seed(ctx, d.central, net); err != nil {
+		return d, err
+	}
+	if err := seedBilling(ctx, d.central, net, billed); err != nil {
+		return d, err
+	}
+	if d.invoices, err = d.issueInvoices(ctx, bins.Central, billed, o.out); err != nil {
 		return d, err
 	}
 	if d.staff, err = addStaff(ctx, bins.Central, d.dir, filepath.Join(d.dir, "central")); err != nil {
@@ -183,7 +195,7 @@ func (d *demo) tapCommand(doorID, uid string) string {
 }
 
 func (d *demo) instructions(w io.Writer, took time.Duration) {
-	c := d.central
+	c, inv := d.central, d.invoices
 	fmt.Fprintf(w, `
 The network is up (%s): 3 centers, %d doors, 20 members, an embedded MQTT broker and SQLite.
 
@@ -218,10 +230,21 @@ Cut a door off the network, tap, and watch it keep working and catch up:
   the door decides alone and keeps the event; "status" shows it waiting in the door's outbox
   type here:  restore gnt-garden    (the event reaches the dashboard within seconds)
 
+Invoices of %s, issued at start from last month's desk bookings (the demo's no-show policy "booked"
+counts a booking as attended: its doors were not tapped then); each member got an e-mail ([mail] lines above):
+  %d documents, PDF (in each member's language) and Peppol UBL:  %s
+  for accounting software:                                         %s
+  the centers' payouts, SEPA pain.001 for the cooperative's bank:   %s
+  in the console: %s/billing?period=%s   members: %s/my/invoices
+  the same from the command line: %s billing list --period %s --data %s
+    (dry-run, issue, export, payouts, mail: see %s billing --help)
+
 Commands here: status, cut DOOR, restore DOOR, help.  Ctrl-C stops everything; the relays end locked.
 Working folder: %s
 `, d.tapCommand("bru-front", badgeGranted), d.tapCommand("bru-front", badgeUnknown), d.tapCommand("bru-front", badgeLater),
-		d.tapCommand("bru-atlas", badgeRoom), d.tapCommand("gnt-front", badgeRevoked), d.tapCommand("gnt-garden", badgeLocal), d.dir)
+		d.tapCommand("bru-atlas", badgeRoom), d.tapCommand("gnt-front", badgeRevoked), d.tapCommand("gnt-garden", badgeLocal),
+		inv.period, inv.documents, inv.dir, filepath.Join(inv.dir, "documents-"+inv.period.String()+".csv"), inv.payouts,
+		c.URL(), inv.period, c.URL(), d.central.Options.Binary, inv.period, d.central.Options.DataDir, d.central.Options.Binary, d.dir)
 }
 
 // console reads commands until the input ends or the demo stops.

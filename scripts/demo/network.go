@@ -140,6 +140,9 @@ func network(now time.Time) demoNetwork {
 		badge(uid, id, false)
 		n.passes = append(n.passes, domain.Pass{ID: "pass-" + id, MemberID: id, ValidFrom: monthStart, ValidUntil: monthEnd, CenterIDs: []string{c}})
 	}
+	// Last month's desk bookings, invoiced at start (billing.go).
+	n.bookings = append(n.bookings, lastMonthBookings(lastMonth(now), n.centers)...)
+
 	// A suspended member keeps a badge that no door opens for.
 	member("sven", "Sven Suspended", "ghent")
 	n.members[len(n.members)-1].Status = domain.MemberSuspended

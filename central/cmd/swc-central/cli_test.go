@@ -25,7 +25,7 @@ func runCLI(args ...string) (stdout, stderr string, code int) {
 // TestHelpEverywhere: -h, -help and --help on every command and
 // subcommand print its help on stdout and exit 0.
 func TestHelpEverywhere(t *testing.T) {
-	lines := [][]string{{}, {"staff", "add"}, {"staff", "code"}}
+	lines := [][]string{{}, {"staff", "add"}, {"staff", "code"}, {"billing", "dry-run"}, {"billing", "issue"}, {"billing", "list"}, {"billing", "export"}, {"billing", "payouts"}, {"billing", "mail"}}
 	for _, c := range commands(context.Background(), nil, nil) {
 		lines = append(lines, []string{c.Name})
 	}

@@ -8,6 +8,7 @@
 //	swc-central staff code --totp-secret BASE32
 //	swc-central version (or --version)
 //	swc-central card-keys list|rotate [--data DIR] [--old-valid-for D]
+//	swc-central billing dry-run|issue|list|export|payouts|mail --period YYYY-MM [flags] [--data DIR | --db postgres://...]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
 package main
 
@@ -64,6 +65,8 @@ func commands(ctx context.Context, stdout, stderr io.Writer) []cmdline.Command {
 			Run: func(a []string) int { return importCmd(ctx, a, stdout, stderr) }},
 		{Name: "card-keys", Synopsis: "list|rotate [--data DIR] [--old-valid-for D]", Summary: "the secure badges' card master key versions;\nrotate makes a new one",
 			Run: func(a []string) int { return cardKeysCmd(a, stdout, stderr, time.Now()) }},
+		{Name: "billing", Synopsis: "dry-run|issue|list|export|payouts|mail [flags]", Summary: "the month's invoices, their PDF/UBL/CSV files and\nthe centers' payouts (SEPA)",
+			Run: func(a []string) int { return billingCmd(ctx, a, stdout, stderr) }},
 		{Name: "version", Summary: "print the version, commit and build date",
 			Run: func(a []string) int { return printVersion(a, stdout, stderr) }},
 	}

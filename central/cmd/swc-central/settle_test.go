@@ -3,14 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,10 +22,8 @@ import (
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/settings"
 	"github.com/smartworkcenters/swc/central/store"
-	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
 	"github.com/smartworkcenters/swc/shared/protocol"
-	"github.com/smartworkcenters/swc/shared/servicetest"
 )
 
 func brussels(t *testing.T, s string) time.Time {
@@ -175,29 +169,13 @@ func TestSettle(t *testing.T) {
 
 // TestSettlePostgres runs settle against PostgreSQL (a schema of its own).
 func TestSettlePostgres(t *testing.T) {
-	base := servicetest.PostgresURL(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "swc_settle_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
-	defer admin.Close()
-	_, err = admin.Exec(`CREATE SCHEMA ` + schema)
-	require.NoError(t, err)
-	defer admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
-	st, err := postgres.Open(context.Background(), u.String(), store.Options{})
-	require.NoError(t, err)
+	on := postgresOn(t)
+	st := on.open()
 	nov, dec := credited(t, st)
 	require.NoError(t, st.Close())
-	assert.Equal(t, nov, settleJSON(t, "--db", u.String(), "--period", "2026-11"))
-	assert.Equal(t, dec, settleJSON(t, "--db", u.String(), "--period", "2026-12"))
-	scratch := settleJSON(t, "--db", u.String(), "--period", "2026-11", "--from-scratch")
+	assert.Equal(t, nov, settleJSON(t, append(on.flags, "--period", "2026-11")...))
+	assert.Equal(t, dec, settleJSON(t, append(on.flags, "--period", "2026-12")...))
+	scratch := settleJSON(t, append(on.flags, "--period", "2026-11", "--from-scratch")...)
 	gent, _ := scratch.Center("gent")
 	assert.Equal(t, int64(210), gent.NomadicMinutes)
 }
