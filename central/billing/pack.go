@@ -41,7 +41,7 @@ type Pack struct {
 	ValidFrom  credit.Period `json:"valid_from"`
 	ValidUntil credit.Period `json:"valid_until"`
 	// Uses are the minutes taken by each invoiced period (read only).
-	Uses []PackUse `json:"uses"`
+	Uses []PackUse `json:"uses,omitempty"`
 	// UsedMinutes and RemainingMinutes sum Uses (read only).
 	UsedMinutes      int64  `json:"used_minutes"`
 	RemainingMinutes int64  `json:"remaining_minutes"`
