@@ -1,6 +1,7 @@
 package billing_test
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,12 @@ func TestIssuePacksRoomsVAT(t *testing.T) {
 	require.Positive(t, packs[0].Uses[0].Minutes)
 
 	validateUBL(t, writeUBL(t, docs))
+	for _, id := range []string{org, dutch, packer, local} {
+		d := inv[id]
+		pdf, err := billing.PDF(&d, "fr")
+		require.NoError(t, err, "PDF of %s", d.Number)
+		require.True(t, bytes.HasPrefix(pdf, []byte("%PDF-")))
+	}
 
 	// Issued once: the dry run has nothing left, the documents are the
 	// same bytes.

@@ -440,7 +440,7 @@ func TestPlanMissingPrice(t *testing.T) {
 // invoice's net is, per center and class of hours, the ledger's minutes
 // there (credit.Compute over the events) × the issuer's price ÷ 60,
 // rounded once per line; its VAT is the rate applied once to the net
-// (none under reverse charge).
+// (none under reverse charge or a customer's exemption).
 func TestPlanFromEventsProperty(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		size := credittest.NetworkSize{Centers: rapid.IntRange(1, 4).Draw(rt, "centers"), Members: rapid.IntRange(5, 40).Draw(rt, "members"),
@@ -459,13 +459,17 @@ func TestPlanFromEventsProperty(t *testing.T) {
 				Cents: rapid.Int64Range(0, 5000).Draw(rt, "price-"+c.ID), VATRate: invoice.Rate(rapid.SampledFrom([]int64{600, 1200, 2100}).Draw(rt, "rate-"+c.ID))})
 		}
 		for i, m := range net.Members {
-			switch rapid.IntRange(0, 2).Draw(rt, "vat-"+m.ID) {
+			switch rapid.IntRange(0, 3).Draw(rt, "vat-"+m.ID) {
 			case 0:
 				in.Details[DetailsKey(PartyMember, m.ID)] = Private(m.ID)
 			case 1:
 				in.Details[DetailsKey(PartyMember, m.ID)] = Business(PartyMember, m.ID, "BE", int64(100+i))
-			default:
+			case 2:
 				in.Details[DetailsKey(PartyMember, m.ID)] = Business(PartyMember, m.ID, "NL", 0)
+			default: // an international organisation, exempt
+				d := Business(PartyMember, m.ID, "BE", int64(100+i))
+				d.VATExemption = "VATEX-EU-151-1B"
+				in.Details[DetailsKey(PartyMember, m.ID)] = d
 			}
 		}
 		pl := MakePlan(in)
@@ -502,7 +506,7 @@ func TestPlanFromEventsProperty(t *testing.T) {
 			tot := dr.Doc.Totals()
 			require.Equal(rt, want, tot.TaxExclusiveCents, "net of %s", dr.MemberID)
 			vat := invoice.VATCents(want, price.Rate())
-			if md := in.Details[DetailsKey(PartyMember, dr.MemberID)]; strings.HasPrefix(md.VATNumber, "NL") {
+			if md := in.Details[DetailsKey(PartyMember, dr.MemberID)]; strings.HasPrefix(md.VATNumber, "NL") || md.VATExemption != "" {
 				vat = 0
 			}
 			require.Equal(rt, vat, tot.VATCents, "VAT of %s", dr.MemberID)

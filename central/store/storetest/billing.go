@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/invoice/invoicetest"
@@ -286,6 +287,16 @@ func testBillingPacks(e *env) {
 	none, err := bs.Packs(ctx, "m2")
 	require.NoError(t, err)
 	require.Empty(t, none)
+	// The sale and each use are audited on the pack, for its center.
+	page, err := s.ListAudit(ctx, store.AuditFilter{ObjectKind: billing.ObjectPack, ObjectID: "pk-m1"})
+	require.NoError(t, err)
+	var actions []audit.Action
+	for _, a := range page.Items {
+		actions = append(actions, a.Action)
+		require.Equal(t, []string{"c1"}, a.Centers)
+	}
+	require.Equal(t, []audit.Action{audit.Update, audit.Update, audit.Create}, actions, "newest first")
+	require.Contains(t, string(page.Items[0].After), `"used_minutes":120`)
 
 	requireKind(t, bs.AddPack(ctx, billing.Pack{ID: "late", MemberID: "m1", Hours: 1, ValidFrom: feb, ValidUntil: mar}), store.ErrStale, "valid_from")
 	require.NoError(t, bs.AddPack(ctx, billing.Pack{ID: "next", MemberID: "m1", Hours: 1, ValidFrom: mar, ValidUntil: mar}))
