@@ -59,7 +59,8 @@
 // A cancelled booking is not billed: the booking site refuses a member's
 // cancellation after the center's deadline (BookingRules.
 // CancelDeadlineMinutes), so a cancelled booking was cancelled before the
-// cut-off, or by the staff, who waive it. A booked room without a price
+// cut-off, or by the staff (the API's booking update or delete has no
+// deadline), who waive it. A booked room without a price
 // blocks the member's invoice and is reported on its center (Missing).
 // A booking changed after its period was invoiced is not corrected.
 //
@@ -127,5 +128,7 @@
 // the cooperative or a home center for a room of another center is not
 // passed on to that center (the self-billed and cross-center invoices
 // carry the settlement's hours only); a pack cannot be refunded or
-// cancelled (a credit note by hand).
+// cancelled (a credit note by hand), and voiding an invoice gives back
+// neither the pack it sold nor the pack hours it took; a period issued
+// before an earlier one takes pack hours before it.
 package billing
