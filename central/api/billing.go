@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"time"
@@ -22,7 +23,9 @@ import (
 //   - manager of center C: reads the prices; adds prices of C (its hour,
 //     rooms, no-show fee, monthly pass); reads and sets the billing
 //     details of C and of C's local members; reads the documents C issued
-//     or that were self-billed in C's name, and downloads them.
+//     or that were self-billed in C's name, and downloads them; reads
+//     and sells the hour packs of C's local members (an admin those of
+//     nomadic members, sold by the cooperative).
 //   - technician: nothing.
 func (s *Server) billingRoutes() []route {
 	managers := []store.Role{store.RoleAdmin, store.RoleManager}
@@ -40,6 +43,8 @@ func (s *Server) billingRoutes() []route {
 		{"GET", "/billing/documents/{issuer}/{number}/pdf", managers, s.documentPDF},
 		{"GET", "/billing/documents/{issuer}/{number}/ubl", managers, s.documentUBL},
 		{"POST", "/billing/documents/{issuer}/{number}/void", admins, s.voidDocument},
+		{"GET", "/billing/members/{id}/packs", managers, s.listPacks},
+		{"POST", "/billing/members/{id}/packs", managers, s.addPack},
 	}
 }
 
@@ -331,4 +336,51 @@ func (s *Server) voidDocument(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	s.log.InfoContext(r.Context(), "api: billing document voided", "issuer", r.PathValue("issuer"), "number", r.PathValue("number"), "credit_note", cn.Number, "by", p.ID)
 	return created(w, cn)
+}
+
+// listPacks answers a member's hour packs with what each holds still.
+func (s *Server) listPacks(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if q := newQuery(r); q.err != nil {
+		return q.err
+	}
+	m, err := s.member(r, p)
+	if err != nil {
+		return err
+	}
+	packs, err := s.st.Billing().Packs(r.Context(), m.ID)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"items": packs})
+}
+
+// addPack sells an hour pack to a member: by the home center's manager
+// for a local member, by an admin for a nomadic one (the store sets the
+// issuer from the member's home).
+func (s *Server) addPack(w http.ResponseWriter, r *http.Request, p *principal) error {
+	m, err := s.member(r, p)
+	if err != nil {
+		return err
+	}
+	var x billing.Pack
+	if err := s.decode(w, r, &x); err != nil {
+		return err
+	}
+	if err := sameID(&x.MemberID, m.ID, "member_id"); err != nil {
+		return err
+	}
+	x.CreatedMs, x.CreatedBy = s.now().UnixMilli(), p.ID
+	if err := s.st.Billing().AddPack(r.Context(), x); err != nil {
+		return err
+	}
+	packs, err := s.st.Billing().Packs(r.Context(), m.ID)
+	if err != nil {
+		return err
+	}
+	for _, pk := range packs {
+		if pk.ID == x.ID {
+			return created(w, pk)
+		}
+	}
+	return fmt.Errorf("hour pack %s: not read back", x.ID)
 }

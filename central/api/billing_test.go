@@ -50,6 +50,9 @@ func TestBilling(t *testing.T) {
 		{Kind: billing.PriceNomadicHour, ValidFrom: mustPeriod(t, "2026-01"), Cents: 900},
 		{Kind: billing.PriceCenterHour, CenterID: "c1", ValidFrom: mustPeriod(t, "2026-01"), Cents: 800},
 		{Kind: billing.PriceCenterHour, CenterID: "c2", ValidFrom: mustPeriod(t, "2026-01"), Cents: 750},
+		// The fixture's room bookings (m1 at r1, m2 at r2) are billed.
+		{Kind: billing.PriceRoomHour, CenterID: "c1", RoomID: "r1", ValidFrom: mustPeriod(t, "2026-01"), Cents: 2500, VATExemption: "VATEX-EU-135-1"},
+		{Kind: billing.PriceRoomHour, CenterID: "c2", RoomID: "r2", ValidFrom: mustPeriod(t, "2026-01"), Cents: 3000},
 	} {
 		who := "admin"
 		if p.CenterID == "c1" {
@@ -66,7 +69,7 @@ func TestBilling(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, res.Status)
 	res = f.do("tech1", "GET", "/billing/prices", nil)
 	require.Equal(t, http.StatusForbidden, res.Status)
-	require.Len(t, f.items("mgr1", "/billing/prices"), 3)
+	require.Len(t, f.items("mgr1", "/billing/prices"), 5)
 
 	for _, c := range []struct {
 		who  string
@@ -172,4 +175,48 @@ func mustPeriod(t *testing.T, s string) credit.Period {
 	p, err := credit.ParsePeriod(s)
 	require.NoError(t, err)
 	return p
+}
+
+// TestBillingPacks: a manager sells hour packs to its center's local
+// members, an admin to nomadic members; the packs are listed with what
+// they hold; others' members are hidden; a bad pack names its field; the
+// sale is audited.
+func TestBillingPacks(t *testing.T) {
+	f := newFixture(t)
+	pack := billing.Pack{ID: "pk1", Hours: 10, Cents: 9000, ValidFrom: mustPeriod(t, "2026-04"), ValidUntil: mustPeriod(t, "2027-03")}
+	res := f.do("mgr1", "POST", "/billing/members/m1/packs", pack)
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	var got billing.Pack
+	require.NoError(t, json.Unmarshal(res.Body, &got))
+	require.Equal(t, "c1", got.Issuer)
+	require.Equal(t, "m1", got.MemberID)
+	require.Equal(t, int64(600), got.RemainingMinutes)
+	require.Equal(t, "mgr1", got.CreatedBy)
+
+	res = f.do("mgr1", "POST", "/billing/members/n1/packs", billing.Pack{ID: "pk2", Hours: 5, ValidFrom: pack.ValidFrom, ValidUntil: pack.ValidFrom})
+	require.Equal(t, http.StatusNotFound, res.Status, "a nomadic member's packs are the cooperative's")
+	res = f.do("admin", "POST", "/billing/members/n1/packs", billing.Pack{ID: "pk2", Hours: 5, ValidFrom: pack.ValidFrom, ValidUntil: pack.ValidFrom})
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	require.NoError(t, json.Unmarshal(res.Body, &got))
+	require.Equal(t, billing.CooperativeID, got.Issuer)
+
+	res = f.do("mgr1", "POST", "/billing/members/m1/packs", billing.Pack{ID: "pk3", ValidFrom: pack.ValidFrom, ValidUntil: pack.ValidFrom})
+	require.Equal(t, http.StatusBadRequest, res.Status)
+	require.Equal(t, "hours", res.Err.Field)
+	res = f.do("mgr1", "POST", "/billing/members/m1/packs", billing.Pack{ID: "pk3", MemberID: "m2", Hours: 1, ValidFrom: pack.ValidFrom, ValidUntil: pack.ValidFrom})
+	require.Equal(t, http.StatusBadRequest, res.Status)
+	require.Equal(t, "member_id", res.Err.Field)
+
+	items := f.items("mgr1", "/billing/members/m1/packs")
+	require.Len(t, items, 1)
+	require.Equal(t, "pk1", items[0]["id"])
+	require.EqualValues(t, 600, items[0]["remaining_minutes"])
+	res = f.do("mgr1", "GET", "/billing/members/m2/packs", nil)
+	require.Equal(t, http.StatusNotFound, res.Status, "another center's member is hidden")
+	res = f.do("tech1", "GET", "/billing/members/m1/packs", nil)
+	require.Equal(t, http.StatusForbidden, res.Status)
+
+	page, err := f.st.ListAudit(t.Context(), store.AuditFilter{ObjectKind: billing.ObjectPack})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 2)
 }

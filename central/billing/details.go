@@ -64,6 +64,10 @@ type Details struct {
 	BIC  string `json:"bic,omitempty"`
 	// Plan (members only).
 	Plan MemberPlan `json:"plan,omitempty"`
+	// VATExemption (members only), when set, is the VATEX code of the
+	// customer's exemption (VATExemptions): every line of their invoices
+	// is exempt (category E) with that reason.
+	VATExemption string `json:"vat_exemption,omitempty"`
 	// Lang of the PDF: fr, nl or en (empty: fr).
 	Lang      string `json:"lang,omitempty"`
 	UpdatedMs int64  `json:"updated_ms,omitempty"`
@@ -119,6 +123,11 @@ func (d Details) Validate() error {
 		return fieldErr("private", "a center or the cooperative is a business")
 	case d.Kind != PartyMember && d.Plan != PlanHourly:
 		return fieldErr("plan", "members only")
+	case d.Kind != PartyMember && d.VATExemption != "":
+		return fieldErr("vat_exemption", "members only")
+	}
+	if err := checkExemption("vat_exemption", d.VATExemption, true); err != nil {
+		return err
 	}
 	switch d.Plan {
 	case PlanHourly, PlanMonthlyPass:

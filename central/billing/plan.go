@@ -42,6 +42,12 @@ type Input struct {
 	// of earlier, closed periods).
 	Adjustments []credit.Adjustment
 	Prices      Prices
+	// RoomBookings are the room bookings of the period (BilledRoom says
+	// which are billed), Location the network's time zone (UTC when nil).
+	RoomBookings []RoomBooking
+	Location     *time.Location
+	// Packs are the hour packs of the members, with their uses.
+	Packs []Pack
 	// Details by DetailsKey.
 	Details map[string]Details
 	// Issued are the documents issued before: those of Period are not
@@ -64,6 +70,9 @@ type Draft struct {
 	MemberID string           `json:"member_id,omitempty"`
 	CenterID string           `json:"center_id,omitempty"`
 	Doc      invoice.Document `json:"-"`
+	// PackUses are the minutes the document takes from hour packs: the
+	// store keeps them with the document.
+	PackUses []PackUse `json:"pack_uses,omitempty"`
 }
 
 // Missing is a party that cannot be invoiced: no or invalid details, or
@@ -118,10 +127,22 @@ func MakePlan(in *Input) *Plan {
 			names[l.CenterID] = cmp.Or(l.Name, l.CenterID)
 		}
 	}
-	b := &builder{in: in, pl: pl, names: names}
+	b := &builder{in: in, pl: pl, names: names, rooms: map[string][]RoomBooking{}, packs: map[string][]Pack{}}
 	members := map[string]bool{}
 	for i := range in.Results {
 		members[in.Results[i].MemberID] = true
+	}
+	for _, rb := range in.RoomBookings {
+		if BilledRoom(rb, in.Period, in.Location) {
+			b.rooms[rb.MemberID] = append(b.rooms[rb.MemberID], rb)
+			members[rb.MemberID] = true
+		}
+	}
+	for _, pk := range in.Packs {
+		b.packs[pk.MemberID] = append(b.packs[pk.MemberID], pk)
+		if pk.ValidFrom == in.Period {
+			members[pk.MemberID] = true
+		}
 	}
 	adjs := map[string][]credit.Adjustment{}
 	for _, a := range in.Adjustments {
@@ -155,6 +176,9 @@ type builder struct {
 	in    *Input
 	pl    *Plan
 	names map[string]string
+	// rooms and packs by member.
+	rooms map[string][]RoomBooking
+	packs map[string][]Pack
 }
 
 func (b *builder) missing(k PartyKind, id, format string, args ...any) {
@@ -206,28 +230,52 @@ func QuarterMinutes(d time.Duration) int64 {
 
 // member plans one member's documents.
 func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjustment) {
-	home, fromVisits := "", false
+	home, known := "", false
 	minutes := map[minutesKey]int64{}
+	var chunks []chunk
 	var noShows int64
 	if mp != nil {
 		for _, v := range mp.Visits {
-			home, fromVisits = v.HomeCenterID, true
+			home, known = v.HomeCenterID, true
+			k, at := hourPrice(v.HomeCenterID)
+			key := minutesKey{issuer: issuerOf(v.HomeCenterID), price: k, priceAt: at, host: v.CenterID, class: v.Class}
 			switch {
 			case v.Credited:
-				k, at := hourPrice(v.HomeCenterID)
-				minutes[minutesKey{issuer: issuerOf(v.HomeCenterID), price: k, priceAt: at, host: v.CenterID, class: v.Class}] += v.CreditedMinutes
+				minutes[key] += v.CreditedMinutes
+				chunks = append(chunks, chunk{at: v.Start, key: key, minutes: v.CreditedMinutes})
 			case v.Class == credit.ClassHome && v.Why == credit.WhyHomeCenter:
-				k, at := hourPrice(v.HomeCenterID)
-				minutes[minutesKey{issuer: issuerOf(v.HomeCenterID), price: k, priceAt: at, host: v.CenterID, class: v.Class}] += QuarterMinutes(v.End.Sub(v.Start))
+				q := QuarterMinutes(v.End.Sub(v.Start))
+				minutes[key] += q
+				chunks = append(chunks, chunk{at: v.Start, key: key, minutes: q})
 			case v.Why == credit.WhyNoShow:
 				noShows += max(int64(len(v.Bookings)), 1)
 			}
 		}
 	}
-	if !fromVisits && len(adjs) > 0 {
-		home = adjs[0].HomeCenterID
+	if !known && len(adjs) > 0 {
+		home, known = adjs[0].HomeCenterID, true
 	}
-	if len(minutes) == 0 && noShows == 0 && len(adjs) == 0 {
+	rooms := b.rooms[id]
+	if !known && len(rooms) > 0 {
+		home, known = rooms[0].HomeCenterID, true
+	}
+	packs := b.packs[id]
+	if !known && len(packs) > 0 {
+		// The latest pack sold: its issuer owns the client now.
+		last := slices.MaxFunc(packs, func(a, b Pack) int {
+			return cmp.Or(cmp.Compare(a.ValidFrom.String(), b.ValidFrom.String()), cmp.Compare(a.ID, b.ID))
+		})
+		if home = last.Issuer; home == CooperativeID {
+			home = ""
+		}
+	}
+	var bought []*Pack
+	for i := range packs {
+		if packs[i].Issuer == issuerOf(home) && packs[i].ValidFrom == b.in.Period {
+			bought = append(bought, &packs[i])
+		}
+	}
+	if len(minutes) == 0 && noShows == 0 && len(adjs) == 0 && len(rooms) == 0 && len(bought) == 0 {
 		return
 	}
 	md, ok := b.details(PartyMember, id)
@@ -237,26 +285,82 @@ func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjus
 		return
 	}
 	cur := b.doc(issuer, md, id)
-	lines, priced := b.hourLines(md, issuer, home, minutes, b.in.Period, "")
+	// A monthly pass covers the hours with the issuer (hourLines leaves
+	// them out); packs cover the rest, in order of time.
+	var billable []chunk
+	for _, c := range chunks {
+		if !passCovers(md, c.key) {
+			billable = append(billable, c)
+		}
+	}
+	var mine []Pack
+	for _, p := range packs {
+		if p.Issuer == issuerOf(home) {
+			mine = append(mine, p)
+		}
+	}
+	covered, uses := consume(mine, b.in.Period, billable)
+	lines, priced := b.hourLines(md, issuer, home, minutes, covered, b.in.Period, "")
 	if !priced {
 		return // a price is missing: recorded by price
 	}
+	roomLines, priced := b.roomLines(md, issuer, rooms)
+	if !priced {
+		return
+	}
+	lines = append(lines, roomLines...)
 	if md.Plan == PlanMonthlyPass && len(minutes) > 0 {
 		if p, ok := b.price(PriceMonthlyPass, home, "", b.in.Period, ik, iid); ok {
-			lines = append(lines, b.line(md, issuer, "Monthly pass "+b.in.Period.String(), invoice.Units(1), "MON", p.Cents, 0, p.Rate()))
+			lines = append(lines, invoice.Line{Description: "Monthly pass " + b.in.Period.String(), Quantity: invoice.Units(1), Unit: "MON",
+				UnitPriceCents: p.Cents, VAT: lineVAT(issuer, md, p)})
 		}
+	}
+	for _, p := range bought {
+		lines = append(lines, b.packLine(md, issuer, p))
 	}
 	if noShows > 0 {
 		if p, ok := b.in.Prices.At(PriceNoShow, home, "", b.in.Period); ok && p.Cents > 0 {
-			lines = append(lines, b.line(md, issuer, "No-show (booking not attended)", invoice.Units(noShows), "C62", p.Cents, 0, p.Rate()))
+			lines = append(lines, invoice.Line{Description: "No-show (booking not attended)", Quantity: invoice.Units(noShows), Unit: "C62",
+				UnitPriceCents: p.Cents, VAT: lineVAT(issuer, md, p)})
 		}
 	}
 	if len(lines) > 0 {
+		if reason := exemptionClash(lines); reason != "" {
+			b.missing(PartyMember, id, "%s", reason)
+			return
+		}
 		cur.Type = invoice.TypeInvoice
 		cur.Lines = lines
-		b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: PurposeInvoice, MemberID: id}, cur)
+		if cur.Totals().PayableCents == 0 {
+			cur.Payment = nil // nothing to pay: hours covered by packs
+		}
+		b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: PurposeInvoice, MemberID: id, PackUses: uses}, cur)
 	}
 	b.corrections(id, md, issuer, home, adjs)
+}
+
+// passCovers reports whether the member's monthly pass covers the hours
+// of k: all hours with the issuer for a nomadic member, the home center's
+// for a local one.
+func passCovers(md Details, k minutesKey) bool {
+	return md.Plan == PlanMonthlyPass && (k.class == credit.ClassNomadic || k.class == credit.ClassHome)
+}
+
+// exemptionClash says why lines exempt for different reasons cannot be on
+// one invoice (EN 16931 has one breakdown, so one reason, per category),
+// or "".
+func exemptionClash(lines []invoice.Line) string {
+	first := map[invoice.Category]invoice.VAT{}
+	for _, l := range lines {
+		if l.VAT.Category != invoice.CategoryExempt {
+			continue
+		}
+		if f, ok := first[l.VAT.Category]; ok && f.ExemptionReasonCode != l.VAT.ExemptionReasonCode {
+			return fmt.Sprintf("lines exempt under %s and %s: one invoice has one exemption reason (set one price's exemption)", f.ExemptionReasonCode, l.VAT.ExemptionReasonCode)
+		}
+		first[l.VAT.Category] = l.VAT
+	}
+	return ""
 }
 
 func issuerOf(home string) string {
@@ -296,7 +400,7 @@ func (b *builder) corrections(id string, md, issuer Details, home string, adjs [
 		ref := b.invoiceOf(id, p)
 		label := "Correction of " + p.String() + ": "
 		if len(plus) > 0 {
-			if lines, ok := b.hourLines(md, issuer, home, plus, p, label); ok && lines != nil {
+			if lines, ok := b.hourLines(md, issuer, home, plus, nil, p, label); ok && lines != nil {
 				d := b.doc(issuer, md, id)
 				d.Type, d.Lines, d.Corrects = invoice.TypeInvoice, lines, ref
 				b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeExtra + p.String(), MemberID: id}, d)
@@ -307,7 +411,7 @@ func (b *builder) corrections(id string, md, issuer Details, home string, adjs [
 				b.missing(PartyMember, id, "hours of %s to credit back, but no invoice of %s to correct", p, p)
 				continue
 			}
-			if lines, ok := b.hourLines(md, issuer, home, minus, p, label); ok && lines != nil {
+			if lines, ok := b.hourLines(md, issuer, home, minus, nil, p, label); ok && lines != nil {
 				d := b.doc(issuer, md, id)
 				d.Type, d.Lines, d.Corrects = invoice.TypeCreditNote, lines, ref
 				d.Payment = nil
@@ -338,8 +442,10 @@ func (b *builder) price(k PriceKind, center, room string, p credit.Period, ik Pa
 
 // hourLines makes one line per (host center, class) of minutes, priced at
 // the issuer's hourly price valid in period p, leaving out the hours a
-// monthly pass covers; ok is false when a price is missing.
-func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutesKey]int64, p credit.Period, label string) (lines []invoice.Line, ok bool) {
+// monthly pass covers and the hours packs cover (covered, by key and
+// pack: a line at price 0 per pack beside the line of the hours billed);
+// ok is false when a price is missing.
+func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutesKey]int64, covered map[minutesKey]map[string]int64, p credit.Period, label string) (lines []invoice.Line, ok bool) {
 	keys := make([]minutesKey, 0, len(minutes))
 	for k := range minutes {
 		keys = append(keys, k)
@@ -348,7 +454,7 @@ func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutes
 		return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.class, b.class))
 	})
 	for _, k := range keys {
-		if md.Plan == PlanMonthlyPass && (k.class == credit.ClassNomadic || k.class == credit.ClassHome) {
+		if passCovers(md, k) {
 			continue // covered by the pass
 		}
 		ik, iid := issuerParty(home)
@@ -357,7 +463,22 @@ func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutes
 			return nil, false
 		}
 		where := cmp.Or(b.names[k.host], k.host)
-		lines = append(lines, b.line(md, issuer, label+"Hours at "+where, invoice.Units(minutes[k]), "MIN", pr.Cents, invoice.Units(60), pr.Rate()))
+		vat := lineVAT(issuer, md, pr)
+		billed := minutes[k]
+		packs := make([]string, 0, len(covered[k]))
+		for id, m := range covered[k] {
+			billed -= m
+			packs = append(packs, id)
+		}
+		if billed > 0 {
+			lines = append(lines, invoice.Line{Description: label + "Hours at " + where, Quantity: invoice.Units(billed), Unit: "MIN",
+				UnitPriceCents: pr.Cents, BaseQuantity: invoice.Units(60), VAT: vat})
+		}
+		slices.Sort(packs)
+		for _, id := range packs {
+			lines = append(lines, invoice.Line{Description: label + "Hours at " + where + ", covered by hour pack " + id,
+				Quantity: invoice.Units(covered[k][id]), Unit: "MIN", BaseQuantity: invoice.Units(60), VAT: vat})
+		}
 	}
 	return lines, true
 }
@@ -382,10 +503,6 @@ func VATFor(seller, buyer Details, rate invoice.Rate) invoice.VAT {
 		return invoice.VAT{Category: invoice.CategoryReverseCharge, ExemptionReasonCode: "VATEX-EU-AE", ExemptionReason: ReverseChargeReason}
 	}
 	return invoice.VAT{Category: invoice.CategoryStandard, Rate: rate}
-}
-
-func (b *builder) line(buyer, seller Details, desc string, q invoice.Quantity, unit string, cents int64, base invoice.Quantity, rate invoice.Rate) invoice.Line {
-	return invoice.Line{Description: desc, Quantity: q, Unit: unit, UnitPriceCents: cents, BaseQuantity: base, VAT: VATFor(seller, buyer, rate)}
 }
 
 // doc is a document from seller to buyer for the period, without lines.

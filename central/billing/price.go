@@ -20,7 +20,8 @@ const (
 	// clients, at home and in other centers alike (Center set).
 	PriceCenterHour PriceKind = "center_hour"
 	// PriceRoomHour is the price per hour of one room (Center and Room
-	// set). Stored, not yet invoiced (see the package comment).
+	// set): the room's hire, billed by booking on the member's invoice
+	// beside the member's hours (see the package comment).
 	PriceRoomHour PriceKind = "room_hour"
 	// PriceNoShow is a fee per booking day not attended, charged by the
 	// issuer (no center: the cooperative; Center set: that center).
@@ -50,9 +51,13 @@ type Price struct {
 	// per hour, per no-show or per month according to Kind.
 	Cents int64 `json:"cents"`
 	// VATRate is the standard VAT rate applied (0 means DefaultVAT).
-	VATRate   invoice.Rate `json:"vat_rate,omitempty"`
-	CreatedMs int64        `json:"created_ms,omitempty"`
-	CreatedBy string       `json:"created_by,omitempty"`
+	VATRate invoice.Rate `json:"vat_rate,omitempty"`
+	// VATExemption, when set, is a VATEX code of a line category's
+	// exemption (VATExemptions): the price's lines are exempt (category
+	// E) with that reason, and VATRate is ignored.
+	VATExemption string `json:"vat_exemption,omitempty"`
+	CreatedMs    int64  `json:"created_ms,omitempty"`
+	CreatedBy    string `json:"created_by,omitempty"`
 }
 
 // Key identifies the price that versions replace.
@@ -97,7 +102,7 @@ func (p Price) Validate() error {
 	if p.VATRate < 0 || p.VATRate > 10000 {
 		return fieldErr("vat_rate", "%d hundredths of a percent; want 0 to 10000", p.VATRate)
 	}
-	return nil
+	return checkExemption("vat_exemption", p.VATExemption, false)
 }
 
 // Prices is every stored version of every price.

@@ -29,6 +29,12 @@ type Store interface {
 	IssueDocuments(ctx context.Context, drafts []Draft, finish func(Draft, int64) (Issued, error)) ([]Issued, error)
 	Documents(ctx context.Context, f DocumentFilter) ([]Issued, error)
 	Document(ctx context.Context, issuer, number string) (Issued, error)
+	// Packs are the hour packs of a member ("": of every member) with
+	// their uses.
+	Packs(ctx context.Context, member string) ([]Pack, error)
+	// RoomBookings are the room bookings that start in [from, to), every
+	// status, with their member's home center.
+	RoomBookings(ctx context.Context, from, to time.Time) ([]RoomBooking, error)
 }
 
 // Ledger is the frozen crediting the billing reads (credit.Store
@@ -118,6 +124,18 @@ func (s *Service) plan(ctx context.Context, p credit.Period) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("billing %s: %w", p, err)
 	}
+	loc, err := time.LoadLocation(cmp.Or(st.TimeZone, "Europe/Brussels"))
+	if err != nil {
+		return nil, fmt.Errorf("billing %s: time zone: %w", p, err)
+	}
+	rooms, err := s.cfg.Store.RoomBookings(ctx, p.Start(loc), p.End(loc))
+	if err != nil {
+		return nil, fmt.Errorf("billing %s: %w", p, err)
+	}
+	packs, err := s.cfg.Store.Packs(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("billing %s: %w", p, err)
+	}
 	// What was issued for p (not issued twice) and for the periods the
 	// adjustments correct (the invoices they refer to).
 	periods := map[credit.Period]bool{p: true}
@@ -133,7 +151,8 @@ func (s *Service) plan(ctx context.Context, p credit.Period) (*Plan, error) {
 		issued = append(issued, docs...)
 	}
 	in := &Input{Period: p, IssueDate: s.today(), DueDays: s.cfg.DueDays, Currency: st.Currency, Settlement: st,
-		Results: results, Adjustments: adjs, Prices: prices, Details: map[string]Details{}, Issued: issued}
+		Results: results, Adjustments: adjs, Prices: prices, Details: map[string]Details{}, Issued: issued,
+		RoomBookings: rooms, Location: loc, Packs: packs}
 	for _, d := range all {
 		in.Details[DetailsKey(d.Kind, d.ID)] = d
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/billing"
 )
@@ -43,4 +44,21 @@ type BillingStore interface {
 	Documents(ctx context.Context, f billing.DocumentFilter) ([]billing.Issued, error)
 	// Document returns one issued document (ErrNotFound).
 	Document(ctx context.Context, issuer, number string) (billing.Issued, error)
+
+	// AddPack stores an hour pack sold to a member, audited as a create
+	// of the pack: it must Validate (*domain.FieldError), name an existing
+	// member (ErrMissingRef, field member_id), have a new id (ErrExists)
+	// and not start in or before a period already invoiced (ErrStale,
+	// field valid_from). Issuer is set from the member's home (the
+	// cooperative for a nomadic member); CreatedMs when 0.
+	AddPack(ctx context.Context, p billing.Pack) error
+	// Packs returns the hour packs of a member ("": every member's) with
+	// their uses, by member, start and id. IssueDocuments records the
+	// uses of each draft (Draft.PackUses) with its document, each audited
+	// as an update of its pack, and refuses (ErrStale, field pack_uses)
+	// a use beyond what the pack holds.
+	Packs(ctx context.Context, member string) ([]billing.Pack, error)
+	// RoomBookings returns the room bookings that start in [from, to),
+	// of every status, with their member's home center, by start.
+	RoomBookings(ctx context.Context, from, to time.Time) ([]billing.RoomBooking, error)
 }

@@ -300,6 +300,8 @@ func auditCases() []auditCase {
 			want: []wantRow{{audit.Create, billing.ObjectDetails, "member/m1", []string{"c1"}, "", `"name":"Ann Example"`}}},
 		{verb: "Billing.IssueDocuments", run: auditIssueDocuments,
 			want: []wantRow{{audit.Create, billing.ObjectDocument, "swc/SWC-2026-000001", []string{""}, "", `"number":"SWC-2026-000001"`}}},
+		{verb: "Billing.AddPack", run: auditAddPack,
+			want: []wantRow{{audit.Create, billing.ObjectPack, "pk1", []string{"c1"}, "", `"issuer":"c1"`}}},
 	}
 }
 

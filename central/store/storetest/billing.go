@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/billing"
+	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/invoice/invoicetest"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
@@ -217,4 +220,122 @@ func testBillingIssueConcurrent(e *env) {
 		}
 		require.Equal(t, want, seqs, "issuer %s: numbers without gaps or repeats", issuer)
 	}
+}
+
+func auditAddPack(ctx context.Context, s store.Store) error {
+	return s.Billing().AddPack(ctx, billing.Pack{ID: "pk1", MemberID: "m1", Hours: 10, Cents: 9000,
+		ValidFrom: billingPeriod("2026-06"), ValidUntil: billingPeriod("2026-12")})
+}
+
+// testBillingPacks: hour packs are sold to existing members by the party
+// that owns the client, validated, never in an invoiced period; issuing a
+// draft records what it takes from packs, refuses to take more than a
+// pack holds (rolling the whole issue back), and once per period.
+func testBillingPacks(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	bs := s.Billing()
+	jan, feb, mar := billingPeriod("2026-01"), billingPeriod("2026-02"), billingPeriod("2026-03")
+	local := billing.Pack{ID: "pk-m1", MemberID: "m1", Hours: 2, Cents: 1800, VATRate: 600, ValidFrom: jan, ValidUntil: mar}
+	require.NoError(t, bs.AddPack(ctx, local))
+	require.NoError(t, bs.AddPack(ctx, billing.Pack{ID: "pk-n1", MemberID: "n1", Hours: 5, Cents: 4000, ValidFrom: feb, ValidUntil: mar}))
+	for _, c := range []struct {
+		name  string
+		p     billing.Pack
+		kind  error
+		field string
+	}{
+		{"no hours", billing.Pack{ID: "x", MemberID: "m1", ValidFrom: jan, ValidUntil: jan}, domain.ErrValidation, "hours"},
+		{"unknown member", billing.Pack{ID: "x", MemberID: "zz", Hours: 1, ValidFrom: jan, ValidUntil: jan}, store.ErrMissingRef, "member_id"},
+		{"same id", billing.Pack{ID: "pk-m1", MemberID: "m2", Hours: 1, ValidFrom: jan, ValidUntil: jan}, store.ErrExists, "id"},
+	} {
+		requireKind(t, bs.AddPack(ctx, c.p), c.kind, c.field)
+	}
+	packs, err := bs.Packs(ctx, "")
+	require.NoError(t, err)
+	require.Len(t, packs, 2)
+	require.Equal(t, "c1", packs[0].Issuer, "a local member's pack is the home center's")
+	require.Equal(t, billing.CooperativeID, packs[1].Issuer, "a nomadic member's pack is the cooperative's")
+	require.Equal(t, int64(120), packs[0].RemainingMinutes)
+	require.Equal(t, invoice.Rate(600), packs[0].VATRate)
+
+	use := func(subject string, p credit.Period, minutes int64) billing.Draft {
+		d := billingDraft("c1", subject, p)
+		d.PackUses = []billing.PackUse{{PackID: "pk-m1", Period: p, Minutes: minutes}}
+		return d
+	}
+	got, err := bs.IssueDocuments(ctx, []billing.Draft{use("m1", jan, 90)}, finishAt(0))
+	require.NoError(t, err)
+	// February wants 45 minutes of the 30 left: the issue is refused whole.
+	_, err = bs.IssueDocuments(ctx, []billing.Draft{billingDraft("c1", "m2", feb), use("m1", feb, 45)}, finishAt(0))
+	requireKind(t, err, store.ErrStale, "pack_uses")
+	// Another member's draft cannot take from m1's pack.
+	_, err = bs.IssueDocuments(ctx, []billing.Draft{use("m2", feb, 10)}, finishAt(0))
+	requireKind(t, err, store.ErrStale, "pack_uses")
+	_, err = bs.IssueDocuments(ctx, []billing.Draft{use("m1", feb, 30)}, finishAt(0))
+	require.NoError(t, err)
+	mine, err := bs.Packs(ctx, "m1")
+	require.NoError(t, err)
+	require.Len(t, mine, 1)
+	require.Equal(t, []billing.PackUse{{PackID: "pk-m1", Period: jan, Minutes: 90, Number: got[0].Number},
+		{PackID: "pk-m1", Period: feb, Minutes: 30, Number: "C1-2026-000002"}}, mine[0].Uses)
+	require.Equal(t, int64(120), mine[0].UsedMinutes)
+	require.Zero(t, mine[0].RemainingMinutes)
+	docs, err := bs.Documents(ctx, billing.DocumentFilter{Issuer: "c1"})
+	require.NoError(t, err)
+	require.Len(t, docs, 2, "the refused issues left no document and took no number")
+	none, err := bs.Packs(ctx, "m2")
+	require.NoError(t, err)
+	require.Empty(t, none)
+	// The sale and each use are audited on the pack, for its center.
+	page, err := s.ListAudit(ctx, store.AuditFilter{ObjectKind: billing.ObjectPack, ObjectID: "pk-m1"})
+	require.NoError(t, err)
+	var actions []audit.Action
+	for _, a := range page.Items {
+		actions = append(actions, a.Action)
+		require.Equal(t, []string{"c1"}, a.Centers)
+	}
+	require.Equal(t, []audit.Action{audit.Update, audit.Update, audit.Create}, actions, "newest first")
+	require.Contains(t, string(page.Items[0].After), `"used_minutes":120`)
+
+	requireKind(t, bs.AddPack(ctx, billing.Pack{ID: "late", MemberID: "m1", Hours: 1, ValidFrom: feb, ValidUntil: mar}), store.ErrStale, "valid_from")
+	require.NoError(t, bs.AddPack(ctx, billing.Pack{ID: "next", MemberID: "m1", Hours: 1, ValidFrom: mar, ValidUntil: mar}))
+
+	// A price's VAT exemption is kept.
+	require.NoError(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceRoomHour, CenterID: "c1", RoomID: "r1", ValidFrom: mar, Cents: 2500, VATExemption: "VATEX-EU-135-1"}))
+	requireKind(t, bs.AddPrice(ctx, billing.Price{Kind: billing.PriceRoomHour, CenterID: "c2", RoomID: "r2", ValidFrom: mar, VATExemption: "VATEX-EU-151-1B"}), domain.ErrValidation, "vat_exemption")
+	ps, err := bs.Prices(ctx)
+	require.NoError(t, err)
+	room, ok := ps.At(billing.PriceRoomHour, "c1", "r1", mar)
+	require.True(t, ok)
+	require.Equal(t, "VATEX-EU-135-1", room.VATExemption)
+}
+
+// testBillingRoomBookings: the room bookings starting in a range, every
+// status, with their member's home; desk bookings and bookings starting
+// outside the range are left out.
+func testBillingRoomBookings(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	at := base()
+	for _, b := range []domain.Booking{
+		{ID: "b1", MemberID: "m1", CenterID: "c1", RoomID: "r1", Start: at, End: at.Add(time.Hour), Status: domain.BookingConfirmed},
+		{ID: "b2", MemberID: "n1", CenterID: "c1", RoomID: "r1", Start: at.Add(2 * time.Hour), End: at.Add(3 * time.Hour), Status: domain.BookingCancelled},
+		{ID: "b3", MemberID: "m2", CenterID: "c2", RoomID: "r2", Start: at.Add(time.Hour), End: at.Add(2 * time.Hour), Status: domain.BookingReleased},
+		{ID: "b4", MemberID: "m1", CenterID: "c1", Start: at, End: at.Add(time.Hour), Status: domain.BookingConfirmed},
+		{ID: "b5", MemberID: "m1", CenterID: "c1", RoomID: "r1", Start: at.Add(-time.Hour), End: at.Add(-time.Minute), Status: domain.BookingConfirmed},
+		{ID: "b6", MemberID: "m1", CenterID: "c1", RoomID: "r1", Start: at.Add(24 * time.Hour), End: at.Add(25 * time.Hour), Status: domain.BookingConfirmed},
+	} {
+		require.NoError(t, s.CreateBooking(ctx, b))
+	}
+	got, err := s.Billing().RoomBookings(ctx, at, at.Add(24*time.Hour))
+	require.NoError(t, err)
+	var ids, homes, statuses []string
+	for _, rb := range got {
+		ids, homes, statuses = append(ids, rb.ID), append(homes, rb.HomeCenterID), append(statuses, rb.Status)
+	}
+	require.Equal(t, []string{"b1", "b3", "b2"}, ids)
+	require.Equal(t, []string{"c1", "c2", ""}, homes)
+	require.Equal(t, []string{domain.BookingConfirmed, domain.BookingReleased, domain.BookingCancelled}, statuses)
+	require.True(t, got[0].End.Equal(at.Add(time.Hour)))
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/billing"
@@ -43,15 +44,11 @@ func (b *billingStore) AddPrice(ctx context.Context, p billing.Price) error {
 				return errors.Join(err, store.Errf(store.ErrMissingRef, "room_id", "no room %q in center %q", p.RoomID, p.CenterID))
 			}
 		}
-		var last sql.NullString
-		if err := t.queryRow(ctx, `SELECT max(period) FROM billing_documents`).Scan(&last); err != nil {
-			return fmt.Errorf("add price: last invoiced period: %w", err)
+		if err := t.afterInvoiced(ctx, "price", p.ValidFrom); err != nil {
+			return err
 		}
-		if last.Valid && p.ValidFrom.String() <= last.String {
-			return store.Errf(store.ErrStale, "valid_from", "%s is invoiced up to %s: a new price starts after it", p.ValidFrom, last.String)
-		}
-		if _, err := t.exec(ctx, `INSERT INTO billing_prices (kind, center_id, room_id, valid_from, cents, vat_rate, created_ms, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			string(p.Kind), p.CenterID, p.RoomID, p.ValidFrom.String(), p.Cents, int64(p.VATRate), p.CreatedMs, p.CreatedBy); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO billing_prices (kind, center_id, room_id, valid_from, cents, vat_rate, created_ms, created_by, vat_exemption) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			string(p.Kind), p.CenterID, p.RoomID, p.ValidFrom.String(), p.Cents, int64(p.VATRate), p.CreatedMs, p.CreatedBy, p.VATExemption); err != nil {
 			return b.db.mapErr(err, "price "+p.Key()+" from "+p.ValidFrom.String(), "valid_from")
 		}
 		return t.audit(ctx, audit.Create, billing.ObjectPrice, p.Key()+"@"+p.ValidFrom.String(), []string{p.CenterID}, nil, p)
@@ -60,7 +57,7 @@ func (b *billingStore) AddPrice(ctx context.Context, p billing.Price) error {
 
 // Prices implements store.BillingStore.
 func (b *billingStore) Prices(ctx context.Context) (billing.Prices, error) {
-	rows, err := b.db.query(ctx, `SELECT kind, center_id, room_id, valid_from, cents, vat_rate, created_ms, created_by FROM billing_prices`)
+	rows, err := b.db.query(ctx, `SELECT kind, center_id, room_id, valid_from, cents, vat_rate, created_ms, created_by, vat_exemption FROM billing_prices`)
 	if err != nil {
 		return nil, fmt.Errorf("prices: %w", err)
 	}
@@ -70,7 +67,7 @@ func (b *billingStore) Prices(ctx context.Context) (billing.Prices, error) {
 		var p billing.Price
 		var kind, from string
 		var rate int64
-		if err := rows.Scan(&kind, &p.CenterID, &p.RoomID, &from, &p.Cents, &rate, &p.CreatedMs, &p.CreatedBy); err != nil {
+		if err := rows.Scan(&kind, &p.CenterID, &p.RoomID, &from, &p.Cents, &rate, &p.CreatedMs, &p.CreatedBy, &p.VATExemption); err != nil {
 			return nil, fmt.Errorf("prices: %w", err)
 		}
 		p.Kind = billing.PriceKind(kind)
@@ -237,6 +234,9 @@ func (b *billingStore) IssueDocuments(ctx context.Context, drafts []billing.Draf
 			if err := t.audit(ctx, audit.Create, billing.ObjectDocument, is.Issuer+"/"+is.Number, centers, nil, is); err != nil {
 				return err
 			}
+			if err := b.usePacks(ctx, t, dr, is); err != nil {
+				return err
+			}
 			out = append(out, is)
 		}
 		if len(drafts) == 0 {
@@ -316,3 +316,183 @@ func (b *billingStore) Document(ctx context.Context, issuer, number string) (bil
 	}
 	return is, nil
 }
+
+// afterInvoiced refuses what starts in or before the last invoiced
+// period (ErrStale, field valid_from): an invoiced period keeps what it
+// was billed with.
+func (t *wtx) afterInvoiced(ctx context.Context, what string, from credit.Period) error {
+	var last sql.NullString
+	if err := t.queryRow(ctx, `SELECT max(period) FROM billing_documents`).Scan(&last); err != nil {
+		return fmt.Errorf("add %s: last invoiced period: %w", what, err)
+	}
+	if last.Valid && from.String() <= last.String {
+		return store.Errf(store.ErrStale, "valid_from", "%s is invoiced up to %s: a new %s starts after it", from, last.String, what)
+	}
+	return nil
+}
+
+// AddPack implements store.BillingStore.
+func (b *billingStore) AddPack(ctx context.Context, p billing.Pack) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	if p.CreatedMs == 0 {
+		p.CreatedMs = b.db.now().UnixMilli()
+	}
+	if p.CreatedBy == "" {
+		p.CreatedBy = audit.ActorOr(ctx).ID
+	}
+	p.Uses = []billing.PackUse{}
+	return b.db.write(ctx, func(t *wtx) error {
+		if ok, err := t.exists(ctx, `SELECT 1 FROM members WHERE id = ?`, p.MemberID); err != nil || !ok {
+			return errors.Join(err, store.Errf(store.ErrMissingRef, "member_id", "no member %q", p.MemberID))
+		}
+		home, err := t.memberHome(ctx, p.MemberID)
+		if err != nil {
+			return err
+		}
+		p.Issuer = cmp.Or(home, billing.CooperativeID)
+		if err := t.afterInvoiced(ctx, "hour pack", p.ValidFrom); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `INSERT INTO billing_packs (id, member_id, issuer, hours, cents, vat_rate, valid_from, valid_until, created_ms, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, p.ID, p.MemberID, p.Issuer, p.Hours, p.Cents, int64(p.VATRate),
+			p.ValidFrom.String(), p.ValidUntil.String(), p.CreatedMs, p.CreatedBy); err != nil {
+			return b.db.mapErr(err, "hour pack "+p.ID, "id")
+		}
+		p.Sum()
+		return t.audit(ctx, audit.Create, billing.ObjectPack, p.ID, []string{home}, nil, p)
+	})
+}
+
+// usePacks records what an issued document took from hour packs, each
+// use audited as an update of its pack.
+func (b *billingStore) usePacks(ctx context.Context, t *wtx, dr billing.Draft, is billing.Issued) error {
+	for _, u := range dr.PackUses {
+		var member, home string
+		var hours int64
+		if err := t.queryRow(ctx, `SELECT member_id, issuer, hours FROM billing_packs WHERE id = ?`, u.PackID).Scan(&member, &home, &hours); err != nil {
+			return fmt.Errorf("hour pack %s: %w", u.PackID, err)
+		}
+		var used int64
+		if err := t.queryRow(ctx, `SELECT coalesce(sum(minutes), 0) FROM billing_pack_uses WHERE pack_id = ?`, u.PackID).Scan(&used); err != nil {
+			return fmt.Errorf("hour pack %s: %w", u.PackID, err)
+		}
+		if member != is.MemberID || u.Minutes <= 0 || used+u.Minutes > hours*60 {
+			return store.Errf(store.ErrStale, "pack_uses", "hour pack %s of %s holds %d of %d minutes: cannot take %d for %s", u.PackID, member, hours*60-used, hours*60, u.Minutes, is.MemberID)
+		}
+		if _, err := t.exec(ctx, `INSERT INTO billing_pack_uses (pack_id, period, minutes, number) VALUES (?, ?, ?, ?)`,
+			u.PackID, u.Period.String(), u.Minutes, is.Number); err != nil {
+			return b.db.mapErr(err, "use of hour pack "+u.PackID+" in "+u.Period.String(), "pack_uses")
+		}
+		if home == billing.CooperativeID {
+			home = ""
+		}
+		u.Number = is.Number
+		if err := t.audit(ctx, audit.Update, billing.ObjectPack, u.PackID, []string{home},
+			map[string]int64{"used_minutes": used}, map[string]any{"used_minutes": used + u.Minutes, "use": u}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Packs implements store.BillingStore.
+func (b *billingStore) Packs(ctx context.Context, member string) ([]billing.Pack, error) {
+	w := &where{}
+	if member != "" {
+		w.add("member_id = ?", member)
+	}
+	rows, err := b.db.query(ctx, `SELECT id, member_id, issuer, hours, cents, vat_rate, valid_from, valid_until, created_ms, created_by FROM billing_packs`+
+		w.sql()+` ORDER BY member_id, valid_from, id`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("hour packs: %w", err)
+	}
+	defer rows.Close()
+	out := []billing.Pack{}
+	index := map[string]int{}
+	for rows.Next() {
+		var p billing.Pack
+		var from, until string
+		var rate int64
+		if err := rows.Scan(&p.ID, &p.MemberID, &p.Issuer, &p.Hours, &p.Cents, &rate, &from, &until, &p.CreatedMs, &p.CreatedBy); err != nil {
+			return nil, fmt.Errorf("hour packs: %w", err)
+		}
+		p.VATRate = invoice.Rate(rate)
+		if p.ValidFrom, err = credit.ParsePeriod(from); err != nil {
+			return nil, fmt.Errorf("hour pack %s: %w", p.ID, err)
+		}
+		if p.ValidUntil, err = credit.ParsePeriod(until); err != nil {
+			return nil, fmt.Errorf("hour pack %s: %w", p.ID, err)
+		}
+		p.Uses = []billing.PackUse{}
+		index[p.ID] = len(out)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("hour packs: %w", err)
+	}
+	rows.Close()
+	q := `SELECT u.pack_id, u.period, u.minutes, u.number FROM billing_pack_uses u`
+	var args []any
+	if member != "" {
+		q += ` JOIN billing_packs p ON p.id = u.pack_id WHERE p.member_id = ?`
+		args = append(args, member)
+	}
+	urows, err := b.db.query(ctx, q+` ORDER BY u.pack_id, u.period`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("hour pack uses: %w", err)
+	}
+	defer urows.Close()
+	for urows.Next() {
+		var u billing.PackUse
+		var per string
+		if err := urows.Scan(&u.PackID, &per, &u.Minutes, &u.Number); err != nil {
+			return nil, fmt.Errorf("hour pack uses: %w", err)
+		}
+		if u.Period, err = credit.ParsePeriod(per); err != nil {
+			return nil, fmt.Errorf("hour pack %s: %w", u.PackID, err)
+		}
+		if i, ok := index[u.PackID]; ok {
+			out[i].Uses = append(out[i].Uses, u)
+		}
+	}
+	if err := urows.Err(); err != nil {
+		return nil, fmt.Errorf("hour pack uses: %w", err)
+	}
+	for i := range out {
+		out[i].Sum()
+	}
+	return out, nil
+}
+
+// RoomBookings implements store.BillingStore.
+func (b *billingStore) RoomBookings(ctx context.Context, from, to time.Time) ([]billing.RoomBooking, error) {
+	rows, err := b.db.query(ctx, `SELECT k.id, k.member_id, k.center_id, k.room_id, k.start_ms, k.end_ms, k.status,
+		k.created_by_role, k.created_by_center, k.created_by_token, m.home_center_id
+		FROM bookings k JOIN members m ON m.id = k.member_id
+		WHERE k.room_id IS NOT NULL AND k.room_id <> '' AND k.start_ms >= ? AND k.start_ms < ? ORDER BY k.start_ms, k.id`, ms(from), ms(to))
+	if err != nil {
+		return nil, fmt.Errorf("room bookings: %w", err)
+	}
+	defer rows.Close()
+	out := []billing.RoomBooking{}
+	for rows.Next() {
+		var rb billing.RoomBooking
+		var home sql.NullString
+		if rb.Booking, err = scanBooking(homeScan{rows, &home}); err != nil {
+			return nil, fmt.Errorf("room bookings: %w", err)
+		}
+		rb.HomeCenterID = home.String
+		out = append(out, rb)
+	}
+	return out, rows.Err()
+}
+
+// homeScan scans a booking row followed by its member's home.
+type homeScan struct {
+	rows *sql.Rows
+	home *sql.NullString
+}
+
+func (h homeScan) Scan(dest ...any) error { return h.rows.Scan(append(dest, h.home)...) }
