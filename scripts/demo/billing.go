@@ -28,6 +28,9 @@ import (
 const (
 	demoNomadicHourCents = 950
 	demoCenterHourCents  = 800
+	// demoRoomHourCents is each meeting room's price per booked hour
+	// (a booked room is billed, attended or not).
+	demoRoomHourCents = 2500
 )
 
 // demoIBANs are valid IBANs of the demo's parties (the cooperative first).
@@ -135,6 +138,9 @@ func seedBilling(ctx context.Context, c *launch.Central, n demoNetwork, p credit
 	prices := []billing.Price{{Kind: billing.PriceNomadicHour, ValidFrom: p, Cents: demoNomadicHourCents}}
 	for _, x := range n.centers {
 		prices = append(prices, billing.Price{Kind: billing.PriceCenterHour, CenterID: x.ID, ValidFrom: p, Cents: demoCenterHourCents})
+	}
+	for _, r := range n.rooms {
+		prices = append(prices, billing.Price{Kind: billing.PriceRoomHour, CenterID: r.CenterID, RoomID: r.ID, ValidFrom: p, Cents: demoRoomHourCents})
 	}
 	for _, x := range prices {
 		if err := c.API(ctx, http.MethodPost, "/billing/prices", x, nil); err != nil {
