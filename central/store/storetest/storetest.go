@@ -201,6 +201,7 @@ func Run(t *testing.T, open Factory) {
 		{"BillingDetails", testBillingDetails},
 		{"BillingIssue", testBillingIssue},
 		{"BillingIssueConcurrent", testBillingIssueConcurrent},
+		{"CheckInCursors", testCheckInCursors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })
