@@ -121,6 +121,11 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		}
 		defer func() { s.stops = append(s.stops, func(context.Context) error { stop(); return nil }) }()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.watchCardKeys(runCtx)
+	}()
 	s.stops = append(s.stops, func(context.Context) error {
 		cancel()
 		wg.Wait()
