@@ -150,7 +150,7 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 		ConnectTimeout: s.cfg.MQTTConnectTimeout, MaxConnecting: s.cfg.MQTTMaxConnecting, Logger: s.log, Metrics: s.Metrics}
 	if s.cfg.MQTTSAddr != "" {
 		bc.CertAddr, bc.CertTLS = s.cfg.MQTTSAddr, s.certs.TLSConfig()
-		bc.Certs = &enroll.DoorIdentity{CA: s.CA, Keys: s.Store, ServiceUsername: ServiceUser}
+		bc.Certs = &enroll.DoorIdentity{CA: s.CA, Keys: s.Store, ServiceUsername: ServiceUser, Certs: s.Store.DoorCerts()}
 	}
 	b, err := broker.New(bc)
 	if err != nil {

@@ -9,6 +9,7 @@
 //	swc-central version (or --version)
 //	swc-central card-keys list|rotate [--data DIR] [--old-valid-for D]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
+//	swc-central door-cert revoke (--door ID | --serial HEX) [--data DIR] [--db postgres://...]
 package main
 
 import (
@@ -64,6 +65,8 @@ func commands(ctx context.Context, stdout, stderr io.Writer) []cmdline.Command {
 			Run: func(a []string) int { return importCmd(ctx, a, stdout, stderr) }},
 		{Name: "card-keys", Synopsis: "list|rotate [--data DIR] [--old-valid-for D]", Summary: "the secure badges' card master key versions;\nrotate makes a new one",
 			Run: func(a []string) int { return cardKeysCmd(a, stdout, stderr, time.Now()) }},
+		{Name: "door-cert", Synopsis: "revoke (--door ID | --serial HEX) [--data DIR] [--db URL]", Summary: "revoke door certificates (crl.pem, the embedded\nbroker, renewals)",
+			Run: func(a []string) int { return doorCert(ctx, a, stdout, stderr) }},
 		{Name: "version", Summary: "print the version, commit and build date",
 			Run: func(a []string) int { return printVersion(a, stdout, stderr) }},
 	}
