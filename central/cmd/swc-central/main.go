@@ -29,6 +29,7 @@ import (
 	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/settings"
+	"github.com/smartworkcenters/swc/central/web"
 	"github.com/smartworkcenters/swc/shared/cmdline"
 )
 
@@ -136,6 +137,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Mail.PasswordFile, "smtp-password-file", "", "file holding the SMTP relay password (default with --smtp-user: "+server.SMTPPasswordFile+" in the data folder)")
 	fs.StringVar(&cfg.Mail.CAFile, "smtp-ca", "", "CA certificates (PEM) to check the SMTP relay's certificate against (default: the system's)")
 	fs.StringVar(&cfg.Mail.From, "mail-from", "", "From address of the central's e-mail, such as \"Smart Work Centers <noreply@example.org>\"")
+	fs.Func("trusted-proxies", "comma-separated networks (CIDR) of the reverse proxies in front of serve: from them alone X-Forwarded-For is believed (its rightmost address that is not one of them is the client the sign-in rate limits count); default none: the connection's peer", func(v string) error {
+		var err error
+		cfg.TrustedProxies, err = web.ParseTrustedProxies(v)
+		return err
+	})
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", cmdline.LogText, "log format: "+cmdline.LogFormats+" (text under journald loses its time= field:\njournald stamps each line)")
 	if code, ok := fs.Parse(args); !ok {
