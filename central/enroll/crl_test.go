@@ -197,17 +197,25 @@ func TestImportFile(t *testing.T) {
 	assert.ErrorContains(t, err, "certificate 1")
 }
 
-// TestRenewalIsRecorded: a renewed certificate is recorded too, stays
-// valid (a renewal keeps the door's key, as the embedded broker does), and
-// is revoked with the others when its door is enrolled again.
-func TestRenewalIsRecorded(t *testing.T) {
-	f := newFixture(t)
+// revokingService is an enrollment service over f whose certificates are
+// recorded for the revocation list kept in the folder it returns.
+func revokingService(t *testing.T, f *fixture) (string, *enroll.Revocations, *enroll.Service) {
+	t.Helper()
 	dir := t.TempDir()
 	rev, err := enroll.NewRevocations(enroll.RevocationsConfig{CA: f.ca, Dir: dir, Certs: f.st.DoorCerts(), Now: func() time.Time { return f.clock }})
 	require.NoError(t, err)
 	svc, err := enroll.NewService(enroll.Config{CA: f.ca, Store: f.st, SigningKeys: []string{f.key}, Broker: "mqtts://central.test:8883",
 		ServiceUsername: "swc-central", Now: func() time.Time { return f.clock }, Revocations: rev})
 	require.NoError(t, err)
+	return dir, rev, svc
+}
+
+// TestRenewalIsRecorded: a renewed certificate is recorded too, stays
+// valid (a renewal keeps the door's key, as the embedded broker does), and
+// is revoked with the others when its door is enrolled again.
+func TestRenewalIsRecorded(t *testing.T) {
+	f := newFixture(t)
+	dir, rev, svc := revokingService(t, f)
 	tok, err := svc.NewToken(f.ctx, "door-a", time.Hour, "tech-1", "https://central.test:8443", true)
 	require.NoError(t, err)
 	keyPEM, csr := doorKey(t)
@@ -271,12 +279,7 @@ func must[T any](v T, err error) T {
 // (a new key) brings it back.
 func TestRevokeDoor(t *testing.T) {
 	f := newFixture(t)
-	dir := t.TempDir()
-	rev, err := enroll.NewRevocations(enroll.RevocationsConfig{CA: f.ca, Dir: dir, Certs: f.st.DoorCerts(), Now: func() time.Time { return f.clock }})
-	require.NoError(t, err)
-	svc, err := enroll.NewService(enroll.Config{CA: f.ca, Store: f.st, SigningKeys: []string{f.key}, Broker: "mqtts://central.test:8883",
-		ServiceUsername: "swc-central", Now: func() time.Time { return f.clock }, Revocations: rev})
-	require.NoError(t, err)
+	dir, rev, svc := revokingService(t, f)
 	enrollDoor := func() (string, []byte) {
 		tok, err := svc.NewToken(f.ctx, "door-a", time.Hour, "tech-1", "https://central.test:8443", true)
 		require.NoError(t, err)
