@@ -17,8 +17,9 @@
 // subscribed to the ingest's CommitFeed checks bookings in from granted
 // taps; RunReleases releases room bookings nobody checked in to:
 //
-//	f := booking.NewFollower(svc)
+//	f := booking.NewFollower(svc, booking.FollowerOptions{})
 //	commitFeed.Subscribe(f.Committed)
+//	err := f.Open(ctx) // its cursor in the store, before the ingest starts
 //	go f.Run(ctx)
 //	go svc.RunReleases(ctx, 0)
 //	ins, err := svc.CheckIns(ctx, []string{b.ID}) // for the site's pages
@@ -123,8 +124,10 @@ type Service struct {
 	mailer  Mailer
 
 	checkedIn *metrics.Counter
-	released  *metrics.Counter
-	waiting   *metrics.Gauge
+	// checkInFailed counts the failed steps of the check-in follower.
+	checkInFailed *metrics.Counter
+	released      *metrics.Counter
+	waiting       *metrics.Gauge
 }
 
 // New returns a Service over the store.
@@ -156,6 +159,7 @@ func New(st store.Store, opts Options) *Service {
 	s.refused = reg.CounterVec("swc_booking_refused_total", "Booking requests refused, by code.", "code")
 	s.made = reg.Counter("swc_booking_made_total", "Bookings made through the booking service.")
 	s.checkedIn = reg.Counter("swc_booking_checkins_total", "Bookings checked in by a granted tap (or moved to an earlier tap).")
+	s.checkInFailed = reg.Counter("swc_booking_checkin_failures_total", "Check-in follower steps that failed (retried) or commits skipped (a deleted door).")
 	s.released = reg.Counter("swc_booking_released_total", "Room bookings released because nobody checked in.")
 	s.waiting = reg.Gauge("swc_booking_release_waiting", "Room bookings due for release that wait for a door offline or with undelivered events (last pass).")
 	return s

@@ -107,7 +107,7 @@ func TestFollowerChecksIn(t *testing.T) {
 		ctx := context.Background()
 		svc, _, b := checkInFixture(t, st, booking.Options{})
 		feed := &ingest.CommitFeed{}
-		f := booking.NewFollower(svc)
+		f := booking.NewFollower(svc, booking.FollowerOptions{})
 		feed.Subscribe(f.Committed)
 		feed.Notify(now.UnixMilli(), []ingest.Batch{{Door: "front", Events: []protocol.Event{tap(1, "m1", protocol.GrantedBooking, at(0, 9, 3))}}})
 		f.Drain(ctx)
@@ -407,6 +407,88 @@ func TestReleaseAcrossReplicas(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, srv.Wait(t, 1), 1)
 			require.Len(t, srv.Messages(), 1, "one e-mail")
+		})
+	}
+}
+
+// TestFollowerNothingLost checks a granted tap that the ingest stored
+// checks its booking in although the follower that was handed it stopped
+// (its context ended with the commit queued) or died (never drained it):
+// the stopping follower drains its queue, and the next follower takes over
+// the cursor of one that stopped at once, and of one that died once its
+// cursor is stale, applying what the first one never saw.
+func TestFollowerNothingLost(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// handed: the commit reached the first follower's queue (the
+		// ingest skips its hook when it stops right after a commit).
+		handed bool
+		// stopped: the first follower ran and stopped; otherwise it died
+		// before it drained anything.
+		stopped bool
+	}{
+		{"stopped with the commit queued", true, true},
+		{"stopped, the commit never handed over", false, true},
+		{"died with the commit queued", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachStore(t, func(t *testing.T, st store.Store) {
+				ctx := context.Background()
+				svc, clk, b := checkInFixture(t, st, booking.Options{})
+				clk.Set(at(0, 9, 5))
+				checkedIn := func() map[string]store.CheckIn {
+					got, err := svc.CheckIns(ctx, []string{b.ID})
+					require.NoError(t, err)
+					return got
+				}
+				first := booking.NewFollower(svc, booking.FollowerOptions{ID: "first"})
+				require.NoError(t, first.Open(ctx))
+				ev := tap(1, "m1", protocol.GrantedBooking, at(0, 9, 3))
+				received := clk.Now().UnixMilli()
+				_, err := st.AppendEvents(ctx, "front", received, []protocol.Event{ev})
+				require.NoError(t, err)
+				if tc.handed {
+					first.Committed(received, []ingest.Batch{{Door: "front", Events: []protocol.Event{ev}}})
+				}
+				want := map[string]store.CheckIn{b.ID: {BookingID: b.ID, AtMs: ev.TimeMs, Door: "front", Seq: 1}}
+				if tc.stopped {
+					ended, cancel := context.WithCancel(ctx)
+					cancel()
+					require.NoError(t, first.Run(ended))
+					curs, err := st.CheckIns().CheckInCursors(ctx)
+					require.NoError(t, err)
+					require.Len(t, curs, 1)
+					require.True(t, curs[0].Stopped, "cursor saved as stopped")
+				}
+				if tc.handed && tc.stopped {
+					require.Equal(t, want, checkedIn(), "drained at stop")
+				} else {
+					require.Empty(t, checkedIn())
+				}
+
+				next := booking.NewFollower(svc, booking.FollowerOptions{ID: "next", CursorEvery: 20 * time.Millisecond, CursorStale: time.Minute})
+				runCtx, stop := context.WithCancel(ctx)
+				done := make(chan error, 1)
+				go func() { done <- next.Run(runCtx) }()
+				defer func() {
+					stop()
+					require.NoError(t, <-done)
+				}()
+				if !tc.stopped {
+					// A live cursor is not taken over: its follower may
+					// still apply the commit.
+					time.Sleep(200 * time.Millisecond)
+					require.Empty(t, checkedIn(), "the cursor of a follower seen 0 s ago was taken over")
+					clk.Set(clk.Now().Add(2 * time.Minute))
+				}
+				require.Eventually(t, func() bool { return len(checkedIn()) > 0 }, 10*time.Second, 10*time.Millisecond)
+				require.Equal(t, want, checkedIn())
+				require.Eventually(t, func() bool {
+					curs, err := st.CheckIns().CheckInCursors(ctx)
+					require.NoError(t, err)
+					return len(curs) == 1 && curs[0].Follower == "next"
+				}, 10*time.Second, 10*time.Millisecond, "the first follower's cursor is dropped once taken over")
+			})
 		})
 	}
 }

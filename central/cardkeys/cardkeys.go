@@ -10,8 +10,9 @@
 // holds every version still in use: the current one, and older ones until
 // their cut-off (not-after) date, after which doors refuse them. A rotation
 // (Rotate, `swc-central card-keys rotate`) adds a new current version and
-// gives the previous one its cut-off; a running central reads the file at
-// start, so the rotation takes effect when it restarts.
+// gives the previous one its cut-off; a running central notices the file
+// changed and reads it again (Reload), so the rotation takes effect without
+// a restart.
 package cardkeys
 
 import (
@@ -177,6 +178,26 @@ func (r *Ring) save() error {
 	}
 	return nil
 }
+
+// Reload reads the ring's file again (another process rotated it: `swc-central
+// card-keys rotate`) and reports whether the versions changed. A file that
+// does not load (mode, content) is an error and the ring keeps what it held.
+func (r *Ring) Reload() (bool, error) {
+	n, err := Load(r.path)
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed := n.f.Current != r.f.Current || !slices.EqualFunc(n.f.Versions, r.f.Versions, func(a, b version) bool {
+		return a.Version == b.Version && a.Key == b.Key && a.Created.Equal(b.Created) && a.NotAfter.Equal(b.NotAfter)
+	})
+	r.f = n.f
+	return changed, nil
+}
+
+// Path returns the ring's file.
+func (r *Ring) Path() string { return r.path }
 
 // Current returns the current key version.
 func (r *Ring) Current() uint8 {

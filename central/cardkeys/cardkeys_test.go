@@ -135,3 +135,37 @@ func TestRotationDoorKeys(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &f))
 	assert.Equal(t, uint8(3), f.Current)
 }
+
+// TestReload: a ring reads a rotation another process wrote, reports a
+// change once, and keeps its keys when the file changed into one that does
+// not load.
+func TestReload(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	r, _, err := LoadOrCreate(dir, now)
+	require.NoError(t, err)
+	other, err := Load(filepath.Join(dir, FileName))
+	require.NoError(t, err)
+	v, err := other.Rotate(now, now.Add(time.Hour))
+	require.NoError(t, err)
+	changed, err := r.Reload()
+	require.NoError(t, err)
+	assert.True(t, changed)
+	assert.Equal(t, v, r.Current())
+	want, err := other.AppKeys("04A1B2C3D4E5F6", protocol.CardDESFireEV2, v)
+	require.NoError(t, err)
+	got, err := r.AppKeys("04A1B2C3D4E5F6", protocol.CardDESFireEV2, v)
+	require.NoError(t, err)
+	assert.Equal(t, want, got, "the new version's keys")
+	changed, err = r.Reload()
+	require.NoError(t, err)
+	assert.False(t, changed, "the same file again")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, FileName), []byte(`{`), 0o600))
+	_, err = r.Reload()
+	require.Error(t, err)
+	assert.Equal(t, v, r.Current(), "a file that does not load changes nothing")
+	require.NoError(t, os.Chmod(filepath.Join(dir, FileName), 0o644))
+	_, err = r.Reload()
+	require.ErrorContains(t, err, "chmod 600")
+}

@@ -163,6 +163,57 @@ func (r *Revocations) Revoke(ctx context.Context, serial string) error {
 	return err
 }
 
+// RevokeDoor revokes every recorded certificate of a door that is neither
+// revoked nor expired (store.RevokedExplicit) and refreshes the list: a
+// door taken out of service, or whose certificate leaked, connects no more
+// through a broker that reads the list. It returns the certificates it
+// revoked (none is no error: the door may have none, or all revoked).
+// KeyRevoked then refuses the door's renewals with that key: only a new
+// enrollment (a new key) brings the door back.
+func (r *Revocations) RevokeDoor(ctx context.Context, door string) ([]store.DoorCert, error) {
+	certs, err := r.certs.DoorCertsOf(ctx, door)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: revoking the certificates of %s: %w", door, err)
+	}
+	now := r.now().UnixMilli()
+	var out []store.DoorCert
+	for _, c := range certs {
+		if c.RevokedMs != 0 || c.NotAfterMs <= now {
+			continue
+		}
+		if err := r.certs.RevokeDoorCert(ctx, c.Serial, now); err != nil {
+			return out, fmt.Errorf("enroll: revoking certificate %s of %s: %w", c.Serial, door, err)
+		}
+		c.RevokedMs, c.Reason = now, store.RevokedExplicit
+		out = append(out, c)
+	}
+	if _, err := r.Refresh(ctx); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// KeyRevoked reports whether the newest recorded certificate of the door
+// with this key (store.DoorKey's KeySHA256) was revoked explicitly
+// (RevokeDoor, Revoke): the door's renewals with that key are refused
+// until it enrolls again. (An enrollment that failed revokes the
+// certificate it did not hand out; the door's next enrollment records a
+// newer one.)
+func (r *Revocations) KeyRevoked(ctx context.Context, door, keySHA256 string) (bool, error) {
+	certs, err := r.certs.DoorCertsOf(ctx, door)
+	if err != nil {
+		return false, fmt.Errorf("enroll: certificates of %s: %w", door, err)
+	}
+	var newest *store.DoorCert
+	for i := range certs {
+		c := &certs[i]
+		if c.KeySHA256 == keySHA256 && (newest == nil || c.IssuedMs > newest.IssuedMs) {
+			newest = c
+		}
+	}
+	return newest != nil && newest.Reason == store.RevokedExplicit, nil
+}
+
 // legacyCert is a record of IssuedFile.
 type legacyCert struct {
 	Serial     string `json:"serial"` // hex

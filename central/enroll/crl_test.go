@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/enroll"
 	"github.com/smartworkcenters/swc/central/store"
 	"github.com/smartworkcenters/swc/shared/pki"
@@ -196,17 +197,25 @@ func TestImportFile(t *testing.T) {
 	assert.ErrorContains(t, err, "certificate 1")
 }
 
-// TestRenewalIsRecorded: a renewed certificate is recorded too, stays
-// valid (a renewal keeps the door's key, as the embedded broker does), and
-// is revoked with the others when its door is enrolled again.
-func TestRenewalIsRecorded(t *testing.T) {
-	f := newFixture(t)
+// revokingService is an enrollment service over f whose certificates are
+// recorded for the revocation list kept in the folder it returns.
+func revokingService(t *testing.T, f *fixture) (string, *enroll.Revocations, *enroll.Service) {
+	t.Helper()
 	dir := t.TempDir()
 	rev, err := enroll.NewRevocations(enroll.RevocationsConfig{CA: f.ca, Dir: dir, Certs: f.st.DoorCerts(), Now: func() time.Time { return f.clock }})
 	require.NoError(t, err)
 	svc, err := enroll.NewService(enroll.Config{CA: f.ca, Store: f.st, SigningKeys: []string{f.key}, Broker: "mqtts://central.test:8883",
 		ServiceUsername: "swc-central", Now: func() time.Time { return f.clock }, Revocations: rev})
 	require.NoError(t, err)
+	return dir, rev, svc
+}
+
+// TestRenewalIsRecorded: a renewed certificate is recorded too, stays
+// valid (a renewal keeps the door's key, as the embedded broker does), and
+// is revoked with the others when its door is enrolled again.
+func TestRenewalIsRecorded(t *testing.T) {
+	f := newFixture(t)
+	dir, rev, svc := revokingService(t, f)
 	tok, err := svc.NewToken(f.ctx, "door-a", time.Hour, "tech-1", "https://central.test:8443", true)
 	require.NoError(t, err)
 	keyPEM, csr := doorKey(t)
@@ -261,4 +270,74 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestRevokeDoor: revoking a door's certificates by hand lists the valid
+// ones (not those already revoked) on the CRL, audited with the actor;
+// the door's renewals with that key are refused, and so is its connection
+// to the embedded broker's certificate listener; enrolling the door again
+// (a new key) brings it back.
+func TestRevokeDoor(t *testing.T) {
+	f := newFixture(t)
+	dir, rev, svc := revokingService(t, f)
+	enrollDoor := func() (string, []byte) {
+		tok, err := svc.NewToken(f.ctx, "door-a", time.Hour, "tech-1", "https://central.test:8443", true)
+		require.NoError(t, err)
+		keyPEM, csr := doorKey(t)
+		reply, err := svc.Enroll(f.ctx, &protocol.EnrollRequest{V: 1, Token: tok.Secret, CSR: csr})
+		require.NoError(t, err)
+		return reply.Certificate, keyPEM
+	}
+	renew := func(keyPEM []byte) (string, error) {
+		csr, err := enroll.NewCSR(keyPEM, "door-a")
+		require.NoError(t, err)
+		c, err := svc.Renew(f.ctx, "door-a", &protocol.CertRequest{V: 1, Door: "door-a", CSR: string(csr)})
+		return string(c), err
+	}
+	identity := &enroll.DoorIdentity{CA: f.ca, Keys: f.st, ServiceUsername: "swc-central", Now: func() time.Time { return f.clock }, Certs: f.st.DoorCerts()}
+	identify := func(certPEM string) error {
+		c, err := pki.ParseCertificate([]byte(certPEM))
+		require.NoError(t, err)
+		_, _, err = identity.IdentifyClient(f.ctx, c)
+		return err
+	}
+
+	old, _ := enrollDoor()
+	first, key := enrollDoor() // old is superseded
+	second, err := renew(key)
+	require.NoError(t, err)
+	require.NoError(t, identify(first))
+	require.NoError(t, identify(second))
+
+	ctx := audit.WithSystem(f.ctx, "door-cert-cli")
+	got, err := rev.RevokeDoor(ctx, "door-a")
+	require.NoError(t, err)
+	serials := func(cs []store.DoorCert) []string {
+		out := []string{}
+		for _, c := range cs {
+			out = append(out, c.Serial)
+		}
+		return out
+	}
+	assert.ElementsMatch(t, []string{serialOf(t, first), serialOf(t, second)}, serials(got), "the valid ones only")
+	for _, c := range got {
+		assert.Equal(t, store.RevokedExplicit, c.Reason)
+	}
+	assert.ElementsMatch(t, []string{serialOf(t, old), serialOf(t, first), serialOf(t, second)}, revoked(t, f.ca, dir))
+	page, err := f.st.ListAudit(f.ctx, store.AuditFilter{ActorKind: audit.KindSystem, ActorID: "door-cert-cli"})
+	require.NoError(t, err)
+	require.Len(t, page.Items, 2, "one audit row per certificate revoked")
+	assert.Equal(t, audit.Revoke, page.Items[0].Action)
+
+	again, err := rev.RevokeDoor(ctx, "door-a")
+	require.NoError(t, err)
+	assert.Empty(t, again, "nothing left to revoke")
+	_, err = renew(key)
+	require.ErrorIs(t, err, enroll.ErrRevoked, "a renewal with the revoked key")
+	require.ErrorIs(t, identify(second), enroll.ErrRevoked, "the embedded broker refuses the revoked certificate")
+
+	back, key := enrollDoor()
+	require.NoError(t, identify(back))
+	_, err = renew(key)
+	require.NoError(t, err, "enrolled again with a new key")
 }

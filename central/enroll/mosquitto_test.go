@@ -397,3 +397,46 @@ func TestShippedMosquittoConfigOptions(t *testing.T) {
 	assert.Equal(t, "true", options["require_certificate"])
 	assert.Equal(t, "false", options["allow_anonymous"])
 }
+
+// TestMosquittoManualRevocation: a door whose certificates are revoked by
+// hand (Revocations.RevokeDoor, what `swc-central door-cert revoke` runs)
+// can no longer connect to the shipped Mosquitto once it reloads the CRL
+// (copy, then SIGHUP); another door still connects.
+func TestMosquittoManualRevocation(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "swc.db"), sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	ca, _, err := NewCA("swc test CA", time.Now())
+	require.NoError(t, err)
+	var svcCert tls.Certificate
+	m := startShippedMosquitto(t, ca, &svcCert)
+	seedDoors(t, st, "door-a", "door-b")
+	r := newReplica(t, ca, st)
+	a, b := r.enroll(t, ca, "door-a"), r.enroll(t, ca, "door-b")
+	install := func() {
+		_, err := r.rev.Refresh(context.Background())
+		require.NoError(t, err)
+		crl, err := os.ReadFile(r.rev.Path())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(m.Dir, CRLFile), crl, 0o644))
+		m.Reload()
+		time.Sleep(300 * time.Millisecond) // the signal is handled in Mosquitto's loop
+	}
+	install()
+	for name, c := range map[string]tls.Certificate{"door-a": a, "door-b": b} {
+		_, err := connect(t, m, ca, c, name)
+		require.NoError(t, err, "%s before the revocation", name)
+	}
+
+	got, err := r.rev.RevokeDoor(context.Background(), "door-a")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	install()
+	_, err = connect(t, m, ca, a, "door-a-revoked")
+	assert.Error(t, err, "the revoked door connected")
+	_, err = connect(t, m, ca, b, "door-b-again")
+	assert.NoError(t, err, "another door still connects")
+	if t.Failed() {
+		t.Log(m.Log())
+	}
+}

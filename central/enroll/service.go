@@ -286,6 +286,8 @@ func result(err error) string {
 		return "unknown_door"
 	case errors.Is(err, ErrWrongKey):
 		return "wrong_key"
+	case errors.Is(err, ErrRevoked):
+		return "revoked"
 	}
 	return "error"
 }
@@ -293,6 +295,11 @@ func result(err error) string {
 // ErrWrongKey refuses a renewal or a connection with a key other than the
 // one the door enrolled with.
 var ErrWrongKey = errors.New("not the key the door enrolled with")
+
+// ErrRevoked refuses a renewal or a connection of a door whose certificate
+// was revoked explicitly (swc-central door-cert revoke): the door must be
+// enrolled again.
+var ErrRevoked = errors.New("the door's certificate was revoked")
 
 // Renew issues a new certificate for door (from the topic the request came
 // on) from a renewal request, which must carry the key the door enrolled
@@ -312,6 +319,9 @@ func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequ
 	if err := s.checkKey(ctx, door, csr.PublicKey); err != nil {
 		return nil, err
 	}
+	if err := s.checkNotRevoked(ctx, door, csr.PublicKey); err != nil {
+		return nil, err
+	}
 	cert, err := s.cfg.CA.SignDoorCSR([]byte(req.CSR), door, s.cfg.DoorValidity, s.cfg.Now())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -324,6 +334,34 @@ func (s *Service) Renew(ctx context.Context, door string, req *protocol.CertRequ
 		s.certIssued(ctx, door, c.NotAfter)
 	}
 	return cert, nil
+}
+
+// certs is the record of door certificates of Config.Revocations, if any.
+func (s *Service) certs() DoorCerts {
+	if s.cfg.Revocations == nil {
+		return nil
+	}
+	return s.cfg.Revocations.certs
+}
+
+// checkNotRevoked refuses a renewal with a key whose newest certificate
+// was revoked explicitly (Revocations.KeyRevoked).
+func (s *Service) checkNotRevoked(ctx context.Context, door string, pub any) error {
+	if s.cfg.Revocations == nil {
+		return nil
+	}
+	fp, err := KeyFingerprint(pub)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	revoked, err := s.cfg.Revocations.KeyRevoked(ctx, door, fp)
+	if err != nil {
+		return err
+	}
+	if revoked {
+		return fmt.Errorf("door %s: %w; enroll the door again (a new enrollment token) to bring it back", door, ErrRevoked)
+	}
+	return nil
 }
 
 // recordIssued records a new door certificate in Config.Revocations
@@ -370,7 +408,7 @@ func (s *Service) checkKey(ctx context.Context, door string, pub any) error {
 }
 
 func (s *Service) identity() *DoorIdentity {
-	return &DoorIdentity{CA: s.cfg.CA, Keys: s.cfg.Store, ServiceUsername: s.cfg.ServiceUsername, Now: s.cfg.Now}
+	return &DoorIdentity{CA: s.cfg.CA, Keys: s.cfg.Store, ServiceUsername: s.cfg.ServiceUsername, Now: s.cfg.Now, Certs: s.certs()}
 }
 
 // HandleRenewal answers a renewal request that arrived on door's renew
@@ -425,6 +463,16 @@ type DoorIdentity struct {
 	// ServiceUsername: door ids starting with it are refused.
 	ServiceUsername string
 	Now             func() time.Time // default time.Now
+	// Certs, when set, is the store's record of door certificates: a
+	// certificate recorded as revoked is refused (an explicit revocation,
+	// whose door's enrolled key still matches).
+	Certs DoorCerts
+}
+
+// DoorCerts reads the store's record of door certificates
+// (store.DoorCertStore).
+type DoorCerts interface {
+	DoorCert(ctx context.Context, serial string) (store.DoorCert, error)
 }
 
 // IdentifyClient implements broker.ClientIdentifier.
@@ -442,6 +490,18 @@ func (d *DoorIdentity) IdentifyClient(ctx context.Context, cert *x509.Certificat
 	}
 	if err := d.CheckKey(ctx, name, cert.PublicKey); err != nil {
 		return "", false, err
+	}
+	if d.Certs != nil {
+		serial := cert.SerialNumber.Text(16)
+		c, err := d.Certs.DoorCert(ctx, serial)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// Issued before the store kept a record: the key check holds.
+		case err != nil:
+			return "", false, fmt.Errorf("enroll: certificate %s of %s: %w", serial, name, err)
+		case c.RevokedMs != 0:
+			return "", false, fmt.Errorf("door %s: certificate %s (%s): %w", name, serial, c.Reason, ErrRevoked)
+		}
 	}
 	return name, false, nil
 }

@@ -12,7 +12,10 @@ import (
 // checks bookings in from the ingest's commits (subscribed before the
 // ingest starts) and runs the release of room no-shows. Every replica runs
 // both: check-ins are idempotent and a release is one conditional UPDATE,
-// so a booking is released, and its member e-mailed, once.
+// so a booking is released, and its member e-mailed, once. At Shutdown
+// (after the ingest stopped) the follower drains its queue for a bounded
+// time; a check-in left over, or lost by a crash, is applied by the next
+// follower to take its cursor over (booking.Follower).
 func (s *Server) startBooking() {
 	opts := booking.Options{Logger: s.log, Metrics: s.Metrics, GraceAt: func(ctx context.Context, at time.Time) time.Duration {
 		v, err := settings.Current(ctx, s.Store, at)
@@ -26,8 +29,15 @@ func (s *Server) startBooking() {
 		opts.Mailer = s.Mail
 	}
 	s.Booking = booking.New(s.Store, opts)
-	f := booking.NewFollower(s.Booking)
+	f := booking.NewFollower(s.Booking, booking.FollowerOptions{})
 	s.Committed.Subscribe(f.Committed)
+	// The follower's cursor before the ingest's first commit (Run saves
+	// it again when this fails).
+	octx, ocancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := f.Open(octx); err != nil {
+		s.log.Warn("booking: check-in cursor not saved at start", "err", err)
+	}
+	ocancel()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() {

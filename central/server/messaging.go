@@ -121,6 +121,11 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		}
 		defer func() { s.stops = append(s.stops, func(context.Context) error { stop(); return nil }) }()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.watchCardKeys(runCtx)
+	}()
 	s.stops = append(s.stops, func(context.Context) error {
 		cancel()
 		wg.Wait()
@@ -145,7 +150,7 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 		ConnectTimeout: s.cfg.MQTTConnectTimeout, MaxConnecting: s.cfg.MQTTMaxConnecting, Logger: s.log, Metrics: s.Metrics}
 	if s.cfg.MQTTSAddr != "" {
 		bc.CertAddr, bc.CertTLS = s.cfg.MQTTSAddr, s.certs.TLSConfig()
-		bc.Certs = &enroll.DoorIdentity{CA: s.CA, Keys: s.Store, ServiceUsername: ServiceUser}
+		bc.Certs = &enroll.DoorIdentity{CA: s.CA, Keys: s.Store, ServiceUsername: ServiceUser, Certs: s.Store.DoorCerts()}
 	}
 	b, err := broker.New(bc)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/server"
+	"github.com/smartworkcenters/swc/shared/sdnotify/sdnotifytest"
 )
 
 // TestRunNotifiesSystemd runs serve as systemd would with Type=notify and
@@ -20,29 +20,10 @@ import (
 // serves, WATCHDOG=1 keep-alives while it runs, STOPPING=1 when it stops.
 func TestRunNotifiesSystemd(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	got := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
+	got := sdnotifytest.Listen(t, sock)
 	next := func() string {
 		t.Helper()
-		select {
-		case m := <-got:
-			return m
-		case <-time.After(20 * time.Second):
-			t.Fatal("no notification")
-			return ""
-		}
+		return sdnotifytest.Next(t, got, 20*time.Second)
 	}
 	t.Setenv("NOTIFY_SOCKET", sock)
 	t.Setenv("WATCHDOG_USEC", "400000") // 0.4 s: a keep-alive every 0.2 s

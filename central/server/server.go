@@ -128,6 +128,9 @@ type Config struct {
 	// PasswordParams are the staff passwords' argon2id costs (zero:
 	// accounts.DefaultParams; tests use accounts.TestParams).
 	PasswordParams accounts.PasswordParams
+	// TrustedProxies (--trusted-proxies) are the reverse proxies whose
+	// X-Forwarded-For gives the client address of the sign-in rate limits.
+	TrustedProxies web.TrustedProxies
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout

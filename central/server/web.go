@@ -34,7 +34,7 @@ func (s *Server) startDashboard() error {
 	}
 	w, err := web.New(web.Config{Store: s.Store, Webhooks: alerts.WebhookPolicy{AllowInsecure: s.cfg.Alerts.WebhookAllowInsecure}, Doors: s.doorStates, Versions: s.compiledVersion, Commands: s.Commands,
 		Hours: hours, Logger: s.log, Metrics: s.Metrics, Booking: s.Booking, Mail: s.Mail, MailFrom: from, Members: members,
-		Accounts: s.Accounts, Billing: s.Billing})
+		Accounts: s.Accounts, Billing: s.Billing, TrustedProxies: s.cfg.TrustedProxies})
 	if err != nil {
 		return err
 	}

@@ -116,6 +116,9 @@ type DoorCertStore interface {
 	RevokeDoorCert(ctx context.Context, serial string, atMs int64) error
 	// DoorCert returns a recorded certificate (ErrNotFound).
 	DoorCert(ctx context.Context, serial string) (DoorCert, error)
+	// DoorCertsOf returns the recorded certificates of a door, revoked or
+	// not, by serial (none for an unknown door).
+	DoorCertsOf(ctx context.Context, door string) ([]DoorCert, error)
 	// RevokedDoorCerts returns, read at once, the revision and the revoked
 	// certificates whose NotAfterMs is after unexpiredAtMs.
 	RevokedDoorCerts(ctx context.Context, unexpiredAtMs int64) (Revocations, error)

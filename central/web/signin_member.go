@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
@@ -41,14 +40,9 @@ func (w *Web) memberSignInRoutes() {
 	m.Handle("POST "+SitePrefix+"passkeys/{id}/remove", w.memberPage(w.passkeyRemove))
 }
 
-// clientIP is the request's client address, for the rate limits.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the request's client address, for the rate limits
+// (Config.TrustedProxies).
+func (w *Web) clientIP(r *http.Request) string { return w.cfg.TrustedProxies.ClientIP(r) }
 
 // signinToken returns the browser's sign-in CSRF token (preSessionToken).
 func (w *Web) signinToken(rw http.ResponseWriter, r *http.Request) string {
@@ -110,7 +104,7 @@ func (w *Web) signinRequest(rw http.ResponseWriter, r *http.Request) {
 		w.showSignin(rw, r, "signin", http.StatusServiceUnavailable, d)
 		return
 	}
-	nonce, err := w.cfg.Members.RequestCode(r.Context(), email, clientIP(r), string(w.lang(r, nil)))
+	nonce, err := w.cfg.Members.RequestCode(r.Context(), email, w.clientIP(r), string(w.lang(r, nil)))
 	if err != nil {
 		status, key := w.signinProblem(r, err)
 		d.Problem = key
@@ -168,7 +162,7 @@ func (w *Web) signinCode(rw http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(pendingCookie); err == nil {
 		nonce = c.Value
 	}
-	member, err := w.cfg.Members.VerifyCode(r.Context(), nonce, r.PostFormValue("code"), clientIP(r))
+	member, err := w.cfg.Members.VerifyCode(r.Context(), nonce, r.PostFormValue("code"), w.clientIP(r))
 	if err != nil {
 		status, key := w.signinProblem(r, err)
 		d.Problem = key
@@ -218,7 +212,7 @@ func (w *Web) signinPasskeyBegin(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"error": w.locale(r, nil).T("signin.unavailable")})
 		return
 	}
-	opts, ceremony, err := w.cfg.Members.BeginPasskeyLogin(r.Context(), clientIP(r))
+	opts, ceremony, err := w.cfg.Members.BeginPasskeyLogin(r.Context(), w.clientIP(r))
 	if err != nil {
 		w.jsonProblem(rw, r, nil, err)
 		return
@@ -243,7 +237,7 @@ func (w *Web) signinPasskeyFinish(rw http.ResponseWriter, r *http.Request) {
 		ceremony = c.Value
 	}
 	w.setCookie(rw, r, ceremonyCookie, "", SitePrefix, -1)
-	member, err := w.cfg.Members.FinishPasskeyLogin(r.Context(), ceremony, strings.NewReader(r.PostFormValue("credential")), clientIP(r))
+	member, err := w.cfg.Members.FinishPasskeyLogin(r.Context(), ceremony, strings.NewReader(r.PostFormValue("credential")), w.clientIP(r))
 	if err != nil {
 		w.jsonProblem(rw, r, nil, err)
 		return

@@ -101,7 +101,7 @@ func (w *Web) staffLogin(rw http.ResponseWriter, r *http.Request) {
 		w.showStaffLogin(rw, r, http.StatusForbidden, "login.expired", email)
 		return
 	}
-	ticket, err := w.cfg.Accounts.SignIn(r.Context(), email, r.PostFormValue("password"), clientIP(r))
+	ticket, err := w.cfg.Accounts.SignIn(r.Context(), email, r.PostFormValue("password"), w.clientIP(r))
 	if err != nil {
 		if p := problemOf(err); p != "" {
 			w.logins.With("refused").Inc()
@@ -150,7 +150,7 @@ func (w *Web) staffTOTP(rw http.ResponseWriter, r *http.Request) {
 		w.showStaffLogin(rw, r, http.StatusForbidden, "login.expired", "")
 		return
 	}
-	a, err := w.cfg.Accounts.SecondFactor(r.Context(), c.Value, r.PostFormValue("code"), clientIP(r))
+	a, err := w.cfg.Accounts.SecondFactor(r.Context(), c.Value, r.PostFormValue("code"), w.clientIP(r))
 	if err != nil {
 		p := problemOf(err)
 		switch {
@@ -197,7 +197,7 @@ func (w *Web) staffForgot(rw http.ResponseWriter, r *http.Request) {
 		w.render(rw, r, http.StatusForbidden, "staff_forgot", nil, map[string]any{"CSRF": tok, "Problem": "login.expired"})
 		return
 	}
-	if _, err := w.cfg.Accounts.RequestReset(r.Context(), r.PostFormValue("email"), clientIP(r)); err != nil && problemOf(err) == "" {
+	if _, err := w.cfg.Accounts.RequestReset(r.Context(), r.PostFormValue("email"), w.clientIP(r)); err != nil && problemOf(err) == "" {
 		w.errorPage(rw, r, nil, err)
 		return
 	}
@@ -335,7 +335,7 @@ func (w *Web) staffChangePassword(rw http.ResponseWriter, r *http.Request, v *vi
 	if r.PostFormValue("password") != r.PostFormValue("password2") {
 		return show(http.StatusBadRequest, "staff.password.mismatch")
 	}
-	err := w.cfg.Accounts.ChangePassword(r.Context(), v.Account.ID, r.PostFormValue("current"), r.PostFormValue("password"), clientIP(r))
+	err := w.cfg.Accounts.ChangePassword(r.Context(), v.Account.ID, r.PostFormValue("current"), r.PostFormValue("password"), w.clientIP(r))
 	if err != nil {
 		if p := problemOf(err); p != "" {
 			return show(http.StatusBadRequest, p)

@@ -129,6 +129,10 @@ type Config struct {
 	// Billing issues invoices and payouts (billing.go); nil leaves the
 	// billing pages without dry run, issue, void and payouts.
 	Billing *billing.Service
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
+	// the client address the sign-in rate limits count (clientip.go);
+	// none: the connection's peer.
+	TrustedProxies TrustedProxies
 }
 
 // Web serves the dashboard. Close it before shutting the HTTP server down:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,37 +13,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartworkcenters/swc/shared/sdnotify/sdnotifytest"
 )
 
 // listen plays systemd: a datagram socket collecting what is sent.
 func listen(t *testing.T, name string) <-chan string {
 	t.Helper()
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: name, Net: "unixgram"})
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
-	got := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			got <- string(buf[:n])
-		}
-	}()
-	return got
+	return sdnotifytest.Listen(t, name)
 }
 
 func next(t *testing.T, got <-chan string) string {
 	t.Helper()
-	select {
-	case m := <-got:
-		return m
-	case <-time.After(10 * time.Second):
-		t.Fatal("no notification")
-		return ""
-	}
+	return sdnotifytest.Next(t, got, 10*time.Second)
 }
 
 func TestNotify(t *testing.T) {

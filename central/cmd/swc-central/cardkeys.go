@@ -15,8 +15,11 @@ const cardKeysUsage = `usage:
   swc-central card-keys rotate [--data DIR] [--old-valid-for 720h]
       make a new current version; doors keep accepting badges of the
       previous version until the cut-off (now + --old-valid-for), so that
-      they can be re-keyed at their next station visit meanwhile. Restart
-      serve afterwards: the whitelists then carry both versions' door keys.
+      they can be re-keyed at their next station visit meanwhile. A serve
+      running on this data folder reads the rotation within seconds: the
+      whitelists then carry both versions' door keys. Copy the file to the
+      data folder of every other replica (rotating there would make other
+      keys).
 `
 
 // cardKeysCmd lists or rotates the card master keys of a data folder.
@@ -54,8 +57,8 @@ func cardKeysCmd(args []string, stdout, stderr io.Writer, now time.Time) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "card master key version %d is current; version %d is accepted until %s.\n"+
-			"Restart swc-central serve: the doors' whitelists then list both versions' door keys, and badges re-keyed at a station open at once, also at doors that are offline meanwhile.\n",
-			v, v-1, now.Add(*validFor).UTC().Format(time.RFC3339))
+			"A swc-central serve running on %s reads it within seconds (copy %s to the data folder of any other replica): the doors' whitelists then list both versions' door keys, and badges re-keyed at a station open at once, also at doors that are offline meanwhile.\n",
+			v, v-1, now.Add(*validFor).UTC().Format(time.RFC3339), *dir, cardkeys.FileName)
 	}
 	for _, vi := range ring.Versions() {
 		state := "current"

@@ -10,6 +10,7 @@
 //	swc-central card-keys list|rotate [--data DIR] [--old-valid-for D]
 //	swc-central billing dry-run|issue|list|export|payouts|mail --period YYYY-MM [flags] [--data DIR | --db postgres://...]
 //	swc-central settle --period YYYY-MM [--format csv|json] [--data DIR | --db postgres://...] [--center ID] [--from-scratch [--rate-cents N] [--grace-minutes N] [--no-show zero|booked] [--default-visit-minutes N]]
+//	swc-central door-cert revoke (--door ID | --serial HEX) [--data DIR] [--db postgres://...]
 package main
 
 import (
@@ -29,6 +30,7 @@ import (
 	"github.com/smartworkcenters/swc/central/mail"
 	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/settings"
+	"github.com/smartworkcenters/swc/central/web"
 	"github.com/smartworkcenters/swc/shared/cmdline"
 )
 
@@ -67,6 +69,8 @@ func commands(ctx context.Context, stdout, stderr io.Writer) []cmdline.Command {
 			Run: func(a []string) int { return cardKeysCmd(a, stdout, stderr, time.Now()) }},
 		{Name: "billing", Synopsis: "dry-run|issue|list|export|payouts|mail [flags]", Summary: "the month's invoices, their PDF/UBL/CSV files and\nthe centers' payouts (SEPA)",
 			Run: func(a []string) int { return billingCmd(ctx, a, stdout, stderr) }},
+		{Name: "door-cert", Synopsis: "revoke (--door ID | --serial HEX) [--data DIR] [--db URL]", Summary: "revoke door certificates (crl.pem, the embedded\nbroker, renewals)",
+			Run: func(a []string) int { return doorCert(ctx, a, stdout, stderr) }},
 		{Name: "version", Summary: "print the version, commit and build date",
 			Run: func(a []string) int { return printVersion(a, stdout, stderr) }},
 	}
@@ -136,6 +140,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Mail.PasswordFile, "smtp-password-file", "", "file holding the SMTP relay password (default with --smtp-user: "+server.SMTPPasswordFile+" in the data folder)")
 	fs.StringVar(&cfg.Mail.CAFile, "smtp-ca", "", "CA certificates (PEM) to check the SMTP relay's certificate against (default: the system's)")
 	fs.StringVar(&cfg.Mail.From, "mail-from", "", "From address of the central's e-mail, such as \"Smart Work Centers <noreply@example.org>\"")
+	fs.Func("trusted-proxies", "comma-separated networks (CIDR) of the reverse proxies in front of serve: from them alone X-Forwarded-For is believed (its rightmost address that is not one of them is the client the sign-in rate limits count); default none: the connection's peer", func(v string) error {
+		var err error
+		cfg.TrustedProxies, err = web.ParseTrustedProxies(v)
+		return err
+	})
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", cmdline.LogText, "log format: "+cmdline.LogFormats+" (text under journald loses its time= field:\njournald stamps each line)")
 	if code, ok := fs.Parse(args); !ok {

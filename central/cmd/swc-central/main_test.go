@@ -164,6 +164,12 @@ func TestUsage(t *testing.T) {
 	require.Contains(t, errOut.String(), "--broker")
 	require.Equal(t, 2, run(context.Background(), []string{"serve", "--db", "mysql://x"}, &out, &errOut))
 	require.Equal(t, 2, run(context.Background(), []string{"serve", "--log-level", "loud"}, &out, &errOut))
+	for _, bad := range []string{"0.0.0.0/0", "proxy.example"} {
+		errOut.Reset()
+		require.Equal(t, 2, run(context.Background(), []string{"serve", "--trusted-proxies", bad}, &out, &errOut))
+		require.Contains(t, errOut.String(), "trusted-proxies", bad)
+		require.Contains(t, errOut.String(), bad)
+	}
 }
 
 // TestBrokerCert issues Mosquitto's files from the CA of a data folder (the

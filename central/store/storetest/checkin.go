@@ -2,12 +2,14 @@ package storetest
 
 import (
 	"sync"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // testCheckIns checks the earliest tap wins whatever the order of arrival,
@@ -131,4 +133,85 @@ func ids(bs []domain.Booking) []string {
 		out = append(out, b.ID)
 	}
 	return out
+}
+
+// testCheckInCursors checks the check-in followers' cursors (an applied
+// position that never goes back, a drop only of the cursor as read) and
+// the granted taps a follower that takes a cursor over reads.
+func testCheckInCursors(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	cs := s.CheckIns()
+	at := base().UnixMilli()
+	got, err := cs.CheckInCursors(ctx)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.ErrorIs(t, cs.SaveCheckInCursor(ctx, store.CheckInCursor{AppliedMs: at}), domain.ErrValidation)
+
+	a := store.CheckInCursor{Follower: "a", AppliedMs: at, SeenMs: at}
+	b := store.CheckInCursor{Follower: "b", AppliedMs: at + 5, SeenMs: at + 5}
+	require.NoError(t, cs.SaveCheckInCursor(ctx, a))
+	require.NoError(t, cs.SaveCheckInCursor(ctx, b))
+	// A lower applied position keeps the stored one; seen and stopped move.
+	require.NoError(t, cs.SaveCheckInCursor(ctx, store.CheckInCursor{Follower: "a", AppliedMs: at - 100, SeenMs: at + 10, Stopped: true}))
+	a = store.CheckInCursor{Follower: "a", AppliedMs: at, SeenMs: at + 10, Stopped: true}
+	got, err = cs.CheckInCursors(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.CheckInCursor{a, b}, got)
+
+	// A drop of a cursor as it was read before its follower saved it again
+	// drops nothing.
+	stale := b
+	b.AppliedMs, b.SeenMs = at+20, at+20
+	require.NoError(t, cs.SaveCheckInCursor(ctx, b))
+	dropped, err := cs.DropCheckInCursor(ctx, stale)
+	require.NoError(t, err)
+	require.False(t, dropped)
+	dropped, err = cs.DropCheckInCursor(ctx, a)
+	require.NoError(t, err)
+	require.True(t, dropped)
+	dropped, err = cs.DropCheckInCursor(ctx, a)
+	require.NoError(t, err)
+	require.False(t, dropped, "dropped twice")
+	got, err = cs.CheckInCursors(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []store.CheckInCursor{b}, got)
+
+	// Granted taps of members received since a time, in receipt order.
+	rcv := base()
+	denied := tap("d1", 2, "m1", rcv, rcv.Add(time.Second)).Event
+	denied.Reason = protocol.DeniedNoBooking
+	noMember := tap("d1", 3, "", rcv, rcv.Add(time.Second)).Event
+	exit := tap("d1", 4, "m1", rcv, rcv.Add(time.Second)).Event
+	exit.Kind, exit.Reason = protocol.EventRexExit, ""
+	for _, x := range []struct {
+		received time.Time
+		evs      []protocol.Event
+	}{
+		{rcv, []protocol.Event{tap("d1", 1, "m1", rcv, rcv).Event}},
+		{rcv.Add(time.Second), []protocol.Event{denied, noMember, exit}},
+		{rcv.Add(2 * time.Second), []protocol.Event{tap("d1", 6, "m2", rcv, rcv).Event, tap("d1", 5, "m1", rcv, rcv).Event}},
+	} {
+		_, err := s.AppendEvents(ctx, "d1", x.received.UnixMilli(), x.evs)
+		require.NoError(t, err)
+	}
+	for _, tc := range []struct {
+		name string
+		from time.Time
+		want []uint64
+	}{
+		{"all", rcv, []uint64{1, 5, 6}},
+		{"later", rcv.Add(time.Millisecond), []uint64{5, 6}},
+		{"none", rcv.Add(3 * time.Second), nil},
+	} {
+		evs, err := cs.GrantedTaps(ctx, tc.from.UnixMilli())
+		require.NoError(t, err, tc.name)
+		var seqs []uint64
+		for _, ev := range evs {
+			require.Equal(t, "d1", ev.Door, tc.name)
+			require.Equal(t, protocol.EventTap, ev.Kind, tc.name)
+			seqs = append(seqs, ev.Seq)
+		}
+		require.Equal(t, tc.want, seqs, tc.name)
+	}
 }

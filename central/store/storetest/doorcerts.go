@@ -131,6 +131,15 @@ func testDoorCerts(e *env) {
 	require.Equal(t, store.DoorCert{Serial: "b1", Door: "d1", KeySHA256: keyHash("k2"), NotBeforeMs: now + 2000 - 60_000,
 		NotAfterMs: now + 2000 + 30*86_400_000, IssuedMs: now + 2000, RevokedMs: now + 6000, Reason: store.RevokedExplicit}, got)
 
+	// A door's certificates, revoked or not, by serial.
+	of, err := dc.DoorCertsOf(ctx, "d1")
+	require.NoError(t, err)
+	require.Equal(t, []string{"a1", "a2", "a3", "a4", "b1"}, serials(of))
+	require.Equal(t, got, of[4])
+	of, err = dc.DoorCertsOf(ctx, "nope")
+	require.NoError(t, err)
+	require.Empty(t, of)
+
 	r, err = dc.RevokedDoorCerts(ctx, now)
 	require.NoError(t, err)
 	require.Equal(t, int64(7), r.Revision)

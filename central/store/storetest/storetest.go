@@ -203,6 +203,7 @@ func Run(t *testing.T, open Factory) {
 		{"BillingIssueConcurrent", testBillingIssueConcurrent},
 		{"BillingPacks", testBillingPacks},
 		{"BillingRoomBookings", testBillingRoomBookings},
+		{"CheckInCursors", testCheckInCursors},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(newEnv(t, open)) })

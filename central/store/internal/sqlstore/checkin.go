@@ -9,6 +9,7 @@ import (
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // CheckIns implements store.Store.
@@ -140,4 +141,85 @@ func (c *checkInStore) Release(ctx context.Context, id string) (domain.Booking, 
 		return domain.Booking{}, false, err
 	}
 	return b, released, nil
+}
+
+// SaveCheckInCursor implements store.CheckInStore.
+func (c *checkInStore) SaveCheckInCursor(ctx context.Context, cur store.CheckInCursor) error {
+	if cur.Follower == "" {
+		return &domain.FieldError{Field: "follower", Message: "a check-in cursor needs its follower's id"}
+	}
+	return c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("a check-in follower's position in the ingest's commits")
+		if _, err := t.exec(ctx, `INSERT INTO checkin_cursors (follower, applied_ms, seen_ms, stopped) VALUES (?, ?, ?, ?)
+			ON CONFLICT (follower) DO UPDATE SET applied_ms = CASE WHEN excluded.applied_ms > checkin_cursors.applied_ms
+				THEN excluded.applied_ms ELSE checkin_cursors.applied_ms END,
+				seen_ms = excluded.seen_ms, stopped = excluded.stopped`,
+			cur.Follower, cur.AppliedMs, cur.SeenMs, cur.Stopped); err != nil {
+			return fmt.Errorf("save check-in cursor %s: %w", cur.Follower, err)
+		}
+		return nil
+	})
+}
+
+// CheckInCursors implements store.CheckInStore.
+func (c *checkInStore) CheckInCursors(ctx context.Context) ([]store.CheckInCursor, error) {
+	rows, err := c.db.query(ctx, `SELECT follower, applied_ms, seen_ms, stopped FROM checkin_cursors ORDER BY follower`)
+	if err != nil {
+		return nil, fmt.Errorf("check-in cursors: %w", err)
+	}
+	defer rows.Close()
+	out := []store.CheckInCursor{}
+	for rows.Next() {
+		var x store.CheckInCursor
+		if err := rows.Scan(&x.Follower, &x.AppliedMs, &x.SeenMs, &x.Stopped); err != nil {
+			return nil, fmt.Errorf("check-in cursors: %w", err)
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("check-in cursors: %w", err)
+	}
+	return out, nil
+}
+
+// DropCheckInCursor implements store.CheckInStore.
+func (c *checkInStore) DropCheckInCursor(ctx context.Context, cur store.CheckInCursor) (bool, error) {
+	dropped := false
+	err := c.db.write(ctx, func(t *wtx) error {
+		t.noAudit("a check-in follower's position in the ingest's commits")
+		res, err := t.exec(ctx, `DELETE FROM checkin_cursors WHERE follower = ? AND applied_ms = ? AND seen_ms = ? AND stopped = ?`,
+			cur.Follower, cur.AppliedMs, cur.SeenMs, cur.Stopped)
+		if err != nil {
+			return fmt.Errorf("drop check-in cursor %s: %w", cur.Follower, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("drop check-in cursor %s: %w", cur.Follower, err)
+		}
+		dropped = n > 0
+		return nil
+	})
+	return dropped, err
+}
+
+// GrantedTaps implements store.CheckInStore.
+func (c *checkInStore) GrantedTaps(ctx context.Context, fromMs int64) ([]domain.Event, error) {
+	rows, err := c.db.query(ctx, eventCols+` WHERE received_ms >= ? AND kind = ? AND reason LIKE 'granted\_%' ESCAPE '\' AND member <> ''
+		ORDER BY received_ms, door, seq`, fromMs, string(protocol.EventTap))
+	if err != nil {
+		return nil, fmt.Errorf("granted taps since %d: %w", fromMs, err)
+	}
+	defer rows.Close()
+	out := []domain.Event{}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("granted taps since %d: %w", fromMs, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("granted taps since %d: %w", fromMs, err)
+	}
+	return out, nil
 }

@@ -192,6 +192,27 @@ func (s *doorCertStore) DoorCert(ctx context.Context, serial string) (store.Door
 	return c, one(err, "door certificate", serial)
 }
 
+// DoorCertsOf implements store.DoorCertStore.
+func (s *doorCertStore) DoorCertsOf(ctx context.Context, door string) ([]store.DoorCert, error) {
+	rows, err := s.db.query(ctx, doorCertCols+` WHERE door = ? ORDER BY serial`, door)
+	if err != nil {
+		return nil, fmt.Errorf("door certificates of %s: %w", door, err)
+	}
+	defer rows.Close()
+	out := []store.DoorCert{}
+	for rows.Next() {
+		c, err := scanDoorCert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("door certificates of %s: %w", door, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("door certificates of %s: %w", door, err)
+	}
+	return out, nil
+}
+
 // RevokedDoorCerts implements store.DoorCertStore: one statement, so the
 // revision and the list are of the same state.
 func (s *doorCertStore) RevokedDoorCerts(ctx context.Context, unexpiredAtMs int64) (store.Revocations, error) {
