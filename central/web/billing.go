@@ -482,9 +482,17 @@ func (w *Web) billingDetailsForm(rw http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return err
 	}
-	w.render(rw, r, http.StatusOK, "console_billing_details", v, map[string]any{"D": d, "Flash": w.takeFlash(r, v)})
+	if kind != billing.PartyMember {
+		name = w.partyNames(r, w.locale(r, v)).issuer(id)
+	}
+	langs := []langOption{{"fr", i18n.French.Name()}, {"nl", i18n.Dutch.Name()}, {"en", i18n.English.Name()}}
+	w.render(rw, r, http.StatusOK, "console_billing_details", v, map[string]any{"D": d, "Party": name, "Langs": langs, "Flash": w.takeFlash(r, v)})
 	return nil
 }
+
+// langOption is a language a party's documents can be in: its code and
+// its name in itself.
+type langOption struct{ Code, Name string }
 
 func (w *Web) billingDetailsSave(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	kind, id, _, err := w.detailsParty(r, v)

@@ -213,6 +213,13 @@ func TestBillingBrowser(t *testing.T) {
 		}
 	}
 
+	// The blocker's link opens Bert's billing details form.
+	do("fill in", chromedp.Click(chromedp.CSS(`#billing-missing li[data-party="member/m2"] a`)), chromedp.WaitVisible(chromedp.CSS("#billing-details")))
+	assert.Equal(t, "Bert Leuven", attr(t, ctx, "#bd-name", "value"))
+	assert.Equal(t, en.T("billing.details_title", "party", "Bert Leuven"), text("h1"))
+	assert.Equal(t, "Nederlands", text(`#bd-lang option[value="nl"]`), "languages by their name")
+	check("01-details-form-en-390px")
+
 	// Issue, in French at desktop width.
 	b.Viewport(1280, 900)
 	open(fr, billingPage, "#billing-issue")
