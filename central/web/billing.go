@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/smartworkcenters/swc/central/billing"
+	"github.com/smartworkcenters/swc/central/billing/bank"
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/invoicepdf"
 	"github.com/smartworkcenters/swc/central/billing/ubl"
@@ -167,7 +168,7 @@ func (w *Web) billingRows(docs []billing.Issued, loc i18n.Locale) []billingRow {
 		} else {
 			row.DueAt = d.Doc.DueDate
 			if pay := d.Doc.Payment; pay != nil {
-				row.IBAN = groupsOfFour(pay.IBAN)
+				row.IBAN = bank.IBAN(pay.IBAN).Printed()
 				if !pay.Communication.IsZero() {
 					row.Communication = pay.Communication.String()
 				}
@@ -178,18 +179,6 @@ func (w *Web) billingRows(docs []billing.Issued, loc i18n.Locale) []billingRow {
 		rows = append(rows, row)
 	}
 	return rows
-}
-
-// groupsOfFour prints an IBAN as it is written on paper: BE68 5390 0754 7034.
-func groupsOfFour(s string) string {
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // billingNames names the parties of the billing pages in the viewer's

@@ -15,6 +15,7 @@ import (
 	"github.com/boombuler/barcode/qr"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/smartworkcenters/swc/central/billing/bank"
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/sepa"
 )
@@ -434,7 +435,7 @@ func (r *renderer) payment() error {
 	if holder == "" {
 		holder = d.Seller.Name
 	}
-	acct := printedIBAN(pay.IBAN)
+	acct := bank.IBAN(pay.IBAN).Printed()
 	if pay.BIC != "" {
 		acct += "   BIC " + pay.BIC
 	}
@@ -483,17 +484,6 @@ func (r *renderer) qr(payload string, x, y float64) error {
 	r.pdf.RegisterImageOptionsReader("sepa-qr", fpdf.ImageOptions{ImageType: "PNG"}, &b)
 	r.pdf.ImageOptions("sepa-qr", x, y, qrSize, qrSize, false, fpdf.ImageOptions{ImageType: "PNG"}, 0, "")
 	return nil
-}
-
-func printedIBAN(s string) string {
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 func (r *renderer) date(t time.Time) string {
