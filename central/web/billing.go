@@ -9,7 +9,8 @@ package web
 //	GET  /billing/{period}/documents.csv             the period's documents for accounting software
 //	GET  /billing/documents/{issuer}/{number}/pdf    a document as PDF (managers: their center's)
 //	GET  /billing/documents/{issuer}/{number}/ubl    a document as Peppol UBL
-//	POST /billing/documents/{issuer}/{number}/void   void by credit note (admin)
+//	GET  /billing/documents/{issuer}/{number}/void   what voiding it does, and the button that does it (admin)
+//	POST /billing/documents/{issuer}/{number}/void   void by credit note (admin; the confirmation page's form)
 //	GET  /billing/details/{kind}/{id}                a party's billing details form (managers: their center, its members)
 //	POST /billing/details/{kind}/{id}                save them; audited by the store
 //	GET  /my/invoices                                the member's own documents (booking site)
@@ -18,23 +19,29 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"mime"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/billing"
+	"github.com/smartworkcenters/swc/central/billing/bank"
+	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/invoicepdf"
 	"github.com/smartworkcenters/swc/central/billing/ubl"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 )
 
 // billingPages are the billing's templates (added to pageNames).
 func billingPages() []string {
-	return []string{"console_billing", "console_billing_details", "site_invoices"}
+	return []string{"console_billing", "console_billing_details", "console_billing_void", "site_invoices"}
 }
 
 func (w *Web) billingRoutes() {
@@ -47,6 +54,7 @@ func (w *Web) billingRoutes() {
 	m.Handle("GET /billing/{period}/documents.csv", w.page(mgr, w.billingCSV))
 	m.Handle("GET /billing/documents/{issuer}/{number}/pdf", w.page(mgr, w.billingPDF))
 	m.Handle("GET /billing/documents/{issuer}/{number}/ubl", w.page(mgr, w.billingUBL))
+	m.Handle("GET /billing/documents/{issuer}/{number}/void", w.page(admin, w.billingVoidConfirm))
 	m.Handle("POST /billing/documents/{issuer}/{number}/void", w.page(admin, w.billingVoid))
 	m.Handle("GET /billing/details/{kind}/{id}", w.page(mgr, w.billingDetailsForm))
 	m.Handle("POST /billing/details/{kind}/{id}", w.page(mgr, w.billingDetailsSave))
@@ -73,11 +81,26 @@ func (w *Web) billingPage(rw http.ResponseWriter, r *http.Request, v *viewer) er
 	}
 	ctx, cancel := w.context(r)
 	defer cancel()
-	docs, err := w.periodDocuments(r.WithContext(ctx), v, p)
+	r = r.WithContext(ctx)
+	docs, err := w.periodDocuments(r, v, p)
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Period": p, "Periods": recentPeriods(w.now(), w.loc), "Documents": docs, "Flash": w.takeFlash(r, v)}
+	loc := w.locale(r, v)
+	names := w.partyNames(r, loc)
+	rows := w.billingRows(docs, loc)
+	selfBilled := false
+	for i := range rows {
+		rows[i].Voidable = rows[i].Voidable && v.Admin()
+		rows[i].IssuerName = names.issuer(rows[i].Issuer)
+		selfBilled = selfBilled || rows[i].Type == invoice.TypeSelfBilled
+	}
+	var months []periodOption
+	for _, q := range recentPeriods(w.now(), w.loc) {
+		months = append(months, periodOption{Period: q, Month: loc.Month(q.Start(w.loc)), Current: q == p})
+	}
+	data := map[string]any{"Period": p, "Month": loc.Month(p.Start(w.loc)), "Periods": months, "Documents": rows,
+		"SelfBilled": selfBilled, "Flash": w.takeFlash(r, v)}
 	if v.Admin() && w.cfg.Billing != nil {
 		plan, err := w.cfg.Billing.DryRun(ctx, p)
 		switch {
@@ -87,10 +110,153 @@ func (w *Web) billingPage(rw http.ResponseWriter, r *http.Request, v *viewer) er
 			return err
 		default:
 			data["Plan"] = plan
+			data["Totals"] = names.totals(plan.Totals)
+			data["Missing"] = names.missing(plan.Missing)
 		}
 	}
 	w.render(rw, r, http.StatusOK, "console_billing", v, data)
 	return nil
+}
+
+// periodOption is a month of the billing page's select.
+type periodOption struct {
+	Period  credit.Period
+	Month   string // "novembre 2026"
+	Current bool
+}
+
+// billingRow is an issued document as the billing pages list it.
+type billingRow struct {
+	billing.Issued
+	IssuedAt, DueAt time.Time // the document's dates; zero DueAt: none (credit notes)
+	Month           string    // the period in words: "novembre 2026"
+	// Party is the name the document is about: the buyer's, or the
+	// center's for a self-billed one (made out in its name).
+	Party      string
+	IssuerName string
+	Credit     bool  // a credit note: its amount is money back
+	Cents      int64 // the amount, negative for a credit note
+	// CreditedBy is the credit note of the same period that corrects or
+	// voids this invoice, if any.
+	CreditedBy string
+	// Settled: credited in full by the list's credit notes, nothing to pay.
+	Settled       bool
+	Voidable      bool   // an invoice no credit note of the list corrects
+	Communication string // the structured communication to pay with, if any
+	IBAN          string // the account to pay to, in groups of four
+}
+
+// billingRows are docs as rows, in their order.
+func (w *Web) billingRows(docs []billing.Issued, loc i18n.Locale) []billingRow {
+	creditedBy, credited := map[string]string{}, map[string]int64{}
+	for i := range docs {
+		if docs[i].Corrects != "" && docs[i].Doc.IsCreditNote() {
+			k := docs[i].Issuer + "/" + docs[i].Corrects
+			creditedBy[k] = docs[i].Number
+			credited[k] += docs[i].PayableCents
+		}
+	}
+	rows := make([]billingRow, 0, len(docs))
+	for _, d := range docs {
+		row := billingRow{Issued: d, IssuedAt: cmp.Or(d.Doc.IssueDate, time.UnixMilli(d.IssuedMs)), Month: loc.Month(d.Period.Start(w.loc)), Party: d.Doc.Buyer.Name, Cents: d.PayableCents,
+			Credit: d.Doc.IsCreditNote(), CreditedBy: creditedBy[d.Issuer+"/"+d.Number]}
+		if d.Doc.IsSelfBilled() {
+			row.Party = d.Doc.Seller.Name
+		}
+		if row.Credit {
+			row.Cents = -d.PayableCents
+		} else {
+			row.DueAt = d.Doc.DueDate
+			if pay := d.Doc.Payment; pay != nil {
+				row.IBAN = bank.IBAN(pay.IBAN).Printed()
+				if !pay.Communication.IsZero() {
+					row.Communication = pay.Communication.String()
+				}
+			}
+		}
+		row.Voidable = !row.Credit && row.CreditedBy == ""
+		row.Settled = !row.Credit && row.CreditedBy != "" && credited[d.Issuer+"/"+d.Number] >= d.PayableCents
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// billingNames names the parties of the billing pages in the viewer's
+// language: centers by their name, the cooperative's two series in words,
+// members by their name.
+type billingNames struct {
+	r   *http.Request
+	loc i18n.Locale
+	w   *Web
+}
+
+func (w *Web) partyNames(r *http.Request, loc i18n.Locale) billingNames {
+	return billingNames{r: r, loc: loc, w: w}
+}
+
+// issuer is the name of a series: the cooperative, its self-billing, or
+// a center (its id when the store does not know it).
+func (n billingNames) issuer(id string) string {
+	switch id {
+	case billing.CooperativeID:
+		return n.loc.T("billing.issuer_cooperative")
+	case billing.SelfBillingSeries:
+		return n.loc.T("billing.issuer_self_billing")
+	}
+	if c, err := n.w.st.Center(n.r.Context(), id); err == nil && c.Name != "" {
+		return c.Name
+	}
+	return id
+}
+
+// issuerTotal is a dry run's line with the issuer's name.
+type issuerTotal struct {
+	billing.IssuerTotal
+	Name string
+}
+
+func (n billingNames) totals(ts []billing.IssuerTotal) []issuerTotal {
+	out := make([]issuerTotal, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, issuerTotal{IssuerTotal: t, Name: n.issuer(t.Issuer)})
+	}
+	return out
+}
+
+// missingParty is a party the dry run leaves out, named, with the reason
+// in the viewer's language when the billing's wording is known (else as
+// the billing says it, in English: Foreign).
+type missingParty struct {
+	billing.Missing
+	Name, Why string
+	Foreign   bool
+}
+
+// missingPrice reads the billing's "no KIND price for PERIOD".
+var missingPrice = regexp.MustCompile(`^no ([a-z_]+) price for ([0-9]{4}-[0-9]{2})$`)
+
+func (n billingNames) missing(ms []billing.Missing) []missingParty {
+	out := make([]missingParty, 0, len(ms))
+	for _, m := range ms {
+		mp := missingParty{Missing: m, Name: m.ID, Why: m.Reason, Foreign: true}
+		switch m.Kind {
+		case billing.PartyMember:
+			if mem, err := n.w.st.Member(n.r.Context(), m.ID); err == nil {
+				mp.Name = mem.Name
+			}
+		case billing.PartyCenter:
+			mp.Name = n.issuer(m.ID)
+		case billing.PartyCooperative:
+			mp.Name = n.issuer(billing.CooperativeID)
+		}
+		if m.Reason == "no billing details" {
+			mp.Why, mp.Foreign = n.loc.T("billing.why_no_details"), false
+		} else if sub := missingPrice.FindStringSubmatch(m.Reason); sub != nil && n.w.cat.Has(n.loc.Lang, "billing.price."+sub[1]) {
+			mp.Why, mp.Foreign = n.loc.T("billing.why_no_price", "price", n.loc.T("billing.price."+sub[1]), "period", sub[2]), false
+		}
+		out = append(out, mp)
+	}
+	return out
 }
 
 func (w *Web) billingIssue(rw http.ResponseWriter, r *http.Request, v *viewer) error {
@@ -102,14 +268,15 @@ func (w *Web) billingIssue(rw http.ResponseWriter, r *http.Request, v *viewer) e
 		return pageErr(http.StatusServiceUnavailable, "billing.unavailable")
 	}
 	loc := w.locale(r, v)
+	month := loc.Month(p.Start(w.loc))
 	docs, _, err := w.cfg.Billing.Issue(r.Context(), p)
 	switch {
 	case err == nil:
 		w.log.InfoContext(r.Context(), "web: billing period issued", "period", p.String(), "documents", len(docs), "by", v.ID)
-		w.setFlash(r, v, loc.T("billing.issued_now", "n", len(docs), "period", p.String()))
+		w.setFlash(r, v, loc.T("billing.issued_docs", "n", len(docs), "period", month))
 	case errors.Is(err, credit.ErrNotClosed):
 		w.opsRefused.With("billing", "period").Inc()
-		w.setFlash(r, v, loc.T("billing.not_closed", "period", p.String()))
+		w.setFlash(r, v, loc.T("billing.not_closed", "period", month))
 	default:
 		return err
 	}
@@ -217,6 +384,25 @@ func (w *Web) billingUBL(rw http.ResponseWriter, r *http.Request, v *viewer) err
 	return attachment(rw, "application/xml", ubl.FileName(&d.Doc), d.UBL)
 }
 
+// billingVoidConfirm is the void's confirmation: the invoice, what
+// voiding does (a credit note of every line, numbered, for good), and
+// the form that does it; or why it cannot be voided.
+func (w *Web) billingVoidConfirm(rw http.ResponseWriter, r *http.Request, v *viewer) error {
+	d, err := w.document(r, v)
+	if err != nil {
+		return err
+	}
+	later, err := w.st.Billing().Documents(r.Context(), billing.DocumentFilter{Issuer: d.Issuer, Corrects: d.Number})
+	if err != nil {
+		return err
+	}
+	rows := w.billingRows(append([]billing.Issued{d}, later...), w.locale(r, v))
+	row := rows[0]
+	row.IssuerName = w.partyNames(r, w.locale(r, v)).issuer(d.Issuer)
+	w.render(rw, r, http.StatusOK, "console_billing_void", v, map[string]any{"D": row, "Later": rows[1:]})
+	return nil
+}
+
 func (w *Web) billingVoid(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	if w.cfg.Billing == nil {
 		return pageErr(http.StatusServiceUnavailable, "billing.unavailable")
@@ -224,6 +410,10 @@ func (w *Web) billingVoid(rw http.ResponseWriter, r *http.Request, v *viewer) er
 	d, err := w.document(r, v)
 	if err != nil {
 		return err
+	}
+	if r.PostFormValue("confirm") != d.Number { // not from the confirmation page: show it
+		http.Redirect(rw, r, "/billing/documents/"+d.Issuer+"/"+d.Number+"/void", http.StatusSeeOther)
+		return nil
 	}
 	loc := w.locale(r, v)
 	cn, err := w.cfg.Billing.Void(r.Context(), d.Issuer, d.Number)
@@ -281,9 +471,17 @@ func (w *Web) billingDetailsForm(rw http.ResponseWriter, r *http.Request, v *vie
 	if err != nil {
 		return err
 	}
-	w.render(rw, r, http.StatusOK, "console_billing_details", v, map[string]any{"D": d, "Flash": w.takeFlash(r, v)})
+	if kind != billing.PartyMember {
+		name = w.partyNames(r, w.locale(r, v)).issuer(id)
+	}
+	langs := []langOption{{"fr", i18n.French.Name()}, {"nl", i18n.Dutch.Name()}, {"en", i18n.English.Name()}}
+	w.render(rw, r, http.StatusOK, "console_billing_details", v, map[string]any{"D": d, "Party": name, "Langs": langs, "Flash": w.takeFlash(r, v)})
 	return nil
 }
+
+// langOption is a language a party's documents can be in: its code and
+// its name in itself.
+type langOption struct{ Code, Name string }
 
 func (w *Web) billingDetailsSave(rw http.ResponseWriter, r *http.Request, v *viewer) error {
 	kind, id, _, err := w.detailsParty(r, v)
@@ -323,14 +521,8 @@ func (w *Web) siteInvoices(rw http.ResponseWriter, r *http.Request, v *viewer) e
 	if err != nil {
 		return err
 	}
-	type row struct {
-		billing.Issued
-		IssuedAt time.Time
-	}
-	rows := make([]row, 0, len(docs))
-	for i := len(docs) - 1; i >= 0; i-- {
-		rows = append(rows, row{Issued: docs[i], IssuedAt: time.UnixMilli(docs[i].IssuedMs)})
-	}
+	rows := w.billingRows(docs, w.locale(r, v))
+	slices.Reverse(rows)
 	w.render(rw, r, http.StatusOK, "site_invoices", v, map[string]any{"Documents": rows})
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/store"
@@ -141,6 +142,7 @@ func dynamicKeys() map[string][]string {
 		"console.wd.":         str("0", "1", "2", "3", "4", "5", "6"),
 		"why.":                str("", string(credit.WhyHomeCenter), string(credit.WhyNoShow), string(credit.WhyNoPass), string(credit.WhyStaff), string(credit.WhyClosed)),
 		"billing.type_":       str("380", "381", "389", "261"), // invoice.TypeCode of issued documents
+		"billing.party_":      str(string(billing.PartyMember), string(billing.PartyCenter), string(billing.PartyCooperative)),
 	}
 	out["site.error."], out["site.field."] = siteErrorCodes(), siteFields()
 	for _, k := range eventKinds() {
@@ -213,6 +215,11 @@ func TestTemplateKeys(t *testing.T) {
 		}
 		for _, k := range goKeys(t) {
 			assert.True(t, cat.Has(l, k), "%s: key %q (Go code) is missing", l, k)
+		}
+	}
+	for _, k := range []billing.PriceKind{billing.PriceNomadicHour, billing.PriceCenterHour, billing.PriceRoomHour, billing.PriceNoShow, billing.PriceMonthlyPass} {
+		for _, l := range i18n.Langs() {
+			assert.True(t, cat.Has(l, "billing.price."+string(k)), "%s: the dry run's missing price %s has no words", l, k)
 		}
 	}
 	for _, r := range reasonCodes() {

@@ -12,6 +12,13 @@
 // The QR code comes from github.com/boombuler/barcode, already in the
 // module graph through fpdf, at error-correction level M as EPC069-12 asks.
 //
+// Every table cell wraps inside its column, amounts and quantities as a
+// whole, so that no text runs into the next one; a payment block pushed
+// to a page of its own repeats the amount due. Country names, the legal
+// mention of a VAT exemption code (VATEX) and payment terms in days are
+// printed in the document's language; descriptions and notes as the
+// document holds them.
+//
 // The labels are this package's own small table (labels.go): the web
 // layer's catalog (central/web/i18n) has no billing vocabulary, and a PDF
 // must not change when the site's wording does. The output is reproducible:

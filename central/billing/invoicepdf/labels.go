@@ -46,17 +46,17 @@ var labels = map[string][3]string{ // en, fr, nl
 	"of":             {"of", "du", "van"},
 	"seller":         {"From", "Fournisseur", "Leverancier"},
 	"buyer":          {"To", "Client", "Klant"},
-	"vat_number":     {"VAT", "TVA", "btw"},
+	"vat_number":     {"VAT no.", "N° TVA", "Btw-nr."},
 	"enterprise":     {"Enterprise no.", "N° d'entreprise", "Ondernemingsnr."},
 	"description":    {"Description", "Description", "Omschrijving"},
 	"quantity":       {"Quantity", "Quantité", "Hoeveelheid"},
 	"unit_price":     {"Unit price", "Prix unitaire", "Eenheidsprijs"},
-	"vat_rate":       {"VAT", "TVA", "btw"},
+	"vat_rate":       {"VAT", "TVA", "Btw"},
 	"amount":         {"Amount", "Montant", "Bedrag"},
 	"allowance":      {"Discount", "Remise", "Korting"},
 	"vat_breakdown":  {"VAT breakdown", "Récapitulatif TVA", "Btw-overzicht"},
 	"taxable":        {"Taxable amount", "Base imposable", "Maatstaf van heffing"},
-	"vat_amount":     {"VAT", "TVA", "btw"},
+	"vat_amount":     {"VAT", "TVA", "Btw"},
 	"total_lines":    {"Total of lines", "Total des lignes", "Totaal van de lijnen"},
 	"total_excl":     {"Total excl. VAT", "Total HTVA", "Totaal excl. btw"},
 	"total_vat":      {"Total VAT", "Total TVA", "Totaal btw"},
@@ -68,6 +68,8 @@ var labels = map[string][3]string{ // en, fr, nl
 	"communication":  {"Structured communication", "Communication structurée", "Gestructureerde mededeling"},
 	"scan":           {"Scan with your banking app", "Scannez avec votre app bancaire", "Scan met je bankapp"},
 	"terms":          {"Terms", "Conditions", "Voorwaarden"},
+	"terms_days":     {"Payment within {n} days", "Paiement à {n} jours", "Betaling binnen {n} dagen"},
+	"colon":          {": ", " : ", ": "},
 	"page":           {"Page", "Page", "Pagina"},
 	"per":            {"per", "par", "per"},
 	"cat_S":          {"standard rate", "taux normal", "normaal tarief"},
@@ -81,6 +83,22 @@ var labels = map[string][3]string{ // en, fr, nl
 	"unit_DAY":       {"day", "jour", "dag"},
 	"unit_MON":       {"month", "mois", "maand"},
 	"unit_C62":       {"", "", ""},
+	// The legal mention of a VAT exemption reason code (VATEX), printed
+	// in the document's language instead of the document's own text.
+	"vatex_VATEX-EU-AE": {"Reverse charge: VAT due by the customer (Art. 196 Directive 2006/112/EC)",
+		"Autoliquidation : TVA due par le client (art. 196 directive 2006/112/CE)",
+		"Btw verlegd: btw verschuldigd door de afnemer (art. 196 richtlijn 2006/112/EG)"},
+	"vatex_VATEX-EU-IC": {"Intra-community supply, exempt (Art. 138 Directive 2006/112/EC)",
+		"Livraison intracommunautaire exonérée (art. 138 directive 2006/112/CE)",
+		"Vrijgestelde intracommunautaire levering (art. 138 richtlijn 2006/112/EG)"},
+	"vatex_VATEX-EU-O": {"Not subject to VAT", "Non soumis à la TVA", "Niet onderworpen aan btw"},
+	// Countries of the network's parties by ISO 3166 code; others print
+	// as their code.
+	"country_BE": {"Belgium", "Belgique", "België"},
+	"country_NL": {"Netherlands", "Pays-Bas", "Nederland"},
+	"country_FR": {"France", "France", "Frankrijk"},
+	"country_LU": {"Luxembourg", "Luxembourg", "Luxemburg"},
+	"country_DE": {"Germany", "Allemagne", "Duitsland"},
 }
 
 // label is the word for key in lang; a missing key is printed as itself

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -14,6 +15,7 @@ import (
 	"github.com/boombuler/barcode/qr"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/smartworkcenters/swc/central/billing/bank"
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/billing/sepa"
 )
@@ -198,7 +200,7 @@ func (r *renderer) parties() {
 		p.MultiCell(col, lineH, r.txt(party.Name), "", "L", false)
 		r.font("", body)
 		a := party.Address
-		for _, s := range []string{a.Street, a.AdditionalStreet, strings.TrimSpace(a.PostalCode + " " + a.City), a.Country} {
+		for _, s := range []string{a.Street, a.AdditionalStreet, strings.TrimSpace(a.PostalCode + " " + a.City), r.known("country_", a.Country)} {
 			if s != "" {
 				p.SetX(x)
 				p.MultiCell(col, lineH, r.txt(s), "", "L", false)
@@ -238,14 +240,14 @@ func (r *renderer) lines() {
 	r.tableHead([]string{r.l("description"), r.l("quantity"), r.l("unit_price"), r.l("vat_rate"), r.l("amount")})
 	r.font("", body)
 	for i, l := range d.Lines {
-		price := r.money(l.UnitPriceCents)
+		price := nb(r.money(l.UnitPriceCents))
 		if l.BaseQuantity != 0 && l.BaseQuantity != invoice.Units(1) {
-			price += " / " + r.qty(l.BaseQuantity) + " " + r.unit(l.Unit)
+			price += " / " + nb(r.qty(l.BaseQuantity)+" "+r.unit(l.Unit))
 		}
-		r.row([]string{l.Description, strings.TrimSpace(r.qty(l.Quantity) + " " + r.unit(l.Unit)), price, r.rate(l.VAT), r.money(r.totals.LineNetCents[i])})
+		r.row([]string{l.Description, nb(strings.TrimSpace(r.qty(l.Quantity) + " " + r.unit(l.Unit))), price, nb(r.rate(l.VAT)), nb(r.money(r.totals.LineNetCents[i]))})
 	}
 	for _, a := range d.Allowances {
-		r.row([]string{r.l("allowance") + ": " + a.Reason, "", "", r.rate(a.VAT), r.money(-a.AmountCents)})
+		r.row([]string{r.l("allowance") + r.l("colon") + a.Reason, "", "", nb(r.rate(a.VAT)), nb(r.money(-a.AmountCents))})
 	}
 	p.Ln(4)
 }
@@ -264,29 +266,80 @@ func (r *renderer) tableHead(heads []string) {
 	p.Ln(-1)
 }
 
-// row prints one table row; the first column wraps, the others do not.
+// row prints one table row. Every cell wraps within its column (a long
+// description, a unit price such as "€ 1.234,56 / 60 min"), so that no
+// text runs into the next column; the row is as high as its tallest cell.
 func (r *renderer) row(cells []string) {
 	p := r.pdf
 	r.font("", body)
-	desc := p.SplitText(cells[0], cols[0]-2) // measures UTF-8; translated below
-	for i := range desc {
-		desc[i] = r.txt(desc[i])
+	lines := make([][]string, len(cells))
+	n := 1
+	for i, c := range cells {
+		lines[i] = r.wrap(r.txt(c), cols[i]-2*cellMargin)
+		n = max(n, len(lines[i]))
 	}
-	h := float64(max(1, len(desc)))*lineH + 1.5
+	h := float64(n)*lineH + 1.5
 	_, pageH := p.GetPageSize()
 	if p.GetY()+h > pageH-margin-10 {
 		p.AddPage()
 	}
 	x, y := p.GetX(), p.GetY()
-	p.MultiCell(cols[0], lineH, strings.Join(desc, "\n"), "", "L", false)
-	p.SetXY(x+cols[0], y)
-	for i := 1; i < len(cells); i++ {
-		p.CellFormat(cols[i], lineH, r.txt(cells[i]), "", 0, "R", false, 0, "")
+	cx := x
+	for i := range cells {
+		align := "R"
+		if i == 0 {
+			align = "L"
+		}
+		p.SetXY(cx, y)
+		p.MultiCell(cols[i], lineH, strings.Join(lines[i], "\n"), "", align, false)
+		cx += cols[i]
 	}
 	p.SetXY(x, y+h)
 	p.SetDrawColor(220, 220, 220)
 	p.Line(margin, y+h-0.5, margin+width, y+h-0.5)
 	p.SetDrawColor(0, 0, 0)
+}
+
+// nb joins s with no-break spaces: an amount or a quantity with its unit
+// wraps as a whole.
+func nb(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") }
+
+// cellMargin is fpdf's default cell margin (1 mm on each side).
+const cellMargin = 1.0
+
+// wrap splits the Windows-1252 text s into lines no wider than w in the
+// current font: at spaces, and inside a word only when the word alone is
+// wider than w.
+func (r *renderer) wrap(s string, w float64) []string {
+	p := r.pdf
+	var out []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		try := word
+		if line != "" {
+			try = line + " " + word
+		}
+		if p.GetStringWidth(try) <= w {
+			line = try
+			continue
+		}
+		if line != "" {
+			out = append(out, line)
+		}
+		line = word
+		for p.GetStringWidth(line) > w && len(line) > 1 {
+			cut := len(line) - 1
+			for cut > 1 && p.GetStringWidth(line[:cut]) > w {
+				cut--
+			}
+			out = append(out, line[:cut])
+			line = line[cut:]
+		}
+	}
+	if line != "" || len(out) == 0 {
+		out = append(out, line)
+	}
+	return out
 }
 
 func (r *renderer) vat() {
@@ -308,7 +361,13 @@ func (r *renderer) vat() {
 		p.CellFormat(w[0], lineH+1, r.txt(name), "", 0, "L", false, 0, "")
 		p.CellFormat(w[1], lineH+1, r.txt(r.money(s.TaxableCents)), "", 0, "R", false, 0, "")
 		p.CellFormat(w[2], lineH+1, r.txt(r.money(s.VATCents)), "", 1, "R", false, 0, "")
-		if reason := strings.TrimSpace(strings.Join([]string{s.VAT.ExemptionReason, paren(s.VAT.ExemptionReasonCode)}, " ")); reason != "" {
+		text := s.VAT.ExemptionReason
+		if code := s.VAT.ExemptionReasonCode; code != "" {
+			if _, ok := labels["vatex_"+code]; ok {
+				text = r.l("vatex_" + code)
+			}
+		}
+		if reason := strings.TrimSpace(strings.Join([]string{text, paren(s.VAT.ExemptionReasonCode)}, " ")); reason != "" {
 			r.font("I", small)
 			p.MultiCell(width, lineH, r.txt(reason), "", "L", false)
 		}
@@ -355,7 +414,8 @@ func (r *renderer) payment() error {
 	d, p := r.d, r.pdf
 	pay := d.Payment
 	_, pageH := p.GetPageSize()
-	if p.GetY()+qrSize+14 > pageH-margin-10 {
+	alone := p.GetY()+qrSize+14 > pageH-margin-10 // the block is not split over two pages
+	if alone {
 		p.AddPage()
 	}
 	r.font("B", heading)
@@ -375,16 +435,19 @@ func (r *renderer) payment() error {
 	if holder == "" {
 		holder = d.Seller.Name
 	}
-	acct := printedIBAN(pay.IBAN)
+	acct := bank.IBAN(pay.IBAN).Printed()
 	if pay.BIC != "" {
 		acct += "   BIC " + pay.BIC
+	}
+	if alone { // on a page of its own, the block says how much to pay
+		kv("amount_due", r.money(r.totals.PayableCents), "B", body+1)
 	}
 	kv("pay_to", holder+"\n"+acct, "B", body+1)
 	if !pay.Communication.IsZero() {
 		kv("communication", pay.Communication.String(), "B", 16)
 	}
 	if pay.Terms != "" {
-		kv("terms", pay.Terms, "", body)
+		kv("terms", r.terms(pay.Terms), "", body)
 	}
 	bottom := p.GetY()
 	payload, err := sepa.InvoiceQR(d)
@@ -423,22 +486,31 @@ func (r *renderer) qr(payload string, x, y float64) error {
 	return nil
 }
 
-func printedIBAN(s string) string {
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && i%4 == 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 func (r *renderer) date(t time.Time) string {
 	if r.lang == English {
 		return t.Format("2 January 2006")
 	}
 	return t.Format("02/01/2006")
+}
+
+// known is the label of prefix+code when there is one, else code.
+func (r *renderer) known(prefix, code string) string {
+	if _, ok := labels[prefix+code]; ok {
+		return r.l(prefix + code)
+	}
+	return code
+}
+
+// termsDays reads the billing's payment terms, "30 days".
+var termsDays = regexp.MustCompile(`^([0-9]+) days?$`)
+
+// terms are the payment terms in the document's language when they are
+// a number of days, else as written.
+func (r *renderer) terms(s string) string {
+	if m := termsDays.FindStringSubmatch(strings.TrimSpace(s)); m != nil {
+		return strings.Replace(r.l("terms_days"), "{n}", m[1], 1)
+	}
+	return s
 }
 
 func (r *renderer) unit(code string) string {
@@ -455,13 +527,42 @@ func (r *renderer) rate(v invoice.VAT) string {
 	return v.Rate.String() + " %"
 }
 
-// qty prints a quantity with the language's decimal mark.
+// qty prints a quantity with the language's marks: "12 345,5" in French,
+// "12.345,5" in Dutch, "12,345.5" in English.
 func (r *renderer) qty(q invoice.Quantity) string {
 	s := q.String()
-	if r.lang != English {
-		s = strings.Replace(s, ".", ",", 1)
+	sign := ""
+	if rest, ok := strings.CutPrefix(s, "-"); ok {
+		sign, s = "-", rest
 	}
-	return s
+	whole, frac, _ := strings.Cut(s, ".")
+	group, dec := r.marks()
+	out := sign + groupDigits(whole, group)
+	if frac != "" {
+		out += dec + frac
+	}
+	return out
+}
+
+// marks are the language's thousands and decimal marks.
+func (r *renderer) marks() (group, decimal string) {
+	switch r.lang {
+	case French:
+		return " ", ","
+	case Dutch:
+		return ".", ","
+	}
+	return ",", "."
+}
+
+// groupDigits puts the thousands mark between groups of three digits.
+func groupDigits(digits, mark string) string {
+	var groups []string
+	for len(digits) > 3 {
+		groups = append([]string{digits[len(digits)-3:]}, groups...)
+		digits = digits[:len(digits)-3]
+	}
+	return strings.Join(append([]string{digits}, groups...), mark)
 }
 
 // money prints cents with the currency: "1 234,56 €" in French, "€ 1.234,56"
@@ -472,13 +573,8 @@ func (r *renderer) money(c int64) string {
 		sign, c = "-", -c
 	}
 	whole, cents := c/100, c%100
-	digits := fmt.Sprint(whole)
-	var groups []string
-	for len(digits) > 3 {
-		groups = append([]string{digits[len(digits)-3:]}, groups...)
-		digits = digits[:len(digits)-3]
-	}
-	groups = append([]string{digits}, groups...)
+	group, _ := r.marks()
+	digits := groupDigits(fmt.Sprint(whole), group)
 	cur := r.d.CurrencyCode()
 	sym := cur
 	if cur == "EUR" {
@@ -486,9 +582,9 @@ func (r *renderer) money(c int64) string {
 	}
 	switch r.lang {
 	case French:
-		return fmt.Sprintf("%s%s,%02d %s", sign, strings.Join(groups, " "), cents, sym)
+		return fmt.Sprintf("%s%s,%02d %s", sign, digits, cents, sym)
 	case Dutch:
-		return fmt.Sprintf("%s %s%s,%02d", sym, sign, strings.Join(groups, "."), cents)
+		return fmt.Sprintf("%s %s%s,%02d", sym, sign, digits, cents)
 	}
-	return fmt.Sprintf("%s%s%s.%02d", sign, sym, strings.Join(groups, ","), cents)
+	return fmt.Sprintf("%s%s%s.%02d", sign, sym, digits, cents)
 }

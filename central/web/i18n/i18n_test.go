@@ -139,13 +139,14 @@ func TestFormats(t *testing.T) {
 		lang                                Lang
 		dateTime, summerTime, day, month    string
 		number, negative, money, moneyOther string
+		moneyBack                           string // a credit note's
 	}{
 		{French, "7 déc. 2026 14:05 CET", "6 juil. 2026 15:05 CEST", "lun. 7 déc. 14:05", "décembre 2026",
-			"1\u202f234\u202f567,89", "-0,50", "1\u202f234,50\u00a0€", "12,00\u00a0CHF"},
+			"1\u202f234\u202f567,89", "-0,50", "1\u202f234,50\u00a0€", "12,00\u00a0CHF", "-817,66\u00a0€"},
 		{Dutch, "7 dec. 2026 14:05 CET", "6 jul. 2026 15:05 CEST", "ma 7 dec. 14:05", "december 2026",
-			"1.234.567,89", "-0,50", "€\u00a01.234,50", "CHF\u00a012,00"},
+			"1.234.567,89", "-0,50", "€\u00a01.234,50", "CHF\u00a012,00", "€\u00a0-817,66"},
 		{English, "7 Dec 2026 14:05 CET", "6 Jul 2026 15:05 CEST", "Mon 7 Dec 14:05", "December 2026",
-			"1,234,567.89", "-0.50", "€1,234.50", "CHF\u00a012.00"},
+			"1,234,567.89", "-0.50", "€1,234.50", "CHF\u00a012.00", "-€817.66"},
 	}
 	for _, tc := range tests {
 		l := c.Locale(tc.lang)
@@ -157,6 +158,7 @@ func TestFormats(t *testing.T) {
 		assert.Equal(t, tc.negative, l.Number(-0.5, 2), tc.lang)
 		assert.Equal(t, tc.money, l.Money(123450, "EUR"), tc.lang)
 		assert.Equal(t, tc.moneyOther, l.Money(1200, "CHF"), tc.lang)
+		assert.Equal(t, tc.moneyBack, l.Money(-81766, "EUR"), tc.lang)
 		assert.Equal(t, "—", l.DateTime(time.Time{}, brussels))
 	}
 	ny, err := time.LoadLocation("America/New_York")

@@ -125,7 +125,8 @@ func (l Locale) Int(n int64) string { return l.Number(float64(n), 0) }
 
 // Money formats an amount in cents with its currency (ISO 4217 code):
 // "12,50 €" in French, "€ 12,50" in Dutch, "€12.50" in English; other
-// currencies by their code.
+// currencies by their code. A negative amount (a credit note) is
+// "-12,50 €", "€ -12,50" and "-€12.50", as CLDR writes them.
 func (l Locale) Money(cents int64, currency string) string {
 	num := l.Number(float64(cents)/100, 2)
 	sym := currency
@@ -138,10 +139,14 @@ func (l Locale) Money(cents int64, currency string) string {
 	case Dutch:
 		return sym + "\u00a0" + num
 	}
-	if sym == "€" {
-		return sym + num
+	sign := ""
+	if rest, ok := strings.CutPrefix(num, "-"); ok {
+		sign, num = "-", rest
 	}
-	return sym + "\u00a0" + num
+	if sym == "€" {
+		return sign + sym + num
+	}
+	return sign + sym + "\u00a0" + num
 }
 
 // Hours formats minutes as hours with two decimals, without the unit.

@@ -153,9 +153,24 @@ func (b *Browser) Fits(page string) {
 		b.t.Fatalf("width of %s: %v", page, err)
 	}
 	if w > b.Width {
-		b.t.Errorf("%s scrolls sideways at %d px: %d px wide", page, b.Width, w)
+		wide, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[string](fmt.Sprintf(wideJS, b.Width)))
+		b.t.Errorf("%s scrolls sideways at %d px: %d px wide; sticking out: %s", page, b.Width, w, wide)
 	}
 }
+
+// wideJS names the innermost elements whose right edge passes %d px (at
+// most five), to say what makes a page scroll sideways.
+const wideJS = `(() => {
+	const out = [];
+	for (const e of document.querySelectorAll("body *")) {
+		const r = e.getBoundingClientRect();
+		if (r.right <= %d || [...e.children].some(c => c.getBoundingClientRect().right >= r.right)) continue;
+		out.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className ? "." + String(e.className).split(" ").join(".") : "") +
+			" (right " + Math.round(r.right) + " px: " + JSON.stringify((e.textContent || "").trim().slice(0, 40)) + ")");
+		if (out.length === 5) break;
+	}
+	return out.join("; ") || "nothing visible";
+})()`
 
 // StaffSignIn signs a staff account in at base+"/login": e-mail and
 // password, then the TOTP code that code returns, and waits for the
