@@ -280,7 +280,7 @@ func (d *door) publish(t *testing.T, kind, payload string) {
 
 func (d *door) waitFor(t *testing.T, kind string, ok func(string) bool) {
 	t.Helper()
-	require.Eventually(t, func() bool {
+	if assert.Eventually(t, func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		for _, p := range d.got[kind] {
@@ -289,7 +289,15 @@ func (d *door) waitFor(t *testing.T, kind string, ok func(string) bool) {
 			}
 		}
 		return false
-	}, 10*time.Second, 10*time.Millisecond, "door %s never got the expected %s message; got %v", d.id, kind, d.got[kind])
+	}, 10*time.Second, 10*time.Millisecond) {
+		return
+	}
+	// What came, read under the lock: the client's handler goroutine
+	// writes d.got while messages arrive.
+	d.mu.Lock()
+	got := append([]string(nil), d.got[kind]...)
+	d.mu.Unlock()
+	t.Fatalf("door %s never got the expected %s message; got %v", d.id, kind, got)
 }
 
 func (d *door) acks(t *testing.T) []uint64 {
