@@ -78,12 +78,6 @@ func startWith(t *testing.T, st store.Store, now time.Time, cursor bool) *servic
 		Logger: slog.New(slog.NewTextHandler(s.log, nil)), Now: func() time.Time { return now },
 		Every: time.Millisecond, Debounce: time.Millisecond, PollEvery: 20 * time.Millisecond, Build: "test-build"})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	run(t, s.Service)
 	return s
 }
