@@ -718,6 +718,10 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 		return streams[i].Store < streams[j].Store
 	})
 	failed := map[Stream]string{}
+	// repeats counts, by stream, the events the merge dropped as a copy of
+	// one already in the group: received again, so duplicates (a door that
+	// sent a batch again before the first copy was committed).
+	repeats := map[Stream]int{}
 	batches := make([]Batch, 0, len(streams))
 	for _, k := range streams {
 		evs := byStream[k]
@@ -729,6 +733,7 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 					failed[k] = "conflict"
 					in.log.Error("two different events under one seq of a door's store; not acknowledged", "door", k.Door, "store", k.Store, "seq", e.Seq)
 				}
+				repeats[k]++
 				continue
 			}
 			out = append(out, e)
@@ -771,7 +776,7 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 	newCount, committed := 0, 0
 	for k, s := range stored {
 		newCount += s.New
-		committed += len(byStream[k])
+		committed += len(byStream[k]) + repeats[k]
 	}
 	in.events.Add(uint64(newCount))
 	in.dups.Add(uint64(committed - newCount))

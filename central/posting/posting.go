@@ -676,7 +676,7 @@ func (s *Service) start(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := s.rebuildOpenOnce(ctx, d); err != nil {
+	if err := s.rebuildOpenOnce(ctx); err != nil {
 		return err
 	}
 	s.log.Info("crediting: started", "first_open_period", first.String(), "recovered_events", len(recovered))
@@ -706,11 +706,20 @@ func keysOf(recovered []domain.Event) map[eventKey]struct{} {
 // maxOpenPeriods of them, as a change of a center's hours does. Recomputing
 // from the same events gives the same result, so a start with unchanged
 // rules changes nothing.
-func (s *Service) rebuildOpen(ctx context.Context, d *directory) error {
+//
+// The open periods are those after the start credited what it recovered:
+// recovered events of a period before the one the start's directory was
+// loaded for make it open too, and it is rebuilt with a directory that
+// holds its bookings (ensureDirectory), never with the start's.
+func (s *Service) rebuildOpen(ctx context.Context) error {
 	open, err := s.openPeriods(ctx)
 	if err != nil {
 		return err
 	}
+	if err := s.ensureDirectory(ctx, open[0].Start(s.cfg.Rules.Location).Add(-margin).UnixMilli()); err != nil {
+		return err
+	}
+	d := s.directory()
 	begin := time.Now()
 	for _, p := range open {
 		if _, err := s.ledger.Rebuild(ctx, d.dir, p); err != nil {

@@ -139,6 +139,13 @@ func start(t *testing.T, st store.Store, feed *store.Feed, now time.Time) *servi
 	if feed != nil {
 		feed.Subscribe(s.Changed)
 	}
+	run(t, s.Service)
+	return s
+}
+
+// run runs s until the test ends.
+func run(t *testing.T, s *posting.Service) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -146,7 +153,6 @@ func start(t *testing.T, st store.Store, feed *store.Feed, now time.Time) *servi
 		cancel()
 		require.NoError(t, <-done)
 	})
-	return s
 }
 
 func flush(t *testing.T, s *service) {

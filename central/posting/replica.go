@@ -299,9 +299,9 @@ func (s *Service) committedCursor(receivedMs int64, batches []ingest.Batch) {
 // with Cursor only when another build rebuilt them last: a handover
 // between replicas of one build goes on at once, and the time it takes
 // does not grow with the open periods' events.
-func (s *Service) rebuildOpenOnce(ctx context.Context, d *directory) error {
+func (s *Service) rebuildOpenOnce(ctx context.Context) error {
 	if !s.cfg.Cursor {
-		return s.rebuildOpen(ctx, d)
+		return s.rebuildOpen(ctx)
 	}
 	last, err := s.cs.RebuiltBy(ctx)
 	if err != nil {
@@ -311,7 +311,7 @@ func (s *Service) rebuildOpenOnce(ctx context.Context, d *directory) error {
 		s.log.Info("crediting: open periods already rebuilt by this build", "build", s.cfg.Build)
 		return nil
 	}
-	if err := s.rebuildOpen(ctx, d); err != nil {
+	if err := s.rebuildOpen(ctx); err != nil {
 		return err
 	}
 	return s.cs.SetRebuiltBy(ctx, s.cfg.Build)

@@ -2,6 +2,7 @@ package mfrc522_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,6 +61,47 @@ func ctx(t testing.TB, d time.Duration) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return c
+}
+
+// simCtx returns a context whose deadline is d from now on sim's virtual
+// clock, the driver's clock in a rig: a Next given it polls for d of the
+// driver's time however loaded the host is. (A wall-clock deadline of a few
+// milliseconds may pass before the driver's first poll, or in its middle, on
+// a loaded machine: what a test then checks after the poll never happened.)
+// The driver checks its context before every frame and between polls; the
+// context ends at the first check at or after the deadline.
+func simCtx(sim *mfrc522sim.Sim, d time.Duration) context.Context {
+	return &simDeadline{sim: sim, at: sim.Elapsed() + d, done: make(chan struct{})}
+}
+
+type simDeadline struct {
+	sim  *mfrc522sim.Sim
+	at   time.Duration
+	once sync.Once
+	done chan struct{}
+}
+
+func (c *simDeadline) expired() bool {
+	if c.sim.Elapsed() < c.at {
+		return false
+	}
+	c.once.Do(func() { close(c.done) })
+	return true
+}
+
+func (c *simDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *simDeadline) Value(any) any               { return nil }
+
+func (c *simDeadline) Done() <-chan struct{} {
+	c.expired()
+	return c.done
+}
+
+func (c *simDeadline) Err() error {
+	if c.expired() {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 func uid4() []byte  { return []byte{0x3A, 0x11, 0x52, 0xC7} }

@@ -240,9 +240,10 @@ func TestISODEPOpen(t *testing.T) {
 		r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
 		c := r.isoCard(t, uid4(), &mfrc522sim.ISODEP{App: echoApp{}})
 		s := r.open(t)
-		// A deadline a loaded machine cannot outrun before the DESELECT and
-		// HLTA are on the air (they honour it too).
-		_, err := r.dev.Next(ctx(t, 300*time.Millisecond))
+		// 20 ms of the driver's (virtual) time: polls, however loaded the
+		// host (a wall-clock deadline could pass before the first poll,
+		// leaving the session open).
+		_, err := r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 		require.ErrorIs(t, err, mfrc522.ErrTimeout, "the card is not read twice")
 		r.sim.Advance(time.Millisecond) // the last HLTA on the air
 		assert.Equal(t, mfrc522sim.Halt, c.State())
@@ -256,7 +257,7 @@ func TestISODEPOpen(t *testing.T) {
 		require.NoError(t, err)
 		r.sim.Advance(time.Millisecond)
 		assert.Equal(t, mfrc522sim.Active, c.State(), "left selected for OpenISODEP")
-		_, err = r.dev.Next(ctx(t, 300*time.Millisecond)) // as above
+		_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond)) // as above
 		require.ErrorIs(t, err, mfrc522.ErrTimeout, "not a second tap")
 		r.sim.Advance(time.Millisecond)
 		assert.Equal(t, mfrc522sim.Halt, c.State())

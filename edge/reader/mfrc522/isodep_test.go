@@ -201,7 +201,7 @@ func TestISODEPExchange(t *testing.T) {
 				assert.Zero(t, r.sim.Counters().Violations)
 
 				// Left on the reader: no second tap. Another card: read.
-				_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+				_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 				require.ErrorIs(t, err, mfrc522.ErrTimeout)
 				r.present(t, []byte{0x11, 0x22, 0x33, 0x44}, mfrc522sim.MifareClassic1K)
 				got, err := r.dev.Next(ctx(t, time.Second))

@@ -184,14 +184,17 @@ func (d *Dev) checkPresent(ctx context.Context) error {
 
 // stillThere wakes the halted cards and selects uid, level by level. It
 // reports whether the card answered its last level's SELECT and whether any
-// card answered the WUPA.
+// card answered the WUPA. The woken cards are halted again however the
+// check ends: also when the caller's context ends after the WUPA (the
+// check's frames honour it, HLTA is sent all the same), so that no card is
+// left awake in READY* by a poll whose deadline fell in its middle.
 func (d *Dev) stillThere(ctx context.Context, uid []byte) (there, anyLeft bool, err error) {
 	_, err = d.request(ctx, true)
 	if errors.Is(err, ErrNoCard) {
 		return false, false, nil
 	}
 	if err = d.cardError(err); err != nil {
-		return false, true, err
+		return false, true, d.haltAfter(err)
 	}
 	levels := cascade(uid)
 	there = true
@@ -206,10 +209,20 @@ func (d *Dev) stillThere(ctx context.Context, uid []byte) (there, anyLeft bool, 
 			break
 		}
 		if err = d.cardError(err); err != nil {
-			return false, true, err
+			return false, true, d.haltAfter(err)
 		}
 	}
 	return there, true, d.halt()
+}
+
+// haltAfter sends HLTA after err (the caller's context ended, or the chip
+// failed) cut a presence check short, and returns err, or the chip's error
+// if the HLTA could not be sent.
+func (d *Dev) haltAfter(err error) error {
+	if herr := d.halt(); herr != nil && !errors.Is(err, ErrChipNotResponding) {
+		return herr
+	}
+	return err
 }
 
 // cardError keeps chip failures and drops card-level ones: while checking for

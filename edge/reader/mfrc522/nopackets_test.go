@@ -76,7 +76,7 @@ func TestTxFallback(t *testing.T) {
 
 				// Next: a new presentation is a tap.
 				sim.Remove(card)
-				_, err = dev.Next(ctx(t, 10*time.Millisecond))
+				_, err = dev.Next(simCtx(sim, 10*time.Millisecond))
 				require.ErrorIs(t, err, mfrc522.ErrTimeout)
 				_, err = sim.Present(mfrc522sim.NewCard(tt.uid, mfrc522sim.MifareClassic1K))
 				require.NoError(t, err)

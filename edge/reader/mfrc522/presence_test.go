@@ -1,6 +1,8 @@
 package mfrc522_test
 
 import (
+	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,11 +44,11 @@ func TestPresenceComparesWholeUIDs(t *testing.T) {
 				assert.Equal(t, mfrc522sim.Halt, tapped.State())
 
 				// While it lies there with the first: no second tap.
-				_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+				_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 				require.ErrorIs(t, err, mfrc522.ErrTimeout)
 				r.sim.Remove(tapped)
 				// Taken away: polls notice it left.
-				_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+				_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 				require.ErrorIs(t, err, mfrc522.ErrTimeout)
 			}
 			assert.Zero(t, r.sim.Counters().Violations)
@@ -80,7 +82,7 @@ func TestSameBadgeAgainBetweenPolls(t *testing.T) {
 			require.Equal(t, tt.uid, got.UID)
 			for i := range 3 {
 				// Resting: polls find it halted, no second tap.
-				_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+				_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 				require.ErrorIs(t, err, mfrc522.ErrTimeout, "presentation %d resting", i+1)
 
 				// Away and back with no poll in between.
@@ -90,7 +92,7 @@ func TestSameBadgeAgainBetweenPolls(t *testing.T) {
 				require.NoError(t, err, "presentation %d after the badge came back between two polls", i+2)
 				assert.Equal(t, tt.uid, got.UID)
 			}
-			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 			require.ErrorIs(t, err, mfrc522.ErrTimeout, "the last presentation resting counts once")
 			assert.Zero(t, r.sim.Counters().Violations)
 		})
@@ -110,14 +112,14 @@ func TestCardIgnoringHLTACountsOnce(t *testing.T) {
 	got, err := r.dev.Next(ctx(t, time.Second))
 	require.NoError(t, err)
 	require.Equal(t, uid4(), got.UID)
-	_, err = r.dev.Next(ctx(t, 50*time.Millisecond))
+	_, err = r.dev.Next(simCtx(r.sim, 50*time.Millisecond))
 	require.ErrorIs(t, err, mfrc522.ErrTimeout, "resting, it counts once")
 	assert.Greater(t, deaf.requests, 2, "it kept answering REQA")
 
 	// Taken away long enough for a poll to see the field empty, and back:
 	// a new tap.
 	r.sim.Remove(card)
-	_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+	_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 	require.ErrorIs(t, err, mfrc522.ErrTimeout)
 	_, err = r.sim.Present(spec)
 	require.NoError(t, err)
@@ -168,7 +170,7 @@ func TestCardErrorOnReturn(t *testing.T) {
 			card := r.present(t, tt.uid, mfrc522sim.MifareClassic1K)
 			_, err := r.dev.Next(ctx(t, time.Second))
 			require.NoError(t, err)
-			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 			require.ErrorIs(t, err, mfrc522.ErrTimeout, "resting")
 
 			r.sim.Remove(card)
@@ -179,7 +181,7 @@ func TestCardErrorOnReturn(t *testing.T) {
 			got, err := r.dev.Next(ctx(t, time.Second))
 			require.NoError(t, err, "the retry after the card error reads the returned badge")
 			assert.Equal(t, tt.uid, got.UID)
-			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 			require.ErrorIs(t, err, mfrc522.ErrTimeout, "and once only")
 		})
 		t.Run(tt.name+"/another badge beside it", func(t *testing.T) {
@@ -187,7 +189,7 @@ func TestCardErrorOnReturn(t *testing.T) {
 			r.present(t, tt.uid, mfrc522sim.MifareClassic1K)
 			_, err := r.dev.Next(ctx(t, time.Second))
 			require.NoError(t, err)
-			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 			require.ErrorIs(t, err, mfrc522.ErrTimeout, "resting")
 
 			other := []byte{0x11, 0x22, 0x33, 0x44}
@@ -197,8 +199,88 @@ func TestCardErrorOnReturn(t *testing.T) {
 			got, err := r.dev.Next(ctx(t, time.Second))
 			require.NoError(t, err)
 			assert.Equal(t, other, got.UID, "the other badge, read after its card error")
-			_, err = r.dev.Next(ctx(t, 20*time.Millisecond))
+			_, err = r.dev.Next(simCtx(r.sim, 20*time.Millisecond))
 			require.ErrorIs(t, err, mfrc522.ErrTimeout, "no second tap of the resting badge")
 		})
 	}
+}
+
+// TestPollCutShortLeavesCardsHalted: the caller's context may end at any
+// point of a poll, here in turn at each of the checks the driver makes of
+// it. A badge resting on the reader, halted after its tap, is woken by each
+// poll's presence check (WUPA) and halted again: it must be halted again
+// also when the context ends between the WUPA and the HLTA, as it is when
+// the check runs to its end. (A woken card left in READY* until the next
+// frame went out: a poll's end depended on where the deadline fell.)
+func TestPollCutShortLeavesCardsHalted(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		uid  []byte
+	}{
+		{"4-byte", uid4()},
+		{"7-byte", uid7()},
+		{"10-byte", uid10()},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, mfrc522sim.Options{}, mfrc522.Options{})
+			card := r.present(t, tt.uid, mfrc522sim.MifareClassic1K)
+			_, err := r.dev.Next(ctx(t, time.Second))
+			require.NoError(t, err)
+			selects := card.Selects()
+			whole := 0 // the checks of a poll that ran to its end
+			for n := 1; ; n++ {
+				c := &cutCtx{after: n, done: make(chan struct{})}
+				_, err := r.dev.Next(c)
+				require.ErrorIs(t, err, mfrc522.ErrTimeout, "cut at check %d: no second tap", n)
+				r.sim.Advance(time.Millisecond) // the last frame on the air
+				require.Equal(t, mfrc522sim.Halt, card.State(), "cut at check %d", n)
+				if c.polls() > 1 {
+					whole = n
+					break
+				}
+			}
+			assert.Greater(t, whole, 3, "cuts fell inside the presence check")
+			assert.Equal(t, selects, card.Selects(), "never selected again")
+			assert.Zero(t, r.sim.Counters().Violations)
+		})
+	}
+}
+
+// cutCtx is a context that ends (context.DeadlineExceeded) at the after-th
+// call of its Err, the check the driver makes before every frame.
+type cutCtx struct {
+	mu     sync.Mutex
+	after  int
+	checks int
+	waits  int // Done calls: Next waiting between two polls
+	done   chan struct{}
+}
+
+func (c *cutCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *cutCtx) Value(any) any               { return nil }
+
+func (c *cutCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits++
+	return c.done
+}
+
+func (c *cutCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.checks++; c.checks < c.after {
+		return nil
+	}
+	if c.checks == c.after {
+		close(c.done)
+	}
+	return context.DeadlineExceeded
+}
+
+// polls is how many polls began: Next waits between two.
+func (c *cutCtx) polls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waits + 1
 }
