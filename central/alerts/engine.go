@@ -154,7 +154,7 @@ type Engine struct {
 	hs        store.HealthStore
 	notifiers []Notifier
 	log       *slog.Logger
-	work      chan func(context.Context)
+	inbox     *inbox // what the ingest observed, waiting for Run
 
 	mu    sync.Mutex
 	doors map[string]*doorMem
@@ -177,8 +177,11 @@ func New(cfg Config, st store.Store, notifiers []Notifier, log *slog.Logger, reg
 	if reg == nil {
 		reg = metrics.NewRegistry()
 	}
+	in := newInbox()
+	reg.GaugeFunc("swc_alerts_inbox_doors", "Doors whose statuses or committed events wait for the alert engine.",
+		func() float64 { return float64(in.len()) })
 	return &Engine{cfg: cfg, st: st, hs: st.Health(), notifiers: notifiers, log: log.With("component", "alerts"),
-		work:       make(chan func(context.Context), 4096),
+		inbox:      in,
 		doors:      map[string]*doorMem{},
 		raised:     reg.CounterVec("swc_alerts_raised_total", "Alerts raised by this replica, by kind.", "kind"),
 		resolvedC:  reg.CounterVec("swc_alerts_resolved_total", "Alerts resolved by this replica, by kind.", "kind"),
@@ -203,8 +206,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case fn := <-e.work:
-			fn(ctx)
+		case <-e.inbox.wake:
+			e.drain(ctx)
 		case <-tick.C:
 			if err := e.Check(ctx); err != nil && ctx.Err() == nil {
 				e.log.Warn("alert check failed", "err", err)
@@ -262,33 +265,41 @@ func (e *Engine) Changed(_ context.Context, ch domain.Change) {
 	e.thrMu.Unlock()
 }
 
-// enqueue hands fn to Run, waiting while the queue is full (the callers
-// are the ingest's message goroutines: waiting slows the intake rather
-// than losing a door's status).
-func (e *Engine) enqueue(fn func(context.Context)) {
-	e.work <- fn
-}
-
 // ObserveStatus takes a door's status received at at (the ingest's
-// StatusSeen hook). It returns at once; Run applies it.
+// StatusSeen hook). It returns at once, never waiting for Run (see inbox);
+// Run applies it.
 func (e *Engine) ObserveStatus(st protocol.Status, at time.Time) {
-	e.enqueue(func(ctx context.Context) {
-		if err := e.ApplyStatus(ctx, st, at); err != nil {
-			e.log.Warn("door status not applied", "door", st.Door, "err", err)
-		}
-	})
+	e.inbox.status(st, at)
 }
 
 // Committed takes a commit of the ingest (subscribe it to the CommitFeed).
-// It returns at once; Run applies it.
+// It returns at once, never waiting for Run (see inbox); Run applies it.
 func (e *Engine) Committed(receivedMs int64, batches []ingest.Batch) {
-	e.enqueue(func(ctx context.Context) {
-		for _, b := range batches {
-			if err := e.ApplyEvents(ctx, b.Door, receivedMs, b.Events); err != nil {
-				e.log.Warn("door events not applied", "door", b.Door, "err", err)
+	for _, b := range batches {
+		e.inbox.events(b.Door, receivedMs, b.Events)
+	}
+}
+
+// drain applies what the inbox holds, a door at a time in the order the
+// doors came in: the doors waiting when it starts, so that Run's checks
+// take their turn under a steady intake (the inbox wakes Run again for the
+// rest).
+func (e *Engine) drain(ctx context.Context) {
+	for n := e.inbox.len(); n > 0 && ctx.Err() == nil; n-- {
+		door, obs, ok := e.inbox.next()
+		if !ok {
+			return
+		}
+		for _, o := range obs {
+			if o.events == nil {
+				if err := e.ApplyStatus(ctx, o.st, o.at); err != nil {
+					e.log.Warn("door status not applied", "door", door, "err", err)
+				}
+			} else if err := e.ApplyEvents(ctx, door, o.receivedMs, o.events); err != nil {
+				e.log.Warn("door events not applied", "door", door, "err", err)
 			}
 		}
-	})
+	}
 }
 
 // CertificateIssued records the expiry of a certificate just issued to the

@@ -71,11 +71,15 @@
 //   - MaxInflight (8192): QoS 1/2 messages the broker has sent a client and
 //     not yet seen acknowledged. A message that would exceed it is dropped for
 //     that client (mochi counts it; the hook turns that into a counter).
-//   - MaxWritesPending (1024): the per-client queue of messages waiting to be
+//   - MaxWritesPending (256): the per-client queue of messages waiting to be
 //     written to the socket. mochi never blocks on the queue itself: when it
 //     is full, the message is dropped for that client, QoS 1 included, and
 //     removed from in-flight. Every drop is logged with the client and topic
-//     and counted.
+//     and counted. mochi allocates the queue for every client when it
+//     connects (8 bytes a message: 2 KiB a door, 20 MiB for 10,000 doors,
+//     where 1024 cost 80 MiB); a door receives a few messages at a time (an
+//     ack, a delta, a snapshot's parts: about 50 for 100,000 badges), and
+//     the ingest is not a network client (see below).
 //   - But a subscriber that stops reading blocks publishers anyway: mochi
 //     v2.7.9 holds the subscriber's client lock while its writer is stuck in
 //     a socket write, and a QoS 1 delivery to that subscriber needs the same
@@ -93,8 +97,12 @@
 //     again), a door that misses a whitelist delta sees a gap and asks for a
 //     sync. The queue holds pointers to messages of up to MaxPacketSize, so
 //     its worst case memory is MaxWritesPending × MaxPacketSize per client
-//     (about 260 MiB at the defaults for a client that stops reading; doors
+//     (about 65 MiB at the defaults for a client that stops reading; doors
 //     receive a few messages at a time).
+//   - Each client's read buffer is clientReadBuffer (2 KiB, mochi's
+//     default), allocated when it connects: a larger packet is read past it
+//     into a slice of its own, so the buffer only batches the small reads of
+//     packet headers; 16 KiB cost 160 MiB for 10,000 doors.
 //   - The central's own client: the ingest of the same process uses mochi's
 //     inline client (Subscribe, Publish) rather than a network connection,
 //     so that no write queue stands between every door's events and it:
@@ -163,7 +171,7 @@ const (
 	DefaultPacketOverhead   = 1024
 	DefaultReceiveMaximum   = 256
 	DefaultMaxInflight      = 8192
-	DefaultMaxWritesPending = 1024
+	DefaultMaxWritesPending = 256
 	DefaultSessionExpiry    = 24 * time.Hour
 	DefaultAuthTimeout      = 5 * time.Second
 	DefaultMaxKeepAlive     = 60 * time.Second
@@ -182,6 +190,10 @@ const (
 	// MinServiceSecret is the shortest service secret accepted.
 	MinServiceSecret = 16
 )
+
+// clientReadBuffer is the size of each client's read buffer (see the
+// package documentation).
+const clientReadBuffer = 2 << 10
 
 // Config configures the broker. Doors, ServiceUsername and ServiceSecret are
 // required.
@@ -347,7 +359,7 @@ func New(cfg Config) (*Broker, error) {
 		Capabilities:             caps,
 		Logger:                   log,
 		InlineClient:             true, // the central's ingest, in process (see Subscribe)
-		ClientNetReadBufferSize:  16 << 10,
+		ClientNetReadBufferSize:  clientReadBuffer,
 		ClientNetWriteBufferSize: 16 << 10,
 	})
 	b := &Broker{cfg: cfg, log: log, server: server}

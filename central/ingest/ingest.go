@@ -178,8 +178,9 @@ type Ingest struct {
 	wlStop func() // stops the current publisher of changes
 	runCtx context.Context
 
-	mu    sync.Mutex
-	doors map[string]*DoorState
+	mu      sync.Mutex
+	doors   map[string]*DoorState
+	onlineN int // doors whose status says online
 
 	syncq     *syncQueue  // pending sync requests, per door
 	rejectLog *logLimiter // lines about doors' rejected messages
@@ -606,15 +607,19 @@ func (in *Ingest) onStatus(_ context.Context, m Message) {
 		d = &DoorState{}
 		in.doors[door] = d
 	}
+	// The count changes with this door's state only (not a walk over
+	// every door on each status: 10,000 doors send one every 30 s).
+	if was, is := d.Status.State == protocol.StateOnline, st.State == protocol.StateOnline; was != is {
+		if is {
+			in.onlineN++
+		} else {
+			in.onlineN--
+		}
+	}
 	d.Status = *st
 	seenAt := in.cfg.Now()
 	d.LastSeen = seenAt
-	n := 0
-	for _, d := range in.doors {
-		if d.Status.State == protocol.StateOnline {
-			n++
-		}
-	}
+	n := in.onlineN
 	in.mu.Unlock()
 	in.online.Set(float64(n))
 	if in.cfg.StatusSeen != nil {

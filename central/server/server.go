@@ -134,12 +134,19 @@ type Config struct {
 
 	Logger *slog.Logger // default: slog.Default()
 	Out    io.Writer    // where serve tells the operator things (the first token); default os.Stdout
+
+	// PprofAddr, when set (--pprof), serves Go's runtime profiles there: a
+	// loopback address only (see pprof.go).
+	PprofAddr string
 }
 
 // Check validates the configuration.
 func (c *Config) Check() error {
 	if c.DataDir == "" {
 		return errors.New("--data: a data folder is required")
+	}
+	if err := checkPprof(c.PprofAddr); err != nil {
+		return err
 	}
 	if c.HTTPAddr == "" {
 		return errors.New("--http: a listen address is required")
@@ -282,6 +289,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.log.Info("serve: card master keys loaded", "current_version", ring.Current(), "versions", len(ring.Versions()))
 	}
 
+	if err := s.startPprof(); err != nil {
+		return nil, err
+	}
 	if err := s.openStore(ctx); err != nil {
 		return nil, err
 	}

@@ -118,6 +118,9 @@ func TestConfigCheck(t *testing.T) {
 		{"negative mqtt connect timeout", func(c *server.Config) { c.MQTTConnectTimeout = -time.Second }},
 		{"mqtt connect timeout over the maximum", func(c *server.Config) { c.MQTTConnectTimeout = time.Hour }},
 		{"negative mqtt max connecting", func(c *server.Config) { c.MQTTMaxConnecting = -1 }},
+		{"pprof on every interface", func(c *server.Config) { c.PprofAddr = ":6060" }},
+		{"pprof on a public address", func(c *server.Config) { c.PprofAddr = "192.0.2.1:6060" }},
+		{"pprof without a port", func(c *server.Config) { c.PprofAddr = "127.0.0.1" }},
 	} {
 		c := ok
 		tc.mod(&c)
@@ -126,6 +129,11 @@ func TestConfigCheck(t *testing.T) {
 	ext := ok
 	ext.MQTTAddr, ext.BrokerURL = "", "mqtts://broker.example:8883"
 	require.NoError(t, ext.Check())
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:0", "localhost:6060"} {
+		c := ok
+		c.PprofAddr = addr
+		require.NoError(t, c.Check(), addr)
+	}
 }
 
 // TestStartPostgres runs serve on PostgreSQL (a schema of its own).

@@ -38,6 +38,7 @@ import (
 	"math/rand/v2"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -210,7 +211,7 @@ type Sync struct {
 
 	wake    chan struct{} // coalesced: something for the loop to do
 	inbox   *queue
-	online  atomic.Bool
+	online  atomic.Uint64 // the generation of the connection the door is online on (subscribed); 0: offline
 	gen     atomic.Uint64 // connection generation, bumped in OnConnect
 	attempt atomic.Int64  // reconnect attempts since the last connection
 
@@ -261,7 +262,7 @@ func (s *Sync) poke() {
 }
 
 // Online reports whether the door is connected to the broker now.
-func (s *Sync) Online() bool { return s.online.Load() }
+func (s *Sync) Online() bool { return s.online.Load() != 0 }
 
 // Run connects and syncs until ctx ends; it then publishes the offline
 // status and disconnects.
@@ -272,7 +273,7 @@ func (s *Sync) Run(ctx context.Context) error {
 	}
 	s.client = mqtt.NewClient(opts)
 	defer func() {
-		s.online.Store(false)
+		s.online.Store(0)
 		s.connected.Set(0)
 	}()
 	if err := s.connectFirst(ctx); err != nil {
@@ -304,10 +305,13 @@ func (s *Sync) options(ctx context.Context) (*mqtt.ClientOptions, error) {
 		SetWriteTimeout(15*time.Second).
 		SetBinaryWill(s.topics.Door(s.door, protocol.TopicStatus), will, 1, true).
 		SetOnConnectHandler(s.onConnect).
+		// paho calls this on a goroutine of its own, which may run after
+		// the next connection is up: the loop, not this handler, takes the
+		// door offline (see offline), so that a late call cannot take a
+		// newer connection down with it.
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			s.online.Store(false)
-			s.connected.Set(0)
 			s.log.Warn("lost the broker; the door keeps working offline", "err", err)
+			s.poke()
 		}).
 		SetReconnectingHandler(func(mqtt.Client, *mqtt.ClientOptions) { s.jitter(ctx) }).
 		// A message on no route (cannot happen with our topics) is acked.
@@ -419,19 +423,55 @@ func (s *Sync) onConnect(c mqtt.Client) {
 		s.poke()
 	})
 	go func() {
-		if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
-			s.log.Error("subscribing to the door's topics failed; reconnecting", "err", tok.Error())
-			c.Disconnect(0) // AutoReconnect does not run after Disconnect: the loop notices
+		// The SUBACK may be slow (a broker busy with a reconnecting
+		// fleet): wait for it, or for the loss of this connection, which
+		// completes the token with an error. Never Disconnect here: paho
+		// does not reconnect after a Disconnect, and the door would stay
+		// offline for good with its outbox growing.
+		if !tok.WaitTimeout(subackWarn) {
+			s.log.Warn("the broker has not answered the door's subscription yet; still waiting", "waited", subackWarn)
+			tok.Wait()
+		}
+		if err := tok.Error(); err != nil {
+			// The connection was lost before the SUBACK: paho reconnects
+			// and this handler runs again on the next connection.
+			s.log.Warn("the connection was lost before the door's subscription completed; reconnecting", "err", err)
 			return
 		}
+		if refused := refusedTopics(tok); len(refused) > 0 {
+			// The broker's ACL refuses some of the door's own topics (a
+			// broker configured for another topic prefix): what comes on
+			// them never arrives. Said loudly; the door works on with the
+			// others.
+			s.log.Error("the broker refused some of the door's subscriptions", "topics", refused)
+		}
 		s.attempt.Store(0)
-		s.gen.Add(1)
-		s.online.Store(true)
+		s.online.Store(s.gen.Add(1))
 		s.connected.Set(1)
 		s.connects.Inc()
 		s.log.Info("connected to the central's broker", "broker", s.cfg.Broker)
 		s.poke()
 	}()
+}
+
+// subackWarn is how long the door waits for its SUBACK before it says so
+// (it goes on waiting).
+const subackWarn = 30 * time.Second
+
+// refusedTopics returns the filters a SUBACK refused (0x80), sorted.
+func refusedTopics(tok mqtt.Token) []string {
+	st, ok := tok.(*mqtt.SubscribeToken)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for f, code := range st.Result() {
+		if code >= 0x80 {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // flight is one published, unacknowledged batch: its store, the seq of its
@@ -468,12 +508,10 @@ func (s *Sync) loop(ctx context.Context) error {
 		case <-appended:
 		case <-tick.C:
 		}
-		if !s.client.IsConnected() && !s.client.IsConnectionOpen() && s.online.Load() {
-			s.online.Store(false)
-		}
+		s.offline()
 		// A new connection: start over from the oldest unacknowledged event,
 		// tell the central who we are and what we hold.
-		if g := s.gen.Load(); g != st.gen && s.online.Load() {
+		if g := s.online.Load(); g != 0 && g != st.gen {
 			st.gen, st.sent, st.sentSeq, st.flights = g, 0, nil, nil
 			st.renewAt = time.Time{} // look at the certificate on every new connection
 			s.publishStatus(ctx, &st)
@@ -486,7 +524,7 @@ func (s *Sync) loop(ctx context.Context) error {
 			}
 			s.handle(ctx, &st, m)
 		}
-		if !s.online.Load() {
+		if !s.Online() {
 			continue
 		}
 		now := time.Now()
@@ -505,6 +543,19 @@ func (s *Sync) loop(ctx context.Context) error {
 			s.publishStatus(ctx, &st)
 		}
 		s.maybeRenew(ctx, &st, now)
+	}
+}
+
+// offline takes the door offline when the connection it is online on is
+// gone. Only that connection's generation is cleared: a newer connection,
+// subscribed meanwhile, stays online.
+func (s *Sync) offline() {
+	g := s.online.Load()
+	if g == 0 || s.client.IsConnectionOpen() {
+		return
+	}
+	if s.online.CompareAndSwap(g, 0) {
+		s.connected.Set(0)
 	}
 }
 

@@ -86,8 +86,14 @@ type central struct {
 
 func newCentral(t *testing.T, b *broker, signer *protocol.Signer) *central {
 	t.Helper()
+	return newCentralAt(t, b.addr, signer)
+}
+
+// newCentralAt is newCentral on the broker at addr (host:port).
+func newCentralAt(t *testing.T, addr string, signer *protocol.Signer) *central {
+	t.Helper()
 	c := &central{t: t, signer: signer, tp: protocol.DefaultTopics(), stored: map[storeSeq]protocol.Event{}, autoAck: true}
-	opts := mqtt.NewClientOptions().AddBroker("tcp://" + b.addr).SetClientID("central").SetCleanSession(true).
+	opts := mqtt.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("central").SetCleanSession(true).
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(50 * time.Millisecond).SetMaxReconnectInterval(200 * time.Millisecond).
 		SetOrderMatters(true)
 	opts.SetOnConnectHandler(func(cl mqtt.Client) {
@@ -493,5 +499,132 @@ func retained(t *testing.T, b *broker, door string) protocol.Status {
 	case <-time.After(wait):
 		t.Fatal("no retained status")
 		return protocol.Status{}
+	}
+}
+
+// subscribeCutter is a link between a door and its broker that closes the
+// connection when the door subscribes, before the broker sees it, the first
+// n times: the connection is lost between the CONNACK and the SUBACK, as
+// when a broker restarts while a fleet reconnects, or a link drops.
+type subscribeCutter struct {
+	t      *testing.T
+	ln     net.Listener
+	target string
+
+	mu  gosync.Mutex
+	n   int
+	cut int
+}
+
+func startSubscribeCutter(t *testing.T, target string, n int) *subscribeCutter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &subscribeCutter{t: t, ln: ln, target: target, n: n}
+	t.Cleanup(func() { ln.Close() })
+	go p.accept()
+	return p
+}
+
+func (p *subscribeCutter) addr() string { return p.ln.Addr().String() }
+
+func (p *subscribeCutter) cuts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut
+}
+
+func (p *subscribeCutter) accept() {
+	for {
+		door, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		broker, err := net.Dial("tcp", p.target)
+		if err != nil {
+			door.Close()
+			continue
+		}
+		go func() {
+			_, _ = io.Copy(door, broker)
+			door.Close()
+		}()
+		go func() {
+			p.forward(door, broker)
+			door.Close()
+			broker.Close()
+		}()
+	}
+}
+
+// forward copies the door's MQTT packets to the broker, one whole packet at
+// a time, and ends (closing both sides) at a SUBSCRIBE it is to cut.
+func (p *subscribeCutter) forward(door, broker net.Conn) {
+	for {
+		var head [1]byte
+		if _, err := io.ReadFull(door, head[:]); err != nil {
+			return
+		}
+		packet := head[:]
+		var length, shift int
+		for { // remaining length: a variable byte integer
+			var b [1]byte
+			if _, err := io.ReadFull(door, b[:]); err != nil {
+				return
+			}
+			packet = append(packet, b[0])
+			length |= int(b[0]&0x7f) << shift
+			shift += 7
+			if b[0]&0x80 == 0 {
+				break
+			}
+		}
+		body := make([]byte, length)
+		if _, err := io.ReadFull(door, body); err != nil {
+			return
+		}
+		if head[0]>>4 == 8 { // SUBSCRIBE
+			p.mu.Lock()
+			cut := p.cut < p.n
+			if cut {
+				p.cut++
+			}
+			p.mu.Unlock()
+			if cut {
+				return
+			}
+		}
+		if _, err := broker.Write(append(packet, body...)); err != nil {
+			return
+		}
+	}
+}
+
+// A connection lost between the CONNACK and the SUBACK makes the door
+// connect again: it must not stay offline for good with its events in the
+// outbox. With the embedded broker and with Mosquitto (the door's side is
+// the same).
+func TestConnectionLostBeforeSubackReconnects(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) string // the broker's host:port
+	}{
+		{"embedded mochi", func(t *testing.T) string { return startBroker(t).addr }},
+		{"mosquitto", func(t *testing.T) string { return servicetest.StartMosquitto(t, "").Addr }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := tc.start(t)
+			signer := newSigner(t)
+			c := newCentralAt(t, addr, signer)
+			link := startSubscribeCutter(t, addr, 2)
+			d := startDoor(t, link.addr(), signer, "")
+			eventually(t, func() bool { return link.cuts() == 2 }, "the door's first two subscriptions were cut")
+			for i := 0; i < 3; i++ {
+				d.tap(protocol.UID(fmt.Sprintf("0400000%d", i)))
+			}
+			eventually(t, func() bool { return d.outbox() == 0 }, "the door connected again and its events were acknowledged")
+			assert.Equal(t, 3, c.count())
+			eventually(t, func() bool { st, ok := c.lastStatus(); return ok && st.State == protocol.StateOnline }, "online")
+		})
 	}
 }

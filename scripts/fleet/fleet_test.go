@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,13 @@ func small(faults ...string) options {
 
 func runFleet(t *testing.T, o options) fleetreport.Report {
 	t.Helper()
+	res, _ := runFleetNotes(t, o)
+	return res
+}
+
+// runFleetNotes is runFleet that also returns the notes (the run's folder).
+func runFleetNotes(t *testing.T, o options) (fleetreport.Report, notes) {
+	t.Helper()
 	require.NoError(t, o.check())
 	var logs bytes.Buffer
 	res, notes, err := run(t.Context(), o, slog.New(slog.NewTextHandler(&logs, nil)))
@@ -46,13 +54,24 @@ func runFleet(t *testing.T, o options) fleetreport.Report {
 	assert.True(t, res.Credited, res.CreditDetail)
 	assert.Contains(t, res.CreditDetail, "credited visits")
 	assert.Empty(t, res.Error)
-	return res
+	return res, notes
 }
 
+// With --pprof the central serves its profiles and the fleet keeps its heap
+// profiles in the run's folder.
 func TestFleetBrokerRestart(t *testing.T) {
-	res := runFleet(t, small(faultBrokerRestart))
+	o := small(faultBrokerRestart)
+	o.pprof, o.keep = true, true
+	res, notes := runFleetNotes(t, o)
+	t.Cleanup(func() { os.RemoveAll(notes.dir) })
 	assert.Positive(t, res.StoredAfterRestartS, "the restart happened during the run")
 	assert.Positive(t, res.CentralPeakRSSMiB)
+	for _, stage := range []string{"seeded", "doors-connected-and-synced", "tap-phase-over"} {
+		st, err := os.Stat(filepath.Join(notes.dir, "heap-"+stage+".pprof"))
+		if assert.NoError(t, err, stage) {
+			assert.Positive(t, st.Size(), stage)
+		}
+	}
 }
 
 // The doors here run in two worker processes, as a large fleet's do.

@@ -24,10 +24,17 @@ type monitor struct {
 	cpuStart  float64      // CPU seconds when the monitor started
 	peak      uint64
 	fleetMax  uint64
+
+	onPeak   func(rss uint64) // called (from the sampling goroutine) when the central's RSS reaches a new high
+	peakTold uint64           // the RSS onPeak was last called with
 }
 
-func startMonitor(c *launch.Central, workers []int) *monitor {
-	m := &monitor{c: c, workers: workers, done: make(chan struct{})}
+// peakStep is how much the central's RSS must grow past the last reported
+// high before onPeak is called again.
+const peakStep = 16 << 20
+
+func startMonitor(c *launch.Central, workers []int, onPeak func(rss uint64)) *monitor {
+	m := &monitor{c: c, workers: workers, done: make(chan struct{}), onPeak: onPeak}
 	m.sample()
 	m.cpuStart = m.last.CPUSeconds
 	m.wg.Go(func() {
@@ -39,6 +46,7 @@ func startMonitor(c *launch.Central, workers []int) *monitor {
 				return
 			case <-t.C:
 				m.sample()
+				m.reportPeak()
 			}
 		}
 	})
@@ -77,6 +85,21 @@ func (m *monitor) sample() {
 	}
 	m.last = u
 	m.peak = max(m.peak, u.PeakRSSBytes)
+}
+
+// reportPeak calls onPeak when the central's RSS grew by peakStep past
+// the last high it reported.
+func (m *monitor) reportPeak() {
+	m.mu.Lock()
+	rss := m.last.RSSBytes
+	grew := m.onPeak != nil && rss >= m.peakTold+peakStep
+	if grew {
+		m.peakTold = rss
+	}
+	m.mu.Unlock()
+	if grew {
+		m.onPeak(rss)
+	}
 }
 
 // central is the central's use since the monitor started: resident memory

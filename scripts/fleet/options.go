@@ -51,6 +51,7 @@ type options struct {
 	seed        uint64
 	shards      int // processes the doors run in; 0: as the open-file limit requires
 	seedVia     string
+	pprof       bool // the central serves its profiles; heap profiles are saved in the run's folder
 }
 
 func defaultOptions() options {
@@ -94,6 +95,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder (databases, logs) and print where it is")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random taps and link cuts")
 	fs.IntVar(&o.shards, "processes", 0, "processes the doors run in (0: this one, or more when the open-file limit requires)")
+	fs.BoolVar(&o.pprof, "pprof", false, "start the central with --pprof and save its heap profiles in the run's folder (heap-peak.pprof at the highest resident memory, heap-<stage>.pprof at each stage); use with --keep")
 	fs.StringVar(&o.seedVia, "seed-via", o.seedVia, "how the network is created: import (POST /import, a few requests) or api (one request per object, as before the bulk import)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -52,6 +52,7 @@ type fleet struct {
 	db      *sql.DB
 	mon     *monitor
 	shards  []shard
+	prof    *profiler  // with --pprof
 	mu      sync.Mutex // guards notes written by the shards' goroutines
 	res     fleetreport.Report
 	notes   notes
@@ -144,6 +145,14 @@ func (f *fleet) startServices(ctx context.Context) error {
 			return err
 		}
 		co.BrokerURL = "mqtt://" + m.addr
+	}
+	if f.o.pprof {
+		addr, err := launch.FreeAddr()
+		if err != nil {
+			return err
+		}
+		co.Extra = append(co.Extra, "--pprof", addr)
+		f.prof = newProfiler(addr, f.tmp)
 	}
 	c, err := launch.StartCentral(ctx, co)
 	if err != nil {
@@ -313,7 +322,7 @@ func (f *fleet) tapAndVerify(ctx context.Context, seeded time.Time) error {
 			workers = append(workers, r.cmd.Process.Pid)
 		}
 	}
-	f.mon = startMonitor(f.central, workers)
+	f.mon = startMonitor(f.central, workers, f.peakProfile)
 	defer f.mon.stop()
 	start := time.Now()
 	phaseCtx, endPhase := context.WithCancel(ctx)
@@ -494,10 +503,25 @@ func (f *fleet) followBacklog(ctx context.Context, at time.Time, before map[stri
 	}
 }
 
-// logCentral logs the central's resident memory at a stage of the run.
+// logCentral logs the central's resident memory at a stage of the run
+// (and with --pprof saves its heap profile).
 func (f *fleet) logCentral(stage string) {
 	if u, err := launch.ProcessUsage(f.central.PID()); err == nil {
 		f.log.Info("central", "stage", stage, "rss_mib", mib(u.RSSBytes), "peak_rss_mib", mib(u.PeakRSSBytes), "cpu_s", u.CPUSeconds)
+	}
+	if err := f.prof.heap(context.Background(), stage); err != nil {
+		f.log.Warn("central heap profile not saved", "stage", stage, "err", err)
+	}
+}
+
+// peakProfile, with --pprof, saves the central's heap profile when its
+// resident memory reaches a new high (heap-peak.pprof).
+func (f *fleet) peakProfile(rss uint64) {
+	if f.prof == nil {
+		return
+	}
+	if err := f.prof.heap(context.Background(), "peak"); err != nil {
+		f.log.Warn("central heap profile not saved", "stage", "peak", "rss_mib", mib(rss), "err", err)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Command swc-central is the cooperative's central service: booking source of
 // truth, whitelist compiler, event ingest and hours settlement.
 //
-//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G] [--smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U [--smtp-password-file F]] [--smtp-ca F] --mail-from ADDR] [--webhook-allow-insecure]
+//	swc-central serve [--data DIR] [--http ADDR] [--https] [--mqtts ADDR] [--mqtt ADDR] [--mqtt-connect-timeout D] [--mqtt-max-connecting N] [--hosts H,...] [--public-url URL] [--public-mqtt URL] [--broker mqtt(s)://HOST:PORT [--broker-user U] [--broker-password-file F] [--broker-ca F --broker-cert F --broker-key F]] [--db postgres://...] [--share-group G] [--smtp-host H [--smtp-port N] [--smtp-security starttls|tls|none] [--smtp-user U [--smtp-password-file F]] [--smtp-ca F] --mail-from ADDR] [--webhook-allow-insecure] [--pprof ADDR]
 //	swc-central key [--data DIR]
 //	swc-central broker-cert [--data DIR] --hosts H,... [--out DIR]
 //	swc-central staff add --email ADDR --name NAME --role ROLE [--center ID]... [--data DIR | --db postgres://...] [--public-url URL] [--password-file F [--totp-secret BASE32]]
@@ -147,6 +147,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	})
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", cmdline.LogText, "log format: "+cmdline.LogFormats+" (text under journald loses its time= field:\njournald stamps each line)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this loopback address, such as 127.0.0.1:6060 (empty: none)")
 	if code, ok := fs.Parse(args); !ok {
 		return code
 	}
