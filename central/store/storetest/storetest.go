@@ -135,6 +135,7 @@ func Run(t *testing.T, open Factory) {
 		{"AppendEventsConcurrent", testAppendEventsConcurrent},
 		{"AppendBatches", testAppendBatches},
 		{"AppendBatchesConcurrent", testAppendBatchesConcurrent},
+		{"AppendBatchesManyDoors", testAppendBatchesManyDoors},
 		{"EventConflict", testEventConflict},
 		{"EventStores", testEventStores},
 		{"EventStoresConcurrent", testEventStoresConcurrent},
@@ -847,6 +848,41 @@ func testAppendBatches(e *env) {
 	seq, err := s.EventSeq(ctx, "d1")
 	require.NoError(t, err)
 	require.Equal(t, store.SeqState{Through: 2, Max: 5}, seq, "a failed call stores no batch")
+}
+
+// testAppendBatchesManyDoors stores one call of store.MaxBatches batches,
+// each of its own stream (every door, some with a second store): the
+// ingest's commit group after thousands of doors reconnect. SQLite refused
+// one query per OR term of every stream once the doors passed ~1,000.
+func testAppendBatchesManyDoors(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	batches := make([]store.DoorEvents, 0, store.MaxBatches)
+	for i := 0; len(batches) < store.MaxBatches; i++ {
+		door := fmt.Sprintf("many-%04d", i)
+		batches = append(batches, store.DoorEvents{Door: door, Events: Events(1, 2)})
+		if i%10 == 0 {
+			batches = append(batches, store.DoorEvents{Door: door, Store: "sd2", Events: Events(1, 1)})
+		}
+	}
+	res, err := s.AppendBatches(ctx, 7, batches)
+	require.NoError(t, err)
+	require.Len(t, res, len(batches))
+	for i, r := range res {
+		n, base := len(batches[i].Events), uint64(0)
+		if batches[i].Store != "" {
+			base = 1 << 32 // the door's second store takes its next slot
+		}
+		require.Equal(t, store.AppendResult{New: n, Base: base, SeqState: store.SeqState{Through: uint64(n), Max: uint64(n)}}, r, "batch %d", i)
+	}
+	res, err = s.AppendBatches(ctx, 8, batches)
+	require.NoError(t, err, "the same call again: every event a duplicate")
+	for i, r := range res {
+		require.Zero(t, r.New, "batch %d stored twice", i)
+	}
+	seq, err := s.EventSeq(ctx, "many-0999")
+	require.NoError(t, err)
+	require.Equal(t, store.SeqState{Through: 2, Max: 2}, seq)
 }
 
 // testAppendBatchesConcurrent has writers store the same doors' batches in

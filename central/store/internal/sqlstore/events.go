@@ -253,7 +253,7 @@ func (s *DB) lockStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey
 		}
 		return rows.Err()
 	}
-	if err := read(keys); err != nil {
+	if err := readChunks(read, keys); err != nil {
 		return nil, err
 	}
 	// A stream seen for the first time. Without a conflict target, DO
@@ -279,7 +279,7 @@ func (s *DB) lockStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey
 		if err := s.createStreams(ctx, tx, missing); err != nil {
 			return nil, err
 		}
-		if err := read(missing); err != nil {
+		if err := readChunks(read, missing); err != nil {
 			return nil, err
 		}
 	}
@@ -289,6 +289,23 @@ func (s *DB) lockStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey
 		}
 	}
 	return states, nil
+}
+
+// streamChunk is how many streams one query of lockStreams reads: each is
+// an OR term of the WHERE clause, and SQLite refuses an expression tree
+// deeper than 1000 (a commit group of 1,400 doors failed with "Expression
+// tree is too large" and the ingest fell back to storing door by door).
+const streamChunk = 200
+
+// readChunks calls read with keys streamChunk at a time, in order (keys are
+// sorted, so the rows are still locked in one order by every writer).
+func readChunks(read func([]store.StreamKey) error, keys []store.StreamKey) error {
+	for start := 0; start < len(keys); start += streamChunk {
+		if err := read(keys[start:min(start+streamChunk, len(keys))]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createStreams inserts the rows of streams seen for the first time: the
