@@ -8,9 +8,10 @@ import (
 	"github.com/smartworkcenters/swc/central/web/i18n"
 )
 
-// catalogLang is the catalog's language of a party's Details.Lang (fr,
-// nl or en; empty: fr, as the PDF and the members' e-mails).
-func catalogLang(lang string) i18n.Lang {
+// CatalogLang is the catalog's language of a party's Details.Lang (fr, nl
+// or en, as invoicepdf.Lang; empty: fr, as the PDF and the members'
+// e-mails).
+func CatalogLang(lang string) i18n.Lang {
 	switch lang {
 	case "nl":
 		return i18n.Dutch
@@ -25,7 +26,7 @@ func catalogLang(lang string) i18n.Lang {
 // an issued document keeps the words it was issued with).
 type words struct{ i18n.Locale }
 
-func newWords(cat *i18n.Catalog, lang string) words { return words{cat.Locale(catalogLang(lang))} }
+func newWords(cat *i18n.Catalog, lang string) words { return words{cat.Locale(CatalogLang(lang))} }
 
 // month is a period in words: "novembre 2026", as the billing pages.
 func (w words) month(p credit.Period) string { return w.Month(p.Start(time.UTC)) }
