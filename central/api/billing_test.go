@@ -99,8 +99,8 @@ func TestBilling(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
 	var plan billing.Plan
 	require.NoError(t, json.Unmarshal(res.Body, &plan))
-	require.Equal(t, []billing.Missing{{Kind: billing.PartyMember, ID: "n1", Reason: "no billing details"},
-		{Kind: billing.PartyMember, ID: "x2", Reason: "no billing details"}}, plan.Missing, "members with hours and no details")
+	require.Equal(t, []billing.Missing{{Kind: billing.PartyMember, ID: "n1", Reason: "no billing details", Code: billing.MissingNoDetails},
+		{Kind: billing.PartyMember, ID: "x2", Reason: "no billing details", Code: billing.MissingNoDetails}}, plan.Missing, "members with hours and no details")
 	res = f.do("mgr1", "GET", "/billing/periods/2026-03/dry-run", nil)
 	require.Equal(t, http.StatusForbidden, res.Status)
 

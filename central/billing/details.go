@@ -68,7 +68,8 @@ type Details struct {
 	// customer's exemption (VATExemptions): every line of their invoices
 	// is exempt (category E) with that reason.
 	VATExemption string `json:"vat_exemption,omitempty"`
-	// Lang of the PDF: fr, nl or en (empty: fr).
+	// Lang of the documents' words (lines, notes), their PDF and e-mail:
+	// fr, nl or en (empty: fr).
 	Lang      string `json:"lang,omitempty"`
 	UpdatedMs int64  `json:"updated_ms,omitempty"`
 }

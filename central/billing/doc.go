@@ -79,6 +79,23 @@
 // reported, not invoiced. VATExemptions lists the codes and the legal
 // texts printed on the invoice.
 //
+// # Language
+//
+// The words the billing writes on a document (its lines, the note of its
+// period, the payment terms, the exemption texts, a void's note) come
+// from the one translation catalog (central/web/i18n, keys billing.doc.*;
+// Input.Catalog, Config.Catalog) in the language of the document's buyer:
+// a member's Details.Lang (fr, nl or en; empty: fr, as the PDF and the
+// e-mail, CatalogLang), the center's for the self-billed invoices written
+// in its name, the home center's for a cross-center invoice. Months are
+// written in words as on the billing pages ("novembre 2026"); the PDF
+// prints the period's dates. The words are part of the document: an issued
+// document keeps the words it was issued with, whatever language its PDF
+// is later rendered in (documents issued before this were written in
+// English). A VAT exemption keeps its VATEX code (BT-121) beside its text
+// (BT-120). Missing says why a party is blocked in English (Reason) and
+// by code (Code, Args), which the billing page translates.
+//
 // # Amounts
 //
 // A line of hours or of room time is minutes (unit MIN) at a price per

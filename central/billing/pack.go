@@ -2,7 +2,6 @@ package billing
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 
@@ -177,8 +176,8 @@ func consume(packs []Pack, q credit.Period, chunks []chunk) (map[minutesKey]map[
 }
 
 // packLine is the purchase of a pack on the invoice of its first month.
-func (b *builder) packLine(md, issuer Details, p *Pack) invoice.Line {
-	desc := fmt.Sprintf("Hour pack %s: %d h, valid %s to %s", p.ID, p.Hours, p.ValidFrom, p.ValidUntil)
+func (b *builder) packLine(w words, md, issuer Details, p *Pack) invoice.Line {
+	desc := w.T("billing.doc.pack", "pack", p.ID, "hours", p.Hours, "from", w.month(p.ValidFrom), "until", w.month(p.ValidUntil))
 	return invoice.Line{Description: desc, Quantity: invoice.Units(1), Unit: "C62", UnitPriceCents: p.Cents,
 		VAT: lineVAT(issuer, md, Price{VATRate: p.Rate()})}
 }

@@ -68,7 +68,7 @@ func TestPlanPacks(t *testing.T) {
 			packs:  []Pack{{ID: "p1", MemberID: "n1", Issuer: CooperativeID, Hours: 2, Cents: 1800, ValidFrom: nov, ValidUntil: dec}},
 			// c1 on the 3rd (60) and c2 on the 4th (45) then 15 of the 20th.
 			want: []wantLine{{"Hours at c1, covered by hour pack p1", 60, 0}, {"Hours at c2", 105, 1750},
-				{"Hours at c2, covered by hour pack p1", 60, 0}, {"Hour pack p1: 2 h, valid 2026-11 to 2026-12", 1, 1800}},
+				{"Hours at c2, covered by hour pack p1", 60, 0}, {"Hour pack p1: 2 h, valid from November 2026 to December 2026", 1, 1800}},
 			uses: []PackUse{{PackID: "p1", Period: nov, Minutes: 120}}},
 		{name: "carried over from October, the expiring pack first",
 			visits: []credit.Visit{visitAt("c1", 3, 240)},
@@ -93,7 +93,7 @@ func TestPlanPacks(t *testing.T) {
 			want: []wantLine{{"Hours at c1", 60, 1000}}},
 		{name: "bought, no hours worked",
 			packs: []Pack{{ID: "p1", MemberID: "n1", Issuer: CooperativeID, Hours: 10, Cents: 9000, ValidFrom: nov, ValidUntil: dec}},
-			want:  []wantLine{{"Hour pack p1: 10 h, valid 2026-11 to 2026-12", 1, 9000}}},
+			want:  []wantLine{{"Hour pack p1: 10 h, valid from November 2026 to December 2026", 1, 9000}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			in := nomadicInput(t)
@@ -190,7 +190,8 @@ func TestPlanRooms(t *testing.T) {
 	in.RoomBookings = append(in.RoomBookings, rb("b8", "r3", at(6, 9), 60, domain.BookingConfirmed))
 	pl = MakePlan(in)
 	require.Empty(t, pl.Drafts)
-	require.Equal(t, []Missing{{Kind: PartyCenter, ID: "c1", Reason: "no room_hour price of room r3 for 2026-11"}}, pl.Missing)
+	require.Equal(t, []Missing{{Kind: PartyCenter, ID: "c1", Reason: "no room_hour price of room r3 for 2026-11",
+		Code: MissingNoRoomPrice, Args: map[string]string{"room": "r3", "period": "2026-11"}}}, pl.Missing)
 }
 
 // TestPlanVAT: the VAT of a member's line: a customer's exemption on every
@@ -237,7 +238,8 @@ func TestPlanVAT(t *testing.T) {
 			pl := MakePlan(in)
 			if c.missing != "" {
 				require.Empty(t, pl.Drafts)
-				require.Equal(t, []Missing{{Kind: PartyMember, ID: "n1", Reason: c.missing}}, pl.Missing)
+				require.Equal(t, []Missing{{Kind: PartyMember, ID: "n1", Reason: c.missing, Code: MissingExemptionClash,
+					Args: map[string]string{"codes": c.roomExempt + ", " + c.room2Exempt}}}, pl.Missing)
 				return
 			}
 			require.Empty(t, pl.Missing)

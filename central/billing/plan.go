@@ -8,6 +8,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/billing/invoice"
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 )
 
 // Purposes of a document: what it bills, unique per (period, subject).
@@ -50,6 +51,10 @@ type Input struct {
 	Packs []Pack
 	// Details by DetailsKey.
 	Details map[string]Details
+	// Catalog writes the documents' lines and notes in their buyer's
+	// language (Details.Lang; the self-billed invoices in the center's);
+	// nil: the embedded catalog (i18n.New).
+	Catalog *i18n.Catalog
 	// Issued are the documents issued before: those of Period are not
 	// planned again, and corrections refer to the invoices of the periods
 	// they correct.
@@ -76,11 +81,38 @@ type Draft struct {
 }
 
 // Missing is a party that cannot be invoiced: no or invalid details, or
-// no price.
+// no price. Reason says why in English (logs, API); Code and Args say it
+// for a program, such as a page that says it in the viewer's language.
 type Missing struct {
-	Kind   PartyKind `json:"kind"`
-	ID     string    `json:"id"`
-	Reason string    `json:"reason"`
+	Kind   PartyKind   `json:"kind"`
+	ID     string      `json:"id"`
+	Reason string      `json:"reason"`
+	Code   MissingCode `json:"code"`
+	// Args are the values Reason names, by name: "price" (a PriceKind),
+	// "period" (YYYY-MM), "room", "center", "error" (the details' fault),
+	// "codes" (the VATEX codes that clash), as Code has them.
+	Args map[string]string `json:"args,omitempty"`
+}
+
+// MissingCode is why a party cannot be invoiced.
+type MissingCode string
+
+// The reasons of Missing, with their Args.
+const (
+	MissingNoDetails      MissingCode = "no_details"      // no billing details
+	MissingInvalidDetails MissingCode = "invalid_details" // error
+	MissingNoPrice        MissingCode = "no_price"        // price, period
+	MissingNoRoomPrice    MissingCode = "no_room_price"   // room, period
+	MissingExemptionClash MissingCode = "exemption_clash" // codes
+	MissingNoInvoice      MissingCode = "no_invoice"      // period: hours to credit back, no invoice of period
+	MissingCrossCredit    MissingCode = "cross_credit"    // center: the home center whose members' hours are credited back
+	MissingCatalog        MissingCode = "catalog"         // error: the translation catalog cannot be read
+)
+
+// MissingCodes are the codes of Missing (a page has words for each).
+func MissingCodes() []MissingCode {
+	return []MissingCode{MissingNoDetails, MissingInvalidDetails, MissingNoPrice, MissingNoRoomPrice,
+		MissingExemptionClash, MissingNoInvoice, MissingCrossCredit, MissingCatalog}
 }
 
 // IssuerTotal is a dry run's figures for one issuer.
@@ -127,7 +159,17 @@ func MakePlan(in *Input) *Plan {
 			names[l.CenterID] = cmp.Or(l.Name, l.CenterID)
 		}
 	}
-	b := &builder{in: in, pl: pl, names: names, rooms: map[string][]RoomBooking{}, packs: map[string][]Pack{}}
+	cat := in.Catalog
+	if cat == nil {
+		var err error
+		if cat, err = i18n.New(); err != nil {
+			// The embedded catalog is checked by its tests: nothing is
+			// planned in words that cannot be written.
+			pl.Missing = append(pl.Missing, Missing{Kind: PartyCooperative, ID: CooperativeID, Code: MissingCatalog, Reason: err.Error()})
+			return pl
+		}
+	}
+	b := &builder{in: in, pl: pl, cat: cat, names: names, rooms: map[string][]RoomBooking{}, packs: map[string][]Pack{}}
 	members := map[string]bool{}
 	for i := range in.Results {
 		members[in.Results[i].MemberID] = true
@@ -175,30 +217,40 @@ func MakePlan(in *Input) *Plan {
 type builder struct {
 	in    *Input
 	pl    *Plan
+	cat   *i18n.Catalog
 	names map[string]string
 	// rooms and packs by member.
 	rooms map[string][]RoomBooking
 	packs map[string][]Pack
 }
 
-func (b *builder) missing(k PartyKind, id, format string, args ...any) {
+// missing records that party (k, id) cannot be invoiced, once: code, its
+// args (name, value pairs) and the English reason.
+func (b *builder) missing(k PartyKind, id string, code MissingCode, args []string, format string, fargs ...any) {
 	for _, m := range b.pl.Missing {
 		if m.Kind == k && m.ID == id {
 			return
 		}
 	}
-	b.pl.Missing = append(b.pl.Missing, Missing{Kind: k, ID: id, Reason: fmt.Sprintf(format, args...)})
+	m := Missing{Kind: k, ID: id, Code: code, Reason: fmt.Sprintf(format, fargs...)}
+	for i := 0; i+1 < len(args); i += 2 {
+		if m.Args == nil {
+			m.Args = map[string]string{}
+		}
+		m.Args[args[i]] = args[i+1]
+	}
+	b.pl.Missing = append(b.pl.Missing, m)
 }
 
 // details returns valid details, or records why they are missing.
 func (b *builder) details(k PartyKind, id string) (Details, bool) {
 	d, ok := b.in.Details[DetailsKey(k, id)]
 	if !ok {
-		b.missing(k, id, "no billing details")
+		b.missing(k, id, MissingNoDetails, nil, "no billing details")
 		return d, false
 	}
 	if err := d.Validate(); err != nil {
-		b.missing(k, id, "billing details: %v", err)
+		b.missing(k, id, MissingInvalidDetails, []string{"error", err.Error()}, "billing details: %v", err)
 		return d, false
 	}
 	return d, true
@@ -284,7 +336,8 @@ func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjus
 	if !ok || !iok {
 		return
 	}
-	cur := b.doc(issuer, md, id)
+	w := newWords(b.cat, md.Lang)
+	cur := b.doc(w, issuer, md, id)
 	// A monthly pass covers the hours with the issuer (hourLines leaves
 	// them out); packs cover the rest, in order of time.
 	var billable []chunk
@@ -300,33 +353,34 @@ func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjus
 		}
 	}
 	covered, uses := consume(mine, b.in.Period, billable)
-	lines, priced := b.hourLines(md, issuer, home, minutes, covered, b.in.Period, "")
+	lines, priced := b.hourLines(w, md, issuer, home, minutes, covered, b.in.Period, false)
 	if !priced {
 		return // a price is missing: recorded by price
 	}
-	roomLines, priced := b.roomLines(md, issuer, rooms)
+	roomLines, priced := b.roomLines(w, md, issuer, rooms)
 	if !priced {
 		return
 	}
 	lines = append(lines, roomLines...)
 	if md.Plan == PlanMonthlyPass && len(minutes) > 0 {
 		if p, ok := b.price(PriceMonthlyPass, home, "", b.in.Period, ik, iid); ok {
-			lines = append(lines, invoice.Line{Description: "Monthly pass " + b.in.Period.String(), Quantity: invoice.Units(1), Unit: "MON",
+			lines = append(lines, invoice.Line{Description: w.T("billing.doc.pass", "period", w.month(b.in.Period)), Quantity: invoice.Units(1), Unit: "MON",
 				UnitPriceCents: p.Cents, VAT: lineVAT(issuer, md, p)})
 		}
 	}
 	for _, p := range bought {
-		lines = append(lines, b.packLine(md, issuer, p))
+		lines = append(lines, b.packLine(w, md, issuer, p))
 	}
 	if noShows > 0 {
 		if p, ok := b.in.Prices.At(PriceNoShow, home, "", b.in.Period); ok && p.Cents > 0 {
-			lines = append(lines, invoice.Line{Description: "No-show (booking not attended)", Quantity: invoice.Units(noShows), Unit: "C62",
+			lines = append(lines, invoice.Line{Description: w.T("billing.doc.no_show"), Quantity: invoice.Units(noShows), Unit: "C62",
 				UnitPriceCents: p.Cents, VAT: lineVAT(issuer, md, p)})
 		}
 	}
 	if len(lines) > 0 {
-		if reason := exemptionClash(lines); reason != "" {
-			b.missing(PartyMember, id, "%s", reason)
+		if codes := exemptionClash(lines); codes != nil {
+			b.missing(PartyMember, id, MissingExemptionClash, []string{"codes", codes[0] + ", " + codes[1]},
+				"lines exempt under %s and %s: one invoice has one exemption reason (set one price's exemption)", codes[0], codes[1])
 			return
 		}
 		cur.Type = invoice.TypeInvoice
@@ -334,9 +388,9 @@ func (b *builder) member(id string, mp *credit.MemberPeriod, adjs []credit.Adjus
 		if cur.Totals().PayableCents == 0 {
 			cur.Payment = nil // nothing to pay: hours covered by packs
 		}
-		b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: PurposeInvoice, MemberID: id, PackUses: uses}, cur)
+		b.add(w, Draft{Issuer: issuerOf(home), Subject: id, Purpose: PurposeInvoice, MemberID: id, PackUses: uses}, cur)
 	}
-	b.corrections(id, md, issuer, home, adjs)
+	b.corrections(w, id, md, issuer, home, adjs)
 }
 
 // passCovers reports whether the member's monthly pass covers the hours
@@ -346,21 +400,21 @@ func passCovers(md Details, k minutesKey) bool {
 	return md.Plan == PlanMonthlyPass && (k.class == credit.ClassNomadic || k.class == credit.ClassHome)
 }
 
-// exemptionClash says why lines exempt for different reasons cannot be on
-// one invoice (EN 16931 has one breakdown, so one reason, per category),
-// or "".
-func exemptionClash(lines []invoice.Line) string {
+// exemptionClash returns the two VATEX codes of lines exempt for
+// different reasons, which cannot be on one invoice (EN 16931 has one
+// breakdown, so one reason, per category), or nil.
+func exemptionClash(lines []invoice.Line) []string {
 	first := map[invoice.Category]invoice.VAT{}
 	for _, l := range lines {
 		if l.VAT.Category != invoice.CategoryExempt {
 			continue
 		}
 		if f, ok := first[l.VAT.Category]; ok && f.ExemptionReasonCode != l.VAT.ExemptionReasonCode {
-			return fmt.Sprintf("lines exempt under %s and %s: one invoice has one exemption reason (set one price's exemption)", f.ExemptionReasonCode, l.VAT.ExemptionReasonCode)
+			return []string{f.ExemptionReasonCode, l.VAT.ExemptionReasonCode}
 		}
 		first[l.VAT.Category] = l.VAT
 	}
-	return ""
+	return nil
 }
 
 func issuerOf(home string) string {
@@ -371,7 +425,7 @@ func issuerOf(home string) string {
 }
 
 // corrections plans the documents of the adjustments booked in the period.
-func (b *builder) corrections(id string, md, issuer Details, home string, adjs []credit.Adjustment) {
+func (b *builder) corrections(w words, id string, md, issuer Details, home string, adjs []credit.Adjustment) {
 	byPeriod := map[credit.Period]map[minutesKey]int64{}
 	for _, a := range adjs {
 		k, at := hourPrice(a.HomeCenterID)
@@ -398,24 +452,23 @@ func (b *builder) corrections(id string, md, issuer Details, home string, adjs [
 			}
 		}
 		ref := b.invoiceOf(id, p)
-		label := "Correction of " + p.String() + ": "
 		if len(plus) > 0 {
-			if lines, ok := b.hourLines(md, issuer, home, plus, nil, p, label); ok && lines != nil {
-				d := b.doc(issuer, md, id)
+			if lines, ok := b.hourLines(w, md, issuer, home, plus, nil, p, true); ok && lines != nil {
+				d := b.doc(w, issuer, md, id)
 				d.Type, d.Lines, d.Corrects = invoice.TypeInvoice, lines, ref
-				b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeExtra + p.String(), MemberID: id}, d)
+				b.add(w, Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeExtra + p.String(), MemberID: id}, d)
 			}
 		}
 		if len(minus) > 0 {
 			if ref == nil {
-				b.missing(PartyMember, id, "hours of %s to credit back, but no invoice of %s to correct", p, p)
+				b.missing(PartyMember, id, MissingNoInvoice, []string{"period", p.String()}, "hours of %s to credit back, but no invoice of %s to correct", p, p)
 				continue
 			}
-			if lines, ok := b.hourLines(md, issuer, home, minus, nil, p, label); ok && lines != nil {
-				d := b.doc(issuer, md, id)
+			if lines, ok := b.hourLines(w, md, issuer, home, minus, nil, p, true); ok && lines != nil {
+				d := b.doc(w, issuer, md, id)
 				d.Type, d.Lines, d.Corrects = invoice.TypeCreditNote, lines, ref
 				d.Payment = nil
-				b.add(Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeCredit + p.String(), MemberID: id}, d)
+				b.add(w, Draft{Issuer: issuerOf(home), Subject: id, Purpose: purposeCredit + p.String(), MemberID: id}, d)
 			}
 		}
 	}
@@ -435,7 +488,7 @@ func (b *builder) invoiceOf(member string, p credit.Period) *invoice.Reference {
 func (b *builder) price(k PriceKind, center, room string, p credit.Period, ik PartyKind, iid string) (Price, bool) {
 	pr, ok := b.in.Prices.At(k, center, room, p)
 	if !ok {
-		b.missing(ik, iid, "no %s price for %s", k, p)
+		b.missing(ik, iid, MissingNoPrice, []string{"price", string(k), "period", p.String()}, "no %s price for %s", k, p)
 	}
 	return pr, ok
 }
@@ -443,9 +496,16 @@ func (b *builder) price(k PriceKind, center, room string, p credit.Period, ik Pa
 // hourLines makes one line per (host center, class) of minutes, priced at
 // the issuer's hourly price valid in period p, leaving out the hours a
 // monthly pass covers and the hours packs cover (covered, by key and
-// pack: a line at price 0 per pack beside the line of the hours billed);
-// ok is false when a price is missing.
-func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutesKey]int64, covered map[minutesKey]map[string]int64, p credit.Period, label string) (lines []invoice.Line, ok bool) {
+// pack: a line at price 0 per pack beside the line of the hours billed),
+// in w's words, as a correction of p when correction is set; ok is false
+// when a price is missing.
+func (b *builder) hourLines(w words, md, issuer Details, home string, minutes map[minutesKey]int64, covered map[minutesKey]map[string]int64, p credit.Period, correction bool) (lines []invoice.Line, ok bool) {
+	label := func(s string) string {
+		if correction {
+			return w.T("billing.doc.correction", "period", w.month(p), "line", s)
+		}
+		return s
+	}
 	keys := make([]minutesKey, 0, len(minutes))
 	for k := range minutes {
 		keys = append(keys, k)
@@ -471,12 +531,12 @@ func (b *builder) hourLines(md, issuer Details, home string, minutes map[minutes
 			packs = append(packs, id)
 		}
 		if billed > 0 {
-			lines = append(lines, invoice.Line{Description: label + "Hours at " + where, Quantity: invoice.Units(billed), Unit: "MIN",
+			lines = append(lines, invoice.Line{Description: label(w.T("billing.doc.hours", "center", where)), Quantity: invoice.Units(billed), Unit: "MIN",
 				UnitPriceCents: pr.Cents, BaseQuantity: invoice.Units(60), VAT: vat})
 		}
 		slices.Sort(packs)
 		for _, id := range packs {
-			lines = append(lines, invoice.Line{Description: label + "Hours at " + where + ", covered by hour pack " + id,
+			lines = append(lines, invoice.Line{Description: label(w.T("billing.doc.hours_pack", "center", where, "pack", id)),
 				Quantity: invoice.Units(covered[k][id]), Unit: "MIN", BaseQuantity: invoice.Units(60), VAT: vat})
 		}
 	}
@@ -505,8 +565,9 @@ func VATFor(seller, buyer Details, rate invoice.Rate) invoice.VAT {
 	return invoice.VAT{Category: invoice.CategoryStandard, Rate: rate}
 }
 
-// doc is a document from seller to buyer for the period, without lines.
-func (b *builder) doc(seller, buyer Details, ref string) invoice.Document {
+// doc is a document from seller to buyer for the period, without lines,
+// its notes in w's words.
+func (b *builder) doc(w words, seller, buyer Details, ref string) invoice.Document {
 	p := b.in.Period
 	loc := time.UTC
 	start := time.Date(p.Year, p.Month, 1, 0, 0, 0, 0, loc)
@@ -517,16 +578,18 @@ func (b *builder) doc(seller, buyer Details, ref string) invoice.Document {
 	d := invoice.Document{
 		IssueDate: b.in.IssueDate, DueDate: b.in.IssueDate.AddDate(0, 0, due),
 		PeriodStart: start, PeriodEnd: start.AddDate(0, 1, -1),
-		Currency: b.in.Currency, BuyerReference: ref, Note: "Period " + p.String(),
+		Currency: b.in.Currency, BuyerReference: ref, Note: w.T("billing.doc.period", "period", w.month(p)),
 		Seller: seller.Party(), Buyer: buyer.Party(),
 	}
 	if seller.IBAN != "" {
-		d.Payment = &invoice.Payment{IBAN: seller.IBAN, BIC: seller.BIC, AccountName: seller.Name, Terms: fmt.Sprintf("%d days", due)}
+		d.Payment = &invoice.Payment{IBAN: seller.IBAN, BIC: seller.BIC, AccountName: seller.Name, Terms: w.T("billing.doc.terms", "n", due)}
 	}
 	return d
 }
 
-func (b *builder) add(dr Draft, d invoice.Document) {
+// add plans d, its exemption texts in w's words.
+func (b *builder) add(w words, dr Draft, d invoice.Document) {
+	w.finish(&d)
 	dr.Period = b.in.Period
 	dr.Doc = d
 	b.pl.Drafts = append(b.pl.Drafts, dr)
@@ -543,14 +606,18 @@ func (b *builder) selfBilling() {
 	}
 	coop, cok := b.in.Details[DetailsKey(PartyCooperative, CooperativeID)]
 	for _, l := range s.Centers {
+		// In the center's language: the document is the center's, written
+		// by the cooperative for it (the center's details may be missing:
+		// then nothing is planned).
+		w := newWords(b.cat, b.in.Details[DetailsKey(PartyCenter, l.CenterID)].Lang)
 		var lines []invoice.Line
 		if l.NomadicMinutes != 0 {
-			lines = append(lines, invoice.Line{Description: "Nomadic members' hours " + s.Period.String(),
+			lines = append(lines, invoice.Line{Description: w.T("billing.doc.self_billing", "period", w.month(s.Period)),
 				Quantity: invoice.Units(l.NomadicMinutes), Unit: "MIN", UnitPriceCents: l.RateCents, BaseQuantity: invoice.Units(60)})
 		}
 		for _, a := range s.Adjustments {
 			if a.CenterID == l.CenterID && a.Class == credit.ClassNomadic && a.Minutes != 0 {
-				lines = append(lines, invoice.Line{Description: "Nomadic hours, correction of " + a.BelongsTo.String(),
+				lines = append(lines, invoice.Line{Description: w.T("billing.doc.self_billing_correction", "period", w.month(a.BelongsTo)),
 					Quantity: invoice.Units(a.Minutes), Unit: "MIN", UnitPriceCents: a.RateCents, BaseQuantity: invoice.Units(60)})
 			}
 		}
@@ -559,7 +626,7 @@ func (b *builder) selfBilling() {
 		}
 		cd, ok := b.details(PartyCenter, l.CenterID)
 		if !cok {
-			b.missing(PartyCooperative, CooperativeID, "no billing details")
+			b.missing(PartyCooperative, CooperativeID, MissingNoDetails, nil, "no billing details")
 		}
 		if !ok || !cok {
 			continue
@@ -567,9 +634,9 @@ func (b *builder) selfBilling() {
 		for i := range lines {
 			lines[i].VAT = VATFor(cd, coop, DefaultVAT)
 		}
-		d := b.doc(cd, coop, l.CenterID)
+		d := b.doc(w, cd, coop, l.CenterID)
 		d.Type, d.Lines = invoice.TypeSelfBilled, lines
-		b.add(Draft{Issuer: SelfBillingSeries, Subject: l.CenterID, Purpose: PurposeSelfBilling, CenterID: l.CenterID}, d)
+		b.add(w, Draft{Issuer: SelfBillingSeries, Subject: l.CenterID, Purpose: PurposeSelfBilling, CenterID: l.CenterID}, d)
 	}
 }
 
@@ -593,9 +660,10 @@ func (b *builder) crossCenter() {
 		if lines[k] == nil {
 			order = append(order, k)
 		}
-		desc := "Hours of your members " + s.Period.String()
+		w := newWords(b.cat, b.in.Details[DetailsKey(PartyCenter, k.home)].Lang) // the buyer's
+		desc := w.T("billing.doc.cross", "period", w.month(s.Period))
 		if !l.BelongsTo.IsZero() {
-			desc = "Hours of your members, correction of " + l.BelongsTo.String()
+			desc = w.T("billing.doc.cross_correction", "period", w.month(l.BelongsTo))
 		}
 		lines[k] = append(lines[k], invoice.Line{Description: desc, Quantity: invoice.Units(l.Minutes), Unit: "MIN",
 			UnitPriceCents: l.RateCents, BaseQuantity: invoice.Units(60)})
@@ -610,13 +678,14 @@ func (b *builder) crossCenter() {
 		for i := range ls {
 			ls[i].VAT = VATFor(host, home, DefaultVAT)
 		}
-		d := b.doc(host, home, k.home)
+		w := newWords(b.cat, home.Lang)
+		d := b.doc(w, host, home, k.home)
 		d.Type, d.Lines = invoice.TypeInvoice, ls
 		if d.Totals().PayableCents <= 0 {
-			b.missing(PartyCenter, k.host, "hours of %s's members to credit back: not invoiced", k.home)
+			b.missing(PartyCenter, k.host, MissingCrossCredit, []string{"center", k.home}, "hours of %s's members to credit back: not invoiced", k.home)
 			continue
 		}
-		b.add(Draft{Issuer: k.host, Subject: k.home, Purpose: purposeCross + k.host, CenterID: k.home}, d)
+		b.add(w, Draft{Issuer: k.host, Subject: k.home, Purpose: purposeCross + k.host, CenterID: k.home}, d)
 	}
 }
 

@@ -26,7 +26,7 @@ func Enterprise(n int64) string {
 // for the external tests).
 func Business(kind PartyKind, id, vatCountry string, n int64) Details {
 	d := Details{Kind: kind, ID: id, Name: "Party " + id, Street: "Rue 1", City: "Bruxelles", PostalCode: "1000",
-		Country: "BE", Email: id + "@example.org", IBAN: "BE68539007547034", BIC: "GKCCBEBB"}
+		Country: "BE", Email: id + "@example.org", IBAN: "BE68539007547034", BIC: "GKCCBEBB", Lang: "en"}
 	switch vatCountry {
 	case "BE":
 		d.EnterpriseNumber = Enterprise(n)
@@ -42,7 +42,7 @@ func Business(kind PartyKind, id, vatCountry string, n int64) Details {
 
 // Private is valid details of a private member.
 func Private(id string) Details {
-	return Details{Kind: PartyMember, ID: id, Name: "Person " + id, Country: "BE", Email: id + "@example.org", Private: true}
+	return Details{Kind: PartyMember, ID: id, Name: "Person " + id, Country: "BE", Email: id + "@example.org", Private: true, Lang: "en"}
 }
 
 func period(t require.TestingT, s string) credit.Period {
@@ -393,7 +393,8 @@ func TestPlanCorrections(t *testing.T) {
 	oInv := invoice.Document{IssueDate: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}
 	in.Issued = []Issued{{Issuer: CooperativeID, Number: "SWC-2026-000007", Period: oct, MemberID: "n1", Purpose: PurposeInvoice, Doc: oInv}}
 	pl := MakePlan(in)
-	require.Equal(t, []Missing{{Kind: PartyMember, ID: "n2", Reason: "hours of 2026-10 to credit back, but no invoice of 2026-10 to correct"}}, pl.Missing)
+	require.Equal(t, []Missing{{Kind: PartyMember, ID: "n2", Reason: "hours of 2026-10 to credit back, but no invoice of 2026-10 to correct",
+		Code: MissingNoInvoice, Args: map[string]string{"period": "2026-10"}}}, pl.Missing)
 	require.Len(t, pl.Drafts, 2)
 	extra, cn := pl.Drafts[0], pl.Drafts[1]
 	require.Equal(t, "extra:2026-10", extra.Purpose)
@@ -424,7 +425,8 @@ func TestPlanMissingPrice(t *testing.T) {
 	in.Results = []credit.MemberPeriod{{MemberID: "n1", Period: nov, Visits: []credit.Visit{visit("n1", "c1", "", credit.ClassNomadic, 60), noShow}}}
 	pl := MakePlan(in)
 	require.Empty(t, pl.Drafts)
-	require.Equal(t, []Missing{{Kind: PartyCooperative, ID: CooperativeID, Reason: "no nomadic_hour price for 2026-11"}}, pl.Missing)
+	require.Equal(t, []Missing{{Kind: PartyCooperative, ID: CooperativeID, Reason: "no nomadic_hour price for 2026-11",
+		Code: MissingNoPrice, Args: map[string]string{"price": "nomadic_hour", "period": "2026-11"}}}, pl.Missing)
 
 	in.Prices = append(in.Prices, Price{Kind: PriceNomadicHour, ValidFrom: nov, Cents: 1000})
 	pl = MakePlan(in)

@@ -2,7 +2,6 @@ package billing
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 
@@ -46,7 +45,7 @@ func roomMinutes(rb RoomBooking) int64 {
 // at the room's price per hour valid in the period (PriceRoomHour of the
 // host center and room); ok is false when a room has no price (reported
 // on its center).
-func (b *builder) roomLines(md, issuer Details, rooms []RoomBooking) (lines []invoice.Line, ok bool) {
+func (b *builder) roomLines(w words, md, issuer Details, rooms []RoomBooking) (lines []invoice.Line, ok bool) {
 	type key struct{ center, room string }
 	minutes := map[key]int64{}
 	count := map[key]int{}
@@ -63,14 +62,11 @@ func (b *builder) roomLines(md, issuer Details, rooms []RoomBooking) (lines []in
 	for _, k := range keys {
 		pr, found := b.in.Prices.At(PriceRoomHour, k.center, k.room, b.in.Period)
 		if !found {
-			b.missing(PartyCenter, k.center, "no room_hour price of room %s for %s", k.room, b.in.Period)
+			b.missing(PartyCenter, k.center, MissingNoRoomPrice, []string{"room", k.room, "period", b.in.Period.String()}, "no room_hour price of room %s for %s", k.room, b.in.Period)
 			return nil, false
 		}
-		desc := fmt.Sprintf("Meeting room %s at %s (%d booking", k.room, cmp.Or(b.names[k.center], k.center), count[k])
-		if count[k] > 1 {
-			desc += "s"
-		}
-		lines = append(lines, invoice.Line{Description: desc + ")", Quantity: invoice.Units(minutes[k]), Unit: "MIN",
+		desc := w.T("billing.doc.room", "room", k.room, "center", cmp.Or(b.names[k.center], k.center), "n", count[k])
+		lines = append(lines, invoice.Line{Description: desc, Quantity: invoice.Units(minutes[k]), Unit: "MIN",
 			UnitPriceCents: pr.Cents, BaseQuantity: invoice.Units(60), VAT: lineVAT(issuer, md, pr)})
 	}
 	return lines, true

@@ -15,6 +15,7 @@ import (
 	"github.com/smartworkcenters/swc/central/billing/invoicepdf"
 	"github.com/smartworkcenters/swc/central/billing/sepa"
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/web/i18n"
 	"github.com/smartworkcenters/swc/shared/metrics"
 )
 
@@ -60,11 +61,15 @@ type Config struct {
 	// transaction committed (the members' e-mail: package invoicemail).
 	// It cannot undo the issue: it logs and counts its own failures.
 	Notify func(ctx context.Context, docs []Issued)
+	// Catalog writes the documents' lines and notes in their buyer's
+	// language (Input.Catalog); nil: the embedded catalog (i18n.New).
+	Catalog *i18n.Catalog
 }
 
 // Service issues a period's documents, voids them, and writes payouts.
 type Service struct {
 	cfg     Config
+	catErr  error // the embedded catalog could not be read: nothing is issued
 	invalid *metrics.CounterVec
 	issued  *metrics.CounterVec
 }
@@ -80,7 +85,11 @@ func NewService(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg,
+	var catErr error
+	if cfg.Catalog == nil {
+		cfg.Catalog, catErr = i18n.New()
+	}
+	return &Service{cfg: cfg, catErr: catErr,
 		invalid: cfg.Metrics.CounterVec("swc_billing_validation_failures_total",
 			"Billing inputs or documents refused by validation, by what (details, document, transfer).", "what"),
 		issued: cfg.Metrics.CounterVec("swc_billing_documents_issued_total", "Billing documents issued, by type code.", "type"),
@@ -150,7 +159,7 @@ func (s *Service) plan(ctx context.Context, p credit.Period) (*Plan, error) {
 		}
 		issued = append(issued, docs...)
 	}
-	in := &Input{Period: p, IssueDate: s.today(), DueDays: s.cfg.DueDays, Currency: st.Currency, Settlement: st,
+	in := &Input{Catalog: s.cfg.Catalog, Period: p, IssueDate: s.today(), DueDays: s.cfg.DueDays, Currency: st.Currency, Settlement: st,
 		Results: results, Adjustments: adjs, Prices: prices, Details: map[string]Details{}, Issued: issued,
 		RoomBookings: rooms, Location: loc, Packs: packs}
 	for _, d := range all {
@@ -208,6 +217,9 @@ func (s *Service) issue(ctx context.Context, drafts []Draft) ([]Issued, error) {
 // Void issues a credit note of every line of an invoice (381 for 380, 261
 // for 389), referring to it. A document is voided once.
 func (s *Service) Void(ctx context.Context, issuer, number string) (Issued, error) {
+	if s.catErr != nil {
+		return Issued{}, fmt.Errorf("billing: %w", s.catErr)
+	}
 	is, err := s.cfg.Store.Document(ctx, issuer, number)
 	if err != nil {
 		return Issued{}, err
@@ -234,7 +246,11 @@ func (s *Service) Void(ctx context.Context, issuer, number string) (Issued, erro
 	}
 	d.Corrects = &invoice.Reference{Number: is.Number, IssueDate: is.Doc.IssueDate}
 	d.Number, d.IssueDate, d.DueDate = "", s.today(), time.Time{}
-	d.Note = "Voids " + is.Number
+	w, err := s.words(ctx, &is)
+	if err != nil {
+		return Issued{}, err
+	}
+	d.Note = w.T("billing.doc.voids", "number", is.Number)
 	d.Payment = nil
 	out, err := s.issue(ctx, []Draft{{Issuer: is.Issuer, Period: is.Period, Subject: is.Subject, Purpose: purposeVoid + is.Number,
 		MemberID: is.MemberID, CenterID: is.CenterID, Doc: d}})
@@ -243,6 +259,26 @@ func (s *Service) Void(ctx context.Context, issuer, number string) (Issued, erro
 	}
 	s.cfg.Log.InfoContext(ctx, "billing: document voided", "issuer", issuer, "number", number, "credit_note", out[0].Number)
 	return out[0], nil
+}
+
+// words are the words of a document's buyer: the member's language, the
+// center's for a self-billed or cross-center document (Draft).
+func (s *Service) words(ctx context.Context, is *Issued) (words, error) {
+	k, id := PartyMember, is.MemberID
+	if id == "" {
+		k, id = PartyCenter, is.CenterID
+	}
+	all, err := s.cfg.Store.AllDetails(ctx)
+	if err != nil {
+		return words{}, fmt.Errorf("billing: void %s: %w", is.Number, err)
+	}
+	lang := ""
+	for _, d := range all {
+		if d.Kind == k && d.ID == id {
+			lang = d.Lang
+		}
+	}
+	return newWords(s.cfg.Catalog, lang), nil
 }
 
 // PDF renders an issued document in lang (fr, nl or en): the same bytes

@@ -165,7 +165,7 @@ func TestIssueMonth(t *testing.T) {
 	ctx, p := m.ctx, m.net.Period
 	plan, err := m.svc.DryRun(ctx, p)
 	require.NoError(t, err)
-	require.Contains(t, plan.Missing, billing.Missing{Kind: billing.PartyMember, ID: m.missing, Reason: "no billing details"})
+	require.Contains(t, plan.Missing, billing.Missing{Kind: billing.PartyMember, ID: m.missing, Reason: "no billing details", Code: billing.MissingNoDetails})
 	require.NotEmpty(t, plan.Totals)
 	require.Contains(t, metricsText(t, m.reg), `swc_billing_validation_failures_total{what="details"} 1`)
 
@@ -311,7 +311,7 @@ func TestLateEventCorrects(t *testing.T) {
 	require.Equal(t, invoice.TypeInvoice, extra.Type)
 	require.Equal(t, inv.Number, extra.Corrects)
 	require.Equal(t, "SWC-2027-000001", extra.Number, "a new year starts the numbers again")
-	require.Contains(t, extra.Doc.Lines[0].Description, "Correction of 2026-11")
+	require.Contains(t, extra.Doc.Lines[0].Description, "Correction of November 2026: Hours at ")
 	// December's self-billing pays the nomadic adjustment of November at
 	// November's rate: it recomputes the settlement's adjustment lines.
 	ds, err := m.mem.ClosedSettlement(ctx, dec)

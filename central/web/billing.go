@@ -23,7 +23,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -224,16 +223,13 @@ func (n billingNames) totals(ts []billing.IssuerTotal) []issuerTotal {
 }
 
 // missingParty is a party the dry run leaves out, named, with the reason
-// in the viewer's language when the billing's wording is known (else as
-// the billing says it, in English: Foreign).
+// in the viewer's language from its code (else, for a code this page does
+// not know, as the billing says it, in English: Foreign).
 type missingParty struct {
 	billing.Missing
 	Name, Why string
 	Foreign   bool
 }
-
-// missingPrice reads the billing's "no KIND price for PERIOD".
-var missingPrice = regexp.MustCompile(`^no ([a-z_]+) price for ([0-9]{4}-[0-9]{2})$`)
 
 func (n billingNames) missing(ms []billing.Missing) []missingParty {
 	out := make([]missingParty, 0, len(ms))
@@ -249,10 +245,22 @@ func (n billingNames) missing(ms []billing.Missing) []missingParty {
 		case billing.PartyCooperative:
 			mp.Name = n.issuer(billing.CooperativeID)
 		}
-		if m.Reason == "no billing details" {
-			mp.Why, mp.Foreign = n.loc.T("billing.why_no_details"), false
-		} else if sub := missingPrice.FindStringSubmatch(m.Reason); sub != nil && n.w.cat.Has(n.loc.Lang, "billing.price."+sub[1]) {
-			mp.Why, mp.Foreign = n.loc.T("billing.why_no_price", "price", n.loc.T("billing.price."+sub[1]), "period", sub[2]), false
+		if key := "billing.why_" + string(m.Code); m.Code != "" && n.w.cat.Has(n.loc.Lang, key) {
+			args := make([]any, 0, 2*len(m.Args))
+			for k, v := range m.Args {
+				switch k {
+				case "price":
+					v = n.loc.T("billing.price." + v)
+				case "period":
+					if p, err := credit.ParsePeriod(v); err == nil {
+						v = n.loc.Month(p.Start(n.w.loc))
+					}
+				case "center":
+					v = n.issuer(v)
+				}
+				args = append(args, k, v)
+			}
+			mp.Why, mp.Foreign = n.loc.T(key, args...), false
 		}
 		out = append(out, mp)
 	}

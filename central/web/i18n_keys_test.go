@@ -222,6 +222,11 @@ func TestTemplateKeys(t *testing.T) {
 			assert.True(t, cat.Has(l, "billing.price."+string(k)), "%s: the dry run's missing price %s has no words", l, k)
 		}
 	}
+	for _, c := range billing.MissingCodes() {
+		for _, l := range i18n.Langs() {
+			assert.True(t, cat.Has(l, "billing.why_"+string(c)), "%s: the dry run's blocker %s has no words", l, c)
+		}
+	}
 	for _, r := range reasonCodes() {
 		assert.True(t, r.Known(), "reason %s is a protocol reason", r)
 		assert.Equal(t, r.Text(), cat.Message(i18n.English, "reason."+string(r)), "English reason text is the protocol's")

@@ -135,7 +135,7 @@ func (n *Notifier) Message(ctx context.Context, is *billing.Issued) (mail.Messag
 	if err != nil {
 		return mail.Message{}, err
 	}
-	l := n.cfg.Catalog.Locale(catalogLang(pl))
+	l := n.cfg.Catalog.Locale(billing.CatalogLang(string(pl)))
 	doc := &is.Doc
 	link := n.cfg.SiteURL + "/my/invoices"
 	args := []any{"name", doc.Buyer.Name, "number", is.Number, "period", is.Period.String(),
@@ -165,15 +165,4 @@ func (n *Notifier) one(ctx context.Context, is *billing.Issued) (bool, error) {
 	}
 	_, queued, err := n.cfg.Queue.Enqueue(ctx, Key(is), m)
 	return queued, err
-}
-
-// catalogLang is the catalog's language of a document language.
-func catalogLang(l invoicepdf.Lang) i18n.Lang {
-	switch l {
-	case invoicepdf.Dutch:
-		return i18n.Dutch
-	case invoicepdf.English:
-		return i18n.English
-	}
-	return i18n.French
 }
