@@ -147,7 +147,7 @@ func testBillingCLI(t *testing.T, on storeOn) {
 	assert.Regexp(t, `member ann: `, out)
 	pl := dryRun()
 	require.Len(t, pl.Missing, 1)
-	assert.Equal(t, billing.Missing{Kind: billing.PartyMember, ID: "ann", Reason: pl.Missing[0].Reason}, pl.Missing[0])
+	assert.Equal(t, billing.Missing{Kind: billing.PartyMember, ID: "ann", Reason: pl.Missing[0].Reason, Code: billing.MissingNoDetails}, pl.Missing[0])
 
 	st = on.open()
 	ann := billing.Details{Kind: billing.PartyMember, ID: "ann", Name: "Ann Peeters", Country: "BE", Email: "ann@example.org", Private: true, Lang: "nl"}
