@@ -125,10 +125,12 @@ type doorInfo struct {
 }
 
 // doorCache maps door ids to their center and name. A door's center never
-// changes; names are reloaded after doorCacheTTL.
+// changes; names are reloaded after doorCacheTTL. The doors of a zone share
+// its one location (zones).
 type doorCache struct {
 	mu    sync.Mutex
 	doors map[string]doorInfo
+	zones domain.Zones
 }
 
 const doorCacheTTL = 5 * time.Minute
@@ -147,8 +149,8 @@ func (c *doorCache) get(ctx context.Context, st store.Store, id string, now time
 		return doorInfo{id: id, name: id}
 	}
 	d = doorInfo{id: dd.ID, name: dd.Name, center: dd.CenterID, loaded: now}
-	if c, err := st.Center(ctx, dd.CenterID); err == nil {
-		d.loc, _ = c.Location()
+	if cc, err := st.Center(ctx, dd.CenterID); err == nil {
+		d.loc, _ = c.zones.Load(cc.TimeZone)
 	}
 	c.mu.Lock()
 	c.doors[id] = d
