@@ -500,12 +500,27 @@ func (b *Broker) Close() error {
 
 // disconnectListener disconnects the clients of one listener when it
 // closes (listener.Close says why not with mochi's own function): it lists
-// them with Clients.GetAll, which takes the read lock once.
+// them with Clients.GetAll, which takes the read lock once. Their network
+// connections are closed first: mochi's DisconnectClient writes a packet
+// under the connection's lock before it closes it, and a door that stopped
+// reading holds that lock with a write waiting for room in its socket, so
+// the close waited there for the door's keepalive, one door after another
+// (a restart with 10,000 doors spent its whole shutdown timeout closing the
+// broker and was killed). A closed connection fails those writes at once.
 func (b *Broker) disconnectListener(id string) {
+	var cls []*mqtt.Client
 	for _, cl := range b.server.Clients.GetAll() {
 		if cl.Net.Listener == id && !cl.Closed() {
-			_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
+			cls = append(cls, cl)
 		}
+	}
+	for _, cl := range cls {
+		if cl.Net.Conn != nil {
+			_ = cl.Net.Conn.Close()
+		}
+	}
+	for _, cl := range cls {
+		_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
 	}
 }
 

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/shared/metrics"
+	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // TestCloseWhileClientsLeave closes the broker while its clients leave and
@@ -69,5 +71,52 @@ func TestCloseWhileClientsLeave(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		cancel()
+	}
+}
+
+// TestCloseWithAStuckDoor: a door that stopped reading holds mochi's write
+// lock of its connection (a write waits for room in its socket), and
+// mochi's DisconnectClient writes before it closes: the broker's Close
+// closed the listener's connections one by one and waited there for that
+// door's keepalive (at 10,000 doors a restart spent the whole shutdown
+// timeout closing the broker). The connections are now closed first.
+func TestCloseWithAStuckDoor(t *testing.T) {
+	cfg := Config{Addr: "127.0.0.1:0", Doors: testDoors, ServiceUsername: serviceUser, ServiceSecret: serviceSecret,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics.NewRegistry()}
+	b, err := New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	require.NoError(t, b.Start(ctx))
+	rawSubscribe(t, b.Addr(), 1, 60) // door-a, which never reads
+	other := (&target{name: "mochi", addr: b.Addr(), scheme: "tcp", broker: b}).door(t, "door-b")
+	defer other.Disconnect(0)
+
+	// Publish to door-a until one publish is held: its socket is full and
+	// the write holds the connection's lock.
+	payload := bytes.Repeat([]byte("w"), 200<<10)
+	topic := protocol.DefaultTopics().Door("door-a", protocol.TopicWhitelist)
+	held := false
+	for i := 0; i < 100 && !held; i++ {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = b.Publish(topic, payload, false, 1)
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			held = true
+		}
+	}
+	require.True(t, held, "a publish to the stuck door-a is held")
+
+	closed := make(chan error, 1)
+	go func() { closed <- b.Close() }()
+	select {
+	case err := <-closed:
+		require.NoError(t, err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the broker's Close waited for the stuck door")
 	}
 }
