@@ -298,7 +298,11 @@ func (s *Sync) options(ctx context.Context) (*mqtt.ClientOptions, error) {
 		SetOrderMatters(true). // handlers only enqueue; order is kept
 		SetAutoReconnect(true).
 		SetConnectRetry(false). // the first connection is ours, with jitter
-		SetMaxReconnectInterval(s.cfg.MaxReconnect).
+		// paho sleeps after each failed reconnection attempt, doubling up
+		// to this bound, on top of the jittered wait of our reconnecting
+		// handler: two backoffs that add up (a broker back after 10 s found
+		// the doors' next attempts 20-30 s away). Ours alone paces them.
+		SetMaxReconnectInterval(0).
 		SetKeepAlive(s.cfg.KeepAlive).
 		SetPingTimeout(10*time.Second).
 		SetConnectTimeout(15*time.Second).

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	gosync "sync"
 	"testing"
 	"time"
@@ -626,5 +627,64 @@ func TestConnectionLostBeforeSubackReconnects(t *testing.T) {
 			assert.Equal(t, 3, c.count())
 			eventually(t, func() bool { st, ok := c.lastStatus(); return ok && st.State == protocol.StateOnline }, "online")
 		})
+	}
+}
+
+// attemptCounter stands where the broker was: it accepts each connection
+// attempt, notes when, and closes it (the attempt fails).
+type attemptCounter struct {
+	ln net.Listener
+	mu gosync.Mutex
+	at []time.Time
+}
+
+func (a *attemptCounter) accept() {
+	for {
+		c, err := a.ln.Accept()
+		if err != nil {
+			return
+		}
+		a.mu.Lock()
+		a.at = append(a.at, time.Now())
+		a.mu.Unlock()
+		c.Close()
+	}
+}
+
+func (a *attemptCounter) times() []time.Time {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Clone(a.at)
+}
+
+// While the broker is away, the door's reconnection attempts are paced by
+// its own jittered backoff alone (max_reconnect 1 s here: at most 1 s
+// apart), not by paho's backoff on top of it (which waited a second more
+// after every failed attempt, so that a broker back after a restart found
+// the doors' next attempts twice as far away as configured).
+func TestReconnectAttemptsFollowTheDoorsBackoff(t *testing.T) {
+	b := startBroker(t)
+	signer := newSigner(t)
+	startDoor(t, b.addr, signer, "")
+	c := newCentral(t, b, signer)
+	eventually(t, func() bool { st, ok := c.lastStatus(); return ok && st.State == protocol.StateOnline }, "the door is online")
+	c.c.Disconnect(0)
+	b.stop()
+	var ln net.Listener
+	require.Eventually(t, func() bool {
+		var err error
+		ln, err = net.Listen("tcp", b.addr)
+		return err == nil
+	}, wait, 10*time.Millisecond, "listening where the broker was")
+	a := &attemptCounter{ln: ln}
+	t.Cleanup(func() { ln.Close() })
+	go a.accept()
+	eventually(t, func() bool { return len(a.times()) >= 6 }, "six reconnection attempts")
+	at := a.times()
+	for i := 1; i < 6; i++ {
+		gap := at[i].Sub(at[i-1])
+		// Our wait is 0.5-1 s; paho's added 1 s more. 300 ms of slack for
+		// a loaded machine or qemu.
+		assert.Less(t, gap, 1300*time.Millisecond, "attempt %d came %v after the one before", i, gap)
 	}
 }
