@@ -184,14 +184,12 @@ func run(ctx context.Context, o options, progress io.Writer) error {
 		switch {
 		case o.skipFleet:
 			notRun.Reason = "--skip-fleet was given"
-			r.Fleets = append(r.Fleets, notRun)
-			continue
 		case err != nil:
 			notRun.Reason = "the benchmarks' go test did not complete"
-			r.Fleets = append(r.Fleets, notRun)
-			continue
 		case ctx.Err() != nil:
 			notRun.Reason = "the run was interrupted"
+		}
+		if notRun.Reason != "" {
 			r.Fleets = append(r.Fleets, notRun)
 			continue
 		}
