@@ -38,10 +38,12 @@ demo:
 	@$(GO) build -o $(BIN)/swc-demo ./scripts/demo
 	@$(BIN)/swc-demo $(DEMO_FLAGS)
 
-## bench: every Go benchmark of the project and the fleet scenario, written to
-## BENCHMARKS.md beside PRODUCT.md's targets (under 10 minutes). Set
+## bench: every Go benchmark of the project and the 1,000-door fleet scenario,
+## written to BENCHMARKS.md beside PRODUCT.md's targets (under 10 minutes). Set
 ## SWC_TEST_POSTGRES_URL and SWC_TEST_MOSQUITTO for the benchmarks that need them;
-## BENCH_FLAGS passes flags such as --skip-fleet or --fleet-doors 10000.
+## BENCH_FLAGS passes flags such as --skip-fleet. BENCH_FLAGS='--fleet-doors 1000,10000'
+## also runs the 10,000-door fleet after the 1,000-door one (10-15 more minutes on
+## 2 cores, stopped after 22 at most); the report gives each size its own lines.
 bench:
 	$(GO) run ./scripts/bench $(BENCH_FLAGS)
 

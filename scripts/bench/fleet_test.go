@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,7 @@ func TestRunFleet(t *testing.T) {
 	tests := []struct {
 		name      string
 		script    string // body of the stand-in go command; "" = no scripts/fleet in the tree
+		doors     int    // 1000 when 0
 		timeout   time.Duration
 		status    FleetStatus
 		reasonHas string
@@ -74,7 +76,8 @@ func TestRunFleet(t *testing.T) {
 		{name: "passes", script: "cat " + ok, status: FleetRan},
 		{name: "fails", script: "echo 'fleet: restarting the broker' >&2; cat " + failed + "; exit 1", status: FleetFailed, reasonHas: "588 events missing"},
 		{name: "hangs", script: "exec sleep 20", timeout: 300 * time.Millisecond, status: FleetFailed, reasonHas: "did not finish within 300ms"},
-		{name: "arguments", script: `[ "$*" = "run ./scripts/fleet --doors 1000 --faults broker-restart --json" ] || { echo "args: $*" >&2; exit 2; }; cat ` + ok, status: FleetRan},
+		{name: "arguments", script: `[ "$*" = "run ./scripts/fleet --doors 1000 --duration 30s --faults broker-restart --json" ] || { echo "args: $*" >&2; exit 2; }; cat ` + ok, status: FleetRan},
+		{name: "arguments at 10,000 doors", doors: 10000, script: `[ "$*" = "run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --faults broker-restart --json" ] || { echo "args: $*" >&2; exit 2; }; cat ` + ok, status: FleetRan},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,14 +96,68 @@ func TestRunFleet(t *testing.T) {
 			if timeout == 0 {
 				timeout = 10 * time.Second
 			}
+			doors := tt.doors
+			if doors == 0 {
+				doors = 1000
+			}
 			var progress bytes.Buffer
-			o := runFleet(t.Context(), goBin, 1000, timeout, &progress)
+			o := runFleet(t.Context(), goBin, doors, timeout, &progress)
 			if o.Status != tt.status || !strings.Contains(o.Reason, tt.reasonHas) {
 				t.Errorf("got %s %q, want %s with %q (stderr %q)", o.Status, o.Reason, tt.status, tt.reasonHas, progress.String())
+			}
+			if o.Doors != doors || o.Timeout != timeout || o.Command != strings.Join(fleetCommand(goBin, doors), " ") {
+				t.Errorf("outcome of %d doors, %s: %+v", doors, timeout, o)
 			}
 			if o.Status == FleetRan && o.Report.Doors != 1000 {
 				t.Errorf("report %+v", o.Report)
 			}
 		})
+	}
+}
+
+func TestFleetCommand(t *testing.T) {
+	tests := []struct {
+		doors int
+		want  string
+	}{
+		{1, "go run ./scripts/fleet --doors 1 --duration 30s --faults broker-restart --json"},
+		{1000, "go run ./scripts/fleet --doors 1000 --duration 30s --faults broker-restart --json"},
+		// Fewer taps a door above 1,000 doors; the same tap phase.
+		{1001, "go run ./scripts/fleet --doors 1001 --duration 30s --taps-per-door 5 --members 20000 --faults broker-restart --json"},
+		{10000, "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --faults broker-restart --json"},
+		{100000, "go run ./scripts/fleet --doors 100000 --duration 30s --taps-per-door 5 --members 20000 --faults broker-restart --json"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(fleetCommand("go", tt.doors), " "); got != tt.want {
+			t.Errorf("%d doors:\n got %s\nwant %s", tt.doors, got, tt.want)
+		}
+	}
+}
+
+func TestFleetTimeout(t *testing.T) {
+	tests := []struct {
+		doors    int
+		override time.Duration
+		want     time.Duration
+	}{
+		{doors: 1, want: 4 * time.Minute},
+		{doors: 1000, want: 4 * time.Minute},
+		{doors: 1001, want: 6 * time.Minute}, // a started thousand counts
+		{doors: 2000, want: 6 * time.Minute},
+		{doors: 2001, want: 8 * time.Minute},
+		{doors: 10000, want: 22 * time.Minute},
+		{doors: 18000, want: 38 * time.Minute},
+		{doors: 19000, want: 40 * time.Minute},
+		{doors: 100000, want: 40 * time.Minute}, // capped
+		{doors: math.MaxInt, want: 40 * time.Minute},
+		// --fleet-timeout is the limit of every size.
+		{doors: 1000, override: 90 * time.Second, want: 90 * time.Second},
+		{doors: 10000, override: 90 * time.Second, want: 90 * time.Second},
+		{doors: 100000, override: 2 * time.Hour, want: 2 * time.Hour},
+	}
+	for _, tt := range tests {
+		if got := fleetTimeout(tt.doors, tt.override); got != tt.want {
+			t.Errorf("fleetTimeout(%d, %s) = %s, want %s", tt.doors, tt.override, got, tt.want)
+		}
 	}
 }

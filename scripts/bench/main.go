@@ -2,14 +2,17 @@
 // scenario, and writes BENCHMARKS.md: each figure of PRODUCT.md section 5
 // beside its target and anchor, with the machine it ran on.
 //
-//	go run ./scripts/bench [--out BENCHMARKS.md] [--fleet-doors 1000] [--skip-fleet]
+//	go run ./scripts/bench [--out BENCHMARKS.md] [--fleet-doors 1000[,10000]] [--fleet-timeout D] [--skip-fleet]
 //
 // `make bench` runs it. Run it from the repository's root. The benchmarks
 // that need PostgreSQL or Mosquitto run when SWC_TEST_POSTGRES_URL and
-// SWC_TEST_MOSQUITTO are set and are reported as skipped otherwise. The
-// fleet scenario is `go run ./scripts/fleet --doors N --faults
-// broker-restart --json`; when it is not in the tree the report says it was
-// not run, and when it fails the report shows its error, never a figure.
+// SWC_TEST_MOSQUITTO are set and are reported as skipped otherwise. After
+// the benchmarks, each size of --fleet-doors runs its own fleet scenario,
+// one after the other: `go run ./scripts/fleet --doors N --duration 30s
+// [flags of the size] --faults broker-restart --json` (fleetLoads), each
+// stopped after its own timeout (fleetTimeout). When the fleet is not in
+// the tree the report says it was not run, and a size that fails shows its
+// error, never a figure; the other sizes are reported all the same.
 //
 // Every number of the report comes from the run; only the targets and
 // anchors (targets.go) are written in the code. The report is written
@@ -28,6 +31,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,26 +47,82 @@ var errFailures = errors.New("some benchmarks or the fleet scenario failed (see 
 
 type options struct {
 	out          string
-	fleetDoors   int
+	fleetDoors   doorSizes
 	skipFleet    bool
-	fleetTimeout time.Duration
+	fleetTimeout time.Duration // 0: scaled with each size's doors (fleetTimeout)
 	goBin        string
 }
 
+// doorSizes is the value of --fleet-doors: door counts separated by
+// commas, each run as its own fleet scenario in the order given.
+type doorSizes []int
+
+func (d *doorSizes) String() string {
+	if d == nil {
+		return ""
+	}
+	parts := make([]string, len(*d))
+	for i, n := range *d {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (d *doorSizes) Set(s string) error {
+	var sizes doorSizes
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a positive number of doors (want sizes separated by commas, such as 1000,10000)", f)
+		}
+		if slices.Contains(sizes, n) {
+			return fmt.Errorf("%d doors given twice (each size is one fleet run)", n)
+		}
+		sizes = append(sizes, n)
+	}
+	*d = sizes
+	return nil
+}
+
+// parseFlags reads the command line. Its errors name the flag and are
+// written to stderr (as the flag package writes its own), with the usage
+// when the flag package found them.
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	o := options{fleetDoors: doorSizes{1000}}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
+	fs.Var(&o.fleetDoors, "fleet-doors", "simulated doors of the fleet scenario; sizes separated by commas (such as `1000,10000`) each run their own scenario, one after the other, reported on their own lines")
+	fs.BoolVar(&o.skipFleet, "skip-fleet", false, "do not run the fleet scenario (the report says so)")
+	fs.DurationVar(&o.fleetTimeout, "fleet-timeout", 0, "stop each fleet scenario after this long and report it failed (default: 4m up to 1,000 doors, 2m more per started 1,000 above, at most 40m)")
+	fs.StringVar(&o.goBin, "go", "go", "the go command")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var err error
+	switch {
+	case fs.NArg() > 0:
+		err = fmt.Errorf("unexpected arguments %q", fs.Args())
+	case o.fleetTimeout < 0:
+		err = fmt.Errorf("--fleet-timeout %s: want a positive duration (or none, to scale it with the doors)", o.fleetTimeout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bench: %v\n", err)
+	}
+	return o, err
+}
+
 func main() {
-	var o options
-	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "the report to write")
-	flag.IntVar(&o.fleetDoors, "fleet-doors", 1000, "simulated doors of the fleet scenario")
-	flag.BoolVar(&o.skipFleet, "skip-fleet", false, "do not run the fleet scenario (the report says so)")
-	flag.DurationVar(&o.fleetTimeout, "fleet-timeout", 4*time.Minute, "stop the fleet scenario after this long and report it failed")
-	flag.StringVar(&o.goBin, "go", "go", "the go command")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "bench: unexpected arguments %q\n", flag.Args())
-		os.Exit(2)
+	o, err := parseFlags(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		os.Exit(2) // parseFlags said why
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o, os.Stderr)
+	err = run(ctx, o, os.Stderr)
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
@@ -73,7 +134,7 @@ func run(ctx context.Context, o options, progress io.Writer) error {
 	if err := checkRoot(); err != nil {
 		return err
 	}
-	r := &Report{Started: time.Now(), Doors: o.fleetDoors}
+	r := &Report{Started: time.Now()}
 	src, err := readSource(ctx, filepath.Clean(o.out))
 	if err != nil {
 		return err
@@ -115,15 +176,31 @@ func run(ctx context.Context, o options, progress io.Writer) error {
 	r.Bench = run
 	errs = append(errs, err)
 
-	if o.skipFleet {
-		r.Fleet = FleetOutcome{Status: FleetNotRun, Reason: "--skip-fleet was given", Command: strings.Join(fleetCommand(o.goBin, o.fleetDoors), " ")}
-	} else if err == nil {
-		fmt.Fprintf(out, "bench: %s\n", strings.Join(fleetCommand(o.goBin, o.fleetDoors), " "))
-		r.Fleet = runFleet(ctx, o.goBin, o.fleetDoors, o.fleetTimeout, out)
-		if r.Fleet.Status != FleetNotRun {
-			r.Steps = append(r.Steps, Step{Command: r.Fleet.Command, Took: r.Fleet.Took, CPU: r.Fleet.CPU, Others: r.Fleet.Others, Timed: true, Name: "the fleet scenario"})
+	// The sizes run one after the other: two fleets at once would share
+	// the machine and neither's figures would be its own.
+	for _, doors := range o.fleetDoors {
+		timeout := fleetTimeout(doors, o.fleetTimeout)
+		notRun := FleetOutcome{Doors: doors, Status: FleetNotRun, Command: strings.Join(fleetCommand(o.goBin, doors), " "), Timeout: timeout}
+		switch {
+		case o.skipFleet:
+			notRun.Reason = "--skip-fleet was given"
+		case err != nil:
+			notRun.Reason = "the benchmarks' go test did not complete"
+		case ctx.Err() != nil:
+			notRun.Reason = "the run was interrupted"
 		}
-		fmt.Fprintf(out, "bench: fleet: %s %s\n", r.Fleet.Status, r.Fleet.Reason)
+		if notRun.Reason != "" {
+			r.Fleets = append(r.Fleets, notRun)
+			continue
+		}
+		fmt.Fprintf(out, "bench: %s (its limit: %s)\n", notRun.Command, timeout)
+		f := runFleet(ctx, o.goBin, doors, timeout, out)
+		if f.Status != FleetNotRun {
+			r.Steps = append(r.Steps, Step{Command: f.Command, Took: f.Took, CPU: f.CPU, Others: f.Others, Timed: true,
+				Name: fmt.Sprintf("the %s-door fleet scenario", human(float64(doors)))})
+		}
+		fmt.Fprintf(out, "bench: fleet, %d doors: %s %s\n", doors, f.Status, f.Reason)
+		r.Fleets = append(r.Fleets, f)
 	}
 	for _, lane := range lanes {
 		res := <-lane
@@ -231,7 +308,7 @@ func services() []string {
 }
 
 func failed(r *Report) bool {
-	return hasFailure(r.Bench.Outcomes) || r.Fleet.Status == FleetFailed
+	return hasFailure(r.Bench.Outcomes) || slices.ContainsFunc(r.Fleets, func(f FleetOutcome) bool { return f.Status == FleetFailed })
 }
 
 // checkRoot makes sure the run starts at the module's root.

@@ -22,17 +22,23 @@ func parseFile(t *testing.T, path string) Run {
 	return run
 }
 
+const (
+	cmd1000  = "go run ./scripts/fleet --doors 1000 --duration 30s --faults broker-restart --json"
+	cmd10000 = "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --faults broker-restart --json"
+)
+
+// fleetFrom is the 1,000-door run that printed the file.
 func fleetFrom(t *testing.T, path string, runErr error) FleetOutcome {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := interpretFleet(FleetOutcome{Command: "go run ./scripts/fleet --doors 1000 --faults broker-restart --json", Took: 95 * time.Second}, data, runErr, "")
+	o := interpretFleet(FleetOutcome{Doors: 1000, Command: cmd1000, Took: 95 * time.Second, Timeout: 4 * time.Minute}, data, runErr, "")
 	return o
 }
 
-func testReport(t *testing.T, benchFile string, fleet FleetOutcome) *Report {
+func testReport(t *testing.T, benchFile string, fleets ...FleetOutcome) *Report {
 	t.Helper()
 	return &Report{
 		Started:  time.Date(2026, 5, 12, 9, 30, 0, 0, time.UTC),
@@ -43,8 +49,7 @@ func testReport(t *testing.T, benchFile string, fleet FleetOutcome) *Report {
 		Steps:    []Step{{Command: "go test -run '^$' -bench . -benchmem -json ./central/credit ./edge/store", Took: 6 * time.Minute, CPU: 9 * time.Minute, Others: 36 * time.Second, Timed: true, Name: "the benchmarks"}},
 		Load:     Load{Wall: 8 * time.Minute, Run: 11 * time.Minute, Others: 48 * time.Second},
 		Bench:    parseFile(t, benchFile),
-		Fleet:    fleet,
-		Doors:    1000,
+		Fleets:   fleets,
 	}
 }
 
@@ -86,9 +91,10 @@ func TestReportWrite(t *testing.T) {
 					"| the same into PostgreSQL | 38,081 events/s `BenchmarkIngestEndToEnd/postgres` (central/server) |",
 				},
 				"fleet": {
-					"| simulated doors on this machine | 1,000 doors (scripts/fleet) | 1,000 doors | — | meets |",
-					"| credited after the broker restart | 11.5 s (scripts/fleet) | ≤ 60 s | — | meets |",
-					"| then 10,000 doors | — | 10,000 doors | — | not measured: the run simulates 1000 doors (--fleet-doors) |",
+					"| 1,000-door run | `" + cmd1000 + "` | — | — | ran in 1m35s (its limit: 4m0s) |",
+					"| 1,000-door run: simulated doors on this machine | 1,000 doors (scripts/fleet) | 1,000 doors | — | meets |",
+					"| 1,000-door run: credited after the broker restart | 11.5 s (scripts/fleet) | ≤ 60 s | — | meets |",
+					"| then 10,000 doors | — | 10,000 doors | — | not measured: no run simulates 10,000 doors (--fleet-doors 1000; BENCH_FLAGS='--fleet-doors 1000,10000' adds it) |",
 				},
 				"offline": {
 					"| 30 days of events kept and replayed | — | 30 days | Kisi: 36 h | not measured: no benchmark fills an outbox",
@@ -114,7 +120,7 @@ func TestReportWrite(t *testing.T) {
 					"| not measured: skipped: ingest_bench_test.go:41: SWC_TEST_POSTGRES_URL is not set",
 				},
 				"fleet": {
-					"| **failed**: 588 events missing 60 s after the broker restart (door-0042 seq 17-40, ...)",
+					"| 1,000-door run | `" + cmd1000 + "` | — | — | **failed**: 588 events missing 60 s after the broker restart (door-0042 seq 17-40, ...)",
 				},
 				"Skipped and failed benchmarks": {
 					"| central/server | `BenchmarkIngestEndToEnd/postgres` | skipped |",
@@ -130,7 +136,7 @@ func TestReportWrite(t *testing.T) {
 		{
 			name: "the fleet not in the tree; a benchmark failed",
 			report: func(t *testing.T) *Report {
-				r := testReport(t, "testdata/gotest-skip-fail.json", FleetOutcome{Status: FleetNotRun, Reason: "scripts/fleet is not in this tree"})
+				r := testReport(t, "testdata/gotest-skip-fail.json", FleetOutcome{Doors: 1000, Command: cmd1000, Status: FleetNotRun, Reason: "scripts/fleet is not in this tree"})
 				r.Source.Dirty = []string{"scripts/bench/main.go"}
 				r.Load = Load{Wall: 460 * time.Second, Run: 200 * time.Second, Others: 632 * time.Second}
 				r.Steps[0].Others = 4 * time.Minute
@@ -143,7 +149,7 @@ func TestReportWrite(t *testing.T) {
 					"**The timings were disturbed**: other processes kept 0.67 of the 2 CPUs busy on average during the benchmarks (more than 0.25)",
 				},
 				"fleet": {
-					"| fleet scenario | not run: scripts/fleet is not in this tree | — | — | not measured: not run: scripts/fleet is not in this tree |",
+					"| 1,000-door run | `" + cmd1000 + "` | — | — | not measured: not run: scripts/fleet is not in this tree |",
 				},
 				"edge memory": {
 					"| swc-edge run, right after applying the snapshot of 100k badges | — `BenchmarkAgentRSS` (edge/cmd/swc-edge) | ≤ 30 MB | — | not measured: its package was not part of the run |",
@@ -162,7 +168,7 @@ func TestReportWrite(t *testing.T) {
 			report: func(t *testing.T) *Report {
 				return testReport(t, "testdata/gotest-full.json", fleetFrom(t, "testdata/fleet-slow.json", nil))
 			},
-			has:     map[string][]string{"fleet": {"| credited after the broker restart | 75.2 s (scripts/fleet) | ≤ 60 s | — | misses |"}},
+			has:     map[string][]string{"fleet": {"| 1,000-door run: credited after the broker restart | 75.2 s (scripts/fleet) | ≤ 60 s | — | misses |"}},
 			summary: map[string]string{"fleet": misses},
 		},
 		{
@@ -174,10 +180,74 @@ func TestReportWrite(t *testing.T) {
 				return testReport(t, "testdata/gotest-full.json", f)
 			},
 			has: map[string][]string{"fleet": {
-				"| every event credited | false; 120000 events credited once (scripts/fleet) | every event, once | — | misses |",
-				"| credited after the broker restart | — | ≤ 60 s | — | not measured: the fleet reports the events not all credited |",
+				"| 1,000-door run: every event credited | false; 120000 events credited once (scripts/fleet) | every event, once | — | misses |",
+				"| 1,000-door run: credited after the broker restart | — | ≤ 60 s | — | not measured: the fleet reports the events not all credited |",
 			}},
 			summary: map[string]string{"fleet": misses},
+		},
+		{
+			name: "two sizes: 1,000 doors met, 10,000 doors timed out",
+			report: func(t *testing.T) *Report {
+				ten := FleetOutcome{Doors: 10000, Command: cmd10000, Status: FleetFailed, Took: 22 * time.Minute, Timeout: 22 * time.Minute,
+					Reason: "did not finish within 22m0s (stopped; --fleet-timeout sets the limit)"}
+				r := testReport(t, "testdata/gotest-full.json", fleetFrom(t, "testdata/fleet-ok.json", nil), ten)
+				r.Steps = append(r.Steps,
+					Step{Command: cmd1000, Took: 95 * time.Second, CPU: 2 * time.Minute, Timed: true, Name: "the 1,000-door fleet scenario"},
+					Step{Command: cmd10000, Took: 22 * time.Minute, CPU: 40 * time.Minute, Timed: true, Name: "the 10,000-door fleet scenario"})
+				return r
+			},
+			has: map[string][]string{
+				"": {
+					"| `" + cmd1000 + "` | 1m35s | 2m0s | — |",
+					"| `" + cmd10000 + "` | 22m0s | 40m0s | — |",
+				},
+				"fleet": {
+					// The size that ran keeps its figures, each line naming its run.
+					"| 1,000-door run | `" + cmd1000 + "` | — | — | ran in 1m35s (its limit: 4m0s) |",
+					"| 1,000-door run: every event stored exactly once (the fleet's own check) | true (scripts/fleet) | true | — | meets |",
+					"| 1,000-door run: credited after the broker restart | 11.5 s (scripts/fleet) | ≤ 60 s | — | meets |",
+					// The one that did not finish says so, with its command and why.
+					"| 10,000-door run | `" + cmd10000 + "` | — | — | **failed**: did not finish within 22m0s (stopped; --fleet-timeout sets the limit) |",
+					"| then 10,000 doors | — | 10,000 doors | — | not measured: the 10,000-door run failed (its line above) |",
+				},
+			},
+			hasNot: map[string][]string{
+				// No figure of the 10,000-door run, and no line of the
+				// 1,000-door run without its size.
+				"fleet": {"10,000-door run: ", "| credited after the broker restart", "| simulated doors on this machine"},
+			},
+			summary: map[string]string{"fleet": "**failed** (1,000 doors: meets; 10,000 doors: **failed**)"},
+		},
+		{
+			name: "two sizes, both ran",
+			report: func(t *testing.T) *Report {
+				ten := fleetFrom(t, "testdata/fleet-slow.json", nil)
+				ten.Doors, ten.Command, ten.Timeout, ten.Took = 10000, cmd10000, 22*time.Minute, 14*time.Minute
+				ten.Report.Doors, ten.Report.CreditedAfterRestartS = 10000, 18.5
+				return testReport(t, "testdata/gotest-full.json", fleetFrom(t, "testdata/fleet-ok.json", nil), ten)
+			},
+			has: map[string][]string{"fleet": {
+				"| 1,000-door run: credited after the broker restart | 11.5 s (scripts/fleet) | ≤ 60 s | — | meets |",
+				"| 10,000-door run | `" + cmd10000 + "` | — | — | ran in 14m0s (its limit: 22m0s) |",
+				"| 10,000-door run: simulated doors on this machine | 10,000 doors (scripts/fleet) | 1,000 doors | — | meets |",
+				"| 10,000-door run: credited after the broker restart | 18.5 s (scripts/fleet) | ≤ 60 s | — | meets |",
+				"| then 10,000 doors | 10,000 doors (scripts/fleet, the 10,000-door run) | 10,000 doors | — | meets |",
+			}},
+			summary: map[string]string{"fleet": "meets (1,000 doors: meets; 10,000 doors: meets)"},
+		},
+		{
+			name: "--skip-fleet with two sizes",
+			report: func(t *testing.T) *Report {
+				return testReport(t, "testdata/gotest-full.json",
+					FleetOutcome{Doors: 1000, Command: cmd1000, Status: FleetNotRun, Reason: "--skip-fleet was given"},
+					FleetOutcome{Doors: 10000, Command: cmd10000, Status: FleetNotRun, Reason: "--skip-fleet was given"})
+			},
+			has: map[string][]string{"fleet": {
+				"| 1,000-door run | `" + cmd1000 + "` | — | — | not measured: not run: --skip-fleet was given |",
+				"| 10,000-door run | `" + cmd10000 + "` | — | — | not measured: not run: --skip-fleet was given |",
+				"| then 10,000 doors | — | 10,000 doors | — | not measured: the 10,000-door run was not run: --skip-fleet was given |",
+			}},
+			summary: map[string]string{"fleet": notMeasured + " (1,000 doors: not measured; 10,000 doors: not measured)"},
 		},
 	}
 	for _, tt := range tests {
