@@ -116,6 +116,8 @@ func (e *RejectedError) Unwrap() error { return e.Err }
 type WhitelistSource interface {
 	ForSync(ctx context.Context, door string, from uint64) (whitelist.Sync, error)
 	Watch() *whitelist.Watcher
+	// Version is the version compiled for the door (false: unknown door).
+	Version(door string) (uint64, bool)
 }
 
 // Config configures the ingest.
@@ -152,12 +154,21 @@ type Config struct {
 	SyncBurst    int
 	SyncInterval time.Duration
 	SyncWorkers  int
+	// ResyncAfter: an online door whose statuses report the same version,
+	// below the one compiled for it, for this long is sent what it lacks
+	// (default 1 min; see resyncBehind). ResyncEvery is how often the doors
+	// are looked at (default 15 s).
+	ResyncAfter time.Duration
+	ResyncEvery time.Duration
 }
 
 // DoorState is what the central knows of a door's connection.
 type DoorState struct {
 	Status   protocol.Status
 	LastSeen time.Time // when a status or batch last came from the door
+	// wlSince is when the door's statuses began reporting the whitelist
+	// version they report now (or when it was last sent what it lacks).
+	wlSince time.Time
 }
 
 // Ingest runs the central's MQTT side over a Link: paho's two connections
@@ -189,6 +200,7 @@ type Ingest struct {
 	events, dups, batches, storeErrs, acksSent, syncs, wlMsgs *metrics.Counter
 	rejected                                                  *metrics.CounterVec
 	syncsReceived, syncsMerged, rejectLogsSuppressed          *metrics.Counter
+	resyncs                                                   *metrics.Counter
 	latency, publishLag                                       *metrics.Histogram
 	online                                                    *metrics.Gauge
 }
@@ -235,6 +247,12 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 	if cfg.SyncWorkers <= 0 {
 		cfg.SyncWorkers = syncWorkers
 	}
+	if cfg.ResyncAfter <= 0 {
+		cfg.ResyncAfter = resyncAfter
+	}
+	if cfg.ResyncEvery <= 0 {
+		cfg.ResyncEvery = resyncEvery
+	}
 	if cfg.ClientID == "" {
 		host, _ := os.Hostname()
 		var r [4]byte
@@ -279,6 +297,8 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 			"Valid whitelist sync requests received from doors (answered, merged or waiting)."),
 		syncsMerged: reg.Counter("swc_whitelist_sync_requests_coalesced_total",
 			"Sync requests merged into a request of the same door already waiting (a door asking faster than it is answered)."),
+		resyncs: reg.Counter("swc_whitelist_resyncs_total",
+			"Online doors sent what they lacked because their statuses kept reporting an older whitelist version (an answer or a change that never reached them)."),
 		rejectLogsSuppressed: reg.Counter("swc_ingest_rejection_logs_suppressed_total",
 			"Rejected messages not logged one by one because their door exceeded its log lines per window (summarised instead)."),
 	}
@@ -326,6 +346,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		in.flushLogs(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		in.resyncBehind(ctx)
 	}()
 	// Replicas split the events; every replica keeps every door's state;
 	// only the whitelist publisher takes sync requests (setWhitelist).
@@ -616,8 +641,11 @@ func (in *Ingest) onStatus(_ context.Context, m Message) {
 			in.onlineN--
 		}
 	}
-	d.Status = *st
 	seenAt := in.cfg.Now()
+	if d.wlSince.IsZero() || d.Status.WLVersion != st.WLVersion || d.Status.State != st.State {
+		d.wlSince = seenAt
+	}
+	d.Status = *st
 	d.LastSeen = seenAt
 	n := in.onlineN
 	in.mu.Unlock()

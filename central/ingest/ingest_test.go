@@ -620,3 +620,32 @@ func TestWhitelistRoleGivenWhileRunStarts(t *testing.T) {
 		}, 5*time.Second, 10*time.Millisecond, "sync answered")
 	})
 }
+
+// A door whose answer never reached it (it asked while no replica
+// published whitelists, or the message was given up) reports the same old
+// version in its statuses: after ResyncAfter it is sent what it lacks,
+// without asking. A door that holds its compiled version is sent nothing.
+func TestDoorsLeftBehindAreResynced(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		in, err := New(tb.config(Config{ResyncAfter: 300 * time.Millisecond, ResyncEvery: 50 * time.Millisecond}), newMemStore(), newCompiler(t),
+			slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- in.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		h := &harness{broker: tb.addr, in: in}
+		d := h.door(t, "door-a")
+
+		// Online, holding nothing, and no sync request.
+		d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "the door left behind was sent its snapshot")
+		snap := d.whitelists(t)[0]
+		assert.Equal(t, protocol.Snapshot, snap.Kind)
+
+		// Up to date: nothing more, however long its statuses say so.
+		d.publish(t, protocol.TopicStatus, fmt.Sprintf(`{"v":1,"door":"door-a","state":"online","wl_version":%d}`, snap.Version))
+		time.Sleep(time.Second)
+		assert.Len(t, d.whitelists(t), 1, "an up-to-date door is sent nothing")
+	})
+}
