@@ -65,6 +65,11 @@ var fleetLoads = []struct {
 }
 
 // fleetCommand is the fleet scenario's command line for one size.
+//
+// --within 0 turns off the fleet's own time limit after the restart (60 s
+// unless given, PRODUCT.md's earlier target): a run over it would end as
+// failed, and a failed run shows no figures. The report judges that time
+// itself, against PRODUCT.md's 20 s.
 func fleetCommand(goBin string, doors int) []string {
 	args := []string{goBin, "run", "./scripts/fleet", "--doors", strconv.Itoa(doors)}
 	for _, l := range fleetLoads {
@@ -73,7 +78,7 @@ func fleetCommand(goBin string, doors int) []string {
 			break
 		}
 	}
-	return append(args, "--faults", "broker-restart", "--json")
+	return append(args, "--within", "0", "--faults", "broker-restart", "--json")
 }
 
 // The fleet step's timeout when --fleet-timeout is not given. 1,000 doors
