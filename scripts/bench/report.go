@@ -211,8 +211,8 @@ func fleetRunLines(f FleetOutcome) []line {
 	}
 	atScale := f.Doors >= fleetDoors
 	// scaled adds a line whose target PRODUCT.md sets at 10,000 doors:
-	// judged at that size, shown beside the target below it. A verdict of
-	// "not measured" is kept either way.
+	// judged in a run of that size, shown as context beside the target in
+	// a smaller one. A verdict of "not measured" is kept either way.
 	scaled := func(label, measured, target string, ok bool, notMeasuredWhy string) {
 		v := verdict(ok)
 		if notMeasuredWhy != "" {
