@@ -51,19 +51,25 @@ type FleetOutcome struct {
 // doors, and can be read beside PRODUCT.md's 20 s for 10,000 doors. Above
 // 1,000 doors each door taps 5 times instead of the fleet's default 20:
 // 50,000 events at 10,000 doors, what this 2-core machine produces in 30 s
-// beside 10,000 simulated doors (20 taps a door would be 200,000); and
-// 20,000 members, 2 a door at 10,000 doors as the fleet's default 2,000 are
-// at 1,000. --duration is written out even where it is the fleet's
-// default, so that the command in the report says it.
+// beside 10,000 simulated doors (20 taps a door would be 200,000). Above
+// 1,000 doors the network has 100,000 members, PRODUCT.md's 100,000 badges
+// for its 10,000-door fleet (each member holds one badge); up to 1,000 the
+// fleet's default 2,000 members stay. --duration is written out even where
+// it is the fleet's default, so that the command in the report says it.
 var fleetLoads = []struct {
 	UpTo  int
 	Flags []string
 }{
 	{UpTo: 1000, Flags: []string{"--duration", "30s"}}, // the fleet's defaults: 20 taps a door, 2,000 members
-	{UpTo: math.MaxInt, Flags: []string{"--duration", "30s", "--taps-per-door", "5", "--members", "20000"}},
+	{UpTo: math.MaxInt, Flags: []string{"--duration", "30s", "--taps-per-door", "5", "--members", "100000"}},
 }
 
 // fleetCommand is the fleet scenario's command line for one size.
+//
+// --within 0 turns off the fleet's own time limit after the restart (60 s
+// unless given, PRODUCT.md's earlier target): a run over it would end as
+// failed, and a failed run shows no figures. The report judges that time
+// itself, against PRODUCT.md's 20 s.
 func fleetCommand(goBin string, doors int) []string {
 	args := []string{goBin, "run", "./scripts/fleet", "--doors", strconv.Itoa(doors)}
 	for _, l := range fleetLoads {
@@ -72,7 +78,7 @@ func fleetCommand(goBin string, doors int) []string {
 			break
 		}
 	}
-	return append(args, "--faults", "broker-restart", "--json")
+	return append(args, "--within", "0", "--faults", "broker-restart", "--json")
 }
 
 // The fleet step's timeout when --fleet-timeout is not given. 1,000 doors

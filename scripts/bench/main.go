@@ -9,7 +9,7 @@
 // SWC_TEST_MOSQUITTO are set and are reported as skipped otherwise. After
 // the benchmarks, each size of --fleet-doors runs its own fleet scenario,
 // one after the other: `go run ./scripts/fleet --doors N --duration 30s
-// [flags of the size] --faults broker-restart --json` (fleetLoads), each
+// [flags of the size] --within 0 --faults broker-restart --json` (fleetLoads), each
 // stopped after its own timeout (fleetTimeout). When the fleet is not in
 // the tree the report says it was not run, and a size that fails shows its
 // error, never a figure; the other sizes are reported all the same.

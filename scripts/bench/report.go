@@ -151,9 +151,23 @@ func fleetRun(f FleetOutcome) string {
 	return human(float64(f.Doors)) + "-door run"
 }
 
+// The fleet's targets (PRODUCT.md section 5), all set for 10,000 doors:
+// smaller runs show their figures beside them as context.
+const (
+	fleetDoors    = 10_000
+	fleetWithinS  = 20   // every event credited after the broker restart
+	fleetRSSMB    = 1000 // the central's RSS: 1 GB read as 1,000 MB (10^9 bytes), the stricter reading
+	fleetCompileS = 3    // the central's start-up compile
+)
+
+// fleetCompileNotMeasured says why no fleet line has the start-up compile.
+const fleetCompileNotMeasured = notMeasured + ": the central's start-up log line (`whitelists compiled`) gives the doors, audiences and badges " +
+	"but not how long the compile took, and the fleet reads nothing else of it; " +
+	"BenchmarkCompileNetwork/doors=10000 times the compile alone (under \"whitelists compiled in memory\")"
+
 // fleetLines evaluates the fleet row: the lines of each size's run, in the
-// order they ran, then the 10,000 doors PRODUCT.md asks for after the
-// first 1,000, from whichever run simulated them.
+// order they ran, then whether a run simulated the 10,000 doors PRODUCT.md
+// sets the targets at.
 func fleetLines(fs []FleetOutcome) []line {
 	var ls []line
 	for _, f := range fs {
@@ -165,6 +179,12 @@ func fleetLines(fs []FleetOutcome) []line {
 // fleetRunLines evaluates one size's run. Its first line says which run
 // it is and gives its exact command; each of the other lines is labelled
 // with the run it comes from.
+//
+// Every run is judged on what holds at any size: a broker restart was
+// injected, every event was stored exactly once and credited. The figures
+// PRODUCT.md gives for 10,000 doors (credited ≤ 20 s after the restart,
+// central ≤ 1 GB, start-up compile ≤ 3 s) are targets for a run of 10,000
+// doors or more, and context beside those numbers for a smaller one.
 func fleetRunLines(f FleetOutcome) []line {
 	run := fleetRun(f)
 	cmd := "`" + f.Command + "`"
@@ -189,7 +209,35 @@ func fleetRunLines(f FleetOutcome) []line {
 		}
 		ls = append(ls, line{Label: run + ": " + label, Measured: measured, Target: target, Targeted: targeted, Verdict: verdict})
 	}
-	add("simulated doors on this machine", human(float64(r.Doors))+" doors", "1,000 doors", true, verdict(r.Doors >= 1000))
+	atScale := f.Doors >= fleetDoors
+	// scaled adds a line whose target PRODUCT.md sets at 10,000 doors:
+	// judged in a run of that size, shown as context beside the target in
+	// a smaller one. A verdict of "not measured" is kept either way.
+	scaled := func(label, measured, target string, ok bool, notMeasuredWhy string) {
+		v := verdict(ok)
+		if notMeasuredWhy != "" {
+			v = notMeasuredWhy
+		}
+		if atScale {
+			add(label, measured, target, true, v)
+			return
+		}
+		target = "— (" + target + " at " + human(fleetDoors) + " doors)"
+		switch {
+		case notMeasuredWhy != "":
+		case ok:
+			v = "context: within the 10,000-door target"
+		default:
+			v = "context: beyond the 10,000-door target"
+		}
+		add(label, measured, target, false, v)
+	}
+	doors := human(float64(r.Doors)) + " doors"
+	if atScale {
+		add("simulated doors on this machine", doors, human(fleetDoors)+" doors", true, verdict(r.Doors >= fleetDoors))
+	} else {
+		add("simulated doors on this machine", doors, "", false, "context")
+	}
 	restart := slices.Contains(r.Faults, "broker-restart")
 	add("faults injected", strings.Join(r.Faults, ", "), "a broker restart", true, verdict(restart))
 	add("events recorded by the doors / stored by the central", fmt.Sprintf("%s / %s", human(float64(r.EventsRecorded)), human(float64(r.EventsStored))), "", false, "context")
@@ -202,19 +250,31 @@ func fleetRunLines(f FleetOutcome) []line {
 	}
 	add("every event credited", detail, "every event, once", true, verdict(ok))
 	// A time of 0 (or none) means the scenario saw no restart or no credit.
+	within := fmt.Sprintf("≤ %d s", fleetWithinS)
 	switch after := r.CreditedAfterRestartS; {
 	case !ok:
-		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reports the events not all credited")
+		scaled("credited after the broker restart", "—", within, false, notMeasured+": the fleet reports the events not all credited")
 	case !restart || after <= 0:
-		add("credited after the broker restart", "—", "≤ 60 s", true, notMeasured+": the fleet reported no time after a restart")
+		scaled("credited after the broker restart", "—", within, false, notMeasured+": the fleet reported no time after a restart")
 	default:
-		add("credited after the broker restart", human(after)+" s", "≤ 60 s", true, verdict(after <= 60))
+		scaled("credited after the broker restart", human(after)+" s", within, after <= fleetWithinS, "")
 	}
 	if r.StoredAfterRestartS > 0 {
 		add("stored after the broker restart", human(r.StoredAfterRestartS)+" s", "", false, "context")
 	}
+	// The monitor samples the central's RSS every 0.5 s from the tap phase
+	// on: the restart, its start-up and the catch-up are in the peak.
+	rss := fmt.Sprintf("≤ 1 GB (%s MB)", human(fleetRSSMB))
+	if peak := r.CentralPeakRSSMiB; peak > 0 {
+		mb := peak * mibToMB
+		scaled("central peak resident memory (sampled every 0.5 s from the tap phase on)",
+			fmt.Sprintf("%s MB (%s MiB)", human(mb), human(peak)), rss, mb <= fleetRSSMB, "")
+	} else {
+		scaled("central peak resident memory (sampled every 0.5 s from the tap phase on)", "—", rss, false, notMeasured+": the fleet reported no peak")
+	}
+	scaled("central start-up compile, after the restart", "—", fmt.Sprintf("≤ %d s", fleetCompileS), false, fleetCompileNotMeasured)
 	add("events per second through the central", human(r.EventsPerS)+" events/s", "", false, "context")
-	add("central resident memory, at the end / peak", fmt.Sprintf("%s / %s MiB", human(r.CentralRSSMiB), human(r.CentralPeakRSSMiB)), "", false, "context")
+	add("central resident memory at the end", human(r.CentralRSSMiB)+" MiB", "", false, "context")
 	add("central CPU", human(r.CentralCPUCores)+" cores", "", false, "context")
 	add("the simulated doors' resident memory", human(r.FleetRSSMiB)+" MiB", "", false, "context")
 	add("scenario duration", human(r.DurationS)+" s", "", false, "context")
@@ -224,16 +284,17 @@ func fleetRunLines(f FleetOutcome) []line {
 	return ls
 }
 
-// tenThousandDoors is the "then 10,000" of the fleet's target: met by a
-// run of 10,000 doors or more that ran; otherwise it says why not.
+// tenThousandDoors says whether a run simulated the 10,000 doors the
+// fleet's targets are set at: met by a run of 10,000 doors or more that
+// ran; otherwise it says why not.
 func tenThousandDoors(fs []FleetOutcome) line {
-	l := line{Label: "then 10,000 doors", Measured: "—", Target: "10,000 doors", Targeted: true}
+	l := line{Label: "a run of 10,000 doors", Measured: "—", Target: "10,000 doors", Targeted: true}
 	var asked *FleetOutcome
 	for i, f := range fs {
-		if f.Doors < 10_000 {
+		if f.Doors < fleetDoors {
 			continue
 		}
-		if f.Status == FleetRan && f.Report.Doors >= 10_000 {
+		if f.Status == FleetRan && f.Report.Doors >= fleetDoors {
 			l.Measured = fmt.Sprintf("%s doors (scripts/fleet, the %s)", human(float64(f.Report.Doors)), fleetRun(f))
 			l.Verdict = meets
 			return l
