@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/smartworkcenters/swc/central/domain"
@@ -103,14 +104,18 @@ type Options struct {
 	CheckInGrace time.Duration
 	// GraceAt, when set, is the grace in force at a time (serve gives the
 	// crediting's, from the network settings), overriding CheckInGrace, so
-	// that a check-in and an attended booking are the same thing.
+	// that a check-in and an attended booking are the same thing. It is
+	// asked once per hour of the taps and its answer kept for a minute;
+	// a negative answer (the settings could not be read) means
+	// CheckInGrace and is not kept.
 	GraceAt func(ctx context.Context, at time.Time) time.Duration
 	// Mailer queues the no-show release notices (nil: none are sent).
 	Mailer Mailer
 }
 
 // Service books places. It holds no state of its own besides its
-// configuration: several may share one store (and replicas one database).
+// configuration and a cache of the check-in grace (a minute old at most):
+// several may share one store (and replicas one database).
 type Service struct {
 	st      store.Store
 	ps      store.PlaceStore
@@ -121,6 +126,7 @@ type Service struct {
 	made    *metrics.Counter
 	grace   time.Duration
 	graceAt func(ctx context.Context, at time.Time) time.Duration
+	graces  *graceCache
 	mailer  Mailer
 
 	checkedIn *metrics.Counter
@@ -132,7 +138,8 @@ type Service struct {
 
 // New returns a Service over the store.
 func New(st store.Store, opts Options) *Service {
-	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID, grace: opts.CheckInGrace, graceAt: opts.GraceAt, mailer: opts.Mailer}
+	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID, grace: opts.CheckInGrace, graceAt: opts.GraceAt, mailer: opts.Mailer,
+		graces: &graceCache{byHour: map[int64]cachedGrace{}}}
 	if s.grace <= 0 {
 		s.grace = DefaultCheckInGrace
 	}
@@ -204,14 +211,53 @@ func storeErr(err error, b *domain.Booking) error {
 	return fmt.Errorf("booking %s: %w", b.ID, err)
 }
 
+// graceCacheFor is how long graceOf keeps a grace read through GraceAt.
+// The settings change at month starts: a minute-old grace is the one in
+// force, and a changed setting reaches the check-ins within a minute.
+const graceCacheFor = time.Minute
+
+// graceCache holds the graces that GraceAt returned, by hour (settings
+// change at month starts, which are whole hours), so that a check-in batch
+// costs no settings read.
+type graceCache struct {
+	mu     sync.Mutex
+	byHour map[int64]cachedGrace // by the hour's Unix time
+}
+
+type cachedGrace struct {
+	grace time.Duration
+	until time.Time
+}
+
 // graceOf is the check-in grace in force at t.
 func (s *Service) graceOf(ctx context.Context, t time.Time) time.Duration {
-	if s.graceAt != nil {
-		if g := s.graceAt(ctx, t); g >= 0 {
-			return g
+	if s.graceAt == nil {
+		return s.grace
+	}
+	hour := t.Truncate(time.Hour)
+	now := s.now()
+	c := s.graces
+	c.mu.Lock()
+	e, ok := c.byHour[hour.Unix()]
+	c.mu.Unlock()
+	if ok && now.Before(e.until) {
+		return e.grace
+	}
+	g := s.graceAt(ctx, hour)
+	if g < 0 {
+		return s.grace // the settings could not be read: not cached, the next call tries again
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Expired hours go, so the cache holds only the hours asked for within
+	// the last graceCacheFor.
+	for h, e := range c.byHour {
+		if !now.Before(e.until) {
+			delete(c.byHour, h)
 		}
 	}
-	return s.grace
+	c.byHour[hour.Unix()] = cachedGrace{grace: g, until: now.Add(graceCacheFor)}
+	return g
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -43,49 +43,65 @@ func granted(r protocol.Reason) bool { return strings.HasPrefix(string(r), "gran
 
 // CheckInTaps checks in the bookings that the door's granted taps attend;
 // other events are ignored. It returns how many check-ins were stored or
-// moved earlier. One batch costs one read of the door, one grace per hour
-// of its taps (settings change at month starts, which are whole hours) and
-// one read of the center's bookings over the batch's span, whatever the
-// number of taps: the ingest's commits must not wait behind a query per
-// tap.
+// moved earlier.
 func (s *Service) CheckInTaps(ctx context.Context, door string, events []protocol.Event) (int, error) {
-	type tap struct {
-		member string
-		seq    uint64
-		at     time.Time
-		grace  time.Duration
-	}
 	var taps []tap
-	graces := map[time.Time]time.Duration{}
-	var from, to time.Time
 	for _, ev := range events {
-		if ev.Kind != protocol.EventTap || !granted(ev.Reason) || ev.Member == "" || ev.TimeMs <= 0 {
-			continue
+		if t, ok := tapOf(door, ev); ok {
+			taps = append(taps, t)
 		}
-		at := time.UnixMilli(ev.TimeMs)
-		hour := at.Truncate(time.Hour)
-		g, ok := graces[hour]
-		if !ok {
-			g = s.graceOf(ctx, at)
-			graces[hour] = g
-		}
-		taps = append(taps, tap{member: ev.Member, seq: ev.Seq, at: at, grace: g})
+	}
+	return s.checkIn(ctx, door, taps)
+}
+
+// tap is what a check-in needs of a granted tap: the follower queues these
+// rather than the ingest's whole commits.
+type tap struct {
+	door   string
+	seq    uint64
+	atMs   int64
+	member string
+}
+
+// tapOf returns the tap of an event that can check a booking in: a granted
+// tap of a member, with a time.
+func tapOf(door string, ev protocol.Event) (tap, bool) {
+	if ev.Kind != protocol.EventTap || !granted(ev.Reason) || ev.Member == "" || ev.TimeMs <= 0 {
+		return tap{}, false
+	}
+	return tap{door: door, seq: ev.Seq, atMs: ev.TimeMs, member: ev.Member}, true
+}
+
+// checkIn checks in the bookings that taps at one door attend. One call
+// costs one read of the door, one of the center's bookings over the taps'
+// span and one of those bookings' check-ins, whatever the number of taps
+// (the grace comes from a cache, see graceOf): the ingest's commits must
+// not wait behind a query per tap. It writes only the check-ins that
+// change: a booking gets at most one write, its earliest tap, and none
+// when its stored check-in is that early already (a member taps at every
+// door on the way in and out, and each write is a transaction).
+func (s *Service) checkIn(ctx context.Context, door string, taps []tap) (int, error) {
+	if len(taps) == 0 {
+		return 0, nil
+	}
+	graces := make([]time.Duration, len(taps))
+	var from, to time.Time
+	for i, t := range taps {
+		at := time.UnixMilli(t.atMs)
+		graces[i] = s.graceOf(ctx, at)
 		if from.IsZero() || at.Before(from) {
 			from = at
 		}
-		if end := at.Add(g + time.Millisecond); end.After(to) {
+		if end := at.Add(graces[i] + time.Millisecond); end.After(to) {
 			to = end
 		}
-	}
-	if len(taps) == 0 {
-		return 0, nil
 	}
 	d, err := s.st.Door(ctx, door)
 	if err != nil {
 		return 0, fmt.Errorf("booking: check-in at door %s: %w", door, err)
 	}
 	// Every booking a tap can attend overlaps [at, at+grace], so it is in
-	// the center's bookings overlapping the batch's span.
+	// the center's bookings overlapping the taps' span.
 	bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return s.st.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{d.CenterID}, From: from, To: to, PageRequest: p})
 	})
@@ -98,39 +114,66 @@ func (s *Service) CheckInTaps(ctx context.Context, door string, events []protoco
 			byMember[b.MemberID] = append(byMember[b.MemberID], b)
 		}
 	}
+	// The earliest tap attending each booking: start - grace ≤ at < end.
+	first := map[string]store.CheckIn{}
+	members := map[string]string{}
+	var ids []string
+	for i, t := range taps {
+		at := time.UnixMilli(t.atMs)
+		for _, b := range byMember[t.member] {
+			if at.Before(b.Start.Add(-graces[i])) || !at.Before(b.End) {
+				continue
+			}
+			c := store.CheckIn{BookingID: b.ID, AtMs: t.atMs, Door: t.door, Seq: t.seq}
+			cur, ok := first[b.ID]
+			if !ok {
+				ids = append(ids, b.ID)
+				members[b.ID] = t.member
+			}
+			if !ok || earlier(c, cur) {
+				first[b.ID] = c
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	have, err := s.st.CheckIns().CheckIns(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("booking: check-in at door %s: %w", door, err)
+	}
 	n := 0
-	for _, t := range taps {
-		got, err := s.checkInTap(ctx, byMember[t.member], door, t.member, t.seq, t.at, t.grace)
-		n += got
+	for _, id := range ids {
+		c := first[id]
+		if h, ok := have[id]; ok && !earlier(c, h) {
+			continue // checked in by this tap or an earlier one already
+		}
+		changed, err := s.st.CheckIns().CheckIn(ctx, c)
+		if errors.Is(err, store.ErrMissingRef) {
+			continue // the booking was deleted since it was read: nothing to check in
+		}
 		if err != nil {
-			return n, err
+			return n, fmt.Errorf("booking: check-in of %s: %w", id, err)
+		}
+		if changed {
+			n++
+			s.checkedIn.Inc()
+			s.log.InfoContext(ctx, "booking: checked in", "booking", id, "member", members[id], "door", c.Door, "at", stamp(time.UnixMilli(c.AtMs)))
 		}
 	}
 	return n, nil
 }
 
-// checkInTap checks in every booking among bs (the member's at the
-// center) that a tap at `at` attends: start - grace ≤ at < end.
-func (s *Service) checkInTap(ctx context.Context, bs []domain.Booking, door, member string, seq uint64, at time.Time, grace time.Duration) (int, error) {
-	n := 0
-	for _, b := range bs {
-		if at.Before(b.Start.Add(-grace)) || !at.Before(b.End) {
-			continue
-		}
-		changed, err := s.st.CheckIns().CheckIn(ctx, store.CheckIn{BookingID: b.ID, AtMs: at.UnixMilli(), Door: door, Seq: seq})
-		if errors.Is(err, store.ErrMissingRef) {
-			continue // the booking was deleted since it was read: nothing to check in
-		}
-		if err != nil {
-			return n, fmt.Errorf("booking: check-in of %s: %w", b.ID, err)
-		}
-		if changed {
-			n++
-			s.checkedIn.Inc()
-			s.log.InfoContext(ctx, "booking: checked in", "booking", b.ID, "member", member, "door", door, "at", stamp(at))
-		}
+// earlier reports whether a's tap comes before b's in the store's order
+// (time, then door, then seq: every replica keeps the same one).
+func earlier(a, b store.CheckIn) bool {
+	if a.AtMs != b.AtMs {
+		return a.AtMs < b.AtMs
 	}
-	return n, nil
+	if a.Door != b.Door {
+		return a.Door < b.Door
+	}
+	return a.Seq < b.Seq
 }
 
 // Defaults of FollowerOptions.

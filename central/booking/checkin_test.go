@@ -1,11 +1,15 @@
 package booking_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +24,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
 	"github.com/smartworkcenters/swc/central/store/storetest"
+	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -491,4 +496,160 @@ func TestFollowerNothingLost(t *testing.T) {
 			})
 		})
 	}
+}
+
+// writeCounter is a store that counts the check-in writes (each one a
+// write transaction).
+type writeCounter struct {
+	store.Store
+	writes *atomic.Int64
+}
+
+func (w writeCounter) CheckIns() store.CheckInStore {
+	return countedCheckIns{CheckInStore: w.Store.CheckIns(), writes: w.writes}
+}
+
+type countedCheckIns struct {
+	store.CheckInStore
+	writes *atomic.Int64
+}
+
+func (c countedCheckIns) CheckIn(ctx context.Context, ci store.CheckIn) (bool, error) {
+	c.writes.Add(1)
+	return c.CheckInStore.CheckIn(ctx, ci)
+}
+
+// counterValue reads a counter of the registry as exposed.
+func counterValue(t *testing.T, reg *metrics.Registry, name string) int {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, reg.WriteText(&buf))
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			n, err := strconv.Atoi(v)
+			require.NoError(t, err, line)
+			return n
+		}
+	}
+	t.Fatalf("no %s in the metrics", name)
+	return 0
+}
+
+// TestCheckInWritesOnlyChanges checks a batch writes one check-in per
+// booking, its earliest tap, and none for a booking whose stored check-in
+// is that early already (the members tap at every door all day), while
+// the stored check-in stays the earliest tap and the checked-in counter
+// counts only changes.
+func TestCheckInWritesOnlyChanges(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		_, clk, b := checkInFixture(t, st, booking.Options{})
+		_, err := st.ImportBookings(ctx, []domain.Booking{
+			{ID: "d1", MemberID: "n1", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "d2", MemberID: "n2", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "r2", MemberID: "n1", CenterID: "c1", RoomID: "r2", Start: at(0, 10, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+		})
+		require.NoError(t, err)
+		writes := &atomic.Int64{}
+		reg := metrics.NewRegistry()
+		svc := booking.New(writeCounter{Store: st, writes: writes}, booking.Options{Now: clk.Now, Metrics: reg,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		in := func(id string, t time.Time, door string, seq uint64) store.CheckIn {
+			return store.CheckIn{BookingID: id, AtMs: t.UnixMilli(), Door: door, Seq: seq}
+		}
+		// Every later tap of the day: each member at both doors of c1 every
+		// five minutes until 11:00.
+		var later []protocol.Event
+		for m := at(0, 9, 50); m.Before(at(0, 11, 0)); m = m.Add(5 * time.Minute) {
+			for _, who := range []string{"m1", "n1", "n2"} {
+				later = append(later, tap(uint64(100+len(later)), who, protocol.GrantedBooking, m))
+			}
+		}
+		first := map[string]store.CheckIn{
+			b.ID: in(b.ID, at(0, 8, 50), "front", 3),
+			"d1": in("d1", at(0, 9, 1), "front", 5),
+			"d2": in("d2", at(0, 9, 30), "front", 7),
+			"r2": in("r2", at(0, 9, 45), "front", 6),
+		}
+		for _, step := range []struct {
+			name   string
+			door   string
+			events []protocol.Event
+			writes int64
+			moved  int
+			want   map[string]store.CheckIn
+		}{
+			{"first taps: one write per booking, the earliest tap", "front", []protocol.Event{
+				tap(1, "m1", protocol.GrantedBooking, at(0, 8, 55)), tap(2, "m1", protocol.GrantedBooking, at(0, 9, 10)),
+				tap(3, "m1", protocol.GrantedBooking, at(0, 8, 50)), tap(4, "m1", protocol.GrantedBooking, at(0, 8, 30)),
+				tap(5, "n1", protocol.GrantedPass, at(0, 9, 1)), tap(6, "n1", protocol.GrantedPass, at(0, 9, 45)),
+				tap(7, "n2", protocol.GrantedBooking, at(0, 9, 30)), tap(8, "n2", protocol.GrantedBooking, at(0, 9, 31)),
+			}, 4, 4, first},
+			{"the same taps again", "front", []protocol.Event{
+				tap(3, "m1", protocol.GrantedBooking, at(0, 8, 50)), tap(5, "n1", protocol.GrantedPass, at(0, 9, 1)),
+			}, 0, 0, first},
+			{"later taps all day", "big", later, 0, 0, first},
+			{"an earlier tap arriving late among later ones", "big", append([]protocol.Event{tap(1, "m1", protocol.GrantedStaff, at(0, 8, 46))}, later...), 1, 1,
+				map[string]store.CheckIn{b.ID: in(b.ID, at(0, 8, 46), "big", 1), "d1": first["d1"], "d2": first["d2"], "r2": first["r2"]}},
+			{"the same time at an earlier door", "big", []protocol.Event{tap(2, "n2", protocol.GrantedBooking, at(0, 9, 30))}, 1, 1,
+				map[string]store.CheckIn{b.ID: in(b.ID, at(0, 8, 46), "big", 1), "d1": first["d1"], "d2": in("d2", at(0, 9, 30), "big", 2), "r2": first["r2"]}},
+		} {
+			before, counted := writes.Load(), counterValue(t, reg, "swc_booking_checkins_total")
+			n, err := svc.CheckInTaps(ctx, step.door, step.events)
+			require.NoError(t, err, step.name)
+			require.Equal(t, step.writes, writes.Load()-before, "%s: check-in writes", step.name)
+			require.Equal(t, step.moved, n, step.name)
+			require.Equal(t, step.moved, counterValue(t, reg, "swc_booking_checkins_total")-counted, "%s: counted check-ins", step.name)
+			got, err := svc.CheckIns(ctx, []string{b.ID, "d1", "d2", "r2"})
+			require.NoError(t, err, step.name)
+			require.Equal(t, step.want, got, step.name)
+		}
+	})
+}
+
+// TestCheckInGraceCached checks the grace is read through GraceAt once per
+// hour of the taps for a minute, not once per batch, and that a failed
+// read is not kept.
+func TestCheckInGraceCached(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var asked []time.Time
+		var mu sync.Mutex
+		graceAt := func(_ context.Context, t time.Time) time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, t)
+			if t.Equal(at(0, 10, 0)) {
+				return -1 // the settings could not be read
+			}
+			return 5 * time.Minute
+		}
+		svc, clk, b := checkInFixture(t, st, booking.Options{GraceAt: graceAt})
+		calls := func() int { mu.Lock(); defer mu.Unlock(); return len(asked) }
+		base := calls()
+		for _, step := range []struct {
+			name  string
+			taps  []time.Time
+			clock time.Duration // after the start
+			asked int           // GraceAt calls so far
+		}{
+			{"ten batches in one hour", []time.Time{at(0, 8, 50), at(0, 8, 51), at(0, 8, 52), at(0, 8, 53), at(0, 8, 54),
+				at(0, 8, 56), at(0, 8, 57), at(0, 8, 58), at(0, 8, 59), at(0, 8, 55)}, 0, 1},
+			{"another hour", []time.Time{at(0, 9, 5), at(0, 9, 6)}, 0, 2},
+			{"both hours again, 59 s later", []time.Time{at(0, 8, 59), at(0, 9, 7)}, 59 * time.Second, 2},
+			{"a minute later", []time.Time{at(0, 8, 57), at(0, 8, 58)}, time.Minute, 3},
+			{"an hour whose settings cannot be read", []time.Time{at(0, 10, 1), at(0, 10, 2)}, time.Minute, 5},
+		} {
+			clk.Set(now.Add(step.clock))
+			for i, tt := range step.taps {
+				_, err := svc.CheckInTaps(ctx, "front", []protocol.Event{tap(uint64(i+1), "m1", protocol.GrantedBooking, tt)})
+				require.NoError(t, err, step.name)
+			}
+			require.Equal(t, step.asked, calls()-base, step.name)
+		}
+		// The cached grace is the one in force: 08:50 was outside 5 minutes.
+		ins, err := svc.CheckIns(ctx, []string{b.ID})
+		require.NoError(t, err)
+		require.Equal(t, at(0, 8, 55).UnixMilli(), ins[b.ID].AtMs)
+	})
 }
