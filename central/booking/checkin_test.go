@@ -3,6 +3,7 @@ package booking_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -419,9 +420,11 @@ func TestReleaseAcrossReplicas(t *testing.T) {
 // TestFollowerNothingLost checks a granted tap that the ingest stored
 // checks its booking in although the follower that was handed it stopped
 // (its context ended with the commit queued) or died (never drained it):
-// the stopping follower drains its queue, and the next follower takes over
-// the cursor of one that stopped at once, and of one that died once its
-// cursor is stale, applying what the first one never saw.
+// the stopping follower drains its queue (within its DrainTimeout, and
+// saves its cursor as stopped even when that ran out), and the next
+// follower takes over the cursor of one that stopped at once, and of one
+// that died once its cursor is stale, applying what the first one never
+// saw or had no time to apply.
 func TestFollowerNothingLost(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -431,10 +434,13 @@ func TestFollowerNothingLost(t *testing.T) {
 		// stopped: the first follower ran and stopped; otherwise it died
 		// before it drained anything.
 		stopped bool
+		// drain is the first follower's DrainTimeout (0: the default).
+		drain time.Duration
 	}{
-		{"stopped with the commit queued", true, true},
-		{"stopped, the commit never handed over", false, true},
-		{"died with the commit queued", true, false},
+		{"stopped with the commit queued", true, true, 0},
+		{"stopped, the commit never handed over", false, true, 0},
+		{"died with the commit queued", true, false, 0},
+		{"stopped with the commit queued, no time to drain", true, true, time.Nanosecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachStore(t, func(t *testing.T, st store.Store) {
@@ -446,7 +452,7 @@ func TestFollowerNothingLost(t *testing.T) {
 					require.NoError(t, err)
 					return got
 				}
-				first := booking.NewFollower(svc, booking.FollowerOptions{ID: "first"})
+				first := booking.NewFollower(svc, booking.FollowerOptions{ID: "first", DrainTimeout: tc.drain})
 				require.NoError(t, first.Open(ctx))
 				ev := tap(1, "m1", protocol.GrantedBooking, at(0, 9, 3))
 				received := clk.Now().UnixMilli()
@@ -465,7 +471,7 @@ func TestFollowerNothingLost(t *testing.T) {
 					require.Len(t, curs, 1)
 					require.True(t, curs[0].Stopped, "cursor saved as stopped")
 				}
-				if tc.handed && tc.stopped {
+				if tc.handed && tc.stopped && tc.drain == 0 {
 					require.Equal(t, want, checkedIn(), "drained at stop")
 				} else {
 					require.Empty(t, checkedIn())
@@ -498,25 +504,37 @@ func TestFollowerNothingLost(t *testing.T) {
 	}
 }
 
-// writeCounter is a store that counts the check-in writes (each one a
-// write transaction).
-type writeCounter struct {
+// instrumented is a store that counts the check-in writes (each one a
+// write transaction) and whose GrantedTaps fails while tapsDown is set.
+type instrumented struct {
 	store.Store
-	writes *atomic.Int64
+	writes   *atomic.Int64
+	tapsDown *atomic.Bool
 }
 
-func (w writeCounter) CheckIns() store.CheckInStore {
-	return countedCheckIns{CheckInStore: w.Store.CheckIns(), writes: w.writes}
+func instrument(st store.Store) instrumented {
+	return instrumented{Store: st, writes: &atomic.Int64{}, tapsDown: &atomic.Bool{}}
 }
 
-type countedCheckIns struct {
+func (w instrumented) CheckIns() store.CheckInStore {
+	return instrumentedCheckIns{CheckInStore: w.Store.CheckIns(), st: w}
+}
+
+type instrumentedCheckIns struct {
 	store.CheckInStore
-	writes *atomic.Int64
+	st instrumented
 }
 
-func (c countedCheckIns) CheckIn(ctx context.Context, ci store.CheckIn) (bool, error) {
-	c.writes.Add(1)
+func (c instrumentedCheckIns) CheckIn(ctx context.Context, ci store.CheckIn) (bool, error) {
+	c.st.writes.Add(1)
 	return c.CheckInStore.CheckIn(ctx, ci)
+}
+
+func (c instrumentedCheckIns) GrantedTaps(ctx context.Context, fromMs int64) ([]domain.Event, error) {
+	if c.st.tapsDown.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return c.CheckInStore.GrantedTaps(ctx, fromMs)
 }
 
 // counterValue reads a counter of the registry as exposed.
@@ -550,9 +568,10 @@ func TestCheckInWritesOnlyChanges(t *testing.T) {
 			{ID: "r2", MemberID: "n1", CenterID: "c1", RoomID: "r2", Start: at(0, 10, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
 		})
 		require.NoError(t, err)
-		writes := &atomic.Int64{}
+		ist := instrument(st)
+		writes := ist.writes
 		reg := metrics.NewRegistry()
-		svc := booking.New(writeCounter{Store: st, writes: writes}, booking.Options{Now: clk.Now, Metrics: reg,
+		svc := booking.New(ist, booking.Options{Now: clk.Now, Metrics: reg,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		in := func(id string, t time.Time, door string, seq uint64) store.CheckIn {
 			return store.CheckIn{BookingID: id, AtMs: t.UnixMilli(), Door: door, Seq: seq}
@@ -652,4 +671,152 @@ func TestCheckInGraceCached(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, at(0, 8, 55).UnixMilli(), ins[b.ID].AtMs)
 	})
+}
+
+// overflowCommits are twelve commits of the ingest, a second apart from
+// 08:00:01, each with two granted taps (and a denied one): the later the
+// commit, the earlier its first tap, so that the earliest tap of each
+// booking is in the last commits.
+func overflowCommits() []struct {
+	ms      int64
+	batches []ingest.Batch
+} {
+	var out []struct {
+		ms      int64
+		batches []ingest.Batch
+	}
+	members := []string{"m1", "n1", "n2", "n3"}
+	for i := 1; i <= 12; i++ {
+		who := members[i%len(members)]
+		door := map[bool]string{true: "front", false: "big"}[i%2 == 0]
+		if who == "n3" {
+			door = "other"
+		}
+		evs := map[string][]protocol.Event{}
+		evs[door] = append(evs[door], tap(uint64(10*i+1), who, protocol.GrantedBooking, at(0, 9, 30).Add(-time.Duration(3*i)*time.Minute)))
+		evs["front"] = append(evs["front"], tap(uint64(10*i+2), "n1", protocol.GrantedPass, at(0, 9, 50).Add(time.Duration(i)*time.Minute)),
+			tap(uint64(10*i+3), "n2", protocol.DeniedNoBooking, at(0, 9, 0)))
+		var bs []ingest.Batch
+		for _, d := range []string{"front", "big", "other"} {
+			if len(evs[d]) > 0 {
+				bs = append(bs, ingest.Batch{Door: d, Events: evs[d]})
+			}
+		}
+		out = append(out, struct {
+			ms      int64
+			batches []ingest.Batch
+		}{now.Add(time.Duration(i) * time.Second).UnixMilli(), bs})
+	}
+	return out
+}
+
+// TestFollowerOverflow checks a follower whose queue overflows checks in
+// every booking exactly as one with room for every tap: it leaves the
+// commits out from the one that overflowed, its cursor stays before that
+// commit until it has read them from the store (so a crash loses none),
+// and it queues again once caught up. On SQLite and PostgreSQL.
+func TestFollowerOverflow(t *testing.T) {
+	ctx := context.Background()
+	ids := []string{"b-m1", "d1", "d2", "r3", "late"}
+	// setup seeds a store with the bookings and stores the commits' events.
+	setup := func(t *testing.T, st store.Store, reg *metrics.Registry) (*booking.Service, *clock) {
+		svc, clk, _ := checkInFixture(t, st, booking.Options{Metrics: reg, NewID: func() string { return "b-m1" }})
+		require.NoError(t, st.CreateMember(ctx, domain.Member{ID: "n3", Name: "Nomad", Status: domain.MemberActive}))
+		_, err := st.ImportBookings(ctx, []domain.Booking{
+			{ID: "d1", MemberID: "n1", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "d2", MemberID: "n2", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "r3", MemberID: "n3", CenterID: "c2", RoomID: "r3", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "late", MemberID: "n1", CenterID: "c1", RoomID: "r2", Start: at(0, 10, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+		})
+		require.NoError(t, err)
+		for _, c := range overflowCommits() {
+			for _, b := range c.batches {
+				_, err := st.AppendEvents(ctx, b.Door, c.ms, b.Events)
+				require.NoError(t, err)
+			}
+		}
+		return svc, clk
+	}
+	checkIns := func(t *testing.T, svc *booking.Service) map[string]store.CheckIn {
+		got, err := svc.CheckIns(ctx, ids)
+		require.NoError(t, err)
+		return got
+	}
+	// Queued only (its events are not stored): proof that the follower
+	// queues again once caught up.
+	afterwards := []ingest.Batch{{Door: "front", Events: []protocol.Event{tap(200, "m1", protocol.GrantedBooking, at(0, 8, 50))}}}
+	margin := booking.DefaultCursorMargin.Milliseconds()
+
+	for _, bk := range backends {
+		t.Run(bk.name, func(t *testing.T) {
+			// The reference: a follower with room for every tap.
+			refSvc, _ := setup(t, bk.open(t, store.Options{}), nil)
+			ref := booking.NewFollower(refSvc, booking.FollowerOptions{ID: "ref"})
+			for _, c := range overflowCommits() {
+				ref.Committed(c.ms, c.batches)
+			}
+			ref.Drain(ctx)
+			want := checkIns(t, refSvc)
+			require.Len(t, want, len(ids), "the reference checks every booking in")
+
+			for _, crash := range []bool{false, true} {
+				t.Run(map[bool]string{false: "caught up", true: "crashed before catching up"}[crash], func(t *testing.T) {
+					ist := instrument(bk.open(t, store.Options{}))
+					reg := metrics.NewRegistry()
+					svc, clk := setup(t, ist, reg)
+					f := booking.NewFollower(svc, booking.FollowerOptions{ID: "small", QueueTaps: 5})
+					require.NoError(t, f.Open(ctx))
+					commits := overflowCommits()
+					for _, c := range commits {
+						f.Committed(c.ms, c.batches)
+					}
+					require.Equal(t, 1, counterValue(t, reg, "swc_booking_checkin_overflows_total"), "one overflow, however many commits were left out")
+					overflowed := commits[2].ms // 2 + 2 + 2 taps > 5
+
+					// The queue is applied; the catch-up fails: the cursor
+					// stays before the first commit left out.
+					ist.tapsDown.Store(true)
+					f.Drain(ctx)
+					clk.Set(now.Add(5 * time.Minute))
+					require.NoError(t, f.Open(ctx)) // saves the cursor
+					curs, err := ist.CheckIns().CheckInCursors(ctx)
+					require.NoError(t, err)
+					require.Len(t, curs, 1)
+					require.Equal(t, overflowed-margin, curs[0].AppliedMs, "cursor before the first commit left out")
+					require.NotEqual(t, want, checkIns(t, svc), "the commits left out are still to apply")
+					ist.tapsDown.Store(false)
+
+					if crash {
+						// The follower dies; the next one takes its cursor over.
+						clk.Set(now.Add(10 * time.Minute))
+						next := booking.NewFollower(svc, booking.FollowerOptions{ID: "next", CursorEvery: 20 * time.Millisecond})
+						runCtx, stop := context.WithCancel(ctx)
+						done := make(chan error, 1)
+						go func() { done <- next.Run(runCtx) }()
+						require.Eventually(t, func() bool { return len(checkIns(t, svc)) == len(ids) }, 10*time.Second, 10*time.Millisecond)
+						stop()
+						require.NoError(t, <-done)
+						require.Equal(t, want, checkIns(t, svc))
+						return
+					}
+
+					f.Drain(ctx)
+					require.Equal(t, want, checkIns(t, svc), "the same check-ins as with room for every tap")
+					require.NoError(t, f.Open(ctx))
+					curs, err = ist.CheckIns().CheckInCursors(ctx)
+					require.NoError(t, err)
+					require.Equal(t, clk.Now().UnixMilli()-margin, curs[0].AppliedMs, "caught up")
+
+					// Queueing again: a commit whose events only the queue holds.
+					for _, fl := range []*booking.Follower{f, ref} {
+						fl.Committed(now.Add(6*time.Minute).UnixMilli(), afterwards)
+						fl.Drain(ctx)
+					}
+					require.Equal(t, checkIns(t, refSvc), checkIns(t, svc))
+					require.Equal(t, at(0, 8, 50).UnixMilli(), checkIns(t, svc)["b-m1"].AtMs)
+					require.Equal(t, 1, counterValue(t, reg, "swc_booking_checkin_overflows_total"))
+				})
+			}
+		})
+	}
 }
