@@ -103,14 +103,19 @@ type Options struct {
 	CheckInGrace time.Duration
 	// GraceAt, when set, is the grace in force at a time (serve gives the
 	// crediting's, from the network settings), overriding CheckInGrace, so
-	// that a check-in and an attended booking are the same thing.
+	// that a check-in and an attended booking are the same thing. It is
+	// asked once per hour of the taps and its answer kept for a minute;
+	// a negative answer (the settings could not be read) means
+	// CheckInGrace and is not kept.
 	GraceAt func(ctx context.Context, at time.Time) time.Duration
 	// Mailer queues the no-show release notices (nil: none are sent).
 	Mailer Mailer
 }
 
 // Service books places. It holds no state of its own besides its
-// configuration: several may share one store (and replicas one database).
+// configuration and the check-in's cache of the grace and of doors'
+// centers (a minute old at most): several may share one store (and
+// replicas one database).
 type Service struct {
 	st      store.Store
 	ps      store.PlaceStore
@@ -121,18 +126,25 @@ type Service struct {
 	made    *metrics.Counter
 	grace   time.Duration
 	graceAt func(ctx context.Context, at time.Time) time.Duration
-	mailer  Mailer
+	// graces (by the hour's Unix time) and doorCenters are what the
+	// check-in reads for every batch and that changes seldom.
+	graces      *expiring[int64, time.Duration]
+	doorCenters *expiring[string, string]
+	mailer      Mailer
 
 	checkedIn *metrics.Counter
 	// checkInFailed counts the failed steps of the check-in follower.
 	checkInFailed *metrics.Counter
-	released      *metrics.Counter
-	waiting       *metrics.Gauge
+	// checkInOverflows counts the overflows of a check-in follower's queue.
+	checkInOverflows *metrics.Counter
+	released         *metrics.Counter
+	waiting          *metrics.Gauge
 }
 
 // New returns a Service over the store.
 func New(st store.Store, opts Options) *Service {
-	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID, grace: opts.CheckInGrace, graceAt: opts.GraceAt, mailer: opts.Mailer}
+	s := &Service{st: st, now: opts.Now, log: opts.Logger, newID: opts.NewID, grace: opts.CheckInGrace, graceAt: opts.GraceAt, mailer: opts.Mailer,
+		graces: newExpiring[int64, time.Duration](checkInCacheFor), doorCenters: newExpiring[string, string](checkInCacheFor)}
 	if s.grace <= 0 {
 		s.grace = DefaultCheckInGrace
 	}
@@ -159,7 +171,8 @@ func New(st store.Store, opts Options) *Service {
 	s.refused = reg.CounterVec("swc_booking_refused_total", "Booking requests refused, by code.", "code")
 	s.made = reg.Counter("swc_booking_made_total", "Bookings made through the booking service.")
 	s.checkedIn = reg.Counter("swc_booking_checkins_total", "Bookings checked in by a granted tap (or moved to an earlier tap).")
-	s.checkInFailed = reg.Counter("swc_booking_checkin_failures_total", "Check-in follower steps that failed (retried) or commits skipped (a deleted door).")
+	s.checkInFailed = reg.Counter("swc_booking_checkin_failures_total", "Check-in follower steps that failed (retried) or taps skipped (a deleted door).")
+	s.checkInOverflows = reg.Counter("swc_booking_checkin_overflows_total", "Check-in follower queue overflows (the follower then catches up from the stored events).")
 	s.released = reg.Counter("swc_booking_released_total", "Room bookings released because nobody checked in.")
 	s.waiting = reg.Gauge("swc_booking_release_waiting", "Room bookings due for release that wait for a door offline or with undelivered events (last pass).")
 	return s
@@ -204,14 +217,46 @@ func storeErr(err error, b *domain.Booking) error {
 	return fmt.Errorf("booking %s: %w", b.ID, err)
 }
 
-// graceOf is the check-in grace in force at t.
+// checkInCacheFor is how long the check-in keeps the grace that GraceAt
+// returned for an hour, and a door's center. The settings change at month
+// starts: a minute-old grace is the one in force, and a changed setting
+// reaches the check-ins within a minute (a deleted door's taps, too, check
+// bookings in for a minute at most).
+const checkInCacheFor = time.Minute
+
+// graceOf is the check-in grace in force at t. GraceAt is asked once per
+// hour of t (settings change at month starts, which are whole hours) per
+// checkInCacheFor, so that a check-in batch costs no settings read.
 func (s *Service) graceOf(ctx context.Context, t time.Time) time.Duration {
-	if s.graceAt != nil {
-		if g := s.graceAt(ctx, t); g >= 0 {
-			return g
-		}
+	if s.graceAt == nil {
+		return s.grace
 	}
-	return s.grace
+	hour := t.Truncate(time.Hour)
+	now := s.now()
+	if g, ok := s.graces.get(now, hour.Unix()); ok {
+		return g
+	}
+	g := s.graceAt(ctx, hour)
+	if g < 0 {
+		return s.grace // the settings could not be read: not kept, the next call asks again
+	}
+	s.graces.put(now, hour.Unix(), g)
+	return g
+}
+
+// centerOf is the center of a door (which never changes), kept for
+// checkInCacheFor.
+func (s *Service) centerOf(ctx context.Context, door string) (string, error) {
+	now := s.now()
+	if c, ok := s.doorCenters.get(now, door); ok {
+		return c, nil
+	}
+	d, err := s.st.Door(ctx, door)
+	if err != nil {
+		return "", err
+	}
+	s.doorCenters.put(now, door, d.CenterID)
+	return d.CenterID, nil
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

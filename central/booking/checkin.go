@@ -43,94 +43,167 @@ func granted(r protocol.Reason) bool { return strings.HasPrefix(string(r), "gran
 
 // CheckInTaps checks in the bookings that the door's granted taps attend;
 // other events are ignored. It returns how many check-ins were stored or
-// moved earlier. One batch costs one read of the door, one grace per hour
-// of its taps (settings change at month starts, which are whole hours) and
-// one read of the center's bookings over the batch's span, whatever the
-// number of taps: the ingest's commits must not wait behind a query per
-// tap.
+// moved earlier.
 func (s *Service) CheckInTaps(ctx context.Context, door string, events []protocol.Event) (int, error) {
-	type tap struct {
-		member string
-		seq    uint64
-		at     time.Time
-		grace  time.Duration
-	}
 	var taps []tap
-	graces := map[time.Time]time.Duration{}
-	var from, to time.Time
 	for _, ev := range events {
-		if ev.Kind != protocol.EventTap || !granted(ev.Reason) || ev.Member == "" || ev.TimeMs <= 0 {
-			continue
-		}
-		at := time.UnixMilli(ev.TimeMs)
-		hour := at.Truncate(time.Hour)
-		g, ok := graces[hour]
-		if !ok {
-			g = s.graceOf(ctx, at)
-			graces[hour] = g
-		}
-		taps = append(taps, tap{member: ev.Member, seq: ev.Seq, at: at, grace: g})
-		if from.IsZero() || at.Before(from) {
-			from = at
-		}
-		if end := at.Add(g + time.Millisecond); end.After(to) {
-			to = end
+		if t, ok := tapOf(door, ev); ok {
+			taps = append(taps, t)
 		}
 	}
+	return s.checkIn(ctx, taps, nil)
+}
+
+// tap is what a check-in needs of a granted tap: the follower queues these
+// rather than the ingest's whole commits.
+type tap struct {
+	receivedMs int64 // when the central received it (the follower's cursor)
+	door       string
+	seq        uint64
+	atMs       int64
+	member     string
+}
+
+// tapOf returns the tap of an event that can check a booking in: a granted
+// tap of a member, with a time.
+func tapOf(door string, ev protocol.Event) (tap, bool) {
+	if ev.Kind != protocol.EventTap || !granted(ev.Reason) || ev.Member == "" || ev.TimeMs <= 0 {
+		return tap{}, false
+	}
+	return tap{door: door, seq: ev.Seq, atMs: ev.TimeMs, member: ev.Member}, true
+}
+
+// checkIn checks in the bookings that the taps (of any doors) attend. One
+// call costs one read of the bookings of each center over its taps' span
+// and one read of the candidate bookings' check-ins, whatever the number of
+// taps (the grace and the doors' centers come from a cache, see graceOf):
+// the ingest's commits must not wait behind a query per tap. It writes
+// only the check-ins that change: a booking gets at most one write, its
+// earliest tap, and none when its stored check-in is that early already (a
+// member taps at every door on the way in and out, and each write is a
+// transaction).
+//
+// A door that cannot be read is an error, unless skip is set and the door
+// is unknown (deleted since): then skip is told and its taps are ignored.
+func (s *Service) checkIn(ctx context.Context, taps []tap, skip func(door string, err error)) (int, error) {
 	if len(taps) == 0 {
 		return 0, nil
 	}
-	d, err := s.st.Door(ctx, door)
-	if err != nil {
-		return 0, fmt.Errorf("booking: check-in at door %s: %w", door, err)
-	}
-	// Every booking a tap can attend overlaps [at, at+grace], so it is in
-	// the center's bookings overlapping the batch's span.
-	bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
-		return s.st.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{d.CenterID}, From: from, To: to, PageRequest: p})
-	})
-	if err != nil {
-		return 0, fmt.Errorf("booking: check-in at door %s: %w", door, err)
-	}
-	byMember := map[string][]domain.Booking{}
-	for _, b := range bs {
-		if b.Status != domain.BookingCancelled {
-			byMember[b.MemberID] = append(byMember[b.MemberID], b)
+	centers := map[string]string{} // by door; "" for a door skipped
+	type span struct{ from, to time.Time }
+	spans := map[string]*span{} // by center
+	var centerIDs []string
+	graces := make([]time.Duration, len(taps))
+	for i, t := range taps {
+		c, ok := centers[t.door]
+		if !ok {
+			var err error
+			c, err = s.centerOf(ctx, t.door)
+			if err != nil {
+				if skip == nil || !(errors.Is(err, store.ErrNotFound) || errors.Is(err, domain.ErrValidation)) {
+					return 0, fmt.Errorf("booking: check-in at door %s: %w", t.door, err)
+				}
+				skip(t.door, err)
+				c = ""
+			}
+			centers[t.door] = c
+		}
+		if c == "" {
+			continue
+		}
+		at := time.UnixMilli(t.atMs)
+		graces[i] = s.graceOf(ctx, at)
+		sp := spans[c]
+		if sp == nil {
+			sp = &span{from: at, to: at}
+			spans[c] = sp
+			centerIDs = append(centerIDs, c)
+		}
+		if at.Before(sp.from) {
+			sp.from = at
+		}
+		if end := at.Add(graces[i] + time.Millisecond); end.After(sp.to) {
+			sp.to = end
 		}
 	}
-	n := 0
-	for _, t := range taps {
-		got, err := s.checkInTap(ctx, byMember[t.member], door, t.member, t.seq, t.at, t.grace)
-		n += got
+	// Every booking a tap can attend overlaps [at, at+grace], so it is in
+	// its center's bookings overlapping the span of the center's taps.
+	type who struct{ center, member string }
+	byMember := map[who][]domain.Booking{}
+	for _, c := range centerIDs {
+		sp := spans[c]
+		bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+			return s.st.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{c}, From: sp.from, To: sp.to, PageRequest: p})
+		})
 		if err != nil {
-			return n, err
+			return 0, fmt.Errorf("booking: check-in at center %s: %w", c, err)
+		}
+		for _, b := range bs {
+			if b.Status != domain.BookingCancelled {
+				byMember[who{c, b.MemberID}] = append(byMember[who{c, b.MemberID}], b)
+			}
+		}
+	}
+	// The earliest tap attending each booking: start - grace ≤ at < end.
+	first := map[string]store.CheckIn{}
+	members := map[string]string{}
+	var ids []string
+	for i, t := range taps {
+		at := time.UnixMilli(t.atMs)
+		for _, b := range byMember[who{centers[t.door], t.member}] {
+			if at.Before(b.Start.Add(-graces[i])) || !at.Before(b.End) {
+				continue
+			}
+			c := store.CheckIn{BookingID: b.ID, AtMs: t.atMs, Door: t.door, Seq: t.seq}
+			cur, ok := first[b.ID]
+			if !ok {
+				ids = append(ids, b.ID)
+				members[b.ID] = t.member
+			}
+			if !ok || earlier(c, cur) {
+				first[b.ID] = c
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	have, err := s.st.CheckIns().CheckIns(ctx, ids)
+	if err != nil {
+		return 0, fmt.Errorf("booking: check-ins of %d bookings: %w", len(ids), err)
+	}
+	n := 0
+	for _, id := range ids {
+		c := first[id]
+		if h, ok := have[id]; ok && !earlier(c, h) {
+			continue // checked in by this tap or an earlier one already
+		}
+		changed, err := s.st.CheckIns().CheckIn(ctx, c)
+		if errors.Is(err, store.ErrMissingRef) {
+			continue // the booking was deleted since it was read: nothing to check in
+		}
+		if err != nil {
+			return n, fmt.Errorf("booking: check-in of %s: %w", id, err)
+		}
+		if changed {
+			n++
+			s.checkedIn.Inc()
+			s.log.InfoContext(ctx, "booking: checked in", "booking", id, "member", members[id], "door", c.Door, "at", stamp(time.UnixMilli(c.AtMs)))
 		}
 	}
 	return n, nil
 }
 
-// checkInTap checks in every booking among bs (the member's at the
-// center) that a tap at `at` attends: start - grace ≤ at < end.
-func (s *Service) checkInTap(ctx context.Context, bs []domain.Booking, door, member string, seq uint64, at time.Time, grace time.Duration) (int, error) {
-	n := 0
-	for _, b := range bs {
-		if at.Before(b.Start.Add(-grace)) || !at.Before(b.End) {
-			continue
-		}
-		changed, err := s.st.CheckIns().CheckIn(ctx, store.CheckIn{BookingID: b.ID, AtMs: at.UnixMilli(), Door: door, Seq: seq})
-		if errors.Is(err, store.ErrMissingRef) {
-			continue // the booking was deleted since it was read: nothing to check in
-		}
-		if err != nil {
-			return n, fmt.Errorf("booking: check-in of %s: %w", b.ID, err)
-		}
-		if changed {
-			n++
-			s.checkedIn.Inc()
-			s.log.InfoContext(ctx, "booking: checked in", "booking", b.ID, "member", member, "door", door, "at", stamp(at))
-		}
+// earlier reports whether a's tap comes before b's in the store's order
+// (time, then door, then seq: every replica keeps the same one).
+func earlier(a, b store.CheckIn) bool {
+	if a.AtMs != b.AtMs {
+		return a.AtMs < b.AtMs
 	}
-	return n, nil
+	if a.Door != b.Door {
+		return a.Door < b.Door
+	}
+	return a.Seq < b.Seq
 }
 
 // Defaults of FollowerOptions.
@@ -138,7 +211,8 @@ const (
 	DefaultCursorEvery  = 10 * time.Second
 	DefaultCursorStale  = time.Minute
 	DefaultCursorMargin = time.Minute
-	DefaultDrainTimeout = 10 * time.Second
+	DefaultDrainTimeout = 2 * time.Second
+	DefaultQueueTaps    = 100_000
 )
 
 // FollowerOptions configure a Follower.
@@ -157,38 +231,53 @@ type FollowerOptions struct {
 	// hands over slightly out of order, and small clock steps.
 	CursorMargin time.Duration
 	// DrainTimeout bounds how long Run, once its context ends, keeps
-	// checking queued commits in (what is left is taken over later).
+	// checking queued taps in (what is left is taken over later, from the
+	// store: the cursor makes a short bound safe).
 	DrainTimeout time.Duration
+	// QueueTaps bounds the granted taps waiting in memory (default
+	// DefaultQueueTaps): beyond it the follower catches up from the store.
+	QueueTaps int
 }
 
 // Follower checks bookings in from the ingest's commits: subscribe its
 // Committed to the ingest's CommitFeed and run Run. Committed never
-// blocks the ingest's writer: commits wait in an unbounded queue.
+// blocks the ingest's writer: it queues the commit's granted taps (only
+// what a check-in needs) and returns.
+//
+// The queue is bounded (QueueTaps). A commit that would exceed it is not
+// queued, nor any after it, until the queue is drained: the follower then
+// queues again and reads the granted taps received since the first commit
+// it left out from the store (as a take-over does), so a follower that
+// falls behind holds a bounded memory and catches up in chunks.
 //
 // Nothing queued is lost: the queue in memory is never the only record of
 // a check-in to make. The follower keeps a cursor in the store
 // (store.CheckInCursor): every commit received before its position is
-// applied. It saves it every CursorEvery, and as stopped when Run ends,
-// after draining the queue for at most DrainTimeout. A cursor that is
-// stopped, or not saved for CursorStale (its process died), is taken over
-// by a running follower (at its start, then every CursorEvery): it checks
-// in from every granted tap stored since the cursor's position, then drops
-// the cursor. Check-ins are idempotent, so taps applied twice are harmless.
-// A commit whose check-in fails (the database is unreachable) stays queued
-// and is retried.
+// applied; it never passes the oldest commit queued or left out. It saves
+// it every CursorEvery, and as stopped when Run ends, after draining the
+// queue for at most DrainTimeout. A cursor that is stopped, or not saved
+// for CursorStale (its process died), is taken over by a running follower
+// (at its start, then every CursorEvery): it checks in from every granted
+// tap stored since the cursor's position, then drops the cursor.
+// Check-ins are idempotent, so taps applied twice are harmless (and cheap:
+// a tap of a booking checked in as early needs no write). Taps whose
+// check-in fails (the database is unreachable) stay queued and are
+// retried.
 type Follower struct {
 	svc  *Service
 	opts FollowerOptions
 	mu   sync.Mutex
-	q    []commit
-	wake chan struct{}
-	open bool // the cursor was saved once
-}
-
-// commit is one commit of the ingest.
-type commit struct {
-	receivedMs int64
-	batches    []ingest.Batch
+	q    []tap // by receipt
+	// overflowed: commits are not queued since the one received at
+	// overflowMs, which would have overflowed the queue.
+	overflowed bool
+	overflowMs int64
+	// behind: the taps received since behindMs (less the margin) are to
+	// be read from the store, once the queue that overflowed is drained.
+	behind   bool
+	behindMs int64
+	wake     chan struct{}
+	open     bool // the cursor was saved once
 }
 
 // NewFollower returns a Follower checking bookings in through svc.
@@ -211,14 +300,50 @@ func NewFollower(svc *Service, opts FollowerOptions) *Follower {
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = DefaultDrainTimeout
 	}
+	if opts.QueueTaps <= 0 {
+		opts.QueueTaps = DefaultQueueTaps
+	}
 	return &Follower{svc: svc, opts: opts, wake: make(chan struct{}, 1)}
 }
 
-// Committed takes a commit of the ingest (a CommitFeed receiver).
+// Committed takes a commit of the ingest (a CommitFeed receiver): it
+// queues the commit's granted taps, unless the queue overflows.
 func (f *Follower) Committed(receivedMs int64, batches []ingest.Batch) {
+	n := 0
+	for _, b := range batches {
+		for _, ev := range b.Events {
+			if _, ok := tapOf(b.Door, ev); ok {
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		return
+	}
 	f.mu.Lock()
-	f.q = append(f.q, commit{receivedMs: receivedMs, batches: batches})
-	f.mu.Unlock()
+	switch {
+	case f.overflowed:
+		// Left out: read from the store once the queue is drained.
+		f.mu.Unlock()
+		return
+	case len(f.q)+n > f.opts.QueueTaps:
+		f.overflowed, f.overflowMs = true, receivedMs
+		queued := len(f.q)
+		f.mu.Unlock()
+		f.svc.checkInOverflows.Inc()
+		f.svc.log.Warn("booking: check-in queue full: taps from now on are read from the store once it is drained",
+			"follower", f.opts.ID, "queued", queued, "commit_taps", n, "since", stamp(time.UnixMilli(receivedMs)))
+	default:
+		for _, b := range batches {
+			for _, ev := range b.Events {
+				if t, ok := tapOf(b.Door, ev); ok {
+					t.receivedMs = receivedMs
+					f.q = append(f.q, t)
+				}
+			}
+		}
+		f.mu.Unlock()
+	}
 	select {
 	case f.wake <- struct{}{}:
 	default:
@@ -236,10 +361,10 @@ func (f *Follower) Open(ctx context.Context) error {
 	return nil
 }
 
-// Run checks bookings in from the queued commits and takes over the
-// cursors of followers that stopped or died, until ctx ends; then it
-// drains the queue (for at most DrainTimeout) and saves its cursor as
-// stopped. It returns nil after a clean stop.
+// Run checks bookings in from the queued taps and takes over the cursors
+// of followers that stopped or died, until ctx ends; then it drains the
+// queue (for at most DrainTimeout) and saves its cursor as stopped. It
+// returns nil after a clean stop.
 func (f *Follower) Run(ctx context.Context) error {
 	if !f.open {
 		if err := f.Open(ctx); err != nil {
@@ -265,18 +390,24 @@ func (f *Follower) Run(ctx context.Context) error {
 	}
 }
 
+// cursorSaveTimeout bounds the save of the cursor at stop, after the
+// drain (which may have used all of DrainTimeout).
+const cursorSaveTimeout = 5 * time.Second
+
 // stop drains the queue within DrainTimeout, whatever ctx (which ended),
 // and saves the cursor as stopped, pointing before what is left.
 func (f *Follower) stop(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), f.opts.DrainTimeout)
-	defer cancel()
 	f.Drain(dctx)
-	err := f.saveCursor(dctx, true)
+	cancel()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cursorSaveTimeout)
+	defer cancel()
+	err := f.saveCursor(sctx, true)
 	f.mu.Lock()
-	left := len(f.q)
+	left, behind := len(f.q), f.overflowed || f.behind
 	f.mu.Unlock()
-	if left > 0 {
-		f.svc.log.WarnContext(dctx, "booking: check-ins left to the next follower at stop", "follower", f.opts.ID, "commits", left)
+	if left > 0 || behind {
+		f.svc.log.WarnContext(sctx, "booking: check-ins left to the next follower at stop", "follower", f.opts.ID, "taps", left, "behind", behind)
 	}
 	if err != nil {
 		return fmt.Errorf("booking: check-in cursor at stop: %w", err)
@@ -284,55 +415,125 @@ func (f *Follower) stop(ctx context.Context) error {
 	return nil
 }
 
-// Drain checks bookings in from every queued commit and returns. A commit
-// whose check-in fails for a reason that may pass (the database) stays at
-// the head of the queue and Drain returns: the next Drain retries it.
+// drainChunk bounds the taps of one check-in step (of Drain and of a
+// catch-up from the store): each reads the bookings of the taps' centers
+// over their span and the check-ins of the bookings they attend.
+const drainChunk = 1000
+
+// Drain checks bookings in from every queued tap, then, when the queue
+// had overflowed, from the taps stored since it did, and returns. Taps
+// whose check-in fails for a reason that may pass (the database) stay at
+// the head of the queue and Drain returns: the next Drain retries them.
+// Drain returns too when ctx ends. It must not run beside Run (which calls
+// it).
 func (f *Follower) Drain(ctx context.Context) {
-	for {
+	for ctx.Err() == nil {
 		f.mu.Lock()
-		if len(f.q) == 0 {
+		n := min(len(f.q), drainChunk)
+		if n == 0 {
+			if f.overflowed {
+				// Queue again; what was left out is read from the store.
+				if !f.behind || f.overflowMs < f.behindMs {
+					f.behindMs = f.overflowMs
+				}
+				f.behind, f.overflowed = true, false
+			}
+			behind, from := f.behind, f.behindMs
 			f.mu.Unlock()
-			return
-		}
-		c := f.q[0]
-		f.mu.Unlock()
-		for i, b := range c.batches {
-			if err := f.apply(ctx, b.Door, b.Events); err != nil {
-				f.svc.checkInFailed.Inc()
-				f.svc.log.WarnContext(ctx, "booking: check-in from door events failed (retried)", "door", b.Door, "err", err)
-				f.mu.Lock()
-				f.q[0].batches = c.batches[i:]
-				f.mu.Unlock()
+			if !behind {
 				return
 			}
+			if _, err := f.applyStored(ctx, from-f.opts.CursorMargin.Milliseconds()); err != nil {
+				f.failed(ctx, "booking: check-in catch-up from the store failed (retried)", err)
+				return
+			}
+			f.mu.Lock()
+			f.behind = false
+			f.mu.Unlock()
+			continue // what was queued meanwhile
+		}
+		chunk := f.q[:n]
+		f.mu.Unlock()
+		if err := f.apply(ctx, chunk); err != nil {
+			f.failed(ctx, "booking: check-in from door events failed (retried)", err)
+			return
 		}
 		f.mu.Lock()
-		f.q = f.q[1:]
+		clear(f.q[:n]) // let the taps' strings go
+		f.q = f.q[n:]
 		f.mu.Unlock()
 	}
 }
 
-// apply checks bookings in from a door's events. What can never succeed
-// (a door deleted since) is logged, counted and skipped; other errors are
-// returned.
-func (f *Follower) apply(ctx context.Context, door string, events []protocol.Event) error {
-	_, err := f.svc.CheckInTaps(ctx, door, events)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, domain.ErrValidation) {
+// failed counts and logs a failed step, unless ctx ended (a stop, not a
+// failure: the cursor covers what is left).
+func (f *Follower) failed(ctx context.Context, msg string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	f.svc.checkInFailed.Inc()
+	f.svc.log.WarnContext(ctx, msg, "follower", f.opts.ID, "err", err)
+}
+
+// apply checks bookings in from taps. Taps at a door that can never
+// succeed (deleted since) are logged, counted and skipped; other errors
+// are returned.
+func (f *Follower) apply(ctx context.Context, taps []tap) error {
+	_, err := f.svc.checkIn(ctx, taps, func(door string, err error) {
 		f.svc.checkInFailed.Inc()
 		f.svc.log.WarnContext(ctx, "booking: check-in from door events skipped", "door", door, "err", err)
-		return nil
-	}
+	})
 	return err
 }
 
-// saveCursor saves the follower's cursor: before the oldest queued commit,
-// or before now when nothing is queued (less the margin).
+// applyStored checks bookings in from the granted taps stored since fromMs
+// (received then or later), in chunks, and returns how many taps it read.
+func (f *Follower) applyStored(ctx context.Context, fromMs int64) (int, error) {
+	taps, err := f.storedTaps(ctx, fromMs)
+	if err != nil {
+		return 0, err
+	}
+	for i := 0; i < len(taps); i += drainChunk {
+		if err := f.apply(ctx, taps[i:min(i+drainChunk, len(taps))]); err != nil {
+			return len(taps), err
+		}
+	}
+	return len(taps), nil
+}
+
+// storedTaps reads the granted taps stored since fromMs and keeps only
+// what a check-in needs of them.
+func (f *Follower) storedTaps(ctx context.Context, fromMs int64) ([]tap, error) {
+	evs, err := f.svc.st.CheckIns().GrantedTaps(ctx, fromMs)
+	if err != nil {
+		return nil, err
+	}
+	taps := make([]tap, 0, len(evs))
+	for _, ev := range evs {
+		if t, ok := tapOf(ev.Door, ev.Event); ok {
+			t.receivedMs = ev.ReceivedMs
+			taps = append(taps, t)
+		}
+	}
+	return taps, nil
+}
+
+// saveCursor saves the follower's cursor, less the margin: before the
+// oldest queued tap and the first commit left out since an overflow (or
+// the taps still to read from the store), or before now when there are
+// none.
 func (f *Follower) saveCursor(ctx context.Context, stopped bool) error {
 	now := f.svc.now()
 	pos := now.UnixMilli()
 	f.mu.Lock()
 	if len(f.q) > 0 {
-		pos = f.q[0].receivedMs
+		pos = min(pos, f.q[0].receivedMs)
+	}
+	if f.overflowed {
+		pos = min(pos, f.overflowMs)
+	}
+	if f.behind {
+		pos = min(pos, f.behindMs)
 	}
 	f.mu.Unlock()
 	return f.svc.st.CheckIns().SaveCheckInCursor(ctx, store.CheckInCursor{Follower: f.opts.ID,
@@ -343,9 +544,8 @@ func (f *Follower) saveCursor(ctx context.Context, stopped bool) error {
 // of the followers that stopped or died, then drops their cursors. A
 // failure is logged; the next call tries again.
 func (f *Follower) takeOver(ctx context.Context) {
-	if err := f.takeOverOnce(ctx); err != nil && ctx.Err() == nil {
-		f.svc.checkInFailed.Inc()
-		f.svc.log.WarnContext(ctx, "booking: taking check-in cursors over failed (retried)", "follower", f.opts.ID, "err", err)
+	if err := f.takeOverOnce(ctx); err != nil {
+		f.failed(ctx, "booking: taking check-in cursors over failed (retried)", err)
 	}
 }
 
@@ -369,27 +569,9 @@ func (f *Follower) takeOverOnce(ctx context.Context) error {
 	if len(gone) == 0 {
 		return nil
 	}
-	taps, err := f.svc.st.CheckIns().GrantedTaps(ctx, from)
+	read, err := f.applyStored(ctx, from)
 	if err != nil {
 		return err
-	}
-	byDoor := map[string][]protocol.Event{}
-	var doors []string
-	for _, ev := range taps {
-		if _, ok := byDoor[ev.Door]; !ok {
-			doors = append(doors, ev.Door)
-		}
-		byDoor[ev.Door] = append(byDoor[ev.Door], ev.Event)
-	}
-	for _, d := range doors {
-		evs := byDoor[d]
-		for len(evs) > 0 {
-			n := min(len(evs), takeOverChunk)
-			if err := f.apply(ctx, d, evs[:n]); err != nil {
-				return err
-			}
-			evs = evs[n:]
-		}
 	}
 	for _, c := range gone {
 		dropped, err := f.svc.st.CheckIns().DropCheckInCursor(ctx, c)
@@ -398,12 +580,8 @@ func (f *Follower) takeOverOnce(ctx context.Context) error {
 		}
 		if dropped {
 			f.svc.log.InfoContext(ctx, "booking: took a check-in cursor over", "follower", f.opts.ID, "from", c.Follower,
-				"stopped", c.Stopped, "since", stamp(time.UnixMilli(c.AppliedMs)), "taps", len(taps))
+				"stopped", c.Stopped, "since", stamp(time.UnixMilli(c.AppliedMs)), "taps", read)
 		}
 	}
 	return nil
 }
-
-// takeOverChunk bounds the taps of one CheckInTaps call of a take-over
-// (each reads the center's bookings over its taps' span).
-const takeOverChunk = 500

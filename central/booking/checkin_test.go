@@ -1,11 +1,16 @@
 package booking_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +25,7 @@ import (
 	"github.com/smartworkcenters/swc/central/store/postgres"
 	"github.com/smartworkcenters/swc/central/store/sqlite"
 	"github.com/smartworkcenters/swc/central/store/storetest"
+	"github.com/smartworkcenters/swc/shared/metrics"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -414,9 +420,11 @@ func TestReleaseAcrossReplicas(t *testing.T) {
 // TestFollowerNothingLost checks a granted tap that the ingest stored
 // checks its booking in although the follower that was handed it stopped
 // (its context ended with the commit queued) or died (never drained it):
-// the stopping follower drains its queue, and the next follower takes over
-// the cursor of one that stopped at once, and of one that died once its
-// cursor is stale, applying what the first one never saw.
+// the stopping follower drains its queue (within its DrainTimeout, and
+// saves its cursor as stopped even when that ran out), and the next
+// follower takes over the cursor of one that stopped at once, and of one
+// that died once its cursor is stale, applying what the first one never
+// saw or had no time to apply.
 func TestFollowerNothingLost(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -426,10 +434,13 @@ func TestFollowerNothingLost(t *testing.T) {
 		// stopped: the first follower ran and stopped; otherwise it died
 		// before it drained anything.
 		stopped bool
+		// drain is the first follower's DrainTimeout (0: the default).
+		drain time.Duration
 	}{
-		{"stopped with the commit queued", true, true},
-		{"stopped, the commit never handed over", false, true},
-		{"died with the commit queued", true, false},
+		{"stopped with the commit queued", true, true, 0},
+		{"stopped, the commit never handed over", false, true, 0},
+		{"died with the commit queued", true, false, 0},
+		{"stopped with the commit queued, no time to drain", true, true, time.Nanosecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachStore(t, func(t *testing.T, st store.Store) {
@@ -441,7 +452,7 @@ func TestFollowerNothingLost(t *testing.T) {
 					require.NoError(t, err)
 					return got
 				}
-				first := booking.NewFollower(svc, booking.FollowerOptions{ID: "first"})
+				first := booking.NewFollower(svc, booking.FollowerOptions{ID: "first", DrainTimeout: tc.drain})
 				require.NoError(t, first.Open(ctx))
 				ev := tap(1, "m1", protocol.GrantedBooking, at(0, 9, 3))
 				received := clk.Now().UnixMilli()
@@ -460,7 +471,7 @@ func TestFollowerNothingLost(t *testing.T) {
 					require.Len(t, curs, 1)
 					require.True(t, curs[0].Stopped, "cursor saved as stopped")
 				}
-				if tc.handed && tc.stopped {
+				if tc.handed && tc.stopped && tc.drain == 0 {
 					require.Equal(t, want, checkedIn(), "drained at stop")
 				} else {
 					require.Empty(t, checkedIn())
@@ -489,6 +500,323 @@ func TestFollowerNothingLost(t *testing.T) {
 					return len(curs) == 1 && curs[0].Follower == "next"
 				}, 10*time.Second, 10*time.Millisecond, "the first follower's cursor is dropped once taken over")
 			})
+		})
+	}
+}
+
+// instrumented is a store that counts the check-in writes (each one a
+// write transaction) and whose GrantedTaps fails while tapsDown is set.
+type instrumented struct {
+	store.Store
+	writes   *atomic.Int64
+	tapsDown *atomic.Bool
+}
+
+func instrument(st store.Store) instrumented {
+	return instrumented{Store: st, writes: &atomic.Int64{}, tapsDown: &atomic.Bool{}}
+}
+
+func (w instrumented) CheckIns() store.CheckInStore {
+	return instrumentedCheckIns{CheckInStore: w.Store.CheckIns(), st: w}
+}
+
+type instrumentedCheckIns struct {
+	store.CheckInStore
+	st instrumented
+}
+
+func (c instrumentedCheckIns) CheckIn(ctx context.Context, ci store.CheckIn) (bool, error) {
+	c.st.writes.Add(1)
+	return c.CheckInStore.CheckIn(ctx, ci)
+}
+
+func (c instrumentedCheckIns) GrantedTaps(ctx context.Context, fromMs int64) ([]domain.Event, error) {
+	if c.st.tapsDown.Load() {
+		return nil, errors.New("the database is unreachable")
+	}
+	return c.CheckInStore.GrantedTaps(ctx, fromMs)
+}
+
+// counterValue reads a counter of the registry as exposed.
+func counterValue(t *testing.T, reg *metrics.Registry, name string) int {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, reg.WriteText(&buf))
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			n, err := strconv.Atoi(v)
+			require.NoError(t, err, line)
+			return n
+		}
+	}
+	t.Fatalf("no %s in the metrics", name)
+	return 0
+}
+
+// TestCheckInWritesOnlyChanges checks a batch writes one check-in per
+// booking, its earliest tap, and none for a booking whose stored check-in
+// is that early already (the members tap at every door all day), while
+// the stored check-in stays the earliest tap and the checked-in counter
+// counts only changes.
+func TestCheckInWritesOnlyChanges(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		_, clk, b := checkInFixture(t, st, booking.Options{})
+		_, err := st.ImportBookings(ctx, []domain.Booking{
+			{ID: "d1", MemberID: "n1", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "d2", MemberID: "n2", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "r2", MemberID: "n1", CenterID: "c1", RoomID: "r2", Start: at(0, 10, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+		})
+		require.NoError(t, err)
+		ist := instrument(st)
+		writes := ist.writes
+		reg := metrics.NewRegistry()
+		svc := booking.New(ist, booking.Options{Now: clk.Now, Metrics: reg,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		in := func(id string, t time.Time, door string, seq uint64) store.CheckIn {
+			return store.CheckIn{BookingID: id, AtMs: t.UnixMilli(), Door: door, Seq: seq}
+		}
+		// Every later tap of the day: each member at both doors of c1 every
+		// five minutes until 11:00.
+		var later []protocol.Event
+		for m := at(0, 9, 50); m.Before(at(0, 11, 0)); m = m.Add(5 * time.Minute) {
+			for _, who := range []string{"m1", "n1", "n2"} {
+				later = append(later, tap(uint64(100+len(later)), who, protocol.GrantedBooking, m))
+			}
+		}
+		first := map[string]store.CheckIn{
+			b.ID: in(b.ID, at(0, 8, 50), "front", 3),
+			"d1": in("d1", at(0, 9, 1), "front", 5),
+			"d2": in("d2", at(0, 9, 30), "front", 7),
+			"r2": in("r2", at(0, 9, 45), "front", 6),
+		}
+		for _, step := range []struct {
+			name   string
+			door   string
+			events []protocol.Event
+			writes int64
+			moved  int
+			want   map[string]store.CheckIn
+		}{
+			{"first taps: one write per booking, the earliest tap", "front", []protocol.Event{
+				tap(1, "m1", protocol.GrantedBooking, at(0, 8, 55)), tap(2, "m1", protocol.GrantedBooking, at(0, 9, 10)),
+				tap(3, "m1", protocol.GrantedBooking, at(0, 8, 50)), tap(4, "m1", protocol.GrantedBooking, at(0, 8, 30)),
+				tap(5, "n1", protocol.GrantedPass, at(0, 9, 1)), tap(6, "n1", protocol.GrantedPass, at(0, 9, 45)),
+				tap(7, "n2", protocol.GrantedBooking, at(0, 9, 30)), tap(8, "n2", protocol.GrantedBooking, at(0, 9, 31)),
+			}, 4, 4, first},
+			{"the same taps again", "front", []protocol.Event{
+				tap(3, "m1", protocol.GrantedBooking, at(0, 8, 50)), tap(5, "n1", protocol.GrantedPass, at(0, 9, 1)),
+			}, 0, 0, first},
+			{"later taps all day", "big", later, 0, 0, first},
+			{"an earlier tap arriving late among later ones", "big", append([]protocol.Event{tap(1, "m1", protocol.GrantedStaff, at(0, 8, 46))}, later...), 1, 1,
+				map[string]store.CheckIn{b.ID: in(b.ID, at(0, 8, 46), "big", 1), "d1": first["d1"], "d2": first["d2"], "r2": first["r2"]}},
+			{"the same time at an earlier door", "big", []protocol.Event{tap(2, "n2", protocol.GrantedBooking, at(0, 9, 30))}, 1, 1,
+				map[string]store.CheckIn{b.ID: in(b.ID, at(0, 8, 46), "big", 1), "d1": first["d1"], "d2": in("d2", at(0, 9, 30), "big", 2), "r2": first["r2"]}},
+		} {
+			before, counted := writes.Load(), counterValue(t, reg, "swc_booking_checkins_total")
+			n, err := svc.CheckInTaps(ctx, step.door, step.events)
+			require.NoError(t, err, step.name)
+			require.Equal(t, step.writes, writes.Load()-before, "%s: check-in writes", step.name)
+			require.Equal(t, step.moved, n, step.name)
+			require.Equal(t, step.moved, counterValue(t, reg, "swc_booking_checkins_total")-counted, "%s: counted check-ins", step.name)
+			got, err := svc.CheckIns(ctx, []string{b.ID, "d1", "d2", "r2"})
+			require.NoError(t, err, step.name)
+			require.Equal(t, step.want, got, step.name)
+		}
+	})
+}
+
+// TestCheckInGraceCached checks the grace is read through GraceAt once per
+// hour of the taps for a minute, not once per batch, and that a failed
+// read is not kept.
+func TestCheckInGraceCached(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		var asked []time.Time
+		var mu sync.Mutex
+		graceAt := func(_ context.Context, t time.Time) time.Duration {
+			mu.Lock()
+			defer mu.Unlock()
+			asked = append(asked, t)
+			if t.Equal(at(0, 10, 0)) {
+				return -1 // the settings could not be read
+			}
+			return 5 * time.Minute
+		}
+		svc, clk, b := checkInFixture(t, st, booking.Options{GraceAt: graceAt})
+		calls := func() int { mu.Lock(); defer mu.Unlock(); return len(asked) }
+		base := calls()
+		for _, step := range []struct {
+			name  string
+			taps  []time.Time
+			clock time.Duration // after the start
+			asked int           // GraceAt calls so far
+		}{
+			{"ten batches in one hour", []time.Time{at(0, 8, 50), at(0, 8, 51), at(0, 8, 52), at(0, 8, 53), at(0, 8, 54),
+				at(0, 8, 56), at(0, 8, 57), at(0, 8, 58), at(0, 8, 59), at(0, 8, 55)}, 0, 1},
+			{"another hour", []time.Time{at(0, 9, 5), at(0, 9, 6)}, 0, 2},
+			{"both hours again, 59 s later", []time.Time{at(0, 8, 59), at(0, 9, 7)}, 59 * time.Second, 2},
+			{"a minute later", []time.Time{at(0, 8, 57), at(0, 8, 58)}, time.Minute, 3},
+			{"an hour whose settings cannot be read", []time.Time{at(0, 10, 1), at(0, 10, 2)}, time.Minute, 5},
+		} {
+			clk.Set(now.Add(step.clock))
+			for i, tt := range step.taps {
+				_, err := svc.CheckInTaps(ctx, "front", []protocol.Event{tap(uint64(i+1), "m1", protocol.GrantedBooking, tt)})
+				require.NoError(t, err, step.name)
+			}
+			require.Equal(t, step.asked, calls()-base, step.name)
+		}
+		// The cached grace is the one in force: 08:50 was outside 5 minutes.
+		ins, err := svc.CheckIns(ctx, []string{b.ID})
+		require.NoError(t, err)
+		require.Equal(t, at(0, 8, 55).UnixMilli(), ins[b.ID].AtMs)
+	})
+}
+
+// overflowCommits are twelve commits of the ingest, a second apart from
+// 08:00:01, each with two granted taps (and a denied one): the later the
+// commit, the earlier its first tap, so that the earliest tap of each
+// booking is in the last commits.
+func overflowCommits() []struct {
+	ms      int64
+	batches []ingest.Batch
+} {
+	var out []struct {
+		ms      int64
+		batches []ingest.Batch
+	}
+	members := []string{"m1", "n1", "n2", "n3"}
+	for i := 1; i <= 12; i++ {
+		who := members[i%len(members)]
+		door := map[bool]string{true: "front", false: "big"}[i%2 == 0]
+		if who == "n3" {
+			door = "other"
+		}
+		evs := map[string][]protocol.Event{}
+		evs[door] = append(evs[door], tap(uint64(10*i+1), who, protocol.GrantedBooking, at(0, 9, 30).Add(-time.Duration(3*i)*time.Minute)))
+		evs["front"] = append(evs["front"], tap(uint64(10*i+2), "n1", protocol.GrantedPass, at(0, 9, 50).Add(time.Duration(i)*time.Minute)),
+			tap(uint64(10*i+3), "n2", protocol.DeniedNoBooking, at(0, 9, 0)))
+		var bs []ingest.Batch
+		for _, d := range []string{"front", "big", "other"} {
+			if len(evs[d]) > 0 {
+				bs = append(bs, ingest.Batch{Door: d, Events: evs[d]})
+			}
+		}
+		out = append(out, struct {
+			ms      int64
+			batches []ingest.Batch
+		}{now.Add(time.Duration(i) * time.Second).UnixMilli(), bs})
+	}
+	return out
+}
+
+// TestFollowerOverflow checks a follower whose queue overflows checks in
+// every booking exactly as one with room for every tap: it leaves the
+// commits out from the one that overflowed, its cursor stays before that
+// commit until it has read them from the store (so a crash loses none),
+// and it queues again once caught up. On SQLite and PostgreSQL.
+func TestFollowerOverflow(t *testing.T) {
+	ctx := context.Background()
+	ids := []string{"b-m1", "d1", "d2", "r3", "late"}
+	// setup seeds a store with the bookings and stores the commits' events.
+	setup := func(t *testing.T, st store.Store, reg *metrics.Registry) (*booking.Service, *clock) {
+		svc, clk, _ := checkInFixture(t, st, booking.Options{Metrics: reg, NewID: func() string { return "b-m1" }})
+		require.NoError(t, st.CreateMember(ctx, domain.Member{ID: "n3", Name: "Nomad", Status: domain.MemberActive}))
+		_, err := st.ImportBookings(ctx, []domain.Booking{
+			{ID: "d1", MemberID: "n1", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "d2", MemberID: "n2", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "r3", MemberID: "n3", CenterID: "c2", RoomID: "r3", Start: at(0, 9, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+			{ID: "late", MemberID: "n1", CenterID: "c1", RoomID: "r2", Start: at(0, 10, 0), End: at(0, 11, 0), Status: domain.BookingConfirmed},
+		})
+		require.NoError(t, err)
+		for _, c := range overflowCommits() {
+			for _, b := range c.batches {
+				_, err := st.AppendEvents(ctx, b.Door, c.ms, b.Events)
+				require.NoError(t, err)
+			}
+		}
+		return svc, clk
+	}
+	checkIns := func(t *testing.T, svc *booking.Service) map[string]store.CheckIn {
+		got, err := svc.CheckIns(ctx, ids)
+		require.NoError(t, err)
+		return got
+	}
+	// Queued only (its events are not stored): proof that the follower
+	// queues again once caught up.
+	afterwards := []ingest.Batch{{Door: "front", Events: []protocol.Event{tap(200, "m1", protocol.GrantedBooking, at(0, 8, 50))}}}
+	margin := booking.DefaultCursorMargin.Milliseconds()
+
+	for _, bk := range backends {
+		t.Run(bk.name, func(t *testing.T) {
+			// The reference: a follower with room for every tap.
+			refSvc, _ := setup(t, bk.open(t, store.Options{}), nil)
+			ref := booking.NewFollower(refSvc, booking.FollowerOptions{ID: "ref"})
+			for _, c := range overflowCommits() {
+				ref.Committed(c.ms, c.batches)
+			}
+			ref.Drain(ctx)
+			want := checkIns(t, refSvc)
+			require.Len(t, want, len(ids), "the reference checks every booking in")
+
+			for _, crash := range []bool{false, true} {
+				t.Run(map[bool]string{false: "caught up", true: "crashed before catching up"}[crash], func(t *testing.T) {
+					ist := instrument(bk.open(t, store.Options{}))
+					reg := metrics.NewRegistry()
+					svc, clk := setup(t, ist, reg)
+					f := booking.NewFollower(svc, booking.FollowerOptions{ID: "small", QueueTaps: 5})
+					require.NoError(t, f.Open(ctx))
+					commits := overflowCommits()
+					for _, c := range commits {
+						f.Committed(c.ms, c.batches)
+					}
+					require.Equal(t, 1, counterValue(t, reg, "swc_booking_checkin_overflows_total"), "one overflow, however many commits were left out")
+					overflowed := commits[2].ms // 2 + 2 + 2 taps > 5
+
+					// The queue is applied; the catch-up fails: the cursor
+					// stays before the first commit left out.
+					ist.tapsDown.Store(true)
+					f.Drain(ctx)
+					clk.Set(now.Add(5 * time.Minute))
+					require.NoError(t, f.Open(ctx)) // saves the cursor
+					curs, err := ist.CheckIns().CheckInCursors(ctx)
+					require.NoError(t, err)
+					require.Len(t, curs, 1)
+					require.Equal(t, overflowed-margin, curs[0].AppliedMs, "cursor before the first commit left out")
+					require.NotEqual(t, want, checkIns(t, svc), "the commits left out are still to apply")
+					ist.tapsDown.Store(false)
+
+					if crash {
+						// The follower dies; the next one takes its cursor over.
+						clk.Set(now.Add(10 * time.Minute))
+						next := booking.NewFollower(svc, booking.FollowerOptions{ID: "next", CursorEvery: 20 * time.Millisecond})
+						runCtx, stop := context.WithCancel(ctx)
+						done := make(chan error, 1)
+						go func() { done <- next.Run(runCtx) }()
+						require.Eventually(t, func() bool { return len(checkIns(t, svc)) == len(ids) }, 10*time.Second, 10*time.Millisecond)
+						stop()
+						require.NoError(t, <-done)
+						require.Equal(t, want, checkIns(t, svc))
+						return
+					}
+
+					f.Drain(ctx)
+					require.Equal(t, want, checkIns(t, svc), "the same check-ins as with room for every tap")
+					require.NoError(t, f.Open(ctx))
+					curs, err = ist.CheckIns().CheckInCursors(ctx)
+					require.NoError(t, err)
+					require.Equal(t, clk.Now().UnixMilli()-margin, curs[0].AppliedMs, "caught up")
+
+					// Queueing again: a commit whose events only the queue holds.
+					for _, fl := range []*booking.Follower{f, ref} {
+						fl.Committed(now.Add(6*time.Minute).UnixMilli(), afterwards)
+						fl.Drain(ctx)
+					}
+					require.Equal(t, checkIns(t, refSvc), checkIns(t, svc))
+					require.Equal(t, at(0, 8, 50).UnixMilli(), checkIns(t, svc)["b-m1"].AtMs)
+					require.Equal(t, 1, counterValue(t, reg, "swc_booking_checkin_overflows_total"))
+				})
+			}
 		})
 	}
 }

@@ -12,10 +12,12 @@ import (
 // checks bookings in from the ingest's commits (subscribed before the
 // ingest starts) and runs the release of room no-shows. Every replica runs
 // both: check-ins are idempotent and a release is one conditional UPDATE,
-// so a booking is released, and its member e-mailed, once. At Shutdown
-// (after the ingest stopped) the follower drains its queue for a bounded
-// time; a check-in left over, or lost by a crash, is applied by the next
-// follower to take its cursor over (booking.Follower).
+// so a booking is released, and its member e-mailed, once. The follower
+// queues at most booking.DefaultQueueTaps taps and catches up from the
+// stored events beyond. At Shutdown (after the ingest stopped) it drains
+// its queue for booking.DefaultDrainTimeout at most, so that a restart
+// does not wait for it; a check-in left over, or lost by a crash, is
+// applied by the next follower to take its cursor over (booking.Follower).
 func (s *Server) startBooking() {
 	opts := booking.Options{Logger: s.log, Metrics: s.Metrics, GraceAt: func(ctx context.Context, at time.Time) time.Duration {
 		v, err := settings.Current(ctx, s.Store, at)
