@@ -161,3 +161,28 @@ func TestFleetTimeout(t *testing.T) {
 		}
 	}
 }
+
+// The start-up compile crosses from the fleet's JSON to the report; a
+// fleet older than the figure (testdata's) gives none, read as 0.
+func TestInterpretFleetStartupCompile(t *testing.T) {
+	old, err := os.ReadFile("testdata/fleet-ok.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		stdout []byte
+		want   float64
+	}{
+		{name: "reported", stdout: bytes.Replace(old, []byte(`"error":""`), []byte(`"error":"","startup_compile_s":0.58`), 1), want: 0.58},
+		{name: "a fleet older than the figure", stdout: old, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := interpretFleet(FleetOutcome{Command: "go run ./scripts/fleet"}, tt.stdout, nil, "")
+			if o.Status != FleetRan || o.Report.StartupCompileS != tt.want {
+				t.Errorf("got %s, startup_compile_s %v; want ran, %v", o.Status, o.Report.StartupCompileS, tt.want)
+			}
+		})
+	}
+}

@@ -75,6 +75,9 @@ func (f *fleet) run(ctx context.Context) (err error) {
 	}
 	f.notes.dir = f.tmp
 	defer f.cleanup()
+	// Deferred after cleanup, so it runs before the folder is removed,
+	// however far the run got.
+	defer f.readStartupCompile()
 	f.notes.nofile = raiseFileLimit(uint64(f.o.doors)*doorFiles(f.o.has(faultLinkCuts))+512, f.log)
 
 	root, err := launch.RepoRoot()
@@ -116,7 +119,7 @@ func (f *fleet) run(ctx context.Context) (err error) {
 
 // startServices starts Mosquitto (if asked for) and the central.
 func (f *fleet) startServices(ctx context.Context) error {
-	co := launch.CentralOptions{Binary: f.bins.Central, DataDir: filepath.Join(f.tmp, "central", "data"), Log: filepath.Join(f.tmp, "central.log"),
+	co := launch.CentralOptions{Binary: f.bins.Central, DataDir: filepath.Join(f.tmp, "central", "data"), Log: f.centralLog(),
 		StartTimeout: 2 * time.Minute}
 	if err := os.MkdirAll(filepath.Dir(co.DataDir), 0o700); err != nil {
 		return err
@@ -640,6 +643,18 @@ func raiseFileLimit(need uint64, log *slog.Logger) string {
 	return fmt.Sprintf("%d (raised from %d)", need, lim.Cur)
 }
 
+// startupCompile says the central's last start-up compile for a person.
+func startupCompile(s float64) string {
+	switch {
+	case s <= 0:
+		return "start-up compile not in central.log"
+	case s < 0.1:
+		return fmt.Sprintf("start-up compile %.3fs (the central's last start)", s)
+	default:
+		return fmt.Sprintf("start-up compile %.1fs (the central's last start)", s)
+	}
+}
+
 // printHuman writes the figures for a person.
 func printHuman(w io.Writer, r fleetreport.Report, n notes) {
 	fmt.Fprintf(w, "swc-fleet: %d doors, broker %s, profile %s, faults %s\n", r.Doors, r.Broker, r.Profile, strings.Join(append([]string{"none"}, r.Faults...)[min(1, len(r.Faults)):], ","))
@@ -661,8 +676,8 @@ func printHuman(w io.Writer, r fleetreport.Report, n notes) {
 	fmt.Fprintf(w, "  taps by reason: %s\n", strings.Join(rs, ", "))
 	fmt.Fprintf(w, "  stored %.1fs after the last tap, credited %.1fs after the last tap\n", n.storedAfterTaps.Seconds(), max(0, n.creditedAfter.Seconds()))
 	if slices.Contains(r.Faults, faultBrokerRestart) || slices.Contains(r.Faults, faultCentralRestart) {
-		fmt.Fprintf(w, "  after the restart: events recorded before it stored in %.1fs; every event stored in %.1fs, credited in %.1fs\n",
-			n.backlog.Seconds(), r.StoredAfterRestartS, r.CreditedAfterRestartS)
+		fmt.Fprintf(w, "  after the restart: events recorded before it stored in %.1fs; every event stored in %.1fs, credited in %.1fs; %s\n",
+			n.backlog.Seconds(), r.StoredAfterRestartS, r.CreditedAfterRestartS, startupCompile(r.StartupCompileS))
 	}
 	fmt.Fprintf(w, "  credited %v: %s\n", r.Credited, r.CreditDetail)
 	fmt.Fprintf(w, "  %.1f events/s; central RSS %.1f MiB (peak %.1f MiB), %.2f CPU cores; fleet RSS %.1f MiB; %.1fs\n",

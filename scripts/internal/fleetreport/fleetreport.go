@@ -30,4 +30,12 @@ type Report struct {
 	// SeedS is how long seeding the network into the central took (by
 	// bulk import unless the fleet ran with --seed-via api).
 	SeedS float64 `json:"seed_s"`
+	// StartupCompileS is how long the central's last start took to load
+	// the network and compile its whitelists (the took= of its last
+	// "serve: whitelists loaded and compiled" log line), in seconds. After
+	// a fault that restarts the central, it is the start-up compile
+	// PRODUCT.md sets a target for; when the central did not restart, its
+	// one start compiled before the network was seeded. It is 0 when the
+	// log has no such line, and in the reports of fleets older than it.
+	StartupCompileS float64 `json:"startup_compile_s"`
 }
