@@ -156,7 +156,7 @@ type Config struct {
 	SyncWorkers  int
 	// ResyncAfter: an online door whose statuses report the same version,
 	// below the one compiled for it, for this long is sent what it lacks
-	// (default 1 min; see resyncBehind). ResyncEvery is how often the doors
+	// (default 2 min; see resyncBehind). ResyncEvery is how often the doors
 	// are looked at (default 15 s).
 	ResyncAfter time.Duration
 	ResyncEvery time.Duration
@@ -167,7 +167,8 @@ type DoorState struct {
 	Status   protocol.Status
 	LastSeen time.Time // when a status or batch last came from the door
 	// wlSince is when the door's statuses began reporting the whitelist
-	// version they report now (or when it was last sent what it lacks).
+	// version they report now, or when it was last sent a whitelist
+	// message, whichever is later (see resyncBehind).
 	wlSince time.Time
 }
 
@@ -702,7 +703,23 @@ func (in *Ingest) sendWhitelist(ctx context.Context, src WhitelistSource, door s
 		}
 		in.wlMsgs.Inc()
 	}
+	if len(sync.Messages) > 0 {
+		in.whitelistSent(door)
+	}
 	return len(sync.Messages) > 0
+}
+
+// whitelistSent notes that the door was just sent a whitelist message: it
+// is not resynced before it had ResyncAfter to apply it and say so (a
+// slow door in a reconnect storm would otherwise be sent its snapshot
+// again and again, each copy held by the broker until the door acks it).
+func (in *Ingest) whitelistSent(door string) {
+	now := in.cfg.Now()
+	in.mu.Lock()
+	if d := in.doors[door]; d != nil {
+		d.wlSince = now
+	}
+	in.mu.Unlock()
 }
 
 // writer commits queued batches: it takes what is waiting (up to

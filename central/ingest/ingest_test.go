@@ -627,7 +627,7 @@ func TestWhitelistRoleGivenWhileRunStarts(t *testing.T) {
 // without asking. A door that holds its compiled version is sent nothing.
 func TestDoorsLeftBehindAreResynced(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tb testBroker) {
-		in, err := New(tb.config(Config{ResyncAfter: 300 * time.Millisecond, ResyncEvery: 50 * time.Millisecond}), newMemStore(), newCompiler(t),
+		in, err := New(tb.config(Config{ResyncAfter: time.Second, ResyncEvery: 50 * time.Millisecond}), newMemStore(), newCompiler(t),
 			slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -643,9 +643,19 @@ func TestDoorsLeftBehindAreResynced(t *testing.T) {
 		snap := d.whitelists(t)[0]
 		assert.Equal(t, protocol.Snapshot, snap.Kind)
 
+		// A slow door, still behind, that asks itself just before the
+		// resync is due: not sent it again before it had ResyncAfter to
+		// apply its answer; then sent it again.
+		time.Sleep(700 * time.Millisecond)
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 5*time.Second, 10*time.Millisecond, "the door's own request answered")
+		time.Sleep(600 * time.Millisecond)
+		assert.Len(t, d.whitelists(t), 2, "a door just sent its snapshot is given time to apply it")
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 3 }, 5*time.Second, 10*time.Millisecond, "still behind: sent again")
+
 		// Up to date: nothing more, however long its statuses say so.
 		d.publish(t, protocol.TopicStatus, fmt.Sprintf(`{"v":1,"door":"door-a","state":"online","wl_version":%d}`, snap.Version))
-		time.Sleep(time.Second)
-		assert.Len(t, d.whitelists(t), 1, "an up-to-date door is sent nothing")
+		time.Sleep(2500 * time.Millisecond)
+		assert.Len(t, d.whitelists(t), 3, "an up-to-date door is sent nothing")
 	})
 }

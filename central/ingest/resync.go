@@ -9,7 +9,7 @@ import (
 
 // Defaults of Config.ResyncAfter and ResyncEvery.
 const (
-	resyncAfter = time.Minute
+	resyncAfter = 2 * time.Minute
 	resyncEvery = 15 * time.Second
 )
 
@@ -24,10 +24,12 @@ const (
 // connection: a door that never got its first snapshot denies every badge.
 // Its statuses (every 30 s) say which version it holds, so a door whose
 // statuses report the same version, below the one compiled for it, for
-// ResyncAfter is sent the difference through the sync queue, like a
-// request of its own: rate-limited per door and merged with a request
-// already waiting. ResyncAfter is well above a change's normal delivery
-// time, so that a change on its way is not sent twice.
+// ResyncAfter, and that was sent no whitelist message meanwhile, is sent
+// the difference through the sync queue, like a request of its own:
+// rate-limited per door and merged with a request already waiting.
+// ResyncAfter is well above a change's normal delivery time, so that a
+// change on its way, or a snapshot a slow door is still applying, is not
+// sent twice.
 //
 // The look at the doors runs here, not on the status's goroutine (the
 // door's broker connection): the compiler's lock can be held by a large
