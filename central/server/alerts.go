@@ -56,7 +56,7 @@ func (s *Server) startAlerts() {
 		defer close(done)
 		_ = s.Alerts.Run(ctx)
 	}()
-	s.stops = append(s.stops, func(context.Context) error {
+	s.onStopBeside("alerts", func(context.Context) error {
 		cancel()
 		<-done
 		s.Webhooks.Close()

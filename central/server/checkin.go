@@ -50,7 +50,7 @@ func (s *Server) startBooking() {
 		defer func() { done <- struct{}{} }()
 		_ = s.Booking.RunReleases(ctx, s.cfg.ReleaseEvery)
 	}()
-	s.stops = append(s.stops, func(context.Context) error {
+	s.onStopBeside("booking check-ins and releases", func(context.Context) error {
 		cancel()
 		<-done
 		<-done

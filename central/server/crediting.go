@@ -33,7 +33,7 @@ func (s *Server) startCrediting() error {
 	s.leadingCredit = s.Metrics.Gauge("swc_credit_leader", "1 while this replica is the crediting leader (it posts the stored events to the hours ledger).")
 	if scaleOut {
 		stop := s.startPostingElection(svc)
-		s.stops = append(s.stops, func(context.Context) error {
+		s.onStopBeside("crediting leader election", func(context.Context) error {
 			stop()
 			return nil
 		})
@@ -49,7 +49,7 @@ func (s *Server) startCrediting() error {
 			s.log.Error("crediting stopped", "err", err)
 		}
 	}()
-	s.stops = append(s.stops, func(context.Context) error {
+	s.onStopBeside("crediting", func(context.Context) error {
 		cancel()
 		<-done
 		return nil

@@ -157,7 +157,7 @@ func (s *Server) startRevocations(ctx context.Context) (*enroll.Revocations, err
 			s.followDoorCerts(runCtx, rev)
 		}()
 	}
-	s.stops = append(s.stops, func(context.Context) error {
+	s.onStop("certificate revocation follower", func(context.Context) error {
 		cancel()
 		wg.Wait()
 		return nil
@@ -249,7 +249,7 @@ func (s *Server) startRenewals(ctx context.Context, ic ingest.Config) error {
 			s.log.Error("renewal: cannot connect to the broker", "err", err)
 		}
 	}()
-	s.stops = append(s.stops, func(context.Context) error {
+	s.onStop("certificate renewal", func(context.Context) error {
 		cancel()
 		link.Close()
 		wg.Wait()

@@ -43,7 +43,7 @@ func (s *Server) startMail() error {
 		defer close(done)
 		_ = ob.Run(ctx)
 	}()
-	s.stops = append(s.stops, func(context.Context) error {
+	s.onStop("mail outbox", func(context.Context) error {
 		cancel()
 		<-done
 		return nil

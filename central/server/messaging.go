@@ -130,14 +130,14 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		if err != nil {
 			return fail(err)
 		}
-		defer func() { s.stops = append(s.stops, func(context.Context) error { stop(); return nil }) }()
+		defer func() { s.onStop("whitelist leader election", func(context.Context) error { stop(); return nil }) }()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		s.watchCardKeys(runCtx)
 	}()
-	s.stops = append(s.stops, func(context.Context) error {
+	s.onStop("ingest and whitelist compiler", func(context.Context) error {
 		cancel()
 		wg.Wait()
 		return nil
@@ -171,7 +171,7 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 		return fmt.Errorf("--mqtts %s / --mqtt %s: %w", s.cfg.MQTTSAddr, s.cfg.MQTTAddr, err)
 	}
 	s.Broker = b
-	s.stops = append(s.stops, func(ctx context.Context) error { return closeWithin(ctx, "embedded broker", b.Close) })
+	s.onStop("embedded broker", func(ctx context.Context) error { return closeWithin(ctx, "embedded broker", b.Close) })
 	ic.Username = ServiceUser
 	ic.Link = ingest.NewInlineLink(b, 0, 0)
 	s.log.Info("serve: embedded MQTT broker listening; the ingest uses its inline client", "certificates", b.CertAddr(), "door_secrets", b.Addr())

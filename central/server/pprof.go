@@ -34,7 +34,7 @@ func (s *Server) startPprof() error {
 			s.log.Error("serve: pprof listener stopped", "err", err)
 		}
 	}()
-	s.stops = append(s.stops, func(context.Context) error { return srv.Close() })
+	s.onStop("pprof", func(context.Context) error { return srv.Close() })
 	s.log.Info("serve: Go runtime profiles listening (net/http/pprof)", "addr", ln.Addr().String())
 	return nil
 }

@@ -243,7 +243,7 @@ type Server struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	httpErr chan error
-	stops   []func(context.Context) error // run in reverse order on Shutdown
+	stops   []stopStep // run in reverse order on Shutdown (see Shutdown)
 }
 
 // Start brings the service up: it returns once every listener is open.
@@ -345,7 +345,7 @@ func (s *Server) openStore(ctx context.Context) error {
 		s.Store = st
 		s.log.Info("serve: store is SQLite", "path", path)
 	}
-	s.stops = append(s.stops, func(context.Context) error { return s.Store.Close() })
+	s.onStop("store", func(context.Context) error { return s.Store.Close() })
 	return nil
 }
 
@@ -441,7 +441,7 @@ func (s *Server) startHTTP() error {
 	// Live event streams end when Shutdown starts, so that it does not
 	// wait for them.
 	s.httpSrv.RegisterOnShutdown(s.Web.Close)
-	s.stops = append(s.stops, func(ctx context.Context) error { return s.httpSrv.Shutdown(ctx) })
+	s.onStop("http", func(ctx context.Context) error { return s.httpSrv.Shutdown(ctx) })
 	s.log.Info("serve: HTTP API listening", "addr", ln.Addr().String(), "https", s.cfg.HTTPS, "openapi", s.apiScheme()+"://"+ln.Addr().String()+api.Prefix+"/openapi.json")
 	return nil
 }
@@ -449,14 +449,65 @@ func (s *Server) startHTTP() error {
 // HTTPAddr is the address the API listens on.
 func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
 
-// Shutdown stops everything, last started first.
+// stopStep is one part of the service to stop at Shutdown.
+type stopStep struct {
+	what string
+	fn   func(context.Context) error
+	// beside: the steps next to each other that have it stop side by
+	// side (the consumers of the ingest's commits, each draining or
+	// flushing its own work, once the ingest stopped).
+	beside bool
+}
+
+// onStop adds a step to Shutdown, run after the steps added later.
+func (s *Server) onStop(what string, fn func(context.Context) error) {
+	s.stops = append(s.stops, stopStep{what: what, fn: fn})
+}
+
+// onStopBeside adds a step that stops at the same time as the steps next
+// to it added with onStopBeside.
+func (s *Server) onStopBeside(what string, fn func(context.Context) error) {
+	s.stops = append(s.stops, stopStep{what: what, fn: fn, beside: true})
+}
+
+// Shutdown stops everything, last started first, and logs how long each
+// step took. Steps added with onStopBeside next to each other run side by
+// side: a restart waits for the slowest of them, not for their sum. Each
+// of those is bounded by ctx (closeWithin): one that does not finish in
+// time is left to the process exit, and what it did not finish is taken
+// over by the next start (the crediting recovers what an unclean stop
+// left, the check-in cursor is taken over).
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	for i := len(s.stops) - 1; i >= 0; i-- {
-		errs = append(errs, s.stops[i](ctx))
+	for i := len(s.stops) - 1; i >= 0; {
+		j := i
+		for j > 0 && s.stops[i].beside && s.stops[j-1].beside {
+			j--
+		}
+		group := s.stops[j : i+1]
+		i = j - 1
+		if len(group) == 1 && !group[0].beside {
+			errs = append(errs, s.runStop(ctx, group[0]))
+			continue
+		}
+		var wg sync.WaitGroup
+		gerrs := make([]error, len(group))
+		for k, st := range group {
+			wg.Go(func() { gerrs[k] = closeWithin(ctx, st.what, func() error { return s.runStop(ctx, st) }) })
+		}
+		wg.Wait()
+		errs = append(errs, gerrs...)
 	}
 	s.stops = nil
 	return errors.Join(errs...)
+}
+
+// runStop runs one step and logs how long it took.
+func (s *Server) runStop(ctx context.Context, st stopStep) error {
+	begin := time.Now()
+	err := st.fn(ctx)
+	s.log.Info("serve: stopped", "what", st.what, "took", time.Since(begin).Round(time.Millisecond), "err", err)
+	return err
 }
 
 // closeWithin runs closeFn and waits for it until ctx ends, or at most

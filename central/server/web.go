@@ -39,7 +39,7 @@ func (s *Server) startDashboard() error {
 		return err
 	}
 	s.Web = w
-	s.stops = append(s.stops, func(context.Context) error { w.Close(); return nil })
+	s.onStop("web", func(context.Context) error { w.Close(); return nil })
 	s.Committed.Subscribe(w.OnCommit)
 	s.Metrics.GaugeFunc("swc_doors_whitelist_behind",
 		"Doors online whose reported whitelist version is below the version compiled for them.", s.doorsBehind)
