@@ -551,6 +551,17 @@ func (b *Broker) Unsubscribe(filter string, subscriptionID int) error {
 	return b.server.Unsubscribe(filter, subscriptionID)
 }
 
+// Unacked is how many QoS 1 messages sent to the client wait for its
+// PUBACK (ok false: no such client connected). Each holds a copy of its
+// payload in the broker until then.
+func (b *Broker) Unacked(clientID string) (n int, ok bool) {
+	cl, ok := b.server.Clients.Get(clientID)
+	if !ok || cl.Closed() {
+		return 0, false
+	}
+	return cl.State.Inflight.Len(), true
+}
+
 // Publish publishes from the central's in-process client to the clients
 // subscribed to topic, at up to qos: it needs no ACL (it is the central),
 // and a door receives it only on a topic the door ACL lets it subscribe to.

@@ -150,7 +150,8 @@ type Config struct {
 
 	// Sync request throttle, per door (see syncQueue): SyncBurst answers
 	// at once (default 3), then one per SyncInterval (default 2 s);
-	// SyncWorkers answer doors in parallel (default 4).
+	// SyncWorkers answer doors in parallel (default 8), each waiting for
+	// its door to acknowledge an answer before the next (see awaitAcked).
 	SyncBurst    int
 	SyncInterval time.Duration
 	SyncWorkers  int

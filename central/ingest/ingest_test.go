@@ -659,3 +659,63 @@ func TestDoorsLeftBehindAreResynced(t *testing.T) {
 		assert.Len(t, d.whitelists(t), 3, "an up-to-date door is sent nothing")
 	})
 }
+
+// unackedMochi is a mochi broker that tells how many messages a client
+// has not acknowledged, as central/broker.Broker does.
+type unackedMochi struct{ *mochi.Server }
+
+func (m unackedMochi) Unacked(id string) (int, bool) {
+	cl, ok := m.Clients.Get(id)
+	if !ok || cl.Closed() {
+		return 0, false
+	}
+	return cl.State.Inflight.Len(), true
+}
+
+// A sync worker waits for its door to acknowledge the answer before it
+// answers the next door, so that the broker never holds more unacknowledged
+// answers (snapshots of up to a megabyte) than there are workers.
+func TestSyncAnswersWaitForTheDoorsAck(t *testing.T) {
+	tb := startMochi(t)
+	in, err := New(Config{Link: NewInlineLink(unackedMochi{tb.srv}, 0, 0), SyncWorkers: 1}, newMemStore(), newCompiler(t),
+		slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// door-a holds its PUBACKs until told.
+	var held []mqtt.Message
+	var mu sync.Mutex
+	opts := mqtt.NewClientOptions().AddBroker(tb.addr).SetClientID("door-a").SetCleanSession(true).SetAutoAckDisabled(true)
+	slow := mqtt.NewClient(opts)
+	require.True(t, slow.Connect().WaitTimeout(5*time.Second))
+	t.Cleanup(func() { slow.Disconnect(0) })
+	tok := slow.Subscribe(protocol.DefaultTopics().Door("door-a", protocol.TopicWhitelist), 1, func(_ mqtt.Client, m mqtt.Message) {
+		mu.Lock()
+		held = append(held, m)
+		mu.Unlock()
+	})
+	require.True(t, tok.WaitTimeout(5*time.Second))
+	h := &harness{broker: tb.addr, in: in}
+	b := h.door(t, "door-b")
+
+	require.Eventually(t, func() bool {
+		slow.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicSync), 1, false, `{"v":1,"door":"door-a","from":0}`).Wait()
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return len(held) > 0
+	}, 5*time.Second, 10*time.Millisecond, "door-a was answered (the ingest is subscribed)")
+	b.publish(t, protocol.TopicSync, `{"v":1,"door":"door-b","from":0}`)
+	time.Sleep(500 * time.Millisecond)
+	assert.Empty(t, b.whitelists(t), "the only worker waits for door-a's acknowledgement")
+
+	mu.Lock()
+	for _, m := range held {
+		m.Ack()
+	}
+	mu.Unlock()
+	require.Eventually(t, func() bool { return len(b.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "door-b answered once door-a acknowledged")
+}

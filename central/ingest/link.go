@@ -359,6 +359,16 @@ func (l *InlineLink) Unsubscribe(filter string) {
 	}
 }
 
+// Unacked is how many QoS 1 messages sent to the client wait for its
+// PUBACK in the broker, when the broker says (central/broker.Broker does);
+// ok is false otherwise, or when the client is not connected.
+func (l *InlineLink) Unacked(clientID string) (n int, ok bool) {
+	if u, yes := l.srv.(interface{ Unacked(string) (int, bool) }); yes {
+		return u.Unacked(clientID)
+	}
+	return 0, false
+}
+
 // Publish queues the message on its topic's lane.
 func (l *InlineLink) Publish(topic string, payload []byte) Result {
 	if !l.Connected() {
