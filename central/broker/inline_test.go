@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/assert"
@@ -60,4 +61,35 @@ func TestInlineClientKeepsTheDoorACL(t *testing.T) {
 		t.Fatalf("handled after Unsubscribe: %s", m)
 	case <-time.After(200 * time.Millisecond):
 	}
+}
+
+// Unacked counts the QoS 1 messages a door has not acknowledged yet (the
+// ingest's sync workers wait on it): one while the door holds its PUBACK,
+// none once it sent it, and not ok for a door that is not connected.
+func TestUnackedCountsWhatTheDoorHolds(t *testing.T) {
+	tg := startBroker(t)
+	a := tg.door(t, "door-a", func(o *paho.ClientOptions) { o.SetAutoAckDisabled(true) })
+	held := make(chan paho.Message, 1)
+	tok := a.Subscribe(tp.Door("door-a", protocol.TopicWhitelist), 1, func(_ paho.Client, m paho.Message) { held <- m })
+	require.True(t, tok.WaitTimeout(wait))
+	require.NoError(t, tok.Error())
+
+	n, ok := tg.broker.Unacked("door-a")
+	require.True(t, ok)
+	assert.Zero(t, n)
+	require.NoError(t, tg.broker.Publish(tp.Door("door-a", protocol.TopicWhitelist), []byte("snapshot"), false, 1))
+	var m paho.Message
+	select {
+	case m = <-held:
+	case <-time.After(wait):
+		t.Fatal("door-a got nothing")
+	}
+	n, ok = tg.broker.Unacked("door-a")
+	assert.True(t, ok)
+	assert.Equal(t, 1, n, "door-a holds its PUBACK")
+	m.Ack()
+	require.Eventually(t, func() bool { n, ok := tg.broker.Unacked("door-a"); return ok && n == 0 }, wait, 10*time.Millisecond)
+
+	_, ok = tg.broker.Unacked("door-z")
+	assert.False(t, ok, "a door that is not connected")
 }
