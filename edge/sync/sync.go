@@ -189,7 +189,9 @@ func NewWithConfig(h agent.Host, cfg Config) (*Sync, error) {
 		syncReqs:    reg.Counter("swc_edge_sync_requests_total", "Whitelist sync requests sent."),
 		rejected:    reg.CounterVec("swc_edge_sync_rejected_messages_total", "Messages from the central refused, by topic and reason.", "topic", "reason"),
 		publishErrs: reg.Counter("swc_edge_sync_publish_errors_total", "Publishes that failed (the data stays in the outbox)."),
-		renewals:    reg.CounterVec("swc_edge_cert_renewals_total", "Certificate renewals: requested, renewed, refused by the central, rejected by the door.", "result"),
+		resubscribes: reg.Counter("swc_edge_mqtt_resubscribes_total",
+			"Subscriptions made again on the same connection because the broker's SUBACK did not come in time."),
+		renewals: reg.CounterVec("swc_edge_cert_renewals_total", "Certificate renewals: requested, renewed, refused by the central, rejected by the door.", "result"),
 	}
 	if cfg.CertFile != "" {
 		s.files = &enroll.Files{Key: cfg.KeyFile, Cert: cfg.CertFile, CA: cfg.CAFile}
@@ -212,12 +214,13 @@ type Sync struct {
 	wake    chan struct{} // coalesced: something for the loop to do
 	inbox   *queue
 	online  atomic.Uint64 // the generation of the connection the door is online on (subscribed); 0: offline
-	gen     atomic.Uint64 // connection generation, bumped in OnConnect
+	gen     atomic.Uint64 // connection generation, bumped when a connection is subscribed
+	conns   atomic.Uint64 // connections, bumped at the start of OnConnect
 	attempt atomic.Int64  // reconnect attempts since the last connection
 
 	connected                                                     *metrics.Gauge
 	connects, batches, sentEvents, resends, acks, acked, syncReqs *metrics.Counter
-	publishErrs                                                   *metrics.Counter
+	publishErrs, resubscribes                                     *metrics.Counter
 	rejected                                                      *metrics.CounterVec
 	renewals                                                      *metrics.CounterVec
 
@@ -412,12 +415,13 @@ func (s *Sync) connectFirst(ctx context.Context) error {
 // onConnect runs on every (re)connection: subscribe, then let the loop
 // resend the outbox, publish the status and ask for the whitelist.
 func (s *Sync) onConnect(c mqtt.Client) {
+	conn := s.conns.Add(1)
 	subs := map[string]byte{}
 	for _, t := range s.topics.DoorTopics(s.door) {
 		subs[t] = 1
 	}
 	// The handler only queues: it never blocks paho's router.
-	tok := c.SubscribeMultiple(subs, func(_ mqtt.Client, m mqtt.Message) {
+	handler := func(_ mqtt.Client, m mqtt.Message) {
 		_, kind, err := s.topics.Parse(m.Topic())
 		if err != nil {
 			s.rejected.With("unknown", "topic").Inc()
@@ -425,22 +429,36 @@ func (s *Sync) onConnect(c mqtt.Client) {
 		}
 		s.inbox.push(incoming{kind: kind, payload: m.Payload()})
 		s.poke()
-	})
+	}
 	go func() {
 		// The SUBACK may be slow (a broker busy with a reconnecting
-		// fleet): wait for it, or for the loss of this connection, which
-		// completes the token with an error. Never Disconnect here: paho
-		// does not reconnect after a Disconnect, and the door would stay
-		// offline for good with its outbox growing.
-		if !tok.WaitTimeout(subackWarn) {
-			s.log.Warn("the broker has not answered the door's subscription yet; still waiting", "waited", subackWarn)
-			tok.Wait()
-		}
-		if err := tok.Error(); err != nil {
-			// The connection was lost before the SUBACK: paho reconnects
-			// and this handler runs again on the next connection.
-			s.log.Warn("the connection was lost before the door's subscription completed; reconnecting", "err", err)
-			return
+		// fleet), or never come on a connection that stays up: paho gives
+		// a SUBSCRIBE it could not hand to its writer within its write
+		// timeout up ("subscribe was broken by timeout") without closing
+		// the connection, and a SUBSCRIBE lost on its way is never
+		// answered. The door would stay connected but never online: no
+		// status, no whitelist, its events kept. So while this connection
+		// is the current one and open, it subscribes again (the same
+		// subscriptions: the broker replaces them) every subackWait. A
+		// lost connection completes the token with an error: paho
+		// reconnects and this handler runs again. Never Disconnect here:
+		// paho does not reconnect after a Disconnect, and the door would
+		// stay offline for good with its outbox growing.
+		wait := s.subackWait()
+		var tok mqtt.Token
+		for {
+			tok = c.SubscribeMultiple(subs, handler)
+			if tok.WaitTimeout(wait) && tok.Error() == nil {
+				break
+			}
+			if s.conns.Load() != conn || !c.IsConnectionOpen() {
+				// The connection was lost before the SUBACK: paho
+				// reconnects and this handler runs again.
+				s.log.Warn("the connection was lost before the door's subscription completed; reconnecting", "err", tok.Error())
+				return
+			}
+			s.resubscribes.Inc()
+			s.log.Warn("the door's subscription was not answered; subscribing again", "waited", wait, "err", tok.Error())
 		}
 		if refused := refusedTopics(tok); len(refused) > 0 {
 			// The broker's ACL refuses some of the door's own topics (a
@@ -458,9 +476,10 @@ func (s *Sync) onConnect(c mqtt.Client) {
 	}()
 }
 
-// subackWarn is how long the door waits for its SUBACK before it says so
-// (it goes on waiting).
-const subackWarn = 30 * time.Second
+// subackWait is how long the door waits for its SUBACK before it
+// subscribes again on the same connection: three retransmission periods
+// (30 s by default), well above a busy broker's answer.
+func (s *Sync) subackWait() time.Duration { return 3 * s.cfg.Retransmit }
 
 // refusedTopics returns the filters a SUBACK refused (0x80), sorted.
 func refusedTopics(tok mqtt.Token) []string {

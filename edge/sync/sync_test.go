@@ -515,6 +515,9 @@ type subscribeCutter struct {
 	mu  gosync.Mutex
 	n   int
 	cut int
+	// swallow: a SUBSCRIBE to cut is dropped and the connection kept
+	// (lost on its way, never answered), instead of closing it.
+	swallow bool
 }
 
 func startSubscribeCutter(t *testing.T, target string, n int) *subscribeCutter {
@@ -591,6 +594,9 @@ func (p *subscribeCutter) forward(door, broker net.Conn) {
 				p.cut++
 			}
 			p.mu.Unlock()
+			if cut && p.swallow {
+				continue
+			}
 			if cut {
 				return
 			}
@@ -686,5 +692,33 @@ func TestReconnectAttemptsFollowTheDoorsBackoff(t *testing.T) {
 		// Our wait is 0.5-1 s; paho's added 1 s more. 300 ms of slack for
 		// a loaded machine or qemu.
 		assert.Less(t, gap, 1300*time.Millisecond, "attempt %d came %v after the one before", i, gap)
+	}
+}
+
+// A SUBSCRIBE that is never answered on a connection that stays up (lost
+// on its way, or given up by paho's writer) is made again on the same
+// connection: the door must not stay connected but never online, without
+// status, whitelist or acknowledgements.
+func TestUnansweredSubscribeIsMadeAgain(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) string // the broker's host:port
+	}{
+		{"embedded mochi", func(t *testing.T) string { return startBroker(t).addr }},
+		{"mosquitto", func(t *testing.T) string { return servicetest.StartMosquitto(t, "").Addr }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := tc.start(t)
+			signer := newSigner(t)
+			c := newCentralAt(t, addr, signer)
+			link := startSubscribeCutter(t, addr, 1)
+			link.swallow = true
+			d := startDoor(t, link.addr(), signer, "")
+			eventually(t, func() bool { return link.cuts() == 1 }, "the door's first subscription was swallowed")
+			d.tap(protocol.UID("04000001"))
+			eventually(t, func() bool { return d.outbox() == 0 }, "the door subscribed again and its event was acknowledged")
+			assert.Equal(t, 1, c.count())
+			eventually(t, func() bool { st, ok := c.lastStatus(); return ok && st.State == protocol.StateOnline }, "online")
+		})
 	}
 }
