@@ -150,11 +150,13 @@ type Config struct {
 
 	// Sync request throttle, per door (see syncQueue): SyncBurst answers
 	// at once (default 3), then one per SyncInterval (default 2 s);
-	// SyncWorkers answer doors in parallel (default 8), each waiting for
-	// its door to acknowledge an answer before the next (see awaitAcked).
+	// SyncWorkers answer doors in parallel (default 8); with the embedded
+	// broker they wait while SyncWindow doors (default 64) have not
+	// acknowledged their answers (see ackWindow).
 	SyncBurst    int
 	SyncInterval time.Duration
 	SyncWorkers  int
+	SyncWindow   int
 	// ResyncAfter: an online door whose statuses report the same version,
 	// below the one compiled for it, for this long is sent what it lacks
 	// (default 2 min; see resyncBehind). ResyncEvery is how often the doors
@@ -196,6 +198,7 @@ type Ingest struct {
 	onlineN int // doors whose status says online
 
 	syncq     *syncQueue  // pending sync requests, per door
+	window    *ackWindow  // answers the doors have not acknowledged (nil: the link cannot tell)
 	rejectLog *logLimiter // lines about doors' rejected messages
 	mergeLog  *logLimiter // lines about doors' merged sync requests
 
@@ -248,6 +251,9 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 	}
 	if cfg.SyncWorkers <= 0 {
 		cfg.SyncWorkers = syncWorkers
+	}
+	if cfg.SyncWindow <= 0 {
+		cfg.SyncWindow = syncWindow
 	}
 	if cfg.ResyncAfter <= 0 {
 		cfg.ResyncAfter = resyncAfter
@@ -311,6 +317,7 @@ func New(cfg Config, store EventStore, wl WhitelistSource, log *slog.Logger, reg
 		in.link = NewPahoLink(PahoConfig{Broker: cfg.Broker, Username: cfg.Username, Password: cfg.Password,
 			TLS: cfg.TLS, ClientID: cfg.ClientID, Logger: log})
 	}
+	in.window = newAckWindow(in.link, cfg.SyncWindow)
 	return in, nil
 }
 

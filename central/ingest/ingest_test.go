@@ -672,12 +672,12 @@ func (m unackedMochi) Unacked(id string) (int, bool) {
 	return cl.State.Inflight.Len(), true
 }
 
-// A sync worker waits for its door to acknowledge the answer before it
-// answers the next door, so that the broker never holds more unacknowledged
-// answers (snapshots of up to a megabyte) than there are workers.
+// The sync workers wait while SyncWindow doors have not acknowledged their
+// answers, so that the broker never holds more unacknowledged answers
+// (snapshots of up to a megabyte) than that.
 func TestSyncAnswersWaitForTheDoorsAck(t *testing.T) {
 	tb := startMochi(t)
-	in, err := New(Config{Link: NewInlineLink(unackedMochi{tb.srv}, 0, 0), SyncWorkers: 1}, newMemStore(), newCompiler(t),
+	in, err := New(Config{Link: NewInlineLink(unackedMochi{tb.srv}, 0, 0), SyncWorkers: 2, SyncWindow: 1}, newMemStore(), newCompiler(t),
 		slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -710,7 +710,7 @@ func TestSyncAnswersWaitForTheDoorsAck(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond, "door-a was answered (the ingest is subscribed)")
 	b.publish(t, protocol.TopicSync, `{"v":1,"door":"door-b","from":0}`)
 	time.Sleep(500 * time.Millisecond)
-	assert.Empty(t, b.whitelists(t), "the only worker waits for door-a's acknowledgement")
+	assert.Empty(t, b.whitelists(t), "the window of one is held by door-a's answer")
 
 	mu.Lock()
 	for _, m := range held {

@@ -14,8 +14,8 @@ const (
 	syncBurst    = 3
 	syncInterval = 2 * time.Second
 	syncWorkers  = 8
-	// syncAckWait bounds how long a worker waits for a door to acknowledge
-	// its answer (see awaitAcked).
+	// syncAckWait bounds how long a door's answer counts in the window of
+	// unacknowledged answers (see ackWindow).
 	syncAckWait = 10 * time.Second
 )
 
@@ -201,8 +201,12 @@ func (in *Ingest) syncWorker(ctx context.Context) {
 			return
 		}
 		if src := in.source(); src != nil {
+			if !in.window.acquire(ctx) {
+				in.syncq.done(door)
+				return
+			}
 			if in.sendWhitelist(ctx, src, door, from) {
-				in.awaitAcked(ctx, door)
+				in.window.sent(door)
 			}
 			in.syncs.Inc()
 		}
@@ -210,31 +214,82 @@ func (in *Ingest) syncWorker(ctx context.Context) {
 	}
 }
 
-// awaitAcked waits, after a worker sent a door its answer, until the door
-// acknowledged every message the broker holds for it, the door left, or
-// syncAckWait passed (when the link can tell: the embedded broker).
-//
-// A door's answer can be a whole snapshot (about 1 MB at 6,000 badges),
-// and the broker keeps a copy of each message until the door's PUBACK.
-// Without this wait the workers sign and queue answers as fast as they
-// can while thousands of doors connect, faster than slow doors read and
-// acknowledge them: at 10,000 starting doors the broker held 200 MB of
-// unacknowledged snapshots, the central's largest memory use. With it,
-// at most SyncWorkers answers wait for their doors at a time.
-func (in *Ingest) awaitAcked(ctx context.Context, door string) {
-	u, ok := in.link.(interface{ Unacked(string) (int, bool) })
+// ackWindow bounds the answers the broker holds unacknowledged: a door's
+// answer can be a whole snapshot (about 1 MB at 6,000 badges), and the
+// broker keeps a copy of each message until the door's PUBACK. Without a
+// bound the workers sign and queue answers as fast as they can while
+// thousands of doors connect, faster than slow doors read and acknowledge
+// them: at 10,000 starting doors the broker held 200 MB of unacknowledged
+// snapshots, the central's largest memory use. With it, a worker waits
+// before answering while syncWindow doors have not acknowledged theirs
+// (for at most syncAckWait each, or until they leave). Waiting per worker
+// for its own door instead made the answers as slow as the slowest doors'
+// acknowledgements (8 workers answered a few doors a second). Only the
+// embedded broker can tell (Unacked); through an external broker there
+// is no window.
+type ackWindow struct {
+	unacked func(door string) (int, bool)
+	max     int
+
+	mu    sync.Mutex
+	doors map[string]time.Time // door: when to stop waiting for it
+	freed chan struct{}        // a door left the window
+}
+
+// syncWindow is Config.SyncWindow's default.
+const syncWindow = 64
+
+func newAckWindow(link Link, max int) *ackWindow {
+	u, ok := link.(interface{ Unacked(string) (int, bool) })
 	if !ok {
-		return
+		return nil
 	}
-	deadline := time.Now().Add(syncAckWait)
+	return &ackWindow{unacked: u.Unacked, max: max, doors: map[string]time.Time{}, freed: make(chan struct{}, 1)}
+}
+
+// acquire waits until the window has room, looking at the doors in it
+// every few milliseconds; false when ctx ended first.
+func (w *ackWindow) acquire(ctx context.Context) bool {
+	if w == nil {
+		return true
+	}
 	for {
-		if n, ok := u.Unacked(door); !ok || n == 0 || time.Now().After(deadline) {
-			return
+		if w.reap() < w.max {
+			return true
 		}
 		select {
 		case <-ctx.Done():
-			return
-		case <-time.After(10 * time.Millisecond):
+			return false
+		case <-w.freed:
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// sent puts a door that was just sent an answer in the window.
+func (w *ackWindow) sent(door string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.doors[door] = time.Now().Add(syncAckWait)
+	w.mu.Unlock()
+}
+
+// reap takes out the doors that acknowledged everything, left, or were
+// waited for long enough, and returns how many remain.
+func (w *ackWindow) reap() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := time.Now()
+	for door, until := range w.doors {
+		if n, ok := w.unacked(door); !ok || n == 0 || now.After(until) {
+			delete(w.doors, door)
+			select {
+			case w.freed <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return len(w.doors)
 }
