@@ -16,11 +16,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,6 +291,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		s.log.Info("serve: card master keys loaded", "current_version", ring.Current(), "versions", len(ring.Versions()))
 	}
 
+	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
+		s.log.Info("serve: soft memory limit (GOMEMLIMIT)", "mib", lim>>20)
+	}
 	if err := s.startPprof(); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func parseFile(t *testing.T, path string) Run {
 
 const (
 	cmd1000  = "go run ./scripts/fleet --doors 1000 --duration 30s --within 0 --faults broker-restart --json"
-	cmd10000 = "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --within 0 --faults broker-restart --json"
+	cmd10000 = "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"
 
 	fleetFig = "fleet, 10,000 doors, 100,000 badges, one machine" // PRODUCT.md's name of the row
 

@@ -104,8 +104,9 @@ func TestOptionsAreChecked(t *testing.T) {
 		"--broker emqx":                 `--broker "emqx": want embedded or mosquitto`,
 		"--duration 10ms":               "--duration 10ms: want 1s to 24h",
 		"--broker mosquitto --mosquitto-bin /nonexistent": `--mosquitto-bin "/nonexistent": no such program`,
-		"extra":            `unexpected argument "extra"`,
-		"--seed-via email": `--seed-via "email": want import or api`,
+		"extra":                       `unexpected argument "extra"`,
+		"--seed-via email":            `--seed-via "email": want import or api`,
+		"--central-memory-limit 800M": `--central-memory-limit "800M": want a size such as 800MiB`,
 	} {
 		_, err := parseOptions(strings.Fields(args), &bytes.Buffer{})
 		require.Error(t, err, args)
@@ -115,6 +116,9 @@ func TestOptionsAreChecked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{faultBrokerRestart, faultLinkCuts}, o.faults)
 	assert.Equal(t, seedImport, o.seedVia, "the fleet seeds by bulk import unless told")
+	o, err = parseOptions(strings.Fields("--central-memory-limit 800MiB"), &bytes.Buffer{})
+	require.NoError(t, err)
+	assert.Equal(t, "800MiB", o.memLimit)
 }
 
 func TestProfiles(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -51,7 +52,8 @@ type options struct {
 	seed        uint64
 	shards      int // processes the doors run in; 0: as the open-file limit requires
 	seedVia     string
-	pprof       bool // the central serves its profiles; heap profiles are saved in the run's folder
+	pprof       bool   // the central serves its profiles; heap profiles are saved in the run's folder
+	memLimit    string // GOMEMLIMIT of the central ("": the runtime's default)
 }
 
 func defaultOptions() options {
@@ -96,6 +98,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the random taps and link cuts")
 	fs.IntVar(&o.shards, "processes", 0, "processes the doors run in (0: this one, or more when the open-file limit requires)")
 	fs.BoolVar(&o.pprof, "pprof", false, "start the central with --pprof and save its heap profiles in the run's folder (heap-peak.pprof at the highest resident memory, heap-<stage>.pprof at each stage); use with --keep")
+	fs.StringVar(&o.memLimit, "central-memory-limit", "", "the central's soft memory limit, as GOMEMLIMIT (e.g. 800MiB; empty: none), as scripts/systemd/swc-central.default sets it")
 	fs.StringVar(&o.seedVia, "seed-via", o.seedVia, "how the network is created: import (POST /import, a few requests) or api (one request per object, as before the bulk import)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -114,6 +117,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	return o, o.check()
 }
 
+// memLimitForm is GOMEMLIMIT's form: bytes, or a number with a binary unit.
+var memLimitForm = regexp.MustCompile(`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`)
+
 // check validates the options with errors that name the flag.
 func (o *options) check() error {
 	var errs []error
@@ -128,6 +134,9 @@ func (o *options) check() error {
 	}
 	if o.tapsPerDoor < 0 || o.tapsPerDoor > 100000 {
 		errs = append(errs, fmt.Errorf("--taps-per-door %d: want 0 to 100000", o.tapsPerDoor))
+	}
+	if o.memLimit != "" && !memLimitForm.MatchString(o.memLimit) {
+		errs = append(errs, fmt.Errorf("--central-memory-limit %q: want a size such as 800MiB or 1GiB (GOMEMLIMIT's form)", o.memLimit))
 	}
 	if o.seedVia != seedImport && o.seedVia != seedAPI {
 		errs = append(errs, fmt.Errorf("--seed-via %q: want import or api", o.seedVia))

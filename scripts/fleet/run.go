@@ -157,6 +157,9 @@ func (f *fleet) startServices(ctx context.Context) error {
 		co.Extra = append(co.Extra, "--pprof", addr)
 		f.prof = newProfiler(addr, f.tmp)
 	}
+	if f.o.memLimit != "" {
+		co.Env = append(co.Env, "GOMEMLIMIT="+f.o.memLimit)
+	}
 	c, err := launch.StartCentral(ctx, co)
 	if err != nil {
 		return err

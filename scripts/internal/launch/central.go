@@ -33,6 +33,7 @@ type CentralOptions struct {
 	DB                 string   // PostgreSQL URL; empty: SQLite in DataDir
 	LogLevel           string   // default info
 	Extra              []string // more serve flags
+	Env                []string // more environment (GOMEMLIMIT=...)
 	Log                string   // log file; default DataDir/../swc-central.log
 	StartTimeout       time.Duration
 }
@@ -83,7 +84,7 @@ func StartCentral(ctx context.Context, o CentralOptions) (*Central, error) {
 		args = append(args, "--db", o.DB)
 	}
 	args = append(args, o.Extra...)
-	c := &Central{Proc: Proc{Name: "swc-central", Args: args, Log: o.Log}, Options: o, http: &http.Client{Timeout: 60 * time.Second}}
+	c := &Central{Proc: Proc{Name: "swc-central", Args: args, Env: o.Env, Log: o.Log}, Options: o, http: &http.Client{Timeout: 60 * time.Second}}
 	if err := c.Restart(ctx); err != nil {
 		return nil, err
 	}
