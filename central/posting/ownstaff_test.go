@@ -1,6 +1,7 @@
 package posting_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -97,4 +98,36 @@ func TestStartRebuildsOpenPeriods(t *testing.T) {
 	line, _ := got.Center("gent")
 	assert.Equal(t, int64(600), line.NomadicMinutes)
 	assert.Equal(t, canon(t, fromScratch(t, st, nov)), canon(t, got))
+}
+
+// TestRestartOfTheSameBuildSkipsTheRebuild (SQLite, one process): the
+// rebuild of the open periods at start recomputes the whole open month
+// from its events, and delayed every restart's crediting by seconds
+// growing with the month. A start of the build that rebuilt them last
+// skips it; another build rebuilds them.
+func TestRestartOfTheSameBuildSkipsTheRebuild(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t, nil)
+	scenario(t, st)
+	rules, err := credit.DefaultConfig(1000)
+	require.NoError(t, err)
+	runOnce := func(build string) string {
+		var log bytes.Buffer
+		s, err := posting.New(posting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(&log, nil)), Build: build,
+			Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Millisecond, Debounce: time.Millisecond})
+		require.NoError(t, err)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(runCtx) }()
+		require.NoError(t, s.Flush(ctx))
+		cancel()
+		require.NoError(t, <-done)
+		return log.String()
+	}
+	assert.Contains(t, runOnce("rev:1"), "open periods rebuilt", "the first start of a build rebuilds")
+	again := runOnce("rev:1")
+	assert.NotContains(t, again, "open periods rebuilt", "a restart of the same build does not")
+	assert.Contains(t, again, "already rebuilt by this build")
+	assert.Contains(t, runOnce("rev:2"), "open periods rebuilt", "another build rebuilds")
+	assert.Contains(t, runOnce(""), "open periods rebuilt", "an unknown build always rebuilds")
 }

@@ -296,13 +296,11 @@ func (s *Service) committedCursor(receivedMs int64, batches []ingest.Batch) {
 }
 
 // rebuildOpenOnce rebuilds the open periods at start (rebuildOpen), but
-// with Cursor only when another build rebuilt them last: a handover
-// between replicas of one build goes on at once, and the time it takes
-// does not grow with the open periods' events.
+// only when another build rebuilt them last (or the build is unknown): a
+// restart of the same build, or a handover between replicas of one build,
+// credits at once, and the time it takes does not grow with the open
+// periods' events (a whole month of 10,000 doors' events).
 func (s *Service) rebuildOpenOnce(ctx context.Context) error {
-	if !s.cfg.Cursor {
-		return s.rebuildOpen(ctx)
-	}
 	last, err := s.cs.RebuiltBy(ctx)
 	if err != nil {
 		return err

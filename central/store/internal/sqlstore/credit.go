@@ -436,9 +436,6 @@ func (c *creditStore) TakeLead(ctx context.Context) (int64, error) {
 
 // RebuiltBy implements store.PostingCursor.
 func (c *creditStore) RebuiltBy(ctx context.Context) (string, error) {
-	if !c.db.d.PostingCursor {
-		return "", errNoCursor
-	}
 	var b string
 	if err := c.db.queryRow(ctx, `SELECT rebuilt_by FROM credit_state WHERE id = 1`).Scan(&b); err != nil {
 		return "", fmt.Errorf("rebuilt by: %w", err)
@@ -448,9 +445,6 @@ func (c *creditStore) RebuiltBy(ctx context.Context) (string, error) {
 
 // SetRebuiltBy implements store.PostingCursor.
 func (c *creditStore) SetRebuiltBy(ctx context.Context, build string) error {
-	if !c.db.d.PostingCursor {
-		return errNoCursor
-	}
 	err := c.db.write(ctx, func(t *wtx) error {
 		t.noAudit("which build rebuilt the crediting's open periods: bookkeeping")
 		_, err := t.exec(ctx, `UPDATE credit_state SET rebuilt_by = ? WHERE id = 1`, build)
