@@ -607,18 +607,23 @@ func (p *subscribeCutter) forward(door, broker net.Conn) {
 	}
 }
 
+// brokers are the two brokers a door is tested against: the embedded
+// mochi and Mosquitto (the door's side is the same). start returns the
+// broker's host:port.
+var brokers = []struct {
+	name  string
+	start func(t *testing.T) string
+}{
+	{"embedded mochi", func(t *testing.T) string { return startBroker(t).addr }},
+	{"mosquitto", func(t *testing.T) string { return servicetest.StartMosquitto(t, "").Addr }},
+}
+
 // A connection lost between the CONNACK and the SUBACK makes the door
 // connect again: it must not stay offline for good with its events in the
 // outbox. With the embedded broker and with Mosquitto (the door's side is
 // the same).
 func TestConnectionLostBeforeSubackReconnects(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		start func(t *testing.T) string // the broker's host:port
-	}{
-		{"embedded mochi", func(t *testing.T) string { return startBroker(t).addr }},
-		{"mosquitto", func(t *testing.T) string { return servicetest.StartMosquitto(t, "").Addr }},
-	} {
+	for _, tc := range brokers {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := tc.start(t)
 			signer := newSigner(t)
@@ -700,13 +705,7 @@ func TestReconnectAttemptsFollowTheDoorsBackoff(t *testing.T) {
 // connection: the door must not stay connected but never online, without
 // status, whitelist or acknowledgements.
 func TestUnansweredSubscribeIsMadeAgain(t *testing.T) {
-	for _, tc := range []struct {
-		name  string
-		start func(t *testing.T) string // the broker's host:port
-	}{
-		{"embedded mochi", func(t *testing.T) string { return startBroker(t).addr }},
-		{"mosquitto", func(t *testing.T) string { return servicetest.StartMosquitto(t, "").Addr }},
-	} {
+	for _, tc := range brokers {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := tc.start(t)
 			signer := newSigner(t)
