@@ -75,7 +75,7 @@ func TestStartRebuildsOpenPeriods(t *testing.T) {
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
 	first, err := posting.New(posting.Config{Rules: rules, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Millisecond, Debounce: time.Millisecond})
+		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Millisecond, Debounce: time.Millisecond, Build: "earlier-version"})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

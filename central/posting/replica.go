@@ -2,7 +2,11 @@ package posting
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"io"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -315,24 +319,37 @@ func (s *Service) rebuildOpenOnce(ctx context.Context) error {
 	return s.cs.SetRebuiltBy(ctx, s.cfg.Build)
 }
 
-// buildID is this binary's VCS revision when it was built from a clean
-// tree, else "" (unknown: every start rebuilds).
+// buildID names this binary: its VCS revision when it was built from a
+// clean tree, else the SHA-256 of its executable file (builds made with
+// -buildvcs=false, as GOFLAGS sets on some machines, carry no revision),
+// else "" (unknown: every start rebuilds).
 func buildID() string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
-	var rev, modified string
-	for _, kv := range info.Settings {
-		switch kv.Key {
-		case "vcs.revision":
-			rev = kv.Value
-		case "vcs.modified":
-			modified = kv.Value
+	if info, ok := debug.ReadBuildInfo(); ok {
+		var rev, modified string
+		for _, kv := range info.Settings {
+			switch kv.Key {
+			case "vcs.revision":
+				rev = kv.Value
+			case "vcs.modified":
+				modified = kv.Value
+			}
+		}
+		if rev != "" && modified == "false" {
+			return "rev:" + rev
 		}
 	}
-	if rev == "" || modified != "false" {
+	exe, err := os.Executable()
+	if err != nil {
 		return ""
 	}
-	return "rev:" + rev
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "exe:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
