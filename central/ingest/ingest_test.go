@@ -637,8 +637,14 @@ func TestDoorsLeftBehindAreResynced(t *testing.T) {
 		h := &harness{broker: tb.addr, in: in}
 		d := h.door(t, "door-a")
 
-		// Online, holding nothing, and no sync request.
-		d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+		// Online, holding nothing, and no sync request. Through paho the
+		// ingest subscribes once connected: the status is sent again until
+		// the ingest knows the door.
+		require.Eventually(t, func() bool {
+			d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+			_, ok := in.Doors()["door-a"]
+			return ok
+		}, 5*time.Second, 50*time.Millisecond, "the ingest got the door's status")
 		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "the door left behind was sent its snapshot")
 		snap := d.whitelists(t)[0]
 		assert.Equal(t, protocol.Snapshot, snap.Kind)
