@@ -926,7 +926,14 @@ func (in *Ingest) storeWithRetry(ctx context.Context, receivedMs int64, batches 
 			return nil, err
 		}
 		in.storeErrs.Inc()
-		in.log.Error("committing events failed", "batches", len(batches), "attempt", i+1, "err", err)
+		// A failure that is retried (a PostgreSQL deadlock between two
+		// replicas' commits, a lock timeout) is a warning; the last
+		// attempt's is an error (the caller then stores door by door).
+		if i+1 < attempts {
+			in.log.Warn("committing events failed; retrying", "batches", len(batches), "attempt", i+1, "of", attempts, "err", err)
+		} else {
+			in.log.Error("committing events failed", "batches", len(batches), "attempt", i+1, "err", err)
+		}
 	}
 	return nil, err
 }
