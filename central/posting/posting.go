@@ -132,10 +132,11 @@ type Config struct {
 	FollowWait time.Duration
 	// FollowReload is how old a follower's directory may be.
 	FollowReload time.Duration
-	// Build identifies the code's crediting rules (Cursor): a leader
-	// rebuilds the open periods at start only when the store says another
-	// build rebuilt them last. Default: this binary's VCS revision when
-	// its tree was clean, else none (every start rebuilds).
+	// Build identifies the code's crediting rules: a start rebuilds the
+	// open periods only when the store says another build rebuilt them
+	// last. Default (buildID, worked out by Run's start, not by New, since
+	// hashing the executable reads it whole): this binary's VCS revision
+	// when its tree was clean, else its executable's hash.
 	Build string
 }
 
@@ -248,9 +249,6 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
-	}
-	if cfg.Build == "" {
-		cfg.Build = buildID()
 	}
 	for _, d := range []struct {
 		v   *time.Duration

@@ -309,14 +309,18 @@ func (s *Service) rebuildOpenOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.cfg.Build != "" && last == s.cfg.Build {
-		s.log.Info("crediting: open periods already rebuilt by this build", "build", s.cfg.Build)
+	build := s.cfg.Build
+	if build == "" {
+		build = buildID()
+	}
+	if build != "" && last == build {
+		s.log.Info("crediting: open periods already rebuilt by this build", "build", build)
 		return nil
 	}
 	if err := s.rebuildOpen(ctx); err != nil {
 		return err
 	}
-	return s.cs.SetRebuiltBy(ctx, s.cfg.Build)
+	return s.cs.SetRebuiltBy(ctx, build)
 }
 
 // buildID names this binary: its VCS revision when it was built from a
