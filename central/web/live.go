@@ -111,10 +111,19 @@ func (h *hub) offer(receivedMs int64, batches []ingest.Batch) {
 }
 
 func (h *hub) run() {
+	// Close ends a commit being processed: the live view is only a view
+	// (every event is stored), and a commit of thousands of doors whose
+	// names are looked up held a restart for seconds.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-h.w.done
+		cancel()
+	}()
 	for {
 		select {
 		case c := <-h.queue:
-			h.process(c)
+			h.process(ctx, c)
 		case <-h.w.done:
 			h.mu.Lock()
 			for s := range h.subs {
@@ -127,11 +136,16 @@ func (h *hub) run() {
 	}
 }
 
-func (h *hub) process(c commit) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+func (h *hub) process(ctx context.Context, c commit) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	now := h.w.now()
 	for _, b := range c.batches {
+		select {
+		case <-h.w.done:
+			return
+		default:
+		}
 		door := h.doors.get(ctx, h.w.st, b.Door, now)
 		for i := range b.Events {
 			e := &b.Events[i]
