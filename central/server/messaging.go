@@ -68,6 +68,20 @@ func (s *Server) startMessaging(ctx context.Context) error {
 	if ic.ShareGroup == "" {
 		ic.ShareGroup = DefaultShareGroup
 	}
+	// One process (SQLite): the whitelists are compiled before the broker
+	// listens. Compiling shared audiences takes about a second at 10,000
+	// doors; loaded while thousands of reconnecting doors committed their
+	// backlog on the same database, the network took 7 s to load and the
+	// compiler then had every online door to catch up at once. The doors
+	// keep their events meanwhile and send them once connected.
+	var c *whitelist.Compiler
+	if s.cfg.DBURL == "" {
+		var err error
+		if c, err = s.newCompiler(ctx); err != nil {
+			return err
+		}
+		s.compiler.Store(c)
+	}
 	if s.cfg.BrokerURL == "" {
 		if err := s.startBroker(ctx, &ic); err != nil {
 			return err
@@ -79,14 +93,16 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		return err
 	}
 
-	// The ingest starts first, without the whitelist role, so that doors'
-	// events are stored while the compiler loads the network (tens of
-	// seconds with thousands of doors); the compiler takes the role when it
-	// is ready and catches up the doors already online.
+	// In scale-out, the ingest starts without the whitelist role: the
+	// replica elected whitelist leader takes it once it has loaded and
+	// compiled the network, and catches up the doors already online.
 	var err error
 	s.Ingest, err = ingest.New(ic, eventStore{s.Store}, nil, s.log, s.Metrics)
 	if err != nil {
 		return err
+	}
+	if c != nil {
+		s.Ingest.SetWhitelist(c)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -102,12 +118,7 @@ func (s *Server) startMessaging(ctx context.Context) error {
 		wg.Wait()
 		return err
 	}
-	if s.cfg.DBURL == "" {
-		c, err := s.newCompiler(ctx)
-		if err != nil {
-			return fail(err)
-		}
-		s.compiler.Store(c)
+	if c != nil {
 		// No API request runs before startHTTP, so no change can fall
 		// between the load above and this subscription.
 		s.Changes.SubscribeAll(func(ctx context.Context, ch domain.Change) {
@@ -119,7 +130,6 @@ func (s *Server) startMessaging(ctx context.Context) error {
 				s.log.Error("whitelist: applying an import's changes failed; they are retried with the next change or tick", "changes", len(chs), "err", err)
 			}
 		})
-		s.Ingest.SetWhitelist(c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -151,3 +151,22 @@ func TestStartPostgres(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist, "no SQLite file with --db")
 	require.NoError(t, s.Shutdown(context.Background()))
 }
+
+// With one process, the whitelists are compiled before the broker listens:
+// a door that connects finds its whitelist ready, and the start-up compile
+// does not share the machine with thousands of reconnecting doors' backlog
+// (at 10,000 doors it took 9.8 s that way, 1 s alone).
+func TestWhitelistsCompiledBeforeTheBrokerListens(t *testing.T) {
+	var logs bytes.Buffer
+	cfg := server.Config{DataDir: t.TempDir(), HTTPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0", Out: io.Discard,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	s, err := server.Start(context.Background(), cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Shutdown(context.Background()))
+	out := logs.String()
+	compiled := strings.Index(out, "serve: whitelists loaded and compiled")
+	listening := strings.Index(out, "serve: embedded MQTT broker listening")
+	require.GreaterOrEqual(t, compiled, 0, "the start-up compile is logged")
+	require.GreaterOrEqual(t, listening, 0, "the broker's start is logged")
+	require.Less(t, compiled, listening, "compiled before the broker listens")
+}
