@@ -10,8 +10,9 @@
 // and the store's writers only append to a list and never wait for it:
 //
 //   - Committed (the ingest's hook) queues the committed events. The
-//     worker gathers what arrived within Config.Every and, in one go,
-//     tracks them (store.CreditStore.Track), updates the ledger and marks
+//     worker gathers what arrived until the ingest is quiet (Config.Quiet,
+//     at most Config.MaxDefer, and at least Config.Every after the last
+//     update while commits keep coming) and, in one go, tracks them (store.CreditStore.Track), updates the ledger and marks
 //     them credited. Events without a member (door events) are only
 //     counted; each of their updates reads every such event of a period,
 //     so they are credited at most every Config.NoMemberEvery.
@@ -103,7 +104,10 @@ type Config struct {
 	// (default time.Now); the worker's pacing runs on the real clock.
 	Now func() time.Time
 
-	// Every is how long commits gather before one ledger update.
+	// Every is the shortest pause between two ledger updates while commits
+	// keep coming (the crediting rests this long, or twice as long as its
+	// last update took); once no commit came for Quiet, what is queued is
+	// credited at once.
 	Every time.Duration
 	// NoMemberEvery is how often events without a member are credited.
 	NoMemberEvery time.Duration
@@ -839,11 +843,17 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 	var commits []commit
 	// While the ingest is in a burst, leave it the machine (see Quiet).
 	burst := len(s.commits) > 0 && now.Sub(s.lastCommit) < s.cfg.Quiet && now.Sub(s.firstCommit) < s.cfg.MaxDefer
-	burstEnds := s.lastCommit.Add(s.cfg.Quiet)
+	quietAt := s.lastCommit.Add(s.cfg.Quiet)
+	burstEnds := quietAt
 	if limit := s.firstCommit.Add(s.cfg.MaxDefer); limit.Before(burstEnds) {
 		burstEnds = limit
 	}
-	if len(s.commits) > 0 && (force || (!burst && now.Sub(s.lastUpdate) >= s.rest)) {
+	// Once the ingest is quiet, what is queued is credited at once: the
+	// rest after an update only spaces updates while commits keep coming
+	// (after a reconnect storm, resting twice as long as a 3-second update
+	// kept the storm's last events uncredited for 9 s).
+	quiet := len(s.commits) > 0 && now.Sub(s.lastCommit) >= s.cfg.Quiet
+	if len(s.commits) > 0 && (force || quiet || (!burst && now.Sub(s.lastUpdate) >= s.rest)) {
 		commits, s.commits = s.commits, nil
 	}
 	pendingCommits := len(s.commits) > 0
@@ -905,7 +915,7 @@ func (s *Service) work(ctx context.Context, mode int) time.Duration {
 
 	wait := idle
 	if pendingCommits {
-		wait = min(wait, max(0, s.lastUpdate.Add(s.rest).Sub(now), burstEnds.Sub(now)))
+		wait = min(wait, max(0, s.lastUpdate.Add(s.rest).Sub(now), burstEnds.Sub(now)), max(0, quietAt.Sub(now)))
 	}
 	if pendingChanges {
 		wait = min(wait, max(0, changesDue.Sub(now)))

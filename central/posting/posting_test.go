@@ -594,3 +594,46 @@ func TestBurstDefersCrediting(t *testing.T) {
 	assert.Greater(t, credited(), before, "MaxDefer bounds how long the crediting waits")
 	require.Eventually(t, func() bool { return credited() == seq }, 10*time.Second, 20*time.Millisecond)
 }
+
+// TestQuietIngestIsCreditedAtOnce: the rest between two ledger updates
+// (Every, or twice the last update's time) spaces updates while commits keep
+// coming; once the ingest is quiet, what is queued is credited without
+// waiting for it. After a reconnect storm the rest kept its last events
+// uncredited for seconds.
+func TestQuietIngestIsCreditedAtOnce(t *testing.T) {
+	ctx := context.Background()
+	feed := &store.Feed{}
+	st := openSQLite(t, feed.Notify)
+	scenario(t, st)
+	rules, err := credit.DefaultConfig(1000)
+	require.NoError(t, err)
+	reg := metrics.NewRegistry()
+	s, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Hour, Debounce: time.Millisecond,
+		Quiet: 100 * time.Millisecond, MaxDefer: time.Second})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	defer func() { cancel(); require.NoError(t, <-done) }()
+	require.NoError(t, s.Flush(ctx)) // started
+	credited := func() uint64 {
+		var sb strings.Builder
+		require.NoError(t, reg.WriteText(&sb))
+		for _, line := range strings.Split(sb.String(), "\n") {
+			if v, ok := strings.CutPrefix(line, "swc_credit_events_total "); ok {
+				n, _ := strconv.ParseUint(v, 10, 64)
+				return n
+			}
+		}
+		return 0
+	}
+
+	in := at(t, "2026-11-02 09:00")
+	for seq := uint64(1); seq <= 3; seq++ {
+		// Each commit comes after the last update (whose rest is an hour)
+		// and is followed by quiet: it is credited without the rest.
+		commit(t, st, []domain.Event{tap("gent-in", seq, "ann", in.Add(time.Duration(seq)*time.Minute))}, s.Committed)
+		require.Eventually(t, func() bool { return credited() == seq }, 10*time.Second, 20*time.Millisecond, "commit %d credited once the ingest is quiet", seq)
+	}
+}
