@@ -77,7 +77,7 @@ func TestRunFleet(t *testing.T) {
 		{name: "fails", script: "echo 'fleet: restarting the broker' >&2; cat " + failed + "; exit 1", status: FleetFailed, reasonHas: "588 events missing"},
 		{name: "hangs", script: "exec sleep 20", timeout: 300 * time.Millisecond, status: FleetFailed, reasonHas: "did not finish within 300ms"},
 		{name: "arguments", script: `[ "$*" = "run ./scripts/fleet --doors 1000 --duration 30s --within 0 --faults broker-restart --json" ] || { echo "args: $*" >&2; exit 2; }; cat ` + ok, status: FleetRan},
-		{name: "arguments at 10,000 doors", doors: 10000, script: `[ "$*" = "run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json" ] || { echo "args: $*" >&2; exit 2; }; cat ` + ok, status: FleetRan},
+		{name: "arguments at 10,000 doors", doors: 10000, script: `[ "$*" = "run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --badges 100000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json" ] || { echo "args: $*" >&2; exit 2; }; cat ` + ok, status: FleetRan},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,9 +123,9 @@ func TestFleetCommand(t *testing.T) {
 		{1, "go run ./scripts/fleet --doors 1 --duration 30s --within 0 --faults broker-restart --json"},
 		{1000, "go run ./scripts/fleet --doors 1000 --duration 30s --within 0 --faults broker-restart --json"},
 		// Fewer taps a door above 1,000 doors; the same tap phase.
-		{1001, "go run ./scripts/fleet --doors 1001 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"},
-		{10000, "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"},
-		{100000, "go run ./scripts/fleet --doors 100000 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"},
+		{1001, "go run ./scripts/fleet --doors 1001 --duration 30s --taps-per-door 5 --members 20000 --badges 100000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"},
+		{10000, "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --badges 100000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"},
+		{100000, "go run ./scripts/fleet --doors 100000 --duration 30s --taps-per-door 5 --members 20000 --badges 100000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"},
 	}
 	for _, tt := range tests {
 		if got := strings.Join(fleetCommand("go", tt.doors), " "); got != tt.want {

@@ -123,9 +123,9 @@ esac
 	}
 	report := string(data)
 	for _, want := range []string{
-		"| `" + goBin + " run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json` | 2",
+		"| `" + goBin + " run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --badges 100000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json` | 2",
 		"| `" + goBin + " run ./scripts/fleet --doors 1000 --duration 30s --within 0 --faults broker-restart --json` | ",
-		"| 10,000-door run | `" + goBin + " run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json` | — | — | **failed**: did not finish within 2s (stopped; --fleet-timeout sets the limit) |",
+		"| 10,000-door run | `" + goBin + " run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --badges 100000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json` | — | — | **failed**: did not finish within 2s (stopped; --fleet-timeout sets the limit) |",
 		"| 1,000-door run: credited after the broker restart | 11.5 s (scripts/fleet) | — (≤ 20 s at 10,000 doors) | — | context: within the 10,000-door target |",
 	} {
 		if !strings.Contains(report, want) {

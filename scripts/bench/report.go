@@ -240,6 +240,12 @@ func fleetRunLines(f FleetOutcome) []line {
 	} else {
 		add("simulated doors on this machine", doors, "", false, "context")
 	}
+	// PRODUCT.md's row counts badges; fleets older than the figure report
+	// none.
+	if r.Badges > 0 {
+		add("badges held by the central / of members with a booking (on the doors' lists)",
+			fmt.Sprintf("%s / %s", human(float64(r.Badges)), human(float64(r.Members))), "", false, "context")
+	}
 	restart := slices.Contains(r.Faults, "broker-restart")
 	add("faults injected", strings.Join(r.Faults, ", "), "a broker restart", true, verdict(restart))
 	add("events recorded by the doors / stored by the central", fmt.Sprintf("%s / %s", human(float64(r.EventsRecorded)), human(float64(r.EventsStored))), "", false, "context")

@@ -24,7 +24,7 @@ func parseFile(t *testing.T, path string) Run {
 
 const (
 	cmd1000  = "go run ./scripts/fleet --doors 1000 --duration 30s --within 0 --faults broker-restart --json"
-	cmd10000 = "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"
+	cmd10000 = "go run ./scripts/fleet --doors 10000 --duration 30s --taps-per-door 5 --members 20000 --badges 100000 --central-memory-limit 800MiB --within 0 --faults broker-restart --json"
 
 	fleetFig = "fleet, 10,000 doors, 100,000 badges, one machine" // PRODUCT.md's name of the row
 
@@ -264,9 +264,11 @@ func TestReportWrite(t *testing.T) {
 				ten := fleetFrom(t, "testdata/fleet-slow.json", nil)
 				ten.Doors, ten.Command, ten.Timeout, ten.Took = 10000, cmd10000, 22*time.Minute, 14*time.Minute
 				ten.Report.Doors, ten.Report.CreditedAfterRestartS = 10000, 18.5
+				ten.Report.Members, ten.Report.Badges = 20000, 100000
 				return testReport(t, "testdata/gotest-full.json", fleetFrom(t, "testdata/fleet-ok.json", nil), ten)
 			},
 			has: map[string][]string{fleetFig: {
+				"| 10,000-door run: badges held by the central / of members with a booking (on the doors' lists) | 100,000 / 20,000 (scripts/fleet) | — | — | context |",
 				"| 1,000-door run: credited after the broker restart | 11.5 s (scripts/fleet) | — (≤ 20 s at 10,000 doors) | — | context: within the 10,000-door target |",
 				"| 10,000-door run | `" + cmd10000 + "` | — | — | ran in 14m0s (its limit: 22m0s) |",
 				"| 10,000-door run: simulated doors on this machine | 10,000 doors (scripts/fleet) | 10,000 doors | — | meets |",

@@ -121,6 +121,39 @@ func TestOptionsAreChecked(t *testing.T) {
 	assert.Equal(t, "800MiB", o.memLimit)
 }
 
+// --badges: 0 (one badge per member) or from --members to a million.
+func TestBadgesOption(t *testing.T) {
+	tests := []struct {
+		args    string
+		want    int    // o.totalBadges()
+		wantErr string // "" when valid
+	}{
+		{args: "", want: 2000},
+		{args: "--badges 0 --members 500", want: 500},
+		{args: "--members 500 --badges 500", want: 500},
+		{args: "--members 500 --badges 5000", want: 5000},
+		{args: "--members 20000 --badges 100000", want: 100000},
+		{args: "--members 1000000 --badges 1000000", want: 1000000},
+		{args: "--members 500 --badges 499", wantErr: "--badges 499: want 0 (one badge per member) or from --members (500) to 1000000"},
+		{args: "--badges 1", wantErr: "--badges 1: want 0 (one badge per member) or from --members (2000) to 1000000"},
+		{args: "--badges -1", wantErr: "--badges -1: want 0"},
+		{args: "--badges 1000001", wantErr: "--badges 1000001: want 0 (one badge per member) or from --members (2000) to 1000000"},
+		{args: "--badges many", wantErr: `invalid value "many" for flag -badges`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			o, err := parseOptions(strings.Fields(tt.args), &bytes.Buffer{})
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, o.totalBadges())
+		})
+	}
+}
+
 func TestProfiles(t *testing.T) {
 	const n, d = 10000, 100 * time.Second
 	share := func(ts []time.Duration, from, to float64) float64 {

@@ -39,6 +39,7 @@ type options struct {
 	doors       int
 	centers     int
 	members     int
+	badges      int // badges the central holds; 0: one per member (see seedPlan)
 	tapsPerDoor int
 	profile     string
 	duration    time.Duration
@@ -85,6 +86,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.doors, "doors", o.doors, "simulated doors")
 	fs.IntVar(&o.centers, "centers", o.centers, "centers the doors are spread over")
 	fs.IntVar(&o.members, "members", o.members, "members, each with a badge and a booking; some nomadic with a pass")
+	fs.IntVar(&o.badges, "badges", 0, "badges the central holds in all (0: one per member); above --members, the rest belong to members with neither booking nor pass, on no door's list")
 	fs.IntVar(&o.tapsPerDoor, "taps-per-door", o.tapsPerDoor, "badge taps at each door during the tap phase")
 	fs.StringVar(&o.profile, "profile", o.profile, "when the taps fall: rush, lunch or steady")
 	fs.DurationVar(&o.duration, "duration", o.duration, "length of the tap phase; faults strike in its middle")
@@ -117,6 +119,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	return o, o.check()
 }
 
+// maxBadges bounds --badges, as --members is bounded.
+const maxBadges = 1000000
+
 // memLimitForm is GOMEMLIMIT's form: bytes, or a number with a binary unit.
 var memLimitForm = regexp.MustCompile(`^[0-9]+(B|KiB|MiB|GiB|TiB)?$`)
 
@@ -131,6 +136,9 @@ func (o *options) check() error {
 	}
 	if o.members < 1 || o.members > 1000000 {
 		errs = append(errs, fmt.Errorf("--members %d: want 1 to 1000000", o.members))
+	}
+	if o.badges != 0 && (o.badges < o.members || o.badges > maxBadges) {
+		errs = append(errs, fmt.Errorf("--badges %d: want 0 (one badge per member) or from --members (%d) to %d", o.badges, o.members, maxBadges))
 	}
 	if o.tapsPerDoor < 0 || o.tapsPerDoor > 100000 {
 		errs = append(errs, fmt.Errorf("--taps-per-door %d: want 0 to 100000", o.tapsPerDoor))
@@ -172,6 +180,10 @@ func (o *options) check() error {
 	}
 	return errors.Join(errs...)
 }
+
+// totalBadges is how many badges the central holds: --badges, or one per
+// member.
+func (o *options) totalBadges() int { return max(o.badges, o.members) }
 
 func (o *options) has(fault string) bool { return slices.Contains(o.faults, fault) }
 

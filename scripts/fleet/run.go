@@ -61,7 +61,7 @@ type fleet struct {
 // run runs the fleet and returns its figures; the error says what failed
 // (the figures are filled as far as the run got).
 func run(ctx context.Context, o options, log *slog.Logger) (fleetreport.Report, notes, error) {
-	f := &fleet{o: o, log: log, res: fleetreport.Report{Doors: o.doors, Broker: o.broker, Profile: o.profile, Faults: append([]string{}, o.faults...)}}
+	f := &fleet{o: o, log: log, res: fleetreport.Report{Doors: o.doors, Members: o.members, Badges: o.totalBadges(), Broker: o.broker, Profile: o.profile, Faults: append([]string{}, o.faults...)}}
 	err := f.run(ctx)
 	if err != nil {
 		f.res.Error = err.Error()
@@ -670,7 +670,7 @@ func startupCompile(s float64) string {
 
 // printHuman writes the figures for a person.
 func printHuman(w io.Writer, r fleetreport.Report, n notes) {
-	fmt.Fprintf(w, "swc-fleet: %d doors, broker %s, profile %s, faults %s\n", r.Doors, r.Broker, r.Profile, strings.Join(append([]string{"none"}, r.Faults...)[min(1, len(r.Faults)):], ","))
+	fmt.Fprintf(w, "swc-fleet: %d doors, %d members with a booking, %d badges, broker %s, profile %s, faults %s\n", r.Doors, r.Members, r.Badges, r.Broker, r.Profile, strings.Join(append([]string{"none"}, r.Faults...)[min(1, len(r.Faults)):], ","))
 	fmt.Fprintf(w, "  build %.1fs, seed %.1fs, doors started %.1fs in %d process(es), whitelists %.1fs, open-file limit %s\n",
 		n.build.Seconds(), n.seed.Seconds(), n.startDoors.Seconds(), n.shards, n.whitelists.Seconds(), n.nofile)
 	for _, s := range n.restarts {

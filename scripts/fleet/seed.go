@@ -25,14 +25,24 @@ func timeZone(i int) string {
 type network struct {
 	centers []string
 	doors   []doorSpec
-	members []domain.Member
+	members []domain.Member // those with a booking first (booked), then the badge-only ones
 	// rights holds, per center, the badges that open its doors now (a
 	// booking there or a pass); others are denied.
 	rights map[string][]protocol.UID
-	all    []protocol.UID // every member's badge
+	all    []protocol.UID // every badge of a member with a booking (the taps' badges)
+	// booked is how many of members come first with a booking each (and
+	// some with a pass); the rest, up to --badges, hold a badge and
+	// nothing else.
+	booked int
 }
 
 func memberUID(i int) protocol.UID { return protocol.UID(fmt.Sprintf("0A%06X", i)) }
+
+// badgeOnlyUID is the badge of the i-th member with neither booking nor
+// pass (--badges above --members): a prefix of its own, apart from
+// memberUID's and unknownUID's, so that no tap presents it and the taps'
+// outcomes stay those of the members with a booking.
+func badgeOnlyUID(i int) protocol.UID { return protocol.UID(fmt.Sprintf("0B%06X", i)) }
 
 // unknownUID is a badge no member holds.
 func unknownUID(r *rand.Rand) protocol.UID {
@@ -45,15 +55,21 @@ func unknownUID(r *rand.Rand) protocol.UID {
 // center open now, so that taps are granted by booking and by pass and
 // denied for lack of either, and the crediting has nomadic, cross-center
 // and home hours to count.
-func seedPlan(centers, members, doors int, now time.Time) (*network, []domain.Center, []domain.Badge, []domain.Pass, []domain.Booking) {
-	n := &network{rights: map[string][]protocol.UID{}}
+//
+// When badges is above members, badges − members more members follow,
+// each with a badge and neither booking nor pass: the central holds them
+// (directory, badges, the whitelist compiler's input) but no door lists
+// them, so the doors' lists stay those of members alone. Their badges are
+// not in n.all: no tap presents them. badges 0 is one badge per member.
+func seedPlan(centers, members, badges, doors int, now time.Time) (*network, []domain.Center, []domain.Badge, []domain.Pass, []domain.Booking) {
+	n := &network{rights: map[string][]protocol.UID{}, booked: members}
 	var cs []domain.Center
 	for i := range centers {
 		id := fmt.Sprintf("c%02d", i)
 		n.centers = append(n.centers, id)
 		cs = append(cs, domain.Center{ID: id, Name: "Center " + id, TimeZone: timeZone(i)})
 	}
-	var badges []domain.Badge
+	var bs []domain.Badge
 	var passes []domain.Pass
 	var bookings []domain.Booking
 	start := now.Add(-time.Hour).Truncate(time.Minute).UTC()
@@ -65,7 +81,7 @@ func seedPlan(centers, members, doors int, now time.Time) (*network, []domain.Ce
 		n.members = append(n.members, m)
 		uid := memberUID(i)
 		n.all = append(n.all, uid)
-		badges = append(badges, domain.Badge{UID: uid, MemberID: m.ID})
+		bs = append(bs, domain.Badge{UID: uid, MemberID: m.ID})
 		if m.Nomadic() && i%3 == 0 {
 			passes = append(passes, domain.Pass{ID: "p-" + m.ID, MemberID: m.ID, ValidFrom: now.Add(-24 * time.Hour).UTC(), ValidUntil: now.Add(30 * 24 * time.Hour).UTC()})
 			for _, c := range n.centers {
@@ -79,10 +95,18 @@ func seedPlan(centers, members, doors int, now time.Time) (*network, []domain.Ce
 		bookings = append(bookings, domain.Booking{ID: "b-" + m.ID, MemberID: m.ID, CenterID: c, Start: start, End: start.Add(4 * time.Hour), Status: domain.BookingConfirmed})
 		n.rights[c] = append(n.rights[c], uid)
 	}
+	for i := range max(0, badges-members) {
+		m := domain.Member{ID: fmt.Sprintf("mb%06d", i), Name: fmt.Sprintf("Badge-only member %d", i), Status: domain.MemberActive}
+		if i%5 >= 3 {
+			m.HomeCenterID = n.centers[i%centers]
+		}
+		n.members = append(n.members, m)
+		bs = append(bs, domain.Badge{UID: badgeOnlyUID(i), MemberID: m.ID})
+	}
 	for i := range doors {
 		n.doors = append(n.doors, doorSpec{ID: fmt.Sprintf("door-%05d", i), Center: n.centers[i%centers]})
 	}
-	return n, cs, badges, passes, bookings
+	return n, cs, bs, passes, bookings
 }
 
 // parallel runs f(i) for i in [0, n) on workers goroutines and returns the
@@ -131,7 +155,7 @@ const (
 // by bulk import (the directory, the bookings, then the doors a thousand
 // at a time), or through the API one object at a time.
 func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log *slog.Logger) (*network, error) {
-	n, centers, badges, passes, bookings := seedPlan(o.centers, o.members, o.doors, now)
+	n, centers, badges, passes, bookings := seedPlan(o.centers, o.members, o.badges, o.doors, now)
 	if o.seedVia == seedAPI {
 		return n, seedOneByOne(ctx, c, n, centers, badges, passes, bookings, log)
 	}
@@ -139,14 +163,18 @@ func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log 
 	// The directory, then the bookings (which name its members), then the
 	// doors: each door is compiled once, with everything, when the last
 	// import lands.
-	dir := map[string]any{"centers": centers, "members": n.members, "badges": badges, "passes": passes}
+	b := n.booked
+	dir := map[string]any{"centers": centers, "members": n.members[:b], "badges": badges[:b], "passes": passes}
 	if err := c.API(ctx, "POST", "/import", dir, nil); err != nil {
 		return nil, fmt.Errorf("seeding the directory: %w", err)
+	}
+	if err := importBadgeOnly(ctx, c, n.members[b:], badges[b:]); err != nil {
+		return nil, err
 	}
 	if err := importBookings(ctx, c, bookings); err != nil {
 		return nil, err
 	}
-	log.Info("directory seeded by import", "centers", len(centers), "members", len(n.members), "passes", len(passes), "bookings", len(bookings), "took", time.Since(t0).Round(time.Millisecond))
+	log.Info("directory seeded by import", "centers", len(centers), "members", len(n.members), "badges", len(badges), "passes", len(passes), "bookings", len(bookings), "took", time.Since(t0).Round(time.Millisecond))
 	t1 := time.Now()
 	doors := make([]domain.Door, len(n.doors))
 	for i, d := range n.doors {
@@ -171,6 +199,28 @@ func seed(ctx context.Context, c *launch.Central, o options, now time.Time, log 
 	}
 	log.Info("doors seeded by import", "doors", len(doors), "took", time.Since(t1).Round(time.Millisecond))
 	return n, nil
+}
+
+// badgeOnlyChunk is how many badge-only members (each with its badge) go
+// in one POST /import: 40,000 objects of about 2 MB, far within the
+// central's limits of 500,000 objects (store.MaxBundleObjects) and 64 MiB
+// (api.DefaultMaxImportBody) a request. 50,000 members took 9 to 17 s a
+// request here (the crediting following the previous request's members
+// meanwhile), so 20,000 leave the launcher's one-minute client timeout a
+// wide margin on a busy machine.
+const badgeOnlyChunk = 20000
+
+// importBadgeOnly imports the members with a badge and nothing else, with
+// their badges (badges[i] is members[i]'s), badgeOnlyChunk per request.
+func importBadgeOnly(ctx context.Context, c *launch.Central, members []domain.Member, badges []domain.Badge) error {
+	for i := 0; i < len(members); i += badgeOnlyChunk {
+		j := min(i+badgeOnlyChunk, len(members))
+		body := map[string]any{"members": members[i:j], "badges": badges[i:j]}
+		if err := c.API(ctx, "POST", "/import", body, nil); err != nil {
+			return fmt.Errorf("seeding the badge-only members %d to %d: %w", i, j-1, err)
+		}
+	}
+	return nil
 }
 
 // importBookings imports the bookings a few thousand per request.
@@ -209,7 +259,7 @@ func seedOneByOne(ctx context.Context, c *launch.Central, n *network, centers []
 	if err := importBookings(ctx, c, bookings); err != nil {
 		return err
 	}
-	log.Info("directory seeded", "centers", len(centers), "members", len(n.members), "passes", len(passes), "bookings", len(bookings), "took", time.Since(t0).Round(time.Millisecond))
+	log.Info("directory seeded", "centers", len(centers), "members", len(n.members), "badges", len(badges), "passes", len(passes), "bookings", len(bookings), "took", time.Since(t0).Round(time.Millisecond))
 	t1 := time.Now()
 	// Doors last, so that the directory above reaches each door once, in
 	// its first snapshot, rather than as a delta per change.

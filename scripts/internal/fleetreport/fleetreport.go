@@ -7,7 +7,15 @@ package fleetreport
 // when the run had no restart or did not get that far; Error is set when a
 // check failed.
 type Report struct {
-	Doors                 int      `json:"doors"`
+	Doors int `json:"doors"`
+	// Members is how many members hold a booking (some a pass too): the
+	// fleet's --members, whose badges the taps present. Badges is how many
+	// badges the central holds, one per member: those, and above Members
+	// the badges of members with neither booking nor pass, on no door's
+	// list (the fleet's --badges). Both are 0 in the reports of fleets
+	// older than them.
+	Members               int      `json:"members"`
+	Badges                int      `json:"badges"`
 	Broker                string   `json:"broker"`
 	Profile               string   `json:"profile"`
 	Faults                []string `json:"faults"`
