@@ -1,9 +1,11 @@
 package accounts
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,4 +71,22 @@ func TestPasswordHash(t *testing.T) {
 	}
 	p := DefaultParams()
 	require.Equal(t, uint32(64*1024), p.MemoryKiB)
+}
+
+// The hash verified for unknown e-mails is a real argon2id PHC string with
+// the configured costs (so that verifying against it costs the same as
+// against a member's), and no password matches it.
+func TestUnmatchableHash(t *testing.T) {
+	for _, p := range []PasswordParams{DefaultParams(), TestParams()} {
+		h := unmatchableHash(p)
+		assert.Contains(t, h, fmt.Sprintf("$m=%d,t=%d,p=%d$", p.MemoryKiB, p.Time, p.Threads))
+		for _, pw := range []string{"", "dummy password for timing", "correct horse battery staple"} {
+			if p == DefaultParams() && pw != "" {
+				continue // one verification at production costs is enough
+			}
+			ok, err := VerifyPassword(h, pw)
+			require.NoError(t, err, "a readable hash")
+			assert.False(t, ok, "%q does not match", pw)
+		}
+	}
 }
