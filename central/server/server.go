@@ -250,6 +250,7 @@ type Server struct {
 
 // Start brings the service up: it returns once every listener is open.
 func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
+	started := time.Now()
 	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
@@ -294,41 +295,36 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if lim := debug.SetMemoryLimit(-1); lim != math.MaxInt64 {
 		s.log.Info("serve: soft memory limit (GOMEMLIMIT)", "mib", lim>>20)
 	}
-	if err := s.startPprof(); err != nil {
-		return nil, err
+	// Each step logs how long it took ("serve: started what= took="), as
+	// Shutdown's steps do: a restart's time is the sum of both.
+	steps := []struct {
+		what string
+		fn   func() error
+	}{
+		{"pprof", s.startPprof},
+		{"store", func() error { return s.openStore(ctx) }},
+		{"first admin token", func() error { return s.firstAdminToken(ctx) }},
+		{"mail outbox", s.startMail},
+		{"settings", func() error { return s.ensureSettings(ctx) }},
+		// Before the ingest: it hands every commit to the crediting, which
+		// stops after it.
+		{"crediting", s.startCrediting},
+		{"door certificate authority", s.loadCA},
+		{"alerts", func() error { s.startAlerts(); return nil }},
+		{"booking check-ins and releases", func() error { s.startBooking(); return nil }},
+		{"billing", func() error { s.startBilling(); return nil }},
+		{"whitelists, broker and ingest", func() error { return s.startMessaging(ctx) }},
+		{"web", s.startDashboard},
+		{"http", s.startHTTP},
 	}
-	if err := s.openStore(ctx); err != nil {
-		return nil, err
+	for _, st := range steps {
+		begin := time.Now()
+		if err := st.fn(); err != nil {
+			return nil, err
+		}
+		s.log.Info("serve: started", "what", st.what, "took", time.Since(begin).Round(time.Millisecond))
 	}
-	if err := s.firstAdminToken(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.startMail(); err != nil {
-		return nil, err
-	}
-	if err := s.ensureSettings(ctx); err != nil {
-		return nil, err
-	}
-	// Before the ingest: it hands every commit to the crediting, which
-	// stops after it.
-	if err := s.startCrediting(); err != nil {
-		return nil, err
-	}
-	if err := s.loadCA(); err != nil {
-		return nil, err
-	}
-	s.startAlerts()
-	s.startBooking()
-	s.startBilling()
-	if err := s.startMessaging(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.startDashboard(); err != nil {
-		return nil, err
-	}
-	if err := s.startHTTP(); err != nil {
-		return nil, err
-	}
+	s.log.Info("serve: started", "took", time.Since(started).Round(time.Millisecond))
 	return s, nil
 }
 
