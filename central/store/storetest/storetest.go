@@ -139,6 +139,7 @@ func Run(t *testing.T, open Factory) {
 		{"EventConflict", testEventConflict},
 		{"EventStores", testEventStores},
 		{"EventStoresConcurrent", testEventStoresConcurrent},
+		{"EventStreamsLockOrder", testEventStreamsLockOrder},
 		{"EventSeqBound", testEventSeqBound},
 		{"ListEvents", testListEvents},
 		{"EventSearch", testEventSearch},

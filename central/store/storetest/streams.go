@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"sync"
 
 	"github.com/stretchr/testify/require"
@@ -165,4 +167,69 @@ func testEventStoresConcurrent(e *env) {
 	seq, err := s.EventSeq(ctx, "d1")
 	require.NoError(t, err)
 	require.Equal(t, store.SeqState{Through: 3 * stores, Max: 3 * stores}, seq)
+}
+
+// testEventStreamsLockOrder has writers (central replicas) commit batches
+// of overlapping doors at once, in different orders, each commit mixing
+// streams seen for the first time by several writers with streams already
+// stored, below and above them in key order. Every writer must take its
+// rows' locks in one key order, the created rows too: a writer locking a
+// stored stream and then waiting for a new stream another one created
+// (uncommitted), while the other waits for the stored one, is a deadlock
+// (PostgreSQL 40P01).
+func testEventStreamsLockOrder(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	const writers, rounds, fresh = 6, 40, 8
+	stored := []string{"a0", "a1", "a2", "a3", "z0", "z1", "z2", "z3"}
+	var first []store.DoorEvents
+	for _, d := range stored {
+		first = append(first, store.DoorEvents{Door: d, Events: Events(1, 1)}, store.DoorEvents{Door: d, Store: "s1", Events: Events(1, 1)})
+	}
+	_, err := s.AppendBatches(ctx, 1, first)
+	require.NoError(t, err)
+	for r := range rounds {
+		doors := slices.Clone(stored)
+		for i := range fresh {
+			doors = append(doors, fmt.Sprintf("m%02d-%d", r, i)) // between the a and z doors
+		}
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rnd := rand.New(rand.NewPCG(uint64(r), uint64(w)))
+				// Two commits each: the doors new to one writer's first
+				// commit are stored when the others' second commits lock them.
+				for range 2 {
+					var in []store.DoorEvents
+					for _, i := range rnd.Perm(len(doors)) {
+						if rnd.IntN(3) == 0 {
+							continue
+						}
+						// The store "" or the round's store of the door, or
+						// both: every writer creates the same new stores
+						// (stores racing for a door's slot are
+						// testEventStoresConcurrent's).
+						d, st, evs := doors[i], fmt.Sprintf("s%d", r%3+1), Events(uint64(r+2), 1)
+						switch rnd.IntN(3) {
+						case 0:
+							in = append(in, store.DoorEvents{Door: d, Events: evs})
+						case 1:
+							in = append(in, store.DoorEvents{Door: d, Store: st, Events: evs})
+						default:
+							in = append(in, store.DoorEvents{Door: d, Store: st, Events: evs}, store.DoorEvents{Door: d, Events: evs})
+						}
+					}
+					if _, err := s.AppendBatches(ctx, 1, in); err != nil {
+						t.Errorf("round %d writer %d: %v", r, w, err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+	}
 }

@@ -225,10 +225,24 @@ func (s *DB) sameAsStored(ctx context.Context, tx *sql.Tx, b store.DoorEvents) e
 	return nil
 }
 
-// lockStreams reads (creating missing ones, and locking) the streams' rows;
-// keys are sorted, so concurrent callers lock in the same order. A stream
-// seen for the first time takes its door's next slot (the store "" slot 0).
+// lockStreams reads and locks the streams' rows, creating the missing ones
+// first. A stream seen for the first time takes its door's next slot (the
+// store "" slot 0).
+//
+// Concurrent writers (central replicas sharing PostgreSQL) must take their
+// row locks in one order, or two commits of overlapping doors deadlock. A
+// row this transaction inserts is locked from its insertion (another
+// writer inserting the same key, or the same slot of the door, waits for
+// it), so the rows are created first, in key order and before any stored
+// row is locked, and only then read FOR UPDATE, in key order. Locking the
+// stored rows first and inserting (then locking) the missing ones
+// afterwards lets a writer hold a stored stream z while it waits for a
+// stream a below it, which another writer holds (inserted, or read as
+// stored once a third one created it) while waiting for z.
 func (s *DB) lockStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey) (map[store.StreamKey]stream, error) {
+	if err := s.createStreams(ctx, tx, keys); err != nil {
+		return nil, err
+	}
 	states := make(map[store.StreamKey]stream, len(keys))
 	read := func(ks []store.StreamKey) error {
 		conds := make([]string, len(ks))
@@ -247,23 +261,25 @@ func (s *DB) lockStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey
 			var k store.StreamKey
 			var slot, through, mx int64
 			if err := rows.Scan(&k.Door, &k.Store, &slot, &through, &mx); err != nil {
-				return err
+				return fmt.Errorf("read event_streams: %w", err)
 			}
 			states[k] = stream{slot: uint64(slot), SeqState: store.SeqState{Through: uint64(through), Max: uint64(mx)}}
 		}
-		return rows.Err()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read event_streams: %w", err)
+		}
+		return nil
 	}
 	if err := readChunks(read, keys); err != nil {
 		return nil, err
 	}
-	// A stream seen for the first time. Without a conflict target, DO
-	// NOTHING also covers another transaction creating the same row, or
-	// taking the same slot for another store, at the same moment
-	// (PostgreSQL raises a conflict on a unique index other than the
-	// target); the stream is then read as created by the other, or still
-	// missing and takes the next slot on the next round.
+	// A stream still missing lost its slot to another writer taking the
+	// same slot of the door for another store at the same moment: it takes
+	// the next slot on the next round. This insertion comes after the
+	// locks, out of key order, but only for new stores of one door created
+	// by two writers at once.
 	var missing []store.StreamKey
-	for round := 0; ; round++ {
+	for round := 1; ; round++ {
 		missing = missing[:0]
 		for _, k := range keys {
 			if _, ok := states[k]; !ok {
@@ -308,20 +324,44 @@ func readChunks(read func([]store.StreamKey) error, keys []store.StreamKey) erro
 	return nil
 }
 
-// createStreams inserts the rows of streams seen for the first time: the
-// store "" at slot 0, another at the door's next slot.
-func (s *DB) createStreams(ctx context.Context, tx *sql.Tx, missing []store.StreamKey) error {
-	for _, k := range missing {
-		var err error
-		if k.Store == "" {
-			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
-				VALUES (?, '', 0, 0, 0) ON CONFLICT DO NOTHING`), k.Door)
-		} else {
-			_, err = tx.ExecContext(ctx, s.d.rebind(`INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
-				SELECT ?, ?, COALESCE(MAX(slot), 0) + 1, 0, 0 FROM event_streams WHERE door = ? ON CONFLICT DO NOTHING`),
-				k.Door, k.Store, k.Door)
+// createChunk is how many streams one statement of createStreams
+// inserts: every stream of a call (store.MaxBatches, two parameters each,
+// within both databases' bounds).
+const createChunk = store.MaxBatches
+
+// createStreamsSQL inserts the streams of a VALUES list that are not
+// stored yet, in key order: the store "" at slot 0, the others at the
+// door's next slots (the highest stored plus their rank among the door's
+// new stores). Without a conflict target, DO NOTHING also covers another
+// transaction creating the same row, or taking the same slot for another
+// store, at the same moment (PostgreSQL raises a conflict on a unique
+// index other than the target; it first waits for the other to end): the
+// stream is then read as created by the other, or still missing and takes
+// the next slot on the next round of lockStreams. The statement takes no
+// lock on stored rows.
+const createStreamsSQL = `WITH v(door, store) AS (VALUES %s)
+INSERT INTO event_streams (door, store, slot, through_seq, max_seq)
+SELECT v.door, v.store,
+	CASE WHEN v.store = '' THEN 0 ELSE
+		COALESCE((SELECT MAX(e.slot) FROM event_streams e WHERE e.door = v.door), 0)
+		+ ROW_NUMBER() OVER (PARTITION BY v.door, v.store = '' ORDER BY v.store) END,
+	0, 0
+FROM v
+WHERE NOT EXISTS (SELECT 1 FROM event_streams e WHERE e.door = v.door AND e.store = v.store)
+ORDER BY v.door, v.store
+ON CONFLICT DO NOTHING`
+
+// createStreams inserts the rows of the streams (sorted) that are not
+// stored yet, in key order, one statement for up to createChunk streams.
+func (s *DB) createStreams(ctx context.Context, tx *sql.Tx, keys []store.StreamKey) error {
+	for start := 0; start < len(keys); start += createChunk {
+		ks := keys[start:min(start+createChunk, len(keys))]
+		args := make([]any, 0, 2*len(ks))
+		for _, k := range ks {
+			args = append(args, k.Door, k.Store)
 		}
-		if err != nil {
+		vals := strings.TrimSuffix(strings.Repeat("(CAST(? AS TEXT), CAST(? AS TEXT)), ", len(ks)), ", ")
+		if _, err := tx.ExecContext(ctx, s.d.rebind(fmt.Sprintf(createStreamsSQL, vals)), args...); err != nil {
 			return fmt.Errorf("create event_streams: %w", err)
 		}
 	}
