@@ -294,12 +294,16 @@ func TestStuckDoorHoldsOnlyItsOwnPublishes(t *testing.T) {
 	hungDoor(t, b.Addr(), "door-a")
 	other := dialDoor(t, b.Addr(), "door-b")
 
-	// Up to 20 MB for door-a, one publish at a time: far more than its
-	// socket buffers hold, so one publish stays waiting.
+	// Publishes to door-a, one at a time, until one stays waiting: once
+	// mochi's writer for door-a has filled its socket buffers it is stuck
+	// holding the client's lock, and every later publish waits. How many
+	// publishes that takes is no bound: while the writer has not run (a
+	// loaded machine), the publishes only fill its write queue
+	// (MaxWritesPending, 256), then are dropped, as fast as they come.
 	payload := bytes.Repeat([]byte("w"), 200<<10)
 	topic := protocol.DefaultTopics().Door("door-a", protocol.TopicWhitelist)
 	var held Result
-	for i := 0; i < 100 && held == nil; i++ {
+	for deadline := time.Now().Add(60 * time.Second); held == nil && time.Now().Before(deadline); {
 		r := link.Publish(topic, payload)
 		select {
 		case <-r.Done():
