@@ -707,14 +707,22 @@ func TestSyncAnswersWaitForTheDoorsAck(t *testing.T) {
 	h := &harness{broker: tb.addr, in: in}
 	b := h.door(t, "door-b")
 
+	// door-a asks once, when the ingest takes sync requests (it subscribes
+	// once it holds the role, after Run connected): a door that asked
+	// again would be sent a second answer, which it would not acknowledge,
+	// and which would rightly hold door-b's answer back.
+	syncA := protocol.DefaultTopics().Door("door-a", protocol.TopicSync)
+	require.Eventually(t, func() bool { return len(tb.srv.Topics.Subscribers(syncA).InlineSubscriptions) > 0 },
+		5*time.Second, 10*time.Millisecond, "the ingest subscribed to sync requests")
+	require.True(t, slow.Publish(syncA, 1, false, `{"v":1,"door":"door-a","from":0}`).WaitTimeout(5*time.Second))
 	require.Eventually(t, func() bool {
-		slow.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicSync), 1, false, `{"v":1,"door":"door-a","from":0}`).Wait()
-		time.Sleep(50 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
 		return len(held) > 0
-	}, 5*time.Second, 10*time.Millisecond, "door-a was answered (the ingest is subscribed)")
+	}, 10*time.Second, 10*time.Millisecond, "door-a was answered")
 	b.publish(t, protocol.TopicSync, `{"v":1,"door":"door-b","from":0}`)
+	require.Eventually(t, func() bool { return in.syncsReceived.Value() == 2 }, 10*time.Second, 10*time.Millisecond, "door-b's request was received")
+	// Time for a worker to answer door-b if the window let it.
 	time.Sleep(500 * time.Millisecond)
 	assert.Empty(t, b.whitelists(t), "the window of one is held by door-a's answer")
 
@@ -723,5 +731,7 @@ func TestSyncAnswersWaitForTheDoorsAck(t *testing.T) {
 		m.Ack()
 	}
 	mu.Unlock()
+	// Well within syncAckWait (10 s), after which door-a would leave the
+	// window unacknowledged.
 	require.Eventually(t, func() bool { return len(b.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "door-b answered once door-a acknowledged")
 }
