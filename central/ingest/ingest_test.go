@@ -625,9 +625,16 @@ func TestWhitelistRoleGivenWhileRunStarts(t *testing.T) {
 // published whitelists, or the message was given up) reports the same old
 // version in its statuses: after ResyncAfter it is sent what it lacks,
 // without asking. A door that holds its compiled version is sent nothing.
+//
+// The ingest's clock stands still but when the test moves it, so that
+// what is due depends on the test's steps only, however slow the machine;
+// the resync looks at the doors every few milliseconds of real time. A
+// "nothing more" is checked after giving it many looks.
 func TestDoorsLeftBehindAreResynced(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tb testBroker) {
-		in, err := New(tb.config(Config{ResyncAfter: time.Second, ResyncEvery: 50 * time.Millisecond}), newMemStore(), newCompiler(t),
+		const after = time.Second
+		clock := newFakeClock()
+		in, err := New(tb.config(Config{ResyncAfter: after, ResyncEvery: 20 * time.Millisecond, Now: clock.Now}), newMemStore(), nil,
 			slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -635,33 +642,56 @@ func TestDoorsLeftBehindAreResynced(t *testing.T) {
 		go func() { done <- in.Run(ctx) }()
 		defer func() { cancel(); <-done }()
 		h := &harness{broker: tb.addr, in: in}
-		d := h.door(t, "door-a")
+		looks := func() { time.Sleep(300 * time.Millisecond) } // 15 looks at the doors
 
-		// Online, holding nothing, and no sync request. Through paho the
-		// ingest subscribes once connected: the status is sent again until
-		// the ingest knows the door.
+		// The probe is online and behind when the ingest takes the role:
+		// the catch-up sends it its snapshot. Once it has it, the catch-up
+		// has taken its list of doors, and door-a, which comes online
+		// after, is left to the resync. (Through paho the ingest subscribes
+		// once connected: a status is sent again until the ingest knows the
+		// door.)
+		probe := h.door(t, "probe")
+		require.Eventually(t, func() bool {
+			probe.publish(t, protocol.TopicStatus, `{"v":1,"door":"probe","state":"online","wl_version":0}`)
+			_, ok := in.Doors()["probe"]
+			return ok
+		}, 5*time.Second, 50*time.Millisecond, "the ingest got the probe's status")
+		in.SetWhitelist(newCompiler(t))
+		require.Eventually(t, func() bool { return len(probe.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the probe was caught up")
+
+		// door-a: online, holding nothing, and no sync request.
+		d := h.door(t, "door-a")
 		require.Eventually(t, func() bool {
 			d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
 			_, ok := in.Doors()["door-a"]
 			return ok
 		}, 5*time.Second, 50*time.Millisecond, "the ingest got the door's status")
-		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "the door left behind was sent its snapshot")
+		clock.Advance(after - time.Millisecond)
+		looks()
+		assert.Empty(t, d.whitelists(t), "a door is not resynced before ResyncAfter")
+		clock.Advance(time.Millisecond)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the door left behind was sent its snapshot")
 		snap := d.whitelists(t)[0]
 		assert.Equal(t, protocol.Snapshot, snap.Kind)
 
 		// A slow door, still behind, that asks itself just before the
 		// resync is due: not sent it again before it had ResyncAfter to
 		// apply its answer; then sent it again.
-		time.Sleep(700 * time.Millisecond)
+		clock.Advance(700 * time.Millisecond)
 		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
-		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 5*time.Second, 10*time.Millisecond, "the door's own request answered")
-		time.Sleep(600 * time.Millisecond)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 10*time.Second, 10*time.Millisecond, "the door's own request answered")
+		clock.Advance(600 * time.Millisecond) // past ResyncAfter after the first snapshot
+		looks()
 		assert.Len(t, d.whitelists(t), 2, "a door just sent its snapshot is given time to apply it")
-		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 3 }, 5*time.Second, 10*time.Millisecond, "still behind: sent again")
+		clock.Advance(400 * time.Millisecond) // ResyncAfter after its answer
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 3 }, 10*time.Second, 10*time.Millisecond, "still behind: sent again")
 
 		// Up to date: nothing more, however long its statuses say so.
 		d.publish(t, protocol.TopicStatus, fmt.Sprintf(`{"v":1,"door":"door-a","state":"online","wl_version":%d}`, snap.Version))
-		time.Sleep(2500 * time.Millisecond)
+		require.Eventually(t, func() bool { return in.Doors()["door-a"].Status.WLVersion == snap.Version }, 10*time.Second, 10*time.Millisecond,
+			"the ingest got the up-to-date status")
+		clock.Advance(3 * after)
+		looks()
 		assert.Len(t, d.whitelists(t), 3, "an up-to-date door is sent nothing")
 	})
 }
