@@ -583,9 +583,21 @@ func TestWhitelistRoleComesAndGoes(t *testing.T) {
 			return len(d.whitelists(t)) >= 2
 		}, 5*time.Second, 10*time.Millisecond, "sync answered")
 
-		// Giving it up: no more answers.
+		// Giving it up: no more answers. An answer to a request taken
+		// before may still be on its way: wait until no door is being
+		// answered and every whitelist message published has arrived.
 		in.SetWhitelist(nil)
-		time.Sleep(100 * time.Millisecond)
+		require.Eventually(t, func() bool {
+			in.syncq.mu.Lock()
+			for _, sd := range in.syncq.doors {
+				if sd.serving {
+					in.syncq.mu.Unlock()
+					return false
+				}
+			}
+			in.syncq.mu.Unlock()
+			return uint64(len(d.whitelists(t))) == in.wlMsgs.Value()
+		}, 10*time.Second, 10*time.Millisecond, "the answers sent before the role was given up arrived")
 		n := len(d.whitelists(t))
 		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
 		time.Sleep(300 * time.Millisecond)
