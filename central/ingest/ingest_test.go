@@ -646,30 +646,7 @@ func TestDoorsLeftBehindAreResynced(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tb testBroker) {
 		const after = time.Second
 		clock := newFakeClock()
-		in, err := New(tb.config(Config{ResyncAfter: after, ResyncEvery: 20 * time.Millisecond, Now: clock.Now}), newMemStore(), nil,
-			slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
-		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- in.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		h := &harness{broker: tb.addr, in: in}
-		looks := func() { time.Sleep(300 * time.Millisecond) } // 15 looks at the doors
-
-		// The probe is online and behind when the ingest takes the role:
-		// the catch-up sends it its snapshot. Once it has it, the catch-up
-		// has taken its list of doors, and door-a, which comes online
-		// after, is left to the resync. (Through paho the ingest subscribes
-		// once connected: a status is sent again until the ingest knows the
-		// door.)
-		probe := h.door(t, "probe")
-		require.Eventually(t, func() bool {
-			probe.publish(t, protocol.TopicStatus, `{"v":1,"door":"probe","state":"online","wl_version":0}`)
-			_, ok := in.Doors()["probe"]
-			return ok
-		}, 5*time.Second, 50*time.Millisecond, "the ingest got the probe's status")
-		in.SetWhitelist(newCompiler(t))
-		require.Eventually(t, func() bool { return len(probe.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the probe was caught up")
+		in, h := startResync(t, tb, clock, after, newCompiler(t))
 
 		// door-a: online, holding nothing, and no sync request.
 		d := h.door(t, "door-a")
@@ -705,6 +682,96 @@ func TestDoorsLeftBehindAreResynced(t *testing.T) {
 		clock.Advance(3 * after)
 		looks()
 		assert.Len(t, d.whitelists(t), 3, "an up-to-date door is sent nothing")
+	})
+}
+
+// looks gives the resync, which looks at the doors every 20 ms in
+// startResync, many looks before a "nothing more" is checked.
+func looks() { time.Sleep(300 * time.Millisecond) }
+
+// startResync runs an ingest on broker, with the clock, resyncing after
+// ResyncAfter after and looking at the doors every 20 ms of real time,
+// and gives it the role with src once a probe door is online and behind:
+// the catch-up sends the probe its snapshot, and once the probe has it
+// the catch-up has taken its list of doors, so a door that comes online
+// after is left to the resync.
+func startResync(t *testing.T, tb testBroker, clock *fakeClock, after time.Duration, src WhitelistSource) (*Ingest, *harness) {
+	t.Helper()
+	in, err := New(tb.config(Config{ResyncAfter: after, ResyncEvery: 20 * time.Millisecond, Now: clock.Now}), newMemStore(), nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h := &harness{broker: tb.addr, in: in}
+	// Through paho the ingest subscribes once connected: a status is sent
+	// again until the ingest knows the door.
+	probe := h.door(t, "probe")
+	require.Eventually(t, func() bool {
+		probe.publish(t, protocol.TopicStatus, `{"v":1,"door":"probe","state":"online","wl_version":0}`)
+		_, ok := in.Doors()["probe"]
+		return ok
+	}, 5*time.Second, 50*time.Millisecond, "the ingest got the probe's status")
+	in.SetWhitelist(src)
+	require.Eventually(t, func() bool { return len(probe.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the probe was caught up")
+	return in, h
+}
+
+// gatedSource is a whitelist source whose first Version of door waits
+// until released, as the compiler's does while a large recompile holds
+// its lock.
+type gatedSource struct {
+	WhitelistSource
+	door              string
+	once              sync.Once
+	entered, released chan struct{}
+}
+
+func (g *gatedSource) Version(door string) (uint64, bool) {
+	if door == g.door {
+		g.once.Do(func() {
+			close(g.entered)
+			<-g.released
+		})
+	}
+	return g.WhitelistSource.Version(door)
+}
+
+// A door found behind for ResyncAfter that is sent its answer while the
+// resync asks the compiler for its version (the compiler's lock held by a
+// recompile) was just sent what it lacks: the resync leaves it ResyncAfter
+// to apply it, as it does a door answered before it looked.
+func TestResyncSkipsADoorAnsweredWhileItLooked(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		const after = time.Second
+		clock := newFakeClock()
+		src := &gatedSource{WhitelistSource: newCompiler(t), door: "door-a", entered: make(chan struct{}), released: make(chan struct{})}
+		var release sync.Once
+		t.Cleanup(func() { release.Do(func() { close(src.released) }) })
+		in, h := startResync(t, tb, clock, after, src)
+
+		d := h.door(t, "door-a")
+		require.Eventually(t, func() bool {
+			d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+			_, ok := in.Doors()["door-a"]
+			return ok
+		}, 5*time.Second, 50*time.Millisecond, "the ingest got the door's status")
+		clock.Advance(after)
+		select {
+		case <-src.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the resync never looked at door-a")
+		}
+		// The resync waits for the compiler; the door asks and is answered.
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the door's own request answered")
+		release.Do(func() { close(src.released) })
+		looks()
+		assert.Len(t, d.whitelists(t), 1, "a door answered while the resync looked is not sent it again at once")
+
+		clock.Advance(after)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 10*time.Second, 10*time.Millisecond, "still behind ResyncAfter later: sent again")
 	})
 }
 
