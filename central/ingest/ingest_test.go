@@ -583,9 +583,21 @@ func TestWhitelistRoleComesAndGoes(t *testing.T) {
 			return len(d.whitelists(t)) >= 2
 		}, 5*time.Second, 10*time.Millisecond, "sync answered")
 
-		// Giving it up: no more answers.
+		// Giving it up: no more answers. An answer to a request taken
+		// before may still be on its way: wait until no door is being
+		// answered and every whitelist message published has arrived.
 		in.SetWhitelist(nil)
-		time.Sleep(100 * time.Millisecond)
+		require.Eventually(t, func() bool {
+			in.syncq.mu.Lock()
+			for _, sd := range in.syncq.doors {
+				if sd.serving {
+					in.syncq.mu.Unlock()
+					return false
+				}
+			}
+			in.syncq.mu.Unlock()
+			return uint64(len(d.whitelists(t))) == in.wlMsgs.Value()
+		}, 10*time.Second, 10*time.Millisecond, "the answers sent before the role was given up arrived")
 		n := len(d.whitelists(t))
 		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
 		time.Sleep(300 * time.Millisecond)
@@ -625,44 +637,141 @@ func TestWhitelistRoleGivenWhileRunStarts(t *testing.T) {
 // published whitelists, or the message was given up) reports the same old
 // version in its statuses: after ResyncAfter it is sent what it lacks,
 // without asking. A door that holds its compiled version is sent nothing.
+//
+// The ingest's clock stands still but when the test moves it, so that
+// what is due depends on the test's steps only, however slow the machine;
+// the resync looks at the doors every few milliseconds of real time. A
+// "nothing more" is checked after giving it many looks.
 func TestDoorsLeftBehindAreResynced(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tb testBroker) {
-		in, err := New(tb.config(Config{ResyncAfter: time.Second, ResyncEvery: 50 * time.Millisecond}), newMemStore(), newCompiler(t),
-			slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
-		require.NoError(t, err)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- in.Run(ctx) }()
-		defer func() { cancel(); <-done }()
-		h := &harness{broker: tb.addr, in: in}
-		d := h.door(t, "door-a")
+		const after = time.Second
+		clock := newFakeClock()
+		in, h := startResync(t, tb, clock, after, newCompiler(t))
 
-		// Online, holding nothing, and no sync request. Through paho the
-		// ingest subscribes once connected: the status is sent again until
-		// the ingest knows the door.
+		// door-a: online, holding nothing, and no sync request.
+		d := h.door(t, "door-a")
 		require.Eventually(t, func() bool {
 			d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
 			_, ok := in.Doors()["door-a"]
 			return ok
 		}, 5*time.Second, 50*time.Millisecond, "the ingest got the door's status")
-		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "the door left behind was sent its snapshot")
+		clock.Advance(after - time.Millisecond)
+		looks()
+		assert.Empty(t, d.whitelists(t), "a door is not resynced before ResyncAfter")
+		clock.Advance(time.Millisecond)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the door left behind was sent its snapshot")
 		snap := d.whitelists(t)[0]
 		assert.Equal(t, protocol.Snapshot, snap.Kind)
 
 		// A slow door, still behind, that asks itself just before the
 		// resync is due: not sent it again before it had ResyncAfter to
 		// apply its answer; then sent it again.
-		time.Sleep(700 * time.Millisecond)
+		clock.Advance(700 * time.Millisecond)
 		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
-		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 5*time.Second, 10*time.Millisecond, "the door's own request answered")
-		time.Sleep(600 * time.Millisecond)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 10*time.Second, 10*time.Millisecond, "the door's own request answered")
+		clock.Advance(600 * time.Millisecond) // past ResyncAfter after the first snapshot
+		looks()
 		assert.Len(t, d.whitelists(t), 2, "a door just sent its snapshot is given time to apply it")
-		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 3 }, 5*time.Second, 10*time.Millisecond, "still behind: sent again")
+		clock.Advance(400 * time.Millisecond) // ResyncAfter after its answer
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 3 }, 10*time.Second, 10*time.Millisecond, "still behind: sent again")
 
 		// Up to date: nothing more, however long its statuses say so.
 		d.publish(t, protocol.TopicStatus, fmt.Sprintf(`{"v":1,"door":"door-a","state":"online","wl_version":%d}`, snap.Version))
-		time.Sleep(2500 * time.Millisecond)
+		require.Eventually(t, func() bool { return in.Doors()["door-a"].Status.WLVersion == snap.Version }, 10*time.Second, 10*time.Millisecond,
+			"the ingest got the up-to-date status")
+		clock.Advance(3 * after)
+		looks()
 		assert.Len(t, d.whitelists(t), 3, "an up-to-date door is sent nothing")
+	})
+}
+
+// looks gives the resync, which looks at the doors every 20 ms in
+// startResync, many looks before a "nothing more" is checked.
+func looks() { time.Sleep(300 * time.Millisecond) }
+
+// startResync runs an ingest on broker, with the clock, resyncing after
+// ResyncAfter after and looking at the doors every 20 ms of real time,
+// and gives it the role with src once a probe door is online and behind:
+// the catch-up sends the probe its snapshot, and once the probe has it
+// the catch-up has taken its list of doors, so a door that comes online
+// after is left to the resync.
+func startResync(t *testing.T, tb testBroker, clock *fakeClock, after time.Duration, src WhitelistSource) (*Ingest, *harness) {
+	t.Helper()
+	in, err := New(tb.config(Config{ResyncAfter: after, ResyncEvery: 20 * time.Millisecond, Now: clock.Now}), newMemStore(), nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), metrics.NewRegistry())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	h := &harness{broker: tb.addr, in: in}
+	// Through paho the ingest subscribes once connected: a status is sent
+	// again until the ingest knows the door.
+	probe := h.door(t, "probe")
+	require.Eventually(t, func() bool {
+		probe.publish(t, protocol.TopicStatus, `{"v":1,"door":"probe","state":"online","wl_version":0}`)
+		_, ok := in.Doors()["probe"]
+		return ok
+	}, 5*time.Second, 50*time.Millisecond, "the ingest got the probe's status")
+	in.SetWhitelist(src)
+	require.Eventually(t, func() bool { return len(probe.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the probe was caught up")
+	return in, h
+}
+
+// gatedSource is a whitelist source whose first Version of door waits
+// until released, as the compiler's does while a large recompile holds
+// its lock.
+type gatedSource struct {
+	WhitelistSource
+	door              string
+	once              sync.Once
+	entered, released chan struct{}
+}
+
+func (g *gatedSource) Version(door string) (uint64, bool) {
+	if door == g.door {
+		g.once.Do(func() {
+			close(g.entered)
+			<-g.released
+		})
+	}
+	return g.WhitelistSource.Version(door)
+}
+
+// A door found behind for ResyncAfter that is sent its answer while the
+// resync asks the compiler for its version (the compiler's lock held by a
+// recompile) was just sent what it lacks: the resync leaves it ResyncAfter
+// to apply it, as it does a door answered before it looked.
+func TestResyncSkipsADoorAnsweredWhileItLooked(t *testing.T) {
+	forEachBroker(t, func(t *testing.T, tb testBroker) {
+		const after = time.Second
+		clock := newFakeClock()
+		src := &gatedSource{WhitelistSource: newCompiler(t), door: "door-a", entered: make(chan struct{}), released: make(chan struct{})}
+		var release sync.Once
+		t.Cleanup(func() { release.Do(func() { close(src.released) }) })
+		in, h := startResync(t, tb, clock, after, src)
+
+		d := h.door(t, "door-a")
+		require.Eventually(t, func() bool {
+			d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+			_, ok := in.Doors()["door-a"]
+			return ok
+		}, 5*time.Second, 50*time.Millisecond, "the ingest got the door's status")
+		clock.Advance(after)
+		select {
+		case <-src.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the resync never looked at door-a")
+		}
+		// The resync waits for the compiler; the door asks and is answered.
+		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 10*time.Second, 10*time.Millisecond, "the door's own request answered")
+		release.Do(func() { close(src.released) })
+		looks()
+		assert.Len(t, d.whitelists(t), 1, "a door answered while the resync looked is not sent it again at once")
+
+		clock.Advance(after)
+		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 2 }, 10*time.Second, 10*time.Millisecond, "still behind ResyncAfter later: sent again")
 	})
 }
 
@@ -707,14 +816,22 @@ func TestSyncAnswersWaitForTheDoorsAck(t *testing.T) {
 	h := &harness{broker: tb.addr, in: in}
 	b := h.door(t, "door-b")
 
+	// door-a asks once, when the ingest takes sync requests (it subscribes
+	// once it holds the role, after Run connected): a door that asked
+	// again would be sent a second answer, which it would not acknowledge,
+	// and which would rightly hold door-b's answer back.
+	syncA := protocol.DefaultTopics().Door("door-a", protocol.TopicSync)
+	require.Eventually(t, func() bool { return len(tb.srv.Topics.Subscribers(syncA).InlineSubscriptions) > 0 },
+		5*time.Second, 10*time.Millisecond, "the ingest subscribed to sync requests")
+	require.True(t, slow.Publish(syncA, 1, false, `{"v":1,"door":"door-a","from":0}`).WaitTimeout(5*time.Second))
 	require.Eventually(t, func() bool {
-		slow.Publish(protocol.DefaultTopics().Door("door-a", protocol.TopicSync), 1, false, `{"v":1,"door":"door-a","from":0}`).Wait()
-		time.Sleep(50 * time.Millisecond)
 		mu.Lock()
 		defer mu.Unlock()
 		return len(held) > 0
-	}, 5*time.Second, 10*time.Millisecond, "door-a was answered (the ingest is subscribed)")
+	}, 10*time.Second, 10*time.Millisecond, "door-a was answered")
 	b.publish(t, protocol.TopicSync, `{"v":1,"door":"door-b","from":0}`)
+	require.Eventually(t, func() bool { return in.syncsReceived.Value() == 2 }, 10*time.Second, 10*time.Millisecond, "door-b's request was received")
+	// Time for a worker to answer door-b if the window let it.
 	time.Sleep(500 * time.Millisecond)
 	assert.Empty(t, b.whitelists(t), "the window of one is held by door-a's answer")
 
@@ -723,5 +840,7 @@ func TestSyncAnswersWaitForTheDoorsAck(t *testing.T) {
 		m.Ack()
 	}
 	mu.Unlock()
+	// Well within syncAckWait (10 s), after which door-a would leave the
+	// window unacknowledged.
 	require.Eventually(t, func() bool { return len(b.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond, "door-b answered once door-a acknowledged")
 }

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,4 +77,60 @@ func TestSyncQueueCoalescesAndIsFair(t *testing.T) {
 	stop()
 	assert.False(t, ok)
 	assert.Empty(t, q.doors)
+}
+
+// fakeUnacked is what the broker would say of each door's unacknowledged
+// messages (a door not in it is not connected).
+type fakeUnacked struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (f *fakeUnacked) unacked(door string) (int, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, ok := f.n[door]
+	return n, ok
+}
+
+func (f *fakeUnacked) set(door string, n int) {
+	f.mu.Lock()
+	f.n[door] = n
+	f.mu.Unlock()
+}
+
+// The window counts the answers being sent as well as the doors that have
+// not acknowledged theirs: a worker that acquired its place holds it until
+// it releases it, so that workers waiting together never all take the same
+// free place. acquire with an ended context only tells whether there is
+// room now.
+func TestAckWindowPlacesAreTakenAtOnce(t *testing.T) {
+	doors := &fakeUnacked{n: map[string]int{"door-a": 0, "door-b": 0, "door-c": 0}}
+	w := &ackWindow{unacked: doors.unacked, max: 2, doors: map[string]time.Time{}, freed: make(chan struct{}, 1)}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	require.True(t, w.acquire(ended), "an empty window has room")
+	require.True(t, w.acquire(ended), "a window of two has room for a second answer")
+	assert.False(t, w.acquire(ended), "two answers being sent fill a window of two")
+
+	// door-a's answer left and was not acknowledged: it keeps its place.
+	doors.set("door-a", 1)
+	w.release("door-a", true)
+	assert.False(t, w.acquire(ended), "door-a's unacknowledged answer and one being sent fill the window")
+	// Nothing was sent to door-b: its place is free again.
+	w.release("door-b", false)
+	require.True(t, w.acquire(ended), "an unused place is free again")
+	doors.set("door-c", 1)
+	w.release("door-c", true)
+	assert.False(t, w.acquire(ended), "door-a and door-c have not acknowledged")
+
+	// door-a acknowledges, door-c leaves: both places are free.
+	doors.set("door-a", 0)
+	require.True(t, w.acquire(ended))
+	doors.mu.Lock()
+	delete(doors.n, "door-c")
+	doors.mu.Unlock()
+	require.True(t, w.acquire(ended))
+	assert.False(t, w.acquire(ended))
 }

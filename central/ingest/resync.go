@@ -65,11 +65,21 @@ func (in *Ingest) resyncBehind(ctx context.Context) {
 			if v, ok := src.Version(b.door); !ok || v <= b.from {
 				continue
 			}
+			// Looked at again: while the compiler answered (its lock can
+			// be held by a large recompile) the door may have reported
+			// another version, or been sent a whitelist message, which it
+			// is given ResyncAfter to apply.
 			in.mu.Lock()
-			if d := in.doors[b.door]; d != nil && d.Status.WLVersion == b.from {
+			d := in.doors[b.door]
+			still := d != nil && d.Status.State == protocol.StateOnline && d.Status.WLVersion == b.from &&
+				now.Sub(d.wlSince) >= in.cfg.ResyncAfter
+			if still {
 				d.wlSince = now // at most once per ResyncAfter
 			}
 			in.mu.Unlock()
+			if !still {
+				continue
+			}
 			in.queueSync(b.door, b.from)
 			in.resyncs.Inc()
 			n++

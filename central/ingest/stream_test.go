@@ -83,9 +83,13 @@ func TestRestartedNumberingIsNeverAckedAsDuplicates(t *testing.T) {
 func TestConflictInsideOneGroupIsNotAcked(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tb testBroker) {
 		st := newMemStore()
-		block := make(chan struct{})
+		block, blocked := make(chan struct{}), make(chan struct{}, 1)
 		st.fail = func(bs []Batch) error {
 			if bs[0].Door == "door-x" {
+				select {
+				case blocked <- struct{}{}:
+				default:
+				}
 				<-block // hold the writer so that both batches queue together
 			}
 			return nil
@@ -93,7 +97,7 @@ func TestConflictInsideOneGroupIsNotAcked(t *testing.T) {
 		h := start(t, tb, st)
 		x, d := h.door(t, "door-x"), h.door(t, "door-a")
 		x.publish(t, protocol.TopicEvents, storeBatch("door-x", "", "b1", 1))
-		time.Sleep(50 * time.Millisecond) // the writer takes door-x's batch and blocks
+		waitBlocked(t, blocked) // the writer took door-x's batch and blocks
 		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "aa", "boot1", 1, 2))
 		d.publish(t, protocol.TopicEvents, storeBatch("door-a", "aa", "boot2", 2, 3))
 		require.Eventually(t, func() bool { return len(h.in.queue) == 2 }, 5*time.Second, 5*time.Millisecond)
@@ -111,10 +115,14 @@ func TestConflictInsideOneGroupIsNotAcked(t *testing.T) {
 func TestRefusedBatchIsIsolatedAtOnce(t *testing.T) {
 	forEachBroker(t, func(t *testing.T, tb testBroker) {
 		st := newMemStore()
-		block := make(chan struct{})
+		block, blocked := make(chan struct{}), make(chan struct{}, 1)
 		var withBad, withGood int // counted under st.mu
 		st.fail = func(bs []Batch) error {
 			if bs[0].Door == "door-x" {
+				select {
+				case blocked <- struct{}{}:
+				default:
+				}
 				<-block
 			}
 			for _, b := range bs {
@@ -133,7 +141,7 @@ func TestRefusedBatchIsIsolatedAtOnce(t *testing.T) {
 		h := start(t, tb, st)
 		x, bad, good := h.door(t, "door-x"), h.door(t, "door-bad"), h.door(t, "door-good")
 		x.publish(t, protocol.TopicEvents, batch("door-x", 1))
-		time.Sleep(50 * time.Millisecond)
+		waitBlocked(t, blocked)
 		bad.publish(t, protocol.TopicEvents, batch("door-bad", 1))
 		good.publish(t, protocol.TopicEvents, batch("door-good", 1))
 		require.Eventually(t, func() bool { return len(h.in.queue) == 2 }, 5*time.Second, 5*time.Millisecond)
@@ -147,6 +155,18 @@ func TestRefusedBatchIsIsolatedAtOnce(t *testing.T) {
 		assert.Contains(t, h.metrics(), "swc_ingest_store_errors_total 0", "a refused batch is not a store failure")
 		assert.Empty(t, bad.acks(t))
 	})
+}
+
+// waitBlocked waits until the store's writer is held on door-x's batch
+// (its store signals blocked), so that the batches published next wait in
+// the queue together rather than join door-x's in one commit.
+func waitBlocked(t *testing.T, blocked <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-blocked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the writer never took door-x's batch")
+	}
 }
 
 // refused is what the store adapter returns for a batch refused for its

@@ -205,9 +205,7 @@ func (in *Ingest) syncWorker(ctx context.Context) {
 				in.syncq.done(door)
 				return
 			}
-			if in.sendWhitelist(ctx, src, door, from) {
-				in.window.sent(door)
-			}
+			in.window.release(door, in.sendWhitelist(ctx, src, door, from))
 			in.syncs.Inc()
 		}
 		in.syncq.done(door)
@@ -231,9 +229,10 @@ type ackWindow struct {
 	unacked func(door string) (int, bool)
 	max     int
 
-	mu    sync.Mutex
-	doors map[string]time.Time // door: when to stop waiting for it
-	freed chan struct{}        // a door left the window
+	mu      sync.Mutex
+	doors   map[string]time.Time // door: when to stop waiting for it
+	sending int                  // places taken by answers being sent (acquire, not yet released)
+	freed   chan struct{}        // a place in the window was freed
 }
 
 // syncWindow is Config.SyncWindow's default.
@@ -247,14 +246,19 @@ func newAckWindow(link Link, max int) *ackWindow {
 	return &ackWindow{unacked: u.Unacked, max: max, doors: map[string]time.Time{}, freed: make(chan struct{}, 1)}
 }
 
-// acquire waits until the window has room, looking at the doors in it
-// every few milliseconds; false when ctx ended first.
+// acquire waits until the window has room and takes a place in it for
+// the answer about to be sent, looking at the doors in it every few
+// milliseconds; false when ctx ended first. The place is taken at once,
+// under the window's lock: workers waiting together must not all see the
+// same free place and all send (the window would then hold up to
+// SyncWorkers answers beyond its size), nor a door's answer, published
+// but not yet released, count for nothing. release gives it back.
 func (w *ackWindow) acquire(ctx context.Context) bool {
 	if w == nil {
 		return true
 	}
 	for {
-		if w.reap() < w.max {
+		if w.take() {
 			return true
 		}
 		select {
@@ -266,29 +270,49 @@ func (w *ackWindow) acquire(ctx context.Context) bool {
 	}
 }
 
-// sent puts a door that was just sent an answer in the window.
-func (w *ackWindow) sent(door string) {
+// take takes a place if the window has room.
+func (w *ackWindow) take() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.reap()+w.sending >= w.max {
+		return false
+	}
+	w.sending++
+	return true
+}
+
+// release ends the answer to door of a place taken by acquire: a door that
+// was sent an answer stays in the window until it acknowledges it (or
+// leaves, or syncAckWait passed); a place not used is free again.
+func (w *ackWindow) release(door string, sent bool) {
 	if w == nil {
 		return
 	}
 	w.mu.Lock()
-	w.doors[door] = time.Now().Add(syncAckWait)
+	w.sending--
+	if sent {
+		w.doors[door] = time.Now().Add(syncAckWait)
+	}
 	w.mu.Unlock()
+	w.signal()
+}
+
+// signal wakes a worker waiting for a place.
+func (w *ackWindow) signal() {
+	select {
+	case w.freed <- struct{}{}:
+	default:
+	}
 }
 
 // reap takes out the doors that acknowledged everything, left, or were
-// waited for long enough, and returns how many remain.
+// waited for long enough, and returns how many remain; w.mu is held.
 func (w *ackWindow) reap() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
 	now := time.Now()
 	for door, until := range w.doors {
 		if n, ok := w.unacked(door); !ok || n == 0 || now.After(until) {
 			delete(w.doors, door)
-			select {
-			case w.freed <- struct{}{}:
-			default:
-			}
+			w.signal()
 		}
 	}
 	return len(w.doors)
