@@ -168,8 +168,20 @@ func BenchmarkBookingContention(b *testing.B) {
 // taps/s: 10,000 granted taps of 2,000 members at 20 doors of one center,
 // in commits of 200 taps, where 1,000 members hold a booking of the day
 // (so most taps are of a booking already checked in, as in a real day: a
-// member taps at every door on the way in and out).
+// member taps at every door on the way in and out). In "network", 19,000
+// other members hold a booking of the day at the center too and never tap
+// (the fleet's 20,000 bookings a day, which the taps' members are a small
+// part of).
 func BenchmarkFollowerCheckIn(b *testing.B) {
+	for _, bc := range []struct {
+		name   string
+		others int
+	}{{"booked", 0}, {"network", 19_000}} {
+		b.Run(bc.name, func(b *testing.B) { benchFollowerCheckIn(b, bc.others) })
+	}
+}
+
+func benchFollowerCheckIn(b *testing.B, others int) {
 	const doors, members, booked, taps, perCommit = 20, 2000, 1000, 10_000, 200
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -209,8 +221,20 @@ func BenchmarkFollowerCheckIn(b *testing.B) {
 					Start: at(0, 9, 0), End: at(0, 17, 0), Status: domain.BookingConfirmed})
 			}
 		}
+		var bundle store.Bundle
+		for i := range others {
+			m := fmt.Sprintf("o%05d", i)
+			bundle.Members = append(bundle.Members, domain.Member{ID: m, Name: "O", Status: domain.MemberActive})
+			bks = append(bks, domain.Booking{ID: fmt.Sprintf("q%05d", i), MemberID: m, CenterID: "c1",
+				Start: at(0, 8, 0), End: at(0, 18, 0), Status: domain.BookingConfirmed})
+		}
+		if others > 0 {
+			_, err := st.Import(ctx, bundle, store.ImportOptions{})
+			require.NoError(b, err)
+		}
 		_, err := st.ImportBookings(ctx, bks)
 		require.NoError(b, err)
+		bks = bks[:booked]
 		svc := booking.New(st, booking.Options{Now: func() time.Time { return now }, Logger: quiet})
 		f := booking.NewFollower(svc, booking.FollowerOptions{})
 		b.StartTimer()

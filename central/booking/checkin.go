@@ -74,9 +74,10 @@ func tapOf(door string, ev protocol.Event) (tap, bool) {
 }
 
 // checkIn checks in the bookings that the taps (of any doors) attend. One
-// call costs one read of the bookings of each center over its taps' span
-// and one read of the candidate bookings' check-ins, whatever the number of
-// taps (the grace and the doors' centers come from a cache, see graceOf):
+// call costs one read of the bookings of the taps' members over the taps'
+// span (a query per 1,000 members) and one read of the candidate bookings'
+// check-ins, whatever the number of taps (the grace and the doors' centers
+// come from a cache, see graceOf):
 // the ingest's commits must not wait behind a query per tap. It writes
 // only the check-ins that change: a booking gets at most one write, its
 // earliest tap, and none when its stored check-in is that early already (a
@@ -90,9 +91,9 @@ func (s *Service) checkIn(ctx context.Context, taps []tap, skip func(door string
 		return 0, nil
 	}
 	centers := map[string]string{} // by door; "" for a door skipped
-	type span struct{ from, to time.Time }
-	spans := map[string]*span{} // by center
-	var centerIDs []string
+	var from, to time.Time         // the span of the taps and their graces
+	members := map[string]bool{}
+	var memberIDs []string
 	graces := make([]time.Duration, len(taps))
 	for i, t := range taps {
 		c, ok := centers[t.door]
@@ -113,40 +114,42 @@ func (s *Service) checkIn(ctx context.Context, taps []tap, skip func(door string
 		}
 		at := time.UnixMilli(t.atMs)
 		graces[i] = s.graceOf(ctx, at)
-		sp := spans[c]
-		if sp == nil {
-			sp = &span{from: at, to: at}
-			spans[c] = sp
-			centerIDs = append(centerIDs, c)
+		if len(memberIDs) == 0 || at.Before(from) {
+			from = at
 		}
-		if at.Before(sp.from) {
-			sp.from = at
+		if end := at.Add(graces[i] + time.Millisecond); len(memberIDs) == 0 || end.After(to) {
+			to = end
 		}
-		if end := at.Add(graces[i] + time.Millisecond); end.After(sp.to) {
-			sp.to = end
+		if !members[t.member] {
+			members[t.member] = true
+			memberIDs = append(memberIDs, t.member)
 		}
 	}
-	// Every booking a tap can attend overlaps [at, at+grace], so it is in
-	// its center's bookings overlapping the span of the center's taps.
+	if len(memberIDs) == 0 {
+		return 0, nil
+	}
+	// Every booking a tap can attend is of the tap's member and overlaps
+	// [at, at+grace], so it is in the bookings of the taps' members
+	// overlapping the span of the taps; it counts only at its own center,
+	// which is checked here rather than in the query: the query reads the
+	// members' bookings by the index of their member, not every booking of
+	// the centers (thousands a day, which the taps attend few of).
+	bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+		return s.st.ListBookings(ctx, store.BookingFilter{MemberIDs: memberIDs, From: from, To: to, PageRequest: p})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("booking: check-in: bookings of %d members: %w", len(memberIDs), err)
+	}
 	type who struct{ center, member string }
 	byMember := map[who][]domain.Booking{}
-	for _, c := range centerIDs {
-		sp := spans[c]
-		bs, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
-			return s.st.ListBookings(ctx, store.BookingFilter{CenterIDs: []string{c}, From: sp.from, To: sp.to, PageRequest: p})
-		})
-		if err != nil {
-			return 0, fmt.Errorf("booking: check-in at center %s: %w", c, err)
-		}
-		for _, b := range bs {
-			if b.Status != domain.BookingCancelled {
-				byMember[who{c, b.MemberID}] = append(byMember[who{c, b.MemberID}], b)
-			}
+	for _, b := range bs {
+		if b.Status != domain.BookingCancelled {
+			byMember[who{b.CenterID, b.MemberID}] = append(byMember[who{b.CenterID, b.MemberID}], b)
 		}
 	}
 	// The earliest tap attending each booking: start - grace ≤ at < end.
 	first := map[string]store.CheckIn{}
-	members := map[string]string{}
+	memberOf := map[string]string{} // by booking
 	var ids []string
 	for i, t := range taps {
 		at := time.UnixMilli(t.atMs)
@@ -158,7 +161,7 @@ func (s *Service) checkIn(ctx context.Context, taps []tap, skip func(door string
 			cur, ok := first[b.ID]
 			if !ok {
 				ids = append(ids, b.ID)
-				members[b.ID] = t.member
+				memberOf[b.ID] = t.member
 			}
 			if !ok || earlier(c, cur) {
 				first[b.ID] = c
@@ -188,7 +191,7 @@ func (s *Service) checkIn(ctx context.Context, taps []tap, skip func(door string
 		if changed {
 			n++
 			s.checkedIn.Inc()
-			s.log.InfoContext(ctx, "booking: checked in", "booking", id, "member", members[id], "door", c.Door, "at", stamp(time.UnixMilli(c.AtMs)))
+			s.log.InfoContext(ctx, "booking: checked in", "booking", id, "member", memberOf[id], "door", c.Door, "at", stamp(time.UnixMilli(c.AtMs)))
 		}
 	}
 	return n, nil
@@ -416,7 +419,7 @@ func (f *Follower) stop(ctx context.Context) error {
 }
 
 // drainChunk bounds the taps of one check-in step (of Drain and of a
-// catch-up from the store): each reads the bookings of the taps' centers
+// catch-up from the store): each reads the bookings of the taps' members
 // over their span and the check-ins of the bookings they attend.
 const drainChunk = 1000
 

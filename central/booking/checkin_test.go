@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -505,15 +506,23 @@ func TestFollowerNothingLost(t *testing.T) {
 }
 
 // instrumented is a store that counts the check-in writes (each one a
-// write transaction) and whose GrantedTaps fails while tapsDown is set.
+// write transaction) and the bookings listed, and whose GrantedTaps fails
+// while tapsDown is set.
 type instrumented struct {
 	store.Store
 	writes   *atomic.Int64
+	listed   *atomic.Int64
 	tapsDown *atomic.Bool
 }
 
 func instrument(st store.Store) instrumented {
-	return instrumented{Store: st, writes: &atomic.Int64{}, tapsDown: &atomic.Bool{}}
+	return instrumented{Store: st, writes: &atomic.Int64{}, listed: &atomic.Int64{}, tapsDown: &atomic.Bool{}}
+}
+
+func (w instrumented) ListBookings(ctx context.Context, f store.BookingFilter) (store.Page[domain.Booking], error) {
+	p, err := w.Store.ListBookings(ctx, f)
+	w.listed.Add(int64(len(p.Items)))
+	return p, err
 }
 
 func (w instrumented) CheckIns() store.CheckInStore {
@@ -623,6 +632,44 @@ func TestCheckInWritesOnlyChanges(t *testing.T) {
 			require.NoError(t, err, step.name)
 			require.Equal(t, step.want, got, step.name)
 		}
+	})
+}
+
+// TestCheckInReadsTheTapsMembers checks a check-in reads the bookings of
+// the taps' members, not every booking of the center (thousands a day, of
+// members who do not tap then), and that of these only the ones at the
+// tap's center that are not cancelled count.
+func TestCheckInReadsTheTapsMembers(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		_, clk, b := checkInFixture(t, st, booking.Options{})
+		bks := []domain.Booking{
+			{ID: "elsewhere", MemberID: "m1", CenterID: "c2", Start: at(0, 9, 0), End: at(0, 12, 0), Status: domain.BookingConfirmed},
+			{ID: "cancelled", MemberID: "m1", CenterID: "c1", Start: at(0, 9, 0), End: at(0, 10, 0), Status: domain.BookingCancelled},
+		}
+		var bundle store.Bundle
+		for i := range 50 {
+			m := fmt.Sprintf("o%02d", i)
+			bundle.Members = append(bundle.Members, domain.Member{ID: m, Name: "O", Status: domain.MemberActive})
+			bks = append(bks, domain.Booking{ID: "day-" + m, MemberID: m, CenterID: "c1", Start: at(0, 8, 0), End: at(0, 18, 0), Status: domain.BookingConfirmed})
+		}
+		_, err := st.Import(ctx, bundle, store.ImportOptions{})
+		require.NoError(t, err)
+		require.NoError(t, st.Places().PutDeskPool(ctx, domain.DeskPool{CenterID: "c1", Capacity: 100}))
+		_, err = st.ImportBookings(ctx, bks)
+		require.NoError(t, err)
+		ist := instrument(st)
+		svc := booking.New(ist, booking.Options{Now: clk.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+
+		n, err := svc.CheckInTaps(ctx, "front", []protocol.Event{
+			tap(1, "m1", protocol.GrantedBooking, at(0, 8, 50)), tap(2, "m1", protocol.GrantedBooking, at(0, 9, 20)),
+		})
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.LessOrEqual(t, ist.listed.Load(), int64(3), "bookings read: m1's, not c1's")
+		got, err := svc.CheckIns(ctx, []string{b.ID, "elsewhere", "cancelled", "day-o00"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]store.CheckIn{b.ID: {BookingID: b.ID, AtMs: at(0, 8, 50).UnixMilli(), Door: "front", Seq: 1}}, got)
 	})
 }
 

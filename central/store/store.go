@@ -378,10 +378,13 @@ type BadgeFilter struct {
 }
 
 // BookingFilter selects bookings; From and To (either may be zero) keep
-// bookings that overlap [From, To).
+// bookings that overlap [From, To). CenterIDs and MemberIDs, when not nil,
+// keep the bookings of one of theirs (an empty list keeps none); MemberIDs
+// may be long (the bookings of a batch of door taps' members).
 type BookingFilter struct {
 	CenterIDs []string
 	MemberID  string
+	MemberIDs []string
 	RoomID    string
 	Status    string
 	From, To  time.Time

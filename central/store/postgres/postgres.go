@@ -55,6 +55,7 @@ func Open(ctx context.Context, url string, opts store.Options) (*Store, error) {
 		IsExclusion:   func(err error) bool { return pgCode(err) == "23P01" },
 		MigrateLock:   migrateLock,
 		MaxParams:     65535,
+		Bytewise:      ` COLLATE "C"`,
 		InsertBatches: insertBatches,
 		SaveSeqs:      saveSeqs,
 		PostingCursor: true,

@@ -123,6 +123,7 @@ func Run(t *testing.T, open Factory) {
 		{"Badges", testBadges},
 		{"SecureBadges", testSecureBadges},
 		{"Bookings", testBookings},
+		{"BookingsOfMembers", testBookingsOfMembers},
 		{"BookingOverlapConcurrent", testBookingOverlapConcurrent},
 		{"ImportBookings", testImportBookings},
 		{"ImportBookingsRejected", testImportBookingsRejected},
@@ -449,6 +450,72 @@ func testBookings(e *env) {
 
 	require.NoError(t, s.DeleteBooking(ctx, "b5"))
 	requireKind(t, s.DeleteBooking(ctx, "b5"), store.ErrNotFound, "")
+}
+
+// testBookingsOfMembers checks BookingFilter.MemberIDs: alone and with the
+// other conditions, and a list long enough to need several queries (the
+// databases bound a statement's parameters), read page by page.
+func testBookingsOfMembers(e *env) {
+	t, ctx, s := e.t, e.ctx, e.s
+	e.seed()
+	cancelled := booking("b4", "n1", "c1", "", 0, 2)
+	cancelled.Status = domain.BookingCancelled
+	for _, b := range []domain.Booking{
+		booking("b1", "m1", "c1", "r1", 0, 2),
+		booking("b2", "m2", "c1", "", 0, 2),
+		booking("b3", "m2", "c2", "r2", 0, 2),
+		cancelled,
+		booking("b5", "m1", "c1", "", 5, 6),
+	} {
+		require.NoError(t, s.CreateBooking(ctx, b))
+	}
+	for _, tc := range []struct {
+		name string
+		f    store.BookingFilter
+		want []string
+	}{
+		{"one member", store.BookingFilter{MemberIDs: []string{"m1"}}, []string{"b1", "b5"}},
+		{"members over a span", store.BookingFilter{MemberIDs: []string{"m2", "m1"}, From: base(), To: base().Add(3 * time.Hour)}, []string{"b1", "b2", "b3"}},
+		{"members at a center", store.BookingFilter{MemberIDs: []string{"m2"}, CenterIDs: []string{"c1"}}, []string{"b2"}},
+		{"and a member", store.BookingFilter{MemberIDs: []string{"m1", "n1"}, MemberID: "n1"}, []string{"b4"}},
+		{"and a status", store.BookingFilter{MemberIDs: []string{"m1", "n1"}, Status: domain.BookingConfirmed}, []string{"b1", "b5"}},
+		{"a member without bookings", store.BookingFilter{MemberIDs: []string{"zz"}}, []string{}},
+		{"no member", store.BookingFilter{MemberIDs: []string{}}, []string{}},
+		{"any member", store.BookingFilter{From: base().Add(4 * time.Hour)}, []string{"b5"}},
+	} {
+		page, err := s.ListBookings(ctx, tc.f)
+		require.NoError(t, err, tc.name)
+		require.Equal(t, tc.want, bookingIDs(page.Items), tc.name)
+		require.Empty(t, page.Next, tc.name)
+	}
+
+	// 3,000 members (unknown ones around the three, which each land in
+	// another thousand, and m1 twice), read two and three bookings a page.
+	var many []string
+	for i := range 999 {
+		many = append(many, fmt.Sprintf("l%04d", i), fmt.Sprintf("m1_%04d", i), fmt.Sprintf("m2_%04d", i))
+	}
+	many = append(many, "n1", "m2", "m1", "m1")
+	for _, limit := range []int{2, 3} {
+		var all []string
+		after := ""
+		for pages := 0; ; pages++ {
+			require.Less(t, pages, 10, "pagination does not end")
+			page, err := s.ListBookings(ctx, store.BookingFilter{MemberIDs: many, PageRequest: store.PageRequest{After: after, Limit: limit}})
+			require.NoError(t, err)
+			require.LessOrEqual(t, len(page.Items), limit)
+			all = append(all, bookingIDs(page.Items)...)
+			if page.Next == "" {
+				break
+			}
+			require.Equal(t, all[len(all)-1], page.Next)
+			after = page.Next
+		}
+		require.Equal(t, []string{"b1", "b2", "b3", "b4", "b5"}, all, "%d a page", limit)
+	}
+	page, err := s.ListBookings(ctx, store.BookingFilter{MemberIDs: many, CenterIDs: []string{"c1"}, From: base(), To: base().Add(time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, []string{"b1", "b2", "b4"}, bookingIDs(page.Items))
 }
 
 func bookingIDs(bs []domain.Booking) []string {

@@ -41,6 +41,10 @@ type Dialect struct {
 	MigrateLock string
 	// MaxParams bounds the parameters of one statement.
 	MaxParams int
+	// Bytewise follows a text column to compare and order it by its bytes
+	// (Go's order), whatever the database's collation: ` COLLATE "C"` on
+	// PostgreSQL, "" where text compares so already.
+	Bytewise string
 	// InsertBatches inserts the events of every batch, ignoring (door, seq)
 	// already stored, and returns how many events of each batch were new
 	// (an event given twice counts for the first batch that holds it).
