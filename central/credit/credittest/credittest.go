@@ -86,6 +86,34 @@ func testMemberEvents(t *testing.T, newStore NewStore) {
 	empty, err := s.MemberEvents(ctx, "nobody", from, to)
 	require.NoError(t, err)
 	assert.Empty(t, empty)
+
+	// Many members at once: what MemberEvents gives each of them.
+	many, err := s.EventsOfMembers(ctx, []string{"m2", "nobody", "m1"}, from, to)
+	require.NoError(t, err)
+	type key struct {
+		door string
+		seq  uint64
+	}
+	seen := map[key]bool{}
+	var keys []key
+	for _, ev := range many {
+		k := key{ev.Door, ev.Seq}
+		require.False(t, seen[k], "%v twice", k)
+		seen[k] = true
+		if k != (key{"d1", 3}) { // an extra event outside the range is allowed
+			keys = append(keys, k)
+		}
+		if k == (key{"d1", 1}) {
+			assert.Equal(t, evs[0], ev, "events come back whole")
+		}
+	}
+	assert.ElementsMatch(t, []key{{"d1", 1}, {"d1", 2}, {"d2", 1}}, keys)
+	none, err = s.EventsOfMembers(ctx, []string{"nobody"}, from, to)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+	none, err = s.EventsOfMembers(ctx, nil, from, to)
+	require.NoError(t, err)
+	assert.Empty(t, none)
 }
 
 func visit(member, center string, p credit.Period, start, end string, credited bool) credit.Visit {
@@ -139,6 +167,7 @@ func testResults(t *testing.T, newStore NewStore) {
 	all, err = s.MemberPeriods(ctx, nov)
 	require.NoError(t, err)
 	assert.Equal(t, []credit.MemberPeriod{m1b}, all)
+
 }
 
 func adjustment(member, center string, belongs, booked credit.Period, minutes int64) credit.Adjustment {
