@@ -32,8 +32,8 @@ import (
 )
 
 // postgresStore opens a store in a schema of its own, dropped when the
-// benchmark ends.
-func postgresStore(b *testing.B) store.Store {
+// benchmark or test ends.
+func postgresStore(b testing.TB) store.Store {
 	base := servicetest.PostgresURL(b)
 	raw := make([]byte, 6)
 	_, _ = rand.Read(raw)
@@ -97,7 +97,7 @@ func BenchmarkSettleMonth(b *testing.B) {
 			b.Cleanup(func() { st.Close() })
 			return st
 		}},
-		{"postgres", postgresStore},
+		{"postgres", func(b *testing.B) store.Store { return postgresStore(b) }},
 	}
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
@@ -287,7 +287,7 @@ func BenchmarkManyMembers(b *testing.B) {
 			b.Cleanup(func() { st.Close() })
 			return st
 		}},
-		{"postgres", postgresStore},
+		{"postgres", func(b *testing.B) store.Store { return postgresStore(b) }},
 	}
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {

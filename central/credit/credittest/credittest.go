@@ -7,6 +7,7 @@ package credittest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -168,6 +169,23 @@ func testResults(t *testing.T, newStore NewStore) {
 	require.NoError(t, err)
 	assert.Equal(t, []credit.MemberPeriod{m1b}, all)
 
+	// Many empty results (members imported in bulk), one of them stored
+	// (m1 in November, deleted), beside new ones; a result given twice
+	// counts as the last one.
+	var many []credit.MemberPeriod
+	for i := range 1000 {
+		many = append(many, credit.MemberPeriod{MemberID: fmt.Sprintf("x%04d", i), Period: nov})
+	}
+	m3 := credit.MemberPeriod{MemberID: "m3", Period: nov, Counts: credit.Counts{credit.CountEntries: 1}}
+	many = append(many, credit.MemberPeriod{MemberID: "m1", Period: nov}, m3, credit.MemberPeriod{MemberID: "m4", Period: nov, Counts: m3.Counts},
+		credit.MemberPeriod{MemberID: "m4", Period: nov}, credit.MemberPeriod{MemberID: "m2", Period: dec})
+	require.NoError(t, s.Save(ctx, &credit.Commit{Results: many}))
+	all, err = s.MemberPeriods(ctx, nov)
+	require.NoError(t, err)
+	assert.Equal(t, []credit.MemberPeriod{m3}, all)
+	all, err = s.MemberPeriods(ctx, dec)
+	require.NoError(t, err)
+	assert.Empty(t, all)
 }
 
 func adjustment(member, center string, belongs, booked credit.Period, minutes int64) credit.Adjustment {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -736,7 +737,18 @@ func (c *creditStore) Save(ctx context.Context, cm *credit.Commit) error {
 	})
 }
 
+// saveResults replaces the stored results: an upsert of the non-empty
+// ones, resultChunk a statement, and a delete of the empty ones. When a
+// (period, member) comes more than once, the last one counts.
 func saveResults(ctx context.Context, t *wtx, results []credit.MemberPeriod) error {
+	type key struct {
+		period credit.Period
+		member string
+	}
+	lastOf := make(map[key]int, len(results))
+	for i := range results {
+		lastOf[key{results[i].Period, results[i].MemberID}] = i
+	}
 	var args []any
 	flush := func() error {
 		if len(args) == 0 {
@@ -752,12 +764,14 @@ func saveResults(ctx context.Context, t *wtx, results []credit.MemberPeriod) err
 		}
 		return nil
 	}
+	empty := map[credit.Period][]string{}
 	for i := range results {
 		r := &results[i]
+		if lastOf[key{r.Period, r.MemberID}] != i {
+			continue
+		}
 		if len(r.Visits) == 0 && len(r.Counts) == 0 {
-			if _, err := t.exec(ctx, `DELETE FROM credit_results WHERE period = ? AND member_id = ?`, r.Period.String(), r.MemberID); err != nil {
-				return fmt.Errorf("delete result of %q for %s: %w", r.MemberID, r.Period, err)
-			}
+			empty[r.Period] = append(empty[r.Period], r.MemberID)
 			continue
 		}
 		b, err := json.Marshal(storedResult{Visits: r.Visits, Counts: r.Counts})
@@ -771,7 +785,63 @@ func saveResults(ctx context.Context, t *wtx, results []credit.MemberPeriod) err
 			}
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return deleteResults(ctx, t, empty)
+}
+
+// deleteResults deletes the stored results of members whose result became
+// empty, one primary key at a time (a list of members may make the planner
+// scan the period's results for each statement). When a period has many
+// (a rebuild; members imported in bulk), most have nothing stored: one read
+// of the period's member ids finds those that do.
+func deleteResults(ctx context.Context, t *wtx, empty map[credit.Period][]string) error {
+	if len(empty) == 0 {
+		return nil
+	}
+	del, err := t.tx.PrepareContext(ctx, t.d.rebind(`DELETE FROM credit_results WHERE period = ? AND member_id = ?`))
+	if err != nil {
+		return fmt.Errorf("delete results: %w", err)
+	}
+	defer del.Close()
+	for _, p := range slices.SortedFunc(maps.Keys(empty), func(a, b credit.Period) int { return cmp.Compare(a.String(), b.String()) }) {
+		members := empty[p]
+		if len(members) > resultChunk {
+			stored, err := storedMembers(ctx, t, p)
+			if err != nil {
+				return err
+			}
+			members = slices.DeleteFunc(members, func(m string) bool { return !stored[m] })
+		}
+		for _, m := range members {
+			if _, err := del.ExecContext(ctx, p.String(), m); err != nil {
+				return fmt.Errorf("delete result of %q for %s: %w", m, p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// storedMembers returns the member ids with a stored result in p.
+func storedMembers(ctx context.Context, t *wtx, p credit.Period) (map[string]bool, error) {
+	rows, err := t.query(ctx, `SELECT member_id FROM credit_results WHERE period = ?`, p.String())
+	if err != nil {
+		return nil, fmt.Errorf("results of %s: %w", p, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, fmt.Errorf("results of %s: %w", p, err)
+		}
+		out[m] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("results of %s: %w", p, err)
+	}
+	return out, nil
 }
 
 func saveAdjustments(ctx context.Context, t *wtx, sets []credit.AdjustmentSet) error {
