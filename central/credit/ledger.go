@@ -143,8 +143,9 @@ func EventWindow(cfg Config, dir *Directory, p Period) (from, to time.Time) {
 }
 
 // Update credits events that the central has committed (they must be
-// readable through the store's MemberEvents). Duplicates and events already
-// credited are harmless: the ledger recomputes from the store.
+// readable through the store's MemberEvents and EventsOfMembers).
+// Duplicates and events already credited are harmless: the ledger
+// recomputes from the store.
 func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Event) (*UpdateReport, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -68,8 +68,8 @@ func postgresStore(b testing.TB) store.Store {
 //     the directory, read the events of the period's window, credit them
 //     (credit.Compute) and build the settlement;
 //   - ledger_rebuild is what closing the period does before freezing it:
-//     credit.Ledger.Rebuild, member by member through the store's
-//     MemberEvents, saving every member's result.
+//     credit.Ledger.Rebuild, reading the events of 500 members at a time
+//     through the store's EventsOfMembers, saving every member's result.
 //
 // Receipt times are rounded up to ten minutes so that the month loads in a
 // few thousand commits; the from-scratch settlement is checked once
