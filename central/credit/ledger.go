@@ -143,8 +143,9 @@ func EventWindow(cfg Config, dir *Directory, p Period) (from, to time.Time) {
 }
 
 // Update credits events that the central has committed (they must be
-// readable through the store's MemberEvents). Duplicates and events already
-// credited are harmless: the ledger recomputes from the store.
+// readable through the store's MemberEvents and EventsOfMembers).
+// Duplicates and events already credited are harmless: the ledger
+// recomputes from the store.
 func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Event) (*UpdateReport, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -270,54 +271,31 @@ func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[
 	if err != nil {
 		return nil, nil, fmt.Errorf("credit: last closed: %w", err)
 	}
-	engines := map[int64]*engine{}
-	engineFor := func(p Period) *engine {
-		r := l.rules(p)
-		e := engines[r.SettingsVersion]
-		if e == nil {
-			e = &engine{cfg: *r, dir: dir}
-			engines[r.SettingsVersion] = e
-		}
-		return e
-	}
 	c := &Commit{LastClosed: last}
 	rep := &UpdateReport{}
+	members := slices.Sorted(maps.Keys(dirty))
+	periodsOf := make([][]Period, len(members))
+	for i, member := range members {
+		periodsOf[i] = slices.SortedFunc(maps.Keys(dirty[member]), comparePeriods)
+	}
+	res, err := l.compute(ctx, dir, members, periodsOf)
+	if err != nil {
+		return nil, nil, err
+	}
 	open, adjusted := map[Period]bool{}, map[Period]bool{}
 	frozenRates := map[Period]*Settlement{}
 	bookedIn := last.Next()
-	for _, member := range slices.Sorted(maps.Keys(dirty)) {
+	for i, member := range members {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		periods := slices.SortedFunc(maps.Keys(dirty[member]), comparePeriods)
+		periods := periodsOf[i]
 		if len(periods) == 0 {
 			continue
 		}
 		rep.Members++
-		// The periods are computed in runs with the same rules (one run
-		// unless the settings changed among them).
-		res := map[Period]*MemberPeriod{}
-		for _, run := range l.ruleRuns(periods) {
-			e := engineFor(run[0])
-			from, to := window(&l.cfg, l.maxGrace(run[0].Start(l.cfg.Location).UnixMilli(), run[len(run)-1].End(l.cfg.Location).UnixMilli()),
-				dir, member, run[0], run[len(run)-1])
-			evs, err := l.store.MemberEvents(ctx, member, from, to)
-			if err != nil {
-				return nil, nil, fmt.Errorf("credit: events of member %q: %w", member, err)
-			}
-			ptrs := make([]*domain.Event, len(evs))
-			for i := range evs {
-				ptrs[i] = &evs[i]
-			}
-			got := e.member(member, ptrs, from, to)
-			for _, p := range run {
-				if got[p] != nil {
-					res[p] = got[p]
-				}
-			}
-		}
 		for _, p := range periods {
-			truth := res[p]
+			truth := res[i][p]
 			if truth == nil {
 				truth = &MemberPeriod{MemberID: member, Period: p}
 			}
@@ -337,6 +315,128 @@ func (l *Ledger) plan(ctx context.Context, dir *Directory, dirty map[string]map[
 	rep.Periods = slices.SortedFunc(maps.Keys(open), comparePeriods)
 	rep.Adjusted = slices.SortedFunc(maps.Keys(adjusted), comparePeriods)
 	return rep, c, nil
+}
+
+// eventsBatch is how many members' events one read fetches when their
+// periods span one month (fewer for longer spans).
+const eventsBatch = 500
+
+// memberRun is the computation of one member over one run of periods with
+// the same rules, from the member's events in [from, to).
+type memberRun struct {
+	member   int // index in the members
+	run      []Period
+	e        *engine
+	from, to int64
+}
+
+// compute computes each member's results in its periods (res[i] for
+// members[i]; nil or a missing period when the result is empty). The
+// periods are computed in runs with the same rules (one run unless the
+// settings changed among them), each from the member's events in the
+// run's window. The events of members computed over the same periods are
+// read together, eventsBatch members a read: a member without events costs
+// no read of its own, and still gets its results (no-shows of its
+// bookings).
+func (l *Ledger) compute(ctx context.Context, dir *Directory, members []string, periodsOf [][]Period) ([]map[Period]*MemberPeriod, error) {
+	engines := map[int64]*engine{}
+	engineFor := func(p Period) *engine {
+		r := l.rules(p)
+		e := engines[r.SettingsVersion]
+		if e == nil {
+			e = &engine{cfg: *r, dir: dir}
+			engines[r.SettingsVersion] = e
+		}
+		return e
+	}
+	type span struct{ first, last Period }
+	graces := map[span]time.Duration{}
+	groups := map[span][]memberRun{}
+	var order []span
+	for i, member := range members {
+		for _, run := range l.ruleRuns(periodsOf[i]) {
+			k := span{run[0], run[len(run)-1]}
+			grace, ok := graces[k]
+			if !ok {
+				grace = l.maxGrace(k.first.Start(l.cfg.Location).UnixMilli(), k.last.End(l.cfg.Location).UnixMilli())
+				graces[k] = grace
+			}
+			from, to := window(&l.cfg, grace, dir, member, k.first, k.last)
+			if _, ok := groups[k]; !ok {
+				order = append(order, k)
+			}
+			groups[k] = append(groups[k], memberRun{member: i, run: run, e: engineFor(run[0]), from: from, to: to})
+		}
+	}
+	res := make([]map[Period]*MemberPeriod, len(members))
+	apply := func(mr *memberRun, evs []*domain.Event) {
+		got := mr.e.member(members[mr.member], evs, mr.from, mr.to)
+		for _, p := range mr.run {
+			if got[p] == nil {
+				continue
+			}
+			if res[mr.member] == nil {
+				res[mr.member] = map[Period]*MemberPeriod{}
+			}
+			res[mr.member][p] = got[p]
+		}
+	}
+	for _, k := range order {
+		runs := groups[k]
+		months := (k.last.Year-k.first.Year)*12 + int(k.last.Month-k.first.Month) + 1
+		size := max(16, eventsBatch/months)
+		for len(runs) > 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			batch := runs[:min(len(runs), size)]
+			runs = runs[len(batch):]
+			// Events without a member: read alone, as they may be many.
+			if members[batch[0].member] == "" {
+				mr := &batch[0]
+				batch = batch[1:]
+				evs, err := l.store.MemberEvents(ctx, "", mr.from, mr.to)
+				if err != nil {
+					return nil, fmt.Errorf("credit: events without a member: %w", err)
+				}
+				ptrs := make([]*domain.Event, len(evs))
+				for i := range evs {
+					ptrs[i] = &evs[i]
+				}
+				apply(mr, ptrs)
+				if len(batch) == 0 {
+					continue
+				}
+			}
+			ids := make([]string, len(batch))
+			from, to := batch[0].from, batch[0].to
+			for i := range batch {
+				ids[i] = members[batch[i].member]
+				from, to = min(from, batch[i].from), max(to, batch[i].to)
+			}
+			evs, err := l.store.EventsOfMembers(ctx, ids, from, to)
+			if err != nil {
+				return nil, fmt.Errorf("credit: events of %d members from %q: %w", len(ids), ids[0], err)
+			}
+			byMember := make(map[string][]*domain.Event, len(batch))
+			for i := range evs {
+				byMember[evs[i].Member] = append(byMember[evs[i].Member], &evs[i])
+			}
+			for i := range batch {
+				mr := &batch[i]
+				// Each member's events in its own window, as MemberEvents
+				// gives them: the batch's window may be wider.
+				var mine []*domain.Event
+				for _, ev := range byMember[members[mr.member]] {
+					if (ev.TimeMs >= mr.from && ev.TimeMs < mr.to) || (ev.ReceivedMs >= mr.from && ev.ReceivedMs < mr.to) {
+						mine = append(mine, ev)
+					}
+				}
+				apply(mr, mine)
+			}
+		}
+	}
+	return res, nil
 }
 
 // ruleRuns splits sorted periods into runs with the same rules

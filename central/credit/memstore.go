@@ -84,6 +84,19 @@ func (s *MemStore) MemberEvents(ctx context.Context, member string, fromMs, toMs
 	return out, ctx.Err()
 }
 
+// EventsOfMembers implements Store.
+func (s *MemStore) EventsOfMembers(ctx context.Context, members []string, fromMs, toMs int64) ([]domain.Event, error) {
+	var out []domain.Event
+	for _, m := range members {
+		evs, err := s.MemberEvents(ctx, m, fromMs, toMs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
 // LastClosed implements Store.
 func (s *MemStore) LastClosed(ctx context.Context) (Period, error) {
 	s.mu.Lock()

@@ -48,6 +48,14 @@ type Store interface {
 	// [fromMs, toMs). Each (door, seq) at most once; extra events outside
 	// the range are allowed, missing ones are not.
 	MemberEvents(ctx context.Context, member string, fromMs, toMs int64) ([]domain.Event, error)
+	// EventsOfMembers returns, in one read and in any order, the stored
+	// events whose Member is one of members (distinct, none "") and whose TimeMs or
+	// ReceivedMs lies in [fromMs, toMs): what MemberEvents returns for
+	// each of them. Each (door, seq) at most once; extra events outside
+	// the range are allowed, missing ones are not. The Ledger reads the
+	// events of many members with it (a member without events then costs
+	// no read of its own).
+	EventsOfMembers(ctx context.Context, members []string, fromMs, toMs int64) ([]domain.Event, error)
 	// LastClosed is the last closed period, or the zero Period.
 	LastClosed(ctx context.Context) (Period, error)
 	// EarliestPeriod is the earliest period with a stored member result,

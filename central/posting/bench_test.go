@@ -21,6 +21,7 @@ import (
 
 	"github.com/smartworkcenters/swc/central/credit"
 	"github.com/smartworkcenters/swc/central/credit/credittest"
+	"github.com/smartworkcenters/swc/central/domain"
 	"github.com/smartworkcenters/swc/central/ingest"
 	"github.com/smartworkcenters/swc/central/posting"
 	"github.com/smartworkcenters/swc/central/store"
@@ -31,8 +32,8 @@ import (
 )
 
 // postgresStore opens a store in a schema of its own, dropped when the
-// benchmark ends.
-func postgresStore(b *testing.B) store.Store {
+// benchmark or test ends.
+func postgresStore(b testing.TB) store.Store {
 	base := servicetest.PostgresURL(b)
 	raw := make([]byte, 6)
 	_, _ = rand.Read(raw)
@@ -67,8 +68,8 @@ func postgresStore(b *testing.B) store.Store {
 //     the directory, read the events of the period's window, credit them
 //     (credit.Compute) and build the settlement;
 //   - ledger_rebuild is what closing the period does before freezing it:
-//     credit.Ledger.Rebuild, member by member through the store's
-//     MemberEvents, saving every member's result.
+//     credit.Ledger.Rebuild, reading the events of 500 members at a time
+//     through the store's EventsOfMembers, saving every member's result.
 //
 // Receipt times are rounded up to ten minutes so that the month loads in a
 // few thousand commits; the from-scratch settlement is checked once
@@ -96,7 +97,7 @@ func BenchmarkSettleMonth(b *testing.B) {
 			b.Cleanup(func() { st.Close() })
 			return st
 		}},
-		{"postgres", postgresStore},
+		{"postgres", func(b *testing.B) store.Store { return postgresStore(b) }},
 	}
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
@@ -243,6 +244,93 @@ func BenchmarkIngestWithCrediting(b *testing.B) {
 				require.NoError(b, err)
 				require.Greater(b, s.TotalCents, int64(0))
 			}
+		})
+	}
+}
+
+// BenchmarkManyMembers recomputes a network of 100,000 members of which
+// 3,000 have bookings and about 200,000 door events in the month (the
+// month network's centers, doors and bookings), the other 97,000 nothing
+// at all, as after a bulk import of members, on SQLite and PostgreSQL:
+//
+//   - rebuild is credit.Ledger.Rebuild of the month, what a change of a
+//     door or center (or a start of a new build) does for every open period;
+//   - refresh is credit.Ledger.Refresh of every member over the month, what
+//     the crediting does after the import (each new member over the open
+//     periods).
+//
+// Both are checked once against credit.Compute over the same events in
+// memory.
+func BenchmarkManyMembers(b *testing.B) {
+	const members, active = 100_000, 3000
+	n, err := credittest.NewNetwork(credittest.NetworkSize{Centers: 30, Members: active, Events: 200_000, Rooms: 80, Workspaces: 800})
+	require.NoError(b, err)
+	n.Events = coarse(n.Events)
+	all := slices.Clone(n.Members)
+	for i := range members - active {
+		id := fmt.Sprintf("imp-%06d", i)
+		all = append(all, domain.Member{ID: id, Name: id, HomeCenterID: n.Centers[i%len(n.Centers)].ID, Status: domain.MemberActive})
+	}
+	dir := credit.NewDirectory(n.Centers, n.Doors, all, n.Bookings, n.Passes)
+	require.Empty(b, dir.Problems())
+	ids := dir.MemberIDs()
+	r, err := credit.Compute(n.Config, dir, slices.Clone(n.Events))
+	require.NoError(b, err)
+	want := r.Settlement(n.Period)
+	backends := []struct {
+		name string
+		open func(b *testing.B) store.Store
+	}{
+		{"sqlite", func(b *testing.B) store.Store {
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "swc.db"), sqlite.Options{Synchronous: "NORMAL"})
+			require.NoError(b, err)
+			b.Cleanup(func() { st.Close() })
+			return st
+		}},
+		{"postgres", func(b *testing.B) store.Store { return postgresStore(b) }},
+	}
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			ctx := context.Background()
+			st := be.open(b)
+			loadDomain(b, st, n)
+			commit(b, st, n.Events, nil)
+			_, err := st.Credit().StartTracking(ctx)
+			require.NoError(b, err)
+			ledger, err := credit.NewLedger(n.Config, st.Credit())
+			require.NoError(b, err)
+			// As the crediting runs it: rules per period (from the settings).
+			ledger.SetRules(func(credit.Period) credit.Config { return n.Config })
+			check := func(b *testing.B) {
+				got, err := ledger.Settlement(ctx, dir, n.Period)
+				require.NoError(b, err)
+				require.Equal(b, want, got, "the same settlement as in memory")
+			}
+			b.Run("rebuild", func(b *testing.B) {
+				for b.Loop() {
+					if _, err := ledger.Rebuild(ctx, dir, n.Period); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				check(b)
+				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/rebuild")
+			})
+			b.Run("refresh", func(b *testing.B) {
+				from, to := n.Period.Start(n.Config.Location), n.Period.End(n.Config.Location)
+				for b.Loop() {
+					rep, err := ledger.Refresh(ctx, dir, ids, from, to)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if rep.Members != members {
+						b.Fatalf("%d members refreshed, want %d", rep.Members, members)
+					}
+				}
+				b.StopTimer()
+				check(b)
+				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/refresh")
+			})
 		})
 	}
 }

@@ -7,6 +7,7 @@ package credittest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,6 +87,34 @@ func testMemberEvents(t *testing.T, newStore NewStore) {
 	empty, err := s.MemberEvents(ctx, "nobody", from, to)
 	require.NoError(t, err)
 	assert.Empty(t, empty)
+
+	// Many members at once: what MemberEvents gives each of them.
+	many, err := s.EventsOfMembers(ctx, []string{"m2", "nobody", "m1"}, from, to)
+	require.NoError(t, err)
+	type key struct {
+		door string
+		seq  uint64
+	}
+	seen := map[key]bool{}
+	var keys []key
+	for _, ev := range many {
+		k := key{ev.Door, ev.Seq}
+		require.False(t, seen[k], "%v twice", k)
+		seen[k] = true
+		if k != (key{"d1", 3}) { // an extra event outside the range is allowed
+			keys = append(keys, k)
+		}
+		if k == (key{"d1", 1}) {
+			assert.Equal(t, evs[0], ev, "events come back whole")
+		}
+	}
+	assert.ElementsMatch(t, []key{{"d1", 1}, {"d1", 2}, {"d2", 1}}, keys)
+	none, err = s.EventsOfMembers(ctx, []string{"nobody"}, from, to)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+	none, err = s.EventsOfMembers(ctx, nil, from, to)
+	require.NoError(t, err)
+	assert.Empty(t, none)
 }
 
 func visit(member, center string, p credit.Period, start, end string, credited bool) credit.Visit {
@@ -139,6 +168,24 @@ func testResults(t *testing.T, newStore NewStore) {
 	all, err = s.MemberPeriods(ctx, nov)
 	require.NoError(t, err)
 	assert.Equal(t, []credit.MemberPeriod{m1b}, all)
+
+	// Many empty results (members imported in bulk), one of them stored
+	// (m1 in November, deleted), beside new ones; a result given twice
+	// counts as the last one.
+	var many []credit.MemberPeriod
+	for i := range 1000 {
+		many = append(many, credit.MemberPeriod{MemberID: fmt.Sprintf("x%04d", i), Period: nov})
+	}
+	m3 := credit.MemberPeriod{MemberID: "m3", Period: nov, Counts: credit.Counts{credit.CountEntries: 1}}
+	many = append(many, credit.MemberPeriod{MemberID: "m1", Period: nov}, m3, credit.MemberPeriod{MemberID: "m4", Period: nov, Counts: m3.Counts},
+		credit.MemberPeriod{MemberID: "m4", Period: nov}, credit.MemberPeriod{MemberID: "m2", Period: dec})
+	require.NoError(t, s.Save(ctx, &credit.Commit{Results: many}))
+	all, err = s.MemberPeriods(ctx, nov)
+	require.NoError(t, err)
+	assert.Equal(t, []credit.MemberPeriod{m3}, all)
+	all, err = s.MemberPeriods(ctx, dec)
+	require.NoError(t, err)
+	assert.Empty(t, all)
 }
 
 func adjustment(member, center string, belongs, booked credit.Period, minutes int64) credit.Adjustment {

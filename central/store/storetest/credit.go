@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -274,6 +275,35 @@ func testEventRanges(t *testing.T, open Factory) {
 			assert.Equal(t, want, e, "events come back whole")
 		}
 	}
+
+	// The same ranges for many members at once: more than one query's
+	// worth of members, most without events.
+	members := []string{"m1", "m3"}
+	for i := range 1200 {
+		members = append(members, fmt.Sprintf("x%04d", i))
+	}
+	members = append(members, "m4")
+	Commit(t, s, []domain.Event{tap("d0", 3, "m4", from.Add(h), from.Add(h))})
+	many, err := cs.EventsOfMembers(ctx, members, from.UnixMilli(), to.UnixMilli())
+	require.NoError(t, err)
+	manyIn := map[string][]uint64{}
+	for _, e := range many {
+		assert.Contains(t, []string{"m1", "m3", "m4"}, e.Member)
+		if in := func(ms int64) bool { return ms >= from.UnixMilli() && ms < to.UnixMilli() }; !in(e.TimeMs) && !in(e.ReceivedMs) {
+			continue // extra events outside the range are allowed
+		}
+		manyIn[e.Member+"/"+e.Door] = append(manyIn[e.Member+"/"+e.Door], e.Seq)
+		if e.Door == "d1" && e.Seq == 5 {
+			want := events[4]
+			want.Center = "c1"
+			assert.Equal(t, want, e, "events come back whole")
+		}
+	}
+	for _, seqs := range manyIn {
+		slices.Sort(seqs)
+	}
+	assert.Equal(t, map[string][]uint64{"m1/d1": {1, 2, 3, 4, 5, 6}, "m3/d0": {1}, "m3/d2": {1, 2}, "m4/d0": {3}}, manyIn,
+		"each member's events in the range, each once")
 }
 
 // testTracking checks events committed while nothing tracked and credited

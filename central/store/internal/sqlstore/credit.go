@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -87,6 +88,89 @@ func (c *creditStore) MemberEvents(ctx context.Context, member string, fromMs, t
 		return nil, fmt.Errorf("events of member %q: %w", member, err)
 	}
 	return evs, nil
+}
+
+// membersChunk is how many members one read of EventsOfMembers names.
+const membersChunk = 500
+
+// EventsOfMembers implements credit.Store: MemberEvents's read for many
+// members at once, membersChunk members a query. The events found by
+// receipt time are read first, then those whose door clock ran more than
+// an hour ahead and were not (UNION ALL: no comparing of whole rows).
+func (c *creditStore) EventsOfMembers(ctx context.Context, members []string, fromMs, toMs int64) ([]domain.Event, error) {
+	var out []domain.Event
+	for len(members) > 0 {
+		part := members[:min(len(members), membersChunk)]
+		members = members[len(part):]
+		var evs []domain.Event
+		var err error
+		if c.db.d.TrackEvents {
+			evs, err = c.trackedEventsOf(ctx, part, fromMs, toMs)
+		} else {
+			evs, err = c.eventsOf(ctx, part, fromMs, toMs)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("events of %d members from %q: %w", len(part), part[0], err)
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
+}
+
+// trackedEventsOf reads the events of members through credit_taps (SQLite).
+func (c *creditStore) trackedEventsOf(ctx context.Context, members []string, fromMs, toMs int64) ([]domain.Event, error) {
+	in := "IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(members)), ", ") + ")"
+	const received = `j.received_ms >= ? AND (j.received_ms < ? OR (j.time_ms >= ? AND j.time_ms < ?))`
+	q := eventColsOf("e") + ` FROM credit_taps j JOIN events e ON e.door = j.door AND e.seq = j.seq
+		WHERE j.member ` + in + ` AND ` + received + `
+		UNION ALL ` + eventColsOf("e") + ` FROM credit_taps j JOIN events e ON e.door = j.door AND e.seq = j.seq
+		WHERE j.member ` + in + ` AND j.time_ms > j.received_ms + 3600000 AND j.time_ms >= ? AND j.time_ms < ?
+		AND NOT (` + received + `)`
+	args := make([]any, 0, 2*len(members)+10)
+	for _, m := range members {
+		args = append(args, m)
+	}
+	args = append(args, fromMs-aheadMs, toMs, fromMs, toMs)
+	for _, m := range members {
+		args = append(args, m)
+	}
+	args = append(args, fromMs, toMs, fromMs-aheadMs, toMs, fromMs, toMs)
+	rows, err := c.db.query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+// eventsOf reads the events of members from the events table (PostgreSQL),
+// member by member on its indexes (a lateral subquery): with a list of
+// members the planner may scan the whole table instead. Without the JIT
+// compiler, which a query over hundreds of members would wake up for far
+// longer than the query takes.
+func (c *creditStore) eventsOf(ctx context.Context, members []string, fromMs, toMs int64) ([]domain.Event, error) {
+	const received = `received_ms >= ? AND (received_ms < ? OR (time_ms >= ? AND time_ms < ?))`
+	q := `SELECT e.* FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(?), ", len(members)), ", ") + `) AS m(id)
+		CROSS JOIN LATERAL (` + eventCols + ` WHERE member = m.id AND ` + received + `
+		UNION ALL ` + eventCols + ` WHERE member = m.id AND time_ms > received_ms + 3600000 AND time_ms >= ? AND time_ms < ?
+		AND NOT (` + received + `)) e`
+	args := make([]any, 0, len(members)+10)
+	for _, m := range members {
+		args = append(args, m)
+	}
+	args = append(args, fromMs-aheadMs, toMs, fromMs, toMs, fromMs, toMs, fromMs-aheadMs, toMs, fromMs, toMs)
+	tx, err := c.db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, c.db.d.rebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
 }
 
 // WindowEvents implements store.CreditStore. A month is a million events,
@@ -653,7 +737,18 @@ func (c *creditStore) Save(ctx context.Context, cm *credit.Commit) error {
 	})
 }
 
+// saveResults replaces the stored results: an upsert of the non-empty
+// ones, resultChunk a statement, and a delete of the empty ones. When a
+// (period, member) comes more than once, the last one counts.
 func saveResults(ctx context.Context, t *wtx, results []credit.MemberPeriod) error {
+	type key struct {
+		period credit.Period
+		member string
+	}
+	lastOf := make(map[key]int, len(results))
+	for i := range results {
+		lastOf[key{results[i].Period, results[i].MemberID}] = i
+	}
 	var args []any
 	flush := func() error {
 		if len(args) == 0 {
@@ -669,12 +764,14 @@ func saveResults(ctx context.Context, t *wtx, results []credit.MemberPeriod) err
 		}
 		return nil
 	}
+	empty := map[credit.Period][]string{}
 	for i := range results {
 		r := &results[i]
+		if lastOf[key{r.Period, r.MemberID}] != i {
+			continue
+		}
 		if len(r.Visits) == 0 && len(r.Counts) == 0 {
-			if _, err := t.exec(ctx, `DELETE FROM credit_results WHERE period = ? AND member_id = ?`, r.Period.String(), r.MemberID); err != nil {
-				return fmt.Errorf("delete result of %q for %s: %w", r.MemberID, r.Period, err)
-			}
+			empty[r.Period] = append(empty[r.Period], r.MemberID)
 			continue
 		}
 		b, err := json.Marshal(storedResult{Visits: r.Visits, Counts: r.Counts})
@@ -688,7 +785,63 @@ func saveResults(ctx context.Context, t *wtx, results []credit.MemberPeriod) err
 			}
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	return deleteResults(ctx, t, empty)
+}
+
+// deleteResults deletes the stored results of members whose result became
+// empty, one primary key at a time (a list of members may make the planner
+// scan the period's results for each statement). When a period has many
+// (a rebuild; members imported in bulk), most have nothing stored: one read
+// of the period's member ids finds those that do.
+func deleteResults(ctx context.Context, t *wtx, empty map[credit.Period][]string) error {
+	if len(empty) == 0 {
+		return nil
+	}
+	del, err := t.tx.PrepareContext(ctx, t.d.rebind(`DELETE FROM credit_results WHERE period = ? AND member_id = ?`))
+	if err != nil {
+		return fmt.Errorf("delete results: %w", err)
+	}
+	defer del.Close()
+	for _, p := range slices.SortedFunc(maps.Keys(empty), func(a, b credit.Period) int { return cmp.Compare(a.String(), b.String()) }) {
+		members := empty[p]
+		if len(members) > resultChunk {
+			stored, err := storedMembers(ctx, t, p)
+			if err != nil {
+				return err
+			}
+			members = slices.DeleteFunc(members, func(m string) bool { return !stored[m] })
+		}
+		for _, m := range members {
+			if _, err := del.ExecContext(ctx, p.String(), m); err != nil {
+				return fmt.Errorf("delete result of %q for %s: %w", m, p, err)
+			}
+		}
+	}
+	return nil
+}
+
+// storedMembers returns the member ids with a stored result in p.
+func storedMembers(ctx context.Context, t *wtx, p credit.Period) (map[string]bool, error) {
+	rows, err := t.query(ctx, `SELECT member_id FROM credit_results WHERE period = ?`, p.String())
+	if err != nil {
+		return nil, fmt.Errorf("results of %s: %w", p, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			return nil, fmt.Errorf("results of %s: %w", p, err)
+		}
+		out[m] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("results of %s: %w", p, err)
+	}
+	return out, nil
 }
 
 func saveAdjustments(ctx context.Context, t *wtx, sets []credit.AdjustmentSet) error {
