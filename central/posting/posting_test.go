@@ -546,33 +546,7 @@ func TestReadsSeeEveryCommit(t *testing.T) {
 // apart the crediting leaves the machine to the ingest, at most MaxDefer
 // after the oldest waiting commit, then credits everything.
 func TestBurstDefersCrediting(t *testing.T) {
-	ctx := context.Background()
-	feed := &store.Feed{}
-	st := openSQLite(t, feed.Notify)
-	scenario(t, st)
-	rules, err := credit.DefaultConfig(1000)
-	require.NoError(t, err)
-	reg := metrics.NewRegistry()
-	s, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Millisecond, Debounce: time.Millisecond,
-		Quiet: 400 * time.Millisecond, MaxDefer: 1500 * time.Millisecond})
-	require.NoError(t, err)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(runCtx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
-	require.NoError(t, s.Flush(ctx)) // started
-	credited := func() uint64 {
-		var sb strings.Builder
-		require.NoError(t, reg.WriteText(&sb))
-		for _, line := range strings.Split(sb.String(), "\n") {
-			if v, ok := strings.CutPrefix(line, "swc_credit_events_total "); ok {
-				n, _ := strconv.ParseUint(v, 10, 64)
-				return n
-			}
-		}
-		return 0
-	}
+	st, s, credited := pacedService(t, time.Millisecond, 400*time.Millisecond, 1500*time.Millisecond)
 
 	// A burst: a commit every 50 ms for about a second.
 	seq := uint64(0)
@@ -601,6 +575,22 @@ func TestBurstDefersCrediting(t *testing.T) {
 // waiting for it. After a reconnect storm the rest kept its last events
 // uncredited for seconds.
 func TestQuietIngestIsCreditedAtOnce(t *testing.T) {
+	st, s, credited := pacedService(t, time.Hour, 100*time.Millisecond, time.Second)
+
+	in := at(t, "2026-11-02 09:00")
+	for seq := uint64(1); seq <= 3; seq++ {
+		// Each commit comes after the last update (whose rest is an hour)
+		// and is followed by quiet: it is credited without the rest.
+		commit(t, st, []domain.Event{tap("gent-in", seq, "ann", in.Add(time.Duration(seq)*time.Minute))}, s.Committed)
+		require.Eventually(t, func() bool { return credited() == seq }, 10*time.Second, 20*time.Millisecond, "commit %d credited once the ingest is quiet", seq)
+	}
+}
+
+// pacedService runs the crediting over the scenario's network with the
+// given pacing (Every, Quiet, MaxDefer) until the test ends, and returns its
+// store, the service and how many events it credited so far.
+func pacedService(t *testing.T, every, quiet, maxDefer time.Duration) (store.Store, *posting.Service, func() uint64) {
+	t.Helper()
 	ctx := context.Background()
 	feed := &store.Feed{}
 	st := openSQLite(t, feed.Notify)
@@ -609,13 +599,13 @@ func TestQuietIngestIsCreditedAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	reg := metrics.NewRegistry()
 	s, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Hour, Debounce: time.Millisecond,
-		Quiet: 100 * time.Millisecond, MaxDefer: time.Second})
+		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: every, Debounce: time.Millisecond,
+		Quiet: quiet, MaxDefer: maxDefer})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 	require.NoError(t, s.Flush(ctx)) // started
 	credited := func() uint64 {
 		var sb strings.Builder
@@ -628,12 +618,5 @@ func TestQuietIngestIsCreditedAtOnce(t *testing.T) {
 		}
 		return 0
 	}
-
-	in := at(t, "2026-11-02 09:00")
-	for seq := uint64(1); seq <= 3; seq++ {
-		// Each commit comes after the last update (whose rest is an hour)
-		// and is followed by quiet: it is credited without the rest.
-		commit(t, st, []domain.Event{tap("gent-in", seq, "ann", in.Add(time.Duration(seq)*time.Minute))}, s.Committed)
-		require.Eventually(t, func() bool { return credited() == seq }, 10*time.Second, 20*time.Millisecond, "commit %d credited once the ingest is quiet", seq)
-	}
+	return st, s, credited
 }
