@@ -87,19 +87,7 @@ func BenchmarkSettleMonth(b *testing.B) {
 	// What is measured holds no copy of the events of its own, as the
 	// settle command does not: each backend loads a fresh copy.
 	n.Events = nil
-	backends := []struct {
-		name string
-		open func(b *testing.B) store.Store
-	}{
-		{"sqlite", func(b *testing.B) store.Store {
-			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "swc.db"), sqlite.Options{Synchronous: "NORMAL"})
-			require.NoError(b, err)
-			b.Cleanup(func() { st.Close() })
-			return st
-		}},
-		{"postgres", func(b *testing.B) store.Store { return postgresStore(b) }},
-	}
-	for _, be := range backends {
+	for _, be := range benchBackends() {
 		b.Run(be.name, func(b *testing.B) {
 			st := be.open(b)
 			loadDomain(b, st, n)
@@ -277,19 +265,7 @@ func BenchmarkManyMembers(b *testing.B) {
 	r, err := credit.Compute(n.Config, dir, slices.Clone(n.Events))
 	require.NoError(b, err)
 	want := r.Settlement(n.Period)
-	backends := []struct {
-		name string
-		open func(b *testing.B) store.Store
-	}{
-		{"sqlite", func(b *testing.B) store.Store {
-			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "swc.db"), sqlite.Options{Synchronous: "NORMAL"})
-			require.NoError(b, err)
-			b.Cleanup(func() { st.Close() })
-			return st
-		}},
-		{"postgres", func(b *testing.B) store.Store { return postgresStore(b) }},
-	}
-	for _, be := range backends {
+	for _, be := range benchBackends() {
 		b.Run(be.name, func(b *testing.B) {
 			ctx := context.Background()
 			st := be.open(b)
@@ -332,5 +308,25 @@ func BenchmarkManyMembers(b *testing.B) {
 				b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/refresh")
 			})
 		})
+	}
+}
+
+// benchBackend is a store a benchmark runs on.
+type benchBackend struct {
+	name string
+	open func(b *testing.B) store.Store
+}
+
+// benchBackends are SQLite (synchronous NORMAL, as serve runs it) and
+// PostgreSQL.
+func benchBackends() []benchBackend {
+	return []benchBackend{
+		{"sqlite", func(b *testing.B) store.Store {
+			st, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "swc.db"), sqlite.Options{Synchronous: "NORMAL"})
+			require.NoError(b, err)
+			b.Cleanup(func() { st.Close() })
+			return st
+		}},
+		{"postgres", func(b *testing.B) store.Store { return postgresStore(b) }},
 	}
 }
