@@ -364,6 +364,7 @@ func New(cfg Config) (*Broker, error) {
 	})
 	b := &Broker{cfg: cfg, log: log, server: server}
 	b.hook = newHook(&b.cfg, log)
+	b.hook.server = server
 	cfg.Metrics.GaugeFunc("swc_broker_clients_connected", "Authenticated MQTT clients connected now.",
 		func() float64 { return float64(atomic.LoadInt64(&server.Info.ClientsConnected)) })
 	if err := server.AddHook(b.hook, nil); err != nil {

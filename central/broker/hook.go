@@ -42,6 +42,9 @@ type hook struct {
 	mqtt.HookBase
 	cfg *Config
 	log *slog.Logger
+	// server is the broker the hook serves (set by New): a take-over reads
+	// its clients (see OnSessionEstablish).
+	server *mqtt.Server
 
 	ctxMu sync.RWMutex
 	ctx   context.Context
@@ -50,6 +53,7 @@ type hook struct {
 	denied       *metrics.CounterVec
 	oversize     *metrics.Counter
 	dropped      *metrics.CounterVec
+	takeoverSlow *metrics.Counter
 	inflightSeen atomic.Int64
 }
 
@@ -63,6 +67,8 @@ func newHook(cfg *Config, log *slog.Logger) *hook {
 		denied:   r.CounterVec("swc_broker_acl_denied_total", "Publishes and subscriptions refused by the door topic ACL.", "action"),
 		oversize: r.Counter("swc_broker_oversize_total", "Connections closed for a packet or payload over the size limit."),
 		dropped:  r.CounterVec("swc_broker_dropped_total", "Messages the broker dropped for a subscriber: write queue full, in-flight quota reached, QoS flow expired.", "reason"),
+		takeoverSlow: r.Counter("swc_broker_takeover_slow_total",
+			"Connections that waited the whole take-over bound for the earlier connection of their client id to end."),
 	}
 	return h
 }
@@ -85,7 +91,7 @@ func (h *hook) ID() string { return "swc-door-auth" }
 // Provides lists the events the hook handles.
 func (h *hook) Provides(b byte) bool {
 	return bytes.Contains([]byte{
-		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPacketRead,
+		mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnSessionEstablish, mqtt.OnACLCheck, mqtt.OnPacketRead,
 		mqtt.OnDisconnect, mqtt.OnPublishDropped, mqtt.OnQosDropped, mqtt.OnSysInfoTick,
 	}, []byte{b})
 }
@@ -114,6 +120,58 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		cl.State.ServerKeepalive = true
 	}
 	return nil
+}
+
+// takeoverWait bounds how long a connection waits for the earlier
+// connection of its client id to end (see OnSessionEstablish): that
+// connection's end is a read that returns once its socket is closed, a will
+// handed to the subscribers' queues and two hook calls, milliseconds even on
+// a busy broker.
+const takeoverWait = 2 * time.Second
+
+// OnSessionEstablish makes a take-over of a client id wait until the earlier
+// connection of that id has ended. mochi ends a clean session's connection
+// by removing its client id from the broker's clients and its topic filters
+// from the topics, by id, after checking that no newer connection took the
+// session over; a newer connection that registers between that check and
+// the removal (a door reconnecting while the broker still winds its old
+// connection down, or a connection closed for a forged publish followed at
+// once by the next) gets its SUBACK but is removed with the old one: it
+// receives nothing (no whitelist, no command) until it reconnects, while
+// its publishes still pass. So a connection whose client id is held by
+// another clean session closes that one (as mochi's take-over would) and
+// waits, up to takeoverWait, until the broker's clients no longer hold it;
+// mochi then finds no session to take over.
+func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
+	old, ok := h.server.Clients.Get(cl.ID)
+	if !ok || old == cl || !endsWithConnection(old) {
+		return
+	}
+	if !old.Closed() {
+		_ = h.server.DisconnectClient(old, packets.ErrSessionTakenOver)
+	}
+	deadline := time.Now().Add(takeoverWait)
+	for pause := 100 * time.Microsecond; ; pause = min(2*pause, 20*time.Millisecond) {
+		if cur, ok := h.server.Clients.Get(cl.ID); !ok || cur != old {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.takeoverSlow.Inc()
+			h.log.Warn("broker: the earlier connection of a client id did not end in time; taking its session over",
+				"client", cl.ID, "remote", cl.Net.Remote, "earlier_remote", old.Net.Remote, "waited", takeoverWait)
+			return
+		}
+		time.Sleep(pause)
+	}
+}
+
+// endsWithConnection tells whether mochi ends cl's session with its
+// connection (a clean session), which is when it removes cl by client id.
+func endsWithConnection(cl *mqtt.Client) bool {
+	if cl.Properties.ProtocolVersion == 5 {
+		return cl.Properties.Props.SessionExpiryInterval == 0
+	}
+	return cl.Properties.Clean
 }
 
 // OnConnectAuthenticate decides whether a client may connect.
