@@ -139,7 +139,8 @@ const takeoverWait = 2 * time.Second
 // once by the next) gets its SUBACK but is removed with the old one: it
 // receives nothing (no whitelist, no command) until it reconnects, while
 // its publishes still pass. So a connection whose client id is held by
-// another clean session closes that one (as mochi's take-over would) and
+// another clean session closes that one (as mochi's take-over would, but
+// without waiting on its pending writes) and
 // waits, up to takeoverWait, until the broker's clients no longer hold it;
 // mochi then finds no session to take over.
 func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
@@ -148,6 +149,14 @@ func (h *hook) OnSessionEstablish(cl *mqtt.Client, _ packets.Packet) {
 		return
 	}
 	if !old.Closed() {
+		// Its socket first: a write to a door that stopped reading (a
+		// link gone while a snapshot was on its way) holds the
+		// connection's lock until the write times out, and
+		// DisconnectClient writes under that lock (see
+		// disconnectListener). A closed socket fails those writes at once.
+		if old.Net.Conn != nil {
+			_ = old.Net.Conn.Close()
+		}
 		_ = h.server.DisconnectClient(old, packets.ErrSessionTakenOver)
 	}
 	deadline := time.Now().Add(takeoverWait)
