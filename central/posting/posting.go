@@ -79,6 +79,7 @@ const (
 	DefaultRetryAfter    = 5 * time.Second
 	DefaultQuiet         = time.Second
 	DefaultMaxDefer      = 10 * time.Second
+	DefaultStopWithin    = time.Second
 )
 
 // maxOpenPeriods bounds the open periods a directory change rebuilds: the
@@ -122,6 +123,11 @@ type Config struct {
 	// a burst afterwards in one update also costs less per event.
 	Quiet    time.Duration
 	MaxDefer time.Duration
+	// StopWithin bounds how long Run's end credits what is queued: a
+	// backlog left by a reconnect storm would hold a restart (3 s with
+	// 3,000 doors); what is left the next start credits (the session then
+	// did not end cleanly: StartTracking returns it), as after a crash.
+	StopWithin time.Duration
 
 	// Cursor: replicas share a PostgreSQL store. The events to credit come
 	// from the store's posting cursor, stored by any replica, not from the
@@ -258,7 +264,7 @@ func New(cfg Config) (*Service, error) {
 		v   *time.Duration
 		def time.Duration
 	}{{&cfg.Every, DefaultEvery}, {&cfg.NoMemberEvery, DefaultNoMemberEvery}, {&cfg.Debounce, DefaultDebounce},
-		{&cfg.Quiet, DefaultQuiet}, {&cfg.MaxDefer, DefaultMaxDefer}, {&cfg.RetryAfter, DefaultRetryAfter},
+		{&cfg.Quiet, DefaultQuiet}, {&cfg.MaxDefer, DefaultMaxDefer}, {&cfg.RetryAfter, DefaultRetryAfter}, {&cfg.StopWithin, DefaultStopWithin},
 		{&cfg.PollEvery, DefaultPollEvery}, {&cfg.FollowWait, DefaultFollowWait}, {&cfg.FollowReload, DefaultFollowReload}} {
 		if *d.v <= 0 {
 			*d.v = d.def
@@ -732,10 +738,11 @@ func (s *Service) rebuildOpen(ctx context.Context) error {
 	return nil
 }
 
-// stop credits what is queued and ends the session cleanly when nothing is
-// left; otherwise the next start recovers it.
+// stop credits what is queued, for Config.StopWithin at most, and ends the
+// session cleanly when nothing is left; otherwise the next start recovers
+// it.
 func (s *Service) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StopWithin)
 	defer cancel()
 	ctx = s.fenced(ctx)
 	s.retryAt = time.Time{}
@@ -743,11 +750,25 @@ func (s *Service) stop() {
 		s.log.Error("crediting: stopping with events not credited; the next start credits them", "err", err)
 		return
 	}
+	if ctx.Err() != nil {
+		// work leaves a step that the bound cut short queued: the session
+		// must not end as if all were credited.
+		s.log.Warn("crediting: stopping with events not credited after the stop's bound; the next start credits them",
+			"within", s.cfg.StopWithin, "pending_commits", s.queuedCommits())
+		return
+	}
 	if err := s.cs.StopTracking(ctx); err != nil {
 		s.log.Error("crediting: could not end the session; the next start checks the last events again", "err", err)
 	}
 	s.setDirectory(nil)
 	s.recovered = nil
+}
+
+// queuedCommits is how many commits wait to be credited.
+func (s *Service) queuedCommits() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.commits)
 }
 
 func (s *Service) setDirectory(d *directory) {

@@ -414,6 +414,43 @@ func TestRecoversAfterCrash(t *testing.T) {
 	assert.Contains(t, s.log.String(), "unclean stop")
 }
 
+// TestStopIsBounded: a stop credits what is queued for StopWithin at most
+// (here less than any step takes); what it left, the next start credits.
+func TestStopIsBounded(t *testing.T) {
+	ctx := context.Background()
+	st := openSQLite(t, nil)
+	scenario(t, st)
+	rules, err := credit.DefaultConfig(1000)
+	require.NoError(t, err)
+	reg := metrics.NewRegistry()
+	var logs bytes.Buffer
+	// The visit's commit waits for a quiet ingest (an hour): it is still
+	// queued when the crediting stops.
+	first, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Hour, Quiet: time.Hour, MaxDefer: time.Hour,
+		StopWithin: time.Nanosecond})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- first.Run(runCtx) }()
+	require.NoError(t, first.Flush(ctx)) // started
+	commit(t, st, []domain.Event{tap("gent-in", 1, "ann", at(t, "2026-11-10 09:00")), tap("gent-out", 1, "ann", at(t, "2026-11-10 10:00"))}, first.Committed)
+	cancel()
+	require.NoError(t, <-done)
+	var text strings.Builder
+	require.NoError(t, reg.WriteText(&text))
+	assert.Contains(t, text.String(), "\nswc_credit_events_total 0\n", "the stop did not wait to credit the visit")
+	assert.Contains(t, logs.String(), "stopping with events not credited after the stop's bound")
+
+	s := start(t, st, nil, at(t, "2026-11-20 10:00"))
+	flush(t, s)
+	got, err := s.Settlement(ctx, period(t, "2026-11"))
+	require.NoError(t, err)
+	line, _ := got.Center("gent")
+	assert.Equal(t, int64(60), line.NomadicMinutes, "the next start credited the visit")
+	assert.Equal(t, canon(t, fromScratch(t, st, period(t, "2026-11"))), canon(t, got))
+}
+
 // TestCommittedNeverWaits: the hook only queues; events committed before
 // the worker runs are credited once it does.
 func TestCommittedNeverWaits(t *testing.T) {
