@@ -214,7 +214,7 @@ const (
 	DefaultCursorEvery  = 10 * time.Second
 	DefaultCursorStale  = time.Minute
 	DefaultCursorMargin = time.Minute
-	DefaultDrainTimeout = 2 * time.Second
+	DefaultDrainTimeout = time.Second
 	DefaultQueueTaps    = 100_000
 )
 
@@ -235,7 +235,8 @@ type FollowerOptions struct {
 	CursorMargin time.Duration
 	// DrainTimeout bounds how long Run, once its context ends, keeps
 	// checking queued taps in (what is left is taken over later, from the
-	// store: the cursor makes a short bound safe).
+	// store: the cursor makes a short bound safe). It bounds a restart's
+	// stop beside the crediting's (posting.Config.StopWithin), a second.
 	DrainTimeout time.Duration
 	// QueueTaps bounds the granted taps waiting in memory (default
 	// DefaultQueueTaps): beyond it the follower catches up from the store.
