@@ -804,19 +804,16 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 
 	receivedMs := in.cfg.Now().UnixMilli()
 	stored, refused := in.storeIsolating(ctx, receivedMs, batches)
-	if ctx.Err() != nil {
-		return // shutting down; nothing is acked, the doors send again
-	}
 	for k, reason := range refused {
 		failed[k] = reason
 	}
 	ok := batches[:0:0]
 	for _, b := range batches {
-		if failed[b.stream()] == "" {
+		if _, done := stored[b.stream()]; done && failed[b.stream()] == "" {
 			ok = append(ok, b)
 		}
 	}
-	if in.cfg.Committed != nil {
+	if in.cfg.Committed != nil && (len(ok) > 0 || ctx.Err() == nil) {
 		// Under the central's numbers, unique per door.
 		central := make([]Batch, len(ok))
 		for i, b := range ok {
@@ -828,7 +825,13 @@ func (in *Ingest) commit(ctx context.Context, group []item) {
 			}
 			central[i] = Batch{Door: b.Door, Store: b.Store, Events: evs}
 		}
+		// Also when the ingest is stopping: what is stored is handed over
+		// (the crediting's session and the check-in cursor count on every
+		// stored commit reaching them, or on a crash).
 		in.cfg.Committed(receivedMs, central)
+	}
+	if ctx.Err() != nil {
+		return // shutting down; nothing is acked, the doors send again
 	}
 	now := in.cfg.Now()
 	newCount, committed := 0, 0
