@@ -430,7 +430,8 @@ func TestFollowerNothingLost(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		// handed: the commit reached the first follower's queue (the
-		// ingest skips its hook when it stops right after a commit).
+		// ingest hands every commit it stored over, also at its stop;
+		// one that was not is covered all the same).
 		handed bool
 		// stopped: the first follower ran and stopped; otherwise it died
 		// before it drained anything.
@@ -471,6 +472,11 @@ func TestFollowerNothingLost(t *testing.T) {
 					require.NoError(t, err)
 					require.Len(t, curs, 1)
 					require.True(t, curs[0].Stopped, "cursor saved as stopped")
+					if tc.drain == 0 {
+						// Drained: the cursor is the stop, less the stop's
+						// margin (not a minute of taps to apply again).
+						require.Equal(t, clk.Now().Add(-booking.DefaultStopMargin).UnixMilli(), curs[0].AppliedMs)
+					}
 				}
 				if tc.handed && tc.stopped && tc.drain == 0 {
 					require.Equal(t, want, checkedIn(), "drained at stop")
