@@ -368,11 +368,22 @@ func (s *Sync) tlsConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
+// quickAttempts is how many reconnection attempts come 1-2 s apart before
+// the backoff grows: about the first 12 s of an outage. A central that
+// restarts is back within seconds, and a backoff that doubled from the
+// first attempt on put a door's next attempt up to twice the outage
+// away (a 12 s restart found the doors back 12-30 s after it stopped).
+// While the central is down each attempt is a refused connection; when it
+// is back, the broker sheds what it cannot take (MaxConnecting) and those
+// doors try again a second or two later.
+const quickAttempts = 8
+
 // backoff returns the jittered wait before reconnection attempt n (from 0):
-// a random time in [d/2, d] where d doubles from 1 s up to MaxReconnect.
+// a random time in [d/2, d] where d is 2 s for the first quickAttempts
+// attempts, then doubles up to MaxReconnect.
 func (s *Sync) backoff(n int64) time.Duration {
-	d := time.Second
-	for i := int64(0); i < n && d < s.cfg.MaxReconnect; i++ {
+	d := 2 * time.Second
+	for i := int64(quickAttempts); i < n && d < s.cfg.MaxReconnect; i++ {
 		d *= 2
 	}
 	d = min(d, s.cfg.MaxReconnect)
