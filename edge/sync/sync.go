@@ -576,6 +576,9 @@ func (s *Sync) loop(ctx context.Context) error {
 		case <-appended:
 		case <-tick.C:
 		}
+		if ctx.Err() != nil {
+			return nil // the select may pick another ready case
+		}
 		s.offline()
 		s.watch(ctx, &st, time.Now())
 		// A new connection: start over from the oldest unacknowledged event,
@@ -586,7 +589,7 @@ func (s *Sync) loop(ctx context.Context) error {
 			s.publishStatus(ctx, &st)
 			s.requestSync(ctx, false)
 		}
-		for {
+		for ctx.Err() == nil {
 			m, ok := s.inbox.pop()
 			if !ok {
 				break
@@ -787,6 +790,9 @@ func (s *Sync) renewed(st *state, payload []byte) {
 func (s *Sync) send(ctx context.Context, st *state) {
 	for len(st.flights) < s.cfg.MaxInFlight {
 		p, err := s.h.Pending(ctx, st.sent, s.cfg.BatchSize)
+		if stopping(ctx, err) {
+			return
+		}
 		if err != nil {
 			s.log.Error("reading the outbox failed", "err", err)
 			return
@@ -899,6 +905,12 @@ func (s *Sync) handle(ctx context.Context, st *state, m incoming) {
 	}
 }
 
+// stopping reports whether err is only ctx ending: the sync is stopping,
+// and there is nothing to log (a normal stop is no error).
+func stopping(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
 func (s *Sync) reject(topic string, err error) {
 	s.rejected.With(topic, protocol.Code(err)).Inc()
 	s.log.Warn("message from the central refused", "topic", topic, "reason", protocol.Code(err), "err", err)
@@ -910,6 +922,9 @@ func (s *Sync) requestSync(ctx context.Context, full bool) {
 	var from uint64
 	if !full {
 		v, err := s.h.WhitelistVersion(ctx)
+		if stopping(ctx, err) {
+			return
+		}
 		if err != nil {
 			s.log.Error("reading the whitelist version failed", "err", err)
 			return
@@ -926,6 +941,9 @@ func (s *Sync) requestSync(ctx context.Context, full bool) {
 
 func (s *Sync) publishStatus(ctx context.Context, st *state) {
 	status, err := s.h.Status(ctx)
+	if stopping(ctx, err) {
+		return
+	}
 	if err != nil {
 		s.log.Error("reading the door's status failed", "err", err)
 		return

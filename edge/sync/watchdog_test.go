@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,18 +16,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/edge/agent"
+	"github.com/smartworkcenters/swc/edge/store"
 	"github.com/smartworkcenters/swc/edge/sync"
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
 // hostTap is the door's agent as the host of a sync the test runs itself:
-// the sync's log goes to the test.
+// the sync's log goes to the test, and a hook runs before each outbox
+// read.
 type hostTap struct {
 	*agent.Agent
-	log *slog.Logger
+	log       *slog.Logger
+	onPending atomic.Pointer[func()]
 }
 
 func (h *hostTap) Logger() *slog.Logger { return h.log }
+
+func (h *hostTap) Pending(ctx context.Context, after uint64, max int) (store.Pending, error) {
+	if f := h.onPending.Load(); f != nil {
+		(*f)()
+	}
+	return h.Agent.Pending(ctx, after, max)
+}
 
 // logRecorder is a slog handler that keeps what is logged at ERROR.
 type logRecorder struct {
@@ -141,4 +152,26 @@ func TestStrandedClientIsReplaced(t *testing.T) {
 			assert.Equal(t, 2, c.count())
 		})
 	}
+}
+
+// A normal stop (the context ends, here while the sync reads its outbox)
+// logs no error.
+func TestStopLogsNoError(t *testing.T) {
+	b := startBroker(t)
+	signer := newSigner(t)
+	newCentral(t, b, signer)
+	d := startAgent(t, t.TempDir(), signer, "", nil)
+	s := runSync(t, d, b.addr, time.Minute)
+	eventually(t, s.Online, "online")
+	stop := func() { s.cancel() }
+	s.host.onPending.Store(&stop)
+	d.tap("04000001") // the sync reads its outbox at once
+	select {
+	case err := <-s.done:
+		require.NoError(t, err)
+		close(s.done)
+	case <-time.After(wait):
+		t.Fatal("the sync did not stop")
+	}
+	assert.Empty(t, s.log.errorLines(), "a normal stop logs no error")
 }
