@@ -311,6 +311,23 @@ func (s *Sync) setClient(c mqtt.Client) {
 // connectTimeout bounds one connection attempt's MQTT handshake.
 const connectTimeout = 15 * time.Second
 
+// pingTimeout is how long paho waits for a PINGRESP before it drops the
+// connection: one keepalive, at least 10 s and at most a minute. paho
+// (v1.5.1, ping.go) clears a pending ping on the PINGRESP only: the packets
+// received meanwhile put the next ping off but neither clear the pending
+// one nor extend its wait. A busy broker queues the PINGRESP behind what it
+// sends the door first, such as a whitelist snapshot (about 1 MB in some 14
+// messages at a fleet's start): with 10 s, a door could take the answer
+// coming late behind its snapshot for a dead link, reconnect and ask for the
+// snapshot again (the likely cause of 12,214 "pingresp not received" in one
+// fleet worker's 5,000 doors). One keepalive (30 s by default) gives a
+// snapshot that long to arrive; a dead link is still noticed within about
+// two keepalives (the broker gives up after one and a half and publishes
+// the last will).
+func (s *Sync) pingTimeout() time.Duration {
+	return min(max(s.cfg.KeepAlive, 10*time.Second), time.Minute)
+}
+
 func (s *Sync) options(ctx context.Context) (*mqtt.ClientOptions, error) {
 	will, err := protocol.Encode(&protocol.Status{V: protocol.Version, Door: s.door, State: protocol.StateOffline})
 	if err != nil {
@@ -331,7 +348,7 @@ func (s *Sync) options(ctx context.Context) (*mqtt.ClientOptions, error) {
 		// the doors' next attempts 20-30 s away). Ours alone paces them.
 		SetMaxReconnectInterval(0).
 		SetKeepAlive(s.cfg.KeepAlive).
-		SetPingTimeout(10*time.Second).
+		SetPingTimeout(s.pingTimeout()).
 		SetConnectTimeout(connectTimeout).
 		SetWriteTimeout(15*time.Second).
 		SetBinaryWill(s.topics.Door(s.door, protocol.TopicStatus), will, 1, true).
