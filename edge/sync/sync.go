@@ -84,6 +84,10 @@ type Config struct {
 	// unanswered before it is sent again (10m). Renewal runs when cert_file
 	// is set and less than a third of the certificate's lifetime is left.
 	RenewRetry time.Duration `toml:"renew_retry"`
+	// Watchdog is how long the MQTT client may stay neither connected nor
+	// reconnecting before the door replaces it with a new one (30s, twice
+	// the connect timeout; at least 1s). See Sync.watch.
+	Watchdog time.Duration `toml:"watchdog"`
 }
 
 func (c *Config) defaults(door string) error {
@@ -128,10 +132,14 @@ func (c *Config) defaults(door string) error {
 		def(&c.MaxReconnect, time.Minute, "max_reconnect"),
 		def(&c.SnapshotWait, 30*time.Second, "snapshot_wait"),
 		def(&c.RenewRetry, 10*time.Minute, "renew_retry"),
+		def(&c.Watchdog, 2*connectTimeout, "watchdog"),
 	} {
 		if e != nil {
 			return e
 		}
+	}
+	if c.Watchdog < time.Second {
+		return fmt.Errorf("watchdog %s: want at least 1s", c.Watchdog)
 	}
 	if c.BatchSize == 0 {
 		c.BatchSize = 200
@@ -191,6 +199,8 @@ func NewWithConfig(h agent.Host, cfg Config) (*Sync, error) {
 		publishErrs: reg.Counter("swc_edge_sync_publish_errors_total", "Publishes that failed (the data stays in the outbox)."),
 		resubscribes: reg.Counter("swc_edge_mqtt_resubscribes_total",
 			"Subscriptions made again on the same connection because the broker's SUBACK did not come in time."),
+		replaced: reg.Counter("swc_edge_mqtt_clients_replaced_total",
+			"MQTT clients replaced by a new one because they stayed neither connected nor reconnecting (the watchdog)."),
 		renewals: reg.CounterVec("swc_edge_cert_renewals_total", "Certificate renewals: requested, renewed, refused by the central, rejected by the door.", "result"),
 	}
 	if cfg.CertFile != "" {
@@ -209,7 +219,11 @@ type Sync struct {
 	door   string
 	topics protocol.Topics
 	log    *slog.Logger
-	client mqtt.Client
+	// client is the paho client: written by Run's goroutine only (at start
+	// and when the watchdog replaces it), under clientMu so that another
+	// goroutine (a test) may read it; Run's goroutine reads it freely.
+	client   mqtt.Client
+	clientMu gosync.Mutex
 
 	wake    chan struct{} // coalesced: something for the loop to do
 	inbox   *queue
@@ -220,7 +234,7 @@ type Sync struct {
 
 	connected                                                     *metrics.Gauge
 	connects, batches, sentEvents, resends, acks, acked, syncReqs *metrics.Counter
-	publishErrs, resubscribes                                     *metrics.Counter
+	publishErrs, resubscribes, replaced                           *metrics.Counter
 	rejected                                                      *metrics.CounterVec
 	renewals                                                      *metrics.CounterVec
 
@@ -274,7 +288,7 @@ func (s *Sync) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.client = mqtt.NewClient(opts)
+	s.setClient(mqtt.NewClient(opts))
 	defer func() {
 		s.online.Store(0)
 		s.connected.Set(0)
@@ -285,6 +299,33 @@ func (s *Sync) Run(ctx context.Context) error {
 	err = s.loop(ctx)
 	s.goodbye()
 	return err
+}
+
+// setClient installs c as the door's paho client.
+func (s *Sync) setClient(c mqtt.Client) {
+	s.clientMu.Lock()
+	s.client = c
+	s.clientMu.Unlock()
+}
+
+// connectTimeout bounds one connection attempt's MQTT handshake.
+const connectTimeout = 15 * time.Second
+
+// pingTimeout is how long paho waits for a PINGRESP before it drops the
+// connection: one keepalive, at least 10 s and at most a minute. paho
+// (v1.5.1, ping.go) clears a pending ping on the PINGRESP only: the packets
+// received meanwhile put the next ping off but neither clear the pending
+// one nor extend its wait. A busy broker queues the PINGRESP behind what it
+// sends the door first, such as a whitelist snapshot (about 1 MB in some 14
+// messages at a fleet's start): with 10 s, a door could take the answer
+// coming late behind its snapshot for a dead link, reconnect and ask for the
+// snapshot again (the likely cause of 12,214 "pingresp not received" in one
+// fleet worker's 5,000 doors). One keepalive (30 s by default) gives a
+// snapshot that long to arrive; a dead link is still noticed within about
+// two keepalives (the broker gives up after one and a half and publishes
+// the last will).
+func (s *Sync) pingTimeout() time.Duration {
+	return min(max(s.cfg.KeepAlive, 10*time.Second), time.Minute)
 }
 
 func (s *Sync) options(ctx context.Context) (*mqtt.ClientOptions, error) {
@@ -307,8 +348,8 @@ func (s *Sync) options(ctx context.Context) (*mqtt.ClientOptions, error) {
 		// the doors' next attempts 20-30 s away). Ours alone paces them.
 		SetMaxReconnectInterval(0).
 		SetKeepAlive(s.cfg.KeepAlive).
-		SetPingTimeout(10*time.Second).
-		SetConnectTimeout(15*time.Second).
+		SetPingTimeout(s.pingTimeout()).
+		SetConnectTimeout(connectTimeout).
 		SetWriteTimeout(15*time.Second).
 		SetBinaryWill(s.topics.Door(s.door, protocol.TopicStatus), will, 1, true).
 		SetOnConnectHandler(s.onConnect).
@@ -452,9 +493,12 @@ func (s *Sync) onConnect(c mqtt.Client) {
 		// is the current one and open, it subscribes again (the same
 		// subscriptions: the broker replaces them) every subackWait. A
 		// lost connection completes the token with an error: paho
-		// reconnects and this handler runs again. Never Disconnect here:
-		// paho does not reconnect after a Disconnect, and the door would
-		// stay offline for good with its outbox growing.
+		// reconnects and this handler runs again. (Not always: a door
+		// was seen stuck with "not Connected" here, its client neither
+		// connected nor reconnecting; the loop's watchdog replaces such a
+		// client, see watch.) Never Disconnect here: paho does not
+		// reconnect after a Disconnect, and the door would stay offline
+		// with its outbox growing until the watchdog noticed.
 		wait := s.subackWait()
 		var tok mqtt.Token
 		for {
@@ -470,6 +514,12 @@ func (s *Sync) onConnect(c mqtt.Client) {
 			}
 			s.resubscribes.Inc()
 			s.log.Warn("the door's subscription was not answered; subscribing again", "waited", wait, "err", tok.Error())
+		}
+		if s.conns.Load() != conn {
+			// A newer connection (or a new client, see replaceClient)
+			// started meanwhile: this one is gone, and the newer one
+			// takes the door online.
+			return
 		}
 		if refused := refusedTopics(tok); len(refused) > 0 {
 			// The broker's ACL refuses some of the door's own topics (a
@@ -527,6 +577,7 @@ type state struct {
 	statusAt  time.Time
 	renewAt   time.Time // when the certificate was last looked at or a renewal asked for
 	renewSent bool      // a renewal request is waiting for its answer
+	stuckAt   time.Time // when the client was first seen neither connected nor reconnecting (zero: it is not)
 }
 
 func (s *Sync) loop(ctx context.Context) error {
@@ -542,7 +593,11 @@ func (s *Sync) loop(ctx context.Context) error {
 		case <-appended:
 		case <-tick.C:
 		}
+		if ctx.Err() != nil {
+			return nil // the select may pick another ready case
+		}
 		s.offline()
+		s.watch(ctx, &st, time.Now())
 		// A new connection: start over from the oldest unacknowledged event,
 		// tell the central who we are and what we hold.
 		if g := s.online.Load(); g != 0 && g != st.gen {
@@ -551,7 +606,7 @@ func (s *Sync) loop(ctx context.Context) error {
 			s.publishStatus(ctx, &st)
 			s.requestSync(ctx, false)
 		}
-		for {
+		for ctx.Err() == nil {
 			m, ok := s.inbox.pop()
 			if !ok {
 				break
@@ -590,6 +645,82 @@ func (s *Sync) offline() {
 	}
 	if s.online.CompareAndSwap(g, 0) {
 		s.connected.Set(0)
+	}
+}
+
+// watch replaces the paho client when it has been neither connected nor
+// reconnecting for cfg.Watchdog.
+//
+// The door relies on paho's auto-reconnection, and paho (v1.5.1) never
+// leaves such a state on its own: its status moves back to connected only
+// through the reconnection that internalConnLost starts, and
+// internalConnLost does nothing (it does not call the connection-lost
+// handler either) while the status is disconnecting or disconnected. A
+// door of a 10,000-door fleet run (door-04398) was found so: its
+// subscription failed with "not Connected" (paho's IsConnected false:
+// neither connected, nor reconnecting, nor disconnecting to reconnect),
+// and it logged nothing more for over ten minutes: no lost connection, no
+// reconnection, its outbox growing. In paho's source, a reconnection
+// whose status was moved to disconnecting-without-reconnect while it was
+// under way (by a Disconnect, or by a connection-loss report computed
+// from a stale status) still starts its workers and calls OnConnect, which
+// then sees exactly "not Connected", and nothing moves the status again.
+// Which race it was in the fleet is not proven; the watchdog covers any.
+//
+// With ConnectRetry off, the door's client is outside connected and
+// reconnecting only during the door's own Connect (connectFirst, not
+// running beside the loop) and Disconnect (at the end of Run): any such
+// state the loop sees is paho having given up. The bound (30 s, twice the
+// connect timeout) rides over a transition seen mid-way and is short
+// beside the minutes a door would stay deaf; it is not a broker outage
+// (paho is then reconnecting, which the watchdog leaves alone).
+//
+// The old client is told to Disconnect with a short quiesce (paho returns
+// after it whatever its state; in the aborted state a goroutine of paho's
+// may stay blocked, and its socket, if open, is closed by the broker when
+// the new client connects with the same client id), and a new client is
+// built (paho's own client is not safely reused after a Disconnect) and
+// connected with the door's jittered backoff. The door's decisions never
+// wait on any of this: taps are journalled into the outbox meanwhile.
+func (s *Sync) watch(ctx context.Context, st *state, now time.Time) {
+	if s.Online() || s.client.IsConnected() {
+		st.stuckAt = time.Time{}
+		return
+	}
+	if st.stuckAt.IsZero() {
+		st.stuckAt = now
+		return
+	}
+	if now.Sub(st.stuckAt) < s.cfg.Watchdog {
+		return
+	}
+	s.log.Warn("the MQTT client is neither connected nor reconnecting; replacing it with a new one",
+		"stuck_for", now.Sub(st.stuckAt).Round(time.Millisecond))
+	st.stuckAt = time.Time{}
+	s.replaceClient(ctx)
+}
+
+// replaceClientQuiesce is how long the old client's Disconnect may take.
+const replaceClientQuiesce = 250 // ms
+
+// replaceClient drops the paho client for a new one and connects it with
+// the door's jittered backoff (until it connects or ctx ends). When the new
+// client's options cannot be built (the certificate files unreadable), the
+// old client stays, and the watchdog tries again.
+func (s *Sync) replaceClient(ctx context.Context) {
+	opts, err := s.options(ctx)
+	if err != nil {
+		s.log.Error("building a new MQTT client failed; the watchdog tries again", "err", err)
+		return
+	}
+	s.client.Disconnect(replaceClientQuiesce)
+	// Whatever the old client's OnConnect goroutine still does, it no
+	// longer takes the door online.
+	s.conns.Add(1)
+	s.setClient(mqtt.NewClient(opts))
+	s.replaced.Inc()
+	if err := s.connectFirst(ctx); err != nil {
+		s.log.Error("connecting the new MQTT client failed", "err", err)
 	}
 }
 
@@ -676,6 +807,9 @@ func (s *Sync) renewed(st *state, payload []byte) {
 func (s *Sync) send(ctx context.Context, st *state) {
 	for len(st.flights) < s.cfg.MaxInFlight {
 		p, err := s.h.Pending(ctx, st.sent, s.cfg.BatchSize)
+		if stopping(ctx, err) {
+			return
+		}
 		if err != nil {
 			s.log.Error("reading the outbox failed", "err", err)
 			return
@@ -788,6 +922,12 @@ func (s *Sync) handle(ctx context.Context, st *state, m incoming) {
 	}
 }
 
+// stopping reports whether err is only ctx ending: the sync is stopping,
+// and there is nothing to log (a normal stop is no error).
+func stopping(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded))
+}
+
 func (s *Sync) reject(topic string, err error) {
 	s.rejected.With(topic, protocol.Code(err)).Inc()
 	s.log.Warn("message from the central refused", "topic", topic, "reason", protocol.Code(err), "err", err)
@@ -799,6 +939,9 @@ func (s *Sync) requestSync(ctx context.Context, full bool) {
 	var from uint64
 	if !full {
 		v, err := s.h.WhitelistVersion(ctx)
+		if stopping(ctx, err) {
+			return
+		}
 		if err != nil {
 			s.log.Error("reading the whitelist version failed", "err", err)
 			return
@@ -815,6 +958,9 @@ func (s *Sync) requestSync(ctx context.Context, full bool) {
 
 func (s *Sync) publishStatus(ctx context.Context, st *state) {
 	status, err := s.h.Status(ctx)
+	if stopping(ctx, err) {
+		return
+	}
 	if err != nil {
 		s.log.Error("reading the door's status failed", "err", err)
 		return

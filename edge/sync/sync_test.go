@@ -238,6 +238,21 @@ func startDoor(t *testing.T, brokerAddr string, signer *protocol.Signer, mqttExt
 // startDoorIn starts the door with its data in dir and the broker at url.
 func startDoorIn(t *testing.T, dir, brokerURL string, signer *protocol.Signer, mqttExtra string) *edgeDoor {
 	t.Helper()
+	return startAgent(t, dir, signer, fmt.Sprintf(`
+[mqtt]
+broker = %q
+retransmit = "300ms"
+max_reconnect = "1s"
+status_interval = "500ms"
+snapshot_wait = "1s"
+%s
+`, brokerURL, mqttExtra), []agent.ComponentFactory{sync.Factory()})
+}
+
+// startAgent starts the door's agent with its data in dir, the extra
+// configuration (sections after [whitelist]) and the components.
+func startAgent(t *testing.T, dir string, signer *protocol.Signer, extra string, components []agent.ComponentFactory) *edgeDoor {
+	t.Helper()
 	cfg, err := agent.Parse([]byte(fmt.Sprintf(`
 door_id = "door-a"
 data_dir = %q
@@ -250,14 +265,8 @@ unlock_time = "1s"
 ntp = "assume_synced"
 [whitelist]
 keys = [%q]
-[mqtt]
-broker = %q
-retransmit = "300ms"
-max_reconnect = "1s"
-status_interval = "500ms"
-snapshot_wait = "1s"
 %s
-`, dir, protocol.FormatPublicKey(signer.PublicKey()), brokerURL, mqttExtra)))
+`, dir, protocol.FormatPublicKey(signer.PublicKey()), extra)))
 	require.NoError(t, err)
 	d := &edgeDoor{t: t, id: "door-a"}
 	d.st, err = store.Open(context.Background(), filepath.Join(dir, "edge.db"), cfg.StoreOptions())
@@ -271,7 +280,7 @@ snapshot_wait = "1s"
 	require.NoError(t, err)
 	d.base = "http://" + ln.Addr().String()
 	d.a, err = agent.New(agent.Deps{Config: cfg, Door: ctrl, Reader: fake, Store: d.st, Sim: sim{fake}, Listener: ln,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Components: []agent.ComponentFactory{sync.Factory()}, Firmware: "test"})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Components: components, Firmware: "test"})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel, d.done = cancel, make(chan error, 1)
