@@ -28,7 +28,8 @@ type Settings struct {
 // provisioning keeps (tuning); the connection keys are replaced, and the
 // per-door secret (username, password, password_file) is dropped: the
 // certificate is the door's identity.
-var mqttKept = []string{"batch_size", "max_in_flight", "retransmit", "status_interval", "keepalive", "max_reconnect", "snapshot_wait"}
+var mqttKept = []string{"batch_size", "max_in_flight", "retransmit", "status_interval", "keepalive", "max_reconnect", "snapshot_wait",
+	"renew_retry", "watchdog"}
 
 // Config returns the door's configuration with the settings: base's
 // settings (an existing configuration: pins, timings, policy) are kept,

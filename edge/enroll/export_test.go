@@ -1,0 +1,4 @@
+package enroll
+
+// MQTTKept is mqttKept, for the external tests.
+var MQTTKept = mqttKept
