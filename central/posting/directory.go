@@ -12,7 +12,10 @@ import (
 
 // directory is one snapshot of the reference data the ledger credits
 // against, with the records it was built from (so that a change can be
-// compared with the state before it).
+// compared with the state before it). Members are compared through dir
+// (the store holds only valid members, all of which dir keeps): a copy of
+// every member here would double the directory's largest part, most of a
+// network's members having neither booking nor pass.
 type directory struct {
 	dir *credit.Directory
 	// fromMs: the bookings that end after it are loaded (every other
@@ -20,7 +23,6 @@ type directory struct {
 	fromMs   int64
 	centers  map[string]domain.Center
 	doors    map[string]domain.Door
-	members  map[string]domain.Member
 	bookings map[string]domain.Booking
 	passes   map[string]domain.Pass
 }
@@ -72,7 +74,6 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 		fromMs:   from.UnixMilli(),
 		centers:  make(map[string]domain.Center, len(centers)),
 		doors:    make(map[string]domain.Door, len(doors)),
-		members:  make(map[string]domain.Member, len(members)),
 		bookings: make(map[string]domain.Booking, len(bookings)),
 		passes:   make(map[string]domain.Pass, len(passes)),
 	}
@@ -81,9 +82,6 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 	}
 	for _, x := range doors {
 		d.doors[x.ID] = x
-	}
-	for _, x := range members {
-		d.members[x.ID] = x
 	}
 	for _, x := range bookings {
 		d.bookings[x.ID] = x

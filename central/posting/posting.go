@@ -1181,8 +1181,8 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 			}
 			mark(ch.Pass.MemberID, ch.Pass.ValidFrom, ch.Pass.ValidUntil)
 		case ch.Kind == domain.KindMember && ch.Member != nil:
-			m, was := old.members[ch.Member.ID]
-			if !was || ch.Deleted || m.HomeCenterID != ch.Member.HomeCenterID {
+			m := old.dir.Member(ch.Member.ID)
+			if m == nil || ch.Deleted || m.HomeCenterID != ch.Member.HomeCenterID {
 				mark(ch.Member.ID, open[0].Start(loc), open[len(open)-1].End(loc))
 			}
 		case ch.Kind == domain.KindDoor && ch.Door != nil:
