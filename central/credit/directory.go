@@ -20,10 +20,19 @@ type Directory struct {
 	centers   map[string]*centerInfo
 	centerIDs []string
 	doors     map[string]*doorInfo
-	members   map[string]*domain.Member
+	members   map[string]memberInfo
 	bookings  map[string][]domain.Booking // by member: confirmed, sorted by start then id
 	passes    map[string][]domain.Pass    // by member, sorted by valid_from then id
 	problems  []Problem
+}
+
+// memberInfo is what crediting needs of a member, held by value: a
+// network's directory holds every member (100,000 and more, most of them
+// with neither booking nor pass), so it keeps no copy of the whole record
+// (the email is never used here).
+type memberInfo struct {
+	name, home string
+	suspended  bool // Validate admits active and suspended only
 }
 
 type centerInfo struct {
@@ -50,7 +59,7 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 	d := &Directory{
 		centers:  make(map[string]*centerInfo, len(centers)),
 		doors:    make(map[string]*doorInfo, len(doors)),
-		members:  make(map[string]*domain.Member, len(members)),
+		members:  make(map[string]memberInfo, len(members)),
 		bookings: make(map[string][]domain.Booking),
 		passes:   make(map[string][]domain.Pass),
 	}
@@ -90,17 +99,17 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 		}
 	}
 	for i := range members {
-		m := members[i]
+		m := &members[i]
 		switch err := m.Validate(); {
 		case err != nil:
 			problem(domain.KindMember, m.ID, "left out: %v", err)
-		case d.members[m.ID] != nil:
+		case d.known(m.ID):
 			problem(domain.KindMember, m.ID, "duplicate id; the first is kept")
 		default:
 			if m.HomeCenterID != "" && d.centers[m.HomeCenterID] == nil {
 				problem(domain.KindMember, m.ID, "home center %q unknown: visits elsewhere are cross-center", m.HomeCenterID)
 			}
-			d.members[m.ID] = &m
+			d.members[m.ID] = memberInfo{name: m.Name, home: m.HomeCenterID, suspended: m.Status == domain.MemberSuspended}
 		}
 	}
 	seenBooking := map[string]bool{}
@@ -111,7 +120,7 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 			problem(domain.KindBooking, b.ID, "left out: %v", err)
 		case seenBooking[b.ID]:
 			problem(domain.KindBooking, b.ID, "duplicate id; the first is kept")
-		case d.members[b.MemberID] == nil:
+		case !d.known(b.MemberID):
 			problem(domain.KindBooking, b.ID, "left out: unknown member %q", b.MemberID)
 		case d.centers[b.CenterID] == nil:
 			problem(domain.KindBooking, b.ID, "left out: unknown center %q", b.CenterID)
@@ -138,7 +147,7 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 			problem(domain.KindPass, p.ID, "left out: %v", err)
 		case seenPass[p.ID]:
 			problem(domain.KindPass, p.ID, "duplicate id; the first is kept")
-		case d.members[p.MemberID] == nil:
+		case !d.known(p.MemberID):
 			problem(domain.KindPass, p.ID, "left out: unknown member %q", p.MemberID)
 		default:
 			seenPass[p.ID] = true
@@ -174,8 +183,25 @@ func (d *Directory) MemberIDs() []string {
 	return ids
 }
 
-// Member returns the member, or nil when unknown.
-func (d *Directory) Member(id string) *domain.Member { return d.members[id] }
+// Member returns the member without its email (the directory does not keep
+// it), or nil when unknown.
+func (d *Directory) Member(id string) *domain.Member {
+	m, ok := d.members[id]
+	if !ok {
+		return nil
+	}
+	status := domain.MemberActive
+	if m.suspended {
+		status = domain.MemberSuspended
+	}
+	return &domain.Member{ID: id, Name: m.name, HomeCenterID: m.home, Status: status}
+}
+
+// known reports whether the member is in the directory.
+func (d *Directory) known(id string) bool {
+	_, ok := d.members[id]
+	return ok
+}
 
 // bookingsOverlapping returns the member's confirmed bookings that overlap
 // [fromMs, toMs).
