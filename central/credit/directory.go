@@ -106,10 +106,13 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 		case d.known(m.ID):
 			problem(domain.KindMember, m.ID, "duplicate id; the first is kept")
 		default:
-			if m.HomeCenterID != "" && d.centers[m.HomeCenterID] == nil {
+			home := m.HomeCenterID
+			if c := d.centers[home]; c != nil {
+				home = c.ID // one string per center, not one per member
+			} else if home != "" {
 				problem(domain.KindMember, m.ID, "home center %q unknown: visits elsewhere are cross-center", m.HomeCenterID)
 			}
-			d.members[m.ID] = memberInfo{name: m.Name, home: m.HomeCenterID, suspended: m.Status == domain.MemberSuspended}
+			d.members[m.ID] = memberInfo{name: m.Name, home: home, suspended: m.Status == domain.MemberSuspended}
 		}
 	}
 	seenBooking := map[string]bool{}
