@@ -354,7 +354,9 @@ func (c *Compiler) compileAll(keys []audienceKey) {
 		}
 		part := keys[start:end]
 		start = end
-		table := make(map[protocol.UID]interned, len(c.badges)/workers)
+		// Sized for the badges of the members with a right somewhere, not
+		// for every badge: most members of a network have none.
+		table := make(map[protocol.UID]interned, min(len(c.badges), c.listable())/workers)
 		tables[i] = table
 		wg.Go(func() {
 			scratch := map[string]bool{}

@@ -97,3 +97,9 @@ func (c *Compiler) removeBadge(b *badge) {
 	}
 	c.dropIfEmpty(m)
 }
+
+// listable bounds the members a whitelist may list: those with a booking,
+// a pass or a staff grant (counted once per kind).
+func (c *Compiler) listable() int {
+	return len(c.bookingsByMember) + len(c.passesByMember) + len(c.staffByMember)
+}
