@@ -1149,13 +1149,12 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 	} else if !earliest.IsZero() && earliest.Before(lower) {
 		lower = earliest
 	}
-	touch := map[string]map[credit.Period]bool{}
+	// Each member's periods, as a short list (a period or two; a map per
+	// member would cost some 300 bytes each after an import of 100,000
+	// members).
+	touch := map[string][]credit.Period{}
 	mark := func(member string, from, to time.Time) {
 		set := touch[member]
-		if set == nil {
-			set = map[credit.Period]bool{}
-			touch[member] = set
-		}
 		p := credit.PeriodOf(from, loc)
 		if p.Before(lower) {
 			p = lower
@@ -1165,8 +1164,11 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 			last = current
 		}
 		for ; !last.Before(p); p = p.Next() {
-			set[p] = true
+			if !slices.Contains(set, p) {
+				set = append(set, p)
+			}
 		}
+		touch[member] = set
 	}
 	for _, ch := range changes {
 		switch {
@@ -1199,7 +1201,7 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 	}
 	from := open[0]
 	for _, set := range touch {
-		for p := range set {
+		for _, p := range set {
 			if p.Before(from) {
 				from = p
 			}
@@ -1214,7 +1216,8 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 	// Members with the same periods are recomputed together.
 	groups := map[[2]credit.Period][]string{}
 	for member, set := range touch {
-		for _, run := range runs(slices.SortedFunc(maps.Keys(set), comparePeriods)) {
+		slices.SortFunc(set, comparePeriods)
+		for _, run := range runs(set) {
 			groups[run] = append(groups[run], member)
 		}
 	}
