@@ -56,12 +56,33 @@ type Problem struct {
 // are kept out silently: they are data, not errors.
 func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain.Member,
 	bookings []domain.Booking, passes []domain.Pass) *Directory {
+	return newDirectory(centers, doors, members, nil, bookings, passes)
+}
+
+// WithRecords is NewDirectory with the members of d (shared, with their
+// problems) and the other records given: for a caller that knows that
+// neither the members nor the centers (their home centers' checks) changed
+// since d was built, and so need not read every member of the network
+// again.
+func (d *Directory) WithRecords(centers []domain.Center, doors []domain.Door,
+	bookings []domain.Booking, passes []domain.Pass) *Directory {
+	return newDirectory(centers, doors, nil, d, bookings, passes)
+}
+
+// newDirectory is NewDirectory, with the members of keep instead of
+// members when keep is not nil.
+func newDirectory(centers []domain.Center, doors []domain.Door, members []domain.Member, keep *Directory,
+	bookings []domain.Booking, passes []domain.Pass) *Directory {
 	d := &Directory{
 		centers:  make(map[string]*centerInfo, len(centers)),
 		doors:    make(map[string]*doorInfo, len(doors)),
-		members:  make(map[string]memberInfo, len(members)),
 		bookings: make(map[string][]domain.Booking),
 		passes:   make(map[string][]domain.Pass),
+	}
+	if keep != nil {
+		d.members = keep.members // read only once built
+	} else {
+		d.members = make(map[string]memberInfo, len(members))
 	}
 	problem := func(k domain.Kind, id, format string, args ...any) {
 		d.problems = append(d.problems, Problem{Kind: k, ID: id, Problem: fmt.Sprintf(format, args...)})
@@ -96,6 +117,13 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 			problem(domain.KindDoor, dr.ID, "duplicate id; the first is kept")
 		default:
 			d.doors[dr.ID] = &doorInfo{Door: dr, center: d.centers[dr.CenterID]}
+		}
+	}
+	if keep != nil {
+		for _, p := range keep.problems {
+			if p.Kind == domain.KindMember {
+				d.problems = append(d.problems, p)
+			}
 		}
 	}
 	for i := range members {
