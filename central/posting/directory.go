@@ -31,14 +31,17 @@ type directory struct {
 // store: every center, door, member and pass, and the bookings that overlap
 // [from, to) (to zero: every booking that ends after from).
 func LoadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*credit.Directory, error) {
-	d, err := loadDirectory(ctx, st, from, to)
+	d, err := loadDirectory(ctx, st, from, to, nil)
 	if err != nil {
 		return nil, err
 	}
 	return d.dir, nil
 }
 
-func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*directory, error) {
+// loadDirectory is LoadDirectory with the records kept beside it; with
+// keep, the members are keep's (see credit.Directory.WithRecords) and not
+// read again.
+func loadDirectory(ctx context.Context, st store.Store, from, to time.Time, keep *credit.Directory) (*directory, error) {
 	centers, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
 	})
@@ -51,11 +54,14 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 	if err != nil {
 		return nil, fmt.Errorf("posting: load doors: %w", err)
 	}
-	members, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
-		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("posting: load members: %w", err)
+	var members []domain.Member
+	if keep == nil {
+		members, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
+			return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("posting: load members: %w", err)
+		}
 	}
 	bookings, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return st.ListBookings(ctx, store.BookingFilter{From: from, To: to, PageRequest: p})
@@ -69,8 +75,14 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 	if err != nil {
 		return nil, fmt.Errorf("posting: load passes: %w", err)
 	}
+	var dir *credit.Directory
+	if keep != nil {
+		dir = keep.WithRecords(centers, doors, bookings, passes)
+	} else {
+		dir = credit.NewDirectory(centers, doors, members, bookings, passes)
+	}
 	d := &directory{
-		dir:      credit.NewDirectory(centers, doors, members, bookings, passes),
+		dir:      dir,
 		fromMs:   from.UnixMilli(),
 		centers:  make(map[string]domain.Center, len(centers)),
 		doors:    make(map[string]domain.Door, len(doors)),

@@ -661,7 +661,7 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := loadDirectory(ctx, s.st, first.Start(s.cfg.Rules.Location).Add(-margin), time.Time{})
+	d, err := loadDirectory(ctx, s.st, first.Start(s.cfg.Rules.Location).Add(-margin), time.Time{}, nil)
 	if err != nil {
 		return err
 	}
@@ -1072,7 +1072,7 @@ func (s *Service) ensureDirectory(ctx context.Context, fromMs int64) error {
 	if d := s.directory(); d != nil && d.fromMs <= fromMs {
 		return nil
 	}
-	d, err := loadDirectory(ctx, s.st, time.UnixMilli(fromMs), time.Time{})
+	d, err := loadDirectory(ctx, s.st, time.UnixMilli(fromMs), time.Time{}, nil)
 	if err != nil {
 		return err
 	}
@@ -1207,7 +1207,18 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 			}
 		}
 	}
-	d, err := loadDirectory(ctx, s.st, time.UnixMilli(min(old.fromMs, from.Start(loc).Add(-margin).UnixMilli())), time.Time{})
+	// The members are read again only when one changed (or a center, whose
+	// check of their homes the directory keeps, or on a reload): most
+	// changes are bookings (a check-in is one), and a network has some
+	// 100,000 members.
+	keep := old.dir
+	for _, ch := range changes {
+		if ch.Kind == domain.KindMember || ch.Kind == domain.KindCenter || ch.Kind == domain.KindSettings {
+			keep = nil
+			break
+		}
+	}
+	d, err := loadDirectory(ctx, s.st, time.UnixMilli(min(old.fromMs, from.Start(loc).Add(-margin).UnixMilli())), time.Time{}, keep)
 	if err != nil {
 		return err
 	}
