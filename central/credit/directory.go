@@ -228,6 +228,13 @@ func (d *Directory) Member(id string) *domain.Member {
 	return &domain.Member{ID: id, Name: m.name, HomeCenterID: m.home, Status: status}
 }
 
+// Home returns the member's home center ("" for a nomadic member) and
+// whether the member is known, without building a domain.Member.
+func (d *Directory) Home(id string) (string, bool) {
+	m, ok := d.members[id]
+	return m.home, ok
+}
+
 // known reports whether the member is in the directory.
 func (d *Directory) known(id string) bool {
 	_, ok := d.members[id]

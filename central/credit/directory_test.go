@@ -40,4 +40,9 @@ func TestWithRecordsIsNewDirectory(t *testing.T) {
 	require.Equal(t, want.Member("far"), got.Member("far"))
 	require.Equal(t, domain.MemberSuspended, got.Member("far").Status)
 	require.Nil(t, got.Member("no-name"))
+	home, ok := got.Home("far")
+	require.True(t, ok)
+	require.Equal(t, "nowhere", home)
+	_, ok = got.Home("no-name")
+	require.False(t, ok)
 }

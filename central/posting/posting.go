@@ -1183,8 +1183,8 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 			}
 			mark(ch.Pass.MemberID, ch.Pass.ValidFrom, ch.Pass.ValidUntil)
 		case ch.Kind == domain.KindMember && ch.Member != nil:
-			m := old.dir.Member(ch.Member.ID)
-			if m == nil || ch.Deleted || m.HomeCenterID != ch.Member.HomeCenterID {
+			home, was := old.dir.Home(ch.Member.ID)
+			if !was || ch.Deleted || home != ch.Member.HomeCenterID {
 				mark(ch.Member.ID, open[0].Start(loc), open[len(open)-1].End(loc))
 			}
 		case ch.Kind == domain.KindDoor && ch.Door != nil:
