@@ -20,10 +20,19 @@ type Directory struct {
 	centers   map[string]*centerInfo
 	centerIDs []string
 	doors     map[string]*doorInfo
-	members   map[string]*domain.Member
+	members   map[string]memberInfo
 	bookings  map[string][]domain.Booking // by member: confirmed, sorted by start then id
 	passes    map[string][]domain.Pass    // by member, sorted by valid_from then id
 	problems  []Problem
+}
+
+// memberInfo is what crediting needs of a member, held by value: a
+// network's directory holds every member (100,000 and more, most of them
+// with neither booking nor pass), so it keeps no copy of the whole record
+// (the email is never used here).
+type memberInfo struct {
+	name, home string
+	suspended  bool // Validate admits active and suspended only
 }
 
 type centerInfo struct {
@@ -47,12 +56,33 @@ type Problem struct {
 // are kept out silently: they are data, not errors.
 func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain.Member,
 	bookings []domain.Booking, passes []domain.Pass) *Directory {
+	return newDirectory(centers, doors, members, nil, bookings, passes)
+}
+
+// WithRecords is NewDirectory with the members of d (shared, with their
+// problems) and the other records given: for a caller that knows that
+// neither the members nor the centers (their home centers' checks) changed
+// since d was built, and so need not read every member of the network
+// again.
+func (d *Directory) WithRecords(centers []domain.Center, doors []domain.Door,
+	bookings []domain.Booking, passes []domain.Pass) *Directory {
+	return newDirectory(centers, doors, nil, d, bookings, passes)
+}
+
+// newDirectory is NewDirectory, with the members of keep instead of
+// members when keep is not nil.
+func newDirectory(centers []domain.Center, doors []domain.Door, members []domain.Member, keep *Directory,
+	bookings []domain.Booking, passes []domain.Pass) *Directory {
 	d := &Directory{
 		centers:  make(map[string]*centerInfo, len(centers)),
 		doors:    make(map[string]*doorInfo, len(doors)),
-		members:  make(map[string]*domain.Member, len(members)),
 		bookings: make(map[string][]domain.Booking),
 		passes:   make(map[string][]domain.Pass),
+	}
+	if keep != nil {
+		d.members = keep.members // read only once built
+	} else {
+		d.members = make(map[string]memberInfo, len(members))
 	}
 	problem := func(k domain.Kind, id, format string, args ...any) {
 		d.problems = append(d.problems, Problem{Kind: k, ID: id, Problem: fmt.Sprintf(format, args...)})
@@ -89,18 +119,28 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 			d.doors[dr.ID] = &doorInfo{Door: dr, center: d.centers[dr.CenterID]}
 		}
 	}
+	if keep != nil {
+		for _, p := range keep.problems {
+			if p.Kind == domain.KindMember {
+				d.problems = append(d.problems, p)
+			}
+		}
+	}
 	for i := range members {
-		m := members[i]
+		m := &members[i]
 		switch err := m.Validate(); {
 		case err != nil:
 			problem(domain.KindMember, m.ID, "left out: %v", err)
-		case d.members[m.ID] != nil:
+		case d.known(m.ID):
 			problem(domain.KindMember, m.ID, "duplicate id; the first is kept")
 		default:
-			if m.HomeCenterID != "" && d.centers[m.HomeCenterID] == nil {
+			home := m.HomeCenterID
+			if c := d.centers[home]; c != nil {
+				home = c.ID // one string per center, not one per member
+			} else if home != "" {
 				problem(domain.KindMember, m.ID, "home center %q unknown: visits elsewhere are cross-center", m.HomeCenterID)
 			}
-			d.members[m.ID] = &m
+			d.members[m.ID] = memberInfo{name: m.Name, home: home, suspended: m.Status == domain.MemberSuspended}
 		}
 	}
 	seenBooking := map[string]bool{}
@@ -111,7 +151,7 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 			problem(domain.KindBooking, b.ID, "left out: %v", err)
 		case seenBooking[b.ID]:
 			problem(domain.KindBooking, b.ID, "duplicate id; the first is kept")
-		case d.members[b.MemberID] == nil:
+		case !d.known(b.MemberID):
 			problem(domain.KindBooking, b.ID, "left out: unknown member %q", b.MemberID)
 		case d.centers[b.CenterID] == nil:
 			problem(domain.KindBooking, b.ID, "left out: unknown center %q", b.CenterID)
@@ -138,7 +178,7 @@ func NewDirectory(centers []domain.Center, doors []domain.Door, members []domain
 			problem(domain.KindPass, p.ID, "left out: %v", err)
 		case seenPass[p.ID]:
 			problem(domain.KindPass, p.ID, "duplicate id; the first is kept")
-		case d.members[p.MemberID] == nil:
+		case !d.known(p.MemberID):
 			problem(domain.KindPass, p.ID, "left out: unknown member %q", p.MemberID)
 		default:
 			seenPass[p.ID] = true
@@ -174,8 +214,32 @@ func (d *Directory) MemberIDs() []string {
 	return ids
 }
 
-// Member returns the member, or nil when unknown.
-func (d *Directory) Member(id string) *domain.Member { return d.members[id] }
+// Member returns the member without its email (the directory does not keep
+// it), or nil when unknown.
+func (d *Directory) Member(id string) *domain.Member {
+	m, ok := d.members[id]
+	if !ok {
+		return nil
+	}
+	status := domain.MemberActive
+	if m.suspended {
+		status = domain.MemberSuspended
+	}
+	return &domain.Member{ID: id, Name: m.name, HomeCenterID: m.home, Status: status}
+}
+
+// Home returns the member's home center ("" for a nomadic member) and
+// whether the member is known, without building a domain.Member.
+func (d *Directory) Home(id string) (string, bool) {
+	m, ok := d.members[id]
+	return m.home, ok
+}
+
+// known reports whether the member is in the directory.
+func (d *Directory) known(id string) bool {
+	_, ok := d.members[id]
+	return ok
+}
 
 // bookingsOverlapping returns the member's confirmed bookings that overlap
 // [fromMs, toMs).

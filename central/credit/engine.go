@@ -189,7 +189,7 @@ func (e *engine) classify(ev *domain.Event, cnt *counter) (tap, bool) {
 		cnt.add(ev.ReceivedMs, ixNoMember)
 		return tap{}, false
 	}
-	if e.dir.members[ev.Member] == nil {
+	if !e.dir.known(ev.Member) {
 		cnt.add(ev.ReceivedMs, ixUnknownMember)
 		return tap{}, false
 	}
@@ -247,7 +247,7 @@ func (e *engine) member(id string, events []*domain.Event, fromMs, toMs int64) m
 // order; sorted in place) and adds the counts gathered so far.
 func (e *engine) memberTaps(id string, taps []tap, cnt *counter, fromMs, toMs int64) map[Period]*MemberPeriod {
 	var pieces []piece
-	if m := e.dir.members[id]; m != nil {
+	if e.dir.known(id) {
 		slices.SortFunc(taps, func(a, b tap) int { return compareTaps(&a, &b) })
 		pieces = e.pieces(id, taps, fromMs, toMs, cnt)
 	}
@@ -507,7 +507,7 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 		}
 	}
 	flush := func(g *group) {
-		v := Visit{MemberID: id, CenterID: g.center, Period: g.per.p, HomeCenterID: m.HomeCenterID, Why: g.why,
+		v := Visit{MemberID: id, CenterID: g.center, Period: g.per.p, HomeCenterID: m.home, Why: g.why,
 			NoShow: g.noShow, UntrustedClock: g.untrusted,
 			Start: time.UnixMilli(g.start).UTC(), End: time.UnixMilli(g.end).UTC()}
 		slices.Sort(g.bookings)
@@ -521,9 +521,9 @@ func (e *engine) visits(id string, pieces []piece, cnt *counter) map[Period]*Mem
 			v.Source = SourceBooking
 		}
 		switch {
-		case m.HomeCenterID == "":
+		case m.home == "":
 			v.Class = ClassNomadic
-		case m.HomeCenterID == v.CenterID:
+		case m.home == v.CenterID:
 			v.Class = ClassHome
 		default:
 			v.Class = ClassCrossCenter

@@ -183,10 +183,13 @@ func (l *Ledger) Update(ctx context.Context, dir *Directory, events []domain.Eve
 func (l *Ledger) Refresh(ctx context.Context, dir *Directory, members []string, from, to time.Time) (*UpdateReport, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	dirty := map[string]map[Period]bool{}
+	// One set shared by every member (only read from here on): a refresh
+	// after an import of 100,000 members would otherwise hold 100,000
+	// equal maps.
+	set := map[Period]bool{}
+	l.addPeriods(set, from.UnixMilli(), to.UnixMilli())
+	dirty := make(map[string]map[Period]bool, len(members))
 	for _, m := range members {
-		set := map[Period]bool{}
-		l.addPeriods(set, from.UnixMilli(), to.UnixMilli())
 		dirty[m] = set
 	}
 	return l.recompute(ctx, dir, dirty)
@@ -227,12 +230,14 @@ func (l *Ledger) rebuild(ctx context.Context, dir *Directory, p Period) (*Update
 	if err != nil {
 		return nil, fmt.Errorf("credit: rebuild %s: %w", p, err)
 	}
-	dirty := map[string]map[Period]bool{"": {p: true}}
+	set := map[Period]bool{p: true} // shared, only read from here on (see Refresh)
+	dirty := make(map[string]map[Period]bool, len(dir.members)+1)
+	dirty[""] = set
 	for id := range dir.members {
-		dirty[id] = map[Period]bool{p: true}
+		dirty[id] = set
 	}
 	for _, mp := range stored {
-		dirty[mp.MemberID] = map[Period]bool{p: true}
+		dirty[mp.MemberID] = set
 	}
 	return l.recompute(ctx, dir, dirty)
 }

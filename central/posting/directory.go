@@ -12,7 +12,10 @@ import (
 
 // directory is one snapshot of the reference data the ledger credits
 // against, with the records it was built from (so that a change can be
-// compared with the state before it).
+// compared with the state before it). Members are compared through dir
+// (the store holds only valid members, all of which dir keeps): a copy of
+// every member here would double the directory's largest part, most of a
+// network's members having neither booking nor pass.
 type directory struct {
 	dir *credit.Directory
 	// fromMs: the bookings that end after it are loaded (every other
@@ -20,7 +23,6 @@ type directory struct {
 	fromMs   int64
 	centers  map[string]domain.Center
 	doors    map[string]domain.Door
-	members  map[string]domain.Member
 	bookings map[string]domain.Booking
 	passes   map[string]domain.Pass
 }
@@ -29,14 +31,17 @@ type directory struct {
 // store: every center, door, member and pass, and the bookings that overlap
 // [from, to) (to zero: every booking that ends after from).
 func LoadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*credit.Directory, error) {
-	d, err := loadDirectory(ctx, st, from, to)
+	d, err := loadDirectory(ctx, st, from, to, nil)
 	if err != nil {
 		return nil, err
 	}
 	return d.dir, nil
 }
 
-func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*directory, error) {
+// loadDirectory is LoadDirectory with the records kept beside it; with
+// keep, the members are keep's (see credit.Directory.WithRecords) and not
+// read again.
+func loadDirectory(ctx context.Context, st store.Store, from, to time.Time, keep *credit.Directory) (*directory, error) {
 	centers, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
 	})
@@ -49,11 +54,14 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 	if err != nil {
 		return nil, fmt.Errorf("posting: load doors: %w", err)
 	}
-	members, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
-		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("posting: load members: %w", err)
+	var members []domain.Member
+	if keep == nil {
+		members, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
+			return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
+		})
+		if err != nil {
+			return nil, fmt.Errorf("posting: load members: %w", err)
+		}
 	}
 	bookings, err := store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 		return st.ListBookings(ctx, store.BookingFilter{From: from, To: to, PageRequest: p})
@@ -67,12 +75,17 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 	if err != nil {
 		return nil, fmt.Errorf("posting: load passes: %w", err)
 	}
+	var dir *credit.Directory
+	if keep != nil {
+		dir = keep.WithRecords(centers, doors, bookings, passes)
+	} else {
+		dir = credit.NewDirectory(centers, doors, members, bookings, passes)
+	}
 	d := &directory{
-		dir:      credit.NewDirectory(centers, doors, members, bookings, passes),
+		dir:      dir,
 		fromMs:   from.UnixMilli(),
 		centers:  make(map[string]domain.Center, len(centers)),
 		doors:    make(map[string]domain.Door, len(doors)),
-		members:  make(map[string]domain.Member, len(members)),
 		bookings: make(map[string]domain.Booking, len(bookings)),
 		passes:   make(map[string]domain.Pass, len(passes)),
 	}
@@ -81,9 +94,6 @@ func loadDirectory(ctx context.Context, st store.Store, from, to time.Time) (*di
 	}
 	for _, x := range doors {
 		d.doors[x.ID] = x
-	}
-	for _, x := range members {
-		d.members[x.ID] = x
 	}
 	for _, x := range bookings {
 		d.bookings[x.ID] = x

@@ -667,7 +667,7 @@ func (s *Service) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := loadDirectory(ctx, s.st, first.Start(s.cfg.Rules.Location).Add(-margin), time.Time{})
+	d, err := loadDirectory(ctx, s.st, first.Start(s.cfg.Rules.Location).Add(-margin), time.Time{}, nil)
 	if err != nil {
 		return err
 	}
@@ -1093,7 +1093,7 @@ func (s *Service) ensureDirectory(ctx context.Context, fromMs int64) error {
 	if d := s.directory(); d != nil && d.fromMs <= fromMs {
 		return nil
 	}
-	d, err := loadDirectory(ctx, s.st, time.UnixMilli(fromMs), time.Time{})
+	d, err := loadDirectory(ctx, s.st, time.UnixMilli(fromMs), time.Time{}, nil)
 	if err != nil {
 		return err
 	}
@@ -1170,13 +1170,12 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 	} else if !earliest.IsZero() && earliest.Before(lower) {
 		lower = earliest
 	}
-	touch := map[string]map[credit.Period]bool{}
+	// Each member's periods, as a short list (a period or two; a map per
+	// member would cost some 300 bytes each after an import of 100,000
+	// members).
+	touch := map[string][]credit.Period{}
 	mark := func(member string, from, to time.Time) {
 		set := touch[member]
-		if set == nil {
-			set = map[credit.Period]bool{}
-			touch[member] = set
-		}
 		p := credit.PeriodOf(from, loc)
 		if p.Before(lower) {
 			p = lower
@@ -1186,8 +1185,11 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 			last = current
 		}
 		for ; !last.Before(p); p = p.Next() {
-			set[p] = true
+			if !slices.Contains(set, p) {
+				set = append(set, p)
+			}
 		}
+		touch[member] = set
 	}
 	for _, ch := range changes {
 		switch {
@@ -1202,8 +1204,8 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 			}
 			mark(ch.Pass.MemberID, ch.Pass.ValidFrom, ch.Pass.ValidUntil)
 		case ch.Kind == domain.KindMember && ch.Member != nil:
-			m, was := old.members[ch.Member.ID]
-			if !was || ch.Deleted || m.HomeCenterID != ch.Member.HomeCenterID {
+			home, was := old.dir.Home(ch.Member.ID)
+			if !was || ch.Deleted || home != ch.Member.HomeCenterID {
 				mark(ch.Member.ID, open[0].Start(loc), open[len(open)-1].End(loc))
 			}
 		case ch.Kind == domain.KindDoor && ch.Door != nil:
@@ -1220,13 +1222,24 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 	}
 	from := open[0]
 	for _, set := range touch {
-		for p := range set {
+		for _, p := range set {
 			if p.Before(from) {
 				from = p
 			}
 		}
 	}
-	d, err := loadDirectory(ctx, s.st, time.UnixMilli(min(old.fromMs, from.Start(loc).Add(-margin).UnixMilli())), time.Time{})
+	// The members are read again only when one changed (or a center, whose
+	// check of their homes the directory keeps, or on a reload): most
+	// changes are bookings (a check-in is one), and a network has some
+	// 100,000 members.
+	keep := old.dir
+	for _, ch := range changes {
+		if ch.Kind == domain.KindMember || ch.Kind == domain.KindCenter || ch.Kind == domain.KindSettings {
+			keep = nil
+			break
+		}
+	}
+	d, err := loadDirectory(ctx, s.st, time.UnixMilli(min(old.fromMs, from.Start(loc).Add(-margin).UnixMilli())), time.Time{}, keep)
 	if err != nil {
 		return err
 	}
@@ -1235,7 +1248,8 @@ func (s *Service) follow(ctx context.Context, changes []domain.Change) error {
 	// Members with the same periods are recomputed together.
 	groups := map[[2]credit.Period][]string{}
 	for member, set := range touch {
-		for _, run := range runs(slices.SortedFunc(maps.Keys(set), comparePeriods)) {
+		slices.SortFunc(set, comparePeriods)
+		for _, run := range runs(set) {
 			groups[run] = append(groups[run], member)
 		}
 	}

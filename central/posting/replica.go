@@ -185,7 +185,7 @@ func (s *Service) replica(ctx context.Context, fromMs int64) (*directory, error)
 	if d != nil {
 		from = min(from, d.fromMs)
 	}
-	d, err = loadDirectory(ctx, s.st, time.UnixMilli(min(from, fromMs)), time.Time{})
+	d, err = loadDirectory(ctx, s.st, time.UnixMilli(min(from, fromMs)), time.Time{}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -233,8 +233,8 @@ func (c *Compiler) recompute(a *audience, member string, gone []protocol.UID) {
 // recomputeIn is recompute interning entries in table.
 func (c *Compiler) recomputeIn(a *audience, member string, gone []protocol.UID, table map[protocol.UID]interned) {
 	c.met.recomputes.Inc()
-	m := c.members[member]
-	badges := c.badgesByMember[member]
+	m := c.knownMember(member)
+	badges := c.badgesOf(member)
 	var grants []protocol.Grant
 	if m != nil && len(badges) > 0 {
 		grants = c.grants(a.key, member)
@@ -245,7 +245,7 @@ func (c *Compiler) recomputeIn(a *audience, member string, gone []protocol.UID, 
 		}
 	}
 	for _, b := range badges {
-		uid := b.UID
+		uid := b.uid
 		if len(grants) == 0 {
 			if e := a.entries[uid]; e != nil && e.Member == member {
 				a.set(uid, nil, [32]byte{})
@@ -253,7 +253,7 @@ func (c *Compiler) recomputeIn(a *audience, member string, gone []protocol.UID, 
 			continue
 		}
 		e := &protocol.Entry{UID: uid, Member: member}
-		if b.Revoked || m.Status != domain.MemberActive {
+		if b.revoked || !m.active {
 			e.Revoked = true
 		} else {
 			e.Grants = grants

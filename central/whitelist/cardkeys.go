@@ -14,8 +14,8 @@ func (c *Compiler) CardKeysChanged(ctx context.Context) error {
 	w := newWork()
 	for _, a := range c.audiences {
 		for uid, e := range a.entries {
-			if b := c.badges[uid]; b != nil && b.Card.Secure() && e != nil {
-				w.add(a, b.MemberID)
+			if b := c.badges[uid]; b != nil && b.card.Secure() && e != nil {
+				w.add(a, b.m.id)
 			}
 		}
 	}

@@ -205,9 +205,8 @@ type Compiler struct {
 	mu  sync.Mutex
 	now time.Time
 
-	members        map[string]*domain.Member
-	badges         map[protocol.UID]*domain.Badge
-	badgesByMember map[string][]*domain.Badge // most members have one
+	members map[string]*member // known members, and ids that badges name
+	badges  map[protocol.UID]*badge
 	// interned is the last entry computed for each badge: an audience whose
 	// entry for the badge is equal shares it (network staff and network
 	// passes are the same entry at every entrance of the network).
@@ -261,9 +260,8 @@ func New(ctx context.Context, cfg Config, in Input, now time.Time) (*Compiler, e
 		log:              cfg.Logger.With("component", "whitelist"),
 		met:              cfg.MetricSet,
 		now:              now,
-		members:          map[string]*domain.Member{},
-		badges:           map[protocol.UID]*domain.Badge{},
-		badgesByMember:   map[string][]*domain.Badge{},
+		members:          map[string]*member{},
+		badges:           map[protocol.UID]*badge{},
 		interned:         map[protocol.UID]interned{},
 		bookings:         map[string]*domain.Booking{},
 		bookingsAt:       map[string]map[string][]*domain.Booking{},
@@ -356,7 +354,9 @@ func (c *Compiler) compileAll(keys []audienceKey) {
 		}
 		part := keys[start:end]
 		start = end
-		table := make(map[protocol.UID]interned, len(c.badges)/workers)
+		// Sized for the badges of the members with a right somewhere, not
+		// for every badge: most members of a network have none.
+		table := make(map[protocol.UID]interned, min(len(c.badges), c.listable())/workers)
 		tables[i] = table
 		wg.Go(func() {
 			scratch := map[string]bool{}
@@ -393,9 +393,8 @@ func (c *Compiler) reject(kind domain.Kind, id string, err error) {
 func (c *Compiler) load(in Input) {
 	// Sized once: growing maps of a million members step by step costs
 	// seconds of rehashing at start.
-	c.members = make(map[string]*domain.Member, len(in.Members))
-	c.badges = make(map[protocol.UID]*domain.Badge, len(in.Badges))
-	c.badgesByMember = make(map[string][]*domain.Badge, len(in.Badges))
+	c.members = make(map[string]*member, len(in.Members))
+	c.badges = make(map[protocol.UID]*badge, len(in.Badges))
 	c.bookings = make(map[string]*domain.Booking, len(in.Bookings))
 	c.bookingsByMember = make(map[string][]*domain.Booking, len(in.Bookings))
 	c.passes = make(map[string]*domain.Pass, len(in.Passes))
@@ -416,24 +415,24 @@ func (c *Compiler) load(in Input) {
 		}
 	}
 	for i := range in.Members {
-		m := in.Members[i]
+		m := &in.Members[i]
 		if err := m.Validate(); err != nil {
 			c.reject(domain.KindMember, m.ID, err)
 			continue
 		}
-		c.members[m.ID] = &m
+		c.setMember(m)
 	}
 	for i := range in.Badges {
-		b := in.Badges[i]
+		b := &in.Badges[i]
 		if err := b.Validate(); err != nil {
 			c.reject(domain.KindBadge, string(b.UID), err)
 			continue
 		}
 		if first, dup := c.badges[b.UID]; dup {
-			c.reject(domain.KindBadge, string(b.UID), fmt.Errorf("UID listed twice (members %s and %s); the first is kept", first.MemberID, b.MemberID))
+			c.reject(domain.KindBadge, string(b.UID), fmt.Errorf("UID listed twice (members %s and %s); the first is kept", first.m.id, b.MemberID))
 			continue
 		}
-		c.addBadge(&b)
+		c.addBadge(b)
 	}
 	for i := range in.Bookings {
 		b := in.Bookings[i]
@@ -569,22 +568,22 @@ func (c *Compiler) apply(w *work, ch domain.Change) {
 	case domain.KindDoor:
 		c.applyDoor(w, *ch.Door, ch.Deleted)
 	case domain.KindMember:
-		m := *ch.Member
+		m := ch.Member
 		if ch.Deleted {
-			delete(c.members, m.ID)
+			c.forgetMember(m.ID)
 		} else {
-			c.members[m.ID] = &m
+			c.setMember(m)
 		}
 		c.touchEverywhere(w, m.ID)
 	case domain.KindBadge:
-		b := *ch.Badge
+		b := ch.Badge
 		w.gone = append(w.gone, b.UID)
 		if old, ok := c.badges[b.UID]; ok {
 			c.removeBadge(old)
-			c.touchEverywhere(w, old.MemberID, b.UID)
+			c.touchEverywhere(w, old.m.id, b.UID)
 		}
 		if !ch.Deleted {
-			c.addBadge(&b)
+			c.addBadge(b)
 		} else {
 			delete(c.doorKeys, b.UID) // kept across other changes: checked against the card type and version
 		}
@@ -793,8 +792,8 @@ func (c *Compiler) touchEverywhere(w *work, member string, gone ...protocol.UID)
 		return e != nil && e.Member == member
 	}
 	for _, a := range c.audiences {
-		for _, b := range c.badgesByMember[member] {
-			if listed(a, b.UID) {
+		for _, b := range c.badgesOf(member) {
+			if listed(a, b.uid) {
 				w.add(a, member)
 				break
 			}
@@ -949,26 +948,26 @@ func (c *Compiler) applyCenterPolicy(w *work, ctr domain.Center, deleted bool) {
 // secureEntry adds a secure badge's card type and door keys to its entry.
 // Without them (no card keys, a version the ring no longer holds) the badge
 // is listed revoked: no door could authenticate it.
-func (c *Compiler) secureEntry(e *protocol.Entry, b *domain.Badge) {
-	if !b.Card.Secure() {
+func (c *Compiler) secureEntry(e *protocol.Entry, b *badge) {
+	if !b.card.Secure() {
 		return
 	}
-	e.Card = b.Card
+	e.Card = b.card
 	var err error
-	switch ck, ok := c.doorKeys[b.UID]; {
-	case ok && ck.card == b.Card && ck.version == b.KeyVersion:
+	switch ck, ok := c.doorKeys[b.uid]; {
+	case ok && ck.card == b.card && ck.version == b.keyVersion:
 		e.Keys = ck.keys
 	case c.cfg.CardKeys == nil:
 		err = errors.New("no card master keys configured")
 	default:
-		e.Keys, err = c.cfg.CardKeys.DoorKeys(b.UID, b.Card, b.KeyVersion, c.now)
+		e.Keys, err = c.cfg.CardKeys.DoorKeys(b.uid, b.card, b.keyVersion, c.now)
 		if err == nil {
-			c.doorKeys[b.UID] = cachedKeys{card: b.Card, version: b.KeyVersion, keys: e.Keys}
+			c.doorKeys[b.uid] = cachedKeys{card: b.card, version: b.keyVersion, keys: e.Keys}
 		}
 	}
 	if err != nil || len(e.Keys) == 0 {
 		c.met.rejected.With(string(domain.KindBadge)).Inc()
-		c.log.Error("whitelist: no door key for a secure badge; it is listed revoked", "uid", b.UID, "key_version", b.KeyVersion, "error", err)
+		c.log.Error("whitelist: no door key for a secure badge; it is listed revoked", "uid", b.uid, "key_version", b.keyVersion, "error", err)
 		e.Keys, e.Revoked, e.Grants = nil, true, nil
 		e.Card = ""
 	}
@@ -1008,21 +1007,6 @@ func (c *Compiler) removeDoor(d *door) {
 	if len(a.doors) == 0 {
 		delete(c.audiences, a.key)
 		unindex2(c.audiencesAt, a.key.center, a.key.room)
-	}
-}
-
-func (c *Compiler) addBadge(b *domain.Badge) {
-	c.badges[b.UID] = b
-	c.badgesByMember[b.MemberID] = append(c.badgesByMember[b.MemberID], b)
-}
-
-func (c *Compiler) removeBadge(b *domain.Badge) {
-	delete(c.badges, b.UID)
-	delete(c.interned, b.UID)
-	if bs := slices.DeleteFunc(c.badgesByMember[b.MemberID], func(x *domain.Badge) bool { return x.UID == b.UID }); len(bs) > 0 {
-		c.badgesByMember[b.MemberID] = bs
-	} else {
-		delete(c.badgesByMember, b.MemberID)
 	}
 }
 

@@ -142,3 +142,43 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkIdleMembers measures what the compiler keeps per idle member: a
+// member with one badge and neither booking, pass nor staff grant, listed at
+// no door (most of a network's members: 80,000 of the 100,000 badges of
+// the fleet's --members 20000 --badges 100000). B/idle-member is the heap
+// in use after New and a garbage collection with 100,000 idle members added
+// to network(1_000), less the heap without them, per idle member; the
+// loaded input is released first, as in BenchmarkCompileNetwork.
+func BenchmarkIdleMembers(b *testing.B) {
+	const idle = 100_000
+	ctx := context.Background()
+	signer := protocol.NewSigner(testKey)
+	heapAfter := func(in Input) uint64 {
+		c, err := New(ctx, Config{Signer: signer, States: newMemStates(), Logger: quietLogger()}, in, t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in = Input{}
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		runtime.KeepAlive(c)
+		return ms.HeapAlloc
+	}
+	var base, with uint64
+	for range b.N {
+		runtime.GC()
+		base += heapAfter(network(1_000))
+		in := network(1_000)
+		for i := range idle {
+			m := fmt.Sprintf("idle%07d", i)
+			in.Members = append(in.Members, domain.Member{ID: m, Name: "Idle member " + m, Email: m + "@example.org", Status: domain.MemberActive, HomeCenterID: "c00001"})
+			in.Badges = append(in.Badges, domain.Badge{UID: protocol.UID(fmt.Sprintf("08%012X", i)), MemberID: m, AddedBy: "tok-0123456789abcdef"})
+		}
+		runtime.GC()
+		with += heapAfter(in)
+	}
+	b.ReportMetric(float64(with)/float64(b.N)/(1<<20), "MiB")
+	b.ReportMetric((float64(with)-float64(base))/float64(b.N)/idle, "B/idle-member")
+}
