@@ -515,7 +515,10 @@ func TestSyncAndStatus(t *testing.T) {
 		h := start(t, tb, newMemStore())
 		d := h.door(t, "door-a")
 
-		// A door starting empty gets a signed snapshot.
+		// A door starting empty says it is online, then gets a signed
+		// snapshot.
+		d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"online","wl_version":0}`)
+		require.Eventually(t, func() bool { return h.in.Doors()["door-a"].Status.State == protocol.StateOnline }, 5*time.Second, 10*time.Millisecond)
 		d.publish(t, protocol.TopicSync, `{"v":1,"door":"door-a","from":0}`)
 		require.Eventually(t, func() bool { return len(d.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond)
 		snap := d.whitelists(t)[0]
@@ -549,6 +552,17 @@ func TestSyncAndStatus(t *testing.T) {
 		d.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-a","state":"offline"}`)
 		require.Eventually(t, func() bool { return h.in.Doors()["door-a"].Status.State == protocol.StateOffline }, 5*time.Second, 10*time.Millisecond)
 		assert.Len(t, d.whitelists(t), 2, "no whitelist message was sent to an up-to-date door")
+
+		// A change is not sent to a door that is offline (it asks when it
+		// connects); door B, online, gets it, and the changes are sent in
+		// order: once B has it, A was passed over.
+		b := h.door(t, "door-b")
+		b.publish(t, protocol.TopicStatus, `{"v":1,"door":"door-b","state":"online","wl_version":0}`)
+		require.Eventually(t, func() bool { return h.in.Doors()["door-b"].Status.State == protocol.StateOnline }, 5*time.Second, 10*time.Millisecond)
+		later := domain.Booking{ID: "bk2", MemberID: "m2", CenterID: "c1", Start: time.Now().Add(3 * time.Hour), End: time.Now().Add(4 * time.Hour), Status: domain.BookingConfirmed}
+		require.NoError(t, h.wl.Apply(context.Background(), domain.Change{Kind: domain.KindBooking, Booking: &later}))
+		require.Eventually(t, func() bool { return len(b.whitelists(t)) == 1 }, 5*time.Second, 10*time.Millisecond)
+		assert.Len(t, d.whitelists(t), 2, "no whitelist message was sent to an offline door")
 	})
 }
 
