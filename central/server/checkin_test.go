@@ -49,14 +49,7 @@ func TestCheckInAndReleaseThroughServe(t *testing.T) {
 	require.NoError(t, json.Unmarshal(mustCall("POST", "/api/v1/doors/door-a/secret", nil), &sec))
 	d, err := connectDoor(t, s, "door-a", sec.Secret)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		if len(d.received(protocol.TopicWhitelist)) == 0 {
-			d.publish(t, protocol.TopicSync, &protocol.SyncRequest{V: protocol.Version, Door: "door-a"})
-			time.Sleep(50 * time.Millisecond)
-			return false
-		}
-		return true
-	}, 20*time.Second, 100*time.Millisecond)
+	d.firstWhitelist(t, keys) // online, with its snapshot
 
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Second)

@@ -66,6 +66,9 @@ func (d *doorClient) publish(t *testing.T, kind string, v any) {
 // returns it opened with keys.
 func (d *doorClient) firstWhitelist(t *testing.T, keys *protocol.KeyRing) *protocol.Whitelist {
 	t.Helper()
+	// As a door does on every connection: its status, then its request
+	// (the central sends later changes to online doors only).
+	d.publish(t, protocol.TopicStatus, &protocol.Status{V: protocol.Version, Door: d.id, State: protocol.StateOnline})
 	var w *protocol.Whitelist
 	require.Eventually(t, func() bool {
 		if len(d.received(protocol.TopicWhitelist)) == 0 {
