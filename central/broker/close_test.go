@@ -6,10 +6,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/shared/metrics"
@@ -119,4 +125,40 @@ func TestCloseWithAStuckDoor(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the broker's Close waited for the stuck door")
 	}
+}
+
+// TestCloseSendsNoWills: a door whose connection breaks has its will
+// published (its status says offline), but the broker's own close does not
+// publish its clients' wills: the broker goes, not the doors.
+func TestCloseSendsNoWills(t *testing.T) {
+	tg := startBroker(t)
+	var mu sync.Mutex
+	var wills []string
+	require.NoError(t, tg.broker.Subscribe(tp.All(protocol.TopicStatus), 1, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		mu.Lock()
+		wills = append(wills, pk.TopicName)
+		mu.Unlock()
+	}))
+	seen := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(wills)
+	}
+	withWill := func(door string) func(*paho.ClientOptions) {
+		return func(o *paho.ClientOptions) { o.SetWill(tp.Door(door, protocol.TopicStatus), `{"v":1}`, 1, true) }
+	}
+	tg.door(t, "door-a", withWill("door-a"))
+	tg.door(t, "door-b", withWill("door-b"))
+
+	// door-a's connection breaks: its will is published.
+	a, ok := tg.broker.server.Clients.Get("door-a")
+	require.True(t, ok)
+	require.NoError(t, a.Net.Conn.Close())
+	require.Eventually(t, func() bool { return len(seen()) == 1 }, wait, 10*time.Millisecond, "door-a's will")
+
+	// The broker closes: door-b's will is not published.
+	require.NoError(t, tg.broker.Close())
+	require.Eventually(t, func() bool { return atomic.LoadInt64(&tg.broker.server.Info.ClientsConnected) == 0 }, wait, 10*time.Millisecond,
+		"every connection ended")
+	assert.Equal(t, []string{tp.Door("door-a", protocol.TopicStatus)}, seen())
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/mochi-mqtt/server/v2/packets"
+
 	"github.com/smartworkcenters/swc/shared/protocol"
 )
 
@@ -63,6 +65,13 @@ func excerptAttr(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, cut...)
 	case slog.KindAny:
+		if pk, ok := v.Any().(packets.Packet); ok {
+			// mochi logs the packets it failed to write or read; printed
+			// whole, a snapshot part is hundreds of kilobytes of numbers
+			// before the cut.
+			return slog.String(a.Key, protocol.Excerpt(fmt.Sprintf("type=%d topic=%q packet_id=%d qos=%d payload_bytes=%d",
+				pk.FixedHeader.Type, pk.TopicName, pk.PacketID, pk.FixedHeader.Qos, len(pk.Payload)), logValueBytes))
+		}
 		if s := fmt.Sprint(v.Any()); len(s) > logValueBytes {
 			return slog.String(a.Key, protocol.Excerpt(s, logValueBytes))
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -101,4 +102,16 @@ func TestExcerptHandlerCutsEveryValue(t *testing.T) {
 		assert.Contains(t, line, want)
 	}
 	assert.Equal(t, 5, strings.Count(line, "…"), "the message and the four long values are cut: %s", line)
+}
+
+// TestExcerptHandlerSummarisesPackets: a packet mochi logs (one it could not
+// write, such as a snapshot part to a closed connection) is said in one
+// line of its header fields, not printed whole and then cut.
+func TestExcerptHandlerSummarisesPackets(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(excerptHandler{slog.NewTextHandler(&logs, nil)})
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, TopicName: "swc/v1/door/door-a/whitelist",
+		PacketID: 7, Payload: bytes.Repeat([]byte{'{'}, 64<<10)}
+	log.Warn("error processing packet", "pk", pk)
+	assert.Contains(t, logs.String(), `pk="type=3 topic=\"swc/v1/door/door-a/whitelist\" packet_id=7 qos=1 payload_bytes=65536"`)
 }
