@@ -513,15 +513,8 @@ func (b *Broker) Close() error {
 // from a broker that stays, while here the broker goes (its retained
 // messages are not kept, and the doors say who they are when they
 // reconnect). With them, 10,000 doors' "offline" statuses went through the
-// ingest, the alerts and the retained store as the central stopped.
-//
-// Before the closes, every connection gets a deadline in the past, which
-// fails its pending reads and writes at once without waiting. A Close
-// waits until the reads and writes in progress on its descriptor have
-// returned: closed one after another, each waiting for its client's
-// goroutine to be scheduled on a loaded machine, 10,000 connections took
-// 5 s of a restart (a goroutine dump showed the close loop in
-// FD.Close's wait). They are then closed by a few goroutines side by side.
+// ingest, the alerts and the retained store as the central stopped, and
+// took seconds of a restart.
 func (b *Broker) disconnectListener(id string) {
 	var cls []*mqtt.Client
 	for _, cl := range b.server.Clients.GetAll() {
@@ -529,37 +522,18 @@ func (b *Broker) disconnectListener(id string) {
 			cls = append(cls, cl)
 		}
 	}
-	past := time.Unix(1, 0)
 	for _, cl := range cls {
 		atomic.StoreUint32(&cl.Properties.Will.Flag, 0) // mochi reads it atomically (sendLWT)
+	}
+	for _, cl := range cls {
 		if cl.Net.Conn != nil {
-			_ = cl.Net.Conn.SetDeadline(past)
+			_ = cl.Net.Conn.Close()
 		}
 	}
-	var wg sync.WaitGroup
-	for w := range closers {
-		wg.Go(func() {
-			for i := w; i < len(cls); i += closers {
-				c := cls[i].Net.Conn
-				if tc, ok := c.(*tls.Conn); ok {
-					// Not its close_notify alert: a write that may wait
-					// 5 s for a door that stopped reading.
-					c = tc.NetConn()
-				}
-				if c != nil {
-					_ = c.Close()
-				}
-			}
-		})
-	}
-	wg.Wait()
 	for _, cl := range cls {
 		_ = b.server.DisconnectClient(cl, packets.ErrServerShuttingDown)
 	}
 }
-
-// closers is how many goroutines close a listener's connections.
-const closers = 16
 
 // isServiceClientID reports whether a client id belongs to the central's
 // clients: the service username itself or with a suffix.
