@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -420,26 +421,14 @@ func TestStopIsBounded(t *testing.T) {
 	ctx := context.Background()
 	st := openSQLite(t, nil)
 	scenario(t, st)
-	rules, err := credit.DefaultConfig(1000)
-	require.NoError(t, err)
-	reg := metrics.NewRegistry()
 	var logs bytes.Buffer
 	// The visit's commit waits for a quiet ingest (an hour): it is still
 	// queued when the crediting stops.
-	first, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
-		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: time.Hour, Quiet: time.Hour, MaxDefer: time.Hour,
-		StopWithin: time.Nanosecond})
-	require.NoError(t, err)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- first.Run(runCtx) }()
-	require.NoError(t, first.Flush(ctx)) // started
+	first, credited, stop := runScenario(t, st, posting.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Every: time.Hour, Quiet: time.Hour, MaxDefer: time.Hour, StopWithin: time.Nanosecond})
 	commit(t, st, []domain.Event{tap("gent-in", 1, "ann", at(t, "2026-11-10 09:00")), tap("gent-out", 1, "ann", at(t, "2026-11-10 10:00"))}, first.Committed)
-	cancel()
-	require.NoError(t, <-done)
-	var text strings.Builder
-	require.NoError(t, reg.WriteText(&text))
-	assert.Contains(t, text.String(), "\nswc_credit_events_total 0\n", "the stop did not wait to credit the visit")
+	stop()
+	assert.Zero(t, credited(), "the stop did not wait to credit the visit")
 	assert.Contains(t, logs.String(), "stopping with events not credited after the stop's bound")
 
 	s := start(t, st, nil, at(t, "2026-11-20 10:00"))
@@ -628,21 +617,37 @@ func TestQuietIngestIsCreditedAtOnce(t *testing.T) {
 // store, the service and how many events it credited so far.
 func pacedService(t *testing.T, every, quiet, maxDefer time.Duration) (store.Store, *posting.Service, func() uint64) {
 	t.Helper()
-	ctx := context.Background()
 	feed := &store.Feed{}
 	st := openSQLite(t, feed.Notify)
 	scenario(t, st)
+	s, credited, _ := runScenario(t, st, posting.Config{Every: every, Debounce: time.Millisecond, Quiet: quiet, MaxDefer: maxDefer})
+	return st, s, credited
+}
+
+// runScenario runs a crediting over st (the scenario's network) with cfg,
+// completed with the rules, the store, a registry, a discarding logger
+// when none is given and the scenario's clock, once started. It returns
+// the service, how many events it credited so far, and stop, which ends
+// Run (also done at the test's end).
+func runScenario(t *testing.T, st store.Store, cfg posting.Config) (*posting.Service, func() uint64, func()) {
+	t.Helper()
+	ctx := context.Background()
 	rules, err := credit.DefaultConfig(1000)
 	require.NoError(t, err)
 	reg := metrics.NewRegistry()
-	s, err := posting.New(posting.Config{Rules: rules, Store: st, Metrics: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Now: func() time.Time { return at(t, "2026-11-20 10:00") }, Every: every, Debounce: time.Millisecond,
-		Quiet: quiet, MaxDefer: maxDefer})
+	cfg.Rules, cfg.Store, cfg.Metrics = rules, st, reg
+	cfg.Now = func() time.Time { return at(t, "2026-11-20 10:00") }
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s, err := posting.New(cfg)
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx) }()
-	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+	var once sync.Once
+	stop := func() { once.Do(func() { cancel(); require.NoError(t, <-done) }) }
+	t.Cleanup(stop)
 	require.NoError(t, s.Flush(ctx)) // started
 	credited := func() uint64 {
 		var sb strings.Builder
@@ -655,5 +660,5 @@ func pacedService(t *testing.T, every, quiet, maxDefer time.Duration) (store.Sto
 		}
 		return 0
 	}
-	return st, s, credited
+	return s, credited, stop
 }
