@@ -61,11 +61,16 @@ type Dialect struct {
 	// transaction (column xid), and credit_state the crediting leader's
 	// positions (store.PostingCursor).
 	PostingCursor bool
+	// CacheStatements prepares each query once and keeps it (stmtCache):
+	// for SQLite, whose connections stay open and whose driver parses an
+	// unprepared query each time it runs.
+	CacheStatements bool
 }
 
 // DB is a store.Store.
 type DB struct {
-	w, r      *sql.DB // writer and reader pools (the same for PostgreSQL)
+	w, r      *sql.DB    // writer and reader pools (the same for PostgreSQL)
+	rs        *stmtCache // the readers' prepared statements (Dialect.CacheStatements)
 	d         Dialect
 	notify    store.Notifier
 	notifyAll store.BatchNotifier
@@ -79,12 +84,15 @@ func New(ctx context.Context, w, r *sql.DB, d Dialect, migrations fs.FS, opts st
 	if err := s.migrate(ctx, migrations); err != nil {
 		return nil, err
 	}
+	// The readers' queries only: the writer's single connection is held by
+	// the transaction that would prepare a statement on the pool.
+	s.rs = newStmtCache(r, d.CacheStatements && r != w)
 	return s, nil
 }
 
-// Close closes the pools.
+// Close closes the prepared statements and the pools.
 func (s *DB) Close() error {
-	err := s.w.Close()
+	err := errors.Join(s.rs.close(), s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -261,11 +269,19 @@ func (s *DB) write(ctx context.Context, fn func(t *wtx) error) error {
 }
 
 func (s *DB) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.r.QueryRowContext(ctx, s.d.rebind(q), args...)
+	q = s.d.rebind(q)
+	if st := s.rs.get(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.r.QueryRowContext(ctx, q, args...)
 }
 
 func (s *DB) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return s.r.QueryContext(ctx, s.d.rebind(q), args...)
+	q = s.d.rebind(q)
+	if st := s.rs.get(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.r.QueryContext(ctx, q, args...)
 }
 
 // mapErr turns constraint violations into store errors.
