@@ -306,46 +306,70 @@ func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches [
 
 // loadInput reads everything the whitelist compiler needs: the whole domain,
 // with bookings that have not ended yet.
+//
+// The lists are read side by side, each on its own reader connection: at a
+// restart, the load runs while the crediting and the check-ins start and the
+// doors wait to reconnect, and members and badges (100,000 of each in the
+// fleet) take most of it. The lists are separate reads either way (pages,
+// not one snapshot); a change committed meanwhile reaches the compiler
+// through its change feed.
 func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.Input, error) {
 	var in whitelist.Input
-	var err error
-	if in.Centers, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
-		return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
-	}); err != nil {
-		return in, err
+	loads := []func() error{
+		func() (err error) {
+			in.Centers, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
+				return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
+			})
+			if err != nil {
+				return err
+			}
+			in.Rooms, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
+				return st.ListRooms(ctx, store.RoomFilter{PageRequest: p})
+			})
+			if err != nil {
+				return err
+			}
+			in.Doors, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
+				return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
+			})
+			if err != nil {
+				return err
+			}
+			in.Staff, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
+				return st.ListStaff(ctx, store.StaffFilter{PageRequest: p})
+			})
+			return err
+		},
+		func() (err error) {
+			in.Members, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
+				return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
+			})
+			return err
+		},
+		func() (err error) {
+			in.Badges, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Badge], error) {
+				return st.ListBadges(ctx, store.BadgeFilter{PageRequest: p})
+			})
+			return err
+		},
+		func() (err error) {
+			in.Bookings, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+				return st.ListBookings(ctx, store.BookingFilter{From: now, PageRequest: p})
+			})
+			if err != nil {
+				return err
+			}
+			in.Passes, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
+				return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
+			})
+			return err
+		},
 	}
-	if in.Rooms, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
-		return st.ListRooms(ctx, store.RoomFilter{PageRequest: p})
-	}); err != nil {
-		return in, err
+	errs := make([]error, len(loads))
+	var wg sync.WaitGroup
+	for i, load := range loads {
+		wg.Go(func() { errs[i] = load() })
 	}
-	if in.Doors, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
-		return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
-	}); err != nil {
-		return in, err
-	}
-	if in.Members, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
-		return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
-	}); err != nil {
-		return in, err
-	}
-	if in.Badges, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Badge], error) {
-		return st.ListBadges(ctx, store.BadgeFilter{PageRequest: p})
-	}); err != nil {
-		return in, err
-	}
-	if in.Bookings, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
-		return st.ListBookings(ctx, store.BookingFilter{From: now, PageRequest: p})
-	}); err != nil {
-		return in, err
-	}
-	if in.Passes, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
-		return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
-	}); err != nil {
-		return in, err
-	}
-	in.Staff, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
-		return st.ListStaff(ctx, store.StaffFilter{PageRequest: p})
-	})
-	return in, err
+	wg.Wait()
+	return in, errors.Join(errs...)
 }
