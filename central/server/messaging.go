@@ -181,7 +181,11 @@ func (s *Server) startBroker(ctx context.Context, ic *ingest.Config) error {
 		return fmt.Errorf("--mqtts %s / --mqtt %s: %w", s.cfg.MQTTSAddr, s.cfg.MQTTAddr, err)
 	}
 	s.Broker = b
-	s.onStop("embedded broker", func(ctx context.Context) error { return closeWithin(ctx, "embedded broker", b.Close) })
+	// The broker closes beside the consumers of the ingest's commits (the
+	// crediting's flush, the check-ins' drain, up to a second each), which
+	// are added just before it: the ingest, which stops first, is the only
+	// one of them that uses it. At 10,000 doors the close takes 1.2-1.7 s.
+	s.onStopBeside("embedded broker", func(ctx context.Context) error { return closeWithin(ctx, "embedded broker", b.Close) })
 	ic.Username = ServiceUser
 	ic.Link = ingest.NewInlineLink(b, 0, 0)
 	s.log.Info("serve: embedded MQTT broker listening; the ingest uses its inline client", "certificates", b.CertAddr(), "door_secrets", b.Addr())

@@ -456,7 +456,9 @@ type stopStep struct {
 	fn   func(context.Context) error
 	// beside: the steps next to each other that have it stop side by
 	// side (the consumers of the ingest's commits, each draining or
-	// flushing its own work, once the ingest stopped).
+	// flushing its own work, once the ingest stopped; and the embedded
+	// broker's close of the doors' connections, which waits for none of
+	// them).
 	beside bool
 }
 
@@ -480,13 +482,7 @@ func (s *Server) onStopBeside(what string, fn func(context.Context) error) {
 // left, the check-in cursor is taken over).
 func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
-	for i := len(s.stops) - 1; i >= 0; {
-		j := i
-		for j > 0 && s.stops[i].beside && s.stops[j-1].beside {
-			j--
-		}
-		group := s.stops[j : i+1]
-		i = j - 1
+	for _, group := range stopGroups(s.stops) {
 		if len(group) == 1 && !group[0].beside {
 			errs = append(errs, s.runStop(ctx, group[0]))
 			continue
@@ -501,6 +497,22 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stops = nil
 	return errors.Join(errs...)
+}
+
+// stopGroups splits the steps, last added first, into what Shutdown runs
+// one after the other: a step alone, or steps added with onStopBeside next
+// to each other.
+func stopGroups(stops []stopStep) [][]stopStep {
+	var groups [][]stopStep
+	for i := len(stops) - 1; i >= 0; {
+		j := i
+		for j > 0 && stops[i].beside && stops[j-1].beside {
+			j--
+		}
+		groups = append(groups, stops[j:i+1])
+		i = j - 1
+	}
+	return groups
 }
 
 // runStop runs one step and logs how long it took.
