@@ -578,10 +578,15 @@ func (f *fleet) waitStored(ctx context.Context, last map[string]uint64, deadline
 }
 
 // waitCredited polls until the central's ledger equals the recomputation
-// from the stored events.
+// from the stored events, and returns when the ledger that matched was
+// read: the recomputation (the central's settle --from-scratch, run on the
+// database) takes a second or more at 10,000 doors, and every event was
+// stored before the first poll, so the ledger read then was already
+// complete.
 func (f *fleet) waitCredited(ctx context.Context, p credit.Period, deadline time.Time) (time.Time, error) {
 	for {
 		ledger, err := ledgerSettlement(ctx, f.central, p)
+		read := time.Now()
 		var scratch *credit.Settlement
 		if err == nil {
 			scratch, err = scratchSettlement(ctx, f.bins.Central, f.central.Options.DataDir, p)
@@ -589,7 +594,7 @@ func (f *fleet) waitCredited(ctx context.Context, p credit.Period, deadline time
 		if err == nil {
 			diffs := compareSettlements(ledger, scratch)
 			if len(diffs) == 0 {
-				at := time.Now()
+				at := read
 				f.res.Credited = true
 				f.res.CreditDetail = "ledger equals the recomputation from the stored events: " + creditSummary(scratch)
 				return at, nil
