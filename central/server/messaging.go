@@ -314,9 +314,9 @@ func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches [
 // The lists are read side by side, each on its own reader connection: at a
 // restart, the load runs while the crediting and the check-ins start and the
 // doors wait to reconnect, and members and badges (100,000 of each in the
-// fleet) take most of it. The lists are separate reads either way (pages,
-// not one snapshot); a change committed meanwhile reaches the compiler
-// through its change feed.
+// fleet) take most of it. The lists were separate reads before too (pages,
+// not one snapshot), and the API, which changes them, starts after the
+// compiler (see startMessaging).
 func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.Input, error) {
 	var in whitelist.Input
 	loads := []func() error{
