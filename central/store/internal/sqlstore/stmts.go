@@ -4,13 +4,23 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"sync"
 )
 
-// maxCachedStatements bounds a stmtCache: the store's fixed queries number
-// a few hundred; queries built with a variable count of placeholders (IN
-// lists) may add more, and past the bound they run unprepared as before.
-const maxCachedStatements = 1024
+// What a stmtCache keeps: each statement costs SQLite memory on every
+// connection it ran on, outside Go's heap. The store's fixed queries are
+// short and number a few hundred. Queries built with a list of
+// placeholders (IN lists: the check-ins read the bookings of up to 1,000
+// members at once, with a different count each time) would fill the cache
+// with large programs used once, so a query with more placeholders, or a
+// longer text, is not kept; past the bound, queries run unprepared as
+// before.
+const (
+	maxCachedStatements = 256
+	maxCachedParams     = 16
+	maxCachedQueryBytes = 4 << 10
+)
 
 // stmtCache keeps one prepared statement per query text, for a pool whose
 // connections stay open (Dialect.CacheStatements). Run unprepared, a query
@@ -21,7 +31,7 @@ const maxCachedStatements = 1024
 // transaction on the transaction's connection (Tx.StmtContext).
 //
 // Statements are never evicted, so that one in use is never closed; a
-// query the cache has no room for, or whose preparation failed, runs
+// query the cache does not keep, or whose preparation failed, runs
 // unprepared (which reports the error, if any, as before).
 type stmtCache struct {
 	pool *sql.DB
@@ -42,7 +52,7 @@ func newStmtCache(pool *sql.DB, on bool) *stmtCache {
 
 // get returns q's prepared statement, preparing it the first time, or nil.
 func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
-	if c == nil {
+	if c == nil || len(q) > maxCachedQueryBytes || strings.Count(q, "?") > maxCachedParams {
 		return nil
 	}
 	c.mu.RLock()

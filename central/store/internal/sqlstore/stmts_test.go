@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,6 +48,17 @@ func TestStmtCache(t *testing.T) {
 		c := newStmtCache(db, true)
 		require.Nil(t, c.get(ctx, `SELECT nothing FROM nowhere`))
 		require.Zero(t, c.len())
+	})
+	t.Run("long lists of placeholders are not kept", func(t *testing.T) {
+		c := newStmtCache(db, true)
+		in := func(n int) string {
+			return `SELECT count(*) FROM t WHERE k IN (?` + strings.Repeat(`, ?`, n-1) + `)`
+		}
+		require.NotNil(t, c.get(ctx, in(maxCachedParams)))
+		require.Nil(t, c.get(ctx, in(maxCachedParams+1)))
+		require.Nil(t, c.get(ctx, `SELECT k FROM t WHERE v = 1`+strings.Repeat(` OR v = 1`, maxCachedQueryBytes/len(` OR v = 1`))))
+		require.Equal(t, 1, c.len())
+		require.NoError(t, c.close())
 	})
 	t.Run("full: the next queries are not kept", func(t *testing.T) {
 		c := newStmtCache(db, true)
