@@ -105,7 +105,8 @@ func offlineCatchUp(b *testing.B, db string) {
 }
 
 // storedTime is the door time of door-0's event the central stored at at
-// (to the millisecond); the benchmark fails when it holds none.
+// (to the millisecond: the query selects that millisecond); the benchmark
+// fails when it holds none.
 func storedTime(b *testing.B, c *central, at time.Time) time.Time {
 	b.Helper()
 	at = at.Truncate(time.Millisecond)
@@ -114,7 +115,8 @@ func storedTime(b *testing.B, c *central, at time.Time) time.Time {
 		Items []domain.Event `json:"items"`
 	}
 	require.NoError(b, json.Unmarshal(c.must("GET", "/events?"+q.Encode(), nil), &page))
-	require.Len(b, page.Items, 1, "the central holds the tap the door recorded at %v", at)
+	// An earlier iteration's tap may share the millisecond (one in 86,400).
+	require.NotEmpty(b, page.Items, "the central holds the tap the door recorded at %v", at)
 	return time.UnixMilli(page.Items[0].TimeMs)
 }
 
