@@ -9,8 +9,9 @@ import (
 )
 
 // What a stmtCache keeps: each statement costs SQLite memory on every
-// connection it ran on, outside Go's heap. The store's fixed queries are
-// short and number a few hundred. Queries built with a list of
+// connection it ran on, outside Go's heap. The store's readers run about
+// 80 places' queries, short, some with a few optional conditions (a few
+// variants each). Queries built with a list of
 // placeholders (IN lists: the check-ins read the bookings of up to 1,000
 // members at once, with a different count each time) would fill the cache
 // with large programs used once, so a query with more placeholders, or a
@@ -27,8 +28,7 @@ const (
 // is parsed again each time: after a restart of 10,000 doors, parsing took
 // 15 % of the SQLite central's CPU (the alerts, the check-ins, the API's
 // token checks). database/sql prepares a cached statement on each
-// connection of the pool the first time it runs there, and inside a
-// transaction on the transaction's connection (Tx.StmtContext).
+// connection of the pool the first time it runs there.
 //
 // Statements are never evicted, so that one in use is never closed; a
 // query the cache does not keep, or whose preparation failed, runs
