@@ -311,10 +311,10 @@ func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches [
 // loadInput reads everything the whitelist compiler needs: the whole domain,
 // with bookings that have not ended yet.
 //
-// The lists are read side by side, each on its own reader connection: at a
-// restart, the load runs while the crediting and the check-ins start and the
-// doors wait to reconnect, and members and badges (100,000 of each in the
-// fleet) take most of it. The lists were separate reads before too (pages,
+// The lists are read side by side (as many at once as the store has reader
+// connections; the others wait for one): at a restart, the load runs while
+// the crediting and the check-ins start and the doors wait to reconnect, and
+// members and badges (100,000 of each in the fleet) take most of it. The lists were separate reads before too (pages,
 // not one snapshot), and the API, which changes them, starts after the
 // compiler (see startMessaging).
 func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.Input, error) {
@@ -324,21 +324,21 @@ func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.In
 			in.Centers, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
 				return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
 			})
-			if err != nil {
-				return err
-			}
+			return err
+		},
+		func() (err error) {
 			in.Rooms, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
 				return st.ListRooms(ctx, store.RoomFilter{PageRequest: p})
 			})
-			if err != nil {
-				return err
-			}
+			return err
+		},
+		func() (err error) {
 			in.Doors, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
 				return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
 			})
-			if err != nil {
-				return err
-			}
+			return err
+		},
+		func() (err error) {
 			in.Staff, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
 				return st.ListStaff(ctx, store.StaffFilter{PageRequest: p})
 			})
@@ -360,9 +360,9 @@ func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.In
 			in.Bookings, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
 				return st.ListBookings(ctx, store.BookingFilter{From: now, PageRequest: p})
 			})
-			if err != nil {
-				return err
-			}
+			return err
+		},
+		func() (err error) {
 			in.Passes, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
 				return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
 			})

@@ -52,13 +52,13 @@ func newStmtCache(pool *sql.DB, on bool) *stmtCache {
 
 // get returns q's prepared statement, preparing it the first time, or nil.
 func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
-	if c == nil || len(q) > maxCachedQueryBytes || strings.Count(q, "?") > maxCachedParams {
+	if c == nil {
 		return nil
 	}
 	c.mu.RLock()
 	st, full := c.m[q], len(c.m) >= c.max
 	c.mu.RUnlock()
-	if st != nil || full {
+	if st != nil || full || len(q) > maxCachedQueryBytes || strings.Count(q, "?") > maxCachedParams {
 		return st
 	}
 	st, err := c.pool.PrepareContext(ctx, q)
@@ -73,16 +73,6 @@ func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
 	}
 	c.m[q] = st
 	return st
-}
-
-// len is how many statements the cache holds.
-func (c *stmtCache) len() int {
-	if c == nil {
-		return 0
-	}
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
 }
 
 // close closes the cached statements.

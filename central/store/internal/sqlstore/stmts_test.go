@@ -71,3 +71,13 @@ func TestStmtCache(t *testing.T) {
 		require.NoError(t, c.close())
 	})
 }
+
+// len is how many statements the cache holds.
+func (c *stmtCache) len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.m)
+}
