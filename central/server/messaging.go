@@ -320,54 +320,30 @@ func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches [
 func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.Input, error) {
 	var in whitelist.Input
 	loads := []func() error{
-		func() (err error) {
-			in.Centers, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Center], error) {
-				return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
-			})
-			return err
-		},
-		func() (err error) {
-			in.Rooms, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Room], error) {
-				return st.ListRooms(ctx, store.RoomFilter{PageRequest: p})
-			})
-			return err
-		},
-		func() (err error) {
-			in.Doors, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Door], error) {
-				return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
-			})
-			return err
-		},
-		func() (err error) {
-			in.Staff, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Staff], error) {
-				return st.ListStaff(ctx, store.StaffFilter{PageRequest: p})
-			})
-			return err
-		},
-		func() (err error) {
-			in.Members, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Member], error) {
-				return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
-			})
-			return err
-		},
-		func() (err error) {
-			in.Badges, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Badge], error) {
-				return st.ListBadges(ctx, store.BadgeFilter{PageRequest: p})
-			})
-			return err
-		},
-		func() (err error) {
-			in.Bookings, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Booking], error) {
-				return st.ListBookings(ctx, store.BookingFilter{From: now, PageRequest: p})
-			})
-			return err
-		},
-		func() (err error) {
-			in.Passes, err = store.All(ctx, func(p store.PageRequest) (store.Page[domain.Pass], error) {
-				return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
-			})
-			return err
-		},
+		loadInto(ctx, &in.Centers, func(p store.PageRequest) (store.Page[domain.Center], error) {
+			return st.ListCenters(ctx, store.CenterFilter{PageRequest: p})
+		}),
+		loadInto(ctx, &in.Rooms, func(p store.PageRequest) (store.Page[domain.Room], error) {
+			return st.ListRooms(ctx, store.RoomFilter{PageRequest: p})
+		}),
+		loadInto(ctx, &in.Doors, func(p store.PageRequest) (store.Page[domain.Door], error) {
+			return st.ListDoors(ctx, store.DoorFilter{PageRequest: p})
+		}),
+		loadInto(ctx, &in.Staff, func(p store.PageRequest) (store.Page[domain.Staff], error) {
+			return st.ListStaff(ctx, store.StaffFilter{PageRequest: p})
+		}),
+		loadInto(ctx, &in.Members, func(p store.PageRequest) (store.Page[domain.Member], error) {
+			return st.ListMembers(ctx, store.MemberFilter{PageRequest: p})
+		}),
+		loadInto(ctx, &in.Badges, func(p store.PageRequest) (store.Page[domain.Badge], error) {
+			return st.ListBadges(ctx, store.BadgeFilter{PageRequest: p})
+		}),
+		loadInto(ctx, &in.Bookings, func(p store.PageRequest) (store.Page[domain.Booking], error) {
+			return st.ListBookings(ctx, store.BookingFilter{From: now, PageRequest: p})
+		}),
+		loadInto(ctx, &in.Passes, func(p store.PageRequest) (store.Page[domain.Pass], error) {
+			return st.ListPasses(ctx, store.PassFilter{PageRequest: p})
+		}),
 	}
 	errs := make([]error, len(loads))
 	var wg sync.WaitGroup
@@ -376,4 +352,12 @@ func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.In
 	}
 	wg.Wait()
 	return in, errors.Join(errs...)
+}
+
+// loadInto returns a loader that reads every page of list into dst.
+func loadInto[T any](ctx context.Context, dst *[]T, list func(store.PageRequest) (store.Page[T], error)) func() error {
+	return func() (err error) {
+		*dst, err = store.All(ctx, list)
+		return err
+	}
 }
