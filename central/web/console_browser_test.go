@@ -138,7 +138,7 @@ func TestConsoleBrowser(t *testing.T) {
 	tomorrow := time.Now().In(loc).AddDate(0, 0, 1).Format(time.DateOnly)
 	n.api("POST", "/members/m1/bookings", map[string]any{"center_id": "c1", "room_id": "r1",
 		"start": tomorrow + "T09:00:00+01:00", "end": tomorrow + "T11:00:00+01:00"})
-	n.doors["d1"].events(t, tap(seq+1, time.Now().Add(-time.Minute), "04D1D2D3", "m1", protocol.GrantedBooking))
+	n.doors["d1"].events(t, tap(seq+1, todaysMinutes(t, loc, 1)(1), "04D1D2D3", "m1", protocol.GrantedBooking)) // in now
 	for _, p := range []struct{ name, path, wait string }{
 		{"badges", "/badges", "#badge-list"},
 		{"bookings-week", "/bookings?day=" + tomorrow, "#calendar"},

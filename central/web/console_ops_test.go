@@ -211,7 +211,9 @@ func TestOpsEventSearch(t *testing.T) {
 	n.doors["d1"].events(t, evs...)
 	n.doors["d2"].events(t, tap(1, now.Add(-time.Second), "04E1E2E3", "m2", protocol.GrantedPass))
 	loc := brussels(t)
-	day := now.In(loc).Format("2006-01-02")
+	// The days from the oldest of the recent events (2 h ago, yesterday
+	// when the test runs just after midnight) to today.
+	days := "from=" + now.Add(-2*time.Hour).In(loc).Format("2006-01-02") + "&to=" + now.In(loc).Format("2006-01-02")
 	mgr := n.login("mgr1")
 
 	tests := []struct {
@@ -223,7 +225,7 @@ func TestOpsEventSearch(t *testing.T) {
 		{"badge", "badge=04ffffff", 1, []string{`data-seq="57"`}, nil},
 		{"reason", "reason=denied_unknown_badge", 1, []string{`data-seq="57"`}, nil},
 		{"member", "member=m1", 1, []string{`data-seq="56"`}, nil},
-		{"first page", "door=d1&from=" + day + "&to=" + day, 50, []string{`id="next-page"`}, nil},
+		{"first page", "door=d1&" + days, 50, []string{`id="next-page"`}, nil},
 		{"own center only", "badge=04E1E2E3", 0, []string{`id="no-events"`}, []string{`data-door="d2"`}},
 	}
 	rowRE := regexp.MustCompile(`<tr class="[a-z]*" data-door=`)
@@ -245,8 +247,8 @@ func TestOpsEventSearch(t *testing.T) {
 	_, body := mgr.get("/events?late=1")
 	assert.Equal(t, 1, strings.Count(body, `class="pill warn late"`))
 
-	// The next page holds the rest of d1's events of the day.
-	_, body = mgr.get("/events?door=d1&from=" + day + "&to=" + day)
+	// The next page holds the rest of d1's events of those days.
+	_, body = mgr.get("/events?door=d1&" + days)
 	next := regexp.MustCompile(`id="next-page"`).FindStringIndex(body)
 	require.NotNil(t, next)
 	href := regexp.MustCompile(`<a href="([^"]+)" id="next-page">`).FindStringSubmatch(body)

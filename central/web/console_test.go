@@ -386,11 +386,11 @@ func TestConsoleBookingsPresenceStaffPlaces(t *testing.T) {
 	var sec struct{ Secret string }
 	require.NoError(t, json.Unmarshal(n.api("POST", "/doors/d1x/secret", nil), &sec))
 	exit := connectDoor(t, n.srv, "d1x", sec.Secret)
-	now := time.Now()
-	n.doors["d1"].events(t, tap(1, now.Add(-10*time.Minute), "04D1D2D3", "m1", protocol.GrantedPass),
-		tap(2, now.Add(-8*time.Minute), "04A1B2C3", "n1", protocol.GrantedPass))
-	exit.events(t, tap(1, now.Add(-2*time.Minute), "04A1B2C3", "n1", protocol.GrantedPass))
-	n.doors["d2"].events(t, tap(1, now.Add(-5*time.Minute), "04E1E2E3", "m2", protocol.GrantedPass))
+	ago := todaysMinutes(t, loc, 10)
+	n.doors["d1"].events(t, tap(1, ago(10), "04D1D2D3", "m1", protocol.GrantedPass),
+		tap(2, ago(8), "04A1B2C3", "n1", protocol.GrantedPass))
+	exit.events(t, tap(1, ago(2), "04A1B2C3", "n1", protocol.GrantedPass))
+	n.doors["d2"].events(t, tap(1, ago(5), "04E1E2E3", "m2", protocol.GrantedPass))
 	_, body = b.get("/presence")
 	assert.Contains(t, body, "Ann Gent")
 	assert.NotContains(t, body, "Nora Nomad")
@@ -409,6 +409,30 @@ func TestConsoleBookingsPresenceStaffPlaces(t *testing.T) {
 	st, err = n.srv.Store.ListStaff(ctx, store.StaffFilter{MemberID: "m1"})
 	require.NoError(t, err)
 	assert.Empty(t, st.Items)
+}
+
+// todaysMinutes returns a clock of the last span minutes that stays within
+// today in loc: ago(k) is k minutes ago, or, when the day is younger than
+// span minutes (a test run just after midnight), the same fraction of the
+// time since midnight ago, so that "today's" taps stay today's and keep
+// their order. In the last 30 s of a day it waits for the next one.
+func todaysMinutes(t *testing.T, loc *time.Location, span int) func(k int) time.Time {
+	t.Helper()
+	now := time.Now().In(loc)
+	if end := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, loc); end.Sub(now) < 30*time.Second {
+		time.Sleep(end.Sub(now)) // the test's pages would be read tomorrow
+		now = time.Now().In(loc)
+	}
+	midnight := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	if since := now.Sub(midnight); since < time.Second {
+		time.Sleep(time.Second - since) // too young a day for distinct milliseconds
+		now = time.Now().In(loc)
+	}
+	unit := time.Minute
+	if whole := time.Duration(span) * time.Minute; now.Sub(midnight) <= whole {
+		unit = now.Sub(midnight) / time.Duration(span+1)
+	}
+	return func(k int) time.Time { return now.Add(-time.Duration(k) * unit) }
 }
 
 // TestHeaderSaysHowStaffSignedIn: the header's name carries, as its title,

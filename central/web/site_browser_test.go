@@ -50,7 +50,7 @@ func TestSiteBrowser(t *testing.T) {
 		taps = append(taps, tap(seq, time.Date(now.Year(), now.Month(), d, 10, 0, 0, 0, loc), "04A1B2C3", "n1", protocol.GrantedPass))
 	}
 	seq++
-	taps = append(taps, tap(seq, time.Now().Add(-time.Minute), "04A1B2C3", "n1", protocol.DeniedOutsideWindow))
+	taps = append(taps, tap(seq, todaysMinutes(t, loc, 1)(1), "04A1B2C3", "n1", protocol.DeniedOutsideWindow))
 	n.doors["d1"].events(t, taps...)
 	cookie, _ := memberSession(t, st, "n1")
 
