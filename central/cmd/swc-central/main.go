@@ -169,6 +169,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Mail.Security = mail.Security(*smtpSecurity)
 	cfg.Logger = logger
+	cmdline.RoutePahoLogs(logger) // the ingest's client of an external broker
 	cfg.Out = stdout
 	if err := cfg.Check(); err != nil {
 		fmt.Fprintf(stderr, "swc-central serve: %v\n", err)

@@ -172,6 +172,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) (code 
 	if err != nil {
 		return exitErr(stderr, 2, "--log-format: %v", err)
 	}
+	cmdline.RoutePahoLogs(log)
 	events := &agent.DoorEvents{}
 	hw, err := openHardware(cfg, events.Record, log)
 	if err != nil {
