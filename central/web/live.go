@@ -39,7 +39,8 @@ type hub struct {
 
 	mu   sync.Mutex
 	subs map[*subscriber]bool
-	ring []eventView
+	ring []eventView // replayRing at most; once full, oldest at head
+	head int
 	next uint64
 	seen map[string]*seqSet
 
@@ -168,11 +169,12 @@ func (h *hub) publish(door string, seq uint64, v eventView) {
 	}
 	v.ID = h.next
 	h.next++
-	if len(h.ring) == replayRing {
-		copy(h.ring, h.ring[1:])
-		h.ring = h.ring[:replayRing-1]
+	if len(h.ring) < replayRing {
+		h.ring = append(h.ring, v)
+	} else { // over the oldest, which moving the others would cost per event
+		h.ring[h.head] = v
+		h.head = (h.head + 1) % replayRing
 	}
-	h.ring = append(h.ring, v)
 	for sub := range h.subs {
 		if !sub.allow(&v) {
 			continue
@@ -194,8 +196,8 @@ func (h *hub) subscribe(after uint64, allow func(*eventView) bool) (*subscriber,
 	defer h.mu.Unlock()
 	var replay []eventView
 	if after > 0 {
-		for _, v := range h.ring {
-			if v.ID > after && allow(&v) {
+		for i := range h.ring {
+			if v := h.ring[(h.head+i)%len(h.ring)]; v.ID > after && allow(&v) {
 				replay = append(replay, v)
 			}
 		}
