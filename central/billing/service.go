@@ -57,8 +57,9 @@ type Config struct {
 	Now func() time.Time
 	// DueDays is the payment term of member invoices (30 when 0).
 	DueDays int
-	// Notify, when set, is given the documents of each Issue after their
-	// transaction committed (the members' e-mail: package invoicemail).
+	// Notify, when set, is given the documents of each Issue, and the
+	// credit note of each Void, after their transaction committed (the
+	// members' e-mail: package invoicemail).
 	// It cannot undo the issue: it logs and counts its own failures.
 	Notify func(ctx context.Context, docs []Issued)
 	// Catalog writes the documents' lines and notes in their buyer's
@@ -215,7 +216,8 @@ func (s *Service) issue(ctx context.Context, drafts []Draft) ([]Issued, error) {
 }
 
 // Void issues a credit note of every line of an invoice (381 for 380, 261
-// for 389), referring to it. A document is voided once.
+// for 389), referring to it, and gives it to Config.Notify once committed.
+// A document is voided once.
 func (s *Service) Void(ctx context.Context, issuer, number string) (Issued, error) {
 	if s.catErr != nil {
 		return Issued{}, fmt.Errorf("billing: %w", s.catErr)
@@ -258,6 +260,9 @@ func (s *Service) Void(ctx context.Context, issuer, number string) (Issued, erro
 		return Issued{}, err
 	}
 	s.cfg.Log.InfoContext(ctx, "billing: document voided", "issuer", issuer, "number", number, "credit_note", out[0].Number)
+	if s.cfg.Notify != nil { // the member is told, as of the invoice
+		s.cfg.Notify(context.WithoutCancel(ctx), out)
+	}
 	return out[0], nil
 }
 

@@ -9,12 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartworkcenters/swc/central/audit"
 	"github.com/smartworkcenters/swc/central/billing"
 	"github.com/smartworkcenters/swc/central/billing/invoice/invoicetest"
 	"github.com/smartworkcenters/swc/central/credit"
+	"github.com/smartworkcenters/swc/central/mail/mailtest"
+	"github.com/smartworkcenters/swc/central/server"
 	"github.com/smartworkcenters/swc/central/store"
 )
 
@@ -23,10 +26,11 @@ import (
 // dry run yet); Gent's manager sees and downloads Gent's only, edits the
 // billing details of Gent's member (a wrong country is refused in words,
 // counted) but not Leuven's; the admin voids Gent's invoice by a credit
-// note; the member finds their invoice at /my/invoices and downloads it,
-// not another member's.
+// note, which the member gets by e-mail; the member finds their invoice at
+// /my/invoices and downloads it, not another member's.
 func TestBillingPages(t *testing.T) {
-	n := startNetwork(t)
+	relay := mailtest.Start(t, mailtest.Options{})
+	n := startNetworkWith(t, func(c *server.Config) { c.Mail = relay.Config("Smart Work Centers <noreply@swc.example>") })
 	ctx := audit.WithSystem(context.Background(), "test")
 	p := credit.PeriodOf(time.Now(), time.UTC).Prev()
 	draft := func(issuer, member string) billing.Draft {
@@ -130,6 +134,15 @@ func TestBillingPages(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, docs, 2)
 	require.Equal(t, gent.Number, docs[1].Corrects)
+	// The member gets the credit note by e-mail, in their language, as
+	// they got the invoice.
+	cn := docs[1]
+	msgs := relay.Wait(t, 1)
+	require.Len(t, msgs, 1, "the credit note's e-mail only")
+	assert.Equal(t, []string{gent.Doc.Buyer.Email}, msgs[0].To)
+	assert.Equal(t, "Creditnota "+cn.Number+" van "+gent.Doc.Seller.Name, msgs[0].Subject)
+	require.Len(t, msgs[0].Attachments, 1)
+	assert.True(t, strings.HasPrefix(string(msgs[0].Attachments[0].Data), "%PDF-"))
 
 	cookie, csrf := memberSession(t, n.srv.Store, "m1")
 	s := &site{t: t, st: n.srv.Store, srv: &httptest.Server{URL: n.base}, cookie: cookie, csrf: csrf}
