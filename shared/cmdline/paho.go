@@ -12,7 +12,9 @@ import (
 // RoutePahoLogs sends what the paho MQTT client reports to log, with
 // component=paho: its critical messages as errors, its errors as warnings
 // (most are a connection that failed or was lost, which the programs log
-// themselves as well), its warnings as info. Its debug trace stays off.
+// themselves as well), its warnings as debug (with a clean session it
+// warns "memorystore wiped" at every connection). Its debug trace stays
+// off.
 // Without this paho writes nothing, and the states it reports only there
 // (a lost connection found in an unexpected status, a store that was not
 // open) are invisible.
@@ -23,7 +25,7 @@ func RoutePahoLogs(log *slog.Logger) {
 	log = log.With("component", "paho")
 	mqtt.CRITICAL = pahoLogger{log, slog.LevelError}
 	mqtt.ERROR = pahoLogger{log, slog.LevelWarn}
-	mqtt.WARN = pahoLogger{log, slog.LevelInfo}
+	mqtt.WARN = pahoLogger{log, slog.LevelDebug}
 }
 
 // pahoLogger is paho's Logger writing one record at a level.
