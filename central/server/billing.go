@@ -34,13 +34,14 @@ func (s *Server) invoiceMail() (*invoicemail.Notifier, error) {
 
 // siteURL is where members reach the booking site, for links in e-mail
 // sent outside a request: --public-url, else the --http address when it
-// names a host.
+// names a host and a port (port 0, any free one, is chosen after billing
+// starts: the e-mail then names the path only).
 func (s *Server) siteURL() string {
 	if s.cfg.PublicURL != "" {
 		return s.cfg.PublicURL
 	}
-	host, _, err := net.SplitHostPort(s.cfg.HTTPAddr)
-	if err != nil || host == "" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
+	host, port, err := net.SplitHostPort(s.cfg.HTTPAddr)
+	if err != nil || host == "" || port == "0" || net.ParseIP(host) != nil && net.ParseIP(host).IsUnspecified() {
 		return ""
 	}
 	scheme := "http://"
