@@ -313,10 +313,11 @@ func (e eventStore) StoreEvents(ctx context.Context, receivedMs int64, batches [
 //
 // The lists are read side by side (as many at once as the store has reader
 // connections; the others wait for one): at a restart, the load runs while
-// the crediting and the check-ins start and the doors wait to reconnect, and
-// members and badges (100,000 of each in the fleet) take most of it. The lists were separate reads before too (pages,
-// not one snapshot), and the API, which changes them, starts after the
-// compiler (see startMessaging).
+// the crediting and the check-ins start and the doors wait to reconnect,
+// and members and badges (100,000 of each in the fleet) take most of it.
+// The lists were separate reads before too (pages, not one snapshot), and
+// the API, which changes them, starts after the compiler (see
+// startMessaging).
 func loadInput(ctx context.Context, st store.Store, now time.Time) (whitelist.Input, error) {
 	var in whitelist.Input
 	loads := []func() error{

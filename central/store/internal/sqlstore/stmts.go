@@ -11,12 +11,11 @@ import (
 // What a stmtCache keeps: each statement costs SQLite memory on every
 // connection it ran on, outside Go's heap. The store's readers run about
 // 80 places' queries, short, some with a few optional conditions (a few
-// variants each). Queries built with a list of
-// placeholders (IN lists: the check-ins read the bookings of up to 1,000
-// members at once, with a different count each time) would fill the cache
-// with large programs used once, so a query with more placeholders, or a
-// longer text, is not kept; past the bound, queries run unprepared as
-// before.
+// variants each). Queries built with a list of placeholders (IN lists: the
+// check-ins read the bookings of up to 1,000 members at once, with a
+// different count each time) would fill the cache with large programs used
+// once, so a query with more placeholders, or a longer text, is not kept;
+// past the bound, queries run unprepared as before.
 const (
 	maxCachedStatements = 256
 	maxCachedParams     = 16
